@@ -1,0 +1,33 @@
+//! Agent runtime: model providers, tools, transcripts, token accounting, retries.
+//!
+//! A model call goes `ModelRequest` -> [`provider::Provider::stream`] (a wire format decoded
+//! into [`event::StreamEvent`]s) -> [`accumulate::TurnAccumulator`] -> [`message::AssistantTurn`].
+//! [`turn::complete_turn`] adds retries and cancellation on top; [`transcript::SessionTranscript`]
+//! logs every call to the mission's `worker-transcripts.jsonl`.
+
+pub mod accumulate;
+pub mod cancel;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod message;
+pub mod provider;
+pub mod providers;
+pub mod retry;
+pub mod secrets;
+pub mod sse;
+pub mod transcript;
+pub mod turn;
+pub mod usage;
+
+pub use cancel::CancellationToken;
+pub use error::{ErrorKind, ProviderError};
+pub use event::{events_from_turn, StreamEvent};
+pub use message::{
+    AssistantTurn, ContentBlock, Message, MessageRole, ModelRequest, StopReason, ToolResult,
+    ToolSchema,
+};
+pub use provider::{EventStream, Provider};
+pub use retry::RetryPolicy;
+pub use turn::{complete_turn, RetryNotice, TurnObserver};
+pub use usage::Usage;

@@ -1,0 +1,24 @@
+//! The `Provider` trait: one model call -> a stream of events.
+
+use crate::agent::error::ProviderError;
+use crate::agent::event::StreamEvent;
+use crate::agent::message::ModelRequest;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+/// Events of one assistant turn. It ends after `StreamEvent::Stop`, or with an error.
+pub type EventStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;
+
+/// A model backend. `stream` sends the request and resolves once the server has answered
+/// (so an HTTP error comes back from the future, before any event); the events follow.
+/// Dropping the future or the stream abandons the call and closes its connection, which is
+/// how cancellation reaches a provider.
+pub trait Provider: Send + Sync {
+    /// The backend's name as missions.toml spells it (`anthropic`, `openai`, …).
+    fn name(&self) -> &str;
+    fn model(&self) -> &str;
+    fn stream<'a>(
+        &'a self,
+        request: &'a ModelRequest,
+    ) -> BoxFuture<'a, Result<EventStream, ProviderError>>;
+}

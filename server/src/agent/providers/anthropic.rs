@@ -1,0 +1,522 @@
+//! Anthropic Messages API: `POST {base_url}/v1/messages`, streamed.
+
+use super::http::{self, join_url, parse_data, str_at, u64_at, HttpSettings, WireDecoder};
+use crate::agent::error::{ErrorKind, ProviderError};
+use crate::agent::event::StreamEvent;
+use crate::agent::message::{ContentBlock, Message, MessageRole, ModelRequest, StopReason};
+use crate::agent::provider::{EventStream, Provider};
+use crate::agent::secrets::ApiKey;
+use crate::agent::sse::SseEvent;
+use crate::agent::usage::Usage;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::{json, Map, Value};
+use std::collections::HashSet;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+pub const API_VERSION: &str = "2023-06-01";
+/// The API requires `max_tokens`; this suits every current model.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 8192;
+/// The API allows at most four `cache_control` breakpoints per request.
+pub const MAX_CACHE_BREAKPOINTS: usize = 4;
+
+pub struct AnthropicProvider {
+    http: reqwest::Client,
+    base_url: String,
+    model: String,
+    key: Option<ApiKey>,
+    max_output_tokens: u32,
+    prompt_caching: bool,
+    settings: HttpSettings,
+}
+
+impl AnthropicProvider {
+    pub fn new(http: reqwest::Client, model: impl Into<String>, key: Option<ApiKey>) -> Self {
+        AnthropicProvider {
+            http,
+            base_url: DEFAULT_BASE_URL.to_string(),
+            model: model.into(),
+            key,
+            max_output_tokens: DEFAULT_MAX_OUTPUT_TOKENS,
+            prompt_caching: true,
+            settings: HttpSettings::default(),
+        }
+    }
+
+    pub fn with_base_url(mut self, url: &str) -> Self {
+        self.base_url = url.to_string();
+        self
+    }
+
+    pub fn with_max_output_tokens(mut self, n: u32) -> Self {
+        self.max_output_tokens = n;
+        self
+    }
+
+    pub fn with_prompt_caching(mut self, on: bool) -> Self {
+        self.prompt_caching = on;
+        self
+    }
+
+    pub fn with_settings(mut self, settings: HttpSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn endpoint(&self) -> String {
+        join_url(&self.base_url, "v1/messages")
+    }
+
+    /// The JSON body for `request`, with cache breakpoints after the tools, after the system
+    /// prompt, and on the last block of the latest message (which moves every turn, so each
+    /// call reads the prefix the previous call wrote).
+    pub fn request_body(&self, request: &ModelRequest) -> Value {
+        let mut body = Map::new();
+        body.insert("model".into(), json!(self.model));
+        body.insert(
+            "max_tokens".into(),
+            json!(request.max_output_tokens.unwrap_or(self.max_output_tokens)),
+        );
+        body.insert("stream".into(), json!(true));
+        if let Some(t) = request.temperature {
+            body.insert("temperature".into(), json!(t));
+        }
+        let mut tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
+            .collect();
+        let mut system: Vec<Value> = request
+            .system
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| json!({"type": "text", "text": s}))
+            .collect();
+        let mut messages: Vec<Value> = request.messages.iter().filter_map(message_json).collect();
+        if self.prompt_caching {
+            // Three breakpoints, one under the limit of four.
+            for last in [tools.last_mut(), system.last_mut()].into_iter().flatten() {
+                mark_cache(last);
+            }
+            if let Some(block) = messages
+                .last_mut()
+                .and_then(|m| m.get_mut("content"))
+                .and_then(Value::as_array_mut)
+                .and_then(|c| c.last_mut())
+            {
+                mark_cache(block);
+            }
+        }
+        if !tools.is_empty() {
+            body.insert("tools".into(), Value::Array(tools));
+        }
+        if !system.is_empty() {
+            body.insert("system".into(), Value::Array(system));
+        }
+        body.insert("messages".into(), Value::Array(messages));
+        Value::Object(body)
+    }
+}
+
+fn mark_cache(block: &mut Value) {
+    if let Some(obj) = block.as_object_mut() {
+        obj.insert("cache_control".into(), json!({"type": "ephemeral"}));
+    }
+}
+
+fn message_json(message: &Message) -> Option<Value> {
+    let role = match message.role {
+        MessageRole::User => "user",
+        MessageRole::Assistant => "assistant",
+    };
+    // Tool results must lead a user message.
+    let mut blocks: Vec<&ContentBlock> = message.content.iter().collect();
+    blocks.sort_by_key(|b| !matches!(b, ContentBlock::ToolResult { .. }));
+    let content: Vec<Value> = blocks
+        .into_iter()
+        .filter_map(|b| match b {
+            // The API rejects empty text blocks.
+            ContentBlock::Text { text } if text.is_empty() => None,
+            ContentBlock::Text { text } => Some(json!({"type": "text", "text": text})),
+            ContentBlock::ToolUse { id, name, input } => {
+                let input = if input.is_object() {
+                    input.clone()
+                } else {
+                    json!({"_invalid_arguments": input})
+                };
+                Some(json!({"type": "tool_use", "id": id, "name": name, "input": input}))
+            }
+            ContentBlock::ToolResult {
+                tool_use_id,
+                content,
+                is_error,
+            } => {
+                let mut r =
+                    json!({"type": "tool_result", "tool_use_id": tool_use_id, "content": content});
+                if *is_error {
+                    r["is_error"] = json!(true);
+                }
+                Some(r)
+            }
+        })
+        .collect();
+    (!content.is_empty()).then(|| json!({"role": role, "content": content}))
+}
+
+impl Provider for AnthropicProvider {
+    fn name(&self) -> &str {
+        "anthropic"
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a ModelRequest,
+    ) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
+        async move {
+            let mut builder = self
+                .http
+                .post(self.endpoint())
+                .header("anthropic-version", API_VERSION)
+                .header("accept", "text/event-stream")
+                .json(&self.request_body(request));
+            if let Some(key) = &self.key {
+                builder = builder.header("x-api-key", key.expose());
+            }
+            http::send(
+                builder,
+                &self.settings,
+                AnthropicDecoder::default(),
+                events_from_message,
+            )
+            .await
+        }
+        .boxed()
+    }
+}
+
+/// Decodes the Messages streaming events (`message_start`, `content_block_*`, `message_delta`,
+/// `message_stop`, `ping`, `error`).
+#[derive(Debug, Default)]
+pub struct AnthropicDecoder {
+    usage: Usage,
+    stop_reason: Option<StopReason>,
+    tool_blocks: HashSet<u64>,
+    done: bool,
+}
+
+impl AnthropicDecoder {
+    fn merge_usage(&mut self, u: &Value) {
+        let field = |key: &str, old: u64| u64_at(u, key).unwrap_or(old);
+        self.usage = Usage::from_anthropic(
+            field("input_tokens", self.usage.input),
+            field("cache_read_input_tokens", self.usage.cache_read),
+            field("cache_creation_input_tokens", self.usage.cache_write),
+            field("output_tokens", self.usage.output),
+        );
+    }
+}
+
+impl WireDecoder for AnthropicDecoder {
+    fn on_event(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, ProviderError> {
+        if event.data.trim().is_empty() {
+            return Ok(vec![]);
+        }
+        let v = parse_data(event)?;
+        let index = u64_at(&v, "index").unwrap_or(0);
+        let mut out = Vec::new();
+        match str_at(&v, "type").unwrap_or(event.event.as_str()) {
+            "message_start" => {
+                if let Some(u) = v.get("message").and_then(|m| m.get("usage")) {
+                    self.merge_usage(u);
+                    out.push(StreamEvent::Usage(self.usage));
+                }
+            }
+            "content_block_start" => {
+                let block = v.get("content_block").unwrap_or(&Value::Null);
+                match str_at(block, "type") {
+                    Some("text") => {
+                        if let Some(text) = str_at(block, "text").filter(|t| !t.is_empty()) {
+                            out.push(StreamEvent::TextDelta {
+                                text: text.to_string(),
+                            });
+                        }
+                    }
+                    Some("tool_use") => {
+                        self.tool_blocks.insert(index);
+                        out.push(StreamEvent::ToolCallStart {
+                            index: index as usize,
+                            id: str_at(block, "id").unwrap_or_default().to_string(),
+                            name: str_at(block, "name").unwrap_or_default().to_string(),
+                        });
+                    }
+                    // Thinking and server-tool blocks are not part of the turn we hand back.
+                    _ => {}
+                }
+            }
+            "content_block_delta" => {
+                let delta = v.get("delta").unwrap_or(&Value::Null);
+                match str_at(delta, "type") {
+                    Some("text_delta") => {
+                        let text = str_at(delta, "text").unwrap_or_default();
+                        if !text.is_empty() {
+                            out.push(StreamEvent::TextDelta {
+                                text: text.to_string(),
+                            });
+                        }
+                    }
+                    Some("input_json_delta") if self.tool_blocks.contains(&index) => {
+                        let json = str_at(delta, "partial_json").unwrap_or_default();
+                        if !json.is_empty() {
+                            out.push(StreamEvent::ToolCallArgsDelta {
+                                index: index as usize,
+                                json: json.to_string(),
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_stop" if self.tool_blocks.contains(&index) => {
+                out.push(StreamEvent::ToolCallEnd {
+                    index: index as usize,
+                });
+            }
+            "message_delta" => {
+                if let Some(reason) = v.get("delta").and_then(|d| str_at(d, "stop_reason")) {
+                    self.stop_reason = Some(stop_reason(reason));
+                }
+                if let Some(u) = v.get("usage") {
+                    self.merge_usage(u);
+                    out.push(StreamEvent::Usage(self.usage));
+                }
+            }
+            "message_stop" => {
+                self.done = true;
+                out.push(StreamEvent::Stop(
+                    self.stop_reason.clone().unwrap_or(StopReason::EndTurn),
+                ));
+            }
+            "error" => return Err(ProviderError::from_stream_error(&event.data)),
+            // `ping` and event types added after this was written.
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    fn on_end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+        if self.done {
+            Ok(vec![])
+        } else {
+            Err(ProviderError::new(
+                ErrorKind::StreamInterrupted,
+                "stream ended before message_stop",
+            ))
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+pub fn stop_reason(s: &str) -> StopReason {
+    match s {
+        "end_turn" => StopReason::EndTurn,
+        "tool_use" => StopReason::ToolUse,
+        "max_tokens" => StopReason::MaxTokens,
+        "stop_sequence" => StopReason::StopSequence,
+        "refusal" => StopReason::ContentFilter,
+        other => StopReason::Other(other.to_string()),
+    }
+}
+
+/// Events for a whole (non-streamed) Messages response.
+pub fn events_from_message(v: &Value) -> Result<Vec<StreamEvent>, ProviderError> {
+    let content = v.get("content").and_then(Value::as_array).ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::InvalidResponse,
+            format!("message without content: {}", http::preview(&v.to_string())),
+        )
+    })?;
+    let mut out = Vec::new();
+    for (index, block) in content.iter().enumerate() {
+        match str_at(block, "type") {
+            Some("text") => out.push(StreamEvent::TextDelta {
+                text: str_at(block, "text").unwrap_or_default().to_string(),
+            }),
+            Some("tool_use") => {
+                out.push(StreamEvent::ToolCallStart {
+                    index,
+                    id: str_at(block, "id").unwrap_or_default().to_string(),
+                    name: str_at(block, "name").unwrap_or_default().to_string(),
+                });
+                let input = block.get("input").cloned().unwrap_or_else(|| json!({}));
+                out.push(StreamEvent::ToolCallArgsDelta {
+                    index,
+                    json: input.to_string(),
+                });
+                out.push(StreamEvent::ToolCallEnd { index });
+            }
+            _ => {}
+        }
+    }
+    let mut decoder = AnthropicDecoder::default();
+    if let Some(u) = v.get("usage") {
+        decoder.merge_usage(u);
+        out.push(StreamEvent::Usage(decoder.usage));
+    }
+    out.push(StreamEvent::Stop(
+        str_at(v, "stop_reason")
+            .map(stop_reason)
+            .unwrap_or(StopReason::EndTurn),
+    ));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::message::{ToolResult, ToolSchema};
+    use crate::agent::providers::http::test_support::replay_recording;
+
+    const TOOL_USE: &str = include_str!("../../../tests/fixtures/agent/anthropic_tool_use.sse");
+    const THINKING_THEN_ERROR: &str =
+        include_str!("../../../tests/fixtures/agent/anthropic_thinking_then_error.sse");
+
+    #[tokio::test]
+    async fn the_documented_tool_use_stream_builds_one_turn_at_any_chunk_size() {
+        for chunk in [1, 5, 64, 100_000] {
+            let turn = replay_recording(TOOL_USE, chunk, AnthropicDecoder::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                turn.text(),
+                "Okay, let's check the weather for San Francisco, CA:"
+            );
+            let calls = turn.tool_calls();
+            assert_eq!(calls.len(), 1);
+            assert_eq!(calls[0].id, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+            assert_eq!(
+                calls[0].input,
+                &json!({"location": "San Francisco, CA", "unit": "fahrenheit"})
+            );
+            assert_eq!(turn.stop_reason, StopReason::ToolUse);
+            // input_tokens excludes the cached tokens, which are counted on their own.
+            assert_eq!(
+                turn.usage,
+                Usage {
+                    input: 472,
+                    cache_read: 2048,
+                    cache_write: 1024,
+                    output: 89
+                }
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn thinking_is_skipped_and_an_error_event_after_200_is_classified() {
+        let err = replay_recording(THINKING_THEN_ERROR, 9, AnthropicDecoder::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Overloaded);
+        assert!(err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_before_message_stop_is_interrupted() {
+        let cut = &TOOL_USE[..TOOL_USE.find("event: message_delta").unwrap()];
+        let err = replay_recording(cut, 100, AnthropicDecoder::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::StreamInterrupted);
+    }
+
+    #[tokio::test]
+    async fn garbage_data_is_an_invalid_response() {
+        let err = replay_recording(
+            "event: message_start\ndata: {not json\n\n",
+            3,
+            AnthropicDecoder::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidResponse);
+    }
+
+    #[test]
+    fn a_whole_message_decodes_like_a_stream() {
+        let v = json!({"type": "message", "content": [
+            {"type": "text", "text": "Hi"},
+            {"type": "tool_use", "id": "t1", "name": "bash", "input": {"command": "ls"}}],
+            "stop_reason": "tool_use", "usage": {"input_tokens": 3, "output_tokens": 4}});
+        let mut acc = crate::agent::accumulate::TurnAccumulator::new();
+        for e in events_from_message(&v).unwrap() {
+            acc.apply(&e).unwrap();
+        }
+        let turn = acc.finish().unwrap();
+        assert_eq!(turn.tool_calls()[0].input, &json!({"command": "ls"}));
+        assert_eq!(turn.usage.output, 4);
+        assert_eq!(
+            events_from_message(&json!({"nope": 1})).unwrap_err().kind,
+            ErrorKind::InvalidResponse
+        );
+    }
+
+    #[test]
+    fn breakpoints_go_after_tools_after_system_and_on_the_latest_block() {
+        let p = AnthropicProvider::new(reqwest::Client::new(), "claude", None);
+        let mut req = ModelRequest {
+            system: vec!["stable".into(), "role prompt".into()],
+            tools: vec![
+                ToolSchema {
+                    name: "a".into(),
+                    description: "".into(),
+                    input_schema: json!({"type": "object"}),
+                },
+                ToolSchema {
+                    name: "b".into(),
+                    description: "".into(),
+                    input_schema: json!({"type": "object"}),
+                },
+            ],
+            messages: vec![Message::user_text("go")],
+            ..Default::default()
+        };
+        req.messages.push(Message {
+            role: MessageRole::Assistant,
+            content: vec![
+                ContentBlock::Text { text: "".into() },
+                ContentBlock::ToolUse {
+                    id: "t1".into(),
+                    name: "a".into(),
+                    input: json!("{broken"),
+                },
+            ],
+        });
+        req.messages.push(Message::tool_results([ToolResult {
+            tool_use_id: "t1".into(),
+            content: "bad args".into(),
+            is_error: true,
+        }]));
+        let body = p.request_body(&req);
+        let marked = |v: &Value| v.get("cache_control").is_some();
+        assert!(marked(&body["tools"][1]) && !marked(&body["tools"][0]));
+        assert!(marked(&body["system"][1]) && !marked(&body["system"][0]));
+        assert!(marked(&body["messages"][2]["content"][0]));
+        assert!(!marked(&body["messages"][0]["content"][0]));
+        assert_eq!(body.to_string().matches("cache_control").count(), 3);
+        // The empty text block is dropped; broken arguments still go back as an object.
+        assert_eq!(body["messages"][1]["content"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            body["messages"][1]["content"][0]["input"],
+            json!({"_invalid_arguments": "{broken"})
+        );
+        assert_eq!(body["messages"][2]["content"][0]["is_error"], json!(true));
+        assert_eq!(body["max_tokens"], json!(DEFAULT_MAX_OUTPUT_TOKENS));
+    }
+}

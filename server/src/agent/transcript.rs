@@ -1,0 +1,450 @@
+//! `worker-transcripts.jsonl`: every agent session's requests, turns, tool calls and usage,
+//! one JSON object a line, with usage rolled up per session, role and mission.
+
+use crate::agent::cancel::CancellationToken;
+use crate::agent::config::AgentRole;
+use crate::agent::error::ProviderError;
+use crate::agent::event::StreamEvent;
+use crate::agent::message::{AssistantTurn, ModelRequest};
+use crate::agent::provider::Provider;
+use crate::agent::retry::RetryPolicy;
+use crate::agent::secrets::redact;
+use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver};
+use crate::agent::usage::{Usage, UsageRollup};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub const TRANSCRIPT_FILE: &str = "worker-transcripts.jsonl";
+pub const TRANSCRIPT_VERSION: u32 = 1;
+
+/// Usage of a whole mission, shared by all its sessions.
+pub type SharedUsage = Arc<Mutex<UsageRollup>>;
+
+/// Serialises appends from this process, so parallel sessions never interleave a tail repair
+/// with another session's write.
+static APPEND_LOCK: Mutex<()> = Mutex::new(());
+
+/// What a transcript line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    SessionStart,
+    Request,
+    AssistantTurn,
+    ToolCall,
+    ToolResult,
+    Usage,
+    Retry,
+    Error,
+    Handoff,
+    SessionEnd,
+}
+
+impl LineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::SessionStart => "session_start",
+            LineKind::Request => "request",
+            LineKind::AssistantTurn => "assistant_turn",
+            LineKind::ToolCall => "tool_call",
+            LineKind::ToolResult => "tool_result",
+            LineKind::Usage => "usage",
+            LineKind::Retry => "retry",
+            LineKind::Error => "error",
+            LineKind::Handoff => "handoff",
+            LineKind::SessionEnd => "session_end",
+        }
+    }
+}
+
+/// The transcript of one agent session. Writing never fails the session: a failed write is
+/// logged and kept in [`SessionTranscript::write_error`] for the runner to act on.
+pub struct SessionTranscript {
+    path: PathBuf,
+    mission_id: String,
+    session_id: String,
+    role: AgentRole,
+    seq: u64,
+    usage: SharedUsage,
+    session_usage: Usage,
+    logged_messages: usize,
+    logged_system: Option<Vec<String>>,
+    logged_tools: Option<Vec<String>>,
+    write_error: Option<String>,
+    ended: bool,
+}
+
+/// A fresh session id.
+pub fn new_session_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl SessionTranscript {
+    /// Opens the session and writes `session_start` with `details` (provider, model, feature…).
+    pub fn start(
+        mission_dir: &Path,
+        mission_id: &str,
+        session_id: &str,
+        role: AgentRole,
+        usage: SharedUsage,
+        details: Value,
+    ) -> Self {
+        let mut t = SessionTranscript {
+            path: mission_dir.join(TRANSCRIPT_FILE),
+            mission_id: mission_id.to_string(),
+            session_id: session_id.to_string(),
+            role,
+            seq: 0,
+            usage,
+            session_usage: Usage::default(),
+            logged_messages: 0,
+            logged_system: None,
+            logged_tools: None,
+            write_error: None,
+            ended: false,
+        };
+        t.write(LineKind::SessionStart, details);
+        t
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    pub fn role(&self) -> AgentRole {
+        self.role
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn session_usage(&self) -> Usage {
+        self.session_usage
+    }
+
+    /// The last write failure, if any line could not be written.
+    pub fn write_error(&self) -> Option<&str> {
+        self.write_error.as_deref()
+    }
+
+    /// Logs a request: the messages added since the last one, and the system prompt and tool
+    /// names when they changed, so the file holds the conversation once.
+    pub fn request(&mut self, provider: &str, model: &str, request: &ModelRequest) {
+        if request.messages.len() < self.logged_messages {
+            self.logged_messages = 0; // the loop rebuilt its history (e.g. compaction)
+        }
+        let mut fields = json!({
+            "provider": provider,
+            "model": model,
+            "messageCount": request.messages.len(),
+            "newMessages": &request.messages[self.logged_messages..],
+        });
+        if self.logged_system.as_ref() != Some(&request.system) {
+            fields["system"] = json!(request.system);
+            self.logged_system = Some(request.system.clone());
+        }
+        let tools: Vec<String> = request.tools.iter().map(|t| t.name.clone()).collect();
+        if self.logged_tools.as_ref() != Some(&tools) {
+            fields["tools"] = json!(tools);
+            self.logged_tools = Some(tools);
+        }
+        self.logged_messages = request.messages.len();
+        self.write(LineKind::Request, fields);
+    }
+
+    pub fn assistant_turn(&mut self, turn: &AssistantTurn) {
+        self.write(
+            LineKind::AssistantTurn,
+            json!({"content": turn.content, "stopReason": turn.stop_reason}),
+        );
+    }
+
+    /// Adds one call's usage to the session, role and mission totals and logs all four.
+    pub fn usage(&mut self, usage: Usage) {
+        self.session_usage += usage;
+        let (role_total, mission_total) = {
+            let mut rollup = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+            rollup.record(&self.session_id, self.role.as_str(), usage);
+            (rollup.role(self.role.as_str()), rollup.mission)
+        };
+        self.write(
+            LineKind::Usage,
+            json!({"usage": usage, "sessionTotal": self.session_usage, "roleTotal": role_total, "missionTotal": mission_total}),
+        );
+    }
+
+    pub fn tool_call(&mut self, id: &str, name: &str, input: &Value) {
+        self.write(
+            LineKind::ToolCall,
+            json!({"toolUseId": id, "name": name, "input": input}),
+        );
+    }
+
+    pub fn tool_result(&mut self, id: &str, name: &str, content: &str, is_error: bool) {
+        self.write(
+            LineKind::ToolResult,
+            json!({"toolUseId": id, "name": name, "content": content, "isError": is_error}),
+        );
+    }
+
+    pub fn retry(&mut self, notice: &RetryNotice) {
+        self.write(
+            LineKind::Retry,
+            json!({
+                "attempt": notice.attempt,
+                "delayMs": notice.delay.as_millis() as u64,
+                "discardedEvents": notice.discarded_events,
+                "error": error_json(&notice.error),
+            }),
+        );
+    }
+
+    pub fn error(&mut self, error: &ProviderError) {
+        self.write(LineKind::Error, json!({"error": error_json(error)}));
+    }
+
+    pub fn handoff(&mut self, handoff: &Value) {
+        self.write(LineKind::Handoff, json!({"handoff": handoff}));
+    }
+
+    /// Writes `session_end` once; `status` is e.g. `completed`, `failed`, `cancelled`.
+    pub fn end(&mut self, status: &str) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let usage = self.session_usage;
+        self.write(
+            LineKind::SessionEnd,
+            json!({"status": status, "usage": usage}),
+        );
+    }
+
+    /// One model call with retries, logged: `request`, any `retry` lines, then
+    /// `assistant_turn` + `usage`, or `error`. `on_event` sees the events as they stream.
+    pub async fn model_call(
+        &mut self,
+        provider: &dyn Provider,
+        request: &ModelRequest,
+        policy: &RetryPolicy,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(&StreamEvent) + Send),
+    ) -> Result<AssistantTurn, ProviderError> {
+        self.request(provider.name(), provider.model(), request);
+        let mut observer = LoggingObserver {
+            transcript: self,
+            on_event,
+        };
+        let result = complete_turn(provider, request, policy, cancel, &mut observer).await;
+        match &result {
+            Ok(turn) => {
+                self.assistant_turn(turn);
+                self.usage(turn.usage);
+            }
+            Err(e) => self.error(e),
+        }
+        result
+    }
+
+    fn write(&mut self, kind: LineKind, fields: Value) {
+        let mut line = Map::new();
+        line.insert("v".into(), json!(TRANSCRIPT_VERSION));
+        line.insert("ts".into(), json!(now_rfc3339()));
+        line.insert("missionId".into(), json!(self.mission_id));
+        line.insert("sessionId".into(), json!(self.session_id));
+        line.insert("role".into(), json!(self.role));
+        line.insert("seq".into(), json!(self.seq));
+        line.insert("kind".into(), json!(kind.as_str()));
+        if let Value::Object(fields) = fields {
+            line.extend(fields);
+        }
+        self.seq += 1;
+        let mut text = redact(&Value::Object(line).to_string());
+        text.push('\n');
+        let result = {
+            let _guard = APPEND_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            crate::model::persist::append_line_bytes(&self.path, text.as_bytes())
+        };
+        if let Err(e) = result {
+            let message = redact(&format!("cannot append to {}: {e}", self.path.display()));
+            tracing::error!("{message}");
+            self.write_error = Some(message);
+        }
+    }
+}
+
+impl Drop for SessionTranscript {
+    /// A session dropped without `end` (a panic, an early return) still gets its end line.
+    fn drop(&mut self) {
+        self.end("abandoned");
+    }
+}
+
+struct LoggingObserver<'a> {
+    transcript: &'a mut SessionTranscript,
+    on_event: &'a mut (dyn FnMut(&StreamEvent) + Send),
+}
+
+impl TurnObserver for LoggingObserver<'_> {
+    fn on_event(&mut self, event: &StreamEvent) {
+        (self.on_event)(event);
+    }
+
+    fn on_retry(&mut self, retry: &RetryNotice) {
+        self.transcript.retry(retry);
+    }
+}
+
+fn error_json(e: &ProviderError) -> Value {
+    json!({"kind": e.kind.as_str(), "status": e.status, "message": e.message})
+}
+
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_millisecond(now.millisecond()).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Rebuilds the usage roll-up from a transcript (for a resumed mission or a report). Torn or
+/// foreign lines are skipped.
+pub fn rollup_from_transcript(path: &Path) -> io::Result<UsageRollup> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(UsageRollup::default()),
+        Err(e) => return Err(e),
+    };
+    let mut rollup = UsageRollup::default();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if v.get("kind").and_then(Value::as_str) != Some("usage") {
+            continue;
+        }
+        let (Some(session), Some(role), Some(usage)) = (
+            v.get("sessionId").and_then(Value::as_str),
+            v.get("role").and_then(Value::as_str),
+            v.get("usage")
+                .and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok()),
+        ) else {
+            continue;
+        };
+        rollup.record(session, role, usage);
+    }
+    Ok(rollup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::message::{ContentBlock, Message, StopReason};
+
+    fn read_lines(path: &Path) -> Vec<Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn lines_carry_the_envelope_and_usage_rolls_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = SharedUsage::default();
+        let u = Usage {
+            input: 10,
+            cache_read: 100,
+            cache_write: 5,
+            output: 7,
+        };
+        {
+            let mut t = SessionTranscript::start(
+                dir.path(),
+                "mis_1",
+                "s1",
+                AgentRole::Worker,
+                shared.clone(),
+                json!({"model": "m"}),
+            );
+            let mut req = ModelRequest {
+                system: vec!["sys".into()],
+                ..Default::default()
+            };
+            req.messages.push(Message::user_text("hi"));
+            t.request("openai", "m", &req);
+            let turn = AssistantTurn {
+                content: vec![ContentBlock::Text {
+                    text: "hello".into(),
+                }],
+                stop_reason: StopReason::EndTurn,
+                usage: u,
+            };
+            t.assistant_turn(&turn);
+            t.usage(u);
+            req.messages.push(turn.to_message());
+            req.messages.push(Message::user_text("again"));
+            t.request("openai", "m", &req);
+            t.usage(u);
+            t.handoff(&json!({"status": "completed"}));
+            t.end("completed");
+        }
+        let mut v = SessionTranscript::start(
+            dir.path(),
+            "mis_1",
+            "s2",
+            AgentRole::Validator,
+            shared.clone(),
+            json!({}),
+        );
+        v.usage(u);
+        drop(v); // no explicit end: Drop writes it
+
+        let lines = read_lines(&dir.path().join(TRANSCRIPT_FILE));
+        let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "session_start",
+                "request",
+                "assistant_turn",
+                "usage",
+                "request",
+                "usage",
+                "handoff",
+                "session_end",
+                "session_start",
+                "usage",
+                "session_end"
+            ]
+        );
+        for (i, l) in lines[..8].iter().enumerate() {
+            assert_eq!(l["v"], 1);
+            assert_eq!(l["missionId"], "mis_1");
+            assert_eq!(l["sessionId"], "s1");
+            assert_eq!(l["role"], "worker");
+            assert_eq!(l["seq"], i as u64);
+            assert!(l["ts"].as_str().unwrap().ends_with('Z'));
+        }
+        // The second request logs only what is new, and not the unchanged system prompt.
+        assert_eq!(lines[4]["newMessages"].as_array().unwrap().len(), 2);
+        assert!(lines[4].get("system").is_none());
+        assert_eq!(lines[5]["sessionTotal"]["input"], 20);
+        assert_eq!(lines[6]["handoff"]["status"], "completed");
+        assert_eq!(lines[7]["usage"]["cacheRead"], 200);
+        assert_eq!(lines[9]["missionTotal"]["output"], 21);
+        assert_eq!(lines[9]["roleTotal"]["output"], 7);
+        assert_eq!(lines[10]["status"], "abandoned");
+
+        let rollup = shared.lock().unwrap().clone();
+        assert_eq!(rollup.mission, u + u + u);
+        assert_eq!(
+            rollup_from_transcript(&dir.path().join(TRANSCRIPT_FILE)).unwrap(),
+            rollup
+        );
+    }
+}

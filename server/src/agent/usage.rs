@@ -1,0 +1,186 @@
+//! Token usage normalised across providers, and its roll-up per session, role and mission.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ops::{Add, AddAssign};
+
+/// Tokens of one call (or a sum of calls). `input` never includes cached tokens, so the four
+/// fields add up to everything the provider billed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub output: u64,
+}
+
+impl Usage {
+    /// Anthropic's `input_tokens` already excludes cache reads and writes.
+    pub fn from_anthropic(
+        input_tokens: u64,
+        cache_read_input_tokens: u64,
+        cache_creation_input_tokens: u64,
+        output_tokens: u64,
+    ) -> Self {
+        Usage {
+            input: input_tokens,
+            cache_read: cache_read_input_tokens,
+            cache_write: cache_creation_input_tokens,
+            output: output_tokens,
+        }
+    }
+
+    /// OpenAI's `prompt_tokens` includes `prompt_tokens_details.cached_tokens`.
+    pub fn from_openai(prompt_tokens: u64, cached_tokens: u64, completion_tokens: u64) -> Self {
+        Usage {
+            input: prompt_tokens.saturating_sub(cached_tokens),
+            cache_read: cached_tokens.min(prompt_tokens),
+            cache_write: 0,
+            output: completion_tokens,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.input + self.cache_read + self.cache_write + self.output
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.total() == 0
+    }
+}
+
+impl Add for Usage {
+    type Output = Usage;
+    fn add(self, o: Usage) -> Usage {
+        Usage {
+            input: self.input + o.input,
+            cache_read: self.cache_read + o.cache_read,
+            cache_write: self.cache_write + o.cache_write,
+            output: self.output + o.output,
+        }
+    }
+}
+
+impl AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        *self = *self + o;
+    }
+}
+
+/// USD per million tokens, as `[prices."model"]` in missions.toml gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    #[serde(default)]
+    pub input: f64,
+    #[serde(default)]
+    pub cache_read: f64,
+    #[serde(default)]
+    pub cache_write: f64,
+    #[serde(default)]
+    pub output: f64,
+}
+
+impl Price {
+    pub fn cost_usd(&self, u: &Usage) -> f64 {
+        (u.input as f64 * self.input
+            + u.cache_read as f64 * self.cache_read
+            + u.cache_write as f64 * self.cache_write
+            + u.output as f64 * self.output)
+            / 1_000_000.0
+    }
+}
+
+/// Usage summed per session, per role and for the whole mission.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageRollup {
+    pub mission: Usage,
+    pub by_role: BTreeMap<String, Usage>,
+    pub by_session: BTreeMap<String, Usage>,
+}
+
+impl UsageRollup {
+    pub fn record(&mut self, session_id: &str, role: &str, usage: Usage) {
+        self.mission += usage;
+        *self.by_role.entry(role.to_string()).or_default() += usage;
+        *self.by_session.entry(session_id.to_string()).or_default() += usage;
+    }
+
+    pub fn session(&self, session_id: &str) -> Usage {
+        self.by_session.get(session_id).copied().unwrap_or_default()
+    }
+
+    pub fn role(&self, role: &str) -> Usage {
+        self.by_role.get(role).copied().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_prompt_tokens_lose_their_cached_part() {
+        let u = Usage::from_openai(1000, 800, 50);
+        assert_eq!(
+            u,
+            Usage {
+                input: 200,
+                cache_read: 800,
+                cache_write: 0,
+                output: 50
+            }
+        );
+        assert_eq!(u.total(), 1050);
+    }
+
+    #[test]
+    fn anthropic_fields_map_one_to_one() {
+        let u = Usage::from_anthropic(12, 3000, 400, 90);
+        assert_eq!(
+            u,
+            Usage {
+                input: 12,
+                cache_read: 3000,
+                cache_write: 400,
+                output: 90
+            }
+        );
+    }
+
+    #[test]
+    fn rollup_sums_per_session_role_and_mission() {
+        let mut r = UsageRollup::default();
+        let a = Usage {
+            input: 1,
+            cache_read: 2,
+            cache_write: 3,
+            output: 4,
+        };
+        r.record("s1", "worker", a);
+        r.record("s1", "worker", a);
+        r.record("s2", "validator", a);
+        assert_eq!(r.session("s1"), a + a);
+        assert_eq!(r.role("validator"), a);
+        assert_eq!(r.mission, a + a + a);
+    }
+
+    #[test]
+    fn price_is_per_million_tokens() {
+        let p = Price {
+            input: 3.0,
+            cache_read: 0.3,
+            cache_write: 3.75,
+            output: 15.0,
+        };
+        let u = Usage {
+            input: 1_000_000,
+            cache_read: 0,
+            cache_write: 0,
+            output: 100_000,
+        };
+        assert!((p.cost_usd(&u) - 4.5).abs() < 1e-9);
+    }
+}

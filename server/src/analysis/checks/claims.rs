@@ -1,0 +1,42 @@
+//! The invariant across both documents: every assertion is claimed by exactly one feature
+//! that is not cancelled.
+
+use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
+use crate::analysis::index::MissionIndex;
+
+pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
+    let (Some(contract), Some(features)) = (index.contract, index.features) else { return };
+    for (i, a) in contract.assertions.iter().enumerate() {
+        if index.assertion_indices(&a.id.value)[0] != i {
+            continue; // a duplicate heading is reported as such, not twice more here
+        }
+        let id = a.id.value.as_str();
+        let claims = index.active_claims_of(id);
+        let owner = |c: &crate::analysis::index::ClaimRef| features.features[c.feature].id().unwrap_or("(feature without id)").to_string();
+        // One feature listing an id twice is a schema problem, not a second claimant.
+        let mut distinct = claims.clone();
+        distinct.dedup_by_key(|c| c.feature);
+        match distinct.len() {
+            0 => out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::UnclaimedAssertion, Severity::Warning, format!("`{id}` is not claimed by any feature"))),
+            1 => {}
+            _ => {
+                let names: Vec<String> = distinct.iter().map(owner).collect();
+                let mut on_contract = Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateClaim, Severity::Error, format!("`{id}` is claimed by {} features: {}", names.len(), names.join(", ")));
+                for c in &distinct {
+                    let span = index.claim_span(*c).expect("claim spans exist");
+                    on_contract = on_contract.with_related(DocKind::Features, span, format!("claimed by `{}`", owner(c)));
+                }
+                out.push(on_contract);
+                for c in &distinct {
+                    let others: Vec<String> = distinct.iter().filter(|o| o.feature != c.feature).map(owner).collect();
+                    let mut d = Diagnostic::on(DocKind::Features, index.claim_span(*c).expect("claim spans exist"), Code::DuplicateClaim, Severity::Error, format!("`{id}` is also claimed by {}", others.join(", ")));
+                    for o in distinct.iter().filter(|o| o.feature != c.feature) {
+                        d = d.with_related(DocKind::Features, index.claim_span(*o).expect("claim spans exist"), format!("claimed by `{}`", owner(o)));
+                    }
+                    d = d.with_related(DocKind::Contract, a.id.span.clone(), format!("`{id}` is defined here"));
+                    out.push(d);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Checks of validation-contract.md on its own: duplicate and malformed ids, missing fields,
+//! unknown tools.
+
+use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
+use crate::analysis::index::MissionIndex;
+use crate::model::contract::KNOWN_TOOLS;
+use crate::model::{ids, Contract};
+
+pub(super) fn check(contract: &Contract, index: &MissionIndex, out: &mut Vec<Diagnostic>) {
+    for m in &contract.malformed_ids {
+        out.push(Diagnostic::on(DocKind::Contract, m.span.clone(), Code::MalformedId, Severity::Error, ids::explain_malformed(&m.value)));
+    }
+    for (i, a) in contract.assertions.iter().enumerate() {
+        let first = index.assertion_indices(&a.id.value)[0];
+        if first != i {
+            let original = &contract.assertions[first];
+            out.push(
+                Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateAssertion, Severity::Error, format!("duplicate assertion id `{}`: it is already defined above", a.id.value))
+                    .with_related(DocKind::Contract, original.id.span.clone(), "first defined here"),
+            );
+        }
+        let tool_empty = a.tool.as_ref().map(|t| t.value.is_empty());
+        let evidence_empty = a.evidence.as_ref().map(|e| e.value.is_empty());
+        for (state, field) in [(tool_empty, "Tool:"), (evidence_empty, "Evidence:")] {
+            let message = match state {
+                None => format!("`{}` has no `{field}` line", a.id.value),
+                Some(true) => format!("`{}` has an empty `{field}` line", a.id.value),
+                Some(false) => continue,
+            };
+            out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::MissingField, Severity::Warning, message));
+        }
+        if let Some(tool) = &a.tool {
+            if !tool.value.is_empty() && !KNOWN_TOOLS.contains(&tool.value.as_str()) {
+                out.push(Diagnostic::on(DocKind::Contract, tool.span.clone(), Code::UnknownTool, Severity::Hint, format!("unknown tool `{}`; known tools: {}", tool.value, KNOWN_TOOLS.join(", "))));
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Checks of features.json on its own and against the contract: syntax, schema, duplicate
+//! features, unknown or malformed claimed ids, unknown skills.
+
+use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
+use crate::analysis::index::MissionIndex;
+use crate::model::{ids, FeaturesFile, ProblemKind};
+
+pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[String]>, out: &mut Vec<Diagnostic>) {
+    for p in &file.problems {
+        let code = match p.kind {
+            ProblemKind::Syntax => Code::JsonSyntax,
+            ProblemKind::Schema => Code::Schema,
+        };
+        out.push(Diagnostic::on(DocKind::Features, p.span.clone(), code, Severity::Error, p.message.clone()));
+    }
+    for (i, f) in file.features.iter().enumerate() {
+        if let Some(id) = &f.id {
+            let first = index.feature_indices(&id.value)[0];
+            if first != i {
+                let original = file.features[first].id.as_ref().expect("indexed features have ids");
+                out.push(
+                    Diagnostic::on(DocKind::Features, id.span.clone(), Code::DuplicateFeature, Severity::Error, format!("duplicate feature id `{}`", id.value))
+                        .with_related(DocKind::Features, original.span.clone(), "first defined here"),
+                );
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for claim in f.claims() {
+            let id = claim.value.as_str();
+            if ids::looks_like_assertion_id(id) && !ids::is_assertion_id(id) {
+                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::MalformedId, Severity::Error, ids::explain_malformed(id)));
+            } else if !ids::is_assertion_id(id) {
+                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::Schema, Severity::Error, format!("`fulfills` holds assertion ids (`VAL-AREA-NNN`), found `{id}`")));
+            } else if seen.contains(&id) {
+                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::Schema, Severity::Error, format!("`{id}` is listed twice in this feature's `fulfills`")));
+            } else if index.contract.is_some() && !index.has_assertion(id) {
+                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::UnknownAssertion, Severity::Error, format!("`{id}` is not an assertion of the validation contract")));
+            }
+            seen.push(id);
+        }
+        if let (Some(skills), Some(skill)) = (skills, &f.skill_name) {
+            if !skills.iter().any(|s| s == &skill.value) {
+                let known = if skills.is_empty() { "none".to_string() } else { skills.join(", ") };
+                out.push(Diagnostic::on(DocKind::Features, skill.span.clone(), Code::UnknownSkill, Severity::Warning, format!("no `skills/{}/SKILL.md` in the mission folder (skills: {known})", skill.value)));
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Hover text (Markdown) for assertion and feature ids, the same wherever the id appears.
+
+use std::fmt::Write;
+
+use super::mission::MissionAnalysis;
+use crate::model::Feature;
+
+/// Title, body, tool, evidence, check, claiming feature and latest validation status.
+pub fn assertion_hover(analysis: &MissionAnalysis, id: &str) -> String {
+    let mut out = String::new();
+    let Some(a) = analysis.assertion(id) else {
+        let _ = write!(out, "**{id}**: not an assertion of validation-contract.md");
+        return out;
+    };
+    let _ = writeln!(out, "**{id}**: {}", a.title);
+    if let Some(area) = &a.area {
+        let _ = writeln!(out, "\n*Area:* {area}");
+    }
+    if !a.description.is_empty() {
+        let _ = writeln!(out, "\n{}", a.description);
+    }
+    let mut fields = Vec::new();
+    fields.push(format!("*Tool:* {}", a.tool.as_ref().map_or("(missing)".to_string(), |t| format!("`{}`", t.value))));
+    fields.push(format!("*Evidence:* {}", a.evidence.as_ref().map_or("(missing)".to_string(), |e| e.value.join(", "))));
+    if let Some(check) = &a.check {
+        fields.push(format!("*Check:* `{}`", check.value));
+    }
+    let claimants: Vec<&Feature> = analysis.features().map_or_else(Vec::new, |f| analysis.claims_of(id).iter().map(|c| &f.features[c.feature]).filter(|f| !f.is_cancelled()).collect());
+    fields.push(match claimants.as_slice() {
+        [] => "*Claimed by:* no feature".to_string(),
+        list => format!("*Claimed by:* {}", list.iter().map(|f| feature_label(f)).collect::<Vec<_>>().join(", ")),
+    });
+    match analysis.parts.validation.as_ref().and_then(|v| v.assertions.get(id)) {
+        Some(state) => {
+            let mut line = format!("*Validation:* **{}**", if state.status.is_empty() { "pending" } else { &state.status });
+            match (&state.milestone, state.round) {
+                (Some(m), Some(r)) => line.push_str(&format!(" (`{m}`, round {r})")),
+                (Some(m), None) => line.push_str(&format!(" (`{m}`)")),
+                _ => {}
+            }
+            if !state.evidence.is_empty() {
+                line.push_str(&format!("; evidence: {}", state.evidence.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")));
+            }
+            fields.push(line);
+            for issue in &state.issues {
+                fields.push(format!("- {} ({}): {}", if issue.id.is_empty() { "issue" } else { &issue.id }, issue.severity, issue.title));
+            }
+        }
+        None => fields.push("*Validation:* not validated yet".to_string()),
+    }
+    let _ = write!(out, "\n{}", fields.join("  \n"));
+    out
+}
+
+/// Description, milestone, status, claims and the last handoff's salient summary.
+pub fn feature_hover(analysis: &MissionAnalysis, id: &str) -> String {
+    let mut out = String::new();
+    let Some(f) = analysis.feature(id) else {
+        let _ = write!(out, "**{id}**: not a feature of features.json");
+        return out;
+    };
+    let _ = writeln!(out, "**{id}**{}", if f.is_fix() { " (fix)" } else { "" });
+    if let Some(d) = &f.description {
+        let _ = writeln!(out, "\n{}", d.value);
+    }
+    let mut fields = vec![
+        format!("*Milestone:* {}", f.milestone().map_or("(missing)".to_string(), |m| format!("`{m}`"))),
+        format!("*Status:* {}", f.status().map_or("(missing)".to_string(), |s| format!("`{s}`"))),
+    ];
+    if let Some(skill) = &f.skill_name {
+        fields.push(format!("*Skill:* `{}`", skill.value));
+    }
+    if !f.claims().is_empty() {
+        fields.push(format!("*Fulfills:* {}", f.claims().iter().map(|c| c.value.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    if !f.depends_on.is_empty() {
+        fields.push(format!("*Depends on:* {}", f.depends_on.iter().map(|d| format!("`{}`", d.value)).collect::<Vec<_>>().join(", ")));
+    }
+    if !f.fixes.is_empty() {
+        fields.push(format!("*Fixes:* {}", f.fixes.iter().map(|d| d.value.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    match analysis.last_handoff(f) {
+        Some(h) => {
+            let status = h.handoff.status.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
+            fields.push(format!("*Last handoff* (`{}`{status}): {}", h.session_id, h.handoff.salient_summary.trim()));
+        }
+        None => fields.push("*Last handoff:* none yet".to_string()),
+    }
+    let _ = write!(out, "\n{}", fields.join("  \n"));
+    out
+}
+
+fn feature_label(f: &Feature) -> String {
+    let id = f.id().unwrap_or("(feature without id)");
+    let mut details = Vec::new();
+    if let Some(m) = f.milestone() {
+        details.push(format!("milestone `{m}`"));
+    }
+    if let Some(s) = f.status() {
+        details.push(s.to_string());
+    }
+    if details.is_empty() {
+        format!("`{id}`")
+    } else {
+        format!("`{id}` ({})", details.join(", "))
+    }
+}

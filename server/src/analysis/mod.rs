@@ -1,0 +1,16 @@
+//! Pure analysis of a mission: cross-document checks producing the diagnostics of design §3,
+//! and the lookups the language server and runner need. No disk, clock or network here.
+
+pub mod checks;
+pub mod diagnostic;
+pub mod index;
+pub mod position;
+
+pub use checks::{check, MissionInput};
+pub use diagnostic::{Code, Diagnostic, DocKind, Related, Severity, Target};
+pub use index::{id_at, IdAt, MissionIndex};
+pub mod hover;
+pub mod mission;
+pub mod navigate;
+pub mod rename;
+pub mod symbols;

@@ -1,0 +1,266 @@
+//! `missions check [PATH...]`: lint mission folders or single mission files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::analysis::checks::{self, MissionInput};
+use crate::analysis::position::{ColumnUnit, Positions};
+use crate::analysis::{Diagnostic, DocKind, Severity, Target};
+use crate::model::folder::{self, MissionTexts, CONTRACT_FILE, FEATURES_FILE};
+use crate::model::{contract, features};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub struct CheckOptions {
+    pub paths: Vec<PathBuf>,
+    pub format: Format,
+    pub verbose: bool,
+    pub quiet: bool,
+}
+
+/// Exit codes of design §3.
+pub const EXIT_CLEAN: i32 = 0;
+pub const EXIT_ERRORS: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// One printable diagnostic, with both position styles computed.
+struct Row {
+    path: String,
+    /// 1-based line and code-point column for text output.
+    line: u32,
+    column: u32,
+    /// LSP range: 0-based lines, UTF-16 columns.
+    range: [(u32, u32); 2],
+    severity: Severity,
+    code: &'static str,
+    message: String,
+}
+
+/// What to check: a whole folder, or one file against its sibling.
+enum Unit {
+    Folder(PathBuf),
+    File { dir: PathBuf, doc: DocKind, shown: PathBuf },
+}
+
+pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let mut bad_input = false;
+    let mut units = Vec::new();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if opts.paths.is_empty() {
+        match folder::find_workspace_missions(&cwd) {
+            Some((_, missions)) if !missions.is_empty() => units.extend(missions.into_iter().map(|m| Unit::Folder(relative_to(&m, &cwd)))),
+            Some((dir, _)) => {
+                let _ = writeln!(err, "missions: no mission folders in {}", dir.display());
+                return EXIT_BAD_INPUT;
+            }
+            None => {
+                let _ = writeln!(err, "missions: no .missions/ folder found from {} up to the repository root; pass a mission folder or file", cwd.display());
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    for path in &opts.paths {
+        match classify(path) {
+            Ok(mut found) => units.append(&mut found),
+            Err(message) => {
+                let _ = writeln!(err, "missions: {}: {message}", path.display());
+                bad_input = true;
+            }
+        }
+    }
+
+    let mut rows = Vec::new();
+    for unit in &units {
+        let (dir, only) = match unit {
+            Unit::Folder(dir) => (dir.clone(), None),
+            Unit::File { dir, doc, shown } => (dir.clone(), Some((*doc, shown.clone()))),
+        };
+        let mut texts = folder::read_mission(&dir);
+        match &only {
+            None => {
+                for (path, e) in &texts.errors {
+                    let _ = writeln!(err, "missions: {}: {e}", path.display());
+                    bad_input = true;
+                }
+            }
+            Some((doc, path)) => {
+                // The checked file is read from the path given; its sibling is context, so a
+                // sibling that cannot be read is mentioned but not fatal.
+                for (p, e) in texts.errors.iter().filter(|(p, _)| p.file_name() != path.file_name()) {
+                    let _ = writeln!(err, "missions: warning: {}: {e} (checked without it)", p.display());
+                }
+                let own = folder::read_text(path);
+                if let Err(e) = &own {
+                    let _ = writeln!(err, "missions: {}: {e}", path.display());
+                    bad_input = true;
+                    continue;
+                }
+                match doc {
+                    DocKind::Contract => texts.contract = own.ok(),
+                    DocKind::Features => texts.features = own.ok(),
+                }
+            }
+        }
+        rows.extend(check_texts(&texts, only.as_ref().map(|(d, p)| (*d, p.as_path()))));
+    }
+
+    rows.sort_by(|a, b| (&a.path, a.line, a.column, a.code).cmp(&(&b.path, b.line, b.column, b.code)));
+    let shown: Vec<&Row> = rows.iter().filter(|r| opts.verbose || r.severity != Severity::Hint).collect();
+    match opts.format {
+        Format::Text => {
+            for r in &shown {
+                let _ = writeln!(out, "{}:{}:{}: {}[{}]: {}", r.path, r.line, r.column, r.severity.as_str(), r.code, r.message);
+            }
+            if !opts.quiet && !shown.is_empty() {
+                let _ = writeln!(err, "{}", summary(&shown, units.len()));
+            }
+        }
+        Format::Json => {
+            let array: Vec<_> = shown
+                .iter()
+                .map(|r| {
+                    json!({
+                        "path": r.path,
+                        "range": {
+                            "start": {"line": r.range[0].0, "character": r.range[0].1},
+                            "end": {"line": r.range[1].0, "character": r.range[1].1},
+                        },
+                        "severity": r.severity.as_str(),
+                        "code": r.code,
+                        "message": r.message,
+                    })
+                })
+                .collect();
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&array).unwrap_or_else(|_| "[]".into()));
+        }
+    }
+    if bad_input {
+        EXIT_BAD_INPUT
+    } else if rows.iter().any(|r| r.severity == Severity::Error) {
+        EXIT_ERRORS
+    } else {
+        EXIT_CLEAN
+    }
+}
+
+fn file_name(doc: DocKind) -> &'static str {
+    match doc {
+        DocKind::Contract => CONTRACT_FILE,
+        DocKind::Features => FEATURES_FILE,
+    }
+}
+
+/// Turns a command-line path into what to check.
+fn classify(path: &Path) -> Result<Vec<Unit>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        _ => e.to_string(),
+    })?;
+    if meta.is_dir() {
+        if folder::is_mission_folder(path) {
+            return Ok(vec![Unit::Folder(path.to_path_buf())]);
+        }
+        let found = folder::find_mission_folders(path);
+        if found.is_empty() {
+            return Err("not a mission folder, and no mission folder below it (a mission folder holds features.json and validation-contract.md, or mission.md and state.json)".to_string());
+        }
+        return Ok(found.into_iter().map(Unit::Folder).collect());
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let doc = match name.as_str() {
+        CONTRACT_FILE => DocKind::Contract,
+        FEATURES_FILE => DocKind::Features,
+        _ if name.ends_with(".md") => DocKind::Contract,
+        _ if name.ends_with(".json") => DocKind::Features,
+        _ => return Err(format!("cannot check `{name}`: expected {CONTRACT_FILE}, {FEATURES_FILE} or a mission folder")),
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(vec![Unit::File { dir, doc, shown: path.to_path_buf() }])
+}
+
+/// Parses and checks one mission; in single-file mode keeps that file's diagnostics only.
+fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row> {
+    let (contract_text, features_text) = (texts.contract.as_deref(), texts.features.as_deref());
+    // The two documents parse independently: use both cores.
+    let (contract, features) = std::thread::scope(|s| {
+        let contract = s.spawn(|| contract_text.map(contract::parse));
+        let features = features_text.map(features::parse);
+        (contract.join().unwrap_or_default(), features)
+    });
+    let input = MissionInput {
+        contract: contract.as_ref(),
+        features: features.as_ref(),
+        skills: texts.skills.as_deref(),
+        validation: texts.validation.as_ref(),
+    };
+    let diags = checks::check(&input);
+    // The parsed documents are large trees of small allocations and the process is about to
+    // print and exit: skip freeing them (as compilers do) to keep big missions fast.
+    std::mem::forget(contract);
+    std::mem::forget(features);
+    let contract_pos = contract_text.map(Positions::new);
+    let features_pos = features_text.map(Positions::new);
+    let workdir = folder::working_directory(&texts.dir);
+    let doc_path = |doc: DocKind| match only {
+        Some((d, p)) if d == doc => p.to_path_buf(),
+        _ => texts.dir.join(file_name(doc)),
+    };
+    diags
+        .into_iter()
+        .filter(|d| only.is_none_or(|(doc, _)| d.doc() == Some(doc)))
+        .filter_map(|d: Diagnostic| {
+            let code = d.code.as_str();
+            match &d.target {
+                Target::Doc { doc, span } => {
+                    let pos = match doc {
+                        DocKind::Contract => contract_pos.as_ref()?,
+                        DocKind::Features => features_pos.as_ref()?,
+                    };
+                    let (line, col) = pos.line_col(span.start, ColumnUnit::CodePoint);
+                    Some(Row {
+                        path: display(&doc_path(*doc)),
+                        line: line + 1,
+                        column: col + 1,
+                        range: [pos.line_col(span.start, ColumnUnit::Utf16), pos.line_col(span.end, ColumnUnit::Utf16)],
+                        severity: d.severity,
+                        code,
+                        message: d.message,
+                    })
+                }
+                Target::SourceLine { path, line } => {
+                    let full = workdir.as_ref().map_or_else(|| PathBuf::from(path), |w| w.join(path));
+                    Some(Row { path: display(&full), line: *line, column: 1, range: [(line - 1, 0), (line - 1, 0)], severity: d.severity, code, message: d.message })
+                }
+            }
+        })
+        .collect()
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn summary(rows: &[&Row], missions: usize) -> String {
+    let count = |s: Severity| rows.iter().filter(|r| r.severity == s).count();
+    let mut parts = Vec::new();
+    for (s, word) in [(Severity::Error, "error"), (Severity::Warning, "warning"), (Severity::Information, "information"), (Severity::Hint, "hint")] {
+        let n = count(s);
+        if n > 0 {
+            parts.push(format!("{n} {word}{}", if n == 1 || word == "information" { "" } else { "s" }));
+        }
+    }
+    format!("{} in {missions} mission{}", parts.join(", "), if missions == 1 { "" } else { "s" })
+}

@@ -1,0 +1,3 @@
+//! Command-line subcommands. Each file is one command; they call `analysis` and `model`.
+
+pub mod check;

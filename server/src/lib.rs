@@ -1,0 +1,9 @@
+//! `missions`: a language server and CLI that runs long, multi-agent software projects.
+//!
+//! Layers (arrows point down only): `lsp`/`cli` -> `runner` -> `agent`, `analysis` -> `model`.
+//! See `server/ARCHITECTURE.md`.
+
+pub mod agent;
+pub mod analysis;
+pub mod cli;
+pub mod model;

@@ -1,0 +1,58 @@
+//! `missions`: the command-line entry point.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use missions::cli::check::{self, CheckOptions, Format};
+
+#[derive(Parser)]
+#[command(name = "missions", version, about = "Runs long, multi-agent software projects (\"missions\"): a validation contract first, then a feature queue, fresh workers, independent validators.", long_about = None)]
+struct Cli {
+    /// Print less: only results and errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print more (for `check`: include hints).
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lint mission folders or files: validation-contract.md and features.json, checked against each other.
+    #[command(long_about = "Lint mission folders or files.\n\nEach PATH is a mission folder, a folder searched for mission folders, or one of validation-contract.md / features.json (checked against its sibling; only that file's diagnostics are printed). Without PATH, every mission under .missions/ (found by walking up to the git top level) is checked.\n\nOutput: `path:line:col: severity[code]: message`, 1-based line and column (Unicode code points). Exit status: 0 clean (warnings allowed), 1 errors, 2 bad usage or unreadable input.")]
+    Check {
+        /// Mission folders or files to check.
+        paths: Vec<PathBuf>,
+        /// Output format: `text` lines or a `json` array of {path, range, severity, code, message} (LSP ranges: 0-based lines, UTF-16 columns).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap uses 0 for --help/--version and 2 for usage errors, as design §3 wants.
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    init_tracing(cli.verbose);
+    let code = match cli.command {
+        Command::Check { paths, format } => {
+            let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet };
+            check::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn init_tracing(verbose: bool) {
+    let default = if verbose { "missions=debug" } else { "missions=warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,607 @@
+//! A tolerant JSON parser that keeps the byte span of every value and key and recovers from
+//! syntax errors, so a features.json with a typo is still checked. serde_json gives neither
+//! spans nor recovery; this parser exists for that and only that.
+
+use super::span::{ParseProblem, ProblemKind, Span};
+
+/// Nesting deeper than this is reported and skipped (iteratively), so hostile input cannot
+/// overflow the stack.
+pub const MAX_DEPTH: usize = 256;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonValue {
+    pub span: Span,
+    pub kind: JsonKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonKind {
+    Null,
+    Bool(bool),
+    /// The number's source text, unchanged.
+    Number(String),
+    String(String),
+    Array(Vec<JsonValue>),
+    Object(Vec<JsonMember>),
+    /// A value that could not be parsed; its error is in the problem list.
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonMember {
+    pub key: String,
+    pub key_span: Span,
+    pub value: JsonValue,
+}
+
+impl JsonValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            JsonKind::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[JsonValue]> {
+        match &self.kind {
+            JsonKind::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&[JsonMember]> {
+        match &self.kind {
+            JsonKind::Object(members) => Some(members),
+            _ => None,
+        }
+    }
+
+    /// The first member named `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&JsonMember> {
+        self.as_object()?.iter().find(|m| m.key == key)
+    }
+
+    /// A short name of the value's type, for schema messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            JsonKind::Null => "null",
+            JsonKind::Bool(_) => "a boolean",
+            JsonKind::Number(_) => "a number",
+            JsonKind::String(_) => "a string",
+            JsonKind::Array(_) => "an array",
+            JsonKind::Object(_) => "an object",
+            JsonKind::Invalid => "invalid",
+        }
+    }
+}
+
+/// The result of parsing: the recovered value (if any token started one) and every syntax error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonParse {
+    pub value: Option<JsonValue>,
+    pub errors: Vec<ParseProblem>,
+}
+
+pub fn parse(text: &str) -> JsonParse {
+    let mut parser = Parser {
+        lexer: Lexer { text, bytes: text.as_bytes(), pos: 0 },
+        peeked: None,
+        errors: Vec::new(),
+    };
+    let value = if parser.peek().kind == Tok::Eof {
+        parser.error(0..0, "empty document: expected a JSON value".to_string());
+        None
+    } else {
+        Some(parser.value(0))
+    };
+    let next = parser.peek();
+    if next.kind != Tok::Eof {
+        let span = next.span.clone();
+        parser.error(span, "unexpected content after the end of the JSON value".to_string());
+    }
+    JsonParse { value, errors: parser.errors }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    LBrace,
+    RBrace,
+    LBracket,
+    RBracket,
+    Colon,
+    Comma,
+    Str(String),
+    Number(String),
+    True,
+    False,
+    Null,
+    /// Something that is no JSON token; the lexer already reported it.
+    Bad,
+    Eof,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    kind: Tok,
+    span: Span,
+}
+
+struct Lexer<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Lexer<'_> {
+    fn next(&mut self, errors: &mut Vec<ParseProblem>) -> Token {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        let start = self.pos;
+        let Some(&b) = self.bytes.get(start) else {
+            return Token { kind: Tok::Eof, span: start..start };
+        };
+        let single = |kind| (kind, start + 1);
+        let (kind, end) = match b {
+            b'{' => single(Tok::LBrace),
+            b'}' => single(Tok::RBrace),
+            b'[' => single(Tok::LBracket),
+            b']' => single(Tok::RBracket),
+            b':' => single(Tok::Colon),
+            b',' => single(Tok::Comma),
+            b'"' => return self.string(errors),
+            _ => {
+                let end = self.word_end(start);
+                let word = &self.text[start..end];
+                let kind = match word {
+                    "true" => Tok::True,
+                    "false" => Tok::False,
+                    "null" => Tok::Null,
+                    _ if is_json_number(word) => Tok::Number(word.to_string()),
+                    _ => {
+                        errors.push(syntax(start..end, format!("unexpected `{}`: expected a JSON value (strings need double quotes)", abbreviate(word))));
+                        Tok::Bad
+                    }
+                };
+                (kind, end)
+            }
+        };
+        self.pos = end;
+        Token { kind, span: start..end }
+    }
+
+    /// End of a run of characters that are not structural, quote or whitespace (at least one char).
+    fn word_end(&self, start: usize) -> usize {
+        let mut end = start;
+        for (i, ch) in self.text[start..].char_indices() {
+            if i > 0 && matches!(ch, '{' | '}' | '[' | ']' | ':' | ',' | '"' | ' ' | '\t' | '\n' | '\r') {
+                break;
+            }
+            end = start + i + ch.len_utf8();
+        }
+        end
+    }
+
+    fn string(&mut self, errors: &mut Vec<ParseProblem>) -> Token {
+        let start = self.pos;
+        let mut i = start + 1;
+        let mut out = String::new();
+        let mut chunk_start = i;
+        loop {
+            let Some(&b) = self.bytes.get(i) else {
+                out.push_str(&self.text[chunk_start..i]);
+                errors.push(syntax(start..i, "unterminated string".to_string()));
+                self.pos = i;
+                return Token { kind: Tok::Str(out), span: start..i };
+            };
+            match b {
+                b'"' => {
+                    out.push_str(&self.text[chunk_start..i]);
+                    self.pos = i + 1;
+                    return Token { kind: Tok::Str(out), span: start..i + 1 };
+                }
+                b'\n' | b'\r' => {
+                    // A string never spans lines in JSON: end it here so the next line still parses.
+                    out.push_str(&self.text[chunk_start..i]);
+                    errors.push(syntax(start..i, "unterminated string (missing `\"` before the end of the line)".to_string()));
+                    self.pos = i;
+                    return Token { kind: Tok::Str(out), span: start..i };
+                }
+                b'\\' => {
+                    out.push_str(&self.text[chunk_start..i]);
+                    i = self.escape(i, &mut out, errors);
+                    chunk_start = i;
+                }
+                0x00..=0x1f => {
+                    errors.push(syntax(i..i + 1, "control character in string: escape it".to_string()));
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Decodes the escape at `i` (the backslash) into `out`, returning the index after it.
+    fn escape(&self, i: usize, out: &mut String, errors: &mut Vec<ParseProblem>) -> usize {
+        let Some(&e) = self.bytes.get(i + 1) else {
+            return i + 1;
+        };
+        let simple = match e {
+            b'"' => Some('"'),
+            b'\\' => Some('\\'),
+            b'/' => Some('/'),
+            b'b' => Some('\u{8}'),
+            b'f' => Some('\u{c}'),
+            b'n' => Some('\n'),
+            b'r' => Some('\r'),
+            b't' => Some('\t'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            return i + 2;
+        }
+        if e == b'u' {
+            if let Some(hi) = self.hex4(i + 2) {
+                if (0xD800..0xDC00).contains(&hi) && self.bytes.get(i + 6..i + 8) == Some(b"\\u") {
+                    if let Some(lo) = self.hex4(i + 8).filter(|lo| (0xDC00..0xE000).contains(lo)) {
+                        let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                        out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                        return i + 12;
+                    }
+                }
+                out.push(char::from_u32(hi).unwrap_or('\u{FFFD}'));
+                return i + 6;
+            }
+            errors.push(syntax(i..(i + 2).min(self.bytes.len()), "invalid unicode escape: expected `\\u` and four hex digits".to_string()));
+            return i + 2;
+        }
+        let end = i + 1 + self.text[i + 1..].chars().next().map_or(1, char::len_utf8);
+        errors.push(syntax(i..end, format!("invalid escape `{}`", &self.text[i..end])));
+        out.push_str(&self.text[i + 1..end]);
+        end
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.bytes.get(at..at + 4)?;
+        let s = std::str::from_utf8(digits).ok()?;
+        u32::from_str_radix(s, 16).ok().filter(|_| digits.iter().all(u8::is_ascii_hexdigit))
+    }
+}
+
+fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if b.first() == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let d = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == d {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let d = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == d {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+fn abbreviate(s: &str) -> String {
+    match s.char_indices().nth(24) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn syntax(span: Span, message: String) -> ParseProblem {
+    ParseProblem { kind: ProblemKind::Syntax, span, message }
+}
+
+struct Parser<'a> {
+    lexer: Lexer<'a>,
+    peeked: Option<Token>,
+    errors: Vec<ParseProblem>,
+}
+
+impl Parser<'_> {
+    fn peek(&mut self) -> &Token {
+        if self.peeked.is_none() {
+            let t = self.lexer.next(&mut self.errors);
+            self.peeked = Some(t);
+        }
+        self.peeked.as_ref().expect("just filled")
+    }
+
+    /// The peeked token with any string payload left out: cheap to copy for matching.
+    fn peek_shape(&mut self) -> Token {
+        let t = self.peek();
+        let kind = match t.kind {
+            Tok::Str(_) => Tok::Str(String::new()),
+            Tok::Number(_) => Tok::Number(String::new()),
+            ref k => k.clone(),
+        };
+        Token { kind, span: t.span.clone() }
+    }
+
+    fn bump(&mut self) -> Token {
+        match self.peeked.take() {
+            Some(t) => t,
+            None => self.lexer.next(&mut self.errors),
+        }
+    }
+
+    fn error(&mut self, span: Span, message: String) {
+        self.errors.push(syntax(span, message));
+    }
+
+    fn value(&mut self, depth: usize) -> JsonValue {
+        let (is_open, span) = {
+            let tok = self.peek();
+            (matches!(tok.kind, Tok::LBrace | Tok::LBracket), tok.span.clone())
+        };
+        if is_open && depth >= MAX_DEPTH {
+            self.error(span.clone(), format!("nested deeper than {MAX_DEPTH} levels; the rest of this value is skipped"));
+            let end = self.skip_nested();
+            return JsonValue { span: span.start..end, kind: JsonKind::Invalid };
+        }
+        match self.peek().kind {
+            Tok::LBrace => return self.object(depth),
+            Tok::LBracket => return self.array(depth),
+            Tok::RBrace | Tok::RBracket | Tok::Comma | Tok::Colon | Tok::Eof => {
+                self.error(span.clone(), "expected a value".to_string());
+                return JsonValue { span: span.start..span.start, kind: JsonKind::Invalid };
+            }
+            _ => {}
+        }
+        let tok = self.bump();
+        let kind = match tok.kind {
+            Tok::Str(s) => JsonKind::String(s),
+            Tok::Number(n) => JsonKind::Number(n),
+            Tok::True => JsonKind::Bool(true),
+            Tok::False => JsonKind::Bool(false),
+            Tok::Null => JsonKind::Null,
+            _ => JsonKind::Invalid,
+        };
+        JsonValue { span: tok.span, kind }
+    }
+
+    /// Skips one bracketed value starting at the peeked token without recursion; returns its end.
+    fn skip_nested(&mut self) -> usize {
+        let mut depth = 0usize;
+        loop {
+            let t = self.bump();
+            match t.kind {
+                Tok::LBrace | Tok::LBracket => depth += 1,
+                Tok::RBrace | Tok::RBracket => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return t.span.end;
+                    }
+                }
+                Tok::Eof => return t.span.end,
+                _ => {}
+            }
+        }
+    }
+
+    /// Error recovery inside a container: skips tokens (and whole nested values) up to, not
+    /// including, the next `,` or closing bracket at this level.
+    fn skip_to_separator(&mut self) {
+        loop {
+            match self.peek().kind {
+                Tok::Comma | Tok::RBrace | Tok::RBracket | Tok::Eof => return,
+                Tok::LBrace | Tok::LBracket => {
+                    self.skip_nested();
+                }
+                _ => {
+                    self.bump();
+                }
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> JsonValue {
+        let open = self.bump();
+        let mut members = Vec::new();
+        loop {
+            let tok_span = self.peek().span.clone();
+            match self.peek().kind {
+                Tok::RBrace => {
+                    self.bump();
+                    return JsonValue { span: open.span.start..tok_span.end, kind: JsonKind::Object(members) };
+                }
+                Tok::Eof | Tok::RBracket => {
+                    self.error(open.span.clone(), "unclosed object: expected `}`".to_string());
+                    let end = members.last().map_or(open.span.end, |m: &JsonMember| m.value.span.end);
+                    return JsonValue { span: open.span.start..end, kind: JsonKind::Object(members) };
+                }
+                Tok::Str(_) => {
+                    let key = match self.bump().kind {
+                        Tok::Str(key) => key,
+                        _ => unreachable!("peeked a string"),
+                    };
+                    let value = if self.peek().kind == Tok::Colon {
+                        self.bump();
+                        self.value(depth + 1)
+                    } else {
+                        self.error(tok_span.clone(), format!("expected `:` after the property name \"{}\"", abbreviate(&key)));
+                        if matches!(self.peek().kind, Tok::Comma | Tok::RBrace | Tok::Eof) {
+                            JsonValue { span: tok_span.end..tok_span.end, kind: JsonKind::Invalid }
+                        } else {
+                            self.value(depth + 1)
+                        }
+                    };
+                    members.push(JsonMember { key, key_span: tok_span, value });
+                }
+                _ => {
+                    self.error(tok_span, "expected a property name in double quotes".to_string());
+                    self.bump();
+                    self.skip_to_separator();
+                }
+            }
+            // After a member: `,` or `}`.
+            let sep = self.peek_shape();
+            match sep.kind {
+                Tok::Comma => {
+                    self.bump();
+                    if self.peek().kind == Tok::RBrace {
+                        self.error(sep.span, "trailing comma before `}`".to_string());
+                    }
+                }
+                Tok::RBrace | Tok::Eof | Tok::RBracket => {}
+                Tok::Str(_) => {
+                    let at = members.last().map_or(sep.span.start, |m| m.value.span.end);
+                    self.error(at..at, "expected `,` between properties".to_string());
+                }
+                _ => {
+                    self.error(sep.span, "expected `,` or `}`".to_string());
+                    self.skip_to_separator();
+                    if self.peek().kind == Tok::Comma {
+                        self.bump();
+                    }
+                }
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> JsonValue {
+        let open = self.bump();
+        let mut items = Vec::new();
+        loop {
+            let tok = self.peek_shape();
+            match tok.kind {
+                Tok::RBracket => {
+                    self.bump();
+                    return JsonValue { span: open.span.start..tok.span.end, kind: JsonKind::Array(items) };
+                }
+                Tok::Eof | Tok::RBrace => {
+                    self.error(open.span.clone(), "unclosed array: expected `]`".to_string());
+                    let end = items.last().map_or(open.span.end, |v: &JsonValue| v.span.end);
+                    return JsonValue { span: open.span.start..end, kind: JsonKind::Array(items) };
+                }
+                Tok::Comma => {
+                    self.error(tok.span.clone(), "expected a value before `,`".to_string());
+                    self.bump();
+                    continue;
+                }
+                _ => items.push(self.value(depth + 1)),
+            }
+            let sep = self.peek_shape();
+            match sep.kind {
+                Tok::Comma => {
+                    self.bump();
+                    if self.peek().kind == Tok::RBracket {
+                        self.error(sep.span, "trailing comma before `]`".to_string());
+                    }
+                }
+                Tok::RBracket | Tok::Eof | Tok::RBrace => {}
+                Tok::Str(_) | Tok::Number(_) | Tok::LBrace | Tok::LBracket | Tok::True | Tok::False | Tok::Null => {
+                    let at = items.last().map_or(sep.span.start, |v| v.span.end);
+                    self.error(at..at, "expected `,` between array items".to_string());
+                }
+                _ => {
+                    self.error(sep.span, "expected `,` or `]`".to_string());
+                    self.skip_to_separator();
+                    if self.peek().kind == Tok::Comma {
+                        self.bump();
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<(Span, String)> {
+        parse(text).errors.into_iter().map(|e| (e.span, e.message)).collect()
+    }
+
+    #[test]
+    fn valid_document_has_spans_and_no_errors() {
+        let text = r#"{"a": [1, "x\u00e9\ud83d\ude00", true, null], "b": {"c": -1.5e3}}"#;
+        let p = parse(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let v = p.value.unwrap();
+        let a = &v.get("a").unwrap().value;
+        assert_eq!(&text[a.span.clone()], r#"[1, "x\u00e9\ud83d\ude00", true, null]"#);
+        assert_eq!(a.as_array().unwrap()[1].as_str(), Some("xé😀"));
+        assert_eq!(&text[v.get("b").unwrap().key_span.clone()], "\"b\"");
+    }
+
+    #[test]
+    fn missing_comma_recovers_and_keeps_later_members() {
+        let text = "{\"a\": 1\n \"b\": 2}";
+        let p = parse(text);
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.value.unwrap().get("b").is_some());
+    }
+
+    #[test]
+    fn unquoted_value_and_trailing_comma() {
+        let e = errors(r#"{"status": wip, "x": [1,],}"#);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].1.contains("`wip`"));
+    }
+
+    #[test]
+    fn unterminated_string_ends_at_line_end() {
+        let p = parse("{\"a\": \"oops\n, \"b\": 1}");
+        assert!(p.value.unwrap().get("b").is_some());
+        assert_eq!(p.errors.len(), 1);
+    }
+
+    #[test]
+    fn truncated_document() {
+        let p = parse(r#"{"features": [{"id": "f1"}, {"id": "f2", "fulfills": ["VAL-A-001""#);
+        let v = p.value.unwrap();
+        let features = v.get("features").unwrap().value.as_array().unwrap().to_vec();
+        assert_eq!(features.len(), 2);
+        assert!(!p.errors.is_empty());
+    }
+
+    #[test]
+    fn deep_nesting_is_skipped_without_recursion() {
+        let text = "[".repeat(100_000) + &"]".repeat(100_000);
+        let p = parse(&text);
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.errors[0].message.contains("nested deeper"));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for text in ["", "}", "]]]", ":", ",", "\"", "\\", "{\"a\"", "{\"a\":", "[1 2]", "{,}", "tru", "\"\\u12\"", "\"\\ud800\"", "{\"a\" 1}", "-", "01", "1.", "1e"] {
+            let _ = parse(text);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The mission folder's files: types, error-tolerant parsers that keep byte spans, and
+//! crash-safe persistence. No LSP, no network; only `folder` and `persist` touch the disk.
+
+pub mod contract;
+pub mod features;
+pub mod folder;
+pub mod ids;
+pub mod json;
+pub mod persist;
+pub mod records;
+pub mod span;
+
+pub use contract::{Assertion, Contract};
+pub use features::{Feature, FeaturesFile};
+pub use span::{ParseProblem, ProblemKind, Span, Spanned};

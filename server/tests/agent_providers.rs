@@ -1,0 +1,328 @@
+//! Both wire formats end to end against a fake provider on loopback: multi-turn tool use,
+//! usage, cache breakpoints, local-server quirks, and non-streamed answers.
+
+mod agent_support;
+
+use agent_support::*;
+use missions::agent::config::{AgentRole, MissionsConfig};
+use missions::agent::providers::anthropic::AnthropicProvider;
+use missions::agent::providers::openai::OpenAiProvider;
+use missions::agent::providers::{self, HttpSettings};
+use missions::agent::secrets::ApiKey;
+use missions::agent::transcript::{
+    rollup_from_transcript, SessionTranscript, SharedUsage, TRANSCRIPT_FILE,
+};
+use missions::agent::{ContentBlock, StopReason, Usage};
+use serde_json::{json, Value};
+
+fn cache_marks(body: &Value) -> usize {
+    body.to_string().matches("\"cache_control\"").count()
+}
+
+#[tokio::test]
+async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints() {
+    let fake = FakeProvider::start(vec![
+        Step::stream(anthropic_turn(
+            "I'll read it.",
+            &[(
+                "toolu_01",
+                "read_file",
+                &["{\"pa", "th\": \"gre", "et.txt\"}"],
+            )],
+            30,
+            0,
+            1500,
+            40,
+        )),
+        Step::stream(anthropic_turn("It says hello.", &[], 60, 1500, 90, 12)),
+    ])
+    .await;
+    let key = ApiKey::new("sk-ant-test-multi-turn-000111");
+    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", Some(key))
+        .with_base_url(&fake.anthropic_url());
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SharedUsage::default();
+    let mut t = SessionTranscript::start(
+        dir.path(),
+        "mis_a",
+        "ses_1",
+        AgentRole::Worker,
+        usage.clone(),
+        json!({"provider": "anthropic"}),
+    );
+    let mut req = request("What does greet.txt say?");
+
+    let turns = run_exchange(&provider, &mut t, &mut req, &fast_retries()).await;
+
+    assert_eq!(turns.len(), 2);
+    assert_eq!(turns[0].stop_reason, StopReason::ToolUse);
+    assert_eq!(
+        turns[0].tool_calls()[0].input,
+        &json!({"path": "greet.txt"})
+    );
+    assert_eq!(turns[1].text(), "It says hello.");
+    let want = Usage {
+        input: 90,
+        cache_read: 1500,
+        cache_write: 1590,
+        output: 52,
+    };
+    assert_eq!(t.session_usage(), want);
+    assert_eq!(usage.lock().unwrap().role("worker"), want);
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert_eq!(r.path, "/v1/messages");
+        assert_eq!(r.header("x-api-key"), Some("sk-ant-test-multi-turn-000111"));
+        assert_eq!(r.header("anthropic-version"), Some("2023-06-01"));
+        assert_eq!(r.body["stream"], json!(true));
+        // End of tools, end of system, and the moving one on the latest turn: 3 of the 4 allowed.
+        assert_eq!(cache_marks(&r.body), 3);
+        assert!(r.body["tools"][0].get("cache_control").is_some());
+        assert!(r.body["system"][1].get("cache_control").is_some());
+        let last = r.body["messages"].as_array().unwrap().last().unwrap();
+        assert!(last["content"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .get("cache_control")
+            .is_some());
+    }
+    // The second request carries the tool_use and its result; the breakpoint moved onto it.
+    let second = &reqs[1].body["messages"];
+    assert_eq!(
+        second[1]["content"][1],
+        json!({"type": "tool_use", "id": "toolu_01", "name": "read_file", "input": {"path": "greet.txt"}})
+    );
+    assert_eq!(second[2]["content"][0]["type"], "tool_result");
+    assert_eq!(second[2]["content"][0]["tool_use_id"], "toolu_01");
+    assert!(second[0]["content"][0].get("cache_control").is_none());
+
+    let lines = read_transcript(dir.path());
+    assert_eq!(
+        kinds(&lines),
+        [
+            "session_start",
+            "request",
+            "assistant_turn",
+            "usage",
+            "tool_call",
+            "tool_result",
+            "request",
+            "assistant_turn",
+            "usage",
+            "session_end"
+        ]
+    );
+    assert_eq!(lines[9]["usage"]["cacheWrite"], 1590);
+    assert_eq!(
+        rollup_from_transcript(&dir.path().join(TRANSCRIPT_FILE))
+            .unwrap()
+            .mission,
+        want
+    );
+}
+
+#[tokio::test]
+async fn openai_multi_turn_tool_use_assembles_split_arguments_and_normalises_usage() {
+    let fake = FakeProvider::start(vec![
+        Step::stream(openai_turn(
+            "Reading. ",
+            &[
+                (0, "call_1", "read_file", &["{\"path\"", ": \"a.txt\"}"]),
+                (1, "call_2", "read_file", &["{\"path\": \"b.txt\"}"]),
+            ],
+            1000,
+            800,
+            30,
+        )),
+        Step::stream(openai_turn("Both say hi.", &[], 1200, 1000, 8)),
+    ])
+    .await;
+    let provider = OpenAiProvider::new(
+        reqwest::Client::new(),
+        "gpt-test",
+        Some(ApiKey::new("sk-openai-test-bearer-42424242")),
+    )
+    .with_base_url(&fake.openai_url());
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = SessionTranscript::start(
+        dir.path(),
+        "mis_o",
+        "ses_2",
+        AgentRole::Validator,
+        SharedUsage::default(),
+        json!({}),
+    );
+    let mut req = request("Compare a.txt and b.txt");
+
+    let turns = run_exchange(&provider, &mut t, &mut req, &fast_retries()).await;
+
+    assert_eq!(turns.len(), 2);
+    let calls = turns[0].tool_calls();
+    assert_eq!(
+        calls.iter().map(|c| c.id).collect::<Vec<_>>(),
+        ["call_1", "call_2"]
+    );
+    assert_eq!(calls[0].input, &json!({"path": "a.txt"}));
+    assert_eq!(turns[1].text(), "Both say hi.");
+    // prompt_tokens include the cached part; normalised input does not.
+    assert_eq!(
+        t.session_usage(),
+        Usage {
+            input: 400,
+            cache_read: 1800,
+            cache_write: 0,
+            output: 38
+        }
+    );
+
+    let reqs = fake.requests();
+    assert_eq!(reqs[0].path, "/v1/chat/completions");
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some("Bearer sk-openai-test-bearer-42424242")
+    );
+    assert_eq!(
+        reqs[0].body["stream_options"],
+        json!({"include_usage": true})
+    );
+    assert_eq!(reqs[0].body["messages"][0]["role"], "system");
+    assert_eq!(reqs[0].body["tools"][0]["function"]["name"], "read_file");
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    assert_eq!(msgs[2]["tool_calls"][1]["id"], "call_2");
+    assert_eq!(
+        msgs[3],
+        json!({"role": "tool", "tool_call_id": "call_1", "content": "1\tcontents of a.txt"})
+    );
+    assert_eq!(msgs[4]["tool_call_id"], "call_2");
+}
+
+#[tokio::test]
+async fn an_ollama_role_from_missions_toml_gets_both_calls_sent_at_index_zero() {
+    // Ollama streams each call whole, all at index 0, and finishes with "stop".
+    let frame = |id: &str, path: &str| {
+        let c = json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "model": "qwen2.5-coder:32b", "system_fingerprint": "fp_ollama",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": "", "tool_calls": [
+                {"id": id, "index": 0, "type": "function", "function": {"name": "read_file", "arguments": json!({"path": path}).to_string()}}]},
+                "finish_reason": null}]});
+        format!("data: {c}\n\n")
+    };
+    let stop = json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": "stop"}]});
+    let usage = json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 310, "completion_tokens": 48, "total_tokens": 358}});
+    let frames = vec![
+        frame("call_x1", "a.rs"),
+        frame("call_x2", "b.rs"),
+        format!("data: {stop}\n\n"),
+        format!("data: {usage}\n\n"),
+        "data: [DONE]\n\n".into(),
+    ];
+    let fake = FakeProvider::start(vec![
+        Step::stream(frames),
+        Step::stream(openai_turn("Done.", &[], 400, 0, 3)),
+    ])
+    .await;
+
+    let toml = format!(
+        "[roles.worker]\nprovider = \"openai\"\nmodel = \"qwen2.5-coder:32b\"\nbase_url = \"{}\"\n",
+        fake.openai_url()
+    );
+    let config = MissionsConfig::parse(&toml, "missions.toml").unwrap();
+    let settings = HttpSettings::default();
+    let provider = providers::from_role(
+        config.role(AgentRole::Worker).unwrap(),
+        providers::http_client(&settings).unwrap(),
+        settings,
+    )
+    .unwrap();
+    assert_eq!(
+        (provider.name(), provider.model()),
+        ("openai", "qwen2.5-coder:32b")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = SessionTranscript::start(
+        dir.path(),
+        "mis_l",
+        "ses_3",
+        AgentRole::Worker,
+        SharedUsage::default(),
+        json!({}),
+    );
+    let mut req = request("read both");
+    let turns = run_exchange(provider.as_ref(), &mut t, &mut req, &fast_retries()).await;
+
+    let calls = turns[0].tool_calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!((calls[0].id, calls[1].id), ("call_x1", "call_x2"));
+    assert_eq!(calls[1].input, &json!({"path": "b.rs"}));
+    assert_eq!(turns[0].stop_reason, StopReason::ToolUse);
+    // No api_key_env: no Authorization header at all.
+    assert!(fake.requests()[0].header("authorization").is_none());
+    assert_eq!(fake.requests()[1].body["model"], "qwen2.5-coder:32b");
+}
+
+#[tokio::test]
+async fn non_streamed_json_answers_are_accepted_in_both_formats() {
+    let fake = FakeProvider::start(vec![
+        Step::json(json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
+            "content": [{"type": "text", "text": "Plain answer."}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 5, "cache_read_input_tokens": 7, "output_tokens": 3}})),
+        Step::json(json!({"id": "chatcmpl-2", "object": "chat.completion", "model": "m", "choices": [{"index": 0, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "c9", "type": "function",
+                "function": {"name": "read_file", "arguments": "{\"path\":\"x\"}"}}]}}],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 4}}})),
+    ])
+    .await;
+    let cancel = missions::agent::CancellationToken::new();
+    let anthropic = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let turn = missions::agent::complete_turn(
+        &anthropic,
+        &request("hi"),
+        &fast_retries(),
+        &cancel,
+        &mut missions::agent::turn::NoObserver,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        turn.content,
+        vec![ContentBlock::Text {
+            text: "Plain answer.".into()
+        }]
+    );
+    assert_eq!(
+        turn.usage,
+        Usage {
+            input: 5,
+            cache_read: 7,
+            cache_write: 0,
+            output: 3
+        }
+    );
+
+    let openai =
+        OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&fake.openai_url());
+    let turn = missions::agent::complete_turn(
+        &openai,
+        &request("hi"),
+        &fast_retries(),
+        &cancel,
+        &mut missions::agent::turn::NoObserver,
+    )
+    .await
+    .unwrap();
+    assert_eq!(turn.tool_calls()[0].input, &json!({"path": "x"}));
+    assert_eq!(
+        turn.usage,
+        Usage {
+            input: 16,
+            cache_read: 4,
+            cache_write: 0,
+            output: 2
+        }
+    );
+}

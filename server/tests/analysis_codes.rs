@@ -1,0 +1,169 @@
+//! Snapshot tests of the analysis: one in-memory fixture per diagnostic code, rendered with
+//! positions and the exact text each span covers, so a wrong span shows in the snapshot.
+
+use missions::analysis::position::{ColumnUnit, Positions};
+use missions::analysis::{check, Diagnostic, DocKind, MissionInput, Target};
+use missions::model::records::{self, ValidationState};
+use missions::model::{contract, features};
+
+struct Fixture<'a> {
+    contract: Option<&'a str>,
+    features: Option<&'a str>,
+    skills: Option<&'a [&'a str]>,
+    validation: Option<&'a str>,
+}
+
+const CONTRACT: &str = "# Validation contract: demo\n\n## Auth\n\n### VAL-AUTH-001: Login works\nA user logs in.\nTool: terminal\nEvidence: output(login)\n\n### VAL-AUTH-002: Logout works\nA user logs out.\nTool: http\nEvidence: network(POST /logout -> 204)\n";
+
+fn feature(id: &str, milestone: &str, fulfills: &str) -> String {
+    format!(r#"{{"id": "{id}", "description": "d", "milestone": "{milestone}", "status": "pending", "fulfills": [{fulfills}]}}"#)
+}
+
+fn features_doc(items: &[String]) -> String {
+    format!("{{\"features\": [\n  {}\n]}}\n", items.join(",\n  "))
+}
+
+fn render(fx: &Fixture) -> String {
+    let c = fx.contract.map(contract::parse);
+    let f = fx.features.map(features::parse);
+    let skills: Option<Vec<String>> = fx.skills.map(|s| s.iter().map(|x| x.to_string()).collect());
+    let validation: Option<ValidationState> = fx.validation.map(|v| records::load(v).value.expect("fixture validation state parses"));
+    let input = MissionInput { contract: c.as_ref(), features: f.as_ref(), skills: skills.as_deref(), validation: validation.as_ref() };
+    let diags = check(&input);
+    let mut out = String::new();
+    for d in &diags {
+        out.push_str(&line_of(fx, d));
+        out.push('\n');
+        for r in &d.related {
+            let (name, text) = doc(fx, r.doc);
+            let (l, col) = Positions::new(text).line_col(r.span.start, ColumnUnit::CodePoint);
+            out.push_str(&format!("    related {name}:{}:{} `{}`: {}\n", l + 1, col + 1, &text[r.span.clone()], r.message));
+        }
+    }
+    out
+}
+
+fn doc<'a>(fx: &Fixture<'a>, kind: DocKind) -> (&'static str, &'a str) {
+    match kind {
+        DocKind::Contract => ("validation-contract.md", fx.contract.unwrap()),
+        DocKind::Features => ("features.json", fx.features.unwrap()),
+    }
+}
+
+fn line_of(fx: &Fixture, d: &Diagnostic) -> String {
+    match &d.target {
+        Target::Doc { doc: kind, span } => {
+            let (name, text) = doc(fx, *kind);
+            let (l, col) = Positions::new(text).line_col(span.start, ColumnUnit::CodePoint);
+            format!("{name}:{}:{} {}[{}] `{}`: {}", l + 1, col + 1, d.severity.as_str(), d.code, &text[span.clone()], d.message)
+        }
+        Target::SourceLine { path, line } => format!("{path}:{line} {}[{}]: {}", d.severity.as_str(), d.code, d.message),
+    }
+}
+
+#[test]
+fn clean_mission_has_no_diagnostics() {
+    let f = features_doc(&[feature("feat-login", "m1", r#""VAL-AUTH-001""#), feature("feat-logout", "m1", r#""VAL-AUTH-002""#)]);
+    assert_eq!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: None }), "");
+}
+
+#[test]
+fn json_syntax_recovers_and_keeps_checking() {
+    let f = "{\"features\": [\n  {\"id\": \"a\", \"description\": \"d\" \"milestone\": \"m\", \"status\": \"pending\", \"fulfills\": [\"VAL-AUTH-001\"]},\n  {\"id\": \"b\", \"description\": \"d\", \"milestone\": \"m\", \"status\": pending, \"fulfills\": [\"VAL-AUTH-002\", \"VAL-AUTH-404\"]}\n";
+    insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(f), skills: None, validation: None }));
+}
+
+#[test]
+fn schema_problems() {
+    let f = "{\"features\": [\n  {\"id\": 7, \"description\": \"d\", \"milestone\": \"m\", \"status\": \"wip\", \"fulfills\": \"VAL-AUTH-001\"},\n  {\"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"kind\": \"bugfix\"},\n  {\"id\": \"fix-1\", \"kind\": \"fix\", \"fixes\": [\"ISS-m-1-001\"], \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\"},\n  {\"id\": \"c\", \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"fulfills\": [\"VAL-AUTH-001\", \"VAL-AUTH-001\", \"login\"]}\n]}";
+    insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(f), skills: None, validation: None }));
+}
+
+#[test]
+fn duplicates_unknown_and_unclaimed() {
+    let f = features_doc(&[
+        feature("feat-a", "m1", r#""VAL-AUTH-001""#),
+        feature("feat-b", "m1", r#""VAL-AUTH-001", "VAL-AUTH-999""#),
+        feature("feat-a", "m1", ""),
+    ]);
+    let contract = format!("{CONTRACT}\n### VAL-AUTH-002: Again\nTool: terminal\nEvidence: x\n");
+    insta::assert_snapshot!(render(&Fixture { contract: Some(&contract), features: Some(&f), skills: None, validation: None }));
+}
+
+#[test]
+fn cancelled_features_do_not_claim() {
+    let mut cancelled = feature("feat-old", "m1", r#""VAL-AUTH-002""#);
+    cancelled = cancelled.replace("\"pending\"", "\"cancelled\"");
+    let f = features_doc(&[feature("feat-a", "m1", r#""VAL-AUTH-001""#), cancelled]);
+    insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: None }));
+}
+
+#[test]
+fn contract_checks_malformed_missing_and_unknown_tool() {
+    let contract = "# C\n\n## UI\n\n### VAL-UI-01: Too short\nTool: terminal\nEvidence: x\n\n### val_ui_002: Lower case\n\n### VAL-UI-003: No fields\nJust prose mentioning VAL-bad-1, which is not checked.\n\n### VAL-UI-004: Odd tool\nTool: selenium\nEvidence:\n";
+    let f = features_doc(&[feature("feat-ui", "m1", r#""VAL-UI-003", "VAL-UI-004", "VAL-ui-5""#)]);
+    insta::assert_snapshot!(render(&Fixture { contract: Some(contract), features: Some(&f), skills: None, validation: None }));
+}
+
+#[test]
+fn dependencies_skills_and_milestones() {
+    let with = |id: &str, m: &str, deps: &str, skill: &str, claims: &str| {
+        format!(r#"{{"id": "{id}", "description": "d", "skillName": "{skill}", "milestone": "{m}", "status": "pending", "fulfills": [{claims}], "dependsOn": [{deps}]}}"#)
+    };
+    let f = features_doc(&[
+        with("feat-a", "one", r#""feat-b""#, "backend-worker", r#""VAL-AUTH-001""#),
+        with("feat-b", "one", r#""feat-a", "feat-ghost", "VAL-AUTH-001", "VAL-auth-1""#, "backend-worker", ""),
+        with("feat-c", "two", "", "frontend-worker", r#""VAL-AUTH-002""#),
+        with("feat-d", "one", r#""feat-c", "feat-d""#, "backend-worker", ""),
+    ]);
+    insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: Some(&["backend-worker"]), validation: None }));
+}
+
+#[test]
+fn validation_results_failed_blocked_and_issues() {
+    let f = features_doc(&[feature("feat-login", "m1", r#""VAL-AUTH-001""#), feature("feat-logout", "m1", r#""VAL-AUTH-002""#)]);
+    let validation = r#"{"assertions": {
+      "VAL-AUTH-001": {"status": "failed", "milestone": "m1", "round": 1, "evidence": [], "issues": [
+        {"id": "ISS-m1-1-001", "severity": "blocking", "title": "500 on upper-case email", "detail": "…", "assertionIds": ["VAL-AUTH-001"], "location": {"path": "src/auth.rs", "line": 42}},
+        {"id": "ISS-m1-1-002", "severity": "suggestion", "title": "Name the handler", "assertionIds": ["VAL-AUTH-001"], "location": {"path": "src/auth.rs", "line": 7}}]},
+      "VAL-AUTH-002": {"status": "blocked", "milestone": "m1", "round": 1, "issues": [{"id": "ISS-m1-1-003", "severity": "non-blocking", "title": "No test server", "assertionIds": ["VAL-AUTH-002"]}]}
+    }}"#;
+    insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: Some(validation) }));
+}
+
+#[test]
+fn passed_assertions_clear_their_issues() {
+    let f = features_doc(&[feature("feat-login", "m1", r#""VAL-AUTH-001""#), feature("feat-logout", "m1", r#""VAL-AUTH-002""#)]);
+    let validation = r#"{"assertions": {"VAL-AUTH-001": {"status": "passed", "issues": [{"id": "ISS-m1-1-001", "severity": "blocking", "title": "fixed", "assertionIds": ["VAL-AUTH-001"], "location": {"path": "src/auth.rs", "line": 42}}]}}}"#;
+    assert_eq!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: Some(validation) }), "");
+}
+
+#[test]
+fn columns_after_emoji_cjk_and_zwj() {
+    let contract = "## 認証 🎉\n\n### VAL-AUTH-001: ログイン 👩‍👩‍👧 works\nTool: terminal\nEvidence: x\n";
+    let f = "{\"features\": [\n  {\"description\": \"🎉 漢字 👩‍👩‍👧\", \"id\": \"f\", \"milestone\": \"m\", \"status\": \"pending\", \"fulfills\": [\"VAL-AUTH-001\", \"VAL-AUTH-404\"]}\n]}";
+    insta::assert_snapshot!(render(&Fixture { contract: Some(contract), features: Some(f), skills: None, validation: None }));
+}
+
+#[test]
+fn contract_alone_and_features_alone_skip_cross_checks() {
+    assert_eq!(render(&Fixture { contract: Some(CONTRACT), features: None, skills: None, validation: None }), "");
+    let f = features_doc(&[feature("feat-a", "m1", r#""VAL-NOPE-001""#)]);
+    assert_eq!(render(&Fixture { contract: None, features: Some(&f), skills: None, validation: None }), "");
+}
+
+#[test]
+fn every_code_is_covered_by_these_fixtures() {
+    // Guards this file: a code added to the analysis needs a fixture whose snapshot shows it.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).expect("snapshots folder") {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("analysis_codes__") {
+            all.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    for code in missions::analysis::Code::ALL {
+        assert!(all.contains(&format!("[{}]", code.as_str())), "no snapshot shows `{}`", code.as_str());
+    }
+}
