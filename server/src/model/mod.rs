@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod features;
+pub mod features_edit;
 pub mod folder;
 pub mod ids;
 pub mod json;
