@@ -224,3 +224,36 @@ fn help_and_version_explain_themselves() {
     assert_eq!(stdout(&o).trim(), format!("missions {}", env!("CARGO_PKG_VERSION")));
     assert_eq!(missions().arg("frobnicate").output().unwrap().status.code(), Some(2));
 }
+
+#[test]
+fn byte_order_marks_are_read_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let contract = format!("\u{FEFF}{}", CONTRACT.trim_start_matches("# C\n\n"));
+    write_mission(dir.path(), &contract, format!("\u{FEFF}{FEATURES}").as_bytes());
+    let o = check(&[dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
+fn other_files_are_refused_and_repeated_paths_checked_once() {
+    let o = check(&["README.md"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a mission document"), "{}", stderr(&o));
+    let o = check(&["examples/broken/plan", "examples/broken/plan", "examples/broken/plan/features.json"]);
+    let once = stdout(&check(&["examples/broken/plan"]));
+    assert_eq!(stdout(&o), once);
+}
+
+#[test]
+fn paths_are_printed_relative_to_where_the_command_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let m = dir.path().join(".missions/login");
+    std::fs::create_dir_all(&m).unwrap();
+    write_mission(&m, CONTRACT, FEATURES.replace("VAL-A-001", "VAL-A-002").as_bytes());
+    let sub = dir.path().join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let o = missions().arg("check").current_dir(&sub).output().unwrap();
+    assert!(stdout(&o).starts_with("../../.missions/login/features.json:1:"), "{}", stdout(&o));
+}

@@ -60,7 +60,7 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
                 return EXIT_BAD_INPUT;
             }
             None => {
-                let _ = writeln!(err, "missions: no .missions/ folder found from {} up to the repository root; pass a mission folder or file", cwd.display());
+                let _ = writeln!(err, "missions: no .missions/ folder found from {} up to the git top level; pass a mission folder or file", cwd.display());
                 return EXIT_BAD_INPUT;
             }
         }
@@ -75,13 +75,16 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
         }
     }
 
+    let units = dedupe(units);
     let mut rows = Vec::new();
     for unit in &units {
         let (dir, only) = match unit {
             Unit::Folder(dir) => (dir.clone(), None),
             Unit::File { dir, doc, shown } => (dir.clone(), Some((*doc, shown.clone()))),
         };
+        let started = std::time::Instant::now();
         let mut texts = folder::read_mission(&dir);
+        tracing::debug!(mission = %dir.display(), contract_bytes = texts.contract.as_ref().map_or(0, String::len), features_bytes = texts.features.as_ref().map_or(0, String::len), skills = ?texts.skills, "read mission files");
         match &only {
             None => {
                 for (path, e) in &texts.errors {
@@ -107,7 +110,9 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
                 }
             }
         }
+        let before = rows.len();
         rows.extend(check_texts(&texts, only.as_ref().map(|(d, p)| (*d, p.as_path()))));
+        tracing::debug!(mission = %dir.display(), diagnostics = rows.len() - before, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "checked mission");
     }
 
     rows.sort_by(|a, b| (&a.path, a.line, a.column, a.code).cmp(&(&b.path, b.line, b.column, b.code)));
@@ -156,6 +161,32 @@ fn file_name(doc: DocKind) -> &'static str {
     }
 }
 
+/// Drops units named twice (`m m`, or a file and its own folder), comparing canonical paths.
+fn dedupe(units: Vec<Unit>) -> Vec<Unit> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let folders: Vec<PathBuf> = units.iter().filter_map(|u| if let Unit::Folder(d) = u { Some(canonical(d)) } else { None }).collect();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    units
+        .into_iter()
+        .filter(|u| {
+            let key = match u {
+                Unit::Folder(d) => canonical(d),
+                Unit::File { dir, shown, .. } => {
+                    if folders.contains(&canonical(dir)) {
+                        return false;
+                    }
+                    canonical(shown)
+                }
+            };
+            if seen.contains(&key) {
+                return false;
+            }
+            seen.push(key);
+            true
+        })
+        .collect()
+}
+
 /// Turns a command-line path into what to check.
 fn classify(path: &Path) -> Result<Vec<Unit>, String> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
@@ -176,9 +207,7 @@ fn classify(path: &Path) -> Result<Vec<Unit>, String> {
     let doc = match name.as_str() {
         CONTRACT_FILE => DocKind::Contract,
         FEATURES_FILE => DocKind::Features,
-        _ if name.ends_with(".md") => DocKind::Contract,
-        _ if name.ends_with(".json") => DocKind::Features,
-        _ => return Err(format!("cannot check `{name}`: expected {CONTRACT_FILE}, {FEATURES_FILE} or a mission folder")),
+        _ => return Err(format!("not a mission document: `missions check` takes {CONTRACT_FILE}, {FEATURES_FILE} or a mission folder")),
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -209,7 +238,7 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row>
     std::mem::forget(features);
     let contract_pos = contract_text.map(Positions::new);
     let features_pos = features_text.map(Positions::new);
-    let workdir = folder::working_directory(&texts.dir);
+    let workdir = folder::working_directory(&texts.dir).unwrap_or_else(|| default_working_directory(&texts.dir));
     let doc_path = |doc: DocKind| match only {
         Some((d, p)) if d == doc => p.to_path_buf(),
         _ => texts.dir.join(file_name(doc)),
@@ -237,7 +266,7 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row>
                     })
                 }
                 Target::SourceLine { path, line } => {
-                    let full = workdir.as_ref().map_or_else(|| PathBuf::from(path), |w| w.join(path));
+                    let full = workdir.join(path);
                     Some(Row { path: display(&full), line: *line, column: 1, range: [(line - 1, 0), (line - 1, 0)], severity: d.severity, code, message: d.message })
                 }
             }
@@ -249,8 +278,36 @@ fn display(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Without working_directory.txt: the workspace holding `.missions/<slug>/`, else the
+/// mission folder itself.
+fn default_working_directory(mission: &Path) -> PathBuf {
+    match mission.parent() {
+        Some(parent) if parent.file_name().is_some_and(|n| n == folder::MISSIONS_DIR) => {
+            parent.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        }
+        _ => mission.to_path_buf(),
+    }
+}
+
+/// `path` relative to `base` (with `..` steps when it is above it), as ruff and cargo print paths.
 fn relative_to(path: &Path, base: &Path) -> PathBuf {
-    path.strip_prefix(base).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    let path_parts: Vec<_> = path.components().collect();
+    let base_parts: Vec<_> = base.components().collect();
+    let common = path_parts.iter().zip(&base_parts).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..base_parts.len() {
+        out.push("..");
+    }
+    for part in &path_parts[common..] {
+        out.push(part);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn summary(rows: &[&Row], missions: usize) -> String {

@@ -58,6 +58,15 @@ struct RawHeading {
 }
 
 pub fn parse(text: &str) -> Contract {
+    // A byte-order mark would hide a first-line heading; three spaces keep every offset.
+    let unmarked;
+    let text = match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => {
+            unmarked = format!("   {rest}");
+            unmarked.as_str()
+        }
+        None => text,
+    };
     let headings = collect_headings(text);
     let mut contract = Contract::default();
     let mut area: Option<String> = None;
@@ -273,6 +282,13 @@ mod tests {
         assert_eq!(b.area.as_deref(), Some("Cross"));
         assert_eq!(c.malformed_ids.len(), 1);
         assert_eq!(&SAMPLE[c.malformed_ids[0].span.clone()], "VAL-AUTH-01");
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_hide_the_first_heading() {
+        let text = "\u{FEFF}### VAL-A-001: x\nTool: http\n";
+        let c = parse(text);
+        assert_eq!(&text[c.assertions[0].id.span.clone()], "VAL-A-001");
     }
 
     #[test]

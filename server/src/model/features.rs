@@ -123,13 +123,13 @@ fn read_feature(item: &JsonValue, out: &mut FeaturesFile) {
     let mut f = Feature { span: item.span.clone(), ..Feature::default() };
     let mut seen: Vec<&str> = Vec::new();
     for m in members {
-        if seen.contains(&m.key.as_str()) {
+        if seen.contains(&m.key.as_ref()) {
             schema(problems, m.key_span.clone(), format!("field `{}` appears twice in this feature", m.key));
             continue;
         }
         seen.push(&m.key);
         let v = &m.value;
-        match m.key.as_str() {
+        match m.key.as_ref() {
             "id" => f.id = string(problems, "id", v),
             "description" => f.description = string(problems, "description", v),
             "skillName" => f.skill_name = string(problems, "skillName", v),
@@ -184,7 +184,7 @@ fn describe_feature(f: &Feature) -> String {
 
 fn string(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) -> Option<Spanned<String>> {
     match &v.kind {
-        JsonKind::String(s) => Some(Spanned::new(s.clone(), v.span.clone())),
+        JsonKind::String(s) => Some(Spanned::new(s.to_string(), v.span.clone())),
         JsonKind::Invalid => None,
         _ => {
             schema(problems, v.span.clone(), format!("`{field}` must be a string, found {}", v.type_name()));
@@ -199,7 +199,7 @@ fn string_array(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) ->
             items
                 .iter()
                 .filter_map(|item| match &item.kind {
-                    JsonKind::String(s) => Some(Spanned::new(s.clone(), item.span.clone())),
+                    JsonKind::String(s) => Some(Spanned::new(s.to_string(), item.span.clone())),
                     JsonKind::Invalid => None,
                     _ => {
                         schema(problems, item.span.clone(), format!("`{field}` items must be strings, found {}", item.type_name()));

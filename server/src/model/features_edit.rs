@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::json::{self, JsonKind, JsonValue};
+use super::json::{self, JsonValue};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
@@ -68,7 +68,7 @@ pub fn append_feature(text: &str, feature: &Value) -> Result<String, EditError> 
     }
 }
 
-fn parse_clean(text: &str) -> Result<JsonValue, EditError> {
+fn parse_clean(text: &str) -> Result<JsonValue<'_>, EditError> {
     let parsed = json::parse(text);
     if !parsed.errors.is_empty() {
         return Err(EditError::Syntax);
@@ -76,7 +76,7 @@ fn parse_clean(text: &str) -> Result<JsonValue, EditError> {
     parsed.value.ok_or(EditError::Syntax)
 }
 
-fn features_array(root: &JsonValue) -> Result<&[JsonValue], EditError> {
+fn features_array<'r, 'a>(root: &'r JsonValue<'a>) -> Result<&'r [JsonValue<'a>], EditError> {
     root.get("features").and_then(|m| m.value.as_array()).ok_or(EditError::NoFeaturesArray)
 }
 

@@ -2,39 +2,44 @@
 //! syntax errors, so a features.json with a typo is still checked. serde_json gives neither
 //! spans nor recovery; this parser exists for that and only that.
 
+use std::borrow::Cow;
+
 use super::span::{ParseProblem, ProblemKind, Span};
+
+const BOM: &[u8] = "\u{FEFF}".as_bytes();
 
 /// Nesting deeper than this is reported and skipped (iteratively), so hostile input cannot
 /// overflow the stack.
 pub const MAX_DEPTH: usize = 256;
 
+/// A parsed value. Strings borrow from the source text unless they hold escapes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JsonValue {
+pub struct JsonValue<'a> {
     pub span: Span,
-    pub kind: JsonKind,
+    pub kind: JsonKind<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum JsonKind {
+pub enum JsonKind<'a> {
     Null,
     Bool(bool),
     /// The number's source text, unchanged.
-    Number(String),
-    String(String),
-    Array(Vec<JsonValue>),
-    Object(Vec<JsonMember>),
+    Number(&'a str),
+    String(Cow<'a, str>),
+    Array(Vec<JsonValue<'a>>),
+    Object(Vec<JsonMember<'a>>),
     /// A value that could not be parsed; its error is in the problem list.
     Invalid,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct JsonMember {
-    pub key: String,
+pub struct JsonMember<'a> {
+    pub key: Cow<'a, str>,
     pub key_span: Span,
-    pub value: JsonValue,
+    pub value: JsonValue<'a>,
 }
 
-impl JsonValue {
+impl<'a> JsonValue<'a> {
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
             JsonKind::String(s) => Some(s),
@@ -42,14 +47,14 @@ impl JsonValue {
         }
     }
 
-    pub fn as_array(&self) -> Option<&[JsonValue]> {
+    pub fn as_array(&self) -> Option<&[JsonValue<'a>]> {
         match &self.kind {
             JsonKind::Array(items) => Some(items),
             _ => None,
         }
     }
 
-    pub fn as_object(&self) -> Option<&[JsonMember]> {
+    pub fn as_object(&self) -> Option<&[JsonMember<'a>]> {
         match &self.kind {
             JsonKind::Object(members) => Some(members),
             _ => None,
@@ -57,7 +62,7 @@ impl JsonValue {
     }
 
     /// The first member named `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&JsonMember> {
+    pub fn get(&self, key: &str) -> Option<&JsonMember<'a>> {
         self.as_object()?.iter().find(|m| m.key == key)
     }
 
@@ -77,22 +82,23 @@ impl JsonValue {
 
 /// The result of parsing: the recovered value (if any token started one) and every syntax error.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JsonParse {
-    pub value: Option<JsonValue>,
+pub struct JsonParse<'a> {
+    pub value: Option<JsonValue<'a>>,
     pub errors: Vec<ParseProblem>,
 }
 
-pub fn parse(text: &str) -> JsonParse {
+pub fn parse(text: &str) -> JsonParse<'_> {
     let mut parser = Parser {
         lexer: Lexer { text, bytes: text.as_bytes(), pos: 0 },
         peeked: None,
         errors: Vec::new(),
+        missing_comma_ok: false,
     };
     let value = if parser.peek().kind == Tok::Eof {
         parser.error(0..0, "empty document: expected a JSON value".to_string());
         None
     } else {
-        Some(parser.value(0))
+        Some(parser.value(0, false))
     };
     let next = parser.peek();
     if next.kind != Tok::Eof {
@@ -103,15 +109,15 @@ pub fn parse(text: &str) -> JsonParse {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+enum Tok<'a> {
     LBrace,
     RBrace,
     LBracket,
     RBracket,
     Colon,
     Comma,
-    Str(String),
-    Number(String),
+    Str(Cow<'a, str>),
+    Number(&'a str),
     True,
     False,
     Null,
@@ -121,8 +127,8 @@ enum Tok {
 }
 
 #[derive(Debug, Clone)]
-struct Token {
-    kind: Tok,
+struct Token<'a> {
+    kind: Tok<'a>,
     span: Span,
 }
 
@@ -132,12 +138,20 @@ struct Lexer<'a> {
     pos: usize,
 }
 
-impl Lexer<'_> {
-    fn next(&mut self, errors: &mut Vec<ParseProblem>) -> Token {
-        while let Some(&b) = self.bytes.get(self.pos) {
-            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                self.pos += 1;
-            } else {
+impl<'a> Lexer<'a> {
+    fn next(&mut self, errors: &mut Vec<ParseProblem>) -> Token<'a> {
+        if self.pos == 0 && self.bytes.starts_with(BOM) {
+            self.pos = BOM.len();
+        }
+        loop {
+            while let Some(&b) = self.bytes.get(self.pos) {
+                if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                    self.pos += 1;
+                } else {
+                    break;
+                }
+            }
+            if !self.skip_comment(errors) {
                 break;
             }
         }
@@ -156,12 +170,12 @@ impl Lexer<'_> {
             b'"' => return self.string(errors),
             _ => {
                 let end = self.word_end(start);
-                let word = &self.text[start..end];
+                let word: &'a str = &self.text[start..end];
                 let kind = match word {
                     "true" => Tok::True,
                     "false" => Tok::False,
                     "null" => Tok::Null,
-                    _ if is_json_number(word) => Tok::Number(word.to_string()),
+                    _ if is_json_number(word) => Tok::Number(word),
                     _ => {
                         errors.push(syntax(start..end, format!("unexpected `{}`: expected a JSON value (strings need double quotes)", abbreviate(word))));
                         Tok::Bad
@@ -172,6 +186,20 @@ impl Lexer<'_> {
         };
         self.pos = end;
         Token { kind, span: start..end }
+    }
+
+    /// Skips a `//` or `/* */` comment (one error each, as editors' JSONC slips are common)
+    /// and returns whether there was one.
+    fn skip_comment(&mut self, errors: &mut Vec<ParseProblem>) -> bool {
+        let start = self.pos;
+        let end = match self.bytes.get(start..start + 2) {
+            Some(b"//") => self.text[start..].find('\n').map_or(self.bytes.len(), |p| start + p),
+            Some(b"/*") => self.text[start + 2..].find("*/").map_or(self.bytes.len(), |p| start + 2 + p + 2),
+            _ => return false,
+        };
+        errors.push(syntax(start..end, "comments are not allowed in JSON".to_string()));
+        self.pos = end;
+        true
     }
 
     /// End of a run of characters that are not structural, quote or whitespace (at least one char).
@@ -186,34 +214,43 @@ impl Lexer<'_> {
         end
     }
 
-    fn string(&mut self, errors: &mut Vec<ParseProblem>) -> Token {
+    fn string(&mut self, errors: &mut Vec<ParseProblem>) -> Token<'a> {
         let start = self.pos;
         let mut i = start + 1;
-        let mut out = String::new();
+        // Escapes force a copy; until the first one the value borrows from the source.
+        let mut owned: Option<String> = None;
         let mut chunk_start = i;
+        let text = self.text;
+        let finish = |owned: Option<String>, chunk_start: usize, end: usize| -> Cow<'a, str> {
+            match owned {
+                None => Cow::Borrowed(&text[chunk_start..end]),
+                Some(mut s) => {
+                    s.push_str(&text[chunk_start..end]);
+                    Cow::Owned(s)
+                }
+            }
+        };
         loop {
             let Some(&b) = self.bytes.get(i) else {
-                out.push_str(&self.text[chunk_start..i]);
                 errors.push(syntax(start..i, "unterminated string".to_string()));
                 self.pos = i;
-                return Token { kind: Tok::Str(out), span: start..i };
+                return Token { kind: Tok::Str(finish(owned, chunk_start, i)), span: start..i };
             };
             match b {
                 b'"' => {
-                    out.push_str(&self.text[chunk_start..i]);
                     self.pos = i + 1;
-                    return Token { kind: Tok::Str(out), span: start..i + 1 };
+                    return Token { kind: Tok::Str(finish(owned, chunk_start, i)), span: start..i + 1 };
                 }
                 b'\n' | b'\r' => {
                     // A string never spans lines in JSON: end it here so the next line still parses.
-                    out.push_str(&self.text[chunk_start..i]);
                     errors.push(syntax(start..i, "unterminated string (missing `\"` before the end of the line)".to_string()));
                     self.pos = i;
-                    return Token { kind: Tok::Str(out), span: start..i };
+                    return Token { kind: Tok::Str(finish(owned, chunk_start, i)), span: start..i };
                 }
                 b'\\' => {
-                    out.push_str(&self.text[chunk_start..i]);
-                    i = self.escape(i, &mut out, errors);
+                    let out = owned.get_or_insert_with(String::new);
+                    out.push_str(&text[chunk_start..i]);
+                    i = self.escape(i, out, errors);
                     chunk_start = i;
                 }
                 0x00..=0x1f => {
@@ -327,12 +364,14 @@ fn syntax(span: Span, message: String) -> ParseProblem {
 
 struct Parser<'a> {
     lexer: Lexer<'a>,
-    peeked: Option<Token>,
+    peeked: Option<Token<'a>>,
     errors: Vec<ParseProblem>,
+    /// Set when an object was closed by recovery, so the array does not also report a comma.
+    missing_comma_ok: bool,
 }
 
-impl Parser<'_> {
-    fn peek(&mut self) -> &Token {
+impl<'a> Parser<'a> {
+    fn peek(&mut self) -> &Token<'a> {
         if self.peeked.is_none() {
             let t = self.lexer.next(&mut self.errors);
             self.peeked = Some(t);
@@ -341,17 +380,16 @@ impl Parser<'_> {
     }
 
     /// The peeked token with any string payload left out: cheap to copy for matching.
-    fn peek_shape(&mut self) -> Token {
+    fn peek_shape(&mut self) -> Token<'a> {
         let t = self.peek();
         let kind = match t.kind {
-            Tok::Str(_) => Tok::Str(String::new()),
-            Tok::Number(_) => Tok::Number(String::new()),
+            Tok::Str(_) => Tok::Str(Cow::Borrowed("")),
             ref k => k.clone(),
         };
         Token { kind, span: t.span.clone() }
     }
 
-    fn bump(&mut self) -> Token {
+    fn bump(&mut self) -> Token<'a> {
         match self.peeked.take() {
             Some(t) => t,
             None => self.lexer.next(&mut self.errors),
@@ -362,7 +400,7 @@ impl Parser<'_> {
         self.errors.push(syntax(span, message));
     }
 
-    fn value(&mut self, depth: usize) -> JsonValue {
+    fn value(&mut self, depth: usize, in_array: bool) -> JsonValue<'a> {
         let (is_open, span) = {
             let tok = self.peek();
             (matches!(tok.kind, Tok::LBrace | Tok::LBracket), tok.span.clone())
@@ -373,7 +411,7 @@ impl Parser<'_> {
             return JsonValue { span: span.start..end, kind: JsonKind::Invalid };
         }
         match self.peek().kind {
-            Tok::LBrace => return self.object(depth),
+            Tok::LBrace => return self.object(depth, in_array),
             Tok::LBracket => return self.array(depth),
             Tok::RBrace | Tok::RBracket | Tok::Comma | Tok::Colon | Tok::Eof => {
                 self.error(span.clone(), "expected a value".to_string());
@@ -428,7 +466,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> JsonValue {
+    fn object(&mut self, depth: usize, in_array: bool) -> JsonValue<'a> {
         let open = self.bump();
         let mut members = Vec::new();
         loop {
@@ -440,7 +478,7 @@ impl Parser<'_> {
                 }
                 Tok::Eof | Tok::RBracket => {
                     self.error(open.span.clone(), "unclosed object: expected `}`".to_string());
-                    let end = members.last().map_or(open.span.end, |m: &JsonMember| m.value.span.end);
+                    let end = members.last().map_or(open.span.end, |m: &JsonMember<'a>| m.value.span.end);
                     return JsonValue { span: open.span.start..end, kind: JsonKind::Object(members) };
                 }
                 Tok::Str(_) => {
@@ -450,16 +488,23 @@ impl Parser<'_> {
                     };
                     let value = if self.peek().kind == Tok::Colon {
                         self.bump();
-                        self.value(depth + 1)
+                        self.value(depth + 1, false)
                     } else {
                         self.error(tok_span.clone(), format!("expected `:` after the property name \"{}\"", abbreviate(&key)));
                         if matches!(self.peek().kind, Tok::Comma | Tok::RBrace | Tok::Eof) {
                             JsonValue { span: tok_span.end..tok_span.end, kind: JsonKind::Invalid }
                         } else {
-                            self.value(depth + 1)
+                            self.value(depth + 1, false)
                         }
                     };
                     members.push(JsonMember { key, key_span: tok_span, value });
+                }
+                Tok::LBrace if in_array => {
+                    // Most likely a missing `}`: close this object so the next one still parses.
+                    self.error(open.span.clone(), "unclosed object: expected `}` before the next object".to_string());
+                    let end = members.last().map_or(open.span.end, |m: &JsonMember<'a>| m.value.span.end);
+                    self.missing_comma_ok = true;
+                    return JsonValue { span: open.span.start..end, kind: JsonKind::Object(members) };
                 }
                 _ => {
                     self.error(tok_span, "expected a property name in double quotes".to_string());
@@ -481,6 +526,7 @@ impl Parser<'_> {
                     let at = members.last().map_or(sep.span.start, |m| m.value.span.end);
                     self.error(at..at, "expected `,` between properties".to_string());
                 }
+                Tok::LBrace if in_array => {}
                 _ => {
                     self.error(sep.span, "expected `,` or `}`".to_string());
                     self.skip_to_separator();
@@ -492,7 +538,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> JsonValue {
+    fn array(&mut self, depth: usize) -> JsonValue<'a> {
         let open = self.bump();
         let mut items = Vec::new();
         loop {
@@ -504,7 +550,7 @@ impl Parser<'_> {
                 }
                 Tok::Eof | Tok::RBrace => {
                     self.error(open.span.clone(), "unclosed array: expected `]`".to_string());
-                    let end = items.last().map_or(open.span.end, |v: &JsonValue| v.span.end);
+                    let end = items.last().map_or(open.span.end, |v: &JsonValue<'a>| v.span.end);
                     return JsonValue { span: open.span.start..end, kind: JsonKind::Array(items) };
                 }
                 Tok::Comma => {
@@ -512,7 +558,7 @@ impl Parser<'_> {
                     self.bump();
                     continue;
                 }
-                _ => items.push(self.value(depth + 1)),
+                _ => items.push(self.value(depth + 1, true)),
             }
             let sep = self.peek_shape();
             match sep.kind {
@@ -524,8 +570,11 @@ impl Parser<'_> {
                 }
                 Tok::RBracket | Tok::Eof | Tok::RBrace => {}
                 Tok::Str(_) | Tok::Number(_) | Tok::LBrace | Tok::LBracket | Tok::True | Tok::False | Tok::Null => {
-                    let at = items.last().map_or(sep.span.start, |v| v.span.end);
-                    self.error(at..at, "expected `,` between array items".to_string());
+                    // After an object closed by recovery, the missing `}` was already reported.
+                    if !std::mem::take(&mut self.missing_comma_ok) {
+                        let at = items.last().map_or(sep.span.start, |v| v.span.end);
+                        self.error(at..at, "expected `,` between array items".to_string());
+                    }
                 }
                 _ => {
                     self.error(sep.span, "expected `,` or `]`".to_string());
@@ -588,6 +637,17 @@ mod tests {
         let features = v.get("features").unwrap().value.as_array().unwrap().to_vec();
         assert_eq!(features.len(), 2);
         assert!(!p.errors.is_empty());
+    }
+
+    #[test]
+    fn bom_comments_and_a_missing_brace_each_cost_one_error() {
+        let text = "\u{FEFF}{\"features\": [\n  {\"id\": \"a\", \"x\": 1,\n  // old one\n  {\"id\": \"b\"},\n  /* c */ {\"id\": \"c\"}\n]}";
+        let mut p = parse(text);
+        p.errors.sort_by_key(|e| e.span.start);
+        let messages: Vec<_> = p.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages, ["unclosed object: expected `}` before the next object", "comments are not allowed in JSON", "comments are not allowed in JSON"]);
+        let ids: Vec<_> = p.value.unwrap().get("features").unwrap().value.as_array().unwrap().iter().map(|f| f.get("id").unwrap().value.as_str().unwrap().to_string()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
     }
 
     #[test]

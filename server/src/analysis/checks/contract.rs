@@ -30,8 +30,12 @@ pub(super) fn check(contract: &Contract, index: &MissionIndex, out: &mut Vec<Dia
             out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::MissingField, Severity::Warning, message));
         }
         if let Some(tool) = &a.tool {
-            if !tool.value.is_empty() && !KNOWN_TOOLS.contains(&tool.value.as_str()) {
-                out.push(Diagnostic::on(DocKind::Contract, tool.span.clone(), Code::UnknownTool, Severity::Hint, format!("unknown tool `{}`; known tools: {}", tool.value, KNOWN_TOOLS.join(", "))));
+            // `Tool: terminal, http` names several; `Tool: \`http\`` is a code span.
+            let unknown: Vec<&str> = tool.value.split(',').map(|t| t.trim().trim_matches('`')).filter(|t| !t.is_empty() && !KNOWN_TOOLS.contains(t)).collect();
+            if !unknown.is_empty() {
+                let names = unknown.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+                let noun = if unknown.len() == 1 { "tool" } else { "tools" };
+                out.push(Diagnostic::on(DocKind::Contract, tool.span.clone(), Code::UnknownTool, Severity::Hint, format!("unknown {noun} {names}; known tools: {}", KNOWN_TOOLS.join(", "))));
             }
         }
     }
