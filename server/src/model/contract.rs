@@ -36,8 +36,8 @@ pub struct Assertion {
     pub body_span: Span,
     /// The body's prose, without field lines, trimmed.
     pub description: String,
-    /// Text of the nearest structure heading above it, e.g. `Auth`.
-    pub area: Option<String>,
+    /// Text of the nearest structure heading above it, e.g. `Auth` (shared by its assertions).
+    pub area: Option<std::sync::Arc<str>>,
     pub tool: Option<Spanned<String>>,
     pub evidence: Option<Spanned<Vec<String>>>,
     pub check: Option<Spanned<String>>,
@@ -69,7 +69,7 @@ pub fn parse(text: &str) -> Contract {
     };
     let headings = collect_headings(text);
     let mut contract = Contract::default();
-    let mut area: Option<String> = None;
+    let mut area: Option<std::sync::Arc<str>> = None;
     for (i, h) in headings.iter().enumerate() {
         let body_end = headings.get(i + 1).map_or(text.len(), |next| next.span.start);
         let body_span = h.span.end.min(body_end)..body_end;
@@ -98,7 +98,7 @@ pub fn parse(text: &str) -> Contract {
             if h.level == 1 && contract.title.is_none() {
                 contract.title = Some(title.trim_start_matches("Validation contract:").trim().to_string());
             } else {
-                area = Some(title.strip_prefix("Area:").map_or(title.clone(), |t| t.trim().to_string()));
+                area = Some(title.strip_prefix("Area:").map_or(title.as_str(), str::trim).into());
             }
             contract.sections.push(Section { title, level: h.level, heading_span: h.span.clone() });
         }
@@ -171,7 +171,7 @@ fn level_number(level: HeadingLevel) -> u8 {
 
 /// Reads field lines (`Tool:`, `Evidence:`, `Check:`) of a body; fenced code is skipped.
 fn read_body(text: &str, body: Span, a: &mut Assertion) {
-    let mut description = Vec::new();
+    let mut description = Description::default();
     let mut fence: Option<&str> = None;
     let mut offset = body.start;
     for raw_line in text[body.clone()].split_inclusive('\n') {
@@ -206,7 +206,30 @@ fn read_body(text: &str, body: Span, a: &mut Assertion) {
             _ => description.push(line),
         }
     }
-    a.description = description.join("\n").trim().to_string();
+    a.description = description.finish();
+}
+
+/// The body's prose lines, joined with `\n` and trimmed, built in one buffer.
+#[derive(Default)]
+struct Description {
+    text: String,
+}
+
+impl Description {
+    fn push(&mut self, line: &str) {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        self.text.push_str(line);
+    }
+
+    fn finish(mut self) -> String {
+        let end = self.text.trim_end().len();
+        self.text.truncate(end);
+        let lead = self.text.len() - self.text.trim_start().len();
+        self.text.drain(..lead);
+        self.text
+    }
 }
 
 /// Recognises `Tool: x`, `- Tool: x`, `**Tool:** x` (case-insensitive key); returns the key in
@@ -239,19 +262,25 @@ pub fn split_evidence(value: &str) -> Vec<String> {
     let mut items = Vec::new();
     let mut depth = 0i32;
     let mut start = 0;
-    for (i, c) in value.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth <= 0 => {
-                items.push(value[start..i].trim().to_string());
+    let bytes = value.as_bytes();
+    let mut push = |from: usize, to: usize| {
+        let item = value[from..to].trim();
+        if !item.is_empty() {
+            items.push(item.to_string());
+        }
+    };
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b',' if depth <= 0 => {
+                push(start, i);
                 start = i + 1;
             }
             _ => {}
         }
     }
-    items.push(value[start..].trim().to_string());
-    items.retain(|s| !s.is_empty());
+    push(start, bytes.len());
     items
 }
 
