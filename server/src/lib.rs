@@ -6,4 +6,6 @@
 pub mod agent;
 pub mod analysis;
 pub mod cli;
+pub mod lsp;
 pub mod model;
+pub mod runner;

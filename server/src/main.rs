@@ -30,6 +30,23 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Create a mission: .missions/<slug>/ with mission.md and state.json, in the current git repository.
+    New {
+        /// What the mission should achieve, in your words (becomes mission.md).
+        goal: String,
+        /// Folder name under .missions/ (default: made from the goal).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Show where a mission stands: status, milestone, round, features and assertions by status, recent events.
+    Status {
+        /// The mission folder (default: the only mission under .missions/).
+        mission: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// The language server, on stdin/stdout (diagnostics, hover, go to definition, references, symbols, rename).
+    Lsp,
 }
 
 fn main() -> ExitCode {
@@ -47,6 +64,20 @@ fn main() -> ExitCode {
             let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet };
             check::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
         }
+        Command::New { goal, name } => missions::cli::new::run(&goal, name.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Lsp => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(runtime) => {
+                let status = runtime.block_on(missions::lsp::run_stdio());
+                // A blocking read of stdin would keep the runtime alive after `exit`.
+                runtime.shutdown_background();
+                status
+            }
+            Err(e) => {
+                eprintln!("missions: cannot start the async runtime: {e}");
+                1
+            }
+        },
     };
     ExitCode::from(code as u8)
 }

@@ -10,12 +10,17 @@ pub mod cancel;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod final_tool;
 pub mod message;
 pub mod provider;
 pub mod providers;
 pub mod retry;
+pub mod roles;
+pub mod schema;
 pub mod secrets;
+pub mod session;
 pub mod sse;
+pub mod tools;
 pub mod transcript;
 pub mod turn;
 pub mod usage;
@@ -23,11 +28,14 @@ pub mod usage;
 pub use cancel::CancellationToken;
 pub use error::{ErrorKind, ProviderError};
 pub use event::{events_from_turn, StreamEvent};
+pub use final_tool::{AcceptValid, FinalDecision, FinalToolHandler, PlanLint};
 pub use message::{
     AssistantTurn, ContentBlock, Message, MessageRole, ModelRequest, StopReason, ToolResult,
     ToolSchema,
 };
 pub use provider::{EventStream, Provider};
 pub use retry::RetryPolicy;
+pub use roles::SessionKind;
+pub use session::{run_session, SessionEnd, SessionObserver, SessionOutcome, SessionSpec};
 pub use turn::{complete_turn, RetryNotice, TurnObserver};
 pub use usage::Usage;

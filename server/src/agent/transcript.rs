@@ -213,15 +213,25 @@ impl SessionTranscript {
 
     /// Writes `session_end` once; `status` is e.g. `completed`, `failed`, `cancelled`.
     pub fn end(&mut self, status: &str) {
+        self.end_with(status, json!({}));
+    }
+
+    /// Writes `session_end` once, with more fields (the reason a session stopped, its turns).
+    pub fn end_with(&mut self, status: &str, details: Value) {
         if self.ended {
             return;
         }
         self.ended = true;
-        let usage = self.session_usage;
-        self.write(
-            LineKind::SessionEnd,
-            json!({"status": status, "usage": usage}),
-        );
+        let mut fields = json!({"status": status, "usage": self.session_usage});
+        if let (Value::Object(f), Value::Object(d)) = (&mut fields, details) {
+            f.extend(d);
+        }
+        self.write(LineKind::SessionEnd, fields);
+    }
+
+    /// The whole mission's usage so far (all sessions sharing this roll-up).
+    pub fn mission_usage(&self) -> Usage {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).mission
     }
 
     /// One model call with retries, logged: `request`, any `retry` lines, then

@@ -10,6 +10,7 @@ pub mod json;
 pub mod persist;
 pub mod records;
 pub mod span;
+pub mod timestamp;
 
 pub use contract::{Assertion, Contract};
 pub use features::{Feature, FeaturesFile};

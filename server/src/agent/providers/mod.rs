@@ -1,8 +1,10 @@
 //! Wire-format backends for the [`crate::agent::provider::Provider`] trait.
 
 pub mod anthropic;
+pub mod command;
 mod http;
 pub mod openai;
+pub mod replay;
 
 pub use http::HttpSettings;
 

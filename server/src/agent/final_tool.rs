@@ -1,0 +1,243 @@
+//! What happens when a session calls its final tool: the caller decides (a hook), and the
+//! orchestrator's `submit_plan` has a ready-made answer, the plan's lint.
+
+use crate::agent::roles::SessionKind;
+use crate::analysis::checks::{self, MissionInput};
+use crate::analysis::diagnostic::{DocKind, Severity, Target};
+use crate::analysis::position::{ColumnUnit, Positions};
+use crate::model::folder;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// The caller's answer to a final call whose arguments already passed the schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FinalDecision {
+    /// The session ends with this value (the handoff, the validation, the plan summary).
+    Accept(Value),
+    /// The message goes back to the model as an error result; the session goes on.
+    Reject(String),
+}
+
+/// Decides final calls. Closures `FnMut(SessionKind, &Value) -> FinalDecision` are handlers.
+pub trait FinalToolHandler: Send {
+    fn decide(&mut self, kind: SessionKind, args: &Value) -> FinalDecision;
+}
+
+impl<F> FinalToolHandler for F
+where
+    F: FnMut(SessionKind, &Value) -> FinalDecision + Send,
+{
+    fn decide(&mut self, kind: SessionKind, args: &Value) -> FinalDecision {
+        self(kind, args)
+    }
+}
+
+/// Accepts every final call that passed its schema, as it is.
+pub struct AcceptValid;
+
+impl FinalToolHandler for AcceptValid {
+    fn decide(&mut self, _kind: SessionKind, args: &Value) -> FinalDecision {
+        FinalDecision::Accept(args.clone())
+    }
+}
+
+/// Lints the plan on `submit_plan` (design §5: the plan's diagnostics, without the
+/// validation results, until none is an error); other final calls are accepted as they are.
+pub struct PlanLint {
+    pub mission_dir: PathBuf,
+}
+
+impl FinalToolHandler for PlanLint {
+    fn decide(&mut self, kind: SessionKind, args: &Value) -> FinalDecision {
+        if kind != SessionKind::Orchestrator {
+            return FinalDecision::Accept(args.clone());
+        }
+        match lint_plan(&self.mission_dir) {
+            Ok(warnings) => FinalDecision::Accept(json!({"planDone": true, "warnings": warnings})),
+            Err(report) => FinalDecision::Reject(report),
+        }
+    }
+}
+
+/// Lints the mission folder's plan: `Ok(warnings)` when no diagnostic is an error, else the
+/// report to send back, one `file:line:col: severity[code]: message` a line.
+pub fn lint_plan(mission_dir: &Path) -> Result<Vec<String>, String> {
+    let texts = folder::read_mission(mission_dir);
+    let mut missing = Vec::new();
+    if texts.contract.is_none() {
+        missing.push("validation-contract.md");
+    }
+    if texts.features.is_none() {
+        missing.push("features.json");
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "the plan is incomplete: write {} in {} first",
+            missing.join(" and "),
+            mission_dir.display()
+        ));
+    }
+    let contract_text = texts.contract.as_deref().unwrap_or_default();
+    let features_text = texts.features.as_deref().unwrap_or_default();
+    let contract = crate::model::contract::parse(contract_text);
+    let features = crate::model::features::parse(features_text);
+    let input = MissionInput {
+        contract: Some(&contract),
+        features: Some(&features),
+        skills: texts.skills.as_deref(),
+        validation: None,
+    };
+    let positions = [
+        (DocKind::Contract, Positions::new(contract_text)),
+        (DocKind::Features, Positions::new(features_text)),
+    ];
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    for d in checks::check(&input)
+        .into_iter()
+        .filter(|d| !d.code.is_validation_result())
+    {
+        let place = match &d.target {
+            Target::Doc { doc, span } => {
+                let pos = &positions.iter().find(|(k, _)| k == doc).map(|(_, p)| p);
+                let (line, col) =
+                    pos.map_or((0, 0), |p| p.line_col(span.start, ColumnUnit::CodePoint));
+                let file = match doc {
+                    DocKind::Contract => "validation-contract.md",
+                    DocKind::Features => "features.json",
+                };
+                format!("{file}:{}:{}", line + 1, col + 1)
+            }
+            Target::SourceLine { path, line } => format!("{path}:{line}:1"),
+        };
+        let row = format!(
+            "{place}: {}[{}]: {}",
+            d.severity.as_str(),
+            d.code.as_str(),
+            d.message
+        );
+        if d.severity == Severity::Error {
+            errors.push(row);
+        } else {
+            warnings.push(row);
+        }
+    }
+    if errors.is_empty() {
+        return Ok(warnings);
+    }
+    let mut report = format!(
+        "the plan has {} error(s); fix them and call submit_plan again:\n",
+        errors.len()
+    );
+    report.push_str(&errors.join("\n"));
+    if !warnings.is_empty() {
+        report.push_str("\nwarnings:\n");
+        report.push_str(&warnings.join("\n"));
+    }
+    Err(report)
+}
+
+/// Appends questions to mission.md's `## Questions` section (made when missing), each with
+/// an empty answer line for the person to fill in.
+pub fn append_questions(mission_dir: &Path, questions: &[String]) -> std::io::Result<()> {
+    let path = mission_dir.join("mission.md");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut block = String::new();
+    for q in questions {
+        let q = q.trim().replace('\n', " ");
+        block.push_str(&format!("- Q: {q}\n  A: \n"));
+    }
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let heading = lines
+        .iter()
+        .position(|l| l.trim_end().eq_ignore_ascii_case("## questions"));
+    let updated = match heading {
+        Some(h) => {
+            let end = lines[h + 1..]
+                .iter()
+                .position(|l| l.starts_with("# ") || l.starts_with("## "))
+                .map_or(lines.len(), |i| h + 1 + i);
+            let mut before: String = lines[..end].concat();
+            if !before.ends_with('\n') {
+                before.push('\n');
+            }
+            format!("{before}{block}{}", lines[end..].concat())
+        }
+        None => {
+            let mut t = text.clone();
+            if !t.is_empty() && !t.ends_with('\n') {
+                t.push('\n');
+            }
+            if !t.is_empty() {
+                t.push('\n');
+            }
+            format!("{t}## Questions\n\n{block}")
+        }
+    };
+    crate::model::persist::write_atomic(&path, updated.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_land_in_their_section_before_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mission.md"),
+            "# Goal\nBuild it.\n\n## Questions\n- Q: old\n  A: yes\n\n## Notes\nn\n",
+        )
+        .unwrap();
+        append_questions(dir.path(), &["Which database?".into()]).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("mission.md")).unwrap();
+        assert_eq!(text, "# Goal\nBuild it.\n\n## Questions\n- Q: old\n  A: yes\n\n- Q: Which database?\n  A: \n## Notes\nn\n");
+        let fresh = tempfile::tempdir().unwrap();
+        append_questions(fresh.path(), &["a?".into(), "b?".into()]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(fresh.path().join("mission.md")).unwrap(),
+            "## Questions\n\n- Q: a?\n  A: \n- Q: b?\n  A: \n"
+        );
+    }
+
+    #[test]
+    fn the_plan_lint_rejects_errors_and_accepts_a_clean_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lint = PlanLint {
+            mission_dir: dir.path().to_path_buf(),
+        };
+        let FinalDecision::Reject(msg) = lint.decide(SessionKind::Orchestrator, &json!({})) else {
+            panic!()
+        };
+        assert!(
+            msg.contains("validation-contract.md and features.json"),
+            "{msg}"
+        );
+        std::fs::write(
+            dir.path().join("validation-contract.md"),
+            "# C\n\n### VAL-A-001: One\nBody.\nTool: terminal\nEvidence: output\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("features.json"), r#"{"features": [{"id": "f1", "description": "d", "milestone": "m", "fulfills": ["VAL-A-002"], "status": "pending"}]}"#).unwrap();
+        let FinalDecision::Reject(msg) = lint.decide(SessionKind::Orchestrator, &json!({})) else {
+            panic!()
+        };
+        assert!(
+            msg.contains("features.json:1:") && msg.contains("error[unknown-assertion]"),
+            "{msg}"
+        );
+        std::fs::write(dir.path().join("features.json"), r#"{"features": [{"id": "f1", "description": "d", "milestone": "m", "fulfills": ["VAL-A-001"], "status": "pending"}]}"#).unwrap();
+        assert_eq!(
+            lint.decide(SessionKind::Orchestrator, &json!({})),
+            FinalDecision::Accept(json!({"planDone": true, "warnings": []}))
+        );
+        assert_eq!(
+            lint.decide(SessionKind::Worker, &json!({"x": 1})),
+            FinalDecision::Accept(json!({"x": 1}))
+        );
+    }
+}

@@ -1,0 +1,411 @@
+//! The built-in agent loop: send, run the tool calls in order, append their results, repeat
+//! until the role's final tool is accepted or a budget (turns, tokens) runs out. Every way a
+//! session can end is a [`SessionEnd`], written with its reason to the transcript.
+
+use crate::agent::cancel::CancellationToken;
+use crate::agent::config::MissionsConfig;
+use crate::agent::error::{ErrorKind, ProviderError};
+use crate::agent::event::StreamEvent;
+use crate::agent::final_tool::{append_questions, FinalDecision, FinalToolHandler};
+use crate::agent::message::{ContentBlock, Message, ModelRequest, ToolResult};
+use crate::agent::provider::Provider;
+use crate::agent::retry::RetryPolicy;
+use crate::agent::roles::SessionKind;
+use crate::agent::schema;
+use crate::agent::tools::{self, CommandSettings, ToolOutput, Toolbox};
+use crate::agent::transcript::SessionTranscript;
+use crate::agent::usage::Usage;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Turns in a row without a tool call before the session gives up on the model.
+const MAX_IDLE_TURNS: u32 = 3;
+/// Messages at the end of the conversation that compaction leaves whole.
+const KEEP_RECENT_MESSAGES: usize = 4;
+/// Tool results longer than this are shortened by compaction.
+const COMPACT_ABOVE_BYTES: usize = 400;
+
+/// Everything one session needs besides its provider, transcript and final-call hook.
+#[derive(Debug, Clone)]
+pub struct SessionSpec {
+    pub kind: SessionKind,
+    pub working_dir: PathBuf,
+    pub mission_dir: PathBuf,
+    /// The first user message: the task and the context the runner chose for it (the
+    /// feature, its assertions, AGENTS.md, the skill…).
+    pub task: String,
+    pub max_turns: u32,
+    /// The mission's token budget (0: none), checked against the mission's usage before
+    /// every model call.
+    pub max_mission_tokens: u64,
+    pub retry: RetryPolicy,
+    pub commands: CommandSettings,
+    pub max_output_tokens: Option<u32>,
+}
+
+impl SessionSpec {
+    /// A spec with missions.toml's limits and command settings (the sandbox stays off until
+    /// the caller probes it and sets `commands.sandbox`).
+    pub fn new(
+        kind: SessionKind,
+        working_dir: PathBuf,
+        mission_dir: PathBuf,
+        task: String,
+        config: &MissionsConfig,
+    ) -> Self {
+        let commands = CommandSettings::from_config(config, kind.write_policy())
+            .with_git_identity_if_missing(&working_dir);
+        SessionSpec {
+            kind,
+            working_dir,
+            mission_dir,
+            task,
+            max_turns: config.limits.max_turns,
+            max_mission_tokens: config.limits.max_tokens_per_mission,
+            retry: RetryPolicy::default(),
+            commands,
+            max_output_tokens: config
+                .role(kind.agent_role())
+                .ok()
+                .and_then(|r| r.max_output_tokens),
+        }
+    }
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEnd {
+    /// The final tool was called and accepted: the handoff, the validation, the plan summary.
+    Finished(Value),
+    /// The orchestrator asked the person (written to mission.md).
+    AwaitingAnswers(Vec<String>),
+    MaxTurns(u32),
+    TokenBudget {
+        used: u64,
+        budget: u64,
+    },
+    /// The prompt did not fit even after compacting old tool output.
+    ContextExhausted(String),
+    /// The model stopped calling tools.
+    NoToolCalls(u32),
+    ProviderFailed(ProviderError),
+    Cancelled,
+    /// Anything else that stopped the session (a setup error, an external agent's failure).
+    Failed(String),
+}
+
+impl SessionEnd {
+    /// The `status` of the transcript's `session_end` line.
+    pub fn status(&self) -> &'static str {
+        match self {
+            SessionEnd::Finished(_) => "completed",
+            SessionEnd::AwaitingAnswers(_) => "awaiting_answers",
+            SessionEnd::MaxTurns(_) => "max_turns",
+            SessionEnd::TokenBudget { .. } => "token_budget",
+            SessionEnd::ContextExhausted(_) => "context_exhausted",
+            SessionEnd::NoToolCalls(_) => "no_tool_calls",
+            SessionEnd::ProviderFailed(_) => "provider_failed",
+            SessionEnd::Cancelled => "cancelled",
+            SessionEnd::Failed(_) => "failed",
+        }
+    }
+
+    /// A sentence a person can act on.
+    pub fn reason(&self) -> String {
+        match self {
+            SessionEnd::Finished(_) => "the final tool was called and accepted".into(),
+            SessionEnd::AwaitingAnswers(q) => {
+                format!("asked the person {} question(s) in mission.md", q.len())
+            }
+            SessionEnd::MaxTurns(n) => {
+                format!("max_turns ({n}) reached before the final tool was called")
+            }
+            SessionEnd::TokenBudget { used, budget } => {
+                format!("the mission's token budget is spent ({used} of max_tokens_per_mission = {budget})")
+            }
+            SessionEnd::ContextExhausted(m) => {
+                format!("the conversation no longer fits the model's context, even compacted: {m}")
+            }
+            SessionEnd::NoToolCalls(n) => {
+                format!("the model answered {n} times in a row without calling a tool")
+            }
+            SessionEnd::ProviderFailed(e) => format!("the model provider failed: {e}"),
+            SessionEnd::Cancelled => "cancelled".into(),
+            SessionEnd::Failed(m) => m.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionOutcome {
+    pub session_id: String,
+    pub end: SessionEnd,
+    /// Assistant turns taken.
+    pub turns: u32,
+    pub usage: Usage,
+}
+
+/// Watches a session live (for progress display); the transcript is the record.
+pub trait SessionObserver: Send {
+    fn on_event(&mut self, _event: &StreamEvent) {}
+    fn on_tool_call(&mut self, _name: &str, _input: &Value) {}
+    fn on_tool_result(&mut self, _name: &str, _output: &ToolOutput) {}
+}
+
+pub struct NoSessionObserver;
+impl SessionObserver for NoSessionObserver {}
+
+/// Runs one session of `spec.kind` with the built-in loop.
+pub async fn run_session(
+    provider: &dyn Provider,
+    spec: &SessionSpec,
+    transcript: &mut SessionTranscript,
+    handler: &mut dyn FinalToolHandler,
+    cancel: &CancellationToken,
+    observer: &mut dyn SessionObserver,
+) -> SessionOutcome {
+    let mut turns = 0u32;
+    let end = drive(
+        provider, spec, transcript, handler, cancel, observer, &mut turns,
+    )
+    .await;
+    if let SessionEnd::Finished(value) = &end {
+        if spec.kind == SessionKind::Worker {
+            transcript.handoff(value);
+        }
+    }
+    transcript.end_with(
+        end.status(),
+        json!({"reason": end.reason(), "turns": turns}),
+    );
+    SessionOutcome {
+        session_id: transcript.session_id().to_string(),
+        end,
+        turns,
+        usage: transcript.session_usage(),
+    }
+}
+
+async fn drive(
+    provider: &dyn Provider,
+    spec: &SessionSpec,
+    transcript: &mut SessionTranscript,
+    handler: &mut dyn FinalToolHandler,
+    cancel: &CancellationToken,
+    observer: &mut dyn SessionObserver,
+    turns: &mut u32,
+) -> SessionEnd {
+    let kind = spec.kind;
+    let mut toolbox = match Toolbox::new(
+        &spec.working_dir,
+        &spec.mission_dir,
+        kind.write_policy(),
+        transcript.session_id(),
+        spec.commands.clone(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            return SessionEnd::Failed(format!(
+                "cannot open the working directory or mission folder: {e}"
+            ))
+        }
+    };
+    let roots = toolbox.roots().clone();
+    let mut request = ModelRequest {
+        system: kind.system_prompt(&roots.working_dir, &roots.mission_dir),
+        messages: vec![Message::user_text(spec.task.clone())],
+        tools: kind.tools(),
+        max_output_tokens: spec.max_output_tokens,
+        temperature: None,
+    };
+    let offered = kind.tool_names();
+    let mut compacted = false;
+    let mut idle = 0u32;
+    loop {
+        if cancel.is_cancelled() {
+            return SessionEnd::Cancelled;
+        }
+        if *turns >= spec.max_turns {
+            return SessionEnd::MaxTurns(spec.max_turns);
+        }
+        let used = transcript.mission_usage().total();
+        if spec.max_mission_tokens > 0 && used >= spec.max_mission_tokens {
+            return SessionEnd::TokenBudget {
+                used,
+                budget: spec.max_mission_tokens,
+            };
+        }
+        let turn = match transcript
+            .model_call(provider, &request, &spec.retry, cancel, &mut |e| {
+                observer.on_event(e)
+            })
+            .await
+        {
+            Ok(turn) => turn,
+            Err(e) if e.kind == ErrorKind::Cancelled => return SessionEnd::Cancelled,
+            Err(e) if e.kind == ErrorKind::ContextLength && !compacted => {
+                compacted = true;
+                if compact(&mut request.messages) == 0 {
+                    return SessionEnd::ContextExhausted(e.message);
+                }
+                continue;
+            }
+            Err(e) if e.kind == ErrorKind::ContextLength => {
+                return SessionEnd::ContextExhausted(e.message)
+            }
+            Err(e) => return SessionEnd::ProviderFailed(e),
+        };
+        *turns += 1;
+        request.messages.push(turn.to_message());
+        let calls: Vec<(String, String, Value)> = turn
+            .tool_calls()
+            .iter()
+            .map(|c| (c.id.to_string(), c.name.to_string(), c.input.clone()))
+            .collect();
+        if calls.is_empty() {
+            idle += 1;
+            if idle >= MAX_IDLE_TURNS {
+                return SessionEnd::NoToolCalls(idle);
+            }
+            request.messages.push(Message::user_text(format!(
+                "You answered without calling a tool. Go on with the tools, and end the session by calling `{}`.",
+                kind.final_tool()
+            )));
+            continue;
+        }
+        idle = 0;
+        let mut results = Vec::new();
+        for (id, name, input) in calls {
+            transcript.tool_call(&id, &name, &input);
+            observer.on_tool_call(&name, &input);
+            let (output, end) = if !offered.contains(&name.as_str()) {
+                (
+                    ToolOutput::error(format!(
+                        "unknown tool `{name}`; the tools are: {}",
+                        offered.join(", ")
+                    )),
+                    None,
+                )
+            } else if name == kind.final_tool() {
+                final_call(kind, &name, &input, handler)
+            } else if name == "ask_user" {
+                ask_user(&roots.mission_dir, &input)
+            } else {
+                (toolbox.run(&name, &input, cancel).await, None)
+            };
+            transcript.tool_result(&id, &name, &output.content, output.is_error);
+            observer.on_tool_result(&name, &output);
+            if let Some(end) = end {
+                return end; // calls after the final one in the same turn are not run
+            }
+            results.push(ToolResult {
+                tool_use_id: id,
+                content: output.content,
+                is_error: output.is_error,
+            });
+        }
+        request.messages.push(Message::tool_results(results));
+    }
+}
+
+fn final_call(
+    kind: SessionKind,
+    name: &str,
+    input: &Value,
+    handler: &mut dyn FinalToolHandler,
+) -> (ToolOutput, Option<SessionEnd>) {
+    if let Err(e) = tools::check_args(name, input) {
+        return (ToolOutput::error(e), None);
+    }
+    if let Err(e) = schema::check_final_semantics(name, input) {
+        return (
+            ToolOutput::error(format!("`{name}` refused: {e}. Fix it and call again.")),
+            None,
+        );
+    }
+    match handler.decide(kind, input) {
+        FinalDecision::Accept(value) => (
+            ToolOutput::ok("accepted; the session ends here"),
+            Some(SessionEnd::Finished(value)),
+        ),
+        FinalDecision::Reject(message) => (ToolOutput::error(message), None),
+    }
+}
+
+fn ask_user(mission_dir: &std::path::Path, input: &Value) -> (ToolOutput, Option<SessionEnd>) {
+    if let Err(e) = tools::check_args("ask_user", input) {
+        return (ToolOutput::error(e), None);
+    }
+    let questions: Vec<String> = input["questions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    match append_questions(mission_dir, &questions) {
+        Ok(()) => (
+            ToolOutput::ok("written to mission.md; the session ends until the person answers"),
+            Some(SessionEnd::AwaitingAnswers(questions)),
+        ),
+        Err(e) => (
+            ToolOutput::error(format!("cannot write mission.md: {e}")),
+            None,
+        ),
+    }
+}
+
+/// Shortens long tool results outside the last few messages; returns how many it shortened.
+fn compact(messages: &mut [Message]) -> usize {
+    let keep_from = messages.len().saturating_sub(KEEP_RECENT_MESSAGES);
+    let mut shortened = 0;
+    for message in &mut messages[..keep_from] {
+        for block in &mut message.content {
+            if let ContentBlock::ToolResult { content, .. } = block {
+                if content.len() > COMPACT_ABOVE_BYTES {
+                    let head = tools::clip(content, 200).to_string();
+                    *content = format!("{head}\n… [older tool output removed to fit the context window; run the tool again if you need it]");
+                    shortened += 1;
+                }
+            }
+        }
+    }
+    shortened
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_shortens_only_old_long_results() {
+        let long = "x".repeat(5000);
+        let result = |c: &str| {
+            Message::tool_results([ToolResult {
+                tool_use_id: "t".into(),
+                content: c.into(),
+                is_error: false,
+            }])
+        };
+        let mut messages = vec![
+            Message::user_text("task"),
+            result(&long),
+            result("short"),
+            result(&long),
+            result(&long),
+            result(&long),
+            result(&long),
+            result(&long),
+        ];
+        assert_eq!(compact(&mut messages), 2);
+        let len = |m: &Message| match &m.content[0] {
+            ContentBlock::ToolResult { content, .. } => content.len(),
+            _ => 0,
+        };
+        assert!(len(&messages[1]) < 400 && len(&messages[3]) < 400);
+        assert_eq!(len(&messages[2]), 5);
+        assert_eq!(len(&messages[4]), 5000);
+        assert_eq!(len(&messages[7]), 5000);
+        assert_eq!(compact(&mut messages), 0, "nothing more to shorten");
+    }
+}

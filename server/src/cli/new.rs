@@ -1,0 +1,28 @@
+//! `missions new <GOAL> [--name SLUG]`.
+
+use std::io::Write;
+
+use crate::runner::new::{self, NewError};
+
+pub fn run(goal: &str, name: Option<&str>, quiet: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match new::create(&cwd, goal, name) {
+        Ok(m) => {
+            let shown = m.dir.strip_prefix(&cwd).map_or(m.dir.clone(), |p| p.to_path_buf());
+            if quiet {
+                let _ = writeln!(out, "{}", shown.display());
+            } else {
+                let _ = writeln!(out, "Created mission {} ({}) in {}", m.state.title, m.state.id, shown.display());
+                let _ = writeln!(out, "Next: `missions run` plans it (contract first, then features) and runs it.");
+            }
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(err, "missions: {e}");
+            match e {
+                NewError::Write { .. } | NewError::Git(_) => 1,
+                _ => 2,
+            }
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The analysis task: takes the newest document snapshot, re-checks the missions it touches
+//! (both documents, whichever changed), publishes diagnostics and an immutable analysis
+//! snapshot for requests. Snapshots that arrive during an analysis coalesce: only the newest
+//! is analysed next. No debounce.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+use tower_lsp::lsp_types::{self as lsp, DiagnosticRelatedInformation, NumberOrString, Url};
+use tower_lsp::Client;
+
+use super::convert::{self, Encoding};
+use super::documents::{DocsSnapshot, Document};
+use super::folder::doc_file;
+use crate::analysis::mission::{MissionAnalysis, MissionParts, NamedHandoff};
+use crate::analysis::{Diagnostic, DocKind, Severity, Target};
+use crate::model::folder::{self as model_folder, HANDOFFS_DIR, VALIDATION_STATE_FILE};
+use crate::model::records::{self, Handoff, Loaded, ValidationState};
+use crate::model::{contract, features, Contract, FeaturesFile};
+
+/// One analysed mission with the documents its spans point into.
+#[derive(Debug)]
+pub struct MissionSnapshot {
+    pub dir: PathBuf,
+    pub analysis: Arc<MissionAnalysis>,
+    pub contract: Option<Arc<Document>>,
+    pub features: Option<Arc<Document>>,
+}
+
+impl MissionSnapshot {
+    pub fn doc(&self, kind: DocKind) -> Option<&Arc<Document>> {
+        match kind {
+            DocKind::Contract => self.contract.as_ref(),
+            DocKind::Features => self.features.as_ref(),
+        }
+    }
+
+    pub fn doc_uri(&self, kind: DocKind) -> Option<Url> {
+        convert::uri_of(&self.dir.join(doc_file(kind)))
+    }
+}
+
+/// What requests read: the documents and the analysis made from exactly those documents.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub generation: u64,
+    pub docs: Arc<HashMap<Url, Arc<Document>>>,
+    pub missions: BTreeMap<PathBuf, Arc<MissionSnapshot>>,
+}
+
+impl Snapshot {
+    /// The mission the file at `uri` belongs to: its folder, or one of the two folders above
+    /// (`handoffs/x.json`, `validation/<milestone>/round-1.json`).
+    pub fn mission_of(&self, uri: &Url) -> Option<&Arc<MissionSnapshot>> {
+        let path = convert::path_of(uri)?;
+        path.ancestors().skip(1).take(3).find_map(|dir| self.missions.get(dir))
+    }
+}
+
+/// Where a document's text came from, to tell whether it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SourceKey {
+    Open(u64),
+    Disk(Option<SystemTime>, u64),
+    Missing,
+    Unreadable(String),
+}
+
+#[derive(Debug)]
+struct Parsed<T> {
+    key: SourceKey,
+    doc: Option<Arc<Document>>,
+    value: Option<Arc<T>>,
+}
+
+impl<T> Default for Parsed<T> {
+    fn default() -> Self {
+        Parsed { key: SourceKey::Missing, doc: None, value: None }
+    }
+}
+
+#[derive(Default)]
+struct MissionCache {
+    contract: Parsed<Contract>,
+    features: Parsed<FeaturesFile>,
+    validation: Parsed<ValidationState>,
+    handoffs_key: Vec<(String, Option<SystemTime>, u64)>,
+    handoffs: Arc<Vec<NamedHandoff>>,
+    skills: Option<Vec<String>>,
+    snapshot: Option<Arc<MissionSnapshot>>,
+    /// What the client was last sent, per URI.
+    published: BTreeMap<Url, Vec<lsp::Diagnostic>>,
+}
+
+type Publication = (Url, Vec<lsp::Diagnostic>, Option<i32>);
+
+#[derive(Default)]
+struct Analyzer {
+    missions: HashMap<PathBuf, MissionCache>,
+    previous: DocsSnapshot,
+    was_ready: bool,
+}
+
+/// Runs until the document owner is gone.
+pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snapshots: watch::Sender<Arc<Snapshot>>, client: Client, encoding: Arc<OnceLock<Encoding>>) {
+    let mut analyzer = Some(Analyzer::default());
+    while docs.changed().await.is_ok() {
+        let current = docs.borrow_and_update().clone();
+        let encoding = encoding.get().copied().unwrap_or(Encoding::Utf16);
+        let mut state = analyzer.take().unwrap_or_default();
+        let job = tokio::task::spawn_blocking(move || {
+            let publications = state.pass(&current, encoding);
+            (state, current, publications)
+        });
+        let (state, current, publications) = match job.await {
+            Ok(done) => done,
+            Err(e) => {
+                // Caches are lost with the panicking pass; the next edit rebuilds them.
+                tracing::error!("analysis pass failed: {e}");
+                let current = docs.borrow().clone();
+                snapshots.send_replace(Arc::new(Snapshot { generation: current.generation, docs: current.docs.clone(), missions: BTreeMap::new() }));
+                continue;
+            }
+        };
+        let missions = state.missions.iter().filter_map(|(dir, m)| Some((dir.clone(), m.snapshot.clone()?))).collect();
+        let replaced = snapshots.send_replace(Arc::new(Snapshot { generation: current.generation, docs: current.docs.clone(), missions }));
+        analyzer = Some(state);
+        for (uri, diagnostics, version) in publications {
+            client.publish_diagnostics(uri, diagnostics, version).await;
+        }
+        // The replaced snapshot may hold the last reference to a big parse; freeing it takes
+        // milliseconds, so it happens after the diagnostics are out and off the async threads.
+        drop(current);
+        tokio::task::spawn_blocking(move || drop(replaced));
+    }
+}
+
+impl Analyzer {
+    /// Re-checks the missions touched since the previous snapshot; returns what to publish.
+    fn pass(&mut self, docs: &DocsSnapshot, encoding: Encoding) -> Vec<Publication> {
+        let became_ready = docs.ready && !self.was_ready;
+        let changed = changed_paths(&self.previous, docs);
+        let mut out = Vec::new();
+        for dir in docs.missions.iter() {
+            let touched = !self.missions.contains_key(dir) || became_ready || changed.iter().any(|p| p.starts_with(dir));
+            if !touched {
+                continue;
+            }
+            let cache = self.missions.entry(dir.clone()).or_default();
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| refresh(cache, dir, docs, encoding, became_ready)));
+            match outcome {
+                Ok(publications) => out.extend(publications),
+                Err(_) => {
+                    tracing::error!("analysis of {} panicked; its caches are reset", dir.display());
+                    self.missions.insert(dir.clone(), MissionCache::default());
+                }
+            }
+        }
+        self.previous = docs.clone();
+        self.was_ready = docs.ready;
+        if !docs.ready {
+            // Nothing goes to the client before `initialized`; all of it goes once it arrives.
+            for cache in self.missions.values_mut() {
+                cache.published.clear();
+            }
+            return Vec::new();
+        }
+        out
+    }
+}
+
+/// Paths of documents opened, changed or closed between two snapshots.
+fn changed_paths(before: &DocsSnapshot, after: &DocsSnapshot) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (uri, doc) in after.docs.iter() {
+        if before.docs.get(uri).is_none_or(|old| old.revision != doc.revision) {
+            out.extend(convert::path_of(uri));
+        }
+    }
+    for uri in before.docs.keys().filter(|u| !after.docs.contains_key(*u)) {
+        out.extend(convert::path_of(uri));
+    }
+    out
+}
+
+/// Brings one mission up to date; returns its publications (the edited documents always, the
+/// others when their diagnostics changed).
+fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: Encoding, republish_all: bool) -> Vec<Publication> {
+    let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, |t| contract::parse(t));
+    let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, |t| features::parse(t));
+    let validation_changed = reload(&mut cache.validation, dir, VALIDATION_STATE_FILE, docs, |t| {
+        let loaded = records::load::<ValidationState>(t);
+        if let Some(e) = &loaded.error {
+            tracing::warn!("{}: not a valid validation state: {e}", dir.join(VALIDATION_STATE_FILE).display());
+        }
+        loaded.value.unwrap_or_default()
+    });
+    let handoffs_changed = reload_handoffs(cache, dir);
+    let skills = model_folder::skill_names(dir);
+    let skills_changed = skills != cache.skills;
+    cache.skills = skills;
+    let inputs_changed = contract_changed || features_changed || validation_changed || handoffs_changed || skills_changed || cache.snapshot.is_none();
+    if inputs_changed {
+        let parts = MissionParts {
+            contract: cache.contract.value.clone(),
+            features: cache.features.value.clone(),
+            skills: cache.skills.clone(),
+            validation: cache.validation.value.clone(),
+            handoffs: cache.handoffs.clone(),
+        };
+        cache.snapshot = Some(Arc::new(MissionSnapshot {
+            dir: dir.to_path_buf(),
+            analysis: Arc::new(MissionAnalysis::new(parts)),
+            contract: cache.contract.doc.clone(),
+            features: cache.features.doc.clone(),
+        }));
+    }
+    if !docs.ready {
+        return Vec::new();
+    }
+    let Some(snapshot) = cache.snapshot.clone() else { return Vec::new() };
+    if !inputs_changed && !republish_all {
+        return Vec::new();
+    }
+    let edited: Vec<Url> = [(DocKind::Contract, contract_changed), (DocKind::Features, features_changed)].into_iter().filter(|(_, c)| *c).filter_map(|(k, _)| snapshot.doc_uri(k)).collect();
+    let fresh = to_lsp(&snapshot, encoding);
+    let mut out = Vec::new();
+    for (uri, diagnostics) in &fresh {
+        if republish_all || edited.contains(uri) || cache.published.get(uri) != Some(diagnostics) {
+            out.push((uri.clone(), diagnostics.clone(), docs.docs.get(uri).and_then(|d| d.version)));
+        }
+    }
+    for uri in cache.published.keys().filter(|u| !fresh.contains_key(*u)) {
+        out.push((uri.clone(), Vec::new(), docs.docs.get(uri).and_then(|d| d.version)));
+    }
+    cache.published = fresh;
+    out
+}
+
+/// Re-reads and re-parses one file if its source changed; true when it did.
+fn reload<T>(slot: &mut Parsed<T>, dir: &Path, name: &str, docs: &DocsSnapshot, parse: impl FnOnce(&str) -> T) -> bool {
+    let path = dir.join(name);
+    let open = convert::uri_of(&path).and_then(|u| docs.docs.get(&u).cloned());
+    let key = match &open {
+        Some(doc) => SourceKey::Open(doc.revision),
+        None => match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => SourceKey::Disk(meta.modified().ok(), meta.len()),
+            _ => SourceKey::Missing,
+        },
+    };
+    if key == slot.key && !matches!(key, SourceKey::Unreadable(_)) {
+        return false;
+    }
+    let doc = match open {
+        Some(doc) => Some(doc),
+        None if key == SourceKey::Missing => None,
+        None => match model_folder::read_text(&path) {
+            Ok(text) => Some(Arc::new(Document::new(text, None))),
+            Err(e) => {
+                let reason = e.to_string();
+                if slot.key != SourceKey::Unreadable(reason.clone()) {
+                    tracing::warn!("{}: {reason}; checked without it", path.display());
+                }
+                *slot = Parsed { key: SourceKey::Unreadable(reason), doc: None, value: None };
+                return true;
+            }
+        },
+    };
+    let value = doc.as_ref().map(|d| Arc::new(parse(&d.text)));
+    *slot = Parsed { key, doc, value };
+    true
+}
+
+fn reload_handoffs(cache: &mut MissionCache, dir: &Path) -> bool {
+    let folder = dir.join(HANDOFFS_DIR);
+    let mut key: Vec<(String, Option<SystemTime>, u64)> = std::fs::read_dir(&folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    let meta = e.metadata().ok()?;
+                    (name.ends_with(".json") && meta.is_file()).then(|| (name, meta.modified().ok(), meta.len()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    key.sort();
+    if key == cache.handoffs_key {
+        return false;
+    }
+    let mut handoffs = Vec::new();
+    for (name, _, _) in &key {
+        let path = folder.join(name);
+        match model_folder::read_text(&path) {
+            Ok(text) => match records::load::<Handoff>(&text) {
+                Loaded { value: Some(handoff), .. } => handoffs.push(NamedHandoff { session_id: name.trim_end_matches(".json").to_string(), handoff }),
+                Loaded { error, .. } => tracing::warn!("{}: not a handoff: {}", path.display(), error.unwrap_or_default()),
+            },
+            Err(e) => tracing::warn!("{}: {e}", path.display()),
+        }
+    }
+    cache.handoffs_key = key;
+    cache.handoffs = Arc::new(handoffs);
+    true
+}
+
+/// The mission's diagnostics as LSP diagnostics per URI: both documents (when they exist, even
+/// with none) and the source files validator issues point at.
+fn to_lsp(snapshot: &MissionSnapshot, encoding: Encoding) -> BTreeMap<Url, Vec<lsp::Diagnostic>> {
+    let mut out: BTreeMap<Url, Vec<lsp::Diagnostic>> = BTreeMap::new();
+    for kind in [DocKind::Contract, DocKind::Features] {
+        if let (Some(_), Some(uri)) = (snapshot.doc(kind), snapshot.doc_uri(kind)) {
+            out.insert(uri, Vec::new());
+        }
+    }
+    let mut workdir: Option<Option<PathBuf>> = None;
+    for d in &snapshot.analysis.diagnostics {
+        match &d.target {
+            Target::Doc { doc, span } => {
+                let (Some(document), Some(uri)) = (snapshot.doc(*doc), snapshot.doc_uri(*doc)) else { continue };
+                let range = convert::range(document, span, encoding);
+                out.entry(uri).or_default().push(lsp_diagnostic(snapshot, d, range, encoding));
+            }
+            Target::SourceLine { path, line } => {
+                let base = workdir.get_or_insert_with(|| model_folder::working_directory(&snapshot.dir));
+                let full = match base {
+                    Some(base) => base.join(path),
+                    None if Path::new(path).is_absolute() => PathBuf::from(path),
+                    None => continue,
+                };
+                let Some(uri) = convert::uri_of(&full) else { continue };
+                let start = lsp::Position { line: line.saturating_sub(1), character: 0 };
+                let range = lsp::Range { start, end: lsp::Position { line: *line, character: 0 } };
+                out.entry(uri).or_default().push(lsp_diagnostic(snapshot, d, range, encoding));
+            }
+        }
+    }
+    out
+}
+
+fn lsp_diagnostic(snapshot: &MissionSnapshot, d: &Diagnostic, range: lsp::Range, encoding: Encoding) -> lsp::Diagnostic {
+    let related: Vec<DiagnosticRelatedInformation> = d
+        .related
+        .iter()
+        .filter_map(|r| {
+            let doc = snapshot.doc(r.doc)?;
+            let uri = snapshot.doc_uri(r.doc)?;
+            Some(DiagnosticRelatedInformation { location: lsp::Location { uri, range: convert::range(doc, &r.span, encoding) }, message: r.message.clone() })
+        })
+        .collect();
+    lsp::Diagnostic {
+        range,
+        severity: Some(match d.severity {
+            Severity::Error => lsp::DiagnosticSeverity::ERROR,
+            Severity::Warning => lsp::DiagnosticSeverity::WARNING,
+            Severity::Information => lsp::DiagnosticSeverity::INFORMATION,
+            Severity::Hint => lsp::DiagnosticSeverity::HINT,
+        }),
+        code: Some(NumberOrString::String(d.code.as_str().to_string())),
+        source: Some("missions".to_string()),
+        message: d.message.clone(),
+        related_information: (!related.is_empty()).then_some(related),
+        ..lsp::Diagnostic::default()
+    }
+}

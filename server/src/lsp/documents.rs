@@ -1,0 +1,205 @@
+//! The document owner: one task applies open/change/close in arrival order, checks versions,
+//! and publishes immutable snapshots of the open documents and known mission folders.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{mpsc, watch};
+use tower_lsp::lsp_types::{TextDocumentContentChangeEvent, Url};
+
+use super::convert::{self, Encoding};
+use super::folder;
+use crate::analysis::position::Positions;
+
+/// A text with its line index. Open documents carry the client's version; files read from
+/// disk have none.
+#[derive(Debug)]
+pub struct Document {
+    pub text: String,
+    pub positions: Positions,
+    pub version: Option<i32>,
+    /// Unique per content: a new revision means a new text (caches key on it).
+    pub revision: u64,
+}
+
+static NEXT_REVISION: AtomicU64 = AtomicU64::new(1);
+
+impl Document {
+    pub fn new(text: String, version: Option<i32>) -> Self {
+        let positions = Positions::new(&text);
+        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed) }
+    }
+}
+
+#[derive(Debug)]
+pub enum DocEvent {
+    Open { generation: u64, uri: Url, text: String, version: i32 },
+    Change { generation: u64, uri: Url, version: i32, changes: Vec<TextDocumentContentChangeEvent> },
+    Close { generation: u64, uri: Url },
+    /// `initialized` arrived: diagnostics may be sent from now on, and the workspace is scanned.
+    Ready,
+    /// Mission folders found by the workspace scan.
+    Missions(Vec<PathBuf>),
+}
+
+/// What the analyzer and the requests see: immutable once sent.
+#[derive(Debug, Default, Clone)]
+pub struct DocsSnapshot {
+    /// The number of document events applied.
+    pub generation: u64,
+    pub docs: Arc<HashMap<Url, Arc<Document>>>,
+    pub missions: Arc<BTreeSet<PathBuf>>,
+    /// True once the client sent `initialized`.
+    pub ready: bool,
+}
+
+/// Runs until every event sender is gone (the server exited).
+pub async fn own_documents(
+    mut events: mpsc::UnboundedReceiver<DocEvent>,
+    resend: mpsc::WeakUnboundedSender<DocEvent>,
+    snapshots: watch::Sender<Arc<DocsSnapshot>>,
+    encoding: Arc<OnceLock<Encoding>>,
+    roots: Arc<OnceLock<Vec<PathBuf>>>,
+) {
+    let mut owner = Owner { state: DocsSnapshot::default(), encoding, roots, resend };
+    while let Some(event) = events.recv().await {
+        owner.apply(event);
+        // Events queued meanwhile are applied before the analyzer is told: one snapshot per burst.
+        while let Ok(event) = events.try_recv() {
+            owner.apply(event);
+        }
+        snapshots.send_replace(Arc::new(owner.state.clone()));
+    }
+}
+
+struct Owner {
+    state: DocsSnapshot,
+    encoding: Arc<OnceLock<Encoding>>,
+    roots: Arc<OnceLock<Vec<PathBuf>>>,
+    resend: mpsc::WeakUnboundedSender<DocEvent>,
+}
+
+impl Owner {
+    fn encoding(&self) -> Encoding {
+        self.encoding.get().copied().unwrap_or(Encoding::Utf16)
+    }
+
+    fn apply(&mut self, event: DocEvent) {
+        match event {
+            DocEvent::Open { generation, uri, text, version } => {
+                self.state.generation = generation;
+                self.note_mission(&uri);
+                Arc::make_mut(&mut self.state.docs).insert(uri, Arc::new(Document::new(text, Some(version))));
+            }
+            DocEvent::Change { generation, uri, version, changes } => {
+                self.state.generation = generation;
+                let encoding = self.encoding();
+                let docs = Arc::make_mut(&mut self.state.docs);
+                let Some(doc) = docs.get(&uri) else {
+                    tracing::warn!("didChange for {uri}, which is not open: ignored");
+                    return;
+                };
+                if doc.version.is_some_and(|current| version <= current) {
+                    tracing::warn!("stale didChange for {uri}: version {version} is not newer than {:?}; ignored", doc.version);
+                    return;
+                }
+                let updated = apply_changes(doc, changes, version, encoding);
+                docs.insert(uri, Arc::new(updated));
+            }
+            DocEvent::Close { generation, uri } => {
+                self.state.generation = generation;
+                if Arc::make_mut(&mut self.state.docs).remove(&uri).is_none() {
+                    tracing::warn!("didClose for {uri}, which is not open: ignored");
+                }
+            }
+            DocEvent::Ready => {
+                self.state.ready = true;
+                self.scan_workspace();
+            }
+            DocEvent::Missions(found) => Arc::make_mut(&mut self.state.missions).extend(found),
+        }
+    }
+
+    fn note_mission(&mut self, uri: &Url) {
+        let Some(path) = convert::path_of(uri) else { return };
+        if let Some(dir) = folder::mission_of(&path, &self.state.missions) {
+            if !self.state.missions.contains(&dir) {
+                Arc::make_mut(&mut self.state.missions).insert(dir);
+            }
+        }
+    }
+
+    /// Finds the mission folders of the workspace folders off this task; the result comes
+    /// back as an event.
+    fn scan_workspace(&self) {
+        let roots = self.roots.get().cloned().unwrap_or_default();
+        if roots.is_empty() {
+            return;
+        }
+        let resend = self.resend.clone();
+        tokio::spawn(async move {
+            let found = tokio::task::spawn_blocking(move || roots.iter().flat_map(|r| crate::model::folder::find_mission_folders(r)).collect::<Vec<_>>()).await;
+            match (found, resend.upgrade()) {
+                (Ok(found), Some(tx)) => {
+                    tracing::info!("workspace scan found {} mission folder(s)", found.len());
+                    let _ = tx.send(DocEvent::Missions(found));
+                }
+                (Err(e), _) => tracing::error!("workspace scan failed: {e}"),
+                (Ok(_), None) => {}
+            }
+        });
+    }
+}
+
+/// Applies content changes in order, each relative to the text the previous one produced.
+fn apply_changes(doc: &Document, changes: Vec<TextDocumentContentChangeEvent>, version: i32, encoding: Encoding) -> Document {
+    let mut current: Option<Document> = None;
+    for change in changes {
+        let base = current.as_ref().unwrap_or(doc);
+        let text = match change.range {
+            None => change.text,
+            Some(range) => {
+                let span = convert::span(base, range, encoding);
+                if range.start.line > range.end.line || (range.start.line == range.end.line && range.start.character > range.end.character) {
+                    tracing::warn!("didChange with a reversed range {range:?}: applied as {span:?}");
+                }
+                let mut text = String::with_capacity(base.text.len() + change.text.len());
+                text.push_str(&base.text[..span.start]);
+                text.push_str(&change.text);
+                text.push_str(&base.text[span.end..]);
+                text
+            }
+        };
+        current = Some(Document::new(text, Some(version)));
+    }
+    current.unwrap_or_else(|| Document::new(doc.text.clone(), Some(version)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_lsp::lsp_types::{Position, Range};
+
+    fn change(range: Option<((u32, u32), (u32, u32))>, text: &str) -> TextDocumentContentChangeEvent {
+        TextDocumentContentChangeEvent {
+            range: range.map(|(s, e)| Range { start: Position { line: s.0, character: s.1 }, end: Position { line: e.0, character: e.1 } }),
+            range_length: None,
+            text: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn changes_apply_in_order_and_clamp() {
+        let doc = Document::new("ab\r\n🎉cd\n".to_string(), Some(1));
+        // after the emoji (2 UTF-16 units), then past the end of line 0 (before \r\n), then far away
+        let changes = vec![change(Some(((1, 2), (1, 2))), "X"), change(Some(((0, 99), (0, 99))), "!"), change(Some(((9, 0), (9, 5))), "$"), change(Some(((1, 1), (1, 1))), "?")];
+        let out = apply_changes(&doc, changes, 2, Encoding::Utf16);
+        // (1,1) is inside the emoji's surrogate pair: it moves back to the emoji's start
+        assert_eq!(out.text, "ab!\r\n?🎉Xcd\n$");
+        assert_eq!(out.version, Some(2));
+        let reversed = apply_changes(&doc, vec![change(Some(((0, 2), (0, 0))), "")], 3, Encoding::Utf8);
+        assert_eq!(reversed.text, "\r\n🎉cd\n");
+    }
+}

@@ -1,0 +1,53 @@
+//! `initialize`: position encoding negotiation, workspace folders, and the capabilities of
+//! this server (sync, diagnostics, hover, navigation, symbols, rename).
+
+use std::path::PathBuf;
+
+use tower_lsp::lsp_types::*;
+
+use super::convert::{self, Encoding};
+use super::Shared;
+
+pub fn initialize(shared: &Shared, params: InitializeParams) -> InitializeResult {
+    let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_ref());
+    let encoding = if offered.is_some_and(|list| list.contains(&PositionEncodingKind::UTF8)) { Encoding::Utf8 } else { Encoding::Utf16 };
+    if shared.encoding.set(encoding).is_err() {
+        tracing::warn!("initialize received twice; keeping the first position encoding");
+    }
+    let _ = shared.roots.set(workspace_roots(&params));
+    InitializeResult { capabilities: capabilities(encoding), server_info: Some(ServerInfo { name: "missions".to_string(), version: Some(env!("CARGO_PKG_VERSION").to_string()) }) }
+}
+
+/// Workspace folders, or the root URI of clients that send only that.
+#[allow(deprecated)] // root_uri / root_path: older clients send only these
+fn workspace_roots(params: &InitializeParams) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = params.workspace_folders.iter().flatten().filter_map(|f| convert::path_of(&f.uri)).collect();
+    if roots.is_empty() {
+        roots.extend(params.root_uri.as_ref().and_then(convert::path_of));
+    }
+    if roots.is_empty() {
+        roots.extend(params.root_path.as_ref().map(PathBuf::from));
+    }
+    roots
+}
+
+pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
+    ServerCapabilities {
+        position_encoding: Some(match encoding {
+            Encoding::Utf8 => PositionEncodingKind::UTF8,
+            Encoding::Utf16 => PositionEncodingKind::UTF16,
+        }),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::INCREMENTAL),
+            ..TextDocumentSyncOptions::default()
+        })),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Right(DocumentSymbolOptions { label: Some("missions".to_string()), work_done_progress_options: WorkDoneProgressOptions::default() })),
+        workspace_symbol_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Right(RenameOptions { prepare_provider: Some(true), work_done_progress_options: WorkDoneProgressOptions::default() })),
+        ..ServerCapabilities::default()
+    }
+}

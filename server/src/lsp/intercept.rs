@@ -1,0 +1,117 @@
+//! Document events in arrival order. tower-lsp runs handlers concurrently (and at most
+//! `concurrency_level` at once), so didOpen/didChange/didClose are taken here, in the service's
+//! `call`, which tower-lsp invokes for each message in the order they arrive: they are numbered
+//! and sent to the document owner before anything else happens, and never wait for a slot.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::{mpsc, Notify};
+use tower_lsp::jsonrpc::{Request, Response};
+use tower_lsp::lsp_types::{DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams};
+use tower_lsp::ExitedError;
+use tower_service::Service;
+
+use super::documents::DocEvent;
+
+pub struct DocumentEvents<S> {
+    inner: S,
+    events: mpsc::UnboundedSender<DocEvent>,
+    accepted: Arc<AtomicU64>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// `shutdown` and `exit` as seen in arrival order: tower-lsp itself keeps reading its input
+/// after `exit` until the client closes it, so the server stops on this signal instead.
+#[derive(Default)]
+pub struct Lifecycle {
+    pub shutdown_requested: AtomicBool,
+    pub exit: Notify,
+}
+
+impl<S> DocumentEvents<S> {
+    pub fn new(inner: S, events: mpsc::UnboundedSender<DocEvent>, accepted: Arc<AtomicU64>, lifecycle: Arc<Lifecycle>) -> Self {
+        DocumentEvents { inner, events, accepted, lifecycle }
+    }
+
+    /// Numbers and sends one document event; the number is what requests wait for.
+    fn send(&self, make: impl FnOnce(u64) -> DocEvent) {
+        let generation = self.accepted.load(Ordering::SeqCst) + 1;
+        if self.events.send(make(generation)).is_ok() {
+            self.accepted.store(generation, Ordering::SeqCst);
+        } else {
+            tracing::error!("the document owner has stopped; document event dropped");
+        }
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Option<Response>, ExitedError>> + Send>>;
+
+fn decode<T: DeserializeOwned>(method: &str, params: Option<Value>) -> Option<T> {
+    match serde_json::from_value(params.unwrap_or(Value::Null)) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!("{method} with invalid params ignored: {e}");
+            None
+        }
+    }
+}
+
+impl<S> Service<Request> for DocumentEvents<S>
+where
+    S: Service<Request, Response = Option<Response>, Error = ExitedError>,
+    S::Future: Send + 'static,
+{
+    type Response = Option<Response>;
+    type Error = ExitedError;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let method = request.method();
+        let is_doc_event = matches!(method, "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose");
+        // A request with one of these names is not a notification: let tower-lsp answer it.
+        if !is_doc_event || request.id().is_some() {
+            let lifecycle_method = method.to_string();
+            let response = self.inner.call(request);
+            match lifecycle_method.as_str() {
+                "initialized" => {
+                    let _ = self.events.send(DocEvent::Ready);
+                }
+                "shutdown" => self.lifecycle.shutdown_requested.store(true, Ordering::SeqCst),
+                // notify_one keeps the permit if the server is not waiting yet.
+                "exit" => self.lifecycle.exit.notify_one(),
+                _ => {}
+            }
+            return Box::pin(response);
+        }
+        let (method, _, params) = request.into_parts();
+        match method.as_ref() {
+            "textDocument/didOpen" => {
+                if let Some(p) = decode::<DidOpenTextDocumentParams>(&method, params) {
+                    let doc = p.text_document;
+                    self.send(|generation| DocEvent::Open { generation, uri: doc.uri, text: doc.text, version: doc.version });
+                }
+            }
+            "textDocument/didChange" => {
+                if let Some(p) = decode::<DidChangeTextDocumentParams>(&method, params) {
+                    self.send(|generation| DocEvent::Change { generation, uri: p.text_document.uri, version: p.text_document.version, changes: p.content_changes });
+                }
+            }
+            _ => {
+                if let Some(p) = decode::<DidCloseTextDocumentParams>(&method, params) {
+                    self.send(|generation| DocEvent::Close { generation, uri: p.text_document.uri });
+                }
+            }
+        }
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}

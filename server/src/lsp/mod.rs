@@ -1,0 +1,173 @@
+//! `missions lsp`: the language server (design §4). Protocol layer only: every tower-lsp and
+//! lsp-types type stays in this module; the answers come from `analysis`.
+//!
+//! Tasks and data flow:
+//! - [`intercept`] sees every incoming message in arrival order and turns didOpen / didChange /
+//!   didClose into events for the document owner, numbering them (the *generation*);
+//! - [`documents`] owns the open documents, applies events in order and publishes an immutable
+//!   snapshot of them;
+//! - [`analyzer`] analyses the newest snapshot (edits arriving meanwhile coalesce), publishes
+//!   diagnostics and an immutable analysis snapshot;
+//! - request handlers wait (bounded) for the analysis of the generation they arrived after, then
+//!   answer from that snapshot with panics caught.
+
+mod analyzer;
+mod convert;
+mod definition;
+mod documents;
+mod folder;
+mod guard;
+mod hover;
+mod initialize;
+mod intercept;
+mod rename;
+mod symbols;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+use tower_lsp::jsonrpc::Result as RpcResult;
+use tower_lsp::lsp_types::*;
+use tower_lsp::{Client, LanguageServer, LspService, Server};
+
+use analyzer::Snapshot;
+use convert::Encoding;
+use documents::DocEvent;
+
+/// How many requests tower-lsp runs at once. Document events never wait for these slots
+/// (see `intercept`), and handlers are bounded, so this only limits request parallelism.
+const MAX_CONCURRENT_REQUESTS: usize = 32;
+
+/// The longest a request waits for the analysis of the edits sent before it; after that it
+/// answers from the newest analysis there is.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
+
+/// State shared by the handlers.
+pub(crate) struct Shared {
+    client: Client,
+    /// Negotiated at `initialize`; UTF-16 until then.
+    encoding: Arc<OnceLock<Encoding>>,
+    /// Workspace folders, from `initialize`.
+    roots: Arc<OnceLock<Vec<PathBuf>>>,
+    /// Number of document events accepted so far (see `intercept`).
+    accepted: Arc<AtomicU64>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+}
+
+impl Shared {
+    fn encoding(&self) -> Encoding {
+        self.encoding.get().copied().unwrap_or(Encoding::Utf16)
+    }
+
+    /// The analysis that includes every document event received before this call.
+    async fn snapshot(&self) -> Arc<Snapshot> {
+        let target = self.accepted.load(Ordering::SeqCst);
+        let mut rx = self.snapshots.clone();
+        let waited = tokio::time::timeout(SNAPSHOT_WAIT, rx.wait_for(|s| s.generation >= target)).await;
+        match waited {
+            Ok(Ok(snapshot)) => snapshot.clone(),
+            _ => {
+                tracing::warn!("analysis of generation {target} not ready after {SNAPSHOT_WAIT:?}; answering from the newest one");
+                let newest = self.snapshots.borrow().clone();
+                newest
+            }
+        }
+    }
+}
+
+pub(crate) struct Backend {
+    shared: Arc<Shared>,
+}
+
+/// Runs the server over any byte streams until the client sends `exit` or closes the input.
+/// Returns true when `shutdown` came first (the exit status the protocol asks for: 0, else 1).
+pub async fn serve<I, O>(input: I, output: O) -> bool
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite,
+{
+    let encoding = Arc::new(OnceLock::new());
+    let roots = Arc::new(OnceLock::new());
+    let accepted = Arc::new(AtomicU64::new(0));
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<DocEvent>();
+    let (docs_tx, docs_rx) = watch::channel(Arc::new(documents::DocsSnapshot::default()));
+    let (snapshots_tx, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
+
+    let (service, socket) = LspService::build(|client| Backend {
+        shared: Arc::new(Shared {
+            client: client.clone(),
+            encoding: encoding.clone(),
+            roots: roots.clone(),
+            accepted: accepted.clone(),
+            snapshots: snapshots_rx,
+        }),
+    })
+    .finish();
+    let client = service.inner().shared.client.clone();
+    tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone()));
+    tokio::spawn(analyzer::analyse_forever(docs_rx, snapshots_tx, client, encoding.clone()));
+    let lifecycle = Arc::new(intercept::Lifecycle::default());
+    let service = intercept::DocumentEvents::new(service, events_tx, accepted, lifecycle.clone());
+    let server = Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS);
+    tokio::select! {
+        _ = server.serve(service) => tracing::info!("input closed"),
+        _ = lifecycle.exit.notified() => tracing::info!("exit"),
+    }
+    lifecycle.shutdown_requested.load(Ordering::SeqCst)
+}
+
+/// `missions lsp`: the server on stdin/stdout; returns the process exit status.
+pub async fn run_stdio() -> i32 {
+    if serve(tokio::io::stdin(), tokio::io::stdout()).await {
+        0
+    } else {
+        1
+    }
+}
+
+#[tower_lsp::async_trait]
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> RpcResult<InitializeResult> {
+        Ok(initialize::initialize(&self.shared, params))
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        tracing::info!("client initialized");
+    }
+
+    async fn shutdown(&self) -> RpcResult<()> {
+        Ok(())
+    }
+
+    async fn hover(&self, params: HoverParams) -> RpcResult<Option<Hover>> {
+        hover::hover(&self.shared, params).await
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> RpcResult<Option<GotoDefinitionResponse>> {
+        definition::definition(&self.shared, params).await
+    }
+
+    async fn references(&self, params: ReferenceParams) -> RpcResult<Option<Vec<Location>>> {
+        definition::references(&self.shared, params).await
+    }
+
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> RpcResult<Option<DocumentSymbolResponse>> {
+        symbols::document_symbols(&self.shared, params).await
+    }
+
+    async fn symbol(&self, params: WorkspaceSymbolParams) -> RpcResult<Option<Vec<SymbolInformation>>> {
+        symbols::workspace_symbols(&self.shared, params).await
+    }
+
+    async fn prepare_rename(&self, params: TextDocumentPositionParams) -> RpcResult<Option<PrepareRenameResponse>> {
+        rename::prepare_rename(&self.shared, params).await
+    }
+
+    async fn rename(&self, params: RenameParams) -> RpcResult<Option<WorkspaceEdit>> {
+        rename::rename(&self.shared, params).await
+    }
+}

@@ -1,0 +1,122 @@
+//! `missions new`: a mission folder under `<workspace>/.missions/<slug>/` with mission.md,
+//! state.json and working_directory.txt, excluded from git.
+
+use std::path::{Path, PathBuf};
+
+use crate::model::folder::{MISSIONS_DIR, MISSION_FILE, STATE_FILE, WORKING_DIRECTORY_FILE};
+use crate::model::persist::{write_atomic, write_json_atomic};
+use crate::model::records::MissionState;
+use crate::model::timestamp::now_rfc3339;
+
+use super::{events, git};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NewError {
+    #[error("the goal is empty: say what the mission should achieve")]
+    EmptyGoal,
+    #[error("`--name` must contain a letter or digit")]
+    EmptyName,
+    #[error("{0} is not inside a git repository: missions work on a repository (run `git init` first)")]
+    NotInRepository(PathBuf),
+    #[error("cannot write the mission folder {path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+}
+
+#[derive(Debug)]
+pub struct NewMission {
+    pub dir: PathBuf,
+    pub state: MissionState,
+}
+
+/// Lower case; runs of anything but ASCII letters and digits become one `-` (design §2).
+pub fn slugify(s: &str) -> String {
+    let mut slug = String::new();
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    // Keep folder names readable: cut at a word boundary near 48 characters.
+    match slug.char_indices().nth(48) {
+        Some((cut, _)) => slug[..cut].rsplit_once('-').map_or(&slug[..cut], |(head, _)| head).to_string(),
+        None => slug.to_string(),
+    }
+}
+
+pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, NewError> {
+    let goal = goal.trim();
+    if goal.is_empty() {
+        return Err(NewError::EmptyGoal);
+    }
+    let repo = git::toplevel(cwd).ok_or_else(|| NewError::NotInRepository(cwd.to_path_buf()))?;
+    let title = title_of(goal);
+    let base = slugify(name.unwrap_or(&title));
+    if base.is_empty() {
+        return Err(if name.is_some() { NewError::EmptyName } else { NewError::EmptyGoal });
+    }
+    let missions = repo.join(MISSIONS_DIR);
+    let write_err = |path: &Path, e: std::io::Error| NewError::Write { path: path.to_path_buf(), message: e.to_string() };
+    std::fs::create_dir_all(&missions).map_err(|e| write_err(&missions, e))?;
+    // `create_dir` (not `_all`) claims the name atomically, so two `new`s never share a folder.
+    let (slug, dir) = (1..)
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .map(|slug| {
+            let dir = missions.join(&slug);
+            (slug, dir)
+        })
+        .find(|(_, dir)| std::fs::create_dir(dir).is_ok())
+        .expect("an unused name exists");
+    git::exclude(&repo, &format!("/{MISSIONS_DIR}/{slug}/"))?;
+
+    let uuid = uuid::Uuid::new_v4();
+    let now = now_rfc3339();
+    let state = MissionState {
+        id: format!("mis_{}", &uuid.simple().to_string()[..8]),
+        uuid: Some(uuid.to_string()),
+        title: title.clone(),
+        status: "planning".to_string(),
+        created_at: now.clone(),
+        updated_at: now,
+        ..MissionState::default()
+    };
+    let mission_md = format!("# {title}\n\n{goal}\n");
+    write_atomic(&dir.join(MISSION_FILE), mission_md.as_bytes()).map_err(|e| write_err(&dir, e))?;
+    write_atomic(&dir.join(WORKING_DIRECTORY_FILE), format!("{}\n", repo.display()).as_bytes()).map_err(|e| write_err(&dir, e))?;
+    write_json_atomic(&dir.join(STATE_FILE), &state).map_err(|e| write_err(&dir, e))?;
+    events::log(&dir, "mission_created", serde_json::json!({"id": state.id, "title": title, "slug": slug})).map_err(|e| write_err(&dir, e))?;
+    Ok(NewMission { dir, state })
+}
+
+/// The first line of the goal, shortened to a title.
+fn title_of(goal: &str) -> String {
+    let first = goal.lines().find(|l| !l.trim().is_empty()).unwrap_or(goal).trim().trim_start_matches('#').trim();
+    match first.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", first[..cut].trim_end()),
+        None => first.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Slack clone: Auth & Chat!"), "slack-clone-auth-chat");
+        assert_eq!(slugify("  --Über   Café--  "), "ber-caf");
+        assert_eq!(slugify("漢字"), "");
+        let long = slugify(&"word ".repeat(30));
+        assert!(long.len() <= 48 && !long.ends_with('-'), "{long}");
+    }
+
+    #[test]
+    fn titles() {
+        assert_eq!(title_of("\n# Build a link shortener\nwith auth"), "Build a link shortener");
+        assert!(title_of(&"x".repeat(200)).ends_with('…'));
+    }
+}

@@ -1,0 +1,774 @@
+//! The agent loop end to end: a fake model on loopback (real HTTP, the Anthropic wire format)
+//! drives real tools on a real temporary repository; external agents are real processes; a
+//! recorded session replays offline.
+
+mod agent_support;
+
+use agent_support::*;
+use missions::agent::config::{AgentRole, MissionsConfig};
+use missions::agent::providers::anthropic::AnthropicProvider;
+use missions::agent::providers::command::CommandAgent;
+use missions::agent::providers::replay::Recording;
+use missions::agent::session::NoSessionObserver;
+use missions::agent::transcript::{SessionTranscript, SharedUsage};
+use missions::agent::{
+    run_session, AcceptValid, CancellationToken, FinalDecision, PlanLint, SessionEnd, SessionKind,
+    SessionOutcome, SessionSpec,
+};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Repo {
+    _dir: tempfile::TempDir,
+    wd: PathBuf,
+    mission: PathBuf,
+}
+
+/// A git repository with a script to fix and its test, and an empty mission folder.
+fn repo() -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let wd = dir.path().join("repo");
+    let mission = wd.join(".missions/greet");
+    std::fs::create_dir_all(wd.join("src")).unwrap();
+    std::fs::create_dir_all(&mission).unwrap();
+    std::fs::write(wd.join("src/greet.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::write(wd.join("test.sh"), "out=$(sh src/greet.sh); [ \"$out\" = hello ] && echo PASS || { echo \"FAIL: got $out\"; exit 1; }\n").unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(&wd)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    std::fs::write(wd.join(".git/info/exclude"), ".missions/\n").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "start"]);
+    Repo {
+        _dir: dir,
+        wd,
+        mission,
+    }
+}
+
+fn spec(kind: SessionKind, r: &Repo, max_turns: u32) -> SessionSpec {
+    let mut s = SessionSpec::new(
+        kind,
+        r.wd.clone(),
+        r.mission.clone(),
+        "Feature feat-greet: greet.sh prints `hello`. Assertion VAL-GREET-001.".into(),
+        &MissionsConfig::default(),
+    );
+    s.max_turns = max_turns;
+    s.retry = fast_retries();
+    s
+}
+
+fn transcript(r: &Repo, session: &str, role: AgentRole) -> SessionTranscript {
+    SessionTranscript::start(
+        &r.mission,
+        "mis_loop",
+        session,
+        role,
+        SharedUsage::default(),
+        json!({"provider": "test", "model": "claude-test"}),
+    )
+}
+
+fn handoff(commit: &str) -> Value {
+    json!({"featureId": "feat-greet", "status": "completed", "salientSummary": "greet.sh prints hello",
+           "whatWasImplemented": "Changed the greeting.", "whatWasLeftUndone": "",
+           "verification": {"commandsRun": ["sh test.sh"]}, "commitId": commit,
+           "skillFeedback": {"followedProcedure": true}, "testsAdded": ["test.sh"]})
+}
+
+fn turn(id: &str, name: &str, args: &Value) -> Step {
+    let text = args.to_string();
+    let (a, b) = text.split_at(text.len() / 2);
+    Step::stream(anthropic_turn("", &[(id, name, &[a, b])], 10, 0, 0, 5))
+}
+
+fn worker_script() -> Vec<Step> {
+    vec![
+        turn("t1", "read_file", &json!({"path": "src/greet.sh"})),
+        turn(
+            "t2",
+            "edit_file",
+            &json!({"path": "src/greet.sh", "old": "echo hi", "new": "echo hello"}),
+        ),
+        turn(
+            "t3",
+            "bash",
+            &json!({"command": "sh test.sh && git add -A && git commit -qm 'greet: say hello' && git rev-parse HEAD", "timeout_s": 30}),
+        ),
+        turn("t4", "submit_handoff", &handoff("recorded-commit")),
+    ]
+}
+
+async fn run_with_fake(
+    r: &Repo,
+    script: Vec<Step>,
+    session: &str,
+    max_turns: u32,
+) -> (SessionOutcome, FakeProvider) {
+    let fake = FakeProvider::start(script).await;
+    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let mut t = transcript(r, session, AgentRole::Worker);
+    let outcome = run_session(
+        &provider,
+        &spec(SessionKind::Worker, r, max_turns),
+        &mut t,
+        &mut AcceptValid,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    (outcome, fake)
+}
+
+/// The session's lines of the transcript.
+fn lines_of(mission: &Path, session: &str) -> Vec<Value> {
+    read_transcript(mission)
+        .into_iter()
+        .filter(|l| l["sessionId"] == session)
+        .collect()
+}
+
+fn tool_calls(lines: &[Value]) -> Vec<(String, Value)> {
+    lines
+        .iter()
+        .filter(|l| l["kind"] == "tool_call")
+        .map(|l| (l["name"].as_str().unwrap().to_string(), l["input"].clone()))
+        .collect()
+}
+
+/// The tool results the model was sent, from the recorded Anthropic request bodies.
+fn sent_results(fake: &FakeProvider) -> Vec<(String, bool)> {
+    let last = fake.requests().last().unwrap().body.clone();
+    let mut out = Vec::new();
+    for m in last["messages"].as_array().unwrap() {
+        for b in m["content"].as_array().into_iter().flatten() {
+            if b["type"] == "tool_result" {
+                let text = match &b["content"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.push((text, b["is_error"].as_bool().unwrap_or(false)));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_worker_reads_edits_runs_the_test_commits_and_hands_off() {
+    let r = repo();
+    let (outcome, fake) = run_with_fake(&r, worker_script(), "ses_worker", 20).await;
+
+    assert_eq!(
+        outcome.end,
+        SessionEnd::Finished(handoff("recorded-commit"))
+    );
+    assert_eq!(outcome.turns, 4);
+    assert_eq!(outcome.usage.output, 20);
+    assert_eq!(
+        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
+        "#!/bin/sh\necho hello\n"
+    );
+    let log = Command::new("git")
+        .args(["log", "--format=%s"])
+        .current_dir(&r.wd)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout),
+        "greet: say hello\nstart\n"
+    );
+
+    // The model saw each result in order: numbered lines, the edit, the passing test.
+    let results = sent_results(&fake);
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[0],
+        ("1\t#!/bin/sh\n2\techo hi\n".to_string(), false)
+    );
+    assert!(
+        results[1].0.starts_with("replaced 1 occurrence"),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        results[2].0.starts_with("exit code: 0\nPASS\n"),
+        "{:?}",
+        results[2]
+    );
+    let first = &fake.requests()[0].body;
+    let tools: Vec<&str> = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "read_file",
+            "write_file",
+            "edit_file",
+            "list_files",
+            "search",
+            "bash",
+            "submit_handoff"
+        ]
+    );
+    assert!(
+        first["system"].to_string().contains("tests before code")
+            || first["system"]
+                .to_string()
+                .contains("Write the tests first")
+    );
+
+    let lines = lines_of(&r.mission, "ses_worker");
+    let names: Vec<String> = tool_calls(&lines).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["read_file", "edit_file", "bash", "submit_handoff"]);
+    let handoff_line = lines.iter().find(|l| l["kind"] == "handoff").unwrap();
+    assert_eq!(handoff_line["handoff"]["featureId"], "feat-greet");
+    let end = lines.last().unwrap();
+    assert_eq!(
+        (
+            end["kind"].as_str(),
+            end["status"].as_str(),
+            end["turns"].as_u64()
+        ),
+        (Some("session_end"), Some("completed"), Some(4))
+    );
+}
+
+#[tokio::test]
+async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
+    let r = repo();
+    let mut incomplete = handoff("abc");
+    incomplete
+        .as_object_mut()
+        .unwrap()
+        .remove("whatWasLeftUndone");
+    incomplete["status"] = json!("finished");
+    let script = vec![
+        turn(
+            "t1",
+            "edit_file",
+            &json!({"path": "src/greet.sh", "old": 5}),
+        ),
+        turn("t2", "delete_everything", &json!({})),
+        Step::stream(anthropic_turn(
+            "",
+            &[("t3", "bash", &["{\"command\": \"echo unterminated"])],
+            10,
+            0,
+            0,
+            5,
+        )),
+        turn(
+            "t4",
+            "edit_file",
+            &json!({"path": "src/greet.sh", "old": "echo hi", "new": "echo hello"}),
+        ),
+        turn("t5", "submit_handoff", &incomplete),
+        turn("t6", "submit_handoff", &handoff("abc")),
+    ];
+    let (outcome, fake) = run_with_fake(&r, script, "ses_bad", 20).await;
+    assert_eq!(outcome.end, SessionEnd::Finished(handoff("abc")));
+    let results = sent_results(&fake);
+    assert_eq!(results.len(), 5);
+    let (first, is_error) = &results[0];
+    assert!(
+        *is_error
+            && first.contains("`old`: expected string")
+            && first.contains("missing required field `new`"),
+        "{first}"
+    );
+    assert!(
+        results[1].1 && results[1].0.contains("unknown tool `delete_everything`"),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        results[2].1 && results[2].0.contains("not valid JSON"),
+        "{:?}",
+        results[2]
+    );
+    assert!(!results[3].1, "{:?}", results[3]);
+    assert!(
+        results[4].1
+            && results[4].0.contains("`status`: must be one of")
+            && results[4].0.contains("`whatWasLeftUndone`"),
+        "{:?}",
+        results[4]
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
+        "#!/bin/sh\necho hello\n"
+    );
+}
+
+#[tokio::test]
+async fn max_turns_ends_the_session_with_its_reason() {
+    let r = repo();
+    let script = vec![
+        turn("t1", "list_files", &json!({})),
+        turn("t2", "list_files", &json!({"path": "src"})),
+        turn("t3", "submit_handoff", &handoff("never")),
+    ];
+    let (outcome, fake) = run_with_fake(&r, script, "ses_max", 2).await;
+    assert_eq!(outcome.end, SessionEnd::MaxTurns(2));
+    assert_eq!(fake.requests().len(), 2);
+    let end = lines_of(&r.mission, "ses_max").pop().unwrap();
+    assert_eq!(end["status"], "max_turns");
+    assert_eq!(
+        end["reason"],
+        "max_turns (2) reached before the final tool was called"
+    );
+}
+
+#[tokio::test]
+async fn a_hook_rejection_goes_back_to_the_model() {
+    let r = repo();
+    let fake = FakeProvider::start(vec![
+        turn("t1", "submit_handoff", &handoff("first")),
+        turn("t2", "submit_handoff", &handoff("second")),
+    ])
+    .await;
+    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let mut t = transcript(&r, "ses_hook", AgentRole::Worker);
+    let mut seen = Vec::new();
+    let mut hook = |_kind: SessionKind, args: &Value| {
+        seen.push(args["commitId"].clone());
+        if args["commitId"] == "first" {
+            FinalDecision::Reject("commit first is not in this session's history".into())
+        } else {
+            FinalDecision::Accept(json!({"accepted": args["commitId"]}))
+        }
+    };
+    let outcome = run_session(
+        &provider,
+        &spec(SessionKind::Worker, &r, 10),
+        &mut t,
+        &mut hook,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    assert_eq!(
+        outcome.end,
+        SessionEnd::Finished(json!({"accepted": "second"}))
+    );
+    assert_eq!(seen, [json!("first"), json!("second")]);
+    assert_eq!(
+        sent_results(&fake),
+        [(
+            "commit first is not in this session's history".to_string(),
+            true
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_context_length_error_compacts_old_output_once() {
+    let r = repo();
+    std::fs::write(r.wd.join("big.txt"), "line\n".repeat(2000)).unwrap();
+    let too_long = || {
+        Step::error(
+            400,
+            &[],
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long: 300000 tokens > 200000 maximum"}}),
+        )
+    };
+    let script = vec![
+        turn("t1", "read_file", &json!({"path": "big.txt"})),
+        turn("t2", "list_files", &json!({})),
+        turn("t3", "list_files", &json!({})),
+        too_long(),
+        turn("t4", "list_files", &json!({"path": "src"})),
+        too_long(),
+        too_long(),
+    ];
+    let (outcome, fake) = run_with_fake(&r, script, "ses_ctx", 20).await;
+    let SessionEnd::ContextExhausted(message) = &outcome.end else {
+        panic!("{:?}", outcome.end)
+    };
+    assert!(message.contains("prompt is too long"));
+    let bodies: Vec<String> = fake.requests().iter().map(|q| q.body.to_string()).collect();
+    assert_eq!(
+        bodies.len(),
+        6,
+        "compacted once and re-sent; the second overflow ends the session"
+    );
+    assert!(bodies[3].contains("1\\tline") && !bodies[3].contains("older tool output removed"));
+    assert!(bodies[4].contains("older tool output removed") && bodies[4].len() < bodies[3].len());
+}
+
+fn script_agent(dir: &Path, body: &str) -> CommandAgent {
+    let path = dir.join("fake-agent.sh");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    CommandAgent {
+        argv: vec![
+            "sh".into(),
+            path.display().to_string(),
+            "-p".into(),
+            "--output-format".into(),
+            "stream-json".into(),
+        ],
+    }
+}
+
+#[tokio::test]
+async fn an_external_agent_runs_a_whole_worker_session_and_its_recording_replays() {
+    let r = repo();
+    let agents = tempfile::tempdir().unwrap();
+    let result = serde_json::to_string(&format!(
+        "All done.\n```json\n{}\n```",
+        handoff("ext-commit")
+    ))
+    .unwrap();
+    let agent = script_agent(
+        agents.path(),
+        &format!(
+            r#"prompt=$(cat)
+case "$prompt" in *feat-greet*submit_handoff*) ;; *) echo "prompt lacks the task" >&2; exit 2;; esac
+sed -i 's/echo hi/echo hello/' src/greet.sh
+cat <<'JSON'
+{{"type":"system","subtype":"init"}}
+{{"type":"assistant","message":{{"content":[{{"type":"text","text":"Editing greet.sh"}}]}}}}
+{{"type":"result","subtype":"success","result":{result},"usage":{{"input_tokens":12,"cache_read_input_tokens":300,"cache_creation_input_tokens":40,"output_tokens":8}}}}
+JSON
+"#
+        ),
+    );
+    let mut t = transcript(&r, "ses_ext", AgentRole::Worker);
+    let outcome = agent
+        .run(
+            &spec(SessionKind::Worker, &r, 20),
+            &mut t,
+            &mut AcceptValid,
+            &CancellationToken::new(),
+            &mut NoSessionObserver,
+        )
+        .await;
+    drop(t);
+    assert_eq!(outcome.end, SessionEnd::Finished(handoff("ext-commit")));
+    assert_eq!(
+        (
+            outcome.usage.input,
+            outcome.usage.cache_read,
+            outcome.usage.cache_write,
+            outcome.usage.output
+        ),
+        (12, 300, 40, 8)
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
+        "#!/bin/sh\necho hello\n"
+    );
+    let recorded = tool_calls(&lines_of(&r.mission, "ses_ext"));
+    assert_eq!(
+        recorded,
+        [("submit_handoff".to_string(), handoff("ext-commit"))]
+    );
+
+    // The recording replays through the built-in loop to the same handoff.
+    let recording = Recording::load(&r.mission.join("worker-transcripts.jsonl")).unwrap();
+    let replay = recording.next_session(AgentRole::Worker).unwrap();
+    let mut t = transcript(&r, "ses_ext_replay", AgentRole::Worker);
+    let again = run_session(
+        &replay,
+        &spec(SessionKind::Worker, &r, 20),
+        &mut t,
+        &mut AcceptValid,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    assert_eq!(again.end, SessionEnd::Finished(handoff("ext-commit")));
+}
+
+#[tokio::test]
+async fn an_external_agent_without_a_json_final_message_fails_clearly() {
+    let r = repo();
+    let agents = tempfile::tempdir().unwrap();
+    let agent = script_agent(
+        agents.path(),
+        "cat >/dev/null\necho '{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"All done, the tests pass!\"}}'\necho 'warning: something' >&2\n",
+    );
+    let mut t = transcript(&r, "ses_ext_bad", AgentRole::Worker);
+    let outcome = agent
+        .run(
+            &spec(SessionKind::Worker, &r, 20),
+            &mut t,
+            &mut AcceptValid,
+            &CancellationToken::new(),
+            &mut NoSessionObserver,
+        )
+        .await;
+    drop(t);
+    let SessionEnd::Failed(reason) = &outcome.end else {
+        panic!("{:?}", outcome.end)
+    };
+    assert!(
+        reason.contains("no valid final JSON object for `submit_handoff`"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("All done, the tests pass!") && reason.contains("warning: something"),
+        "{reason}"
+    );
+    let end = lines_of(&r.mission, "ses_ext_bad").pop().unwrap();
+    assert_eq!(
+        (end["status"].as_str(), end["reason"].as_str()),
+        (Some("failed"), Some(reason.as_str()))
+    );
+
+    // A final object that breaks the schema is a clear failure too; a missing program as well.
+    let agent = script_agent(
+        agents.path(),
+        "cat >/dev/null\necho '{\"featureId\": \"feat-greet\", \"status\": \"done\"}'\n",
+    );
+    let mut t = transcript(&r, "ses_ext_schema", AgentRole::Worker);
+    let outcome = agent
+        .run(
+            &spec(SessionKind::Worker, &r, 20),
+            &mut t,
+            &mut AcceptValid,
+            &CancellationToken::new(),
+            &mut NoSessionObserver,
+        )
+        .await;
+    let SessionEnd::Failed(reason) = &outcome.end else {
+        panic!("{:?}", outcome.end)
+    };
+    assert!(
+        reason.contains("breaks the `submit_handoff` schema")
+            && reason.contains("`status`: must be one of"),
+        "{reason}"
+    );
+    let missing = CommandAgent {
+        argv: vec!["/nonexistent/agent-binary".into()],
+    };
+    let mut t = transcript(&r, "ses_ext_missing", AgentRole::Worker);
+    let outcome = missing
+        .run(
+            &spec(SessionKind::Worker, &r, 20),
+            &mut t,
+            &mut AcceptValid,
+            &CancellationToken::new(),
+            &mut NoSessionObserver,
+        )
+        .await;
+    assert!(
+        matches!(&outcome.end, SessionEnd::Failed(m) if m.contains("cannot start the external agent")),
+        "{:?}",
+        outcome.end
+    );
+}
+
+#[tokio::test]
+async fn replay_reproduces_a_recorded_sessions_tool_calls_exactly() {
+    let recorded = repo();
+    let (original, _fake) = run_with_fake(&recorded, worker_script(), "ses_rec", 20).await;
+    let recording = Recording::load(&recorded.mission.join("worker-transcripts.jsonl")).unwrap();
+    assert!(recording.next_session(AgentRole::Validator).is_none());
+
+    // A fresh checkout of the same repository, offline: only the model is replayed.
+    let fresh = repo();
+    let provider = recording.next_session(AgentRole::Worker).unwrap();
+    assert_eq!(provider.recorded_session_id(), "ses_rec");
+    let mut t = transcript(&fresh, "ses_replay", AgentRole::Worker);
+    let replayed = run_session(
+        &provider,
+        &spec(SessionKind::Worker, &fresh, 20),
+        &mut t,
+        &mut AcceptValid,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    drop(t);
+    assert_eq!(replayed.end, original.end);
+    assert_eq!(replayed.usage, original.usage, "usage is replayed too");
+    assert_eq!(provider.turns_left(), 0);
+    let a = lines_of(&recorded.mission, "ses_rec");
+    let b = lines_of(&fresh.mission, "ses_replay");
+    assert_eq!(tool_calls(&a), tool_calls(&b));
+    let results = |lines: &[Value]| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["kind"] == "tool_result" && l["name"] != "bash")
+            .map(|l| l["content"].clone())
+            .collect()
+    };
+    assert_eq!(
+        results(&a),
+        results(&b),
+        "the tools really ran again, with the same results"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fresh.wd.join("src/greet.sh")).unwrap(),
+        "#!/bin/sh\necho hello\n"
+    );
+    assert!(
+        recording.next_session(AgentRole::Worker).is_none(),
+        "sessions are handed out once, in order"
+    );
+}
+
+#[tokio::test]
+async fn an_orchestrator_fixes_its_plan_until_the_lint_accepts_it_or_asks_the_person() {
+    let r = repo();
+    let contract = "# Validation contract\n\n### VAL-GREET-001: Greeting\nRunning greet.sh prints hello.\nTool: terminal\nEvidence: output\n";
+    let bad = r#"{"features": [{"id": "feat-greet", "description": "d", "milestone": "m1", "fulfills": ["VAL-GREET-002"], "status": "pending"}]}"#;
+    let good = r#"{"features": [{"id": "feat-greet", "description": "d", "milestone": "m1", "fulfills": ["VAL-GREET-001"], "status": "pending"}]}"#;
+    let m = |name: &str| r.mission.join(name).display().to_string();
+    let fake = FakeProvider::start(vec![
+        turn(
+            "o1",
+            "write_file",
+            &json!({"path": m("validation-contract.md"), "content": contract}),
+        ),
+        turn(
+            "o2",
+            "write_file",
+            &json!({"path": m("features.json"), "content": bad}),
+        ),
+        turn(
+            "o3",
+            "write_file",
+            &json!({"path": "src/greet.sh", "content": "echo hello"}),
+        ),
+        turn("o4", "submit_plan", &json!({})),
+        turn(
+            "o5",
+            "write_file",
+            &json!({"path": m("features.json"), "content": good}),
+        ),
+        turn("o6", "submit_plan", &json!({})),
+    ])
+    .await;
+    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let mut t = transcript(&r, "ses_orch", AgentRole::Orchestrator);
+    let mut lint = PlanLint {
+        mission_dir: r.mission.clone(),
+    };
+    let outcome = run_session(
+        &provider,
+        &spec(SessionKind::Orchestrator, &r, 20),
+        &mut t,
+        &mut lint,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    assert_eq!(
+        outcome.end,
+        SessionEnd::Finished(json!({"planDone": true, "warnings": []}))
+    );
+    let results = sent_results(&fake);
+    assert!(
+        results[2].1
+            && results[2]
+                .0
+                .contains("the orchestrator writes only the plan files"),
+        "{:?}",
+        results[2]
+    );
+    assert!(
+        results[3].1
+            && results[3].0.contains("features.json:1:")
+            && results[3].0.contains("error[unknown-assertion]"),
+        "{:?}",
+        results[3]
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
+        "#!/bin/sh\necho hi\n"
+    );
+
+    let fake = FakeProvider::start(vec![turn(
+        "q1",
+        "ask_user",
+        &json!({"questions": ["Should it greet in French too?"]}),
+    )])
+    .await;
+    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let mut t = transcript(&r, "ses_ask", AgentRole::Orchestrator);
+    let outcome = run_session(
+        &provider,
+        &spec(SessionKind::Orchestrator, &r, 20),
+        &mut t,
+        &mut lint,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    assert_eq!(
+        outcome.end,
+        SessionEnd::AwaitingAnswers(vec!["Should it greet in French too?".into()])
+    );
+    let mission_md = std::fs::read_to_string(r.mission.join("mission.md")).unwrap();
+    assert!(
+        mission_md.contains("## Questions\n\n- Q: Should it greet in French too?\n  A: \n"),
+        "{mission_md}"
+    );
+}
+
+#[tokio::test]
+async fn the_mission_token_budget_stops_the_session() {
+    let r = repo();
+    let fake = FakeProvider::start(vec![
+        turn("b1", "list_files", &json!({})),
+        turn("b2", "list_files", &json!({})),
+        turn("b3", "list_files", &json!({})),
+    ])
+    .await;
+    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let mut t = transcript(&r, "ses_budget", AgentRole::Worker);
+    let mut s = spec(SessionKind::Worker, &r, 20);
+    s.max_mission_tokens = 20; // each scripted turn uses 15
+    let outcome = run_session(
+        &provider,
+        &s,
+        &mut t,
+        &mut AcceptValid,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    assert_eq!(
+        outcome.end,
+        SessionEnd::TokenBudget {
+            used: 30,
+            budget: 20
+        }
+    );
+    assert_eq!(fake.requests().len(), 2);
+    drop(t);
+    let end = lines_of(&r.mission, "ses_budget").pop().unwrap();
+    assert_eq!(end["status"], "token_budget");
+    assert!(end["reason"]
+        .as_str()
+        .unwrap()
+        .contains("max_tokens_per_mission = 20"));
+}
