@@ -127,10 +127,13 @@ async fn crlf_documents_keep_positions_and_edits_never_split_a_line_break() {
     client.diagnostics("mission/features.json", None).await;
     client.diagnostics("repo/src/auth.rs", None).await;
     insta::assert_json_snapshot!("diagnostics_crlf_contract", client.redact(&contract));
-    // Typing past the end of line 0 lands before its \r\n, so line numbers stay put.
-    client.change("mission/validation-contract.md", 2, vec![change(((0, 500), (0, 500)), "!")]).await;
+    // Typing past the end of a heading lands before its \r\n: same line, title extended.
+    client.change("mission/validation-contract.md", 2, vec![change(((4, 500), (4, 500)), "!")]).await;
     let after = client.diagnostics("mission/validation-contract.md", Some(2)).await;
     assert_eq!(after.diagnostics.iter().map(|d| d.range).collect::<Vec<_>>(), contract.diagnostics.iter().map(|d| d.range).collect::<Vec<_>>());
+    let hover = client.request::<request::HoverRequest>(HoverParams { text_document_position_params: client.at("mission/validation-contract.md", 4, 6), work_done_progress_params: Default::default() }).await.unwrap();
+    let HoverContents::Markup(markup) = hover.contents else { panic!("markdown hover expected") };
+    assert!(markup.value.starts_with("**VAL-AUTH-001**: Successful login!\n"), "{}", markup.value);
     client.finish().await;
 }
 

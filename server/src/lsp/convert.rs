@@ -42,7 +42,12 @@ pub fn offset(doc: &Document, position: Position, encoding: Encoding) -> usize {
         at -= 1;
     }
     let bytes = text.as_bytes();
-    if at > 0 && bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
+    // A column past the end of its line clamps to the line's end, before `\n` or `\r\n`.
+    let line_start = doc.positions.offset(position.line, 0, ColumnUnit::Utf8);
+    if at > line_start && bytes[at - 1] == b'\n' {
+        at -= 1;
+    }
+    if at > line_start && bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
         at -= 1;
     }
     at

@@ -5,3 +5,4 @@ pub mod events;
 pub mod git;
 pub mod locate;
 pub mod new;
+pub mod schedule;

@@ -1,0 +1,118 @@
+//! What the loop does next, decided from the files alone (so a resumed run decides the same):
+//! the next feature to run, a milestone to validate, or the end. Pure.
+
+use std::collections::HashMap;
+
+use crate::model::records::ValidationState;
+use crate::model::FeaturesFile;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Run this feature (index into `features`).
+    Feature(usize),
+    /// Every feature of the milestone is done: validate it.
+    Validate(String),
+    /// Pending features whose dependencies can never complete.
+    Stuck { milestone: String, reason: String },
+    /// Every milestone passed.
+    Completed,
+}
+
+/// The assertion ids a milestone's features claim, in feature order.
+pub fn milestone_assertions<'a>(features: &'a FeaturesFile, milestone: &str) -> Vec<&'a str> {
+    features
+        .features
+        .iter()
+        .filter(|f| f.milestone() == Some(milestone) && !f.is_cancelled())
+        .flat_map(|f| f.claims().iter().map(|c| c.value.as_str()))
+        .collect()
+}
+
+/// A milestone has passed when every assertion its features claim passed.
+pub fn milestone_passed(features: &FeaturesFile, validation: Option<&ValidationState>, milestone: &str) -> bool {
+    let ids = milestone_assertions(features, milestone);
+    let passed = |id: &&str| validation.and_then(|v| v.assertions.get(*id)).is_some_and(|s| s.status == "passed");
+    !ids.is_empty() && ids.iter().all(passed) || ids.is_empty() && validated_empty(validation, milestone)
+}
+
+/// A milestone without assertions passes once a round recorded it (nothing to check).
+fn validated_empty(validation: Option<&ValidationState>, milestone: &str) -> bool {
+    validation.and_then(|v| v.extra.get("passedMilestones")).and_then(|m| m.as_array()).is_some_and(|m| m.iter().any(|x| x.as_str() == Some(milestone)))
+}
+
+pub fn next(features: &FeaturesFile, validation: Option<&ValidationState>) -> Next {
+    let status: HashMap<&str, &str> = features.features.iter().filter_map(|f| Some((f.id()?, f.status().unwrap_or("pending")))).collect();
+    for milestone in features.milestones() {
+        if milestone_passed(features, validation, milestone) {
+            continue;
+        }
+        let members: Vec<(usize, &crate::model::Feature)> = features.features.iter().enumerate().filter(|(_, f)| f.milestone() == Some(milestone) && !f.is_cancelled()).collect();
+        let open: Vec<&(usize, &crate::model::Feature)> = members.iter().filter(|(_, f)| f.status() != Some("completed")).collect();
+        if open.is_empty() {
+            return Next::Validate(milestone.to_string());
+        }
+        // In order, the first feature whose dependencies all completed.
+        for (i, f) in &open {
+            if matches!(f.status(), Some("pending") | Some("in_progress") | None) && f.depends_on.iter().all(|d| status.get(d.value.as_str()) == Some(&"completed")) {
+                return Next::Feature(*i);
+            }
+        }
+        let (_, first) = open[0];
+        let reason = match first.status() {
+            Some(s @ ("failed" | "blocked")) => format!("feature `{}` is {s}", first.id().unwrap_or("?")),
+            _ => {
+                let waiting: Vec<&str> = first.depends_on.iter().map(|d| d.value.as_str()).filter(|d| status.get(d) != Some(&"completed")).collect();
+                format!("feature `{}` waits on {} that cannot complete", first.id().unwrap_or("?"), waiting.join(", "))
+            }
+        };
+        return Next::Stuck { milestone: milestone.to_string(), reason };
+    }
+    Next::Completed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{features, records};
+
+    fn file(json: &str) -> FeaturesFile {
+        features::parse(json)
+    }
+
+    #[test]
+    fn runs_features_in_order_respecting_dependencies() {
+        let f = file(r#"{"features": [
+            {"id": "b", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "dependsOn": ["a"]},
+            {"id": "a", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-001"]},
+            {"id": "c", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#);
+        assert_eq!(next(&f, None), Next::Feature(1));
+    }
+
+    #[test]
+    fn validates_a_finished_milestone_then_moves_on() {
+        let f = file(r#"{"features": [
+            {"id": "a", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]},
+            {"id": "x", "milestone": "one", "status": "cancelled", "fulfills": []},
+            {"id": "c", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#);
+        assert_eq!(next(&f, None), Next::Validate("one".into()));
+        let v: ValidationState = records::load(r#"{"assertions": {"VAL-A-001": {"status": "passed"}}}"#).value.unwrap();
+        assert_eq!(next(&f, Some(&v)), Next::Feature(2));
+        let failed: ValidationState = records::load(r#"{"assertions": {"VAL-A-001": {"status": "failed"}}}"#).value.unwrap();
+        assert_eq!(next(&f, Some(&failed)), Next::Validate("one".into()));
+    }
+
+    #[test]
+    fn stuck_when_a_dependency_failed() {
+        let f = file(r#"{"features": [
+            {"id": "a", "milestone": "one", "status": "failed", "fulfills": ["VAL-A-001"]},
+            {"id": "b", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "dependsOn": ["a"]}]}"#);
+        assert!(matches!(next(&f, None), Next::Stuck { reason, .. } if reason.contains("`a` is failed")));
+    }
+
+    #[test]
+    fn completed_when_every_milestone_passed() {
+        let f = file(r#"{"features": [{"id": "a", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]}]}"#);
+        let v: ValidationState = records::load(r#"{"assertions": {"VAL-A-001": {"status": "passed"}}}"#).value.unwrap();
+        assert_eq!(next(&f, Some(&v)), Next::Completed);
+    }
+}
