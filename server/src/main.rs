@@ -38,6 +38,15 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Run a mission whose plan exists: features in order, milestone validation, fix features, until completed or halted. Resumes an interrupted run.
+    #[command(long_about = "Run a mission: features in milestone order (dependsOn respected), each in a fresh worker session; at the end of each milestone the Check: commands, a scrutiny and a user-testing validator; fix features for a failed round, until every assertion passes or the mission halts.\n\nWorks on the branch missions/<slug>; refuses a dirty working tree. Resumes an interrupted run where its files say. Ctrl-C pauses.\n\nExit status: 0 completed, 3 halted, 4 waiting on you (approval, answers, paused), 2 usage or no mission, 1 internal error.")]
+    Run {
+        /// The mission folder (default: the only mission under .missions/).
+        mission: Option<PathBuf>,
+        /// Approve the plan and start without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Show where a mission stands: status, milestone, round, features and assertions by status, recent events.
     Status {
         /// The mission folder (default: the only mission under .missions/).
@@ -65,6 +74,16 @@ fn main() -> ExitCode {
             check::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
         }
         Command::New { goal, name } => missions::cli::new::run(&goal, name.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Run { mission, yes } => {
+            let verbosity = if cli.quiet {
+                missions::runner::progress::Verbosity::Quiet
+            } else if cli.verbose {
+                missions::runner::progress::Verbosity::Verbose
+            } else {
+                missions::runner::progress::Verbosity::Normal
+            };
+            missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        }
         Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
         Command::Lsp => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(runtime) => {

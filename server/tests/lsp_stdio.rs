@@ -93,7 +93,6 @@ fn a_whole_session_over_stdio() {
     let shutdown = next(&rx, |m| m["id"] == 3);
     assert_eq!(shutdown["result"], Value::Null);
     send(json!({"jsonrpc": "2.0", "method": "exit"}));
-    drop(send);
     drop(stdin);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {

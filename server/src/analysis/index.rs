@@ -2,6 +2,7 @@
 //! shared by the checks and by the queries the language server asks.
 
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use crate::model::{ids, Assertion, Contract, Feature, FeaturesFile, Span};
 
@@ -16,9 +17,10 @@ pub struct ClaimRef {
 pub struct MissionIndex<'a> {
     pub contract: Option<&'a Contract>,
     pub features: Option<&'a FeaturesFile>,
-    assertions: HashMap<&'a str, Vec<usize>>,
-    feature_ids: HashMap<&'a str, Vec<usize>>,
-    claims: HashMap<&'a str, Vec<ClaimRef>>,
+    // Almost every id occurs once: inline storage avoids an allocation per entry.
+    assertions: HashMap<&'a str, SmallVec<[usize; 1]>>,
+    feature_ids: HashMap<&'a str, SmallVec<[usize; 1]>>,
+    claims: HashMap<&'a str, SmallVec<[ClaimRef; 1]>>,
 }
 
 impl<'a> MissionIndex<'a> {
@@ -26,11 +28,13 @@ impl<'a> MissionIndex<'a> {
         let mut index = MissionIndex { contract, features, ..Default::default() };
         if let Some(c) = contract {
             index.assertions.reserve(c.assertions.len());
+            index.claims.reserve(c.assertions.len());
             for (i, a) in c.assertions.iter().enumerate() {
                 index.assertions.entry(a.id.value.as_str()).or_default().push(i);
             }
         }
         if let Some(f) = features {
+            index.feature_ids.reserve(f.features.len());
             for (fi, feature) in f.features.iter().enumerate() {
                 if let Some(id) = feature.id() {
                     index.feature_ids.entry(id).or_default().push(fi);
@@ -51,7 +55,7 @@ impl<'a> MissionIndex<'a> {
 
     /// Indices (into `contract.assertions`) of every heading with this id.
     pub fn assertion_indices(&self, id: &str) -> &[usize] {
-        self.assertions.get(id).map_or(&[], Vec::as_slice)
+        self.assertions.get(id).map_or(&[], |v| v.as_slice())
     }
 
     pub fn has_assertion(&self, id: &str) -> bool {
@@ -65,17 +69,17 @@ impl<'a> MissionIndex<'a> {
     }
 
     pub fn feature_indices(&self, id: &str) -> &[usize] {
-        self.feature_ids.get(id).map_or(&[], Vec::as_slice)
+        self.feature_ids.get(id).map_or(&[], |v| v.as_slice())
     }
 
     /// Every `fulfills` entry naming `id`, cancelled features included.
     pub fn claims_of(&self, id: &str) -> &[ClaimRef] {
-        self.claims.get(id).map_or(&[], Vec::as_slice)
+        self.claims.get(id).map_or(&[], |v| v.as_slice())
     }
 
     /// Claims by features that are not cancelled: the ones the invariant counts.
-    pub fn active_claims_of(&self, id: &str) -> Vec<ClaimRef> {
-        let Some(features) = self.features else { return Vec::new() };
+    pub fn active_claims_of(&self, id: &str) -> SmallVec<[ClaimRef; 1]> {
+        let Some(features) = self.features else { return SmallVec::new() };
         self.claims_of(id).iter().copied().filter(|c| !features.features[c.feature].is_cancelled()).collect()
     }
 

@@ -236,8 +236,9 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row>
     // print and exit: skip freeing them (as compilers do) to keep big missions fast.
     std::mem::forget(contract);
     std::mem::forget(features);
-    let contract_pos = contract_text.map(Positions::new);
-    let features_pos = features_text.map(Positions::new);
+    // Line tables cost a pass over each text: build them only for a document with diagnostics.
+    let contract_pos = std::cell::OnceCell::new();
+    let features_pos = std::cell::OnceCell::new();
     let workdir = folder::working_directory(&texts.dir).unwrap_or_else(|| default_working_directory(&texts.dir));
     let doc_path = |doc: DocKind| match only {
         Some((d, p)) if d == doc => p.to_path_buf(),
@@ -251,8 +252,8 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row>
             match &d.target {
                 Target::Doc { doc, span } => {
                     let pos = match doc {
-                        DocKind::Contract => contract_pos.as_ref()?,
-                        DocKind::Features => features_pos.as_ref()?,
+                        DocKind::Contract => contract_pos.get_or_init(|| contract_text.map(Positions::new)).as_ref()?,
+                        DocKind::Features => features_pos.get_or_init(|| features_text.map(Positions::new)).as_ref()?,
                     };
                     let (line, col) = pos.line_col(span.start, ColumnUnit::CodePoint);
                     Some(Row {

@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod new;
+pub mod run;
 pub mod status;

@@ -190,8 +190,8 @@ fn changed_paths(before: &DocsSnapshot, after: &DocsSnapshot) -> Vec<PathBuf> {
 /// Brings one mission up to date; returns its publications (the edited documents always, the
 /// others when their diagnostics changed).
 fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: Encoding, republish_all: bool) -> Vec<Publication> {
-    let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, |t| contract::parse(t));
-    let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, |t| features::parse(t));
+    let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, contract::parse);
+    let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, features::parse);
     let validation_changed = reload(&mut cache.validation, dir, VALIDATION_STATE_FILE, docs, |t| {
         let loaded = records::load::<ValidationState>(t);
         if let Some(e) = &loaded.error {

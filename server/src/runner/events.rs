@@ -29,3 +29,65 @@ pub fn read_all(mission: &Path) -> Vec<ProgressEvent> {
         Err(_) => Vec::new(),
     }
 }
+
+/// What makes an event the same event: a resumed run that redoes a step logs it only once.
+/// `None` for events that may repeat (a mission is paused, resumed or halted many times).
+pub fn identity(kind: &str, fields: &Map<String, Value>) -> Option<String> {
+    let field = |k: &str| fields.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+    let key = match kind {
+        "feature_started" | "handoff_received" => field("sessionId"),
+        "feature_completed" => field("featureId"),
+        "feature_failed" => format!("{}/{}", field("featureId"), field("sessionId")),
+        "validation_started" | "validation_round" | "fix_features_added" => format!("{}/{}", field("milestone"), field("round")),
+        "milestone_started" | "milestone_passed" => field("milestone"),
+        "mission_completed" | "plan_approved" | "plan_submitted" => String::new(),
+        _ => return None,
+    };
+    Some(format!("{kind}/{key}"))
+}
+
+/// The progress log of one run: appends events, skipping one already logged with the same
+/// identity (so a step redone after a crash is not logged twice).
+pub struct Journal {
+    mission: std::path::PathBuf,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Journal {
+    pub fn open(mission: &Path) -> Self {
+        let seen = read_all(mission).iter().filter_map(|e| identity(&e.kind, &e.fields)).collect();
+        Journal { mission: mission.to_path_buf(), seen }
+    }
+
+    /// Logs the event unless its identity was logged before; `Ok(None)` when skipped.
+    pub fn log(&mut self, kind: &str, fields: Value) -> io::Result<Option<ProgressEvent>> {
+        let map = match &fields {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        if let Some(id) = identity(kind, &map) {
+            if !self.seen.insert(id) {
+                return Ok(None);
+            }
+        }
+        log(&self.mission, kind, fields).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_logs_an_identified_event_once_even_across_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path());
+        assert!(j.log("feature_completed", serde_json::json!({"featureId": "a"})).unwrap().is_some());
+        assert!(j.log("feature_completed", serde_json::json!({"featureId": "a"})).unwrap().is_none());
+        assert!(j.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
+        let mut again = Journal::open(dir.path());
+        assert!(again.log("feature_completed", serde_json::json!({"featureId": "a"})).unwrap().is_none());
+        assert!(again.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
+        assert_eq!(read_all(dir.path()).len(), 3);
+    }
+}

@@ -1,8 +1,20 @@
 //! The mission loop and the commands around it: creating missions, finding them, their
-//! state on disk, git, and the progress log.
+//! state on disk, git, the progress log, and `missions run` (features, validation rounds,
+//! fix features, halt and resume).
 
+pub mod agents;
+pub mod context;
 pub mod events;
+pub mod fix;
 pub mod git;
 pub mod locate;
+pub mod lock;
 pub mod new;
+pub mod progress;
+pub mod queue;
+pub mod run;
 pub mod schedule;
+pub mod state;
+pub mod validate;
+pub mod verify;
+pub mod worker;

@@ -102,6 +102,30 @@ pub fn kill_group(pgid: i32) {
     }
 }
 
+/// A finished command: its exit code (124 on timeout) and what the model is shown of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRun {
+    pub code: i32,
+    pub timed_out: bool,
+    pub timeout: Duration,
+    /// The whole output, or its head and tail with the saved file's path between them.
+    pub shown: String,
+}
+
+impl CommandRun {
+    /// `exit code: N` (with the timeout note), then the output: what the model sees.
+    pub fn render(&self) -> String {
+        let mut header = format!("exit code: {}", self.code);
+        if self.timed_out {
+            header.push_str(&format!(
+                " (timed out after {} s; the process group was killed)",
+                self.timeout.as_secs()
+            ));
+        }
+        format!("{header}\n{}", self.shown)
+    }
+}
+
 pub async fn run(
     roots: &Roots,
     settings: &CommandSettings,
@@ -115,6 +139,22 @@ pub async fn run(
         .as_u64()
         .map(|s| Duration::from_secs(s.clamp(1, MAX_COMMAND_TIMEOUT_S)))
         .unwrap_or(settings.default_timeout);
+    run_script(roots, settings, script, timeout, log_path, cancel, groups)
+        .await
+        .map(|r| r.render())
+}
+
+/// Runs `script` like the `bash` tool does (process group, timeout, keys removed, sandbox),
+/// for callers that need the exit code itself (the runner's `Check:` commands).
+pub async fn run_script(
+    roots: &Roots,
+    settings: &CommandSettings,
+    script: &str,
+    timeout: Duration,
+    log_path: &Path,
+    cancel: &CancellationToken,
+    groups: &mut Vec<i32>,
+) -> Result<CommandRun, String> {
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -195,15 +235,13 @@ pub async fn run(
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
     };
-    let mut header = format!("exit code: {code}");
-    if timed_out {
-        header.push_str(&format!(
-            " (timed out after {} s; the process group was killed)",
-            timeout.as_secs()
-        ));
-    }
     let shown = shown_output(log_path)?;
-    Ok(format!("{header}\n{shown}"))
+    Ok(CommandRun {
+        code,
+        timed_out,
+        timeout,
+        shown,
+    })
 }
 
 /// Largest saved output scanned for API keys (the environment has none; a command could

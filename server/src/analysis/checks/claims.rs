@@ -11,10 +11,9 @@ pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
             continue; // a duplicate heading is reported as such, not twice more here
         }
         let id = a.id.value.as_str();
-        let claims = index.active_claims_of(id);
         let owner = |c: &crate::analysis::index::ClaimRef| features.features[c.feature].id().unwrap_or("(feature without id)").to_string();
         // One feature listing an id twice is a schema problem, not a second claimant.
-        let mut distinct = claims.clone();
+        let mut distinct = index.active_claims_of(id);
         distinct.dedup_by_key(|c| c.feature);
         match distinct.len() {
             0 => out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::UnclaimedAssertion, Severity::Warning, format!("`{id}` is not claimed by any feature"))),

@@ -1,0 +1,54 @@
+//! `missions run [MISSION] [--yes]`: runs the mission loop until the mission completes,
+//! halts or waits on the person. Ctrl-C (or SIGTERM) pauses cleanly; a second Ctrl-C stops
+//! at once.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use crate::agent::CancellationToken;
+use crate::runner::progress::{Bars, Lines, Progress, Verbosity};
+use crate::runner::run::{self, RunOptions, EXIT_INTERNAL};
+
+pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "missions: cannot start the async runtime: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let progress: Box<dyn Progress> = if verbosity != Verbosity::Quiet && std::io::stderr().is_terminal() {
+        Box::new(Bars::new(verbosity))
+    } else {
+        Box::new(Lines { out: std::io::stdout(), verbosity })
+    };
+    let opts = RunOptions { cwd: std::env::current_dir().unwrap_or_default(), mission: mission.map(Path::to_path_buf), yes };
+    let result = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        tokio::spawn(pause_on_signal(cancel.clone()));
+        run::run(opts, progress, cancel).await
+    });
+    runtime.shutdown_background();
+    if result.code == 0 {
+        let _ = writeln!(out, "{}", result.message);
+    } else {
+        let _ = writeln!(err, "missions: {}", result.message);
+    }
+    result.code
+}
+
+/// The first Ctrl-C or SIGTERM cancels the run (the loop then writes `paused`); a second
+/// Ctrl-C exits at once (the files are consistent at every point; the next run resumes).
+async fn pause_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("missions: pausing after the current step's cleanup (Ctrl-C again to stop now)");
+    cancel.cancel();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
+}

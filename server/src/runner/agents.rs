@@ -1,0 +1,123 @@
+//! The agents of a run: one provider per role, built once (so a missing API key stops the
+//! run before any work), and one call that runs a fresh session of any kind, whatever the
+//! role's provider is (an HTTP model, an external command agent, or a replayed recording).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::agent::config::{AgentRole, MissionsConfig, ProviderKind, Sandbox};
+use crate::agent::final_tool::FinalToolHandler;
+use crate::agent::providers::command::CommandAgent;
+use crate::agent::providers::replay::Recording;
+use crate::agent::providers::{self, HttpSettings};
+use crate::agent::session::{run_session, SessionEnd, SessionObserver, SessionOutcome, SessionSpec};
+use crate::agent::tools::sandbox::{self, Bwrap};
+use crate::agent::transcript::{rollup_from_transcript, SessionTranscript, SharedUsage, TRANSCRIPT_FILE};
+use crate::agent::{CancellationToken, Provider, SessionKind};
+
+enum Backend {
+    Model(Arc<dyn Provider>),
+    Command(CommandAgent),
+    Replay,
+}
+
+pub struct Agents {
+    pub config: MissionsConfig,
+    backends: HashMap<AgentRole, Backend>,
+    recording: Option<Recording>,
+    sandbox: Option<Bwrap>,
+    pub usage: SharedUsage,
+    mission_id: String,
+    mission_dir: PathBuf,
+    working_dir: PathBuf,
+}
+
+impl Agents {
+    /// Builds every role's backend. The mission's usage so far is read back from its
+    /// transcripts, so `max_tokens_per_mission` holds across resumes.
+    pub fn new(config: MissionsConfig, mission_id: &str, mission_dir: &Path, working_dir: &Path, roles: &[AgentRole]) -> Result<Agents, String> {
+        let settings = HttpSettings::default();
+        let http = providers::http_client(&settings).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let mut backends = HashMap::new();
+        let mut recording = None;
+        for &role in roles {
+            let rc = config.role(role).map_err(|e| e.to_string())?;
+            let backend = match rc.provider {
+                ProviderKind::Anthropic | ProviderKind::Openai => {
+                    Backend::Model(providers::from_role(rc, http.clone(), settings.clone()).map_err(|e| format!("[roles.{role}]: {e}"))?)
+                }
+                ProviderKind::Command => Backend::Command(CommandAgent::from_role(rc).ok_or_else(|| format!("[roles.{role}]: provider \"command\" needs `command = [...]`"))?),
+                ProviderKind::Replay => {
+                    if recording.is_none() {
+                        let path = config.replay.as_ref().map(|r| r.recording.clone()).ok_or_else(|| format!("[roles.{role}]: provider \"replay\" needs `[replay] recording = \"path\"`"))?;
+                        recording = Some(Recording::load(&path)?);
+                    }
+                    Backend::Replay
+                }
+            };
+            backends.insert(role, backend);
+        }
+        let sandbox = match config.sandbox {
+            Sandbox::None => None,
+            Sandbox::Bwrap => Some(sandbox::probe(config.network)?),
+        };
+        let usage = SharedUsage::default();
+        if let Ok(rollup) = rollup_from_transcript(&mission_dir.join(TRANSCRIPT_FILE)) {
+            *usage.lock().unwrap_or_else(|p| p.into_inner()) = rollup;
+        }
+        Ok(Agents { config, backends, recording, sandbox, usage, mission_id: mission_id.to_string(), mission_dir: mission_dir.to_path_buf(), working_dir: working_dir.to_path_buf() })
+    }
+
+    /// Tokens the mission has used, all sessions and runs together.
+    pub fn tokens_used(&self) -> u64 {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).mission.total()
+    }
+
+    /// Whether `max_tokens_per_mission` is spent; the halt reason when it is.
+    pub fn budget_spent(&self) -> Option<String> {
+        let budget = self.config.limits.max_tokens_per_mission;
+        let used = self.tokens_used();
+        (budget > 0 && used >= budget).then(|| SessionEnd::TokenBudget { used, budget }.reason())
+    }
+
+    /// Runs one fresh session of `kind` with `task` as its first message, under `session_id`.
+    pub async fn run(
+        &self,
+        kind: SessionKind,
+        session_id: &str,
+        task: String,
+        details: serde_json::Value,
+        handler: &mut dyn FinalToolHandler,
+        cancel: &CancellationToken,
+        observer: &mut dyn SessionObserver,
+    ) -> SessionOutcome {
+        let role = kind.agent_role();
+        let mut spec = SessionSpec::new(kind, self.working_dir.clone(), self.mission_dir.clone(), task, &self.config);
+        spec.commands.sandbox = self.sandbox.clone();
+        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default() };
+        let Some(backend) = self.backends.get(&role) else {
+            return failed(format!("no provider was set up for the {role} role"));
+        };
+        let rc = self.config.role(role).ok();
+        let mut start = json!({"kind": kind.as_str(), "provider": rc.map(|r| r.provider.as_str()), "model": rc.and_then(|r| r.model.clone())});
+        if let (Some(obj), serde_json::Value::Object(extra)) = (start.as_object_mut(), details) {
+            obj.extend(extra);
+        }
+        let mut transcript = SessionTranscript::start(&self.mission_dir, &self.mission_id, session_id, role, self.usage.clone(), start);
+        match backend {
+            Backend::Model(provider) => run_session(provider.as_ref(), &spec, &mut transcript, handler, cancel, observer).await,
+            Backend::Command(agent) => agent.run(&spec, &mut transcript, handler, cancel, observer).await,
+            Backend::Replay => match self.recording.as_ref().and_then(|r| r.next_session(role)) {
+                Some(provider) => run_session(&provider, &spec, &mut transcript, handler, cancel, observer).await,
+                None => {
+                    let end = SessionEnd::Failed(format!("the recording has no more {role} sessions"));
+                    transcript.end_with(end.status(), json!({"reason": end.reason()}));
+                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default() }
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! `missions run`: the state machine of design §6 on a mission whose plan exists. Every
+//! transition is written to disk (state.json, features.json, progress_log.jsonl) before it is
+//! acted on, so a run killed at any point resumes where the files say.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::agents::Agents;
+use super::events::Journal;
+use super::fix;
+use super::git;
+use super::lock::{LockError, RunLock};
+use super::locate;
+use super::progress::{Progress, Update};
+use super::queue::{self, Queue};
+use super::schedule::{self, Next};
+use super::state::StateStore;
+use super::validate::{self, RoundOutcome};
+use super::worker;
+use crate::agent::config::{find_config, AgentRole, MissionsConfig};
+use crate::agent::final_tool::lint_plan;
+use crate::agent::CancellationToken;
+use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};
+
+/// Exit codes of design §6.
+pub const EXIT_COMPLETED: i32 = 0;
+pub const EXIT_INTERNAL: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_HALTED: i32 = 3;
+pub const EXIT_WAITING: i32 = 4;
+
+pub struct RunOptions {
+    pub cwd: PathBuf,
+    pub mission: Option<PathBuf>,
+    /// Answers the approval gate.
+    pub yes: bool,
+}
+
+/// How `missions run` ended: its exit code and a sentence for the person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub code: i32,
+    pub message: String,
+}
+
+impl RunResult {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        RunResult { code, message: message.into() }
+    }
+}
+
+/// What the loop does after a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Continue,
+    Pause,
+    AwaitingAnswers,
+    Halt(String),
+}
+
+/// Everything a running loop holds.
+pub struct Ctx {
+    pub mission: PathBuf,
+    pub repo: PathBuf,
+    /// The mission folder relative to the repository (`.missions/x/`), when inside it.
+    pub mission_rel: Option<String>,
+    pub state: StateStore,
+    pub journal: Journal,
+    pub agents: Agents,
+    pub cancel: CancellationToken,
+    pub progress: Box<dyn Progress>,
+}
+
+impl Ctx {
+    pub fn save_state(&mut self) -> Result<(), String> {
+        self.state.save().map_err(|e| format!("cannot write state.json: {e}"))
+    }
+
+    pub fn log(&mut self, kind: &str, fields: Value) -> Result<(), String> {
+        self.journal.log(kind, fields).map(|_| ()).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))
+    }
+}
+
+pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: CancellationToken) -> RunResult {
+    let mission = match locate::locate(&opts.cwd, opts.mission.as_deref()) {
+        Ok(m) => m,
+        Err(e) => return RunResult::new(EXIT_USAGE, e.to_string()),
+    };
+    let _lock = match RunLock::acquire(&mission) {
+        Ok(l) => l,
+        Err(e @ LockError::Held { .. }) => return RunResult::new(EXIT_USAGE, e.to_string()),
+        Err(e) => return RunResult::new(EXIT_INTERNAL, e.to_string()),
+    };
+    let mut ctx = match prepare(&opts, &mission, progress, cancel) {
+        Ok(ctx) => ctx,
+        Err(result) => return result,
+    };
+    let result = match drive(&mut ctx).await {
+        Ok(result) => result,
+        Err(e) => RunResult::new(EXIT_INTERNAL, format!("internal error: {e}")),
+    };
+    ctx.progress.finish();
+    result
+}
+
+/// Checks everything that can be checked before work starts, resumes an interrupted run's
+/// bookkeeping, and puts the repository on the mission's branch.
+fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: CancellationToken) -> Result<Ctx, RunResult> {
+    let usage = |m: String| RunResult::new(EXIT_USAGE, m);
+    let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
+    let mut state = StateStore::load(mission).map_err(usage)?;
+    match state.status() {
+        "completed" => return Err(RunResult::new(EXIT_COMPLETED, format!("mission {} is already completed", state.state.id))),
+        "cancelled" => return Err(usage(format!("mission {} was cancelled; start a new one with `missions new`", state.state.id))),
+        _ => {}
+    }
+    if !mission.join(CONTRACT_FILE).is_file() || !mission.join(FEATURES_FILE).is_file() {
+        return Err(usage(format!(
+            "{} has no plan yet: write validation-contract.md and features.json, or wait for planning (next release)",
+            mission.display()
+        )));
+    }
+    lint_plan(mission).map_err(|report| usage(format!("the plan in {} has errors; fix them first:\n{report}", mission.display())))?;
+    let repo = folder::working_directory(mission).or_else(|| git::toplevel(mission)).ok_or_else(|| usage(format!("{} names no working directory and is not inside a git repository", mission.display())))?;
+    let repo = repo.canonicalize().map_err(|e| usage(format!("the working directory {}: {e}", repo.display())))?;
+    if git::head(&repo).is_err() {
+        return Err(usage(format!("{} is not a git repository with a commit; commit something first (missions work on a branch made from HEAD)", repo.display())));
+    }
+    let config_path = find_config(&opts.cwd).or_else(|| find_config(&repo)).ok_or_else(|| usage(format!("no missions.toml from {} up to the git top level: it says which model each role uses ([roles.orchestrator], [roles.worker], [roles.validator])", opts.cwd.display())))?;
+    let config = MissionsConfig::load(&config_path).map_err(|e| usage(e.to_string()))?;
+    let auto_approve = config.auto_approve;
+    let agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{}: {e}", config_path.display())))?;
+    let mut journal = Journal::open(mission);
+    let mission_rel = mission.canonicalize().ok().and_then(|m| m.strip_prefix(&repo).ok().map(|p| format!("{}/", p.display()))).filter(|p| p != "/");
+
+    if matches!(state.status(), "planning" | "awaiting_approval") {
+        if !(opts.yes || auto_approve) {
+            state.state.status = "awaiting_approval".into();
+            state.save().map_err(|e| internal(e.to_string()))?;
+            journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
+            return Err(RunResult::new(EXIT_WAITING, format!("the plan is ready for review ({} and {} in {}); run `missions run --yes` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display())));
+        }
+        journal.log("plan_approved", json!({"by": if opts.yes { "--yes" } else { "auto_approve" }})).map_err(|e| internal(e.to_string()))?;
+    }
+
+    // An interrupted worker's changes are the only dirt a resume clears (design §6).
+    let resumed_from = state.status().to_string();
+    let mut reset = Vec::new();
+    if let Some(active) = state.active_feature() {
+        if worker::read_handoff(mission, &active.session_id).is_none() {
+            git::discard_changes(&repo, &active.base_commit, mission_rel.as_deref()).map_err(|e| internal(format!("cannot discard the interrupted feature's changes: {e}")))?;
+            reset.push(active.feature_id.clone());
+        }
+    }
+    let queue = Queue::load(mission).map_err(internal)?;
+    let handed_off = state.active_feature().filter(|a| worker::read_handoff(mission, &a.session_id).is_some()).map(|a| a.feature_id);
+    for f in queue.file.features.iter().filter(|f| f.status() == Some("in_progress")) {
+        let id = f.id().unwrap_or_default();
+        if handed_off.as_deref() != Some(id) {
+            queue::set_status(mission, id, "pending").map_err(internal)?;
+            if !reset.iter().any(|r| r == id) {
+                reset.push(id.to_string());
+            }
+        }
+    }
+    let dirty: Vec<String> = git::dirty_paths(&repo).map_err(|e| internal(e.to_string()))?.into_iter().filter(|p| mission_rel.as_deref().is_none_or(|m| !p.starts_with(m))).collect();
+    if !dirty.is_empty() {
+        return Err(usage(format!("the working tree {} has uncommitted changes; commit or stash them first:\n  {}", repo.display(), dirty.join("\n  "))));
+    }
+    let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
+    let branch = state.branch().unwrap_or_else(|| format!("missions/{slug}"));
+    if git::current_branch(&repo).as_deref() != Some(branch.as_str()) {
+        let args: Vec<&str> = if git::branch_exists(&repo, &branch) { vec!["checkout", "--quiet", &branch] } else { vec!["checkout", "--quiet", "-b", &branch] };
+        git::git(&repo, &args).map_err(|e| internal(e.to_string()))?;
+    }
+    state.set_branch(&branch);
+    if matches!(resumed_from.as_str(), "running" | "validating" | "paused" | "halted" | "awaiting_answers") {
+        journal.log("mission_resumed", json!({"from": resumed_from, "resetFeatures": reset})).map_err(|e| internal(e.to_string()))?;
+    }
+    state.state.status = "running".into();
+    state.state.halt_reason = None;
+    state.save().map_err(|e| internal(e.to_string()))?;
+    Ok(Ctx { mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress })
+}
+
+async fn drive(ctx: &mut Ctx) -> Result<RunResult, String> {
+    loop {
+        if ctx.cancel.is_cancelled() {
+            return pause(ctx);
+        }
+        if let Some(reason) = ctx.agents.budget_spent() {
+            return halt(ctx, &reason);
+        }
+        let queue = Queue::load(&ctx.mission)?;
+        let vstate = validate::load_state(&ctx.mission);
+        let step = match schedule::next(&queue.file, vstate.as_ref()) {
+            Next::Completed => return complete(ctx),
+            Next::Stuck { reason, .. } => Step::Halt(reason),
+            Next::Feature(i) => {
+                let feature = &queue.file.features[i];
+                let id = feature.id().unwrap_or_default().to_string();
+                let milestone = feature.milestone().unwrap_or_default().to_string();
+                enter_milestone(ctx, &queue, &milestone, validate::applied_round(vstate.as_ref(), &milestone))?;
+                worker::run_feature(ctx, &id).await?
+            }
+            Next::Validate(milestone) => {
+                let applied = validate::applied_round(vstate.as_ref(), &milestone);
+                enter_milestone(ctx, &queue, &milestone, applied)?;
+                if applied > 0 && !fix::fixes_added(ctx, &queue, &milestone, applied) {
+                    let max = ctx.agents.config.limits.max_validation_rounds;
+                    if applied >= max {
+                        Step::Halt(format!("milestone {milestone} did not pass validation in {applied} round(s) (max_validation_rounds = {max})"))
+                    } else {
+                        fix::add_fix_features(ctx, &milestone, applied).await?
+                    }
+                } else {
+                    match validate::validate(ctx, &milestone).await? {
+                        RoundOutcome::Done { .. } => Step::Continue,
+                        RoundOutcome::Stopped(step) => step,
+                    }
+                }
+            }
+        };
+        match step {
+            Step::Continue => {}
+            Step::Pause => return pause(ctx),
+            Step::AwaitingAnswers => {
+                ctx.state.state.status = "awaiting_answers".into();
+                ctx.save_state()?;
+                return Ok(RunResult::new(EXIT_WAITING, "the orchestrator asked questions in mission.md; answer them, then run `missions run` again"));
+            }
+            Step::Halt(reason) => return halt(ctx, &reason),
+        }
+    }
+}
+
+/// Records the milestone the loop works on (its first feature's base commit is the base of
+/// the milestone's diff for the scrutiny validator).
+fn enter_milestone(ctx: &mut Ctx, queue: &Queue, milestone: &str, round: u32) -> Result<(), String> {
+    if ctx.state.state.current_milestone.as_deref() == Some(milestone) && ctx.state.milestone_base(milestone).is_some() {
+        return Ok(());
+    }
+    let head = git::head(&ctx.repo).map_err(|e| e.to_string())?;
+    ctx.state.set_milestone_base(milestone, &head);
+    ctx.state.state.current_milestone = Some(milestone.to_string());
+    ctx.state.state.round = round;
+    ctx.save_state()?;
+    ctx.log("milestone_started", json!({"milestone": milestone}))?;
+    let all = queue.file.milestones();
+    let index = all.iter().position(|m| *m == milestone).map_or(0, |i| i + 1);
+    ctx.progress.update(Update::Milestone { name: milestone, index, total: all.len() });
+    Ok(())
+}
+
+fn pause(ctx: &mut Ctx) -> Result<RunResult, String> {
+    ctx.state.state.status = "paused".into();
+    ctx.save_state()?;
+    ctx.log("mission_paused", json!({"reason": "interrupted (Ctrl-C)"}))?;
+    Ok(RunResult::new(EXIT_WAITING, "paused; `missions run` resumes where it stopped"))
+}
+
+fn halt(ctx: &mut Ctx, reason: &str) -> Result<RunResult, String> {
+    ctx.state.state.status = "halted".into();
+    ctx.state.state.halt_reason = Some(reason.to_string());
+    ctx.save_state()?;
+    ctx.log("mission_halted", json!({"reason": reason}))?;
+    Ok(RunResult::new(EXIT_HALTED, format!("halted: {reason}")))
+}
+
+fn complete(ctx: &mut Ctx) -> Result<RunResult, String> {
+    ctx.state.state.status = "completed".into();
+    ctx.save_state()?;
+    ctx.log("mission_completed", json!({}))?;
+    let branch = ctx.state.branch().unwrap_or_default();
+    Ok(RunResult::new(EXIT_COMPLETED, format!("mission {} completed: every assertion passed; the work is on branch {branch}", ctx.state.state.id)))
+}

@@ -1,0 +1,93 @@
+//! Verified completion (design §6): a handoff that says `completed` is accepted only when the
+//! session really committed work. Facts come from git, never from the handoff's own words.
+
+use std::path::{Component, Path};
+
+use super::git;
+use crate::model::records::Handoff;
+
+/// Checks a `completed` handoff against the repository: at least one commit since `base`
+/// with a non-empty diff, `commitId` among those commits, the named test files present, and
+/// nothing left uncommitted (outside the mission folder `mission_rel`). `Ok` holds the full
+/// commit id; `Err` the reason, written for the worker to act on.
+pub fn verify_completion(repo: &Path, base: &str, handoff: &Handoff, mission_rel: Option<&str>) -> Result<String, String> {
+    let commits = git::commits_since(repo, base).map_err(|e| format!("cannot list the commits of this session: {e}"))?;
+    if commits.is_empty() {
+        return Err(format!("no commit was made in this session (HEAD is still {}); commit your work (`git add` + `git commit`) before handing off", short(base)));
+    }
+    if !git::trees_differ(repo, base, "HEAD").map_err(|e| e.to_string())? {
+        return Err("the commits of this session change nothing (their diff is empty); commit the actual work".into());
+    }
+    let claimed = handoff.commit_id.as_deref().unwrap_or("").trim();
+    if claimed.is_empty() {
+        return Err("`commitId` is missing: give the commit holding the work (`git rev-parse HEAD`)".into());
+    }
+    let commit = git::resolve_commit(repo, claimed).ok_or_else(|| format!("`commitId` {claimed} is not a commit in this repository; give the real one (`git rev-parse HEAD`)"))?;
+    if !commits.contains(&commit) {
+        return Err(format!("`commitId` {claimed} was not made in this session (the session's commits are {}); give one of them", commits.iter().map(|c| short(c)).collect::<Vec<_>>().join(", ")));
+    }
+    let missing: Vec<&str> = handoff.tests_added.iter().map(String::as_str).filter(|t| !is_inside_file(repo, t)).collect();
+    if !missing.is_empty() {
+        return Err(format!("the test files named in `testsAdded` do not exist: {}", missing.join(", ")));
+    }
+    let dirty: Vec<String> = git::dirty_paths(repo)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|p| mission_rel.is_none_or(|m| !p.starts_with(m)))
+        .collect();
+    if !dirty.is_empty() {
+        return Err(format!("uncommitted changes are left in the working tree: {}; commit them or remove them", dirty.join(", ")));
+    }
+    Ok(commit)
+}
+
+/// A relative path without `..` naming an existing file under `repo`.
+fn is_inside_file(repo: &Path, path: &str) -> bool {
+    let p = Path::new(path);
+    !p.is_absolute() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) && repo.join(p).is_file()
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git_ok(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git").args(args).current_dir(dir).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@x.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@x.invalid").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn each_false_claim_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git_ok(d, &["init", "-q"]);
+        std::fs::write(d.join("a.sh"), "echo a\n").unwrap();
+        git_ok(d, &["add", "-A"]);
+        git_ok(d, &["commit", "-qm", "base"]);
+        let base = git::head(d).unwrap();
+        let mut h = Handoff { commit_id: Some(base.clone()), tests_added: vec!["t.sh".into()], ..Default::default() };
+        assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("no commit was made"));
+        git_ok(d, &["commit", "-q", "--allow-empty", "-m", "empty"]);
+        assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("change nothing"));
+        std::fs::write(d.join("t.sh"), "test\n").unwrap();
+        git_ok(d, &["add", "-A"]);
+        git_ok(d, &["commit", "-qm", "work"]);
+        let work = git::head(d).unwrap();
+        assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("was not made in this session"));
+        h.commit_id = Some("1234567890123456789012345678901234567890".into());
+        assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("is not a commit"));
+        h.commit_id = Some(work[..12].to_string());
+        h.tests_added = vec!["t.sh".into(), "../etc/passwd".into(), "missing.sh".into()];
+        assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("../etc/passwd, missing.sh"));
+        h.tests_added = vec!["t.sh".into()];
+        std::fs::write(d.join("stray.txt"), "x").unwrap();
+        assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("stray.txt"));
+        assert_eq!(verify_completion(d, &base, &h, Some("stray")), Ok(work));
+    }
+}

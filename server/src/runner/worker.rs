@@ -1,0 +1,206 @@
+//! One feature: a fresh worker session with only its context, the handoff written to
+//! `handoffs/<sessionId>.json`, verified completion, and the feature's status written back.
+//! A `partial` handoff (or a session that ended without one) gets one more fresh session;
+//! `blocked`, a second `partial`, or a completion claim refused twice fails the feature.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::context::{self, WorkerContext};
+use super::git;
+use super::progress::{ToolFeed, Update};
+use super::queue::{self, Queue};
+use super::run::{Ctx, Step};
+use super::state::ActiveFeature;
+use super::validate;
+use super::verify::verify_completion;
+use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
+use crate::agent::session::SessionEnd;
+use crate::agent::transcript::new_session_id;
+use crate::agent::SessionKind;
+use crate::model::contract;
+use crate::model::folder::{self, CONTRACT_FILE, HANDOFFS_DIR};
+use crate::model::persist::write_json_atomic;
+use crate::model::records::{self, Handoff};
+
+/// A feature gets at most this many worker sessions.
+pub const MAX_ATTEMPTS: u32 = 2;
+
+pub fn handoff_path(mission: &Path, session_id: &str) -> PathBuf {
+    mission.join(HANDOFFS_DIR).join(format!("{session_id}.json"))
+}
+
+pub fn read_handoff(mission: &Path, session_id: &str) -> Option<Handoff> {
+    let text = folder::read_text(&handoff_path(mission, session_id)).ok()?;
+    records::load::<Handoff>(&text).value
+}
+
+/// How a handed-off session ends for its feature.
+enum Settled {
+    Done(Step),
+    /// Run the feature again in a fresh session, told this.
+    Retry(String),
+}
+
+pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String> {
+    // A handoff that reached the disk before a crash is settled, never redone.
+    let mut next = match ctx.state.active_feature().filter(|a| a.feature_id == feature_id) {
+        Some(active) => match read_handoff(&ctx.mission, &active.session_id) {
+            Some(handoff) => match settle(ctx, &active, &handoff, None)? {
+                Settled::Done(step) => return Ok(step),
+                Settled::Retry(note) => (active.attempt + 1, Some(note)),
+            },
+            None => (active.attempt, active.note.clone()),
+        },
+        None => (1, None),
+    };
+    loop {
+        let (attempt, note) = next;
+        let queue = Queue::load(&ctx.mission)?;
+        let feature = queue.feature(feature_id).ok_or_else(|| format!("feature `{feature_id}` is no longer in features.json"))?.clone();
+        let milestone = feature.milestone().unwrap_or_default().to_string();
+        let base = git::head(&ctx.repo).map_err(|e| e.to_string())?;
+        let session_id = new_session_id();
+        let active = ActiveFeature { feature_id: feature_id.to_string(), session_id: session_id.clone(), base_commit: base.clone(), attempt, note: note.clone() };
+        ctx.state.set_active_feature(Some(&active));
+        ctx.state.state.status = "running".into();
+        ctx.state.state.current_milestone = Some(milestone.clone());
+        ctx.save_state()?;
+        let mut sessions: Vec<Value> = feature.worker_session_ids.iter().map(|s| Value::String(s.value.clone())).collect();
+        sessions.push(Value::String(session_id.clone()));
+        queue::update(&ctx.mission, feature_id, &[("status", json!("in_progress")), ("workerSessionIds", Value::Array(sessions))])?;
+        ctx.log("feature_started", json!({"featureId": feature_id, "sessionId": session_id, "milestone": milestone, "attempt": attempt, "baseCommit": base}))?;
+        let (done, total) = counts(&queue, &milestone);
+        ctx.progress.update(Update::FeatureStarted { id: feature_id, attempt, done, total });
+
+        let task = build_task(ctx, &queue, feature_id, note.as_deref())?;
+        let mut check = HandoffCheck { repo: ctx.repo.clone(), base: base.clone(), feature_id: feature_id.to_string(), mission_rel: ctx.mission_rel.clone(), refused: 0, verdict: None };
+        let details = json!({"featureId": feature_id, "milestone": milestone, "attempt": attempt});
+        let outcome = ctx.agents.run(SessionKind::Worker, &session_id, task, details, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+        match outcome.end {
+            SessionEnd::Finished(value) => {
+                let handoff: Handoff = serde_json::from_value(value.clone()).map_err(|e| format!("the accepted handoff does not read back: {e}"))?;
+                let path = handoff_path(&ctx.mission, &session_id);
+                std::fs::create_dir_all(path.parent().unwrap_or(&ctx.mission)).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                write_json_atomic(&path, &value).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                ctx.log("handoff_received", json!({"featureId": feature_id, "sessionId": session_id, "status": handoff.status}))?;
+                match settle(ctx, &active, &handoff, check.verdict.take())? {
+                    Settled::Done(step) => return Ok(step),
+                    Settled::Retry(note) => next = (attempt + 1, Some(note)),
+                }
+            }
+            SessionEnd::Cancelled => return Ok(Step::Pause),
+            end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) => return Ok(Step::Halt(format!("feature {feature_id}: {}", end.reason()))),
+            end => {
+                // The session's state is unknown: its changes go, like an interrupted one's.
+                git::discard_changes(&ctx.repo, &base, ctx.mission_rel.as_deref()).map_err(|e| e.to_string())?;
+                let reason = format!("the worker session ended without a handoff: {}", end.reason());
+                if attempt >= MAX_ATTEMPTS {
+                    return fail(ctx, &active, "failed", &reason).map(Settled::into_step);
+                }
+                next = (attempt + 1, Some(format!("{reason}. Its changes were discarded; start again from the current commit.")));
+            }
+        }
+    }
+}
+
+impl Settled {
+    fn into_step(self) -> Step {
+        match self {
+            Settled::Done(step) => step,
+            Settled::Retry(note) => Step::Halt(note),
+        }
+    }
+}
+
+/// Decides what a handoff means for its feature and writes it down.
+fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &Handoff, verdict: Option<Result<String, String>>) -> Result<Settled, String> {
+    match handoff.status.as_deref() {
+        Some("completed") => {
+            let verdict = verdict.unwrap_or_else(|| verify_completion(&ctx.repo, &active.base_commit, handoff, ctx.mission_rel.as_deref()));
+            match verdict {
+                Ok(commit) => {
+                    queue::set_status(&ctx.mission, &active.feature_id, "completed")?;
+                    ctx.log("feature_completed", json!({"featureId": active.feature_id, "sessionId": active.session_id, "commitId": commit}))?;
+                    ctx.state.set_active_feature(None);
+                    ctx.save_state()?;
+                    ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "completed" });
+                    Ok(Settled::Done(Step::Continue))
+                }
+                Err(reason) => fail(ctx, active, "failed", &format!("its handoff claimed completion, refused twice: {reason}")),
+            }
+        }
+        Some("partial") if active.attempt < MAX_ATTEMPTS => {
+            ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "partial, running it once more" });
+            Ok(Settled::Retry(format!("A previous session handed off partial work ({}). What it left undone, which is your task now:\n{}", handoff.salient_summary.trim(), handoff.what_was_left_undone.trim())))
+        }
+        Some("partial") => fail(ctx, active, "failed", &format!("a second partial handoff; left undone: {}", handoff.what_was_left_undone.trim())),
+        Some("blocked") => fail(ctx, active, "blocked", &format!("blocked: {}", handoff.blocked_reason.as_deref().unwrap_or("no reason given").trim())),
+        other => fail(ctx, active, "failed", &format!("a handoff with status {other:?}")),
+    }
+}
+
+fn fail(ctx: &mut Ctx, active: &ActiveFeature, status: &str, reason: &str) -> Result<Settled, String> {
+    queue::set_status(&ctx.mission, &active.feature_id, status)?;
+    ctx.log("feature_failed", json!({"featureId": active.feature_id, "sessionId": active.session_id, "status": status, "reason": reason}))?;
+    ctx.state.set_active_feature(None);
+    ctx.save_state()?;
+    ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: status });
+    Ok(Settled::Done(Step::Halt(format!("feature {} {status}: {reason}", active.feature_id))))
+}
+
+fn counts(queue: &Queue, _milestone: &str) -> (usize, usize) {
+    let live: Vec<_> = queue.file.features.iter().filter(|f| !f.is_cancelled()).collect();
+    (live.iter().filter(|f| f.status() == Some("completed")).count(), live.len())
+}
+
+fn build_task(ctx: &Ctx, queue: &Queue, feature_id: &str, note: Option<&str>) -> Result<String, String> {
+    let feature = queue.feature(feature_id).ok_or_else(|| format!("no feature `{feature_id}`"))?;
+    let contract_path = ctx.mission.join(CONTRACT_FILE);
+    let contract_text = folder::read_text(&contract_path).map_err(|e| format!("{}: {e}", contract_path.display()))?;
+    let contract = contract::parse(&contract_text);
+    let fixes: Vec<String> = feature.fixes.iter().map(|s| s.value.clone()).collect();
+    let issues = if fixes.is_empty() { Vec::new() } else { validate::find_issues(&ctx.mission, feature.milestone().unwrap_or_default(), &fixes) };
+    Ok(context::worker_task(&WorkerContext { mission_dir: &ctx.mission, feature, feature_raw: queue.raw(feature), contract_text: &contract_text, contract: &contract, issues: &issues, previous: note }))
+}
+
+/// Checks `submit_handoff` inside the session: the feature id, and for a completion claim
+/// the git facts. The first refusal goes back to the worker with the reason; the second is
+/// accepted and recorded as the verdict, which fails the feature.
+struct HandoffCheck {
+    repo: PathBuf,
+    base: String,
+    feature_id: String,
+    mission_rel: Option<String>,
+    refused: u32,
+    verdict: Option<Result<String, String>>,
+}
+
+impl FinalToolHandler for HandoffCheck {
+    fn decide(&mut self, _kind: SessionKind, args: &Value) -> FinalDecision {
+        let Ok(handoff) = serde_json::from_value::<Handoff>(args.clone()) else {
+            return FinalDecision::Reject("not a handoff; call submit_handoff with the handoff fields".into());
+        };
+        if handoff.feature_id.as_deref() != Some(self.feature_id.as_str()) {
+            return FinalDecision::Reject(format!("`featureId` must be \"{}\", the feature of this session", self.feature_id));
+        }
+        if handoff.status.as_deref() != Some("completed") {
+            return FinalDecision::Accept(args.clone());
+        }
+        match verify_completion(&self.repo, &self.base, &handoff, self.mission_rel.as_deref()) {
+            Ok(commit) => {
+                self.verdict = Some(Ok(commit));
+                FinalDecision::Accept(args.clone())
+            }
+            Err(reason) if self.refused == 0 => {
+                self.refused += 1;
+                FinalDecision::Reject(format!("handoff refused: {reason}. Fix this and call submit_handoff again; a second refusal fails the feature."))
+            }
+            Err(reason) => {
+                self.verdict = Some(Err(reason));
+                FinalDecision::Accept(args.clone())
+            }
+        }
+    }
+}
