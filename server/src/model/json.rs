@@ -257,7 +257,13 @@ impl<'a> Lexer<'a> {
                     errors.push(syntax(i..i + 1, "control character in string: escape it".to_string()));
                     i += 1;
                 }
-                _ => i += 1,
+                _ => {
+                    // Jump to the next byte that can end or escape the string.
+                    let rest = &self.bytes[i..];
+                    let stop = memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len());
+                    // Other control characters are rare; look for them only in the skipped run.
+                    i += rest[..stop].iter().position(|&b| b < 0x20).unwrap_or(stop);
+                }
             }
         }
     }
