@@ -1,0 +1,190 @@
+-- missions.nvim: a thin client for `missions lsp`. Everything it shows comes from the server:
+-- diagnostics, hover, navigation and quick fixes through Neovim's LSP client; mission state
+-- through the `missions/status` request, `missions/event` notifications and LSP progress.
+local root = require('missions.root')
+
+local M = {}
+
+M.defaults = {
+  -- The server command; `missions` must be on PATH unless this names it.
+  cmd = { 'missions', 'lsp' },
+  -- Show each `missions/event` (feature completed, validation round, halt, …) with vim.notify.
+  notify_events = true,
+  -- Sent to the server as `settings` (mirrors missions.toml: roles, limits).
+  settings = {},
+}
+
+M.options = vim.deepcopy(M.defaults)
+
+local function describe_event(event)
+  local parts = { event.type or 'event' }
+  for _, key in ipairs({ 'milestone', 'featureId', 'round', 'reason' }) do
+    if event[key] ~= nil then
+      table.insert(parts, string.format('%s=%s', key, tostring(event[key])))
+    end
+  end
+  return table.concat(parts, ' ')
+end
+
+--- Handlers for the server's own notifications.
+function M.handlers()
+  return {
+    ['missions/event'] = function(_, params)
+      if not M.options.notify_events or type(params) ~= 'table' or type(params.event) ~= 'table' then
+        return
+      end
+      local level = params.event.type == 'mission_halted' and vim.log.levels.WARN or vim.log.levels.INFO
+      vim.notify('missions: ' .. describe_event(params.event), level)
+    end,
+  }
+end
+
+--- The attached missions client of a buffer (or of any buffer).
+function M.client(bufnr)
+  local clients = vim.lsp.get_clients({ name = 'missions', bufnr = bufnr })
+  if #clients == 0 and bufnr then
+    clients = vim.lsp.get_clients({ name = 'missions' })
+  end
+  return clients[1]
+end
+
+--- The URI of the mission folder of a buffer, as the server's commands take it.
+function M.mission_uri(bufnr)
+  local dir = root.mission_dir(vim.api.nvim_buf_get_name(bufnr or 0))
+  return dir and vim.uri_from_fname(dir) or nil
+end
+
+local function config()
+  return {
+    name = 'missions',
+    cmd = M.options.cmd,
+    filetypes = { 'markdown', 'json', 'jsonc' },
+    root_dir = function(bufnr, on_dir)
+      local dir = root.root_dir(vim.api.nvim_buf_get_name(bufnr))
+      if dir then
+        on_dir(dir)
+      end
+    end,
+    handlers = M.handlers(),
+    settings = M.options.settings,
+  }
+end
+
+local function start_without_config(args)
+  local path = vim.api.nvim_buf_get_name(args.buf)
+  local dir = root.root_dir(path)
+  if not dir then
+    return
+  end
+  local c = config()
+  c.root_dir = dir
+  vim.lsp.start(c, { bufnr = args.buf })
+end
+
+local function link_highlights()
+  -- Ids stand out without a grammar, through the server's semantic tokens.
+  local links = {
+    ['@lsp.type.assertion'] = '@constant',
+    ['@lsp.type.feature'] = '@type',
+    ['@lsp.type.issue'] = '@label',
+  }
+  for group, target in pairs(links) do
+    vim.api.nvim_set_hl(0, group, { link = target, default = true })
+  end
+end
+
+local function show_progress()
+  vim.api.nvim_create_autocmd('LspProgress', {
+    group = vim.api.nvim_create_augroup('missions.progress', { clear = true }),
+    callback = function(ev)
+      local client = vim.lsp.get_client_by_id(ev.data.client_id)
+      local value = ev.data.params and ev.data.params.value
+      if not client or client.name ~= 'missions' or type(value) ~= 'table' then
+        return
+      end
+      local text = table.concat(vim.tbl_filter(function(s) return s ~= nil and s ~= '' end, {
+        value.title, value.message, value.percentage and (value.percentage .. '%') or nil,
+      }), ' ')
+      vim.api.nvim_echo({ { 'missions: ' .. text } }, false, {})
+    end,
+  })
+end
+
+--- Configures and enables the client. `opts` overrides `M.defaults`.
+function M.setup(opts)
+  M.options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  link_highlights()
+  show_progress()
+  if vim.lsp.config then
+    vim.lsp.config('missions', config())
+    vim.lsp.enable('missions')
+  else
+    -- Neovim 0.10: start the client per buffer.
+    vim.api.nvim_create_autocmd('FileType', {
+      group = vim.api.nvim_create_augroup('missions.start', { clear = true }),
+      pattern = { 'markdown', 'json', 'jsonc' },
+      callback = start_without_config,
+    })
+  end
+end
+
+--- Sends `missions.<name>` to the server with the buffer's mission first, then `extra`.
+function M.execute(name, extra, bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  local uri = M.mission_uri(bufnr)
+  if not client or not uri then
+    vim.notify('missions: this buffer is not part of a mission folder with a running server', vim.log.levels.ERROR)
+    return
+  end
+  local arguments = { uri }
+  vim.list_extend(arguments, extra or {})
+  client:request('workspace/executeCommand', { command = 'missions.' .. name, arguments = arguments }, function(err)
+    if err then
+      vim.notify('missions.' .. name .. ': ' .. err.message, vim.log.levels.ERROR)
+    end
+  end, bufnr)
+end
+
+--- Lines describing a `missions/status` result.
+function M.format_status(s)
+  local function counts(map)
+    local out = {}
+    for key, n in pairs(map or {}) do
+      table.insert(out, string.format('%d %s', n, key))
+    end
+    table.sort(out)
+    return #out > 0 and table.concat(out, ', ') or 'none'
+  end
+  local lines = {
+    string.format('%s (%s): %s', s.title ~= '' and s.title or '(untitled)', s.id or '?', s.status or '?'),
+  }
+  if s.currentMilestone and s.currentMilestone ~= vim.NIL then
+    table.insert(lines, string.format('milestone %s, round %s', s.currentMilestone, tostring(s.round)))
+  end
+  if s.haltReason and s.haltReason ~= vim.NIL then
+    table.insert(lines, 'halted: ' .. s.haltReason)
+  end
+  table.insert(lines, 'features: ' .. counts(s.features))
+  table.insert(lines, 'assertions: ' .. counts(s.assertions))
+  return lines
+end
+
+--- Asks the server for the mission's state and prints it.
+function M.status(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local client, uri = M.client(bufnr), M.mission_uri(bufnr)
+  if not client or not uri then
+    vim.notify('missions: this buffer is not part of a mission folder with a running server', vim.log.levels.ERROR)
+    return
+  end
+  client:request('missions/status', { missionUri = uri }, function(err, result)
+    if err then
+      vim.notify('missions/status: ' .. err.message, vim.log.levels.ERROR)
+      return
+    end
+    vim.api.nvim_echo({ { table.concat(M.format_status(result), '\n') } }, true, {})
+  end, bufnr)
+end
+
+return M

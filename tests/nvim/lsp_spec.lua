@@ -1,0 +1,64 @@
+-- The plugin attaches to a broken mission, shows the server's diagnostics at the right
+-- places, hovers an id, and reports healthy.
+local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
+
+require('missions').setup({ cmd = { H.bin, 'lsp' } })
+
+local mission = H.copy_example('examples/broken/plan')
+vim.cmd.edit(mission .. '/features.json')
+local buf = vim.api.nvim_get_current_buf()
+
+local client = H.wait_for(10000, function() return require('missions').client(buf) end, 'the missions client to attach')
+H.expect(client and client.name == 'missions', 'a client named missions is attached')
+
+-- A README elsewhere gets no client.
+local readme = vim.fn.tempname() .. '.md'
+vim.fn.writefile({ '# notes' }, readme)
+vim.cmd.edit(readme)
+H.eq(#vim.lsp.get_clients({ bufnr = vim.api.nvim_get_current_buf(), name = 'missions' }), 0, 'no client on an unrelated Markdown file')
+vim.cmd.buffer(buf)
+
+local diagnostics = H.wait_for(10000, function()
+  local d = vim.diagnostic.get(buf)
+  return #d > 0 and d or nil
+end, 'diagnostics on features.json')
+local codes = {}
+for _, d in ipairs(diagnostics or {}) do
+  codes[d.code] = true
+  H.eq(d.source, 'missions', 'diagnostic source')
+end
+for _, code in ipairs({ 'duplicate-claim', 'unknown-assertion', 'duplicate-feature', 'schema', 'dependency-cycle', 'milestone-order', 'unknown-dependency', 'malformed-id', 'unknown-skill' }) do
+  H.expect(codes[code], 'features.json has a ' .. code .. ' diagnostic')
+end
+-- Position of `"VAL-PAGE-009"` (unknown) as the CLI reports it: line 17, column 36.
+local line, col = H.find(buf, '"VAL-PAGE-009"')
+local found = vim.tbl_filter(function(d) return d.code == 'unknown-assertion' and d.lnum == line end, diagnostics or {})
+H.expect(#found == 1 and found[1].col == col, 'unknown-assertion sits on "VAL-PAGE-009" at ' .. line .. ':' .. col)
+-- After an emoji and CJK text on the same line, Neovim's byte column still lands on the id.
+local wide_line, wide_col = H.find(buf, '"VAL-UI-404"')
+local wide = vim.tbl_filter(function(d) return d.code == 'unknown-assertion' and d.lnum == wide_line end, diagnostics or {})
+H.expect(#wide == 1 and wide[1].col == wide_col, 'unknown-assertion after emoji/CJK at byte column ' .. wide_col)
+
+-- Hover on a claimed id shows its title.
+local hl, hc = H.find(buf, 'VAL-PAGE-001')
+local responses = vim.lsp.buf_request_sync(buf, 'textDocument/hover', {
+  textDocument = { uri = vim.uri_from_bufnr(buf) },
+  position = { line = hl, character = hc + 2 },
+}, 5000)
+local hover_text = ''
+for _, r in pairs(responses or {}) do
+  if r.result and r.result.contents then
+    hover_text = hover_text .. (r.result.contents.value or vim.inspect(r.result.contents))
+  end
+end
+local contract = table.concat(vim.fn.readfile(mission .. '/validation-contract.md'), '\n')
+local title = contract:match('VAL%-PAGE%-001: ([^\n]+)')
+H.expect(title and hover_text:find(title, 1, true), 'hover shows the title "' .. tostring(title) .. '", got: ' .. hover_text)
+
+-- :checkhealth missions reports the binary and the mission.
+vim.cmd('checkhealth missions')
+local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+H.expect(health:find('OK found missions', 1, true), 'checkhealth finds the binary:\n' .. health)
+H.expect(not health:find('ERROR', 1, true), 'checkhealth has no errors:\n' .. health)
+
+H.finish('lsp_spec')
