@@ -104,5 +104,7 @@ fn main() -> ExitCode {
 fn init_tracing(verbose: bool) {
     let default = if verbose { "missions=debug" } else { "missions=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Editors show stderr in their LSP log panes: colour only on a terminal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }
