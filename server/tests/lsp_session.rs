@@ -29,7 +29,8 @@ async fn initialize_negotiates_encoding_and_advertises_this_issue_only() {
     init.server_info.as_mut().unwrap().version = Some("[version]".into());
     insta::assert_json_snapshot!("initialize_utf16", init);
     let advertised = serde_json::to_value(&init.capabilities).unwrap();
-    for next_issue in ["completionProvider", "codeLensProvider", "inlayHintProvider", "codeActionProvider", "semanticTokensProvider", "executeCommandProvider"] {
+    // Mission commands come with the loop in the editor: nothing is registered before it works.
+    for next_issue in ["executeCommandProvider"] {
         assert!(advertised.get(next_issue).is_none(), "{next_issue} is advertised");
     }
     client.finish().await;

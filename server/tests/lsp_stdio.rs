@@ -1,5 +1,5 @@
 //! Black box: the real `missions lsp` binary over stdio, a whole session from initialize to
-//! exit.
+//! exit, with a completion, a quick fix and a file written on disk by someone else.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -78,6 +78,20 @@ fn a_whole_session_over_stdio() {
 
     send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": features_uri, "languageId": "json", "version": 1, "text": features}}}));
     next(&rx, |m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri && m["params"]["version"] == 1);
+    // Completion right after `[` of `fulfills`: the unclaimed VAL-A-002, VAL-A-001 is listed.
+    let after_bracket = features.find("[\"VAL-A-001\"").unwrap() as u32 + 1;
+    send(json!({"jsonrpc": "2.0", "id": 10, "method": "textDocument/completion", "params": {"textDocument": {"uri": features_uri}, "position": {"line": 0, "character": after_bracket}}}));
+    let completion = next(&rx, |m| m["id"] == 10);
+    assert_eq!(completion["result"]["items"][0]["label"], "VAL-A-002", "{completion}");
+    assert_eq!(completion["result"]["items"].as_array().unwrap().len(), 1, "{completion}");
+    // The quick fix of the unclaimed warning claims it in f1, inserting after the last claim.
+    let heading = contract.lines().position(|l| l.starts_with("### VAL-A-002")).unwrap();
+    let range = json!({"start": {"line": heading, "character": 4}, "end": {"line": heading, "character": 13}});
+    send(json!({"jsonrpc": "2.0", "id": 11, "method": "textDocument/codeAction", "params": {"textDocument": {"uri": contract_uri}, "range": range, "context": {"diagnostics": []}}}));
+    let actions = next(&rx, |m| m["id"] == 11);
+    assert_eq!(actions["result"][0]["title"], "Claim in feature `f1`", "{actions}");
+    let edit = &actions["result"][0]["edit"]["changes"][&features_uri][0];
+    assert_eq!(edit["newText"], ", \"VAL-A-002\"", "{actions}");
     // Claim VAL-A-002 too: the contract's warning goes away.
     let at = features.find("\"VAL-A-001\"").unwrap() as u32;
     send(json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {"uri": features_uri, "version": 2}, "contentChanges": [{"range": {"start": {"line": 0, "character": at}, "end": {"line": 0, "character": at}}, "text": "\"VAL-A-002\", "}]}}));
@@ -88,6 +102,13 @@ fn a_whole_session_over_stdio() {
     send(json!({"jsonrpc": "2.0", "id": 2, "method": "textDocument/hover", "params": {"textDocument": {"uri": features_uri}, "position": {"line": 0, "character": at + 3}}}));
     let hover = next(&rx, |m| m["id"] == 2);
     assert!(hover["result"]["contents"]["value"].as_str().unwrap().contains("**VAL-A-002**: Two"), "{hover}");
+
+    // The runner writes the contract (not open) on disk: the server's own watcher reloads it.
+    let temp = mission.join("contract.tmp");
+    std::fs::write(&temp, format!("{contract}\n### VAL-A-003: Three\nTool: terminal\nEvidence: log\n")).unwrap();
+    std::fs::rename(&temp, mission.join("validation-contract.md")).unwrap();
+    let reloaded = next(&rx, |m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == contract_uri && m["params"]["diagnostics"].to_string().contains("VAL-A-003"));
+    assert_eq!(reloaded["params"]["diagnostics"][0]["code"], "unclaimed-assertion", "{reloaded}");
 
     send(json!({"jsonrpc": "2.0", "id": 3, "method": "shutdown"}));
     let shutdown = next(&rx, |m| m["id"] == 3);

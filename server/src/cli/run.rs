@@ -4,6 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::agent::CancellationToken;
 use crate::runner::progress::{Bars, Lines, Progress, Verbosity};
@@ -37,18 +38,31 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
     result.code
 }
 
+/// Signals received (SIGINT, SIGTERM): counted by an async-signal-safe handler, read by a
+/// task. A plain flag keeps the handler trivially safe and independent of the runtime.
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn count_signal(_: libc::c_int) {
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}
+
 /// The first Ctrl-C or SIGTERM cancels the run (the loop then writes `paused`); a second
-/// Ctrl-C exits at once (the files are consistent at every point; the next run resumes).
+/// one exits at once (the files are consistent at every point; the next run resumes).
 async fn pause_on_signal(cancel: CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    // SAFETY: the handler only increments an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
-    eprintln!("missions: pausing after the current step's cleanup (Ctrl-C again to stop now)");
-    cancel.cancel();
-    if tokio::signal::ctrl_c().await.is_ok() {
-        std::process::exit(130);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        let n = SIGNALS.load(Ordering::SeqCst);
+        if n >= 1 && !cancel.is_cancelled() {
+            eprintln!("missions: pausing after the current step's cleanup (Ctrl-C again to stop now)");
+            cancel.cancel();
+        }
+        if n >= 2 {
+            std::process::exit(130);
+        }
     }
 }

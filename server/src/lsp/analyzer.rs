@@ -59,6 +59,14 @@ impl Snapshot {
         let path = convert::path_of(uri)?;
         path.ancestors().skip(1).take(3).find_map(|dir| self.missions.get(dir))
     }
+
+    /// The mission whose contract or features.json is at `uri`, which one it is, and its
+    /// text as analysed.
+    pub fn mission_doc(&self, uri: &Url) -> Option<(&Arc<MissionSnapshot>, DocKind, &Arc<Document>)> {
+        let mission = self.mission_of(uri)?;
+        let kind = [DocKind::Contract, DocKind::Features].into_iter().find(|k| mission.doc_uri(*k).as_ref() == Some(uri))?;
+        Some((mission, kind, mission.doc(kind)?))
+    }
 }
 
 /// Where a document's text came from, to tell whether it changed.
@@ -146,7 +154,8 @@ impl Analyzer {
         let changed = changed_paths(&self.previous, docs);
         let mut out = Vec::new();
         for dir in docs.missions.iter() {
-            let touched = !self.missions.contains_key(dir) || became_ready || changed.iter().any(|p| p.starts_with(dir));
+            let on_disk = docs.disk_changes.get(dir) != self.previous.disk_changes.get(dir);
+            let touched = !self.missions.contains_key(dir) || became_ready || on_disk || changed.iter().any(|p| p.starts_with(dir));
             if !touched {
                 continue;
             }

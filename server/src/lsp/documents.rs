@@ -1,8 +1,8 @@
 //! The document owner: one task applies open/change/close in arrival order, checks versions,
 //! and publishes immutable snapshots of the open documents and known mission folders.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, watch};
 use tower_lsp::lsp_types::{TextDocumentContentChangeEvent, Url};
 
 use super::convert::{self, Encoding};
-use super::folder;
+use super::{folder, watched};
+use crate::model::folder::{self as model_folder, MISSIONS_DIR};
 use crate::analysis::position::Positions;
 
 /// A text with its line index. Open documents carry the client's version; files read from
@@ -42,6 +43,10 @@ pub enum DocEvent {
     Ready,
     /// Mission folders found by the workspace scan.
     Missions(Vec<PathBuf>),
+    /// The client does not watch files for us: watch the mission folders in the server.
+    WatchDisk,
+    /// Files of mission folders changed on disk (written by the runner, git, another editor).
+    DiskChanged(Vec<PathBuf>),
 }
 
 /// What the analyzer and the requests see: immutable once sent.
@@ -53,6 +58,9 @@ pub struct DocsSnapshot {
     pub missions: Arc<BTreeSet<PathBuf>>,
     /// True once the client sent `initialized`.
     pub ready: bool,
+    /// Per mission folder, how many disk changes were seen: a new count makes the analyzer
+    /// re-read that mission's files.
+    pub disk_changes: Arc<BTreeMap<PathBuf, u64>>,
 }
 
 /// Runs until every event sender is gone (the server exited).
@@ -63,7 +71,7 @@ pub async fn own_documents(
     encoding: Arc<OnceLock<Encoding>>,
     roots: Arc<OnceLock<Vec<PathBuf>>>,
 ) {
-    let mut owner = Owner { state: DocsSnapshot::default(), encoding, roots, resend };
+    let mut owner = Owner { state: DocsSnapshot::default(), encoding, roots, resend, watcher: None };
     while let Some(event) = events.recv().await {
         owner.apply(event);
         // Events queued meanwhile are applied before the analyzer is told: one snapshot per burst.
@@ -79,6 +87,8 @@ struct Owner {
     encoding: Arc<OnceLock<Encoding>>,
     roots: Arc<OnceLock<Vec<PathBuf>>>,
     resend: mpsc::WeakUnboundedSender<DocEvent>,
+    /// The server's own file watcher, when the client does not watch for us.
+    watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl Owner {
@@ -118,16 +128,55 @@ impl Owner {
                 self.state.ready = true;
                 self.scan_workspace();
             }
-            DocEvent::Missions(found) => Arc::make_mut(&mut self.state.missions).extend(found),
+            DocEvent::Missions(found) => {
+                for dir in found {
+                    self.add_mission(dir);
+                }
+            }
+            DocEvent::WatchDisk => {
+                self.watcher = watched::disk_watcher(self.resend.clone());
+                let roots = self.roots.get().cloned().unwrap_or_default();
+                // New missions appear under `<root>/.missions/`; known ones are watched as found.
+                for dir in roots.iter().map(|r| r.join(MISSIONS_DIR)).chain(self.state.missions.iter().cloned()).collect::<Vec<_>>() {
+                    self.watch(&dir);
+                }
+            }
+            DocEvent::DiskChanged(paths) => {
+                for path in paths {
+                    let Some(dir) = folder::mission_of(&path, &self.state.missions) else { continue };
+                    let known = self.state.missions.contains(&dir);
+                    if !known && !model_folder::is_mission_folder(&dir) {
+                        continue;
+                    }
+                    self.add_mission(dir.clone());
+                    *Arc::make_mut(&mut self.state.disk_changes).entry(dir).or_default() += 1;
+                }
+            }
         }
     }
 
     fn note_mission(&mut self, uri: &Url) {
         let Some(path) = convert::path_of(uri) else { return };
         if let Some(dir) = folder::mission_of(&path, &self.state.missions) {
-            if !self.state.missions.contains(&dir) {
-                Arc::make_mut(&mut self.state.missions).insert(dir);
-            }
+            self.add_mission(dir);
+        }
+    }
+
+    fn add_mission(&mut self, dir: PathBuf) {
+        if !self.state.missions.contains(&dir) {
+            self.watch(&dir);
+            Arc::make_mut(&mut self.state.missions).insert(dir);
+        }
+    }
+
+    fn watch(&mut self, dir: &Path) {
+        use notify::Watcher;
+        let Some(watcher) = self.watcher.as_mut() else { return };
+        if !dir.is_dir() {
+            return;
+        }
+        if let Err(e) = watcher.watch(dir, notify::RecursiveMode::Recursive) {
+            tracing::warn!("cannot watch {}: {e}", dir.display());
         }
     }
 

@@ -1,5 +1,6 @@
 //! `initialize`: position encoding negotiation, workspace folders, and the capabilities of
-//! this server (sync, diagnostics, hover, navigation, symbols, rename).
+//! this server (sync, diagnostics, hover, navigation, symbols, rename, completion, code lens,
+//! inlay hints, quick fixes, semantic tokens, document links).
 
 use std::path::PathBuf;
 
@@ -15,6 +16,8 @@ pub fn initialize(shared: &Shared, params: InitializeParams) -> InitializeResult
         tracing::warn!("initialize received twice; keeping the first position encoding");
     }
     let _ = shared.roots.set(workspace_roots(&params));
+    let watches = params.capabilities.workspace.as_ref().and_then(|w| w.did_change_watched_files.as_ref()).and_then(|d| d.dynamic_registration).unwrap_or(false);
+    let _ = shared.client_watches.set(watches);
     InitializeResult { capabilities: capabilities(encoding), server_info: Some(ServerInfo { name: "missions".to_string(), version: Some(env!("CARGO_PKG_VERSION").to_string()) }) }
 }
 
@@ -48,6 +51,17 @@ pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
         document_symbol_provider: Some(OneOf::Right(DocumentSymbolOptions { label: Some("missions".to_string()), work_done_progress_options: WorkDoneProgressOptions::default() })),
         workspace_symbol_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Right(RenameOptions { prepare_provider: Some(true), work_done_progress_options: WorkDoneProgressOptions::default() })),
+        completion_provider: Some(CompletionOptions { trigger_characters: Some(vec!["\"".to_string(), ":".to_string()]), resolve_provider: Some(false), ..CompletionOptions::default() }),
+        code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+        inlay_hint_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions { code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]), resolve_provider: Some(false), ..CodeActionOptions::default() })),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(SemanticTokensOptions {
+            legend: super::tokens::legend(),
+            full: Some(SemanticTokensFullOptions::Bool(true)),
+            range: None,
+            work_done_progress_options: WorkDoneProgressOptions::default(),
+        })),
+        document_link_provider: Some(DocumentLinkOptions { resolve_provider: Some(false), work_done_progress_options: WorkDoneProgressOptions::default() }),
         ..ServerCapabilities::default()
     }
 }

@@ -11,7 +11,9 @@
 //! - request handlers wait (bounded) for the analysis of the generation they arrived after, then
 //!   answer from that snapshot with panics caught.
 
+mod actions;
 mod analyzer;
+mod completion;
 mod convert;
 mod definition;
 mod documents;
@@ -19,9 +21,15 @@ mod folder;
 mod guard;
 mod hover;
 mod initialize;
+mod inlay;
 mod intercept;
+mod lens;
+mod links;
 mod rename;
 mod symbols;
+mod tokens;
+mod transport;
+mod watched;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +64,10 @@ pub(crate) struct Shared {
     /// Number of document events accepted so far (see `intercept`).
     accepted: Arc<AtomicU64>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// To the document owner, for watched-file events (weak: the owner stops with the server).
+    events: mpsc::WeakUnboundedSender<DocEvent>,
+    /// Whether the client registers `workspace/didChangeWatchedFiles` for us; from `initialize`.
+    client_watches: OnceLock<bool>,
 }
 
 impl Shared {
@@ -87,9 +99,10 @@ pub(crate) struct Backend {
 /// Returns true when `shutdown` came first (the exit status the protocol asks for: 0, else 1).
 pub async fn serve<I, O>(input: I, output: O) -> bool
 where
-    I: AsyncRead + Unpin,
+    I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite,
 {
+    let input = transport::well_formed(input);
     let encoding = Arc::new(OnceLock::new());
     let roots = Arc::new(OnceLock::new());
     let accepted = Arc::new(AtomicU64::new(0));
@@ -104,6 +117,8 @@ where
             roots: roots.clone(),
             accepted: accepted.clone(),
             snapshots: snapshots_rx,
+            events: events_tx.downgrade(),
+            client_watches: OnceLock::new(),
         }),
     })
     .finish();
@@ -137,6 +152,11 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: InitializedParams) {
         tracing::info!("client initialized");
+        watched::start(&self.shared, self.shared.client_watches.get().copied().unwrap_or(false)).await;
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        watched::changed(&self.shared, params);
     }
 
     async fn shutdown(&self) -> RpcResult<()> {
@@ -169,5 +189,29 @@ impl LanguageServer for Backend {
 
     async fn rename(&self, params: RenameParams) -> RpcResult<Option<WorkspaceEdit>> {
         rename::rename(&self.shared, params).await
+    }
+
+    async fn completion(&self, params: CompletionParams) -> RpcResult<Option<CompletionResponse>> {
+        completion::completion(&self.shared, params).await
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> RpcResult<Option<Vec<CodeLens>>> {
+        lens::code_lens(&self.shared, params).await
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> RpcResult<Option<Vec<InlayHint>>> {
+        inlay::inlay_hints(&self.shared, params).await
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> RpcResult<Option<CodeActionResponse>> {
+        actions::code_actions(&self.shared, params).await
+    }
+
+    async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> RpcResult<Option<SemanticTokensResult>> {
+        tokens::semantic_tokens(&self.shared, params).await
+    }
+
+    async fn document_link(&self, params: DocumentLinkParams) -> RpcResult<Option<Vec<DocumentLink>>> {
+        links::document_links(&self.shared, params).await
     }
 }

@@ -39,7 +39,7 @@ pub fn worker_task(c: &WorkerContext) -> String {
     if let Some(d) = &c.feature.description {
         let _ = writeln!(t, "{}\n", d.value);
     }
-    let _ = writeln!(t, "## Feature\n\n```json\n{}\n```\n", c.feature_raw.trim());
+    let _ = writeln!(t, "## Feature\n\n```json\n{}\n```\n", dedent(c.feature_raw.trim()));
     let claims = c.feature.claims();
     if !claims.is_empty() {
         let _ = writeln!(t, "## Assertions it fulfills\n\nAn independent validator will check each of these as a black box.\n");
@@ -192,6 +192,20 @@ pub fn issue_line(issue: &ValidatorIssue) -> String {
         let _ = write!(line, "\n  {}", issue.detail.trim().replace('\n', "\n  "));
     }
     line
+}
+
+/// An object cut out of a file starts at its brace; its other lines lose the indentation
+/// of its closing brace, so it reads as if written alone.
+fn dedent(object: &str) -> String {
+    let indent = object.lines().last().map_or(0, |l| l.len() - l.trim_start().len());
+    let mut lines = object.lines();
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push('\n');
+        let cut = line.len() - line.trim_start().len();
+        out.push_str(&line[cut.min(indent)..]);
+    }
+    out
 }
 
 fn read_shared(path: &Path) -> Option<String> {

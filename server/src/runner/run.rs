@@ -144,6 +144,7 @@ fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cance
         journal.log("plan_approved", json!({"by": if opts.yes { "--yes" } else { "auto_approve" }})).map_err(|e| internal(e.to_string()))?;
     }
 
+    remove_torn_temporaries(mission);
     // An interrupted worker's changes are the only dirt a resume clears (design §6).
     let resumed_from = state.status().to_string();
     let mut reset = Vec::new();
@@ -182,6 +183,25 @@ fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cance
     state.state.halt_reason = None;
     state.save().map_err(|e| internal(e.to_string()))?;
     Ok(Ctx { mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress })
+}
+
+/// Temporary files of atomic writes a killed run left behind (`.<name>.tmp-<pid>-<n>`); the
+/// files they were replacing are whole, so these are garbage.
+fn remove_torn_temporaries(mission: &Path) {
+    let mut stack = vec![mission.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            match e.file_type() {
+                Ok(t) if t.is_dir() && !t.is_symlink() => stack.push(e.path()),
+                Ok(t) if t.is_file() && name.starts_with('.') && name.contains(".tmp-") => {
+                    let _ = std::fs::remove_file(e.path());
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 async fn drive(ctx: &mut Ctx) -> Result<RunResult, String> {

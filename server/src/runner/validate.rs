@@ -104,6 +104,9 @@ pub async fn validate(ctx: &mut Ctx, milestone: &str) -> Result<RoundOutcome, St
 
     let contract_text = folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?;
     let contract = contract::parse(&contract_text);
+    // Validators read the assertions in the contract's order.
+    let mut ids = ids;
+    ids.sort_by_key(|id| contract.assertions.iter().position(|a| &a.id.value == id).unwrap_or(usize::MAX));
     let slug = slugify(milestone);
     let evidence_rel = format!("evidence/{slug}");
     std::fs::create_dir_all(ctx.mission.join(&evidence_rel)).map_err(|e| format!("cannot create {evidence_rel}: {e}"))?;

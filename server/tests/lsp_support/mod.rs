@@ -40,6 +40,11 @@ pub struct Options<'a> {
 
 impl Client {
     pub async fn start(options: Options<'_>) -> Client {
+        Client::start_with(options, |_| {}).await
+    }
+
+    /// Starts with client capabilities beyond the position encodings (`adjust` edits them).
+    pub async fn start_with(options: Options<'_>, adjust: impl FnOnce(&mut ClientCapabilities)) -> Client {
         let (client_end, server_end) = tokio::io::duplex(1 << 20);
         let (server_read, server_write) = tokio::io::split(server_end);
         let server = tokio::spawn(missions::lsp::serve(server_read, server_write));
@@ -48,8 +53,10 @@ impl Client {
         tokio::spawn(read_frames(reader, tx));
         let mut client = Client { writer, incoming, unread: VecDeque::new(), next_id: 1, server: Some(server), finished: false, root: options.root.to_path_buf(), init: InitializeResult::default() };
         let folders = options.workspace_folder.then(|| vec![WorkspaceFolder { uri: Url::from_file_path(options.root).unwrap(), name: "ws".into() }]);
+        let mut capabilities = ClientCapabilities { general: Some(GeneralClientCapabilities { position_encodings: Some(options.encodings), ..Default::default() }), ..Default::default() };
+        adjust(&mut capabilities);
         let params = InitializeParams {
-            capabilities: ClientCapabilities { general: Some(GeneralClientCapabilities { position_encodings: Some(options.encodings), ..Default::default() }), ..Default::default() },
+            capabilities,
             workspace_folders: folders,
             ..Default::default()
         };
@@ -119,6 +126,26 @@ impl Client {
                 return message;
             }
             self.unread.push_back(message);
+        }
+    }
+
+    /// Waits for the server's request `method`, answers it with `result`, returns its params.
+    pub async fn answer_request(&mut self, method: &str, result: Value) -> Value {
+        let request = self.take(|m| m.get("method") == Some(&json!(method)) && m.get("id").is_some()).await;
+        self.send(json!({"jsonrpc": "2.0", "id": request["id"], "result": result})).await;
+        request["params"].clone()
+    }
+
+    /// Reads publishDiagnostics for `relative` (any version) until one satisfies `done`; the
+    /// earlier ones (e.g. of a file caught half-written) are dropped.
+    pub async fn diagnostics_until(&mut self, relative: &str, done: impl Fn(&PublishDiagnosticsParams) -> bool) -> PublishDiagnosticsParams {
+        let uri = json!(self.uri(relative));
+        loop {
+            let message = self.take(|m| m.get("method") == Some(&json!(notification::PublishDiagnostics::METHOD)) && m["params"]["uri"] == uri).await;
+            let params: PublishDiagnosticsParams = serde_json::from_value(message["params"].clone()).unwrap();
+            if done(&params) {
+                return params;
+            }
         }
     }
 
@@ -321,4 +348,38 @@ pub fn write_mission(root: &Path) -> PathBuf {
     write("working_directory.txt", &format!("{}\n", root.join("repo").display()));
     std::fs::create_dir_all(root.join("repo/src")).unwrap();
     dir
+}
+
+/// Applies LSP text edits (UTF-16 columns) to `text`, as a client does.
+pub fn apply_edits(text: &str, edits: &[TextEdit]) -> String {
+    let offset = |p: Position| {
+        let mut at = 0;
+        for _ in 0..p.line {
+            at += text[at..].find('\n').map_or(text.len() - at, |i| i + 1);
+        }
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let mut units = 0;
+        for (i, ch) in text[at..line_end].char_indices() {
+            if units >= p.character {
+                return at + i;
+            }
+            units += ch.len_utf16() as u32;
+        }
+        line_end
+    };
+    let mut spans: Vec<(usize, usize, &str)> = edits.iter().map(|e| (offset(e.range.start), offset(e.range.end), e.new_text.as_str())).collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = text.to_string();
+    for (start, end, new) in spans {
+        out.replace_range(start..end, new);
+    }
+    out
+}
+
+/// Writes a file the way the runner does (a temporary file renamed over it), so a watcher
+/// never sees it half-written.
+pub fn write_atomically(path: &Path, text: &str) {
+    let temp = path.with_extension("tmp-write");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
 }

@@ -1,0 +1,96 @@
+// The mission-loop part of the server's protocol (design §4). Plain types: no vscode import, so
+// the models built on them are unit-tested under plain Node.
+
+/** Server commands; each takes the mission folder's URI first. */
+export const MISSION_COMMANDS = [
+  'missions.start',
+  'missions.approvePlan',
+  'missions.pause',
+  'missions.resume',
+  'missions.cancel',
+  'missions.runFeature',
+  'missions.validateMilestone',
+  'missions.status',
+] as const;
+export type MissionCommand = (typeof MISSION_COMMANDS)[number];
+
+export function isMissionCommand(command: string): command is MissionCommand {
+  return (MISSION_COMMANDS as readonly string[]).includes(command);
+}
+
+/** Notification: every progress_log.jsonl event as it is written. */
+export const MISSION_EVENT_METHOD = 'missions/event';
+/** Request `{ missionUri }` → {@link MissionStatus}. */
+export const MISSION_STATUS_METHOD = 'missions/status';
+
+export type MissionState =
+  | 'planning'
+  | 'awaiting_answers'
+  | 'awaiting_approval'
+  | 'running'
+  | 'validating'
+  | 'paused'
+  | 'halted'
+  | 'completed'
+  | 'cancelled';
+
+/** One line of progress_log.jsonl: `ts`, `type` and the type's fields. */
+export interface ProgressEvent {
+  ts: string;
+  type: string;
+  [field: string]: unknown;
+}
+
+export interface MissionEventParams {
+  missionUri: string;
+  event: ProgressEvent;
+}
+
+export interface MissionStatus {
+  missionUri: string;
+  id: string;
+  title: string;
+  status: MissionState;
+  currentMilestone: string | null;
+  round: number;
+  haltReason?: string;
+  features: Record<string, number>;
+  assertions: Record<string, number>;
+}
+
+export interface Position {
+  line: number;
+  character: number;
+}
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+/** The subset of LSP's DocumentSymbol the tree reads. */
+export interface OutlineSymbol {
+  name: string;
+  detail?: string;
+  kind: number;
+  range: Range;
+  selectionRange: Range;
+  children?: OutlineSymbol[];
+}
+
+/** LSP SymbolKind values the server uses for mission outlines (server/src/lsp/symbols.rs). */
+export const SymbolKinds = { area: 3, milestone: 4, feature: 5, assertion: 14 } as const;
+
+/** Mission folder URIs compare equal however they were spelled (percent-encoding, trailing slash). */
+export function sameMissionUri(a: string, b: string): boolean {
+  return normalizeUri(a) === normalizeUri(b);
+}
+
+export function normalizeUri(uri: string): string {
+  let out = uri;
+  try {
+    out = decodeURIComponent(uri);
+  } catch {
+    // keep the spelling we got: a stray '%' is not worth failing over
+  }
+  return out.replace(/\/+$/, '');
+}

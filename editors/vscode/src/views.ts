@@ -1,0 +1,202 @@
+// What the "Mission" tree and the status bar item show, as plain data computed from the
+// mission models; src/extension.ts only maps it onto vscode's TreeItem and StatusBarItem.
+
+import type { AssertionNode, FeatureNode, MilestoneNode, MissionModel, StatusSummary } from './missionModel';
+import { summarize } from './missionModel';
+
+export type NodeKind = 'mission' | 'milestone' | 'feature' | 'assertions' | 'assertion';
+
+export interface TreeNode {
+  kind: NodeKind;
+  /** Stable across refreshes, so expanded nodes stay expanded. */
+  key: string;
+  missionUri: string;
+  label: string;
+  description?: string;
+  tooltip?: string;
+  /** A codicon id, with `~spin` for work under way. */
+  icon: string;
+  /** A theme color id for the icon, when the status deserves one. */
+  color?: string;
+  collapsible: boolean;
+  /** The id to locate in the document when there is no range (feature or assertion id). */
+  target?: { uri: string; range?: MissionModelRange; text: string };
+  /** The feature id or milestone name, for commands run on the node. */
+  name?: string;
+}
+
+type MissionModelRange = NonNullable<NonNullable<FeatureNode['place']>['range']>;
+
+const STATUS_ICONS: Record<string, { icon: string; color?: string }> = {
+  pending: { icon: 'circle-outline' },
+  in_progress: { icon: 'sync~spin', color: 'charts.blue' },
+  running: { icon: 'sync~spin', color: 'charts.blue' },
+  validating: { icon: 'beaker', color: 'charts.blue' },
+  completed: { icon: 'pass', color: 'testing.iconPassed' },
+  passed: { icon: 'pass', color: 'testing.iconPassed' },
+  failed: { icon: 'error', color: 'testing.iconFailed' },
+  blocked: { icon: 'warning', color: 'list.warningForeground' },
+  cancelled: { icon: 'circle-slash' },
+};
+
+function iconFor(status: string): { icon: string; color?: string } {
+  return STATUS_ICONS[status] ?? { icon: 'circle-outline' };
+}
+
+/** The children of `parent` (the roots when it is undefined). */
+export function childrenOf(models: MissionModel[], parent?: TreeNode): TreeNode[] {
+  if (!parent) return models.map(missionNode);
+  const model = models.find((m) => m.uri === parent.missionUri);
+  if (!model) return [];
+  switch (parent.kind) {
+    case 'mission': {
+      const nodes = model.milestones.map((m) => milestoneNode(model, m));
+      if (model.assertions.length > 0) nodes.push(assertionsNode(model));
+      return nodes;
+    }
+    case 'milestone': {
+      const milestone = model.milestones.find((m) => m.name === parent.name);
+      return milestone ? milestone.features.map((f) => featureNode(model, f)) : [];
+    }
+    case 'assertions':
+      return model.assertions.map((a) => assertionNode(model, a));
+    default:
+      return [];
+  }
+}
+
+function missionNode(model: MissionModel): TreeNode {
+  const summary = summarize(model);
+  const status = summary.status ?? 'unknown';
+  const { icon, color } = iconFor(missionIconStatus(summary));
+  return {
+    kind: 'mission',
+    key: model.uri,
+    missionUri: model.uri,
+    label: model.title,
+    description: `${statusLabel(status)}${summary.total > 0 ? ` · ${summary.passed}/${summary.total}` : ''}`,
+    tooltip: statusTooltip(summary),
+    icon,
+    color,
+    collapsible: true,
+  };
+}
+
+function missionIconStatus(summary: StatusSummary): string {
+  switch (summary.status) {
+    case 'halted':
+      return 'failed';
+    case 'paused':
+    case 'awaiting_answers':
+    case 'awaiting_approval':
+      return 'blocked';
+    case undefined:
+      return 'pending';
+    default:
+      return summary.status;
+  }
+}
+
+function milestoneNode(model: MissionModel, milestone: MilestoneNode): TreeNode {
+  const done = milestone.features.filter((f) => f.status === 'completed').length;
+  const { icon, color } = iconFor(milestone.state);
+  const round = milestone.round > 0 ? ` · round ${milestone.round}` : '';
+  return {
+    kind: 'milestone',
+    key: `${model.uri}#milestone:${milestone.name}`,
+    missionUri: model.uri,
+    label: milestone.name,
+    description: `${milestone.state}${round} · ${done}/${milestone.features.length} features`,
+    icon,
+    color,
+    collapsible: milestone.features.length > 0,
+    name: milestone.name,
+    target: milestone.place && { uri: milestone.place.uri, range: milestone.place.range, text: `"${milestone.name}"` },
+  };
+}
+
+function featureNode(model: MissionModel, feature: FeatureNode): TreeNode {
+  const { icon, color } = iconFor(feature.status);
+  const lines = [feature.id, feature.description, `status: ${feature.status}`];
+  if (feature.handoff) lines.push(`last handoff: ${feature.handoff}`);
+  if (feature.failureReason) lines.push(`failed: ${feature.failureReason}`);
+  return {
+    kind: 'feature',
+    key: `${model.uri}#feature:${feature.id}`,
+    missionUri: model.uri,
+    label: feature.id,
+    description: statusLabel(feature.status),
+    tooltip: lines.filter(Boolean).join('\n'),
+    icon,
+    color,
+    collapsible: false,
+    name: feature.id,
+    target: feature.place && { uri: feature.place.uri, range: feature.place.range, text: `"${feature.id}"` },
+  };
+}
+
+function assertionsNode(model: MissionModel): TreeNode {
+  const passed = model.assertions.filter((a) => a.status === 'passed').length;
+  const failed = model.assertions.filter((a) => a.status === 'failed').length;
+  const status = failed > 0 ? 'failed' : passed === model.assertions.length ? 'passed' : 'pending';
+  const { icon, color } = iconFor(status);
+  return {
+    kind: 'assertions',
+    key: `${model.uri}#assertions`,
+    missionUri: model.uri,
+    label: 'Assertions',
+    description: `${passed}/${model.assertions.length} passed${failed > 0 ? ` · ${failed} failed` : ''}`,
+    icon,
+    color,
+    collapsible: true,
+  };
+}
+
+function assertionNode(model: MissionModel, assertion: AssertionNode): TreeNode {
+  const { icon, color } = iconFor(assertion.status);
+  return {
+    kind: 'assertion',
+    key: `${model.uri}#assertion:${assertion.id}`,
+    missionUri: model.uri,
+    label: assertion.id,
+    description: `${assertion.status}${assertion.title ? ` · ${assertion.title}` : ''}`,
+    tooltip: [assertion.id, assertion.title, assertion.area && `area: ${assertion.area}`, `status: ${assertion.status}`].filter(Boolean).join('\n'),
+    icon,
+    color,
+    collapsible: false,
+    name: assertion.id,
+    target: assertion.place && { uri: assertion.place.uri, range: assertion.place.range, text: assertion.id },
+  };
+}
+
+export function statusLabel(status: string): string {
+  return status.replace(/_/g, ' ');
+}
+
+export interface StatusBarView {
+  text: string;
+  tooltip: string;
+  /** `error` and `warning` pick the status bar item's background. */
+  emphasis?: 'error' | 'warning';
+}
+
+/** The status bar item for the mission in focus. */
+export function statusBarView(summary: StatusSummary): StatusBarView {
+  const status = summary.status ?? 'unknown';
+  const parts = [statusLabel(status)];
+  if (summary.currentMilestone && (status === 'running' || status === 'validating')) {
+    parts.push(summary.round > 0 ? `${summary.currentMilestone} r${summary.round}` : summary.currentMilestone);
+  }
+  if (summary.total > 0) parts.push(`${summary.passed}/${summary.total}`);
+  const icon = status === 'running' || status === 'validating' ? '$(sync~spin)' : status === 'completed' ? '$(pass)' : status === 'halted' ? '$(error)' : '$(checklist)';
+  const emphasis = status === 'halted' ? 'error' : status === 'paused' || status.startsWith('awaiting') ? 'warning' : undefined;
+  return { text: `${icon} ${parts.join(' · ')}`, tooltip: statusTooltip(summary), emphasis };
+}
+
+function statusTooltip(summary: StatusSummary): string {
+  const lines = [`Mission: ${summary.title}`, `Status: ${statusLabel(summary.status ?? 'unknown')}`];
+  if (summary.currentMilestone) lines.push(`Milestone: ${summary.currentMilestone}${summary.round > 0 ? `, round ${summary.round}` : ''}`);
+  if (summary.total > 0) lines.push(`Assertions passed: ${summary.passed}/${summary.total}`);
+  if (summary.haltReason) lines.push(`Halted: ${summary.haltReason}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,64 @@
+//! Document links: evidence paths (`evidence/<milestone>/…`) in any mission file, and the
+//! handoff file of each worker session in features.json. Targets are folder-relative paths;
+//! the caller decides which exist.
+
+use super::mission::NamedHandoff;
+use super::navigate::unquoted;
+use crate::model::{FeaturesFile, Span};
+
+const EVIDENCE_DIR: &str = "evidence/";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub span: Span,
+    /// Relative to the mission folder, `/`-separated, never leaving it.
+    pub target: String,
+}
+
+/// Every `evidence/…` path in `text`: it starts after a quote, backtick, bracket or space and
+/// ends at the next one of those, a comma or a line break.
+pub fn evidence_links(text: &str) -> Vec<Link> {
+    let bytes = text.as_bytes();
+    let ends = |b: u8| matches!(b, b'"' | b'\'' | b'`' | b')' | b']' | b'>' | b',' | b' ' | b'\t' | b'\r' | b'\n' | b'\\');
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find(EVIDENCE_DIR) {
+        let start = from + found;
+        from = start + EVIDENCE_DIR.len();
+        let starts_path = start == 0 || matches!(bytes[start - 1], b'"' | b'\'' | b'`' | b'(' | b'[' | b'<' | b' ' | b'\t' | b'\n');
+        if !starts_path {
+            continue;
+        }
+        let len = bytes[start..].iter().position(|&b| ends(b)).unwrap_or(bytes.len() - start);
+        let target = &text[start..start + len];
+        let trimmed = target.trim_end_matches(['.', ':', ';']);
+        if trimmed.len() > EVIDENCE_DIR.len() && !trimmed.split('/').any(|part| part == ".." || part.is_empty() && !trimmed.ends_with('/')) {
+            out.push(Link { span: start..start + trimmed.len(), target: trimmed.to_string() });
+        }
+        from = start + len.max(EVIDENCE_DIR.len());
+    }
+    out
+}
+
+/// `workerSessionIds` entries that have a handoff, linked to `handoffs/<id>.json`.
+pub fn handoff_links(file: &FeaturesFile, handoffs: &[NamedHandoff]) -> Vec<Link> {
+    file.features
+        .iter()
+        .flat_map(|f| &f.worker_session_ids)
+        .filter(|s| !s.value.contains(['/', '\\']) && s.value != ".." && handoffs.iter().any(|h| h.session_id == s.value))
+        .map(|s| Link { span: unquoted(&s.span), target: format!("handoffs/{}.json", s.value) })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_paths_in_json_and_markdown() {
+        let text = "{\"evidence\": [\"evidence/m/login.png\", \"evidence/../../etc/passwd\"]}\nSee (evidence/m/log.txt). notevidence/x `evidence/m/a b`";
+        let found: Vec<&str> = evidence_links(text).iter().map(|l| &text[l.span.clone()]).collect();
+        assert_eq!(found, ["evidence/m/login.png", "evidence/m/log.txt", "evidence/m/a"]);
+        assert!(evidence_links("evidence/").is_empty());
+    }
+}

@@ -1,0 +1,136 @@
+//! Crash safety of `missions run`: the real binary is killed with SIGKILL at several points
+//! (mid-worker, between features, mid-validation), paused with Ctrl-C (SIGINT), and run
+//! again; the mission completes with every file whole, no handoff lost, no event twice.
+
+mod loop_support;
+
+use loop_support::*;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+fn wait_for(p: &Project, child: &mut Child, kind: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while p.count(kind) < n {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before {kind} #{n}: {:?}", p.event_types());
+        }
+        assert!(Instant::now() < deadline, "no {kind} #{n}: {:?}", p.event_types());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn kill_at(p: &Project, kind: &str, n: usize) {
+    let mut child = p.spawn_run(&["--yes"]);
+    wait_for(p, &mut child, kind, n);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// The identity of an event for the duplicate check: a step redone after a crash must not
+/// log it again (paused/resumed/halted may repeat).
+fn identity(e: &Value) -> Option<String> {
+    let f = |k: &str| e[k].to_string();
+    let key = match e["type"].as_str()? {
+        "feature_started" | "handoff_received" => f("sessionId"),
+        "feature_completed" | "milestone_started" | "milestone_passed" => format!("{}{}", f("featureId"), f("milestone")),
+        "validation_started" | "validation_round" | "fix_features_added" => format!("{}/{}", f("milestone"), f("round")),
+        "mission_completed" | "plan_approved" | "mission_created" => String::new(),
+        _ => return None,
+    };
+    Some(format!("{}:{key}", e["type"]))
+}
+
+fn check_consistent(p: &Project) {
+    // Every JSON file parses; every JSONL line is whole.
+    let mut stack = vec![p.mission.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.to_string_lossy().to_string();
+            let file_name = path.file_name().unwrap().to_string_lossy().to_string();
+            assert!(!(file_name.starts_with('.') && file_name.contains(".tmp-")), "a temporary file was left: {name}");
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".json") {
+                serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            } else if name.ends_with(".jsonl") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(text.ends_with('\n'), "{name} ends with a whole line");
+                for (i, line) in text.lines().enumerate() {
+                    serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{name}:{}: {e}", i + 1));
+                }
+            }
+        }
+    }
+    let events = p.events();
+    let mut seen = HashSet::new();
+    for e in &events {
+        if let Some(id) = identity(e) {
+            assert!(seen.insert(id.clone()), "event logged twice: {id}\n{:#?}", p.event_types());
+        }
+    }
+    for e in events.iter().filter(|e| e["type"] == "handoff_received") {
+        let sid = e["sessionId"].as_str().unwrap();
+        assert!(p.mission.join(format!("handoffs/{sid}.json")).is_file(), "handoff of {sid} lost");
+    }
+}
+
+#[test]
+fn sigkill_at_several_points_then_resume_completes_with_consistent_files() {
+    let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
+    let p = Project::new(&model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &features());
+
+    // 1. mid-worker: the first feature's session is running (its model answer is in flight).
+    kill_at(&p, "feature_started", 1);
+    assert_eq!(p.json("state.json")["activeFeature"]["featureId"], "feat-add");
+    // 2. between features: right after the first feature completed.
+    kill_at(&p, "feature_completed", 1);
+    // 3. mid-validation: the first round of `basics` is running.
+    kill_at(&p, "validation_started", 1);
+    assert!(!p.mission.join("validation/basics/round-1.json").exists() || p.count("validation_round") >= 1);
+    // 4. mid-worker again, in the fix feature's session, with uncommitted work on disk.
+    kill_at(&p, "fix_features_added", 1);
+    let out = p.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    check_consistent(&p);
+    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(git(&p.repo, &["status", "--porcelain"]), "", "interrupted work was discarded, finished work committed");
+    assert_eq!(p.sh("sh calc.sh sub 5 3; sh test.sh"), "2\nall tests passed");
+    let features = p.json("features.json");
+    assert!(features["features"].as_array().unwrap().iter().all(|f| f["status"] == "completed"), "{features:#}");
+    // Every feature's last session handed off; a killed session left no handoff and was redone.
+    for f in features["features"].as_array().unwrap() {
+        let last = f["workerSessionIds"].as_array().unwrap().last().unwrap().as_str().unwrap();
+        assert!(p.mission.join(format!("handoffs/{last}.json")).is_file(), "{}", f["id"]);
+    }
+    assert!(p.count("mission_resumed") >= 4, "{:?}", p.event_types());
+    assert_eq!(p.count("mission_completed"), 1);
+    assert_eq!(p.count("feature_completed"), 4);
+    assert!(!p.mission.join("run.lock").exists(), "the stale locks of killed runs were taken over and released");
+}
+
+#[test]
+fn ctrl_c_pauses_cleanly_and_run_resumes() {
+    let model = MissionModel::start(Script { latency: Duration::from_millis(60), ..sub_fix() });
+    let p = Project::new(&model, "max_validation_rounds = 3", CONTRACT, &features());
+    let mut child = p.spawn_run(&["--yes"]);
+    wait_for(&p, &mut child, "feature_started", 2);
+    eprintln!("DEBUG {}", std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap().lines().filter(|l| l.starts_with("Sig")).collect::<Vec<_>>().join(" | "));
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("paused"), "{}", text(&out));
+    let state = p.json("state.json");
+    assert_eq!(state["status"], "paused");
+    assert_eq!(p.event_types().last().unwrap(), "mission_paused");
+    assert!(!p.mission.join("run.lock").exists(), "a paused run releases its lock");
+    let out = p.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    check_consistent(&p);
+}

@@ -1,0 +1,546 @@
+//! End-to-end support for the mission loop: a "mission model" (a fake provider on
+//! 127.0.0.1 speaking the Anthropic and OpenAI wire formats) that plays every role by
+//! reading each request (the role's system prompt, the first message, the tool results so
+//! far), and a small real shell project in a temporary git repository whose tests really run.
+#![allow(dead_code)]
+
+#[path = "../agent_support/mod.rs"]
+mod agent_support;
+
+use agent_support::{anthropic_turn, openai_turn};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
+use regex::Regex;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const KEY_ENV: &str = "MISSIONS_LOOP_TEST_KEY";
+
+/// One request the model answered: which role, the first user message, the turn number.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub role: String,
+    pub first_user: String,
+    pub turn: usize,
+    /// Tool results so far: (content, is_error).
+    pub results: Vec<(String, bool)>,
+}
+
+/// How the scripted model behaves.
+#[derive(Clone, Default)]
+pub struct Script {
+    /// Delay before every answer (to give crash tests a window).
+    pub latency: Duration,
+    /// Fix features the orchestrator writes when a round fails an assertion: assertion id ->
+    /// the fix feature (without `milestone`, `kind`, `fixes`, `status`, which it fills in).
+    pub fixes: BTreeMap<String, Value>,
+}
+
+struct Shared {
+    script: Script,
+    seen: Mutex<Vec<Seen>>,
+}
+
+pub struct MissionModel {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl MissionModel {
+    /// Starts the model on its own runtime (the tests spawn the real binary synchronously).
+    pub fn start(script: Script) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let shared = Arc::new(Shared { script, seen: Mutex::new(Vec::new()) });
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        MissionModel { addr, shared, _runtime: runtime }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The first request of every session of `role`, in order.
+    pub fn sessions(&self, role: &str) -> Vec<Seen> {
+        self.seen().into_iter().filter(|s| s.role == role && s.turn == 0).collect()
+    }
+
+    /// missions.toml: workers and the orchestrator on the Anthropic format, validators on
+    /// the OpenAI one, all on this server.
+    pub fn config(&self, limits: &str) -> String {
+        let a = format!("http://{}", self.addr);
+        let o = format!("http://{}/v1", self.addr);
+        format!(
+            "[roles.orchestrator]\nprovider = \"anthropic\"\nmodel = \"fake-planner\"\nbase_url = \"{a}\"\napi_key_env = \"{KEY_ENV}\"\n\n\
+             [roles.worker]\nprovider = \"anthropic\"\nmodel = \"fake-worker\"\nbase_url = \"{a}\"\napi_key_env = \"{KEY_ENV}\"\n\n\
+             [roles.validator]\nprovider = \"openai\"\nmodel = \"fake-validator\"\nbase_url = \"{o}\"\napi_key_env = \"{KEY_ENV}\"\n\n[limits]\n{limits}\n"
+        )
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let openai = uri.path().ends_with("/chat/completions");
+    let conv = if openai { read_openai(&body) } else { read_anthropic(&body) };
+    let role = role_of(&conv.system);
+    shared.seen.lock().unwrap().push(Seen { role: role.to_string(), first_user: conv.first_user.clone(), turn: conv.turns, results: conv.results.clone() });
+    if !shared.script.latency.is_zero() {
+        tokio::time::sleep(shared.script.latency).await;
+    }
+    let calls = match role {
+        "worker" => worker(&conv),
+        "scrutiny" => scrutiny(&conv),
+        "user-testing" => user_testing(&conv),
+        "orchestrator" => orchestrator(&conv, &shared.script),
+        _ => vec![],
+    };
+    let frames = render(openai, conv.turns, &calls);
+    Response::builder().status(200).header("content-type", "text/event-stream").body(Body::from(frames.concat())).unwrap()
+}
+
+fn render(openai: bool, turn: usize, calls: &[(String, Value)]) -> Vec<String> {
+    let ids: Vec<String> = (0..calls.len()).map(|i| format!("call_{turn}_{i}")).collect();
+    let args: Vec<String> = calls.iter().map(|(_, a)| a.to_string()).collect();
+    if openai {
+        let pieces: Vec<[&str; 1]> = args.iter().map(|a| [a.as_str()]).collect();
+        let tools: Vec<(u64, &str, &str, &[&str])> = calls.iter().enumerate().map(|(i, (name, _))| (i as u64, ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
+        openai_turn(if calls.is_empty() { "done" } else { "" }, &tools, 100, 0, 20)
+    } else {
+        let pieces: Vec<[&str; 1]> = args.iter().map(|a| [a.as_str()]).collect();
+        let tools: Vec<(&str, &str, &[&str])> = calls.iter().enumerate().map(|(i, (name, _))| (ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
+        anthropic_turn(if calls.is_empty() { "done" } else { "" }, &tools, 100, 0, 0, 20)
+    }
+}
+
+// ---- reading a request ------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+pub struct Conv {
+    pub system: String,
+    pub first_user: String,
+    /// Assistant turns so far.
+    pub turns: usize,
+    pub results: Vec<(String, bool)>,
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn read_anthropic(body: &Value) -> Conv {
+    let mut c = Conv { system: text_of(&body["system"]), ..Default::default() };
+    for m in body["messages"].as_array().into_iter().flatten() {
+        match m["role"].as_str() {
+            Some("assistant") => c.turns += 1,
+            Some("user") => {
+                for block in m["content"].as_array().into_iter().flatten() {
+                    if block["type"] == "tool_result" {
+                        c.results.push((text_of(&block["content"]), block["is_error"] == true));
+                    }
+                }
+                if c.first_user.is_empty() {
+                    c.first_user = text_of(&m["content"]);
+                }
+            }
+            _ => {}
+        }
+    }
+    c
+}
+
+fn read_openai(body: &Value) -> Conv {
+    let mut c = Conv::default();
+    for m in body["messages"].as_array().into_iter().flatten() {
+        match m["role"].as_str() {
+            Some("system") => c.system.push_str(&text_of(&m["content"])),
+            Some("assistant") => c.turns += 1,
+            Some("tool") => {
+                let t = text_of(&m["content"]);
+                c.results.push((t.clone(), t.starts_with("Error: ")));
+            }
+            Some("user") if c.first_user.is_empty() => c.first_user = text_of(&m["content"]),
+            _ => {}
+        }
+    }
+    c
+}
+
+fn role_of(system: &str) -> &'static str {
+    if system.contains("# Role: worker") {
+        "worker"
+    } else if system.contains("# Role: orchestrator") {
+        "orchestrator"
+    } else if system.contains("# Role: scrutiny validator") {
+        "scrutiny"
+    } else if system.contains("# Role: user-testing validator") {
+        "user-testing"
+    } else {
+        "unknown"
+    }
+}
+
+fn mission_folder(system: &str) -> String {
+    system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string()
+}
+
+fn call(name: &str, args: Value) -> (String, Value) {
+    (name.to_string(), args)
+}
+
+// ---- the worker -------------------------------------------------------------------------
+
+/// The feature object the runner put in the first message (a ```json block).
+pub fn feature_of(first_user: &str) -> Value {
+    let start = first_user.find("## Feature\n\n```json\n").map(|i| i + "## Feature\n\n```json\n".len()).unwrap_or(0);
+    let end = first_user[start..].find("\n```").map_or(first_user.len(), |e| start + e);
+    serde_json::from_str(&first_user[start..end]).unwrap_or(Value::Null)
+}
+
+fn commit_in(results: &[(String, bool)]) -> Option<String> {
+    let hash = Regex::new(r"(?m)^([0-9a-f]{40})$").unwrap();
+    results.iter().rev().find_map(|(r, _)| hash.captures(r).map(|c| c[1].to_string()))
+}
+
+const BOGUS_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Writes the feature's files (`x-fake.files`), runs the project's tests, commits, and hands
+/// off with the commit id it read from `git rev-parse HEAD`. `x-fake.behaviour` bends it:
+/// `blocked`, `partial-once`, `bogus-commit-once`, `bogus-commit-always`.
+fn worker(c: &Conv) -> Vec<(String, Value)> {
+    let feature = feature_of(&c.first_user);
+    let id = feature["id"].as_str().unwrap_or("?").to_string();
+    let fake = &feature["x-fake"];
+    let behaviour = fake["behaviour"].as_str().unwrap_or("");
+    let retry = c.first_user.contains("## The previous session of this feature");
+    let files: Vec<(String, String)> = fake["files"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
+    let tests: Vec<String> = files.iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("tests/")).collect();
+    let handoff = |status: &str, commit: Option<&str>| {
+        let mut h = json!({"featureId": id, "status": status, "salientSummary": format!("{id}: {status}"), "whatWasImplemented": files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", "),
+            "whatWasLeftUndone": "", "verification": {"commandsRun": ["sh test.sh"]}, "skillFeedback": {"followedProcedure": true}, "testsAdded": tests});
+        if let Some(commit) = commit {
+            h["commitId"] = json!(commit);
+        }
+        h
+    };
+    if behaviour == "blocked" {
+        let mut h = handoff("blocked", None);
+        h["blockedReason"] = json!("the database this feature needs does not exist");
+        return vec![call("submit_handoff", h)];
+    }
+    let partial_now = behaviour == "partial-once" && !retry;
+    match c.turns {
+        0 => {
+            let written: Vec<&(String, String)> = if partial_now { files.iter().take(1).collect() } else { files.iter().collect() };
+            let mut calls: Vec<(String, Value)> = written.iter().map(|(p, content)| call("write_file", json!({"path": p, "content": content}))).collect();
+            calls.push(call("bash", json!({"command": format!("sh test.sh && git add -A && git commit -qm '{id}' && git rev-parse HEAD"), "timeout_s": 60})));
+            calls
+        }
+        _ => {
+            let Some(commit) = commit_in(&c.results) else {
+                let mut h = handoff("blocked", None);
+                h["blockedReason"] = json!(format!("the tests fail: {}", c.results.last().map(|r| r.0.as_str()).unwrap_or("")));
+                return vec![call("submit_handoff", h)];
+            };
+            if partial_now {
+                let mut h = handoff("partial", Some(&commit));
+                h["whatWasLeftUndone"] = json!("the tests are not written yet");
+                return vec![call("submit_handoff", h)];
+            }
+            let refused_before = c.results.iter().any(|(r, e)| *e && r.contains("handoff refused"));
+            let bogus = behaviour == "bogus-commit-always" || (behaviour == "bogus-commit-once" && !refused_before);
+            vec![call("submit_handoff", handoff("completed", Some(if bogus { BOGUS_COMMIT } else { &commit })))]
+        }
+    }
+}
+
+// ---- the validators ---------------------------------------------------------------------
+
+/// An assertion as the validator reads it from its first message.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub id: String,
+    pub run: Option<String>,
+    pub expect: Option<String>,
+}
+
+pub fn probes(first_user: &str) -> Vec<Probe> {
+    let heading = Regex::new(r"^#{1,6} (VAL-[A-Z0-9-]+-\d{3,}):").unwrap();
+    let backticked = |line: &str, key: &str| line.strip_prefix(key).map(|r| r.trim().trim_matches('`').to_string());
+    let mut out: Vec<Probe> = Vec::new();
+    let section = first_user.split("## Assertions").nth(1).unwrap_or("");
+    for line in section.lines() {
+        if line.starts_with("## ") {
+            break;
+        }
+        if let Some(c) = heading.captures(line) {
+            out.push(Probe { id: c[1].to_string(), run: None, expect: None });
+        } else if let Some(p) = out.last_mut() {
+            if let Some(r) = backticked(line, "Run:") {
+                p.run = Some(r);
+            } else if let Some(e) = backticked(line, "Expect:") {
+                p.expect = Some(e);
+            }
+        }
+    }
+    out
+}
+
+fn evidence_dir(first_user: &str) -> String {
+    first_user.lines().find_map(|l| l.strip_prefix("Save evidence under ")).and_then(|r| r.split(" (").next()).unwrap_or("/tmp").to_string()
+}
+
+/// Runs each assertion's `Run:` command as a user would and compares its output with
+/// `Expect:`; saves the output as evidence.
+fn user_testing(c: &Conv) -> Vec<(String, Value)> {
+    let probes = probes(&c.first_user);
+    let dir = evidence_dir(&c.first_user);
+    let rel = |id: &str| format!("evidence/{}/{id}.txt", dir.rsplit('/').next().unwrap_or(""));
+    let runnable: Vec<&Probe> = probes.iter().filter(|p| p.run.is_some()).collect();
+    if c.turns == 0 && !runnable.is_empty() {
+        return runnable.iter().map(|p| call("bash", json!({"command": format!("mkdir -p '{dir}' && {{ {} ; }} > '{dir}/{}.txt' 2>&1; echo '--- {}'; cat '{dir}/{}.txt'", p.run.as_deref().unwrap(), p.id, p.id, p.id)}))).collect();
+    }
+    let mut assertions = Vec::new();
+    let mut issues = Vec::new();
+    for p in &probes {
+        let Some(run) = &p.run else {
+            assertions.push(json!({"id": p.id, "status": "passed", "evidence": [], "notes": "nothing to run"}));
+            continue;
+        };
+        let marker = format!("--- {}", p.id);
+        let output = c.results.iter().find(|(r, _)| r.contains(&marker)).map(|(r, _)| r.split(&marker).nth(1).unwrap_or("").to_string()).unwrap_or_default();
+        let expect = p.expect.clone().unwrap_or_default();
+        if output.lines().any(|l| l.trim() == expect) {
+            assertions.push(json!({"id": p.id, "status": "passed", "evidence": [rel(&p.id)]}));
+        } else {
+            assertions.push(json!({"id": p.id, "status": "failed", "evidence": [rel(&p.id)], "notes": format!("printed {}", output.trim())}));
+            issues.push(json!({"severity": "blocking", "title": format!("`{run}` does not print {expect}"), "detail": format!("Ran `{run}`; expected `{expect}`, got `{}`.", output.trim()), "assertionIds": [p.id]}));
+        }
+    }
+    vec![call("submit_validation", json!({"assertions": assertions, "issues": issues}))]
+}
+
+/// Runs the project's tests and reads the log; passes every assertion when the tests pass.
+fn scrutiny(c: &Conv) -> Vec<(String, Value)> {
+    if c.turns == 0 {
+        return vec![call("bash", json!({"command": "sh test.sh; git log --oneline | head -5"}))];
+    }
+    let ok = c.results.iter().any(|(r, _)| r.contains("all tests passed"));
+    let status = if ok { "passed" } else { "failed" };
+    let assertions: Vec<Value> = probes(&c.first_user).iter().map(|p| json!({"id": p.id, "status": status, "evidence": ["sh test.sh output in the transcript"]})).collect();
+    let issues: Vec<Value> = if ok { vec![] } else { vec![json!({"severity": "blocking", "title": "the test suite fails", "detail": "sh test.sh exits non-zero", "assertionIds": [], "location": {"path": "test.sh", "line": 1}})] };
+    vec![call("submit_validation", json!({"assertions": assertions, "issues": issues}))]
+}
+
+// ---- the orchestrator (fix sessions) ----------------------------------------------------
+
+/// Reads the failed round's issues, appends one fix feature per issue it has a fix for
+/// (first with a broken `dependsOn`, which `submit_plan`'s lint refuses; it then removes it).
+fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
+    let mission = mission_folder(&c.system);
+    let features = format!("{mission}/features.json");
+    let milestone = Regex::new(r"of milestone `([^`]+)`").unwrap().captures(&c.first_user).map(|m| m[1].to_string()).unwrap_or_default();
+    let issue = Regex::new(r"(?m)^- (ISS-\S+) \[[^\]]*\] .*?\(assertions: ([^)]*)\)").unwrap();
+    let mut fixes: Vec<Value> = Vec::new();
+    for m in issue.captures_iter(&c.first_user) {
+        for assertion in m[2].split(", ") {
+            if let Some(spec) = script.fixes.get(assertion) {
+                let mut f = spec.clone();
+                f["milestone"] = json!(milestone);
+                f["kind"] = json!("fix");
+                f["fixes"] = json!([m[1].to_string()]);
+                f["status"] = json!("pending");
+                f["dependsOn"] = json!(["no-such-feature"]);
+                if !fixes.iter().any(|x| x["id"] == f["id"]) {
+                    fixes.push(f);
+                }
+            }
+        }
+    }
+    let last_error = c.results.last().is_some_and(|(r, e)| *e && r.contains("no-such-feature"));
+    match c.turns {
+        0 => vec![call("read_file", json!({"path": features}))],
+        1 if !fixes.is_empty() => {
+            let added: Vec<String> = fixes.iter().map(|f| format!(",\n    {f}")).collect();
+            // The end of the `features` array in a two-space file.
+            vec![call("edit_file", json!({"path": features, "old": "\n  ]", "new": format!("{}\n  ]", added.concat())}))]
+        }
+        _ if last_error => vec![call("edit_file", json!({"path": features, "old": ",\"dependsOn\":[\"no-such-feature\"]", "new": "", "replace_all": true}))],
+        _ => vec![call("submit_plan", json!({}))],
+    }
+}
+
+// ---- the project --------------------------------------------------------------------------
+
+pub struct Project {
+    _dir: tempfile::TempDir,
+    pub repo: PathBuf,
+    pub mission: PathBuf,
+}
+
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").args(args).current_dir(repo).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.invalid").output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub const CONTRACT: &str = "# Validation contract: calculator
+
+## Arithmetic
+
+### VAL-CALC-001: Adding two numbers
+The user runs the calculator with `add` and two numbers.
+Run: `sh calc.sh add 2 3`
+Expect: `5`
+Tool: terminal
+Evidence: output
+
+### VAL-CALC-002: Subtracting two numbers
+Run: `sh calc.sh sub 5 3`
+Expect: `2`
+Tool: terminal
+Evidence: output
+
+## More
+
+### VAL-CALC-003: Multiplying two numbers
+Run: `sh calc.sh mul 4 5`
+Expect: `20`
+Tool: terminal
+Evidence: output
+Check: sh calc.sh mul 4 5 | grep -qx 20
+";
+
+/// The plan: `feat-sub` is listed first but depends on `feat-add`; its implementation has a
+/// bug its own test misses (the user-testing validator finds it); `feat-mul` hands off
+/// partial work once.
+pub fn features() -> Value {
+    json!({"features": [
+        {"id": "feat-sub", "description": "Subtraction: `sh calc.sh sub A B` prints A-B", "skillName": "shell", "milestone": "basics",
+         "fulfills": ["VAL-CALC-002"], "status": "pending", "dependsOn": ["feat-add"], "workerSessionIds": [],
+         "x-fake": {"files": {"ops/sub.sh": "echo $(( $2 - $1 ))\n", "tests/test_sub.sh": "[ \"$(sh calc.sh sub 3 3)\" = 0 ] || { echo 'sub 3 3 is not 0'; exit 1; }\n"}}},
+        {"id": "feat-add", "description": "Addition: `sh calc.sh add A B` prints A+B", "skillName": "shell", "milestone": "basics",
+         "fulfills": ["VAL-CALC-001"], "status": "pending", "workerSessionIds": [],
+         "x-fake": {"files": {"ops/add.sh": "echo $(( $1 + $2 ))\n", "tests/test_add.sh": "[ \"$(sh calc.sh add 2 3)\" = 5 ] || { echo 'add 2 3 is not 5'; exit 1; }\n"}}},
+        {"id": "feat-mul", "description": "Multiplication: `sh calc.sh mul A B` prints A*B", "skillName": "shell", "milestone": "more",
+         "fulfills": ["VAL-CALC-003"], "status": "pending", "workerSessionIds": [],
+         "x-fake": {"behaviour": "partial-once", "files": {"ops/mul.sh": "echo $(( $1 * $2 ))\n", "tests/test_mul.sh": "[ \"$(sh calc.sh mul 4 5)\" = 20 ] || exit 1\n"}}}
+    ], "x-plan-version": 3})
+}
+
+/// The fix the orchestrator writes when VAL-CALC-002 fails.
+pub fn sub_fix() -> Script {
+    let mut fixes = BTreeMap::new();
+    fixes.insert("VAL-CALC-002".to_string(), json!({"id": "fix-sub-order", "description": "sub prints B-A; it must print A-B",
+        "x-fake": {"files": {"ops/sub.sh": "echo $(( $1 - $2 ))\n", "tests/test_sub_order.sh": "[ \"$(sh calc.sh sub 5 3)\" = 2 ] || { echo 'sub 5 3 is not 2'; exit 1; }\n"}}}));
+    Script { fixes, ..Default::default() }
+}
+
+/// Two-space JSON like a person writes it (the fake orchestrator appends at `\n  ]`).
+pub fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap();
+    s.push('\n');
+    s
+}
+
+impl Project {
+    /// A git repository with the calculator's dispatcher and test runner, missions.toml
+    /// (committed, like a real team would) and a mission made by `missions new`, planned by
+    /// hand with `contract` and `features`.
+    pub fn new(model: &MissionModel, limits: &str, contract: &str, features: &Value) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("calc");
+        std::fs::create_dir_all(repo.join("tests")).unwrap();
+        std::fs::write(repo.join("calc.sh"), "op=$1; shift\n[ -f \"ops/$op.sh\" ] || { echo \"unknown operation: $op\" >&2; exit 2; }\nexec sh \"ops/$op.sh\" \"$@\"\n").unwrap();
+        std::fs::write(repo.join("test.sh"), "set -e\nfor t in tests/test_*.sh; do sh \"$t\"; done\necho \"all tests passed\"\n").unwrap();
+        std::fs::write(repo.join("tests/test_calc.sh"), "sh calc.sh nope 2>/dev/null && { echo 'unknown op must fail'; exit 1; }; exit 0\n").unwrap();
+        std::fs::write(repo.join(".gitignore"), "*.tmp\n").unwrap();
+        std::fs::write(repo.join("missions.toml"), model.config(limits)).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-qm", "calculator skeleton"]);
+        let out = missions(&repo, &["new", "A shell calculator", "--name", "calc", "--quiet"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mission = repo.join(".missions/calc");
+        std::fs::write(mission.join("validation-contract.md"), contract).unwrap();
+        std::fs::write(mission.join("features.json"), pretty(features)).unwrap();
+        std::fs::write(mission.join("AGENTS.md"), "# Conventions\nPOSIX sh only. One file per operation under ops/.\n").unwrap();
+        std::fs::write(mission.join("services.yaml"), "tests: sh test.sh\ncalculator: sh calc.sh <op> <a> <b>\n").unwrap();
+        std::fs::create_dir_all(mission.join("skills/shell")).unwrap();
+        std::fs::write(mission.join("skills/shell/SKILL.md"), "---\nname: shell\ndescription: POSIX shell features\n---\nWrite tests/test_<op>.sh first, then ops/<op>.sh.\n").unwrap();
+        Project { _dir: dir, repo, mission }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        missions(&self.repo, &all)
+    }
+
+    pub fn spawn_run(&self, args: &[&str]) -> std::process::Child {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        command(&self.repo, &all).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.mission.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn json(&self, rel: &str) -> Value {
+        serde_json::from_str(&self.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        self.read("progress_log.jsonl").lines().map(|l| serde_json::from_str(l).expect("whole lines")).collect()
+    }
+
+    pub fn event_types(&self) -> Vec<String> {
+        self.events().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+    }
+
+    pub fn count(&self, kind: &str) -> usize {
+        std::fs::read_to_string(self.mission.join("progress_log.jsonl")).unwrap_or_default().lines().filter(|l| l.contains(&format!("\"type\":\"{kind}\""))).count()
+    }
+
+    pub fn feature(&self, id: &str) -> Value {
+        self.json("features.json")["features"].as_array().unwrap().iter().find(|f| f["id"] == id).cloned().unwrap_or_else(|| panic!("no feature {id}"))
+    }
+
+    pub fn sh(&self, script: &str) -> String {
+        let out = Command::new("sh").arg("-c").arg(script).current_dir(&self.repo).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+pub fn command(cwd: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_missions"));
+    c.args(args).current_dir(cwd).env(KEY_ENV, "sk-loop-test-not-a-real-key").env_remove("RUST_LOG");
+    for k in ["GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"] {
+        c.env_remove(k);
+    }
+    c
+}
+
+pub fn missions(cwd: &Path, args: &[&str]) -> Output {
+    command(cwd, args).output().unwrap()
+}
+
+pub fn text(out: &Output) -> String {
+    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
