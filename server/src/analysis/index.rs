@@ -1,7 +1,7 @@
 //! Lookup tables over a parsed contract and feature queue, built once per analysis and
 //! shared by the checks and by the queries the language server asks.
 
-use rustc_hash::FxHashMap as HashMap;
+use foldhash::HashMap;
 use smallvec::SmallVec;
 
 use crate::model::{ids, Assertion, Contract, Feature, FeaturesFile, Span};
@@ -13,24 +13,32 @@ pub struct ClaimRef {
     pub item: usize,
 }
 
+/// Everything the mission says about one assertion id: its headings and its claims.
+#[derive(Debug, Default, Clone)]
+pub struct IdEntry {
+    /// Indices into `contract.assertions` of every heading with this id (several = duplicates).
+    pub assertions: SmallVec<[usize; 1]>,
+    /// Every `fulfills` entry naming it, cancelled features included.
+    pub claims: SmallVec<[ClaimRef; 1]>,
+}
+
 #[derive(Debug, Default)]
 pub struct MissionIndex<'a> {
     pub contract: Option<&'a Contract>,
     pub features: Option<&'a FeaturesFile>,
-    // Almost every id occurs once: inline storage avoids an allocation per entry.
-    assertions: HashMap<&'a str, SmallVec<[usize; 1]>>,
+    // One table for headings and claims, so the cross-document checks walk it once instead of
+    // looking ids up; almost every id occurs once, so inline storage avoids an allocation each.
+    ids: HashMap<&'a str, IdEntry>,
     feature_ids: HashMap<&'a str, SmallVec<[usize; 1]>>,
-    claims: HashMap<&'a str, SmallVec<[ClaimRef; 1]>>,
 }
 
 impl<'a> MissionIndex<'a> {
     pub fn new(contract: Option<&'a Contract>, features: Option<&'a FeaturesFile>) -> Self {
         let mut index = MissionIndex { contract, features, ..Default::default() };
         if let Some(c) = contract {
-            index.assertions.reserve(c.assertions.len());
-            index.claims.reserve(c.assertions.len());
+            index.ids.reserve(c.assertions.len());
             for (i, a) in c.assertions.iter().enumerate() {
-                index.assertions.entry(a.id.value.as_str()).or_default().push(i);
+                index.ids.entry(a.id.value.as_str()).or_default().assertions.push(i);
             }
         }
         if let Some(f) = features {
@@ -40,26 +48,31 @@ impl<'a> MissionIndex<'a> {
                     index.feature_ids.entry(id).or_default().push(fi);
                 }
                 for (item, claim) in feature.claims().iter().enumerate() {
-                    index.claims.entry(claim.value.as_str()).or_default().push(ClaimRef { feature: fi, item });
+                    index.ids.entry(claim.value.as_str()).or_default().claims.push(ClaimRef { feature: fi, item });
                 }
             }
         }
         index
     }
 
+    /// Every id named by a heading or a claim, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&'a str, &IdEntry)> + '_ {
+        self.ids.iter().map(|(k, v)| (*k, v))
+    }
+
     /// The first assertion with this id.
     pub fn assertion(&self, id: &str) -> Option<&'a Assertion> {
-        let i = *self.assertions.get(id)?.first()?;
+        let i = *self.ids.get(id)?.assertions.first()?;
         self.contract.map(|c| &c.assertions[i])
     }
 
     /// Indices (into `contract.assertions`) of every heading with this id.
     pub fn assertion_indices(&self, id: &str) -> &[usize] {
-        self.assertions.get(id).map_or(&[], |v| v.as_slice())
+        self.ids.get(id).map_or(&[], |e| e.assertions.as_slice())
     }
 
     pub fn has_assertion(&self, id: &str) -> bool {
-        self.assertions.contains_key(id)
+        self.ids.get(id).is_some_and(|e| !e.assertions.is_empty())
     }
 
     /// The first feature with this id.
@@ -74,7 +87,7 @@ impl<'a> MissionIndex<'a> {
 
     /// Every `fulfills` entry naming `id`, cancelled features included.
     pub fn claims_of(&self, id: &str) -> &[ClaimRef] {
-        self.claims.get(id).map_or(&[], |v| v.as_slice())
+        self.ids.get(id).map_or(&[], |e| e.claims.as_slice())
     }
 
     /// Claims by features that are not cancelled: the ones the invariant counts.

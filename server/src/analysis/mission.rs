@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rustc_hash::FxHashMap as HashMap;
+use foldhash::HashMap;
 
 use super::checks::{self, MissionInput};
 use super::diagnostic::Diagnostic;

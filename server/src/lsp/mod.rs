@@ -152,7 +152,12 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: InitializedParams) {
         tracing::info!("client initialized");
-        watched::start(&self.shared, self.shared.client_watches.get().copied().unwrap_or(false)).await;
+        // Off the handler: waiting for the client's answer must not hold up other messages.
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let client_registers = shared.client_watches.get().copied().unwrap_or(false);
+            watched::start(&shared, client_registers).await;
+        });
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {

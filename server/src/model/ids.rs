@@ -1,24 +1,30 @@
 //! The assertion id grammar: `VAL-` AREA `-` NUMBER, AREA = one or more `[A-Z][A-Z0-9]*`
 //! segments joined by `-`, NUMBER = three or more digits.
 
-/// True when `s` is a well-formed assertion id.
+/// True when `s` is a well-formed assertion id. One pass over the bytes: it runs for every
+/// heading and claim on each analysis.
 pub fn is_assertion_id(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("VAL-") else {
+    let Some(rest) = s.as_bytes().strip_prefix(b"VAL-") else {
         return false;
     };
-    let Some((area, number)) = rest.rsplit_once('-') else {
-        return false;
-    };
-    number.len() >= 3
-        && number.bytes().all(|b| b.is_ascii_digit())
-        && !area.is_empty()
-        && area.split('-').all(is_area_segment)
+    let mut segments = rest.split(|&b| b == b'-');
+    let mut areas = 0;
+    let mut last: &[u8] = &[];
+    for (i, seg) in segments.by_ref().enumerate() {
+        if i > 0 {
+            // The previous segment was not the last: it must be an area.
+            if !is_area_segment(last) {
+                return false;
+            }
+            areas += 1;
+        }
+        last = seg;
+    }
+    areas > 0 && last.len() >= 3 && last.iter().all(u8::is_ascii_digit)
 }
 
-fn is_area_segment(seg: &str) -> bool {
-    let mut bytes = seg.bytes();
-    matches!(bytes.next(), Some(b'A'..=b'Z'))
-        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+fn is_area_segment(seg: &[u8]) -> bool {
+    matches!(seg.first(), Some(b'A'..=b'Z')) && seg[1..].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// True when `s` is meant as an assertion id (starts with `VAL-` or `VAL_`, any case), so a
@@ -39,7 +45,7 @@ pub fn explain_malformed(s: &str) -> String {
         Some((area, number)) => {
             if number.len() < 3 || !number.bytes().all(|b| b.is_ascii_digit()) {
                 format!("`{s}` is not a valid assertion id: the number must be three or more digits (`VAL-AREA-001`)")
-            } else if area.is_empty() || !area.split('-').all(is_area_segment) {
+            } else if area.is_empty() || !area.split('-').all(|seg| is_area_segment(seg.as_bytes())) {
                 format!("`{s}` is not a valid assertion id: the area must be upper-case letters and digits, starting with a letter")
             } else {
                 format!("`{s}` is not a valid assertion id")

@@ -2,18 +2,20 @@
 //! that is not cancelled.
 
 use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
-use crate::analysis::index::MissionIndex;
+use smallvec::SmallVec;
+
+use crate::analysis::index::{ClaimRef, MissionIndex};
 
 pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
     let (Some(contract), Some(features)) = (index.contract, index.features) else { return };
-    for (i, a) in contract.assertions.iter().enumerate() {
-        if index.assertion_indices(&a.id.value)[0] != i {
-            continue; // a duplicate heading is reported as such, not twice more here
-        }
-        let id = a.id.value.as_str();
-        let owner = |c: &crate::analysis::index::ClaimRef| features.features[c.feature].id().unwrap_or("(feature without id)").to_string();
-        // One feature listing an id twice is a schema problem, not a second claimant.
-        let mut distinct = index.active_claims_of(id);
+    for (id, entry) in index.entries() {
+        // A duplicate heading is reported as such; the claims are checked against the first.
+        let Some(&first) = entry.assertions.first() else { continue };
+        let a = &contract.assertions[first];
+        let owner = |c: &ClaimRef| features.features[c.feature].id().unwrap_or("(feature without id)").to_string();
+        // Cancelled features do not claim; one feature listing an id twice is a schema
+        // problem, not a second claimant.
+        let mut distinct: SmallVec<[ClaimRef; 1]> = entry.claims.iter().copied().filter(|c| !features.features[c.feature].is_cancelled()).collect();
         distinct.dedup_by_key(|c| c.feature);
         match distinct.len() {
             0 => out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::UnclaimedAssertion, Severity::Warning, format!("`{id}` is not claimed by any feature"))),

@@ -10,15 +10,17 @@ pub(super) fn check(contract: &Contract, index: &MissionIndex, out: &mut Vec<Dia
     for m in &contract.malformed_ids {
         out.push(Diagnostic::on(DocKind::Contract, m.span.clone(), Code::MalformedId, Severity::Error, ids::explain_malformed(&m.value)));
     }
-    for (i, a) in contract.assertions.iter().enumerate() {
-        let first = index.assertion_indices(&a.id.value)[0];
-        if first != i {
-            let original = &contract.assertions[first];
+    for (_, entry) in index.entries().filter(|(_, e)| e.assertions.len() > 1) {
+        let original = &contract.assertions[entry.assertions[0]];
+        for &i in &entry.assertions[1..] {
+            let a = &contract.assertions[i];
             out.push(
                 Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateAssertion, Severity::Error, format!("duplicate assertion id `{}`: it is already defined above", a.id.value))
                     .with_related(DocKind::Contract, original.id.span.clone(), "first defined here"),
             );
         }
+    }
+    for a in &contract.assertions {
         let tool_empty = a.tool.as_ref().map(|t| t.value.is_empty());
         let evidence_empty = a.evidence.as_ref().map(|e| e.value.is_empty());
         for (state, field) in [(tool_empty, "Tool:"), (evidence_empty, "Evidence:")] {

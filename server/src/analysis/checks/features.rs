@@ -6,6 +6,7 @@ use crate::analysis::index::MissionIndex;
 use crate::model::{ids, FeaturesFile, ProblemKind};
 
 pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[String]>, out: &mut Vec<Diagnostic>) {
+    unknown_assertions(file, index, out);
     for p in &file.problems {
         let code = match p.kind {
             ProblemKind::Syntax => Code::JsonSyntax,
@@ -33,8 +34,6 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
                 out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::Schema, Severity::Error, format!("`fulfills` holds assertion ids (`VAL-AREA-NNN`), found `{id}`")));
             } else if seen.contains(&id) {
                 out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::Schema, Severity::Error, format!("`{id}` is listed twice in this feature's `fulfills`")));
-            } else if index.contract.is_some() && !index.has_assertion(id) {
-                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::UnknownAssertion, Severity::Error, format!("`{id}` is not an assertion of the validation contract")));
             }
             seen.push(id);
         }
@@ -43,6 +42,25 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
                 let known = if skills.is_empty() { "none".to_string() } else { skills.join(", ") };
                 out.push(Diagnostic::on(DocKind::Features, skill.span.clone(), Code::UnknownSkill, Severity::Warning, format!("no `skills/{}/SKILL.md` in the mission folder (skills: {known})", skill.value)));
             }
+        }
+    }
+}
+
+/// Claims of well-formed ids that no heading defines (once per feature: a second listing in
+/// the same feature is reported as a schema problem).
+fn unknown_assertions(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Diagnostic>) {
+    if index.contract.is_none() {
+        return;
+    }
+    for (id, entry) in index.entries().filter(|(id, e)| e.assertions.is_empty() && ids::is_assertion_id(id)) {
+        let mut last_feature = None;
+        for c in &entry.claims {
+            if last_feature == Some(c.feature) {
+                continue;
+            }
+            last_feature = Some(c.feature);
+            let span = file.features[c.feature].claims()[c.item].span.clone();
+            out.push(Diagnostic::on(DocKind::Features, span, Code::UnknownAssertion, Severity::Error, format!("`{id}` is not an assertion of the validation contract")));
         }
     }
 }
