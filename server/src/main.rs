@@ -82,7 +82,8 @@ fn main() -> ExitCode {
             } else {
                 missions::runner::progress::Verbosity::Normal
             };
-            missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+            // Unlocked handles: the signal task and progress bars write to stderr while it runs.
+            missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
         Command::Lsp => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -118,10 +118,9 @@ fn ctrl_c_pauses_cleanly_and_run_resumes() {
     let p = Project::new(&model, "max_validation_rounds = 3", CONTRACT, &features());
     let mut child = p.spawn_run(&["--yes"]);
     wait_for(&p, &mut child, "feature_started", 2);
-    eprintln!("DEBUG {}", std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap().lines().filter(|l| l.starts_with("Sig")).collect::<Vec<_>>().join(" | "));
     // SAFETY: signalling our own child process.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
+        libc::kill(child.id() as i32, libc::SIGINT);
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));

@@ -6,6 +6,8 @@ H.repo = vim.fs.normalize(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2)
 H.bin = os.getenv('MISSIONS_BIN') or (H.repo .. '/target/debug/missions')
 
 vim.opt.runtimepath:prepend(H.repo .. '/editors/nvim')
+-- `nvim -l` runs before plugins load: source the plugin's commands as a plugin manager would.
+vim.cmd.runtime('plugin/missions.lua')
 vim.opt.swapfile = false
 vim.lsp.log.set_level(vim.log.levels.WARN)
 

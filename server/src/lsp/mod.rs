@@ -26,6 +26,7 @@ mod intercept;
 mod lens;
 mod links;
 mod rename;
+mod status;
 mod symbols;
 mod tokens;
 mod transport;
@@ -95,6 +96,12 @@ pub(crate) struct Backend {
     shared: Arc<Shared>,
 }
 
+impl Backend {
+    async fn status(&self, params: status::StatusParams) -> RpcResult<serde_json::Value> {
+        status::status(&self.shared, params).await
+    }
+}
+
 /// Runs the server over any byte streams until the client sends `exit` or closes the input.
 /// Returns true when `shutdown` came first (the exit status the protocol asks for: 0, else 1).
 pub async fn serve<I, O>(input: I, output: O) -> bool
@@ -121,6 +128,7 @@ where
             client_watches: OnceLock::new(),
         }),
     })
+    .custom_method("missions/status", Backend::status)
     .finish();
     let client = service.inner().shared.client.clone();
     tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone()));

@@ -83,10 +83,14 @@ end
 
 local function link_highlights()
   -- Ids stand out without a grammar, through the server's semantic tokens.
+  -- The server marks assertion ids `enumMember` and feature ids `class`; their defining
+  -- headings and entries carry the `declaration` modifier.
   local links = {
-    ['@lsp.type.assertion'] = '@constant',
-    ['@lsp.type.feature'] = '@type',
-    ['@lsp.type.issue'] = '@label',
+    ['@lsp.type.enumMember.markdown'] = '@constant',
+    ['@lsp.type.enumMember.json'] = '@constant',
+    ['@lsp.type.class.json'] = '@type',
+    ['@lsp.typemod.enumMember.declaration.markdown'] = '@markup.heading',
+    ['@lsp.typemod.class.declaration.json'] = '@type.definition',
   }
   for group, target in pairs(links) do
     vim.api.nvim_set_hl(0, group, { link = target, default = true })

@@ -1,0 +1,31 @@
+//! `missions/status` (design §4): the mission's state and counts, and a clear error for a
+//! folder the server does not know.
+
+mod lsp_support;
+
+use lsp_support::{write_mission, Client, Options, FEATURES};
+use serde_json::json;
+
+#[tokio::test]
+async fn status_answers_with_counts_and_refuses_unknown_folders() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_mission(root.path());
+    std::fs::write(dir.join("state.json"), r#"{"id": "mis_0badc0de", "title": "Auth", "status": "running", "currentMilestone": "foundation", "round": 1, "createdAt": "", "updatedAt": "", "futureField": true}"#).unwrap();
+    let mut client = Client::start(Options { root: root.path(), encodings: vec![], workspace_folder: false }).await;
+    client.open("mission/features.json", FEATURES).await;
+    client.diagnostics("mission/features.json", Some(1)).await;
+    client.diagnostics("mission/validation-contract.md", None).await;
+    client.diagnostics("repo/src/auth.rs", None).await;
+    let uri = client.uri("mission");
+    let status = client.request_raw("missions/status", json!({ "missionUri": uri })).await;
+    let result = &status["result"];
+    assert_eq!(result["id"], "mis_0badc0de");
+    assert_eq!(result["status"], "running");
+    assert_eq!(result["currentMilestone"], "foundation");
+    assert_eq!(result["missionUri"], json!(uri));
+    let total = |v: &serde_json::Value| v.as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>();
+    assert!(total(&result["features"]) > 0 && total(&result["assertions"]) > 0, "{status}");
+    let unknown = client.request_raw("missions/status", json!({ "missionUri": client.uri("elsewhere") })).await;
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    client.finish().await;
+}
