@@ -86,7 +86,10 @@ fn main() -> ExitCode {
             missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
-        Command::Lsp => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Command::Lsp => match {
+            missions::lsp::limit_allocator_arenas();
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()
+        } {
             Ok(runtime) => {
                 let status = runtime.block_on(missions::lsp::run_stdio());
                 // A blocking read of stdin would keep the runtime alive after `exit`.
