@@ -24,6 +24,15 @@ enum Backend {
     Replay,
 }
 
+/// One session to run: its kind, id, first message and what its transcript's
+/// `session_start` line records besides the provider (feature, milestone, round…).
+pub struct SessionCall<'a> {
+    pub kind: SessionKind,
+    pub session_id: &'a str,
+    pub task: String,
+    pub details: serde_json::Value,
+}
+
 pub struct Agents {
     pub config: MissionsConfig,
     backends: HashMap<AgentRole, Backend>,
@@ -83,17 +92,9 @@ impl Agents {
         (budget > 0 && used >= budget).then(|| SessionEnd::TokenBudget { used, budget }.reason())
     }
 
-    /// Runs one fresh session of `kind` with `task` as its first message, under `session_id`.
-    pub async fn run(
-        &self,
-        kind: SessionKind,
-        session_id: &str,
-        task: String,
-        details: serde_json::Value,
-        handler: &mut dyn FinalToolHandler,
-        cancel: &CancellationToken,
-        observer: &mut dyn SessionObserver,
-    ) -> SessionOutcome {
+    /// Runs one fresh session: `call.task` is its first message.
+    pub async fn run(&self, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+        let SessionCall { kind, session_id, task, details } = call;
         let role = kind.agent_role();
         let mut spec = SessionSpec::new(kind, self.working_dir.clone(), self.mission_dir.clone(), task, &self.config);
         spec.commands.sandbox = self.sandbox.clone();

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use super::context::{self, FixContext};
+use super::agents::SessionCall;
 use super::progress::{ToolFeed, Update};
 use super::queue::Queue;
 use super::run::{Ctx, Step};
@@ -48,7 +49,7 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     let session_id = new_session_id();
     let mut lint = PlanLint { mission_dir: ctx.mission.clone() };
     let details = json!({"milestone": milestone, "round": round, "purpose": "fix"});
-    let outcome = ctx.agents.run(SessionKind::Orchestrator, &session_id, task, details, &mut lint, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, details }, &mut lint, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
     match outcome.end {
         SessionEnd::Finished(_) => {}
         SessionEnd::Cancelled => return Ok(Step::Pause),

@@ -106,7 +106,6 @@ impl Progress for Bars {
                 if self.verbosity == Verbosity::Verbose {
                     self.features.println(describe(&u));
                 }
-                return;
             }
             Update::Note(_) => self.features.println(describe(&u)),
             _ => self.activity.set_message(describe(&u).trim().to_string()),
@@ -116,6 +115,13 @@ impl Progress for Bars {
     fn finish(&mut self) {
         self.activity.finish_and_clear();
         self.features.finish_and_clear();
+    }
+}
+
+impl Drop for Bars {
+    /// A run that stops early (a usage error) leaves no half-drawn bar behind.
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

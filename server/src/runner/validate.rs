@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::context::{self, ValidatorContext};
 use super::new::slugify;
+use super::agents::SessionCall;
 use super::progress::{ToolFeed, Update};
 use super::queue::Queue;
 use super::run::{Ctx, Step};
@@ -132,7 +133,7 @@ pub async fn validate(ctx: &mut Ctx, milestone: &str) -> Result<RoundOutcome, St
         let session_id = new_session_id();
         let mut handler = OnlyTheseAssertions { ids: ids.clone() };
         let details = json!({"milestone": milestone, "round": round});
-        let outcome = ctx.agents.run(kind, &session_id, task, details, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+        let outcome = ctx.agents.run(SessionCall { kind, session_id: &session_id, task, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
         let mut report = ValidatorReport { kind: kind.as_str().to_string(), session_id: session_id.clone(), ..Default::default() };
         match outcome.end {
             SessionEnd::Finished(v) => {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::context::{self, WorkerContext};
 use super::git;
+use super::agents::SessionCall;
 use super::progress::{ToolFeed, Update};
 use super::queue::{self, Queue};
 use super::run::{Ctx, Step};
@@ -77,7 +78,7 @@ pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String
         let task = build_task(ctx, &queue, feature_id, note.as_deref())?;
         let mut check = HandoffCheck { repo: ctx.repo.clone(), base: base.clone(), feature_id: feature_id.to_string(), mission_rel: ctx.mission_rel.clone(), refused: 0, verdict: None };
         let details = json!({"featureId": feature_id, "milestone": milestone, "attempt": attempt});
-        let outcome = ctx.agents.run(SessionKind::Worker, &session_id, task, details, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
         match outcome.end {
             SessionEnd::Finished(value) => {
                 let handoff: Handoff = serde_json::from_value(value.clone()).map_err(|e| format!("the accepted handoff does not read back: {e}"))?;
