@@ -54,6 +54,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// The mission breakdown: runtime by role and milestone, agent runs, tokens and cost, lines of code and test share, fix features, issues, turns, validation rounds.
+    #[command(long_about = "The mission breakdown: runtime by role (orchestration, implementation, validation) and per milestone, agent runs, tokens by type and role, cost (with [prices.\"model\"] in missions.toml), lines of code and test share (git diff from the mission's base commit to its branch), fix features / features, issues by severity, median and p90 turns per role, validation rounds per milestone.\n\nExit status: 0, or 2 when there is no mission or the HTML file cannot be written.")]
+    Report {
+        /// The mission folder (default: the only mission under .missions/).
+        mission: Option<PathBuf>,
+        /// Output format: aligned `text` tables or `json` (stable keys).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Also write one self-contained HTML page with the charts (milestone waterfall, agent runs over time) and the tables.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Run a whole bundled mission offline (a shell calculator), replaying a recorded scripted model, then print its report.
+    Demo {
+        /// Keep the demo's repository and mission in DIR (default: a temporary folder, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// The language server, on stdin/stdout (diagnostics, hover, go to definition, references, symbols, rename).
     Lsp,
 }
@@ -86,6 +104,17 @@ fn main() -> ExitCode {
             missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Report { mission, format, html } => missions::cli::report::run(mission.as_deref(), format, html.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Demo { keep } => {
+            let verbosity = if cli.quiet {
+                missions::runner::progress::Verbosity::Quiet
+            } else if cli.verbose {
+                missions::runner::progress::Verbosity::Verbose
+            } else {
+                missions::runner::progress::Verbosity::Normal
+            };
+            missions::cli::demo::run(keep.as_deref(), verbosity, &mut std::io::stdout(), &mut std::io::stderr())
+        }
         Command::Lsp => match {
             missions::lsp::limit_allocator_arenas();
             tokio::runtime::Builder::new_multi_thread().enable_all().build()

@@ -157,6 +157,11 @@ async fn the_mission_folder_is_readable_but_writes_follow_the_role() {
     .await;
     assert!(!ok.is_error, "{}", ok.content);
     let mut orchestrator = toolbox(&s, WritePolicy::PlanFiles);
+    // features.json only once the contract exists (correctness before features).
+    let early = call(&mut orchestrator, "write_file", json!({"path": abs, "content": "{}"})).await;
+    assert!(early.is_error && early.content.contains("written after validation-contract.md"), "{}", early.content);
+    let contract = call(&mut orchestrator, "write_file", json!({"path": ".missions/m/validation-contract.md", "content": "# C\n"})).await;
+    assert!(!contract.is_error, "{}", contract.content);
     assert!(
         !call(
             &mut orchestrator,

@@ -292,12 +292,13 @@ fn a_dirty_tree_is_refused_and_a_missing_plan_is_explained() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missions run --yes"));
     assert_eq!(p.json("state.json")["status"], "awaiting_approval");
 
-    // A mission still in planning, without a plan, exits 2 and says why.
+    // A mission without a plan is planned by the orchestrator (tests/plan_flow.rs); this
+    // model has no planning script, so planning stops and the mission halts with the reason.
     let fresh = missions(&p.repo, &["new", "Another goal", "--name", "other", "--quiet"]);
     assert!(fresh.status.success());
     let out = p.run(&[".missions/other"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("write validation-contract.md and features.json, or wait for planning (next release)"));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("planning stopped: the model answered 3 times in a row without calling a tool"), "{}", text(&out));
     // And a plan with errors is refused with its diagnostics.
     std::fs::write(p.mission.join("features.json"), "{\"features\": [{\"id\": \"a\", \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"fulfills\": [\"VAL-NOPE-001\"]}]}").unwrap();
     let out = p.run(&[".missions/calc", "--yes"]);

@@ -41,6 +41,8 @@ pub struct SessionSpec {
     pub retry: RetryPolicy,
     pub commands: CommandSettings,
     pub max_output_tokens: Option<u32>,
+    /// Whether the orchestrator is offered `ask_user` (`missions run --yes` withholds it).
+    pub allow_questions: bool,
 }
 
 impl SessionSpec {
@@ -68,6 +70,7 @@ impl SessionSpec {
                 .role(kind.agent_role())
                 .ok()
                 .and_then(|r| r.max_output_tokens),
+            allow_questions: true,
         }
     }
 }
@@ -211,14 +214,18 @@ async fn drive(
         }
     };
     let roots = toolbox.roots().clone();
+    let offered: Vec<&str> = kind
+        .tool_names()
+        .into_iter()
+        .filter(|n| spec.allow_questions || *n != "ask_user")
+        .collect();
     let mut request = ModelRequest {
         system: kind.system_prompt(&roots.working_dir, &roots.mission_dir),
         messages: vec![Message::user_text(spec.task.clone())],
-        tools: kind.tools(),
+        tools: offered.iter().filter_map(|n| tools::schema_of(n)).collect(),
         max_output_tokens: spec.max_output_tokens,
         temperature: None,
     };
-    let offered = kind.tool_names();
     let mut compacted = false;
     let mut idle = 0u32;
     loop {

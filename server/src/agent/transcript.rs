@@ -11,6 +11,7 @@ use crate::agent::retry::RetryPolicy;
 use crate::agent::secrets::redact;
 use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver};
 use crate::agent::usage::{Usage, UsageRollup};
+use crate::model::timestamp::now_rfc3339;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::io;
@@ -261,7 +262,11 @@ impl SessionTranscript {
     }
 
     fn write(&mut self, kind: LineKind, fields: Value) {
-        let mut line = Map::new();
+        // The envelope wins over the fields: a detail named `kind` must not rename the line.
+        let mut line = match fields {
+            Value::Object(fields) => fields,
+            _ => Map::new(),
+        };
         line.insert("v".into(), json!(TRANSCRIPT_VERSION));
         line.insert("ts".into(), json!(now_rfc3339()));
         line.insert("missionId".into(), json!(self.mission_id));
@@ -269,9 +274,6 @@ impl SessionTranscript {
         line.insert("role".into(), json!(self.role));
         line.insert("seq".into(), json!(self.seq));
         line.insert("kind".into(), json!(kind.as_str()));
-        if let Value::Object(fields) = fields {
-            line.extend(fields);
-        }
         self.seq += 1;
         let mut text = redact(&Value::Object(line).to_string());
         text.push('\n');
@@ -313,12 +315,6 @@ fn error_json(e: &ProviderError) -> Value {
     json!({"kind": e.kind.as_str(), "status": e.status, "message": e.message})
 }
 
-fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_millisecond(now.millisecond()).unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// Rebuilds the usage roll-up from a transcript (for a resumed mission or a report). Torn or
 /// foreign lines are skipped.

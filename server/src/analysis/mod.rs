@@ -5,6 +5,7 @@ pub mod checks;
 pub mod diagnostic;
 pub mod index;
 pub mod position;
+pub mod report;
 pub mod summary;
 
 pub use checks::{check, MissionInput};

@@ -1,16 +1,29 @@
-//! Timestamps as the mission files write them: RFC 3339, UTC, millisecond precision.
+//! Timestamps as the mission files write them: RFC 3339, UTC, always three fractional digits
+//! (fixed width, so lines sort and align as text).
 
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn shape() {
-        let ts = super::now_rfc3339();
-        assert!(ts.ends_with('Z') && ts.len() == "2026-11-22T22:01:35.123Z".len(), "{ts}");
+        for _ in 0..50 {
+            let ts = super::now_rfc3339();
+            assert!(ts.ends_with('Z') && ts.len() == "2026-11-22T22:01:35.123Z".len(), "{ts}");
+            let b = ts.as_bytes();
+            assert!(b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'.', "{ts}");
+        }
     }
 }

@@ -39,6 +39,8 @@ pub struct Agents {
     recording: Option<Recording>,
     sandbox: Option<Bwrap>,
     pub usage: SharedUsage,
+    /// Whether orchestrator sessions are offered `ask_user` (`--yes` withholds it).
+    pub allow_questions: bool,
     mission_id: String,
     mission_dir: PathBuf,
     working_dir: PathBuf,
@@ -77,7 +79,7 @@ impl Agents {
         if let Ok(rollup) = rollup_from_transcript(&mission_dir.join(TRANSCRIPT_FILE)) {
             *usage.lock().unwrap_or_else(|p| p.into_inner()) = rollup;
         }
-        Ok(Agents { config, backends, recording, sandbox, usage, mission_id: mission_id.to_string(), mission_dir: mission_dir.to_path_buf(), working_dir: working_dir.to_path_buf() })
+        Ok(Agents { config, backends, recording, sandbox, usage, allow_questions: true, mission_id: mission_id.to_string(), mission_dir: mission_dir.to_path_buf(), working_dir: working_dir.to_path_buf() })
     }
 
     /// Tokens the mission has used, all sessions and runs together.
@@ -98,12 +100,13 @@ impl Agents {
         let role = kind.agent_role();
         let mut spec = SessionSpec::new(kind, self.working_dir.clone(), self.mission_dir.clone(), task, &self.config);
         spec.commands.sandbox = self.sandbox.clone();
+        spec.allow_questions = self.allow_questions;
         let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default() };
         let Some(backend) = self.backends.get(&role) else {
             return failed(format!("no provider was set up for the {role} role"));
         };
         let rc = self.config.role(role).ok();
-        let mut start = json!({"kind": kind.as_str(), "provider": rc.map(|r| r.provider.as_str()), "model": rc.and_then(|r| r.model.clone())});
+        let mut start = json!({"sessionKind": kind.as_str(), "provider": rc.map(|r| r.provider.as_str()), "model": rc.and_then(|r| r.model.clone())});
         if let (Some(obj), serde_json::Value::Object(extra)) = (start.as_object_mut(), details) {
             obj.extend(extra);
         }

@@ -40,7 +40,7 @@ pub fn identity(kind: &str, fields: &Map<String, Value>) -> Option<String> {
         "feature_failed" => format!("{}/{}", field("featureId"), field("sessionId")),
         "validation_started" | "validation_round" | "fix_features_added" => format!("{}/{}", field("milestone"), field("round")),
         "milestone_started" | "milestone_passed" => field("milestone"),
-        "mission_completed" | "plan_approved" | "plan_submitted" => String::new(),
+        "mission_completed" | "plan_approved" | "plan_submitted" | "contract_written" | "features_written" => String::new(),
         _ => return None,
     };
     Some(format!("{kind}/{key}"))

@@ -4,14 +4,17 @@
 
 pub mod agents;
 pub mod context;
+pub mod demo;
 pub mod events;
 pub mod fix;
 pub mod git;
 pub mod locate;
 pub mod lock;
 pub mod new;
+pub mod plan;
 pub mod progress;
 pub mod queue;
+pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod state;

@@ -92,11 +92,11 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
         Err(e @ LockError::Held { .. }) => return RunResult::new(EXIT_USAGE, e.to_string()),
         Err(e) => return RunResult::new(EXIT_INTERNAL, e.to_string()),
     };
-    let mut ctx = match prepare(&opts, &mission, progress, cancel) {
-        Ok(ctx) => ctx,
+    let (mut ctx, auto_approve) = match open(&opts, &mission, progress, cancel) {
+        Ok(opened) => opened,
         Err(result) => return result,
     };
-    let result = match drive(&mut ctx).await {
+    let result = match plan_then_drive(&opts, &mut ctx, auto_approve).await {
         Ok(result) => result,
         Err(e) => RunResult::new(EXIT_INTERNAL, format!("internal error: {e}")),
     };
@@ -104,24 +104,41 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
     result
 }
 
-/// Checks everything that can be checked before work starts, resumes an interrupted run's
-/// bookkeeping, and puts the repository on the mission's branch.
-fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: CancellationToken) -> Result<Ctx, RunResult> {
+/// Plans when the plan is missing (design §6: questions, contract, features, shared files,
+/// lint until clean), then passes the approval gate and runs the loop.
+async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<RunResult, String> {
+    if super::plan::needs_plan(&ctx.mission) {
+        // Nothing starts on a dirty tree, planning included (design §6).
+        match dirty_outside_mission(&ctx.repo, ctx.mission_rel.as_deref()) {
+            Ok(dirty) if dirty.is_empty() => {}
+            Ok(dirty) => return Ok(dirty_refusal(&ctx.repo, &dirty)),
+            Err(result) => return Ok(result),
+        }
+        match super::plan::plan(ctx).await? {
+            Step::Continue => {}
+            Step::Pause => return pause(ctx),
+            Step::AwaitingAnswers => {
+                let open = super::plan::questions(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default()).iter().filter(|q| q.answer.is_empty()).count();
+                return Ok(RunResult::new(EXIT_WAITING, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `missions run` again (or `missions run --yes` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display())));
+            }
+            Step::Halt(reason) => return halt(ctx, &reason),
+        }
+    }
+    if let Err(result) = start(opts, ctx, auto_approve) {
+        return Ok(result);
+    }
+    drive(ctx).await
+}
+
+/// Reads what a run needs: the state, the repository, missions.toml and the agents.
+fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: CancellationToken) -> Result<(Ctx, bool), RunResult> {
     let usage = |m: String| RunResult::new(EXIT_USAGE, m);
-    let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
-    let mut state = StateStore::load(mission).map_err(usage)?;
+    let state = StateStore::load(mission).map_err(usage)?;
     match state.status() {
         "completed" => return Err(RunResult::new(EXIT_COMPLETED, format!("mission {} is already completed", state.state.id))),
         "cancelled" => return Err(usage(format!("mission {} was cancelled; start a new one with `missions new`", state.state.id))),
         _ => {}
     }
-    if !mission.join(CONTRACT_FILE).is_file() || !mission.join(FEATURES_FILE).is_file() {
-        return Err(usage(format!(
-            "{} has no plan yet: write validation-contract.md and features.json, or wait for planning (next release)",
-            mission.display()
-        )));
-    }
-    lint_plan(mission).map_err(|report| usage(format!("the plan in {} has errors; fix them first:\n{report}", mission.display())))?;
     let repo = folder::working_directory(mission).or_else(|| git::toplevel(mission)).ok_or_else(|| usage(format!("{} names no working directory and is not inside a git repository", mission.display())))?;
     let repo = repo.canonicalize().map_err(|e| usage(format!("the working directory {}: {e}", repo.display())))?;
     if git::head(&repo).is_err() {
@@ -130,11 +147,24 @@ fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cance
     let config_path = find_config(&opts.cwd).or_else(|| find_config(&repo)).ok_or_else(|| usage(format!("no missions.toml from {} up to the git top level: it says which model each role uses ([roles.orchestrator], [roles.worker], [roles.validator])", opts.cwd.display())))?;
     let config = MissionsConfig::load(&config_path).map_err(|e| usage(e.to_string()))?;
     let auto_approve = config.auto_approve;
-    let agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{}: {e}", config_path.display())))?;
-    let mut journal = Journal::open(mission);
+    let mut agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{}: {e}", config_path.display())))?;
+    // `--yes` also tells the planner not to ask (design §3b): `ask_user` is withheld.
+    agents.allow_questions = !opts.yes;
+    let journal = Journal::open(mission);
     let mission_rel = mission.canonicalize().ok().and_then(|m| m.strip_prefix(&repo).ok().map(|p| format!("{}/", p.display()))).filter(|p| p != "/");
+    Ok((Ctx { mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress }, auto_approve))
+}
 
-    if matches!(state.status(), "planning" | "awaiting_approval") {
+/// Checks everything that can be checked before work starts (the plan's lint, the approval
+/// gate, a clean tree), resumes an interrupted run's bookkeeping, and puts the repository on
+/// the mission's branch.
+fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), RunResult> {
+    let usage = |m: String| RunResult::new(EXIT_USAGE, m);
+    let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
+    let Ctx { mission, repo, mission_rel, state, journal, .. } = ctx;
+    let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
+    lint_plan(mission).map_err(|report| usage(format!("the plan in {} has errors; fix them first:\n{report}", mission.display())))?;
+    if matches!(state.status(), "planning" | "awaiting_approval" | "awaiting_answers") {
         if !(opts.yes || auto_approve) {
             state.state.status = "awaiting_approval".into();
             state.save().map_err(|e| internal(e.to_string()))?;
@@ -150,7 +180,7 @@ fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cance
     let mut reset = Vec::new();
     if let Some(active) = state.active_feature() {
         if worker::read_handoff(mission, &active.session_id).is_none() {
-            git::discard_changes(&repo, &active.base_commit, mission_rel.as_deref()).map_err(|e| internal(format!("cannot discard the interrupted feature's changes: {e}")))?;
+            git::discard_changes(repo, &active.base_commit, mission_rel.as_deref()).map_err(|e| internal(format!("cannot discard the interrupted feature's changes: {e}")))?;
             reset.push(active.feature_id.clone());
         }
     }
@@ -165,15 +195,15 @@ fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cance
             }
         }
     }
-    let dirty: Vec<String> = git::dirty_paths(&repo).map_err(|e| internal(e.to_string()))?.into_iter().filter(|p| mission_rel.as_deref().is_none_or(|m| !p.starts_with(m))).collect();
+    let dirty = dirty_outside_mission(repo, mission_rel.as_deref())?;
     if !dirty.is_empty() {
-        return Err(usage(format!("the working tree {} has uncommitted changes; commit or stash them first:\n  {}", repo.display(), dirty.join("\n  "))));
+        return Err(dirty_refusal(repo, &dirty));
     }
     let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
     let branch = state.branch().unwrap_or_else(|| format!("missions/{slug}"));
-    if git::current_branch(&repo).as_deref() != Some(branch.as_str()) {
-        let args: Vec<&str> = if git::branch_exists(&repo, &branch) { vec!["checkout", "--quiet", &branch] } else { vec!["checkout", "--quiet", "-b", &branch] };
-        git::git(&repo, &args).map_err(|e| internal(e.to_string()))?;
+    if git::current_branch(repo).as_deref() != Some(branch.as_str()) {
+        let args: Vec<&str> = if git::branch_exists(repo, &branch) { vec!["checkout", "--quiet", &branch] } else { vec!["checkout", "--quiet", "-b", &branch] };
+        git::git(repo, &args).map_err(|e| internal(e.to_string()))?;
     }
     state.set_branch(&branch);
     if matches!(resumed_from.as_str(), "running" | "validating" | "paused" | "halted" | "awaiting_answers") {
@@ -182,7 +212,17 @@ fn prepare(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cance
     state.state.status = "running".into();
     state.state.halt_reason = None;
     state.save().map_err(|e| internal(e.to_string()))?;
-    Ok(Ctx { mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress })
+    Ok(())
+}
+
+/// Uncommitted changes outside the mission folder.
+fn dirty_outside_mission(repo: &Path, mission_rel: Option<&str>) -> Result<Vec<String>, RunResult> {
+    let paths = git::dirty_paths(repo).map_err(|e| RunResult::new(EXIT_INTERNAL, e.to_string()))?;
+    Ok(paths.into_iter().filter(|p| mission_rel.is_none_or(|m| !p.starts_with(m))).collect())
+}
+
+fn dirty_refusal(repo: &Path, dirty: &[String]) -> RunResult {
+    RunResult::new(EXIT_USAGE, format!("the working tree {} has uncommitted changes; commit or stash them first:\n  {}", repo.display(), dirty.join("\n  ")))
 }
 
 /// Temporary files of atomic writes a killed run left behind (`.<name>.tmp-<pid>-<n>`); the

@@ -31,6 +31,8 @@ pub struct Seen {
     pub turn: usize,
     /// Tool results so far: (content, is_error).
     pub results: Vec<(String, bool)>,
+    /// The tools the request offered.
+    pub tools: Vec<String>,
 }
 
 /// How the scripted model behaves.
@@ -41,6 +43,24 @@ pub struct Script {
     /// Fix features the orchestrator writes when a round fails an assertion: assertion id ->
     /// the fix feature (without `milestone`, `kind`, `fixes`, `status`, which it fills in).
     pub fixes: BTreeMap<String, Value>,
+    /// How the orchestrator plans a mission that has no plan.
+    pub plan: Option<PlanScript>,
+}
+
+/// A planning session: optional questions (only when `ask_user` is offered and they are not
+/// answered yet), then the contract, the features and the shared files, then `submit_plan`.
+#[derive(Clone, Default)]
+pub struct PlanScript {
+    pub questions: Vec<String>,
+    pub contract: String,
+    pub features: Value,
+    /// Tries to write features.json before the contract first (the write rules refuse it).
+    pub features_first: bool,
+    /// The first features.json has a broken `dependsOn`; `submit_plan`'s lint refuses it
+    /// and the orchestrator rewrites the file.
+    pub lint_error_once: bool,
+    /// Never repairs the lint error (the runner must halt after its bounded attempts).
+    pub never_fix: bool,
 }
 
 struct Shared {
@@ -95,7 +115,7 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
     let openai = uri.path().ends_with("/chat/completions");
     let conv = if openai { read_openai(&body) } else { read_anthropic(&body) };
     let role = role_of(&conv.system);
-    shared.seen.lock().unwrap().push(Seen { role: role.to_string(), first_user: conv.first_user.clone(), turn: conv.turns, results: conv.results.clone() });
+    shared.seen.lock().unwrap().push(Seen { role: role.to_string(), first_user: conv.first_user.clone(), turn: conv.turns, results: conv.results.clone(), tools: conv.tools.clone() });
     if !shared.script.latency.is_zero() {
         tokio::time::sleep(shared.script.latency).await;
     }
@@ -133,6 +153,8 @@ pub struct Conv {
     /// Assistant turns so far.
     pub turns: usize,
     pub results: Vec<(String, bool)>,
+    /// The tool names the request offers.
+    pub tools: Vec<String>,
 }
 
 fn text_of(content: &Value) -> String {
@@ -144,7 +166,7 @@ fn text_of(content: &Value) -> String {
 }
 
 fn read_anthropic(body: &Value) -> Conv {
-    let mut c = Conv { system: text_of(&body["system"]), ..Default::default() };
+    let mut c = Conv { system: text_of(&body["system"]), tools: tool_names(body), ..Default::default() };
     for m in body["messages"].as_array().into_iter().flatten() {
         match m["role"].as_str() {
             Some("assistant") => c.turns += 1,
@@ -164,8 +186,12 @@ fn read_anthropic(body: &Value) -> Conv {
     c
 }
 
+fn tool_names(body: &Value) -> Vec<String> {
+    body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str().or_else(|| t["function"]["name"].as_str())).map(str::to_string).collect()
+}
+
 fn read_openai(body: &Value) -> Conv {
-    let mut c = Conv::default();
+    let mut c = Conv { tools: tool_names(body), ..Default::default() };
     for m in body["messages"].as_array().into_iter().flatten() {
         match m["role"].as_str() {
             Some("system") => c.system.push_str(&text_of(&m["content"])),
@@ -195,8 +221,19 @@ fn role_of(system: &str) -> &'static str {
     }
 }
 
+/// The mission folder as the prompt names it, relative to the working directory when it is
+/// inside it (so a recording of these calls replays in another directory).
 fn mission_folder(system: &str) -> String {
-    system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string()
+    let mission = system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string();
+    relative(system, &mission)
+}
+
+fn relative(system: &str, path: &str) -> String {
+    let wd = system.lines().find_map(|l| l.strip_prefix("Working directory: ")).unwrap_or_default().trim().to_string();
+    match path.strip_prefix(&format!("{wd}/")) {
+        Some(rel) if !wd.is_empty() => rel.to_string(),
+        _ => path.to_string(),
+    }
 }
 
 fn call(name: &str, args: Value) -> (String, Value) {
@@ -311,7 +348,7 @@ fn evidence_dir(first_user: &str) -> String {
 /// `Expect:`; saves the output as evidence.
 fn user_testing(c: &Conv) -> Vec<(String, Value)> {
     let probes = probes(&c.first_user);
-    let dir = evidence_dir(&c.first_user);
+    let dir = relative(&c.system, &evidence_dir(&c.first_user));
     let rel = |id: &str| format!("evidence/{}/{id}.txt", dir.rsplit('/').next().unwrap_or(""));
     let runnable: Vec<&Probe> = probes.iter().filter(|p| p.run.is_some()).collect();
     if c.turns == 0 && !runnable.is_empty() {
@@ -354,6 +391,9 @@ fn scrutiny(c: &Conv) -> Vec<(String, Value)> {
 /// Reads the failed round's issues, appends one fix feature per issue it has a fix for
 /// (first with a broken `dependsOn`, which `submit_plan`'s lint refuses; it then removes it).
 fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
+    if c.first_user.starts_with("# Plan this mission") {
+        return planner(c, script.plan.as_ref());
+    }
     let mission = mission_folder(&c.system);
     let features = format!("{mission}/features.json");
     let milestone = Regex::new(r"of milestone `([^`]+)`").unwrap().captures(&c.first_user).map(|m| m[1].to_string()).unwrap_or_default();
@@ -385,6 +425,43 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
         _ if last_error => vec![call("edit_file", json!({"path": features, "old": ",\"dependsOn\":[\"no-such-feature\"]", "new": "", "replace_all": true}))],
         _ => vec![call("submit_plan", json!({}))],
     }
+}
+
+/// A planning session, one step a turn.
+fn planner(c: &Conv, plan: Option<&PlanScript>) -> Vec<(String, Value)> {
+    let Some(plan) = plan else { return vec![] };
+    let m = mission_folder(&c.system);
+    let answered = c.first_user.contains("## Your questions and the person's answers");
+    if !plan.questions.is_empty() && !answered && c.tools.iter().any(|t| t == "ask_user") {
+        return vec![call("ask_user", json!({"questions": plan.questions}))];
+    }
+    let write = |rel: &str, content: String| call("write_file", json!({"path": format!("{m}/{rel}"), "content": content}));
+    let mut broken = plan.features.clone();
+    if let Some(first) = broken["features"].get_mut(0) {
+        first["dependsOn"] = json!(["no-such-feature"]);
+    }
+    let skills: Vec<String> = plan.features["features"].as_array().into_iter().flatten().filter_map(|f| f["skillName"].as_str().map(str::to_string)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut shared = vec![
+        write("features.json", pretty(if plan.lint_error_once || plan.never_fix { &broken } else { &plan.features })),
+        write("AGENTS.md", "# Conventions\nPOSIX sh only. One file per operation under ops/, its test under tests/. Commit each feature.\n".into()),
+        write("architecture.md", "# Architecture\ncalc.sh dispatches `<op> <a> <b>` to ops/<op>.sh; test.sh runs tests/test_*.sh.\n".into()),
+        write("services.yaml", "tests: sh test.sh\ncalculator: sh calc.sh <op> <a> <b>\n".into()),
+    ];
+    for skill in &skills {
+        shared.push(write(&format!("skills/{skill}/SKILL.md"), format!("---\nname: {skill}\ndescription: POSIX shell features of the calculator\n---\nWrite tests/test_<op>.sh first and watch it fail, then ops/<op>.sh; run `sh test.sh`; commit.\n")));
+    }
+    let mut steps: Vec<Vec<(String, Value)>> = Vec::new();
+    if plan.features_first {
+        steps.push(vec![write("features.json", pretty(&plan.features))]);
+    }
+    steps.push(vec![write("validation-contract.md", plan.contract.clone())]);
+    steps.push(shared);
+    steps.push(vec![call("submit_plan", json!({}))]);
+    if plan.lint_error_once {
+        steps.push(vec![write("features.json", pretty(&plan.features))]);
+        steps.push(vec![call("submit_plan", json!({}))]);
+    }
+    steps.get(c.turns).cloned().unwrap_or_else(|| vec![call("submit_plan", json!({}))])
 }
 
 // ---- the project --------------------------------------------------------------------------
@@ -461,6 +538,21 @@ pub fn pretty(v: &Value) -> String {
 }
 
 impl Project {
+    /// A project whose mission has only its goal: the orchestrator plans it.
+    pub fn unplanned(model: &MissionModel, limits: &str) -> Project {
+        let p = Project::new(model, limits, CONTRACT, &features());
+        for f in ["validation-contract.md", "features.json", "AGENTS.md", "services.yaml"] {
+            std::fs::remove_file(p.mission.join(f)).unwrap();
+        }
+        std::fs::remove_dir_all(p.mission.join("skills")).unwrap();
+        p
+    }
+
+    /// The planning script of the calculator: the contract and features above.
+    pub fn calculator_plan() -> PlanScript {
+        PlanScript { contract: CONTRACT.to_string(), features: features(), ..Default::default() }
+    }
+
     /// A git repository with the calculator's dispatcher and test runner, missions.toml
     /// (committed, like a real team would) and a mission made by `missions new`, planned by
     /// hand with `contract` and `features`.

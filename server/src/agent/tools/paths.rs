@@ -103,6 +103,11 @@ impl Roots {
                         Err(format!("`{arg}`: `{f}` is the runner's record; the orchestrator writes the plan files"))
                     }
                     None => Err(format!("`{arg}` is the mission folder itself")),
+                    // Correctness before features (design §6): the queue is written against
+                    // a contract that exists, never the other way round.
+                    Some(f) if f == "features.json" && rel == Path::new("features.json") && !self.mission_dir.join("validation-contract.md").is_file() => Err(format!(
+                        "`{arg}`: features.json is written after validation-contract.md; write the contract (the assertions that define done) first, then the features that claim them"
+                    )),
                     Some(_) => Ok(real),
                 }
             }
@@ -199,9 +204,13 @@ mod tests {
         assert!(r.resolve_for_write("src/a.rs", v).is_err());
         assert!(r.resolve_for_write(".missions/m/features.json", v).is_err());
         let o = WritePolicy::PlanFiles;
-        assert!(r
-            .resolve_for_write(&m.join("features.json").display().to_string(), o)
-            .is_ok());
+        let features = m.join("features.json").display().to_string();
+        let early = r.resolve_for_write(&features, o).unwrap_err();
+        assert!(early.contains("after validation-contract.md"), "{early}");
+        assert!(r.resolve_for_write(".missions/m/validation-contract.md", o).is_ok());
+        std::fs::write(m.join("validation-contract.md"), "# C\n").unwrap();
+        assert!(r.resolve_for_write(&features, o).is_ok());
+        assert!(r.resolve_for_write(".missions/m/features.json", o).is_ok());
         assert!(r
             .resolve_for_write(".missions/m/skills/w/SKILL.md", o)
             .is_ok());

@@ -1,0 +1,1226 @@
+//! `missions report`: the mission breakdown of the seed (runtime by role and milestone, agent
+//! runs, tokens, cost, lines of code and test share, fix ratio, issues, turns, validation
+//! rounds), computed from records the runner read, and rendered as text, JSON or one
+//! self-contained HTML page. Pure: no disk, clock or network here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::features::FeaturesFile;
+use crate::model::records::{MissionState, ProgressEvent, ValidationRound};
+
+// ---- input --------------------------------------------------------------------------------
+
+/// Tokens of one call or a sum, as the transcripts record them (`input` excludes cached tokens).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Tokens {
+    pub input: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub output: u64,
+}
+
+impl Tokens {
+    pub fn total(&self) -> u64 {
+        self.input + self.cache_read + self.cache_write + self.output
+    }
+    fn add(&mut self, o: &Tokens) {
+        self.input += o.input;
+        self.cache_read += o.cache_read;
+        self.cache_write += o.cache_write;
+        self.output += o.output;
+    }
+}
+
+/// USD per million tokens (`[prices."model"]` in missions.toml).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Price {
+    pub input: f64,
+    pub cache_read: f64,
+    pub cache_write: f64,
+    pub output: f64,
+}
+
+impl Price {
+    fn cost(&self, t: &Tokens) -> f64 {
+        (t.input as f64 * self.input + t.cache_read as f64 * self.cache_read + t.cache_write as f64 * self.cache_write + t.output as f64 * self.output) / 1_000_000.0
+    }
+}
+
+/// The fields of a `worker-transcripts.jsonl` line the report reads; everything else (messages,
+/// tool output) is skipped while parsing. The runner's `session_start` details are merged into
+/// the line, and its `kind` detail (`worker`, `scrutiny`…) takes the place of `session_start`,
+/// so a line whose `kind` is a session kind is a session start too (a `sessionKind` field, if a
+/// later writer keeps the two apart, is read as well).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TranscriptLine {
+    pub ts: String,
+    pub session_id: String,
+    pub role: String,
+    pub seq: Option<u64>,
+    pub kind: String,
+    pub session_kind: Option<String>,
+    pub model: Option<String>,
+    pub feature_id: Option<String>,
+    pub milestone: Option<String>,
+    pub round: Option<u32>,
+    pub purpose: Option<String>,
+    pub usage: Option<Tokens>,
+    pub status: Option<String>,
+    pub turns: Option<u32>,
+}
+
+/// One changed file of `git diff --numstat` (binary files have no line counts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumstatEntry {
+    pub path: String,
+    pub added: Option<u64>,
+    pub deleted: Option<u64>,
+}
+
+/// Parses `git diff --numstat --no-renames` output; lines that are not `added<TAB>deleted<TAB>path` are skipped.
+pub fn parse_numstat(text: &str) -> Vec<NumstatEntry> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, '\t');
+            let (a, d, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let num = |s: &str| if s == "-" { Some(None) } else { s.parse::<u64>().ok().map(Some) };
+            Some(NumstatEntry { path: path.to_string(), added: num(a)?, deleted: num(d)? })
+        })
+        .collect()
+}
+
+/// The mission's diff, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiffInput {
+    Files { base: String, head: String, files: Vec<NumstatEntry> },
+    Unavailable(String),
+}
+
+impl Default for DiffInput {
+    fn default() -> Self {
+        DiffInput::Unavailable("not read".into())
+    }
+}
+
+/// Everything the report is computed from, as the runner read it from the mission folder.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInput {
+    pub state: Option<MissionState>,
+    pub features: Option<FeaturesFile>,
+    pub events: Vec<ProgressEvent>,
+    pub transcript: Vec<TranscriptLine>,
+    pub rounds: Vec<ValidationRound>,
+    pub prices: BTreeMap<String, Price>,
+    pub diff: DiffInput,
+    /// Files that could not be read or lines that were skipped, said once in the report.
+    pub notes: Vec<String>,
+}
+
+// ---- output -------------------------------------------------------------------------------
+
+pub const ROLES: [&str; 3] = ["orchestration", "implementation", "validation"];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissionReport {
+    pub mission: MissionInfo,
+    pub time: TimeReport,
+    pub runs: RunsReport,
+    pub tokens: TokensReport,
+    pub cost: Option<CostReport>,
+    pub code: CodeReport,
+    pub features: FeaturesReport,
+    pub issues: IssuesReport,
+    pub turns: BTreeMap<String, TurnStats>,
+    pub validation: ValidationReport,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissionInfo {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub halt_reason: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeReport {
+    /// First and last timestamp of the progress log and transcripts.
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub wall_seconds: f64,
+    /// Time at least one session of the role was running (parallel sessions count once).
+    pub by_role_seconds: BTreeMap<String, f64>,
+    pub role_seconds_total: f64,
+    pub milestones: Vec<MilestoneTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MilestoneTime {
+    pub name: String,
+    pub implementation_seconds: f64,
+    pub validation_seconds: f64,
+    pub spans: Vec<Span>,
+}
+
+/// A phase of a milestone, in seconds from the mission's start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    pub phase: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunsReport {
+    pub total: usize,
+    pub by_role: BTreeMap<String, usize>,
+    pub by_kind: BTreeMap<String, usize>,
+    pub sessions: Vec<SessionReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionReport {
+    pub session_id: String,
+    pub role: String,
+    pub kind: String,
+    pub model: Option<String>,
+    pub milestone: Option<String>,
+    pub feature_id: Option<String>,
+    pub round: Option<u32>,
+    /// Seconds from the mission's start.
+    pub start: f64,
+    pub end: f64,
+    pub turns: u32,
+    pub status: String,
+    pub tokens: Tokens,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokensReport {
+    pub total: u64,
+    pub by_type: Tokens,
+    pub by_role: BTreeMap<String, Tokens>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostReport {
+    pub currency: String,
+    pub total: f64,
+    pub by_role: BTreeMap<String, f64>,
+    pub by_model: BTreeMap<String, f64>,
+    /// Models that ran but have no `[prices."model"]`: their tokens are not in the cost.
+    pub unpriced_models: Vec<String>,
+    /// Roles with tokens of an unpriced model (their cost is a lower bound).
+    pub partial_roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeReport {
+    pub base: Option<String>,
+    pub head: Option<String>,
+    pub files: usize,
+    pub test_files: usize,
+    pub added: u64,
+    pub deleted: u64,
+    pub source_lines: u64,
+    pub test_lines: u64,
+    /// Test lines / added lines (0 when nothing was added).
+    pub test_share: f64,
+    /// Why there are no figures, when there are none.
+    pub unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeaturesReport {
+    pub total: usize,
+    pub implementation: usize,
+    pub fix: usize,
+    /// Fix features / all features.
+    pub fix_ratio: f64,
+    pub by_status: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuesReport {
+    pub total: usize,
+    pub by_severity: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnStats {
+    pub sessions: usize,
+    pub median: u32,
+    pub p90: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationReport {
+    pub milestones: Vec<MilestoneRounds>,
+    /// Milestones passed by the end of each round number (1, 2, …).
+    pub cumulative_passes: Vec<RoundPasses>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MilestoneRounds {
+    pub name: String,
+    pub rounds: u32,
+    pub passed_in_round: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoundPasses {
+    pub round: u32,
+    pub passed: usize,
+    pub milestones: usize,
+}
+
+// ---- computation --------------------------------------------------------------------------
+
+/// The report role of a transcript role or session kind.
+fn report_role(role: &str) -> Option<&'static str> {
+    match role {
+        "orchestrator" => Some("orchestration"),
+        "worker" => Some("implementation"),
+        "validator" | "scrutiny" | "user-testing" => Some("validation"),
+        _ => None,
+    }
+}
+
+const SESSION_KINDS: [&str; 4] = ["orchestrator", "worker", "scrutiny", "user-testing"];
+
+/// Whether a path looks like a test: `tests/`, `test_`, `_test.`, `.test.`, `.spec.`, `/spec/`.
+pub fn is_test_path(path: &str) -> bool {
+    let p = format!("/{}", path.to_ascii_lowercase());
+    let name = p.rsplit('/').next().unwrap_or("");
+    p.contains("/tests/") || p.contains("/test/") || p.contains("/spec/") || name.starts_with("test_") || name.contains("_test.") || name.contains(".test.") || name.contains(".spec.")
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 timestamp (`2026-01-05T09:00:00.5Z`, offsets allowed).
+pub fn parse_timestamp(ts: &str) -> Option<f64> {
+    let b = ts.trim().as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { std::str::from_utf8(b.get(r)?).ok()?.parse().ok() };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac = 0.0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac = format!("0.{}", std::str::from_utf8(&b[start..i]).ok()?).parse().ok()?;
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let m = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if *sign == b'+' { m } else { -m }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let yy = if mo <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + mi * 60 + s - offset) as f64 + frac)
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Total length of the union of intervals.
+fn union_length(mut spans: Vec<(f64, f64)>) -> f64 {
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut total = 0.0;
+    let mut current: Option<(f64, f64)> = None;
+    for (s, e) in spans {
+        match current {
+            Some((cs, ce)) if s <= ce => current = Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                total += ce - cs;
+                current = Some((s, e));
+            }
+            None => current = Some((s, e)),
+        }
+    }
+    if let Some((cs, ce)) = current {
+        total += ce - cs;
+    }
+    total
+}
+
+struct Session {
+    id: String,
+    role: String,
+    kind: String,
+    model: Option<String>,
+    milestone: Option<String>,
+    feature_id: Option<String>,
+    round: Option<u32>,
+    start: Option<f64>,
+    end: Option<f64>,
+    turns_ended: Option<u32>,
+    assistant_turns: u32,
+    status: Option<String>,
+    usage_lines: Tokens,
+    end_usage: Option<Tokens>,
+}
+
+fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_id: BTreeMap<String, Session> = BTreeMap::new();
+    for line in lines {
+        if line.session_id.is_empty() {
+            continue;
+        }
+        let s = by_id.entry(line.session_id.clone()).or_insert_with(|| {
+            order.push(line.session_id.clone());
+            Session {
+                id: line.session_id.clone(),
+                role: line.role.clone(),
+                kind: String::new(),
+                model: None,
+                milestone: None,
+                feature_id: None,
+                round: None,
+                start: None,
+                end: None,
+                turns_ended: None,
+                assistant_turns: 0,
+                status: None,
+                usage_lines: Tokens::default(),
+                end_usage: None,
+            }
+        });
+        let ts = parse_timestamp(&line.ts);
+        if let Some(t) = ts {
+            s.start = Some(s.start.map_or(t, |v: f64| v.min(t)));
+            s.end = Some(s.end.map_or(t, |v: f64| v.max(t)));
+        }
+        let kind = line.kind.as_str();
+        if kind == "session_start" || SESSION_KINDS.contains(&kind) {
+            if let Some(k) = line.session_kind.as_deref().filter(|k| !k.is_empty()) {
+                s.kind = k.to_string();
+            } else if kind != "session_start" {
+                s.kind = kind.to_string();
+            }
+            s.model = line.model.clone().or(s.model.take());
+            s.milestone = line.milestone.clone().or(s.milestone.take());
+            s.feature_id = line.feature_id.clone().or(s.feature_id.take());
+            s.round = line.round.or(s.round);
+        }
+        match kind {
+            "usage" => {
+                if let Some(u) = &line.usage {
+                    s.usage_lines.add(u);
+                }
+            }
+            "assistant_turn" => s.assistant_turns += 1,
+            "session_end" => {
+                s.status = line.status.clone();
+                s.turns_ended = line.turns.or(s.turns_ended);
+                s.end_usage = line.usage.or(s.end_usage);
+            }
+            "request" if s.model.is_none() => s.model = line.model.clone(),
+            _ => {}
+        }
+    }
+    order.into_iter().filter_map(|id| by_id.remove(&id)).collect()
+}
+
+/// Computes the breakdown. Missing inputs give empty sections, never a failure.
+pub fn compute(input: &ReportInput) -> MissionReport {
+    let mut notes = input.notes.clone();
+    let sessions = sessions_of(&input.transcript);
+
+    // The mission's clock: every timestamp we have.
+    let event_times: Vec<f64> = input.events.iter().filter_map(|e| parse_timestamp(&e.ts)).collect();
+    let all_times = event_times.iter().copied().chain(sessions.iter().flat_map(|s| s.start.into_iter().chain(s.end)));
+    let (mut t0, mut t1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for t in all_times {
+        t0 = t0.min(t);
+        t1 = t1.max(t);
+    }
+    let have_time = t0.is_finite();
+    let origin = if have_time { t0 } else { 0.0 };
+    let rel = |t: f64| t - origin;
+    let stamp = |t: f64| if have_time { input.events.iter().find(|e| parse_timestamp(&e.ts) == Some(t)).map(|e| e.ts.clone()).or_else(|| input.transcript.iter().find(|l| parse_timestamp(&l.ts) == Some(t)).map(|l| l.ts.clone())) } else { None };
+
+    // Sessions.
+    let mut session_reports = Vec::new();
+    let mut runs_by_role: BTreeMap<String, usize> = ROLES.iter().map(|r| (r.to_string(), 0)).collect();
+    let mut runs_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let mut role_spans: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut by_type = Tokens::default();
+    let mut tokens_by_role: BTreeMap<String, Tokens> = ROLES.iter().map(|r| (r.to_string(), Tokens::default())).collect();
+    let mut turns_by_role: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut cost_by_role: BTreeMap<String, f64> = BTreeMap::new();
+    let mut cost_by_model: BTreeMap<String, f64> = BTreeMap::new();
+    let mut unpriced: BTreeSet<String> = BTreeSet::new();
+    let mut partial_roles: BTreeSet<&str> = BTreeSet::new();
+    let mut unknown_roles = 0;
+    for s in &sessions {
+        let Some(role) = report_role(&s.role).or_else(|| report_role(&s.kind)) else {
+            unknown_roles += 1;
+            continue;
+        };
+        let kind = if s.kind.is_empty() { s.role.clone() } else { s.kind.clone() };
+        let tokens = if s.usage_lines.total() > 0 { s.usage_lines } else { s.end_usage.unwrap_or_default() };
+        let turns = s.turns_ended.unwrap_or(s.assistant_turns);
+        *runs_by_role.entry(role.to_string()).or_default() += 1;
+        *runs_by_kind.entry(kind.clone()).or_default() += 1;
+        if let (Some(a), Some(b)) = (s.start, s.end) {
+            role_spans.entry(role).or_default().push((a, b));
+        }
+        by_type.add(&tokens);
+        tokens_by_role.entry(role.to_string()).or_default().add(&tokens);
+        turns_by_role.entry(role).or_default().push(turns);
+        if !input.prices.is_empty() && tokens.total() > 0 {
+            let model = s.model.clone().unwrap_or_else(|| "(unknown model)".into());
+            match input.prices.get(&model) {
+                Some(p) => {
+                    let c = p.cost(&tokens);
+                    *cost_by_role.entry(role.to_string()).or_default() += c;
+                    *cost_by_model.entry(model).or_default() += c;
+                }
+                None => {
+                    partial_roles.insert(role);
+                    unpriced.insert(model);
+                }
+            }
+        }
+        session_reports.push(SessionReport {
+            session_id: s.id.clone(),
+            role: role.to_string(),
+            kind,
+            model: s.model.clone(),
+            milestone: s.milestone.clone(),
+            feature_id: s.feature_id.clone(),
+            round: s.round,
+            start: s.start.map_or(0.0, rel),
+            end: s.end.map_or(0.0, rel),
+            turns,
+            status: s.status.clone().unwrap_or_else(|| "running".into()),
+            tokens,
+        });
+    }
+    if unknown_roles > 0 {
+        notes.push(format!("{unknown_roles} transcript session(s) with an unknown role were left out"));
+    }
+    let by_role_seconds: BTreeMap<String, f64> = ROLES.iter().map(|r| (r.to_string(), union_length(role_spans.remove(r).unwrap_or_default()))).collect();
+    let role_seconds_total = by_role_seconds.values().sum();
+
+    // Milestones, in plan order, then any the log names that the plan lost.
+    let mut milestones: Vec<String> = input.features.as_ref().map(|f| f.milestones().into_iter().map(str::to_string).collect()).unwrap_or_default();
+    let learn = |m: &str, list: &mut Vec<String>| {
+        if !m.is_empty() && !list.iter().any(|x| x == m) {
+            list.push(m.to_string());
+        }
+    };
+    for e in &input.events {
+        if let Some(m) = e.fields.get("milestone").and_then(|v| v.as_str()) {
+            learn(m, &mut milestones);
+        }
+    }
+    for r in &input.rounds {
+        learn(&r.milestone, &mut milestones);
+    }
+
+    // The waterfall: implementation and validation phases of each milestone from the progress log.
+    let mut spans: BTreeMap<String, Vec<Span>> = BTreeMap::new();
+    let mut open: BTreeMap<String, (&'static str, f64)> = BTreeMap::new();
+    let close = |open: &mut BTreeMap<String, (&'static str, f64)>, spans: &mut BTreeMap<String, Vec<Span>>, m: &str, at: f64| {
+        if let Some((phase, start)) = open.remove(m) {
+            spans.entry(m.to_string()).or_default().push(Span { phase: phase.into(), start: rel(start), end: rel(at.max(start)) });
+        }
+    };
+    let mut last_event = origin;
+    for e in &input.events {
+        let Some(t) = parse_timestamp(&e.ts) else { continue };
+        last_event = last_event.max(t);
+        let m = e.fields.get("milestone").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let phase_now = open.get(&m).map(|(p, _)| *p);
+        match e.kind.as_str() {
+            "milestone_started" | "feature_started" | "fix_features_added" if !m.is_empty() && phase_now != Some("implementation") => {
+                close(&mut open, &mut spans, &m, t);
+                open.insert(m, ("implementation", t));
+            }
+            "validation_started" if !m.is_empty() => {
+                close(&mut open, &mut spans, &m, t);
+                open.insert(m, ("validation", t));
+            }
+            "validation_round" if !m.is_empty() => {
+                close(&mut open, &mut spans, &m, t);
+                if e.fields.get("passed").and_then(|v| v.as_bool()) == Some(false) {
+                    // The orchestrator writes fix features, then workers implement them.
+                    open.insert(m, ("implementation", t));
+                }
+            }
+            "milestone_passed" if !m.is_empty() => close(&mut open, &mut spans, &m, t),
+            "mission_halted" | "mission_paused" | "mission_completed" => {
+                let all: Vec<String> = open.keys().cloned().collect();
+                for m in all {
+                    close(&mut open, &mut spans, &m, t);
+                }
+            }
+            _ => {}
+        }
+    }
+    let still_open: Vec<String> = open.keys().cloned().collect();
+    for m in still_open {
+        close(&mut open, &mut spans, &m, last_event.max(if t1.is_finite() { t1 } else { origin }));
+    }
+    let milestone_times: Vec<MilestoneTime> = milestones
+        .iter()
+        .map(|m| {
+            let s = spans.remove(m).unwrap_or_default();
+            let sum = |phase: &str| s.iter().filter(|x| x.phase == phase).map(|x| x.end - x.start).sum();
+            MilestoneTime { name: m.clone(), implementation_seconds: sum("implementation"), validation_seconds: sum("validation"), spans: s }
+        })
+        .collect();
+
+    // Cost.
+    let cost = (!input.prices.is_empty()).then(|| CostReport {
+        currency: "USD".into(),
+        total: cost_by_role.values().sum(),
+        by_role: ROLES.iter().map(|r| (r.to_string(), cost_by_role.get(*r).copied().unwrap_or(0.0))).collect(),
+        by_model: cost_by_model,
+        unpriced_models: unpriced.into_iter().collect(),
+        partial_roles: ROLES.iter().filter(|r| partial_roles.contains(*r)).map(|r| r.to_string()).collect(),
+    });
+
+    // Code.
+    let code = match &input.diff {
+        DiffInput::Files { base, head, files } => {
+            let (mut added, mut deleted, mut test_lines, mut test_files) = (0, 0, 0, 0);
+            for f in files {
+                added += f.added.unwrap_or(0);
+                deleted += f.deleted.unwrap_or(0);
+                if is_test_path(&f.path) {
+                    test_lines += f.added.unwrap_or(0);
+                    test_files += 1;
+                }
+            }
+            CodeReport {
+                base: Some(base.clone()),
+                head: Some(head.clone()),
+                files: files.len(),
+                test_files,
+                added,
+                deleted,
+                source_lines: added - test_lines,
+                test_lines,
+                test_share: if added == 0 { 0.0 } else { test_lines as f64 / added as f64 },
+                unavailable: None,
+            }
+        }
+        DiffInput::Unavailable(why) => CodeReport { base: None, head: None, files: 0, test_files: 0, added: 0, deleted: 0, source_lines: 0, test_lines: 0, test_share: 0.0, unavailable: Some(why.clone()) },
+    };
+
+    // Features.
+    let mut features = FeaturesReport { total: 0, implementation: 0, fix: 0, fix_ratio: 0.0, by_status: BTreeMap::new() };
+    if let Some(f) = &input.features {
+        for feat in &f.features {
+            features.total += 1;
+            if feat.is_fix() {
+                features.fix += 1;
+            } else {
+                features.implementation += 1;
+            }
+            *features.by_status.entry(feat.status().unwrap_or("(none)").to_string()).or_default() += 1;
+        }
+        if features.total > 0 {
+            features.fix_ratio = features.fix as f64 / features.total as f64;
+        }
+    }
+
+    // Issues, each id once across rounds.
+    let mut by_severity: BTreeMap<String, usize> = ["blocking", "non-blocking", "suggestion"].iter().map(|s| (s.to_string(), 0)).collect();
+    let mut seen = BTreeSet::new();
+    let mut total_issues = 0;
+    for r in &input.rounds {
+        for v in &r.validators {
+            for issue in &v.issues {
+                let key = if issue.id.is_empty() { format!("{}#{}#{}#{}", r.milestone, r.round, v.session_id, issue.title) } else { issue.id.clone() };
+                if seen.insert(key) {
+                    total_issues += 1;
+                    let sev = if issue.severity.is_empty() { "unspecified" } else { issue.severity.as_str() };
+                    *by_severity.entry(sev.to_string()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    // Turns.
+    let turns = ROLES
+        .iter()
+        .map(|r| {
+            let mut v = turns_by_role.remove(r).unwrap_or_default();
+            v.sort_unstable();
+            (r.to_string(), TurnStats { sessions: v.len(), median: percentile(&v, 0.5), p90: percentile(&v, 0.9), max: v.last().copied().unwrap_or(0) })
+        })
+        .collect();
+
+    // Validation rounds per milestone and when each passed.
+    let mut rounds_of: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in &input.rounds {
+        let e = rounds_of.entry(r.milestone.as_str()).or_default();
+        *e = (*e).max(r.round);
+    }
+    let mut passed_in: BTreeMap<String, u32> = BTreeMap::new();
+    for e in &input.events {
+        let m = e.fields.get("milestone").and_then(|v| v.as_str());
+        let round = e.fields.get("round").and_then(|v| v.as_u64()).map(|r| r as u32);
+        match (e.kind.as_str(), m, round) {
+            ("validation_round", Some(m), Some(r)) => {
+                let x = rounds_of.entry(m).or_default();
+                *x = (*x).max(r);
+                if e.fields.get("passed").and_then(|v| v.as_bool()) == Some(true) {
+                    passed_in.entry(m.to_string()).or_insert(r);
+                }
+            }
+            ("milestone_passed", Some(m), Some(r)) => {
+                passed_in.entry(m.to_string()).or_insert(r);
+            }
+            _ => {}
+        }
+    }
+    let milestone_rounds: Vec<MilestoneRounds> = milestones.iter().map(|m| MilestoneRounds { name: m.clone(), rounds: rounds_of.get(m.as_str()).copied().unwrap_or(0), passed_in_round: passed_in.get(m).copied() }).collect();
+    let max_round = milestone_rounds.iter().map(|m| m.rounds).max().unwrap_or(0);
+    let cumulative_passes = (1..=max_round)
+        .map(|r| RoundPasses { round: r, passed: milestone_rounds.iter().filter(|m| m.passed_in_round.is_some_and(|p| p <= r)).count(), milestones: milestone_rounds.len() })
+        .collect();
+
+    let state = input.state.clone().unwrap_or_default();
+    MissionReport {
+        mission: MissionInfo {
+            id: state.id.clone(),
+            title: state.title.clone(),
+            status: if state.status.is_empty() { "unknown".into() } else { state.status.clone() },
+            halt_reason: state.halt_reason.clone(),
+            created_at: (!state.created_at.is_empty()).then(|| state.created_at.clone()),
+            updated_at: (!state.updated_at.is_empty()).then(|| state.updated_at.clone()),
+        },
+        time: TimeReport {
+            start: if have_time { stamp(t0) } else { None },
+            end: if have_time { stamp(t1) } else { None },
+            wall_seconds: if have_time { t1 - t0 } else { 0.0 },
+            by_role_seconds,
+            role_seconds_total,
+            milestones: milestone_times,
+        },
+        runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, sessions: session_reports },
+        tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role },
+        cost,
+        code,
+        features,
+        issues: IssuesReport { total: total_issues, by_severity },
+        turns,
+        validation: ValidationReport { milestones: milestone_rounds, cumulative_passes },
+        notes,
+    }
+}
+
+// ---- formatting helpers -------------------------------------------------------------------
+
+/// `5.23 h`, `12.4 min`, `3.2 s`.
+pub fn duration(seconds: f64) -> String {
+    if seconds >= 3600.0 {
+        format!("{:.2} h", seconds / 3600.0)
+    } else if seconds >= 60.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{seconds:.1} s")
+    }
+}
+
+/// `778.5M`, `30.3k`, `900`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.2}B", n as f64 / 1e9),
+    }
+}
+
+fn percent(part: f64, whole: f64) -> String {
+    if whole <= 0.0 {
+        "0.0%".into()
+    } else {
+        format!("{:.1}%", 100.0 * part / whole)
+    }
+}
+
+fn usd(x: f64) -> String {
+    format!("${x:.2}")
+}
+
+/// The report's sections as rows of cells, shared by the text and HTML renderings.
+struct Table {
+    title: String,
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+    note: Option<String>,
+    /// Columns whose cells are words, left-aligned in text (the first column always is).
+    text_columns: Vec<usize>,
+}
+
+fn tables(r: &MissionReport) -> Vec<Table> {
+    let mut out = Vec::new();
+    let s = |x: &str| x.to_string();
+
+    let mut rows = Vec::new();
+    for role in ROLES {
+        let secs = r.time.by_role_seconds.get(role).copied().unwrap_or(0.0);
+        rows.push(vec![s(role), duration(secs), percent(secs, r.time.role_seconds_total)]);
+    }
+    rows.push(vec![s("total"), duration(r.time.role_seconds_total), s("")]);
+    out.push(Table { title: s("Runtime by role"), head: vec![s("role"), s("time"), s("share")], rows, note: Some(format!("time a session of the role was running; wall clock {} from the first to the last recorded event", duration(r.time.wall_seconds))), text_columns: vec![] });
+
+    let rows = r.time.milestones.iter().map(|m| vec![m.name.clone(), duration(m.implementation_seconds), duration(m.validation_seconds), percent(m.validation_seconds, m.implementation_seconds + m.validation_seconds)]).collect();
+    out.push(Table { title: s("Runtime by milestone"), head: vec![s("milestone"), s("implementation"), s("validation"), s("validation share")], rows, note: None, text_columns: vec![] });
+
+    let mut rows: Vec<Vec<String>> = ROLES.iter().map(|role| {
+        let kinds: Vec<String> = r.runs.sessions.iter().filter(|x| x.role == *role).fold(BTreeMap::<&str, usize>::new(), |mut m, x| {
+            *m.entry(x.kind.as_str()).or_default() += 1;
+            m
+        }).into_iter().map(|(k, n)| format!("{n} {k}")).collect();
+        vec![s(role), r.runs.by_role.get(*role).copied().unwrap_or(0).to_string(), kinds.join(", ")]
+    }).collect();
+    rows.push(vec![s("total"), r.runs.total.to_string(), s("")]);
+    out.push(Table { title: s("Agent runs"), head: vec![s("role"), s("runs"), s("sessions by kind")], rows, note: None, text_columns: vec![2] });
+
+    let t = &r.tokens.by_type;
+    let mut rows: Vec<Vec<String>> = [("input", t.input), ("cache read", t.cache_read), ("cache write", t.cache_write), ("output", t.output)].iter().map(|(k, n)| vec![s(k), count(*n), percent(*n as f64, r.tokens.total as f64)]).collect();
+    rows.push(vec![s("total"), count(r.tokens.total), s("")]);
+    out.push(Table { title: s("Tokens by type"), head: vec![s("type"), s("tokens"), s("share")], rows, note: None, text_columns: vec![] });
+
+    let rows = ROLES.iter().map(|role| {
+        let t = r.tokens.by_role.get(*role).copied().unwrap_or_default();
+        vec![s(role), count(t.input), count(t.cache_read), count(t.cache_write), count(t.output), count(t.total())]
+    }).collect();
+    out.push(Table { title: s("Tokens by role"), head: vec![s("role"), s("input"), s("cache read"), s("cache write"), s("output"), s("total")], rows, note: None, text_columns: vec![] });
+
+    match &r.cost {
+        Some(c) => {
+            let mut rows: Vec<Vec<String>> = ROLES
+                .iter()
+                .map(|role| {
+                    let x = usd(c.by_role.get(*role).copied().unwrap_or(0.0));
+                    vec![s(role), if c.partial_roles.iter().any(|p| p == role) { format!("{x} + unpriced") } else { x }]
+                })
+                .collect();
+            rows.push(vec![s("total"), usd(c.total)]);
+            for (m, x) in &c.by_model {
+                rows.push(vec![format!("model {m}"), usd(*x)]);
+            }
+            let note = (!c.unpriced_models.is_empty()).then(|| format!("no [prices] for {}: their tokens are not counted", c.unpriced_models.join(", ")));
+            out.push(Table { title: s("Cost"), head: vec![s("role"), s("USD")], rows, note, text_columns: vec![] });
+        }
+        None => out.push(Table { title: s("Cost"), head: vec![], rows: vec![], note: Some(s("no [prices.\"model\"] in missions.toml")), text_columns: vec![] }),
+    }
+
+    let c = &r.code;
+    match &c.unavailable {
+        None => {
+            let rows = vec![
+                vec![s("source"), count(c.source_lines), percent(c.source_lines as f64, c.added as f64), (c.files - c.test_files).to_string()],
+                vec![s("tests"), count(c.test_lines), percent(c.test_lines as f64, c.added as f64), c.test_files.to_string()],
+                vec![s("total added"), count(c.added), s(""), c.files.to_string()],
+                vec![s("deleted"), count(c.deleted), s(""), s("")],
+            ];
+            let short = |x: &Option<String>| x.as_deref().map(|h| h.chars().take(10).collect::<String>()).unwrap_or_default();
+            out.push(Table { title: s("Code"), head: vec![s("lines"), s("count"), s("share"), s("files")], rows, note: Some(format!("git diff {}..{}", short(&c.base), c.head.clone().unwrap_or_default())), text_columns: vec![] });
+        }
+        Some(why) => out.push(Table { title: s("Code"), head: vec![], rows: vec![], note: Some(format!("no diff: {why}")), text_columns: vec![] }),
+    }
+
+    let f = &r.features;
+    let mut rows = vec![vec![s("implementation"), f.implementation.to_string()], vec![s("fix"), f.fix.to_string()], vec![s("total"), f.total.to_string()]];
+    for (k, n) in &f.by_status {
+        rows.push(vec![format!("status {k}"), n.to_string()]);
+    }
+    out.push(Table { title: s("Features"), head: vec![s("kind"), s("count")], rows, note: Some(format!("{} fix features / {} features ({})", f.fix, f.total, percent(f.fix as f64, f.total as f64))), text_columns: vec![] });
+
+    let mut rows: Vec<Vec<String>> = r.issues.by_severity.iter().map(|(k, n)| vec![k.clone(), n.to_string()]).collect();
+    rows.push(vec![s("total"), r.issues.total.to_string()]);
+    out.push(Table { title: s("Issues by severity"), head: vec![s("severity"), s("issues")], rows, note: None, text_columns: vec![] });
+
+    let rows = ROLES.iter().filter_map(|role| r.turns.get(*role).map(|t| vec![s(role), t.sessions.to_string(), t.median.to_string(), t.p90.to_string(), t.max.to_string()])).collect();
+    out.push(Table { title: s("Turns per session"), head: vec![s("role"), s("sessions"), s("median"), s("p90"), s("max")], rows, note: None, text_columns: vec![] });
+
+    let rows = r.validation.milestones.iter().map(|m| vec![m.name.clone(), m.rounds.to_string(), m.passed_in_round.map_or_else(|| s("not yet"), |p| format!("round {p}"))]).collect();
+    out.push(Table { title: s("Validation rounds"), head: vec![s("milestone"), s("rounds"), s("passed")], rows, note: None, text_columns: vec![2] });
+
+    let rows = r.validation.cumulative_passes.iter().map(|p| vec![format!("round {}", p.round), format!("{}/{} milestones passed", p.passed, p.milestones)]).collect();
+    out.push(Table { title: s("Milestone passes by round"), head: vec![s("round"), s("passed")], rows, note: None, text_columns: vec![1] });
+    out
+}
+
+// ---- text ---------------------------------------------------------------------------------
+
+pub fn render_text(r: &MissionReport) -> String {
+    let mut out = String::new();
+    let title = if r.mission.title.is_empty() { "(untitled mission)" } else { &r.mission.title };
+    let id = if r.mission.id.is_empty() { String::new() } else { format!(" ({})", r.mission.id) };
+    let _ = writeln!(out, "{title}{id}: {}", r.mission.status);
+    if let Some(h) = &r.mission.halt_reason {
+        let _ = writeln!(out, "halted: {h}");
+    }
+    let _ = writeln!(
+        out,
+        "{} agent runtime ({} wall clock), {} agent runs, {} tokens, {} lines ({} tests)",
+        duration(r.time.role_seconds_total),
+        duration(r.time.wall_seconds),
+        r.runs.total,
+        count(r.tokens.total),
+        count(r.code.added),
+        percent(r.code.test_lines as f64, r.code.added as f64)
+    );
+    for t in tables(r) {
+        let _ = writeln!(out, "\n{}", t.title);
+        if !t.head.is_empty() {
+            let cols = t.head.len();
+            let mut widths = vec![0; cols];
+            for row in std::iter::once(&t.head).chain(&t.rows) {
+                for (i, c) in row.iter().enumerate().take(cols) {
+                    widths[i] = widths[i].max(c.chars().count());
+                }
+            }
+            for row in std::iter::once(&t.head).chain(&t.rows) {
+                let mut line = String::from(" ");
+                for (i, c) in row.iter().enumerate().take(cols) {
+                    let pad = widths[i] - c.chars().count();
+                    // Words left-aligned, figures right-aligned.
+                    if i == 0 || t.text_columns.contains(&i) {
+                        let _ = write!(line, " {c}{}", " ".repeat(pad));
+                    } else {
+                        let _ = write!(line, " {}{c}", " ".repeat(pad));
+                    }
+                }
+                let _ = writeln!(out, "{}", line.trim_end());
+            }
+        }
+        if let Some(n) = &t.note {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(out, "\nNotes");
+        for n in &r.notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    out
+}
+
+// ---- JSON ---------------------------------------------------------------------------------
+
+/// Pretty JSON with stable (declared) key order; maps are sorted.
+pub fn render_json(r: &MissionReport) -> String {
+    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
+    s.push('\n');
+    s
+}
+
+// ---- HTML ---------------------------------------------------------------------------------
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1d2330;background:#fff}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
+.lead{color:#555}.figures{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}.figure{border:1px solid #dde;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
+.figure b{display:block;font-size:1.4rem}table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .8rem;text-align:right;border-bottom:1px solid #eef}
+td:first-child,th:first-child{text-align:left}th{font-weight:600;color:#444}.note{color:#666;font-size:.9rem}
+.tables{display:flex;flex-wrap:wrap;gap:0 3rem}.tables section{max-width:100%;overflow-x:auto}td{white-space:nowrap}td.t,th.t{text-align:left}
+svg text{font-size:11px;fill:#333}.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;vertical-align:middle}";
+
+const COLORS: [(&str, &str); 3] = [("orchestration", "#8e6bbf"), ("implementation", "#3b7dd8"), ("validation", "#e0902f")];
+
+fn color(role: &str) -> &'static str {
+    COLORS.iter().find(|(r, _)| *r == role).map_or("#999", |(_, c)| c)
+}
+
+/// Tick step (seconds) giving at most about eight ticks over `total`.
+fn tick_step(total: f64) -> f64 {
+    let steps = [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 3.0 * 3600.0, 6.0 * 3600.0, 12.0 * 3600.0, 86400.0, 2.0 * 86400.0, 7.0 * 86400.0];
+    steps.iter().copied().find(|s| total / s <= 8.0).unwrap_or(total / 8.0)
+}
+
+fn tick_label(t: f64, step: f64) -> String {
+    if step >= 3600.0 {
+        format!("{}h", (t / 3600.0).round())
+    } else if step >= 60.0 {
+        format!("{}m", (t / 60.0).round())
+    } else {
+        format!("{}s", t.round())
+    }
+}
+
+fn axis(out: &mut String, x0: f64, width: f64, total: f64, y_top: f64, y_bottom: f64) {
+    let step = tick_step(total);
+    let mut t = 0.0;
+    while t <= total + 1e-9 {
+        let x = x0 + width * t / total;
+        let _ = write!(out, "<line x1=\"{x:.1}\" y1=\"{y_top:.1}\" x2=\"{x:.1}\" y2=\"{y_bottom:.1}\" stroke=\"#e4e6ee\" stroke-width=\"1\" /><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", y_bottom + 14.0, tick_label(t, step));
+        t += step;
+    }
+}
+
+fn waterfall_svg(r: &MissionReport) -> String {
+    let ms = &r.time.milestones;
+    let total = ms.iter().flat_map(|m| m.spans.iter().map(|s| s.end)).fold(r.time.wall_seconds, f64::max).max(1.0);
+    let (label_w, plot_w, row_h) = (170.0, 860.0, 26.0);
+    let height = 20.0 + row_h * ms.len().max(1) as f64 + 30.0;
+    let mut out = String::new();
+    let _ = write!(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"waterfall\" width=\"{}\" height=\"{height:.0}\" viewBox=\"0 0 {} {height:.0}\" role=\"img\" aria-label=\"Milestone waterfall\">", label_w + plot_w + 20.0, label_w + plot_w + 20.0);
+    axis(&mut out, label_w, plot_w, total, 10.0, height - 30.0);
+    for (i, m) in ms.iter().enumerate() {
+        let y = 16.0 + row_h * i as f64;
+        let _ = write!(out, "<g class=\"milestone-bar\" data-milestone=\"{}\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", escape(&m.name), label_w - 8.0, y + 13.0, escape(&m.name));
+        for s in &m.spans {
+            let x = label_w + plot_w * s.start / total;
+            let w = (plot_w * (s.end - s.start) / total).max(1.0);
+            let _ = write!(out, "<rect class=\"{}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"18\" rx=\"2\" fill=\"{}\"><title>{} {}: {}</title></rect>", escape(&s.phase), color(&s.phase), escape(&m.name), escape(&s.phase), duration(s.end - s.start));
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn runs_svg(r: &MissionReport) -> String {
+    let sessions = &r.runs.sessions;
+    let total = sessions.iter().map(|s| s.end).fold(r.time.wall_seconds, f64::max).max(1.0);
+    // Lanes: each role gets as many rows as it has sessions running at once.
+    let mut rows: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut lane_ends: Vec<(String, f64)> = Vec::new();
+    for (i, s) in sessions.iter().enumerate() {
+        let slot = lane_ends.iter().position(|(role, end)| *role == s.role && *end <= s.start);
+        match slot {
+            Some(k) => {
+                lane_ends[k].1 = s.end;
+                rows[k].1.push(i);
+            }
+            None => {
+                lane_ends.push((s.role.clone(), s.end));
+                rows.push((s.role.clone(), vec![i]));
+            }
+        }
+    }
+    rows.sort_by_key(|(role, _)| ROLES.iter().position(|r| r == role));
+    let (label_w, plot_w, row_h) = (170.0, 860.0, 16.0);
+    let height = 20.0 + row_h * rows.len().max(1) as f64 + 30.0;
+    let mut out = String::new();
+    let _ = write!(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"runs\" width=\"{}\" height=\"{height:.0}\" viewBox=\"0 0 {} {height:.0}\" role=\"img\" aria-label=\"Agent runs over time\">", label_w + plot_w + 20.0, label_w + plot_w + 20.0);
+    axis(&mut out, label_w, plot_w, total, 10.0, height - 30.0);
+    let mut last_role = "";
+    for (i, (role, members)) in rows.iter().enumerate() {
+        let y = 14.0 + row_h * i as f64;
+        if role != last_role {
+            let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", label_w - 8.0, y + 11.0, escape(role));
+            last_role = role;
+        }
+        for &k in members {
+            let s = &sessions[k];
+            let x = label_w + plot_w * s.start / total;
+            let w = (plot_w * (s.end - s.start) / total).max(1.5);
+            let what = s.feature_id.clone().or_else(|| s.milestone.as_ref().map(|m| format!("{m}{}", s.round.map(|r| format!(" round {r}")).unwrap_or_default()))).unwrap_or_default();
+            let _ = write!(out, "<rect class=\"run {}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"12\" fill=\"{}\"><title>{} {}: {}, {} turns, {} tokens</title></rect>", escape(role), color(role), escape(&s.kind), escape(&what), duration(s.end - s.start), s.turns, count(s.tokens.total()));
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+pub fn render_html(r: &MissionReport) -> String {
+    let mut out = String::new();
+    let title = if r.mission.title.is_empty() { "(untitled mission)".to_string() } else { r.mission.title.clone() };
+    let _ = write!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" /><title>Mission report: {}</title><style>{CSS}</style></head><body>\n", escape(&title));
+    let _ = writeln!(out, "<h1>{}</h1><p class=\"lead\">{} · {}{}</p>", escape(&title), escape(&r.mission.id), escape(&r.mission.status), r.mission.halt_reason.as_ref().map(|h| format!(" — {}", escape(h))).unwrap_or_default());
+    out.push_str("<div class=\"figures\">");
+    let figures = [
+        ("agent runtime", duration(r.time.role_seconds_total)),
+        ("wall clock", duration(r.time.wall_seconds)),
+        ("agent runs", r.runs.total.to_string()),
+        ("tokens", count(r.tokens.total)),
+        ("lines of code", format!("{} · {} tests", count(r.code.added), percent(r.code.test_lines as f64, r.code.added as f64))),
+        ("fix features", format!("{} / {}", r.features.fix, r.features.total)),
+        ("issues", r.issues.total.to_string()),
+    ];
+    for (k, v) in figures.iter().chain(r.cost.as_ref().map(|c| ("cost", usd(c.total))).iter()) {
+        let _ = write!(out, "<div class=\"figure\"><b>{}</b>{}</div>", escape(v), escape(k));
+    }
+    out.push_str("</div>\n<p class=\"legend\">");
+    for (role, c) in COLORS {
+        let _ = write!(out, "<span style=\"background:{c}\"></span>{role}");
+    }
+    out.push_str("</p>\n<h2>Milestone waterfall</h2>\n");
+    out.push_str(&waterfall_svg(r));
+    out.push_str("\n<h2>Agent runs over time</h2>\n");
+    out.push_str(&runs_svg(r));
+    out.push_str("\n<div class=\"tables\">\n");
+    for t in tables(r) {
+        let _ = write!(out, "<section><h2>{}</h2>", escape(&t.title));
+        if !t.head.is_empty() {
+            out.push_str("<table><thead><tr>");
+            let class = |i: usize| if i > 0 && t.text_columns.contains(&i) { " class=\"t\"" } else { "" };
+            for (i, h) in t.head.iter().enumerate() {
+                let _ = write!(out, "<th{}>{}</th>", class(i), escape(h));
+            }
+            out.push_str("</tr></thead><tbody>");
+            for row in &t.rows {
+                out.push_str("<tr>");
+                for (i, c) in row.iter().enumerate() {
+                    let _ = write!(out, "<td{}>{}</td>", class(i), escape(c));
+                }
+                out.push_str("</tr>");
+            }
+            out.push_str("</tbody></table>");
+        }
+        if let Some(n) = &t.note {
+            let _ = write!(out, "<p class=\"note\">{}</p>", escape(n));
+        }
+        out.push_str("</section>\n");
+    }
+    out.push_str("</div>\n");
+    if !r.notes.is_empty() {
+        out.push_str("<h2>Notes</h2><ul>");
+        for n in &r.notes {
+            let _ = write!(out, "<li>{}</li>", escape(n));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_with_fractions_and_offsets() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(parse_timestamp("2026-11-22T23:36:13.5Z"), Some(1_795_390_573.5));
+        assert_eq!(parse_timestamp("2026-11-23T01:36:13.5+02:00"), Some(1_795_390_573.5));
+        assert_eq!(parse_timestamp("2000-02-29T12:00:00Z"), Some(951_825_600.0));
+        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-22T23:36:13", "2026-11-22T23:36:13Zjunk"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn test_paths_are_recognised() {
+        for p in ["tests/a.rs", "src/tests/x.py", "test_calc.sh", "lib/foo_test.go", "ui/a.test.ts", "ui/a.spec.js", "spec/models/user_spec.rb"] {
+            assert!(is_test_path(p), "{p}");
+        }
+        for p in ["src/main.rs", "contest.rs", "docs/testing.md", "latest_news.txt"] {
+            assert!(!is_test_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        assert_eq!(percentile(&[], 0.5), 0);
+        assert_eq!(percentile(&[7], 0.9), 7);
+        let v: Vec<u32> = (1..=10).collect();
+        assert_eq!((percentile(&v, 0.5), percentile(&v, 0.9)), (5, 9));
+    }
+
+    #[test]
+    fn a_session_start_is_recognised_by_its_kind_or_a_session_kind_field() {
+        let line = |json: &str| serde_json::from_str::<TranscriptLine>(json).unwrap();
+        let lines = [
+            line(r#"{"ts":"2026-01-01T00:00:00Z","sessionId":"a","role":"validator","kind":"scrutiny","milestone":"m","model":"x"}"#),
+            line(r#"{"ts":"2026-01-01T00:00:00Z","sessionId":"b","role":"validator","kind":"session_start","sessionKind":"user-testing"}"#),
+            line(r#"{"ts":"2026-01-01T00:01:00Z","sessionId":"b","role":"validator","kind":"assistant_turn"}"#),
+            line(r#"{"ts":"2026-01-01T00:02:00Z","sessionId":"b","role":"validator","kind":"session_end","status":"completed"}"#),
+        ];
+        let s = sessions_of(&lines);
+        assert_eq!((s[0].kind.as_str(), s[0].milestone.as_deref(), s[0].model.as_deref()), ("scrutiny", Some("m"), Some("x")));
+        assert_eq!((s[1].kind.as_str(), s[1].assistant_turns, s[1].status.as_deref()), ("user-testing", 1, Some("completed")));
+        let input = ReportInput { transcript: lines.to_vec(), ..Default::default() };
+        let r = compute(&input);
+        assert_eq!(r.runs.by_kind.get("user-testing"), Some(&1));
+        assert_eq!(r.time.by_role_seconds["validation"], 120.0);
+        assert_eq!(r.turns["validation"].max, 1, "turns counted from assistant_turn lines without a session_end count");
+    }
+
+    #[test]
+    fn parallel_sessions_count_once() {
+        assert_eq!(union_length(vec![(0.0, 10.0), (5.0, 15.0), (20.0, 21.0)]), 16.0);
+    }
+
+    #[test]
+    fn numstat_lines_parse_and_binary_files_have_no_counts() {
+        let v = parse_numstat("3\t1\tsrc/a.rs\n-\t-\timg.png\ngarbage\n");
+        assert_eq!(v, vec![NumstatEntry { path: "src/a.rs".into(), added: Some(3), deleted: Some(1) }, NumstatEntry { path: "img.png".into(), added: None, deleted: None }]);
+    }
+
+    #[test]
+    fn an_empty_mission_reports_zeros_and_renders() {
+        let r = compute(&ReportInput::default());
+        assert_eq!((r.runs.total, r.tokens.total, r.features.total, r.time.wall_seconds), (0, 0, 0, 0.0));
+        assert!(r.cost.is_none() && r.code.unavailable.is_some());
+        assert!(render_text(&r).contains("Runtime by role"));
+        assert!(render_html(&r).ends_with("</html>\n"));
+    }
+}

@@ -1,0 +1,74 @@
+//! `missions demo [--keep DIR]`: runs a whole bundled mission offline (planning, two
+//! milestones, a failed validation round, a fix feature, a passing re-validation) by
+//! replaying a recorded scripted model, then prints the mission's report. See
+//! `runner::demo`.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::agent::CancellationToken;
+use crate::cli::check::Format;
+use crate::model::persist::write_atomic;
+use crate::runner::demo;
+use crate::runner::progress::{Lines, Verbosity};
+use crate::runner::run::{self, RunOptions, EXIT_INTERNAL};
+
+pub fn run(keep: Option<&Path>, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    // The replayed workers commit through `bash`, which inherits this environment; pinned
+    // identity and dates make their commits the recorded ones. Set before any thread starts.
+    for (k, v) in demo::GIT_ENV {
+        std::env::set_var(k, v);
+    }
+    let root = match demo::workspace(keep) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "missions: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let code = run_in(&root, verbosity, out, err);
+    match keep {
+        Some(_) => {
+            let _ = writeln!(out, "\nThe demo's repository and mission are in {} (try `missions status` or `missions check` there).", root.join("calc").display());
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(&root);
+        }
+    }
+    code
+}
+
+fn run_in(root: &Path, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let fail = |err: &mut dyn Write, m: String| {
+        let _ = writeln!(err, "missions: demo: {m}");
+        EXIT_INTERNAL
+    };
+    let (repo, mission) = match demo::setup(root) {
+        Ok(x) => x,
+        Err(e) => return fail(err, e),
+    };
+    let recording = root.join("recording.jsonl");
+    if let Err(e) = write_atomic(&recording, demo::RECORDING.as_bytes()) {
+        return fail(err, format!("cannot write {}: {e}", recording.display()));
+    }
+    if let Err(e) = write_atomic(&repo.join("missions.toml"), demo::replay_config(&recording).as_bytes()) {
+        return fail(err, format!("cannot write missions.toml: {e}"));
+    }
+    if verbosity != Verbosity::Quiet {
+        let _ = writeln!(out, "missions demo: a shell calculator in {}\nEvery role replays a recorded *scripted* model (no network, no API key); the tools, git, the tests and the checks really run.\n", repo.display());
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(err, format!("cannot start the async runtime: {e}")),
+    };
+    let opts = RunOptions { cwd: repo.clone(), mission: Some(mission.clone()), yes: true };
+    let progress = Box::new(Lines { out: std::io::stdout(), verbosity });
+    let result = runtime.block_on(run::run(opts, progress, CancellationToken::new()));
+    runtime.shutdown_background();
+    if result.code != 0 {
+        let _ = writeln!(err, "missions: demo: the replayed mission did not complete: {}", result.message);
+        return result.code;
+    }
+    let _ = writeln!(out, "{}\n", result.message);
+    crate::cli::report::run(Some(&mission), Format::Text, None, verbosity == Verbosity::Quiet, out, err)
+}

@@ -1,0 +1,171 @@
+//! Reads what `missions report` needs from a mission folder and its repository: state.json,
+//! features.json, progress_log.jsonl, worker-transcripts.jsonl, validation/*/round-*.json,
+//! `[prices]` from missions.toml and `git diff --numstat` from the mission's base commit to
+//! its branch. Nothing here fails: what cannot be read becomes a note in the report.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use crate::agent::config::{find_config, MissionsConfig};
+use crate::agent::transcript::TRANSCRIPT_FILE;
+use crate::analysis::report::{parse_numstat, DiffInput, Price, ReportInput, TranscriptLine};
+use crate::model::folder::{self, FEATURES_FILE, STATE_FILE};
+use crate::model::records::{self, MissionState, ValidationRound};
+use crate::model::features;
+
+use super::{events, git};
+
+/// Every record of the mission folder `dir` the report is computed from.
+pub fn load(dir: &Path) -> ReportInput {
+    let mut input = ReportInput::default();
+    let mut note = |n: String| input.notes.push(n);
+
+    let state_path = dir.join(STATE_FILE);
+    let state = match folder::read_optional(&state_path) {
+        Ok(Some(text)) => {
+            let loaded = records::load::<MissionState>(&text);
+            if let Some(e) = loaded.error {
+                note(format!("{STATE_FILE}: not a valid mission state ({e})"));
+            }
+            loaded.value
+        }
+        Ok(None) => None,
+        Err(e) => {
+            note(format!("{STATE_FILE}: {e}"));
+            None
+        }
+    };
+    let features = match folder::read_optional(&dir.join(FEATURES_FILE)) {
+        Ok(Some(text)) => {
+            let f = features::parse(&text);
+            if !f.problems.is_empty() {
+                note(format!("{FEATURES_FILE}: {} problem(s); `missions check` lists them", f.problems.len()));
+            }
+            Some(f)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            note(format!("{FEATURES_FILE}: {e}"));
+            None
+        }
+    };
+    let (transcript, skipped) = read_transcript(&dir.join(TRANSCRIPT_FILE));
+    if let Some(e) = skipped {
+        note(e);
+    }
+    let rounds = read_rounds(dir, &mut note);
+    let prices = read_prices(dir, &mut note);
+    let diff = read_diff(dir, state.as_ref(), features.as_ref());
+
+    input.events = events::read_all(dir);
+    input.state = state;
+    input.features = features;
+    input.transcript = transcript;
+    input.rounds = rounds;
+    input.prices = prices;
+    input.diff = diff;
+    input
+}
+
+/// The transcript's lines, read one at a time (it can be large); a torn last line and lines
+/// that are not transcript records are skipped.
+fn read_transcript(path: &Path) -> (Vec<TranscriptLine>, Option<String>) {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), None),
+        Err(e) => return (Vec::new(), Some(format!("{TRANSCRIPT_FILE}: {e}"))),
+    };
+    let mut reader = BufReader::new(file);
+    let mut lines = Vec::new();
+    let mut bad = 0usize;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return (lines, Some(format!("{TRANSCRIPT_FILE}: {e}"))),
+        }
+        if buf.last() != Some(&b'\n') {
+            break; // a torn tail: the writer is still appending it, or died
+        }
+        let text = String::from_utf8_lossy(&buf);
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<TranscriptLine>(&text) {
+            Ok(l) => lines.push(l),
+            Err(_) => bad += 1,
+        }
+    }
+    (lines, (bad > 0).then(|| format!("{TRANSCRIPT_FILE}: {bad} line(s) were not transcript records and were skipped")))
+}
+
+/// Every `validation/<milestone>/round-<n>.json`, in milestone folder and round order.
+fn read_rounds(dir: &Path, note: &mut impl FnMut(String)) -> Vec<ValidationRound> {
+    let mut files: Vec<(String, u32, PathBuf)> = Vec::new();
+    let Ok(milestones) = std::fs::read_dir(dir.join("validation")) else { return Vec::new() };
+    for m in milestones.filter_map(Result::ok) {
+        let Ok(rounds) = std::fs::read_dir(m.path()) else { continue };
+        for r in rounds.filter_map(Result::ok) {
+            let name = r.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_prefix("round-").and_then(|s| s.strip_suffix(".json")).and_then(|s| s.parse().ok()) {
+                files.push((m.file_name().to_string_lossy().into_owned(), n, r.path()));
+            }
+        }
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for (_, _, path) in files {
+        let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+        match folder::read_text(&path) {
+            Ok(text) => match records::load::<ValidationRound>(&text) {
+                records::Loaded { value: Some(v), .. } => out.push(v),
+                records::Loaded { error, .. } => note(format!("{shown}: not a validation round ({})", error.unwrap_or_default())),
+            },
+            Err(e) => note(format!("{shown}: {e}")),
+        }
+    }
+    out
+}
+
+/// `[prices."model"]` of the missions.toml that governs the mission (found from the mission
+/// folder, else from its working directory).
+fn read_prices(dir: &Path, note: &mut impl FnMut(String)) -> std::collections::BTreeMap<String, Price> {
+    let path = find_config(dir).or_else(|| folder::working_directory(dir).and_then(|w| find_config(&w)));
+    let Some(path) = path else { return Default::default() };
+    match MissionsConfig::load(&path) {
+        Ok(c) => c.prices.iter().map(|(model, p)| (model.clone(), Price { input: p.input, cache_read: p.cache_read, cache_write: p.cache_write, output: p.output })).collect(),
+        Err(e) => {
+            note(format!("no cost: {e}"));
+            Default::default()
+        }
+    }
+}
+
+/// `git diff --numstat` from the mission's base commit (where its first milestone started) to
+/// its branch, without the mission folder itself.
+fn read_diff(dir: &Path, state: Option<&MissionState>, features: Option<&features::FeaturesFile>) -> DiffInput {
+    let Some(repo) = folder::working_directory(dir) else {
+        return DiffInput::Unavailable("working_directory.txt names no repository".into());
+    };
+    if !repo.is_dir() {
+        return DiffInput::Unavailable(format!("the repository {} does not exist", repo.display()));
+    }
+    let Some(state) = state else { return DiffInput::Unavailable("no state.json".into()) };
+    let bases = state.extra.get("milestoneBases").and_then(|v| v.as_object());
+    let order: Vec<&str> = features.map(|f| f.milestones()).unwrap_or_default();
+    let base = bases.and_then(|b| order.iter().find_map(|m| b.get(*m)).or_else(|| b.values().next())).and_then(|v| v.as_str());
+    let Some(base) = base.filter(|b| !b.starts_with('-')) else {
+        return DiffInput::Unavailable("no milestone has started yet (state.json has no milestoneBases)".into());
+    };
+    let head = state.extra.get("branch").and_then(|v| v.as_str()).filter(|b| git::resolve_commit(&repo, b).is_some()).unwrap_or("HEAD").to_string();
+    let mission_rel = std::fs::canonicalize(dir).ok().zip(std::fs::canonicalize(&repo).ok()).and_then(|(d, r)| d.strip_prefix(&r).ok().map(|p| p.to_string_lossy().into_owned())).filter(|p| !p.is_empty());
+    match git::git(&repo, &["diff", "--numstat", "--no-renames", base, &head]) {
+        Ok(text) => {
+            let files = parse_numstat(&text).into_iter().filter(|f| mission_rel.as_deref().is_none_or(|m| !(f.path == m || f.path.starts_with(&format!("{m}/"))))).collect();
+            DiffInput::Files { base: base.to_string(), head, files }
+        }
+        Err(e) => DiffInput::Unavailable(e.to_string()),
+    }
+}

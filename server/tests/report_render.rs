@@ -1,0 +1,231 @@
+//! `missions report` on a recorded mission (tests/fixtures/report/calc, a finished run of the
+//! loop tests' calculator mission with its clock stretched to hours, usage made realistic and
+//! two more issues): snapshots of the text and JSON, the HTML's structure, and missing or torn
+//! files.
+
+use std::path::{Path, PathBuf};
+
+use missions::analysis::report::{compute, parse_numstat, render_html, render_json, render_text, DiffInput, MissionReport, ReportInput};
+use missions::runner::report::load;
+use serde_json::Value;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report")
+}
+
+/// The recorded mission, with the diff its repository had (the repository itself is not kept).
+fn recorded() -> (ReportInput, MissionReport) {
+    let mut input = load(&fixture().join("calc"));
+    assert!(matches!(input.diff, DiffInput::Unavailable(_)), "the fixture's repository does not exist");
+    let numstat = std::fs::read_to_string(fixture().join("diff.numstat")).unwrap();
+    input.diff = DiffInput::Files { base: "82696fde532f8ad3fc5c13a6e6c8a3591e63c812".into(), head: "missions/calc".into(), files: parse_numstat(&numstat) };
+    let report = compute(&input);
+    (input, report)
+}
+
+fn jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn text_report_of_the_recorded_mission() {
+    let (_, r) = recorded();
+    insta::assert_snapshot!(render_text(&r));
+}
+
+#[test]
+fn json_report_of_the_recorded_mission() {
+    let (_, r) = recorded();
+    let json = render_json(&r);
+    let value: Value = serde_json::from_str(&json).expect("valid JSON");
+    insta::assert_snapshot!(json);
+    // Stable top-level keys, in this order.
+    let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["mission", "time", "runs", "tokens", "cost", "code", "features", "issues", "turns", "validation", "notes"]);
+}
+
+/// The figures agree with the files, counted here independently of the report's code.
+#[test]
+fn figures_agree_with_the_recorded_files() {
+    let (_, r) = recorded();
+    let dir = fixture().join("calc");
+    let lines = jsonl(&dir.join("worker-transcripts.jsonl"));
+    let mut sessions: Vec<&str> = lines.iter().map(|l| l["sessionId"].as_str().unwrap()).collect();
+    sessions.dedup();
+    sessions.sort();
+    sessions.dedup();
+    assert_eq!(r.runs.total, sessions.len());
+    let usage_sum = |key: &str| lines.iter().filter(|l| l["kind"] == "usage").map(|l| l["usage"][key].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(r.tokens.by_type.input, usage_sum("input"));
+    assert_eq!(r.tokens.by_type.cache_read, usage_sum("cacheRead"));
+    assert_eq!(r.tokens.by_type.cache_write, usage_sum("cacheWrite"));
+    assert_eq!(r.tokens.by_type.output, usage_sum("output"));
+    let by_role: u64 = r.tokens.by_role.values().map(|t| t.total()).sum();
+    assert_eq!(by_role, r.tokens.total);
+
+    let features: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("features.json")).unwrap()).unwrap();
+    let list = features["features"].as_array().unwrap();
+    assert_eq!(r.features.total, list.len());
+    assert_eq!(r.features.fix, list.iter().filter(|f| f["kind"] == "fix").count());
+
+    // Worker sessions' turns come from their session_end lines.
+    let worker_turns: Vec<u64> = lines.iter().filter(|l| l["kind"] == "session_end" && l["role"] == "worker").map(|l| l["turns"].as_u64().unwrap()).collect();
+    assert_eq!(r.turns["implementation"].sessions, worker_turns.len());
+    assert_eq!(r.turns["implementation"].max as u64, *worker_turns.iter().max().unwrap());
+
+    // Rounds: basics failed once, then passed; more passed first time.
+    let rounds: Vec<(&str, u32, Option<u32>)> = r.validation.milestones.iter().map(|m| (m.name.as_str(), m.rounds, m.passed_in_round)).collect();
+    assert_eq!(rounds, [("basics", 2, Some(2)), ("more", 1, Some(1))]);
+    assert_eq!(r.issues.total, 3);
+
+    // Code: the test share of the added lines.
+    assert_eq!((r.code.added, r.code.test_lines, r.code.test_files), (44, 20, 4));
+
+    // The fix orchestrator's session is orchestration; every span lies inside the mission.
+    assert_eq!(r.runs.by_role["orchestration"], 1);
+    for m in &r.time.milestones {
+        assert!(!m.spans.is_empty(), "{} has phases", m.name);
+        for s in &m.spans {
+            assert!(0.0 <= s.start && s.start <= s.end && s.end <= r.time.wall_seconds + 1e-6, "{s:?}");
+        }
+    }
+    // Parallel sessions would count once; here none overlap, so each role's time is the sum of its sessions.
+    let worker_time: f64 = r.runs.sessions.iter().filter(|s| s.role == "implementation").map(|s| s.end - s.start).sum();
+    assert!((r.time.by_role_seconds["implementation"] - worker_time).abs() < 1e-6);
+    // fake-planner has no price: the cost says so.
+    let cost = r.cost.as_ref().expect("the fixture's missions.toml has prices");
+    assert_eq!(cost.unpriced_models, ["fake-planner"]);
+    assert!(cost.total > 0.0);
+}
+
+/// Tags of an HTML document that must be balanced (void elements are written `<x ... />`).
+fn check_balanced(html: &str) -> Result<usize, String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut elements = 0;
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').ok_or("unclosed <")?;
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().ok_or(format!("</{name}> closes nothing"))?;
+            if open != name.trim() {
+                return Err(format!("</{name}> closes <{open}>"));
+            }
+            continue;
+        }
+        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if name.is_empty() {
+            return Err(format!("bad tag <{tag}>"));
+        }
+        // Attribute values must be quoted and hold no raw `<`.
+        if !tag.matches('"').count().is_multiple_of(2) {
+            return Err(format!("unbalanced quotes in <{tag}>"));
+        }
+        elements += 1;
+        if !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    if stack.is_empty() { Ok(elements) } else { Err(format!("unclosed: {stack:?}")) }
+}
+
+#[test]
+fn html_is_one_well_formed_self_contained_page_with_a_bar_per_milestone() {
+    let (_, r) = recorded();
+    let html = render_html(&r);
+    let elements = check_balanced(&html).unwrap_or_else(|e| panic!("{e}\n{html}"));
+    assert!(elements > 100, "{elements} elements");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Self-contained and readable without JavaScript: no scripts, no external assets.
+    for banned in ["<script", "<link", "src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(banned), "{banned}");
+    }
+    assert_eq!(html.matches("http").count(), html.matches("http://www.w3.org/2000/svg").count(), "only the SVG namespace");
+    // The waterfall: one bar group per milestone, each with its implementation and validation spans.
+    let waterfall = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    assert_eq!(waterfall.matches("class=\"milestone-bar\"").count(), r.time.milestones.len());
+    for m in &r.time.milestones {
+        assert!(waterfall.contains(&format!("data-milestone=\"{}\"", m.name)));
+        let group = &waterfall[waterfall.find(&format!("data-milestone=\"{}\"", m.name)).unwrap()..];
+        let group = &group[..group.find("</g>").unwrap()];
+        assert_eq!(group.matches("<rect").count(), m.spans.len());
+    }
+    assert!(waterfall.contains("class=\"implementation\"") && waterfall.contains("class=\"validation\""));
+    // Agent runs over time: one bar per session.
+    assert_eq!(html.matches("class=\"run ").count(), r.runs.total);
+    // The tables are there too.
+    for title in ["Runtime by role", "Tokens by type", "Issues by severity", "Turns per session", "Validation rounds", "Code"] {
+        assert!(html.contains(&format!("<h2>{title}</h2>")), "{title}");
+    }
+}
+
+#[test]
+fn html_escapes_what_the_mission_files_say() {
+    let (mut input, _) = recorded();
+    if let Some(s) = input.state.as_mut() {
+        s.title = "<script>alert(\"x\")</script> & co".into();
+    }
+    let html = render_html(&compute(&input));
+    assert!(!html.contains("<script"));
+    assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"));
+    check_balanced(&html).unwrap();
+}
+
+/// A mission folder just planned (no state, no transcripts, no log) still reports what it can.
+#[test]
+fn a_mission_without_runs_reports_its_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture().join("calc");
+    for f in ["features.json", "validation-contract.md"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let input = load(dir.path());
+    let r = compute(&input);
+    assert_eq!((r.features.total, r.features.fix, r.runs.total, r.tokens.total), (4, 1, 0, 0));
+    assert_eq!(r.time.milestones.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["basics", "more"]);
+    assert!(r.code.unavailable.as_deref().unwrap().contains("working_directory.txt"), "{:?}", r.code.unavailable);
+    check_balanced(&render_html(&r)).unwrap();
+    assert!(render_text(&r).contains("no diff"));
+}
+
+/// Torn tails, garbage lines and broken files are skipped with a note, never a failure.
+#[test]
+fn torn_and_broken_files_are_skipped_with_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture().join("calc");
+    let copy = |rel: &str| {
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(rel), to).unwrap();
+    };
+    for f in ["features.json", "validation-contract.md", "state.json", "validation/more/round-1.json"] {
+        copy(f);
+    }
+    let mut transcript = std::fs::read_to_string(src.join("worker-transcripts.jsonl")).unwrap();
+    let whole = transcript.lines().count();
+    transcript.push_str("not json at all\n[1,2,3]\n{\"v\":1,\"ts\":\"2026-01-05T15:00:00Z\",\"sessionId\":\"torn\",\"role\":\"wor");
+    std::fs::write(dir.path().join("worker-transcripts.jsonl"), transcript).unwrap();
+    let mut log = std::fs::read_to_string(src.join("progress_log.jsonl")).unwrap();
+    log.push_str("{\"ts\":\"2026-01-05T15:");
+    std::fs::write(dir.path().join("progress_log.jsonl"), log).unwrap();
+    std::fs::create_dir_all(dir.path().join("validation/basics")).unwrap();
+    std::fs::write(dir.path().join("validation/basics/round-1.json"), "{\"milestone\": ").unwrap();
+    std::fs::write(dir.path().join("validation/basics/round-2.json"), [0xff, 0xfe]).unwrap();
+
+    let input = load(dir.path());
+    assert_eq!(input.transcript.len(), whole, "garbage and the torn tail are skipped");
+    let r = compute(&input);
+    assert_eq!(r.runs.total, 12);
+    assert!(r.runs.sessions.iter().all(|s| s.session_id != "torn"));
+    assert_eq!(r.validation.milestones[1].rounds, 1);
+    let notes = r.notes.join("\n");
+    assert!(notes.contains("2 line(s) were not transcript records"), "{notes}");
+    assert!(notes.contains("round-1.json") && notes.contains("round-2.json"), "{notes}");
+    render_text(&r);
+    check_balanced(&render_html(&r)).unwrap();
+}
