@@ -6,18 +6,15 @@ use std::path::Path;
 use super::check::Format;
 use crate::analysis::report::{compute, render_html, render_json, render_text};
 use crate::model::persist;
-use crate::runner::{locate, report};
+use crate::runner::report;
 
 /// Prints the report (text or JSON) and, with `html`, writes the HTML page there.
 /// Exit 0, or 2 when there is no mission or the page cannot be written.
 pub fn run(mission: Option<&Path>, format: Format, html: Option<&Path>, quiet: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_default();
-    let dir = match locate::locate(&cwd, mission) {
+    let dir = match super::locate_mission(mission, err) {
         Ok(d) => d,
-        Err(e) => {
-            let _ = writeln!(err, "missions: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let input = report::load(&dir);
     let r = compute(&input);

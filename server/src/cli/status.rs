@@ -10,19 +10,15 @@ use crate::analysis::summary::{summarize, MissionSummary};
 use crate::model::folder::{self, STATE_FILE};
 use crate::model::records::{self, MissionState};
 use crate::model::{contract, features};
-use crate::runner::{events, locate};
+use crate::runner::events;
 
 /// How many recent progress events the status shows.
 const RECENT_EVENTS: usize = 10;
 
 pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let dir = match locate::locate(&cwd, mission) {
+    let dir = match super::locate_mission(mission, err) {
         Ok(d) => d,
-        Err(e) => {
-            let _ = writeln!(err, "missions: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let state = match folder::read_optional(&dir.join(STATE_FILE)) {
         Ok(Some(text)) => match records::load::<MissionState>(&text) {

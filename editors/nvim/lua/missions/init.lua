@@ -54,7 +54,8 @@ function M.mission_uri(bufnr)
   return dir and vim.uri_from_fname(dir) or nil
 end
 
-local function config()
+--- The client configuration (`vim.lsp.config` form) for the current options.
+function M.lsp_config()
   return {
     name = 'missions',
     cmd = M.options.cmd,
@@ -76,7 +77,7 @@ local function start_without_config(args)
   if not dir then
     return
   end
-  local c = config()
+  local c = M.lsp_config()
   c.root_dir = dir
   vim.lsp.start(c, { bufnr = args.buf })
 end
@@ -120,7 +121,7 @@ function M.setup(opts)
   link_highlights()
   show_progress()
   if vim.lsp.config then
-    vim.lsp.config('missions', config())
+    vim.lsp.config('missions', M.lsp_config())
     vim.lsp.enable('missions')
   else
     -- Neovim 0.10: start the client per buffer.
