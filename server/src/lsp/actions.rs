@@ -1,53 +1,91 @@
 //! textDocument/codeAction: the quick fixes of `analysis::fixes` for the diagnostics under the
-//! requested range, as workspace edits (a fix may edit the other mission document).
+//! requested range, as workspace edits (a fix may edit the other mission document), then a
+//! source action running the mission command that fits (start, resume or pause).
 
 use std::collections::HashMap;
 
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::{self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, NumberOrString, TextEdit, WorkspaceEdit};
 
-use super::analyzer::MissionSnapshot;
+use super::analyzer::{MissionSnapshot, Snapshot};
+use super::commands;
 use super::convert::{self, Encoding};
 use super::guard::guarded;
 use super::Shared;
 use crate::analysis::fixes::{fixes_for, DocTexts, Fix};
 use crate::analysis::{DocKind, Target};
+use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, MISSION_FILE};
 
 pub async fn code_actions(shared: &Shared, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
+    let wants = |kind: &CodeActionKind| params.context.only.as_ref().is_none_or(|only| only.iter().any(|k| kind.as_str().starts_with(k.as_str())));
+    // The mission command of the folder of mission.md, the contract or features.json.
+    let command = if commands::ADVERTISED && wants(&CodeActionKind::SOURCE) { mission_command(shared, &snapshot, &params.text_document.uri) } else { None };
     guarded("textDocument/codeAction", || {
-        if let Some(only) = &params.context.only {
-            if !only.iter().any(|k| CodeActionKind::QUICKFIX.as_str().starts_with(k.as_str())) {
-                return None;
-            }
+        let quick_fixes = if wants(&CodeActionKind::QUICKFIX) { quick_fixes(&snapshot, &params, encoding) } else { None };
+        match (quick_fixes, command) {
+            (None, None) => None,
+            (fixes, command) => Some(fixes.unwrap_or_default().into_iter().chain(command).collect()),
         }
-        let (mission, kind, doc) = snapshot.mission_doc(&params.text_document.uri)?;
-        let wanted = convert::span(doc, params.range, encoding);
-        let texts = DocTexts { contract: mission.doc(DocKind::Contract).map(|d| d.text.as_str()), features: mission.doc(DocKind::Features).map(|d| d.text.as_str()) };
-        let mut out: CodeActionResponse = Vec::new();
-        for d in &mission.analysis.diagnostics {
-            let Target::Doc { doc: on, span } = &d.target else { continue };
-            if *on != kind || span.start > wanted.end || wanted.start > span.end {
-                continue;
-            }
-            let shown = lsp::Diagnostic {
-                range: convert::range(doc, span, encoding),
-                code: Some(NumberOrString::String(d.code.as_str().to_string())),
-                message: d.message.clone(),
-                source: Some("missions".to_string()),
-                ..lsp::Diagnostic::default()
-            };
-            // The client's own copy of the diagnostic when it sent one (same code and range).
-            let sent = params.context.diagnostics.iter().find(|c| c.code == shown.code && c.range == shown.range).cloned().unwrap_or(shown);
-            for fix in fixes_for(&mission.analysis, texts, d) {
-                if let Some(action) = to_action(mission, fix, &sent, encoding) {
-                    out.push(CodeActionOrCommand::CodeAction(action));
-                }
-            }
-        }
-        Some(out)
     })
+}
+
+fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encoding) -> Option<CodeActionResponse> {
+    let (mission, kind, doc) = snapshot.mission_doc(&params.text_document.uri)?;
+    let wanted = convert::span(doc, params.range, encoding);
+    let texts = DocTexts { contract: mission.doc(DocKind::Contract).map(|d| d.text.as_str()), features: mission.doc(DocKind::Features).map(|d| d.text.as_str()) };
+    let mut out: CodeActionResponse = Vec::new();
+    for d in &mission.analysis.diagnostics {
+        let Target::Doc { doc: on, span } = &d.target else { continue };
+        if *on != kind || span.start > wanted.end || wanted.start > span.end {
+            continue;
+        }
+        let shown = lsp::Diagnostic {
+            range: convert::range(doc, span, encoding),
+            code: Some(NumberOrString::String(d.code.as_str().to_string())),
+            message: d.message.clone(),
+            source: Some("missions".to_string()),
+            ..lsp::Diagnostic::default()
+        };
+        // The client's own copy of the diagnostic when it sent one (same code and range).
+        let sent = params.context.diagnostics.iter().find(|c| c.code == shown.code && c.range == shown.range).cloned().unwrap_or(shown);
+        for fix in fixes_for(&mission.analysis, texts, d) {
+            if let Some(action) = to_action(mission, fix, &sent, encoding) {
+                out.push(CodeActionOrCommand::CodeAction(action));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A source action on mission.md, the contract and features.json: pause the mission when this
+/// server runs it, else start (or resume) it unless it is over.
+fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Url) -> Option<CodeActionOrCommand> {
+    let path = convert::path_of(uri)?;
+    let name = path.file_name()?.to_str()?;
+    if ![MISSION_FILE, CONTRACT_FILE, FEATURES_FILE].contains(&name) {
+        return None;
+    }
+    let dir = path.parent()?;
+    snapshot.missions.get(dir)?;
+    let (title, command) = if shared.missions.is_running(dir) {
+        ("Pause the mission", commands::PAUSE)
+    } else {
+        let status = crate::runner::state::StateStore::load(dir).ok()?.state.status;
+        match status.as_str() {
+            "completed" | "cancelled" => return None,
+            "paused" | "halted" => ("Resume the mission", commands::RESUME),
+            _ => ("Start the mission (approves the plan, like `missions run --yes`)", commands::START),
+        }
+    };
+    let folder = convert::uri_of(dir)?;
+    Some(CodeActionOrCommand::CodeAction(CodeAction {
+        title: title.to_string(),
+        kind: Some(CodeActionKind::SOURCE),
+        command: Some(lsp::Command { title: title.to_string(), command: command.to_string(), arguments: Some(vec![serde_json::Value::String(folder.to_string())]) }),
+        ..CodeAction::default()
+    }))
 }
 
 fn to_action(mission: &MissionSnapshot, fix: Fix, shown: &lsp::Diagnostic, encoding: Encoding) -> Option<CodeAction> {

@@ -1,6 +1,6 @@
 //! `initialize`: position encoding negotiation, workspace folders, and the capabilities of
 //! this server (sync, diagnostics, hover, navigation, symbols, rename, completion, code lens,
-//! inlay hints, quick fixes, semantic tokens, document links).
+//! inlay hints, quick fixes and the mission commands, semantic tokens, document links).
 
 use std::path::PathBuf;
 
@@ -54,7 +54,7 @@ pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
         completion_provider: Some(CompletionOptions { trigger_characters: Some(vec!["\"".to_string(), ":".to_string()]), resolve_provider: Some(false), ..CompletionOptions::default() }),
         code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
         inlay_hint_provider: Some(OneOf::Left(true)),
-        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions { code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]), resolve_provider: Some(false), ..CodeActionOptions::default() })),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions { code_action_kinds: Some(if super::commands::ADVERTISED { vec![CodeActionKind::QUICKFIX, CodeActionKind::SOURCE] } else { vec![CodeActionKind::QUICKFIX] }), resolve_provider: Some(false), ..CodeActionOptions::default() })),
         semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(SemanticTokensOptions {
             legend: super::tokens::legend(),
             full: Some(SemanticTokensFullOptions::Bool(true)),
@@ -62,6 +62,7 @@ pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
             work_done_progress_options: WorkDoneProgressOptions::default(),
         })),
         document_link_provider: Some(DocumentLinkOptions { resolve_provider: Some(false), work_done_progress_options: WorkDoneProgressOptions::default() }),
+        execute_command_provider: super::commands::ADVERTISED.then(|| ExecuteCommandOptions { commands: super::commands::ALL.iter().map(|c| c.to_string()).collect(), work_done_progress_options: WorkDoneProgressOptions::default() }),
         ..ServerCapabilities::default()
     }
 }

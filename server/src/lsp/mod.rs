@@ -9,10 +9,13 @@
 //! - [`analyzer`] analyses the newest snapshot (edits arriving meanwhile coalesce), publishes
 //!   diagnostics and an immutable analysis snapshot;
 //! - request handlers wait (bounded) for the analysis of the generation they arrived after, then
-//!   answer from that snapshot with panics caught.
+//!   answer from that snapshot with panics caught;
+//! - [`mission_task`] runs a mission's loop (`missions.start`, see [`commands`]) on a thread of
+//!   its own and forwards its progress_log events as `missions/event`.
 
 mod actions;
 mod analyzer;
+mod commands;
 mod completion;
 mod convert;
 mod definition;
@@ -25,6 +28,7 @@ mod inlay;
 mod intercept;
 mod lens;
 mod links;
+mod mission_task;
 mod rename;
 mod status;
 mod symbols;
@@ -69,6 +73,10 @@ pub(crate) struct Shared {
     events: mpsc::WeakUnboundedSender<DocEvent>,
     /// Whether the client registers `workspace/didChangeWatchedFiles` for us; from `initialize`.
     client_watches: OnceLock<bool>,
+    /// Set by `initialized`; mission commands wait for it (nothing is sent before it).
+    initialized: OnceLock<bool>,
+    /// The mission loops this server runs (see `mission_task`).
+    missions: mission_task::Missions,
 }
 
 impl Shared {
@@ -126,6 +134,8 @@ where
             snapshots: snapshots_rx,
             events: events_tx.downgrade(),
             client_watches: OnceLock::new(),
+            initialized: OnceLock::new(),
+            missions: mission_task::Missions::default(),
         }),
     })
     .custom_method("missions/status", Backend::status)
@@ -171,6 +181,7 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: InitializedParams) {
         tracing::info!("client initialized");
+        let _ = self.shared.initialized.set(true);
         // Off the handler: waiting for the client's answer must not hold up other messages.
         let shared = self.shared.clone();
         tokio::spawn(async move {
@@ -184,7 +195,13 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> RpcResult<()> {
+        // Running missions pause; their files say where the next start resumes.
+        self.shared.missions.pause_all();
         Ok(())
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> RpcResult<Option<serde_json::Value>> {
+        commands::execute(&self.shared, params).await
     }
 
     async fn hover(&self, params: HoverParams) -> RpcResult<Option<Hover>> {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::progress::EventSink;
 use crate::model::folder::PROGRESS_LOG_FILE;
 use crate::model::persist;
 use crate::model::records::{self, ProgressEvent};
@@ -51,12 +52,19 @@ pub fn identity(kind: &str, fields: &Map<String, Value>) -> Option<String> {
 pub struct Journal {
     mission: std::path::PathBuf,
     seen: std::collections::HashSet<String>,
+    /// Gets every event once it is on disk.
+    sink: Option<EventSink>,
 }
 
 impl Journal {
     pub fn open(mission: &Path) -> Self {
+        Journal::open_with(mission, None)
+    }
+
+    /// A journal that also hands each written event to `sink`.
+    pub fn open_with(mission: &Path, sink: Option<EventSink>) -> Self {
         let seen = read_all(mission).iter().filter_map(|e| identity(&e.kind, &e.fields)).collect();
-        Journal { mission: mission.to_path_buf(), seen }
+        Journal { mission: mission.to_path_buf(), seen, sink }
     }
 
     /// Logs the event unless its identity was logged before; `Ok(None)` when skipped.
@@ -70,7 +78,11 @@ impl Journal {
                 return Ok(None);
             }
         }
-        log(&self.mission, kind, fields).map(Some)
+        let event = log(&self.mission, kind, fields)?;
+        if let Some(sink) = &self.sink {
+            sink(&event);
+        }
+        Ok(Some(event))
     }
 }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::agent::session::SessionObserver;
 use crate::agent::tools::ToolOutput;
+use crate::model::records::ProgressEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -31,8 +32,18 @@ pub enum Update<'a> {
     Note(&'a str),
 }
 
+/// Receives every event the run appends to progress_log.jsonl, as written (the language
+/// server forwards them as `missions/event`). Called on the runner's thread.
+pub type EventSink = std::sync::Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
+
+/// What a run reports to whoever started it: the terminal display of `missions run`, or the
+/// language server's mission task.
 pub trait Progress: Send {
     fn update(&mut self, u: Update);
+    /// Where the run's progress_log events go besides the file; none by default.
+    fn events(&self) -> Option<EventSink> {
+        None
+    }
     /// Clears bars before the final message.
     fn finish(&mut self) {}
 }

@@ -35,6 +35,33 @@ pub struct RunOptions {
     pub mission: Option<PathBuf>,
     /// Answers the approval gate.
     pub yes: bool,
+    /// Who drives the run; the progress log says so when it approves or pauses.
+    pub origin: Origin,
+}
+
+/// Who started a run: `missions run` in a terminal, or the editor through the language server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Terminal,
+    Editor,
+}
+
+impl Origin {
+    /// Who approved the plan, for `plan_approved`'s `by`.
+    fn approval(self, yes: bool) -> &'static str {
+        match (self, yes) {
+            (_, false) => "auto_approve",
+            (Origin::Terminal, true) => "--yes",
+            (Origin::Editor, true) => "missions.start",
+        }
+    }
+
+    fn pause_reason(self) -> &'static str {
+        match self {
+            Origin::Terminal => "interrupted (Ctrl-C)",
+            Origin::Editor => "paused from the editor",
+        }
+    }
 }
 
 /// How `missions run` ended: its exit code and a sentence for the person.
@@ -61,6 +88,7 @@ pub enum Step {
 
 /// Everything a running loop holds.
 pub struct Ctx {
+    pub origin: Origin,
     pub mission: PathBuf,
     pub repo: PathBuf,
     /// The mission folder relative to the repository (`.missions/x/`), when inside it.
@@ -82,6 +110,10 @@ impl Ctx {
     }
 }
 
+/// The one entry point of the mission loop, for `missions run` (cli/run.rs), `missions demo`
+/// and the language server's mission task (lsp/mission_task.rs): `progress` observes the run
+/// (display updates and, through [`Progress::events`], every progress_log event), `cancel`
+/// pauses it cleanly.
 pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: CancellationToken) -> RunResult {
     let mission = match locate::locate(&opts.cwd, opts.mission.as_deref()) {
         Ok(m) => m,
@@ -150,9 +182,9 @@ fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: 
     let mut agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{}: {e}", config_path.display())))?;
     // `--yes` also tells the planner not to ask (design §3b): `ask_user` is withheld.
     agents.allow_questions = !opts.yes;
-    let journal = Journal::open(mission);
+    let journal = Journal::open_with(mission, progress.events());
     let mission_rel = mission.canonicalize().ok().and_then(|m| m.strip_prefix(&repo).ok().map(|p| format!("{}/", p.display()))).filter(|p| p != "/");
-    Ok((Ctx { mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress }, auto_approve))
+    Ok((Ctx { origin: opts.origin, mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress }, auto_approve))
 }
 
 /// Checks everything that can be checked before work starts (the plan's lint, the approval
@@ -171,7 +203,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
             journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
             return Err(RunResult::new(EXIT_WAITING, format!("the plan is ready for review ({} and {} in {}); run `missions run --yes` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display())));
         }
-        journal.log("plan_approved", json!({"by": if opts.yes { "--yes" } else { "auto_approve" }})).map_err(|e| internal(e.to_string()))?;
+        journal.log("plan_approved", json!({"by": opts.origin.approval(opts.yes)})).map_err(|e| internal(e.to_string()))?;
     }
 
     remove_torn_temporaries(mission);
@@ -316,7 +348,7 @@ fn enter_milestone(ctx: &mut Ctx, queue: &Queue, milestone: &str, round: u32) ->
 fn pause(ctx: &mut Ctx) -> Result<RunResult, String> {
     ctx.state.state.status = "paused".into();
     ctx.save_state()?;
-    ctx.log("mission_paused", json!({"reason": "interrupted (Ctrl-C)"}))?;
+    ctx.log("mission_paused", json!({"reason": ctx.origin.pause_reason()}))?;
     Ok(RunResult::new(EXIT_WAITING, "paused; `missions run` resumes where it stopped"))
 }
 

@@ -1,0 +1,79 @@
+//! `workspace/executeCommand`: the mission commands of design §4. The first argument is the
+//! mission folder's URI. Commands answer at once; a run reports through `missions/event`.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tower_lsp::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp::lsp_types::{ExecuteCommandParams, Url};
+
+use super::guard::guarded;
+use super::status::{self, StatusParams};
+use super::{convert, mission_task, Shared};
+use crate::model::folder;
+
+pub const START: &str = "missions.start";
+pub const PAUSE: &str = "missions.pause";
+pub const RESUME: &str = "missions.resume";
+pub const CANCEL: &str = "missions.cancel";
+pub const STATUS: &str = "missions.status";
+
+/// The commands this server runs.
+pub const ALL: [&str; 5] = [START, PAUSE, RESUME, CANCEL, STATUS];
+
+/// Whether `executeCommandProvider` (and the source action that runs these commands) is
+/// advertised. Not yet: the editors take the advertised list as design §4's whole set, and
+/// `missions.approvePlan`, `missions.runFeature` and `missions.validateMilestone` are still to
+/// come. Until then the commands answer `workspace/executeCommand` (Neovim sends it as is).
+pub const ADVERTISED: bool = false;
+
+/// A command that does not fit the mission's state (`already running`, `nothing to resume`).
+fn refused(message: String) -> Error {
+    Error { code: ErrorCode::InvalidRequest, message: message.into(), data: None }
+}
+
+fn invalid(message: String) -> Error {
+    Error { code: ErrorCode::InvalidParams, message: message.into(), data: None }
+}
+
+/// The mission folder named by the first argument.
+fn mission_arg(params: &ExecuteCommandParams) -> Result<(PathBuf, Url)> {
+    let Some(first) = params.arguments.first() else {
+        return Err(invalid(format!("{} needs the mission folder's URI as its first argument", params.command)));
+    };
+    let uri = first.as_str().and_then(|s| Url::parse(s).ok()).ok_or_else(|| invalid(format!("{}: the first argument must be the mission folder's URI, got {first}", params.command)))?;
+    let dir = convert::path_of(&uri).ok_or_else(|| invalid(format!("not a file URI: {uri}")))?;
+    // `file:///x/m/` and `file:///x/m` are the same folder.
+    let dir: PathBuf = dir.components().collect();
+    if !folder::is_mission_folder(&dir) {
+        return Err(invalid(format!("{} is not a mission folder (it needs mission.md and state.json, or features.json and validation-contract.md)", dir.display())));
+    }
+    Ok((dir, uri))
+}
+
+pub async fn execute(shared: &Shared, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    if !shared.initialized.get().copied().unwrap_or(false) {
+        return Err(refused("the server is not initialized yet (send `initialized` first)".into()));
+    }
+    if !ALL.contains(&params.command.as_str()) {
+        return Err(invalid(format!("unknown command {}; this server runs {}", params.command, ALL.join(", "))));
+    }
+    let (dir, uri) = mission_arg(&params)?;
+    if params.command == STATUS {
+        return status::status(shared, StatusParams { mission_uri: uri }).await.map(Some);
+    }
+    let missions = shared.missions.clone();
+    let client = shared.client.clone();
+    let command = params.command.clone();
+    let (answer, events) = guarded("workspace/executeCommand", || match command.as_str() {
+        START => missions.start(&client, &dir, &uri, false).map(|m| (m, Vec::new())),
+        RESUME => missions.start(&client, &dir, &uri, true).map(|m| (m, Vec::new())),
+        PAUSE => missions.pause(&dir).map(|m| (m, Vec::new())),
+        _ => missions.cancel(&dir),
+    })?
+    .map_err(refused)?;
+    for event in &events {
+        mission_task::send_event(&shared.client, &uri, event).await;
+    }
+    Ok(Some(json!({"missionUri": uri, "command": params.command, "message": answer})))
+}

@@ -1,0 +1,245 @@
+//! The mission loop inside the language server (design §4, §6): one background run per
+//! mission folder, through the same `runner::run::run` as `missions run`.
+//!
+//! The loop runs on a thread of its own with its own runtime (it spawns processes and calls
+//! git synchronously), so no request handler and no analysis ever waits for it. Every event it
+//! appends to progress_log.jsonl comes back over a channel to a forwarder task on the server's
+//! runtime, which sends it as `missions/event`. The forwarder frees the folder's slot *before*
+//! it sends the run's last event (`mission_completed`, `mission_paused`, ...), so a client that
+//! sees that event may start the mission again at once.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tower_lsp::lsp_types::notification::Notification;
+use tower_lsp::lsp_types::{MessageType, Url};
+use tower_lsp::Client;
+
+use crate::agent::CancellationToken;
+use crate::model::records::ProgressEvent;
+use crate::runner::events::Journal;
+use crate::runner::lock::RunLock;
+use crate::runner::progress::{EventSink, Progress, Update};
+use crate::runner::run::{self, Origin, RunOptions, RunResult, EXIT_COMPLETED, EXIT_HALTED, EXIT_INTERNAL, EXIT_WAITING};
+use crate::runner::state::StateStore;
+
+/// `missions/event`: one progress_log.jsonl event of a mission the server runs.
+pub enum MissionEvent {}
+
+impl Notification for MissionEvent {
+    type Params = Value;
+    const METHOD: &'static str = "missions/event";
+}
+
+/// Why a run is being stopped.
+const STOP_NONE: u8 = 0;
+const STOP_PAUSE: u8 = 1;
+const STOP_CANCEL: u8 = 2;
+
+/// The events that end a run; sent only once the folder's slot is free again.
+const FINAL_EVENTS: [&str; 4] = ["mission_completed", "mission_paused", "mission_halted", "mission_cancelled"];
+
+struct Running {
+    cancel: CancellationToken,
+    stop: Arc<AtomicU8>,
+}
+
+/// The runs of this server, by mission folder.
+#[derive(Clone, Default)]
+pub struct Missions {
+    running: Arc<Mutex<HashMap<PathBuf, Running>>>,
+}
+
+enum Message {
+    Event(ProgressEvent),
+    Done(RunResult),
+}
+
+/// The run's observer: no display, every event to the forwarder.
+struct EditorProgress {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl Progress for EditorProgress {
+    fn update(&mut self, u: Update) {
+        tracing::debug!("mission loop: {u:?}");
+    }
+
+    fn events(&self) -> Option<EventSink> {
+        let tx = self.tx.clone();
+        Some(Arc::new(move |event: &ProgressEvent| {
+            let _ = tx.send(Message::Event(event.clone()));
+        }))
+    }
+}
+
+impl Missions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Running>> {
+        // A poisoned map is still a consistent map (every critical section is one insert or remove).
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_running(&self, dir: &Path) -> bool {
+        self.lock().contains_key(dir)
+    }
+
+    /// Starts the loop on `dir` (`missions.start`, `missions.resume`). Refuses a mission already
+    /// running here or in a terminal, a completed or cancelled one, and (`resume`) one that is
+    /// neither paused nor halted. Returns at once; the run reports through `missions/event`.
+    pub fn start(&self, client: &Client, dir: &Path, uri: &Url, resume: bool) -> Result<String, String> {
+        if self.is_running(dir) {
+            return Err(format!("the mission {} is already running", dir.display()));
+        }
+        let state = StateStore::load(dir)?;
+        match state.status() {
+            "completed" => return Err(format!("the mission {} is already completed", state.state.id)),
+            "cancelled" => return Err(format!("the mission {} was cancelled; start a new one with `missions new`", state.state.id)),
+            "paused" | "halted" => {}
+            other if resume => return Err(format!("nothing to resume: the mission {} is {other}, not paused or halted (use missions.start)", state.state.id)),
+            _ => {}
+        }
+        // A `missions run` in a terminal holds the lock; the run would refuse too, but the
+        // person should hear it as the command's answer.
+        drop(RunLock::acquire(dir).map_err(|e| e.to_string())?);
+        let cancel = CancellationToken::new();
+        let stop = Arc::new(AtomicU8::new(STOP_NONE));
+        {
+            let mut running = self.lock();
+            if running.contains_key(dir) {
+                return Err(format!("the mission {} is already running", dir.display()));
+            }
+            running.insert(dir.to_path_buf(), Running { cancel: cancel.clone(), stop: stop.clone() });
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(forward(self.clone(), client.clone(), dir.to_path_buf(), uri.clone(), rx));
+        let opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, origin: Origin::Editor };
+        let thread_dir = dir.to_path_buf();
+        let spawned = std::thread::Builder::new().name("mission-loop".into()).spawn(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), cancel, &stop, &thread_dir))).unwrap_or_else(|_| RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop panicked (the files are consistent; start it again to resume)".into() });
+            let _ = tx.send(Message::Done(result));
+        });
+        if let Err(e) = spawned {
+            self.lock().remove(dir);
+            return Err(format!("cannot start the mission loop: {e}"));
+        }
+        let verb = if resume || matches!(state.status(), "paused" | "halted") { "resumed" } else { "started" };
+        Ok(format!("mission {} {verb}; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event", state.state.id))
+    }
+
+    /// Asks a run to stop after its current step's cleanup; it ends `paused` (`cancelled` when
+    /// `cancel`). Returns at once.
+    fn stop(&self, dir: &Path, how: u8) -> bool {
+        match self.lock().get(dir) {
+            Some(run) => {
+                run.stop.store(how, Ordering::SeqCst);
+                run.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn pause(&self, dir: &Path) -> Result<String, String> {
+        if self.stop(dir, STOP_PAUSE) {
+            Ok("pausing after the current step's cleanup; missions/event reports mission_paused".into())
+        } else {
+            Err(format!("the mission {} is not running here; nothing to pause", dir.display()))
+        }
+    }
+
+    /// Cancels a running mission (it stops, then is marked cancelled) or a stopped one (at once).
+    /// The events of the latter are returned for the caller to send.
+    pub fn cancel(&self, dir: &Path) -> Result<(String, Vec<ProgressEvent>), String> {
+        if self.stop(dir, STOP_CANCEL) {
+            return Ok(("cancelling after the current step's cleanup; missions/event reports mission_cancelled".into(), Vec::new()));
+        }
+        let collected = Arc::new(Mutex::new(Vec::new()));
+        let sink = collected.clone();
+        let sink: EventSink = Arc::new(move |e: &ProgressEvent| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()));
+        let id = mark_cancelled(dir, Some(sink))?;
+        let events = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
+        Ok((format!("mission {id} cancelled"), events))
+    }
+
+    /// The server stops: every run pauses (the files say where; the next start resumes).
+    pub fn pause_all(&self) {
+        for run in self.lock().values() {
+            run.stop.store(STOP_PAUSE, Ordering::SeqCst);
+            run.cancel.cancel();
+        }
+    }
+}
+
+/// The runner thread: the loop on a runtime of its own, then the cancellation if asked for.
+fn run_loop(opts: RunOptions, tx: mpsc::UnboundedSender<Message>, cancel: CancellationToken, stop: &AtomicU8, dir: &Path) -> RunResult {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("mission-loop-worker").enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return RunResult { code: EXIT_INTERNAL, message: format!("cannot start the mission loop's runtime: {e}") },
+    };
+    let progress = EditorProgress { tx };
+    let sink = progress.events();
+    let result = runtime.block_on(run::run(opts, Box::new(progress), cancel));
+    runtime.shutdown_background();
+    if stop.load(Ordering::SeqCst) == STOP_CANCEL && result.code != EXIT_COMPLETED {
+        return match mark_cancelled(dir, sink) {
+            Ok(id) => RunResult { code: EXIT_WAITING, message: format!("mission {id} cancelled") },
+            Err(e) => RunResult { code: EXIT_INTERNAL, message: format!("the mission stopped but could not be marked cancelled: {e}") },
+        };
+    }
+    result
+}
+
+/// Writes `cancelled` to state.json and logs `mission_cancelled`, holding the runner's lock.
+fn mark_cancelled(dir: &Path, sink: Option<EventSink>) -> Result<String, String> {
+    let _lock = RunLock::acquire(dir).map_err(|e| e.to_string())?;
+    let mut state = StateStore::load(dir)?;
+    match state.status() {
+        "completed" => return Err(format!("the mission {} is already completed", state.state.id)),
+        "cancelled" => return Err(format!("the mission {} is already cancelled", state.state.id)),
+        _ => {}
+    }
+    state.state.status = "cancelled".into();
+    state.save().map_err(|e| format!("cannot write state.json: {e}"))?;
+    Journal::open_with(dir, sink).log("mission_cancelled", json!({"by": "missions.cancel"})).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
+    Ok(state.state.id.clone())
+}
+
+pub async fn send_event(client: &Client, uri: &Url, event: &ProgressEvent) {
+    client.send_notification::<MissionEvent>(json!({"missionUri": uri, "event": event})).await;
+}
+
+/// Sends a run's events in order; when it ends, frees the folder, sends the final events and
+/// tells the person how it ended.
+async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut rx: mpsc::UnboundedReceiver<Message>) {
+    let mut held = Vec::new();
+    let mut result = None;
+    while let Some(message) = rx.recv().await {
+        match message {
+            Message::Event(event) if FINAL_EVENTS.contains(&event.kind.as_str()) => held.push(event),
+            Message::Event(event) => send_event(&client, &uri, &event).await,
+            Message::Done(r) => {
+                result = Some(r);
+                break;
+            }
+        }
+    }
+    missions.lock().remove(&dir);
+    for event in &held {
+        send_event(&client, &uri, event).await;
+    }
+    let result = result.unwrap_or(RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop stopped without a result".into() });
+    let paused = held.last().is_some_and(|e| e.kind == "mission_paused");
+    let (kind, text) = match result.code {
+        EXIT_COMPLETED => (MessageType::INFO, result.message),
+        EXIT_HALTED => (MessageType::ERROR, format!("Mission {}", result.message)),
+        EXIT_WAITING if paused => (MessageType::INFO, "Mission paused; missions.resume continues where it stopped".to_string()),
+        EXIT_WAITING => (MessageType::INFO, result.message),
+        _ => (MessageType::ERROR, format!("The mission could not run: {}", result.message)),
+    };
+    client.show_message(kind, text).await;
+}

@@ -1,0 +1,296 @@
+//! The mission loop inside the editor: the real `missions lsp` binary over stdio runs a
+//! hand-written plan through `workspace/executeCommand` against the loop's scripted fake model
+//! (tests/loop_support), pauses and resumes it, and keeps answering hovers meanwhile.
+
+mod loop_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use loop_support::*;
+use serde_json::{json, Value};
+
+const LIMITS: &str = "max_validation_rounds = 3\ncommand_timeout_s = 30";
+/// Generous: the whole mission (five worker sessions, three rounds) runs within it.
+const WAIT: Duration = Duration::from_secs(120);
+
+fn url(path: &Path) -> String {
+    tower_lsp::lsp_types::Url::from_file_path(path).unwrap().to_string()
+}
+
+/// The server over stdio; messages nobody waited for yet are kept in `unread`.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    rx: mpsc::Receiver<Value>,
+    unread: Vec<Value>,
+    next_id: i64,
+    /// Whether the server advertises its commands (and the source action running them).
+    advertised: bool,
+}
+
+impl Server {
+    fn start(p: &Project) -> Server {
+        let mut child = command(&p.repo, &["lsp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || read_frames(stdout, tx));
+        let mut server = Server { child, stdin, rx, unread: Vec::new(), next_id: 1, advertised: false };
+        let init = server.request("initialize", json!({"capabilities": {}, "workspaceFolders": [{"uri": url(&p.repo), "name": "calc"}]}));
+        // Advertised only with every command of design §4 (see lsp_session); when they are,
+        // these are among them.
+        if let Some(commands) = init["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array() {
+            for c in ["missions.start", "missions.pause", "missions.resume", "missions.cancel", "missions.status"] {
+                assert!(commands.contains(&json!(c)), "{c} is advertised: {init}");
+            }
+        }
+        server.advertised = init["result"]["capabilities"].get("executeCommandProvider").is_some();
+        server.notify("initialized", json!({}));
+        server
+    }
+
+    fn send(&mut self, mut message: Value) {
+        if message["params"].is_null() {
+            message.as_object_mut().unwrap().remove("params");
+        }
+        let body = serde_json::to_vec(&message).unwrap();
+        self.stdin.write_all(&[format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(), body].concat()).unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// The response to a new request (`result` or `error`), waiting at most `within`.
+    fn request_within(&mut self, method: &str, params: Value, within: Duration) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.take_within(|m| m["id"] == id && m.get("method").is_none(), within)
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.request_within(method, params, WAIT)
+    }
+
+    fn command(&mut self, command: &str, mission: &Path) -> Value {
+        self.request("workspace/executeCommand", json!({"command": command, "arguments": [url(mission)]}))
+    }
+
+    fn take_within(&mut self, wanted: impl Fn(&Value) -> bool, within: Duration) -> Value {
+        if let Some(i) = self.unread.iter().position(&wanted) {
+            return self.unread.remove(i);
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = self.rx.recv_timeout(left).unwrap_or_else(|e| panic!("no matching message within {within:?} ({e}); unread: {:#?}", self.unread));
+            if wanted(&message) {
+                return message;
+            }
+            self.unread.push(message);
+        }
+    }
+
+    /// The next `missions/event`, in the order the server sent them.
+    fn event(&mut self) -> Value {
+        self.take_within(|m| m["method"] == "missions/event", WAIT)["params"].clone()
+    }
+
+    fn show_message(&mut self) -> Value {
+        self.take_within(|m| m["method"] == "window/showMessage", WAIT)["params"].clone()
+    }
+
+    fn finish(mut self) {
+        let shutdown = self.request("shutdown", Value::Null);
+        assert!(shutdown.get("error").is_none(), "{shutdown}");
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit status {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_frames(stdout: impl Read, tx: mpsc::Sender<Value>) {
+    let mut out = BufReader::new(stdout);
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if out.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.trim().strip_prefix("Content-Length: ") {
+                length = v.parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        if out.read_exact(&mut body).is_err() || tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+            return;
+        }
+    }
+}
+
+fn error_message(response: &Value) -> String {
+    response["error"]["message"].as_str().unwrap_or_else(|| panic!("an error answer: {response}")).to_string()
+}
+
+#[test]
+fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
+    // Each model answer takes a moment, so the pause lands while the loop works.
+    let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    let logged_before = p.events().len();
+    let mut server = Server::start(&p);
+    let features_uri = url(&p.mission.join("features.json"));
+    // The workspace scan knows the mission (its diagnostics come first).
+    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+    // mission.md open in the editor, mentioning an assertion: hovers answer from it.
+    let mission_uri = url(&p.mission.join("mission.md"));
+    server.notify("textDocument/didOpen", json!({"textDocument": {"uri": mission_uri, "languageId": "markdown", "version": 1, "text": "# calc\n\nStart with VAL-CALC-001.\n"}}));
+    let hover_params = json!({"textDocument": {"uri": mission_uri}, "position": {"line": 2, "character": 14}});
+
+    // Commands that do not fit the state.
+    assert!(error_message(&server.command("missions.resume", &p.mission)).contains("nothing to resume"));
+    assert!(error_message(&server.command("missions.pause", &p.mission)).contains("nothing to pause"));
+    // A `missions run` in a terminal holds the lock (a live `missions` process: the server).
+    std::fs::write(p.mission.join("run.lock"), format!("{{\"pid\": {}}}\n", server.child.id())).unwrap();
+    assert!(error_message(&server.command("missions.start", &p.mission)).contains("another `missions run`"));
+    std::fs::remove_file(p.mission.join("run.lock")).unwrap();
+
+    // The source action on features.json offers the start.
+    let actions = server.request("textDocument/codeAction", json!({"textDocument": {"uri": features_uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": [], "only": ["source"]}}));
+    if server.advertised {
+        assert_eq!(actions["result"][0]["command"]["command"], "missions.start", "{actions}");
+        assert_eq!(actions["result"][0]["command"]["arguments"][0], json!(url(&p.mission)), "{actions}");
+    } else {
+        assert!(actions["result"].is_null(), "no source action for commands not advertised: {actions}");
+    }
+
+    let started = server.command("missions.start", &p.mission);
+    assert!(started["result"]["message"].as_str().unwrap().contains("approves the plan"), "{started}");
+    assert!(error_message(&server.command("missions.start", &p.mission)).contains("already running"));
+
+    let mut received = Vec::new();
+    // Pause as soon as the first worker starts.
+    loop {
+        let event = server.event();
+        assert_eq!(event["missionUri"], json!(url(&p.mission)));
+        let kind = event["event"]["type"].as_str().unwrap().to_string();
+        received.push(event["event"].clone());
+        if kind == "feature_started" {
+            break;
+        }
+        assert_ne!(kind, "mission_completed", "the mission ended before it could be paused");
+    }
+    let hover = server.request_within("textDocument/hover", hover_params.clone(), Duration::from_secs(10));
+    assert!(hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("Adding two numbers"), "{hover}");
+    let pausing = server.command("missions.pause", &p.mission);
+    assert!(pausing.get("result").is_some(), "{pausing}");
+    loop {
+        let event = server.event();
+        received.push(event["event"].clone());
+        if event["event"]["type"] == "mission_paused" {
+            break;
+        }
+    }
+    assert_eq!(server.show_message()["message"], "Mission paused; missions.resume continues where it stopped");
+    let status = server.command("missions.status", &p.mission);
+    assert_eq!(status["result"]["status"], "paused", "{status}");
+    assert!(!p.mission.join("run.lock").exists(), "the run released its lock");
+
+    // The source action now offers the resume; missions.resume continues the run.
+    let actions = server.request("textDocument/codeAction", json!({"textDocument": {"uri": features_uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": [], "only": ["source"]}}));
+    if server.advertised {
+        assert_eq!(actions["result"][0]["command"]["command"], "missions.resume", "{actions}");
+    }
+    let resumed = server.command("missions.resume", &p.mission);
+    assert!(resumed["result"]["message"].as_str().unwrap().contains("resumed"), "{resumed}");
+    let mut hovers = 0;
+    loop {
+        let event = server.event();
+        received.push(event["event"].clone());
+        if event["event"]["type"] == "mission_completed" {
+            break;
+        }
+        // Hovers keep answering while the mission runs.
+        if hovers < 3 {
+            let hover = server.request_within("textDocument/hover", hover_params.clone(), Duration::from_secs(10));
+            assert!(hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("VAL-CALC-001"), "{hover}");
+            hovers += 1;
+        }
+    }
+    let done = server.show_message();
+    assert_eq!(done["type"], 3, "info: {done}");
+    assert!(done["message"].as_str().unwrap().contains("completed"), "{done}");
+
+    // Every event of progress_log.jsonl since the start arrived, in order, exactly once.
+    let logged: Vec<Value> = p.events().into_iter().skip(logged_before).collect();
+    assert_eq!(received, logged);
+    let kinds: Vec<&str> = received.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"plan_approved"));
+    assert!(kinds.contains(&"mission_resumed") && kinds.contains(&"fix_features_added"), "{kinds:?}");
+    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(git(&p.repo, &["status", "--porcelain"]), "", "the tree is clean");
+
+    let status = server.command("missions.status", &p.mission);
+    assert_eq!(status["result"]["status"], "completed", "{status}");
+    assert_eq!(status["result"]["assertions"]["passed"], 3, "{status}");
+    // features.json (not open: the server reloads what the runner wrote) shows completion.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": features_uri}}));
+        let titles: Vec<String> = lenses["result"].as_array().unwrap().iter().map(|l| l["command"]["title"].as_str().unwrap().to_string()).collect();
+        if titles.len() == 4 && titles.iter().all(|t| t.starts_with("completed · ")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "lenses never showed completion: {titles:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let diagnostics = server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri && m["params"]["diagnostics"] == json!([]), WAIT);
+    assert_eq!(diagnostics["params"]["diagnostics"], json!([]));
+    assert!(error_message(&server.command("missions.start", &p.mission)).contains("already completed"));
+    assert!(error_message(&server.command("missions.cancel", &p.mission)).contains("already completed"));
+    server.finish();
+}
+
+#[test]
+fn cancel_marks_a_stopped_mission_cancelled_and_start_then_refuses_it() {
+    let model = MissionModel::start(sub_fix());
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    let mut server = Server::start(&p);
+    let features_uri = url(&p.mission.join("features.json"));
+    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+    let cancelled = server.command("missions.cancel", &p.mission);
+    assert!(cancelled["result"]["message"].as_str().unwrap().contains("cancelled"), "{cancelled}");
+    let event = server.event();
+    assert_eq!(event["event"]["type"], "mission_cancelled", "{event}");
+    assert_eq!(p.json("state.json")["status"], "cancelled");
+    let status = server.command("missions.status", &p.mission);
+    assert_eq!(status["result"]["status"], "cancelled", "{status}");
+    assert!(error_message(&server.command("missions.start", &p.mission)).contains("was cancelled"));
+    let unknown = server.request("workspace/executeCommand", json!({"command": "missions.start", "arguments": [url(&p.repo)]}));
+    assert!(error_message(&unknown).contains("is not a mission folder"), "{unknown}");
+    assert_eq!(model.seen().len(), 0, "nothing ran");
+    server.finish();
+}
