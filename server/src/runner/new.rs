@@ -62,15 +62,18 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
     let missions = repo.join(MISSIONS_DIR);
     let write_err = |path: &Path, e: std::io::Error| NewError::Write { path: path.to_path_buf(), message: e.to_string() };
     std::fs::create_dir_all(&missions).map_err(|e| write_err(&missions, e))?;
-    // `create_dir` (not `_all`) claims the name atomically, so two `new`s never share a folder.
-    let (slug, dir) = (1..)
-        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
-        .map(|slug| {
-            let dir = missions.join(&slug);
-            (slug, dir)
-        })
-        .find(|(_, dir)| std::fs::create_dir(dir).is_ok())
-        .expect("an unused name exists");
+    // `create_dir` (not `_all`) claims the name atomically, so two `new`s never share a folder;
+    // only "already exists" moves on to the next name.
+    let mut n = 1;
+    let (slug, dir) = loop {
+        let slug = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let dir = missions.join(&slug);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => break (slug, dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(write_err(&dir, e)),
+        }
+    };
     git::exclude(&repo, &format!("/{MISSIONS_DIR}/{slug}/"))?;
 
     let uuid = uuid::Uuid::new_v4();
