@@ -20,6 +20,13 @@ fn main() {
         pulldown_best = pulldown_best.min(t.elapsed().as_secs_f64());
     }
     println!("pulldown-cmark alone (every event): {:.2} ms", pulldown_best * 1e3);
+    let mut lines_best = f64::MAX;
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(missions::analysis::position::Positions::new(&f_text));
+        lines_best = lines_best.min(t.elapsed().as_secs_f64());
+    }
+    println!("line index of features.json: {:.2} ms", lines_best * 1e3);
     let mut best = [f64::MAX; 3];
     for _ in 0..runs {
         let t = Instant::now();
