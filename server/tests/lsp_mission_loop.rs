@@ -44,7 +44,7 @@ impl Server {
         // Advertised only with every command of design §4 (see lsp_session); when they are,
         // these are among them.
         if let Some(commands) = init["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array() {
-            for c in ["missions.start", "missions.pause", "missions.resume", "missions.cancel", "missions.status"] {
+            for c in ["missions.start", "missions.approvePlan", "missions.pause", "missions.resume", "missions.cancel", "missions.runFeature", "missions.validateMilestone", "missions.status"] {
                 assert!(commands.contains(&json!(c)), "{c} is advertised: {init}");
             }
         }
@@ -79,6 +79,24 @@ impl Server {
 
     fn command(&mut self, command: &str, mission: &Path) -> Value {
         self.request("workspace/executeCommand", json!({"command": command, "arguments": [url(mission)]}))
+    }
+
+    /// A command with a second argument (a feature id or a milestone).
+    fn command_on(&mut self, command: &str, mission: &Path, item: &str) -> Value {
+        self.request("workspace/executeCommand", json!({"command": command, "arguments": [url(mission), item]}))
+    }
+
+    /// The `missions/event`s up to and including the first of type `last`.
+    fn events_until(&mut self, last: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.event()["event"].clone();
+            let done = event["type"] == last;
+            events.push(event);
+            if done {
+                return events;
+            }
+        }
     }
 
     fn take_within(&mut self, wanted: impl Fn(&Value) -> bool, within: Duration) -> Value {
@@ -292,5 +310,114 @@ fn cancel_marks_a_stopped_mission_cancelled_and_start_then_refuses_it() {
     let unknown = server.request("workspace/executeCommand", json!({"command": "missions.start", "arguments": [url(&p.repo)]}));
     assert!(error_message(&unknown).contains("is not a mission folder"), "{unknown}");
     assert_eq!(model.seen().len(), 0, "nothing ran");
+    server.finish();
+}
+
+fn statuses(p: &Project) -> Vec<(String, String)> {
+    p.json("features.json")["features"].as_array().unwrap().iter().map(|f| (f["id"].as_str().unwrap().to_string(), f["status"].as_str().unwrap_or("pending").to_string())).collect()
+}
+
+fn status_of(p: &Project, id: &str) -> String {
+    statuses(p).into_iter().find(|(f, _)| f == id).map(|(_, s)| s).unwrap_or_else(|| panic!("no feature {id}"))
+}
+
+#[test]
+fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run() {
+    let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    let mut server = Server::start(&p);
+    let features_uri = url(&p.mission.join("features.json"));
+    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+    // A planned mission no run has looked at yet is `planning`: nothing to approve.
+    let refused = server.command("missions.approvePlan", &p.mission);
+    assert!(error_message(&refused).contains("no plan to approve") && error_message(&refused).contains("planning"), "{refused}");
+    assert_eq!(p.json("state.json")["status"], "planning");
+
+    // `missions run` without --yes leaves the plan awaiting approval (exit 4).
+    let out = p.run(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(p.json("state.json")["status"], "awaiting_approval");
+    let actions = server.request("textDocument/codeAction", json!({"textDocument": {"uri": features_uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": [], "only": ["source"]}}));
+    assert_eq!(actions["result"][0]["command"]["command"], "missions.approvePlan", "{actions}");
+    // resume is not approval.
+    assert!(error_message(&server.command("missions.resume", &p.mission)).contains("nothing to resume"));
+
+    let approved = server.command("missions.approvePlan", &p.mission);
+    assert!(approved["result"]["message"].as_str().unwrap().contains("approved"), "{approved}");
+    assert!(error_message(&server.command("missions.approvePlan", &p.mission)).contains("already running"));
+    let first = server.event()["event"].clone();
+    assert_eq!(first["type"], "plan_approved", "{first}");
+    assert_eq!(first["by"], "missions.approvePlan", "{first}");
+    // The run goes on like a start: pause it once a worker has started.
+    let events = server.events_until("feature_started");
+    assert!(events.iter().any(|e| e["type"] == "milestone_started"), "{events:?}");
+    assert!(server.command("missions.pause", &p.mission).get("result").is_some());
+    server.events_until("mission_paused");
+    assert_eq!(p.json("state.json")["status"], "paused");
+    // The plan is approved now: approving again is refused.
+    assert!(error_message(&server.command("missions.approvePlan", &p.mission)).contains("not awaiting_approval"));
+    server.finish();
+}
+
+#[test]
+fn run_feature_and_validate_milestone_do_one_step_then_pause() {
+    let model = MissionModel::start(sub_fix());
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    let mut server = Server::start(&p);
+    let features_uri = url(&p.mission.join("features.json"));
+    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+
+    // Refusals, before anything runs.
+    let missing = server.command("missions.runFeature", &p.mission);
+    assert_eq!(missing["error"]["code"], -32602, "{missing}");
+    assert!(error_message(&missing).contains("feature id as its second argument"), "{missing}");
+    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-sub")).contains("depends on feat-add that did not complete"));
+    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-nope")).contains("no feature `feat-nope`"));
+    let early = server.command_on("missions.validateMilestone", &p.mission, "basics");
+    assert!(error_message(&early).contains("feat-sub (pending)") && error_message(&early).contains("feat-add (pending)"), "{early}");
+    assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "nowhere")).contains("no milestone `nowhere`"));
+    assert!(model.seen().is_empty(), "nothing ran");
+    assert_eq!(p.json("state.json")["status"], "planning");
+
+    // feat-add alone runs to completed; the others stay pending; the mission pauses.
+    let started = server.command_on("missions.runFeature", &p.mission, "feat-add");
+    assert!(started["result"]["message"].as_str().unwrap().contains("running feature feat-add"), "{started}");
+    let events = server.events_until("mission_paused");
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(events[0]["by"], "missions.runFeature", "{events:?}");
+    let ran: Vec<&Value> = events.iter().filter(|e| e["type"] == "feature_started").map(|e| &e["featureId"]).collect();
+    assert_eq!(ran, vec![&json!("feat-add")], "{kinds:?}");
+    assert!(kinds.contains(&"feature_completed") && !kinds.contains(&"validation_started"), "{kinds:?}");
+    assert_eq!(statuses(&p), vec![("feat-sub".into(), "pending".into()), ("feat-add".into(), "completed".into()), ("feat-mul".into(), "pending".into())]);
+    assert_eq!(p.json("state.json")["status"], "paused");
+    assert_eq!(model.sessions("worker").len(), 1);
+    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-add")).contains("feat-add` is completed"));
+
+    // Its dependency done, feat-sub may run; then milestone basics is complete but not validated.
+    assert!(server.command_on("missions.runFeature", &p.mission, "feat-sub").get("result").is_some());
+    server.events_until("mission_paused");
+    assert_eq!(status_of(&p, "feat-sub"), "completed");
+    assert_eq!(status_of(&p, "feat-mul"), "pending");
+    let round = p.mission.join("validation/basics/round-1.json");
+    assert!(!round.exists());
+    assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "more")).contains("feat-mul (pending)"));
+
+    // One validation round of basics: its round file and validation-state.json, then a pause
+    // (no fix features: the loop would add them, a targeted round does not).
+    let validating = server.command_on("missions.validateMilestone", &p.mission, "basics");
+    assert!(validating["result"]["message"].as_str().unwrap().contains("validating milestone basics"), "{validating}");
+    let events = server.events_until("mission_paused");
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"validation_started") && !kinds.contains(&"feature_started") && !kinds.contains(&"fix_features_added"), "{kinds:?}");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&round).expect("round-1.json of basics")).unwrap();
+    assert_eq!(written["round"], 1, "{written}");
+    let vstate = p.json("validation-state.json");
+    assert_eq!(vstate["assertions"]["VAL-CALC-001"]["status"], "passed", "{vstate}");
+    assert_eq!(vstate["assertions"]["VAL-CALC-002"]["status"], "failed", "sub's bug is found: {vstate}");
+    assert_eq!(statuses(&p).len(), 3, "no fix feature was added");
+    assert_eq!(status_of(&p, "feat-mul"), "pending");
+    assert_eq!(p.json("state.json")["status"], "paused");
+    assert!(model.sessions("worker").len() == 2 && model.sessions("user-testing").len() == 1, "{:?}", model.seen().iter().map(|s| s.role.clone()).collect::<Vec<_>>());
+    assert_eq!(git(&p.repo, &["status", "--porcelain"]), "", "the tree is clean");
     server.finish();
 }

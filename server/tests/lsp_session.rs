@@ -29,11 +29,10 @@ async fn initialize_negotiates_encoding_and_advertises_what_works() {
     init.server_info.as_mut().unwrap().version = Some("[version]".into());
     insta::assert_json_snapshot!("initialize_utf16", init);
     let advertised = serde_json::to_value(&init.capabilities).unwrap();
-    // The mission commands answer workspace/executeCommand, but are advertised only once all
-    // of design §4's are there (approvePlan, runFeature, validateMilestone are still to come).
-    for next_issue in ["executeCommandProvider"] {
-        assert!(advertised.get(next_issue).is_none(), "{next_issue} is advertised");
-    }
+    // Every mission command of design §4, in its order, and the source action running them.
+    let commands = ["missions.start", "missions.approvePlan", "missions.pause", "missions.resume", "missions.cancel", "missions.runFeature", "missions.validateMilestone", "missions.status"];
+    assert_eq!(advertised["executeCommandProvider"]["commands"], serde_json::json!(commands), "{advertised}");
+    assert_eq!(advertised["codeActionProvider"]["codeActionKinds"], serde_json::json!(["quickfix", "source"]), "{advertised}");
     client.finish().await;
 
     let client = start(dir.path(), vec![PositionEncodingKind::UTF8, PositionEncodingKind::UTF16]).await;

@@ -1,6 +1,7 @@
 //! textDocument/codeAction: the quick fixes of `analysis::fixes` for the diagnostics under the
 //! requested range, as workspace edits (a fix may edit the other mission document), then a
-//! source action running the mission command that fits (start, resume or pause).
+//! source action running the mission command that fits (start, approve the plan, resume or
+//! pause).
 
 use std::collections::HashMap;
 
@@ -76,6 +77,7 @@ fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Url) -> Opti
         match status.as_str() {
             "completed" | "cancelled" => return None,
             "paused" | "halted" => ("Resume the mission", commands::RESUME),
+            "awaiting_approval" => ("Approve the plan and start the mission", commands::APPROVE_PLAN),
             _ => ("Start the mission (approves the plan, like `missions run --yes`)", commands::START),
         }
     };

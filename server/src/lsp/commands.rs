@@ -9,23 +9,25 @@ use tower_lsp::lsp_types::{ExecuteCommandParams, Url};
 
 use super::guard::guarded;
 use super::status::{self, StatusParams};
-use super::{convert, mission_task, Shared};
+use super::mission_task::{self, Launch};
+use super::{convert, Shared};
 use crate::model::folder;
 
 pub const START: &str = "missions.start";
+pub const APPROVE_PLAN: &str = "missions.approvePlan";
 pub const PAUSE: &str = "missions.pause";
 pub const RESUME: &str = "missions.resume";
 pub const CANCEL: &str = "missions.cancel";
+pub const RUN_FEATURE: &str = "missions.runFeature";
+pub const VALIDATE_MILESTONE: &str = "missions.validateMilestone";
 pub const STATUS: &str = "missions.status";
 
-/// The commands this server runs.
-pub const ALL: [&str; 5] = [START, PAUSE, RESUME, CANCEL, STATUS];
+/// The commands this server runs: design §4's whole set, in its order.
+pub const ALL: [&str; 8] = [START, APPROVE_PLAN, PAUSE, RESUME, CANCEL, RUN_FEATURE, VALIDATE_MILESTONE, STATUS];
 
 /// Whether `executeCommandProvider` (and the source action that runs these commands) is
-/// advertised. Not yet: the editors take the advertised list as design §4's whole set, and
-/// `missions.approvePlan`, `missions.runFeature` and `missions.validateMilestone` are still to
-/// come. Until then the commands answer `workspace/executeCommand` (Neovim sends it as is).
-pub const ADVERTISED: bool = false;
+/// advertised. The editors take the advertised list as design §4's whole set, which `ALL` is.
+pub const ADVERTISED: bool = true;
 
 /// A command that does not fit the mission's state (`already running`, `nothing to resume`).
 fn refused(message: String) -> Error {
@@ -34,6 +36,15 @@ fn refused(message: String) -> Error {
 
 fn invalid(message: String) -> Error {
     Error { code: ErrorCode::InvalidParams, message: message.into(), data: None }
+}
+
+/// The second argument (`runFeature`'s feature id, `validateMilestone`'s milestone).
+fn second_arg(params: &ExecuteCommandParams, what: &str) -> Result<String> {
+    match params.arguments.get(1) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(other) => Err(invalid(format!("{}: the second argument must be the {what}, got {other}", params.command))),
+        None => Err(invalid(format!("{} needs the {what} as its second argument (after the mission folder's URI)", params.command))),
+    }
 }
 
 /// The mission folder named by the first argument.
@@ -62,14 +73,21 @@ pub async fn execute(shared: &Shared, params: ExecuteCommandParams) -> Result<Op
     if params.command == STATUS {
         return status::status(shared, StatusParams { mission_uri: uri }).await.map(Some);
     }
+    let launch = match params.command.as_str() {
+        START => Some(Launch::Start),
+        RESUME => Some(Launch::Resume),
+        APPROVE_PLAN => Some(Launch::ApprovePlan),
+        RUN_FEATURE => Some(Launch::RunFeature(second_arg(&params, "feature id")?)),
+        VALIDATE_MILESTONE => Some(Launch::ValidateMilestone(second_arg(&params, "milestone")?)),
+        _ => None,
+    };
     let missions = shared.missions.clone();
     let client = shared.client.clone();
     let command = params.command.clone();
-    let (answer, events) = guarded("workspace/executeCommand", || match command.as_str() {
-        START => missions.start(&client, &dir, &uri, false).map(|m| (m, Vec::new())),
-        RESUME => missions.start(&client, &dir, &uri, true).map(|m| (m, Vec::new())),
-        PAUSE => missions.pause(&dir).map(|m| (m, Vec::new())),
-        _ => missions.cancel(&dir),
+    let (answer, events) = guarded("workspace/executeCommand", || match (launch, command.as_str()) {
+        (Some(launch), _) => missions.start(&client, &dir, &uri, launch).map(|m| (m, Vec::new())),
+        (None, PAUSE) => missions.pause(&dir).map(|m| (m, Vec::new())),
+        (None, _) => missions.cancel(&dir),
     })?
     .map_err(refused)?;
     for event in &events {

@@ -25,7 +25,9 @@ use crate::model::records::ProgressEvent;
 use crate::runner::events::Journal;
 use crate::runner::lock::RunLock;
 use crate::runner::progress::{EventSink, Progress, Update};
-use crate::runner::run::{self, Origin, RunOptions, RunResult, EXIT_COMPLETED, EXIT_HALTED, EXIT_INTERNAL, EXIT_WAITING};
+use crate::runner::queue::Queue;
+use crate::runner::run::{self, Origin, RunOptions, RunResult, Target, EXIT_COMPLETED, EXIT_HALTED, EXIT_INTERNAL, EXIT_WAITING};
+use crate::runner::schedule;
 use crate::runner::state::StateStore;
 
 /// `missions/event`: one progress_log.jsonl event of a mission the server runs.
@@ -43,6 +45,41 @@ const STOP_CANCEL: u8 = 2;
 
 /// The events that end a run; sent only once the folder's slot is free again.
 const FINAL_EVENTS: [&str; 4] = ["mission_completed", "mission_paused", "mission_halted", "mission_cancelled"];
+
+/// What a command asks the loop to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// `missions.start`: approves the plan (like `missions run --yes`) and runs the loop.
+    Start,
+    /// `missions.resume`: a paused or halted mission's loop, again.
+    Resume,
+    /// `missions.approvePlan`: a plan awaiting approval is approved, then the loop runs.
+    ApprovePlan,
+    /// `missions.runFeature`: this one feature now, then the mission pauses.
+    RunFeature(String),
+    /// `missions.validateMilestone`: a validation round of this milestone now, then a pause.
+    ValidateMilestone(String),
+}
+
+impl Launch {
+    fn command(&self) -> &'static str {
+        match self {
+            Launch::Start => "missions.start",
+            Launch::Resume => "missions.resume",
+            Launch::ApprovePlan => "missions.approvePlan",
+            Launch::RunFeature(_) => "missions.runFeature",
+            Launch::ValidateMilestone(_) => "missions.validateMilestone",
+        }
+    }
+
+    fn target(&self) -> Target {
+        match self {
+            Launch::RunFeature(id) => Target::Feature(id.clone()),
+            Launch::ValidateMilestone(m) => Target::Milestone(m.clone()),
+            _ => Target::All,
+        }
+    }
+}
 
 struct Running {
     cancel: CancellationToken,
@@ -88,19 +125,31 @@ impl Missions {
         self.lock().contains_key(dir)
     }
 
-    /// Starts the loop on `dir` (`missions.start`, `missions.resume`). Refuses a mission already
-    /// running here or in a terminal, a completed or cancelled one, and (`resume`) one that is
-    /// neither paused nor halted. Returns at once; the run reports through `missions/event`.
-    pub fn start(&self, client: &Client, dir: &Path, uri: &Url, resume: bool) -> Result<String, String> {
+    /// Starts the loop on `dir` for `launch`. Refuses a mission already running here or in a
+    /// terminal, a completed or cancelled one, (`resume`) one that is neither paused nor
+    /// halted, (`approvePlan`) one whose plan is not awaiting approval, and a feature or
+    /// milestone the runner would refuse. Returns at once; the run reports through
+    /// `missions/event`.
+    pub fn start(&self, client: &Client, dir: &Path, uri: &Url, launch: Launch) -> Result<String, String> {
         if self.is_running(dir) {
             return Err(format!("the mission {} is already running", dir.display()));
         }
         let state = StateStore::load(dir)?;
-        match state.status() {
-            "completed" => return Err(format!("the mission {} is already completed", state.state.id)),
-            "cancelled" => return Err(format!("the mission {} was cancelled; start a new one with `missions new`", state.state.id)),
-            "paused" | "halted" => {}
-            other if resume => return Err(format!("nothing to resume: the mission {} is {other}, not paused or halted (use missions.start)", state.state.id)),
+        match (state.status(), &launch) {
+            ("completed", _) => return Err(format!("the mission {} is already completed", state.state.id)),
+            ("cancelled", _) => return Err(format!("the mission {} was cancelled; start a new one with `missions new`", state.state.id)),
+            ("awaiting_approval", Launch::ApprovePlan) => {}
+            (other, Launch::ApprovePlan) => return Err(format!("no plan to approve: the mission {} is {other}, not awaiting_approval", state.state.id)),
+            ("paused" | "halted", _) => {}
+            (other, Launch::Resume) => return Err(format!("nothing to resume: the mission {} is {other}, not paused or halted (use missions.start)", state.state.id)),
+            _ => {}
+        }
+        // The runner checks these again; the person hears them as the command's answer.
+        match &launch {
+            Launch::RunFeature(id) => {
+                schedule::runnable_feature(&Queue::load(dir)?.file, id)?;
+            }
+            Launch::ValidateMilestone(m) => schedule::validatable_milestone(&Queue::load(dir)?.file, m)?,
             _ => {}
         }
         // A `missions run` in a terminal holds the lock; the run would refuse too, but the
@@ -117,7 +166,7 @@ impl Missions {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(forward(self.clone(), client.clone(), dir.to_path_buf(), uri.clone(), rx));
-        let opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, origin: Origin::Editor };
+        let opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, origin: Origin::Editor { command: launch.command() }, target: launch.target() };
         let thread_dir = dir.to_path_buf();
         let spawned = std::thread::Builder::new().name("mission-loop".into()).spawn(move || {
             let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), cancel, &stop, &thread_dir))).unwrap_or_else(|_| RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop panicked (the files are consistent; start it again to resume)".into() });
@@ -127,8 +176,14 @@ impl Missions {
             self.lock().remove(dir);
             return Err(format!("cannot start the mission loop: {e}"));
         }
-        let verb = if resume || matches!(state.status(), "paused" | "halted") { "resumed" } else { "started" };
-        Ok(format!("mission {} {verb}; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event", state.state.id))
+        let id = &state.state.id;
+        Ok(match launch {
+            Launch::ApprovePlan => format!("plan of mission {id} approved; the mission runs; progress arrives as missions/event"),
+            Launch::RunFeature(f) => format!("running feature {f} of mission {id}, then the mission pauses; progress arrives as missions/event"),
+            Launch::ValidateMilestone(m) => format!("validating milestone {m} of mission {id}, then the mission pauses; progress arrives as missions/event"),
+            Launch::Resume | Launch::Start if matches!(state.status(), "paused" | "halted") => format!("mission {id} resumed; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
+            Launch::Resume | Launch::Start => format!("mission {id} started; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
+        })
     }
 
     /// Asks a run to stop after its current step's cleanup; it ends `paused` (`cancelled` when

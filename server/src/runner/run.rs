@@ -37,13 +37,30 @@ pub struct RunOptions {
     pub yes: bool,
     /// Who drives the run; the progress log says so when it approves or pauses.
     pub origin: Origin,
+    /// The whole loop, or one step of it.
+    pub target: Target,
 }
 
-/// Who started a run: `missions run` in a terminal, or the editor through the language server.
+/// What a run does: the loop until the mission ends, or one step of it now (the editor's
+/// `missions.runFeature` and `missions.validateMilestone`), after which the run stops
+/// `paused` (or `completed` when that step finished the mission, or `halted` when it failed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Target {
+    #[default]
+    All,
+    /// Run this feature (a pending, failed or blocked one whose dependencies completed; a
+    /// failed or blocked one is reset to pending first).
+    Feature(String),
+    /// Run a validation round of this milestone (every feature of it completed).
+    Milestone(String),
+}
+
+/// Who started a run: `missions run` in a terminal, or the editor through the language server
+/// (with the command that started it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     Terminal,
-    Editor,
+    Editor { command: &'static str },
 }
 
 impl Origin {
@@ -52,14 +69,14 @@ impl Origin {
         match (self, yes) {
             (_, false) => "auto_approve",
             (Origin::Terminal, true) => "--yes",
-            (Origin::Editor, true) => "missions.start",
+            (Origin::Editor { command }, true) => command,
         }
     }
 
     fn pause_reason(self) -> &'static str {
         match self {
             Origin::Terminal => "interrupted (Ctrl-C)",
-            Origin::Editor => "paused from the editor",
+            Origin::Editor { .. } => "paused from the editor",
         }
     }
 }
@@ -156,10 +173,31 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
             Step::Halt(reason) => return halt(ctx, &reason),
         }
     }
+    if opts.target != Target::All {
+        if super::plan::needs_plan(&ctx.mission) {
+            return Ok(RunResult::new(EXIT_USAGE, format!("the mission in {} has no plan yet (validation-contract.md and features.json); start it to plan first", ctx.mission.display())));
+        }
+        let queue = Queue::load(&ctx.mission)?;
+        let refused = match &opts.target {
+            Target::Feature(id) => schedule::runnable_feature(&queue.file, id).err(),
+            Target::Milestone(m) => schedule::validatable_milestone(&queue.file, m).err(),
+            Target::All => None,
+        };
+        if let Some(reason) = refused {
+            return Ok(RunResult::new(EXIT_USAGE, reason));
+        }
+    }
     if let Err(result) = start(opts, ctx, auto_approve) {
         return Ok(result);
     }
-    drive(ctx).await
+    if let Target::Feature(id) = &opts.target {
+        let queue = Queue::load(&ctx.mission)?;
+        if let Some(status @ ("failed" | "blocked")) = queue.feature(id).and_then(|f| f.status()) {
+            queue::set_status(&ctx.mission, id, "pending")?;
+            ctx.log("feature_reset", json!({"featureId": id, "from": status, "by": ctx.origin.approval(true)}))?;
+        }
+    }
+    drive(ctx, &opts.target).await
 }
 
 /// Reads what a run needs: the state, the repository, missions.toml and the agents.
@@ -276,7 +314,10 @@ fn remove_torn_temporaries(mission: &Path) {
     }
 }
 
-async fn drive(ctx: &mut Ctx) -> Result<RunResult, String> {
+/// The loop: what `schedule::next` says, step after step; with a target, that one step first,
+/// then a stop.
+async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
+    let mut targeted_done = false;
     loop {
         if ctx.cancel.is_cancelled() {
             return pause(ctx);
@@ -286,7 +327,20 @@ async fn drive(ctx: &mut Ctx) -> Result<RunResult, String> {
         }
         let queue = Queue::load(&ctx.mission)?;
         let vstate = validate::load_state(&ctx.mission);
-        let step = match schedule::next(&queue.file, vstate.as_ref()) {
+        let scheduled = schedule::next(&queue.file, vstate.as_ref());
+        let next = match target {
+            Target::All => scheduled,
+            _ if targeted_done => return match scheduled {
+                Next::Completed => complete(ctx),
+                _ => stop_after_target(ctx, target),
+            },
+            Target::Feature(id) => Next::Feature(schedule::runnable_feature(&queue.file, id)?),
+            Target::Milestone(m) => Next::Validate(m.clone()),
+        };
+        targeted_done = true;
+        // An asked-for round runs even when the loop would first add fix features.
+        let forced_round = matches!(target, Target::Milestone(_));
+        let step = match next {
             Next::Completed => return complete(ctx),
             Next::Stuck { reason, .. } => Step::Halt(reason),
             Next::Feature(i) => {
@@ -299,7 +353,7 @@ async fn drive(ctx: &mut Ctx) -> Result<RunResult, String> {
             Next::Validate(milestone) => {
                 let applied = validate::applied_round(vstate.as_ref(), &milestone);
                 enter_milestone(ctx, &queue, &milestone, applied)?;
-                if applied > 0 && !fix::fixes_added(ctx, &queue, &milestone, applied) {
+                if !forced_round && applied > 0 && !fix::fixes_added(ctx, &queue, &milestone, applied) {
                     let max = ctx.agents.config.limits.max_validation_rounds;
                     if applied >= max {
                         Step::Halt(format!("milestone {milestone} did not pass validation in {applied} round(s) (max_validation_rounds = {max})"))
@@ -343,6 +397,19 @@ fn enter_milestone(ctx: &mut Ctx, queue: &Queue, milestone: &str, round: u32) ->
     let index = all.iter().position(|m| *m == milestone).map_or(0, |i| i + 1);
     ctx.progress.update(Update::Milestone { name: milestone, index, total: all.len() });
     Ok(())
+}
+
+/// A targeted run did its step: the mission waits, paused, for the person's next command.
+fn stop_after_target(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
+    let done = match target {
+        Target::Feature(id) => format!("feature {id} ran"),
+        Target::Milestone(m) => format!("milestone {m} was validated"),
+        Target::All => "the run stopped".to_string(),
+    };
+    ctx.state.state.status = "paused".into();
+    ctx.save_state()?;
+    ctx.log("mission_paused", json!({"reason": format!("{done} ({})", ctx.origin.approval(true))}))?;
+    Ok(RunResult::new(EXIT_WAITING, format!("{done}; the mission is paused (resume continues the loop)")))
 }
 
 fn pause(ctx: &mut Ctx) -> Result<RunResult, String> {

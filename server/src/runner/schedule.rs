@@ -1,5 +1,6 @@
 //! What the loop does next, decided from the files alone (so a resumed run decides the same):
-//! the next feature to run, a milestone to validate, or the end. Pure.
+//! the next feature to run, a milestone to validate, or the end; and whether a feature or a
+//! milestone asked for by name can run now. Pure.
 
 use std::collections::HashMap;
 
@@ -70,6 +71,40 @@ pub fn next(features: &FeaturesFile, validation: Option<&ValidationState>) -> Ne
     Next::Completed
 }
 
+/// The feature `id` when `missions.runFeature` may run it now: it is `pending`, `failed` or
+/// `blocked` and every feature it depends on completed. Returns its index.
+pub fn runnable_feature(features: &FeaturesFile, id: &str) -> Result<usize, String> {
+    let (i, f) = features.features.iter().enumerate().find(|(_, f)| f.id() == Some(id)).ok_or_else(|| format!("there is no feature `{id}` in features.json"))?;
+    let status = f.status().unwrap_or("pending");
+    if !matches!(status, "pending" | "failed" | "blocked") {
+        return Err(format!("feature `{id}` is {status}; only a pending, failed or blocked feature can be run"));
+    }
+    let completed = |d: &str| features.feature(d).is_some_and(|f| f.status() == Some("completed"));
+    let waiting: Vec<&str> = f.depends_on.iter().map(|d| d.value.as_str()).filter(|d| !completed(d)).collect();
+    if !waiting.is_empty() {
+        return Err(format!("feature `{id}` depends on {} that did not complete yet", waiting.join(", ")));
+    }
+    Ok(i)
+}
+
+/// Whether `missions.validateMilestone` may validate `milestone` now: it has features and all
+/// of them (but the cancelled) completed.
+pub fn validatable_milestone(features: &FeaturesFile, milestone: &str) -> Result<(), String> {
+    if !features.milestones().contains(&milestone) {
+        return Err(format!("there is no milestone `{milestone}` in features.json (milestones: {})", features.milestones().join(", ")));
+    }
+    let open: Vec<String> = features
+        .features
+        .iter()
+        .filter(|f| f.milestone() == Some(milestone) && !f.is_cancelled() && f.status() != Some("completed"))
+        .map(|f| format!("{} ({})", f.id().unwrap_or("?"), f.status().unwrap_or("pending")))
+        .collect();
+    if !open.is_empty() {
+        return Err(format!("milestone `{milestone}` has features that did not complete: {}", open.join(", ")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +149,28 @@ mod tests {
         let f = file(r#"{"features": [{"id": "a", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]}]}"#);
         let v: ValidationState = records::load(r#"{"assertions": {"VAL-A-001": {"status": "passed"}}}"#).value.unwrap();
         assert_eq!(next(&f, Some(&v)), Next::Completed);
+    }
+
+    #[test]
+    fn a_targeted_feature_needs_a_runnable_status_and_completed_dependencies() {
+        let f = file(r#"{"features": [
+            {"id": "a", "milestone": "one", "status": "failed", "fulfills": ["VAL-A-001"]},
+            {"id": "b", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "dependsOn": ["a"]},
+            {"id": "c", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-003"]}]}"#);
+        assert_eq!(runnable_feature(&f, "a"), Ok(0));
+        assert!(runnable_feature(&f, "b").unwrap_err().contains("depends on a"));
+        assert!(runnable_feature(&f, "c").unwrap_err().contains("is completed"));
+        assert!(runnable_feature(&f, "z").unwrap_err().contains("no feature `z`"));
+    }
+
+    #[test]
+    fn a_targeted_milestone_needs_every_feature_completed() {
+        let f = file(r#"{"features": [
+            {"id": "a", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]},
+            {"id": "x", "milestone": "one", "status": "cancelled", "fulfills": []},
+            {"id": "b", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-002"]}]}"#);
+        assert_eq!(validatable_milestone(&f, "one"), Ok(()));
+        assert!(validatable_milestone(&f, "two").unwrap_err().contains("b (pending)"));
+        assert!(validatable_milestone(&f, "three").unwrap_err().contains("no milestone `three`"));
     }
 }
