@@ -96,9 +96,15 @@ impl Agents {
 
     /// Runs one fresh session: `call.task` is its first message.
     pub async fn run(&self, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+        self.run_in(&self.working_dir, call, handler, cancel, observer).await
+    }
+
+    /// Runs one fresh session in `working_dir` (a parallel worker's git worktree) instead of
+    /// the mission's working directory.
+    pub async fn run_in(&self, working_dir: &Path, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
         let SessionCall { kind, session_id, task, details } = call;
         let role = kind.agent_role();
-        let mut spec = SessionSpec::new(kind, self.working_dir.clone(), self.mission_dir.clone(), task, &self.config);
+        let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
         let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default() };

@@ -21,3 +21,4 @@ pub mod state;
 pub mod validate;
 pub mod verify;
 pub mod worker;
+pub mod worktree;

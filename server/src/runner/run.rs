@@ -18,6 +18,7 @@ use super::schedule::{self, Next};
 use super::state::StateStore;
 use super::validate::{self, RoundOutcome};
 use super::worker;
+use super::worktree;
 use crate::agent::config::{find_config, AgentRole, MissionsConfig};
 use crate::agent::final_tool::lint_plan;
 use crate::agent::CancellationToken;
@@ -245,9 +246,17 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     }
 
     remove_torn_temporaries(mission);
+    let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
+    let branch = state.branch().unwrap_or_else(|| format!("missions/{slug}"));
+    // Parallel workers' worktrees a killed run left go first; their features run again.
+    let mut reset = worktree::remove_leftovers(repo, &branch).map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
+    reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.status() == Some("in_progress"))).unwrap_or(false));
+    let in_working_dir: Vec<_> = state.active_features().into_iter().filter(|a| a.worktree.is_none()).collect();
+    if in_working_dir.len() != state.active_features().len() {
+        state.set_active_features(&in_working_dir);
+    }
     // An interrupted worker's changes are the only dirt a resume clears (design §6).
     let resumed_from = state.status().to_string();
-    let mut reset = Vec::new();
     if let Some(active) = state.active_feature() {
         if worker::read_handoff(mission, &active.session_id).is_none() {
             git::discard_changes(repo, &active.base_commit, mission_rel.as_deref()).map_err(|e| internal(format!("cannot discard the interrupted feature's changes: {e}")))?;
@@ -269,8 +278,6 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     if !dirty.is_empty() {
         return Err(dirty_refusal(repo, &dirty));
     }
-    let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
-    let branch = state.branch().unwrap_or_else(|| format!("missions/{slug}"));
     if git::current_branch(repo).as_deref() != Some(branch.as_str()) {
         let args: Vec<&str> = if git::branch_exists(repo, &branch) { vec!["checkout", "--quiet", &branch] } else { vec!["checkout", "--quiet", "-b", &branch] };
         git::git(repo, &args).map_err(|e| internal(e.to_string()))?;
@@ -348,7 +355,12 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
                 let id = feature.id().unwrap_or_default().to_string();
                 let milestone = feature.milestone().unwrap_or_default().to_string();
                 enter_milestone(ctx, &queue, &milestone, validate::applied_round(vstate.as_ref(), &milestone))?;
-                worker::run_feature(ctx, &id).await?
+                let batch = if *target == Target::All { parallel_batch(ctx, &queue, i) } else { Vec::new() };
+                if batch.len() > 1 {
+                    worker::run_batch(ctx, &batch).await?
+                } else {
+                    worker::run_feature(ctx, &id).await?
+                }
             }
             Next::Validate(milestone) => {
                 let applied = validate::applied_round(vstate.as_ref(), &milestone);
@@ -379,6 +391,30 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             Step::Halt(reason) => return halt(ctx, &reason),
         }
     }
+}
+
+/// The features to run at once with `max_parallel_workers > 1`: from the feature `first`
+/// that `schedule::next` chose, every pending feature of its milestone whose dependencies
+/// all completed, in queue order, up to the limit. Empty while a feature in the working
+/// directory is still in flight (its resume settles it first).
+fn parallel_batch(ctx: &Ctx, queue: &Queue, first: usize) -> Vec<String> {
+    let max = ctx.agents.config.limits.max_parallel_workers as usize;
+    if max < 2 || !ctx.state.active_features().is_empty() {
+        return Vec::new();
+    }
+    let features = &queue.file.features;
+    let milestone = features[first].milestone();
+    let completed = |d: &str| queue.feature(d).is_some_and(|f| f.status() == Some("completed"));
+    features
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.milestone() == milestone && !f.is_cancelled())
+        .filter(|(_, f)| matches!(f.status(), Some("pending") | Some("in_progress") | None))
+        .filter(|(_, f)| f.depends_on.iter().all(|d| completed(&d.value)))
+        .skip_while(|(i, _)| *i != first)
+        .filter_map(|(_, f)| f.id().map(str::to_string))
+        .take(max)
+        .collect()
 }
 
 /// Records the milestone the loop works on (its first feature's base commit is the base of

@@ -26,6 +26,10 @@ pub struct ActiveFeature {
     /// What the retry session is told about the first one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The git worktree a parallel worker runs in (`<mission>/worktrees/<feature>`); `None`
+    /// for a feature run in the working directory itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
 }
 
 const ACTIVE_FEATURE: &str = "activeFeature";
@@ -73,8 +77,33 @@ impl StateStore {
         &self.state.status
     }
 
+    /// The one feature in flight in the working directory: `activeFeature` as one object (a
+    /// serial run), or the single entry of a list without a worktree.
     pub fn active_feature(&self) -> Option<ActiveFeature> {
-        self.state.extra.get(ACTIVE_FEATURE).and_then(|v| serde_json::from_value(v.clone()).ok())
+        let all = self.active_features();
+        match all.as_slice() {
+            [one] if one.worktree.is_none() => Some(one.clone()),
+            _ => None,
+        }
+    }
+
+    /// Every feature in flight: `activeFeature` as a list (parallel workers) or as the single
+    /// object a serial run (and every earlier version) writes.
+    pub fn active_features(&self) -> Vec<ActiveFeature> {
+        match self.state.extra.get(ACTIVE_FEATURE) {
+            Some(Value::Array(items)) => items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect(),
+            Some(v) => serde_json::from_value(v.clone()).ok().into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Records the features of a parallel batch as a list (none removes the entry).
+    pub fn set_active_features(&mut self, active: &[ActiveFeature]) {
+        if active.is_empty() {
+            self.state.extra.remove(ACTIVE_FEATURE);
+        } else {
+            self.state.extra.insert(ACTIVE_FEATURE.into(), serde_json::to_value(active).unwrap_or(Value::Null));
+        }
     }
 
     pub fn set_active_feature(&mut self, active: Option<&ActiveFeature>) {
@@ -135,7 +164,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(STATE_FILE), r#"{"id":"mis_1","title":"t","status":"running","round":0,"createdAt":"a","updatedAt":"b","x-owner":"me"}"#).unwrap();
         let mut s = StateStore::load(dir.path()).unwrap();
-        let active = ActiveFeature { feature_id: "f".into(), session_id: "s".into(), base_commit: "abc".into(), attempt: 1, note: None };
+        let active = ActiveFeature { feature_id: "f".into(), session_id: "s".into(), base_commit: "abc".into(), attempt: 1, note: None, worktree: None };
         s.set_active_feature(Some(&active));
         s.set_milestone_base("m", "abc");
         s.set_milestone_base("m", "later");
@@ -146,6 +175,27 @@ mod tests {
         assert_eq!(again.milestone_base("m").as_deref(), Some("abc"), "the first base wins");
         assert!(again.fixed_round("m", 1) && !again.fixed_round("m", 2));
         assert_eq!(again.state.extra["x-owner"], "me");
+    }
+
+    #[test]
+    fn active_features_read_the_single_form_and_the_list_form() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATE_FILE), r#"{"id":"mis_1","title":"t","status":"running","round":0,"createdAt":"a","updatedAt":"b","activeFeature":{"featureId":"old","sessionId":"s0","baseCommit":"c0","attempt":2}}"#).unwrap();
+        let mut s = StateStore::load(dir.path()).unwrap();
+        let old = s.active_features();
+        assert_eq!(old.len(), 1);
+        assert_eq!((old[0].feature_id.as_str(), old[0].attempt, old[0].worktree.as_deref()), ("old", 2, None));
+        assert_eq!(s.active_feature(), Some(old[0].clone()));
+        let wt = |id: &str| ActiveFeature { feature_id: id.into(), session_id: format!("s-{id}"), base_commit: "c1".into(), attempt: 1, note: None, worktree: Some(format!("/m/worktrees/{id}")) };
+        s.set_active_features(&[wt("a"), wt("b")]);
+        s.save().unwrap();
+        let again = StateStore::load(dir.path()).unwrap();
+        assert!(again.state.extra["activeFeature"].is_array());
+        assert_eq!(again.active_features(), vec![wt("a"), wt("b")]);
+        assert_eq!(again.active_feature(), None, "worktree features are not the working directory's");
+        let mut again = again;
+        again.set_active_features(&[]);
+        assert!(again.state.extra.get("activeFeature").is_none());
     }
 
     #[test]

@@ -16,8 +16,9 @@ use super::run::{Ctx, Step};
 use super::state::ActiveFeature;
 use super::validate;
 use super::verify::verify_completion;
+use super::worktree::{self, Worktree};
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
-use crate::agent::session::SessionEnd;
+use crate::agent::session::{NoSessionObserver, SessionEnd};
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::contract;
@@ -46,7 +47,7 @@ enum Settled {
 
 pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String> {
     // A handoff that reached the disk before a crash is settled, never redone.
-    let mut next = match ctx.state.active_feature().filter(|a| a.feature_id == feature_id) {
+    let next = match ctx.state.active_feature().filter(|a| a.feature_id == feature_id) {
         Some(active) => match read_handoff(&ctx.mission, &active.session_id) {
             Some(handoff) => match settle(ctx, &active, &handoff, None)? {
                 Settled::Done(step) => return Ok(step),
@@ -56,6 +57,12 @@ pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String
         },
         None => (1, None),
     };
+    run_attempts(ctx, feature_id, next).await
+}
+
+/// Runs sessions of `feature_id` in the working directory from attempt `next.0` (told
+/// `next.1` about the previous one) until the feature settles.
+async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: (u32, Option<String>)) -> Result<Step, String> {
     loop {
         let (attempt, note) = next;
         let queue = Queue::load(&ctx.mission)?;
@@ -63,7 +70,7 @@ pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String
         let milestone = feature.milestone().unwrap_or_default().to_string();
         let base = git::head(&ctx.repo).map_err(|e| e.to_string())?;
         let session_id = new_session_id();
-        let active = ActiveFeature { feature_id: feature_id.to_string(), session_id: session_id.clone(), base_commit: base.clone(), attempt, note: note.clone() };
+        let active = ActiveFeature { feature_id: feature_id.to_string(), session_id: session_id.clone(), base_commit: base.clone(), attempt, note: note.clone(), worktree: None };
         ctx.state.set_active_feature(Some(&active));
         ctx.state.state.status = "running".into();
         ctx.state.state.current_milestone = Some(milestone.clone());
@@ -134,12 +141,16 @@ fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &Handoff, verdict: Opt
         }
         Some("partial") if active.attempt < MAX_ATTEMPTS => {
             ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "partial, running it once more" });
-            Ok(Settled::Retry(format!("A previous session handed off partial work ({}). What it left undone, which is your task now:\n{}", handoff.salient_summary.trim(), handoff.what_was_left_undone.trim())))
+            Ok(Settled::Retry(partial_note(handoff)))
         }
         Some("partial") => fail(ctx, active, "failed", &format!("a second partial handoff; left undone: {}", handoff.what_was_left_undone.trim())),
         Some("blocked") => fail(ctx, active, "blocked", &format!("blocked: {}", handoff.blocked_reason.as_deref().unwrap_or("no reason given").trim())),
         other => fail(ctx, active, "failed", &format!("a handoff with status {other:?}")),
     }
+}
+
+fn partial_note(handoff: &Handoff) -> String {
+    format!("A previous session handed off partial work ({}). What it left undone, which is your task now:\n{}", handoff.salient_summary.trim(), handoff.what_was_left_undone.trim())
 }
 
 fn fail(ctx: &mut Ctx, active: &ActiveFeature, status: &str, reason: &str) -> Result<Settled, String> {
@@ -204,4 +215,171 @@ impl FinalToolHandler for HandoffCheck {
             }
         }
     }
+}
+
+/// One feature of a parallel batch: its session in its own worktree.
+struct Slot {
+    active: ActiveFeature,
+    worktree: Worktree,
+    milestone: String,
+    task: String,
+}
+
+/// Runs independent features at once (`max_parallel_workers > 1`), each in its own git
+/// worktree on a branch from the mission branch's head, then merges them back in `ids`
+/// order (queue order). A merge conflict is aborted and halts the mission naming the files
+/// (the feature goes back to `pending`, to run again on top of the merged work). A feature
+/// whose session handed off partial work (merged like completed work) or ended without a
+/// handoff gets its one more session afterwards, in the working directory. Worktrees and
+/// their branches are removed at the end, whatever happened.
+pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
+    let mission_branch = ctx.state.branch().ok_or("the mission has no branch yet")?;
+    let base = git::head(&ctx.repo).map_err(|e| e.to_string())?;
+    let queue = Queue::load(&ctx.mission)?;
+    let mut slots: Vec<Slot> = Vec::new();
+    for id in ids {
+        let feature = queue.feature(id).ok_or_else(|| format!("feature `{id}` is no longer in features.json"))?;
+        let worktree = match worktree::add(&ctx.repo, &mission_branch, id, &base) {
+            Ok(wt) => wt,
+            Err(e) => {
+                slots.iter().for_each(|s| worktree::remove(&ctx.repo, &s.worktree));
+                return Err(format!("cannot add the worktree of feature {id}: {e}"));
+            }
+        };
+        let active = ActiveFeature { feature_id: id.clone(), session_id: new_session_id(), base_commit: base.clone(), attempt: 1, note: None, worktree: Some(worktree.path.display().to_string()) };
+        let task = build_task(ctx, &queue, id, None)?;
+        slots.push(Slot { active, worktree, milestone: feature.milestone().unwrap_or_default().to_string(), task });
+    }
+    // Written before any session starts: a resume removes the worktrees and resets these.
+    let actives: Vec<ActiveFeature> = slots.iter().map(|s| s.active.clone()).collect();
+    ctx.state.set_active_features(&actives);
+    ctx.state.state.status = "running".into();
+    ctx.save_state()?;
+    for s in &slots {
+        let (id, session_id) = (&s.active.feature_id, &s.active.session_id);
+        let mut sessions: Vec<Value> = queue.feature(id).map(|f| f.worker_session_ids.iter().map(|s| Value::String(s.value.clone())).collect()).unwrap_or_default();
+        sessions.push(Value::String(session_id.clone()));
+        queue::update(&ctx.mission, id, &[("status", json!("in_progress")), ("workerSessionIds", Value::Array(sessions))])?;
+        ctx.log("feature_started", json!({"featureId": id, "sessionId": session_id, "milestone": s.milestone, "attempt": 1, "baseCommit": base, "worktreeBranch": s.worktree.branch}))?;
+        let (done, total) = counts(&queue, &s.milestone);
+        ctx.progress.update(Update::FeatureStarted { id, attempt: 1, done, total });
+    }
+
+    let (agents, cancel) = (&ctx.agents, &ctx.cancel);
+    let sessions = slots.iter().map(|s| async move {
+        let mut check = HandoffCheck { repo: s.worktree.path.clone(), base: s.active.base_commit.clone(), feature_id: s.active.feature_id.clone(), mission_rel: None, refused: 0, verdict: None };
+        let details = json!({"featureId": s.active.feature_id, "milestone": s.milestone, "attempt": 1, "worktreeBranch": s.worktree.branch});
+        let call = SessionCall { kind: SessionKind::Worker, session_id: &s.active.session_id, task: s.task.clone(), details };
+        let outcome = agents.run_in(&s.worktree.path, call, &mut check, cancel, &mut NoSessionObserver).await;
+        (outcome.end, check.verdict)
+    });
+    let ends = futures::future::join_all(sessions).await;
+
+    let settled = merge_back(ctx, &slots, ends);
+    for s in &slots {
+        worktree::remove(&ctx.repo, &s.worktree);
+    }
+    ctx.state.set_active_features(&[]);
+    ctx.save_state()?;
+    let (halts, retries, paused) = settled?;
+    if paused || !halts.is_empty() {
+        for (id, _) in &retries {
+            queue::set_status(&ctx.mission, id, "pending")?;
+        }
+        return Ok(if halts.is_empty() { Step::Pause } else { Step::Halt(halts.join("; ")) });
+    }
+    for (id, note) in retries {
+        match run_attempts(ctx, &id, (2, Some(note))).await? {
+            Step::Continue => {}
+            step => return Ok(step),
+        }
+    }
+    Ok(Step::Continue)
+}
+
+/// Settles a batch's sessions in queue order: handoffs written, completed work verified in
+/// its worktree and merged. Returns the halt reasons, the features to run once more (with
+/// what their next session is told) and whether the run was paused.
+#[allow(clippy::type_complexity)]
+fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionEnd, Option<Result<String, String>>)>) -> Result<(Vec<String>, Vec<(String, String)>, bool), String> {
+    let mut halts = Vec::new();
+    let mut retries = Vec::new();
+    let mut paused = false;
+    for (s, (end, verdict)) in slots.iter().zip(ends) {
+        let (id, session_id) = (s.active.feature_id.as_str(), s.active.session_id.as_str());
+        let handoff = match end {
+            SessionEnd::Finished(value) => {
+                let handoff: Handoff = serde_json::from_value(value.clone()).map_err(|e| format!("the accepted handoff does not read back: {e}"))?;
+                let path = handoff_path(&ctx.mission, session_id);
+                std::fs::create_dir_all(path.parent().unwrap_or(&ctx.mission)).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                write_json_atomic(&path, &value).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                ctx.log("handoff_received", json!({"featureId": id, "sessionId": session_id, "status": handoff.status}))?;
+                handoff
+            }
+            SessionEnd::Cancelled => {
+                paused = true;
+                queue::set_status(&ctx.mission, id, "pending")?;
+                continue;
+            }
+            end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) => {
+                queue::set_status(&ctx.mission, id, "pending")?;
+                halts.push(format!("feature {id}: {}", end.reason()));
+                continue;
+            }
+            end => {
+                // Its worktree (and so its changes) goes; the next session starts afresh.
+                retries.push((id.to_string(), format!("the worker session ended without a handoff: {}. Its changes were discarded; start again from the current commit.", end.reason())));
+                continue;
+            }
+        };
+        let verdict = match handoff.status.as_deref() {
+            Some("completed") => Some(verdict.unwrap_or_else(|| verify_completion(&s.worktree.path, &s.active.base_commit, &handoff, None))),
+            Some("partial") => None,
+            _ => {
+                if let Settled::Done(Step::Halt(reason)) = settle(ctx, &s.active, &handoff, None)? {
+                    halts.push(reason);
+                }
+                continue;
+            }
+        };
+        if let Some(Err(reason)) = verdict {
+            if let Settled::Done(Step::Halt(reason)) = fail(ctx, &s.active, "failed", &format!("its handoff claimed completion, refused twice: {reason}"))? {
+                halts.push(reason);
+            }
+            continue;
+        }
+        // Completed or partial: its commits join the mission branch, in queue order.
+        let made = git::commits_since(&s.worktree.path, &s.active.base_commit).map_err(|e| e.to_string())?;
+        let merged = if made.is_empty() {
+            None
+        } else {
+            match worktree::merge(&ctx.repo, &s.worktree.branch, &format!("merge {id}")).map_err(|e| format!("cannot merge feature {id}: {e}"))? {
+                worktree::Merge::Merged(commit) => Some(commit),
+                worktree::Merge::Conflict(files) => {
+                    queue::set_status(&ctx.mission, id, "pending")?;
+                    ctx.log("merge_conflict", json!({"featureId": id, "sessionId": session_id, "files": files}))?;
+                    ctx.progress.update(Update::FeatureFinished { id, outcome: "merge conflict" });
+                    halts.push(format!("merge conflict: feature {id} conflicts with work merged before it in {}; it is pending again", files.join(", ")));
+                    continue;
+                }
+            }
+        };
+        match verdict {
+            Some(Ok(commit)) => {
+                queue::set_status(&ctx.mission, id, "completed")?;
+                ctx.log("feature_completed", json!({"featureId": id, "sessionId": session_id, "commitId": commit, "mergeCommit": merged}))?;
+                ctx.progress.update(Update::FeatureFinished { id, outcome: "completed" });
+            }
+            _ if s.active.attempt < MAX_ATTEMPTS => {
+                ctx.progress.update(Update::FeatureFinished { id, outcome: "partial, running it once more" });
+                retries.push((id.to_string(), partial_note(&handoff)));
+            }
+            _ => {
+                if let Settled::Done(Step::Halt(reason)) = settle(ctx, &s.active, &handoff, None)? {
+                    halts.push(reason);
+                }
+            }
+        }
+    }
+    Ok((halts, retries, paused))
 }
