@@ -18,6 +18,11 @@ pub fn initialize(shared: &Shared, params: InitializeParams) -> InitializeResult
     let _ = shared.roots.set(workspace_roots(&params));
     let watches = params.capabilities.workspace.as_ref().and_then(|w| w.did_change_watched_files.as_ref()).and_then(|d| d.dynamic_registration).unwrap_or(false);
     let _ = shared.client_watches.set(watches);
+    let window = params.capabilities.window.as_ref();
+    shared.missions.set_client_support(super::mission_task::ClientSupport {
+        work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
+        show_document: window.and_then(|w| w.show_document.as_ref()).is_some_and(|d| d.support),
+    });
     InitializeResult { capabilities: capabilities(encoding), server_info: Some(ServerInfo { name: "missions".to_string(), version: Some(env!("CARGO_PKG_VERSION").to_string()) }) }
 }
 
@@ -43,6 +48,8 @@ pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
             open_close: Some(true),
             change: Some(TextDocumentSyncKind::INCREMENTAL),
+            // mission.md saved with the planner's answers resumes planning (see `questions`).
+            save: Some(TextDocumentSyncSaveOptions::Supported(true)),
             ..TextDocumentSyncOptions::default()
         })),
         hover_provider: Some(HoverProviderCapability::Simple(true)),

@@ -7,12 +7,17 @@
 //! runtime, which sends it as `missions/event`. The forwarder frees the folder's slot *before*
 //! it sends the run's last event (`mission_completed`, `mission_paused`, ...), so a client that
 //! sees that event may start the mission again at once.
+//!
+//! When the client shows work-done progress, the forwarder also asks for a token (beside the
+//! events, bounded by `work_progress::CREATE_WAIT`), begins it, reports after every event and
+//! ends it with the final status once the last event and the `window/showMessage` are out. A
+//! run that ends waiting for the planner's answers opens mission.md instead (`questions`).
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -29,6 +34,9 @@ use crate::runner::queue::Queue;
 use crate::runner::run::{self, Origin, RunOptions, RunResult, Target, EXIT_COMPLETED, EXIT_HALTED, EXIT_INTERNAL, EXIT_WAITING};
 use crate::runner::schedule;
 use crate::runner::state::StateStore;
+
+use super::questions;
+use super::work_progress::{self, RunProgress, Tokens};
 
 /// `missions/event`: one progress_log.jsonl event of a mission the server runs.
 pub enum MissionEvent {}
@@ -86,10 +94,23 @@ struct Running {
     stop: Arc<AtomicU8>,
 }
 
+/// What the client can do beyond the basics, from its capabilities.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientSupport {
+    /// `window.workDoneProgress`: a run shows `$/progress`.
+    pub work_done_progress: bool,
+    /// `window.showDocument.support`: planner questions open mission.md.
+    pub show_document: bool,
+}
+
 /// The runs of this server, by mission folder.
 #[derive(Clone, Default)]
 pub struct Missions {
     running: Arc<Mutex<HashMap<PathBuf, Running>>>,
+    /// What the client supports; from `initialize`.
+    client_support: Arc<OnceLock<ClientSupport>>,
+    /// The progress tokens of the runs, for `window/workDoneProgress/cancel`.
+    tokens: Tokens,
 }
 
 enum Message {
@@ -119,6 +140,22 @@ impl Missions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Running>> {
         // A poisoned map is still a consistent map (every critical section is one insert or remove).
         self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What `initialize` learnt about the client.
+    pub fn set_client_support(&self, support: ClientSupport) {
+        let _ = self.client_support.set(support);
+    }
+
+    fn client_support(&self) -> ClientSupport {
+        self.client_support.get().copied().unwrap_or_default()
+    }
+
+    /// `window/workDoneProgress/cancel`: pauses the run the token belongs to, like
+    /// `missions.pause`. A token of no running mission (it just ended) is ignored.
+    pub fn cancel_progress(&self, token: &tower_lsp::lsp_types::NumberOrString) -> Option<Result<String, String>> {
+        let dir = self.tokens.mission_of(token)?;
+        Some(self.pause(&dir))
     }
 
     pub fn is_running(&self, dir: &Path) -> bool {
@@ -269,14 +306,40 @@ pub async fn send_event(client: &Client, uri: &Url, event: &ProgressEvent) {
 }
 
 /// Sends a run's events in order; when it ends, frees the folder, sends the final events and
-/// tells the person how it ended.
+/// tells the person how it ended. Beside that, when the client shows work-done progress, a
+/// token is asked for (without holding up the events) and each event becomes a `$/progress`
+/// report; the run's end ends it.
 async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut rx: mpsc::UnboundedReceiver<Message>) {
     let mut held = Vec::new();
     let mut result = None;
-    while let Some(message) = rx.recv().await {
+    let support = missions.client_support();
+    let wanted = support.work_done_progress;
+    let mut creating = wanted.then(|| Box::pin(work_progress::create(client.clone(), missions.tokens.clone(), dir.clone())));
+    let mut progress: Option<RunProgress> = None;
+    loop {
+        let message = match creating.as_mut() {
+            Some(pending) => tokio::select! {
+                created = pending => {
+                    creating = None;
+                    progress = created;
+                    if let Some(p) = progress.as_mut() {
+                        p.begin(work_progress::figures(&dir, None).await).await;
+                    }
+                    continue;
+                }
+                message = rx.recv() => message,
+            },
+            None => rx.recv().await,
+        };
+        let Some(message) = message else { break };
         match message {
             Message::Event(event) if FINAL_EVENTS.contains(&event.kind.as_str()) => held.push(event),
-            Message::Event(event) => send_event(&client, &uri, &event).await,
+            Message::Event(event) => {
+                send_event(&client, &uri, &event).await;
+                if let Some(p) = progress.as_mut() {
+                    p.report(work_progress::figures(&dir, Some(&event)).await).await;
+                }
+            }
             Message::Done(r) => {
                 result = Some(r);
                 break;
@@ -288,13 +351,35 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
         send_event(&client, &uri, event).await;
     }
     let result = result.unwrap_or(RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop stopped without a result".into() });
-    let paused = held.last().is_some_and(|e| e.kind == "mission_paused");
-    let (kind, text) = match result.code {
-        EXIT_COMPLETED => (MessageType::INFO, result.message),
-        EXIT_HALTED => (MessageType::ERROR, format!("Mission {}", result.message)),
-        EXIT_WAITING if paused => (MessageType::INFO, "Mission paused; missions.resume continues where it stopped".to_string()),
-        EXIT_WAITING => (MessageType::INFO, result.message),
-        _ => (MessageType::ERROR, format!("The mission could not run: {}", result.message)),
+    let end_dir = dir.clone();
+    let ended = tokio::task::spawn_blocking(move || StateStore::load(&end_dir).map(|s| (s.status().to_string(), s.state.halt_reason.clone(), if s.state.title.is_empty() { s.state.id.clone() } else { s.state.title.clone() }))).await.ok().and_then(Result::ok);
+    let final_message = match &ended {
+        Some((status, Some(reason), _)) if status == "halted" => format!("halted: {reason}"),
+        Some((status, _, _)) => status.clone(),
+        None => result.message.clone(),
     };
-    client.show_message(kind, text).await;
+    let paused = held.last().is_some_and(|e| e.kind == "mission_paused");
+    match &ended {
+        Some((status, _, title)) if status == "awaiting_answers" && result.code == EXIT_WAITING => questions::announce(&client, &dir, title, support.show_document).await,
+        _ => {
+            let (kind, text) = match result.code {
+                EXIT_COMPLETED => (MessageType::INFO, result.message),
+                EXIT_HALTED => (MessageType::ERROR, format!("Mission {}", result.message)),
+                EXIT_WAITING if paused => (MessageType::INFO, "Mission paused; missions.resume continues where it stopped".to_string()),
+                EXIT_WAITING => (MessageType::INFO, result.message),
+                _ => (MessageType::ERROR, format!("The mission could not run: {}", result.message)),
+            };
+            client.show_message(kind, text).await;
+        }
+    }
+    // A token still being asked for when the run ended: once accepted, it begins and ends.
+    if let Some(pending) = creating.take() {
+        progress = pending.await;
+        if let Some(p) = progress.as_mut() {
+            p.begin(work_progress::figures(&dir, None).await).await;
+        }
+    }
+    if let Some(p) = progress {
+        p.end(final_message).await;
+    }
 }

@@ -11,7 +11,11 @@
 //! - request handlers wait (bounded) for the analysis of the generation they arrived after, then
 //!   answer from that snapshot with panics caught;
 //! - [`mission_task`] runs a mission's loop (`missions.start`, see [`commands`]) on a thread of
-//!   its own and forwards its progress_log events as `missions/event`.
+//!   its own and forwards its progress_log events as `missions/event` and, when the client
+//!   shows work-done progress, as `$/progress` reports ([`work_progress`]; the client's cancel
+//!   pauses the run);
+//! - [`questions`]: a run waiting for the planner's answers opens mission.md at them; saving
+//!   it with every answer resumes planning.
 
 mod actions;
 mod analyzer;
@@ -29,12 +33,14 @@ mod intercept;
 mod lens;
 mod links;
 mod mission_task;
+mod questions;
 mod rename;
 mod status;
 mod symbols;
 mod tokens;
 mod transport;
 mod watched;
+mod work_progress;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,6 +114,16 @@ impl Backend {
     async fn status(&self, params: status::StatusParams) -> RpcResult<serde_json::Value> {
         status::status(&self.shared, params).await
     }
+
+    /// `window/workDoneProgress/cancel` (a notification): pauses the run showing that
+    /// progress, exactly like `missions.pause`.
+    async fn cancel_progress(&self, params: WorkDoneProgressCancelParams) {
+        match self.shared.missions.cancel_progress(&params.token) {
+            Some(Ok(answer)) => tracing::info!("progress cancelled by the client: {answer}"),
+            Some(Err(e)) => tracing::info!("progress cancelled by the client: {e}"),
+            None => tracing::debug!("cancel of an unknown progress token {:?}", params.token),
+        }
+    }
 }
 
 /// Runs the server over any byte streams until the client sends `exit` or closes the input.
@@ -139,6 +155,7 @@ where
         }),
     })
     .custom_method("missions/status", Backend::status)
+    .custom_method("window/workDoneProgress/cancel", Backend::cancel_progress)
     .finish();
     let client = service.inner().shared.client.clone();
     tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone()));
@@ -191,7 +208,18 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        // A mission.md written by another editor may hold the planner's answers.
+        for path in params.changes.iter().filter(|c| c.typ != FileChangeType::DELETED).filter_map(|c| convert::path_of(&c.uri)) {
+            questions::saved(self.shared.missions.clone(), self.shared.client.clone(), path);
+        }
         watched::changed(&self.shared, params);
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        // mission.md saved with the planner's answers: planning resumes (checked off this handler).
+        if let Some(path) = convert::path_of(&params.text_document.uri) {
+            questions::saved(self.shared.missions.clone(), self.shared.client.clone(), path);
+        }
     }
 
     async fn shutdown(&self) -> RpcResult<()> {

@@ -19,8 +19,9 @@ const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
 
 const REGISTRATION_ID: &str = "missions-watched-files";
 
-/// The files whose change can change an analysis, as globs for the client.
-const GLOBS: [&str; 6] = ["**/features.json", "**/validation-contract.md", "**/validation-state.json", "**/working_directory.txt", "**/handoffs/*.json", "**/skills/*/SKILL.md"];
+/// The files whose change can change an analysis, as globs for the client, and mission.md,
+/// whose answers to the planner's questions resume planning (see `questions`).
+const GLOBS: [&str; 7] = ["**/features.json", "**/validation-contract.md", "**/validation-state.json", "**/working_directory.txt", "**/handoffs/*.json", "**/skills/*/SKILL.md", "**/mission.md"];
 
 /// True for the files an analysis reads (the rest of a mission folder changes often during a
 /// run: logs, transcripts, tool output).
