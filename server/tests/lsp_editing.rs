@@ -143,8 +143,19 @@ async fn code_lenses_on_both_documents() {
     for relative in ["mission/validation-contract.md", "mission/features.json"] {
         let params = CodeLensParams { text_document: TextDocumentIdentifier { uri: client.uri(relative) }, work_done_progress_params: Default::default(), partial_result_params: Default::default() };
         let found = client.request::<request::CodeLensRequest>(params).await.unwrap();
-        assert!(found.iter().all(|l| l.command.as_ref().is_some_and(|c| c.command.is_empty() && !c.title.is_empty())), "label lenses: a title and no command to run");
-        lenses.push(found.into_iter().map(|l| json!({"line": l.range.start.line, "character": l.range.start.character, "title": l.command.unwrap().title})).collect::<Vec<_>>());
+        // Labels carry no command; action lenses carry a mission command with the mission first.
+        for l in &found {
+            let c = l.command.as_ref().expect("every lens is complete");
+            assert!(!c.title.is_empty());
+            if !c.command.is_empty() {
+                assert!(["missions.start", "missions.runFeature"].contains(&c.command.as_str()), "{c:?}");
+                assert!(c.arguments.as_ref().is_some_and(|a| a[0].as_str().is_some_and(|u| u.starts_with("file://"))), "{c:?}");
+            }
+        }
+        lenses.push(found.into_iter().map(|l| {
+            let c = l.command.unwrap();
+            json!({"line": l.range.start.line, "character": l.range.start.character, "title": c.title, "command": c.command})
+        }).collect::<Vec<_>>());
     }
     insta::assert_json_snapshot!("code_lenses", lenses);
     client.finish().await;

@@ -14,6 +14,17 @@ pub struct Lens {
     /// Where the lens sits (its line): an id, or the start of the document.
     pub span: Span,
     pub title: String,
+    /// The mission command the lens runs when clicked; `None` for a label.
+    pub action: Option<LensAction>,
+}
+
+/// Mission commands offered as lenses where they apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LensAction {
+    /// `missions.start`, at the top of the contract.
+    Start,
+    /// `missions.runFeature`, beside a feature that can be run again or for the first time.
+    RunFeature(String),
 }
 
 /// The contract's counts at its start, then one lens per assertion heading.
@@ -23,7 +34,7 @@ pub fn contract_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
     let status_of = |id: &str| validation.and_then(|v| v.assertions.get(id)).map(|s| if s.status.is_empty() { "pending" } else { s.status.as_str() });
     let mut out = Vec::with_capacity(contract.assertions.len() + 1);
     let (mut total, mut claimed, mut passed) = (0, 0, 0);
-    out.push(Lens { doc: DocKind::Contract, span: 0..0, title: String::new() });
+    out.push(Lens { doc: DocKind::Contract, span: 0..0, title: String::new(), action: None });
     for a in &contract.assertions {
         let id = a.id.value.as_str();
         let first = analysis.assertion(id).is_some_and(|f| std::ptr::eq(f, a));
@@ -52,9 +63,11 @@ pub fn contract_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
             },
             _ => "not validated yet".to_string(),
         };
-        out.push(Lens { doc: DocKind::Contract, span: a.id.span.clone(), title: format!("{claim} · {validation}") });
+        out.push(Lens { doc: DocKind::Contract, span: a.id.span.clone(), title: format!("{claim} · {validation}"), action: None });
     }
     out[0].title = format!("{total} assertion{} · {claimed} claimed · {passed} passed", if total == 1 { "" } else { "s" });
+    let top = out[0].span.clone();
+    out.insert(1, Lens { doc: DocKind::Contract, span: top, title: "▶ Start mission".to_string(), action: Some(LensAction::Start) });
     out
 }
 
@@ -64,7 +77,7 @@ pub fn feature_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
     features
         .features
         .iter()
-        .map(|f| {
+        .flat_map(|f| {
             let status = f.status().unwrap_or("no status");
             let sessions = &f.worker_session_ids;
             let workers = match sessions.len() {
@@ -76,7 +89,15 @@ pub fn feature_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
                 }
             };
             let span = f.id.as_ref().map_or(f.span.start..f.span.start + 1, |id| id.span.clone());
-            Lens { doc: DocKind::Features, span, title: format!("{status} · {workers}") }
+            let label = Lens { doc: DocKind::Features, span: span.clone(), title: format!("{status} · {workers}"), action: None };
+            // Features that can run (again) get a button; the server still checks dependencies.
+            let run = match (f.id(), status) {
+                (Some(id), "pending" | "failed" | "blocked") => {
+                    Some(Lens { doc: DocKind::Features, span, title: "▶ Run feature".to_string(), action: Some(LensAction::RunFeature(id.to_string())) })
+                }
+                _ => None,
+            };
+            std::iter::once(label).chain(run)
         })
         .collect()
 }
@@ -96,8 +117,16 @@ mod tests {
         let v = records::load::<records::ValidationState>(r#"{"assertions": {"VAL-A-001": {"status": "passed", "milestone": "m", "round": 2}}}"#).value.unwrap();
         let a = MissionAnalysis::new(MissionParts { contract: Some(Arc::new(contract::parse(c))), features: Some(Arc::new(features::parse(f))), validation: Some(Arc::new(v)), ..MissionParts::default() });
         let titles: Vec<String> = contract_lenses(&a).into_iter().map(|l| l.title).collect();
-        assert_eq!(titles, ["2 assertions · 1 claimed · 1 passed", "claimed by f1 · passed (m, round 2)", "unclaimed · not validated yet", "claimed by f1 · passed (m, round 2)"]);
+        assert_eq!(titles, ["2 assertions · 1 claimed · 1 passed", "▶ Start mission", "claimed by f1 · passed (m, round 2)", "unclaimed · not validated yet", "claimed by f1 · passed (m, round 2)"]);
         let titles: Vec<String> = feature_lenses(&a).into_iter().map(|l| l.title).collect();
         assert_eq!(titles, ["completed · 4 worker sessions: s1, s2, s3 +1", "cancelled · no worker sessions"]);
+    }
+
+    #[test]
+    fn runnable_features_get_a_run_button() {
+        let f = r#"{"features": [{"id": "a", "status": "pending"}, {"id": "b", "status": "failed"}, {"id": "c", "status": "in_progress"}, {"id": "d", "status": "completed"}]}"#;
+        let a = MissionAnalysis::new(MissionParts { features: Some(Arc::new(features::parse(f))), ..MissionParts::default() });
+        let actions: Vec<Option<LensAction>> = feature_lenses(&a).into_iter().map(|l| l.action).collect();
+        assert_eq!(actions, [None, Some(LensAction::RunFeature("a".into())), None, Some(LensAction::RunFeature("b".into())), None, None]);
     }
 }

@@ -73,7 +73,9 @@ impl Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum SourceKey {
     Open(u64),
-    Disk(Option<SystemTime>, u64),
+    /// Modification time, length and file identity: an atomic write (temp file + rename, as the
+    /// runner does) gives a new identity even when the size and the time tick are unchanged.
+    Disk(Option<SystemTime>, u64, u64),
     Missing,
     Unreadable(String),
 }
@@ -257,7 +259,7 @@ fn reload<T>(slot: &mut Parsed<T>, dir: &Path, name: &str, docs: &DocsSnapshot, 
     let key = match &open {
         Some(doc) => SourceKey::Open(doc.revision),
         None => match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => SourceKey::Disk(meta.modified().ok(), meta.len()),
+            Ok(meta) if meta.is_file() => SourceKey::Disk(meta.modified().ok(), meta.len(), file_identity(&meta)),
             _ => SourceKey::Missing,
         },
     };
@@ -376,4 +378,14 @@ fn lsp_diagnostic(snapshot: &MissionSnapshot, d: &Diagnostic, range: lsp::Range,
         related_information: (!related.is_empty()).then_some(related),
         ..lsp::Diagnostic::default()
     }
+}
+
+#[cfg(unix)]
+fn file_identity(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn file_identity(_meta: &std::fs::Metadata) -> u64 {
+    0
 }
