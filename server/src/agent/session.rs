@@ -172,15 +172,16 @@ pub async fn run_session(
         provider, spec, transcript, handler, cancel, observer, &mut turns,
     )
     .await;
-    if let SessionEnd::Finished(value) = &end {
-        if spec.kind == SessionKind::Worker {
-            transcript.handoff(value);
-        }
+    finish_session(spec, transcript, end, turns)
+}
+
+/// Records how a session ended (a worker's handoff, then `session_end`) and builds its
+/// outcome; shared by the built-in loop and external agents.
+pub(crate) fn finish_session(spec: &SessionSpec, transcript: &mut SessionTranscript, end: SessionEnd, turns: u32) -> SessionOutcome {
+    if let (SessionEnd::Finished(value), SessionKind::Worker) = (&end, spec.kind) {
+        transcript.handoff(value);
     }
-    transcript.end_with(
-        end.status(),
-        json!({"reason": end.reason(), "turns": turns}),
-    );
+    transcript.end_with(end.status(), json!({"reason": end.reason(), "turns": turns}));
     SessionOutcome {
         session_id: transcript.session_id().to_string(),
         end,

@@ -62,19 +62,7 @@ impl CommandAgent {
         let end = self
             .drive(spec, transcript, handler, cancel, observer, &mut turns)
             .await;
-        if let (SessionEnd::Finished(value), SessionKind::Worker) = (&end, spec.kind) {
-            transcript.handoff(value);
-        }
-        transcript.end_with(
-            end.status(),
-            json!({"reason": end.reason(), "turns": turns}),
-        );
-        SessionOutcome {
-            session_id: transcript.session_id().to_string(),
-            end,
-            turns,
-            usage: transcript.session_usage(),
-        }
+        crate::agent::session::finish_session(spec, transcript, end, turns)
     }
 
     async fn drive(
