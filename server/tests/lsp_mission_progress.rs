@@ -3,8 +3,9 @@
 //! model (tests/loop_support).
 
 mod loop_support;
+mod stdio_frames;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
@@ -35,8 +36,7 @@ impl Server {
         let mut child = command(&p.repo, &["lsp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || read_frames(stdout, tx));
+        let rx = stdio_frames::reader(stdout);
         let mut server = Server { child, stdin, rx, unread: Vec::new(), next_id: 1 };
         let init = server.request("initialize", json!({"capabilities": capabilities, "workspaceFolders": [{"uri": url(&p.repo), "name": "calc"}]}));
         assert!(init.get("result").is_some(), "{init}");
@@ -151,29 +151,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn read_frames(stdout: impl Read, tx: mpsc::Sender<Value>) {
-    let mut out = BufReader::new(stdout);
-    loop {
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if out.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some(v) = line.trim().strip_prefix("Content-Length: ") {
-                length = v.parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        if out.read_exact(&mut body).is_err() || tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-            return;
-        }
     }
 }
 

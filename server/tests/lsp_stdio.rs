@@ -1,7 +1,9 @@
 //! Black box: the real `missions lsp` binary over stdio, a whole session from initialize to
 //! exit, with a completion, a quick fix and a file written on disk by someone else.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod stdio_frames;
+
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -11,34 +13,6 @@ use serde_json::{json, Value};
 fn frame(message: &Value) -> Vec<u8> {
     let body = serde_json::to_vec(message).unwrap();
     [format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(), body].concat()
-}
-
-/// Reads framed messages on a thread, so a silent server fails the test instead of hanging it.
-fn reader(stdout: impl Read + Send + 'static) -> mpsc::Receiver<Value> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = BufReader::new(stdout);
-        loop {
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if out.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                if line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line.trim().strip_prefix("Content-Length: ") {
-                    length = v.parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            if out.read_exact(&mut body).is_err() || tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-                return;
-            }
-        }
-    });
-    rx
 }
 
 fn next(rx: &mpsc::Receiver<Value>, wanted: impl Fn(&Value) -> bool) -> Value {
@@ -65,7 +39,7 @@ fn a_whole_session_over_stdio() {
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let rx = reader(child.stdout.take().unwrap());
+    let rx = stdio_frames::reader(child.stdout.take().unwrap());
     let mut send = |m: Value| stdin.write_all(&frame(&m)).unwrap();
 
     send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "workspaceFolders": [{"uri": root_uri, "name": "ws"}]}}));

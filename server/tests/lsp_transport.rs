@@ -1,9 +1,10 @@
 //! The real binary survives malformed client messages: a truncated body, a batch, a body that
 //! is not JSON. Each is dropped with a log line and the session goes on.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod stdio_frames;
+
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 fn frame(body: &[u8]) -> Vec<u8> {
@@ -17,29 +18,7 @@ fn malformed_messages_cost_only_themselves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<serde_json::Value>();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        loop {
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.strip_prefix("Content-Length: ") {
-                    length = v.parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let _ = tx.send(serde_json::from_slice(&body).unwrap());
-        }
-    });
+    let rx = stdio_frames::reader(stdout);
     let wait_for = |id: i64| -> serde_json::Value {
         loop {
             let m = rx.recv_timeout(Duration::from_secs(20)).expect("the server answers");
