@@ -115,23 +115,28 @@ fn main() -> ExitCode {
             };
             missions::cli::demo::run(keep.as_deref(), verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
-        Command::Lsp => match {
+        Command::Lsp => {
             missions::lsp::limit_allocator_arenas();
-            tokio::runtime::Builder::new_multi_thread().enable_all().build()
-        } {
-            Ok(runtime) => {
-                let status = runtime.block_on(missions::lsp::run_stdio());
-                // A blocking read of stdin would keep the runtime alive after `exit`.
-                runtime.shutdown_background();
-                status
-            }
-            Err(e) => {
-                eprintln!("missions: cannot start the async runtime: {e}");
-                1
-            }
-        },
+            lsp_on_stdio()
+        }
     };
     ExitCode::from(code as u8)
+}
+
+/// `missions lsp`: the server on its own runtime; the process exit status.
+fn lsp_on_stdio() -> i32 {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => {
+            let status = runtime.block_on(missions::lsp::run_stdio());
+            // A blocking read of stdin would keep the runtime alive after `exit`.
+            runtime.shutdown_background();
+            status
+        }
+        Err(e) => {
+            eprintln!("missions: cannot start the async runtime: {e}");
+            1
+        }
+    }
 }
 
 fn init_tracing(verbose: bool) {

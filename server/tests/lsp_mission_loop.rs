@@ -3,151 +3,40 @@
 //! (tests/loop_support), pauses and resumes it, and keeps answering hovers meanwhile.
 
 mod loop_support;
-mod stdio_frames;
+mod stdio_client;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use loop_support::*;
 use serde_json::{json, Value};
+use stdio_client::{error_message, url, Server};
 
 const LIMITS: &str = "max_validation_rounds = 3\ncommand_timeout_s = 30";
 /// Generous: the whole mission (five worker sessions, three rounds) runs within it.
-const WAIT: Duration = Duration::from_secs(120);
+const WAIT: Duration = stdio_client::PATIENCE;
 
-fn url(path: &Path) -> String {
-    tower_lsp::lsp_types::Url::from_file_path(path).unwrap().to_string()
+/// `missions lsp` in the project's repository (its workspace folder), initialized.
+fn start(p: &Project) -> Server {
+    let server = Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, json!({})));
+    // Advertised only with every command of design §4 (see lsp_session); when they are,
+    // these are among them.
+    if let Some(commands) = server.initialize["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array() {
+        for c in ["missions.start", "missions.approvePlan", "missions.pause", "missions.resume", "missions.cancel", "missions.runFeature", "missions.validateMilestone", "missions.status"] {
+            assert!(commands.contains(&json!(c)), "{c} is advertised: {}", server.initialize);
+        }
+    }
+    server
 }
 
-/// The server over stdio; messages nobody waited for yet are kept in `unread`.
-struct Server {
-    child: Child,
-    stdin: ChildStdin,
-    rx: mpsc::Receiver<Value>,
-    unread: Vec<Value>,
-    next_id: i64,
-    /// Whether the server advertises its commands (and the source action running them).
-    advertised: bool,
+/// Whether the server advertises its commands (and the source action running them).
+fn advertised(server: &Server) -> bool {
+    server.initialize["result"]["capabilities"].get("executeCommandProvider").is_some()
 }
 
-impl Server {
-    fn start(p: &Project) -> Server {
-        let mut child = command(&p.repo, &["lsp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let rx = stdio_frames::reader(stdout);
-        let mut server = Server { child, stdin, rx, unread: Vec::new(), next_id: 1, advertised: false };
-        let init = server.request("initialize", json!({"capabilities": {}, "workspaceFolders": [{"uri": url(&p.repo), "name": "calc"}]}));
-        // Advertised only with every command of design §4 (see lsp_session); when they are,
-        // these are among them.
-        if let Some(commands) = init["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array() {
-            for c in ["missions.start", "missions.approvePlan", "missions.pause", "missions.resume", "missions.cancel", "missions.runFeature", "missions.validateMilestone", "missions.status"] {
-                assert!(commands.contains(&json!(c)), "{c} is advertised: {init}");
-            }
-        }
-        server.advertised = init["result"]["capabilities"].get("executeCommandProvider").is_some();
-        server.notify("initialized", json!({}));
-        server
-    }
-
-    fn send(&mut self, mut message: Value) {
-        if message["params"].is_null() {
-            message.as_object_mut().unwrap().remove("params");
-        }
-        let body = serde_json::to_vec(&message).unwrap();
-        self.stdin.write_all(&[format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(), body].concat()).unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    /// The response to a new request (`result` or `error`), waiting at most `within`.
-    fn request_within(&mut self, method: &str, params: Value, within: Duration) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        self.take_within(|m| m["id"] == id && m.get("method").is_none(), within)
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        self.request_within(method, params, WAIT)
-    }
-
-    fn command(&mut self, command: &str, mission: &Path) -> Value {
-        self.request("workspace/executeCommand", json!({"command": command, "arguments": [url(mission)]}))
-    }
-
-    /// A command with a second argument (a feature id or a milestone).
-    fn command_on(&mut self, command: &str, mission: &Path, item: &str) -> Value {
-        self.request("workspace/executeCommand", json!({"command": command, "arguments": [url(mission), item]}))
-    }
-
-    /// The `missions/event`s up to and including the first of type `last`.
-    fn events_until(&mut self, last: &str) -> Vec<Value> {
-        let mut events = Vec::new();
-        loop {
-            let event = self.event()["event"].clone();
-            let done = event["type"] == last;
-            events.push(event);
-            if done {
-                return events;
-            }
-        }
-    }
-
-    fn take_within(&mut self, wanted: impl Fn(&Value) -> bool, within: Duration) -> Value {
-        if let Some(i) = self.unread.iter().position(&wanted) {
-            return self.unread.remove(i);
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = self.rx.recv_timeout(left).unwrap_or_else(|e| panic!("no matching message within {within:?} ({e}); unread: {:#?}", self.unread));
-            if wanted(&message) {
-                return message;
-            }
-            self.unread.push(message);
-        }
-    }
-
-    /// The next `missions/event`, in the order the server sent them.
-    fn event(&mut self) -> Value {
-        self.take_within(|m| m["method"] == "missions/event", WAIT)["params"].clone()
-    }
-
-    fn show_message(&mut self) -> Value {
-        self.take_within(|m| m["method"] == "window/showMessage", WAIT)["params"].clone()
-    }
-
-    fn finish(mut self) {
-        let shutdown = self.request("shutdown", Value::Null);
-        assert!(shutdown.get("error").is_none(), "{shutdown}");
-        self.notify("exit", Value::Null);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit status {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn error_message(response: &Value) -> String {
-    response["error"]["message"].as_str().unwrap_or_else(|| panic!("an error answer: {response}")).to_string()
+/// The source actions offered on line 1 of `uri`.
+fn source_actions(server: &mut Server, uri: &str) -> Value {
+    server.request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": [], "only": ["source"]}}))
 }
 
 #[test]
@@ -156,10 +45,10 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
     let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
     let logged_before = p.events().len();
-    let mut server = Server::start(&p);
+    let mut server = start(&p);
     let features_uri = url(&p.mission.join("features.json"));
     // The workspace scan knows the mission (its diagnostics come first).
-    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+    server.diagnostics_until(&features_uri, |_| true);
     // mission.md open in the editor, mentioning an assertion: hovers answer from it.
     let mission_uri = url(&p.mission.join("mission.md"));
     server.notify("textDocument/didOpen", json!({"textDocument": {"uri": mission_uri, "languageId": "markdown", "version": 1, "text": "# calc\n\nStart with VAL-CALC-001.\n"}}));
@@ -169,13 +58,13 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
     assert!(error_message(&server.command("missions.resume", &p.mission)).contains("nothing to resume"));
     assert!(error_message(&server.command("missions.pause", &p.mission)).contains("nothing to pause"));
     // A `missions run` in a terminal holds the lock (a live `missions` process: the server).
-    std::fs::write(p.mission.join("run.lock"), format!("{{\"pid\": {}}}\n", server.child.id())).unwrap();
+    std::fs::write(p.mission.join("run.lock"), format!("{{\"pid\": {}}}\n", server.pid())).unwrap();
     assert!(error_message(&server.command("missions.start", &p.mission)).contains("another `missions run`"));
     std::fs::remove_file(p.mission.join("run.lock")).unwrap();
 
     // The source action on features.json offers the start.
-    let actions = server.request("textDocument/codeAction", json!({"textDocument": {"uri": features_uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": [], "only": ["source"]}}));
-    if server.advertised {
+    let actions = source_actions(&mut server, &features_uri);
+    if advertised(&server) {
         assert_eq!(actions["result"][0]["command"]["command"], "missions.start", "{actions}");
         assert_eq!(actions["result"][0]["command"]["arguments"][0], json!(url(&p.mission)), "{actions}");
     } else {
@@ -215,8 +104,8 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
     assert!(!p.mission.join("run.lock").exists(), "the run released its lock");
 
     // The source action now offers the resume; missions.resume continues the run.
-    let actions = server.request("textDocument/codeAction", json!({"textDocument": {"uri": features_uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": [], "only": ["source"]}}));
-    if server.advertised {
+    let actions = source_actions(&mut server, &features_uri);
+    if advertised(&server) {
         assert_eq!(actions["result"][0]["command"]["command"], "missions.resume", "{actions}");
     }
     let resumed = server.command("missions.resume", &p.mission);
@@ -262,8 +151,8 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
         assert!(Instant::now() < deadline, "lenses never showed completion: {titles:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let diagnostics = server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri && m["params"]["diagnostics"] == json!([]), WAIT);
-    assert_eq!(diagnostics["params"]["diagnostics"], json!([]));
+    let diagnostics = server.diagnostics_until(&features_uri, |d| d["diagnostics"] == json!([]));
+    assert_eq!(diagnostics["diagnostics"], json!([]));
     assert!(error_message(&server.command("missions.start", &p.mission)).contains("already completed"));
     assert!(error_message(&server.command("missions.cancel", &p.mission)).contains("already completed"));
     server.finish();
@@ -273,9 +162,9 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
 fn cancel_marks_a_stopped_mission_cancelled_and_start_then_refuses_it() {
     let model = MissionModel::start(sub_fix());
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = Server::start(&p);
+    let mut server = start(&p);
     let features_uri = url(&p.mission.join("features.json"));
-    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+    server.diagnostics_until(&features_uri, |_| true);
     let cancelled = server.command("missions.cancel", &p.mission);
     assert!(cancelled["result"]["message"].as_str().unwrap().contains("cancelled"), "{cancelled}");
     let event = server.event();
@@ -302,9 +191,9 @@ fn status_of(p: &Project, id: &str) -> String {
 fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run() {
     let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = Server::start(&p);
+    let mut server = start(&p);
     let features_uri = url(&p.mission.join("features.json"));
-    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+    server.diagnostics_until(&features_uri, |_| true);
     // A planned mission no run has looked at yet is `planning`: nothing to approve.
     let refused = server.command("missions.approvePlan", &p.mission);
     assert!(error_message(&refused).contains("no plan to approve") && error_message(&refused).contains("planning"), "{refused}");
@@ -314,7 +203,7 @@ fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run()
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert_eq!(p.json("state.json")["status"], "awaiting_approval");
-    let actions = server.request("textDocument/codeAction", json!({"textDocument": {"uri": features_uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": [], "only": ["source"]}}));
+    let actions = source_actions(&mut server, &features_uri);
     assert_eq!(actions["result"][0]["command"]["command"], "missions.approvePlan", "{actions}");
     // resume is not approval.
     assert!(error_message(&server.command("missions.resume", &p.mission)).contains("nothing to resume"));
@@ -340,9 +229,9 @@ fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run()
 fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     let model = MissionModel::start(sub_fix());
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = Server::start(&p);
+    let mut server = start(&p);
     let features_uri = url(&p.mission.join("features.json"));
-    server.take_within(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri, WAIT);
+    server.diagnostics_until(&features_uri, |_| true);
 
     // Refusals, before anything runs.
     let missing = server.command("missions.runFeature", &p.mission);

@@ -3,155 +3,21 @@
 //! model (tests/loop_support).
 
 mod loop_support;
-mod stdio_frames;
+mod stdio_client;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use loop_support::*;
 use serde_json::{json, Value};
+use stdio_client::{url, Server};
 
 const LIMITS: &str = "max_validation_rounds = 3\ncommand_timeout_s = 30";
-/// Generous: a whole mission runs within it.
-const WAIT: Duration = Duration::from_secs(120);
 
-fn url(path: &Path) -> String {
-    tower_lsp::lsp_types::Url::from_file_path(path).unwrap().to_string()
-}
-
-/// The server over stdio; messages nobody waited for yet are kept in `unread`.
-struct Server {
-    child: Child,
-    stdin: ChildStdin,
-    rx: mpsc::Receiver<Value>,
-    unread: Vec<Value>,
-    next_id: i64,
-}
-
-impl Server {
-    fn start(p: &Project, capabilities: Value) -> Server {
-        let mut child = command(&p.repo, &["lsp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let rx = stdio_frames::reader(stdout);
-        let mut server = Server { child, stdin, rx, unread: Vec::new(), next_id: 1 };
-        let init = server.request("initialize", json!({"capabilities": capabilities, "workspaceFolders": [{"uri": url(&p.repo), "name": "calc"}]}));
-        assert!(init.get("result").is_some(), "{init}");
-        server.notify("initialized", json!({}));
-        server
-    }
-
-    fn send(&mut self, message: Value) {
-        let body = serde_json::to_vec(&message).unwrap();
-        self.stdin.write_all(&[format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(), body].concat()).unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        if params.is_null() {
-            self.send(json!({"jsonrpc": "2.0", "method": method}));
-        } else {
-            self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
-        }
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        if params.is_null() {
-            self.send(json!({"jsonrpc": "2.0", "id": id, "method": method}));
-        } else {
-            self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        }
-        self.take(|m| m["id"] == id && m.get("method").is_none())
-    }
-
-    fn command(&mut self, command: &str, mission: &Path) -> Value {
-        self.request("workspace/executeCommand", json!({"command": command, "arguments": [url(mission)]}))
-    }
-
-    /// Answers a request the server sent us.
-    fn answer(&mut self, request: &Value, result: Value) {
-        self.send(json!({"jsonrpc": "2.0", "id": request["id"], "result": result}));
-    }
-
-    /// The first message (kept or new) that `wanted` accepts.
-    fn take(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.unread.iter().position(&wanted) {
-            return self.unread.remove(i);
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = self.rx.recv_timeout(left).unwrap_or_else(|e| panic!("no matching message within {WAIT:?} ({e}); unread: {:#?}", self.unread));
-            if wanted(&message) {
-                return message;
-            }
-            self.unread.push(message);
-        }
-    }
-
-    /// The `window/workDoneProgress/create` request, answered with success; returns its token.
-    fn accept_progress(&mut self) -> Value {
-        let create = self.take(|m| m["method"] == "window/workDoneProgress/create");
-        assert!(create.get("id").is_some(), "a request: {create}");
-        self.answer(&create, Value::Null);
-        create["params"]["token"].clone()
-    }
-
-    /// `missions/event`s and `$/progress` of `token`, in the order sent, up to and including
-    /// the progress `end`.
-    fn run_until_progress_end(&mut self, token: &Value) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let m = self.take(|m| m["method"] == "missions/event" || (m["method"] == "$/progress" && m["params"]["token"] == *token));
-            let end = m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end";
-            out.push(m);
-            if end {
-                return out;
-            }
-        }
-    }
-
-    fn events_until(&mut self, last: &str) -> Vec<Value> {
-        let mut events = Vec::new();
-        loop {
-            let event = self.take(|m| m["method"] == "missions/event")["params"]["event"].clone();
-            let done = event["type"] == last;
-            events.push(event);
-            if done {
-                return events;
-            }
-        }
-    }
-
-    fn show_message(&mut self) -> Value {
-        self.take(|m| m["method"] == "window/showMessage")["params"].clone()
-    }
-
-    fn finish(mut self) {
-        let shutdown = self.request("shutdown", Value::Null);
-        assert!(shutdown.get("error").is_none(), "{shutdown}");
-        self.notify("exit", Value::Null);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit status {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `missions lsp` in the project's repository (its workspace folder) for a client with
+/// `capabilities`, initialized.
+fn start(p: &Project, capabilities: Value) -> Server {
+    Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities))
 }
 
 fn progress_client() -> Value {
@@ -178,7 +44,7 @@ fn a_run_shows_work_done_progress_from_begin_to_end() {
     let model = MissionModel::start(sub_fix());
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
     let title = p.json("state.json")["title"].as_str().unwrap().to_string();
-    let mut server = Server::start(&p, progress_client());
+    let mut server = start(&p, progress_client());
     assert!(server.command("missions.start", &p.mission).get("result").is_some());
     let token = server.accept_progress();
     let messages = server.run_until_progress_end(&token);
@@ -219,7 +85,7 @@ fn a_run_shows_work_done_progress_from_begin_to_end() {
 fn cancelling_the_progress_pauses_the_mission_and_resume_completes_it() {
     let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = Server::start(&p, progress_client());
+    let mut server = start(&p, progress_client());
     assert!(server.command("missions.start", &p.mission).get("result").is_some());
     let token = server.accept_progress();
     server.take(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin");
@@ -251,7 +117,7 @@ fn cancelling_the_progress_pauses_the_mission_and_resume_completes_it() {
 fn a_halt_is_shown_with_its_reason_and_no_progress_without_the_capability() {
     let model = MissionModel::start(sub_fix());
     let p = Project::new(&model, "max_validation_rounds = 1\ncommand_timeout_s = 30", CONTRACT, &features());
-    let mut server = Server::start(&p, json!({}));
+    let mut server = start(&p, json!({}));
     assert!(server.command("missions.start", &p.mission).get("result").is_some());
     let events = server.events_until("mission_halted");
     let reason = events.last().unwrap()["reason"].as_str().unwrap().to_string();
@@ -262,7 +128,7 @@ fn a_halt_is_shown_with_its_reason_and_no_progress_without_the_capability() {
     // A client that did not offer window.workDoneProgress is never asked for a token.
     let status = server.command("missions.status", &p.mission);
     assert_eq!(status["result"]["status"], "halted", "{status}");
-    assert!(!server.unread.iter().any(|m| m["method"] == "window/workDoneProgress/create" || m["method"] == "$/progress"), "{:#?}", server.unread);
+    assert!(!server.unread().iter().any(|m| m["method"] == "window/workDoneProgress/create" || m["method"] == "$/progress"), "{:#?}", server.unread());
     server.finish();
 }
 
@@ -278,22 +144,18 @@ fn answering_the_planners_questions_and_saving_mission_md_resumes_planning() {
     let asked = p.read("mission.md");
     assert!(asked.contains("## Questions") && asked.contains("Which shell must it run on?"), "{asked}");
 
-    let mut server = Server::start(&p, progress_client());
+    let mut server = start(&p, progress_client());
     let mission_md = p.mission.join("mission.md");
-    let uri = url(&mission_md);
-    server.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": asked}}));
+    server.open(&mission_md, "markdown", &asked);
     // Saved with one answer only: still waiting.
-    let one = answer_questions(&asked, &["POSIX sh"]);
-    std::fs::write(&mission_md, &one).unwrap();
-    server.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}}));
+    server.save(&mission_md, 2, &answer_questions(&asked, &["POSIX sh"]));
     let status = server.command("missions.status", &p.mission);
     assert_eq!(status["result"]["status"], "awaiting_answers", "{status}");
 
     // Every answer written and saved: planning resumes as missions.start would, and runs on.
-    std::fs::write(&mission_md, answer_questions(&asked, &["POSIX sh", "yes"])).unwrap();
-    server.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}}));
+    server.save(&mission_md, 3, &answer_questions(&asked, &["POSIX sh", "yes"]));
     let shown = server.show_message();
-    assert!(shown["message"].as_str().unwrap().contains("planning resumes"), "{shown}");
+    assert!(shown["message"].as_str().unwrap().contains("planning resumes"), "{shown} (the server is pid {})", server.pid());
     let token = server.accept_progress();
     let messages = server.run_until_progress_end(&token);
     let kinds: Vec<String> = messages.iter().map(kind).collect();
@@ -301,6 +163,49 @@ fn answering_the_planners_questions_and_saving_mission_md_resumes_planning() {
     let planner = model.sessions("orchestrator");
     assert!(planner.iter().any(|s| s.first_user.contains("## Your questions and the person's answers") && s.first_user.contains("POSIX sh")), "the planner got the answers");
     assert_eq!(p.json("state.json")["status"], "completed");
+    server.finish();
+}
+
+#[test]
+fn a_mission_started_in_the_editor_lets_its_planner_ask_and_opens_the_questions() {
+    let plan = PlanScript { questions: vec!["Which shell must it run on?".into()], ..Project::calculator_plan() };
+    let model = MissionModel::start(Script { plan: Some(plan), ..sub_fix() });
+    let p = Project::unplanned(&model, LIMITS);
+    let mut server = start(&p, progress_client());
+    let mission_md = p.mission.join("mission.md");
+    let goal = p.read("mission.md");
+    server.open(&mission_md, "markdown", &goal);
+
+    // missions.start approves the plan to come, but the planner may still ask the person.
+    let started = server.command("missions.start", &p.mission);
+    assert!(started.get("result").is_some(), "{started}");
+    let token = server.accept_progress();
+    let messages = server.run_until_progress_end(&token);
+    let asked_events: Vec<&Value> = messages.iter().filter(|m| kind(m) == "question_asked").collect();
+    assert_eq!(asked_events.len(), 1, "{messages:#?}");
+    assert_eq!(asked_events[0]["params"]["event"]["question"], "Which shell must it run on?");
+    assert_eq!(p.json("state.json")["status"], "awaiting_answers");
+    let asked = p.read("mission.md");
+    assert!(asked.contains("- Q: Which shell must it run on?"), "{asked}");
+    let shown = server.show_message();
+    assert_eq!(shown["type"], 2, "a warning: {shown}");
+    assert!(shown["message"].as_str().unwrap().contains("1 question(s)"), "{shown}");
+    // mission.md opens at its `## Questions` heading.
+    let show = server.answer_next("window/showDocument", json!({"success": true}));
+    assert_eq!(show["params"]["uri"], url(&mission_md), "{show}");
+    let heading = asked.lines().position(|l| l == "## Questions").unwrap();
+    assert_eq!(show["params"]["selection"]["start"]["line"], heading, "{show}");
+
+    // The editor shows the questions (it reloaded the clean buffer); the person answers, saves.
+    server.save(&mission_md, 2, &answer_questions(&asked, &["POSIX sh"]));
+    let shown = server.show_message();
+    assert!(shown["message"].as_str().unwrap().contains("planning resumes"), "{shown}");
+    let token = server.accept_progress();
+    let messages = server.run_until_progress_end(&token);
+    let approved = messages.iter().find(|m| kind(m) == "plan_approved").unwrap_or_else(|| panic!("{messages:#?}"));
+    assert_eq!(approved["params"]["event"]["by"], "missions.start", "{approved}");
+    assert!(messages.iter().any(|m| kind(m) == "mission_completed"), "{messages:#?}");
+    assert!(model.sessions("orchestrator").iter().any(|s| s.first_user.contains("POSIX sh")), "the planner got the answer");
     server.finish();
 }
 
@@ -320,51 +225,93 @@ fn answer_questions(mission_md: &str, answers: &[&str]) -> String {
     out
 }
 
-/// validation-state.json as the runner writes it after a round of basics: VAL-CALC-002 with
-/// `status`, and (when failed) the validator's issue pointing at `ops/sub.sh` line 1.
-fn round_state(round: u32, sub_status: &str) -> String {
-    let issues = if sub_status == "failed" {
-        json!([{"id": "ISS-basics-1-1", "severity": "blocking", "title": "sub prints B-A", "detail": "`sh calc.sh sub 5 3` prints -2", "assertionIds": ["VAL-CALC-002"], "location": {"path": "ops/sub.sh", "line": 1}}])
-    } else {
-        json!([])
-    };
-    pretty(&json!({"assertions": {
-        "VAL-CALC-001": {"status": "passed", "milestone": "basics", "round": round, "evidence": [], "issues": []},
-        "VAL-CALC-002": {"status": sub_status, "milestone": "basics", "round": round, "evidence": [], "issues": issues}
-    }}))
+/// The kinds (`code`) of a publication's diagnostics.
+fn codes(published: &Value) -> Vec<String> {
+    published["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap_or_default().to_string()).collect()
 }
 
-/// The scripted validators of loop_support put no located issue on an assertion (the
-/// scrutiny validator's located issue names no assertion, so the runner files it under none),
-/// so the rounds' outcome is written here as the runner writes it and announced as a watched
-/// file change, as the client does while a mission runs.
+/// The real loop: `sub_fix`'s user-testing validator fails VAL-CALC-002 in basics' first
+/// round with an issue located at ops/sub.sh line 1; the fix feature makes round 2 pass. The
+/// client registers for watched files and, like an editor's file watcher, announces each
+/// rewrite of validation-state.json when a round's event arrives.
 #[test]
 fn a_located_validator_issue_is_a_diagnostic_on_its_source_line_until_the_assertion_passes() {
     let model = MissionModel::start(sub_fix());
+    // The fix session (the only orchestrator session of a planned mission) waits until the
+    // editor has shown round 1, so the loop cannot overwrite it first.
+    model.hold("orchestrator");
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = Server::start(&p, json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}}));
-    let register = server.take(|m| m["method"] == "client/registerCapability");
-    server.answer(&register, Value::Null);
+    let mut server = start(&p, json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}}));
+    let register = server.answer_next("client/registerCapability", Value::Null);
+    assert_eq!(register["params"]["registrations"][0]["method"], "workspace/didChangeWatchedFiles", "{register}");
     let features_uri = url(&p.mission.join("features.json"));
-    server.take(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == features_uri);
+    let contract_uri = url(&p.mission.join("validation-contract.md"));
     let source_uri = url(&p.repo.join("ops/sub.sh"));
     let state_uri = url(&p.mission.join("validation-state.json"));
+    let heading = CONTRACT.lines().position(|l| l.starts_with("### VAL-CALC-002:")).unwrap();
+    server.diagnostics_until(&features_uri, |_| true);
+    let before = server.diagnostics_until(&contract_uri, |_| true);
+    assert!(!codes(&before).contains(&"assertion-failed".to_string()), "{before}");
 
-    // Round 1 failed VAL-CALC-002 with an issue at ops/sub.sh:1.
-    std::fs::write(p.mission.join("validation-state.json"), round_state(1, "failed")).unwrap();
+    assert!(server.command("missions.start", &p.mission).get("result").is_some());
+    let events = server.events_until("validation_round");
+    let round = events.last().unwrap();
+    assert_eq!((&round["milestone"], &round["round"], &round["passed"]), (&json!("basics"), &json!(1), &json!(false)), "{events:?}");
     server.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": state_uri, "type": 1}]}));
-    let published = server.take(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == source_uri)["params"].clone();
+    // The runner filed the validator's located issue under the assertion.
+    let vstate = p.json("validation-state.json");
+    let filed = &vstate["assertions"]["VAL-CALC-002"];
+    assert_eq!(filed["status"], "failed", "{vstate}");
+    let issue = &filed["issues"][0];
+    assert_eq!(issue["assertionIds"], json!(["VAL-CALC-002"]), "{vstate}");
+    assert_eq!(issue["location"], json!({"path": "ops/sub.sh", "line": 1}), "{vstate}");
+    let issue_id = issue["id"].as_str().unwrap().to_string();
+    assert!(issue_id.starts_with("ISS-basics-1-"), "{vstate}");
+    let title = "`sh calc.sh sub 5 3` does not print 2";
+
+    // Round 1 failed: the issue on line 1 of ops/sub.sh ...
+    let published = server.diagnostics_until(&source_uri, |_| true);
     let diagnostics = published["diagnostics"].as_array().unwrap();
     assert_eq!(diagnostics.len(), 1, "{published}");
     assert_eq!(diagnostics[0]["code"], "validator-issue");
     assert_eq!(diagnostics[0]["source"], "missions");
-    assert_eq!(diagnostics[0]["range"]["start"]["line"], 0, "line 1 of the file: {published}");
-    assert!(diagnostics[0]["message"].as_str().unwrap().contains("sub prints B-A"), "{published}");
+    assert_eq!(diagnostics[0]["severity"], 1, "blocking: an error: {published}");
+    assert_eq!(diagnostics[0]["range"]["start"], json!({"line": 0, "character": 0}), "line 1 of the file: {published}");
+    assert_eq!(diagnostics[0]["message"], format!("{issue_id}: {title}"), "{published}");
+    assert_eq!(diagnostics[0]["relatedInformation"][0]["location"]["uri"], json!(contract_uri), "it points at the assertion: {published}");
+    // ... and the failure on VAL-CALC-002's heading, naming the issue.
+    let contract = server.diagnostics_until(&contract_uri, |d| codes(d).contains(&"assertion-failed".to_string()));
+    let failed: Vec<&Value> = contract["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "assertion-failed").collect();
+    assert_eq!(failed.len(), 1, "only VAL-CALC-002 failed: {contract}");
+    assert_eq!(failed[0]["range"]["start"], json!({"line": heading, "character": 4}), "on the heading's id: {contract}");
+    assert_eq!(failed[0]["source"], "missions");
+    assert!(failed[0]["message"].as_str().unwrap().contains(&format!("{issue_id}: {title}")), "{contract}");
 
-    // The fix round passed it: the file's diagnostics are cleared.
-    std::fs::write(p.mission.join("validation-state.json"), round_state(2, "passed")).unwrap();
-    server.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": state_uri, "type": 2}]}));
-    let cleared = server.take(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == source_uri)["params"].clone();
+    // The fix round passes: both go away, and the mission completes.
+    model.release("orchestrator");
+    let mut kinds = Vec::new();
+    let mut rounds = Vec::new();
+    loop {
+        let event = server.event()["event"].clone();
+        if event["type"] == "validation_round" {
+            server.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": state_uri, "type": 2}]}));
+            rounds.push((event["milestone"].as_str().unwrap().to_string(), event["round"].as_u64().unwrap(), event["passed"] == true));
+        }
+        kinds.push(event["type"].as_str().unwrap().to_string());
+        if event["type"] == "mission_completed" {
+            break;
+        }
+        assert_ne!(event["type"], "mission_halted", "{event}");
+    }
+    assert!(kinds.contains(&"fix_features_added".to_string()), "{kinds:?}");
+    assert_eq!(rounds, [("basics".to_string(), 2, true), ("more".to_string(), 1, true)], "{kinds:?}");
+    let cleared = server.diagnostics_until(&source_uri, |d| d["diagnostics"] == json!([]));
     assert_eq!(cleared["diagnostics"], json!([]), "{cleared}");
+    let contract = server.diagnostics_until(&contract_uri, |d| !codes(d).contains(&"assertion-failed".to_string()));
+    assert!(codes(&contract).iter().all(|c| c != "assertion-failed" && c != "assertion-blocked"), "{contract}");
+    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("validation-state.json")["assertions"]["VAL-CALC-002"]["status"], "passed");
+    let done = server.show_message();
+    assert!(done["message"].as_str().unwrap().contains("completed"), "{done}");
     server.finish();
 }

@@ -45,7 +45,7 @@ fn the_orchestrator_asks_then_plans_contract_first_and_the_mission_runs() {
     assert_eq!(planning.len(), 2);
     assert!(planning[1].first_user.contains("- Q: Integers only, or decimals too?\n  A: integers only"), "{}", planning[1].first_user);
     assert!(planning[1].first_user.contains("calc.sh") && planning[1].first_user.contains("test.sh"), "the file listing");
-    let results: Vec<(String, bool)> = model.seen().into_iter().filter(|s| s.role == "orchestrator").last().unwrap().results;
+    let results: Vec<(String, bool)> = model.seen().into_iter().rfind(|s| s.role == "orchestrator").unwrap().results;
     assert!(results[0].1 && results[0].0.contains("features.json is written after validation-contract.md"), "{results:?}");
     assert!(results.iter().any(|(r, e)| *e && r.contains("error[unknown-dependency]")), "the lint answered: {results:?}");
     for f in ["validation-contract.md", "features.json", "AGENTS.md", "architecture.md", "services.yaml", "skills/shell/SKILL.md"] {

@@ -2,6 +2,7 @@
 
 use crate::agent::usage::Price;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -164,6 +165,9 @@ pub enum ConfigError {
     },
     #[error("{FILE_NAME} has no [roles.{0}] table")]
     MissingRole(AgentRole),
+    /// A bad editor setting; `key` is its whole name (`missions.roles.worker.model`).
+    #[error("setting `{key}`: {message}")]
+    Setting { key: String, message: String },
 }
 
 impl MissionsConfig {
@@ -246,43 +250,539 @@ impl MissionsConfig {
                 }
             }
             if let Some(url) = &cfg.base_url {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(invalid(
-                        key("base_url"),
-                        format!("`{url}` is not an http:// or https:// URL"),
-                    ));
-                }
+                check_base_url(url).map_err(|m| invalid(key("base_url"), m))?;
             }
             if let Some(name) = &cfg.api_key_env {
-                if !is_env_var_name(name) {
-                    // Do not echo the value: it may be a pasted key.
-                    return Err(invalid(
-                        key("api_key_env"),
-                        "must name an environment variable (like ANTHROPIC_API_KEY); keys never go in missions.toml".into(),
-                    ));
-                }
+                check_api_key_env(name).map_err(|m| invalid(key("api_key_env"), m))?;
             }
         }
         let l = &self.limits;
         for (name, value) in [
-            ("max_parallel_workers", l.max_parallel_workers),
-            ("max_validation_rounds", l.max_validation_rounds),
-            ("max_turns", l.max_turns),
+            ("max_parallel_workers", u64::from(l.max_parallel_workers)),
+            ("max_validation_rounds", u64::from(l.max_validation_rounds)),
+            ("max_turns", u64::from(l.max_turns)),
+            ("max_tokens_per_mission", l.max_tokens_per_mission),
+            ("command_timeout_s", l.command_timeout_s),
         ] {
-            if value == 0 {
-                return Err(invalid(
-                    format!("limits.{name}"),
-                    "must be at least 1".into(),
-                ));
-            }
-        }
-        if !(1..=MAX_COMMAND_TIMEOUT_S).contains(&l.command_timeout_s) {
-            return Err(invalid(
-                "limits.command_timeout_s".into(),
-                format!("must be between 1 and {MAX_COMMAND_TIMEOUT_S}"),
-            ));
+            check_limit(name, value).map_err(|m| invalid(format!("limits.{name}"), m))?;
         }
         Ok(())
+    }
+}
+
+fn check_base_url(url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!("`{url}` is not an http:// or https:// URL"))
+    }
+}
+
+fn check_api_key_env(name: &str) -> Result<(), String> {
+    if is_env_var_name(name) {
+        Ok(())
+    } else {
+        // Do not echo the value: it may be a pasted key.
+        Err("must name an environment variable (like ANTHROPIC_API_KEY); keys never go in missions.toml or settings".into())
+    }
+}
+
+/// The range of each `[limits]` key (`max_tokens_per_mission` has none: 0 means no limit).
+fn check_limit(name: &str, value: u64) -> Result<(), String> {
+    match name {
+        "command_timeout_s" if !(1..=MAX_COMMAND_TIMEOUT_S).contains(&value) => {
+            Err(format!("must be between 1 and {MAX_COMMAND_TIMEOUT_S}"))
+        }
+        "max_parallel_workers" | "max_validation_rounds" | "max_turns" if value == 0 => {
+            Err("must be at least 1".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+// ---- the editor's `missions.*` settings over missions.toml ------------------------------
+
+/// The editor's `missions.*` settings (design §5), layered over missions.toml: an object in
+/// missions.toml's own shape and snake_case key names, as the VS Code extension sends it
+/// (`{"roles": {"worker": {"model": "…", "base_url": "…"}}, "limits": {"max_turns": 50}}`).
+/// Every key of missions.toml may be set (`roles.<role>.*`, `limits.*`, `sandbox`, `network`,
+/// `auto_approve`, `replay.recording`, `prices.<model>`); unknown keys and wrong types are
+/// errors naming the setting (`missions.roles.worker.modle`). `null` at any level sets
+/// nothing, so missions.toml keeps that key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EditorSettings {
+    roles: BTreeMap<AgentRole, RoleSettings>,
+    limits: BTreeMap<&'static str, u64>,
+    sandbox: Option<Sandbox>,
+    network: Option<bool>,
+    auto_approve: Option<bool>,
+    replay: Option<PathBuf>,
+    prices: BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct RoleSettings {
+    provider: Option<ProviderKind>,
+    model: Option<String>,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    command: Option<Vec<String>>,
+    max_output_tokens: Option<u32>,
+}
+
+const TOP_KEYS: [&str; 7] = [
+    "roles",
+    "limits",
+    "sandbox",
+    "network",
+    "auto_approve",
+    "replay",
+    "prices",
+];
+const ROLE_KEYS: [&str; 6] = [
+    "provider",
+    "model",
+    "base_url",
+    "api_key_env",
+    "command",
+    "max_output_tokens",
+];
+const LIMIT_KEYS: [&str; 5] = [
+    "max_parallel_workers",
+    "max_validation_rounds",
+    "max_turns",
+    "max_tokens_per_mission",
+    "command_timeout_s",
+];
+const PRICE_KEYS: [&str; 4] = ["input", "cache_read", "cache_write", "output"];
+
+/// An error naming the setting `missions.<key>` (`key` in missions.toml's terms).
+fn setting(key: &str, message: impl Into<String>) -> ConfigError {
+    let key = if key.is_empty() {
+        "missions".to_string()
+    } else {
+        format!("missions.{key}")
+    };
+    ConfigError::Setting {
+        key,
+        message: message.into(),
+    }
+}
+
+fn unknown(key: &str, expected: &[&str]) -> ConfigError {
+    // `baseUrl` for `base_url`: settings use missions.toml's key names.
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let snake: String = last
+        .chars()
+        .flat_map(|c| {
+            let lower = c.to_ascii_lowercase();
+            (c.is_ascii_uppercase().then_some('_').into_iter()).chain([lower])
+        })
+        .collect();
+    if snake != last && expected.contains(&snake.as_str()) {
+        return setting(
+            key,
+            format!("unknown setting; did you mean `{snake}`? The settings use missions.toml's key names"),
+        );
+    }
+    setting(
+        key,
+        format!("unknown setting; expected one of {}", expected.join(", ")),
+    )
+}
+
+/// What a JSON value is, for type errors (never the value itself: it may be a pasted key).
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn wrong_type(key: &str, expected: &str, v: &Value) -> ConfigError {
+    setting(key, format!("expected {expected}, found {}", kind(v)))
+}
+
+/// An object (`None` for null).
+fn object<'v>(
+    v: &'v Value,
+    key: &str,
+) -> Result<Option<&'v serde_json::Map<String, Value>>, ConfigError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map)),
+        other => Err(wrong_type(key, "an object", other)),
+    }
+}
+
+fn string(v: &Value, key: &str) -> Result<Option<String>, ConfigError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other => Err(wrong_type(key, "a string", other)),
+    }
+}
+
+fn boolean(v: &Value, key: &str) -> Result<Option<bool>, ConfigError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        other => Err(wrong_type(key, "true or false", other)),
+    }
+}
+
+/// A whole number from 0 to `max` (a JSON `50.0` counts as 50).
+fn whole(v: &Value, key: &str, max: u64) -> Result<Option<u64>, ConfigError> {
+    let n = match v {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
+                .map(|f| f as u64)
+        }),
+        other => return Err(wrong_type(key, "a whole number", other)),
+    };
+    match n {
+        Some(n) if n <= max => Ok(Some(n)),
+        _ => Err(setting(
+            key,
+            format!("expected a whole number from 0 to {max}, found {v}"),
+        )),
+    }
+}
+
+fn one_of<T: Copy>(v: &Value, key: &str, options: &[(&str, T)]) -> Result<Option<T>, ConfigError> {
+    let Some(s) = string(v, key)? else {
+        return Ok(None);
+    };
+    match options.iter().find(|(name, _)| *name == s) {
+        Some((_, value)) => Ok(Some(*value)),
+        None => {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            Err(setting(
+                key,
+                format!("unknown value `{s}`; expected one of {}", names.join(", ")),
+            ))
+        }
+    }
+}
+
+impl RoleSettings {
+    fn from_json(
+        map: &serde_json::Map<String, Value>,
+        path: &str,
+    ) -> Result<RoleSettings, ConfigError> {
+        let mut r = RoleSettings::default();
+        for (name, v) in map {
+            let key = format!("{path}.{name}");
+            let key = key.as_str();
+            match name.as_str() {
+                "provider" => {
+                    let kinds = [
+                        ProviderKind::Anthropic,
+                        ProviderKind::Openai,
+                        ProviderKind::Command,
+                        ProviderKind::Replay,
+                    ]
+                    .map(|k| (k.as_str(), k));
+                    r.provider = one_of(v, key, &kinds)?;
+                }
+                "model" => r.model = string(v, key)?,
+                "base_url" => {
+                    r.base_url = string(v, key)?;
+                    if let Some(url) = &r.base_url {
+                        check_base_url(url).map_err(|m| setting(key, m))?;
+                    }
+                }
+                "api_key_env" => {
+                    r.api_key_env = string(v, key)?;
+                    if let Some(name) = &r.api_key_env {
+                        check_api_key_env(name).map_err(|m| setting(key, m))?;
+                    }
+                }
+                "command" => {
+                    r.command = match v {
+                        Value::Null => None,
+                        Value::Array(items) => Some(
+                            items
+                                .iter()
+                                .map(|i| {
+                                    i.as_str()
+                                        .map(str::to_string)
+                                        .ok_or_else(|| wrong_type(key, "a list of strings", i))
+                                })
+                                .collect::<Result<_, _>>()?,
+                        ),
+                        other => {
+                            return Err(wrong_type(
+                                key,
+                                "a list of strings (the program and its arguments)",
+                                other,
+                            ))
+                        }
+                    }
+                }
+                "max_output_tokens" => {
+                    r.max_output_tokens = whole(v, key, u32::MAX.into())?.map(|n| n as u32)
+                }
+                _ => return Err(unknown(key, &ROLE_KEYS)),
+            }
+        }
+        Ok(r)
+    }
+
+    /// `base` (the file's table of this role, if any) with these settings over it. A table
+    /// whose provider the settings change is not the file's any more: it starts empty.
+    fn over(
+        &self,
+        base: Option<RoleConfig>,
+        role: AgentRole,
+        file: Option<&str>,
+    ) -> Result<RoleConfig, ConfigError> {
+        let mut rc = match (base, self.provider) {
+            (Some(base), Some(p)) if base.provider != p => RoleConfig::empty(p),
+            (Some(base), _) => base,
+            (None, Some(p)) => RoleConfig::empty(p),
+            (None, None) => {
+                let message = match file {
+                    Some(file) => {
+                        format!("not set, and {file} has no [roles.{role}] table to take it from")
+                    }
+                    None => "not set, and there is no missions.toml to take it from".to_string(),
+                };
+                return Err(setting(&format!("roles.{role}.provider"), message));
+            }
+        };
+        let set = |slot: &mut Option<String>, v: &Option<String>| {
+            if v.is_some() {
+                slot.clone_from(v);
+            }
+        };
+        set(&mut rc.model, &self.model);
+        set(&mut rc.base_url, &self.base_url);
+        set(&mut rc.api_key_env, &self.api_key_env);
+        if self.command.is_some() {
+            rc.command.clone_from(&self.command);
+        }
+        if self.max_output_tokens.is_some() {
+            rc.max_output_tokens = self.max_output_tokens;
+        }
+        Ok(rc)
+    }
+}
+
+impl RoleConfig {
+    fn empty(provider: ProviderKind) -> RoleConfig {
+        RoleConfig {
+            provider,
+            model: None,
+            base_url: None,
+            api_key_env: None,
+            command: None,
+            max_output_tokens: None,
+        }
+    }
+}
+
+impl EditorSettings {
+    /// Reads the settings object (the answer to `workspace/configuration` for section
+    /// `missions`); null is no settings. Checks every key and value on its own; what depends
+    /// on missions.toml (a provider's `model`) is checked by [`MissionsConfig::with_settings`].
+    pub fn from_json(value: &Value) -> Result<EditorSettings, ConfigError> {
+        let mut s = EditorSettings::default();
+        let Some(top) = (match value {
+            Value::Null => None,
+            Value::Object(map) => Some(map),
+            other => {
+                return Err(setting(
+                    "",
+                    format!(
+                        "expected an object in missions.toml's shape, found {}",
+                        kind(other)
+                    ),
+                ))
+            }
+        }) else {
+            return Ok(s);
+        };
+        for (name, v) in top {
+            let key = name.as_str();
+            match key {
+                "roles" => {
+                    for (role_name, rv) in object(v, key)?.into_iter().flatten() {
+                        let path = format!("roles.{role_name}");
+                        let Some(role) =
+                            AgentRole::ALL.into_iter().find(|r| r.as_str() == role_name)
+                        else {
+                            return Err(unknown(&path, &AgentRole::ALL.map(AgentRole::as_str)));
+                        };
+                        if let Some(fields) = object(rv, &path)? {
+                            let role_settings = RoleSettings::from_json(fields, &path)?;
+                            // A table of nulls sets nothing (and needs no provider).
+                            if role_settings != RoleSettings::default() {
+                                s.roles.insert(role, role_settings);
+                            }
+                        }
+                    }
+                }
+                "limits" => {
+                    for (limit, lv) in object(v, key)?.into_iter().flatten() {
+                        let path = format!("limits.{limit}");
+                        let Some(known) = LIMIT_KEYS.into_iter().find(|k| k == limit) else {
+                            return Err(unknown(&path, &LIMIT_KEYS));
+                        };
+                        let max =
+                            if known == "max_tokens_per_mission" || known == "command_timeout_s" {
+                                u64::MAX
+                            } else {
+                                u32::MAX.into()
+                            };
+                        if let Some(n) = whole(lv, &path, max)? {
+                            check_limit(known, n).map_err(|m| setting(&path, m))?;
+                            s.limits.insert(known, n);
+                        }
+                    }
+                }
+                "sandbox" => {
+                    s.sandbox = one_of(
+                        v,
+                        key,
+                        &[("none", Sandbox::None), ("bwrap", Sandbox::Bwrap)],
+                    )?
+                }
+                "network" => s.network = boolean(v, key)?,
+                "auto_approve" => s.auto_approve = boolean(v, key)?,
+                "replay" => {
+                    for (k, rv) in object(v, key)?.into_iter().flatten() {
+                        match k.as_str() {
+                            "recording" => {
+                                s.replay = string(rv, "replay.recording")?.map(PathBuf::from)
+                            }
+                            _ => return Err(unknown(&format!("replay.{k}"), &["recording"])),
+                        }
+                    }
+                }
+                "prices" => {
+                    for (model, pv) in object(v, key)?.into_iter().flatten() {
+                        let path = format!("prices.{model}");
+                        let Some(fields) = object(pv, &path)? else {
+                            continue;
+                        };
+                        let mut price = Price::default();
+                        for (k, fv) in fields {
+                            let fpath = format!("{path}.{k}");
+                            let slot = match k.as_str() {
+                                "input" => &mut price.input,
+                                "cache_read" => &mut price.cache_read,
+                                "cache_write" => &mut price.cache_write,
+                                "output" => &mut price.output,
+                                _ => return Err(unknown(&fpath, &PRICE_KEYS)),
+                            };
+                            match fv {
+                                Value::Null => {}
+                                Value::Number(n) => *slot = n.as_f64().unwrap_or_default(),
+                                other => {
+                                    return Err(wrong_type(
+                                        &fpath,
+                                        "a number (USD per million tokens)",
+                                        other,
+                                    ))
+                                }
+                            }
+                        }
+                        s.prices.insert(model.clone(), price);
+                    }
+                }
+                _ => return Err(unknown(key, &TOP_KEYS)),
+            }
+        }
+        Ok(s)
+    }
+
+    /// True when nothing is set (missions.toml applies as it is).
+    pub fn is_empty(&self) -> bool {
+        *self == EditorSettings::default()
+    }
+
+    /// Whether the settings set anything under `key` (`roles.worker.model`, `roles.worker`).
+    fn touches(&self, key: &str) -> bool {
+        let mut parts = key.split('.');
+        match (parts.next(), parts.next()) {
+            (Some("roles"), Some(role)) => self.roles.keys().any(|r| r.as_str() == role),
+            (Some("limits"), Some(limit)) => self.limits.contains_key(limit),
+            (Some("replay"), _) => self.replay.is_some(),
+            _ => false,
+        }
+    }
+}
+
+impl MissionsConfig {
+    /// This configuration (read from `file`) with the editor's settings over it, key by key,
+    /// checked like [`MissionsConfig::parse`]; an error the settings cause names the setting.
+    pub fn with_settings(self, settings: &EditorSettings, file: &str) -> Result<Self, ConfigError> {
+        self.layer(settings, Some(file))
+    }
+
+    /// The configuration the editor's settings give alone, when there is no missions.toml.
+    /// A role they do not name stays missing ([`MissionsConfig::role`] says so).
+    pub fn from_settings(settings: &EditorSettings) -> Result<Self, ConfigError> {
+        MissionsConfig::default().layer(settings, None)
+    }
+
+    fn layer(mut self, settings: &EditorSettings, file: Option<&str>) -> Result<Self, ConfigError> {
+        for (&role, rs) in &settings.roles {
+            let slot = match role {
+                AgentRole::Orchestrator => &mut self.roles.orchestrator,
+                AgentRole::Worker => &mut self.roles.worker,
+                AgentRole::Validator => &mut self.roles.validator,
+            };
+            *slot = Some(rs.over(slot.take(), role, file)?);
+        }
+        for (&name, &n) in &settings.limits {
+            let l = &mut self.limits;
+            match name {
+                "max_parallel_workers" => l.max_parallel_workers = n as u32,
+                "max_validation_rounds" => l.max_validation_rounds = n as u32,
+                "max_turns" => l.max_turns = n as u32,
+                "max_tokens_per_mission" => l.max_tokens_per_mission = n,
+                "command_timeout_s" => l.command_timeout_s = n,
+                _ => {}
+            }
+        }
+        if let Some(sandbox) = settings.sandbox {
+            self.sandbox = sandbox;
+        }
+        if let Some(network) = settings.network {
+            self.network = network;
+        }
+        if let Some(auto_approve) = settings.auto_approve {
+            self.auto_approve = auto_approve;
+        }
+        if let Some(recording) = &settings.replay {
+            self.replay = Some(ReplayConfig {
+                recording: recording.clone(),
+            });
+        }
+        for (model, price) in &settings.prices {
+            self.prices.insert(model.clone(), *price);
+        }
+        let origin = match file {
+            Some(file) => format!("{file} with the missions.* settings"),
+            None => "the missions.* settings".to_string(),
+        };
+        self.validate(&origin).map_err(|e| match e {
+            ConfigError::Invalid { key, message, .. }
+                if settings.touches(&key) || file.is_none() =>
+            {
+                setting(&key, message)
+            }
+            other => other,
+        })?;
+        Ok(self)
     }
 }
 
@@ -465,5 +965,235 @@ output = 75.0
         assert_eq!(find_config(&deep), None);
         std::fs::write(repo.join(FILE_NAME), "").unwrap();
         assert_eq!(find_config(&deep), Some(repo.join(FILE_NAME)));
+    }
+
+    fn settings(v: serde_json::Value) -> EditorSettings {
+        EditorSettings::from_json(&v).unwrap()
+    }
+
+    fn settings_err(v: serde_json::Value) -> String {
+        EditorSettings::from_json(&v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn settings_override_missions_toml_key_by_key() {
+        let file = MissionsConfig::parse(DESIGN_EXAMPLE, "missions.toml").unwrap();
+        // The shape the VS Code extension sends: missions.toml's, snake_case keys.
+        let s = settings(serde_json::json!({
+            "roles": {"worker": {"model": "qwen3-coder:30b", "base_url": "http://gpu:11434/v1"}},
+            "limits": {"max_turns": 50, "command_timeout_s": 300.0},
+        }));
+        let c = file.clone().with_settings(&s, "missions.toml").unwrap();
+        let w = c.role(AgentRole::Worker).unwrap();
+        assert_eq!(w.provider, ProviderKind::Openai, "kept from the file");
+        assert_eq!(w.model.as_deref(), Some("qwen3-coder:30b"));
+        assert_eq!(w.base_url.as_deref(), Some("http://gpu:11434/v1"));
+        assert_eq!(c.limits.max_turns, 50);
+        assert_eq!(c.limits.command_timeout_s, 300);
+        assert_eq!(c.limits.max_validation_rounds, 4, "kept from the file");
+        assert_eq!(
+            c.role(AgentRole::Orchestrator).unwrap(),
+            file.role(AgentRole::Orchestrator).unwrap()
+        );
+        // Nothing set (null, empty objects): the file as it is.
+        for nothing in [
+            serde_json::json!(null),
+            serde_json::json!({}),
+            serde_json::json!({"roles": {"worker": null, "validator": {"model": null}}, "limits": {}}),
+        ] {
+            let s = settings(nothing);
+            assert!(s.is_empty());
+            assert_eq!(
+                file.clone().with_settings(&s, "missions.toml").unwrap(),
+                file
+            );
+        }
+        // A null key keeps the file's value.
+        let s = settings(
+            serde_json::json!({"roles": {"orchestrator": {"model": null, "api_key_env": "OTHER_KEY"}}}),
+        );
+        let o = file.clone().with_settings(&s, "missions.toml").unwrap();
+        let o = o.role(AgentRole::Orchestrator).unwrap();
+        assert_eq!(o.model.as_deref(), Some("claude-opus-4-1"));
+        assert_eq!(o.api_key_env.as_deref(), Some("OTHER_KEY"));
+    }
+
+    #[test]
+    fn a_provider_changed_by_the_settings_starts_the_role_afresh() {
+        let file = MissionsConfig::parse(DESIGN_EXAMPLE, "missions.toml").unwrap();
+        // The validator's `command` belongs to provider "command", not to "anthropic".
+        let s = settings(
+            serde_json::json!({"roles": {"validator": {"provider": "anthropic", "model": "claude-sonnet-4-5"}}}),
+        );
+        let c = file.clone().with_settings(&s, "missions.toml").unwrap();
+        let v = c.role(AgentRole::Validator).unwrap();
+        assert_eq!(
+            (v.provider, v.model.as_deref(), v.command.as_ref()),
+            (ProviderKind::Anthropic, Some("claude-sonnet-4-5"), None)
+        );
+        // ... and needs what that provider needs, named as the setting.
+        let s = settings(serde_json::json!({"roles": {"validator": {"provider": "openai"}}}));
+        let err = file
+            .with_settings(&s, "missions.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "setting `missions.roles.validator.model`: provider \"openai\" needs a `model`"
+        );
+    }
+
+    #[test]
+    fn settings_alone_configure_the_roles_without_a_missions_toml() {
+        let role =
+            |p: &str, m: &str| serde_json::json!({"provider": p, "model": m, "api_key_env": "KEY"});
+        let s = settings(
+            serde_json::json!({"roles": {"orchestrator": role("anthropic", "a"), "worker": role("openai", "w"), "validator": {"provider": "command", "command": ["claude", "-p"]}}, "auto_approve": true, "sandbox": "bwrap", "network": false, "prices": {"a": {"input": 3, "output": 15.5}}}),
+        );
+        let c = MissionsConfig::from_settings(&s).unwrap();
+        assert!(AgentRole::ALL.iter().all(|r| c.role(*r).is_ok()));
+        assert_eq!(
+            c.role(AgentRole::Worker).unwrap().model.as_deref(),
+            Some("w")
+        );
+        assert_eq!(
+            c.role(AgentRole::Validator)
+                .unwrap()
+                .command
+                .as_ref()
+                .unwrap(),
+            &["claude", "-p"]
+        );
+        assert!(c.auto_approve && c.sandbox == Sandbox::Bwrap && !c.network);
+        assert_eq!(c.price("a").unwrap().output, 15.5);
+        assert_eq!(c.limits, Limits::default());
+        // A role the settings leave out stays missing; one without a provider is an error.
+        let c = MissionsConfig::from_settings(&settings(
+            serde_json::json!({"roles": {"worker": role("openai", "w")}}),
+        ))
+        .unwrap();
+        assert!(matches!(
+            c.role(AgentRole::Validator),
+            Err(ConfigError::MissingRole(AgentRole::Validator))
+        ));
+        let err = MissionsConfig::from_settings(&settings(
+            serde_json::json!({"roles": {"worker": {"model": "w"}}}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "setting `missions.roles.worker.provider`: not set, and there is no missions.toml to take it from");
+        let err = MissionsConfig::parse(
+            "[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "missions.toml",
+        )
+        .unwrap()
+        .with_settings(
+            &settings(serde_json::json!({"roles": {"validator": {"model": "v"}}})),
+            "missions.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "setting `missions.roles.validator.provider`: not set, and missions.toml has no [roles.validator] table to take it from");
+        let err = MissionsConfig::from_settings(&settings(
+            serde_json::json!({"roles": {"worker": {"provider": "replay"}}}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("setting `missions.roles.worker.provider`: provider \"replay\" needs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_named_and_never_echo_a_key() {
+        for (value, expected) in [
+            (serde_json::json!({"roles": {"worker": {"modle": "x"}}}), "setting `missions.roles.worker.modle`: unknown setting; expected one of provider, model, base_url, api_key_env, command, max_output_tokens"),
+            (serde_json::json!({"roles": {"planner": {}}}), "setting `missions.roles.planner`: unknown setting; expected one of orchestrator, worker, validator"),
+            (serde_json::json!({"roles": {"worker": {"model": 3}}}), "setting `missions.roles.worker.model`: expected a string, found a number"),
+            (serde_json::json!({"roles": {"worker": {"provider": "gemini"}}}), "setting `missions.roles.worker.provider`: unknown value `gemini`; expected one of anthropic, openai, command, replay"),
+            (serde_json::json!({"roles": {"worker": {"command": "claude -p"}}}), "setting `missions.roles.worker.command`: expected a list of strings (the program and its arguments), found a string"),
+            (serde_json::json!({"roles": {"worker": {"command": ["claude", 1]}}}), "setting `missions.roles.worker.command`: expected a list of strings, found a number"),
+            (serde_json::json!({"roles": {"worker": {"base_url": "localhost:11434"}}}), "setting `missions.roles.worker.base_url`: `localhost:11434` is not an http:// or https:// URL"),
+            (serde_json::json!({"roles": "worker"}), "setting `missions.roles`: expected an object, found a string"),
+            (serde_json::json!({"limits": {"maxTurns": 3}}), "setting `missions.limits.maxTurns`: unknown setting; did you mean `max_turns`? The settings use missions.toml's key names"),
+            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, command_timeout_s"),
+            (serde_json::json!({"roles": {"worker": {"baseUrl": "http://x"}}}), "setting `missions.roles.worker.baseUrl`: unknown setting; did you mean `base_url`? The settings use missions.toml's key names"),
+            (serde_json::json!({"limits": {"max_turns": 0}}), "setting `missions.limits.max_turns`: must be at least 1"),
+            (serde_json::json!({"limits": {"max_turns": -1}}), "setting `missions.limits.max_turns`: expected a whole number from 0 to 4294967295, found -1"),
+            (serde_json::json!({"limits": {"max_turns": 2.5}}), "setting `missions.limits.max_turns`: expected a whole number from 0 to 4294967295, found 2.5"),
+            (serde_json::json!({"limits": {"command_timeout_s": 601}}), "setting `missions.limits.command_timeout_s`: must be between 1 and 600"),
+            (serde_json::json!({"limits": {"max_turns": "50"}}), "setting `missions.limits.max_turns`: expected a whole number, found a string"),
+            (serde_json::json!({"network": "yes"}), "setting `missions.network`: expected true or false, found a string"),
+            (serde_json::json!({"sandbox": "docker"}), "setting `missions.sandbox`: unknown value `docker`; expected one of none, bwrap"),
+            (serde_json::json!({"prices": {"m": {"input": "1"}}}), "setting `missions.prices.m.input`: expected a number (USD per million tokens), found a string"),
+            (serde_json::json!({"replay": {"file": "x"}}), "setting `missions.replay.file`: unknown setting; expected one of recording"),
+            (serde_json::json!({"server": {"path": "missions"}}), "setting `missions.server`: unknown setting; expected one of roles, limits, sandbox, network, auto_approve, replay, prices"),
+            (serde_json::json!(["roles"]), "setting `missions`: expected an object in missions.toml's shape, found a list"),
+        ] {
+            assert_eq!(settings_err(value.clone()), expected, "{value}");
+        }
+        let err = settings_err(
+            serde_json::json!({"roles": {"worker": {"api_key_env": "sk-proj-abc123-secret"}}}),
+        );
+        assert!(
+            err.starts_with(
+                "setting `missions.roles.worker.api_key_env`: must name an environment variable"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("sk-proj-abc123-secret"), "{err}");
+        let err = settings_err(
+            serde_json::json!({"roles": {"worker": {"model": ["sk-proj-abc123-secret"]}}}),
+        );
+        assert!(!err.contains("sk-proj"), "{err}");
+    }
+
+    #[test]
+    fn every_key_of_missions_toml_can_be_a_setting() {
+        // A file setting every key, turned into settings (its own shape as JSON), rebuilds it.
+        let text = format!("{DESIGN_EXAMPLE}max_parallel_workers = 2\nmax_turns = 9\nmax_tokens_per_mission = 7\ncommand_timeout_s = 33\n");
+        let mut full = MissionsConfig::parse(&text, "m.toml").unwrap();
+        full.sandbox = Sandbox::Bwrap;
+        full.network = true;
+        full.auto_approve = true;
+        full.replay = Some(ReplayConfig {
+            recording: "r.jsonl".into(),
+        });
+        full.prices.insert(
+            "m".into(),
+            Price {
+                input: 1.0,
+                cache_read: 2.0,
+                cache_write: 3.0,
+                output: 4.0,
+            },
+        );
+        full.roles.worker.as_mut().unwrap().max_output_tokens = Some(1000);
+        full.roles.worker.as_mut().unwrap().api_key_env = Some("K".into());
+        let as_json = serde_json::to_value(&full).unwrap();
+        let rebuilt = MissionsConfig::from_settings(&settings(as_json)).unwrap();
+        assert_eq!(rebuilt, full);
+    }
+
+    #[test]
+    fn settings_never_panic_on_any_json() {
+        let values = [
+            serde_json::json!(1),
+            serde_json::json!("x"),
+            serde_json::json!(true),
+            serde_json::json!({"roles": []}),
+            serde_json::json!({"roles": {"worker": []}}),
+            serde_json::json!({"limits": {"max_turns": 1e300}}),
+            serde_json::json!({"limits": {"max_tokens_per_mission": 18446744073709551615u64}}),
+            serde_json::json!({"prices": {"m": 1}}),
+            serde_json::json!({"replay": {"recording": 1}}),
+            serde_json::json!({"roles": {"worker": {"max_output_tokens": 5000000000u64}}}),
+        ];
+        for v in values {
+            if let Ok(s) = EditorSettings::from_json(&v) {
+                let _ = MissionsConfig::from_settings(&s);
+            }
+        }
     }
 }

@@ -21,4 +21,5 @@ pub mod fixes;
 pub mod inlay;
 pub mod lens;
 pub mod links;
+pub mod merge;
 pub mod tokens;

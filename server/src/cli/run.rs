@@ -23,7 +23,7 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
     } else {
         Box::new(Lines { out: std::io::stdout(), verbosity })
     };
-    let opts = RunOptions { cwd: std::env::current_dir().unwrap_or_default(), mission: mission.map(Path::to_path_buf), yes, origin: run::Origin::Terminal, target: run::Target::All };
+    let opts = RunOptions { cwd: std::env::current_dir().unwrap_or_default(), mission: mission.map(Path::to_path_buf), yes, allow_questions: !yes, origin: run::Origin::Terminal, target: run::Target::All, settings: None };
     let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(pause_on_signal(cancel.clone()));

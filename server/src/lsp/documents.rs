@@ -23,6 +23,8 @@ pub struct Document {
     pub version: Option<i32>,
     /// Unique per content: a new revision means a new text (caches key on it).
     pub revision: u64,
+    /// The text as the editor opened it, before any didChange (see `mirror`).
+    pub as_opened: bool,
 }
 
 static NEXT_REVISION: AtomicU64 = AtomicU64::new(1);
@@ -30,7 +32,12 @@ static NEXT_REVISION: AtomicU64 = AtomicU64::new(1);
 impl Document {
     pub fn new(text: String, version: Option<i32>) -> Self {
         let positions = Positions::new(&text);
-        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed) }
+        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), as_opened: false }
+    }
+
+    /// An open document as `didOpen` gave it.
+    fn opened(text: String, version: i32) -> Self {
+        Document { as_opened: true, ..Document::new(text, Some(version)) }
     }
 }
 
@@ -70,8 +77,9 @@ pub async fn own_documents(
     snapshots: watch::Sender<Arc<DocsSnapshot>>,
     encoding: Arc<OnceLock<Encoding>>,
     roots: Arc<OnceLock<Vec<PathBuf>>>,
+    disk_changes: mpsc::UnboundedSender<Vec<PathBuf>>,
 ) {
-    let mut owner = Owner { state: DocsSnapshot::default(), encoding, roots, resend, watcher: None };
+    let mut owner = Owner { state: DocsSnapshot::default(), encoding, roots, resend, watcher: None, disk_changes };
     while let Some(event) = events.recv().await {
         owner.apply(event);
         // Events queued meanwhile are applied before the analyzer is told: one snapshot per burst.
@@ -89,6 +97,9 @@ struct Owner {
     resend: mpsc::WeakUnboundedSender<DocEvent>,
     /// The server's own file watcher, when the client does not watch for us.
     watcher: Option<notify::RecommendedWatcher>,
+    /// Every disk change, after it is applied here: for mirroring into unsaved buffers and
+    /// for the planner's answers in mission.md.
+    disk_changes: mpsc::UnboundedSender<Vec<PathBuf>>,
 }
 
 impl Owner {
@@ -101,7 +112,7 @@ impl Owner {
             DocEvent::Open { generation, uri, text, version } => {
                 self.state.generation = generation;
                 self.note_mission(&uri);
-                Arc::make_mut(&mut self.state.docs).insert(uri, Arc::new(Document::new(text, Some(version))));
+                Arc::make_mut(&mut self.state.docs).insert(uri, Arc::new(Document::opened(text, version)));
             }
             DocEvent::Change { generation, uri, version, changes } => {
                 self.state.generation = generation;
@@ -142,6 +153,8 @@ impl Owner {
                 }
             }
             DocEvent::DiskChanged(paths) => {
+                tracing::debug!("changed on disk: {paths:?}");
+                let _ = self.disk_changes.send(paths.clone());
                 for path in paths {
                     let Some(dir) = folder::mission_of(&path, &self.state.missions) else { continue };
                     let known = self.state.missions.contains(&dir);
@@ -175,8 +188,9 @@ impl Owner {
         if !dir.is_dir() {
             return;
         }
-        if let Err(e) = watcher.watch(dir, notify::RecursiveMode::Recursive) {
-            tracing::warn!("cannot watch {}: {e}", dir.display());
+        match watcher.watch(dir, notify::RecursiveMode::Recursive) {
+            Ok(()) => tracing::debug!("watching {}", dir.display()),
+            Err(e) => tracing::warn!("cannot watch {}: {e}", dir.display()),
         }
     }
 

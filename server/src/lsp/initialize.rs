@@ -18,6 +18,12 @@ pub fn initialize(shared: &Shared, params: InitializeParams) -> InitializeResult
     let _ = shared.roots.set(workspace_roots(&params));
     let watches = params.capabilities.workspace.as_ref().and_then(|w| w.did_change_watched_files.as_ref()).and_then(|d| d.dynamic_registration).unwrap_or(false);
     let _ = shared.client_watches.set(watches);
+    shared.missions.settings.set_client_answers(params.capabilities.workspace.as_ref().and_then(|w| w.configuration).unwrap_or(false));
+    let workspace = params.capabilities.workspace.as_ref();
+    let _ = shared.edit_support.set(super::mirror::EditSupport {
+        apply_edit: workspace.and_then(|w| w.apply_edit).unwrap_or(false),
+        versioned: workspace.and_then(|w| w.workspace_edit.as_ref()).and_then(|e| e.document_changes).unwrap_or(false),
+    });
     let window = params.capabilities.window.as_ref();
     shared.missions.set_client_support(super::mission_task::ClientSupport {
         work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),

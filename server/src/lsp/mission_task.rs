@@ -111,6 +111,8 @@ pub struct Missions {
     client_support: Arc<OnceLock<ClientSupport>>,
     /// The progress tokens of the runs, for `window/workDoneProgress/cancel`.
     tokens: Tokens,
+    /// The editor's `missions.*` settings; each run layers the newest over missions.toml.
+    pub settings: super::settings::Settings,
 }
 
 enum Message {
@@ -168,30 +170,8 @@ impl Missions {
     /// milestone the runner would refuse. Returns at once; the run reports through
     /// `missions/event`.
     pub fn start(&self, client: &Client, dir: &Path, uri: &Url, launch: Launch) -> Result<String, String> {
-        if self.is_running(dir) {
-            return Err(format!("the mission {} is already running", dir.display()));
-        }
-        let state = StateStore::load(dir)?;
-        match (state.status(), &launch) {
-            ("completed", _) => return Err(format!("the mission {} is already completed", state.state.id)),
-            ("cancelled", _) => return Err(format!("the mission {} was cancelled; start a new one with `missions new`", state.state.id)),
-            ("awaiting_approval", Launch::ApprovePlan) => {}
-            (other, Launch::ApprovePlan) => return Err(format!("no plan to approve: the mission {} is {other}, not awaiting_approval", state.state.id)),
-            ("paused" | "halted", _) => {}
-            (other, Launch::Resume) => return Err(format!("nothing to resume: the mission {} is {other}, not paused or halted (use missions.start)", state.state.id)),
-            _ => {}
-        }
-        // The runner checks these again; the person hears them as the command's answer.
-        match &launch {
-            Launch::RunFeature(id) => {
-                schedule::runnable_feature(&Queue::load(dir)?.file, id)?;
-            }
-            Launch::ValidateMilestone(m) => schedule::validatable_milestone(&Queue::load(dir)?.file, m)?,
-            _ => {}
-        }
-        // A `missions run` in a terminal holds the lock; the run would refuse too, but the
-        // person should hear it as the command's answer.
-        drop(RunLock::acquire(dir).map_err(|e| e.to_string())?);
+        // The slot is taken first, so two starts at once (a save seen twice) cannot both pass
+        // the checks and the second never mistakes the first's lock for a terminal's run.
         let cancel = CancellationToken::new();
         let stop = Arc::new(AtomicU8::new(STOP_NONE));
         {
@@ -201,9 +181,16 @@ impl Missions {
             }
             running.insert(dir.to_path_buf(), Running { cancel: cancel.clone(), stop: stop.clone() });
         }
+        let state = match startable(dir, &launch) {
+            Ok(state) => state,
+            Err(e) => {
+                self.lock().remove(dir);
+                return Err(e);
+            }
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(forward(self.clone(), client.clone(), dir.to_path_buf(), uri.clone(), rx));
-        let opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, origin: Origin::Editor { command: launch.command() }, target: launch.target() };
+        let opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, allow_questions: true, origin: Origin::Editor { command: launch.command() }, target: launch.target(), settings: self.settings.current() };
         let thread_dir = dir.to_path_buf();
         let spawned = std::thread::Builder::new().name("mission-loop".into()).spawn(move || {
             let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), cancel, &stop, &thread_dir))).unwrap_or_else(|_| RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop panicked (the files are consistent; start it again to resume)".into() });
@@ -265,6 +252,31 @@ impl Missions {
             run.cancel.cancel();
         }
     }
+}
+
+/// The mission's state when `launch` fits it; else why not. The runner checks these again; the
+/// person hears them as the command's answer.
+fn startable(dir: &Path, launch: &Launch) -> Result<StateStore, String> {
+    let state = StateStore::load(dir)?;
+    match (state.status(), launch) {
+        ("completed", _) => return Err(format!("the mission {} is already completed", state.state.id)),
+        ("cancelled", _) => return Err(format!("the mission {} was cancelled; start a new one with `missions new`", state.state.id)),
+        ("awaiting_approval", Launch::ApprovePlan) => {}
+        (other, Launch::ApprovePlan) => return Err(format!("no plan to approve: the mission {} is {other}, not awaiting_approval", state.state.id)),
+        ("paused" | "halted", _) => {}
+        (other, Launch::Resume) => return Err(format!("nothing to resume: the mission {} is {other}, not paused or halted (use missions.start)", state.state.id)),
+        _ => {}
+    }
+    match launch {
+        Launch::RunFeature(id) => {
+            schedule::runnable_feature(&Queue::load(dir)?.file, id)?;
+        }
+        Launch::ValidateMilestone(m) => schedule::validatable_milestone(&Queue::load(dir)?.file, m)?,
+        _ => {}
+    }
+    // A `missions run` in a terminal holds the lock.
+    drop(RunLock::acquire(dir).map_err(|e| e.to_string())?);
+    Ok(state)
 }
 
 /// The runner thread: the loop on a runtime of its own, then the cancellation if asked for.

@@ -15,7 +15,12 @@
 //!   shows work-done progress, as `$/progress` reports ([`work_progress`]; the client's cancel
 //!   pauses the run);
 //! - [`questions`]: a run waiting for the planner's answers opens mission.md at them; saving
-//!   it with every answer resumes planning.
+//!   it with every answer resumes planning;
+//! - [`mirror`]: a mission file written on disk (by the runner) while its buffer has unsaved
+//!   edits gets the change merged into the buffer with `workspace/applyEdit`;
+//! - [`settings`] keeps the editor's `missions.*` settings (asked for with
+//!   `workspace/configuration`, pushed with `workspace/didChangeConfiguration`), which runs
+//!   started here layer over missions.toml.
 
 mod actions;
 mod analyzer;
@@ -32,9 +37,11 @@ mod inlay;
 mod intercept;
 mod lens;
 mod links;
+mod mirror;
 mod mission_task;
 mod questions;
 mod rename;
+mod settings;
 mod status;
 mod symbols;
 mod tokens;
@@ -83,6 +90,10 @@ pub(crate) struct Shared {
     initialized: OnceLock<bool>,
     /// The mission loops this server runs (see `mission_task`).
     missions: mission_task::Missions,
+    /// What edits the client takes (see `mirror`); from `initialize`.
+    edit_support: Arc<OnceLock<mirror::EditSupport>>,
+    /// To the mirror, for saves (weak: the mirror stops with the document owner).
+    mirror_events: mpsc::WeakUnboundedSender<mirror::MirrorEvent>,
 }
 
 impl Shared {
@@ -140,6 +151,9 @@ where
     let (events_tx, events_rx) = mpsc::unbounded_channel::<DocEvent>();
     let (docs_tx, docs_rx) = watch::channel(Arc::new(documents::DocsSnapshot::default()));
     let (snapshots_tx, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let (disk_tx, disk_rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let (mirror_tx, mirror_rx) = mpsc::unbounded_channel::<mirror::MirrorEvent>();
+    let edit_support = Arc::new(OnceLock::new());
 
     let (service, socket) = LspService::build(|client| Backend {
         shared: Arc::new(Shared {
@@ -152,13 +166,18 @@ where
             client_watches: OnceLock::new(),
             initialized: OnceLock::new(),
             missions: mission_task::Missions::default(),
+            edit_support: edit_support.clone(),
+            mirror_events: mirror_tx.downgrade(),
         }),
     })
     .custom_method("missions/status", Backend::status)
     .custom_method("window/workDoneProgress/cancel", Backend::cancel_progress)
     .finish();
-    let client = service.inner().shared.client.clone();
-    tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone()));
+    let shared = service.inner().shared.clone();
+    let client = shared.client.clone();
+    tokio::spawn(mirror::Follower::new(client.clone(), docs_rx.clone(), encoding.clone(), edit_support).run(mirror_rx));
+    tokio::spawn(follow_disk(shared, disk_rx, mirror_tx));
+    tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone(), disk_tx));
     tokio::spawn(analyzer::analyse_forever(docs_rx, snapshots_tx, client, encoding.clone()));
     let lifecycle = Arc::new(intercept::Lifecycle::default());
     let service = intercept::DocumentEvents::new(service, events_tx, accepted, lifecycle.clone());
@@ -168,6 +187,17 @@ where
         _ = lifecycle.exit.notified() => tracing::info!("exit"),
     }
     lifecycle.shutdown_requested.load(Ordering::SeqCst)
+}
+
+/// Files changed on disk, as the document owner saw them: mission.md may hold the planner's
+/// answers (`questions`), and open buffers with unsaved edits take the change (`mirror`).
+async fn follow_disk(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Vec<PathBuf>>, mirror: mpsc::UnboundedSender<mirror::MirrorEvent>) {
+    while let Some(paths) = changes.recv().await {
+        for path in &paths {
+            questions::saved(shared.missions.clone(), shared.client.clone(), path.clone());
+        }
+        let _ = mirror.send(mirror::MirrorEvent::Disk(paths));
+    }
 }
 
 /// A long-running server on glibc gets one malloc arena per thread that ever allocated, each
@@ -205,19 +235,25 @@ impl LanguageServer for Backend {
             let client_registers = shared.client_watches.get().copied().unwrap_or(false);
             watched::start(&shared, client_registers).await;
         });
+        // The `missions.*` settings the runs use, asked for off the handler (see `settings`).
+        self.shared.missions.settings.initialized(&self.shared.client);
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        self.shared.missions.settings.changed(&self.shared.client, params);
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        // A mission.md written by another editor may hold the planner's answers.
-        for path in params.changes.iter().filter(|c| c.typ != FileChangeType::DELETED).filter_map(|c| convert::path_of(&c.uri)) {
-            questions::saved(self.shared.missions.clone(), self.shared.client.clone(), path);
-        }
+        // Through the document owner to the analysis, `questions` and `mirror` (`follow_disk`).
         watched::changed(&self.shared, params);
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         // mission.md saved with the planner's answers: planning resumes (checked off this handler).
         if let Some(path) = convert::path_of(&params.text_document.uri) {
+            if let Some(mirror) = self.shared.mirror_events.upgrade() {
+                let _ = mirror.send(mirror::MirrorEvent::Saved(path.clone()));
+            }
             questions::saved(self.shared.missions.clone(), self.shared.client.clone(), path);
         }
     }

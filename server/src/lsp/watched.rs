@@ -2,7 +2,8 @@
 //! registered with the client when it supports dynamic registration, else a watcher in the
 //! server (`notify`) on the mission folders. Either way a change becomes a `DiskChanged` event
 //! for the document owner, which makes the analyzer re-read that mission's files; an open
-//! document keeps the editor's text, whatever is on disk.
+//! document keeps the editor's text (`mirror` brings the change into a buffer with unsaved
+//! edits).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,23 +13,23 @@ use tower_lsp::lsp_types::{DidChangeWatchedFilesParams, DidChangeWatchedFilesReg
 
 use super::documents::DocEvent;
 use super::{convert, Shared};
-use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, SKILLS_DIR, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE};
+use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, MISSION_FILE, SKILLS_DIR, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE};
 
 /// The longest `initialized` waits for the client to accept the registration.
 const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
 
 const REGISTRATION_ID: &str = "missions-watched-files";
 
-/// The files whose change can change an analysis, as globs for the client, and mission.md,
-/// whose answers to the planner's questions resume planning (see `questions`).
+/// The files whose change can change an analysis, as globs for the client.
 const GLOBS: [&str; 7] = ["**/features.json", "**/validation-contract.md", "**/validation-state.json", "**/working_directory.txt", "**/handoffs/*.json", "**/skills/*/SKILL.md", "**/mission.md"];
 
-/// True for the files an analysis reads (the rest of a mission folder changes often during a
-/// run: logs, transcripts, tool output).
+/// True for the files an analysis reads, mission.md among them (its ids are live, and its
+/// answers resume planning). The rest of a mission folder changes often during a run: logs,
+/// transcripts, tool output.
 pub fn affects_analysis(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
     let parent = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-    [CONTRACT_FILE, FEATURES_FILE, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE].contains(&name)
+    [CONTRACT_FILE, FEATURES_FILE, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE, MISSION_FILE].contains(&name)
         || (parent == Some(HANDOFFS_DIR) && name.ends_with(".json"))
         || path.components().any(|c| c.as_os_str() == SKILLS_DIR)
 }
@@ -97,7 +98,7 @@ mod tests {
 
     #[test]
     fn only_analysed_files_matter() {
-        for yes in ["/m/features.json", "/m/handoffs/s1.json", "/m/skills/w/SKILL.md", "/m/validation-state.json"] {
+        for yes in ["/m/features.json", "/m/handoffs/s1.json", "/m/skills/w/SKILL.md", "/m/validation-state.json", "/m/mission.md"] {
             assert!(affects_analysis(Path::new(yes)), "{yes}");
         }
         for no in ["/m/progress_log.jsonl", "/m/worker-transcripts.jsonl", "/m/tool-output/s/1.txt", "/m/handoffs/notes.txt", "/"] {

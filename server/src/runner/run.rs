@@ -19,7 +19,7 @@ use super::state::StateStore;
 use super::validate::{self, RoundOutcome};
 use super::worker;
 use super::worktree;
-use crate::agent::config::{find_config, AgentRole, MissionsConfig};
+use crate::agent::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
 use crate::agent::final_tool::lint_plan;
 use crate::agent::CancellationToken;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};
@@ -36,10 +36,16 @@ pub struct RunOptions {
     pub mission: Option<PathBuf>,
     /// Answers the approval gate.
     pub yes: bool,
+    /// Whether the planner may ask the person (`ask_user`). `missions run --yes` withholds it;
+    /// the editor approves the plan but still lets the planner ask (answers resume on save).
+    pub allow_questions: bool,
     /// Who drives the run; the progress log says so when it approves or pauses.
     pub origin: Origin,
     /// The whole loop, or one step of it.
     pub target: Target,
+    /// The editor's `missions.*` settings, layered over missions.toml (or standing alone
+    /// when there is none); `None` for `missions run` and `missions demo`.
+    pub settings: Option<EditorSettings>,
 }
 
 /// What a run does: the loop until the mission ends, or one step of it now (the editor's
@@ -215,15 +221,38 @@ fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: 
     if git::head(&repo).is_err() {
         return Err(usage(format!("{} is not a git repository with a commit; commit something first (missions work on a branch made from HEAD)", repo.display())));
     }
-    let config_path = find_config(&opts.cwd).or_else(|| find_config(&repo)).ok_or_else(|| usage(format!("no missions.toml from {} up to the git top level: it says which model each role uses ([roles.orchestrator], [roles.worker], [roles.validator])", opts.cwd.display())))?;
-    let config = MissionsConfig::load(&config_path).map_err(|e| usage(e.to_string()))?;
+    let (config, config_origin) = configuration(opts, &repo).map_err(usage)?;
     let auto_approve = config.auto_approve;
-    let mut agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{}: {e}", config_path.display())))?;
-    // `--yes` also tells the planner not to ask (design §3b): `ask_user` is withheld.
-    agents.allow_questions = !opts.yes;
+    let mut agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{config_origin}: {e}")))?;
+    agents.allow_questions = opts.allow_questions;
     let journal = Journal::open_with(mission, progress.events());
     let mission_rel = mission.canonicalize().ok().and_then(|m| m.strip_prefix(&repo).ok().map(|p| format!("{}/", p.display()))).filter(|p| p != "/");
     Ok((Ctx { origin: opts.origin, mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress }, auto_approve))
+}
+
+/// missions.toml (found from the working directory, else the repository), with the editor's
+/// settings over it when the run has them, or the settings alone when there is no file; and
+/// what to call that configuration in errors.
+fn configuration(opts: &RunOptions, repo: &Path) -> Result<(MissionsConfig, String), String> {
+    let path = find_config(&opts.cwd).or_else(|| find_config(repo));
+    let settings = opts.settings.as_ref().filter(|s| !s.is_empty());
+    match (path, settings) {
+        (Some(path), None) => Ok((MissionsConfig::load(&path).map_err(|e| e.to_string())?, path.display().to_string())),
+        (Some(path), Some(settings)) => {
+            let file = path.display().to_string();
+            let config = MissionsConfig::load(&path).map_err(|e| e.to_string())?.with_settings(settings, &file).map_err(|e| e.to_string())?;
+            Ok((config, format!("{file} with the missions.* settings")))
+        }
+        (None, Some(settings)) => {
+            let config = MissionsConfig::from_settings(settings).map_err(|e| e.to_string())?;
+            let missing: Vec<&str> = AgentRole::ALL.into_iter().filter(|r| config.role(*r).is_err()).map(AgentRole::as_str).collect();
+            if !missing.is_empty() {
+                return Err(format!("no missions.toml from {} up to the git top level, and the missions.* settings do not configure the {} role: set missions.roles.<role>.provider (and model) for it, or add missions.toml", opts.cwd.display(), missing.join(", ")));
+            }
+            Ok((config, "the missions.* settings".to_string()))
+        }
+        (None, None) => Err(format!("no missions.toml from {} up to the git top level: it says which model each role uses ([roles.orchestrator], [roles.worker], [roles.validator])", opts.cwd.display())),
+    }
 }
 
 /// Checks everything that can be checked before work starts (the plan's lint, the approval

@@ -45,6 +45,9 @@ pub struct Script {
     pub fixes: BTreeMap<String, Value>,
     /// How the orchestrator plans a mission that has no plan.
     pub plan: Option<PlanScript>,
+    /// Where the user-testing validator places the bug of an assertion it fails: assertion id
+    /// -> the `location` (`{"path", "line"}`) of its issue. Without one the issue is unlocated.
+    pub issue_locations: BTreeMap<String, Value>,
 }
 
 /// A planning session: optional questions (only when `ask_user` is offered and they are not
@@ -66,6 +69,8 @@ pub struct PlanScript {
 struct Shared {
     script: Script,
     seen: Mutex<Vec<Seen>>,
+    /// Roles whose answers are held back (see `MissionModel::hold`).
+    held: Mutex<std::collections::BTreeSet<String>>,
 }
 
 pub struct MissionModel {
@@ -78,7 +83,7 @@ impl MissionModel {
     /// Starts the model on its own runtime (the tests spawn the real binary synchronously).
     pub fn start(script: Script) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let shared = Arc::new(Shared { script, seen: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared { script, seen: Mutex::new(Vec::new()), held: Mutex::new(Default::default()) });
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -90,6 +95,18 @@ impl MissionModel {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// Holds back every answer to `role` until `release(role)`: the loop waits inside that
+    /// role's next model call, so a test can look at the files (and what an editor shows of
+    /// them) as the step before left them, without racing the loop.
+    pub fn hold(&self, role: &str) {
+        self.shared.held.lock().unwrap().insert(role.to_string());
+    }
+
+    /// Lets the answers to `role` go again (the held one first).
+    pub fn release(&self, role: &str) {
+        self.shared.held.lock().unwrap().remove(role);
     }
 
     /// The first request of every session of `role`, in order.
@@ -116,13 +133,16 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
     let conv = if openai { read_openai(&body) } else { read_anthropic(&body) };
     let role = role_of(&conv.system);
     shared.seen.lock().unwrap().push(Seen { role: role.to_string(), first_user: conv.first_user.clone(), turn: conv.turns, results: conv.results.clone(), tools: conv.tools.clone() });
+    while shared.held.lock().unwrap().contains(role) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     if !shared.script.latency.is_zero() {
         tokio::time::sleep(shared.script.latency).await;
     }
     let calls = match role {
         "worker" => worker(&conv),
         "scrutiny" => scrutiny(&conv),
-        "user-testing" => user_testing(&conv),
+        "user-testing" => user_testing(&conv, &shared.script),
         "orchestrator" => orchestrator(&conv, &shared.script),
         _ => vec![],
     };
@@ -345,8 +365,9 @@ fn evidence_dir(first_user: &str) -> String {
 }
 
 /// Runs each assertion's `Run:` command as a user would and compares its output with
-/// `Expect:`; saves the output as evidence.
-fn user_testing(c: &Conv) -> Vec<(String, Value)> {
+/// `Expect:`; saves the output as evidence. A failed assertion gets a blocking issue, located
+/// where `script.issue_locations` says.
+fn user_testing(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     let probes = probes(&c.first_user);
     let dir = relative(&c.system, &evidence_dir(&c.first_user));
     let rel = |id: &str| format!("evidence/{}/{id}.txt", dir.rsplit('/').next().unwrap_or(""));
@@ -368,7 +389,11 @@ fn user_testing(c: &Conv) -> Vec<(String, Value)> {
             assertions.push(json!({"id": p.id, "status": "passed", "evidence": [rel(&p.id)]}));
         } else {
             assertions.push(json!({"id": p.id, "status": "failed", "evidence": [rel(&p.id)], "notes": format!("printed {}", output.trim())}));
-            issues.push(json!({"severity": "blocking", "title": format!("`{run}` does not print {expect}"), "detail": format!("Ran `{run}`; expected `{expect}`, got `{}`.", output.trim()), "assertionIds": [p.id]}));
+            let mut issue = json!({"severity": "blocking", "title": format!("`{run}` does not print {expect}"), "detail": format!("Ran `{run}`; expected `{expect}`, got `{}`.", output.trim()), "assertionIds": [p.id]});
+            if let Some(location) = script.issue_locations.get(&p.id) {
+                issue["location"] = location.clone();
+            }
+            issues.push(issue);
         }
     }
     vec![call("submit_validation", json!({"assertions": assertions, "issues": issues}))]
@@ -522,12 +547,15 @@ pub fn features() -> Value {
     ], "x-plan-version": 3})
 }
 
-/// The fix the orchestrator writes when VAL-CALC-002 fails.
+/// The fix the orchestrator writes when VAL-CALC-002 fails; the user-testing validator
+/// places that failure at line 1 of ops/sub.sh (where `feat-sub` swapped the operands).
 pub fn sub_fix() -> Script {
     let mut fixes = BTreeMap::new();
     fixes.insert("VAL-CALC-002".to_string(), json!({"id": "fix-sub-order", "description": "sub prints B-A; it must print A-B",
         "x-fake": {"files": {"ops/sub.sh": "echo $(( $1 - $2 ))\n", "tests/test_sub_order.sh": "[ \"$(sh calc.sh sub 5 3)\" = 2 ] || { echo 'sub 5 3 is not 2'; exit 1; }\n"}}}));
-    Script { fixes, ..Default::default() }
+    let mut issue_locations = BTreeMap::new();
+    issue_locations.insert("VAL-CALC-002".to_string(), json!({"path": "ops/sub.sh", "line": 1}));
+    Script { fixes, issue_locations, ..Default::default() }
 }
 
 /// Two-space JSON like a person writes it (the fake orchestrator appends at `\n  ]`).

@@ -10,7 +10,9 @@ M.defaults = {
   cmd = { 'missions', 'lsp' },
   -- Show each `missions/event` (feature completed, validation round, halt, …) with vim.notify.
   notify_events = true,
-  -- Sent to the server as `settings` (mirrors missions.toml: roles, limits).
+  -- Sent to the server as `settings`; the server reads `settings.missions`, laid over
+  -- missions.toml key by key in its shape and key names:
+  -- { missions = { roles = { worker = { model = '…', base_url = '…' } }, limits = { max_turns = 50 } } }
   settings = {},
 }
 
@@ -26,11 +28,33 @@ local function describe_event(event)
   return table.concat(parts, ' ')
 end
 
+--- The runner writes the mission's files as it goes: buffers of that folder without unsaved
+--- edits reload (the server merges its writes into buffers with unsaved edits itself, with
+--- workspace/applyEdit, so those are left alone).
+function M.reload_unmodified(mission_uri)
+  if type(mission_uri) ~= 'string' then
+    return
+  end
+  local dir = vim.uri_to_fname(mission_uri)
+  vim.schedule(function()
+    for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+      local name = vim.api.nvim_buf_get_name(buf)
+      if vim.api.nvim_buf_is_loaded(buf) and not vim.bo[buf].modified and name:sub(1, #dir + 1) == dir .. '/' then
+        vim.cmd('silent! checktime ' .. buf)
+      end
+    end
+  end)
+end
+
 --- Handlers for the server's own notifications.
 function M.handlers()
   return {
     ['missions/event'] = function(_, params)
-      if not M.options.notify_events or type(params) ~= 'table' or type(params.event) ~= 'table' then
+      if type(params) ~= 'table' then
+        return
+      end
+      M.reload_unmodified(params.missionUri)
+      if not M.options.notify_events or type(params.event) ~= 'table' then
         return
       end
       local level = params.event.type == 'mission_halted' and vim.log.levels.WARN or vim.log.levels.INFO
