@@ -582,6 +582,61 @@ async fn an_external_agent_without_a_json_final_message_fails_clearly() {
     );
 }
 
+/// An external agent is held to the same limits as the built-in loop: the session's wall
+/// clock, max_turns and the mission's token budget; its process group is killed at each.
+#[tokio::test]
+async fn an_external_agent_is_stopped_at_the_session_timeout_max_turns_and_the_token_budget() {
+    let r = repo();
+    let agents = tempfile::tempdir().unwrap();
+    let run = |agent: CommandAgent, spec: SessionSpec, session: &'static str| {
+        let mut t = transcript(&r, session, AgentRole::Worker);
+        async move { agent.run(&spec, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await }
+    };
+    // Hangs after one message (a child process holds the output open too).
+    let hanging = script_agent(agents.path(), "cat >/dev/null\necho '{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"thinking\"}]}}'\nsleep 30 &\nsleep 30\n");
+    let mut timed = spec(SessionKind::Worker, &r, 20);
+    timed.session_timeout = Some(std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let outcome = run(hanging, timed, "ses_ext_slow").await;
+    assert_eq!(outcome.end, SessionEnd::TimedOut(1), "{:?}", outcome.end);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "stopped at the timeout, not when the agent ended");
+    assert!(outcome.end.reason().contains("session_timeout_s"), "{}", outcome.end.reason());
+
+    // Talks without end: stopped after max_turns messages.
+    let chatty = script_agent(agents.path(), "cat >/dev/null\nwhile :; do echo '{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"still going\"}]}}'; done\n");
+    let outcome = run(chatty, spec(SessionKind::Worker, &r, 3), "ses_ext_chatty").await;
+    assert_eq!(outcome.end, SessionEnd::MaxTurns(3), "{:?}", outcome.end);
+
+    // Reports a turn's usage (codex's per-turn line) past the mission's budget.
+    let spender = script_agent(agents.path(), "cat >/dev/null\necho '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":900,\"cached_input_tokens\":0,\"output_tokens\":200}}'\nsleep 30\n");
+    let mut budgeted = spec(SessionKind::Worker, &r, 20);
+    budgeted.max_mission_tokens = 1000;
+    let outcome = run(spender, budgeted, "ses_ext_spender").await;
+    assert!(matches!(outcome.end, SessionEnd::TokenBudget { budget: 1000, .. }), "{:?}", outcome.end);
+}
+
+/// An external planner may ask the person, as `ask_user` would, when questions are allowed.
+#[tokio::test]
+async fn an_external_planner_asks_its_questions_into_mission_md() {
+    let r = repo();
+    std::fs::write(r.mission.join("mission.md"), "# Greeter\n\nGreet people.\n").unwrap();
+    let agents = tempfile::tempdir().unwrap();
+    let asker = script_agent(agents.path(), "prompt=$(cat)\ncase \"$prompt\" in *'{\"questions\"'*) ;; *) echo 'the prompt says how to ask' >&2; exit 2;; esac\nprintf 'I need to know one thing.\\n```json\\n{\"questions\": [\"Which language?\"]}\\n```\\n'\n");
+    let mut t = transcript(&r, "ses_ext_plan", AgentRole::Orchestrator);
+    let outcome = asker.run(&spec(SessionKind::Orchestrator, &r, 20), &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
+    assert_eq!(outcome.end, SessionEnd::AwaitingAnswers(vec!["Which language?".into()]), "{:?}", outcome.end);
+    let md = std::fs::read_to_string(r.mission.join("mission.md")).unwrap();
+    assert!(md.contains("## Questions") && md.contains("- Q: Which language?"), "{md}");
+
+    // With questions withheld (`missions run --yes`), the same answer is not a plan.
+    let asker = script_agent(agents.path(), "cat >/dev/null\necho '{\"questions\": [\"Which language?\"]}'\n");
+    let mut no_questions = spec(SessionKind::Orchestrator, &r, 20);
+    no_questions.allow_questions = false;
+    let mut t = transcript(&r, "ses_ext_plan2", AgentRole::Orchestrator);
+    let outcome = asker.run(&no_questions, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
+    assert!(matches!(&outcome.end, SessionEnd::Failed(m) if m.contains("planDone")), "{:?}", outcome.end);
+}
+
 #[tokio::test]
 async fn replay_reproduces_a_recorded_sessions_tool_calls_exactly() {
     let recorded = repo();

@@ -20,6 +20,7 @@ export const LIMIT_KEYS: Record<string, string> = {
   maxTurns: 'max_turns',
   maxTokensPerMission: 'max_tokens_per_mission',
   commandTimeoutS: 'command_timeout_s',
+  sessionTimeoutS: 'session_timeout_s',
 };
 
 /** Reads a setting under `missions.`; undefined when the person did not set it at any level. */

@@ -97,6 +97,9 @@ pub struct Limits {
     /// 0 means no limit.
     pub max_tokens_per_mission: u64,
     pub command_timeout_s: u64,
+    /// The longest one agent session may run, in seconds (0: no limit); external agents
+    /// (`provider = "command"`) are stopped at it.
+    pub session_timeout_s: u64,
 }
 
 impl Default for Limits {
@@ -107,6 +110,7 @@ impl Default for Limits {
             max_turns: 200,
             max_tokens_per_mission: 0,
             command_timeout_s: 120,
+            session_timeout_s: 3600,
         }
     }
 }
@@ -263,6 +267,7 @@ impl MissionsConfig {
             ("max_turns", u64::from(l.max_turns)),
             ("max_tokens_per_mission", l.max_tokens_per_mission),
             ("command_timeout_s", l.command_timeout_s),
+            ("session_timeout_s", l.session_timeout_s),
         ] {
             check_limit(name, value).map_err(|m| invalid(format!("limits.{name}"), m))?;
         }
@@ -287,7 +292,8 @@ fn check_api_key_env(name: &str) -> Result<(), String> {
     }
 }
 
-/// The range of each `[limits]` key (`max_tokens_per_mission` has none: 0 means no limit).
+/// The range of each `[limits]` key (`max_tokens_per_mission` and `session_timeout_s` have
+/// none: 0 means no limit).
 fn check_limit(name: &str, value: u64) -> Result<(), String> {
     match name {
         "command_timeout_s" if !(1..=MAX_COMMAND_TIMEOUT_S).contains(&value) => {
@@ -347,12 +353,13 @@ const ROLE_KEYS: [&str; 6] = [
     "command",
     "max_output_tokens",
 ];
-const LIMIT_KEYS: [&str; 5] = [
+const LIMIT_KEYS: [&str; 6] = [
     "max_parallel_workers",
     "max_validation_rounds",
     "max_turns",
     "max_tokens_per_mission",
     "command_timeout_s",
+    "session_timeout_s",
 ];
 const PRICE_KEYS: [&str; 4] = ["input", "cache_read", "cache_write", "output"];
 
@@ -636,7 +643,7 @@ impl EditorSettings {
                             return Err(unknown(&path, &LIMIT_KEYS));
                         };
                         let max =
-                            if known == "max_tokens_per_mission" || known == "command_timeout_s" {
+                            if matches!(known, "max_tokens_per_mission" | "command_timeout_s" | "session_timeout_s") {
                                 u64::MAX
                             } else {
                                 u32::MAX.into()
@@ -750,6 +757,7 @@ impl MissionsConfig {
                 "max_turns" => l.max_turns = n as u32,
                 "max_tokens_per_mission" => l.max_tokens_per_mission = n,
                 "command_timeout_s" => l.command_timeout_s = n,
+                "session_timeout_s" => l.session_timeout_s = n,
                 _ => {}
             }
         }
@@ -1117,7 +1125,7 @@ output = 75.0
             (serde_json::json!({"roles": {"worker": {"base_url": "localhost:11434"}}}), "setting `missions.roles.worker.base_url`: `localhost:11434` is not an http:// or https:// URL"),
             (serde_json::json!({"roles": "worker"}), "setting `missions.roles`: expected an object, found a string"),
             (serde_json::json!({"limits": {"maxTurns": 3}}), "setting `missions.limits.maxTurns`: unknown setting; did you mean `max_turns`? The settings use missions.toml's key names"),
-            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, command_timeout_s"),
+            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, command_timeout_s, session_timeout_s"),
             (serde_json::json!({"roles": {"worker": {"baseUrl": "http://x"}}}), "setting `missions.roles.worker.baseUrl`: unknown setting; did you mean `base_url`? The settings use missions.toml's key names"),
             (serde_json::json!({"limits": {"max_turns": 0}}), "setting `missions.limits.max_turns`: must be at least 1"),
             (serde_json::json!({"limits": {"max_turns": -1}}), "setting `missions.limits.max_turns`: expected a whole number from 0 to 4294967295, found -1"),

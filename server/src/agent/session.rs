@@ -43,6 +43,8 @@ pub struct SessionSpec {
     pub max_output_tokens: Option<u32>,
     /// Whether the orchestrator is offered `ask_user` (`missions run --yes` withholds it).
     pub allow_questions: bool,
+    /// `session_timeout_s`: the longest the session may run (None: no limit).
+    pub session_timeout: Option<std::time::Duration>,
 }
 
 impl SessionSpec {
@@ -71,6 +73,7 @@ impl SessionSpec {
                 .ok()
                 .and_then(|r| r.max_output_tokens),
             allow_questions: true,
+            session_timeout: (config.limits.session_timeout_s > 0).then(|| std::time::Duration::from_secs(config.limits.session_timeout_s)),
         }
     }
 }
@@ -83,6 +86,8 @@ pub enum SessionEnd {
     /// The orchestrator asked the person (written to mission.md).
     AwaitingAnswers(Vec<String>),
     MaxTurns(u32),
+    /// `session_timeout_s` (the seconds) passed before the final tool was called.
+    TimedOut(u64),
     TokenBudget {
         used: u64,
         budget: u64,
@@ -104,6 +109,7 @@ impl SessionEnd {
             SessionEnd::Finished(_) => "completed",
             SessionEnd::AwaitingAnswers(_) => "awaiting_answers",
             SessionEnd::MaxTurns(_) => "max_turns",
+            SessionEnd::TimedOut(_) => "timed_out",
             SessionEnd::TokenBudget { .. } => "token_budget",
             SessionEnd::ContextExhausted(_) => "context_exhausted",
             SessionEnd::NoToolCalls(_) => "no_tool_calls",
@@ -122,6 +128,9 @@ impl SessionEnd {
             }
             SessionEnd::MaxTurns(n) => {
                 format!("max_turns ({n}) reached before the final tool was called")
+            }
+            SessionEnd::TimedOut(s) => {
+                format!("session_timeout_s ({s} s) passed before the final tool was called")
             }
             SessionEnd::TokenBudget { used, budget } => {
                 format!("the mission's token budget is spent ({used} of max_tokens_per_mission = {budget})")
@@ -229,9 +238,15 @@ async fn drive(
     };
     let mut compacted = false;
     let mut idle = 0u32;
+    let deadline = spec.session_timeout.map(|t| std::time::Instant::now() + t);
     loop {
         if cancel.is_cancelled() {
             return SessionEnd::Cancelled;
+        }
+        if let (Some(deadline), Some(limit)) = (deadline, spec.session_timeout) {
+            if std::time::Instant::now() >= deadline {
+                return SessionEnd::TimedOut(limit.as_secs());
+            }
         }
         if *turns >= spec.max_turns {
             return SessionEnd::MaxTurns(spec.max_turns);
@@ -340,7 +355,7 @@ fn final_call(
     }
 }
 
-fn ask_user(mission_dir: &std::path::Path, input: &Value) -> (ToolOutput, Option<SessionEnd>) {
+pub(crate) fn ask_user(mission_dir: &std::path::Path, input: &Value) -> (ToolOutput, Option<SessionEnd>) {
     if let Err(e) = tools::check_args("ask_user", input) {
         return (ToolOutput::error(e), None);
     }

@@ -140,6 +140,8 @@ impl CommandAgent {
         let mut last_message: Option<String> = None;
         let mut final_text: Option<String> = None;
         let mut plain = String::new();
+        let deadline = spec.session_timeout.map(|t| tokio::time::Instant::now() + t);
+        let timed_out = || SessionEnd::TimedOut(spec.session_timeout.map_or(0, |t| t.as_secs()));
         loop {
             let line = tokio::select! {
                 biased;
@@ -147,6 +149,11 @@ impl CommandAgent {
                     kill_group(pgid);
                     let _ = child.wait();
                     return SessionEnd::Cancelled;
+                }
+                _ = until(deadline) => {
+                    kill_group(pgid);
+                    let _ = child.wait();
+                    return timed_out();
                 }
                 line = rx.recv() => line,
             };
@@ -161,11 +168,22 @@ impl CommandAgent {
                     }
                     if let Some(u) = info.usage {
                         transcript.usage(u);
+                        let used = transcript.mission_usage().total();
+                        if spec.max_mission_tokens > 0 && used >= spec.max_mission_tokens {
+                            kill_group(pgid);
+                            let _ = child.wait();
+                            return SessionEnd::TokenBudget { used, budget: spec.max_mission_tokens };
+                        }
                     }
                     if let Some(m) = info.message {
                         *turns += 1;
                         observer.on_event(&StreamEvent::TextDelta { text: m.clone() });
                         last_message = Some(m);
+                        if *turns > spec.max_turns {
+                            kill_group(pgid);
+                            let _ = child.wait();
+                            return SessionEnd::MaxTurns(spec.max_turns);
+                        }
                     }
                     if info.final_text.is_some() {
                         final_text = info.final_text;
@@ -189,6 +207,11 @@ impl CommandAgent {
                     kill_group(pgid);
                     let _ = child.wait();
                     return SessionEnd::Cancelled;
+                }
+                _ = until(deadline) => {
+                    kill_group(pgid);
+                    let _ = child.wait();
+                    return timed_out();
                 }
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
@@ -218,6 +241,13 @@ impl CommandAgent {
                 ))
             }
         };
+        if kind == SessionKind::Orchestrator && spec.allow_questions && object.get("questions").is_some() {
+            // The external planner asks the person, as `ask_user` would.
+            transcript.tool_call("command-final", "ask_user", &object);
+            let (output, end) = crate::agent::session::ask_user(&spec.mission_dir, &object);
+            transcript.tool_result("command-final", "ask_user", &output.content, output.is_error);
+            return end.unwrap_or_else(|| SessionEnd::Failed(format!("the external agent's questions were refused: {}", output.content)));
+        }
         let tool = kind.final_tool();
         let final_schema = if kind == SessionKind::Orchestrator {
             schema::plan_done_schema()
@@ -299,11 +329,24 @@ pub fn command_prompt(spec: &SessionSpec) -> String {
     } else {
         serde_json::to_string_pretty(&schema).unwrap_or_default()
     };
+    let asking = if kind == SessionKind::Orchestrator && spec.allow_questions {
+        "\nTo ask the person instead (only what they must decide), write nothing else and end your final message with `{\"questions\": [\"…\", \"…\"]}`: the questions go to mission.md and planning resumes with the answers.\n"
+    } else {
+        ""
+    };
     format!(
-        "{system}\n\n# Your task\n\n{}\n\n# How to finish\n\n{what} `{}`:\n\n{example}\n",
+        "{system}\n\n# Your task\n\n{}\n\n# How to finish\n\n{what} `{}`:\n\n{example}\n{asking}",
         spec.task,
         kind.final_tool()
     )
+}
+
+/// Resolves at `deadline`, never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Pulls progress, a final answer and usage out of one JSON line of claude, codex or droid.
