@@ -184,3 +184,31 @@ fn partial_work_from_a_worktree_is_merged_and_its_feature_runs_once_more_after_t
     assert_eq!(p.json("state.json")["status"], "completed");
     assert_no_worktree_left(&p);
 }
+
+/// The one window no progress event marks: a parallel feature's work is merged into the
+/// mission branch, and the process dies before features.json says so (here it aborts at the
+/// `after-merge` failpoint). The next run finds the merge, verifies the handoff again and
+/// completes the feature instead of running it a second time over its own merged work.
+#[test]
+fn a_crash_right_after_a_merge_keeps_the_merged_feature_and_does_not_run_it_again() {
+    let model = MissionModel::start(Script { latency: Duration::from_millis(50), ..Default::default() });
+    let p = Project::new(&model, LIMITS, CONTRACT, &plan(false));
+    let crashed = command(&p.repo, &["run", "--yes"]).env("MISSIONS_FAILPOINT", "after-merge").output().unwrap();
+    assert_eq!(crashed.status.code(), None, "aborted by a signal: {}", text(&crashed));
+    assert_eq!(git(&p.repo, &["log", "--first-parent", "--format=%s", "-1", "missions/calc"]), "merge feat-add");
+    assert_eq!(p.feature("feat-add")["status"], "in_progress", "the crash came before features.json was written");
+    let sessions_of = |id: &str| model.sessions("worker").iter().filter(|s| feature_of(&s.first_user)["id"] == id).count();
+    assert_eq!(sessions_of("feat-add"), 1);
+
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sessions_of("feat-add"), 1, "feat-add was not run again");
+    let completed: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "feature_completed" && e["featureId"] == "feat-add").collect();
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0]["recovered"], true);
+    let first_parent = git(&p.repo, &["log", "--first-parent", "--format=%s", "main..HEAD"]);
+    assert_eq!(first_parent.lines().filter(|l| *l == "merge feat-add").count(), 1, "merged once: {first_parent}");
+    assert!(p.json("features.json")["features"].as_array().unwrap().iter().all(|f| f["status"] == "completed"));
+    assert_eq!(p.sh("sh calc.sh add 2 3; sh calc.sh sub 5 3; sh calc.sh mul 4 5; sh test.sh"), "5\n2\n20\nall tests passed");
+    assert_no_worktree_left(&p);
+}

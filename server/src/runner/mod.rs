@@ -6,6 +6,7 @@ pub mod agents;
 pub mod context;
 pub mod demo;
 pub mod events;
+pub mod failpoint;
 pub mod fix;
 pub mod git;
 pub mod locate;

@@ -255,6 +255,25 @@ fn configuration(opts: &RunOptions, repo: &Path) -> Result<(MissionsConfig, Stri
     }
 }
 
+/// Features a parallel worker completed and merged into the mission branch just before a
+/// crash (the merge commit exists; features.json does not say so yet): their handoff is
+/// verified again in the worktree, and they are completed instead of run again.
+fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore, journal: &mut Journal) -> Result<Vec<String>, String> {
+    let mut recovered = Vec::new();
+    for active in state.active_features().into_iter().filter(|a| a.worktree.is_some()) {
+        let wt_branch = worktree::branch(branch, &active.feature_id);
+        let Some(tip) = git::resolve_commit(repo, &wt_branch) else { continue };
+        let merged = tip != active.base_commit && git::git(repo, &["merge-base", "--is-ancestor", &wt_branch, branch]).is_ok();
+        let handoff = worker::read_handoff(mission, &active.session_id).filter(|h| h.status.as_deref() == Some("completed"));
+        let (true, Some(handoff), Some(path)) = (merged, handoff, active.worktree.as_deref()) else { continue };
+        let Ok(commit) = super::verify::verify_completion(Path::new(path), &active.base_commit, &handoff, None) else { continue };
+        queue::set_status(mission, &active.feature_id, "completed")?;
+        journal.log("feature_completed", json!({"featureId": active.feature_id, "sessionId": active.session_id, "commitId": commit, "recovered": true})).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
+        recovered.push(active.feature_id);
+    }
+    Ok(recovered)
+}
+
 /// Checks everything that can be checked before work starts (the plan's lint, the approval
 /// gate, a clean tree), resumes an interrupted run's bookkeeping, and puts the repository on
 /// the mission's branch.
@@ -277,6 +296,8 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     remove_torn_temporaries(mission);
     let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
     let branch = state.branch().unwrap_or_else(|| format!("missions/{slug}"));
+    // A parallel feature merged just before a crash keeps its merge instead of running again.
+    recover_merged(mission, repo, &branch, state, journal).map_err(internal)?;
     // Parallel workers' worktrees a killed run left go first; their features run again.
     let mut reset = worktree::remove_leftovers(repo, &branch).map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
     reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.status() == Some("in_progress"))).unwrap_or(false));

@@ -354,7 +354,11 @@ fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionEnd, Option<Resul
             None
         } else {
             match worktree::merge(&ctx.repo, &s.worktree.branch, &format!("merge {id}")).map_err(|e| format!("cannot merge feature {id}: {e}"))? {
-                worktree::Merge::Merged(commit) => Some(commit),
+                worktree::Merge::Merged(commit) => {
+                    // Merged, not yet recorded: a resume finds the merge (`run::recover_merged`).
+                    super::failpoint::hit("after-merge");
+                    Some(commit)
+                }
                 worktree::Merge::Conflict(files) => {
                     queue::set_status(&ctx.mission, id, "pending")?;
                     ctx.log("merge_conflict", json!({"featureId": id, "sessionId": session_id, "files": files}))?;
