@@ -102,6 +102,32 @@ async fn rename_edits_plan_files_only_and_prepare_refuses_non_ids() {
     client.finish().await;
 }
 
+/// A client that takes versioned edits gets the rename as `documentChanges`: open buffers with
+/// the version the edits were made for (a buffer that moved on refuses them), files on disk
+/// with none.
+#[tokio::test]
+async fn rename_names_the_versions_of_open_buffers_for_clients_that_take_them() {
+    let root = tempfile::tempdir().unwrap();
+    write_mission(root.path());
+    let mut client = Client::start_with(Options { root: root.path(), encodings: vec![], workspace_folder: false }, |caps| {
+        caps.workspace = Some(WorkspaceClientCapabilities { workspace_edit: Some(WorkspaceEditClientCapabilities { document_changes: Some(true), ..Default::default() }), ..Default::default() });
+    })
+    .await;
+    client.open("mission/validation-contract.md", CONTRACT).await;
+    client.diagnostics("mission/validation-contract.md", Some(1)).await;
+    client.diagnostics("mission/features.json", None).await;
+    client.diagnostics("repo/src/auth.rs", None).await;
+    let (l, c) = utf16_pos(CONTRACT, "VAL-AUTH-001", 4);
+    let at = client.at("mission/validation-contract.md", l, c);
+    let edit = client.request::<request::Rename>(RenameParams { text_document_position: at, new_name: "VAL-LOGIN-001".into(), work_done_progress_params: Default::default() }).await.unwrap();
+    assert!(edit.changes.is_none());
+    let Some(DocumentChanges::Edits(documents)) = edit.document_changes else { panic!("documentChanges: {edit:?}") };
+    let version_of = |file: &str| documents.iter().find(|d| d.text_document.uri == client.uri(file)).unwrap_or_else(|| panic!("no edit of {file}: {documents:?}")).text_document.version;
+    assert_eq!(version_of("mission/validation-contract.md"), Some(1), "the open buffer's version");
+    assert_eq!(version_of("mission/features.json"), None, "a file on disk");
+    client.finish().await;
+}
+
 #[tokio::test]
 async fn document_and_workspace_symbols() {
     let root = tempfile::tempdir().unwrap();

@@ -3,14 +3,14 @@
 //! source action running the mission command that fits (start, approve the plan, resume or
 //! pause).
 
-use std::collections::HashMap;
 
 use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, NumberOrString, TextEdit, WorkspaceEdit};
+use tower_lsp::lsp_types::{self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, NumberOrString, TextEdit};
 
 use super::analyzer::{MissionSnapshot, Snapshot};
 use super::commands;
 use super::convert::{self, Encoding};
+use super::edits;
 use super::guard::guarded;
 use super::Shared;
 use crate::analysis::fixes::{fixes_for, DocTexts, Fix};
@@ -20,11 +20,12 @@ use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, MISSION_FILE};
 pub async fn code_actions(shared: &Shared, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
+    let versioned = shared.versioned_edits();
     let wants = |kind: &CodeActionKind| params.context.only.as_ref().is_none_or(|only| only.iter().any(|k| kind.as_str().starts_with(k.as_str())));
     // The mission command of the folder of mission.md, the contract or features.json.
     let command = if commands::ADVERTISED && wants(&CodeActionKind::SOURCE) { mission_command(shared, &snapshot, &params.text_document.uri) } else { None };
     guarded("textDocument/codeAction", || {
-        let quick_fixes = if wants(&CodeActionKind::QUICKFIX) { quick_fixes(&snapshot, &params, encoding) } else { None };
+        let quick_fixes = if wants(&CodeActionKind::QUICKFIX) { quick_fixes(&snapshot, &params, encoding, versioned) } else { None };
         match (quick_fixes, command) {
             (None, None) => None,
             (fixes, command) => Some(fixes.unwrap_or_default().into_iter().chain(command).collect()),
@@ -32,7 +33,7 @@ pub async fn code_actions(shared: &Shared, params: CodeActionParams) -> Result<O
     })
 }
 
-fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encoding) -> Option<CodeActionResponse> {
+fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encoding, versioned: bool) -> Option<CodeActionResponse> {
     let (mission, kind, doc) = snapshot.mission_doc(&params.text_document.uri)?;
     let wanted = convert::span(doc, params.range, encoding);
     let texts = DocTexts { contract: mission.doc(DocKind::Contract).map(|d| d.text.as_str()), features: mission.doc(DocKind::Features).map(|d| d.text.as_str()) };
@@ -52,7 +53,7 @@ fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encodin
         // The client's own copy of the diagnostic when it sent one (same code and range).
         let sent = params.context.diagnostics.iter().find(|c| c.code == shown.code && c.range == shown.range).cloned().unwrap_or(shown);
         for fix in fixes_for(&mission.analysis, texts, d) {
-            if let Some(action) = to_action(mission, fix, &sent, encoding) {
+            if let Some(action) = to_action(mission, fix, &sent, encoding, versioned) {
                 out.push(CodeActionOrCommand::CodeAction(action));
             }
         }
@@ -90,17 +91,17 @@ fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Url) -> Opti
     }))
 }
 
-fn to_action(mission: &MissionSnapshot, fix: Fix, shown: &lsp::Diagnostic, encoding: Encoding) -> Option<CodeAction> {
-    let mut changes: HashMap<lsp::Url, Vec<TextEdit>> = HashMap::new();
+fn to_action(mission: &MissionSnapshot, fix: Fix, shown: &lsp::Diagnostic, encoding: Encoding, versioned: bool) -> Option<CodeAction> {
+    let mut file_edits = Vec::new();
     for edit in fix.edits {
         let doc = mission.doc(edit.doc)?;
-        changes.entry(mission.doc_uri(edit.doc)?).or_default().push(TextEdit { range: convert::range(doc, &edit.span, encoding), new_text: edit.new_text });
+        file_edits.push((mission.doc_uri(edit.doc)?, doc.version, TextEdit { range: convert::range(doc, &edit.span, encoding), new_text: edit.new_text }));
     }
     Some(CodeAction {
         title: fix.title,
         kind: Some(CodeActionKind::QUICKFIX),
         diagnostics: Some(vec![shown.clone()]),
-        edit: Some(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }),
+        edit: Some(edits::workspace_edit(edits::group(file_edits), versioned)),
         is_preferred: fix.preferred.then_some(true),
         ..CodeAction::default()
     })

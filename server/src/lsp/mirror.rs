@@ -16,11 +16,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tower_lsp::lsp_types::{DocumentChanges, MessageType, OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Url, WorkspaceEdit};
+use tower_lsp::lsp_types::{MessageType, TextEdit, Url, WorkspaceEdit};
 use tower_lsp::Client;
 
 use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
+use super::edits::{self, FileEdits};
 use super::folder;
 use crate::analysis::merge::{self, Format, Mirror};
 use crate::model::folder::{self as model_folder, CONTRACT_FILE, FEATURES_FILE, MISSION_FILE, VALIDATION_STATE_FILE};
@@ -305,11 +306,6 @@ async fn read(path: &Path) -> Option<String> {
 }
 
 fn workspace_edit(uri: &Url, doc: &Document, merged: &Mirror, encoding: Encoding, versioned: bool) -> WorkspaceEdit {
-    let edits: Vec<TextEdit> = merged.edits.iter().map(|e| TextEdit { range: convert::range(doc, &e.span, encoding), new_text: e.text.clone() }).collect();
-    if versioned {
-        let document = TextDocumentEdit { text_document: OptionalVersionedTextDocumentIdentifier { uri: uri.clone(), version: doc.version }, edits: edits.into_iter().map(OneOf::Left).collect() };
-        WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(vec![document])), ..WorkspaceEdit::default() }
-    } else {
-        WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..WorkspaceEdit::default() }
-    }
+    let edits = merged.edits.iter().map(|e| TextEdit { range: convert::range(doc, &e.span, encoding), new_text: e.text.clone() }).collect();
+    edits::workspace_edit(vec![FileEdits { uri: uri.clone(), version: doc.version, edits }], versioned)
 }

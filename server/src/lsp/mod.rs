@@ -29,6 +29,7 @@ mod completion;
 mod convert;
 mod definition;
 mod documents;
+mod edits;
 mod folder;
 mod guard;
 mod hover;
@@ -99,6 +100,11 @@ pub(crate) struct Shared {
 impl Shared {
     fn encoding(&self) -> Encoding {
         self.encoding.get().copied().unwrap_or(Encoding::Utf16)
+    }
+
+    /// Whether workspace edits carry document versions (see `edits`).
+    fn versioned_edits(&self) -> bool {
+        self.edit_support.get().is_some_and(|s| s.versioned)
     }
 
     /// The analysis that includes every document event received before this call.
@@ -302,6 +308,10 @@ impl LanguageServer for Backend {
 
     async fn code_lens(&self, params: CodeLensParams) -> RpcResult<Option<Vec<CodeLens>>> {
         lens::code_lens(&self.shared, params).await
+    }
+
+    async fn code_lens_resolve(&self, params: CodeLens) -> RpcResult<CodeLens> {
+        lens::code_lens_resolve(&self.shared, params).await
     }
 
     async fn inlay_hint(&self, params: InlayHintParams) -> RpcResult<Option<Vec<InlayHint>>> {

@@ -1,12 +1,11 @@
 //! textDocument/prepareRename and textDocument/rename of assertion and feature ids, across the
 //! contract, features.json, mission.md and validation-state.json.
 
-use std::collections::HashMap;
-
 use tower_lsp::jsonrpc::{Error, Result};
 use tower_lsp::lsp_types::{PrepareRenameResponse, RenameParams, TextDocumentPositionParams, TextEdit, WorkspaceEdit};
 
 use super::definition::{mission_files, target_at};
+use super::edits::{self, FileEdits};
 use super::guard::{guarded, guarded_blocking};
 use super::{convert, Shared};
 use crate::analysis::rename::{self, in_scope};
@@ -30,6 +29,7 @@ pub async fn prepare_rename(shared: &Shared, params: TextDocumentPositionParams)
 pub async fn rename(shared: &Shared, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
+    let versioned = shared.versioned_edits();
     guarded_blocking("textDocument/rename", move || {
         let Some((mission, target)) = target_at(&snapshot, &params.text_document_position, encoding) else {
             return Err(Error::invalid_params("only assertion ids and feature ids can be renamed"));
@@ -37,13 +37,13 @@ pub async fn rename(shared: &Shared, params: RenameParams) -> Result<Option<Work
         let files = mission_files(&snapshot, mission, in_scope);
         let texts: Vec<_> = files.iter().map(|f| (f.file.clone(), f.doc.text.as_str())).collect();
         let edits = rename::rename(&mission.analysis, &target, &params.new_name, &texts).map_err(|e| Error::invalid_params(e.0))?;
-        let mut changes = HashMap::new();
+        let mut changed = Vec::new();
         for file_edits in edits {
             let Some(file) = files.iter().find(|f| f.file == file_edits.file) else { continue };
             let text_edits = file_edits.edits.into_iter().map(|(span, new_text)| TextEdit { range: convert::range(&file.doc, &span, encoding), new_text }).collect::<Vec<_>>();
-            changes.insert(file.uri.clone(), text_edits);
+            changed.push(FileEdits { uri: file.uri.clone(), version: file.doc.version, edits: text_edits });
         }
-        Ok(Some(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }))
+        Ok(Some(edits::workspace_edit(changed, versioned)))
     })
     .await?
 }
