@@ -78,3 +78,26 @@ fn the_client_applies_text_edits_at_utf16_positions() {
     let both = json!({"changes": {(uri): [edit(0, 0, 0, 0, "x")]}, "documentChanges": [{"textDocument": {"uri": uri, "version": 3}, "edits": [edit(0, 1, 0, 1, "y")]}, {"textDocument": {"uri": "file:///other", "version": 1}, "edits": [edit(0, 0, 0, 0, "z")]}]});
     assert_eq!(apply_text_edits("ab", &edits_for(&both, uri)), "xayb");
 }
+
+/// An editor may answer the server's own requests late (a prompt open, a busy extension host).
+/// The server stops waiting after its bound and goes on; the late answer is then ignored and
+/// the session keeps serving (tower-lsp 0.20 would panic on an answer to a dropped request).
+#[test]
+fn a_late_answer_to_the_servers_request_is_ignored_and_the_session_goes_on() {
+    let root = tempfile::tempdir().unwrap();
+    let mission = root.path().join("m");
+    std::fs::create_dir_all(&mission).unwrap();
+    std::fs::write(mission.join("validation-contract.md"), "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: log\n").unwrap();
+    std::fs::write(mission.join("features.json"), r#"{"features": [{"id": "f1", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}]}"#).unwrap();
+    let capabilities = json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}});
+    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").stderr(Stdio::null()), Server::params(root.path(), capabilities));
+    let registration = server.server_request("client/registerCapability");
+    // The server waits 5 s for the answer, then watches the files itself.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    server.answer(&registration, serde_json::Value::Null);
+    let contract_uri = url(&mission.join("validation-contract.md"));
+    server.open(&mission.join("validation-contract.md"), "markdown", "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: log\n");
+    let hover = server.request_within("textDocument/hover", json!({"textDocument": {"uri": contract_uri}, "position": {"line": 2, "character": 6}}), std::time::Duration::from_secs(20));
+    assert!(hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("One"), "{hover}");
+    server.finish();
+}

@@ -23,6 +23,7 @@ use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
 use super::edits::{self, FileEdits};
 use super::folder;
+use super::reply;
 use crate::analysis::merge::{self, Format, Mirror};
 use crate::model::folder::{self as model_folder, CONTRACT_FILE, FEATURES_FILE, MISSION_FILE, VALIDATION_STATE_FILE};
 
@@ -232,18 +233,19 @@ impl Follower {
                 return Outcome::Behind;
             }
             let edit = workspace_edit(uri, &doc, &merged, encoding, support.versioned);
-            match tokio::time::timeout(APPLY_WAIT, self.client.apply_edit(edit)).await {
-                Ok(Ok(response)) if response.applied => {
+            let client = self.client.clone();
+            match reply::within(APPLY_WAIT, async move { client.apply_edit(edit).await }).await {
+                Some(Ok(response)) if response.applied => {
                     self.await_echo(uri, doc.version).await;
                     self.tell(&name, &merged, true).await;
                     return Outcome::InStep;
                 }
-                Ok(Ok(response)) => tracing::info!("{name}: the client did not apply the runner's change ({:?}); merging again", response.failure_reason),
-                Ok(Err(e)) => {
+                Some(Ok(response)) => tracing::info!("{name}: the client did not apply the runner's change ({:?}); merging again", response.failure_reason),
+                Some(Err(e)) => {
                     tracing::warn!("workspace/applyEdit for {name}: {e}");
                     break;
                 }
-                Err(_) => {
+                None => {
                     tracing::warn!("no answer to workspace/applyEdit for {name} within {APPLY_WAIT:?}");
                     break;
                 }

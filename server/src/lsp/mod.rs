@@ -42,6 +42,7 @@ mod mirror;
 mod mission_task;
 mod questions;
 mod rename;
+mod reply;
 mod settings;
 mod status;
 mod symbols;

@@ -10,6 +10,7 @@ use tower_lsp::lsp_types::{MessageType, Position, Range, ShowDocumentParams};
 use tower_lsp::Client;
 
 use super::convert;
+use super::reply;
 use super::mission_task::{Launch, Missions};
 use crate::model::folder::{self, MISSION_FILE};
 use crate::runner::plan;
@@ -36,11 +37,11 @@ pub async fn announce(client: &Client, dir: &Path, title: &str, show_document: b
     tokio::spawn(async move {
         let at = Position { line, character: 0 };
         let params = ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: Some(Range { start: at, end: at }) };
-        match tokio::time::timeout(SHOW_WAIT, client.show_document(params)).await {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => tracing::info!("the client did not open mission.md"),
-            Ok(Err(e)) => tracing::warn!("window/showDocument: {e}"),
-            Err(_) => tracing::warn!("no answer to window/showDocument within {SHOW_WAIT:?}"),
+        match reply::within(SHOW_WAIT, async move { client.show_document(params).await }).await {
+            Some(Ok(true)) => {}
+            Some(Ok(false)) => tracing::info!("the client did not open mission.md"),
+            Some(Err(e)) => tracing::warn!("window/showDocument: {e}"),
+            None => tracing::warn!("no answer to window/showDocument within {SHOW_WAIT:?}"),
         }
     });
 }

@@ -99,15 +99,16 @@ impl Settings {
         let (store, client) = (self.clone(), client.clone());
         tokio::spawn(async move {
             let item = ConfigurationItem { scope_uri: None, section: Some(SECTION.to_string()) };
-            match tokio::time::timeout(CONFIGURATION_WAIT, client.configuration(vec![item])).await {
-                Ok(Ok(values)) => {
+            let asking = client.clone();
+            match super::reply::within(CONFIGURATION_WAIT, async move { asking.configuration(vec![item]).await }).await {
+                Some(Ok(values)) => {
                     let value = values.into_iter().next().unwrap_or(Value::Null);
                     if let Some(warning) = store.apply(generation, &value) {
                         client.show_message(MessageType::WARNING, warning).await;
                     }
                 }
-                Ok(Err(e)) => tracing::warn!("workspace/configuration failed ({e}); the settings stay as they were"),
-                Err(_) => tracing::warn!("no answer to workspace/configuration within {CONFIGURATION_WAIT:?}; the settings stay as they were"),
+                Some(Err(e)) => tracing::warn!("workspace/configuration failed ({e}); the settings stay as they were"),
+                None => tracing::warn!("no answer to workspace/configuration within {CONFIGURATION_WAIT:?}; the settings stay as they were"),
             }
         });
     }

@@ -39,13 +39,14 @@ pub async fn start(shared: &Shared, client_registers: bool) {
     if client_registers {
         let options = DidChangeWatchedFilesRegistrationOptions { watchers: GLOBS.iter().map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.to_string()), kind: None }).collect() };
         let registration = Registration { id: REGISTRATION_ID.to_string(), method: "workspace/didChangeWatchedFiles".to_string(), register_options: serde_json::to_value(options).ok() };
-        match tokio::time::timeout(REGISTRATION_WAIT, shared.client.register_capability(vec![registration])).await {
-            Ok(Ok(())) => {
+        let client = shared.client.clone();
+        match super::reply::within(REGISTRATION_WAIT, async move { client.register_capability(vec![registration]).await }).await {
+            Some(Ok(())) => {
                 tracing::info!("watched files registered with the client");
                 return;
             }
-            Ok(Err(e)) => tracing::warn!("the client refused the watched-files registration ({e}); watching in the server"),
-            Err(_) => tracing::warn!("no answer to the watched-files registration within {REGISTRATION_WAIT:?}; watching in the server"),
+            Some(Err(e)) => tracing::warn!("the client refused the watched-files registration ({e}); watching in the server"),
+            None => tracing::warn!("no answer to the watched-files registration within {REGISTRATION_WAIT:?}; watching in the server"),
         }
     }
     send(shared, DocEvent::WatchDisk);

@@ -137,15 +137,15 @@ pub async fn create(client: Client, tokens: Tokens, dir: PathBuf) -> Option<RunP
     let token = tokens.fresh(&dir);
     // Registered first: a cancel may come as soon as the client knows the token.
     tokens.lock().insert(token.clone(), dir.clone());
-    let asked = client.send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams { token: NumberOrString::String(token.clone()) });
-    match tokio::time::timeout(CREATE_WAIT, asked).await {
-        Ok(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0, feature: None }),
-        Ok(Err(e)) => {
+    let (asking, params) = (client.clone(), WorkDoneProgressCreateParams { token: NumberOrString::String(token.clone()) });
+    match super::reply::within(CREATE_WAIT, async move { asking.send_request::<WorkDoneProgressCreate>(params).await }).await {
+        Some(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0, feature: None }),
+        Some(Err(e)) => {
             tracing::warn!("the client refused the progress token of {} ({e}); no progress shown", dir.display());
             tokens.lock().remove(&token);
             None
         }
-        Err(_) => {
+        None => {
             tracing::warn!("no answer to window/workDoneProgress/create within {CREATE_WAIT:?}; no progress shown");
             tokens.lock().remove(&token);
             None
