@@ -144,7 +144,8 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
     let deadline = Instant::now() + WAIT;
     loop {
         let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": features_uri}}));
-        let titles: Vec<String> = lenses["result"].as_array().unwrap().iter().map(|l| l["command"]["title"].as_str().unwrap().to_string()).collect();
+        let resolved = lenses["result"].as_array().unwrap().iter().map(|l| server.request("codeLens/resolve", l.clone()));
+        let titles: Vec<String> = resolved.map(|l| l["result"]["command"]["title"].as_str().unwrap().to_string()).collect();
         if titles.len() == 4 && titles.iter().all(|t| t.starts_with("completed · ")) {
             break;
         }
@@ -286,4 +287,33 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     assert!(model.sessions("worker").len() == 2 && model.sessions("user-testing").len() == 1, "{:?}", model.seen().iter().map(|s| s.role.clone()).collect::<Vec<_>>());
     assert_eq!(git(&p.repo, &["status", "--porcelain"]), "", "the tree is clean");
     server.finish();
+}
+
+/// The editor goes away while a mission runs, with `shutdown` or by closing the server's
+/// input: the run pauses first (state.json says `paused`, the log says so), so the next
+/// start — `missions.resume` included — continues it.
+#[test]
+fn a_mission_running_when_the_editor_goes_away_is_paused_and_resumes() {
+    for goes_away in ["shutdown", "input closed"] {
+        let model = MissionModel::start(sub_fix());
+        let p = Project::new(&model, LIMITS, CONTRACT, &features());
+        let mut server = start(&p);
+        model.hold("worker");
+        let started = server.command("missions.start", &p.mission);
+        assert!(started.get("result").is_some(), "{started}");
+        server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "feature_started");
+        let status = match goes_away {
+            "shutdown" => server.shut_down(),
+            _ => server.close_input(),
+        };
+        assert!(status.code().is_some(), "{goes_away}: exited by itself ({status})");
+        assert_eq!(p.json("state.json")["status"], "paused", "{goes_away}");
+        assert_eq!(p.event_types().last().map(String::as_str), Some("mission_paused"), "{goes_away}: {:?}", p.event_types());
+        model.release("worker");
+        let mut server = start(&p);
+        let resumed = server.command("missions.resume", &p.mission);
+        assert!(resumed.get("result").is_some(), "{goes_away}: {resumed}");
+        server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "mission_completed");
+        server.finish();
+    }
 }

@@ -245,11 +245,20 @@ impl Missions {
         Ok((format!("mission {id} cancelled"), events))
     }
 
-    /// The server stops: every run pauses (the files say where; the next start resumes).
-    pub fn pause_all(&self) {
+    /// The server stops: every run pauses (the files say where; the next start resumes), and
+    /// this waits (at most `wait`) until each has written that it paused.
+    pub async fn pause_all(&self, wait: std::time::Duration) {
         for run in self.lock().values() {
             run.stop.store(STOP_PAUSE, Ordering::SeqCst);
             run.cancel.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while !self.lock().is_empty() {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("a mission run did not pause within {wait:?}; its files say where it stopped");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 }

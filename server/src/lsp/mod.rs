@@ -74,6 +74,9 @@ const MAX_CONCURRENT_REQUESTS: usize = 32;
 /// answers from the newest analysis there is.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
 
+/// The longest the server waits, when it stops, for its running missions to pause.
+const RUNS_PAUSE_WAIT: Duration = Duration::from_secs(20);
+
 /// State shared by the handlers.
 pub(crate) struct Shared {
     client: Client,
@@ -182,6 +185,7 @@ where
     .finish();
     let shared = service.inner().shared.clone();
     let client = shared.client.clone();
+    let missions = shared.missions.clone();
     tokio::spawn(mirror::Follower::new(client.clone(), docs_rx.clone(), encoding.clone(), edit_support).run(mirror_rx));
     tokio::spawn(follow_disk(shared, disk_rx, mirror_tx));
     tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone(), disk_tx));
@@ -193,6 +197,8 @@ where
         _ = server.serve(service) => tracing::info!("input closed"),
         _ = lifecycle.exit.notified() => tracing::info!("exit"),
     }
+    // An editor that closed without `shutdown` leaves its runs to pause here, not mid-step.
+    missions.pause_all(RUNS_PAUSE_WAIT).await;
     lifecycle.shutdown_requested.load(Ordering::SeqCst)
 }
 
@@ -267,7 +273,7 @@ impl LanguageServer for Backend {
 
     async fn shutdown(&self) -> RpcResult<()> {
         // Running missions pause; their files say where the next start resumes.
-        self.shared.missions.pause_all();
+        self.shared.missions.pause_all(RUNS_PAUSE_WAIT).await;
         Ok(())
     }
 

@@ -43,7 +43,8 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
 /// The server process and what it sent that no wait has taken yet.
 pub struct Server {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once closed (`close_input`).
+    stdin: Option<ChildStdin>,
     rx: mpsc::Receiver<Value>,
     unread: Vec<Value>,
     next_id: i64,
@@ -64,7 +65,7 @@ impl Server {
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn the server");
         let stdin = child.stdin.take().unwrap();
         let rx = stdio_frames::reader(child.stdout.take().unwrap());
-        Server { child, stdin, rx, unread: Vec::new(), next_id: 1, auto_answers: BTreeMap::new(), auto_answered: Vec::new(), initialize: Value::Null, patience: PATIENCE }
+        Server { child, stdin: Some(stdin), rx, unread: Vec::new(), next_id: 1, auto_answers: BTreeMap::new(), auto_answered: Vec::new(), initialize: Value::Null, patience: PATIENCE }
     }
 
     /// Spawns `command` and initializes the session: `initialize` with `params` (which must
@@ -90,7 +91,7 @@ impl Server {
 
     /// Writes bytes as they are (a test of malformed frames).
     pub fn write_raw(&mut self, bytes: &[u8]) {
-        self.stdin.write_all(bytes).expect("the server reads its stdin");
+        self.stdin.as_mut().expect("the input is open").write_all(bytes).expect("the server reads its stdin");
     }
 
     /// Sends one message; a `null` `params` is left out (as for `shutdown` and `exit`).
@@ -346,6 +347,20 @@ impl Server {
                 return status;
             }
             assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Closes the server's input without `shutdown` (an editor that went away), then waits (at
+    /// most 30 s) for the process to end; its exit status.
+    pub fn close_input(&mut self) -> ExitStatus {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit after its input closed");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
