@@ -133,3 +133,33 @@ fn ctrl_c_pauses_cleanly_and_run_resumes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     check_consistent(&p);
 }
+
+/// An external agent (`provider = "command"`) runs in a process group of its own, so the
+/// runner's group kill does not reach it when the runner itself is killed. It dies with the
+/// runner all the same: it cannot go on committing under the next run.
+#[test]
+fn an_external_agent_dies_with_a_runner_killed_with_sigkill() {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, "command_timeout_s = 30", CONTRACT, &features());
+    let marks = tempfile::tempdir().unwrap();
+    let (started, finished) = (marks.path().join("started"), marks.path().join("finished"));
+    let agent = marks.path().join("agent.sh");
+    std::fs::write(&agent, format!("cat >/dev/null\ntouch '{}'\nsleep 3\ntouch '{}'\n", started.display(), finished.display())).unwrap();
+    let config = model.config("command_timeout_s = 30").replace(
+        "[roles.worker]\nprovider = \"anthropic\"\nmodel = \"fake-worker\"",
+        &format!("[roles.worker]\nprovider = \"command\"\ncommand = [\"sh\", \"{}\"]\nmodel = \"fake-worker\"", agent.display()),
+    );
+    std::fs::write(p.repo.join("missions.toml"), config).unwrap();
+    git(&p.repo, &["commit", "-qam", "workers are an external agent"]);
+
+    let mut run = p.spawn_run(&["--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the agent never started: {:?}", p.event_types());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run.kill().unwrap(); // SIGKILL: no cleanup in the runner
+    run.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!finished.exists(), "the external agent outlived the runner");
+}

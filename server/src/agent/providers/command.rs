@@ -14,7 +14,7 @@ use crate::agent::roles::SessionKind;
 use crate::agent::schema;
 use crate::agent::secrets::redact;
 use crate::agent::session::{SessionEnd, SessionObserver, SessionOutcome, SessionSpec};
-use crate::agent::tools::bash::kill_group;
+use crate::agent::tools::bash::{die_with_parent, kill_group};
 use crate::agent::transcript::SessionTranscript;
 use crate::agent::usage::Usage;
 use serde_json::{json, Value};
@@ -96,6 +96,7 @@ impl CommandAgent {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        die_with_parent(&mut command);
         // The agent keeps its own API key (it needs it); it gets the git identity if missing.
         for (k, v) in &spec.commands.added_env {
             command.env(k, v);

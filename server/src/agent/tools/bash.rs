@@ -93,6 +93,32 @@ pub fn git_identity_configured(dir: &Path) -> bool {
 }
 
 /// Kills a whole process group; quiet when it is already gone.
+/// Makes the child die with the process that starts it (Linux: `PR_SET_PDEATHSIG`), so an
+/// agent or command the runner started never outlives a runner killed with SIGKILL and goes
+/// on changing the repository under the next run. Elsewhere a no-op.
+pub fn die_with_parent(command: &mut std::process::Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: between fork and exec only async-signal-safe calls run (prctl, getppid, _exit).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before prctl took effect: nobody is left to stop this child.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
+
 pub fn kill_group(pgid: i32) {
     if pgid > 1 {
         // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
@@ -189,6 +215,7 @@ pub async fn run_script(
         .stdout(log)
         .stderr(log_err)
         .process_group(0);
+    die_with_parent(&mut command);
     for name in &settings.removed_env {
         command.env_remove(name);
     }
