@@ -163,3 +163,29 @@ fn an_external_agent_dies_with_a_runner_killed_with_sigkill() {
     std::thread::sleep(Duration::from_secs(5));
     assert!(!finished.exists(), "the external agent outlived the runner");
 }
+
+/// features.json broken on disk in the middle of a run (a person's half-saved edit): the run
+/// cannot record the feature, so it halts saying why, instead of leaving the mission
+/// `running` with nobody running it; fixed, the mission resumes and completes.
+#[test]
+fn a_features_json_broken_mid_run_halts_with_the_reason_and_resumes_once_fixed() {
+    let model = MissionModel::start(sub_fix());
+    let p = Project::new(&model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &features());
+    model.hold("worker");
+    let mut run = p.spawn_run(&["--yes"]);
+    wait_for(&p, &mut run, "feature_started", 1);
+    let good = p.read("features.json");
+    std::fs::write(p.mission.join("features.json"), "{\"features\": [ {\"id\": \"feat-add\", BROKEN").unwrap();
+    model.release("worker");
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let state = p.json("state.json");
+    assert_eq!(state["status"], "halted", "{state}");
+    assert!(state["haltReason"].as_str().unwrap().contains("syntax errors"), "{state}");
+    assert_eq!(p.event_types().last().map(String::as_str), Some("mission_halted"));
+
+    std::fs::write(p.mission.join("features.json"), good).unwrap();
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    check_consistent(&p);
+}

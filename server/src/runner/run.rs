@@ -154,7 +154,7 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
     };
     let result = match plan_then_drive(&opts, &mut ctx, auto_approve).await {
         Ok(result) => result,
-        Err(e) => RunResult::new(EXIT_INTERNAL, format!("internal error: {e}")),
+        Err(e) => halt_on_error(&mut ctx, &e),
     };
     ctx.progress.finish();
     result
@@ -511,6 +511,19 @@ fn halt(ctx: &mut Ctx, reason: &str) -> Result<RunResult, String> {
     ctx.save_state()?;
     ctx.log("mission_halted", json!({"reason": reason}))?;
     Ok(RunResult::new(EXIT_HALTED, format!("halted: {reason}")))
+}
+
+/// A step failed on something outside the loop's rules (a features.json broken on disk, a
+/// full disk): the mission is halted with that reason, so the files say why it stopped and a
+/// resume is offered, instead of staying `running` with nobody running it.
+fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
+    let in_motion = matches!(ctx.state.status(), "planning" | "running" | "validating");
+    let reason = format!("the runner stopped on an error: {error}");
+    match in_motion.then(|| halt(ctx, &reason)) {
+        Some(Err(e)) => RunResult::new(EXIT_INTERNAL, format!("internal error: {error} (and the mission could not be marked halted: {e})")),
+        Some(Ok(_)) => RunResult::new(EXIT_INTERNAL, format!("internal error: {error}; the mission is halted: fix the cause, then resume it")),
+        None => RunResult::new(EXIT_INTERNAL, format!("internal error: {error}")),
+    }
 }
 
 fn complete(ctx: &mut Ctx) -> Result<RunResult, String> {
