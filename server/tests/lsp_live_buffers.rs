@@ -155,3 +155,26 @@ fn a_field_both_sides_changed_keeps_the_persons_value_and_is_named_and_clean_buf
     assert_eq!(buffer.text, set(&second, "feat-add", "failed", "blocked").replace(worded, "\"Subtraction: prints A minus B.\""));
     server.finish();
 }
+
+/// The person's own save, written by an editor that truncates the file and writes it a moment
+/// later, is not a change of someone else's: no edit, no warning.
+#[test]
+fn a_slow_save_of_the_persons_own_edits_is_not_taken_for_a_runner_write() {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    let mut server = start(&p);
+    let features_path = p.mission.join("features.json");
+    let features_uri = url(&features_path);
+    server.diagnostics_until(&features_uri, |_| true);
+    let original = p.read("features.json");
+    let mut buffer = Buffer::open(&mut server, features_uri, original.clone());
+    buffer.edit(&mut server, original.replace("\"Addition:", "\"Addition of integers:"));
+    std::fs::write(&features_path, "").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    std::fs::write(&features_path, &buffer.text).unwrap();
+    server.notify("textDocument/didSave", json!({"textDocument": {"uri": buffer.uri}}));
+    server.settle(Duration::from_secs(2));
+    let noise: Vec<&Value> = server.unread().iter().filter(|m| is_apply_edit(m) || m["method"] == "window/showMessage").collect();
+    assert!(noise.is_empty(), "{noise:#?}");
+    server.finish();
+}

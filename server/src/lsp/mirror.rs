@@ -177,11 +177,17 @@ impl Follower {
     }
 
     async fn disk_changed(&mut self, path: &Path) {
-        let Some((uri, _)) = self.open_document(path) else { return };
+        let Some((uri, doc)) = self.open_document(path) else { return };
         if !self.tracked.contains_key(&uri) {
             return;
         }
         let Some(disk) = read(path).await else { return };
+        if disk != doc.text && being_written(path, &disk) {
+            // A writer that truncates, then writes (an editor's save, a script): the next
+            // change event brings the whole text.
+            tracing::debug!("{} looks half written; waiting for the rest", path.display());
+            return;
+        }
         if let Some(tracked) = self.tracked.get_mut(&uri) {
             tracked.disk = disk;
         }
@@ -240,7 +246,13 @@ impl Follower {
                     self.tell(&name, &merged, true).await;
                     return Outcome::InStep;
                 }
-                Some(Ok(response)) => tracing::info!("{name}: the client did not apply the runner's change ({:?}); merging again", response.failure_reason),
+                Some(Ok(response)) => {
+                    tracing::info!("{name}: the client did not apply the runner's change ({:?})", response.failure_reason);
+                    // Merged again only when the buffer moved on meanwhile; else it refuses.
+                    if self.open_document(path).is_none_or(|(_, now)| now.version == doc.version) {
+                        break;
+                    }
+                }
                 Some(Err(e)) => {
                     tracing::warn!("workspace/applyEdit for {name}: {e}");
                     break;
@@ -287,6 +299,11 @@ impl Follower {
         tracing::warn!("{message}");
         self.client.show_message(MessageType::WARNING, message).await;
     }
+}
+
+/// An empty file, or JSON that does not parse: most likely caught between truncate and write.
+fn being_written(path: &Path, disk: &str) -> bool {
+    disk.is_empty() || (Format::of_path(&path.to_string_lossy()) == Format::Json && !crate::model::json::parse(disk).errors.is_empty())
 }
 
 /// Whether `path` is one of the mirrored files of a mission folder.
