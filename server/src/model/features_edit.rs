@@ -31,7 +31,7 @@ pub fn set_feature_field(text: &str, feature_id: &str, key: &str, value: &Value)
         let multiline = text[old.span.clone()].contains('\n');
         let indent = line_indent(text, member.key_span.start);
         let new = style.render(value, multiline, indent);
-        return Ok(splice(text, old.span.clone(), &new));
+        return Ok(splice(text, old.span.clone(), &style.eol(&new)));
     }
     let last = members.last();
     let (at, insertion) = match last {
@@ -42,7 +42,7 @@ pub fn set_feature_field(text: &str, feature_id: &str, key: &str, value: &Value)
         Some(m) => (m.value.span.end, format!(", {}: {}", quote(key), style.render(value, false, ""))),
         None => (feature.span.start + 1, format!("{}: {}", quote(key), style.render(value, false, ""))),
     };
-    Ok(splice(text, at..at, &insertion))
+    Ok(splice(text, at..at, &style.eol(&insertion)))
 }
 
 /// Appends a feature object at the end of the `features` array, indented like its siblings.
@@ -57,13 +57,13 @@ pub fn append_feature(text: &str, feature: &Value) -> Result<String, EditError> 
             let indent = line_indent(text, last.span.start);
             let rendered = style.render(feature, true, indent);
             let sep = if text[array.span.clone()].contains('\n') { format!(",\n{indent}") } else { ", ".to_string() };
-            Ok(splice(text, last.span.end..last.span.end, &format!("{sep}{rendered}")))
+            Ok(splice(text, last.span.end..last.span.end, &style.eol(&format!("{sep}{rendered}"))))
         }
         None => {
             let outer = line_indent(text, array_member.key_span.start);
             let inner = format!("{outer}{}", style.unit);
             let rendered = style.render(feature, true, &inner);
-            Ok(splice(text, array.span.clone(), &format!("[\n{inner}{rendered}\n{outer}]")))
+            Ok(splice(text, array.span.clone(), &style.eol(&format!("[\n{inner}{rendered}\n{outer}]"))))
         }
     }
 }
@@ -99,9 +99,10 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
-/// How the file is written: the indent unit of its first indented line.
+/// How the file is written: the indent unit of its first indented line, and its line ending.
 struct Style {
     unit: String,
+    crlf: bool,
 }
 
 impl Style {
@@ -112,7 +113,16 @@ impl Style {
             .find(|indent| !indent.is_empty())
             .unwrap_or("  ")
             .to_string();
-        Style { unit }
+        Style { unit, crlf: text.contains("\r\n") }
+    }
+
+    /// `inserted` with the file's line endings (it is built with `\n`).
+    fn eol(&self, inserted: &str) -> String {
+        if self.crlf {
+            inserted.replace("\r\n", "\n").replace('\n', "\r\n")
+        } else {
+            inserted.to_string()
+        }
     }
 
     /// Renders `value`; multi-line objects and arrays nest from `indent`. Arrays of scalars
@@ -175,5 +185,15 @@ mod tests {
         assert_eq!(out, "{\"features\": [\n  {\n    \"id\": \"a\"\n  }\n]}\n");
         assert_eq!(set_feature_field("{\"features\": [", "a", "k", &json!(1)), Err(EditError::Syntax));
         assert_eq!(set_feature_field(FILE, "zz", "k", &json!(1)), Err(EditError::NoSuchFeature("zz".into())));
+    }
+
+    #[test]
+    fn a_crlf_file_keeps_crlf_in_every_line_it_gains() {
+        let file = FILE.replace('\n', "\r\n");
+        let out = set_feature_field(&file, "a", "workerSessionIds", &json!(["s1"])).unwrap();
+        let out = set_feature_field(&out, "a", "status", &json!("completed")).unwrap();
+        let out = append_feature(&out, &json!({"id": "fix-1", "kind": "fix"})).unwrap();
+        assert!(out.contains("fix-1") && out.contains("\"workerSessionIds\": [\"s1\"]"), "{out}");
+        assert_eq!(out.matches('\n').count(), out.matches("\r\n").count(), "only CRLF: {out:?}");
     }
 }
