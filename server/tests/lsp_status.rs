@@ -5,6 +5,7 @@ mod lsp_support;
 
 use lsp_support::{write_mission, Client, Options, FEATURES};
 use serde_json::json;
+use tower_lsp::lsp_types::TextDocumentContentChangeEvent;
 
 #[tokio::test]
 async fn status_answers_with_counts_and_refuses_unknown_folders() {
@@ -25,6 +26,14 @@ async fn status_answers_with_counts_and_refuses_unknown_folders() {
     assert_eq!(result["missionUri"], json!(uri));
     let total = |v: &serde_json::Value| v.as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>();
     assert!(total(&result["features"]) > 0 && total(&result["assertions"]) > 0, "{status}");
+    // Unsaved edits of features.json do not count: the files say where the runner is.
+    let on_disk = result["features"].clone();
+    let all_done = FEATURES.replace("\"pending\"", "\"completed\"").replace("\"in_progress\"", "\"completed\"");
+    assert_ne!(all_done, FEATURES);
+    client.change("mission/features.json", 2, vec![TextDocumentContentChangeEvent { range: None, range_length: None, text: all_done }]).await;
+    client.diagnostics("mission/features.json", Some(2)).await;
+    let status = client.request_raw("missions/status", json!({ "missionUri": uri })).await;
+    assert_eq!(status["result"]["features"], on_disk, "{status}");
     let unknown = client.request_raw("missions/status", json!({ "missionUri": client.uri("elsewhere") })).await;
     assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
     client.finish().await;

@@ -6,11 +6,10 @@ use std::path::Path;
 use serde_json::json;
 
 use super::check::Format;
-use crate::analysis::summary::{summarize, MissionSummary};
-use crate::model::folder::{self, STATE_FILE};
-use crate::model::records::{self, MissionState};
-use crate::model::{contract, features};
+use crate::analysis::summary::MissionSummary;
+use crate::model::records;
 use crate::runner::events;
+use crate::runner::summary::{self, OnDisk};
 
 /// How many recent progress events the status shows.
 const RECENT_EVENTS: usize = 10;
@@ -20,28 +19,16 @@ pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mu
         Ok(d) => d,
         Err(code) => return code,
     };
-    let state = match folder::read_optional(&dir.join(STATE_FILE)) {
-        Ok(Some(text)) => match records::load::<MissionState>(&text) {
-            Loaded { value: Some(s), .. } => s,
-            Loaded { error, .. } => {
-                let _ = writeln!(err, "missions: {}: not a valid mission state: {}", dir.join(STATE_FILE).display(), error.unwrap_or_default());
-                return 2;
-            }
-        },
-        // A folder with a plan but no state yet (written by hand) has not started.
-        Ok(None) => MissionState { status: "planning".into(), ..Default::default() },
+    let OnDisk { summary, unreadable } = match summary::on_disk(&dir) {
+        Ok(found) => found,
         Err(e) => {
-            let _ = writeln!(err, "missions: {}: {e}", dir.join(STATE_FILE).display());
+            let _ = writeln!(err, "missions: {e}");
             return 2;
         }
     };
-    let texts = folder::read_mission(&dir);
-    for (path, e) in &texts.errors {
+    for (path, e) in &unreadable {
         let _ = writeln!(err, "missions: warning: {}: {e}", path.display());
     }
-    let c = texts.contract.as_deref().map(contract::parse);
-    let f = texts.features.as_deref().map(features::parse);
-    let summary = summarize(&state, c.as_ref(), f.as_ref(), texts.validation.as_ref());
     let all = events::read_all(&dir);
     let recent = &all[all.len().saturating_sub(RECENT_EVENTS)..];
     match format {
@@ -56,7 +43,6 @@ pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mu
     0
 }
 
-use records::Loaded;
 
 fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent], out: &mut dyn Write) {
     let title = if s.title.is_empty() { "(untitled mission)" } else { &s.title };

@@ -19,6 +19,7 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod state;
+pub mod summary;
 pub mod validate;
 pub mod verify;
 pub mod worker;
