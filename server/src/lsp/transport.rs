@@ -18,6 +18,7 @@ pub fn well_formed<I: AsyncRead + Unpin + Send + 'static>(input: I) -> DuplexStr
                 tracing::error!("dropped a message from the client: {reason}");
                 continue;
             }
+            let body = without_null_params(body);
             let header = format!("Content-Length: {}\r\n\r\n", body.len());
             if writer.write_all(header.as_bytes()).await.is_err() || writer.write_all(&body).await.is_err() {
                 return;
@@ -34,6 +35,21 @@ fn check(body: &[u8]) -> Result<(), String> {
         return Err("the body is not a JSON object (batches are not part of LSP)".to_string());
     }
     serde_json::from_slice::<IgnoredAny>(body).map(|_| ()).map_err(|e| format!("the body is not valid JSON: {e}"))
+}
+
+/// `"params": null` on a method without params (`shutdown`, `exit`: some clients send it) is
+/// left out: tower-lsp refuses it. Only small bodies are looked at; those methods are short.
+fn without_null_params(body: Vec<u8>) -> Vec<u8> {
+    if body.len() > 512 || !body.windows(4).any(|w| w == b"null") {
+        return body;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut message)) if message.get("params").is_some_and(serde_json::Value::is_null) => {
+            message.remove("params");
+            serde_json::to_vec(&message).unwrap_or(body)
+        }
+        _ => body,
+    }
 }
 
 /// Reads the next frame's body; `None` at the end of the input.

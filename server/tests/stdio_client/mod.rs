@@ -341,6 +341,11 @@ impl Server {
         let shutdown = self.request("shutdown", Value::Null);
         assert!(shutdown.get("error").is_none() && shutdown["result"].is_null(), "{shutdown}");
         self.notify("exit", Value::Null);
+        self.wait_for_exit()
+    }
+
+    /// Waits (at most 20 s) for the process to end after `exit`; its exit status.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
