@@ -129,7 +129,6 @@ pub struct RunProgress {
     tokens: Tokens,
     token: String,
     percentage: u32,
-    feature: Option<String>,
 }
 
 /// Asks the client for a token; `None` when it refuses or does not answer within `CREATE_WAIT`.
@@ -139,7 +138,7 @@ pub async fn create(client: Client, tokens: Tokens, dir: PathBuf) -> Option<RunP
     tokens.lock().insert(token.clone(), dir.clone());
     let (asking, params) = (client.clone(), WorkDoneProgressCreateParams { token: NumberOrString::String(token.clone()) });
     match super::reply::within(CREATE_WAIT, async move { asking.send_request::<WorkDoneProgressCreate>(params).await }).await {
-        Some(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0, feature: None }),
+        Some(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0 }),
         Some(Err(e)) => {
             tracing::warn!("the client refused the progress token of {} ({e}); no progress shown", dir.display());
             tokens.lock().remove(&token);
@@ -158,12 +157,9 @@ impl RunProgress {
         self.client.send_notification::<Progress>(ProgressParams { token: NumberOrString::String(self.token.clone()), value: ProgressParamsValue::WorkDone(value) }).await;
     }
 
-    /// Keeps the last feature seen (a validation event names none) and a rising percentage.
+    /// Keeps the percentage rising. The feature is only the one the files or the event name:
+    /// between features and during validation there is none to show.
     fn settle(&mut self, mut figures: Figures) -> Figures {
-        if figures.feature.is_none() {
-            figures.feature = self.feature.clone();
-        }
-        self.feature = figures.feature.clone();
         self.percentage = self.percentage.max(figures.percentage);
         figures.percentage = self.percentage;
         figures
