@@ -18,8 +18,18 @@ const LIMITS: &str = "max_validation_rounds = 3\ncommand_timeout_s = 30";
 /// A client that applies workspace edits to versioned documents (as VS Code does); the
 /// server watches the mission folders itself.
 fn start(p: &Project) -> Server {
-    let capabilities = json!({"workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true}}});
-    Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities))
+    start_watching(p, false)
+}
+
+/// With `registers`, the client accepts the server's watched-files registration (and then
+/// sends no change: the server's own runs must not depend on it).
+fn start_watching(p: &Project, registers: bool) -> Server {
+    let capabilities = json!({"workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true}, "didChangeWatchedFiles": {"dynamicRegistration": registers}}});
+    let mut server = Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities));
+    if registers {
+        server.answer_next("client/registerCapability", Value::Null);
+    }
+    server
 }
 
 /// The client's copy of an open document.
@@ -64,9 +74,16 @@ fn is_apply_edit(m: &Value) -> bool {
 
 #[test]
 fn the_runners_writes_join_unsaved_edits_in_features_json_while_the_mission_runs() {
+    // The server's own watcher, and a client that registered watching but reports nothing.
+    for registers in [false, true] {
+        runners_writes_join_unsaved_edits(registers);
+    }
+}
+
+fn runners_writes_join_unsaved_edits(registers: bool) {
     let model = MissionModel::start(sub_fix());
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = start(&p);
+    let mut server = start_watching(&p, registers);
     let features_path = p.mission.join("features.json");
     let features_uri = url(&features_path);
     server.diagnostics_until(&features_uri, |_| true);

@@ -35,7 +35,9 @@ use crate::runner::run::{self, Origin, RunOptions, RunResult, Target, EXIT_COMPL
 use crate::runner::schedule;
 use crate::runner::state::StateStore;
 
+use super::documents::DocEvent;
 use super::questions;
+use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, MISSION_FILE, VALIDATION_STATE_FILE};
 use super::work_progress::{self, RunProgress, Tokens};
 
 /// `missions/event`: one progress_log.jsonl event of a mission the server runs.
@@ -113,6 +115,8 @@ pub struct Missions {
     tokens: Tokens,
     /// The editor's `missions.*` settings; each run layers the newest over missions.toml.
     pub settings: super::settings::Settings,
+    /// To the document owner: the files a run writes changed (see `announce_writes`).
+    disk_events: Arc<OnceLock<mpsc::WeakUnboundedSender<DocEvent>>>,
 }
 
 enum Message {
@@ -142,6 +146,20 @@ impl Missions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Running>> {
         // A poisoned map is still a consistent map (every critical section is one insert or remove).
         self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the runs announce their writes; from `serve`.
+    pub fn set_disk_events(&self, events: mpsc::WeakUnboundedSender<DocEvent>) {
+        let _ = self.disk_events.set(events);
+    }
+
+    /// A run's event follows its writes: the mission's live files are announced as changed,
+    /// so diagnostics, lenses and unsaved buffers follow the run even when no file watcher
+    /// reports it (a client that registered watching and sends nothing, a slow watcher).
+    fn announce_writes(&self, dir: &Path) {
+        let Some(events) = self.disk_events.get().and_then(|w| w.upgrade()) else { return };
+        let files = [FEATURES_FILE, VALIDATION_STATE_FILE, CONTRACT_FILE, MISSION_FILE].map(|f| dir.join(f));
+        let _ = events.send(DocEvent::DiskChanged(files.into_iter().filter(|p| p.exists()).collect()));
     }
 
     /// What `initialize` learnt about the client.
@@ -356,6 +374,7 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
         match message {
             Message::Event(event) if FINAL_EVENTS.contains(&event.kind.as_str()) => held.push(event),
             Message::Event(event) => {
+                missions.announce_writes(&dir);
                 send_event(&client, &uri, &event).await;
                 if let Some(p) = progress.as_mut() {
                     p.report(work_progress::figures(&dir, Some(&event)).await).await;
@@ -368,6 +387,7 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
         }
     }
     missions.lock().remove(&dir);
+    missions.announce_writes(&dir);
     for event in &held {
         send_event(&client, &uri, event).await;
     }

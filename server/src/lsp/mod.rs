@@ -186,6 +186,7 @@ where
     let shared = service.inner().shared.clone();
     let client = shared.client.clone();
     let missions = shared.missions.clone();
+    missions.set_disk_events(events_tx.downgrade());
     tokio::spawn(mirror::Follower::new(client.clone(), docs_rx.clone(), encoding.clone(), edit_support).run(mirror_rx));
     tokio::spawn(follow_disk(shared, disk_rx, mirror_tx));
     tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone(), disk_tx));
