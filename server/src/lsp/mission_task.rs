@@ -284,6 +284,8 @@ impl Missions {
 /// The mission's state when `launch` fits it; else why not. The runner checks these again; the
 /// person hears them as the command's answer.
 fn startable(dir: &Path, launch: &Launch) -> Result<StateStore, String> {
+    // A `missions run` in a terminal holds the lock: that is the answer, whatever the state.
+    drop(RunLock::acquire(dir).map_err(|e| e.to_string())?);
     let state = StateStore::load(dir)?;
     match (state.status(), launch) {
         ("completed", _) => return Err(format!("the mission {} is already completed", state.state.id)),
@@ -301,8 +303,6 @@ fn startable(dir: &Path, launch: &Launch) -> Result<StateStore, String> {
         Launch::ValidateMilestone(m) => schedule::validatable_milestone(&Queue::load(dir)?.file, m)?,
         _ => {}
     }
-    // A `missions run` in a terminal holds the lock.
-    drop(RunLock::acquire(dir).map_err(|e| e.to_string())?);
     Ok(state)
 }
 
