@@ -155,6 +155,10 @@ def main():
         "code_lens_contract": ("textDocument/codeLens", {"textDocument": {"uri": cu}}),
         "code_lens_features": ("textDocument/codeLens", {"textDocument": {"uri": fu}}),
     }
+    # codeLens/resolve of one lens in the middle of the contract (servers that resolve lenses).
+    lenses = server.request("textDocument/codeLens", {"textDocument": {"uri": cu}})[3]
+    if lenses and lenses[len(lenses) // 2].get("command") is None:
+        kinds["code_lens_resolve"] = ("codeLens/resolve", lenses[len(lenses) // 2])
     summary = {"server": args.server, "mission": args.mission, "runs": args.runs, "assertions": contract.count("\n### VAL-") + contract.startswith("### VAL-")}
     for name, (method, params) in kinds.items():
         header, decoded, sizes, counts = [], [], [], []

@@ -142,10 +142,19 @@ async fn code_lenses_on_both_documents() {
     let mut lenses = Vec::new();
     for relative in ["mission/validation-contract.md", "mission/features.json"] {
         let params = CodeLensParams { text_document: TextDocumentIdentifier { uri: client.uri(relative) }, work_done_progress_params: Default::default(), partial_result_params: Default::default() };
-        let found = client.request::<request::CodeLensRequest>(params).await.unwrap();
+        let unresolved = client.request::<request::CodeLensRequest>(params).await.unwrap();
+        // Ranges only: titles and commands come with codeLens/resolve.
+        assert!(unresolved.iter().all(|l| l.command.is_none() && l.data.is_some()), "{unresolved:?}");
+        let mut found = Vec::new();
+        for l in unresolved {
+            let range = l.range;
+            let resolved = client.request::<request::CodeLensResolve>(l).await;
+            assert_eq!(resolved.range, range);
+            found.push(resolved);
+        }
         // Labels carry no command; action lenses carry a mission command with the mission first.
         for l in &found {
-            let c = l.command.as_ref().expect("every lens is complete");
+            let c = l.command.as_ref().expect("every lens resolves");
             assert!(!c.title.is_empty());
             if !c.command.is_empty() {
                 assert!(["missions.start", "missions.runFeature"].contains(&c.command.as_str()), "{c:?}");
@@ -158,6 +167,41 @@ async fn code_lenses_on_both_documents() {
         }).collect::<Vec<_>>());
     }
     insta::assert_json_snapshot!("code_lenses", lenses);
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn code_lenses_from_an_older_analysis_resolve_against_the_newest() {
+    let root = tempfile::tempdir().unwrap();
+    let mut client = rich_session(root.path()).await;
+    let features = "mission/features.json";
+    let params = CodeLensParams { text_document: TextDocumentIdentifier { uri: client.uri(features) }, work_done_progress_params: Default::default(), partial_result_params: Default::default() };
+    let old = client.request::<request::CodeLensRequest>(params).await.unwrap();
+    let contract_lenses = |client: &Client| CodeLensParams { text_document: TextDocumentIdentifier { uri: client.uri("mission/validation-contract.md") }, work_done_progress_params: Default::default(), partial_result_params: Default::default() };
+    let contract_before = client.request::<request::CodeLensRequest>(contract_lenses(&client)).await.unwrap();
+    // feat-login (completed) becomes pending: its line gets a "Run feature" lens too.
+    let (line, character) = utf16_pos(FEATURES, "\"completed\"", 1);
+    client.change(features, 2, vec![lsp_support::change(((line, character), (line, character + 9)), "pending")]).await;
+    client.diagnostics(features, Some(2)).await;
+    let title = |l: &CodeLens| l.command.as_ref().map(|c| c.title.clone()).unwrap_or_default();
+    let first = client.request::<request::CodeLensResolve>(old[0].clone()).await;
+    assert_eq!(first.range, old[0].range);
+    assert_eq!(title(&first), "pending · 1 worker session: s1");
+    let wip = old.iter().find(|l| l.range.start.line == line + 1).unwrap().clone();
+    assert_eq!(title(&client.request::<request::CodeLensResolve>(wip).await), "wip · no worker sessions");
+    // A lens that names no line of the newest analysis, or carries nonsense: an empty label.
+    let mut gone = old[0].clone();
+    gone.range.start.line = 999;
+    gone.range.end.line = 999;
+    for data in [gone.data.clone().unwrap(), json!("x"), json!([1, 2]), json!([-1, -1, -1, -1]), Value::Null] {
+        let lens = CodeLens { data: Some(data), ..gone.clone() };
+        let resolved = client.request::<request::CodeLensResolve>(lens).await;
+        assert_eq!(resolved.command.map(|c| (c.title, c.command)), Some((String::new(), String::new())));
+    }
+    let fresh = client.request::<request::CodeLensRequest>(CodeLensParams { text_document: TextDocumentIdentifier { uri: client.uri(features) }, work_done_progress_params: Default::default(), partial_result_params: Default::default() }).await.unwrap();
+    assert_eq!(fresh.len(), old.len() + 1);
+    // The contract did not change: its lens list (and `data`) is kept across the analysis.
+    assert_eq!(client.request::<request::CodeLensRequest>(contract_lenses(&client)).await.unwrap(), contract_before);
     client.finish().await;
 }
 

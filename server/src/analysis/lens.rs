@@ -1,5 +1,9 @@
 //! Code lens texts: above each feature its status and worker sessions; above each assertion
 //! who claims it and its latest validation status; at the top of the contract the counts.
+//!
+//! Lenses come in two steps so that a request for 10,000 of them stays cheap: the *slots*
+//! (where each lens sits and what it is about, [`contract_slots`], [`feature_slots`]) and, for
+//! the few lenses an editor shows, their title and action ([`resolve`]).
 
 use super::diagnostic::DocKind;
 use super::mission::MissionAnalysis;
@@ -27,57 +31,127 @@ pub enum LensAction {
     RunFeature(String),
 }
 
-/// The contract's counts at its start, then one lens per assertion heading.
-pub fn contract_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
+/// What a lens is about, by index into the analysed documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LensTarget {
+    /// The contract's counts, at its start.
+    Counts,
+    /// "Start mission", at the contract's start.
+    Start,
+    /// An assertion heading: index into `contract.assertions`.
+    Assertion(usize),
+    /// A feature's status and sessions: index into `features`.
+    Feature(usize),
+    /// "Run feature" beside a runnable feature: index into `features`.
+    RunFeature(usize),
+}
+
+/// An unresolved lens: where it sits and what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LensSlot {
+    pub span: Span,
+    pub target: LensTarget,
+}
+
+/// The contract's counts: distinct assertion ids, those claimed by a feature that is not
+/// cancelled, those validated as passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub claimed: usize,
+    pub passed: usize,
+}
+
+/// The contract's counts and "Start mission" at its start, then one slot per assertion heading.
+pub fn contract_slots(analysis: &MissionAnalysis) -> Vec<LensSlot> {
     let Some(contract) = analysis.contract() else { return Vec::new() };
-    let validation = analysis.parts.validation.as_deref();
-    let status_of = |id: &str| validation.and_then(|v| v.assertions.get(id)).map(|s| if s.status.is_empty() { "pending" } else { s.status.as_str() });
-    let mut out = Vec::with_capacity(contract.assertions.len() + 1);
-    let (mut total, mut claimed, mut passed) = (0, 0, 0);
-    out.push(Lens { doc: DocKind::Contract, span: 0..0, title: String::new(), action: None });
-    for a in &contract.assertions {
-        let id = a.id.value.as_str();
-        let first = analysis.assertion(id).is_some_and(|f| std::ptr::eq(f, a));
-        let owners: Vec<&str> = analysis.features().map_or_else(Vec::new, |f| {
-            let mut v: Vec<&str> = analysis.claims_of(id).iter().map(|c| &f.features[c.feature]).filter(|f| !f.is_cancelled()).map(|f| f.id().unwrap_or("(feature without id)")).collect();
-            v.dedup();
-            v
-        });
-        let status = status_of(id);
-        if first {
-            total += 1;
-            claimed += usize::from(!owners.is_empty());
-            passed += usize::from(status == Some("passed"));
-        }
-        let claim = match owners.as_slice() {
-            [] if analysis.features().is_none() => "no features.json".to_string(),
-            [] => "unclaimed".to_string(),
-            [one] => format!("claimed by {one}"),
-            many => format!("claimed by {} features: {}", many.len(), many.join(", ")),
-        };
-        let validation = match (status, validation.and_then(|v| v.assertions.get(id))) {
-            (Some(s), Some(state)) => match (&state.milestone, state.round) {
-                (Some(m), Some(r)) => format!("{s} ({m}, round {r})"),
-                (Some(m), None) => format!("{s} ({m})"),
-                _ => s.to_string(),
-            },
-            _ => "not validated yet".to_string(),
-        };
-        out.push(Lens { doc: DocKind::Contract, span: a.id.span.clone(), title: format!("{claim} · {validation}"), action: None });
-    }
-    out[0].title = format!("{total} assertion{} · {claimed} claimed · {passed} passed", if total == 1 { "" } else { "s" });
-    let top = out[0].span.clone();
-    out.insert(1, Lens { doc: DocKind::Contract, span: top, title: "▶ Start mission".to_string(), action: Some(LensAction::Start) });
+    let mut out = Vec::with_capacity(contract.assertions.len() + 2);
+    out.push(LensSlot { span: 0..0, target: LensTarget::Counts });
+    out.push(LensSlot { span: 0..0, target: LensTarget::Start });
+    out.extend(contract.assertions.iter().enumerate().map(|(i, a)| LensSlot { span: a.id.span.clone(), target: LensTarget::Assertion(i) }));
     out
 }
 
-/// One lens per feature: its status and worker sessions.
-pub fn feature_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
+/// One slot per feature (status and sessions), plus "Run feature" beside the runnable ones.
+pub fn feature_slots(analysis: &MissionAnalysis) -> Vec<LensSlot> {
     let Some(features) = analysis.features() else { return Vec::new() };
-    features
-        .features
-        .iter()
-        .flat_map(|f| {
+    let mut out = Vec::with_capacity(features.features.len() * 2);
+    for (i, f) in features.features.iter().enumerate() {
+        let span = f.id.as_ref().map_or(f.span.start..f.span.start + 1, |id| id.span.clone());
+        out.push(LensSlot { span: span.clone(), target: LensTarget::Feature(i) });
+        // Features that can run (again) get a button; the server still checks dependencies.
+        if f.id().is_some() && matches!(f.status().unwrap_or("no status"), "pending" | "failed" | "blocked") {
+            out.push(LensSlot { span, target: LensTarget::RunFeature(i) });
+        }
+    }
+    out
+}
+
+/// Active (not cancelled) features claiming `id`, by id, adjacent repeats removed.
+fn owners<'a>(analysis: &'a MissionAnalysis, id: &str) -> Option<Vec<&'a str>> {
+    let f = analysis.features()?;
+    let mut v: Vec<&str> = analysis.claims_of(id).iter().map(|c| &f.features[c.feature]).filter(|f| !f.is_cancelled()).map(|f| f.id().unwrap_or("(feature without id)")).collect();
+    v.dedup();
+    Some(v)
+}
+
+fn validation_status<'a>(analysis: &'a MissionAnalysis, id: &str) -> Option<&'a str> {
+    let v = analysis.parts.validation.as_deref()?.assertions.get(id)?;
+    Some(if v.status.is_empty() { "pending" } else { v.status.as_str() })
+}
+
+/// The counts shown at the top of the contract (one pass over the assertions).
+pub fn contract_counts(analysis: &MissionAnalysis) -> Counts {
+    let mut counts = Counts::default();
+    let Some(contract) = analysis.contract() else { return counts };
+    for a in &contract.assertions {
+        let id = a.id.value.as_str();
+        if !analysis.assertion(id).is_some_and(|f| std::ptr::eq(f, a)) {
+            continue;
+        }
+        counts.total += 1;
+        counts.claimed += usize::from(owners(analysis, id).is_some_and(|o| !o.is_empty()));
+        counts.passed += usize::from(validation_status(analysis, id) == Some("passed"));
+    }
+    counts
+}
+
+/// The title and action of one lens; `counts` is asked only for [`LensTarget::Counts`] (so a
+/// caller can cache them). `None` when the target is not in this analysis.
+pub fn resolve(analysis: &MissionAnalysis, target: LensTarget, counts: impl FnOnce() -> Counts) -> Option<(String, Option<LensAction>)> {
+    match target {
+        LensTarget::Counts => {
+            analysis.contract()?;
+            let Counts { total, claimed, passed } = counts();
+            Some((format!("{total} assertion{} · {claimed} claimed · {passed} passed", if total == 1 { "" } else { "s" }), None))
+        }
+        LensTarget::Start => {
+            analysis.contract()?;
+            Some(("▶ Start mission".to_string(), Some(LensAction::Start)))
+        }
+        LensTarget::Assertion(i) => {
+            let a = analysis.contract()?.assertions.get(i)?;
+            let id = a.id.value.as_str();
+            let owners = owners(analysis, id);
+            let claim = match owners.as_deref() {
+                None => "no features.json".to_string(),
+                Some([]) => "unclaimed".to_string(),
+                Some([one]) => format!("claimed by {one}"),
+                Some(many) => format!("claimed by {} features: {}", many.len(), many.join(", ")),
+            };
+            let state = analysis.parts.validation.as_deref().and_then(|v| v.assertions.get(id));
+            let validation = match (validation_status(analysis, id), state) {
+                (Some(s), Some(state)) => match (&state.milestone, state.round) {
+                    (Some(m), Some(r)) => format!("{s} ({m}, round {r})"),
+                    (Some(m), None) => format!("{s} ({m})"),
+                    _ => s.to_string(),
+                },
+                _ => "not validated yet".to_string(),
+            };
+            Some((format!("{claim} · {validation}"), None))
+        }
+        LensTarget::Feature(i) => {
+            let f = analysis.features()?.features.get(i)?;
             let status = f.status().unwrap_or("no status");
             let sessions = &f.worker_session_ids;
             let workers = match sessions.len() {
@@ -88,18 +162,36 @@ pub fn feature_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
                     format!("{n} worker session{}: {}{more}", if n == 1 { "" } else { "s" }, shown.join(", "))
                 }
             };
-            let span = f.id.as_ref().map_or(f.span.start..f.span.start + 1, |id| id.span.clone());
-            let label = Lens { doc: DocKind::Features, span: span.clone(), title: format!("{status} · {workers}"), action: None };
-            // Features that can run (again) get a button; the server still checks dependencies.
-            let run = match (f.id(), status) {
-                (Some(id), "pending" | "failed" | "blocked") => {
-                    Some(Lens { doc: DocKind::Features, span, title: "▶ Run feature".to_string(), action: Some(LensAction::RunFeature(id.to_string())) })
-                }
-                _ => None,
-            };
-            std::iter::once(label).chain(run)
+            Some((format!("{status} · {workers}"), None))
+        }
+        LensTarget::RunFeature(i) => {
+            let id = analysis.features()?.features.get(i)?.id()?;
+            Some(("▶ Run feature".to_string(), Some(LensAction::RunFeature(id.to_string()))))
+        }
+    }
+}
+
+fn resolve_all(analysis: &MissionAnalysis, doc: DocKind, slots: Vec<LensSlot>) -> Vec<Lens> {
+    let counts = std::cell::OnceCell::new();
+    slots
+        .into_iter()
+        .filter_map(|s| {
+            let (title, action) = resolve(analysis, s.target, || *counts.get_or_init(|| contract_counts(analysis)))?;
+            Some(Lens { doc, span: s.span, title, action })
         })
         .collect()
+}
+
+/// Every contract lens, resolved: the counts and "Start mission" at its start, then one lens
+/// per assertion heading.
+pub fn contract_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
+    resolve_all(analysis, DocKind::Contract, contract_slots(analysis))
+}
+
+/// Every feature lens, resolved: its status and worker sessions, and "Run feature" where it
+/// applies.
+pub fn feature_lenses(analysis: &MissionAnalysis) -> Vec<Lens> {
+    resolve_all(analysis, DocKind::Features, feature_slots(analysis))
 }
 
 #[cfg(test)]

@@ -66,6 +66,11 @@ impl MissionAnalysis {
         MissionAnalysis { parts, diagnostics, lookup: OnceLock::new() }
     }
 
+    /// An analysis of `parts` whose diagnostics the caller computed (`checks::check_reusing`).
+    pub fn with_diagnostics(parts: MissionParts, diagnostics: Vec<Diagnostic>) -> Self {
+        MissionAnalysis { parts, diagnostics, lookup: OnceLock::new() }
+    }
+
     fn lookup(&self) -> &Lookup {
         self.lookup.get_or_init(|| {
             let mut l = Lookup::default();

@@ -17,7 +17,7 @@ use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
 use super::folder::doc_file;
 use crate::analysis::mission::{MissionAnalysis, MissionParts, NamedHandoff};
-use crate::analysis::{Diagnostic, DocKind, Severity, Target};
+use crate::analysis::{checks, Diagnostic, DocKind, MissionInput, Severity, Target};
 use crate::model::folder::{self as model_folder, HANDOFFS_DIR, VALIDATION_STATE_FILE};
 use crate::model::records::{self, Handoff, Loaded, ValidationState};
 use crate::model::{contract, features, Contract, FeaturesFile};
@@ -29,6 +29,8 @@ pub struct MissionSnapshot {
     pub analysis: Arc<MissionAnalysis>,
     pub contract: Option<Arc<Document>>,
     pub features: Option<Arc<Document>>,
+    /// Code lenses of this analysis, built on the first request (see `lens`).
+    pub lenses: super::lens::LensCache,
 }
 
 impl MissionSnapshot {
@@ -202,7 +204,11 @@ fn changed_paths(before: &DocsSnapshot, after: &DocsSnapshot) -> Vec<PathBuf> {
 /// others when their diagnostics changed).
 fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: Encoding, republish_all: bool) -> Vec<Publication> {
     let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, contract::parse);
-    let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, features::parse);
+    // An edit inside one feature re-parses only that feature (`features::reparse`).
+    let previous = cache.features.doc.clone().zip(cache.features.value.clone());
+    let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, |text| {
+        previous.and_then(|(doc, old)| features::reparse(&old, &doc.text, text)).unwrap_or_else(|| features::parse(text))
+    });
     let validation_changed = reload(&mut cache.validation, dir, VALIDATION_STATE_FILE, docs, |t| {
         let loaded = records::load::<ValidationState>(t);
         if let Some(e) = &loaded.error {
@@ -223,11 +229,19 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
             validation: cache.validation.value.clone(),
             handoffs: cache.handoffs.clone(),
         };
+        // The contract's own diagnostics carry over while its parse is the same.
+        let previous = cache.snapshot.as_ref().map(|s| &s.analysis).filter(|a| match (&a.parts.contract, &parts.contract) {
+            (Some(old), Some(new)) => Arc::ptr_eq(old, new),
+            _ => false,
+        });
+        let input = MissionInput { contract: parts.contract.as_deref(), features: parts.features.as_deref(), skills: parts.skills.as_deref(), validation: parts.validation.as_deref() };
+        let diagnostics = checks::check_reusing(&input, previous.map(|a| a.diagnostics.as_slice()));
         cache.snapshot = Some(Arc::new(MissionSnapshot {
             dir: dir.to_path_buf(),
-            analysis: Arc::new(MissionAnalysis::new(parts)),
+            analysis: Arc::new(MissionAnalysis::with_diagnostics(parts, diagnostics)),
             contract: cache.contract.doc.clone(),
             features: cache.features.doc.clone(),
+            lenses: super::lens::LensCache::carried_over(cache.snapshot.as_deref(), !contract_changed, !features_changed),
         }));
     }
     if !docs.ready {

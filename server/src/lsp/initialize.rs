@@ -65,7 +65,7 @@ pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
         workspace_symbol_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Right(RenameOptions { prepare_provider: Some(true), work_done_progress_options: WorkDoneProgressOptions::default() })),
         completion_provider: Some(CompletionOptions { trigger_characters: Some(vec!["\"".to_string(), ":".to_string()]), resolve_provider: Some(false), ..CompletionOptions::default() }),
-        code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+        code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(true) }),
         inlay_hint_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions { code_action_kinds: Some(if super::commands::ADVERTISED { vec![CodeActionKind::QUICKFIX, CodeActionKind::SOURCE] } else { vec![CodeActionKind::QUICKFIX] }), resolve_provider: Some(false), ..CodeActionOptions::default() })),
         semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(SemanticTokensOptions {

@@ -82,6 +82,89 @@ pub fn parse(text: &str) -> FeaturesFile {
     out
 }
 
+/// features.json after an edit inside one feature object: only that object is parsed again,
+/// the rest of `old` (the parse of `old_text`) is reused with its spans moved. The result is
+/// exactly what [`parse`] gives for `new_text`; `None` when that cannot be done this way (the
+/// old text has syntax errors, the edit is not strictly inside one feature's braces, the object
+/// no longer parses cleanly), and the caller parses the whole text.
+pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<FeaturesFile> {
+    if old.problems.iter().any(|p| p.kind == ProblemKind::Syntax) {
+        return None;
+    }
+    let (a, b) = (old_text.as_bytes(), new_text.as_bytes());
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - prefix;
+    let suffix = a.iter().rev().zip(b.iter().rev()).take(room).take_while(|(x, y)| x == y).count();
+    let changed_end = a.len() - suffix;
+    // The feature whose braces enclose the change: its `{` and `}` are unchanged.
+    let i = old.features.partition_point(|f| f.span.end <= prefix);
+    let f = old.features.get(i)?;
+    if !(f.span.start < prefix && changed_end < f.span.end) {
+        return None;
+    }
+    let delta = b.len() as isize - a.len() as isize;
+    let slice = new_text.get(f.span.start..f.span.end.checked_add_signed(delta)?)?;
+    // In the whole document the object sits two levels down; stay far from the nesting limit.
+    if slice.bytes().filter(|c| matches!(c, b'{' | b'[')).count() >= json::MAX_DEPTH - 8 {
+        return None;
+    }
+    let parsed = json::parse(slice);
+    let value = parsed.value.as_ref()?;
+    if !parsed.errors.is_empty() || value.span != (0..slice.len()) || value.as_object().is_none() {
+        return None;
+    }
+    let mut one = FeaturesFile::default();
+    read_feature(value, &mut one);
+    let mut feature = one.features.pop()?;
+    let at = f.span.start as isize;
+    shift_feature(&mut feature, at);
+    one.problems.iter_mut().for_each(|p| shift(&mut p.span, at));
+    one.problems.sort_by_key(|p| (p.span.start, p.span.end));
+
+    let mut features = Vec::with_capacity(old.features.len());
+    features.extend_from_slice(&old.features[..i]);
+    features.push(feature);
+    features.extend(old.features[i + 1..].iter().map(|g| {
+        let mut g = g.clone();
+        shift_feature(&mut g, delta);
+        g
+    }));
+    // Problems are sorted by position; the old feature's own lie within its span.
+    let before = old.problems.partition_point(|p| p.span.start < f.span.start);
+    let after = old.problems.partition_point(|p| p.span.start < f.span.end);
+    let mut problems = Vec::with_capacity(old.problems.len() - (after - before) + one.problems.len());
+    problems.extend_from_slice(&old.problems[..before]);
+    problems.append(&mut one.problems);
+    problems.extend(old.problems[after..].iter().map(|p| {
+        let mut p = p.clone();
+        shift(&mut p.span, delta);
+        p
+    }));
+    Some(FeaturesFile { features, problems })
+}
+
+fn shift(span: &mut Span, by: isize) {
+    span.start = span.start.wrapping_add_signed(by);
+    span.end = span.end.wrapping_add_signed(by);
+}
+
+/// Moves every span of a feature (a new field with a span must be added here: the
+/// destructuring does not compile without it).
+fn shift_feature(f: &mut Feature, by: isize) {
+    let Feature { span, id, description, skill_name, milestone, fulfills, status, worker_session_ids, depends_on, kind, fixes, expected_behavior: _, verification_steps: _ } = f;
+    shift(span, by);
+    for s in [id, description, skill_name, milestone, status, kind].into_iter().flatten() {
+        shift(&mut s.span, by);
+    }
+    if let Some(list) = fulfills {
+        shift(&mut list.span, by);
+        list.value.iter_mut().for_each(|s| shift(&mut s.span, by));
+    }
+    for list in [worker_session_ids, depends_on, fixes] {
+        list.iter_mut().for_each(|s| shift(&mut s.span, by));
+    }
+}
+
 fn schema(problems: &mut Vec<ParseProblem>, span: Span, message: String) {
     problems.push(ParseProblem { kind: ProblemKind::Schema, span, message });
 }
@@ -239,6 +322,46 @@ mod tests {
         assert_eq!(f.id(), Some("feat-auth-login"));
         assert_eq!(&text[f.claims()[1].span.clone()], "\"VAL-AUTH-002\"");
         assert_eq!(file.milestones(), ["foundation"]);
+    }
+
+    const QUEUE: &str = r#"{
+  "features": [
+    {"id": "a", "description": "d", "milestone": "m", "fulfills": ["VAL-A-001"], "status": "pending", "workerSessionIds": ["s1"]},
+    {"id": "b", "description": "d", "milestone": "m", "fulfills": ["VAL-A-002", 3], "status": "wip", "dependsOn": ["a"]},
+    7,
+    {"id": "c", "kind": "fix", "description": "d", "milestone": "n", "status": "pending", "fixes": ["x"], "id": "dup"}
+  ]
+}
+"#;
+
+    #[test]
+    fn reparse_of_an_edit_inside_one_feature_equals_a_full_parse() {
+        let old = parse(QUEUE);
+        let new_text = QUEUE.replacen(r#""status": "wip""#, r#""status": "completed", "skillName": "w""#, 1);
+        let re = reparse(&old, QUEUE, &new_text).expect("inside one feature");
+        assert_eq!(re, parse(&new_text));
+        // Across features, or a syntax error: the caller parses everything.
+        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("\"d\"}", "\"d\"", 1)), None);
+        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("\"a\"", "\"a", 1)), None);
+        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("7", "8", 1)), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reparse_equals_parse(at in 0usize..600, remove in 0usize..6, insert in "[ a\"{}\\[\\],:0-9\\\\\n]{0,4}") {
+            let old = parse(QUEUE);
+            let at = at.min(QUEUE.len());
+            let end = (at + remove).min(QUEUE.len());
+            let new_text = format!("{}{}{}", &QUEUE[..at], insert, &QUEUE[end..]);
+            if let Some(re) = reparse(&old, QUEUE, &new_text) {
+                proptest::prop_assert_eq!(re, parse(&new_text));
+            }
+            // And from the edited text back (its parse may hold syntax errors).
+            let edited = parse(&new_text);
+            if let Some(re) = reparse(&edited, &new_text, QUEUE) {
+                proptest::prop_assert_eq!(re, old);
+            }
+        }
     }
 
     #[test]

@@ -474,7 +474,8 @@ impl<'a> Parser<'a> {
 
     fn object(&mut self, depth: usize, in_array: bool) -> JsonValue<'a> {
         let open = self.bump();
-        let mut members = Vec::new();
+        // Feature objects have about eight members: one allocation instead of three growths.
+        let mut members = Vec::with_capacity(8);
         loop {
             let tok_span = self.peek().span.clone();
             match self.peek().kind {

@@ -33,6 +33,25 @@ pub fn check_with_index(input: &MissionInput, index: &MissionIndex) -> Vec<Diagn
     if let Some(c) = input.contract {
         contract::check(c, index, &mut out);
     }
+    check_across(input, index, out)
+}
+
+/// Like [`check`], but the contract's own diagnostics (duplicate and malformed ids, missing
+/// fields, unknown tools) are taken from `previous`: every diagnostic of an earlier check of the
+/// very same contract parse. An edit of features.json then skips the per-assertion pass.
+pub fn check_reusing(input: &MissionInput, previous: Option<&[Diagnostic]>) -> Vec<Diagnostic> {
+    let index = MissionIndex::new(input.contract, input.features);
+    match (input.contract, previous) {
+        (Some(_), Some(previous)) => {
+            let out = previous.iter().filter(|d| contract::produced_here(d)).cloned().collect();
+            check_across(input, &index, out)
+        }
+        _ => check_with_index(input, &index),
+    }
+}
+
+/// Every check but the contract's own, added to `out`; sorted.
+fn check_across(input: &MissionInput, index: &MissionIndex, mut out: Vec<Diagnostic>) -> Vec<Diagnostic> {
     if let Some(f) = input.features {
         features::check(f, index, input.skills, &mut out);
         dependencies::check(f, index, &mut out);
@@ -59,4 +78,35 @@ pub fn sort(diags: &mut [Diagnostic]) {
 /// Diagnostics of one document only.
 pub fn for_doc(diags: &[Diagnostic], doc: DocKind) -> impl Iterator<Item = &Diagnostic> {
     diags.iter().filter(move |d| d.doc() == Some(doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{contract, features, records};
+
+    const CONTRACT: &str = "### VAL-A-001: x\nTool: terminal\nEvidence: e\n\n### VAL-A-001: dup\nTool: pigeon, `http`\n\n### VAL-A-2: bad id\n\n### VAL-B-001: y\nTool:\nEvidence: e\n";
+
+    #[test]
+    fn reusing_the_contracts_own_diagnostics_changes_nothing() {
+        let c = contract::parse(CONTRACT);
+        let v = records::load::<ValidationState>(r#"{"assertions": {"VAL-B-001": {"status": "failed", "milestone": "m", "round": 1}}}"#).value.unwrap();
+        let queues = [
+            r#"{"features": [{"id": "f", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001", "VAL-A-01", "VAL-C-001"], "dependsOn": ["VAL-A-7"]}]}"#,
+            r#"{"features": [{"id": "f", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001", "VAL-B-001"]}, {"id": "g", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-B-001"]}]}"#,
+            r#"{"features": [}"#,
+        ];
+        let parsed: Vec<_> = queues.iter().map(|q| features::parse(q)).collect();
+        for before in &parsed {
+            let first = check(&MissionInput { contract: Some(&c), features: Some(before), skills: None, validation: Some(&v) });
+            assert!(first.iter().any(super::contract::produced_here));
+            for after in &parsed {
+                let input = MissionInput { contract: Some(&c), features: Some(after), skills: None, validation: Some(&v) };
+                assert_eq!(check_reusing(&input, Some(&first)), check(&input));
+            }
+        }
+        // Without an earlier check, or without a contract, it is `check`.
+        let input = MissionInput { contract: None, features: Some(&parsed[0]), skills: None, validation: None };
+        assert_eq!(check_reusing(&input, Some(&[])), check(&input));
+    }
 }
