@@ -317,3 +317,43 @@ fn a_mission_running_when_the_editor_goes_away_is_paused_and_resumes() {
         server.finish();
     }
 }
+
+/// The contract's mission lens follows the mission (pause while it runs, a label once it is
+/// completed) and a client that can refresh lenses is asked to as the run writes its files;
+/// "Run feature" is not offered while the mission runs.
+#[test]
+fn lenses_follow_the_run_and_the_client_is_asked_to_refresh_them() {
+    let model = MissionModel::start(sub_fix());
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    let capabilities = json!({"workspace": {"codeLens": {"refreshSupport": true}}});
+    let mut server = Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities));
+    server.always_answer("workspace/codeLens/refresh", serde_json::Value::Null);
+    let contract = p.mission.join("validation-contract.md");
+    let features_path = p.mission.join("features.json");
+    server.open(&contract, "markdown", CONTRACT);
+    server.open(&features_path, "json", &p.read("features.json"));
+    let titles = |server: &mut Server, path: &std::path::Path| -> Vec<(String, String)> {
+        let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": url(path)}}));
+        lenses["result"].as_array().unwrap().iter().map(|l| {
+            let r = server.request("codeLens/resolve", l.clone());
+            (r["result"]["command"]["title"].as_str().unwrap().to_string(), r["result"]["command"]["command"].as_str().unwrap().to_string())
+        }).collect()
+    };
+    let has = |lenses: &[(String, String)], title: &str, command: &str| lenses.iter().any(|(t, c)| t == title && c == command);
+    assert!(has(&titles(&mut server, &contract), "▶ Start mission", "missions.start"));
+    assert!(has(&titles(&mut server, &features_path), "▶ Run feature", "missions.runFeature"));
+
+    model.hold("worker");
+    server.command("missions.start", &p.mission);
+    server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "feature_started");
+    assert!(has(&titles(&mut server, &contract), "⏸ Pause mission", "missions.pause"));
+    let running = titles(&mut server, &features_path);
+    assert!(!running.iter().any(|(_, c)| c == "missions.runFeature"), "{running:?}");
+    model.release("worker");
+    server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "mission_completed");
+    let refreshes = server.auto_answered().len();
+    assert!(refreshes >= 1, "the client was asked to refresh its lenses");
+    // The slot is freed before the last event: the lens now says completed.
+    assert!(has(&titles(&mut server, &contract), "✓ Mission completed", ""));
+    server.finish();
+}

@@ -117,11 +117,27 @@ struct Analyzer {
     was_ready: bool,
 }
 
+/// Which views the client can be told to ask for again (`workspace.codeLens.refreshSupport`,
+/// `workspace.inlayHint.refreshSupport`); from `initialize`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Refresh {
+    pub code_lens: bool,
+    pub inlay_hints: bool,
+}
+
+/// The longest a refresh request waits for the client (nothing waits on it).
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs until the document owner is gone.
-pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snapshots: watch::Sender<Arc<Snapshot>>, client: Client, encoding: Arc<OnceLock<Encoding>>) {
+pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snapshots: watch::Sender<Arc<Snapshot>>, client: Client, encoding: Arc<OnceLock<Encoding>>, refresh: Arc<OnceLock<Refresh>>) {
     let mut analyzer = Some(Analyzer::default());
+    let mut disk_seen = Arc::new(BTreeMap::new());
     while docs.changed().await.is_ok() {
         let current = docs.borrow_and_update().clone();
+        // Files changed on disk (a run's writes) change lenses and hints of documents whose
+        // text did not change: the client does not ask for those again by itself.
+        let from_disk = current.disk_changes != disk_seen;
+        disk_seen = current.disk_changes.clone();
         let encoding = encoding.get().copied().unwrap_or(Encoding::Utf16);
         let mut state = analyzer.take().unwrap_or_default();
         let job = tokio::task::spawn_blocking(move || {
@@ -144,10 +160,25 @@ pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snaps
         for (uri, diagnostics, version) in publications {
             client.publish_diagnostics(uri, diagnostics, version).await;
         }
+        if from_disk {
+            ask_for_views_again(&client, refresh.get().copied().unwrap_or_default());
+        }
         // The replaced snapshot may hold the last reference to a big parse; freeing it takes
         // milliseconds, so it happens after the diagnostics are out and off the async threads.
         drop(current);
         tokio::task::spawn_blocking(move || drop(replaced));
+    }
+}
+
+/// `workspace/codeLens/refresh` and `workspace/inlayHint/refresh`, off this task, bounded.
+fn ask_for_views_again(client: &Client, refresh: Refresh) {
+    if refresh.code_lens {
+        let client = client.clone();
+        tokio::spawn(super::reply::within(REFRESH_WAIT, async move { client.code_lens_refresh().await }));
+    }
+    if refresh.inlay_hints {
+        let client = client.clone();
+        tokio::spawn(super::reply::within(REFRESH_WAIT, async move { client.inlay_hint_refresh().await }));
     }
 }
 

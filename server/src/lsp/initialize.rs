@@ -24,6 +24,10 @@ pub fn initialize(shared: &Shared, params: InitializeParams) -> InitializeResult
         apply_edit: workspace.and_then(|w| w.apply_edit).unwrap_or(false),
         versioned: workspace.and_then(|w| w.workspace_edit.as_ref()).and_then(|e| e.document_changes).unwrap_or(false),
     });
+    let _ = shared.refresh.set(super::analyzer::Refresh {
+        code_lens: workspace.and_then(|w| w.code_lens.as_ref()).and_then(|c| c.refresh_support).unwrap_or(false),
+        inlay_hints: workspace.and_then(|w| w.inlay_hint.as_ref()).and_then(|c| c.refresh_support).unwrap_or(false),
+    });
     let window = params.capabilities.window.as_ref();
     shared.missions.set_client_support(super::mission_task::ClientSupport {
         work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),

@@ -23,7 +23,9 @@ use tower_lsp::lsp_types::{CodeLens, CodeLensParams, Command};
 use super::analyzer::{MissionSnapshot, Snapshot};
 use super::convert::{self, Encoding};
 use super::guard::guarded;
+use super::mission_task::Missions;
 use super::Shared;
+use crate::runner::state::StateStore;
 use crate::analysis::lens::{contract_counts, contract_slots, feature_slots, resolve, Counts, LensAction, LensSlot};
 use crate::analysis::DocKind;
 
@@ -125,7 +127,7 @@ pub async fn code_lens_resolve(shared: &Shared, lens: CodeLens) -> Result<CodeLe
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
     guarded("codeLens/resolve", || {
-        let command = resolve_command(&snapshot, &lens, encoding).unwrap_or_else(|| label(String::new()));
+        let command = resolve_command(&snapshot, &lens, encoding, &shared.missions).unwrap_or_else(|| label(String::new()));
         CodeLens { command: Some(command), ..lens }
     })
 }
@@ -134,7 +136,7 @@ fn label(title: String) -> Command {
     Command { title, command: String::new(), arguments: None }
 }
 
-fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding) -> Option<Command> {
+fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding, missions: &Missions) -> Option<Command> {
     let data = lens.data.as_ref()?.as_array()?;
     let number = |i: usize| data.get(i).and_then(serde_json::Value::as_u64);
     let (key, list, index, in_line) = (number(0)?, number(1)?, number(2)?, number(3)?);
@@ -157,17 +159,29 @@ fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding) -> 
     let counts = || *mission.lenses.counts.get_or_init(|| contract_counts(&mission.analysis));
     let (title, action) = resolve(&mission.analysis, target, counts)?;
     let uri = || convert::uri_of(&mission.dir).map(|u| serde_json::Value::String(u.to_string()));
-    Some(match action {
-        Some(LensAction::Start) => match uri() {
-            Some(uri) => Command { title, command: "missions.start".into(), arguments: Some(vec![uri]) },
-            None => label(title),
-        },
-        Some(LensAction::RunFeature(id)) => match uri() {
-            Some(uri) => Command { title, command: "missions.runFeature".into(), arguments: Some(vec![uri, id.into()]) },
-            None => label(title),
-        },
-        None => label(title),
+    let running = || missions.is_running(&mission.dir);
+    Some(match (action, uri()) {
+        (Some(LensAction::Start), Some(uri)) => mission_lens(&mission.dir, running(), title, uri),
+        (Some(LensAction::RunFeature(_)), Some(_)) if running() => label("(the mission is running)".into()),
+        (Some(LensAction::RunFeature(id)), Some(uri)) => Command { title, command: "missions.runFeature".into(), arguments: Some(vec![uri, id.into()]) },
+        (_, _) => label(title),
     })
+}
+
+/// The contract's mission lens offers what fits the mission's state: pause a running one,
+/// resume a paused or halted one, approve a plan awaiting approval, start the rest; a finished
+/// mission gets a label.
+fn mission_lens(dir: &Path, running: bool, start_title: String, uri: serde_json::Value) -> Command {
+    let status = StateStore::load(dir).map(|s| s.status().to_string()).unwrap_or_default();
+    let (title, command) = match status.as_str() {
+        _ if running => ("⏸ Pause mission", "missions.pause"),
+        "completed" => return label("✓ Mission completed".into()),
+        "cancelled" => return label("Mission cancelled".into()),
+        "paused" | "halted" => ("▶ Resume mission", "missions.resume"),
+        "awaiting_approval" => ("▶ Approve plan and start", "missions.approvePlan"),
+        _ => return Command { title: start_title, command: "missions.start".into(), arguments: Some(vec![uri]) },
+    };
+    Command { title: title.into(), command: command.into(), arguments: Some(vec![uri]) }
 }
 
 fn slots_of(mission: &MissionSnapshot, kind: DocKind) -> Vec<LensSlot> {

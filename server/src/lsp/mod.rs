@@ -95,6 +95,8 @@ pub(crate) struct Shared {
     initialized: OnceLock<bool>,
     /// The mission loops this server runs (see `mission_task`).
     missions: mission_task::Missions,
+    /// Which views the client can be asked to request again (see `analyzer`); from `initialize`.
+    refresh: Arc<OnceLock<analyzer::Refresh>>,
     /// What edits the client takes (see `mirror`); from `initialize`.
     edit_support: Arc<OnceLock<mirror::EditSupport>>,
     /// To the mirror, for saves (weak: the mirror stops with the document owner).
@@ -164,6 +166,7 @@ where
     let (disk_tx, disk_rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
     let (mirror_tx, mirror_rx) = mpsc::unbounded_channel::<mirror::MirrorEvent>();
     let edit_support = Arc::new(OnceLock::new());
+    let refresh = Arc::new(OnceLock::new());
 
     let (service, socket) = LspService::build(|client| Backend {
         shared: Arc::new(Shared {
@@ -177,6 +180,7 @@ where
             initialized: OnceLock::new(),
             missions: mission_task::Missions::default(),
             edit_support: edit_support.clone(),
+            refresh: refresh.clone(),
             mirror_events: mirror_tx.downgrade(),
         }),
     })
@@ -190,7 +194,7 @@ where
     tokio::spawn(mirror::Follower::new(client.clone(), docs_rx.clone(), encoding.clone(), edit_support).run(mirror_rx));
     tokio::spawn(follow_disk(shared, disk_rx, mirror_tx));
     tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone(), disk_tx));
-    tokio::spawn(analyzer::analyse_forever(docs_rx, snapshots_tx, client, encoding.clone()));
+    tokio::spawn(analyzer::analyse_forever(docs_rx, snapshots_tx, client, encoding.clone(), refresh));
     let lifecycle = Arc::new(intercept::Lifecycle::default());
     let service = intercept::DocumentEvents::new(service, events_tx, accepted, lifecycle.clone());
     let server = Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS);
