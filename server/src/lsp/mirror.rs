@@ -116,6 +116,9 @@ impl Follower {
 
     /// The buffer and the disk agree again.
     async fn saved(&mut self, path: &Path) {
+        if !is_mirrored(path, &self.docs.borrow()) {
+            return;
+        }
         if let Some((uri, _)) = self.open_document(path) {
             if let Some(text) = read(path).await {
                 self.tracked.insert(uri, Tracked { base: text.clone(), disk: text });
