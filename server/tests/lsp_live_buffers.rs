@@ -68,6 +68,16 @@ impl Buffer {
     }
 }
 
+/// A project whose mission is not running, and the server once it analysed it (the model
+/// is kept alive beside them).
+fn idle_project() -> (MissionModel, Project, Server) {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    let mut server = start(&p);
+    server.diagnostics_until(&url(&p.mission.join("features.json")), |_| true);
+    (model, p, server)
+}
+
 fn is_apply_edit(m: &Value) -> bool {
     m["method"] == "workspace/applyEdit" && m.get("id").is_some()
 }
@@ -126,12 +136,9 @@ fn runners_writes_join_unsaved_edits(registers: bool) {
 
 #[test]
 fn a_field_both_sides_changed_keeps_the_persons_value_and_is_named_and_clean_buffers_are_left_to_the_editor() {
-    let model = MissionModel::start(Script::default());
-    let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = start(&p);
+    let (_model, p, mut server) = idle_project();
     let features_path = p.mission.join("features.json");
     let features_uri = url(&features_path);
-    server.diagnostics_until(&features_uri, |_| true);
     let original = p.read("features.json");
     let mut buffer = Buffer::open(&mut server, features_uri.clone(), original.clone());
 
@@ -177,12 +184,9 @@ fn a_field_both_sides_changed_keeps_the_persons_value_and_is_named_and_clean_buf
 /// later, is not a change of someone else's: no edit, no warning.
 #[test]
 fn a_slow_save_of_the_persons_own_edits_is_not_taken_for_a_runner_write() {
-    let model = MissionModel::start(Script::default());
-    let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    let mut server = start(&p);
+    let (_model, p, mut server) = idle_project();
     let features_path = p.mission.join("features.json");
     let features_uri = url(&features_path);
-    server.diagnostics_until(&features_uri, |_| true);
     let original = p.read("features.json");
     let mut buffer = Buffer::open(&mut server, features_uri, original.clone());
     buffer.edit(&mut server, original.replace("\"Addition:", "\"Addition of integers:"));

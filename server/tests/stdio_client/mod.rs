@@ -346,26 +346,23 @@ impl Server {
 
     /// Waits (at most 20 s) for the process to end after `exit`; its exit status.
     pub fn wait_for_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.exit_status_within(Duration::from_secs(20))
     }
 
     /// Closes the server's input without `shutdown` (an editor that went away), then waits (at
-    /// most 30 s) for the process to end; its exit status.
+    /// most 30 s: its runs pause first) for the process to end; its exit status.
     pub fn close_input(&mut self) -> ExitStatus {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.exit_status_within(Duration::from_secs(30))
+    }
+
+    fn exit_status_within(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the server did not exit after its input closed");
+            assert!(Instant::now() < deadline, "the server did not exit within {within:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
