@@ -147,14 +147,10 @@ impl CommandAgent {
             let line = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
-                    kill_group(pgid);
-                    let _ = child.wait();
-                    return SessionEnd::Cancelled;
+                    return stop(pgid, &mut child, SessionEnd::Cancelled);
                 }
                 _ = until(deadline) => {
-                    kill_group(pgid);
-                    let _ = child.wait();
-                    return timed_out();
+                    return stop(pgid, &mut child, timed_out());
                 }
                 line = rx.recv() => line,
             };
@@ -171,9 +167,7 @@ impl CommandAgent {
                         transcript.usage(u);
                         let used = transcript.mission_usage().total();
                         if spec.max_mission_tokens > 0 && used >= spec.max_mission_tokens {
-                            kill_group(pgid);
-                            let _ = child.wait();
-                            return SessionEnd::TokenBudget { used, budget: spec.max_mission_tokens };
+                            return stop(pgid, &mut child, SessionEnd::TokenBudget { used, budget: spec.max_mission_tokens });
                         }
                     }
                     if let Some(m) = info.message {
@@ -181,9 +175,7 @@ impl CommandAgent {
                         observer.on_event(&StreamEvent::TextDelta { text: m.clone() });
                         last_message = Some(m);
                         if *turns > spec.max_turns {
-                            kill_group(pgid);
-                            let _ = child.wait();
-                            return SessionEnd::MaxTurns(spec.max_turns);
+                            return stop(pgid, &mut child, SessionEnd::MaxTurns(spec.max_turns));
                         }
                     }
                     if info.final_text.is_some() {
@@ -205,14 +197,10 @@ impl CommandAgent {
             }
             tokio::select! {
                 _ = cancel.cancelled() => {
-                    kill_group(pgid);
-                    let _ = child.wait();
-                    return SessionEnd::Cancelled;
+                    return stop(pgid, &mut child, SessionEnd::Cancelled);
                 }
                 _ = until(deadline) => {
-                    kill_group(pgid);
-                    let _ = child.wait();
-                    return timed_out();
+                    return stop(pgid, &mut child, timed_out());
                 }
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
@@ -340,6 +328,13 @@ pub fn command_prompt(spec: &SessionSpec) -> String {
         spec.task,
         kind.final_tool()
     )
+}
+
+/// Ends the agent's whole process group, reaps it, and passes `end` on.
+fn stop(pgid: i32, child: &mut std::process::Child, end: SessionEnd) -> SessionEnd {
+    kill_group(pgid);
+    let _ = child.wait();
+    end
 }
 
 /// Resolves at `deadline`, never without one.
