@@ -164,8 +164,13 @@ impl Follower {
             let Some(path) = convert::path_of(uri).filter(|p| is_mirrored(p, &snapshot)) else { continue };
             if let Some(disk) = read(&path).await {
                 // Opened from disk: a text still as opened was in step with the disk then, even
-                // if the disk changed since. An edited one is taken as edits over the disk.
-                let base = if doc.as_opened { doc.text.clone() } else { disk.clone() };
+                // if the disk changed since. An edited one is taken as edits over the disk. A
+                // file caught mid-write says nothing yet: its next change event brings the rest.
+                let (base, disk) = match (being_written(&path, &disk), doc.as_opened) {
+                    (true, _) => (doc.text.clone(), doc.text.clone()),
+                    (false, true) => (doc.text.clone(), disk),
+                    (false, false) => (disk.clone(), disk),
+                };
                 self.tracked.insert(uri.clone(), Tracked { base, disk });
             }
         }

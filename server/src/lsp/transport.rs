@@ -30,6 +30,10 @@ pub fn well_formed<I: AsyncRead + Unpin + Send + 'static>(input: I) -> DuplexStr
 }
 
 fn check(body: &[u8]) -> Result<(), String> {
+    // serde skips an ignored string's bytes unchecked; tower-lsp then ends the session on them.
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(format!("the body is not UTF-8 ({e})"));
+    }
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     if start.map(|i| body[i]) != Some(b'{') {
         return Err("the body is not a JSON object (batches are not part of LSP)".to_string());
