@@ -12,7 +12,7 @@ use crate::model::json::{self, JsonKind, JsonMember, JsonValue};
 /// None when any of the three is not clean JSON (the caller merges lines instead).
 pub fn mirror(base: &str, ours: &str, theirs: &str) -> Option<Mirror> {
     let (b, o, t) = (clean(base)?, clean(ours)?, clean(theirs)?);
-    let mut merger = Merger { ours, theirs, out: Mirror::default() };
+    let mut merger = Merger { ours, theirs, crlf: ours.contains("\r\n"), out: Mirror::default() };
     merger.value(&b, &o, &t, "");
     Some(merger.out)
 }
@@ -69,6 +69,8 @@ fn elements<'v, 'a>(elements: &'v [JsonValue<'a>]) -> Option<Vec<Item<'v, 'a>>> 
 struct Merger<'s> {
     ours: &'s str,
     theirs: &'s str,
+    /// The buffer's line ending: what is inserted follows it.
+    crlf: bool,
     out: Mirror,
 }
 
@@ -139,7 +141,7 @@ impl Merger<'_> {
         let multiline = self.ours[o.span.clone()].contains('\n');
         let first_kept = removed.iter().position(|r| !*r).expect("some item is kept");
         for (anchor, item) in inserts {
-            let text = &self.theirs[item.span.clone()];
+            let text = self.theirs_text(item.span.clone());
             let edit = match anchor {
                 Some(at) => Edit { span: spans[at].end..spans[at].end, text: format!("{}{text}", self.separator(multiline, spans[at].start)) },
                 None => Edit { span: spans[first_kept].start..spans[first_kept].start, text: format!("{text}{}", self.separator(multiline, spans[first_kept].start)) },
@@ -155,11 +157,22 @@ impl Merger<'_> {
         }
         let line_start = self.ours[..like].rfind('\n').map_or(0, |p| p + 1);
         let line = &self.ours[line_start..];
-        format!(",\n{}", &line[..line.len() - line.trim_start_matches([' ', '\t']).len()])
+        let newline = if self.crlf { "\r\n" } else { "\n" };
+        format!(",{newline}{}", &line[..line.len() - line.trim_start_matches([' ', '\t']).len()])
+    }
+
+    /// A piece of theirs as the buffer writes line endings.
+    fn theirs_text(&self, span: Range<usize>) -> String {
+        let text = &self.theirs[span];
+        match (self.crlf, text.contains("\r\n")) {
+            (true, false) => text.replace('\n', "\r\n"),
+            (false, true) => text.replace("\r\n", "\n"),
+            _ => text.to_string(),
+        }
     }
 
     fn replace(&mut self, o: &JsonValue, t: &JsonValue) {
-        self.out.edits.push(Edit { span: o.span.clone(), text: self.theirs[t.span.clone()].to_string() });
+        self.out.edits.push(Edit { span: o.span.clone(), text: self.theirs_text(t.span.clone()) });
     }
 
     fn conflict(&mut self, path: &str) {

@@ -85,6 +85,16 @@ fn members_the_runner_adds_or_removes_keep_the_json_valid() {
 }
 
 #[test]
+fn a_crlf_buffer_gets_crlf_in_what_is_inserted() {
+    let base = FEATURES.replace('\n', "\r\n");
+    let ours = base.replace("\"add\"", "\"plus\"");
+    let theirs = base.replace("\"sub\",\r\n      \"status\": \"pending\"", "\"sub\",\r\n      \"status\": \"pending\",\r\n      \"workerSessionIds\": [\"s1\"]");
+    let (text, conflicts) = merged(&base, &ours, &theirs, Format::Json);
+    assert!(conflicts.is_empty() && text.contains("workerSessionIds"), "{text}");
+    assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "only CRLF: {text:?}");
+}
+
+#[test]
 fn a_feature_the_person_removed_but_the_runner_changed_is_a_conflict() {
     let ours = FEATURES.replace(",\n    {\n      \"id\": \"F2\",\n      \"description\": \"sub\",\n      \"status\": \"pending\"\n    }", "");
     assert!(clean_json(&ours), "{ours}");
