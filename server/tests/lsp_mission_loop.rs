@@ -206,8 +206,9 @@ fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run()
     assert_eq!(p.json("state.json")["status"], "awaiting_approval");
     let actions = source_actions(&mut server, &features_uri);
     assert_eq!(actions["result"][0]["command"]["command"], "missions.approvePlan", "{actions}");
-    // resume is not approval.
+    // resume is not approval, nor is one step of the plan.
     assert!(error_message(&server.command("missions.resume", &p.mission)).contains("nothing to resume"));
+    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-add")).contains("approve it first"));
 
     let approved = server.command("missions.approvePlan", &p.mission);
     assert!(approved["result"]["message"].as_str().unwrap().contains("approved"), "{approved}");

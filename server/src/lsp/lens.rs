@@ -25,6 +25,7 @@ use super::convert::{self, Encoding};
 use super::guard::guarded;
 use super::mission_task::Missions;
 use super::Shared;
+use crate::runner::schedule::runnable_feature;
 use crate::runner::state::StateStore;
 use crate::analysis::lens::{contract_counts, contract_slots, feature_slots, resolve, Counts, LensAction, LensSlot};
 use crate::analysis::DocKind;
@@ -163,9 +164,20 @@ fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding, mis
     Some(match (action, uri()) {
         (Some(LensAction::Start), Some(uri)) => mission_lens(&mission.dir, running(), title, uri),
         (Some(LensAction::RunFeature(_)), Some(_)) if running() => label("(the mission is running)".into()),
-        (Some(LensAction::RunFeature(id)), Some(uri)) => Command { title, command: "missions.runFeature".into(), arguments: Some(vec![uri, id.into()]) },
+        // Offered only when the command would take it; else a label saying why not.
+        (Some(LensAction::RunFeature(id)), Some(uri)) => match (mission.analysis.features().map(|f| runnable_feature(f, &id)), plan_approved(&mission.dir)) {
+            (Some(Err(why)), _) => label(format!("({why})")),
+            (_, false) => label("(approve the plan first)".into()),
+            _ => Command { title, command: "missions.runFeature".into(), arguments: Some(vec![uri, id.into()]) },
+        },
         (_, _) => label(title),
     })
+}
+
+/// Whether the mission's plan may run: not waiting for the person's answers or approval (a
+/// plan written by hand is approved by the command that runs it).
+fn plan_approved(dir: &Path) -> bool {
+    StateStore::load(dir).map_or(true, |s| !matches!(s.status(), "awaiting_answers" | "awaiting_approval"))
 }
 
 /// The contract's mission lens offers what fits the mission's state: pause a running one,

@@ -294,6 +294,10 @@ fn startable(dir: &Path, launch: &Launch) -> Result<StateStore, String> {
         (other, Launch::ApprovePlan) => return Err(format!("no plan to approve: the mission {} is {other}, not awaiting_approval", state.state.id)),
         ("paused" | "halted", _) => {}
         (other, Launch::Resume) => return Err(format!("nothing to resume: the mission {} is {other}, not paused or halted (use missions.start)", state.state.id)),
+        // One step of a plan nobody approved would approve it in passing.
+        ("awaiting_answers" | "awaiting_approval", Launch::RunFeature(_) | Launch::ValidateMilestone(_)) => {
+            return Err(format!("the plan of mission {} is not approved yet: approve it first (missions.approvePlan, or missions.start)", state.state.id))
+        }
         _ => {}
     }
     match launch {
