@@ -52,12 +52,23 @@ pub fn references(analysis: &MissionAnalysis, target: &IdAt, texts: &[(FileRef, 
 }
 
 /// Byte ranges of the id in `text`: assertion ids by the id grammar's token boundaries,
-/// feature ids as whole tokens (not inside a longer name).
+/// feature ids as whole tokens (not inside a longer name). An id that is part of a file path
+/// (`evidence/basics/VAL-A-001.txt`) names a file, not the id: renaming it there would break
+/// the path.
 pub fn occurrences(target: &IdAt, text: &str) -> Vec<Span> {
-    match target {
+    let found: Vec<Span> = match target {
         IdAt::Assertion { id, .. } => ids::find_assertion_ids(text).into_iter().filter(|(_, found)| found == id).map(|(span, _)| span).collect(),
         IdAt::Feature { id, .. } => feature_occurrences(text, id),
-    }
+    };
+    found.into_iter().filter(|span| !in_path(text.as_bytes(), span)).collect()
+}
+
+/// Whether the bytes around `span` make it a path component or a file name.
+fn in_path(bytes: &[u8], span: &Span) -> bool {
+    let before = span.start.checked_sub(1).map(|i| bytes[i]);
+    let after = bytes.get(span.end).copied();
+    let extension = after == Some(b'.') && bytes.get(span.end + 1).is_some_and(|b| b.is_ascii_alphanumeric());
+    matches!(before, Some(b'/' | b'\\')) || after == Some(b'/') || extension
 }
 
 fn is_name_byte(b: u8) -> bool {
@@ -136,5 +147,16 @@ mod tests {
         // the id, "feat-a." at the end of a sentence, and dependsOn; not `feat-a.b`
         assert_eq!(spans.len(), 3, "{spans:?}");
         assert!(spans.iter().all(|s| &FEATURES[s.clone()] == "feat-a"));
+    }
+
+    #[test]
+    fn an_id_inside_a_file_path_is_not_an_occurrence() {
+        let target = IdAt::Assertion { id: "VAL-A-001".into(), span: 0..0 };
+        let text = "see `evidence/basics/VAL-A-001.txt`, VAL-A-001/notes and VAL-A-001.";
+        let found: Vec<&str> = occurrences(&target, text).into_iter().map(|s| &text[s]).collect();
+        assert_eq!(found, ["VAL-A-001"]);
+        assert_eq!(occurrences(&target, text)[0].start, text.rfind("VAL-A-001").unwrap());
+        let feature = IdAt::Feature { id: "feat-a".into(), span: 0..0 };
+        assert_eq!(occurrences(&feature, "handoffs/feat-a/x and feat-a").len(), 1);
     }
 }
