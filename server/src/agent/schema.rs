@@ -280,8 +280,13 @@ pub fn check_final_semantics(tool: &str, args: &Value) -> Result<(), String> {
             let assertions: Vec<AssertionResult> =
                 serde_json::from_value(args["assertions"].clone())
                     .map_err(|e| format!("`assertions`: {e}"))?;
-            let _: Vec<ValidatorIssue> = serde_json::from_value(args["issues"].clone())
+            let issues: Vec<ValidatorIssue> = serde_json::from_value(args["issues"].clone())
                 .map_err(|e| format!("`issues`: {e}"))?;
+            for (i, issue) in issues.iter().enumerate() {
+                if let Some(location) = issue.location.as_ref().filter(|l| l.path_inside().is_none()) {
+                    return Err(format!("`issues[{i}].location.path` `{}` must be relative to the working directory and stay inside it (no leading `/`, no `..` above it)", location.path));
+                }
+            }
             let mut seen = std::collections::HashSet::new();
             for a in &assertions {
                 if !seen.insert(a.id.as_str()) {
@@ -348,6 +353,14 @@ mod tests {
         let ok = json!({"assertions": [{"id": "VAL-A-001", "status": "passed", "evidence": ["evidence/m/a.log"]}],
                         "issues": [{"severity": "blocking", "title": "t", "detail": "d", "assertionIds": [], "location": {"path": "src/a.rs", "line": 3}}]});
         assert_eq!(validate(&validation_schema(), &ok), Ok(()));
+        assert_eq!(check_final_semantics("submit_validation", &ok), Ok(()));
+        // A location names a file of the working directory, nothing outside it.
+        for outside in ["/etc/passwd", "../outside.txt", "src/../../x"] {
+            let mut v = ok.clone();
+            v["issues"][0]["location"]["path"] = json!(outside);
+            let refused = check_final_semantics("submit_validation", &v).unwrap_err();
+            assert!(refused.contains("must be relative to the working directory"), "{outside}: {refused}");
+        }
         let bad = json!({"assertions": [{"id": "VAL-A-001", "status": "ok", "evidence": []}],
                          "issues": [{"severity": "blocking", "title": "t", "detail": "d", "assertionIds": [], "location": {"path": "a", "line": 0}}]});
         let text = describe(&validate(&validation_schema(), &bad).unwrap_err());

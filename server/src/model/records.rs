@@ -99,6 +99,27 @@ pub struct IssueLocation {
     pub line: u32,
 }
 
+impl IssueLocation {
+    /// The path, relative to the working directory and inside it (design §2), normalised
+    /// (`./a/../b` -> `b`); `None` for an absolute path or one that climbs out with `..`.
+    pub fn path_inside(&self) -> Option<String> {
+        let mut parts: Vec<&str> = Vec::new();
+        if self.path.starts_with(['/', '\\']) || self.path.get(1..2) == Some(":") {
+            return None;
+        }
+        for part in self.path.split(['/', '\\']) {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    parts.pop()?;
+                }
+                name => parts.push(name),
+            }
+        }
+        (!parts.is_empty()).then(|| parts.join("/"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidatorIssue {
@@ -247,5 +268,15 @@ mod tests {
         let deep = "[".repeat(100_000);
         assert!(load::<ValidationState>(&deep).error.is_some());
         assert!(load::<ValidationState>("\u{0}").error.is_some());
+    }
+
+    #[test]
+    fn issue_paths_stay_inside_the_working_directory() {
+        let inside = |p: &str| IssueLocation { path: p.into(), line: 1 }.path_inside();
+        assert_eq!(inside("src/a.rs").as_deref(), Some("src/a.rs"));
+        assert_eq!(inside("./src/../lib/b.rs").as_deref(), Some("lib/b.rs"));
+        for outside in ["/etc/passwd", "../x", "a/../../x", "", ".", "C:/x", "\\\\server\\x"] {
+            assert_eq!(inside(outside), None, "{outside}");
+        }
     }
 }

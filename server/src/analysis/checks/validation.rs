@@ -28,7 +28,8 @@ pub(super) fn check(state: &ValidationState, index: &MissionIndex, out: &mut Vec
     let mut seen: Vec<&str> = Vec::new();
     for result in state.assertions.values() {
         for issue in &result.issues {
-            let Some(loc) = &issue.location else { continue };
+            // A path outside the working directory (a hand-edited file) is not shown as a file.
+            let Some((loc, path)) = issue.location.as_ref().and_then(|l| Some((l, l.path_inside()?))) else { continue };
             if seen.contains(&issue.id.as_str()) && !issue.id.is_empty() {
                 continue;
             }
@@ -38,7 +39,7 @@ pub(super) fn check(state: &ValidationState, index: &MissionIndex, out: &mut Vec
             }
             seen.push(&issue.id);
             out.push(Diagnostic {
-                target: Target::SourceLine { path: loc.path.clone(), line: loc.line.max(1) },
+                target: Target::SourceLine { path, line: loc.line.max(1) },
                 severity: Severity::of_issue(&issue.severity),
                 code: Code::ValidatorIssue,
                 message: format!("{}: {}", issue.id, issue.title),
