@@ -17,7 +17,7 @@ pub fn assertion_hover(analysis: &MissionAnalysis, id: &str) -> String {
         let _ = writeln!(out, "\n*Area:* {area}");
     }
     if !a.description.is_empty() {
-        let _ = writeln!(out, "\n{}", a.description);
+        let _ = writeln!(out, "\n{}", shortened(&a.description));
     }
     let mut fields = Vec::new();
     fields.push(format!("*Tool:* {}", a.tool.as_ref().map_or("(missing)".to_string(), |t| format!("`{}`", t.value))));
@@ -61,7 +61,7 @@ pub fn feature_hover(analysis: &MissionAnalysis, id: &str) -> String {
     };
     let _ = writeln!(out, "**{id}**{}", if f.is_fix() { " (fix)" } else { "" });
     if let Some(d) = &f.description {
-        let _ = writeln!(out, "\n{}", d.value);
+        let _ = writeln!(out, "\n{}", shortened(&d.value));
     }
     let mut fields = vec![
         format!("*Milestone:* {}", f.milestone().map_or("(missing)".to_string(), |m| format!("`{m}`"))),
@@ -82,12 +82,28 @@ pub fn feature_hover(analysis: &MissionAnalysis, id: &str) -> String {
     match analysis.last_handoff(f) {
         Some(h) => {
             let status = h.handoff.status.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
-            fields.push(format!("*Last handoff* (`{}`{status}): {}", h.session_id, h.handoff.salient_summary.trim()));
+            fields.push(format!("*Last handoff* (`{}`{status}): {}", h.session_id, shortened(h.handoff.salient_summary.trim())));
         }
         None => fields.push("*Last handoff:* none yet".to_string()),
     }
     let _ = write!(out, "\n{}", fields.join("  \n"));
     out
+}
+
+/// Hover text longer than this is cut: a hover is a glance, and a megabyte description would
+/// be sent whole on every hover.
+const HOVER_TEXT_MAX: usize = 4000;
+
+/// `text` up to `HOVER_TEXT_MAX` bytes (at a character boundary), marked when cut.
+fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= HOVER_TEXT_MAX {
+        return text.into();
+    }
+    let mut end = HOVER_TEXT_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… *({} more bytes; the rest is in the file)*", &text[..end], text.len() - end).into()
 }
 
 fn feature_label(f: &Feature) -> String {
@@ -103,5 +119,18 @@ fn feature_label(f: &Feature) -> String {
         format!("`{id}`")
     } else {
         format!("`{id}` ({})", details.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_at_a_character_boundary() {
+        assert_eq!(shortened("short"), "short");
+        let long = "é".repeat(HOVER_TEXT_MAX);
+        let cut = shortened(&long);
+        assert!(cut.len() < HOVER_TEXT_MAX + 100 && cut.contains("more bytes"), "{}", cut.len());
     }
 }

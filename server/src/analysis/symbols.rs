@@ -39,7 +39,7 @@ pub fn contract_symbols(contract: &Contract) -> Vec<Symbol> {
         }
         let symbol = Symbol {
             name: a.id.value.clone(),
-            detail: (!a.title.is_empty()).then(|| a.title.clone()),
+            detail: (!a.title.is_empty()).then(|| first_line(&a.title)),
             kind: SymbolKind::Assertion,
             span: a.heading_span.start..a.body_span.end.max(a.heading_span.end),
             selection: a.id.span.clone(),
@@ -145,8 +145,13 @@ fn fuzzy_match(query: &[char], candidate: &str) -> bool {
     wanted.peek().is_none()
 }
 
+/// The first line, at most 120 characters: an outline shows a glimpse, not the text.
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").to_string()
+    let line = s.lines().next().unwrap_or("");
+    match line.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }
 
 #[cfg(test)]
