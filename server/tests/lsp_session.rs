@@ -142,13 +142,15 @@ async fn crlf_documents_keep_positions_and_edits_never_split_a_line_break() {
 async fn bad_input_never_breaks_the_server() {
     let root = tempfile::tempdir().unwrap();
     write_mission(root.path());
-    // features.json on disk is not UTF-8: checked without it, with a log line.
+    // features.json on disk is not UTF-8: checked without it, and the person is told.
     std::fs::write(root.path().join("mission/features.json"), b"{\"features\": [\xff\xfe]}").unwrap();
     let mut client = start(root.path(), vec![]).await;
     client.open("mission/validation-contract.md", CONTRACT).await;
     let contract = client.diagnostics("mission/validation-contract.md", Some(1)).await;
     assert!(!codes(&contract).contains(&"unclaimed-assertion".to_string()), "no features: the claim checks are skipped");
     client.diagnostics("repo/src/auth.rs", None).await;
+    let told = client.notification::<notification::ShowMessage>().await;
+    assert!(told.message.contains("features.json") && told.message.contains("UTF-8"), "{told:?}");
 
     // Unknown request: MethodNotFound. Unknown notification: ignored.
     let unknown = client.request_raw("missions/unknownThing", json!({})).await;

@@ -101,3 +101,22 @@ fn a_late_answer_to_the_servers_request_is_ignored_and_the_session_goes_on() {
     assert!(hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("One"), "{hover}");
     server.finish();
 }
+
+/// A mission file that cannot be read (not UTF-8 here) is checked without, and the person is
+/// told once which file and why.
+#[test]
+fn an_unreadable_mission_file_is_named_once() {
+    let root = tempfile::tempdir().unwrap();
+    let mission = root.path().join("m");
+    std::fs::create_dir_all(&mission).unwrap();
+    std::fs::write(mission.join("validation-contract.md"), b"# C\n\n### VAL-A-001: One \xff\xfe\nTool: terminal\nEvidence: log\n").unwrap();
+    std::fs::write(mission.join("features.json"), r#"{"features": [{"id": "f1", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}]}"#).unwrap();
+    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").stderr(Stdio::null()), Server::params(root.path(), json!({})));
+    let shown = server.show_message();
+    assert_eq!(shown["type"], 2, "{shown}");
+    let message = shown["message"].as_str().unwrap();
+    assert!(message.contains("validation-contract.md") && message.contains("UTF-8"), "{message}");
+    server.settle(std::time::Duration::from_millis(500));
+    assert!(!server.unread().iter().any(|m| m["method"] == "window/showMessage"), "told once: {:#?}", server.unread());
+    server.finish();
+}

@@ -132,6 +132,7 @@ const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snapshots: watch::Sender<Arc<Snapshot>>, client: Client, encoding: Arc<OnceLock<Encoding>>, refresh: Arc<OnceLock<Refresh>>) {
     let mut analyzer = Some(Analyzer::default());
     let mut disk_seen = Arc::new(BTreeMap::new());
+    let mut told_unreadable: std::collections::HashSet<(PathBuf, String)> = std::collections::HashSet::new();
     while docs.changed().await.is_ok() {
         let current = docs.borrow_and_update().clone();
         // Files changed on disk (a run's writes) change lenses and hints of documents whose
@@ -156,7 +157,14 @@ pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snaps
         };
         let missions = state.missions.iter().filter_map(|(dir, m)| Some((dir.clone(), m.snapshot.clone()?))).collect();
         let replaced = snapshots.send_replace(Arc::new(Snapshot { generation: current.generation, docs: current.docs.clone(), missions }));
+        let unreadable = state.unreadable();
         analyzer = Some(state);
+        // A mission file that cannot be read is checked without: the person hears it once.
+        for (path, reason) in unreadable {
+            if told_unreadable.insert((path.clone(), reason.clone())) {
+                client.show_message(lsp::MessageType::WARNING, format!("{}: {reason}; the mission is checked without it until it is fixed (`missions check` says the same)", path.display())).await;
+            }
+        }
         for (uri, diagnostics, version) in publications {
             client.publish_diagnostics(uri, diagnostics, version).await;
         }
@@ -183,6 +191,19 @@ fn ask_for_views_again(client: &Client, refresh: Refresh) {
 }
 
 impl Analyzer {
+    /// The mission files the last pass could not read, with why.
+    fn unreadable(&self) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        for (dir, cache) in &self.missions {
+            for (name, key) in [(doc_file(DocKind::Contract), &cache.contract.key), (doc_file(DocKind::Features), &cache.features.key), (VALIDATION_STATE_FILE, &cache.validation.key)] {
+                if let SourceKey::Unreadable(reason) = key {
+                    out.push((dir.join(name), reason.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// Re-checks the missions touched since the previous snapshot; returns what to publish.
     fn pass(&mut self, docs: &DocsSnapshot, encoding: Encoding) -> Vec<Publication> {
         let became_ready = docs.ready && !self.was_ready;
