@@ -239,7 +239,7 @@ fn a_blocked_handoff_halts_with_its_reason() {
     assert_eq!(p.feature("feat-add")["status"], "completed");
     assert_eq!(p.feature("feat-sub")["status"], "blocked");
     let state = p.json("state.json");
-    assert_eq!(state["haltReason"], "feature feat-sub blocked: blocked: the database this feature needs does not exist");
+    assert_eq!(state["haltReason"], "feature feat-sub blocked: the database this feature needs does not exist");
     assert_eq!(p.json(&format!("handoffs/{}.json", p.feature("feat-sub")["workerSessionIds"][0].as_str().unwrap()))["status"], "blocked");
     // Running again after the person unblocks it (status back to pending) resumes from there.
     let text_now = p.read("features.json").replace("\"status\": \"blocked\"", "\"status\": \"pending\"").replace("\"behaviour\": \"blocked\"", "\"behaviour\": \"\"");

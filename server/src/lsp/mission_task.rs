@@ -223,8 +223,9 @@ impl Missions {
             Launch::ApprovePlan => format!("plan of mission {id} approved; the mission runs; progress arrives as missions/event"),
             Launch::RunFeature(f) => format!("running feature {f} of mission {id}, then the mission pauses; progress arrives as missions/event"),
             Launch::ValidateMilestone(m) => format!("validating milestone {m} of mission {id}, then the mission pauses; progress arrives as missions/event"),
-            Launch::Resume | Launch::Start if matches!(state.status(), "paused" | "halted") => format!("mission {id} resumed; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
-            Launch::Resume | Launch::Start => format!("mission {id} started; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
+            Launch::Resume => format!("mission {id} resumed where it stopped; progress arrives as missions/event"),
+            Launch::Start if matches!(state.status(), "paused" | "halted") => format!("mission {id} resumed; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
+            Launch::Start => format!("mission {id} started; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
         })
     }
 

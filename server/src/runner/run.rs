@@ -521,7 +521,7 @@ fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
     let reason = format!("the runner stopped on an error: {error}");
     match in_motion.then(|| halt(ctx, &reason)) {
         Some(Err(e)) => RunResult::new(EXIT_INTERNAL, format!("internal error: {error} (and the mission could not be marked halted: {e})")),
-        Some(Ok(_)) => RunResult::new(EXIT_INTERNAL, format!("internal error: {error}; the mission is halted: fix the cause, then resume it")),
+        Some(Ok(_)) => RunResult::new(EXIT_INTERNAL, format!("the run stopped: {error}; the mission is halted: fix the cause, then resume it")),
         None => RunResult::new(EXIT_INTERNAL, format!("internal error: {error}")),
     }
 }

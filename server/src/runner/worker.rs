@@ -144,7 +144,7 @@ fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &Handoff, verdict: Opt
             Ok(Settled::Retry(partial_note(handoff)))
         }
         Some("partial") => fail(ctx, active, "failed", &format!("a second partial handoff; left undone: {}", handoff.what_was_left_undone.trim())),
-        Some("blocked") => fail(ctx, active, "blocked", &format!("blocked: {}", handoff.blocked_reason.as_deref().unwrap_or("no reason given").trim())),
+        Some("blocked") => fail(ctx, active, "blocked", handoff.blocked_reason.as_deref().unwrap_or("no reason given").trim()),
         other => fail(ctx, active, "failed", &format!("a handoff with status {other:?}")),
     }
 }
