@@ -256,7 +256,9 @@ impl Follower {
                 }
                 Some(Ok(response)) => {
                     tracing::info!("{name}: the client did not apply the runner's change ({:?})", response.failure_reason);
-                    // Merged again only when the buffer moved on meanwhile; else it refuses.
+                    // Merged again only when the buffer moved on meanwhile (its didChange may
+                    // still be on its way here); else the client refuses the change itself.
+                    self.await_echo(uri, doc.version).await;
                     if self.open_document(path).is_none_or(|(_, now)| now.version == doc.version) {
                         break;
                     }
