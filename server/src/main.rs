@@ -93,26 +93,14 @@ fn main() -> ExitCode {
         }
         Command::New { goal, name } => missions::cli::new::run(&goal, name.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
         Command::Run { mission, yes } => {
-            let verbosity = if cli.quiet {
-                missions::runner::progress::Verbosity::Quiet
-            } else if cli.verbose {
-                missions::runner::progress::Verbosity::Verbose
-            } else {
-                missions::runner::progress::Verbosity::Normal
-            };
+            let verbosity = verbosity(cli.quiet, cli.verbose);
             // Unlocked handles: the signal task and progress bars write to stderr while it runs.
             missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
         Command::Report { mission, format, html } => missions::cli::report::run(mission.as_deref(), format, html.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
         Command::Demo { keep } => {
-            let verbosity = if cli.quiet {
-                missions::runner::progress::Verbosity::Quiet
-            } else if cli.verbose {
-                missions::runner::progress::Verbosity::Verbose
-            } else {
-                missions::runner::progress::Verbosity::Normal
-            };
+            let verbosity = verbosity(cli.quiet, cli.verbose);
             missions::cli::demo::run(keep.as_deref(), verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Lsp => {
@@ -121,6 +109,16 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// How much `run` and `demo` print, from `--quiet` / `--verbose`.
+fn verbosity(quiet: bool, verbose: bool) -> missions::runner::progress::Verbosity {
+    use missions::runner::progress::Verbosity;
+    match (quiet, verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, true) => Verbosity::Verbose,
+        (false, false) => Verbosity::Normal,
+    }
 }
 
 /// `missions lsp`: the server on its own runtime; the process exit status.
