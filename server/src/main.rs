@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
-    init_tracing(cli.verbose);
+    init_tracing();
     let code = match cli.command {
         Command::Check { paths, format } => {
             let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet };
@@ -137,9 +137,10 @@ fn lsp_on_stdio() -> i32 {
     }
 }
 
-fn init_tracing(verbose: bool) {
-    let default = if verbose { "missions=debug" } else { "missions=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+/// Logs go to stderr at `warn` unless `RUST_LOG` says otherwise; `--verbose` is about output,
+/// not logging (it would flood `check --verbose` with debug lines).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("missions=warn"));
     // Editors show stderr in their LSP log panes: colour only on a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();

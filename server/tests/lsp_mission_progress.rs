@@ -129,6 +129,14 @@ fn a_halt_is_shown_with_its_reason_and_no_progress_without_the_capability() {
     let status = server.command("missions.status", &p.mission);
     assert_eq!(status["result"]["status"], "halted", "{status}");
     assert!(!server.unread().iter().any(|m| m["method"] == "window/workDoneProgress/create" || m["method"] == "$/progress"), "{:#?}", server.unread());
+    // The contract's mission lens offers to resume and says why the mission stopped.
+    let contract = p.mission.join("validation-contract.md");
+    server.open(&contract, "markdown", &p.read("validation-contract.md"));
+    let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": url(&contract)}}));
+    let resolved: Vec<Value> = lenses["result"].as_array().unwrap().iter().map(|l| server.request("codeLens/resolve", l.clone())["result"]["command"].clone()).collect();
+    let resume = resolved.iter().find(|c| c["command"] == "missions.resume").unwrap_or_else(|| panic!("{resolved:#?}"));
+    assert!(resume["title"].as_str().unwrap().starts_with("▶ Resume mission (halted: "), "{resume}");
+    assert!(resume["title"].as_str().unwrap().contains("did not pass validation"), "{resume}");
     server.finish();
 }
 

@@ -184,21 +184,50 @@ fn plan_approved(dir: &Path) -> bool {
 /// resume a paused or halted one, approve a plan awaiting approval, start the rest; a finished
 /// mission gets a label.
 fn mission_lens(dir: &Path, running: bool, start_title: String, uri: serde_json::Value) -> Command {
-    let status = StateStore::load(dir).map(|s| s.status().to_string()).unwrap_or_default();
-    let (title, command) = match status.as_str() {
-        _ if running => ("⏸ Pause mission", "missions.pause"),
+    let state = StateStore::load(dir).ok();
+    let status = state.as_ref().map_or("", |s| s.status());
+    let (title, command) = match status {
+        _ if running => ("⏸ Pause mission".to_string(), "missions.pause"),
         "completed" => return label("✓ Mission completed".into()),
         "cancelled" => return label("Mission cancelled".into()),
-        "paused" | "halted" => ("▶ Resume mission", "missions.resume"),
-        "awaiting_approval" => ("▶ Approve plan and start", "missions.approvePlan"),
+        "paused" => ("▶ Resume mission".to_string(), "missions.resume"),
+        // The reason shows whether resuming can help before the person tries it.
+        "halted" => (halted_title(state.as_ref().and_then(|s| s.state.halt_reason.as_deref())), "missions.resume"),
+        "awaiting_approval" => ("▶ Approve plan and start".to_string(), "missions.approvePlan"),
         _ => return Command { title: start_title, command: "missions.start".into(), arguments: Some(vec![uri]) },
     };
-    Command { title: title.into(), command: command.into(), arguments: Some(vec![uri]) }
+    Command { title, command: command.into(), arguments: Some(vec![uri]) }
+}
+
+fn halted_title(reason: Option<&str>) -> String {
+    const MAX_CHARS: usize = 80;
+    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else { return "▶ Resume mission (halted)".into() };
+    let first_line = reason.lines().next().unwrap_or_default();
+    let mut cut: String = first_line.chars().take(MAX_CHARS).collect();
+    if cut.len() < reason.len() {
+        cut.push('…');
+    }
+    format!("▶ Resume mission (halted: {cut})")
 }
 
 fn slots_of(mission: &MissionSnapshot, kind: DocKind) -> Vec<LensSlot> {
     match kind {
         DocKind::Contract => contract_slots(&mission.analysis),
         DocKind::Features => feature_slots(&mission.analysis),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::halted_title;
+
+    #[test]
+    fn a_halted_lens_names_the_first_line_of_its_reason_cut_short() {
+        assert_eq!(halted_title(None), "▶ Resume mission (halted)");
+        assert_eq!(halted_title(Some("  ")), "▶ Resume mission (halted)");
+        assert_eq!(halted_title(Some("feat-a is blocked")), "▶ Resume mission (halted: feat-a is blocked)");
+        assert_eq!(halted_title(Some("first\nsecond")), "▶ Resume mission (halted: first…)");
+        let long = "é".repeat(200);
+        assert_eq!(halted_title(Some(&long)), format!("▶ Resume mission (halted: {}…)", "é".repeat(80)));
     }
 }
