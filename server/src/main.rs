@@ -39,7 +39,7 @@ enum Command {
         name: Option<String>,
     },
     /// Run a mission whose plan exists: features in order, milestone validation, fix features, until completed or halted. Resumes an interrupted run.
-    #[command(long_about = "Run a mission: features in milestone order (dependsOn respected), each in a fresh worker session; at the end of each milestone the Check: commands, a scrutiny and a user-testing validator; fix features for a failed round, until every assertion passes or the mission halts.\n\nWorks on the branch missions/<slug>; refuses a dirty working tree. Resumes an interrupted run where its files say. Ctrl-C pauses.\n\nExit status: 0 completed, 3 halted, 4 waiting on you (approval, answers, paused), 2 usage or no mission, 1 internal error.")]
+    #[command(long_about = "Run a mission: features in milestone order (dependsOn respected), each in a fresh worker session; at the end of each milestone the Check: commands, a scrutiny and a user-testing validator; fix features for a failed round, until every assertion passes or the mission halts.\n\nWorks on the branch missions/<slug>; refuses a dirty working tree. Resumes an interrupted run where its files say. Ctrl-C, SIGTERM and SIGHUP (the terminal closed, the ssh connection dropped) pause it.\n\nExit status: 0 completed, 3 halted, 4 waiting on you (approval, answers, paused), 2 usage or no mission, 1 internal error.")]
     Run {
         /// The mission folder (default: the only mission under .missions/).
         mission: Option<PathBuf>,
@@ -62,7 +62,7 @@ enum Command {
         /// Output format: aligned `text` tables or `json` (stable keys).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Also write one self-contained HTML page with the charts (milestone waterfall, agent runs over time) and the tables.
+        /// Write one self-contained HTML page with the charts (milestone waterfall, agent runs over time) and the tables to FILE, and print where instead of the text tables (`--format json` still prints the JSON).
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },

@@ -52,7 +52,25 @@ fn new_refuses_outside_a_repository_and_empty_goals() {
     assert!(text(&o.stderr).contains("not inside a git repository"), "{}", text(&o.stderr));
     let repo = git_repo();
     assert_eq!(missions(repo.path(), &["new", "   "]).status.code(), Some(2));
-    assert_eq!(missions(repo.path(), &["new", "goal", "--name", "漢字"]).status.code(), Some(2));
+    assert_eq!(missions(repo.path(), &["new", "goal", "--name", "!!!"]).status.code(), Some(2));
+    let o = missions(repo.path(), &["new", "???"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("cannot make a folder name from the goal; pass --name"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn new_keeps_unicode_letters_in_the_folder_and_branch_name() {
+    let repo = git_repo();
+    let o = missions(repo.path(), &["new", "日本語のミッション", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).trim().ends_with(".missions/日本語のミッション"), "{}", text(&o.stdout));
+    let o = missions(repo.path(), &["new", "Ünïcode café", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).trim().ends_with(".missions/ünïcode-café"), "{}", text(&o.stdout));
+    assert!(repo.path().join(".missions/ünïcode-café/state.json").is_file());
+    let o = missions(repo.path(), &["new", "goal", "--name", "漢字", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).trim().ends_with(".missions/漢字"));
 }
 
 #[test]

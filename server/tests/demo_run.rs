@@ -48,6 +48,6 @@ fn the_demo_runs_a_whole_mission_offline() {
 
     // The same folder again is refused, not overwritten.
     let again = Command::new(env!("CARGO_BIN_EXE_missions")).args(["demo", "--keep"]).arg(&keep).output().unwrap();
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(2), "a usage error");
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
 }

@@ -239,14 +239,19 @@ fn a_blocked_handoff_halts_with_its_reason() {
     assert_eq!(p.feature("feat-add")["status"], "completed");
     assert_eq!(p.feature("feat-sub")["status"], "blocked");
     let state = p.json("state.json");
-    assert_eq!(state["haltReason"], "feature feat-sub blocked: the database this feature needs does not exist");
+    let hint = "to try it again, set its \"status\" to \"pending\" in features.json and run the mission again";
+    assert_eq!(state["haltReason"], format!("feature feat-sub blocked: the database this feature needs does not exist; {hint}"));
     assert_eq!(p.json(&format!("handoffs/{}.json", p.feature("feat-sub")["workerSessionIds"][0].as_str().unwrap()))["status"], "blocked");
+    // Running again unchanged halts at once, still with the worker's words and the way out.
+    let stuck = p.run(&["--quiet"]);
+    assert_eq!(stuck.status.code(), Some(3), "{}", text(&stuck));
+    assert_eq!(p.json("state.json")["haltReason"], format!("feature `feat-sub` is blocked: the database this feature needs does not exist; {hint}"));
     // Running again after the person unblocks it (status back to pending) resumes from there.
     let text_now = p.read("features.json").replace("\"status\": \"blocked\"", "\"status\": \"pending\"").replace("\"behaviour\": \"blocked\"", "\"behaviour\": \"\"");
     std::fs::write(p.mission.join("features.json"), text_now).unwrap();
     let again = p.run(&[]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert_eq!(p.count("mission_resumed"), 1);
+    assert_eq!(p.count("mission_resumed"), 2);
     assert_eq!(model.sessions("worker").iter().filter(|w| w.first_user.contains("# Your feature: feat-add")).count(), 1, "nothing handed off is redone");
 }
 

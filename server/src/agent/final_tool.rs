@@ -54,28 +54,70 @@ impl FinalToolHandler for PlanLint {
         }
         match lint_plan(&self.mission_dir) {
             Ok(warnings) => FinalDecision::Accept(json!({"planDone": true, "warnings": warnings})),
-            Err(report) => FinalDecision::Reject(report),
+            Err(problem) => FinalDecision::Reject(problem.for_planner(&self.mission_dir)),
         }
     }
 }
 
-/// Lints the mission folder's plan: `Ok(warnings)` when no diagnostic is an error, else the
-/// report to send back, one `file:line:col: severity[code]: message` a line.
-pub fn lint_plan(mission_dir: &Path) -> Result<Vec<String>, String> {
+/// Why a plan cannot run yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanProblem {
+    /// Plan files that exist but cannot be read as text (not UTF-8, too large, a folder).
+    Unreadable(Vec<String>),
+    /// Plan files that do not exist.
+    Missing(Vec<&'static str>),
+    /// Error diagnostics (and the warnings beside them), one `file:line:col: …` row each.
+    Errors { errors: Vec<String>, warnings: Vec<String> },
+}
+
+impl PlanProblem {
+    /// For the planner, in answer to `submit_plan`.
+    pub fn for_planner(&self, mission_dir: &Path) -> String {
+        match self {
+            PlanProblem::Errors { errors, warnings } => {
+                let mut report = format!("the plan has {} error(s); fix them and call submit_plan again:\n{}", errors.len(), errors.join("\n"));
+                if !warnings.is_empty() {
+                    report.push_str("\nwarnings:\n");
+                    report.push_str(&warnings.join("\n"));
+                }
+                report
+            }
+            other => other.for_person(mission_dir),
+        }
+    }
+
+    /// For the person who runs the mission.
+    pub fn for_person(&self, mission_dir: &Path) -> String {
+        let dir = mission_dir.display();
+        match self {
+            PlanProblem::Unreadable(files) => format!("cannot read the plan in {dir}; fix or rewrite it first:\n{}", files.join("\n")),
+            PlanProblem::Missing(files) => format!("the plan is incomplete: write {} in {dir} first", files.join(" and ")),
+            PlanProblem::Errors { errors, .. } => format!(
+                "the plan in {dir} has {} error(s); fix them, then run the mission again (`missions check` shows each in context):\n{}",
+                errors.len(),
+                errors.join("\n")
+            ),
+        }
+    }
+}
+
+/// Lints the mission folder's plan: `Ok(warnings)` when no diagnostic is an error.
+pub fn lint_plan(mission_dir: &Path) -> Result<Vec<String>, PlanProblem> {
     let texts = folder::read_mission(mission_dir);
+    let plan_files = [folder::CONTRACT_FILE, folder::FEATURES_FILE].map(|name| mission_dir.join(name));
+    let unreadable: Vec<String> = texts.errors.iter().filter(|(path, _)| plan_files.contains(path)).map(|(path, e)| format!("{}: {e}", path.display())).collect();
+    if !unreadable.is_empty() {
+        return Err(PlanProblem::Unreadable(unreadable));
+    }
     let mut missing = Vec::new();
     if texts.contract.is_none() {
-        missing.push("validation-contract.md");
+        missing.push(folder::CONTRACT_FILE);
     }
     if texts.features.is_none() {
-        missing.push("features.json");
+        missing.push(folder::FEATURES_FILE);
     }
     if !missing.is_empty() {
-        return Err(format!(
-            "the plan is incomplete: write {} in {} first",
-            missing.join(" and "),
-            mission_dir.display()
-        ));
+        return Err(PlanProblem::Missing(missing));
     }
     let contract_text = texts.contract.as_deref().unwrap_or_default();
     let features_text = texts.features.as_deref().unwrap_or_default();
@@ -125,16 +167,7 @@ pub fn lint_plan(mission_dir: &Path) -> Result<Vec<String>, String> {
     if errors.is_empty() {
         return Ok(warnings);
     }
-    let mut report = format!(
-        "the plan has {} error(s); fix them and call submit_plan again:\n",
-        errors.len()
-    );
-    report.push_str(&errors.join("\n"));
-    if !warnings.is_empty() {
-        report.push_str("\nwarnings:\n");
-        report.push_str(&warnings.join("\n"));
-    }
-    Err(report)
+    Err(PlanProblem::Errors { errors, warnings })
 }
 
 /// Appends questions to mission.md's `## Questions` section (made when missing), each with

@@ -551,7 +551,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         notes.push(format!("{unknown_roles} transcript session(s) with an unknown role were left out"));
     }
     let by_role_seconds: BTreeMap<String, f64> = ROLES.iter().map(|r| (r.to_string(), union_length(role_spans.remove(r).unwrap_or_default()))).collect();
-    let role_seconds_total = by_role_seconds.values().sum();
+    let role_seconds_total = sum_f64(by_role_seconds.values().copied());
 
     // Milestones, in plan order, then any the log names that the plan lost.
     let mut milestones: Vec<String> = input.features.as_ref().map(|f| f.milestones().into_iter().map(str::to_string).collect()).unwrap_or_default();
@@ -617,7 +617,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .iter()
         .map(|m| {
             let s = spans.remove(m).unwrap_or_default();
-            let sum = |phase: &str| s.iter().filter(|x| x.phase == phase).map(|x| x.end - x.start).sum();
+            let sum = |phase: &str| sum_f64(s.iter().filter(|x| x.phase == phase).map(|x| x.end - x.start));
             MilestoneTime { name: m.clone(), implementation_seconds: sum("implementation"), validation_seconds: sum("validation"), spans: s }
         })
         .collect();
@@ -625,7 +625,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     // Cost.
     let cost = (!input.prices.is_empty()).then(|| CostReport {
         currency: "USD".into(),
-        total: cost_by_role.values().sum(),
+        total: sum_f64(cost_by_role.values().copied()),
         by_role: ROLES.iter().map(|r| (r.to_string(), cost_by_role.get(*r).copied().unwrap_or(0.0))).collect(),
         by_model: cost_by_model,
         unpriced_models: unpriced.into_iter().collect(),
@@ -766,8 +766,20 @@ pub fn compute(input: &ReportInput) -> MissionReport {
 
 // ---- formatting helpers -------------------------------------------------------------------
 
+/// A sum that is `0.0`, never `-0.0`, when empty (`Iterator::sum` of f64 starts at `-0.0`)
+/// or when every term is zero.
+fn sum_f64(values: impl Iterator<Item = f64>) -> f64 {
+    no_negative_zero(values.fold(0.0, |a, b| a + b))
+}
+
+/// `-0.0` (and any other zero) as `0.0`, so no report says `-0.0 s`.
+fn no_negative_zero(x: f64) -> f64 {
+    if x == 0.0 { 0.0 } else { x }
+}
+
 /// `5.23 h`, `12.4 min`, `3.2 s`.
 pub fn duration(seconds: f64) -> String {
+    let seconds = no_negative_zero(seconds);
     if seconds >= 3600.0 {
         format!("{:.2} h", seconds / 3600.0)
     } else if seconds >= 60.0 {
@@ -791,11 +803,12 @@ fn percent(part: f64, whole: f64) -> String {
     if whole <= 0.0 {
         "0.0%".into()
     } else {
-        format!("{:.1}%", 100.0 * part / whole)
+        format!("{:.1}%", no_negative_zero(100.0 * part / whole))
     }
 }
 
 fn usd(x: f64) -> String {
+    let x = no_negative_zero(x);
     format!("${x:.2}")
 }
 
@@ -1213,6 +1226,20 @@ mod tests {
     fn numstat_lines_parse_and_binary_files_have_no_counts() {
         let v = parse_numstat("3\t1\tsrc/a.rs\n-\t-\timg.png\ngarbage\n");
         assert_eq!(v, vec![NumstatEntry { path: "src/a.rs".into(), added: Some(3), deleted: Some(1) }, NumstatEntry { path: "img.png".into(), added: None, deleted: None }]);
+    }
+
+    #[test]
+    fn a_milestone_that_has_not_started_reports_zero_not_negative_zero() {
+        let features = crate::model::features::parse(r#"{"features":[{"id":"a","milestone":"core","status":"completed"},{"id":"b","milestone":"analytics","status":"pending"}]}"#);
+        let ev = |ts: &str, kind: &str, m: &str| ProgressEvent { ts: ts.into(), kind: kind.into(), fields: serde_json::json!({"milestone": m}).as_object().unwrap().clone() };
+        let input = ReportInput { features: Some(features), events: vec![ev("2026-01-01T00:00:00Z", "milestone_started", "core"), ev("2026-01-01T00:10:00Z", "milestone_passed", "core")], ..Default::default() };
+        let r = compute(&input);
+        let analytics = r.time.milestones.iter().find(|m| m.name == "analytics").expect("the plan's milestone is listed");
+        assert!(analytics.implementation_seconds.is_sign_positive() && analytics.validation_seconds.is_sign_positive());
+        assert!(r.time.role_seconds_total.is_sign_positive());
+        let (text, json) = (render_text(&r), render_json(&r));
+        assert!(!text.contains("-0.0") && !json.contains("-0.0"), "{text}\n{json}");
+        assert_eq!((duration(-0.0), percent(-0.0, 5.0), usd(-0.0)), ("0.0 s".to_string(), "0.0%".to_string(), "$0.00".to_string()));
     }
 
     #[test]

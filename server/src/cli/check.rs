@@ -77,6 +77,7 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
 
     let units = dedupe(units);
     let mut rows = Vec::new();
+    let mut warned = std::collections::HashSet::new();
     for unit in &units {
         let (dir, only) = match unit {
             Unit::Folder(dir) => (dir.clone(), None),
@@ -88,6 +89,12 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
         match &only {
             None => {
                 for (path, e) in &texts.errors {
+                    // A damaged validation-state.json is reported like a damaged features.json:
+                    // a diagnostic at the place, and the documents are still checked.
+                    if let Some(row) = validation_state_row(path) {
+                        rows.push(row);
+                        continue;
+                    }
                     let _ = writeln!(err, "missions: {}: {e}", path.display());
                     bad_input = true;
                 }
@@ -96,7 +103,10 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
                 // The checked file is read from the path given; its sibling is context, so a
                 // sibling that cannot be read is mentioned but not fatal.
                 for (p, e) in texts.errors.iter().filter(|(p, _)| p.file_name() != path.file_name()) {
-                    let _ = writeln!(err, "missions: warning: {}: {e} (checked without it)", p.display());
+                    // Once, when both documents of the folder are named.
+                    if warned.insert(p.clone()) {
+                        let _ = writeln!(err, "missions: warning: {}: {e} (checked without it)", p.display());
+                    }
                 }
                 let own = folder::read_text(path);
                 if let Err(e) = &own {
@@ -123,7 +133,7 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
                 let _ = writeln!(out, "{}:{}:{}: {}[{}]: {}", r.path, r.line, r.column, r.severity.as_str(), r.code, r.message);
             }
             if !opts.quiet && !shown.is_empty() {
-                let _ = writeln!(err, "{}", summary(&shown, units.len()));
+                let _ = writeln!(err, "{}", summary(&shown, mission_count(&units)));
             }
         }
         Format::Json => {
@@ -152,6 +162,48 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
     } else {
         EXIT_CLEAN
     }
+}
+
+/// How many distinct mission folders the units belong to (`X/features.json
+/// X/validation-contract.md` is one mission).
+fn mission_count(units: &[Unit]) -> usize {
+    let mut dirs: Vec<PathBuf> = units
+        .iter()
+        .map(|u| match u {
+            Unit::Folder(d) | Unit::File { dir: d, .. } => std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()),
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.len()
+}
+
+/// The diagnostic for a validation-state.json that is text but not a validation state (torn,
+/// not JSON, the wrong shape), at the place the parser stopped; `None` for other failures
+/// (unreadable, not UTF-8), which stay bad input.
+fn validation_state_row(path: &Path) -> Option<Row> {
+    if path.file_name()? != folder::VALIDATION_STATE_FILE {
+        return None;
+    }
+    let text = folder::read_text(path).ok()?;
+    let e = serde_json::from_str::<crate::model::records::ValidationState>(&text).err()?;
+    let code = if e.is_syntax() || e.is_eof() { "json-syntax" } else { "schema" };
+    let full = e.to_string();
+    let reason = full.rsplit_once(" at line ").map_or(full.as_str(), |(head, _)| head);
+    let pos = Positions::new(&text);
+    // serde_json counts 1-based lines and byte columns; column 0 means "before the line".
+    let offset = pos.offset(e.line().saturating_sub(1) as u32, e.column().saturating_sub(1) as u32, ColumnUnit::Utf8);
+    let (line, column) = pos.line_col(offset, ColumnUnit::CodePoint);
+    let start = pos.line_col(offset, ColumnUnit::Utf16);
+    Some(Row {
+        path: display(path),
+        line: line + 1,
+        column: column + 1,
+        range: [start, start],
+        severity: Severity::Error,
+        code,
+        message: format!("not a valid validation state ({reason}); validation results are not checked until it is fixed or removed"),
+    })
 }
 
 fn file_name(doc: DocKind) -> &'static str {

@@ -11,13 +11,17 @@ use crate::cli::check::Format;
 use crate::model::persist::write_atomic;
 use crate::runner::demo;
 use crate::runner::progress::{Lines, Verbosity};
-use crate::runner::run::{self, RunOptions, EXIT_INTERNAL};
+use crate::runner::run::{self, RunOptions, EXIT_INTERNAL, EXIT_USAGE};
 
 pub fn run(keep: Option<&Path>, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     // The replayed workers commit through `bash`, which inherits this environment; pinned
     // identity and dates make their commits the recorded ones. Set before any thread starts.
     for (k, v) in demo::GIT_ENV {
         std::env::set_var(k, v);
+    }
+    if let Some(message) = keep.and_then(unusable_keep) {
+        let _ = writeln!(err, "missions: {message}");
+        return EXIT_USAGE;
     }
     let root = match demo::workspace(keep) {
         Ok(r) => r,
@@ -36,6 +40,17 @@ pub fn run(keep: Option<&Path>, verbosity: Verbosity, out: &mut dyn Write, err: 
         }
     }
     code
+}
+
+/// Why `--keep DIR` cannot take the demo (a usage error, exit 2): DIR is a file, or a folder
+/// that is not empty (the demo never writes over anything).
+fn unusable_keep(dir: &Path) -> Option<String> {
+    let meta = std::fs::metadata(dir).ok()?;
+    if !meta.is_dir() {
+        return Some(format!("--keep {}: not a folder; give --keep an empty or new folder", dir.display()));
+    }
+    let mut entries = std::fs::read_dir(dir).ok()?;
+    entries.next().is_some().then(|| format!("--keep {}: exists already and is not empty; give --keep an empty or new folder", dir.display()))
 }
 
 fn run_in(root: &Path, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

@@ -1,6 +1,6 @@
 //! `missions run [MISSION] [--yes]`: runs the mission loop until the mission completes,
-//! halts or waits on the person. Ctrl-C (or SIGTERM) pauses cleanly; a second Ctrl-C stops
-//! at once.
+//! halts or waits on the person. Ctrl-C (or SIGTERM, or SIGHUP when the terminal closes or
+//! the ssh connection drops) pauses cleanly; a second Ctrl-C stops at once.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -38,28 +38,39 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
     result.code
 }
 
-/// Signals received (SIGINT, SIGTERM): counted by an async-signal-safe handler, read by a
-/// task. A plain flag keeps the handler trivially safe and independent of the runtime.
+/// Signals received: SIGINT and SIGTERM in `SIGNALS`, SIGHUP in `HANGUPS`; counted by an
+/// async-signal-safe handler, read by a task. A plain flag keeps the handler trivially safe
+/// and independent of the runtime.
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
+static HANGUPS: AtomicU32 = AtomicU32::new(0);
 
-extern "C" fn count_signal(_: libc::c_int) {
-    SIGNALS.fetch_add(1, Ordering::SeqCst);
+extern "C" fn count_signal(sig: libc::c_int) {
+    if sig == libc::SIGHUP {
+        HANGUPS.fetch_add(1, Ordering::SeqCst);
+    } else {
+        SIGNALS.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
-/// The first Ctrl-C or SIGTERM cancels the run (the loop then writes `paused`); a second
-/// one exits at once (the files are consistent at every point; the next run resumes).
+/// The first Ctrl-C, SIGTERM or SIGHUP cancels the run (the loop then writes `paused`); a
+/// second Ctrl-C or SIGTERM exits at once (the files are consistent at every point; the next
+/// run resumes). Hangups never stop at once: a closing terminal often sends two (the kernel's
+/// and the shell's), and the run should still pause cleanly.
 async fn pause_on_signal(cancel: CancellationToken) {
     // SAFETY: the handler only increments an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
         libc::signal(libc::SIGTERM, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         let n = SIGNALS.load(Ordering::SeqCst);
-        if n >= 1 && !cancel.is_cancelled() {
-            eprintln!("missions: pausing after the current step's cleanup (Ctrl-C again to stop now)");
+        if n + HANGUPS.load(Ordering::SeqCst) >= 1 && !cancel.is_cancelled() {
             cancel.cancel();
+            // Not eprintln!: after SIGHUP the terminal may be gone, and a failed write must
+            // not panic this task.
+            let _ = writeln!(std::io::stderr(), "missions: pausing after the current step's cleanup (Ctrl-C again to stop now)");
         }
         if n >= 2 {
             std::process::exit(130);

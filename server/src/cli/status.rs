@@ -19,17 +19,24 @@ pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mu
         Ok(d) => d,
         Err(code) => return code,
     };
-    let OnDisk { summary, unreadable } = match summary::on_disk(&dir) {
+    let OnDisk { mut summary, unreadable } = match summary::on_disk(&dir) {
         Ok(found) => found,
         Err(e) => {
             let _ = writeln!(err, "missions: {e}");
             return 2;
         }
     };
+    if summary.status.is_empty() {
+        // As `missions report` says it.
+        summary.status = "unknown".into();
+    }
     for (path, e) in &unreadable {
         let _ = writeln!(err, "missions: warning: {}: {e}", path.display());
     }
-    let all = events::read_all(&dir);
+    let (all, log_notes) = events::read_all_noted(&dir);
+    for n in &log_notes {
+        let _ = writeln!(err, "missions: warning: {n}");
+    }
     let recent = &all[all.len().saturating_sub(RECENT_EVENTS)..];
     match format {
         Format::Json => {

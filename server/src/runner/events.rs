@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::progress::EventSink;
 use crate::model::folder::PROGRESS_LOG_FILE;
 use crate::model::persist;
-use crate::model::records::{self, ProgressEvent};
+use crate::model::records::ProgressEvent;
 use crate::model::timestamp::now_rfc3339;
 
 /// Appends `{ts, type, ...fields}` and returns the event as written.
@@ -25,10 +25,49 @@ pub fn log(mission: &Path, kind: &str, fields: Value) -> io::Result<ProgressEven
 
 /// Every whole event of the log (a torn last line is skipped; broken lines are dropped).
 pub fn read_all(mission: &Path) -> Vec<ProgressEvent> {
-    match crate::model::folder::read_text(&mission.join(PROGRESS_LOG_FILE)) {
-        Ok(text) => records::parse_jsonl(&text).0,
-        Err(_) => Vec::new(),
+    read_all_noted(mission).0
+}
+
+/// Every whole event of the log, and a note for what was skipped. The file is read as bytes,
+/// line by line, so one line that is not UTF-8 or not an event loses only that line. A torn
+/// last line (no newline: the writer died or is still appending) is skipped silently; a bad
+/// whole line is named in the note. A log that cannot be read at all is a note too.
+pub fn read_all_noted(mission: &Path) -> (Vec<ProgressEvent>, Vec<String>) {
+    let bytes = match std::fs::read(mission.join(PROGRESS_LOG_FILE)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return (Vec::new(), Vec::new()),
+        Err(e) => return (Vec::new(), vec![format!("{PROGRESS_LOG_FILE}: {e}")]),
+    };
+    parse_log(&bytes)
+}
+
+/// The events of progress_log.jsonl's bytes and a note naming the lines that were skipped.
+pub fn parse_log(bytes: &[u8]) -> (Vec<ProgressEvent>, Vec<String>) {
+    let mut events = Vec::new();
+    let mut bad: Vec<String> = Vec::new();
+    let torn_tail = !bytes.is_empty() && !bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let last = lines.len() - 1;
+    for (i, line) in lines.iter().enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = match std::str::from_utf8(line) {
+            Ok(text) => serde_json::from_str::<ProgressEvent>(text).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("not valid UTF-8 at byte {}", e.valid_up_to())),
+        };
+        match parsed {
+            Ok(event) => events.push(event),
+            Err(_) if torn_tail && i == last => {}
+            Err(e) => bad.push(format!("line {} ({e})", i + 1)),
+        }
     }
+    let notes = match bad.len() {
+        0 => Vec::new(),
+        n => vec![format!("{PROGRESS_LOG_FILE}: {n} broken line(s) skipped: {}", bad.join("; "))],
+    };
+    (events, notes)
 }
 
 /// What makes an event the same event: a resumed run that redoes a step logs it only once.
@@ -101,5 +140,36 @@ mod tests {
         assert!(again.log("feature_completed", serde_json::json!({"featureId": "a"})).unwrap().is_none());
         assert!(again.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
         assert_eq!(read_all(dir.path()).len(), 3);
+    }
+
+    const EVENT: &str = r#"{"ts":"2026-01-01T00:00:00Z","type":"note","text":"ok"}"#;
+
+    #[test]
+    fn a_torn_tail_cutting_a_multibyte_character_loses_only_that_line_silently() {
+        let mut bytes = format!("{EVENT}\n{EVENT}\n").into_bytes();
+        bytes.extend_from_slice(b"{\"ts\":\"2026-01-01T00:00:01Z\",\"type\":\"note\",\"text\":\"caf\xc3");
+        let (events, notes) = parse_log(&bytes);
+        assert_eq!((events.len(), notes), (2, Vec::<String>::new()));
+    }
+
+    #[test]
+    fn a_bad_middle_line_is_skipped_with_a_note_naming_it() {
+        let mut bytes = format!("{EVENT}\n").into_bytes();
+        bytes.extend_from_slice(b"{\"ts\":\"x\",\"type\":\"note\",\"text\":\"caf\xc3\"}\n");
+        bytes.extend_from_slice(format!("not json\n{EVENT}\n").as_bytes());
+        let (events, notes) = parse_log(&bytes);
+        assert_eq!(events.len(), 2);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("2 broken line(s)") && notes[0].contains("line 2 (not valid UTF-8 at byte") && notes[0].contains("line 3 ("), "{notes:?}");
+    }
+
+    #[test]
+    fn read_all_keeps_the_good_lines_of_a_log_that_is_not_all_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = format!("{EVENT}\n{EVENT}\n").into_bytes();
+        bytes.extend_from_slice(b"{\"ts\":\"t\",\"type\":\"note\",\"text\":\"caf\xc3");
+        std::fs::write(dir.path().join(PROGRESS_LOG_FILE), bytes).unwrap();
+        assert_eq!(read_all(dir.path()).len(), 2);
+        assert!(read_all_noted(dir.path()).1.is_empty());
     }
 }

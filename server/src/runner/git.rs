@@ -88,15 +88,142 @@ pub fn trees_differ(repo: &Path, a: &str, b: &str) -> Result<bool, GitError> {
 }
 
 /// Puts the working tree back to `commit`: tracked changes reset, untracked files removed
-/// (ignored files, and so the excluded mission folder, stay; `keep` is excluded explicitly
-/// too, for a mission folder that is not ignored).
+/// (ignored files stay). The mission folder `keep` is never touched, tracked or not: its
+/// files keep what the runner wrote (only its index entries go back to `commit`), so a
+/// discard never rolls the mission's state back.
 pub fn discard_changes(repo: &Path, commit: &str, keep: Option<&str>) -> Result<(), GitError> {
-    git(repo, &["reset", "--hard", "--quiet", commit])?;
-    let mut args = vec!["clean", "-fd", "--quiet"];
+    git(repo, &["reset", "--soft", "--quiet", commit])?;
+    let spec = outside(keep);
+    let source = format!("--source={commit}");
+    let mut restore = vec!["restore", &source, "--staged", "--worktree", "--"];
+    restore.extend(spec.iter().map(String::as_str));
+    git(repo, &restore)?;
+    reset_index_of(repo, commit, keep)?;
+    let mut clean = vec!["clean", "-fd", "--quiet"];
     if let Some(k) = keep {
-        args.extend(["-e", k]);
+        clean.extend(["-e", k]);
     }
-    git(repo, &args).map(|_| ())
+    clean.push("--");
+    clean.extend(spec.iter().map(String::as_str));
+    git(repo, &clean).map(|_| ())
+}
+
+/// The pathspec of everything but the mission folder `keep`.
+fn outside(keep: Option<&str>) -> Vec<String> {
+    let mut spec = vec![".".to_string()];
+    if let Some(k) = keep {
+        spec.push(format!(":(exclude){k}"));
+    }
+    spec
+}
+
+/// The mission folder's index entries back to `commit` (its files stay as they are).
+fn reset_index_of(repo: &Path, commit: &str, keep: Option<&str>) -> Result<(), GitError> {
+    match keep {
+        Some(k) => git(repo, &["reset", "--quiet", commit, "--", k]).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Where an interrupted worker's leftovers went (see [`set_aside`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SetAside {
+    /// The stash commit holding its uncommitted changes (untracked files included).
+    pub stash: Option<String>,
+    /// The stash's message, to find it in `git stash list`.
+    pub stash_message: Option<String>,
+    /// The ref keeping the commits it made past its start commit.
+    pub commits_ref: Option<String>,
+}
+
+impl SetAside {
+    pub fn is_empty(&self) -> bool {
+        self.stash.is_none() && self.commits_ref.is_none()
+    }
+
+    /// One sentence for the person: what was set aside, where, and how to get it back.
+    pub fn describe(&self, feature: &str) -> String {
+        let mut parts = Vec::new();
+        if let (Some(stash), Some(message)) = (&self.stash, &self.stash_message) {
+            let short = stash.get(..10).unwrap_or(stash);
+            parts.push(format!("its uncommitted changes are in the stash {short} (\"{message}\" in `git stash list`; `git stash apply {short}` brings them back)"));
+        }
+        if let Some(r) = &self.commits_ref {
+            parts.push(format!("its commits are kept under {r} (`git log {r}`)"));
+        }
+        format!("the interrupted worker of {feature} left work behind; it was set aside, not deleted: {}", parts.join("; "))
+    }
+}
+
+/// Clears what an interrupted worker left on the branch checked out, back to its start
+/// commit `base`, without destroying anything: commits past `base` stay reachable under
+/// `refs/missions/interrupted/<feature>-<n>`, uncommitted changes (untracked files included,
+/// ignored ones untouched) go into a stash. The mission folder `keep` is never reset,
+/// stashed or cleaned; only its index entries go back to `base`.
+pub fn set_aside(repo: &Path, base: &str, keep: Option<&str>, feature: &str) -> Result<SetAside, GitError> {
+    let mut out = SetAside::default();
+    let head = head(repo)?;
+    if head != base {
+        let name: String = feature.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
+        let name = name.trim_matches('.').to_string();
+        let taken = |r: &str| git(repo, &["rev-parse", "--verify", "--quiet", r]).is_ok();
+        let r = (1..).map(|n| format!("refs/missions/interrupted/{name}-{n}")).find(|r| !taken(r)).unwrap_or_default();
+        git(repo, &["update-ref", &r, &head])?;
+        git(repo, &["reset", "--soft", "--quiet", base])?;
+        // The mission folder as the worker's commits staged it goes back to `base` in the
+        // index only; its files keep what the runner wrote.
+        reset_index_of(repo, base, keep)?;
+        out.commits_ref = Some(r);
+    }
+    // The paths named one by one: a pathspec excluding an ignored mission folder makes
+    // `git stash` refuse.
+    let dirty: Vec<String> = changed_paths(repo)?.into_iter().filter(|p| keep.is_none_or(|k| !p.starts_with(k))).map(|p| format!(":(literal){p}")).collect();
+    if !dirty.is_empty() {
+        let message = format!("missions: changes left by the interrupted worker on {feature}");
+        let mut args = vec!["stash", "push", "--quiet", "--include-untracked", "-m", &message, "--"];
+        args.extend(dirty.iter().map(String::as_str));
+        git_with_identity(repo, &args)?;
+        out.stash = Some(git(repo, &["rev-parse", "--verify", "--quiet", "refs/stash"])?);
+        out.stash_message = Some(message);
+    }
+    Ok(out)
+}
+
+/// Every path with uncommitted changes, untracked files included and both sides of a rename,
+/// exactly as git spells them (`-z`: no quoting).
+fn changed_paths(repo: &Path) -> Result<Vec<String>, GitError> {
+    let out = Command::new("git").args(["status", "--porcelain=v1", "-z", "--untracked-files=all"]).current_dir(repo).output().map_err(|e| GitError::Spawn(e.to_string()))?;
+    if !out.status.success() {
+        return Err(GitError::Failed { args: "status --porcelain=v1 -z".into(), message: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split('\0').filter(|f| !f.is_empty());
+    let mut paths = Vec::new();
+    while let Some(entry) = fields.next() {
+        let Some(path) = entry.get(3..) else { continue };
+        paths.push(path.to_string());
+        if matches!(entry.as_bytes().first(), Some(b'R' | b'C')) {
+            paths.extend(fields.next().map(str::to_string));
+        }
+    }
+    Ok(paths)
+}
+
+/// `git ARGS` that makes a commit (a stash): with a stand-in identity when the person's git
+/// has none configured, so setting work aside never fails on "Please tell me who you are".
+fn git_with_identity(repo: &Path, args: &[&str]) -> Result<String, GitError> {
+    if git(repo, &["var", "GIT_COMMITTER_IDENT"]).is_ok() && git(repo, &["var", "GIT_AUTHOR_IDENT"]).is_ok() {
+        return git(repo, args);
+    }
+    let mut full = vec!["-c", "user.name=missions", "-c", "user.email=missions@localhost"];
+    full.extend_from_slice(args);
+    git(repo, &full)
+}
+
+/// The repository's common git directory (shared by its worktrees), absolute.
+pub fn common_dir(repo: &Path) -> Result<PathBuf, GitError> {
+    let out = git(repo, &["rev-parse", "--git-common-dir"])?;
+    Ok(repo.join(out))
 }
 
 #[cfg(test)]
@@ -133,5 +260,55 @@ mod tests {
         discard_changes(dir.path(), &base, Some("keep/")).unwrap();
         assert_eq!(dirty_paths(dir.path()).unwrap(), vec!["keep/state.json".to_string()]);
         assert!(!trees_differ(dir.path(), &base, "HEAD").unwrap());
+    }
+
+    #[test]
+    fn a_discard_and_a_set_aside_never_touch_a_tracked_mission_folder() {
+        let dir = repo();
+        let d = dir.path();
+        let g = |args: &[&str]| git(d, args).unwrap();
+        std::fs::create_dir_all(d.join("m")).unwrap();
+        std::fs::write(d.join("m/state.json"), "1").unwrap();
+        g(&["-c", "user.name=t", "-c", "user.email=t@x.invalid", "add", "-f", "m"]);
+        g(&["-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit", "-qm", "mission"]);
+        exclude(d, "/m/").unwrap();
+        let base = head(d).unwrap();
+        // A worker commit (with the mission folder in it), then more work left uncommitted.
+        std::fs::write(d.join("a.txt"), "worker\n").unwrap();
+        std::fs::write(d.join("m/state.json"), "2").unwrap();
+        g(&["add", "-A"]);
+        g(&["-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit", "-qm", "worker"]);
+        let worker = head(d).unwrap();
+        std::fs::write(d.join("m/state.json"), "3").unwrap();
+        std::fs::write(d.join("notes.txt"), "left\n").unwrap();
+        std::fs::write(d.join("a.txt"), "more\n").unwrap();
+        let saved = set_aside(d, &base, Some("m/"), "feat/x").unwrap();
+        assert_eq!(head(d).unwrap(), base);
+        assert_eq!(saved.commits_ref.as_deref(), Some("refs/missions/interrupted/feat-x-1"));
+        assert_eq!(g(&["rev-parse", "refs/missions/interrupted/feat-x-1"]), worker);
+        let stash = saved.stash.clone().unwrap();
+        assert_eq!(g(&["show", &format!("{stash}^3:notes.txt")]), "left");
+        assert_eq!(g(&["show", &format!("{stash}:a.txt")]), "more");
+        assert_eq!(std::fs::read_to_string(d.join("m/state.json")).unwrap(), "3", "the mission folder keeps its state");
+        assert_eq!(std::fs::read_to_string(d.join("a.txt")).unwrap(), "a\n");
+        assert!(!d.join("notes.txt").exists());
+        assert!(saved.describe("feat/x").contains("git stash apply"));
+        // A second set-aside of the same feature gets the next ref; nothing to stash, no stash.
+        std::fs::write(d.join("b.txt"), "b\n").unwrap();
+        g(&["add", "b.txt"]);
+        g(&["-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit", "-qm", "again"]);
+        let again = set_aside(d, &base, Some("m/"), "feat/x").unwrap();
+        assert_eq!(again.commits_ref.as_deref(), Some("refs/missions/interrupted/feat-x-2"));
+        // The commit's b.txt is staged after the soft reset: it goes into a stash too.
+        assert!(again.stash.is_some());
+        // A discard resets everything but the mission folder.
+        std::fs::write(d.join("a.txt"), "gone\n").unwrap();
+        std::fs::write(d.join("junk.txt"), "junk\n").unwrap();
+        std::fs::write(d.join("m/state.json"), "4").unwrap();
+        discard_changes(d, &base, Some("m/")).unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("a.txt")).unwrap(), "a\n");
+        assert!(!d.join("junk.txt").exists());
+        assert_eq!(std::fs::read_to_string(d.join("m/state.json")).unwrap(), "4");
+        assert_eq!(dirty_paths(d).unwrap(), vec!["m/state.json".to_string()]);
     }
 }

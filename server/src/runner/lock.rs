@@ -1,15 +1,24 @@
-//! One runner per mission: `run.lock` in the mission folder holds the runner's pid. A lock
-//! whose process is gone (a crash, SIGKILL) is stale and taken over.
+//! One runner per mission: `run.lock` in the mission folder holds the runner's pid; and one
+//! mission at a time per repository: `missions-run.lock` in its git directory holds the pid
+//! and the mission folder (missions share the working tree and its branches). A lock whose
+//! process is gone (a crash, SIGKILL) is stale and taken over.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const LOCK_FILE: &str = "run.lock";
+/// The repository's lock, in its common git directory.
+pub const REPOSITORY_LOCK_FILE: &str = "missions-run.lock";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("{}", held_message(*pid, by.as_deref()))]
-    Held { pid: u32, by: Option<String> },
+    #[error("{}", held_message(*pid, by.as_deref(), mission.as_deref()))]
+    Held {
+        pid: u32,
+        by: Option<String>,
+        /// The mission the holder runs, for the repository's lock.
+        mission: Option<String>,
+    },
     #[error("cannot create the lock file {path}: {message}")]
     Io { path: PathBuf, message: String },
 }
@@ -21,35 +30,49 @@ pub struct RunLock {
 }
 
 impl RunLock {
+    /// The mission's own lock (`run.lock` in its folder).
     pub fn acquire(mission: &Path) -> Result<RunLock, LockError> {
-        let path = mission.join(LOCK_FILE);
-        let io = |e: std::io::Error| LockError::Io { path: path.clone(), message: e.to_string() };
-        // Two tries: the second after removing a stale lock.
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    // `by`: the subcommand holding it (`run`, `lsp`, `demo`), for the refusal's words.
-                    let body = serde_json::json!({"pid": std::process::id(), "by": std::env::args().nth(1), "startedAt": crate::model::timestamp::now_rfc3339()});
-                    file.write_all(format!("{body}\n").as_bytes()).map_err(io)?;
-                    file.sync_all().map_err(io)?;
-                    return Ok(RunLock { path });
+        acquire_file(mission.join(LOCK_FILE), None)
+    }
+
+    /// The repository's lock (`missions-run.lock` in `git_dir`, the common git directory),
+    /// taken by a run of `mission`; a run of another mission in the same repository is
+    /// refused, named.
+    pub fn acquire_repository(git_dir: &Path, mission: &Path) -> Result<RunLock, LockError> {
+        acquire_file(git_dir.join(REPOSITORY_LOCK_FILE), Some(mission))
+    }
+}
+
+fn acquire_file(path: PathBuf, mission: Option<&Path>) -> Result<RunLock, LockError> {
+    let io = |e: std::io::Error| LockError::Io { path: path.clone(), message: e.to_string() };
+    // Two tries: the second after removing a stale lock.
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                // `by`: the subcommand holding it (`run`, `lsp`, `demo`), for the refusal's words.
+                let mut body = serde_json::json!({"pid": std::process::id(), "by": std::env::args().nth(1), "startedAt": crate::model::timestamp::now_rfc3339()});
+                if let Some(m) = mission {
+                    body["mission"] = serde_json::json!(m.display().to_string());
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).ok().and_then(|t| holder_of(&t));
-                    match holder {
-                        Some((pid, by)) if is_runner_alive(pid) => return Err(LockError::Held { pid, by }),
-                        _ => {
-                            tracing::warn!("removing a stale lock {} (its runner is gone)", path.display());
-                            let _ = std::fs::remove_file(&path);
-                        }
+                file.write_all(format!("{body}\n").as_bytes()).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                return Ok(RunLock { path });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path).ok().and_then(|t| holder_of(&t));
+                match holder {
+                    Some((pid, by, mission)) if is_runner_alive(pid) => return Err(LockError::Held { pid, by, mission }),
+                    _ => {
+                        tracing::warn!("removing a stale lock {} (its runner is gone)", path.display());
+                        let _ = std::fs::remove_file(&path);
                     }
                 }
-                Err(e) => return Err(io(e)),
             }
+            Err(e) => return Err(io(e)),
         }
-        let (pid, by) = std::fs::read_to_string(&path).ok().and_then(|t| holder_of(&t)).unwrap_or((0, None));
-        Err(LockError::Held { pid, by })
     }
+    let (pid, by, mission) = std::fs::read_to_string(&path).ok().and_then(|t| holder_of(&t)).unwrap_or((0, None, None));
+    Err(LockError::Held { pid, by, mission })
 }
 
 impl Drop for RunLock {
@@ -58,14 +81,22 @@ impl Drop for RunLock {
     }
 }
 
-/// The pid in a lock file, and the subcommand that wrote it when it says.
-fn holder_of(text: &str) -> Option<(u32, Option<String>)> {
+/// The pid in a lock file, the subcommand that wrote it and the mission it runs, when it says.
+fn holder_of(text: &str) -> Option<(u32, Option<String>, Option<String>)> {
     let v = serde_json::from_str::<serde_json::Value>(text.trim()).ok()?;
     let pid = v.get("pid")?.as_u64()? as u32;
-    Some((pid, v.get("by").and_then(|b| b.as_str()).map(str::to_string)))
+    let field = |k: &str| v.get(k).and_then(|b| b.as_str()).map(str::to_string);
+    Some((pid, field("by"), field("mission")))
 }
 
-fn held_message(pid: u32, by: Option<&str>) -> String {
+fn held_message(pid: u32, by: Option<&str>, mission: Option<&str>) -> String {
+    if let Some(mission) = mission {
+        let why = "missions in one repository run one at a time, since they share its working tree and branches";
+        return match by {
+            Some("lsp") => format!("the mission {mission} is running in this repository, in an editor's language server (`missions lsp`, pid {pid}); {why}: pause it there (the missions.pause command, `:Mission pause` in Neovim) or wait for it to finish"),
+            _ => format!("the mission {mission} is running in this repository (`missions run`, pid {pid}); {why}: wait for it to finish, or stop it with Ctrl-C (it resumes later with `missions run`)"),
+        };
+    }
     match by {
         Some("lsp") => format!("an editor's language server (`missions lsp`, pid {pid}) is running this mission; pause it there (the missions.pause command, `:Mission pause` in Neovim) or wait for it"),
         _ => format!("another `missions run` (pid {pid}) is running this mission; wait for it, or stop it with Ctrl-C"),
@@ -114,5 +145,20 @@ mod tests {
         drop(taken);
         std::fs::write(dir.path().join(LOCK_FILE), "garbage").unwrap();
         assert!(RunLock::acquire(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn the_repository_lock_names_the_mission_that_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RunLock::acquire_repository(dir.path(), Path::new("/repo/.missions/one")).unwrap();
+        let held = RunLock::acquire_repository(dir.path(), Path::new("/repo/.missions/two")).unwrap_err();
+        assert!(matches!(&held, LockError::Held { mission: Some(m), .. } if m == "/repo/.missions/one"), "{held:?}");
+        let words = held.to_string();
+        assert!(words.contains("/repo/.missions/one") && words.contains("one at a time"), "{words}");
+        drop(first);
+        assert!(!dir.path().join(REPOSITORY_LOCK_FILE).exists());
+        // A crashed runner's repository lock is taken over, like a mission's.
+        std::fs::write(dir.path().join(REPOSITORY_LOCK_FILE), "{\"pid\": 4194305, \"mission\": \"/x\"}\n").unwrap();
+        assert!(RunLock::acquire_repository(dir.path(), Path::new("/repo/.missions/two")).is_ok());
     }
 }

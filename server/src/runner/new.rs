@@ -14,6 +14,9 @@ use super::{events, git};
 pub enum NewError {
     #[error("the goal is empty: say what the mission should achieve")]
     EmptyGoal,
+    /// The goal has text but not one letter or digit to name a folder after.
+    #[error("cannot make a folder name from the goal; pass --name")]
+    GoalWithoutName,
     #[error("`--name` must contain a letter or digit")]
     EmptyName,
     #[error("{0} is not inside a git repository: missions work on a repository (run `git init` first)")]
@@ -30,11 +33,15 @@ pub struct NewMission {
     pub state: MissionState,
 }
 
-/// Lower case; runs of anything but ASCII letters and digits become one `-` (design §2).
+/// Lower case; runs of anything but letters and digits (any script: `日本語`, `café`)
+/// become one `-` (design §2). The result is a folder name and a git branch component:
+/// only letters, digits and inner `-`, so no path separator, no leading dot, no control
+/// character and nothing `git check-ref-format` refuses (`..`, `~^:?*[\`, spaces, `@{`,
+/// a `.lock` ending).
 pub fn slugify(s: &str) -> String {
     let mut slug = String::new();
     for c in s.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
+        if c.is_alphanumeric() {
             slug.push(c);
         } else if !slug.ends_with('-') && !slug.is_empty() {
             slug.push('-');
@@ -57,7 +64,7 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
     let title = title_of(goal);
     let base = slugify(name.unwrap_or(&title));
     if base.is_empty() {
-        return Err(if name.is_some() { NewError::EmptyName } else { NewError::EmptyGoal });
+        return Err(if name.is_some() { NewError::EmptyName } else { NewError::GoalWithoutName });
     }
     let missions = repo.join(MISSIONS_DIR);
     let write_err = |path: &Path, e: std::io::Error| NewError::Write { path: path.to_path_buf(), message: e.to_string() };
@@ -111,8 +118,21 @@ mod tests {
     #[test]
     fn slugs() {
         assert_eq!(slugify("Slack clone: Auth & Chat!"), "slack-clone-auth-chat");
-        assert_eq!(slugify("  --Über   Café--  "), "ber-caf");
-        assert_eq!(slugify("漢字"), "");
+        assert_eq!(slugify("  --Über   Café--  "), "über-café");
+        assert_eq!(slugify("Ünïcode café"), "ünïcode-café");
+        assert_eq!(slugify("日本語のミッション"), "日本語のミッション");
+        assert_eq!(slugify("Ελληνικά: δοκιμή"), "ελληνικά-δοκιμή");
+        assert_eq!(slugify("??? !!! ..."), "");
+        // Nothing a path or a git ref refuses survives.
+        let nasty = slugify("../.hidden/a\\b c~d^e:f?g*h[i@{j}\u{7f}k\u{1}l.lock\tm\u{3000}n");
+        assert_eq!(nasty, "hidden-a-b-c-d-e-f-g-h-i-j-k-l-lock-m-n");
+        for s in [slugify("日本語のミッション"), slugify("Ünïcode café"), nasty] {
+            assert!(s.chars().all(|c| c.is_alphanumeric() || c == '-') && !s.starts_with(['-', '.']) && !s.ends_with('-'), "{s}");
+            let ok = std::process::Command::new("git").args(["check-ref-format", "--branch", &format!("missions/{s}")]).output().map(|o| o.status.success());
+            assert!(ok.unwrap_or(true), "git refuses {s}");
+        }
+        let long = slugify(&"日本語 ".repeat(30));
+        assert!(long.chars().count() <= 48 && !long.ends_with('-'), "{long}");
         let long = slugify(&"word ".repeat(30));
         assert!(long.len() <= 48 && !long.ends_with('-'), "{long}");
     }
@@ -121,5 +141,17 @@ mod tests {
     fn titles() {
         assert_eq!(title_of("\n# Build a link shortener\nwith auth"), "Build a link shortener");
         assert!(title_of(&"x".repeat(200)).ends_with('…'));
+    }
+
+    #[test]
+    fn a_goal_with_no_letter_or_digit_asks_for_a_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("git").args(["init", "-q"]).current_dir(dir.path()).status().unwrap().success();
+        assert!(ok);
+        let e = create(dir.path(), "??? !!!", None).unwrap_err();
+        assert_eq!(e.to_string(), "cannot make a folder name from the goal; pass --name");
+        assert!(matches!(create(dir.path(), "   ", None), Err(NewError::EmptyGoal)));
+        let m = create(dir.path(), "日本語のミッション", None).unwrap();
+        assert!(m.dir.ends_with(".missions/日本語のミッション"), "{}", m.dir.display());
     }
 }

@@ -83,10 +83,66 @@ fn describe(u: &Update) -> String {
     }
 }
 
-/// Bars on a terminal: features done of all, and a spinner saying what runs now.
+/// What the features bar shows: completed features of all (cancelled ones left out), from
+/// the files whenever a feature starts and from the progress log's events in between. No
+/// bar while nothing is known (planning): `bar()` is `None` until the first feature starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureTally {
+    done: usize,
+    total: Option<usize>,
+}
+
+impl FeatureTally {
+    /// A feature starts: `done` of `total` come from features.json, so this is the truth
+    /// (after a resume, after fix features were written).
+    pub fn started(&mut self, done: usize, total: usize) {
+        self.total = Some(total);
+        self.done = done.min(total);
+    }
+
+    /// An event of progress_log.jsonl: a completed feature moves the bar (each is logged
+    /// once); fix features make it longer.
+    pub fn event(&mut self, e: &ProgressEvent) {
+        let Some(total) = self.total.as_mut() else { return };
+        match e.kind.as_str() {
+            "feature_completed" => self.done = (self.done + 1).min(*total),
+            "fix_features_added" => *total += e.fields.get("featureIds").and_then(Value::as_array).map_or(0, Vec::len),
+            _ => {}
+        }
+    }
+
+    /// `(position, length)` of the bar, or `None` while no feature count is known.
+    pub fn bar(&self) -> Option<(u64, u64)> {
+        self.total.filter(|t| *t > 0).map(|t| (self.done as u64, t as u64))
+    }
+}
+
+/// The features bar and what it shows, shared with the event sink (the runner's thread).
+struct FeatureBar {
+    multi: MultiProgress,
+    bar: ProgressBar,
+    tally: FeatureTally,
+    shown: bool,
+}
+
+impl FeatureBar {
+    fn draw(&mut self) {
+        let Some((pos, len)) = self.tally.bar() else { return };
+        self.bar.set_length(len);
+        self.bar.set_position(pos);
+        if !self.shown {
+            // Shown with its first count already set: no `0/N` frame after a resume.
+            self.bar = self.multi.insert(0, self.bar.clone());
+            self.shown = true;
+        }
+    }
+}
+
+/// Bars on a terminal: features done of all (once the plan is there), and a spinner saying
+/// what runs now.
 pub struct Bars {
-    _multi: MultiProgress,
-    features: ProgressBar,
+    multi: MultiProgress,
+    features: std::sync::Arc<std::sync::Mutex<FeatureBar>>,
     activity: ProgressBar,
     verbosity: Verbosity,
 }
@@ -94,38 +150,60 @@ pub struct Bars {
 impl Bars {
     pub fn new(verbosity: Verbosity) -> Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let features = multi.add(ProgressBar::new(0));
+        // Not drawn until a feature count is known: planning shows only the spinner.
+        let features = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         features.set_style(ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} features  {elapsed_precise}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
         let activity = multi.add(ProgressBar::new_spinner());
         activity.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
         activity.enable_steady_tick(Duration::from_millis(120));
-        Bars { _multi: multi, features, activity, verbosity }
+        let features = FeatureBar { multi: multi.clone(), bar: features, tally: FeatureTally::default(), shown: false };
+        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, verbosity }
+    }
+
+    fn with_features(&self, f: impl FnOnce(&mut FeatureBar)) {
+        let mut bar = self.features.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut bar);
+    }
+
+    fn println(&self, line: String) {
+        let _ = self.multi.println(line);
     }
 }
 
 impl Progress for Bars {
     fn update(&mut self, u: Update) {
         match &u {
-            Update::Milestone { name, index, total } => self.features.set_prefix(format!("{name} ({index}/{total})")),
+            Update::Milestone { name, index, total } => self.with_features(|f| f.bar.set_prefix(format!("{name} ({index}/{total})"))),
             Update::FeatureStarted { done, total, .. } => {
-                self.features.set_length(*total as u64);
-                self.features.set_position(*done as u64);
+                self.with_features(|f| {
+                    f.tally.started(*done, *total);
+                    f.draw();
+                });
                 self.activity.set_message(describe(&u).trim().to_string());
             }
-            Update::FeatureFinished { .. } | Update::RoundResult { .. } => self.features.println(describe(&u)),
+            Update::FeatureFinished { .. } | Update::RoundResult { .. } => self.println(describe(&u)),
             Update::Tool { .. } => {
                 if self.verbosity == Verbosity::Verbose {
-                    self.features.println(describe(&u));
+                    self.println(describe(&u));
                 }
             }
-            Update::Note(_) => self.features.println(describe(&u)),
+            Update::Note(_) => self.println(describe(&u)),
             _ => self.activity.set_message(describe(&u).trim().to_string()),
         }
     }
 
+    fn events(&self) -> Option<EventSink> {
+        let features = self.features.clone();
+        Some(std::sync::Arc::new(move |e: &ProgressEvent| {
+            let mut f = features.lock().unwrap_or_else(|p| p.into_inner());
+            f.tally.event(e);
+            f.draw();
+        }))
+    }
+
     fn finish(&mut self) {
         self.activity.finish_and_clear();
-        self.features.finish_and_clear();
+        self.with_features(|f| f.bar.finish_and_clear());
     }
 }
 
@@ -169,5 +247,45 @@ mod tests {
         let mut quiet = Lines { out: Vec::new(), verbosity: Verbosity::Quiet };
         quiet.update(Update::Note("x"));
         assert!(quiet.out.is_empty());
+    }
+
+    fn event(kind: &str, fields: Value) -> ProgressEvent {
+        ProgressEvent { ts: "2026-01-01T00:00:00Z".into(), kind: kind.into(), fields: fields.as_object().cloned().unwrap_or_default() }
+    }
+
+    #[test]
+    fn planning_shows_no_features_bar() {
+        let mut t = FeatureTally::default();
+        assert_eq!(t.bar(), None);
+        t.event(&event("feature_completed", serde_json::json!({"featureId": "a"})));
+        t.event(&event("fix_features_added", serde_json::json!({"featureIds": ["x"]})));
+        assert_eq!(t.bar(), None, "no count before the first feature starts");
+        t.started(0, 0);
+        assert_eq!(t.bar(), None, "an empty plan draws no full bar");
+    }
+
+    #[test]
+    fn the_features_bar_reaches_n_of_n_and_grows_with_fix_features() {
+        let mut t = FeatureTally::default();
+        t.started(0, 3);
+        assert_eq!(t.bar(), Some((0, 3)));
+        for id in ["a", "b", "c"] {
+            t.event(&event("feature_completed", serde_json::json!({"featureId": id})));
+        }
+        assert_eq!(t.bar(), Some((3, 3)));
+        t.event(&event("fix_features_added", serde_json::json!({"milestone": "m", "round": 1, "featureIds": ["fix-1", "fix-2"]})));
+        assert_eq!(t.bar(), Some((3, 5)));
+        t.started(3, 5);
+        t.event(&event("feature_completed", serde_json::json!({"featureId": "fix-1"})));
+        t.event(&event("feature_completed", serde_json::json!({"featureId": "fix-2"})));
+        t.event(&event("feature_completed", serde_json::json!({"featureId": "extra"})));
+        assert_eq!(t.bar(), Some((5, 5)), "never past the end");
+    }
+
+    #[test]
+    fn a_resumed_run_starts_the_bar_at_the_completed_features() {
+        let mut t = FeatureTally::default();
+        t.started(1, 3);
+        assert_eq!(t.bar(), Some((1, 3)));
     }
 }

@@ -163,7 +163,12 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
 /// Plans when the plan is missing (design §6: questions, contract, features, shared files,
 /// lint until clean), then passes the approval gate and runs the loop.
 async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<RunResult, String> {
-    if super::plan::needs_plan(&ctx.mission) {
+    // One mission at a time per repository: they share its working tree and branches.
+    let _repository_lock = match repository_lock(ctx) {
+        Ok(lock) => lock,
+        Err(result) => return Ok(result),
+    };
+    if super::plan::needs_plan(&ctx.mission) || planning_interrupted(ctx) {
         // Nothing starts on a dirty tree, planning included (design §6).
         match dirty_outside_mission(&ctx.repo, ctx.mission_rel.as_deref()) {
             Ok(dirty) if dirty.is_empty() => {}
@@ -276,14 +281,16 @@ fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore,
 
 /// Checks everything that can be checked before work starts (the plan's lint, the approval
 /// gate, a clean tree), resumes an interrupted run's bookkeeping, and puts the repository on
-/// the mission's branch.
+/// the mission's branch. The person's work is never destroyed: when HEAD is elsewhere, the
+/// dirty check comes before the checkout, and an interrupted worker's leftovers are cleared
+/// only on the mission branch, set aside (a stash, a ref) rather than deleted.
 fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), RunResult> {
     let usage = |m: String| RunResult::new(EXIT_USAGE, m);
     let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
-    let Ctx { mission, repo, mission_rel, state, journal, .. } = ctx;
+    let Ctx { mission, repo, mission_rel, state, journal, progress, .. } = ctx;
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
-    lint_plan(mission).map_err(|report| usage(format!("the plan in {} has errors; fix them first:\n{report}", mission.display())))?;
-    if matches!(state.status(), "planning" | "awaiting_approval" | "awaiting_answers") {
+    lint_plan(mission).map_err(|problem| usage(problem.for_person(mission)))?;
+    if needs_approval(state.status(), &PlanRecord::read(mission)) {
         if !(opts.yes || auto_approve) {
             state.state.status = "awaiting_approval".into();
             state.save().map_err(|e| internal(e.to_string()))?;
@@ -295,7 +302,9 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
 
     remove_torn_temporaries(mission);
     let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
-    let branch = state.branch().unwrap_or_else(|| format!("missions/{slug}"));
+    // A first start makes its own branch from HEAD: an old mission's branch of the same name
+    // is never reused (design §6).
+    let branch = state.branch().unwrap_or_else(|| fresh_branch(repo, &slug));
     // A parallel feature merged just before a crash keeps its merge instead of running again.
     recover_merged(mission, repo, &branch, state, journal).map_err(internal)?;
     // Parallel workers' worktrees a killed run left go first; their features run again.
@@ -305,12 +314,24 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     if in_working_dir.len() != state.active_features().len() {
         state.set_active_features(&in_working_dir);
     }
-    // An interrupted worker's changes are the only dirt a resume clears (design §6).
     let resumed_from = state.status().to_string();
+    // HEAD elsewhere (the person switched branches while the mission was paused): their tree
+    // is checked first, and only a clean one is switched to the mission branch.
+    if git::current_branch(repo).as_deref() != Some(branch.as_str()) {
+        refuse_dirt(repo, mission_rel.as_deref())?;
+        let args: Vec<&str> = if git::branch_exists(repo, &branch) { vec!["checkout", "--quiet", &branch] } else { vec!["checkout", "--quiet", "-b", &branch] };
+        git::git(repo, &args).map_err(|e| internal(format!("cannot check out the mission branch {branch}: {e}")))?;
+    }
+    // An interrupted worker's changes are the only dirt a resume clears (design §6), on the
+    // mission branch only, and set aside where the person can get them back.
+    let mut set_aside = None;
     if let Some(active) = state.active_feature() {
         if worker::read_handoff(mission, &active.session_id).is_none() {
-            git::discard_changes(repo, &active.base_commit, mission_rel.as_deref()).map_err(|e| internal(format!("cannot discard the interrupted feature's changes: {e}")))?;
+            let saved = git::set_aside(repo, &active.base_commit, mission_rel.as_deref(), &active.feature_id).map_err(|e| internal(format!("cannot set aside the interrupted feature's changes: {e}")))?;
             reset.push(active.feature_id.clone());
+            if !saved.is_empty() {
+                set_aside = Some((active.feature_id.clone(), saved));
+            }
         }
     }
     let queue = Queue::load(mission).map_err(internal)?;
@@ -324,22 +345,78 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
             }
         }
     }
-    let dirty = dirty_outside_mission(repo, mission_rel.as_deref())?;
-    if !dirty.is_empty() {
-        return Err(dirty_refusal(repo, &dirty));
-    }
-    if git::current_branch(repo).as_deref() != Some(branch.as_str()) {
-        let args: Vec<&str> = if git::branch_exists(repo, &branch) { vec!["checkout", "--quiet", &branch] } else { vec!["checkout", "--quiet", "-b", &branch] };
-        git::git(repo, &args).map_err(|e| internal(e.to_string()))?;
-    }
+    refuse_dirt(repo, mission_rel.as_deref())?;
     state.set_branch(&branch);
-    if matches!(resumed_from.as_str(), "running" | "validating" | "paused" | "halted" | "awaiting_answers") {
-        journal.log("mission_resumed", json!({"from": resumed_from, "resetFeatures": reset})).map_err(|e| internal(e.to_string()))?;
+    if matches!(resumed_from.as_str(), "running" | "validating" | "paused" | "halted" | "awaiting_answers") || set_aside.is_some() {
+        let mut fields = json!({"from": resumed_from, "resetFeatures": reset});
+        if let Some((feature, saved)) = &set_aside {
+            fields["setAside"] = json!({"featureId": feature, "stash": saved.stash, "stashMessage": saved.stash_message, "commitsRef": saved.commits_ref});
+        }
+        journal.log("mission_resumed", fields).map_err(|e| internal(e.to_string()))?;
+    }
+    if let Some((feature, saved)) = &set_aside {
+        progress.update(Update::Note(&saved.describe(feature)));
     }
     state.state.status = "running".into();
     state.state.halt_reason = None;
     state.save().map_err(|e| internal(e.to_string()))?;
     Ok(())
+}
+
+/// Refuses to start on uncommitted changes outside the mission folder, naming them.
+fn refuse_dirt(repo: &Path, mission_rel: Option<&str>) -> Result<(), RunResult> {
+    let dirty = dirty_outside_mission(repo, mission_rel)?;
+    if dirty.is_empty() {
+        Ok(())
+    } else {
+        Err(dirty_refusal(repo, &dirty))
+    }
+}
+
+/// `missions/<slug>`, or the first of `missions/<slug>-2`, `-3`, ... that is not a branch yet.
+fn fresh_branch(repo: &Path, slug: &str) -> String {
+    let first = format!("missions/{slug}");
+    std::iter::once(first.clone()).chain((2..).map(|n| format!("{first}-{n}"))).find(|b| !git::branch_exists(repo, b)).unwrap_or(first)
+}
+
+/// The repository's lock (in its common git directory), held for the whole run: a run of
+/// another mission in the same repository is refused, named.
+fn repository_lock(ctx: &Ctx) -> Result<RunLock, RunResult> {
+    let git_dir = git::common_dir(&ctx.repo).map_err(|e| RunResult::new(EXIT_INTERNAL, format!("cannot find the git directory of {}: {e}", ctx.repo.display())))?;
+    let mission = ctx.mission.canonicalize().unwrap_or_else(|_| ctx.mission.clone());
+    RunLock::acquire_repository(&git_dir, &mission).map_err(|e| match e {
+        LockError::Held { .. } => RunResult::new(EXIT_USAGE, e.to_string()),
+        LockError::Io { .. } => RunResult::new(EXIT_INTERNAL, e.to_string()),
+    })
+}
+
+/// What progress_log.jsonl says about the plan: whether it was ever approved, and whether a
+/// planner session ever started (a plan written by hand has none).
+struct PlanRecord {
+    approved: bool,
+    planner_ran: bool,
+}
+
+impl PlanRecord {
+    fn read(mission: &Path) -> PlanRecord {
+        let events = super::events::read_all(mission);
+        PlanRecord { approved: events.iter().any(|e| e.kind == "plan_approved"), planner_ran: events.iter().any(|e| e.kind == "planning_started") }
+    }
+}
+
+/// The approval gate applies while the plan waits for review, and whenever a planner wrote it
+/// and it was never approved (planning paused or halted halfway is not an approved plan).
+fn needs_approval(status: &str, record: &PlanRecord) -> bool {
+    matches!(status, "planning" | "awaiting_approval" | "awaiting_answers") || (record.planner_ran && !record.approved)
+}
+
+/// A planning session that was stopped (killed, paused, halted) before it submitted a plan
+/// and before any approval: its files may be half-written, so planning runs again. A plan
+/// whose lint gave up stays for the person to fix by hand.
+fn planning_interrupted(ctx: &Ctx) -> bool {
+    let record = PlanRecord::read(&ctx.mission);
+    let gave_up = ctx.state.state.halt_reason.as_deref().is_some_and(|r| r.starts_with("the plan still has errors"));
+    record.planner_ran && !record.approved && matches!(ctx.state.status(), "planning" | "paused" | "halted") && !gave_up
 }
 
 /// Uncommitted changes outside the mission folder.
@@ -399,7 +476,7 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
         let forced_round = matches!(target, Target::Milestone(_));
         let step = match next {
             Next::Completed => return complete(ctx),
-            Next::Stuck { reason, .. } => Step::Halt(reason),
+            Next::Stuck { reason, feature, .. } => Step::Halt(stuck_reason(&ctx.mission, reason, feature.as_deref())),
             Next::Feature(i) => {
                 let feature = &queue.file.features[i];
                 let id = feature.id().unwrap_or_default().to_string();
@@ -532,4 +609,17 @@ fn complete(ctx: &mut Ctx) -> Result<RunResult, String> {
     ctx.log("mission_completed", json!({}))?;
     let branch = ctx.state.branch().unwrap_or_default();
     Ok(RunResult::new(EXIT_COMPLETED, format!("mission {} completed: every assertion passed; the work is on branch {branch}", ctx.state.state.id)))
+}
+
+/// A halt on a failed or blocked feature repeats what its worker said (from the log, since
+/// the halt reason of the earlier run is gone) and how to go on.
+fn stuck_reason(mission: &Path, reason: String, feature: Option<&str>) -> String {
+    let Some(feature) = feature else { return reason };
+    let said = super::events::read_all(mission)
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "feature_failed" && e.fields.get("featureId").and_then(|v| v.as_str()) == Some(feature))
+        .and_then(|e| e.fields.get("reason").and_then(|v| v.as_str()).map(str::to_string));
+    let said = said.map(|s| format!(": {s}")).unwrap_or_default();
+    format!("{reason}{said}; {}", schedule::RETRY_HINT)
 }

@@ -13,8 +13,9 @@ pub enum Next {
     Feature(usize),
     /// Every feature of the milestone is done: validate it.
     Validate(String),
-    /// Pending features whose dependencies can never complete.
-    Stuck { milestone: String, reason: String },
+    /// Pending features whose dependencies can never complete. `feature` names the failed or
+    /// blocked feature when that is the cause.
+    Stuck { milestone: String, reason: String, feature: Option<String> },
     /// Every milestone passed.
     Completed,
 }
@@ -41,6 +42,9 @@ fn validated_empty(validation: Option<&ValidationState>, milestone: &str) -> boo
     validation.and_then(|v| v.extra.get("passedMilestones")).and_then(|m| m.as_array()).is_some_and(|m| m.iter().any(|x| x.as_str() == Some(milestone)))
 }
 
+/// How a person gets a failed or blocked feature run again.
+pub const RETRY_HINT: &str = "to try it again, set its \"status\" to \"pending\" in features.json and run the mission again";
+
 pub fn next(features: &FeaturesFile, validation: Option<&ValidationState>) -> Next {
     let status: HashMap<&str, &str> = features.features.iter().filter_map(|f| Some((f.id()?, f.status().unwrap_or("pending")))).collect();
     for milestone in features.milestones() {
@@ -59,14 +63,15 @@ pub fn next(features: &FeaturesFile, validation: Option<&ValidationState>) -> Ne
             }
         }
         let (_, first) = open[0];
-        let reason = match first.status() {
-            Some(s @ ("failed" | "blocked")) => format!("feature `{}` is {s}", first.id().unwrap_or("?")),
+        let id = first.id().unwrap_or("?");
+        let (reason, feature) = match first.status() {
+            Some(s @ ("failed" | "blocked")) => (format!("feature `{id}` is {s}"), Some(id.to_string())),
             _ => {
                 let waiting: Vec<&str> = first.depends_on.iter().map(|d| d.value.as_str()).filter(|d| status.get(d) != Some(&"completed")).collect();
-                format!("feature `{}` waits on {} that cannot complete", first.id().unwrap_or("?"), waiting.join(", "))
+                (format!("feature `{id}` waits on {} that cannot complete", waiting.join(", ")), None)
             }
         };
-        return Next::Stuck { milestone: milestone.to_string(), reason };
+        return Next::Stuck { milestone: milestone.to_string(), reason, feature };
     }
     Next::Completed
 }
@@ -141,7 +146,7 @@ mod tests {
         let f = file(r#"{"features": [
             {"id": "a", "milestone": "one", "status": "failed", "fulfills": ["VAL-A-001"]},
             {"id": "b", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "dependsOn": ["a"]}]}"#);
-        assert!(matches!(next(&f, None), Next::Stuck { reason, .. } if reason.contains("`a` is failed")));
+        assert!(matches!(next(&f, None), Next::Stuck { reason, feature: Some(id), .. } if reason.contains("`a` is failed") && id == "a"));
     }
 
     #[test]

@@ -159,7 +159,7 @@ fn fail(ctx: &mut Ctx, active: &ActiveFeature, status: &str, reason: &str) -> Re
     ctx.state.set_active_feature(None);
     ctx.save_state()?;
     ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: status });
-    Ok(Settled::Done(Step::Halt(format!("feature {} {status}: {reason}", active.feature_id))))
+    Ok(Settled::Done(Step::Halt(format!("feature {} {status}: {reason}; {}", active.feature_id, super::schedule::RETRY_HINT))))
 }
 
 fn counts(queue: &Queue, _milestone: &str) -> (usize, usize) {
