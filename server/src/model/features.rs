@@ -1,6 +1,8 @@
 //! features.json: the work queue, read with spans for every value so diagnostics point at the
 //! exact string. Unknown fields are allowed and ignored here (rewrites keep them, see `features_edit`).
 
+use std::sync::Arc;
+
 use super::json::{self, JsonKind, JsonValue};
 use super::span::{ParseProblem, ProblemKind, Span, Spanned};
 
@@ -50,20 +52,21 @@ impl Feature {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FeaturesFile {
-    pub features: Vec<Feature>,
+    /// Shared, so a re-parse after an edit inside one feature copies pointers, not features.
+    pub features: Vec<Arc<Feature>>,
     /// Syntax (`json-syntax`) and schema (`schema`) problems, in document order.
     pub problems: Vec<ParseProblem>,
 }
 
 impl FeaturesFile {
     pub fn feature(&self, id: &str) -> Option<&Feature> {
-        self.features.iter().find(|f| f.id() == Some(id))
+        self.features.iter().map(|f| &**f).find(|f| f.id() == Some(id))
     }
 
     /// Milestones in the order of their first appearance.
     pub fn milestones(&self) -> Vec<&str> {
         let mut seen: Vec<&str> = Vec::new();
-        for m in self.features.iter().filter_map(Feature::milestone) {
+        for m in self.features.iter().filter_map(|f| f.milestone()) {
             if !seen.contains(&m) {
                 seen.push(m);
             }
@@ -115,7 +118,7 @@ pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<Fea
     }
     let mut one = FeaturesFile::default();
     read_feature(value, &mut one);
-    let mut feature = one.features.pop()?;
+    let mut feature = Arc::unwrap_or_clone(one.features.pop()?);
     let at = f.span.start as isize;
     shift_feature(&mut feature, at);
     one.problems.iter_mut().for_each(|p| shift(&mut p.span, at));
@@ -123,11 +126,15 @@ pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<Fea
 
     let mut features = Vec::with_capacity(old.features.len());
     features.extend_from_slice(&old.features[..i]);
-    features.push(feature);
+    features.push(Arc::new(feature));
+    // The features after the edit moved by `delta`: a shifted copy each, unless nothing moved.
     features.extend(old.features[i + 1..].iter().map(|g| {
-        let mut g = g.clone();
+        if delta == 0 {
+            return Arc::clone(g);
+        }
+        let mut g = Feature::clone(g);
         shift_feature(&mut g, delta);
-        g
+        Arc::new(g)
     }));
     // Problems are sorted by position; the old feature's own lie within its span.
     let before = old.problems.partition_point(|p| p.span.start < f.span.start);
@@ -258,7 +265,7 @@ fn read_feature(item: &JsonValue, out: &mut FeaturesFile) {
             schema(problems, id.span.clone(), "feature id must not be empty".to_string());
         }
     }
-    out.features.push(f);
+    out.features.push(Arc::new(f));
 }
 
 fn describe_feature(f: &Feature) -> String {

@@ -49,12 +49,12 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
 /// Claims of well-formed ids that no heading defines (once per feature: a second listing in
 /// the same feature is reported as a schema problem).
 fn unknown_assertions(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Diagnostic>) {
-    if index.contract.is_none() {
+    if index.contract().is_none() {
         return;
     }
-    for (id, entry) in index.entries().filter(|(id, e)| e.assertions.is_empty() && ids::is_assertion_id(id)) {
+    for (id, claims) in index.claims_without_heading().filter(|(id, _)| ids::is_assertion_id(id)) {
         let mut last_feature = None;
-        for c in &entry.claims {
+        for c in claims {
             if last_feature == Some(c.feature) {
                 continue;
             }
