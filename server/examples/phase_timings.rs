@@ -58,7 +58,7 @@ fn main() {
     let new = Arc::new(features::reparse(&old, &f_text, &edited).expect("an edit inside one feature"));
     let contract_table = best_of(runs, || ContractIndex::new(&contract));
     let table = ContractIndex::new(&contract);
-    let features_table = best_of(runs, || FeaturesIndex::new(&new, Some((&contract, &table))));
+    let features_table = best_of(runs, || FeaturesIndex::new(&new, Some(&table)));
     let parts = |f: &Arc<features::FeaturesFile>| MissionParts {
         contract: Some(contract.clone()),
         features: Some(f.clone()),

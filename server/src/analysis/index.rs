@@ -5,8 +5,9 @@
 //! built once per contract parse and shared (`Arc`) by every analysis of that parse, so an edit
 //! of features.json rebuilds only [`FeaturesIndex`] (feature ids, claims). [`MissionIndex`] is
 //! the borrowed view pairing each table with its document that the checks and queries read.
-//! Table entries are positions in the document, not copies of the ids: a key is read back from
-//! the document when a probe needs it.
+//! The features' table, rebuilt on every edit, holds positions in the document rather than copies
+//! of the ids (a key is read back when a probe needs it); the contract's copies its ids once per
+//! parse, so the probe made for every claim compares in one step.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -37,22 +38,21 @@ pub struct ContractIndex {
     /// Heading indices (into `contract.assertions`) per distinct id, ids in order of their first
     /// heading; several headings = duplicates. Almost every id has one, so it is stored inline.
     headings: Vec<SmallVec<[usize; 1]>>,
-    /// Id -> position in `headings`.
-    slots: HashTable<usize>,
+    /// Id -> position in `headings`. The id is copied here, once per contract parse, so a probe
+    /// (one per claim on every features edit) compares without going through the contract.
+    slots: HashTable<(Box<str>, usize)>,
 }
 
 impl ContractIndex {
     pub fn new(contract: &Contract) -> Self {
         let n = contract.assertions.len();
         let mut index = ContractIndex { headings: Vec::with_capacity(n), slots: HashTable::with_capacity(n) };
-        let key = |headings: &[SmallVec<[usize; 1]>], slot: usize| contract.assertions[headings[slot][0]].id.value.as_str();
         for (i, a) in contract.assertions.iter().enumerate() {
             let id = a.id.value.as_str();
-            let headings = &index.headings;
-            match index.slots.entry(hash(id), |&s| key(headings, s) == id, |&s| hash(key(headings, s))) {
-                Entry::Occupied(e) => index.headings[*e.get()].push(i),
+            match index.slots.entry(hash(id), |(key, _)| **key == *id, |(key, _)| hash(key)) {
+                Entry::Occupied(e) => index.headings[e.get().1].push(i),
                 Entry::Vacant(e) => {
-                    e.insert(index.headings.len());
+                    e.insert((id.into(), index.headings.len()));
                     index.headings.push(smallvec![i]);
                 }
             }
@@ -60,8 +60,8 @@ impl ContractIndex {
         index
     }
 
-    fn slot_hashed(&self, contract: &Contract, hash: u64, id: &str) -> Option<usize> {
-        self.slots.find(hash, |&s| self.headings.get(s).and_then(|h| contract.assertions.get(h[0])).is_some_and(|a| a.id.value == id)).copied()
+    fn slot_hashed(&self, hash: u64, id: &str) -> Option<usize> {
+        self.slots.find(hash, |(key, _)| **key == *id).map(|&(_, slot)| slot)
     }
 }
 
@@ -79,15 +79,19 @@ pub struct FeaturesIndex {
     other_claims: Vec<SmallVec<[ClaimRef; 1]>>,
     /// Id -> position in `other_claims`.
     other_slots: HashTable<usize>,
+    /// Per feature, whether it is cancelled: the claims check asks for every claim, and this
+    /// spares it a visit to each feature.
+    cancelled: Vec<bool>,
 }
 
 impl FeaturesIndex {
-    /// `contract` is the parse and table the claims are filed against (none: no contract).
-    pub fn new(file: &FeaturesFile, contract: Option<(&Contract, &ContractIndex)>) -> Self {
+    /// `contract` is the table of the contract the claims are filed against (none: no contract).
+    pub fn new(file: &FeaturesFile, contract: Option<&ContractIndex>) -> Self {
         let mut index = FeaturesIndex {
             features: Vec::with_capacity(file.features.len()),
             feature_slots: HashTable::with_capacity(file.features.len()),
-            contract_claims: vec![SmallVec::new(); contract.map_or(0, |(_, c)| c.headings.len())],
+            contract_claims: vec![SmallVec::new(); contract.map_or(0, |c| c.headings.len())],
+            cancelled: Vec::with_capacity(file.features.len()),
             ..Default::default()
         };
         let feature_key = |features: &[SmallVec<[usize; 1]>], slot: usize| file.features[features[slot][0]].id().unwrap_or_default();
@@ -96,6 +100,7 @@ impl FeaturesIndex {
             file.features[c.feature].claims()[c.item].value.as_str()
         };
         for (fi, feature) in file.features.iter().enumerate() {
+            index.cancelled.push(feature.is_cancelled());
             if let Some(id) = feature.id() {
                 let features = &index.features;
                 match index.feature_slots.entry(hash(id), |&s| feature_key(features, s) == id, |&s| hash(feature_key(features, s))) {
@@ -110,7 +115,7 @@ impl FeaturesIndex {
                 let id = claim.value.as_str();
                 let h = hash(id);
                 let claim_ref = ClaimRef { feature: fi, item };
-                if let Some(slot) = contract.and_then(|(c, table)| table.slot_hashed(c, h, id)) {
+                if let Some(slot) = contract.and_then(|table| table.slot_hashed(h, id)) {
                     index.contract_claims[slot].push(claim_ref);
                     continue;
                 }
@@ -141,7 +146,7 @@ impl MissionTables {
     /// very `contract` (it is then reused instead of hashing every assertion id again).
     pub fn build(contract: Option<&Contract>, features: Option<&FeaturesFile>, contract_table: Option<Arc<ContractIndex>>) -> Self {
         let contract_table = contract.map(|c| contract_table.unwrap_or_else(|| Arc::new(ContractIndex::new(c))));
-        let features_table = features.map(|f| FeaturesIndex::new(f, contract.zip(contract_table.as_deref())));
+        let features_table = features.map(|f| FeaturesIndex::new(f, contract_table.as_deref()));
         MissionTables { contract: contract_table, features: features_table }
     }
 
@@ -168,8 +173,8 @@ impl<'a> MissionIndex<'a> {
     }
 
     fn contract_slot(&self, id: &str) -> Option<usize> {
-        let (contract, table) = self.contract?;
-        table.slot_hashed(contract, hash(id), id)
+        let (_, table) = self.contract?;
+        table.slot_hashed(hash(id), id)
     }
 
     fn claims_at(&self, contract_slot: usize) -> &'a [ClaimRef] {
@@ -183,6 +188,12 @@ impl<'a> MissionIndex<'a> {
         self.contract.into_iter().flat_map(move |(contract, table)| {
             table.headings.iter().enumerate().map(move |(slot, h)| (contract.assertions[h[0]].id.value.as_str(), h.as_slice(), this.claims_at(slot)))
         })
+    }
+
+    /// Indices (into `features`) of the features of each distinct feature id (several =
+    /// duplicates), in order of the first.
+    pub fn feature_ids(&self) -> impl Iterator<Item = &'a [usize]> + 'a {
+        self.features.into_iter().flat_map(|(_, table)| table.features.iter().map(|f| f.as_slice()))
     }
 
     /// Every claimed id that no heading defines (every claimed id without a contract), with its
@@ -242,10 +253,9 @@ impl<'a> MissionIndex<'a> {
         found.map_or(&[], |&s| table.other_claims[s].as_slice())
     }
 
-    /// Claims by features that are not cancelled: the ones the invariant counts.
-    pub fn active_claims_of(&self, id: &str) -> SmallVec<[ClaimRef; 1]> {
-        let Some(features) = self.features() else { return SmallVec::new() };
-        self.claims_of(id).iter().copied().filter(|c| !features.features[c.feature].is_cancelled()).collect()
+    /// Whether feature `feature` (an index into `features`) is cancelled.
+    pub fn is_cancelled(&self, feature: usize) -> bool {
+        self.features.is_some_and(|(_, table)| table.cancelled.get(feature).copied().unwrap_or(false))
     }
 
     /// The feature the invariant counts as the owner: the first claim by a feature that is not
