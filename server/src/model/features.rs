@@ -75,12 +75,23 @@ impl FeaturesFile {
     }
 }
 
+/// Features and problems as they are read.
+#[derive(Default)]
+struct Read {
+    features: Vec<Feature>,
+    problems: Vec<ParseProblem>,
+}
+
 pub fn parse(text: &str) -> FeaturesFile {
     let parsed = json::parse(text);
-    let mut out = FeaturesFile { features: Vec::new(), problems: parsed.errors };
+    let mut read = Read { features: Vec::new(), problems: parsed.errors };
     if let Some(root) = &parsed.value {
-        read_root(root, &mut out);
+        read_root(root, &mut read);
     }
+    // The features go behind their `Arc`s once the JSON tree is freed, so that they lie next to
+    // each other in memory: the checks walk all of them on every edit.
+    drop(parsed.value);
+    let mut out = FeaturesFile { features: read.features.into_iter().map(Arc::new).collect(), problems: read.problems };
     out.problems.sort_by_key(|p| (p.span.start, p.span.end));
     out
 }
@@ -116,9 +127,9 @@ pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<Fea
     if !parsed.errors.is_empty() || value.span != (0..slice.len()) || value.as_object().is_none() {
         return None;
     }
-    let mut one = FeaturesFile::default();
+    let mut one = Read::default();
     read_feature(value, &mut one);
-    let mut feature = Arc::unwrap_or_clone(one.features.pop()?);
+    let mut feature = one.features.pop()?;
     let at = f.span.start as isize;
     shift_feature(&mut feature, at);
     one.problems.iter_mut().for_each(|p| shift(&mut p.span, at));
@@ -201,7 +212,7 @@ fn schema(problems: &mut Vec<ParseProblem>, span: Span, message: String) {
     problems.push(ParseProblem { kind: ProblemKind::Schema, span, message });
 }
 
-fn read_root(root: &JsonValue, out: &mut FeaturesFile) {
+fn read_root(root: &JsonValue, out: &mut Read) {
     match &root.kind {
         JsonKind::Object(_) => match root.get("features") {
             Some(member) => match &member.value.kind {
@@ -227,7 +238,7 @@ fn read_root(root: &JsonValue, out: &mut FeaturesFile) {
     }
 }
 
-fn read_feature(item: &JsonValue, out: &mut FeaturesFile) {
+fn read_feature(item: &JsonValue, out: &mut Read) {
     let problems = &mut out.problems;
     let Some(members) = item.as_object() else {
         if !matches!(item.kind, JsonKind::Invalid) {
@@ -290,7 +301,7 @@ fn read_feature(item: &JsonValue, out: &mut FeaturesFile) {
             schema(problems, id.span.clone(), "feature id must not be empty".to_string());
         }
     }
-    out.features.push(Arc::new(f));
+    out.features.push(f);
 }
 
 fn describe_feature(f: &Feature) -> String {
