@@ -109,7 +109,7 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
             "milestone" => {
                 // Milestones of the other features: the one being typed here is not one yet.
                 let current = feature_around(analysis, cursor.offset).map(|f| f.span.start);
-                let others: Vec<&Feature> = analysis.features().map_or(&[][..], |f| &f.features).iter().filter(|f| Some(f.span.start) != current).collect();
+                let others: Vec<&Feature> = analysis.features().map_or(&[][..], |f| &f.features).iter().map(|f| &**f).filter(|f| Some(f.span.start) != current).collect();
                 for m in analysis.features().map(|f| f.milestones()).unwrap_or_default() {
                     let count = others.iter().filter(|f| f.milestone() == Some(m)).count();
                     if count == 0 || m.is_empty() {
@@ -236,7 +236,7 @@ impl<'t> Builder<'t> {
 fn feature_around(analysis: &MissionAnalysis, offset: usize) -> Option<&Feature> {
     let features = &analysis.features()?.features;
     let i = features.partition_point(|f| f.span.end <= offset);
-    features.get(i).filter(|f| f.span.start <= offset)
+    features.get(i).map(|f| &**f).filter(|f| f.span.start <= offset)
 }
 
 /// The member names of the object at `span`, when it parses.

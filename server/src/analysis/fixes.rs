@@ -73,7 +73,7 @@ fn unclaimed(analysis: &MissionAnalysis, texts: DocTexts, span: &Span) -> Option
         }
         out.push(Fix { title: format!("Claim in feature `{name}`"), edits: vec![append_item(features_text, fulfills, id)], preferred: false });
     }
-    let milestone = features.features.iter().filter(|f| shares_area(f)).find_map(Feature::milestone).or_else(|| features.milestones().last().copied()).unwrap_or("main");
+    let milestone = features.features.iter().filter(|f| shares_area(f)).find_map(|f| f.milestone()).or_else(|| features.milestones().last().copied()).unwrap_or("main");
     let new_id = unique_feature_id(analysis, &format!("feat-{}", id.trim_start_matches("VAL-").to_ascii_lowercase()));
     let description = if assertion.title.is_empty() { id.to_string() } else { assertion.title.clone() };
     let feature = json!({"id": new_id, "description": description, "milestone": milestone, "fulfills": [id], "status": "pending", "workerSessionIds": []});

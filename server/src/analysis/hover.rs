@@ -25,7 +25,7 @@ pub fn assertion_hover(analysis: &MissionAnalysis, id: &str) -> String {
     if let Some(check) = &a.check {
         fields.push(format!("*Check:* `{}`", check.value));
     }
-    let claimants: Vec<&Feature> = analysis.features().map_or_else(Vec::new, |f| analysis.claims_of(id).iter().map(|c| &f.features[c.feature]).filter(|f| !f.is_cancelled()).collect());
+    let claimants: Vec<&Feature> = analysis.features().map_or_else(Vec::new, |f| analysis.claims_of(id).iter().map(|c| &*f.features[c.feature]).filter(|f| !f.is_cancelled()).collect());
     fields.push(match claimants.as_slice() {
         [] => "*Claimed by:* no feature".to_string(),
         list => format!("*Claimed by:* {}", list.iter().map(|f| feature_label(f)).collect::<Vec<_>>().join(", ")),

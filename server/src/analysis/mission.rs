@@ -3,15 +3,13 @@
 //! language server's queries. Built from parsed inputs, so callers can reuse an unchanged
 //! document's parse across edits of the other one.
 
-use std::sync::{Arc, OnceLock};
-
-use foldhash::HashMap;
+use std::sync::Arc;
 
 use super::checks::{self, MissionInput};
 use super::diagnostic::Diagnostic;
-use super::index::{token_span_at, IdAt};
+use super::index::{self, ClaimRef, IdAt, MissionIndex, MissionTables};
 use crate::model::records::{Handoff, ValidationState};
-use crate::model::{ids, Assertion, Contract, Feature, FeaturesFile};
+use crate::model::{Assertion, Contract, Feature, FeaturesFile};
 
 /// A handoff with the session id its file is named after (`handoffs/<sessionId>.json`).
 #[derive(Debug, Clone, PartialEq)]
@@ -35,62 +33,39 @@ pub struct MissionParts {
 pub struct MissionAnalysis {
     pub parts: MissionParts,
     pub diagnostics: Vec<Diagnostic>,
-    /// Built on the first query, so an edit's diagnostics never wait for it.
-    lookup: OnceLock<Lookup>,
-}
-
-/// A `fulfills` entry: feature index and item index within its `fulfills`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claim {
-    pub feature: usize,
-    pub item: usize,
-}
-
-#[derive(Debug, Default)]
-struct Lookup {
-    assertions: HashMap<String, Vec<usize>>,
-    features: HashMap<String, Vec<usize>>,
-    claims: HashMap<String, Vec<Claim>>,
+    /// The lookup tables the checks used, kept for the queries.
+    tables: MissionTables,
 }
 
 impl MissionAnalysis {
     /// Runs every check of design §3 over the parts.
     pub fn new(parts: MissionParts) -> Self {
+        Self::reusing(parts, None)
+    }
+
+    /// Like [`MissionAnalysis::new`], but when `previous` analysed the very same contract parse
+    /// (the same `Arc`), its contract table and the contract's own diagnostics are reused: an
+    /// edit of features.json then neither re-hashes nor re-checks every assertion.
+    pub fn reusing(parts: MissionParts, previous: Option<&MissionAnalysis>) -> Self {
+        let same_contract = previous.filter(|p| match (&p.parts.contract, &parts.contract) {
+            (Some(old), Some(new)) => Arc::ptr_eq(old, new),
+            _ => false,
+        });
+        let tables = MissionTables::build(parts.contract.as_deref(), parts.features.as_deref(), same_contract.and_then(|p| p.tables.contract.clone()));
         let input = MissionInput {
             contract: parts.contract.as_deref(),
             features: parts.features.as_deref(),
             skills: parts.skills.as_deref(),
             validation: parts.validation.as_deref(),
         };
-        let diagnostics = checks::check(&input);
-        MissionAnalysis { parts, diagnostics, lookup: OnceLock::new() }
+        let index = tables.view(input.contract, input.features);
+        let diagnostics = checks::check_reusing(&input, &index, same_contract.map(|p| p.diagnostics.as_slice()));
+        MissionAnalysis { parts, diagnostics, tables }
     }
 
-    /// An analysis of `parts` whose diagnostics the caller computed (`checks::check_reusing`).
-    pub fn with_diagnostics(parts: MissionParts, diagnostics: Vec<Diagnostic>) -> Self {
-        MissionAnalysis { parts, diagnostics, lookup: OnceLock::new() }
-    }
-
-    fn lookup(&self) -> &Lookup {
-        self.lookup.get_or_init(|| {
-            let mut l = Lookup::default();
-            if let Some(c) = &self.parts.contract {
-                for (i, a) in c.assertions.iter().enumerate() {
-                    l.assertions.entry(a.id.value.clone()).or_default().push(i);
-                }
-            }
-            if let Some(f) = &self.parts.features {
-                for (fi, feature) in f.features.iter().enumerate() {
-                    if let Some(id) = feature.id() {
-                        l.features.entry(id.to_string()).or_default().push(fi);
-                    }
-                    for (item, claim) in feature.claims().iter().enumerate() {
-                        l.claims.entry(claim.value.clone()).or_default().push(Claim { feature: fi, item });
-                    }
-                }
-            }
-            l
-        })
+    /// The lookups over this analysis's documents.
+    pub fn index(&self) -> MissionIndex<'_> {
+        self.tables.view(self.contract(), self.features())
     }
 
     pub fn contract(&self) -> Option<&Contract> {
@@ -103,34 +78,31 @@ impl MissionAnalysis {
 
     /// The first heading with this assertion id.
     pub fn assertion(&self, id: &str) -> Option<&Assertion> {
-        let i = *self.lookup().assertions.get(id)?.first()?;
-        self.contract().map(|c| &c.assertions[i])
+        self.index().assertion(id)
     }
 
     pub fn has_assertion(&self, id: &str) -> bool {
-        self.lookup().assertions.contains_key(id)
+        self.index().has_assertion(id)
     }
 
     /// The first feature with this id.
     pub fn feature(&self, id: &str) -> Option<&Feature> {
-        let i = *self.lookup().features.get(id)?.first()?;
-        self.features().map(|f| &f.features[i])
+        self.index().feature(id)
     }
 
     pub fn has_feature(&self, id: &str) -> bool {
-        self.lookup().features.contains_key(id)
+        self.index().has_feature(id)
     }
 
     /// Every `fulfills` entry naming `id`, cancelled features included.
-    pub fn claims_of(&self, id: &str) -> &[Claim] {
-        self.lookup().claims.get(id).map_or(&[], Vec::as_slice)
+    pub fn claims_of(&self, id: &str) -> &[ClaimRef] {
+        self.index().claims_of(id)
     }
 
     /// The feature the invariant counts as the owner: the first claim by a feature that is not
     /// cancelled.
     pub fn claiming_feature(&self, id: &str) -> Option<&Feature> {
-        let features = self.features()?;
-        self.claims_of(id).iter().map(|c| &features.features[c.feature]).find(|f| !f.is_cancelled())
+        self.index().claiming_feature(id)
     }
 
     /// The handoff of the feature's last worker session (its `workerSessionIds` order), or
@@ -146,19 +118,7 @@ impl MissionAnalysis {
 
     /// The assertion or feature id under byte `offset` of `text` (any file of the mission).
     pub fn id_at(&self, text: &str, offset: usize) -> Option<IdAt> {
-        let mut offset = offset.min(text.len());
-        while !text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let span = token_span_at(text, offset)?;
-        let token = &text[span.clone()];
-        if ids::is_assertion_id(token) {
-            return Some(IdAt::Assertion { id: token.to_string(), span });
-        }
-        if self.has_feature(token) {
-            return Some(IdAt::Feature { id: token.to_string(), span });
-        }
-        None
+        index::id_at(&self.index(), text, offset)
     }
 }
 
@@ -173,6 +133,37 @@ mod tests {
             features: Some(Arc::new(features::parse(features_text))),
             ..MissionParts::default()
         })
+    }
+
+    #[test]
+    fn a_features_edit_reusing_the_contract_table_equals_a_fresh_analysis() {
+        let contract_text = "## A\n### VAL-A-001: one\nTool: terminal\nEvidence: e\n\n### VAL-A-002: two\nTool: pigeon\n\n### VAL-A-001: again\nTool: terminal\nEvidence: e\n\n### VAL-A-003: three\nTool: terminal\nEvidence: e\n";
+        let before = r#"{"features":[{"id":"f1","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-001"]},{"id":"f2","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-002"]}]}"#;
+        // Claims move, a claim names an id no heading defines, a feature is cancelled, one is
+        // duplicated and one depends on a missing feature.
+        let after = r#"{"features":[{"id":"f1","description":"d","milestone":"m","status":"cancelled","fulfills":["VAL-A-001","VAL-B-009"]},{"id":"f2","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-001","VAL-A-003"]},{"id":"f2","description":"d","milestone":"n","status":"pending","fulfills":["VAL-A-003","VAL-B-009"],"dependsOn":["f9"]}]}"#;
+        let contract = Arc::new(contract::parse(contract_text));
+        let parts = |features_text: &str, contract: Arc<Contract>| MissionParts { contract: Some(contract), features: Some(Arc::new(features::parse(features_text))), ..MissionParts::default() };
+        let first = MissionAnalysis::new(parts(before, contract.clone()));
+        let reused = MissionAnalysis::reusing(parts(after, contract.clone()), Some(&first));
+        let fresh = MissionAnalysis::new(parts(after, Arc::new(contract::parse(contract_text))));
+        let (Some(old_table), Some(reused_table)) = (&first.tables.contract, &reused.tables.contract) else { panic!("both analyses have a contract table") };
+        assert!(Arc::ptr_eq(old_table, reused_table), "the contract's table is reused");
+        assert!(!fresh.diagnostics.is_empty());
+        assert_eq!(reused.diagnostics, fresh.diagnostics);
+        for id in ["VAL-A-001", "VAL-A-002", "VAL-A-003", "VAL-B-009", "VAL-C-001", "f1", "f2", "f9", ""] {
+            let (r, f) = (reused.index(), fresh.index());
+            assert_eq!(r.assertion_indices(id), f.assertion_indices(id), "{id}");
+            assert_eq!(r.feature_indices(id), f.feature_indices(id), "{id}");
+            assert_eq!(r.claims_of(id), f.claims_of(id), "{id}");
+            assert_eq!(r.claiming_feature(id), f.claiming_feature(id), "{id}");
+        }
+        assert_eq!(reused.claims_of("VAL-B-009").len(), 2);
+        assert_eq!(reused.claiming_feature("VAL-A-001").and_then(Feature::id), Some("f2"));
+        // Another contract parse: nothing is reused.
+        let other = MissionAnalysis::reusing(parts(after, Arc::new(contract::parse(contract_text))), Some(&first));
+        assert!(!Arc::ptr_eq(old_table, other.tables.contract.as_ref().expect("a contract table")));
+        assert_eq!(other.diagnostics, fresh.diagnostics);
     }
 
     #[test]

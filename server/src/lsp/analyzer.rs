@@ -17,7 +17,7 @@ use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
 use super::folder::doc_file;
 use crate::analysis::mission::{MissionAnalysis, MissionParts, NamedHandoff};
-use crate::analysis::{checks, Diagnostic, DocKind, MissionInput, Severity, Target};
+use crate::analysis::{Diagnostic, DocKind, Severity, Target};
 use crate::model::folder::{self as model_folder, HANDOFFS_DIR, VALIDATION_STATE_FILE};
 use crate::model::records::{self, Handoff, Loaded, ValidationState};
 use crate::model::{contract, features, Contract, FeaturesFile};
@@ -281,16 +281,11 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
             validation: cache.validation.value.clone(),
             handoffs: cache.handoffs.clone(),
         };
-        // The contract's own diagnostics carry over while its parse is the same.
-        let previous = cache.snapshot.as_ref().map(|s| &s.analysis).filter(|a| match (&a.parts.contract, &parts.contract) {
-            (Some(old), Some(new)) => Arc::ptr_eq(old, new),
-            _ => false,
-        });
-        let input = MissionInput { contract: parts.contract.as_deref(), features: parts.features.as_deref(), skills: parts.skills.as_deref(), validation: parts.validation.as_deref() };
-        let diagnostics = checks::check_reusing(&input, previous.map(|a| a.diagnostics.as_slice()));
+        // While the contract's parse is the same, its id table and its own diagnostics carry over.
+        let analysis = MissionAnalysis::reusing(parts, cache.snapshot.as_ref().map(|s| s.analysis.as_ref()));
         cache.snapshot = Some(Arc::new(MissionSnapshot {
             dir: dir.to_path_buf(),
-            analysis: Arc::new(MissionAnalysis::with_diagnostics(parts, diagnostics)),
+            analysis: Arc::new(analysis),
             contract: cache.contract.doc.clone(),
             features: cache.features.doc.clone(),
             lenses: super::lens::LensCache::carried_over(cache.snapshot.as_deref(), !contract_changed, !features_changed),

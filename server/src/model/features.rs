@@ -1,6 +1,8 @@
 //! features.json: the work queue, read with spans for every value so diagnostics point at the
 //! exact string. Unknown fields are allowed and ignored here (rewrites keep them, see `features_edit`).
 
+use std::sync::Arc;
+
 use super::json::{self, JsonKind, JsonValue};
 use super::span::{ParseProblem, ProblemKind, Span, Spanned};
 
@@ -50,20 +52,21 @@ impl Feature {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FeaturesFile {
-    pub features: Vec<Feature>,
+    /// Shared, so a re-parse after an edit inside one feature copies pointers, not features.
+    pub features: Vec<Arc<Feature>>,
     /// Syntax (`json-syntax`) and schema (`schema`) problems, in document order.
     pub problems: Vec<ParseProblem>,
 }
 
 impl FeaturesFile {
     pub fn feature(&self, id: &str) -> Option<&Feature> {
-        self.features.iter().find(|f| f.id() == Some(id))
+        self.features.iter().map(|f| &**f).find(|f| f.id() == Some(id))
     }
 
     /// Milestones in the order of their first appearance.
     pub fn milestones(&self) -> Vec<&str> {
         let mut seen: Vec<&str> = Vec::new();
-        for m in self.features.iter().filter_map(Feature::milestone) {
+        for m in self.features.iter().filter_map(|f| f.milestone()) {
             if !seen.contains(&m) {
                 seen.push(m);
             }
@@ -72,12 +75,23 @@ impl FeaturesFile {
     }
 }
 
+/// Features and problems as they are read.
+#[derive(Default)]
+struct Read {
+    features: Vec<Feature>,
+    problems: Vec<ParseProblem>,
+}
+
 pub fn parse(text: &str) -> FeaturesFile {
     let parsed = json::parse(text);
-    let mut out = FeaturesFile { features: Vec::new(), problems: parsed.errors };
+    let mut read = Read { features: Vec::new(), problems: parsed.errors };
     if let Some(root) = &parsed.value {
-        read_root(root, &mut out);
+        read_root(root, &mut read);
     }
+    // The features go behind their `Arc`s once the JSON tree is freed, so that they lie next to
+    // each other in memory: the checks walk all of them on every edit.
+    drop(parsed.value);
+    let mut out = FeaturesFile { features: read.features.into_iter().map(Arc::new).collect(), problems: read.problems };
     out.problems.sort_by_key(|p| (p.span.start, p.span.end));
     out
 }
@@ -92,9 +106,9 @@ pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<Fea
         return None;
     }
     let (a, b) = (old_text.as_bytes(), new_text.as_bytes());
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let prefix = common_prefix(a, b);
     let room = a.len().min(b.len()) - prefix;
-    let suffix = a.iter().rev().zip(b.iter().rev()).take(room).take_while(|(x, y)| x == y).count();
+    let suffix = common_suffix(&a[a.len() - room..], &b[b.len() - room..]);
     let changed_end = a.len() - suffix;
     // The feature whose braces enclose the change: its `{` and `}` are unchanged.
     let i = old.features.partition_point(|f| f.span.end <= prefix);
@@ -113,7 +127,7 @@ pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<Fea
     if !parsed.errors.is_empty() || value.span != (0..slice.len()) || value.as_object().is_none() {
         return None;
     }
-    let mut one = FeaturesFile::default();
+    let mut one = Read::default();
     read_feature(value, &mut one);
     let mut feature = one.features.pop()?;
     let at = f.span.start as isize;
@@ -123,11 +137,15 @@ pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<Fea
 
     let mut features = Vec::with_capacity(old.features.len());
     features.extend_from_slice(&old.features[..i]);
-    features.push(feature);
+    features.push(Arc::new(feature));
+    // The features after the edit moved by `delta`: a shifted copy each, unless nothing moved.
     features.extend(old.features[i + 1..].iter().map(|g| {
-        let mut g = g.clone();
+        if delta == 0 {
+            return Arc::clone(g);
+        }
+        let mut g = Feature::clone(g);
         shift_feature(&mut g, delta);
-        g
+        Arc::new(g)
     }));
     // Problems are sorted by position; the old feature's own lie within its span.
     let before = old.problems.partition_point(|p| p.span.start < f.span.start);
@@ -141,6 +159,31 @@ pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<Fea
         p
     }));
     Some(FeaturesFile { features, problems })
+}
+
+/// Bytes compared per step by [`common_prefix`] and [`common_suffix`]: a slice comparison is a
+/// `memcmp`, many times faster than a byte loop over a 1 MB document.
+const CHUNK: usize = 64;
+
+/// Length of the longest common prefix of `a` and `b`.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + CHUNK <= n && a[i..i + CHUNK] == b[i..i + CHUNK] {
+        i += CHUNK;
+    }
+    i + a[i..n].iter().zip(&b[i..n]).take_while(|(x, y)| x == y).count()
+}
+
+/// Length of the longest common suffix of `a` and `b`.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + CHUNK <= n && a[n - i - CHUNK..n - i] == b[n - i - CHUNK..n - i] {
+        i += CHUNK;
+    }
+    i + a[..n - i].iter().rev().zip(b[..n - i].iter().rev()).take_while(|(x, y)| x == y).count()
 }
 
 fn shift(span: &mut Span, by: isize) {
@@ -169,7 +212,7 @@ fn schema(problems: &mut Vec<ParseProblem>, span: Span, message: String) {
     problems.push(ParseProblem { kind: ProblemKind::Schema, span, message });
 }
 
-fn read_root(root: &JsonValue, out: &mut FeaturesFile) {
+fn read_root(root: &JsonValue, out: &mut Read) {
     match &root.kind {
         JsonKind::Object(_) => match root.get("features") {
             Some(member) => match &member.value.kind {
@@ -195,7 +238,7 @@ fn read_root(root: &JsonValue, out: &mut FeaturesFile) {
     }
 }
 
-fn read_feature(item: &JsonValue, out: &mut FeaturesFile) {
+fn read_feature(item: &JsonValue, out: &mut Read) {
     let problems = &mut out.problems;
     let Some(members) = item.as_object() else {
         if !matches!(item.kind, JsonKind::Invalid) {
@@ -361,6 +404,20 @@ mod tests {
             if let Some(re) = reparse(&edited, &new_text, QUEUE) {
                 proptest::prop_assert_eq!(re, old);
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn common_prefix_and_suffix_match_a_byte_loop(base in proptest::collection::vec(0u8..3, 0..400), cut in 0usize..400, resume in 0usize..400, middle in proptest::collection::vec(0u8..3, 0..3)) {
+            // `base` with `base[cut..resume]` replaced by `middle`: long common ends, as an edit makes.
+            let cut = cut.min(base.len());
+            let resume = resume.clamp(cut, base.len());
+            let other = [&base[..cut], &middle[..], &base[resume..]].concat();
+            let naive_prefix = base.iter().zip(&other).take_while(|(x, y)| x == y).count();
+            let naive_suffix = base.iter().rev().zip(other.iter().rev()).take_while(|(x, y)| x == y).count();
+            proptest::prop_assert_eq!(common_prefix(&base, &other), naive_prefix);
+            proptest::prop_assert_eq!(common_suffix(&base, &other), naive_suffix);
         }
     }
 

@@ -51,7 +51,7 @@ pub fn next(features: &FeaturesFile, validation: Option<&ValidationState>) -> Ne
         if milestone_passed(features, validation, milestone) {
             continue;
         }
-        let members: Vec<(usize, &crate::model::Feature)> = features.features.iter().enumerate().filter(|(_, f)| f.milestone() == Some(milestone) && !f.is_cancelled()).collect();
+        let members: Vec<(usize, &crate::model::Feature)> = features.features.iter().map(|f| &**f).enumerate().filter(|(_, f)| f.milestone() == Some(milestone) && !f.is_cancelled()).collect();
         let open: Vec<&(usize, &crate::model::Feature)> = members.iter().filter(|(_, f)| f.status() != Some("completed")).collect();
         if open.is_empty() {
             return Next::Validate(milestone.to_string());

@@ -7,15 +7,14 @@ use smallvec::SmallVec;
 use crate::analysis::index::{ClaimRef, MissionIndex};
 
 pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
-    let (Some(contract), Some(features)) = (index.contract, index.features) else { return };
-    for (id, entry) in index.entries() {
+    let (Some(contract), Some(features)) = (index.contract(), index.features()) else { return };
+    for (id, headings, claims) in index.assertion_ids() {
         // A duplicate heading is reported as such; the claims are checked against the first.
-        let Some(&first) = entry.assertions.first() else { continue };
-        let a = &contract.assertions[first];
+        let a = &contract.assertions[headings[0]];
         let owner = |c: &ClaimRef| features.features[c.feature].id().unwrap_or("(feature without id)").to_string();
         // Cancelled features do not claim; one feature listing an id twice is a schema
         // problem, not a second claimant.
-        let mut distinct: SmallVec<[ClaimRef; 1]> = entry.claims.iter().copied().filter(|c| !features.features[c.feature].is_cancelled()).collect();
+        let mut distinct: SmallVec<[ClaimRef; 1]> = claims.iter().copied().filter(|c| !index.is_cancelled(c.feature)).collect();
         distinct.dedup_by_key(|c| c.feature);
         match distinct.len() {
             0 => out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::UnclaimedAssertion, Severity::Warning, format!("`{id}` is not claimed by any feature"))),

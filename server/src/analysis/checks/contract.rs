@@ -16,9 +16,9 @@ pub(super) fn check(contract: &Contract, index: &MissionIndex, out: &mut Vec<Dia
     for m in &contract.malformed_ids {
         out.push(Diagnostic::on(DocKind::Contract, m.span.clone(), Code::MalformedId, Severity::Error, ids::explain_malformed(&m.value)));
     }
-    for (_, entry) in index.entries().filter(|(_, e)| e.assertions.len() > 1) {
-        let original = &contract.assertions[entry.assertions[0]];
-        for &i in &entry.assertions[1..] {
+    for (_, headings, _) in index.assertion_ids().filter(|(_, h, _)| h.len() > 1) {
+        let original = &contract.assertions[headings[0]];
+        for &i in &headings[1..] {
             let a = &contract.assertions[i];
             out.push(
                 Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateAssertion, Severity::Error, format!("duplicate assertion id `{}`: it is already defined above", a.id.value))

@@ -14,17 +14,16 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
         };
         out.push(Diagnostic::on(DocKind::Features, p.span.clone(), code, Severity::Error, p.message.clone()));
     }
-    for (i, f) in file.features.iter().enumerate() {
-        if let Some(id) = &f.id {
-            let first = index.feature_indices(&id.value)[0];
-            if first != i {
-                let original = file.features[first].id.as_ref().expect("indexed features have ids");
-                out.push(
-                    Diagnostic::on(DocKind::Features, id.span.clone(), Code::DuplicateFeature, Severity::Error, format!("duplicate feature id `{}`", id.value))
-                        .with_related(DocKind::Features, original.span.clone(), "first defined here"),
-                );
-            }
+    for same_id in index.feature_ids().filter(|f| f.len() > 1) {
+        let (Some(original), later) = (&file.features[same_id[0]].id, &same_id[1..]) else { continue };
+        for id in later.iter().filter_map(|&i| file.features[i].id.as_ref()) {
+            out.push(
+                Diagnostic::on(DocKind::Features, id.span.clone(), Code::DuplicateFeature, Severity::Error, format!("duplicate feature id `{}`", id.value))
+                    .with_related(DocKind::Features, original.span.clone(), "first defined here"),
+            );
         }
+    }
+    for f in &file.features {
         let mut seen: Vec<&str> = Vec::new();
         for claim in f.claims() {
             let id = claim.value.as_str();
@@ -49,12 +48,12 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
 /// Claims of well-formed ids that no heading defines (once per feature: a second listing in
 /// the same feature is reported as a schema problem).
 fn unknown_assertions(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Diagnostic>) {
-    if index.contract.is_none() {
+    if index.contract().is_none() {
         return;
     }
-    for (id, entry) in index.entries().filter(|(id, e)| e.assertions.is_empty() && ids::is_assertion_id(id)) {
+    for (id, claims) in index.claims_without_heading().filter(|(id, _)| ids::is_assertion_id(id)) {
         let mut last_feature = None;
-        for c in &entry.claims {
+        for c in claims {
             if last_feature == Some(c.feature) {
                 continue;
             }

@@ -7,7 +7,7 @@ mod features;
 mod validation;
 
 use super::diagnostic::{DocKind, Target};
-use super::index::MissionIndex;
+use super::index::{MissionIndex, MissionTables};
 use super::Diagnostic;
 use crate::model::records::ValidationState;
 
@@ -24,10 +24,11 @@ pub struct MissionInput<'a> {
 
 /// Every diagnostic of the mission, in a stable order (document, position, code).
 pub fn check(input: &MissionInput) -> Vec<Diagnostic> {
-    let index = MissionIndex::new(input.contract, input.features);
-    check_with_index(input, &index)
+    let tables = MissionTables::build(input.contract, input.features, None);
+    check_with_index(input, &tables.view(input.contract, input.features))
 }
 
+/// [`check`] with the lookup tables of `input`'s documents built by the caller.
 pub fn check_with_index(input: &MissionInput, index: &MissionIndex) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if let Some(c) = input.contract {
@@ -36,17 +37,17 @@ pub fn check_with_index(input: &MissionInput, index: &MissionIndex) -> Vec<Diagn
     check_across(input, index, out)
 }
 
-/// Like [`check`], but the contract's own diagnostics (duplicate and malformed ids, missing
-/// fields, unknown tools) are taken from `previous`: every diagnostic of an earlier check of the
-/// very same contract parse. An edit of features.json then skips the per-assertion pass.
-pub fn check_reusing(input: &MissionInput, previous: Option<&[Diagnostic]>) -> Vec<Diagnostic> {
-    let index = MissionIndex::new(input.contract, input.features);
+/// Like [`check_with_index`], but the contract's own diagnostics (duplicate and malformed ids,
+/// missing fields, unknown tools) are taken from `previous`: every diagnostic of an earlier
+/// check of the very same contract parse. An edit of features.json then skips the per-assertion
+/// pass.
+pub fn check_reusing(input: &MissionInput, index: &MissionIndex, previous: Option<&[Diagnostic]>) -> Vec<Diagnostic> {
     match (input.contract, previous) {
         (Some(_), Some(previous)) => {
             let out = previous.iter().filter(|d| contract::produced_here(d)).cloned().collect();
-            check_across(input, &index, out)
+            check_across(input, index, out)
         }
-        _ => check_with_index(input, &index),
+        _ => check_with_index(input, index),
     }
 }
 
@@ -102,11 +103,13 @@ mod tests {
             assert!(first.iter().any(super::contract::produced_here));
             for after in &parsed {
                 let input = MissionInput { contract: Some(&c), features: Some(after), skills: None, validation: Some(&v) };
-                assert_eq!(check_reusing(&input, Some(&first)), check(&input));
+                let tables = MissionTables::build(input.contract, input.features, None);
+                assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)), check(&input));
             }
         }
         // Without an earlier check, or without a contract, it is `check`.
         let input = MissionInput { contract: None, features: Some(&parsed[0]), skills: None, validation: None };
-        assert_eq!(check_reusing(&input, Some(&[])), check(&input));
+        let tables = MissionTables::build(input.contract, input.features, None);
+        assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&[])), check(&input));
     }
 }
