@@ -177,7 +177,8 @@ pub fn set_aside(repo: &Path, base: &str, keep: Option<&str>, feature: &str) -> 
     }
     // The paths named one by one: a pathspec excluding an ignored mission folder makes
     // `git stash` refuse.
-    let dirty: Vec<String> = changed_paths(repo)?.into_iter().filter(|p| keep.is_none_or(|k| !p.starts_with(k))).map(|p| format!(":(literal){p}")).collect();
+    let in_mission = |p: &str| keep.map(|k| k.trim_end_matches('/')).is_some_and(|k| p == k || p.strip_prefix(k).is_some_and(|rest| rest.starts_with('/')));
+    let dirty: Vec<String> = changed_paths(repo)?.into_iter().filter(|p| !in_mission(p)).map(|p| format!(":(literal){p}")).collect();
     if !dirty.is_empty() {
         let message = format!("missions: changes left by the interrupted worker on {feature}");
         let mut args = vec!["stash", "push", "--quiet", "--include-untracked", "-m", &message, "--"];
