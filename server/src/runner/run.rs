@@ -82,7 +82,7 @@ impl Origin {
 
     fn pause_reason(self) -> &'static str {
         match self {
-            Origin::Terminal => "interrupted (Ctrl-C)",
+            Origin::Terminal => "interrupted in the terminal (Ctrl-C, SIGTERM or a closed terminal)",
             Origin::Editor { .. } => "paused from the editor",
         }
     }
