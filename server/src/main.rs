@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
-    init_tracing();
+    init_tracing(matches!(cli.command, Command::Lsp));
     let code = match cli.command {
         Command::Check { paths, format } => {
             let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet };
@@ -138,10 +138,12 @@ fn lsp_on_stdio() -> i32 {
 }
 
 /// Logs go to stderr at `warn` unless `RUST_LOG` says otherwise; `--verbose` is about output,
-/// not logging (it would flood `check --verbose` with debug lines).
-fn init_tracing() {
+/// not logging (it would flood `check --verbose` with debug lines). In a terminal a warning
+/// reads like the tool's other messages; editors' log panes get timestamps and targets.
+fn init_tracing(server: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("missions=warn"));
     // Editors show stderr in their LSP log panes: colour only on a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let _ = if server { builder.try_init() } else { builder.without_time().with_target(false).try_init() };
 }

@@ -281,3 +281,65 @@ fn a_hand_written_plan_paused_before_approval_still_starts_with_yes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(model.sessions("orchestrator").is_empty(), "a hand-written plan is not planned again");
 }
+
+/// `.missions` may be a symlink to a folder outside the repository: the link is the mission's,
+/// never dirt to refuse or leftovers to set aside, and a resume completes.
+#[test]
+fn a_mission_folder_behind_a_symlink_resumes_and_is_never_set_aside() {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, LIMITS, SMALL_CONTRACT, &small_plan());
+    interrupted_mid_feature(&model, &p);
+    let outside = tempfile::tempdir().unwrap();
+    let moved = outside.path().join(".missions");
+    std::fs::rename(p.repo.join(".missions"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, p.repo.join(".missions")).unwrap();
+
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(p.repo.join(".missions").is_symlink(), "the link stays where it was");
+    assert_eq!(git(&p.repo, &["stash", "list"]), "", "nothing was stashed");
+    assert_eq!(p.json("state.json")["status"], "completed");
+}
+
+/// The mission branch deleted while the mission was stopped: it is made again where the
+/// interrupted worker started, and the finished work stays.
+#[test]
+fn a_mission_branch_deleted_while_stopped_is_made_again_at_the_interrupted_features_start() {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, LIMITS, SMALL_CONTRACT, &small_plan());
+    let base = interrupted_mid_feature(&model, &p);
+    git(&p.repo, &["checkout", "-q", "main"]);
+    git(&p.repo, &["branch", "-D", "missions/calc"]);
+    // main moves on meanwhile: the branch must come back where it was, not from main.
+    std::fs::write(p.repo.join("later.txt"), "later on main\n").unwrap();
+    git(&p.repo, &["add", "later.txt"]);
+    git(&p.repo, &["commit", "-qm", "later on main"]);
+    let later = git(&p.repo, &["rev-parse", "main"]);
+
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(git(&p.repo, &["symbolic-ref", "--short", "HEAD"]), "missions/calc");
+    assert_eq!(git(&p.repo, &["merge-base", "--is-ancestor", &base, "missions/calc"]), "", "the branch grew from where it was");
+    let contains_later = std::process::Command::new("git").args(["merge-base", "--is-ancestor", &later, "missions/calc"]).current_dir(&p.repo).status().unwrap();
+    assert!(!contains_later.success(), "the branch was made again at its own commit, not from main");
+    assert_eq!(git(&p.repo, &["stash", "list"]), "", "nothing of the finished work was set aside");
+    assert_eq!(git(&p.repo, &["status", "--porcelain"]), "");
+}
+
+/// With no interrupted feature to say where the deleted branch was, the person is asked.
+#[test]
+fn a_mission_branch_deleted_with_nothing_to_rebuild_it_from_is_refused_with_the_way_out() {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, LIMITS, SMALL_CONTRACT, &small_plan());
+    interrupted_mid_feature(&model, &p);
+    let mut state = p.json("state.json");
+    state.as_object_mut().unwrap().remove("activeFeature");
+    std::fs::write(p.mission.join("state.json"), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    git(&p.repo, &["checkout", "-q", "main"]);
+    git(&p.repo, &["branch", "-D", "missions/calc"]);
+
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the mission's branch missions/calc no longer exists; make it again"), "{}", text(&out));
+    assert_eq!(git(&p.repo, &["symbolic-ref", "--short", "HEAD"]), "main");
+}

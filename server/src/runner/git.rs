@@ -108,6 +108,16 @@ pub fn discard_changes(repo: &Path, commit: &str, keep: Option<&str>) -> Result<
     git(repo, &clean).map(|_| ())
 }
 
+/// Whether a path git reports (relative to the repository) is the mission folder `mission_rel`,
+/// inside it, or a folder or symlink holding it (`.missions` when it links elsewhere): such
+/// paths are the mission's, never the person's dirt or a worker's leftovers.
+pub fn belongs_to_mission(path: &str, mission_rel: Option<&str>) -> bool {
+    let Some(mission) = mission_rel.map(|m| m.trim_end_matches('/')).filter(|m| !m.is_empty()) else { return false };
+    let path = path.trim_end_matches('/');
+    let below = |outer: &str, inner: &str| inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'));
+    path == mission || below(mission, path) || below(path, mission)
+}
+
 /// The pathspec of everything but the mission folder `keep`.
 fn outside(keep: Option<&str>) -> Vec<String> {
     let mut spec = vec![".".to_string()];
@@ -151,7 +161,7 @@ impl SetAside {
         if let Some(r) = &self.commits_ref {
             parts.push(format!("its commits are kept under {r} (`git log {r}`)"));
         }
-        format!("the interrupted worker of {feature} left work behind; it was set aside, not deleted: {}", parts.join("; "))
+        format!("the work on the mission branch since {feature}'s interrupted worker started (its own, and anything made while the mission was stopped) was set aside, not deleted: {}", parts.join("; "))
     }
 }
 
@@ -177,8 +187,7 @@ pub fn set_aside(repo: &Path, base: &str, keep: Option<&str>, feature: &str) -> 
     }
     // The paths named one by one: a pathspec excluding an ignored mission folder makes
     // `git stash` refuse.
-    let in_mission = |p: &str| keep.map(|k| k.trim_end_matches('/')).is_some_and(|k| p == k || p.strip_prefix(k).is_some_and(|rest| rest.starts_with('/')));
-    let dirty: Vec<String> = changed_paths(repo)?.into_iter().filter(|p| !in_mission(p)).map(|p| format!(":(literal){p}")).collect();
+    let dirty: Vec<String> = changed_paths(repo)?.into_iter().filter(|p| !belongs_to_mission(p, keep)).map(|p| format!(":(literal){p}")).collect();
     if !dirty.is_empty() {
         let message = format!("missions: changes left by the interrupted worker on {feature}");
         let mut args = vec!["stash", "push", "--quiet", "--include-untracked", "-m", &message, "--"];
@@ -230,6 +239,18 @@ pub fn common_dir(repo: &Path) -> Result<PathBuf, GitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mission_folder_its_contents_and_what_holds_it_belong_to_the_mission() {
+        let m = Some(".missions/toy/");
+        for path in [".missions/toy", ".missions/toy/", ".missions/toy/state.json", ".missions", ".missions/"] {
+            assert!(belongs_to_mission(path, m), "{path}");
+        }
+        for path in [".missions/toy-2/state.json", ".missions/toy-2", "README.md", ".miss", "src/.missions/toy"] {
+            assert!(!belongs_to_mission(path, m), "{path}");
+        }
+        assert!(!belongs_to_mission(".missions", None));
+    }
 
     fn repo() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

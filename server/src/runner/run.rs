@@ -231,7 +231,7 @@ fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: 
     let mut agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{config_origin}: {e}")))?;
     agents.allow_questions = opts.allow_questions;
     let journal = Journal::open_with(mission, progress.events());
-    let mission_rel = mission.canonicalize().ok().and_then(|m| m.strip_prefix(&repo).ok().map(|p| format!("{}/", p.display()))).filter(|p| p != "/");
+    let mission_rel = mission_in_repo(mission, &repo);
     Ok((Ctx { origin: opts.origin, mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress }, auto_approve))
 }
 
@@ -304,7 +304,13 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
     // A first start makes its own branch from HEAD: an old mission's branch of the same name
     // is never reused (design §6).
-    let branch = state.branch().unwrap_or_else(|| fresh_branch(repo, &slug));
+    let branch = match state.branch() {
+        Some(recorded) => {
+            recreate_missing_branch(repo, &recorded, state)?;
+            recorded
+        }
+        None => fresh_branch(repo, &slug),
+    };
     // A parallel feature merged just before a crash keeps its merge instead of running again.
     recover_merged(mission, repo, &branch, state, journal).map_err(internal)?;
     // Parallel workers' worktrees a killed run left go first; their features run again.
@@ -361,6 +367,28 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     state.state.halt_reason = None;
     state.save().map_err(|e| internal(e.to_string()))?;
     Ok(())
+}
+
+/// The mission folder relative to the repository, with a trailing `/`: by its real path, or
+/// as named when a symlink takes it outside (git then sees the link inside the repository).
+fn mission_in_repo(mission: &Path, repo: &Path) -> Option<String> {
+    let relative = |m: &Path| m.strip_prefix(repo).ok().map(|p| format!("{}/", p.display())).filter(|p| p != "/");
+    mission.canonicalize().ok().and_then(|m| relative(&m)).or_else(|| std::path::absolute(mission).ok().and_then(|m| relative(&m)))
+}
+
+/// The branch a resume works on when the one state.json records is gone (deleted while the
+/// mission was stopped): made again at the interrupted feature's start commit, the branch's
+/// tip when that worker began; without one nothing says where the branch was, so the person
+/// is asked.
+fn recreate_missing_branch(repo: &Path, branch: &str, state: &StateStore) -> Result<(), RunResult> {
+    if git::branch_exists(repo, branch) {
+        return Ok(());
+    }
+    let tip = state.active_feature().map(|a| a.base_commit).filter(|c| git::resolve_commit(repo, c).is_some());
+    match tip {
+        Some(commit) => git::git(repo, &["branch", branch, &commit]).map(|_| ()).map_err(|e| RunResult::new(EXIT_INTERNAL, format!("cannot make the mission branch {branch} again: {e}"))),
+        None => Err(RunResult::new(EXIT_USAGE, format!("the mission's branch {branch} no longer exists; make it again at the mission's last commit (`git branch {branch} <commit>`), then run the mission again"))),
+    }
 }
 
 /// Refuses to start on uncommitted changes outside the mission folder, naming them.
@@ -422,7 +450,7 @@ fn planning_interrupted(ctx: &Ctx) -> bool {
 /// Uncommitted changes outside the mission folder.
 fn dirty_outside_mission(repo: &Path, mission_rel: Option<&str>) -> Result<Vec<String>, RunResult> {
     let paths = git::dirty_paths(repo).map_err(|e| RunResult::new(EXIT_INTERNAL, e.to_string()))?;
-    Ok(paths.into_iter().filter(|p| mission_rel.is_none_or(|m| !p.starts_with(m))).collect())
+    Ok(paths.into_iter().filter(|p| !git::belongs_to_mission(p, mission_rel)).collect())
 }
 
 fn dirty_refusal(repo: &Path, dirty: &[String]) -> RunResult {

@@ -33,7 +33,7 @@ pub fn verify_completion(repo: &Path, base: &str, handoff: &Handoff, mission_rel
     let dirty: Vec<String> = git::dirty_paths(repo)
         .map_err(|e| e.to_string())?
         .into_iter()
-        .filter(|p| mission_rel.is_none_or(|m| !p.starts_with(m)))
+        .filter(|p| !super::git::belongs_to_mission(p, mission_rel))
         .collect();
     if !dirty.is_empty() {
         return Err(format!("uncommitted changes are left in the working tree: {}; commit them or remove them", dirty.join(", ")));
