@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(matches!(cli.command, Command::Lsp));
+    missions::agent::secrets::protect_process_environment();
     let code = match cli.command {
         Command::Check { paths, format } => {
             let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet };

@@ -81,9 +81,32 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Keeps other processes of the same user, the agents' commands among them, from reading this
+/// process's environment (and so its API keys) through `/proc/<pid>/environ` or ptrace: the
+/// process is made non-dumpable, as ssh-agent does. Keys are also removed from the commands'
+/// own environments; a process with root's powers can still read them, so agents that should
+/// not see them run unprivileged or under `sandbox = "bwrap"`. Linux only; elsewhere a no-op.
+pub fn protect_process_environment() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_DUMPABLE takes plain integers and touches no memory of ours.
+    unsafe {
+        if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
+            tracing::warn!("cannot make the process non-dumpable: {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_process_is_made_non_dumpable_so_its_environment_is_not_readable() {
+        protect_process_environment();
+        // SAFETY: PR_GET_DUMPABLE only reads the flag.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+    }
 
     #[test]
     fn registered_keys_are_redacted_and_never_printed() {
