@@ -827,3 +827,151 @@ async fn the_mission_token_budget_stops_the_session() {
         .unwrap()
         .contains("max_tokens_per_mission = 20"));
 }
+
+/// A streamed Anthropic turn stopped at the output limit, its last tool call half written.
+fn cut_turn(id: &str, name: &str, partial_args: &str) -> Step {
+    Step::stream(replace_in_frames(
+        anthropic_turn("", &[(id, name, &[partial_args])], 10, 0, 0, 64),
+        "\"stop_reason\":\"tool_use\"",
+        "\"stop_reason\":\"max_tokens\"",
+    ))
+}
+
+#[tokio::test]
+async fn an_answer_cut_at_the_output_limit_is_not_run_and_the_model_is_told_why() {
+    let r = repo();
+    let script = vec![
+        cut_turn("t1", "write_file", "{\"path\": \"big.txt\", \"content\": \"aaaa"),
+        turn("t2", "write_file", &json!({"path": "small.txt", "content": "part one\n"})),
+        Step::stream(replace_in_frames(
+            anthropic_turn("Here is the whole file: bbbb", &[], 10, 0, 0, 64),
+            "\"stop_reason\":\"end_turn\"",
+            "\"stop_reason\":\"max_tokens\"",
+        )),
+        cut_turn("t4", "write_file", "{\"path\": \"big.txt\", \"content\": \"cccc"),
+        cut_turn("t5", "write_file", "{\"path\": \"big.txt\", \"content\": \"dddd"),
+        turn("t6", "submit_handoff", &handoff("never")),
+    ];
+    let fake = FakeProvider::start(script).await;
+    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let mut t = transcript(&r, "ses_cut", AgentRole::Worker);
+    let mut s = spec(SessionKind::Worker, &r, 20);
+    s.max_output_tokens = Some(64);
+    let outcome = run_session(
+        &provider,
+        &s,
+        &mut t,
+        &mut AcceptValid,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+
+    // Three cut answers in a row end the session, naming the output limit, not max_turns.
+    assert_eq!(
+        outcome.end,
+        SessionEnd::OutputLimit {
+            max_output_tokens: Some(64),
+            times: 3
+        }
+    );
+    assert_eq!(fake.requests().len(), 5);
+    assert_eq!(fake.requests()[0].body["max_tokens"], 64);
+    let end = lines_of(&r.mission, "ses_cut").pop().unwrap();
+    assert_eq!(end["status"], "output_limit");
+    let reason = end["reason"].as_str().unwrap();
+    assert!(reason.contains("output limit (max_output_tokens = 64) 3 times in a row"), "{reason}");
+    assert!(!reason.contains("max_turns"), "{reason}");
+
+    // The cut calls never ran; the complete one in between did.
+    assert!(!r.wd.join("big.txt").exists());
+    assert_eq!(std::fs::read_to_string(r.wd.join("small.txt")).unwrap(), "part one\n");
+    let results = sent_results(&fake);
+    assert_eq!(results.len(), 3, "{results:?}");
+    for i in [0, 2] {
+        let (text, is_error) = &results[i];
+        assert!(is_error, "{text}");
+        assert!(
+            text.contains("cut off at the output limit (max_output_tokens = 64) while writing this `write_file` call, so it was not run"),
+            "{text}"
+        );
+        assert!(text.contains("smaller pieces"), "{text}");
+        assert!(!text.contains("not valid JSON"), "{text}");
+    }
+    assert!(!results[1].1, "{:?}", results[1]);
+    // A cut answer without a tool call gets the same advice as a user message.
+    let last = fake.requests().last().unwrap().body.clone();
+    let told = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .flat_map(|m| m["content"].as_array().unwrap().clone())
+        .filter(|b| b["type"] == "text")
+        .any(|b| {
+            let t = b["text"].as_str().unwrap();
+            t.contains("cut off at the output limit (max_output_tokens = 64) before you called a tool")
+        });
+    assert!(told, "{last}");
+}
+
+#[tokio::test]
+async fn openai_finish_reason_length_is_the_same_cut_off() {
+    let r = repo();
+    let cut = |frames: Vec<String>, from: &str| {
+        Step::stream(replace_in_frames(frames, from, "\"finish_reason\":\"length\""))
+    };
+    let script = vec![
+        cut(
+            openai_turn("", &[(0, "c1", "write_file", &["{\"path\": \"big.txt\", \"content\": \"aa"])], 10, 0, 64),
+            "\"finish_reason\":\"tool_calls\"",
+        ),
+        cut(openai_turn("Here it is: bbbb", &[], 10, 0, 64), "\"finish_reason\":\"stop\""),
+        cut(
+            openai_turn("", &[(0, "c3", "write_file", &["{\"path\": \"big.txt\", \"content\": \"cc"])], 10, 0, 64),
+            "\"finish_reason\":\"tool_calls\"",
+        ),
+    ];
+    let fake = FakeProvider::start(script).await;
+    let provider = missions::agent::providers::openai::OpenAiProvider::new(
+        reqwest::Client::new(),
+        "local",
+        None,
+    )
+    .with_base_url(&fake.openai_url());
+    let mut t = transcript(&r, "ses_cut_oai", AgentRole::Worker);
+    let outcome = run_session(
+        &provider,
+        &spec(SessionKind::Worker, &r, 20),
+        &mut t,
+        &mut AcceptValid,
+        &CancellationToken::new(),
+        &mut NoSessionObserver,
+    )
+    .await;
+    assert_eq!(
+        outcome.end,
+        SessionEnd::OutputLimit {
+            max_output_tokens: None,
+            times: 3
+        }
+    );
+    assert!(!r.wd.join("big.txt").exists());
+    let second = fake.requests()[1].body.clone();
+    let tool = second["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap()
+        .clone();
+    assert_eq!(tool["tool_call_id"], "c1");
+    let text = tool["content"].as_str().unwrap();
+    assert!(text.contains("cut off at the output limit"), "{text}");
+    assert!(!text.contains("not valid JSON"), "{text}");
+    let third = fake.requests()[2].body.clone();
+    let user_last = third["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(user_last["role"], "user");
+    assert!(user_last["content"].as_str().unwrap().contains("cut off at the output limit"));
+}

@@ -326,3 +326,141 @@ async fn non_streamed_json_answers_are_accepted_in_both_formats() {
         }
     );
 }
+
+/// Calls the model once with `request`, returning the turn.
+async fn call(provider: &dyn missions::agent::Provider, request: &missions::agent::ModelRequest) -> missions::agent::AssistantTurn {
+    missions::agent::complete_turn(
+        provider,
+        request,
+        &fast_retries(),
+        &missions::agent::CancellationToken::new(),
+        &mut missions::agent::turn::NoObserver,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn openai_an_empty_assistant_answer_goes_back_as_a_string_not_null() {
+    let fake = FakeProvider::start(vec![
+        Step::stream(openai_turn("", &[], 10, 0, 1)),
+        Step::stream(openai_turn("", &[(0, "call_1", "read_file", &["{\"path\":\"a\"}"])], 10, 0, 1)),
+        Step::stream(openai_turn("done", &[], 10, 0, 1)),
+    ])
+    .await;
+    let openai =
+        OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&fake.openai_url());
+    let mut req = request("hi");
+    let turn = call(&openai, &req).await;
+    assert!(turn.content.is_empty(), "{:?}", turn.content);
+    req.messages.push(turn.to_message());
+    req.messages.push(missions::agent::Message::user_text("Go on with the tools."));
+    let turn = call(&openai, &req).await;
+    req.messages.push(turn.to_message());
+    req.messages.push(missions::agent::Message::tool_results([missions::agent::ToolResult {
+        tool_use_id: "call_1".into(),
+        content: "a".into(),
+        is_error: false,
+    }]));
+    call(&openai, &req).await;
+
+    let body = fake.requests().last().unwrap().body.clone();
+    let assistants: Vec<&Value> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    assert_eq!(assistants.len(), 2, "{body}");
+    // The real API: content is a string, or null only beside tool_calls.
+    for m in &assistants {
+        assert!(
+            m["content"].is_string() || (m["content"].is_null() && m["tool_calls"].is_array()),
+            "{m}"
+        );
+    }
+    assert_eq!(assistants[0]["content"], json!(""));
+    assert!(assistants[0].get("tool_calls").is_none());
+    assert_eq!(assistants[1]["tool_calls"][0]["id"], "call_1");
+}
+
+#[tokio::test]
+async fn anthropic_whitespace_only_text_is_never_sent_back() {
+    let fake = FakeProvider::start(vec![
+        Step::stream(anthropic_turn(
+            "\n\n",
+            &[("toolu_1", "read_file", &["{\"path\": \"a\"}"])],
+            10,
+            0,
+            0,
+            1,
+        )),
+        Step::stream(anthropic_turn(" \n\t ", &[], 10, 0, 0, 1)),
+        Step::stream(anthropic_turn("done", &[], 10, 0, 0, 1)),
+    ])
+    .await;
+    let anthropic = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let mut req = request("hi");
+    let turn = call(&anthropic, &req).await;
+    req.messages.push(turn.to_message());
+    req.messages.push(missions::agent::Message::tool_results([missions::agent::ToolResult {
+        tool_use_id: "toolu_1".into(),
+        content: "a".into(),
+        is_error: false,
+    }]));
+    let turn = call(&anthropic, &req).await;
+    req.messages.push(turn.to_message());
+    req.messages.push(missions::agent::Message::user_text("Go on with the tools."));
+    call(&anthropic, &req).await;
+
+    let body = fake.requests().last().unwrap().body.clone();
+    let messages = body["messages"].as_array().unwrap();
+    for m in messages {
+        let blocks = m["content"].as_array().unwrap();
+        assert!(!blocks.is_empty(), "a message without content blocks: {body}");
+        for b in blocks {
+            if b["type"] == "text" {
+                assert!(!b["text"].as_str().unwrap().trim().is_empty(), "{body}");
+            }
+        }
+    }
+    // The tool call survives without its whitespace text; the blank answer is dropped.
+    let assistants: Vec<&Value> = messages.iter().filter(|m| m["role"] == "assistant").collect();
+    assert_eq!(assistants.len(), 1, "{body}");
+    assert_eq!(assistants[0]["content"].as_array().unwrap().len(), 1);
+    assert_eq!(assistants[0]["content"][0]["type"], "tool_use");
+}
+
+#[tokio::test]
+async fn anthropic_tool_input_given_whole_in_content_block_start_is_used() {
+    let sse = |event: &str, data: Value| format!("event: {event}\ndata: {data}\n\n");
+    let frames = vec![
+        sse("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+            "model": "claude-test", "content": [], "stop_reason": null, "usage": {"input_tokens": 5, "output_tokens": 1}}})),
+        sse("content_block_start", json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "tool_use", "id": "toolu_a", "name": "read_file", "input": {"path": "whole.txt"}}})),
+        sse("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+        // A start block with an input and deltas as well: the deltas are the arguments.
+        sse("content_block_start", json!({"type": "content_block_start", "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_b", "name": "read_file", "input": {"path": "ignored"}}})),
+        sse("content_block_delta", json!({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": "{\"path\": \"streamed.txt\"}"}})),
+        sse("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
+        // The usual empty start input with no deltas: no arguments.
+        sse("content_block_start", json!({"type": "content_block_start", "index": 2,
+            "content_block": {"type": "tool_use", "id": "toolu_c", "name": "list_files", "input": {}}})),
+        sse("content_block_stop", json!({"type": "content_block_stop", "index": 2})),
+        sse("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}})),
+        sse("message_stop", json!({"type": "message_stop"})),
+    ];
+    let fake = FakeProvider::start(vec![Step::stream(frames)]).await;
+    let anthropic = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
+        .with_base_url(&fake.anthropic_url());
+    let turn = call(&anthropic, &request("hi")).await;
+    let calls = turn.tool_calls();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0].input, &json!({"path": "whole.txt"}));
+    assert_eq!(calls[1].input, &json!({"path": "streamed.txt"}));
+    assert_eq!(calls[2].input, &json!({}));
+}

@@ -213,11 +213,71 @@ async fn fake_skip_one(fake: &FakeProvider, provider: &AnthropicProvider) {
 }
 
 #[tokio::test]
-async fn retries_stop_at_max_attempts_and_at_the_deadline() {
+async fn an_outage_is_retried_until_the_deadline_not_a_count() {
+    // Far more failures than the old fixed 8 attempts, then the provider is back.
+    let mut script: Vec<Step> = (0..12)
+        .map(|i| {
+            if i % 2 == 0 {
+                Step::error(500, &[], json!({"error": {"message": "down"}}))
+            } else {
+                Step::error(529, &[], json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+            }
+        })
+        .collect();
+    script.push(Step::stream(anthropic_turn("Back.", &[], 10, 0, 0, 2)));
+    let fake = FakeProvider::start(script).await;
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        max_outage_attempts: 1000,
+        deadline: Duration::from_secs(8),
+        ..fast_retries()
+    };
+    let turn = complete_turn(
+        &anthropic(&fake),
+        &request("hi"),
+        &policy,
+        &CancellationToken::new(),
+        &mut NoObserver,
+    )
+    .await
+    .unwrap();
+    assert_eq!(turn.text(), "Back.");
+    assert_eq!(fake.requests().len(), 13);
+
+    // An outage longer than the deadline ends at the deadline (the exhausted fake answers 500).
+    let fake = FakeProvider::start(vec![]).await;
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        max_outage_attempts: 1000,
+        deadline: Duration::from_millis(400),
+        ..fast_retries()
+    };
+    let started = Instant::now();
+    let err = complete_turn(
+        &anthropic(&fake),
+        &request("hi"),
+        &policy,
+        &CancellationToken::new(),
+        &mut NoObserver,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Server);
+    assert!(fake.requests().len() > 8, "{}", fake.requests().len());
+    assert!(
+        err.message.contains("retry deadline of 0.4 s reached"),
+        "{}",
+        err.message
+    );
+    assert!(started.elapsed() < PROMPT);
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_safety_net_and_at_a_retry_after_beyond_the_deadline() {
     let e500 = || Step::error(500, &[], json!({"error": {"message": "down"}}));
     let fake = FakeProvider::start(vec![e500(), e500(), e500(), e500()]).await;
     let policy = RetryPolicy {
-        max_attempts: 3,
+        max_outage_attempts: 3,
         ..fast_retries()
     };
     let err = complete_turn(
@@ -234,12 +294,12 @@ async fn retries_stop_at_max_attempts_and_at_the_deadline() {
 
     let fake = FakeProvider::start(vec![Step::error(
         429,
-        &[("retry-after-ms", "600000")],
+        &[("retry-after", "1200")],
         json!({}),
     )])
     .await;
     let policy = RetryPolicy {
-        deadline: Duration::from_secs(5),
+        deadline: Duration::from_secs(900),
         ..fast_retries()
     };
     let started = Instant::now();
@@ -253,7 +313,13 @@ async fn retries_stop_at_max_attempts_and_at_the_deadline() {
     .await
     .unwrap_err();
     assert_eq!(err.kind, ErrorKind::RateLimited);
-    assert!(err.message.contains("deadline"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("the provider asked to wait 1200 s, beyond the 900 s retry deadline"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("reached"), "{}", err.message);
     assert!(
         started.elapsed() < PROMPT,
         "did not wait out a retry-after beyond the deadline"
@@ -422,8 +488,12 @@ async fn a_refused_connection_is_a_retried_transport_error() {
             self.0.push(r.error.kind);
         }
     }
+    // Unreachable is not an outage: retried up to max_attempts, then the person hears of it
+    // (a wrong base_url should not wait for the whole deadline).
     let policy = RetryPolicy {
-        max_attempts: 3,
+        max_attempts: 4,
+        max_outage_attempts: 1000,
+        deadline: Duration::from_secs(20),
         ..fast_retries()
     };
     let err = complete_turn(
@@ -436,5 +506,6 @@ async fn a_refused_connection_is_a_retried_transport_error() {
     .await
     .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Transport);
-    assert_eq!(retries, [ErrorKind::Transport, ErrorKind::Transport]);
+    assert_eq!(retries.len(), 3, "{retries:?}");
+    assert!(retries.iter().all(|k| *k == ErrorKind::Transport), "{retries:?}");
 }

@@ -1,16 +1,24 @@
 //! When and how long to wait before trying a model call again.
 
-use crate::agent::error::ProviderError;
+use crate::agent::error::{ErrorKind, ProviderError};
 use std::time::Duration;
 
-/// Exponential backoff with jitter, bounded by attempts and by an overall deadline.
-/// Defaults follow design §5: 0.5 s doubling to 8 s.
+/// Exponential backoff with jitter, bounded by an overall deadline. While the provider is
+/// unavailable (rate limited, overloaded, 5xx, unreachable) calls are retried until the
+/// deadline, so an outage of a few minutes does not stop an unattended mission; broken and
+/// stalled streams, which cost a whole turn each time, also stop after `max_attempts`.
+/// Defaults follow design §5: 0.5 s doubling to 8 s, 15 minutes in all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
-    /// Attempts in all, the first included.
+    /// Attempts in all, the first included, when the last failure was a broken or stalled
+    /// stream (`stream_interrupted`, `timeout`).
     pub max_attempts: u32,
+    /// Attempts in all while the provider is unavailable (`rate_limited`, `overloaded`,
+    /// `server`, `transport`): only a safety net, high enough that `deadline` ends the
+    /// retries first.
+    pub max_outage_attempts: u32,
     /// No attempt starts, and no wait is begun, past this much time after the call began.
     pub deadline: Duration,
     /// Each backoff is shortened by a random fraction up to this (0.0 to 1.0), so parallel
@@ -24,6 +32,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
             max_attempts: 8,
+            max_outage_attempts: 1000,
             deadline: Duration::from_secs(15 * 60),
             jitter: 0.25,
         }
@@ -35,8 +44,20 @@ impl RetryPolicy {
     pub fn none() -> Self {
         RetryPolicy {
             max_attempts: 1,
+            max_outage_attempts: 1,
             ..Self::default()
         }
+    }
+
+    /// Whether another attempt may follow attempt number `attempt` (from 1), which failed with
+    /// `error`; the deadline is checked separately.
+    pub fn allows_another(&self, attempt: u32, error: &ProviderError) -> bool {
+        let limit = if is_outage(error.kind) {
+            self.max_outage_attempts
+        } else {
+            self.max_attempts
+        };
+        error.is_retryable() && attempt < limit.max(1)
     }
 
     /// Backoff before retry number `retry` (1 for the first retry), without jitter.
@@ -56,6 +77,24 @@ impl RetryPolicy {
         let base = self.base_backoff(retry);
         let jitter = self.jitter.clamp(0.0, 1.0) * rand::random::<f64>();
         base.mul_f64(1.0 - jitter)
+    }
+}
+
+/// Errors meaning the provider answered that it is unavailable for now: retried until the
+/// deadline. A connection that cannot be made is not one of them: it is more often a wrong
+/// `base_url` or a local server not started than an outage, and the person should hear of it
+/// in seconds, not after the whole deadline (it is still retried up to `max_attempts`).
+pub fn is_outage(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::RateLimited | ErrorKind::Overloaded | ErrorKind::Server)
+}
+
+/// Seconds as a person reads them: `900`, `0.3`.
+pub fn format_secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        d.as_secs().to_string()
+    } else {
+        let s = format!("{:.3}", d.as_secs_f64());
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -80,7 +119,29 @@ pub fn parse_retry_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::error::ErrorKind;
+
+    #[test]
+    fn outages_are_bounded_by_the_deadline_streams_also_by_attempts() {
+        let p = RetryPolicy::default();
+        for kind in [ErrorKind::Server, ErrorKind::Overloaded, ErrorKind::RateLimited] {
+            assert!(p.allows_another(8, &ProviderError::new(kind, "x")), "{kind:?}");
+            assert!(p.allows_another(200, &ProviderError::new(kind, "x")), "{kind:?}");
+        }
+        // A connection that cannot be made (a wrong base_url?) is told within max_attempts.
+        let refused = ProviderError::new(ErrorKind::Transport, "x");
+        assert!(p.allows_another(7, &refused) && !p.allows_another(8, &refused));
+        // 15 minutes of 8 s backoffs come nowhere near the safety net.
+        assert!(p.deadline.as_secs() / p.max_backoff.as_secs() * 2 < u64::from(p.max_outage_attempts));
+        let broken = ProviderError::new(ErrorKind::StreamInterrupted, "x");
+        assert!(p.allows_another(7, &broken) && !p.allows_another(8, &broken));
+        assert!(!p.allows_another(1, &ProviderError::new(ErrorKind::BadRequest, "x")));
+        let none = RetryPolicy::none();
+        assert!(!none.allows_another(1, &ProviderError::new(ErrorKind::Server, "x")));
+        assert_eq!(format_secs(Duration::from_secs(900)), "900");
+        assert_eq!(format_secs(Duration::from_millis(300)), "0.3");
+        assert_eq!(format_secs(Duration::from_millis(1200)), "1.2");
+        assert_eq!(format_secs(Duration::from_millis(50)), "0.05");
+    }
 
     #[test]
     fn backoff_doubles_from_half_a_second_to_eight() {

@@ -7,7 +7,7 @@ use crate::agent::config::MissionsConfig;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
 use crate::agent::final_tool::{append_questions, FinalDecision, FinalToolHandler};
-use crate::agent::message::{ContentBlock, Message, ModelRequest, ToolResult};
+use crate::agent::message::{ContentBlock, Message, ModelRequest, StopReason, ToolResult};
 use crate::agent::provider::Provider;
 use crate::agent::retry::RetryPolicy;
 use crate::agent::roles::SessionKind;
@@ -20,6 +20,8 @@ use std::path::PathBuf;
 
 /// Turns in a row without a tool call before the session gives up on the model.
 const MAX_IDLE_TURNS: u32 = 3;
+/// Answers in a row cut off at the output limit before the session gives up on the model.
+const MAX_CUT_OFF_TURNS: u32 = 3;
 /// Messages at the end of the conversation that compaction leaves whole.
 const KEEP_RECENT_MESSAGES: usize = 4;
 /// Tool results longer than this are shortened by compaction.
@@ -96,6 +98,12 @@ pub enum SessionEnd {
     ContextExhausted(String),
     /// The model stopped calling tools.
     NoToolCalls(u32),
+    /// The model's answers were cut off at the output limit this many times in a row
+    /// (`max_output_tokens`: the role's setting, None for the provider's default).
+    OutputLimit {
+        max_output_tokens: Option<u32>,
+        times: u32,
+    },
     ProviderFailed(ProviderError),
     Cancelled,
     /// Anything else that stopped the session (a setup error, an external agent's failure).
@@ -113,6 +121,7 @@ impl SessionEnd {
             SessionEnd::TokenBudget { .. } => "token_budget",
             SessionEnd::ContextExhausted(_) => "context_exhausted",
             SessionEnd::NoToolCalls(_) => "no_tool_calls",
+            SessionEnd::OutputLimit { .. } => "output_limit",
             SessionEnd::ProviderFailed(_) => "provider_failed",
             SessionEnd::Cancelled => "cancelled",
             SessionEnd::Failed(_) => "failed",
@@ -141,6 +150,13 @@ impl SessionEnd {
             SessionEnd::NoToolCalls(n) => {
                 format!("the model answered {n} times in a row without calling a tool")
             }
+            SessionEnd::OutputLimit {
+                max_output_tokens,
+                times,
+            } => format!(
+                "the model's answer was cut off at the output limit ({}) {times} times in a row; raise the role's max_output_tokens or split the work into smaller steps",
+                output_limit(*max_output_tokens)
+            ),
             SessionEnd::ProviderFailed(e) => format!("the model provider failed: {e}"),
             SessionEnd::Cancelled => "cancelled".into(),
             SessionEnd::Failed(m) => m.clone(),
@@ -238,6 +254,7 @@ async fn drive(
     };
     let mut compacted = false;
     let mut idle = 0u32;
+    let mut cut_offs = 0u32;
     let deadline = spec.session_timeout.map(|t| std::time::Instant::now() + t);
     loop {
         if cancel.is_cancelled() {
@@ -285,6 +302,27 @@ async fn drive(
             .iter()
             .map(|c| (c.id.to_string(), c.name.to_string(), c.input.clone()))
             .collect();
+        // At the output limit the answer's last block is unfinished: a tool call there has
+        // half its arguments and is not run; the model is told why instead.
+        let cut_off = turn.stop_reason == StopReason::MaxTokens;
+        cut_offs = if cut_off { cut_offs + 1 } else { 0 };
+        let cut_call = match turn.content.last() {
+            Some(ContentBlock::ToolUse { id, .. }) if cut_off => Some(id.clone()),
+            _ => None,
+        };
+        let end_at_limit = || SessionEnd::OutputLimit {
+            max_output_tokens: spec.max_output_tokens,
+            times: cut_offs,
+        };
+        if calls.is_empty() && cut_off {
+            if cut_offs >= MAX_CUT_OFF_TURNS {
+                return end_at_limit();
+            }
+            request
+                .messages
+                .push(Message::user_text(cut_off_notice(spec, None)));
+            continue;
+        }
         if calls.is_empty() {
             idle += 1;
             if idle >= MAX_IDLE_TURNS {
@@ -301,7 +339,9 @@ async fn drive(
         for (id, name, input) in calls {
             transcript.tool_call(&id, &name, &input);
             observer.on_tool_call(&name, &input);
-            let (output, end) = if !offered.contains(&name.as_str()) {
+            let (output, end) = if cut_call.as_deref() == Some(id.as_str()) {
+                (ToolOutput::error(cut_off_notice(spec, Some(&name))), None)
+            } else if !offered.contains(&name.as_str()) {
                 (
                     ToolOutput::error(format!(
                         "unknown tool `{name}`; the tools are: {}",
@@ -328,7 +368,32 @@ async fn drive(
             });
         }
         request.messages.push(Message::tool_results(results));
+        if cut_off && cut_offs >= MAX_CUT_OFF_TURNS {
+            return end_at_limit();
+        }
     }
+}
+
+fn output_limit(max_output_tokens: Option<u32>) -> String {
+    match max_output_tokens {
+        Some(n) => format!("max_output_tokens = {n}"),
+        None => "the provider's default max_output_tokens".into(),
+    }
+}
+
+/// What the model is told when its answer stopped at the output limit (`call`: the tool call
+/// that was cut, not run).
+fn cut_off_notice(spec: &SessionSpec, call: Option<&str>) -> String {
+    let what = match call {
+        Some(name) => format!("while writing this `{name}` call, so it was not run"),
+        None => "before you called a tool".into(),
+    };
+    format!(
+        "Your answer was cut off at the output limit ({}) {what}. Write large content in smaller pieces: \
+         `write_file` with the first part, then add the rest with `edit_file` (replace the last lines with \
+         those lines plus the next part), each call well under the limit; keep other arguments short too.",
+        output_limit(spec.max_output_tokens)
+    )
 }
 
 fn final_call(

@@ -7,7 +7,7 @@ use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
 use crate::agent::message::{AssistantTurn, ModelRequest};
 use crate::agent::provider::Provider;
-use crate::agent::retry::RetryPolicy;
+use crate::agent::retry::{format_secs, RetryPolicy};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 
@@ -36,8 +36,10 @@ impl TurnObserver for NoObserver {}
 /// Makes one model call and returns the finished turn.
 ///
 /// Failures before the first event (HTTP errors, refused connections) are retried when their
-/// kind allows; a stream that breaks after events arrived re-sends the whole turn. Both count
-/// against `policy.max_attempts` and `policy.deadline`. Cancellation returns `Cancelled` at once.
+/// kind allows; a stream that breaks after events arrived re-sends the whole turn. An unavailable
+/// provider is retried until `policy.deadline` (`max_outage_attempts` is only a safety net);
+/// broken or stalled streams stop at `policy.max_attempts` too. Cancellation returns `Cancelled`
+/// at once.
 pub async fn complete_turn(
     provider: &dyn Provider,
     request: &ModelRequest,
@@ -54,17 +56,29 @@ pub async fn complete_turn(
             Ok(turn) => return Ok(turn),
             Err(e) => e,
         };
-        if !error.is_retryable() || attempt >= policy.max_attempts.max(1) {
+        if !policy.allows_another(attempt, &error) {
             return Err(error);
         }
         let delay = policy.delay_for(attempt, &error);
-        if started.elapsed() + delay > policy.deadline {
-            return Err(ProviderError {
-                message: format!(
-                    "{} (retry deadline of {} s reached)",
-                    error.message,
-                    policy.deadline.as_secs()
+        let elapsed = started.elapsed();
+        if elapsed + delay > policy.deadline {
+            let deadline = format_secs(policy.deadline);
+            let why = match error.retry_after {
+                Some(wait) if wait > policy.deadline => format!(
+                    "the provider asked to wait {} s, beyond the {deadline} s retry deadline",
+                    format_secs(wait)
                 ),
+                Some(wait) => format!(
+                    "the provider asked to wait {} s, past the {deadline} s retry deadline after {} s of retries",
+                    format_secs(wait),
+                    elapsed.as_secs()
+                ),
+                None => format!(
+                    "retry deadline of {deadline} s reached after {attempt} attempts"
+                ),
+            };
+            return Err(ProviderError {
+                message: format!("{} ({why})", error.message),
                 ..error
             });
         }

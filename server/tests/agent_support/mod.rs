@@ -362,6 +362,12 @@ pub fn openai_turn(
     f
 }
 
+/// `frames` with every occurrence of `from` replaced by `to`, e.g. to make a turn stop at the
+/// output limit (`"stop_reason":"tool_use"` -> `"stop_reason":"max_tokens"`).
+pub fn replace_in_frames(frames: Vec<String>, from: &str, to: &str) -> Vec<String> {
+    frames.into_iter().map(|f| f.replace(from, to)).collect()
+}
+
 // ---- Mission folder helpers ------------------------------------------------------------
 
 pub fn read_transcript(dir: &std::path::Path) -> Vec<Value> {
@@ -410,6 +416,7 @@ pub fn fast_retries() -> RetryPolicy {
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
         max_attempts: 6,
+        max_outage_attempts: 6,
         deadline: Duration::from_secs(20),
         jitter: 0.5,
     }

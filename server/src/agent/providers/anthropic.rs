@@ -11,7 +11,7 @@ use crate::agent::usage::Usage;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Map, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const API_VERSION: &str = "2023-06-01";
@@ -89,7 +89,7 @@ impl AnthropicProvider {
         let mut system: Vec<Value> = request
             .system
             .iter()
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.trim().is_empty())
             .map(|s| json!({"type": "text", "text": s}))
             .collect();
         let mut messages: Vec<Value> = request.messages.iter().filter_map(message_json).collect();
@@ -135,8 +135,8 @@ fn message_json(message: &Message) -> Option<Value> {
     let content: Vec<Value> = blocks
         .into_iter()
         .filter_map(|b| match b {
-            // The API rejects empty text blocks.
-            ContentBlock::Text { text } if text.is_empty() => None,
+            // The API rejects empty and whitespace-only text blocks.
+            ContentBlock::Text { text } if text.trim().is_empty() => None,
             ContentBlock::Text { text } => Some(json!({"type": "text", "text": text})),
             ContentBlock::ToolUse { id, name, input } => {
                 let input = if input.is_object() {
@@ -205,6 +205,10 @@ pub struct AnthropicDecoder {
     usage: Usage,
     stop_reason: Option<StopReason>,
     tool_blocks: HashSet<u64>,
+    /// Tool blocks whose `content_block_start` carried a whole, non-empty `input` (some
+    /// gateways send it there instead of `input_json_delta`s): used at `content_block_stop`
+    /// unless deltas came.
+    start_inputs: HashMap<u64, String>,
     done: bool,
 }
 
@@ -247,6 +251,14 @@ impl WireDecoder for AnthropicDecoder {
                     }
                     Some("tool_use") => {
                         self.tool_blocks.insert(index);
+                        if let Some(input) = block
+                            .get("input")
+                            .and_then(Value::as_object)
+                            .filter(|o| !o.is_empty())
+                        {
+                            self.start_inputs
+                                .insert(index, Value::Object(input.clone()).to_string());
+                        }
                         out.push(StreamEvent::ToolCallStart {
                             index: index as usize,
                             id: str_at(block, "id").unwrap_or_default().to_string(),
@@ -271,6 +283,7 @@ impl WireDecoder for AnthropicDecoder {
                     Some("input_json_delta") if self.tool_blocks.contains(&index) => {
                         let json = str_at(delta, "partial_json").unwrap_or_default();
                         if !json.is_empty() {
+                            self.start_inputs.remove(&index);
                             out.push(StreamEvent::ToolCallArgsDelta {
                                 index: index as usize,
                                 json: json.to_string(),
@@ -281,6 +294,12 @@ impl WireDecoder for AnthropicDecoder {
                 }
             }
             "content_block_stop" if self.tool_blocks.contains(&index) => {
+                if let Some(json) = self.start_inputs.remove(&index) {
+                    out.push(StreamEvent::ToolCallArgsDelta {
+                        index: index as usize,
+                        json,
+                    });
+                }
                 out.push(StreamEvent::ToolCallEnd {
                     index: index as usize,
                 });

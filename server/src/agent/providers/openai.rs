@@ -155,7 +155,14 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
                     _ => None,
                 })
                 .collect();
-            let mut m = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+            // The API takes null content only beside tool_calls; an empty answer without calls
+            // goes back as "" (kept, since many local chat templates require the roles to alternate).
+            let content = if text.is_empty() && !calls.is_empty() {
+                Value::Null
+            } else {
+                json!(text)
+            };
+            let mut m = json!({"role": "assistant", "content": content});
             if !calls.is_empty() {
                 m["tool_calls"] = Value::Array(calls);
             }
