@@ -88,6 +88,11 @@ mod tests {
         h.tests_added = vec!["t.sh".into()];
         std::fs::write(d.join("stray.txt"), "x").unwrap();
         assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("stray.txt"));
-        assert_eq!(verify_completion(d, &base, &h, Some("stray")), Ok(work));
+        // The mission folder's own files are not the worker's to commit.
+        std::fs::remove_file(d.join("stray.txt")).unwrap();
+        std::fs::create_dir(d.join("mission")).unwrap();
+        std::fs::write(d.join("mission/state.json"), "{}").unwrap();
+        assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("mission/state.json"));
+        assert_eq!(verify_completion(d, &base, &h, Some("mission/")), Ok(work));
     }
 }
