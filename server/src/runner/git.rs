@@ -108,6 +108,15 @@ pub fn discard_changes(repo: &Path, commit: &str, keep: Option<&str>) -> Result<
     git(repo, &clean).map(|_| ())
 }
 
+/// The mission folder relative to the repository, with a trailing `/`: by its real path, or
+/// as named when a symlink takes it outside (git then sees the link inside the repository).
+pub fn mission_in_repo(mission: &Path, repo: &Path) -> Option<String> {
+    let real_repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+    let relative = |m: &Path, r: &Path| m.strip_prefix(r).ok().map(|p| format!("{}/", p.display())).filter(|p| p != "/");
+    let by_real_path = mission.canonicalize().ok().and_then(|m| relative(&m, &real_repo));
+    by_real_path.or_else(|| std::path::absolute(mission).ok().and_then(|m| relative(&m, repo).or_else(|| relative(&m, &real_repo))))
+}
+
 /// Whether a path git reports (relative to the repository) is the mission folder `mission_rel`,
 /// inside it, or a folder or symlink holding it (`.missions` when it links elsewhere): such
 /// paths are the mission's, never the person's dirt or a worker's leftovers.

@@ -160,10 +160,10 @@ fn read_diff(dir: &Path, state: Option<&MissionState>, features: Option<&feature
         return DiffInput::Unavailable("no milestone has started yet (state.json has no milestoneBases)".into());
     };
     let head = state.extra.get("branch").and_then(|v| v.as_str()).filter(|b| git::resolve_commit(&repo, b).is_some()).unwrap_or("HEAD").to_string();
-    let mission_rel = std::fs::canonicalize(dir).ok().zip(std::fs::canonicalize(&repo).ok()).and_then(|(d, r)| d.strip_prefix(&r).ok().map(|p| p.to_string_lossy().into_owned())).filter(|p| !p.is_empty());
+    let mission_rel = git::mission_in_repo(dir, &repo);
     match git::git(&repo, &["diff", "--numstat", "--no-renames", base, &head]) {
         Ok(text) => {
-            let files = parse_numstat(&text).into_iter().filter(|f| mission_rel.as_deref().is_none_or(|m| !(f.path == m || f.path.starts_with(&format!("{m}/"))))).collect();
+            let files = parse_numstat(&text).into_iter().filter(|f| !git::belongs_to_mission(&f.path, mission_rel.as_deref())).collect();
             DiffInput::Files { base: base.to_string(), head, files }
         }
         Err(e) => DiffInput::Unavailable(e.to_string()),

@@ -231,7 +231,7 @@ fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: 
     let mut agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{config_origin}: {e}")))?;
     agents.allow_questions = opts.allow_questions;
     let journal = Journal::open_with(mission, progress.events());
-    let mission_rel = mission_in_repo(mission, &repo);
+    let mission_rel = git::mission_in_repo(mission, &repo);
     Ok((Ctx { origin: opts.origin, mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress }, auto_approve))
 }
 
@@ -369,12 +369,6 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     Ok(())
 }
 
-/// The mission folder relative to the repository, with a trailing `/`: by its real path, or
-/// as named when a symlink takes it outside (git then sees the link inside the repository).
-fn mission_in_repo(mission: &Path, repo: &Path) -> Option<String> {
-    let relative = |m: &Path| m.strip_prefix(repo).ok().map(|p| format!("{}/", p.display())).filter(|p| p != "/");
-    mission.canonicalize().ok().and_then(|m| relative(&m)).or_else(|| std::path::absolute(mission).ok().and_then(|m| relative(&m)))
-}
 
 /// The branch a resume works on when the one state.json records is gone (deleted while the
 /// mission was stopped): made again at the interrupted feature's start commit, the branch's
