@@ -178,7 +178,7 @@ fn a_features_json_broken_mid_run_halts_with_the_reason_and_resumes_once_fixed()
     std::fs::write(p.mission.join("features.json"), "{\"features\": [ {\"id\": \"feat-add\", BROKEN").unwrap();
     model.release("worker");
     let out = run.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(3), "halted, as state.json says: {}", String::from_utf8_lossy(&out.stdout));
     let state = p.json("state.json");
     assert_eq!(state["status"], "halted", "{state}");
     assert!(state["haltReason"].as_str().unwrap().contains("syntax errors"), "{state}");

@@ -343,3 +343,17 @@ fn a_mission_branch_deleted_with_nothing_to_rebuild_it_from_is_refused_with_the_
     assert!(String::from_utf8_lossy(&out.stderr).contains("the mission's branch missions/calc no longer exists; make it again"), "{}", text(&out));
     assert_eq!(git(&p.repo, &["symbolic-ref", "--short", "HEAD"]), "main");
 }
+
+/// A stale `.git/index.lock` is named before any agent runs (every commit would fail on it).
+#[test]
+fn a_locked_git_index_is_refused_before_any_agent_runs() {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, LIMITS, SMALL_CONTRACT, &small_plan());
+    std::fs::write(p.repo.join(".git/index.lock"), "").unwrap();
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("git's index is locked"), "{}", text(&out));
+    assert!(model.sessions("worker").is_empty(), "no worker was paid for");
+    std::fs::remove_file(p.repo.join(".git/index.lock")).unwrap();
+    assert_eq!(p.run(&["--yes"]).status.code(), Some(0));
+}

@@ -245,6 +245,13 @@ pub fn common_dir(repo: &Path) -> Result<PathBuf, GitError> {
     Ok(repo.join(out))
 }
 
+/// git's index lock of the working tree when it exists: another git command is running, or
+/// one crashed and left it. Every commit of the run would fail on it.
+pub fn index_lock(repo: &Path) -> Option<PathBuf> {
+    let git_dir = git(repo, &["rev-parse", "--git-dir"]).ok()?;
+    Some(repo.join(git_dir).join("index.lock")).filter(|p| p.exists())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,6 +301,10 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     }
 
     remove_torn_temporaries(mission);
+    // Found now, not after a worker session has been paid for and cannot commit.
+    if let Some(lock) = git::index_lock(repo) {
+        return Err(usage(format!("git's index is locked ({} exists): another git command is running, or one crashed and left it; remove the file if no git command is running, then run the mission again", lock.display())));
+    }
     let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
     // A first start makes its own branch from HEAD: an old mission's branch of the same name
     // is never reused (design §6).
@@ -620,7 +624,8 @@ fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
     let reason = format!("the runner stopped on an error: {error}");
     match in_motion.then(|| halt(ctx, &reason)) {
         Some(Err(e)) => RunResult::new(EXIT_INTERNAL, format!("internal error: {error} (and the mission could not be marked halted: {e})")),
-        Some(Ok(_)) => RunResult::new(EXIT_INTERNAL, format!("the run stopped: {error}; the mission is halted: fix the cause, then resume it")),
+        // Halted is halted, whatever stopped it: the exit status says so (design §3's table).
+        Some(Ok(_)) => RunResult::new(EXIT_HALTED, format!("halted: {reason}; fix the cause, then resume it")),
         None => RunResult::new(EXIT_INTERNAL, format!("internal error: {error}")),
     }
 }
