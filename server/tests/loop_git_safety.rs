@@ -227,6 +227,8 @@ fn a_new_mission_never_reuses_an_old_branch_of_the_same_name() {
     let log = git(&p.repo, &["log", "--format=%s", "missions/calc-2"]);
     assert!(log.contains("newer on main") && !log.contains("old mission work"), "{log}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("missions/calc-2"), "{}", text(&out));
+    let main_commit = git(&p.repo, &["rev-parse", "--short=10", "main"]);
+    assert!(text(&out).contains(&format!("the mission works on the new branch missions/calc-2, made from main ({main_commit})")), "the base is said: {}", text(&out));
 }
 
 #[test]

@@ -329,8 +329,18 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     // is checked first, and only a clean one is switched to the mission branch.
     if git::current_branch(repo).as_deref() != Some(branch.as_str()) {
         refuse_dirt(repo, mission_rel.as_deref())?;
-        let args: Vec<&str> = if git::branch_exists(repo, &branch) { vec!["checkout", "--quiet", &branch] } else { vec!["checkout", "--quiet", "-b", &branch] };
+        let new_branch = !git::branch_exists(repo, &branch);
+        // Said once, when the branch is made: its base is whatever HEAD is (design §6).
+        let made_from = new_branch.then(|| {
+            let from = git::current_branch(repo).unwrap_or_else(|| "a detached HEAD".into());
+            let commit = git::head(repo).map(|c| c.chars().take(10).collect::<String>()).unwrap_or_default();
+            format!("the mission works on the new branch {branch}, made from {from} ({commit})")
+        });
+        let args: Vec<&str> = if new_branch { vec!["checkout", "--quiet", "-b", &branch] } else { vec!["checkout", "--quiet", &branch] };
         git::git(repo, &args).map_err(|e| internal(format!("cannot check out the mission branch {branch}: {e}")))?;
+        if let Some(note) = made_from {
+            progress.update(Update::Note(&note));
+        }
     }
     // An interrupted worker's changes are the only dirt a resume clears (design §6), on the
     // mission branch only, and set aside where the person can get them back.
