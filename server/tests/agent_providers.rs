@@ -464,3 +464,35 @@ async fn anthropic_tool_input_given_whole_in_content_block_start_is_used() {
     assert_eq!(calls[1].input, &json!({"path": "streamed.txt"}));
     assert_eq!(calls[2].input, &json!({}));
 }
+
+#[tokio::test]
+async fn openai_a_server_refusing_stream_options_is_asked_again_without_them_and_remembered() {
+    let refused = json!({"error": {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid_request_error", "param": null, "code": null}});
+    let mut no_usage = openai_turn("hello", &[], 0, 0, 0);
+    no_usage.retain(|f| !f.contains("\"usage\""));
+    let fake = FakeProvider::start(vec![
+        Step::error(400, &[], refused.clone()),
+        Step::stream(no_usage.clone()),
+        Step::stream(no_usage),
+    ])
+    .await;
+    let openai = OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&fake.openai_url());
+    let turn = call(&openai, &request("hi")).await;
+    assert_eq!(turn.content, vec![ContentBlock::Text { text: "hello".into() }]);
+    assert_eq!(turn.usage, Usage::default(), "the server gives no usage");
+    // The second call goes without stream_options at once.
+    call(&openai, &request("again")).await;
+    let bodies: Vec<Value> = fake.requests().into_iter().map(|r| r.body).collect();
+    assert_eq!(bodies.len(), 3);
+    assert_eq!(bodies[0]["stream_options"], json!({"include_usage": true}));
+    assert!(bodies[1].get("stream_options").is_none(), "{}", bodies[1]);
+    assert!(bodies[2].get("stream_options").is_none(), "{}", bodies[2]);
+    assert_eq!(bodies[1]["messages"], bodies[0]["messages"], "the same request otherwise");
+
+    // Any other 400 is not resent.
+    let other = FakeProvider::start(vec![Step::error(400, &[], json!({"error": {"message": "Unrecognized request argument supplied: tools"}}))]).await;
+    let openai = OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&other.openai_url());
+    let e = missions::agent::complete_turn(&openai, &request("hi"), &fast_retries(), &missions::agent::CancellationToken::new(), &mut missions::agent::turn::NoObserver).await.unwrap_err();
+    assert_eq!(e.status, Some(400));
+    assert_eq!(other.requests().len(), 1);
+}

@@ -345,3 +345,63 @@ pub fn wait_for(p: &Project, kind: &str, n: usize) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// A proxy in front of the mission model that answers the first request with HTTP 429 and
+/// `retry-after: 1`, and passes every other one through.
+struct RateLimitOnce {
+    addr: std::net::SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl RateLimitOnce {
+    fn start(model: std::net::SocketAddr) -> RateLimitOnce {
+        use axum::body::{Body, Bytes};
+        use axum::http::{HeaderMap, Method, Uri};
+        use axum::response::Response;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let limited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let http = reqwest::Client::new();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (limited, http) = (limited.clone(), http.clone());
+            async move {
+                if !limited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    let error = json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
+                    return Response::builder().status(429).header("retry-after", "1").header("content-type", "application/json").body(Body::from(error.to_string())).unwrap();
+                }
+                let mut request = http.request(method, format!("http://{model}{uri}")).body(body);
+                for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
+                    request = request.header(name, value);
+                }
+                let answer = request.send().await.unwrap();
+                let status = answer.status().as_u16();
+                let kind = answer.headers().get("content-type").cloned();
+                let bytes = answer.bytes().await.unwrap();
+                let mut response = Response::builder().status(status);
+                if let Some(kind) = kind {
+                    response = response.header("content-type", kind);
+                }
+                response.body(Body::from(bytes)).unwrap()
+            }
+        });
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        RateLimitOnce { addr, _runtime: runtime }
+    }
+}
+
+#[test]
+fn a_rate_limited_model_call_is_shown_while_the_run_waits_to_retry() {
+    let model = MissionModel::start(Script::default());
+    let proxy = RateLimitOnce::start(model.addr);
+    let p = Project::new(&model, LIMITS, ADD_ONLY, &one_milestone(json!([add_feature("")])));
+    std::fs::write(p.repo.join("missions.toml"), model.config(LIMITS).replace(&model.addr.to_string(), &proxy.addr.to_string())).unwrap();
+    git(&p.repo, &["commit", "-qam", "through the proxy"]);
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("worker feat-add: rate limited (HTTP 429), retrying in 1 s (attempt 2)"), "{}", text(&out));
+    // The retry is shown, and recorded in the transcript; the state log keeps only state.
+    assert!(p.read("worker-transcripts.jsonl").contains("\"kind\":\"retry\""));
+    assert!(!p.read("progress_log.jsonl").contains("retry"));
+}

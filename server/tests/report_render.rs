@@ -229,3 +229,44 @@ fn torn_and_broken_files_are_skipped_with_notes() {
     render_text(&r);
     check_balanced(&render_html(&r)).unwrap();
 }
+
+/// A provider that reports no usage (an OpenAI-compatible server without `stream_options`)
+/// leaves usage lines of zeros: the report says how many calls of which model are not
+/// counted, instead of showing 0 tokens and $0.00 as the truth.
+#[test]
+fn calls_without_usage_are_named_in_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture().join("calc");
+    for f in ["features.json", "validation-contract.md", "state.json", "progress_log.jsonl", "mission.md"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let zero = serde_json::json!({"input": 0, "cacheRead": 0, "cacheWrite": 0, "output": 0});
+    let mut unreported = 0;
+    let lines: Vec<String> = jsonl(&src.join("worker-transcripts.jsonl"))
+        .into_iter()
+        .map(|mut l| {
+            if l["role"] == "validator" {
+                if l["kind"] == "usage" {
+                    unreported += 1;
+                    l["usage"] = zero.clone();
+                    l["sessionTotal"] = zero.clone();
+                }
+                if l["kind"] == "session_end" {
+                    l["usage"] = zero.clone();
+                }
+            }
+            l.to_string()
+        })
+        .collect();
+    assert!(unreported > 1);
+    std::fs::write(dir.path().join("worker-transcripts.jsonl"), lines.join("\n") + "\n").unwrap();
+    let r = compute(&load(dir.path()));
+    assert_eq!(r.tokens.by_role["validation"].total(), 0);
+    let note = format!("{unreported} model calls of fake-validator (validator) reported no usage; their tokens and cost are not counted");
+    assert!(r.notes.contains(&note), "{:?}", r.notes);
+    assert!(render_text(&r).contains(&note));
+
+    // The recorded mission, every call reported, has no such note.
+    let (_, full) = recorded();
+    assert!(!full.notes.iter().any(|n| n.contains("no usage")), "{:?}", full.notes);
+}

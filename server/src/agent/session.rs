@@ -13,7 +13,8 @@ use crate::agent::retry::RetryPolicy;
 use crate::agent::roles::SessionKind;
 use crate::agent::schema;
 use crate::agent::tools::{self, CommandSettings, ToolOutput, Toolbox};
-use crate::agent::transcript::SessionTranscript;
+use crate::agent::transcript::{SessionTranscript, SessionWatch};
+use crate::agent::turn::RetryNotice;
 use crate::agent::usage::Usage;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -178,6 +179,9 @@ pub trait SessionObserver: Send {
     fn on_event(&mut self, _event: &StreamEvent) {}
     fn on_tool_call(&mut self, _name: &str, _input: &Value) {}
     fn on_tool_result(&mut self, _name: &str, _output: &ToolOutput) {}
+    /// A model call failed and is tried again after `retry.delay`; `who` is the session's
+    /// role (the runner names the feature too).
+    fn on_retry(&mut self, _who: &str, _retry: &RetryNotice) {}
 }
 
 pub struct NoSessionObserver;
@@ -275,10 +279,10 @@ async fn drive(
                 budget: spec.max_mission_tokens,
             };
         }
+        let role = transcript.role();
+        let mut watch = SessionWatch { observer: &mut *observer, who: role.as_str() };
         let turn = match transcript
-            .model_call(provider, &request, &spec.retry, cancel, &mut |e| {
-                observer.on_event(e)
-            })
+            .model_call_observed(provider, &request, &spec.retry, cancel, &mut watch)
             .await
         {
             Ok(turn) => turn,

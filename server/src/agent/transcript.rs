@@ -9,6 +9,7 @@ use crate::agent::message::{AssistantTurn, ModelRequest};
 use crate::agent::provider::Provider;
 use crate::agent::retry::RetryPolicy;
 use crate::agent::secrets::redact;
+use crate::agent::session::SessionObserver;
 use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver};
 use crate::agent::usage::{Usage, UsageRollup};
 use crate::model::timestamp::now_rfc3339;
@@ -245,10 +246,24 @@ impl SessionTranscript {
         cancel: &CancellationToken,
         on_event: &mut (dyn FnMut(&StreamEvent) + Send),
     ) -> Result<AssistantTurn, ProviderError> {
+        let mut watch = EventsOnly { on_event };
+        self.model_call_observed(provider, request, policy, cancel, &mut watch).await
+    }
+
+    /// [`SessionTranscript::model_call`] with an observer that also sees each retry as it
+    /// is about to happen (after its `retry` line is written), for a live display.
+    pub async fn model_call_observed(
+        &mut self,
+        provider: &dyn Provider,
+        request: &ModelRequest,
+        policy: &RetryPolicy,
+        cancel: &CancellationToken,
+        watch: &mut dyn TurnObserver,
+    ) -> Result<AssistantTurn, ProviderError> {
         self.request(provider.name(), provider.model(), request);
         let mut observer = LoggingObserver {
             transcript: self,
-            on_event,
+            watch,
         };
         let result = complete_turn(provider, request, policy, cancel, &mut observer).await;
         match &result {
@@ -298,16 +313,44 @@ impl Drop for SessionTranscript {
 
 struct LoggingObserver<'a> {
     transcript: &'a mut SessionTranscript,
-    on_event: &'a mut (dyn FnMut(&StreamEvent) + Send),
+    watch: &'a mut dyn TurnObserver,
 }
 
 impl TurnObserver for LoggingObserver<'_> {
     fn on_event(&mut self, event: &StreamEvent) {
-        (self.on_event)(event);
+        self.watch.on_event(event);
     }
 
     fn on_retry(&mut self, retry: &RetryNotice) {
         self.transcript.retry(retry);
+        self.watch.on_retry(retry);
+    }
+}
+
+struct EventsOnly<'a> {
+    on_event: &'a mut (dyn FnMut(&StreamEvent) + Send),
+}
+
+impl TurnObserver for EventsOnly<'_> {
+    fn on_event(&mut self, event: &StreamEvent) {
+        (self.on_event)(event);
+    }
+}
+
+/// A session's observer watching its model calls: events as they stream, and retries named
+/// after `who` (the session's role).
+pub(crate) struct SessionWatch<'a> {
+    pub observer: &'a mut dyn SessionObserver,
+    pub who: &'a str,
+}
+
+impl TurnObserver for SessionWatch<'_> {
+    fn on_event(&mut self, event: &StreamEvent) {
+        self.observer.on_event(event);
+    }
+
+    fn on_retry(&mut self, retry: &RetryNotice) {
+        self.observer.on_retry(self.who, retry);
     }
 }
 

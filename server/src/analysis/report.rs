@@ -406,6 +406,8 @@ struct Session {
     assistant_turns: u32,
     status: Option<String>,
     usage_lines: Tokens,
+    /// Model calls whose usage line is all zeros: the provider reported no usage.
+    unreported_calls: u32,
     end_usage: Option<Tokens>,
 }
 
@@ -432,6 +434,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 assistant_turns: 0,
                 status: None,
                 usage_lines: Tokens::default(),
+                unreported_calls: 0,
                 end_usage: None,
             }
         });
@@ -454,8 +457,10 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
         }
         match kind {
             "usage" => {
-                if let Some(u) = &line.usage {
-                    s.usage_lines.add(u);
+                match &line.usage {
+                    Some(u) if u.total() == 0 => s.unreported_calls += 1,
+                    Some(u) => s.usage_lines.add(u),
+                    None => {}
                 }
             }
             "assistant_turn" => s.assistant_turns += 1,
@@ -549,6 +554,17 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     }
     if unknown_roles > 0 {
         notes.push(format!("{unknown_roles} transcript session(s) with an unknown role were left out"));
+    }
+    // A call that costs nothing was not reported (some OpenAI-compatible servers send no
+    // usage): said, so 0 tokens and $0.00 are not taken for the truth.
+    let mut unreported: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for s in sessions.iter().filter(|s| s.unreported_calls > 0) {
+        let model = s.model.clone().unwrap_or_else(|| "an unknown model".into());
+        *unreported.entry((model, s.role.clone())).or_default() += s.unreported_calls;
+    }
+    for ((model, role), calls) in unreported {
+        let (calls, their) = if calls == 1 { ("1 model call".to_string(), "its") } else { (format!("{calls} model calls"), "their") };
+        notes.push(format!("{calls} of {model} ({role}) reported no usage; {their} tokens and cost are not counted"));
     }
     let by_role_seconds: BTreeMap<String, f64> = ROLES.iter().map(|r| (r.to_string(), union_length(role_spans.remove(r).unwrap_or_default()))).collect();
     let role_seconds_total = sum_f64(by_role_seconds.values().copied());

@@ -116,6 +116,12 @@ impl Agents {
         if let (Some(obj), serde_json::Value::Object(extra)) = (start.as_object_mut(), details) {
             obj.extend(extra);
         }
+        // Retries are shown as `worker feat-add: …`, `validator: …`.
+        let who = match start.get("featureId").and_then(serde_json::Value::as_str) {
+            Some(feature) => format!("{role} {feature}"),
+            None => role.to_string(),
+        };
+        let observer = &mut Named { inner: observer, who };
         let mut transcript = SessionTranscript::start(&self.mission_dir, &self.mission_id, session_id, role, self.usage.clone(), start);
         match backend {
             Backend::Model(provider) => run_session(provider.as_ref(), &spec, &mut transcript, handler, cancel, observer).await,
@@ -129,5 +135,26 @@ impl Agents {
                 }
             },
         }
+    }
+}
+
+/// Names a session's retries after its role and feature.
+struct Named<'a> {
+    inner: &'a mut dyn SessionObserver,
+    who: String,
+}
+
+impl SessionObserver for Named<'_> {
+    fn on_event(&mut self, event: &crate::agent::event::StreamEvent) {
+        self.inner.on_event(event);
+    }
+    fn on_tool_call(&mut self, name: &str, input: &serde_json::Value) {
+        self.inner.on_tool_call(name, input);
+    }
+    fn on_tool_result(&mut self, name: &str, output: &crate::agent::tools::ToolOutput) {
+        self.inner.on_tool_result(name, output);
+    }
+    fn on_retry(&mut self, _who: &str, retry: &crate::agent::RetryNotice) {
+        self.inner.on_retry(&self.who, retry);
     }
 }

@@ -203,6 +203,10 @@ impl SessionObserver for PlanFeed<'_> {
             self.note_files();
         }
     }
+
+    fn on_retry(&mut self, who: &str, retry: &crate::agent::RetryNotice) {
+        self.tools.on_retry(who, retry);
+    }
 }
 
 /// Runs a planning session. `Step::Continue` when a clean plan was submitted (the state is

@@ -7,7 +7,9 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
+use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::session::SessionObserver;
+use crate::agent::turn::RetryNotice;
 use crate::agent::tools::ToolOutput;
 use crate::model::records::ProgressEvent;
 
@@ -29,6 +31,9 @@ pub enum Update<'a> {
     RoundResult { milestone: &'a str, round: u32, passed: usize, total: usize },
     Fixing { milestone: &'a str, round: u32 },
     Tool { name: &'a str, summary: String },
+    /// A model call failed and is tried again after a wait: `who` is the session (role,
+    /// feature), `attempt` the one that failed.
+    Retry { who: &'a str, error: &'a ProviderError, delay: Duration, attempt: u32 },
     Note(&'a str),
 }
 
@@ -79,8 +84,30 @@ fn describe(u: &Update) -> String {
         Update::RoundResult { milestone, round, passed, total } => format!("  round {round} of {milestone}: {passed}/{total} assertions passed"),
         Update::Fixing { milestone, round } => format!("  orchestrator: fix features for round {round} of {milestone}"),
         Update::Tool { name, summary } => format!("    {name} {summary}"),
+        Update::Retry { who, error, delay, attempt } => retry_line(who, error, *delay, *attempt),
         Update::Note(text) => text.to_string(),
     }
+}
+
+/// `worker feat-add: rate limited (HTTP 429), retrying in 3 s (attempt 2)`: a long wait the
+/// provider asked for must not look like a hang.
+fn retry_line(who: &str, error: &ProviderError, delay: Duration, attempt: u32) -> String {
+    let what = match error.kind {
+        ErrorKind::RateLimited => "rate limited",
+        ErrorKind::Overloaded => "the provider is overloaded",
+        ErrorKind::Server => "the provider failed",
+        ErrorKind::Timeout => "the provider timed out",
+        ErrorKind::Transport => "cannot reach the provider",
+        ErrorKind::StreamInterrupted => "the answer broke off",
+        _ => "the model call failed",
+    };
+    let status = error.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+    let secs = if delay.subsec_millis() == 0 || delay >= Duration::from_secs(10) {
+        format!("{}", delay.as_secs_f64().round() as u64)
+    } else {
+        format!("{:.1}", delay.as_secs_f64())
+    };
+    format!("    {who}: {what}{status}, retrying in {secs} s (attempt {})", attempt + 1)
 }
 
 /// What the features bar shows: completed features of all (cancelled ones left out), from
@@ -187,7 +214,7 @@ impl Progress for Bars {
                     self.println(describe(&u));
                 }
             }
-            Update::Note(_) => self.println(describe(&u)),
+            Update::Note(_) | Update::Retry { .. } => self.println(describe(&u)),
             _ => self.activity.set_message(describe(&u).trim().to_string()),
         }
     }
@@ -229,6 +256,10 @@ impl SessionObserver for ToolFeed<'_> {
     }
 
     fn on_tool_result(&mut self, _name: &str, _output: &ToolOutput) {}
+
+    fn on_retry(&mut self, who: &str, retry: &RetryNotice) {
+        self.progress.update(Update::Retry { who, error: &retry.error, delay: retry.delay, attempt: retry.attempt });
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +278,19 @@ mod tests {
         let mut quiet = Lines { out: Vec::new(), verbosity: Verbosity::Quiet };
         quiet.update(Update::Note("x"));
         assert!(quiet.out.is_empty());
+    }
+
+    #[test]
+    fn a_retry_is_a_line_naming_the_wait() {
+        let mut normal = Lines { out: Vec::new(), verbosity: Verbosity::Normal };
+        let limited = ProviderError::new(ErrorKind::RateLimited, "HTTP 429: slow down").with_status(429);
+        normal.update(Update::Retry { who: "worker feat-add", error: &limited, delay: Duration::from_secs(3), attempt: 1 });
+        let overloaded = ProviderError::new(ErrorKind::Overloaded, "HTTP 529: overloaded").with_status(529);
+        normal.update(Update::Retry { who: "validator", error: &overloaded, delay: Duration::from_millis(1234), attempt: 3 });
+        assert_eq!(
+            String::from_utf8(normal.out).unwrap(),
+            "    worker feat-add: rate limited (HTTP 429), retrying in 3 s (attempt 2)\n    validator: the provider is overloaded (HTTP 529), retrying in 1.2 s (attempt 4)\n"
+        );
     }
 
     fn event(kind: &str, fields: Value) -> ProgressEvent {

@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
@@ -23,6 +24,9 @@ pub struct OpenAiProvider {
     key: Option<ApiKey>,
     max_output_tokens: Option<u32>,
     settings: HttpSettings,
+    /// The server refused `stream_options` once (some OpenAI-compatible servers do): every
+    /// later request goes without it, and usage comes only if the server sends it anyway.
+    no_stream_options: AtomicBool,
 }
 
 impl OpenAiProvider {
@@ -34,6 +38,7 @@ impl OpenAiProvider {
             key,
             max_output_tokens: None,
             settings: HttpSettings::default(),
+            no_stream_options: AtomicBool::new(false),
         }
     }
 
@@ -61,7 +66,9 @@ impl OpenAiProvider {
         body.insert("model".into(), json!(self.model));
         body.insert("messages".into(), Value::Array(messages_json(request)));
         body.insert("stream".into(), json!(true));
-        body.insert("stream_options".into(), json!({"include_usage": true}));
+        if !self.no_stream_options.load(Ordering::Relaxed) {
+            body.insert("stream_options".into(), json!({"include_usage": true}));
+        }
         if !request.tools.is_empty() {
             let tools = request
                 .tools
@@ -171,6 +178,32 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
     }
 }
 
+impl OpenAiProvider {
+    async fn send(&self, request: &ModelRequest) -> Result<EventStream, ProviderError> {
+        let mut builder = self
+            .http
+            .post(self.endpoint())
+            .header("accept", "text/event-stream")
+            .json(&self.request_body(request));
+        if let Some(key) = &self.key {
+            builder = builder.bearer_auth(key.expose());
+        }
+        http::send(
+            builder,
+            &self.settings,
+            OpenAiDecoder::default(),
+            events_from_completion,
+        )
+        .await
+    }
+}
+
+/// An HTTP 400 naming `stream_options`: "Unrecognized request argument supplied:
+/// stream_options" (older Azure and OpenAI-compatible servers).
+fn refuses_stream_options(e: &ProviderError) -> bool {
+    e.status == Some(400) && e.message.contains("stream_options")
+}
+
 impl Provider for OpenAiProvider {
     fn name(&self) -> &str {
         "openai"
@@ -185,21 +218,13 @@ impl Provider for OpenAiProvider {
         request: &'a ModelRequest,
     ) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
         async move {
-            let mut builder = self
-                .http
-                .post(self.endpoint())
-                .header("accept", "text/event-stream")
-                .json(&self.request_body(request));
-            if let Some(key) = &self.key {
-                builder = builder.bearer_auth(key.expose());
+            match self.send(request).await {
+                Err(e) if refuses_stream_options(&e) && !self.no_stream_options.swap(true, Ordering::Relaxed) => {
+                    tracing::warn!("{} refused stream_options; asking again without it (usage only if the server sends it unasked)", self.endpoint());
+                    self.send(request).await
+                }
+                other => other,
             }
-            http::send(
-                builder,
-                &self.settings,
-                OpenAiDecoder::default(),
-                events_from_completion,
-            )
-            .await
         }
         .boxed()
     }
