@@ -346,49 +346,6 @@ pub fn wait_for(p: &Project, kind: &str, n: usize) {
     }
 }
 
-/// A proxy in front of the mission model that answers the first request with HTTP 429 and
-/// `retry-after: 1`, and passes every other one through.
-struct RateLimitOnce {
-    addr: std::net::SocketAddr,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl RateLimitOnce {
-    fn start(model: std::net::SocketAddr) -> RateLimitOnce {
-        use axum::body::{Body, Bytes};
-        use axum::http::{HeaderMap, Method, Uri};
-        use axum::response::Response;
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let limited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let http = reqwest::Client::new();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (limited, http) = (limited.clone(), http.clone());
-            async move {
-                if !limited.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    let error = json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
-                    return Response::builder().status(429).header("retry-after", "1").header("content-type", "application/json").body(Body::from(error.to_string())).unwrap();
-                }
-                let mut request = http.request(method, format!("http://{model}{uri}")).body(body);
-                for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
-                    request = request.header(name, value);
-                }
-                let answer = request.send().await.unwrap();
-                let status = answer.status().as_u16();
-                let kind = answer.headers().get("content-type").cloned();
-                let bytes = answer.bytes().await.unwrap();
-                let mut response = Response::builder().status(status);
-                if let Some(kind) = kind {
-                    response = response.header("content-type", kind);
-                }
-                response.body(Body::from(bytes)).unwrap()
-            }
-        });
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr = listener.local_addr().unwrap();
-        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        RateLimitOnce { addr, _runtime: runtime }
-    }
-}
 
 #[test]
 fn a_rate_limited_model_call_is_shown_while_the_run_waits_to_retry() {

@@ -323,3 +323,24 @@ fn a_located_validator_issue_is_a_diagnostic_on_its_source_line_until_the_assert
     assert!(done["message"].as_str().unwrap().contains("completed"), "{done}");
     server.finish();
 }
+
+/// A provider's 429 during an editor-started run: the wait shows in the progress and the log,
+/// and the run goes on.
+#[test]
+fn a_retry_shows_in_the_progress_and_the_log() {
+    let model = MissionModel::start(sub_fix());
+    let proxy = RateLimitOnce::start(model.addr);
+    let p = Project::new(&model, LIMITS, CONTRACT, &features());
+    std::fs::write(p.repo.join("missions.toml"), model.config(LIMITS).replace(&model.addr.to_string(), &proxy.addr.to_string())).unwrap();
+    git(&p.repo, &["commit", "-qam", "through the proxy"]);
+    let mut server = start(&p, progress_client());
+    assert!(server.command("missions.start", &p.mission).get("result").is_some());
+    let token = server.accept_progress();
+    let messages = server.run_until_progress_end(&token);
+    let reported: Vec<&str> = messages.iter().filter(|m| m["method"] == "$/progress").filter_map(|m| m["params"]["value"]["message"].as_str()).collect();
+    assert!(reported.iter().any(|m| m.contains("rate limited (HTTP 429), retrying in 1 s")), "{reported:?}");
+    assert_eq!(p.json("state.json")["status"], "completed");
+    let logged: Vec<Value> = server.unread().iter().filter(|m| m["method"] == "window/logMessage").cloned().collect();
+    assert!(logged.iter().any(|m| m["params"]["message"].as_str().unwrap().contains("rate limited (HTTP 429)")), "{logged:#?}");
+    server.finish();
+}

@@ -121,6 +121,9 @@ pub struct Missions {
 
 enum Message {
     Event(ProgressEvent),
+    /// A line the terminal would print that no event carries (where work was set aside, the
+    /// new branch's base): to the client's log. A retry's wait also shows in the progress.
+    Note { text: String, in_progress: bool },
     Done(RunResult),
 }
 
@@ -131,7 +134,13 @@ struct EditorProgress {
 
 impl Progress for EditorProgress {
     fn update(&mut self, u: Update) {
-        tracing::debug!("mission loop: {u:?}");
+        match u {
+            Update::Retry { .. } | Update::Note(_) => {
+                let in_progress = matches!(u, Update::Retry { .. });
+                let _ = self.tx.send(Message::Note { text: crate::runner::progress::describe(&u), in_progress });
+            }
+            _ => tracing::debug!("mission loop: {u:?}"),
+        }
     }
 
     fn events(&self) -> Option<EventSink> {
@@ -383,6 +392,12 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
                 send_event(&client, &uri, &event).await;
                 if let Some(p) = progress.as_mut() {
                     p.report(work_progress::figures(&dir, Some(&event)).await).await;
+                }
+            }
+            Message::Note { text, in_progress } => {
+                client.log_message(MessageType::INFO, format!("Mission {}: {}", dir.display(), text.trim())).await;
+                if let Some(p) = progress.as_mut().filter(|_| in_progress) {
+                    p.note(text.trim()).await;
                 }
             }
             Message::Done(r) => {

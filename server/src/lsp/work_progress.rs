@@ -177,6 +177,11 @@ impl RunProgress {
         self.send(WorkDoneProgress::Report(WorkDoneProgressReport { cancellable: Some(true), message: (!message.is_empty()).then_some(message), percentage: Some(figures.percentage) })).await;
     }
 
+    /// A passing line (a retry's wait) in place of the figures, until the next report.
+    pub async fn note(&mut self, text: &str) {
+        self.send(WorkDoneProgress::Report(WorkDoneProgressReport { cancellable: Some(true), message: Some(text.to_string()), percentage: Some(self.percentage) })).await;
+    }
+
     /// The final status; the token is forgotten first (a late cancel finds no run).
     pub async fn end(self, message: String) {
         self.tokens.lock().remove(&self.token);

@@ -72,7 +72,8 @@ impl<W: Write + Send> Progress for Lines<W> {
     }
 }
 
-fn describe(u: &Update) -> String {
+/// One line for the person, as the terminal prints it.
+pub fn describe(u: &Update) -> String {
     match u {
         Update::Milestone { name, index, total } => format!("milestone {name} ({index}/{total})"),
         Update::FeatureStarted { id, attempt, done, total } => {
