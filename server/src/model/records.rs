@@ -215,23 +215,28 @@ pub struct ProgressEvent {
     pub fields: Map<String, Value>,
 }
 
-/// Reads JSONL text: every whole line that parses; a torn last line (no newline) is skipped
-/// silently, a broken whole line is reported with its 1-based number.
-pub fn parse_jsonl<T: for<'de> Deserialize<'de>>(text: &str) -> (Vec<T>, Vec<String>) {
+/// Reads JSONL bytes: every whole line that parses; a torn last line (no newline) is skipped
+/// silently, a broken whole line (not UTF-8, not the record) is reported as `line N (why)`.
+/// Lines are decoded one by one, so one bad byte loses only its line.
+pub fn parse_jsonl<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> (Vec<T>, Vec<String>) {
     let mut values = Vec::new();
     let mut errors = Vec::new();
-    let torn_tail = !text.is_empty() && !text.ends_with('\n');
-    let lines: Vec<&str> = text.split('\n').collect();
+    let torn_tail = !bytes.is_empty() && !bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     let last_index = lines.len() - 1;
     for (i, line) in lines.iter().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str(line) {
+        let parsed = match std::str::from_utf8(line) {
+            Ok(text) => serde_json::from_str(text).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("not valid UTF-8 at byte {}", e.valid_up_to())),
+        };
+        match parsed {
             Ok(v) => values.push(v),
             Err(_) if torn_tail && i == last_index => {}
-            Err(e) => errors.push(format!("line {}: {e}", i + 1)),
+            Err(e) => errors.push(format!("line {} ({e})", i + 1)),
         }
     }
     (values, errors)
@@ -258,9 +263,9 @@ mod tests {
 
     #[test]
     fn jsonl_skips_torn_tail_and_reports_broken_lines() {
-        let (events, errors) = parse_jsonl::<ProgressEvent>("{\"ts\":\"t\",\"type\":\"a\"}\nnot json\n{\"ts\":\"t\",\"type\":\"b\"}\n{\"ts\":");
+        let (events, errors) = parse_jsonl::<ProgressEvent>(b"{\"ts\":\"t\",\"type\":\"a\"}\nnot json\n{\"ts\":\"t\",\"type\":\"b\"}\n{\"ts\":");
         assert_eq!(events.len(), 2);
-        assert_eq!(errors, ["line 2: expected ident at line 1 column 2"]);
+        assert_eq!(errors, ["line 2 (expected ident at line 1 column 2)"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::progress::EventSink;
 use crate::model::folder::PROGRESS_LOG_FILE;
 use crate::model::persist;
-use crate::model::records::ProgressEvent;
+use crate::model::records::{self, ProgressEvent};
 use crate::model::timestamp::now_rfc3339;
 
 /// Appends `{ts, type, ...fields}` and returns the event as written.
@@ -43,26 +43,7 @@ pub fn read_all_noted(mission: &Path) -> (Vec<ProgressEvent>, Vec<String>) {
 
 /// The events of progress_log.jsonl's bytes and a note naming the lines that were skipped.
 pub fn parse_log(bytes: &[u8]) -> (Vec<ProgressEvent>, Vec<String>) {
-    let mut events = Vec::new();
-    let mut bad: Vec<String> = Vec::new();
-    let torn_tail = !bytes.is_empty() && !bytes.ends_with(b"\n");
-    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-    let last = lines.len() - 1;
-    for (i, line) in lines.iter().enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let parsed = match std::str::from_utf8(line) {
-            Ok(text) => serde_json::from_str::<ProgressEvent>(text).map_err(|e| e.to_string()),
-            Err(e) => Err(format!("not valid UTF-8 at byte {}", e.valid_up_to())),
-        };
-        match parsed {
-            Ok(event) => events.push(event),
-            Err(_) if torn_tail && i == last => {}
-            Err(e) => bad.push(format!("line {} ({e})", i + 1)),
-        }
-    }
+    let (events, bad) = records::parse_jsonl(bytes);
     let notes = match bad.len() {
         0 => Vec::new(),
         n => vec![format!("{PROGRESS_LOG_FILE}: {n} broken line(s) skipped: {}", bad.join("; "))],
