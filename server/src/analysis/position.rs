@@ -118,47 +118,54 @@ fn wide_len(n: u8, unit: ColumnUnit) -> usize {
     }
 }
 
+/// One character of `bytes` at `i` (UTF-8: a lead byte says the length); returns the next position.
+fn step(bytes: &[u8], i: usize, base: usize, line_starts: &mut Vec<usize>, wide: &mut Vec<(usize, u8)>) -> usize {
+    let b = bytes[i];
+    if b == b'\n' {
+        line_starts.push(base + i + 1);
+        return i + 1;
+    }
+    if b < 0x80 {
+        return i + 1;
+    }
+    let n: u8 = match b {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        _ => 2,
+    };
+    wide.push((base + i, n));
+    i + n as usize
+}
+
 /// Adds the line starts and non-ASCII characters of `text`, found at byte `base` of the whole
-/// text. Eight bytes are tested at a time: most words of a mission file hold neither.
+/// text. Eight bytes at a time: a word of ASCII (nearly all of a mission file) has its newlines
+/// found with bit operations, not byte by byte.
 fn scan(text: &str, base: usize, line_starts: &mut Vec<usize>, wide: &mut Vec<(usize, u8)>) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let bytes = text.as_bytes();
     let mut i = 0;
-    // One character at `i`; returns the next position.
-    let mut step = |i: usize| -> usize {
-        let b = bytes[i];
-        if b == b'\n' {
-            line_starts.push(base + i + 1);
-            return i + 1;
-        }
-        if b < 0x80 {
-            return i + 1;
-        }
-        // `text` is UTF-8: a lead byte says the length.
-        let n: u8 = match b {
-            0xF0..=0xFF => 4,
-            0xE0..=0xEF => 3,
-            _ => 2,
-        };
-        wide.push((base + i, n));
-        i + n as usize
-    };
     while let Some(word) = bytes.get(i..i + 8) {
         let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        let newline = w ^ (ONES * u64::from(b'\n'));
-        // A zero byte in `newline` is a `\n` in `w` (the classic has-zero-byte test).
-        if (newline.wrapping_sub(ONES) & !newline & HIGH) == 0 && w & HIGH == 0 {
+        if w & HIGH == 0 {
+            // ASCII only: the high bit of each byte of `zero` is set exactly where `w` holds a
+            // `\n` (the has-zero-byte test, exact because no byte has its high bit set).
+            let x = w ^ (ONES * u64::from(b'\n'));
+            let mut zero = !(((x & !HIGH) + !HIGH) | x | !HIGH);
+            while zero != 0 {
+                line_starts.push(base + i + zero.trailing_zeros() as usize / 8 + 1);
+                zero &= zero - 1;
+            }
             i += 8;
             continue;
         }
         let end = i + 8;
         while i < end {
-            i = step(i);
+            i = step(bytes, i, base, line_starts, wide);
         }
     }
     while i < bytes.len() {
-        i = step(i);
+        i = step(bytes, i, base, line_starts, wide);
     }
 }
 
