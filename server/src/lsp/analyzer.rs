@@ -255,14 +255,15 @@ fn changed_paths(before: &DocsSnapshot, after: &DocsSnapshot) -> Vec<PathBuf> {
 /// Brings one mission up to date; returns its publications (the edited documents always, the
 /// others when their diagnostics changed).
 fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: Encoding, republish_all: bool) -> Vec<Publication> {
-    let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, contract::parse);
-    // An edit inside one feature re-parses only that feature (`features::reparse`).
+    let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, |d| contract::parse(&d.text));
+    // An edit inside one feature re-parses only that feature (`features::reparse`), found from
+    // the range the editor sent when the document owner knows it.
     let previous = cache.features.doc.clone().zip(cache.features.value.clone());
-    let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, |text| {
-        previous.and_then(|(doc, old)| features::reparse(&old, &doc.text, text)).unwrap_or_else(|| features::parse(text))
+    let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, |new| {
+        previous.and_then(|(doc, old)| features::reparse(&old, &doc.text, &new.text, new.change_since(doc.revision))).unwrap_or_else(|| features::parse(&new.text))
     });
-    let validation_changed = reload(&mut cache.validation, dir, VALIDATION_STATE_FILE, docs, |t| {
-        let loaded = records::load::<ValidationState>(t);
+    let validation_changed = reload(&mut cache.validation, dir, VALIDATION_STATE_FILE, docs, |d| {
+        let loaded = records::load::<ValidationState>(&d.text);
         if let Some(e) = &loaded.error {
             tracing::warn!("{}: not a valid validation state: {e}", dir.join(VALIDATION_STATE_FILE).display());
         }
@@ -314,7 +315,7 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
 }
 
 /// Re-reads and re-parses one file if its source changed; true when it did.
-fn reload<T>(slot: &mut Parsed<T>, dir: &Path, name: &str, docs: &DocsSnapshot, parse: impl FnOnce(&str) -> T) -> bool {
+fn reload<T>(slot: &mut Parsed<T>, dir: &Path, name: &str, docs: &DocsSnapshot, parse: impl FnOnce(&Document) -> T) -> bool {
     let path = dir.join(name);
     let open = convert::uri_of(&path).and_then(|u| docs.docs.get(&u).cloned());
     let key = match &open {
@@ -342,7 +343,7 @@ fn reload<T>(slot: &mut Parsed<T>, dir: &Path, name: &str, docs: &DocsSnapshot, 
             }
         },
     };
-    let value = doc.as_ref().map(|d| Arc::new(parse(&d.text)));
+    let value = doc.as_ref().map(|d| Arc::new(parse(d)));
     *slot = Parsed { key, doc, value };
     true
 }

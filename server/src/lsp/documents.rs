@@ -13,6 +13,7 @@ use super::convert::{self, Encoding};
 use super::{folder, watched};
 use crate::model::folder::{self as model_folder, MISSIONS_DIR};
 use crate::analysis::position::Positions;
+use crate::model::TextChange;
 
 /// A text with its line index. Open documents carry the client's version; files read from
 /// disk have none.
@@ -25,14 +26,37 @@ pub struct Document {
     pub revision: u64,
     /// The text as the editor opened it, before any didChange (see `mirror`).
     pub as_opened: bool,
+    /// For the last few revisions of this document, where their text and this one differ
+    /// (newest last): the analyzer re-parses from the range the editor sent instead of
+    /// comparing two whole texts.
+    pub changes_since: Vec<(u64, TextChange)>,
 }
+
+/// How many earlier revisions a document remembers its change from: the analyzer may skip
+/// snapshots while it is busy, and then looks a few revisions back.
+const CHANGES_KEPT: usize = 8;
 
 static NEXT_REVISION: AtomicU64 = AtomicU64::new(1);
 
 impl Document {
     pub fn new(text: String, version: Option<i32>) -> Self {
         let positions = Positions::new(&text);
-        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), as_opened: false }
+        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), as_opened: false, changes_since: Vec::new() }
+    }
+
+    /// The change from revision `revision` of this document to this text, when it is known.
+    pub fn change_since(&self, revision: u64) -> Option<TextChange> {
+        self.changes_since.iter().rev().find(|(r, _)| *r == revision).map(|(_, c)| *c)
+    }
+
+    /// `base` edited by `change`: the earlier revisions' changes are carried over, composed.
+    fn edited(base: &Document, text: String, version: i32, change: TextChange) -> Self {
+        let skip = (base.changes_since.len() + 1).saturating_sub(CHANGES_KEPT);
+        let mut changes_since: Vec<(u64, TextChange)> = base.changes_since[skip..].iter().map(|(r, c)| (*r, c.then(change))).collect();
+        changes_since.push((base.revision, change));
+        // The line index is updated from the base's: only the changed bytes are scanned.
+        let positions = base.positions.edited(change, &text);
+        Document { text, positions, version: Some(version), revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), as_opened: false, changes_since }
     }
 
     /// An open document as `didOpen` gave it.
@@ -232,9 +256,11 @@ fn apply_changes(doc: &Document, changes: Vec<TextDocumentContentChangeEvent>, v
                 text.push_str(&base.text[..span.start]);
                 text.push_str(&change.text);
                 text.push_str(&base.text[span.end..]);
-                text
+                current = Some(Document::edited(base, text, version, TextChange::replace(span, change.text.len())));
+                continue;
             }
         };
+        // The whole text replaced: no range to pass on, the analyzer compares.
         current = Some(Document::new(text, Some(version)));
     }
     current.unwrap_or_else(|| Document::new(doc.text.clone(), Some(version)))
@@ -264,5 +290,24 @@ mod tests {
         assert_eq!(out.version, Some(2));
         let reversed = apply_changes(&doc, vec![change(Some(((0, 2), (0, 0))), "")], 3, Encoding::Utf8);
         assert_eq!(reversed.text, "\r\n🎉cd\n");
+    }
+
+    #[test]
+    fn documents_remember_where_they_changed() {
+        let doc = Document::new("{\"a\": 1}\n{\"b\": 2}\n".to_string(), Some(1));
+        let one = apply_changes(&doc, vec![change(Some(((0, 6), (0, 7))), "10"), change(Some(((1, 0), (1, 0))), " ")], 2, Encoding::Utf16);
+        assert_eq!(one.text, "{\"a\": 10}\n {\"b\": 2}\n");
+        let two = apply_changes(&one, vec![change(Some(((0, 0), (0, 0))), "x")], 3, Encoding::Utf16);
+        // From each earlier revision, the range covers every edit and the rest is unchanged.
+        for (before, change) in [(&doc, two.change_since(doc.revision)), (&one, two.change_since(one.revision))] {
+            let c = change.expect("a known change");
+            assert!(c.fits(before.text.len(), two.text.len()));
+            assert_eq!(before.text[..c.start], two.text[..c.start]);
+            assert_eq!(before.text[c.old_end..], two.text[c.new_end..]);
+        }
+        assert_eq!(two.change_since(doc.revision).map(|c| (c.start, c.old_end, c.new_end)), Some((0, 9, 12)));
+        // A whole-text replacement has no range: the analyzer compares.
+        let whole = apply_changes(&two, vec![change(None, "{}")], 4, Encoding::Utf16);
+        assert_eq!(whole.change_since(two.revision), None);
     }
 }

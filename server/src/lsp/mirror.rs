@@ -71,11 +71,39 @@ pub struct Follower {
     told_behind: HashSet<Url>,
 }
 
+/// The two texts are shared: while they are the same (nearly always), they are one `Arc`, and
+/// the check on every document snapshot is a pointer comparison instead of reading two whole
+/// files.
 struct Tracked {
     /// The disk text the buffer was last in step with.
-    base: String,
+    base: Arc<str>,
     /// The newest disk text seen.
-    disk: String,
+    disk: Arc<str>,
+}
+
+impl Tracked {
+    fn same(text: String) -> Self {
+        let text: Arc<str> = text.into();
+        Tracked { base: text.clone(), disk: text }
+    }
+
+    fn new(base: String, disk: String) -> Self {
+        let disk: Arc<str> = disk.into();
+        let base = if *base == *disk { disk.clone() } else { base.into() };
+        Tracked { base, disk }
+    }
+
+    /// Whether base and disk are the same text; equal texts become one `Arc` again.
+    fn in_step(&mut self) -> bool {
+        if Arc::ptr_eq(&self.base, &self.disk) {
+            return true;
+        }
+        if *self.base == *self.disk {
+            self.base = self.disk.clone();
+            return true;
+        }
+        false
+    }
 }
 
 /// Whether the buffer is in step with the newest disk text after a mirror.
@@ -121,7 +149,7 @@ impl Follower {
         }
         if let Some((uri, _)) = self.open_document(path) {
             if let Some(text) = read(path).await {
-                self.tracked.insert(uri, Tracked { base: text.clone(), disk: text });
+                self.tracked.insert(uri, Tracked::same(text));
             }
         }
     }
@@ -152,10 +180,10 @@ impl Follower {
         let mut behind = Vec::new();
         for (uri, doc) in snapshot.docs.iter() {
             if let Some(tracked) = self.tracked.get_mut(uri) {
-                if tracked.base.len() != tracked.disk.len() || tracked.base != tracked.disk {
-                    if doc.text.len() == tracked.disk.len() && doc.text == tracked.disk {
-                        tracked.base.clone_from(&tracked.disk);
-                    } else if doc.text != tracked.base && !self.told_behind.contains(uri) {
+                if !tracked.in_step() {
+                    if *doc.text == *tracked.disk {
+                        tracked.base = tracked.disk.clone();
+                    } else if *doc.text != *tracked.base && !self.told_behind.contains(uri) {
                         behind.push(uri.clone());
                     }
                 }
@@ -166,12 +194,12 @@ impl Follower {
                 // Opened from disk: a text still as opened was in step with the disk then, even
                 // if the disk changed since. An edited one is taken as edits over the disk. A
                 // file caught mid-write says nothing yet: its next change event brings the rest.
-                let (base, disk) = match (being_written(&path, &disk), doc.as_opened) {
-                    (true, _) => (doc.text.clone(), doc.text.clone()),
-                    (false, true) => (doc.text.clone(), disk),
-                    (false, false) => (disk.clone(), disk),
+                let tracked = match (being_written(&path, &disk), doc.as_opened) {
+                    (true, _) => Tracked::same(doc.text.clone()),
+                    (false, true) => Tracked::new(doc.text.clone(), disk),
+                    (false, false) => Tracked::same(disk),
                 };
-                self.tracked.insert(uri.clone(), Tracked { base, disk });
+                self.tracked.insert(uri.clone(), tracked);
             }
         }
         for uri in behind {
@@ -197,7 +225,7 @@ impl Follower {
             return;
         }
         if let Some(tracked) = self.tracked.get_mut(&uri) {
-            tracked.disk = disk;
+            tracked.disk = disk.into();
         }
         self.catch_up(&uri).await;
     }
@@ -205,10 +233,11 @@ impl Follower {
     /// Mirrors base -> newest disk text into the buffer of `uri`; moves the base when the
     /// buffer is in step.
     async fn catch_up(&mut self, uri: &Url) {
-        let Some(tracked) = self.tracked.get(uri) else { return };
+        let Some(tracked) = self.tracked.get_mut(uri) else { return };
+        let in_step = tracked.in_step();
         let (base, disk) = (tracked.base.clone(), tracked.disk.clone());
         let Some(path) = convert::path_of(uri) else { return };
-        let outcome = if disk == base { Outcome::InStep } else { self.mirror(&path, uri, &base, &disk).await };
+        let outcome = if in_step { Outcome::InStep } else { self.mirror(&path, uri, &base, &disk).await };
         if let (Outcome::InStep, Some(tracked)) = (outcome, self.tracked.get_mut(uri)) {
             tracked.base = disk;
             self.told_behind.remove(uri);

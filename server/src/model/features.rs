@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::json::{self, JsonKind, JsonValue};
-use super::span::{ParseProblem, ProblemKind, Span, Spanned};
+use super::span::{ParseProblem, ProblemKind, Span, Spanned, TextChange};
 
 pub const FEATURE_STATUSES: [&str; 6] = ["pending", "in_progress", "completed", "failed", "blocked", "cancelled"];
 pub const FEATURE_KINDS: [&str; 2] = ["implementation", "fix"];
@@ -67,7 +67,8 @@ impl FeaturesFile {
     pub fn milestones(&self) -> Vec<&str> {
         let mut seen: Vec<&str> = Vec::new();
         for m in self.features.iter().filter_map(|f| f.milestone()) {
-            if !seen.contains(&m) {
+            // A milestone's features usually follow each other: one comparison for most.
+            if seen.last() != Some(&m) && !seen.contains(&m) {
                 seen.push(m);
             }
         }
@@ -101,15 +102,23 @@ pub fn parse(text: &str) -> FeaturesFile {
 /// exactly what [`parse`] gives for `new_text`; `None` when that cannot be done this way (the
 /// old text has syntax errors, the edit is not strictly inside one feature's braces, the object
 /// no longer parses cleanly), and the caller parses the whole text.
-pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str) -> Option<FeaturesFile> {
+///
+/// `change` says where the texts differ when the caller knows (the editor sent the edit); it
+/// spares comparing two whole documents. Without it, or when it does not fit the two texts,
+/// the texts are compared.
+pub fn reparse(old: &FeaturesFile, old_text: &str, new_text: &str, change: Option<TextChange>) -> Option<FeaturesFile> {
     if old.problems.iter().any(|p| p.kind == ProblemKind::Syntax) {
         return None;
     }
     let (a, b) = (old_text.as_bytes(), new_text.as_bytes());
-    let prefix = common_prefix(a, b);
-    let room = a.len().min(b.len()) - prefix;
-    let suffix = common_suffix(&a[a.len() - room..], &b[b.len() - room..]);
-    let changed_end = a.len() - suffix;
+    let (prefix, changed_end) = match change.filter(|c| c.fits(a.len(), b.len())) {
+        Some(c) => (c.start, c.old_end),
+        None => {
+            let prefix = common_prefix(a, b);
+            let room = a.len().min(b.len()) - prefix;
+            (prefix, a.len() - common_suffix(&a[a.len() - room..], &b[b.len() - room..]))
+        }
+    };
     // The feature whose braces enclose the change: its `{` and `}` are unchanged.
     let i = old.features.partition_point(|f| f.span.end <= prefix);
     let f = old.features.get(i)?;
@@ -381,12 +390,15 @@ mod tests {
     fn reparse_of_an_edit_inside_one_feature_equals_a_full_parse() {
         let old = parse(QUEUE);
         let new_text = QUEUE.replacen(r#""status": "wip""#, r#""status": "completed", "skillName": "w""#, 1);
-        let re = reparse(&old, QUEUE, &new_text).expect("inside one feature");
+        let re = reparse(&old, QUEUE, &new_text, None).expect("inside one feature");
         assert_eq!(re, parse(&new_text));
         // Across features, or a syntax error: the caller parses everything.
-        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("\"d\"}", "\"d\"", 1)), None);
-        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("\"a\"", "\"a", 1)), None);
-        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("7", "8", 1)), None);
+        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("\"d\"}", "\"d\"", 1), None), None);
+        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("\"a\"", "\"a", 1), None), None);
+        assert_eq!(reparse(&old, QUEUE, &QUEUE.replacen("7", "8", 1), None), None);
+        // A change that does not fit the texts is not trusted: the texts are compared.
+        let wrong = TextChange { start: 0, old_end: 1, new_end: 1 };
+        assert_eq!(reparse(&old, QUEUE, &new_text, Some(wrong)).expect("compared"), re);
     }
 
     proptest::proptest! {
@@ -396,13 +408,20 @@ mod tests {
             let at = at.min(QUEUE.len());
             let end = (at + remove).min(QUEUE.len());
             let new_text = format!("{}{}{}", &QUEUE[..at], insert, &QUEUE[end..]);
-            if let Some(re) = reparse(&old, QUEUE, &new_text) {
-                proptest::prop_assert_eq!(re, parse(&new_text));
+            let full = parse(&new_text);
+            // With the edit's range as the editor sends it, and found by comparing the texts.
+            let change = TextChange::replace(at..end, insert.len());
+            for given in [Some(change), None] {
+                if let Some(re) = reparse(&old, QUEUE, &new_text, given) {
+                    proptest::prop_assert_eq!(&re, &full);
+                }
             }
             // And from the edited text back (its parse may hold syntax errors).
-            let edited = parse(&new_text);
-            if let Some(re) = reparse(&edited, &new_text, QUEUE) {
-                proptest::prop_assert_eq!(re, old);
+            let back = TextChange { start: at, old_end: change.new_end, new_end: end };
+            for given in [Some(back), None] {
+                if let Some(re) = reparse(&full, &new_text, QUEUE, given) {
+                    proptest::prop_assert_eq!(&re, &old);
+                }
             }
         }
     }

@@ -14,4 +14,4 @@ pub mod timestamp;
 
 pub use contract::{Assertion, Contract};
 pub use features::{Feature, FeaturesFile};
-pub use span::{ParseProblem, ProblemKind, Span, Spanned};
+pub use span::{ParseProblem, ProblemKind, Span, Spanned, TextChange};
