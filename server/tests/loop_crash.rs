@@ -7,23 +7,12 @@ mod loop_support;
 use loop_support::*;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-fn wait_for(p: &Project, child: &mut Child, kind: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while p.count(kind) < n {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the run ended ({status}) before {kind} #{n}: {:?}", p.event_types());
-        }
-        assert!(Instant::now() < deadline, "no {kind} #{n}: {:?}", p.event_types());
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
 
 fn kill_at(p: &Project, kind: &str, n: usize) {
     let mut child = p.spawn_run(&["--yes"]);
-    wait_for(p, &mut child, kind, n);
+    wait_for_run(p, &mut child, kind, n);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 }
@@ -117,7 +106,7 @@ fn ctrl_c_pauses_cleanly_and_run_resumes() {
     let model = MissionModel::start(Script { latency: Duration::from_millis(60), ..sub_fix() });
     let p = Project::new(&model, "max_validation_rounds = 3", CONTRACT, &features());
     let mut child = p.spawn_run(&["--yes"]);
-    wait_for(&p, &mut child, "feature_started", 2);
+    wait_for_run(&p, &mut child, "feature_started", 2);
     // SAFETY: signalling our own child process.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -173,7 +162,7 @@ fn a_features_json_broken_mid_run_halts_with_the_reason_and_resumes_once_fixed()
     let p = Project::new(&model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &features());
     model.hold("worker");
     let mut run = p.spawn_run(&["--yes"]);
-    wait_for(&p, &mut run, "feature_started", 1);
+    wait_for_run(&p, &mut run, "feature_started", 1);
     let good = p.read("features.json");
     std::fs::write(p.mission.join("features.json"), "{\"features\": [ {\"id\": \"feat-add\", BROKEN").unwrap();
     model.release("worker");

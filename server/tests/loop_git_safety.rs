@@ -9,7 +9,6 @@ mod loop_support;
 
 use loop_support::*;
 use serde_json::{json, Value};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 const LIMITS: &str = "max_validation_rounds = 3\ncommand_timeout_s = 30";
@@ -39,23 +38,13 @@ fn plan_for(op: &str) -> Value {
     ]})
 }
 
-fn wait_for(p: &Project, child: &mut Child, kind: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while p.count(kind) < n {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the run ended ({status}) before {kind} #{n}: {:?}", p.event_types());
-        }
-        assert!(Instant::now() < deadline, "no {kind} #{n}: {:?}", p.event_types());
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
 
 /// Starts `missions run --yes`, kills it (SIGKILL) once the first worker session started:
 /// the worker is held, so its feature is in flight with nothing done yet.
 fn interrupted_mid_feature(model: &MissionModel, p: &Project) -> String {
     model.hold("worker");
     let mut child = p.spawn_run(&["--yes"]);
-    wait_for(p, &mut child, "feature_started", 1);
+    wait_for_run(p, &mut child, "feature_started", 1);
     child.kill().unwrap();
     child.wait().unwrap();
     model.release("worker");
@@ -147,7 +136,7 @@ fn a_tracked_mission_folder_is_never_rolled_back_by_a_resume() {
     git(&p.repo, &["add", "-f", ".missions/calc"]);
     git(&p.repo, &["commit", "-qm", "commit the plan"]);
     let mut child = p.spawn_run(&["--yes"]);
-    wait_for(&p, &mut child, "feature_started", 2);
+    wait_for_run(&p, &mut child, "feature_started", 2);
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(p.feature("feat-add")["status"], "completed");
@@ -177,7 +166,7 @@ fn a_second_mission_in_the_same_repository_is_refused_while_one_runs() {
 
     model.hold("worker");
     let mut first = p.spawn_run(&[".missions/calc", "--yes"]);
-    wait_for(&p, &mut first, "feature_started", 1);
+    wait_for_run(&p, &mut first, "feature_started", 1);
     // Refused at once; were it not, it would wait on the held worker: give up after a while.
     let mut second = p.spawn_run(&[".missions/other", "--yes"]);
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -710,3 +710,16 @@ impl RateLimitOnce {
         RateLimitOnce { addr, _runtime: runtime }
     }
 }
+
+/// Waits (60 s at most) until the progress log holds `n` events of `kind`, failing at once if
+/// the run `child` ended first.
+pub fn wait_for_run(p: &Project, child: &mut std::process::Child, kind: &str, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while p.count(kind) < n {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before {kind} #{n}: {:?}", p.event_types());
+        }
+        assert!(std::time::Instant::now() < deadline, "no {kind} #{n}: {:?}", p.event_types());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
