@@ -25,6 +25,9 @@ use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE, MISSION_FILE};
 
 /// `submit_plan` calls answered with errors before the mission halts.
 pub const MAX_PLAN_SUBMISSIONS: u32 = 5;
+/// How a halt begins when the planner's plan still fails its lint: that plan stays for the
+/// person to fix, and is not planned over on the next run.
+pub const PLAN_LINT_GAVE_UP: &str = "the plan still has errors";
 /// Files of the repository listed in the planner's first message.
 const MAX_LISTED_FILES: usize = 400;
 /// The repository's AGENTS.md and README are cut here.
@@ -240,7 +243,7 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
     match outcome.end {
         SessionEnd::Finished(value) if value["planDone"] == false => {
             let diagnostics = value["diagnostics"].as_str().unwrap_or("the plan has errors").to_string();
-            Ok(Step::Halt(format!("the plan still has errors after {MAX_PLAN_SUBMISSIONS} submissions: {diagnostics}")))
+            Ok(Step::Halt(format!("{PLAN_LINT_GAVE_UP} after {MAX_PLAN_SUBMISSIONS} submissions: {diagnostics}")))
         }
         SessionEnd::Finished(value) => {
             if needs_plan(&ctx.mission) {

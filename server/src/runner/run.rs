@@ -170,10 +170,8 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
     };
     if super::plan::needs_plan(&ctx.mission) || planning_interrupted(ctx) {
         // Nothing starts on a dirty tree, planning included (design §6).
-        match dirty_outside_mission(&ctx.repo, ctx.mission_rel.as_deref()) {
-            Ok(dirty) if dirty.is_empty() => {}
-            Ok(dirty) => return Ok(dirty_refusal(&ctx.repo, &dirty)),
-            Err(result) => return Ok(result),
+        if let Err(refusal) = refuse_dirt(&ctx.repo, ctx.mission_rel.as_deref()) {
+            return Ok(refusal);
         }
         match super::plan::plan(ctx).await? {
             Step::Continue => {}
@@ -383,7 +381,6 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     Ok(())
 }
 
-
 /// The branch a resume works on when the one state.json records is gone (deleted while the
 /// mission was stopped): made again at the interrupted feature's start commit, the branch's
 /// tip when that worker began; without one nothing says where the branch was, so the person
@@ -451,7 +448,7 @@ fn needs_approval(status: &str, record: &PlanRecord) -> bool {
 /// whose lint gave up stays for the person to fix by hand.
 fn planning_interrupted(ctx: &Ctx) -> bool {
     let record = PlanRecord::read(&ctx.mission);
-    let gave_up = ctx.state.state.halt_reason.as_deref().is_some_and(|r| r.starts_with("the plan still has errors"));
+    let gave_up = ctx.state.state.halt_reason.as_deref().is_some_and(|r| r.starts_with(super::plan::PLAN_LINT_GAVE_UP));
     record.planner_ran && !record.approved && matches!(ctx.state.status(), "planning" | "paused" | "halted") && !gave_up
 }
 
