@@ -106,6 +106,7 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
       return;
     }
     this.log.appendLine(`Starting ${binary} lsp`);
+    // The stdio transport makes the client append `--stdio`, which `missions lsp` takes.
     const serverOptions: ServerOptions = { command: binary, args: ['lsp'], transport: TransportKind.stdio };
     const clientOptions: LanguageClientOptions = {
       documentSelector: DOCUMENT_SELECTOR,
