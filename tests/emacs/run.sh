@@ -7,12 +7,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${MISSIONS_BIN:-$root/target/debug/missions}
 started=$(date +%s)
 
-if ! command -v emacs >/dev/null || [ ! -d /usr/share/emacs/site-lisp/elpa/eglot-1.9 ] && ! ls -d /usr/share/emacs/site-lisp/elpa/eglot-* >/dev/null 2>&1; then
+if ! command -v emacs >/dev/null || ! ls -d /usr/share/emacs/site-lisp/elpa/eglot-* >/dev/null 2>&1; then
   echo "tests/emacs: installing Debian's emacs-nox and elpa-eglot" >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq emacs-nox elpa-eglot >/dev/null) \
     || { echo "tests/emacs: could not install emacs-nox and elpa-eglot (apt-get, as root)" >&2; exit 2; }
 fi
 
+rm -rf "$root/target/e2e/emacs-failure"
 work=$(mktemp -d "${TMPDIR:-/tmp}/missions-emacs-XXXXXX")
 model_pid=
 cleanup() {
