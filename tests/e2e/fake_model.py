@@ -93,15 +93,25 @@ COMMIT = re.compile(r"(?m)^([0-9a-f]{40})$")
 
 
 def with_real_commits(blocks, messages):
-    """The recorded calls, each `commitId` replaced by the last commit hash a tool printed."""
+    """The recorded calls, each `commitId` (at any depth) replaced by the last commit hash a tool printed."""
     printed = [m.group(1) for msg in messages if msg.get("role") == "tool" for m in COMMIT.finditer(text_of(msg.get("content")))]
     if not printed:
         return blocks
+    def replace(value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == "commitId" and isinstance(inner, str):
+                    value[key] = printed[-1]
+                else:
+                    replace(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                replace(inner)
+
     blocks = copy.deepcopy(blocks)
     for block in blocks:
-        arguments = block.get("input")
-        if block.get("type") == "tool_use" and isinstance(arguments, dict) and isinstance(arguments.get("commitId"), str):
-            arguments["commitId"] = printed[-1]
+        if block.get("type") == "tool_use":
+            replace(block.get("input"))
     return blocks
 
 
