@@ -2,6 +2,7 @@
 //! crash-safe persistence. No LSP, no network; only `folder` and `persist` touch the disk.
 
 pub mod contract;
+pub mod evidence;
 pub mod features;
 pub mod features_edit;
 pub mod folder;
