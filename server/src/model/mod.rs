@@ -10,6 +10,7 @@ pub mod ids;
 pub mod json;
 pub mod persist;
 pub mod records;
+pub mod services;
 pub mod span;
 pub mod timestamp;
 

@@ -18,6 +18,7 @@ pub mod queue;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod services;
 pub mod state;
 pub mod summary;
 pub mod validate;
