@@ -11,6 +11,7 @@ pub mod paths;
 pub mod read_file;
 pub mod sandbox;
 pub mod search;
+pub mod terminal;
 pub mod write_file;
 
 pub use bash::CommandSettings;
@@ -110,6 +111,10 @@ pub fn schema_of(name: &str) -> Option<ToolSchema> {
                 "command": {"type": "string", "minLength": 1},
                 "timeout_s": {"type": "integer", "minimum": 1, "maximum": crate::agent::config::MAX_COMMAND_TIMEOUT_S}
             }, "required": ["command"], "additionalProperties": false}),
+        ),
+        "terminal" => (
+            "Run a program in a terminal of a given size and use it as a person would: type text, press keys, wait for text on the screen, read the screen. `snapshot` saves the screen as evidence; a transcript of everything typed and shown is kept as evidence too.",
+            terminal::schema(),
         ),
         "submit_handoff" => (
             "Your final call: hand off the feature with an honest report. Commit your work first.",
