@@ -5,6 +5,7 @@
 //! and runs a call by name. Every failure is an error *result* for the model, never a panic.
 
 pub mod bash;
+pub mod browser;
 pub mod edit_file;
 pub mod list_files;
 pub mod paths;
@@ -111,6 +112,10 @@ pub fn schema_of(name: &str) -> Option<ToolSchema> {
                 "command": {"type": "string", "minLength": 1},
                 "timeout_s": {"type": "integer", "minimum": 1, "maximum": crate::agent::config::MAX_COMMAND_TIMEOUT_S}
             }, "required": ["command"], "additionalProperties": false}),
+        ),
+        "browser" => (
+            "Use the app in a real headless browser as a person would: open a URL, read the page (`snapshot`: an outline with element refs), click, fill, press keys, select, wait for text or a request, and take screenshots as evidence. Every request and console message of the page is recorded as evidence by the runner; `network` and `console` show them.",
+            browser::schema(),
         ),
         "terminal" => (
             "Run a program in a terminal of a given size and use it as a person would: type text, press keys, wait for text on the screen, read the screen. `snapshot` saves the screen as evidence; a transcript of everything typed and shown is kept as evidence too.",
