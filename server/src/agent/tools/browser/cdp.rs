@@ -185,7 +185,11 @@ impl Chromium {
         kill_group(self.pgid);
         let _ = self.child.wait();
         if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
+            // It ends when the pipe closes with the group; a stray holder must not hang us.
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while !reader.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
