@@ -141,6 +141,27 @@ async fn a_killed_runs_leftovers_are_stopped_and_nothing_else() {
 
 use std::os::unix::process::CommandExt;
 
+/// The scrutiny review's `test`, `typecheck` and `lint` run for real, in order, each with its
+/// exit code; a command that runs too long is killed and fails; a missing one is skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projects_own_commands_run_with_their_exit_codes() {
+    use missions::agent::tools::{CommandSettings, Roots, WritePolicy};
+    use missions::runner::commands::run_review_commands;
+    let (_tmp, mission, repo) = dirs();
+    std::fs::write(repo.join("check.sh"), "echo \"checked $1\"\n[ \"$1\" = ok ]\n").unwrap();
+    let file = services::parse("commands:\n  install: exit 9\n  lint: sleep 30\n  typecheck: bash check.sh bad\n  test: bash check.sh ok\n").unwrap();
+    let settings = CommandSettings { default_timeout: Duration::from_secs(5), removed_env: vec![], added_env: vec![], sandbox: None, write_policy: WritePolicy::EvidenceOnly };
+    let roots = Roots::new(&repo, &mission).unwrap();
+    let began = std::time::Instant::now();
+    let results = run_review_commands(&roots, &settings, &file, Duration::from_secs(1), &mission.join("tool-output/review"), &CancellationToken::new()).await.unwrap();
+    assert!(began.elapsed() < Duration::from_secs(15));
+    let got: Vec<(&str, &str, i32, bool, bool)> = results.iter().map(|r| (r.name.as_str(), r.command.as_str(), r.exit_code, r.passed, r.timed_out)).collect();
+    assert_eq!(got, [("test", "bash check.sh ok", 0, true, false), ("typecheck", "bash check.sh bad", 1, false, false), ("lint", "sleep 30", 124, false, true)]);
+    assert_eq!(results[0].output.trim(), "checked ok");
+    let none = run_review_commands(&roots, &settings, &services::parse("services: {}\n").unwrap(), Duration::from_secs(1), &mission, &CancellationToken::new()).await.unwrap();
+    assert!(none.is_empty());
+}
+
 /// Whether no living process started by a service (it carries the token variable) has this
 /// command line.
 fn no_service_process_runs(cmdline: &[u8]) -> bool {

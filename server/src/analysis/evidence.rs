@@ -482,10 +482,11 @@ mod tests {
         ];
         let terminals = vec![TerminalRecord { name: "main".into(), command: "calc".into(), exit_code: Some(0), transcript: "m/g/main.transcript.txt".into() }];
         let view = SessionView { files: &files, network: Some(&requests), console: Some(&console), terminals: &terminals, network_log: "m/g/browser-network.jsonl", console_log: "m/g/browser-console.jsonl" };
-        fn satisfied(paths: &'static [&'static str]) -> Box<dyn Fn(&Outcome) -> bool> {
+        type Expect = Box<dyn Fn(&Outcome) -> bool>;
+        fn satisfied(paths: &'static [&'static str]) -> Expect {
             Box::new(move |o| matches!(o, Outcome::Satisfied { paths: p, .. } if p.iter().map(String::as_str).eq(paths.iter().copied())))
         }
-        let cases: Vec<(&str, Box<dyn Fn(&Outcome) -> bool>)> = vec![
+        let cases: Vec<(&str, Expect)> = vec![
             ("screenshot", satisfied(&["m/g/login.png"])),
             ("screenshot(login-form)", satisfied(&["m/g/login.png"])),
             ("screenshot(other)", Box::new(|o: &Outcome| matches!(o, Outcome::Missing(w) if w.contains("labelled `other`") && w.contains("m/g/other.png not cited")))),

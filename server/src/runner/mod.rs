@@ -3,6 +3,7 @@
 //! fix features, halt and resume).
 
 pub mod agents;
+pub mod commands;
 pub mod context;
 pub mod demo;
 pub mod events;

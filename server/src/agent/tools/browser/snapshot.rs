@@ -97,7 +97,7 @@ pub fn render(nodes: &[Value], refs: &mut RefTable, max_bytes: usize) -> String 
                 Some(element_line(node, role, name, refs))
             };
             if let Some(line) = line {
-                if out.len() + line.len() + depth * 2 + 1 <= max_bytes {
+                if out.len() + line.len() + depth * 2 < max_bytes {
                     out.push_str(&"  ".repeat(depth));
                     out.push_str(&line);
                     out.push('\n');
