@@ -33,6 +33,8 @@ use snapshot::RefTable;
 pub const VIEWPORT: (u32, u32) = (1280, 800);
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+/// How long `open` waits for a page to load unless told.
+const OPEN_WAIT: Duration = Duration::from_secs(30);
 pub const MAX_WAIT_S: u64 = 120;
 /// How long an action waits for the page to settle (navigation, requests it started).
 const SETTLE_MAX: Duration = Duration::from_secs(5);
@@ -257,7 +259,7 @@ impl Browser {
     /// Goes to `url` and waits until it has loaded (bounded by `timeout`).
     pub async fn open(&mut self, url: &str, timeout: Duration) -> Result<String, String> {
         let before = self.state().requests.len();
-        let answer = self.page("Page.navigate", json!({"url": url})).await?;
+        let answer = self.chromium.call("Page.navigate", json!({"url": url}), Some(&self.session), timeout).await.map_err(|e| format!("could not open {url}: {e}"))?;
         if let Some(error) = answer["errorText"].as_str().filter(|e| !e.is_empty()) {
             return Err(format!("could not open {url}: {error}"));
         }
@@ -717,10 +719,11 @@ impl BrowserTool {
         let b = self.browser.as_mut().expect("started above");
         let s = |k: &str| args[k].as_str().filter(|v| !v.is_empty());
         let need = |k: &str| s(k).ok_or_else(|| format!("`{action}` needs `{k}`"));
-        let timeout = args["timeout_s"].as_u64().map_or(DEFAULT_WAIT, |t| Duration::from_secs(t.min(MAX_WAIT_S)));
+        let given = args["timeout_s"].as_u64().map(|t| Duration::from_secs(t.min(MAX_WAIT_S)));
+        let timeout = given.unwrap_or(DEFAULT_WAIT);
         let result = async {
             match action {
-                "open" => b.open(need("url")?, timeout.max(Duration::from_secs(30))).await,
+                "open" => b.open(need("url")?, given.unwrap_or(OPEN_WAIT)).await,
                 "snapshot" => b.snapshot().await,
                 "text" => b.text().await,
                 "click" => b.click(s("ref"), s("selector")).await,
