@@ -101,6 +101,7 @@ async fn a_service_that_exits_is_an_error_at_once_and_a_dependency_error_starts_
     let broken = services::parse("services:\n  site:\n    start: exec sleep 300\n    depends_on: [db]\n").unwrap();
     let failure = start(&mission, &repo, &broken, &[], &limits(5), &[], &CancellationToken::new()).await.err().unwrap();
     assert_eq!(failure.reason, "service `site` depends on `db`, which services.yaml does not define");
+    assert_eq!(failure.to_string(), "cannot start the services: service `site` depends on `db`, which services.yaml does not define");
     assert!(!log_path(&mission, "site").exists(), "nothing was started");
 }
 

@@ -249,7 +249,8 @@ fn check_screenshot(label: Option<&str>, view: &SessionView) -> Outcome {
 }
 
 fn check_terminal(label: Option<&str>, view: &SessionView) -> Outcome {
-    let texts: Vec<&SeenFile> = view.files.iter().filter(|f| f.cited && matches!(f.kind, FileKind::Text { .. })).collect();
+    // The browser's logs are text too, but no capture of a terminal.
+    let texts: Vec<&SeenFile> = view.files.iter().filter(|f| f.cited && matches!(f.kind, FileKind::Text { .. }) && !matches!(f.role, Some(FileRole::Network | FileRole::Console))).collect();
     let fitting: Vec<&SeenFile> = texts.iter().copied().filter(|f| label.is_none_or(|l| labelled(f, l))).collect();
     if !fitting.is_empty() {
         let recorded = fitting.iter().filter(|f| f.role == Some(FileRole::TerminalScreen)).count();
@@ -479,6 +480,7 @@ mod tests {
             file("m/g/main.screen.txt", text("$ calc\n5\n"), Some(FileRole::TerminalScreen), "main", true),
             file("m/g/report.csv", text("a,b\n"), None, "", true),
             file("m/g/empty.csv", FileKind::Empty, None, "", true),
+            file("m/g/browser-network.jsonl", text("{}\n"), Some(FileRole::Network), "", true),
         ];
         let terminals = vec![TerminalRecord { name: "main".into(), command: "calc".into(), exit_code: Some(0), transcript: "m/g/main.transcript.txt".into() }];
         let view = SessionView { files: &files, network: Some(&requests), console: Some(&console), terminals: &terminals, network_log: "m/g/browser-network.jsonl", console_log: "m/g/browser-console.jsonl" };

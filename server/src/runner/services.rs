@@ -55,6 +55,10 @@ pub struct ServiceFailure {
 
 impl std::fmt::Display for ServiceFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.log.as_os_str().is_empty() {
+            // Nothing was started: services.yaml itself is the problem.
+            return write!(f, "cannot start the services: {}", self.reason);
+        }
         write!(f, "service `{}` did not come up: {}", self.service, self.reason)?;
         if !self.log_tail.trim().is_empty() {
             write!(f, "\nlast lines of {}:\n{}", self.log.display(), self.log_tail.trim_end())?;
