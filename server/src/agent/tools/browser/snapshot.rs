@@ -68,7 +68,7 @@ impl RefTable {
 }
 
 /// Roles drawn only through their children when they have no name.
-const STRUCTURAL: [&str; 6] = ["generic", "none", "presentation", "InlineTextBox", "LineBreak", "LayoutTable"];
+const STRUCTURAL: [&str; 7] = ["generic", "none", "presentation", "InlineTextBox", "LineBreak", "LayoutTable", "LabelText"];
 /// Boolean states shown when true.
 const STATES: [&str; 8] = ["checked", "disabled", "expanded", "selected", "required", "focused", "invalid", "pressed"];
 
