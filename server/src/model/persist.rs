@@ -37,11 +37,43 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Serialises `value` as pretty JSON (two-space indent, trailing newline) and writes it atomically.
+/// Serialises `value` as droid writes its JSON files (two-space indent, no trailing newline)
+/// and writes it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    write_atomic(path, &bytes)
+}
+
+/// Like [`write_json_atomic`] with a trailing newline, as droid writes handoffs.
+pub fn write_json_line_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` atomically, only if `path` does not exist yet: droid's handoffs are
+/// write-once. Fails with `AlreadyExists` otherwise; no partial file is ever visible.
+pub fn write_new_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(".{}.tmp-{}-{}", name.to_string_lossy(), std::process::id(), unique_suffix()));
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        // A hard link does not replace an existing file, unlike a rename.
+        fs::hard_link(&tmp, path)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
 }
 
 /// Appends one JSON value as a line. A torn tail left by an earlier crash (bytes after the
@@ -111,6 +143,16 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_new_file_is_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.json");
+        write_new_atomic(&path, b"one").unwrap();
+        assert_eq!(write_new_atomic(&path, b"two").unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
     }
 
     #[test]
