@@ -1,7 +1,8 @@
-//! Rewrites of features.json that touch only the bytes that change: indentation, unknown
-//! fields and every other byte stay as they were, so the runner's diffs stay minimal. New
-//! members go where droid puts them (its key order), new features are written in droid's
-//! shape, and both root shapes droid reads (`{"features": [...]}` and a bare array) are kept.
+//! Rewrites of features.json. The editor's quick fixes touch only the bytes that change
+//! (`set_feature_field`, `insert_feature`): indentation, unknown fields and every other byte
+//! of the person's text stay, new members go where droid's key order puts them, and both root
+//! shapes droid reads are kept. The runner rewrites the file as droid's runner does
+//! (`DroidQueue`).
 
 use serde_json::Value;
 
@@ -112,34 +113,96 @@ pub fn append_feature(text: &str, feature: &Value) -> Result<String, EditError> 
     insert_feature(text, usize::MAX, feature)
 }
 
-/// Moves the features `ids` (in their current order) to position `index` of the queue as
-/// they are written, bytes unchanged: droid moves completed features to the bottom and puts
-/// validators and fixes at the top.
-pub fn move_features(text: &str, ids: &[&str], index: usize) -> Result<String, EditError> {
-    let root = parse_clean(text)?;
-    let array = features_value(&root)?;
-    let items = array.as_array().ok_or(EditError::NoFeaturesArray)?;
-    let id_of = |v: &JsonValue| v.get("id").and_then(|m| m.value.as_str().map(str::to_string));
-    for id in ids {
-        if !items.iter().any(|v| id_of(v).as_deref() == Some(*id)) {
-            return Err(EditError::NoSuchFeature(id.to_string()));
+/// features.json as droid's runner rewrites it: `{"features": [...]}` (a bare array becomes
+/// one), each feature with droid's keys in droid's order (the arrays it manages filled in, a
+/// string `expectedBehavior` as a one-item array), two-space JSON without a trailing newline.
+/// droid drops the keys it does not know; these are kept, after droid's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroidQueue {
+    features: Vec<serde_json::Map<String, Value>>,
+    /// Root keys beside `features`, in order.
+    extra: serde_json::Map<String, Value>,
+}
+
+impl DroidQueue {
+    /// Reads strict JSON: a file that does not parse is never rewritten.
+    pub fn parse(text: &str) -> Result<DroidQueue, EditError> {
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{FEFF}')).map_err(|_| EditError::Syntax)?;
+        let (items, extra) = match value {
+            Value::Array(items) => (items, serde_json::Map::new()),
+            Value::Object(mut root) => match root.shift_remove("features") {
+                Some(Value::Array(items)) => (items, root),
+                _ => return Err(EditError::NoFeaturesArray),
+            },
+            _ => return Err(EditError::NoFeaturesArray),
+        };
+        let features = items.into_iter().map(|f| match f {
+            Value::Object(map) => Ok(map),
+            _ => Err(EditError::NoFeaturesArray),
+        });
+        Ok(DroidQueue { features: features.collect::<Result<_, _>>()?, extra })
+    }
+
+    fn index(&self, id: &str) -> Result<usize, EditError> {
+        self.features.iter().position(|f| f.get("id").and_then(Value::as_str) == Some(id)).ok_or_else(|| EditError::NoSuchFeature(id.to_string()))
+    }
+
+    /// Sets `key` of the feature `id`.
+    pub fn set(&mut self, id: &str, key: &str, value: Value) -> Result<(), EditError> {
+        let i = self.index(id)?;
+        self.features[i].insert(key.to_string(), value);
+        Ok(())
+    }
+
+    /// Inserts a feature at `index` (past the end: appended).
+    pub fn insert(&mut self, index: usize, feature: Value) {
+        let map = match feature {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        self.features.insert(index.min(self.features.len()), map);
+    }
+
+    /// Moves the features `ids` (in their current order) to `index` of the queue without them.
+    pub fn move_to(&mut self, ids: &[&str], index: usize) -> Result<(), EditError> {
+        for id in ids {
+            self.index(id)?;
         }
+        let (moving, mut staying): (Vec<_>, Vec<_>) = std::mem::take(&mut self.features).into_iter().partition(|f| f.get("id").and_then(Value::as_str).is_some_and(|id| ids.contains(&id)));
+        let at = index.min(staying.len());
+        staying.splice(at..at, moving);
+        self.features = staying;
+        Ok(())
     }
-    let (moving, staying): (Vec<&JsonValue>, Vec<&JsonValue>) = items.iter().partition(|v| id_of(v).is_some_and(|id| ids.contains(&id.as_str())));
-    let mut order: Vec<&JsonValue> = staying;
-    let at = index.min(order.len());
-    order.splice(at..at, moving);
-    if order.iter().zip(items).all(|(a, b)| std::ptr::eq(*a, b)) {
-        return Ok(text.to_string());
+
+    /// The file's text, as droid writes it.
+    pub fn render(&self) -> String {
+        let mut root = serde_json::Map::new();
+        root.insert("features".into(), Value::Array(self.features.iter().map(canonical_feature).collect()));
+        root.extend(self.extra.clone());
+        serde_json::to_string_pretty(&Value::Object(root)).expect("JSON values serialise")
     }
-    // Items keep their text; the separators between them are the array's first one.
-    let sep = match (items.first(), items.get(1)) {
-        (Some(a), Some(b)) => text[a.span.end..b.span.start].to_string(),
-        _ => ", ".to_string(),
-    };
-    let joined = order.iter().map(|v| &text[v.span.clone()]).collect::<Vec<_>>().join(&sep);
-    let span = items[0].span.start..items[items.len() - 1].span.end;
-    Ok(splice(text, span, &joined))
+}
+
+/// A feature with droid's keys first, in droid's order, filled as droid fills them.
+fn canonical_feature(f: &serde_json::Map<String, Value>) -> Value {
+    let mut out = serde_json::Map::new();
+    for key in DROID_KEY_ORDER {
+        let value = match (key, f.get(key)) {
+            ("expectedBehavior", Some(Value::String(s))) => Value::Array(vec![Value::String(s.clone())]),
+            (_, Some(v)) => v.clone(),
+            ("skillName", None) => Value::String(String::new()),
+            ("preconditions" | "expectedBehavior" | "workerSessionIds", None) => Value::Array(Vec::new()),
+            ("currentWorkerSessionId" | "completedWorkerSessionId", None) => Value::Null,
+            // `fulfills` and `milestone` stay absent, as droid leaves them.
+            _ => continue,
+        };
+        out.insert(key.to_string(), value);
+    }
+    for (k, v) in f.iter().filter(|(k, _)| !DROID_KEY_ORDER.contains(&k.as_str())) {
+        out.insert(k.clone(), v.clone());
+    }
+    Value::Object(out)
 }
 
 fn parse_clean(text: &str) -> Result<JsonValue<'_>, EditError> {
@@ -289,12 +352,24 @@ mod tests {
     }
 
     #[test]
-    fn moves_features_keeping_their_bytes() {
-        let text = "[\n  {\"id\": \"a\"},\n  {\"id\": \"b\", \"x\": [1,2]},\n  {\"id\": \"c\"}\n]";
-        assert_eq!(move_features(text, &["a"], usize::MAX).unwrap(), "[\n  {\"id\": \"b\", \"x\": [1,2]},\n  {\"id\": \"c\"},\n  {\"id\": \"a\"}\n]");
-        assert_eq!(move_features(text, &["c", "b"], 0).unwrap(), "[\n  {\"id\": \"b\", \"x\": [1,2]},\n  {\"id\": \"c\"},\n  {\"id\": \"a\"}\n]");
-        assert_eq!(move_features(text, &["a"], 0).unwrap(), text, "already there");
-        assert_eq!(move_features(text, &["q"], 0), Err(EditError::NoSuchFeature("q".into())));
+    fn the_runner_rewrites_as_droid_does() {
+        let text = "[{\"x\": 1, \"status\": \"pending\", \"id\": \"a\", \"description\": \"d\", \"expectedBehavior\": \"prints 2\", \"milestone\": 3},\n {\"id\": \"b\", \"description\": \"d\", \"status\": \"pending\", \"fulfills\": [\"VAL-A-001\"]}]";
+        let mut q = DroidQueue::parse(text).unwrap();
+        q.set("a", "status", json!("completed")).unwrap();
+        q.move_to(&["a"], usize::MAX).unwrap();
+        q.insert(0, json!({"id": "v", "description": "d", "status": "pending"}));
+        let out = q.render();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let ids: Vec<&str> = v["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["v", "b", "a"]);
+        let a = v["features"][2].as_object().unwrap();
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["id", "description", "skillName", "preconditions", "expectedBehavior", "milestone", "status", "workerSessionIds", "currentWorkerSessionId", "completedWorkerSessionId", "x"]);
+        assert_eq!((a["expectedBehavior"].clone(), a["milestone"].clone(), a["skillName"].clone()), (json!(["prints 2"]), json!(3), json!("")));
+        assert!(v["features"][1].get("fulfills").is_some() && v["features"][0].get("fulfills").is_none());
+        assert!(out.starts_with("{\n  \"features\": [\n    {\n      \"id\": \"v\"") && !out.ends_with('\n'));
+        assert_eq!(DroidQueue::parse("{\"features\": [").unwrap_err(), EditError::Syntax);
+        assert_eq!(DroidQueue::parse("{\"features\": 3}").unwrap_err(), EditError::NoFeaturesArray);
+        assert_eq!(q.set("zz", "k", json!(1)).unwrap_err(), EditError::NoSuchFeature("zz".into()));
     }
 
     #[test]

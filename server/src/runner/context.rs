@@ -81,8 +81,8 @@ pub struct ValidatorContext<'a> {
     pub assertions: &'a [String],
     /// The runner's own `Check:` results for this round.
     pub checks: &'a [super::validate::CheckResult],
-    /// The milestone's completed features, to review.
-    pub features: &'a [String],
+    /// The milestone's completed features, to review, with the assertions each fulfills.
+    pub features: &'a [(String, Vec<String>)],
     /// `(feature id, handoff path relative to the mission folder)` of the milestone's work.
     pub handoffs: &'a [(String, String)],
     /// The commit before the milestone's first feature.
@@ -91,7 +91,18 @@ pub struct ValidatorContext<'a> {
 
 pub fn scrutiny_task(c: &ValidatorContext) -> String {
     let mut t = header(c, "Review the work of milestone");
-    let _ = writeln!(t, "## The features to review\n\n{}\n", if c.features.is_empty() { "(none)".to_string() } else { c.features.join(", ") });
+    let _ = writeln!(t, "## The features to review\n");
+    if c.features.is_empty() {
+        let _ = writeln!(t, "(none)");
+    }
+    for (id, claims) in c.features {
+        match claims.as_slice() {
+            [] => writeln!(t, "- {id}: fulfills no assertion"),
+            _ => writeln!(t, "- {id}: fulfills {}", claims.join(", ")),
+        }
+        .ok();
+    }
+    t.push('\n');
     let _ = writeln!(t, "## What the workers handed off\n");
     if c.handoffs.is_empty() {
         let _ = writeln!(t, "(no handoffs)\n");

@@ -314,16 +314,12 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     let Ctx { mission, repo, mission_rel, state, journal, progress, .. } = ctx;
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
     lint_plan(mission).map_err(|problem| usage(problem.for_person(mission)))?;
-    if needs_approval(state.status(), &PlanRecord::read(mission)) {
-        if !(opts.yes || auto_approve) {
-            state.set_status(MissionStatus::AwaitingApproval);
-            state.save().map_err(|e| internal(e.to_string()))?;
-            journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
-            return Err(RunResult::new(EXIT_WAITING, format!("the plan is ready for review ({} and {} in {}); run `missions run --yes` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display())));
-        }
-        // droid's acceptance of the proposal: the plan is approved.
-        let title = folder::mission_title(mission).unwrap_or_default();
-        journal.log("mission_accepted", json!({"title": title, "by": opts.origin.approval(opts.yes)})).map_err(|e| internal(e.to_string()))?;
+    let approving = needs_approval(state.status(), &PlanRecord::read(mission));
+    if approving && !(opts.yes || auto_approve) {
+        state.set_status(MissionStatus::AwaitingApproval);
+        state.save().map_err(|e| internal(e.to_string()))?;
+        journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
+        return Err(RunResult::new(EXIT_WAITING, format!("the plan is ready for review ({} and {} in {}); run `missions run --yes` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display())));
     }
     // Every assertion gets its entry (pending), as droid's planner writes validation-state.json.
     super::validate::ensure_state(mission).map_err(usage)?;
@@ -415,6 +411,11 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     }
     if let Some((feature, saved)) = &set_aside {
         progress.update(Update::Note(&saved.describe(feature)));
+    }
+    if approving {
+        // droid's acceptance of the proposal, once the run really starts: the plan is approved.
+        let title = folder::mission_title(mission).unwrap_or_default();
+        journal.log("mission_accepted", json!({"title": title, "by": opts.origin.approval(opts.yes)})).map_err(|e| internal(e.to_string()))?;
     }
     let message = if resuming { format!("resumed by {}", opts.origin.approval(true)) } else { format!("started by {}", opts.origin.approval(true)) };
     journal.log("mission_run_started", json!({"message": message})).map_err(|e| internal(e.to_string()))?;

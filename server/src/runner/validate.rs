@@ -190,14 +190,20 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
 
 async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<SessionOutcome, String> {
     let queue = Queue::load(&ctx.mission)?;
-    let work: Vec<String> = queue.file.features.iter().filter(|f| f.milestone() == Some(milestone) && !f.is_validator() && f.is_completed()).filter_map(|f| f.id().map(str::to_string)).collect();
+    let work: Vec<(String, Vec<String>)> = queue
+        .file
+        .features
+        .iter()
+        .filter(|f| f.milestone() == Some(milestone) && !f.is_validator() && f.is_completed())
+        .filter_map(|f| Some((f.id()?.to_string(), f.claims().iter().map(|c| c.value.clone()).collect())))
+        .collect();
     let (found, _) = folder::read_handoffs(&ctx.mission);
-    let handoff_paths: Vec<(String, String)> = work.iter().filter_map(|f| Some((f.clone(), schedule::latest_handoff(&found, f)?.path.clone()))).collect();
+    let handoff_paths: Vec<(String, String)> = work.iter().filter_map(|(f, _)| Some((f.clone(), schedule::latest_handoff(&found, f)?.path.clone()))).collect();
     let texts = assertion_texts(&ctx.mission, &queue, milestone)?;
     let base = ctx.state.milestone_base(milestone);
     let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &[], features: &work, handoffs: &handoff_paths, base_commit: base.as_deref() };
     let task = context::scrutiny_task(&c);
-    let mut handler = OnlyThese { field: "reviews", key: "featureId", ids: work };
+    let mut handler = OnlyThese { field: "reviews", key: "featureId", ids: work.into_iter().map(|(id, _)| id).collect() };
     let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)});
     Ok(ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await)
 }
