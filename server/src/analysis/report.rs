@@ -236,6 +236,8 @@ pub struct TokensReport {
     pub total: u64,
     pub by_type: Tokens,
     pub by_role: BTreeMap<String, Tokens>,
+    /// False for a folder whose runs have no recorded usage (one droid ran).
+    pub recorded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -559,6 +561,7 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
 pub fn compute(input: &ReportInput) -> MissionReport {
     let mut notes = input.notes.clone();
     let mut sessions = sessions_of(&input.transcript);
+    let tokens_recorded = !sessions.is_empty() || input.events.is_empty();
     if sessions.is_empty() {
         sessions = sessions_from_log(&input.events, input.features.as_ref());
         if !sessions.is_empty() {
@@ -792,17 +795,17 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         }
     }
 
-    // Issues: each round's failed and blocked assertions (blocking), and the latest reviews'
-    // findings by severity.
+    // Issues: each round's blocking findings (a scrutiny round's blocking issues, a user-testing
+    // round's failed and blocked assertions), and the latest reviews' other findings.
     let mut by_severity: BTreeMap<String, usize> = ["blocking", "non_blocking", "suggestion"].iter().map(|s| (s.to_string(), 0)).collect();
     let mut total_issues = 0;
-    for r in input.rounds.iter().filter(|r| r.validator == "user-testing") {
+    for r in &input.rounds {
         total_issues += r.blocking;
         *by_severity.entry("blocking".into()).or_default() += r.blocking;
     }
     for m in &input.validation.milestones {
         for review in &m.reviews {
-            for issue in &review.code_review.issues {
+            for issue in review.code_review.issues.iter().filter(|i| i.severity != "blocking") {
                 total_issues += 1;
                 let sev = match issue.severity.as_str() {
                     "" => "unspecified",
@@ -884,7 +887,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             milestones: milestone_times,
         },
         runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, sessions: session_reports },
-        tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role },
+        tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role, recorded: tokens_recorded },
         cost,
         code,
         features,
@@ -1057,11 +1060,11 @@ pub fn render_text(r: &MissionReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{} agent runtime ({} wall clock), {} agent runs, {} tokens, {} lines ({} tests)",
+        "{} agent runtime ({} wall clock), {} agent runs, {}, {} lines ({} tests)",
         duration(r.time.role_seconds_total),
         duration(r.time.wall_seconds),
         r.runs.total,
-        count(r.tokens.total),
+        if r.tokens.recorded { format!("{} tokens", count(r.tokens.total)) } else { "tokens not recorded".to_string() },
         count(r.code.added),
         percent(r.code.test_lines as f64, r.code.added as f64)
     );
