@@ -32,7 +32,8 @@ pub fn assertion_hover(analysis: &MissionAnalysis, id: &str) -> String {
     });
     match analysis.validation_of(id) {
         Some(v) => {
-            let mut line = format!("*Validation:* **{}**", v.label());
+            let detail = v.label().strip_prefix(&v.status).unwrap_or_default().to_string();
+            let mut line = format!("*Validation:* **{}**{detail}", v.status);
             if !v.evidence.is_empty() {
                 line.push_str(&format!("; evidence: {}", v.evidence.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")));
             }

@@ -157,7 +157,13 @@ impl MissionAnalysis {
                 }
             }
         }
-        Some(AssertionValidation { status: status.to_string(), milestone: state.validated_at_milestone.clone(), round: state.round, issues: state.issues.clone(), evidence })
+        // A failed assertion has no `validatedAtMilestone`: its milestone is the one whose
+        // user-testing report names it.
+        let reported_in = || {
+            records.milestones.iter().find(|m| m.user_testing.as_ref().is_some_and(|u| u.passed_assertions.iter().any(|p| p == id) || u.failed_assertions.iter().any(|f| f.id == id) || u.blocked_assertions.iter().any(|b| b.id == id))).map(|m| m.user_testing.as_ref().map_or(m.folder.clone(), |u| u.milestone.clone()))
+        };
+        let milestone = state.validated_at_milestone.clone().or_else(reported_in);
+        Some(AssertionValidation { status: status.to_string(), milestone, round: state.round, issues: state.issues.clone(), evidence })
     }
 
     /// The assertion or feature id under byte `offset` of `text` (any file of the mission).

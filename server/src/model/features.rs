@@ -146,15 +146,14 @@ pub fn precondition_feature<'a>(entry: &'a str, is_feature: impl Fn(&str) -> boo
     (is_feature(candidate) || looks_like_feature_id(candidate)).then_some(candidate)
 }
 
-/// A lone kebab-case word (`calc-add`, `feat-2`): what a feature id looks like, so a
-/// precondition that is one but names no feature is reported, not read as prose.
+/// A lone hyphenated word starting with a lower-case letter (`calc-add`, `feat-2`,
+/// `feat-日本語`): what a feature id looks like, so a precondition that is one but names no
+/// feature is reported, not read as prose.
 pub fn looks_like_feature_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_lowercase()
-        && b.contains(&b'-')
-        && !b.ends_with(b"-")
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
+    s.starts_with(|c: char| c.is_lowercase())
+        && s.contains('-')
+        && !s.ends_with(['-', '.', ',', ';', ':'])
+        && !s.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | ',' | ';' | ':' | '/'))
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
