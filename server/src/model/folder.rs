@@ -85,7 +85,9 @@ pub fn read_text(path: &Path) -> Result<String, ReadError> {
 /// mission.md or working_directory.txt (droid's first orchestrator turn writes only state.json
 /// and working_directory.txt).
 pub fn is_mission_folder(dir: &Path) -> bool {
-    let has = |name: &str| dir.join(name).is_file();
+    // `exists`, not `is_file`: a folder named features.json is a mission folder whose file
+    // cannot be read, said as such.
+    let has = |name: &str| dir.join(name).exists();
     (has(FEATURES_FILE) && has(CONTRACT_FILE)) || (has(STATE_FILE) && (has(MISSION_FILE) || has(WORKING_DIRECTORY_FILE)))
 }
 
