@@ -79,7 +79,7 @@ fn sighup_pauses_cleanly_and_run_resumes() {
     let p = Project::new(&model, "max_validation_rounds = 3", CONTRACT, &features());
     let mut child = p.spawn_run(&["--yes"]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while p.count("feature_started") < 1 {
+    while p.count("worker_started") < 1 {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the run ended ({status}) before a feature started: {:?}", p.event_types());
         }
@@ -96,12 +96,12 @@ fn sighup_pauses_cleanly_and_run_resumes() {
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "paused");
+    assert_eq!(p.json("state.json")["state"], "paused");
     assert_eq!(p.event_types().last().unwrap(), "mission_paused");
     assert!(!p.mission.join("run.lock").exists(), "a paused run releases its lock");
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("state.json")["state"], "completed");
 }
 
 fn stderr(out: &std::process::Output) -> String {

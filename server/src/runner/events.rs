@@ -14,13 +14,15 @@ use crate::model::persist;
 use crate::model::records::{self, ProgressEvent};
 use crate::model::timestamp::now_rfc3339;
 
-/// Appends `{timestamp, type, ...fields}` and returns the event as written.
+/// Appends `{timestamp, type, ...fields}` and returns the event as written. A field that is
+/// null is left out: droid's optional fields are absent, never null.
 pub fn log(mission: &Path, kind: &str, fields: Value) -> io::Result<ProgressEvent> {
-    let fields = match fields {
+    let mut fields = match fields {
         Value::Object(map) => map,
         Value::Null => Map::new(),
         other => Map::from_iter([("value".to_string(), other)]),
     };
+    fields.retain(|_, v| !v.is_null());
     let event = ProgressEvent { timestamp: now_rfc3339(), kind: kind.to_string(), fields };
     persist::append_jsonl(&mission.join(PROGRESS_LOG_FILE), &event)?;
     Ok(event)
@@ -67,6 +69,8 @@ pub fn identity(kind: &str, fields: &Map<String, Value>) -> Option<String> {
         "validation_round" | "fix_features_added" => format!("{}/{}", field("milestone"), field("round")),
         "milestone_passed" => field("milestone"),
         "mission_completed" | "plan_submitted" => String::new(),
+        // The planner rewrites its files many times; the log says when each was first written.
+        "contract_written" | "features_written" => field("sessionId"),
         _ => return None,
     };
     Some(format!("{kind}/{key}"))
@@ -118,9 +122,10 @@ mod tests {
     #[test]
     fn lines_start_with_timestamp_then_type() {
         let dir = tempfile::tempdir().unwrap();
-        log(dir.path(), "worker_started", serde_json::json!({"workerSessionId": "s", "spawnId": "worker_0a1b2c3d"})).unwrap();
+        log(dir.path(), "worker_started", serde_json::json!({"workerSessionId": "s", "spawnId": "worker_0a1b2c3d", "modelId": null})).unwrap();
         let text = std::fs::read_to_string(dir.path().join(PROGRESS_LOG_FILE)).unwrap();
         assert!(text.starts_with("{\"timestamp\":\"") && text.contains("\",\"type\":\"worker_started\",\"workerSessionId\":\"s\""), "{text}");
+        assert!(!text.contains("modelId"), "an unknown optional field is absent, not null: {text}");
         assert!(text.ends_with("}\n") && text.lines().count() == 1);
     }
 

@@ -695,6 +695,18 @@ impl Project {
         std::fs::read_to_string(self.mission.join("progress_log.jsonl")).unwrap_or_default().lines().filter(|l| l.contains(&format!("\"type\":\"{kind}\""))).count()
     }
 
+    /// The handoff file a worker session wrote (`<time>__<feature>__<session>.json`).
+    pub fn handoff_of(&self, session: &str) -> Option<PathBuf> {
+        let suffix = format!("__{session}.json");
+        std::fs::read_dir(self.mission.join("handoffs")).ok()?.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(&suffix))
+    }
+
+    /// The features, validators left out, whose worker completed, in log order.
+    pub fn completed_features(&self) -> Vec<String> {
+        let validator = |id: &str| id.starts_with("scrutiny-validator-") || id.starts_with("user-testing-validator-");
+        self.events().iter().filter(|e| e["type"] == "worker_completed").filter_map(|e| e["featureId"].as_str()).filter(|id| !validator(id)).map(str::to_string).collect()
+    }
+
     pub fn feature(&self, id: &str) -> Value {
         self.json("features.json")["features"].as_array().unwrap().iter().find(|f| f["id"] == id).cloned().unwrap_or_else(|| panic!("no feature {id}"))
     }
