@@ -90,8 +90,18 @@ pub fn describe(u: &Update) -> String {
         Update::Fixing { milestone, round } => format!("  orchestrator: fix features for round {round} of {milestone}"),
         Update::Tool { name, summary } => format!("    {name} {summary}"),
         Update::Retry { who, error, delay, attempt } => retry_line(who, error, *delay, *attempt),
-        Update::Waiting { who, waited, .. } => format!("    {who}: waiting for the provider, {} s", waited.as_secs_f64().round() as u64),
+        Update::Waiting { who, waited, .. } => format!("    {who}: waiting for the provider, {} s", waited_secs(*waited)),
         Update::Note(text) => text.to_string(),
+    }
+}
+
+/// `42` (whole seconds), or `1.5` under ten seconds (a short first-byte timeout is told about
+/// every fraction of a second).
+fn waited_secs(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1}", d.as_secs_f64())
+    } else {
+        format!("{}", d.as_secs_f64().round() as u64)
     }
 }
 
@@ -319,7 +329,8 @@ mod tests {
         let mut normal = Lines { out: Vec::new(), verbosity: Verbosity::Normal };
         normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(42_300), over: false });
         normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(43_000), over: true });
-        assert_eq!(String::from_utf8(normal.out).unwrap(), "    worker feat-add: waiting for the provider, 42 s\n");
+        normal.update(Update::Waiting { who: "validator", waited: Duration::from_millis(1_500), over: false });
+        assert_eq!(String::from_utf8(normal.out).unwrap(), "    worker feat-add: waiting for the provider, 42 s\n    validator: waiting for the provider, 1.5 s\n");
     }
 
     fn event(kind: &str, fields: Value) -> ProgressEvent {
