@@ -173,6 +173,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == Method::GET {
+        // A gateway in front (LiteLLM) asks for `/v1/models`: answered, and no step taken.
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"object": "list", "data": []}).to_string()))
+            .unwrap();
+    }
     let body = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     shared.requests.lock().unwrap().push(Recorded {
