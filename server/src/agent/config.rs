@@ -1000,6 +1000,27 @@ output = 75.0
     }
 
     #[test]
+    fn stream_and_the_provider_timeouts_come_from_the_file_or_the_settings() {
+        let file = MissionsConfig::parse(
+            "[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\nstream = false\n[limits]\nfirst_byte_timeout_s = 30\n",
+            "missions.toml",
+        )
+        .unwrap();
+        assert_eq!(file.role(AgentRole::Worker).unwrap().stream, Some(false));
+        assert_eq!((file.limits.first_byte_timeout_s, file.limits.stream_idle_timeout_s), (30, 120));
+        let s = EditorSettings::from_json(&serde_json::json!({
+            "roles": {"worker": {"stream": true}},
+            "limits": {"stream_idle_timeout_s": 45},
+        }))
+        .unwrap();
+        let c = file.with_settings(&s, "missions.toml").unwrap();
+        assert_eq!(c.role(AgentRole::Worker).unwrap().stream, Some(true));
+        assert_eq!((c.limits.first_byte_timeout_s, c.limits.stream_idle_timeout_s), (30, 45));
+        let err = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"stream": "no"}}})).unwrap_err().to_string();
+        assert!(err.contains("missions.roles.worker.stream") && err.contains("true or false"), "{err}");
+    }
+
+    #[test]
     fn the_file_is_found_walking_up_but_not_past_the_git_top() {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
