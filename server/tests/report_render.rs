@@ -270,3 +270,34 @@ fn calls_without_usage_are_named_in_a_note() {
     let (_, full) = recorded();
     assert!(!full.notes.iter().any(|n| n.contains("no usage")), "{:?}", full.notes);
 }
+
+/// Usage the agent estimated for a server that reported none (`"estimated": true` on the
+/// usage line) is counted, and the report flags it as an estimate.
+#[test]
+fn estimated_usage_is_counted_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture().join("calc");
+    for f in ["features.json", "validation-contract.md", "state.json", "progress_log.jsonl", "mission.md"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let mut estimated = 0;
+    let lines: Vec<String> = jsonl(&src.join("worker-transcripts.jsonl"))
+        .into_iter()
+        .map(|mut l| {
+            if l["role"] == "validator" && l["kind"] == "usage" {
+                estimated += 1;
+                l["estimated"] = serde_json::json!(true);
+            }
+            l.to_string()
+        })
+        .collect();
+    assert!(estimated > 1);
+    std::fs::write(dir.path().join("worker-transcripts.jsonl"), lines.join("\n") + "\n").unwrap();
+    let r = compute(&load(dir.path()));
+    let (_, full) = recorded();
+    assert_eq!(r.tokens.by_role["validation"], full.tokens.by_role["validation"], "counted as any usage");
+    let note = format!("{estimated} model calls of fake-validator (validator): usage not reported by the server; estimated (4 bytes a token) and counted in the tokens and cost");
+    assert!(r.notes.contains(&note), "{:?}", r.notes);
+    assert!(render_text(&r).contains(&note));
+    assert!(!full.notes.iter().any(|n| n.contains("estimated")), "{:?}", full.notes);
+}
