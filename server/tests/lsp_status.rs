@@ -26,6 +26,13 @@ async fn status_answers_with_counts_and_refuses_unknown_folders() {
     assert_eq!(result["missionUri"], json!(uri));
     let total = |v: &serde_json::Value| v.as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>();
     assert!(total(&result["features"]) > 0 && total(&result["assertions"]) > 0, "{status}");
+    // state.json says running, but no runner holds the mission's lock: no run is alive.
+    assert_eq!(result["runAlive"], false, "{status}");
+    // A live runner's lock (this process hosts the server here) makes it alive.
+    std::fs::write(dir.join("run.lock"), format!("{{\"pid\": {}, \"by\": \"run\"}}\n", std::process::id())).unwrap();
+    let alive = client.request_raw("missions/status", json!({ "missionUri": uri })).await;
+    assert_eq!(alive["result"]["runAlive"], true, "{alive}");
+    std::fs::remove_file(dir.join("run.lock")).unwrap();
     // Unsaved edits of features.json do not count: the files say where the runner is.
     let on_disk = result["features"].clone();
     let all_done = FEATURES.replace("\"pending\"", "\"completed\"").replace("\"in_progress\"", "\"completed\"");

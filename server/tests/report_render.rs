@@ -300,3 +300,34 @@ fn a_folder_droid_ran_reports_its_runs_and_rounds() {
     assert!(paused.runs.sessions.iter().any(|s| s.status == "failure"), "the failed user test");
     assert_eq!(paused.features.fix, 1, "droid's fix feature, by its name");
 }
+
+/// Usage the agent estimated for a server that reported none (`"estimated": true` on the
+/// usage line) is counted, and the report flags it as an estimate.
+#[test]
+fn estimated_usage_is_counted_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = example("clean");
+    for f in ["features.json", "validation-contract.md", "state.json", "progress_log.jsonl", "mission.md"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let mut estimated = 0;
+    let lines: Vec<String> = jsonl(&src.join("sessions.jsonl"))
+        .into_iter()
+        .map(|mut l| {
+            if l["role"] == "validator" && l["kind"] == "usage" {
+                estimated += 1;
+                l["estimated"] = serde_json::json!(true);
+            }
+            l.to_string()
+        })
+        .collect();
+    assert!(estimated > 1);
+    std::fs::write(dir.path().join("sessions.jsonl"), lines.join("\n") + "\n").unwrap();
+    let r = compute(&load(dir.path()));
+    let (_, full) = recorded();
+    assert_eq!(r.tokens.by_role["validation"], full.tokens.by_role["validation"], "counted as any usage");
+    let note = format!("{estimated} model calls of fake-validator (validator): usage not reported by the server; estimated (4 bytes a token) and counted in the tokens and cost");
+    assert!(r.notes.contains(&note), "{:?}", r.notes);
+    assert!(render_text(&r).contains(&note));
+    assert!(!full.notes.iter().any(|n| n.contains("estimated")), "{:?}", full.notes);
+}

@@ -12,7 +12,7 @@ use crate::agent::provider::Provider;
 use crate::agent::retry::RetryPolicy;
 use crate::agent::secrets::redact;
 use crate::agent::session::SessionObserver;
-use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver};
+use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver, WaitNotice};
 use crate::agent::usage::{Usage, UsageRollup};
 use crate::model::timestamp::now_rfc3339;
 use serde::Serialize;
@@ -29,6 +29,8 @@ const SKELETON_MAX_BYTES: usize = 256 * 1024;
 const SKELETON_PARAM_CHARS: usize = 200;
 /// A tool result in the skeleton keeps this many characters.
 const SKELETON_RESULT_CHARS: usize = 2000;
+/// Beside the transcript: the exact (redacted) body of each request a server rejected.
+pub const REJECTED_REQUESTS_DIR: &str = "rejected-requests";
 pub const TRANSCRIPT_VERSION: u32 = 1;
 
 /// Usage of a whole mission, shared by all its sessions.
@@ -89,6 +91,8 @@ pub struct SessionTranscript {
     /// droid's skeleton of the conversation so far (`## User`, `## Assistant`, `## Tool: x`,
     /// `## Tool Result`).
     skeleton: String,
+    /// The last model call's usage was estimated (the server reported none).
+    last_estimated: bool,
 }
 
 /// A fresh session id.
@@ -120,6 +124,7 @@ impl SessionTranscript {
             write_error: None,
             ended: false,
             skeleton: String::new(),
+            last_estimated: false,
         };
         t.write(LineKind::SessionStart, details);
         t
@@ -159,6 +164,11 @@ impl SessionTranscript {
             self.skeleton.truncate(end);
             self.skeleton.push_str("\n\n[skeleton cut: the session went on; sessions.jsonl has all of it]\n");
         }
+    }
+
+    /// Whether the last model call's usage is an estimate (the server reported none).
+    pub fn last_usage_estimated(&self) -> bool {
+        self.last_estimated
     }
 
     /// The last write failure, if any line could not be written.
@@ -211,16 +221,23 @@ impl SessionTranscript {
 
     /// Adds one call's usage to the session, role and mission totals and logs all four.
     pub fn usage(&mut self, usage: Usage) {
+        self.usage_line(usage, false);
+    }
+
+    /// [`SessionTranscript::usage`]; `estimated` marks usage the server did not report (the
+    /// line then says `"estimated": true`, and the report flags it).
+    pub fn usage_line(&mut self, usage: Usage, estimated: bool) {
         self.session_usage += usage;
         let (role_total, mission_total) = {
             let mut rollup = self.usage.lock().unwrap_or_else(|p| p.into_inner());
             rollup.record(&self.session_id, self.role.as_str(), usage);
             (rollup.role(self.role.as_str()), rollup.mission)
         };
-        self.write(
-            LineKind::Usage,
-            json!({"usage": usage, "sessionTotal": self.session_usage, "roleTotal": role_total, "missionTotal": mission_total}),
-        );
+        let mut fields = json!({"usage": usage, "sessionTotal": self.session_usage, "roleTotal": role_total, "missionTotal": mission_total});
+        if estimated {
+            fields["estimated"] = json!(true);
+        }
+        self.write(LineKind::Usage, fields);
     }
 
     pub fn tool_call(&mut self, id: &str, name: &str, input: &Value) {
@@ -256,7 +273,36 @@ impl SessionTranscript {
     }
 
     pub fn error(&mut self, error: &ProviderError) {
-        self.write(LineKind::Error, json!({"error": error_json(error)}));
+        self.error_with(error, None);
+    }
+
+    /// An `error` line; `request_body` names the file keeping the rejected request's body.
+    fn error_with(&mut self, error: &ProviderError, request_body: Option<String>) {
+        let mut fields = json!({"error": error_json(error)});
+        if let Some(file) = request_body {
+            fields["requestBody"] = json!(file);
+        }
+        self.write(LineKind::Error, fields);
+    }
+
+    /// Keeps the body a server rejected, redacted, as `rejected-requests/<session>-<seq>.json`
+    /// beside the transcript; the path relative to the mission folder, or `None` when the
+    /// provider sends no body or it cannot be written (logged).
+    fn keep_rejected_body(&mut self, body: Option<Value>) -> Option<String> {
+        let body = body?;
+        let dir = self.path.parent()?.join(REJECTED_REQUESTS_DIR);
+        let name = format!("{}-{}.json", self.session_id, self.seq);
+        let mut text = redact(&serde_json::to_string_pretty(&body).unwrap_or_default());
+        text.push('\n');
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| crate::model::persist::write_atomic(&dir.join(&name), text.as_bytes()));
+        match written {
+            Ok(()) => Some(format!("{REJECTED_REQUESTS_DIR}/{name}")),
+            Err(e) => {
+                tracing::error!("cannot keep the rejected request in {}: {e}", dir.display());
+                None
+            }
+        }
     }
 
     pub fn handoff(&mut self, handoff: &Value) {
@@ -288,6 +334,8 @@ impl SessionTranscript {
 
     /// One model call with retries, logged: `request`, any `retry` lines, then
     /// `assistant_turn` + `usage`, or `error`. `on_event` sees the events as they stream.
+    /// A server that reports no usage gets an estimate ([`Usage::estimate`], flagged
+    /// `estimated`); a request the server rejects is kept beside the transcript.
     pub async fn model_call(
         &mut self,
         provider: &dyn Provider,
@@ -315,11 +363,21 @@ impl SessionTranscript {
             transcript: self,
             watch,
         };
-        let result = complete_turn(provider, request, policy, cancel, &mut observer).await;
-        match &result {
+        let mut result = complete_turn(provider, request, policy, cancel, &mut observer).await;
+        match &mut result {
             Ok(turn) => {
+                // A real call is never free: all zeros means the server did not say.
+                let estimated = turn.usage.is_zero();
+                if estimated {
+                    turn.usage = estimate_usage(provider, request, turn);
+                }
+                self.last_estimated = estimated;
                 self.assistant_turn(turn);
-                self.usage(turn.usage);
+                self.usage_line(turn.usage, estimated);
+            }
+            Err(e) if e.is_rejection() => {
+                let file = self.keep_rejected_body(provider.wire_body(request));
+                self.error_with(e, file);
             }
             Err(e) => self.error(e),
         }
@@ -375,6 +433,32 @@ impl TurnObserver for LoggingObserver<'_> {
         self.transcript.retry(retry);
         self.watch.on_retry(retry);
     }
+
+    fn on_waiting(&mut self, wait: &WaitNotice) {
+        self.watch.on_waiting(wait);
+    }
+}
+
+/// Usage for a call the server reported none for: the request body as the provider sends it
+/// (or our own form of it) and the answer's text and tool calls, at
+/// [`crate::agent::usage::ESTIMATE_BYTES_PER_TOKEN`].
+fn estimate_usage(provider: &dyn Provider, request: &ModelRequest, turn: &AssistantTurn) -> Usage {
+    let request_bytes = match provider.wire_body(request) {
+        Some(body) => body.to_string().len(),
+        None => serde_json::to_string(request).map_or(0, |s| s.len()),
+    };
+    let answer_bytes: usize = turn
+        .content
+        .iter()
+        .map(|block| match block {
+            crate::agent::message::ContentBlock::Text { text } => text.len(),
+            crate::agent::message::ContentBlock::ToolUse { name, input, .. } => {
+                name.len() + input.to_string().len()
+            }
+            crate::agent::message::ContentBlock::ToolResult { content, .. } => content.len(),
+        })
+        .sum();
+    Usage::estimate(request_bytes, answer_bytes)
 }
 
 struct EventsOnly<'a> {
@@ -401,6 +485,10 @@ impl TurnObserver for SessionWatch<'_> {
 
     fn on_retry(&mut self, retry: &RetryNotice) {
         self.observer.on_retry(self.who, retry);
+    }
+
+    fn on_waiting(&mut self, wait: &WaitNotice) {
+        self.observer.on_waiting(self.who, wait);
     }
 }
 

@@ -72,6 +72,8 @@ pub struct TranscriptLine {
     pub round: Option<u32>,
     pub purpose: Option<String>,
     pub usage: Option<Tokens>,
+    /// A `usage` line the server did not report: the agent estimated it.
+    pub estimated: Option<bool>,
     pub status: Option<String>,
     pub turns: Option<u32>,
 }
@@ -431,6 +433,8 @@ struct Session {
     usage_lines: Tokens,
     /// Model calls whose usage line is all zeros: the provider reported no usage.
     unreported_calls: u32,
+    /// Model calls whose usage the agent estimated (the provider reported none).
+    estimated_calls: u32,
     end_usage: Option<Tokens>,
 }
 
@@ -458,6 +462,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 status: None,
                 usage_lines: Tokens::default(),
                 unreported_calls: 0,
+                estimated_calls: 0,
                 end_usage: None,
             }
         });
@@ -482,7 +487,10 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
             "usage" => {
                 match &line.usage {
                     Some(u) if u.total() == 0 => s.unreported_calls += 1,
-                    Some(u) => s.usage_lines.add(u),
+                    Some(u) => {
+                        s.usage_lines.add(u);
+                        s.estimated_calls += u32::from(line.estimated == Some(true));
+                    }
                     None => {}
                 }
             }
@@ -534,6 +542,7 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
                     status: None,
                     usage_lines: Tokens::default(),
                     unreported_calls: 0,
+                    estimated_calls: 0,
                     end_usage: None,
                 });
             }
@@ -653,6 +662,16 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     for ((model, role), calls) in unreported {
         let (calls, their) = if calls == 1 { ("1 model call".to_string(), "its") } else { (format!("{calls} model calls"), "their") };
         notes.push(format!("{calls} of {model} ({role}) reported no usage; {their} tokens and cost are not counted"));
+    }
+    // Usage the agent estimated is counted, and said to be an estimate.
+    let mut estimated: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for s in sessions.iter().filter(|s| s.estimated_calls > 0) {
+        let model = s.model.clone().unwrap_or_else(|| "an unknown model".into());
+        *estimated.entry((model, s.role.clone())).or_default() += s.estimated_calls;
+    }
+    for ((model, role), calls) in estimated {
+        let calls = if calls == 1 { "1 model call".to_string() } else { format!("{calls} model calls") };
+        notes.push(format!("{calls} of {model} ({role}): usage not reported by the server; estimated (4 bytes a token) and counted in the tokens and cost"));
     }
     let by_role_seconds: BTreeMap<String, f64> = ROLES.iter().map(|r| (r.to_string(), union_length(role_spans.remove(r).unwrap_or_default()))).collect();
     let role_seconds_total = sum_f64(by_role_seconds.values().copied());

@@ -125,6 +125,9 @@ enum Message {
     /// A line the terminal would print that no event carries (where work was set aside, the
     /// new branch's base): to the client's log. A retry's wait also shows in the progress.
     Note { text: String, in_progress: bool },
+    /// A model call waiting for the provider: the line for the progress report, or `None`
+    /// when the wait is over (the report shows the run's figures again).
+    Waiting(Option<String>),
     Done(RunResult),
 }
 
@@ -139,6 +142,9 @@ impl Progress for EditorProgress {
             Update::Retry { .. } | Update::Note(_) => {
                 let in_progress = matches!(u, Update::Retry { .. });
                 let _ = self.tx.send(Message::Note { text: crate::runner::progress::describe(&u), in_progress });
+            }
+            Update::Waiting { over, .. } => {
+                let _ = self.tx.send(Message::Waiting((!over).then(|| crate::runner::progress::describe(&u).trim().to_string())));
             }
             _ => tracing::debug!("mission loop: {u:?}"),
         }
@@ -400,6 +406,14 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
                 client.log_message(MessageType::INFO, format!("Mission {}: {}", dir.display(), text.trim())).await;
                 if let Some(p) = progress.as_mut().filter(|_| in_progress) {
                     p.note(text.trim()).await;
+                }
+            }
+            Message::Waiting(line) => {
+                if let Some(p) = progress.as_mut() {
+                    match line {
+                        Some(text) => p.note(&text).await,
+                        None => p.report(work_progress::figures(&dir, None).await).await,
+                    }
                 }
             }
             Message::Done(r) => {

@@ -50,7 +50,7 @@ impl Agents {
     /// Builds every role's backend. The mission's usage so far is read back from its
     /// transcripts, so `max_tokens_per_mission` holds across resumes.
     pub fn new(config: MissionsConfig, mission_id: &str, mission_dir: &Path, working_dir: &Path, roles: &[AgentRole]) -> Result<Agents, String> {
-        let settings = HttpSettings::default();
+        let settings = HttpSettings::from_limits(&config.limits);
         let http = providers::http_client(&settings).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut backends = HashMap::new();
         let mut recording = None;
@@ -138,7 +138,7 @@ impl Agents {
     }
 }
 
-/// Names a session's retries after its role and feature.
+/// Names a session's retries and waits after its role and feature.
 struct Named<'a> {
     inner: &'a mut dyn SessionObserver,
     who: String,
@@ -156,5 +156,8 @@ impl SessionObserver for Named<'_> {
     }
     fn on_retry(&mut self, _who: &str, retry: &crate::agent::RetryNotice) {
         self.inner.on_retry(&self.who, retry);
+    }
+    fn on_waiting(&mut self, _who: &str, wait: &crate::agent::WaitNotice) {
+        self.inner.on_waiting(&self.who, wait);
     }
 }

@@ -211,6 +211,10 @@ impl SessionObserver for PlanFeed<'_> {
     fn on_retry(&mut self, who: &str, retry: &crate::agent::RetryNotice) {
         self.tools.on_retry(who, retry);
     }
+
+    fn on_waiting(&mut self, who: &str, wait: &crate::agent::WaitNotice) {
+        self.tools.on_waiting(who, wait);
+    }
 }
 
 /// Runs a planning session. `Step::Continue` when a clean plan was submitted (the state is

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::session::SessionObserver;
-use crate::agent::turn::RetryNotice;
+use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::agent::tools::ToolOutput;
 use crate::model::records::ProgressEvent;
 
@@ -34,6 +34,9 @@ pub enum Update<'a> {
     /// A model call failed and is tried again after a wait: `who` is the session (role,
     /// feature), `attempt` the one that failed.
     Retry { who: &'a str, error: &'a ProviderError, delay: Duration, attempt: u32 },
+    /// A model call has waited `waited` for the provider's first answer (`over`: the wait
+    /// ended, the answer began or the attempt failed).
+    Waiting { who: &'a str, waited: Duration, over: bool },
     Note(&'a str),
 }
 
@@ -66,6 +69,7 @@ impl<W: Write + Send> Progress for Lines<W> {
         }
         let line = match u {
             Update::Tool { .. } if self.verbosity != Verbosity::Verbose => return,
+            Update::Waiting { over: true, .. } => return,
             other => describe(&other),
         };
         let _ = writeln!(self.out, "{line}");
@@ -86,7 +90,18 @@ pub fn describe(u: &Update) -> String {
         Update::Fixing { milestone, round } => format!("  orchestrator: fix features for round {round} of {milestone}"),
         Update::Tool { name, summary } => format!("    {name} {summary}"),
         Update::Retry { who, error, delay, attempt } => retry_line(who, error, *delay, *attempt),
+        Update::Waiting { who, waited, .. } => format!("    {who}: waiting for the provider, {} s", waited_secs(*waited)),
         Update::Note(text) => text.to_string(),
+    }
+}
+
+/// `42` (whole seconds), or `1.5` under ten seconds (a short first-byte timeout is told about
+/// every fraction of a second).
+fn waited_secs(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1}", d.as_secs_f64())
+    } else {
+        format!("{}", d.as_secs_f64().round() as u64)
     }
 }
 
@@ -98,6 +113,7 @@ fn retry_line(who: &str, error: &ProviderError, delay: Duration, attempt: u32) -
         ErrorKind::Overloaded => "the provider is overloaded",
         ErrorKind::Server => "the provider failed",
         ErrorKind::Timeout => "the provider timed out",
+        ErrorKind::FirstByteTimeout => "no answer from the provider",
         ErrorKind::Transport => "cannot reach the provider",
         ErrorKind::StreamInterrupted => "the answer broke off",
         _ => "the model call failed",
@@ -174,6 +190,8 @@ pub struct Bars {
     multi: MultiProgress,
     features: std::sync::Arc<std::sync::Mutex<FeatureBar>>,
     activity: ProgressBar,
+    /// What the spinner said before a wait for the provider took it over.
+    activity_text: String,
     verbosity: Verbosity,
 }
 
@@ -187,7 +205,7 @@ impl Bars {
         activity.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
         activity.enable_steady_tick(Duration::from_millis(120));
         let features = FeatureBar { multi: multi.clone(), bar: features, tally: FeatureTally::default(), shown: false };
-        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, verbosity }
+        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, activity_text: String::new(), verbosity }
     }
 
     fn with_features(&self, f: impl FnOnce(&mut FeatureBar)) {
@@ -197,6 +215,11 @@ impl Bars {
 
     fn println(&self, line: String) {
         let _ = self.multi.println(line);
+    }
+
+    fn say(&mut self, text: String) {
+        self.activity.set_message(text.clone());
+        self.activity_text = text;
     }
 }
 
@@ -209,7 +232,7 @@ impl Progress for Bars {
                     f.tally.started(*done, *total);
                     f.draw();
                 });
-                self.activity.set_message(describe(&u).trim().to_string());
+                self.say(describe(&u).trim().to_string());
             }
             Update::FeatureFinished { .. } | Update::RoundResult { .. } => self.println(describe(&u)),
             Update::Tool { .. } => {
@@ -218,7 +241,10 @@ impl Progress for Bars {
                 }
             }
             Update::Note(_) | Update::Retry { .. } => self.println(describe(&u)),
-            _ => self.activity.set_message(describe(&u).trim().to_string()),
+            // The wait shows in the spinner, then it says again what runs.
+            Update::Waiting { over: false, .. } => self.activity.set_message(describe(&u).trim().to_string()),
+            Update::Waiting { over: true, .. } => self.activity.set_message(self.activity_text.clone()),
+            _ => self.say(describe(&u).trim().to_string()),
         }
     }
 
@@ -263,6 +289,10 @@ impl SessionObserver for ToolFeed<'_> {
     fn on_retry(&mut self, who: &str, retry: &RetryNotice) {
         self.progress.update(Update::Retry { who, error: &retry.error, delay: retry.delay, attempt: retry.attempt });
     }
+
+    fn on_waiting(&mut self, who: &str, wait: &WaitNotice) {
+        self.progress.update(Update::Waiting { who, waited: wait.waited, over: wait.over });
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +324,15 @@ mod tests {
             String::from_utf8(normal.out).unwrap(),
             "    worker feat-add: rate limited (HTTP 429), retrying in 3 s (attempt 2)\n    validator: the provider is overloaded (HTTP 529), retrying in 1.2 s (attempt 4)\n"
         );
+    }
+
+    #[test]
+    fn a_wait_for_the_provider_is_a_line_with_its_seconds_and_its_end_is_silent() {
+        let mut normal = Lines { out: Vec::new(), verbosity: Verbosity::Normal };
+        normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(42_300), over: false });
+        normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(43_000), over: true });
+        normal.update(Update::Waiting { who: "validator", waited: Duration::from_millis(1_500), over: false });
+        assert_eq!(String::from_utf8(normal.out).unwrap(), "    worker feat-add: waiting for the provider, 42 s\n    validator: waiting for the provider, 1.5 s\n");
     }
 
     fn event(kind: &str, fields: Value) -> ProgressEvent {
