@@ -45,7 +45,7 @@ fn the_demo_runs_a_whole_mission_offline() {
     let features: Value = serde_json::from_str(&std::fs::read_to_string(mission.join("features.json")).unwrap()).unwrap();
     let fix_feature = features["features"].as_array().unwrap().iter().find(|f| f["id"] == fix_id).expect("the fix is in features.json");
     assert_eq!((fix_feature["status"].as_str(), fix_feature["milestone"].as_str()), (Some("completed"), rounds[failed]["milestone"].as_str()));
-    droid_format::check_folder(&mission);
+    droid_format::assert_conforms(&mission);
     let calc = Command::new("sh").args(["calc.sh", "sub", "5", "3"]).current_dir(keep.join("calc")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&calc.stdout).trim(), "2", "the fixed calculator really works");
     let config = std::fs::read_to_string(keep.join("calc/missions.toml")).unwrap();

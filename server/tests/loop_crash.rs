@@ -64,7 +64,7 @@ fn check_consistent(p: &Project) {
         let sid = e["workerSessionId"].as_str().unwrap();
         assert!(p.handoff_of(sid).is_some(), "handoff of {sid} lost");
     }
-    droid_format::check_folder(&p.mission);
+    droid_format::assert_conforms(&p.mission);
 }
 
 #[test]

@@ -111,7 +111,7 @@ fn independent_features_run_at_once_in_worktrees_and_merge_back_in_queue_order()
     assert!(features["features"].as_array().unwrap().iter().all(|f| f["status"] == "completed"), "{features:#}");
     assert_eq!(p.sh("sh calc.sh add 2 3; sh calc.sh sub 5 3; sh calc.sh mul 4 5; sh test.sh"), "5\n2\n20\nall tests passed");
     assert_no_worktree_left(&p);
-    droid_format::check_folder(&p.mission);
+    droid_format::assert_conforms(&p.mission);
 }
 
 #[test]

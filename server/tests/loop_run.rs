@@ -18,8 +18,7 @@ fn handoff_files(p: &Project) -> Vec<Value> {
 
 /// The folder breaks no rule of droid's format.
 fn assert_droid_format(p: &Project) {
-    let problems = droid_format::check_folder(&p.mission);
-    assert!(problems.is_empty(), "the mission folder breaks droid's format:\n{}", problems.join("\n"));
+    droid_format::assert_conforms(&p.mission);
 }
 
 #[test]

@@ -62,9 +62,13 @@ const EVENT_TYPES: [&str; 11] = [
     "milestone_validation_triggered",
 ];
 
-/// Every way the folder's files break droid's format, as `path: problem` lines. `strict`
-/// also holds the files droid writes to its layout (no trailing newline), which a folder a
-/// person wrote by hand need not.
+/// Fails the test, listing every problem, when the folder breaks droid's format.
+pub fn assert_conforms(dir: &Path) {
+    let problems = check_folder(dir);
+    assert!(problems.is_empty(), "{} breaks droid's format:\n{}", dir.display(), problems.join("\n"));
+}
+
+/// Every way the folder's files break droid's format, as `path: problem` lines.
 pub fn check_folder(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let rules: Vec<(Regex, &Rule)> = RULES.iter().map(|r| (Regex::new(r.files).unwrap(), r)).collect();
@@ -295,7 +299,16 @@ fn feature(f: &Value, out: &mut Vec<String>) {
             out.push(format!("`{key}` must be a string or null"));
         }
     }
-    in_order(o, &DROID_FEATURE_KEYS, &format!("feature {id}"), out);
+    // A planner writes features in any key order; droid's runner rewrites each feature with
+    // every runner key, in its order. A feature with runner keys has been through that rewrite.
+    if o.contains_key("workerSessionIds") {
+        in_order(o, &DROID_FEATURE_KEYS, &format!("feature {id}"), out);
+        for key in ["currentWorkerSessionId", "completedWorkerSessionId"] {
+            if !o.contains_key(key) {
+                out.push(format!("feature {id} has `workerSessionIds` but no `{key}` (droid writes all three)"));
+            }
+        }
+    }
     let validator = ["scrutiny-validator", "user-testing-validator"].iter().find(|k| id.starts_with(&format!("{k}-")));
     if let Some(kind) = validator {
         if o.get("skillName").and_then(Value::as_str) != Some(kind) {
