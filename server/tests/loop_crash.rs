@@ -166,13 +166,15 @@ fn a_features_json_broken_mid_run_halts_with_the_reason_and_resumes_once_fixed()
     let mut run = p.spawn_run(&["--yes"]);
     wait_for_run(&p, &mut run, "worker_started", 1);
     let good = p.read("features.json");
-    std::fs::write(p.mission.join("features.json"), "{\"features\": [ {\"id\": \"feat-add\", BROKEN").unwrap();
+    let broken = "{\"features\": [ {\"id\": \"feat-add\", BROKEN";
+    std::fs::write(p.mission.join("features.json"), broken).unwrap();
     model.release("worker");
     let out = run.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "halted, as state.json says: {}", String::from_utf8_lossy(&out.stdout));
     let state = p.json("state.json");
     assert_eq!(state["detailedState"], "halted", "{state}");
     assert!(state["haltReason"].as_str().unwrap().contains("syntax errors"), "{state}");
+    assert_eq!(p.read("features.json"), broken, "a file the runner cannot parse is never rewritten");
     let last = p.events().pop().unwrap();
     assert_eq!((last["type"].as_str(), last["halted"].as_bool()), (Some("mission_paused"), Some(true)), "{last}");
 

@@ -166,6 +166,15 @@ fn a_run_killed_mid_batch_leaves_worktrees_that_the_resume_removes_first() {
     let mut reset: Vec<&str> = resumed[0]["resetFeatures"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     reset.sort();
     assert_eq!(reset, ["feat-add", "feat-sub"]);
+    // droid's record of each cut-off session: an orphan `worker_failed`, once.
+    let sessions: Vec<String> = active.iter().map(|a| a["sessionId"].as_str().unwrap().to_string()).collect();
+    let failed: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "worker_failed").collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for f in &failed {
+        let session = f["workerSessionId"].as_str().unwrap();
+        assert!(sessions.iter().any(|s| s == session), "{f}");
+        assert_eq!((f["spawnId"].as_str(), f["failureReason"].as_str()), (Some(format!("orphan_{session}").as_str()), Some("worker_exited_without_handoff")));
+    }
     assert_eq!(p.json("state.json")["detailedState"], "completed");
     assert_eq!(git(&p.repo, &["log", "--first-parent", "--format=%s", "main..HEAD"]).lines().collect::<Vec<_>>(), ["feat-mul", "merge feat-sub", "merge feat-add"]);
     assert_eq!(p.sh("sh test.sh"), "all tests passed");

@@ -374,3 +374,27 @@ fn a_rate_limited_model_call_is_shown_while_the_run_waits_to_retry() {
     assert!(p.read("sessions.jsonl").contains("\"kind\":\"retry\""));
     assert!(!p.read("progress_log.jsonl").contains("retry"));
 }
+
+/// A validator whose model never reports: one fresh session more, then the mission halts
+/// saying no review happened; nothing passes on the `Check:` results or the workers' word.
+#[test]
+fn a_validator_that_never_reports_halts_the_mission_without_passing_anything() {
+    let model = MissionModel::start(Script { mute: vec!["scrutiny"], ..Default::default() });
+    let p = Project::new(&model, LIMITS, ADD_ONLY, &one_milestone(json!([add_feature("")])));
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let state = p.json("state.json");
+    assert_eq!((state["state"].as_str(), state["detailedState"].as_str()), (Some("paused"), Some("halted")));
+    let reason = state["haltReason"].as_str().unwrap();
+    assert!(reason.contains("scrutiny-validator-basics of milestone basics gave no report in 2 sessions; no review happened"), "{reason}");
+    let failed: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "worker_failed").collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().all(|e| e["featureId"] == "scrutiny-validator-basics" && e["failureReason"] == "worker_exited_without_handoff"), "{failed:?}");
+    let paused = p.events().pop().unwrap();
+    assert_eq!((paused["type"].as_str(), paused["pauseReason"].as_str()), (Some("mission_paused"), Some("feature_retry_limit_exceeded")), "{paused}");
+    assert!(model.sessions("user-testing").is_empty(), "the round stopped at the scrutiny validator");
+    let vs = p.json("validation-state.json");
+    assert_ne!(vs["assertions"]["VAL-CALC-001"]["status"], "passed", "{vs:#}");
+    assert_eq!(p.feature("scrutiny-validator-basics")["status"], "pending");
+    droid_format::assert_conforms(&p.mission);
+}

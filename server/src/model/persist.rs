@@ -105,24 +105,32 @@ fn truncate_torn_tail(file: &mut File) -> io::Result<()> {
     // Scan backwards in blocks for the last newline.
     let mut end = len;
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
+    let keep = loop {
         let start = end.saturating_sub(buf.len() as u64);
         let chunk = &mut buf[..(end - start) as usize];
         file.seek(SeekFrom::Start(start))?;
         file.read_exact(chunk)?;
         if let Some(pos) = chunk.iter().rposition(|&b| b == b'\n') {
-            let keep = start + pos as u64 + 1;
-            if keep != len {
-                file.set_len(keep)?;
-            }
-            return Ok(());
+            break start + pos as u64 + 1;
         }
         if start == 0 {
-            file.set_len(0)?;
-            return Ok(());
+            break 0;
         }
         end = start;
+    };
+    if keep == len {
+        return Ok(());
     }
+    // A whole JSON value without its newline (written by hand, or by a tool that does not end
+    // its last line) is kept and ended; only a torn, unparseable tail is dropped.
+    let mut tail = Vec::with_capacity((len - keep) as usize);
+    file.seek(SeekFrom::Start(keep))?;
+    file.read_to_end(&mut tail)?;
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&tail).is_ok() {
+        file.seek(SeekFrom::End(0))?;
+        return file.write_all(b"\n");
+    }
+    file.set_len(keep)
 }
 
 fn unique_suffix() -> u64 {
@@ -162,6 +170,15 @@ mod tests {
         fs::write(&path, b"{\"a\":1}\n{\"b\":").unwrap();
         append_jsonl(&path, &serde_json::json!({"c": 3})).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"c\":3}\n");
+    }
+
+    #[test]
+    fn a_whole_last_line_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        fs::write(&path, b"{\"a\":1}\n{\"b\":2}").unwrap();
+        append_jsonl(&path, &serde_json::json!({"c": 3})).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub fn load(dir: &Path) -> ReportInput {
     for (path, e) in errors {
         note(format!("{}: {e}", path.strip_prefix(dir).unwrap_or(&path).display()));
     }
+    for (path, e) in folder::read_handoffs(dir).1 {
+        note(format!("{}: {e}", path.strip_prefix(dir).unwrap_or(&path).display()));
+    }
     let prices = read_prices(dir, &mut note);
     let diff = read_diff(dir, state.as_ref(), features.as_ref());
 

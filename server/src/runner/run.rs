@@ -335,7 +335,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     if let Some(lock) = git::index_lock(repo) {
         return Err(usage(format!("git's index is locked ({} exists): another git command is running, or one crashed and left it; remove the file if no git command is running, then run the mission again", lock.display())));
     }
-    let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
+    let slug = branch_slug(mission, repo);
     // A first start makes its own branch from HEAD: an old mission's branch of the same name
     // is never reused (design §6).
     let branch = match state.branch() {
@@ -350,6 +350,8 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     // Parallel workers' worktrees a killed run left go first; their features run again.
     let mut reset = worktree::remove_leftovers(repo, &branch).map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
     reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.status() == Some("in_progress"))).unwrap_or(false));
+    // Every session the stop interrupted, for droid's orphan `worker_failed` once resumed.
+    let mut orphans: Vec<(String, String)> = state.active_features().into_iter().filter(|a| a.worktree.is_some()).map(|a| (a.session_id, a.feature_id)).collect();
     let in_working_dir: Vec<_> = state.active_features().into_iter().filter(|a| a.worktree.is_none()).collect();
     if in_working_dir.len() != state.active_features().len() {
         state.set_active_features(&in_working_dir);
@@ -391,6 +393,9 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     for f in queue.file.features.iter().filter(|f| f.status() == Some("in_progress")) {
         let id = f.id().unwrap_or_default();
         if handed_off.as_deref() != Some(id) && !f.is_validator() {
+            if let Some(session) = f.current_worker_session_id.as_ref().filter(|s| super::handoffs::of_session(mission, &s.value).is_none()) {
+                orphans.push((session.value.clone(), id.to_string()));
+            }
             queue::back_to_pending(mission, id).map_err(internal)?;
             if !reset.iter().any(|r| r == id) {
                 reset.push(id.to_string());
@@ -419,6 +424,11 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     }
     let message = if resuming { format!("resumed by {}", opts.origin.approval(true)) } else { format!("started by {}", opts.origin.approval(true)) };
     journal.log("mission_run_started", json!({"message": message})).map_err(|e| internal(e.to_string()))?;
+    // The one feature in flight in the working directory is logged when it runs again
+    // (`worker::interrupted`); a session is logged once whichever comes first.
+    for (session, feature) in orphans {
+        journal.log("worker_failed", worker::orphan_event(&session, &feature)).map_err(|e| internal(e.to_string()))?;
+    }
     state.set_status(MissionStatus::Running);
     state.save().map_err(|e| internal(e.to_string()))?;
     Ok(())
@@ -450,6 +460,18 @@ fn refuse_dirt(repo: &Path, mission_rel: Option<&str>) -> Result<(), RunResult> 
 }
 
 /// `missions/<slug>`, or the first of `missions/<slug>-2`, `-3`, ... that is not a branch yet.
+/// The name the mission's branch is made from: the folder's name under the repository's
+/// `.missions/` (what `missions new` chose), else mission.md's title (droid's folder outside
+/// the repository is named by a session uuid, which says nothing on a branch).
+fn branch_slug(mission: &Path, repo: &Path) -> String {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let inside = canonical(mission).starts_with(canonical(repo));
+    let from_folder = || mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy()));
+    let from_title = || folder::mission_title(mission).map(|t| super::new::slugify(&t));
+    let (first, second) = if inside { (from_folder(), from_title()) } else { (from_title(), from_folder()) };
+    first.into_iter().chain(second).find(|s| !s.is_empty()).unwrap_or_else(|| "mission".into())
+}
+
 fn fresh_branch(repo: &Path, slug: &str) -> String {
     let first = format!("missions/{slug}");
     std::iter::once(first.clone()).chain((2..).map(|n| format!("{first}-{n}"))).find(|b| !git::branch_exists(repo, b)).unwrap_or(first)

@@ -35,5 +35,8 @@ pub fn on_disk(dir: &Path) -> Result<OnDisk, String> {
     let f = texts.features.as_deref().map(features::parse);
     let title = folder::mission_title(dir);
     let summary = summarize(&state, title.as_deref(), c.as_ref(), f.as_ref(), Some(&texts.validation));
-    Ok(OnDisk { summary, unreadable: texts.errors })
+    let mut unreadable = texts.errors;
+    // A handoff droid was writing when it stopped (its writes are not atomic) is named.
+    unreadable.extend(folder::read_handoffs(dir).1);
+    Ok(OnDisk { summary, unreadable })
 }

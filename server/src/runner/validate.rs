@@ -134,7 +134,9 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
     let id = feature.id().unwrap_or_default();
     let milestone = round.milestone.as_str();
     let mut last_reason = String::new();
+    let mut sessions = 0;
     for attempt in 1..=VALIDATOR_ATTEMPTS {
+        sessions = attempt;
         let session_id = new_session_id();
         ctx.log("worker_selected_feature", json!({"workerSessionId": session_id, "featureId": id}))?;
         let current = Queue::load(&ctx.mission)?.feature(id).cloned().unwrap_or_else(|| feature.clone());
@@ -176,6 +178,8 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
                 last_reason = end.reason();
                 ctx.log("worker_failed", json!({"workerSessionId": session_id, "spawnId": format!("worker_no_handoff_{session_id}"), "exitCode": 0, "reason": last_reason, "failureReason": "worker_exited_without_handoff", "featureId": id}))?;
                 queue::back_to_pending(&ctx.mission, id)?;
+                // The provider retried until its deadline already; the budget is spent: a
+                // fresh session would end the same way.
                 if matches!(end, SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) {
                     break;
                 }
@@ -184,7 +188,8 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
         }
     }
     // No review happened: the milestone cannot pass on `Check:` results alone.
-    let reason = format!("validator {id} of milestone {milestone} ended without a report twice; no review happened (last: {last_reason})");
+    let times = if sessions == 1 { "in its session".to_string() } else { format!("in {sessions} sessions") };
+    let reason = format!("validator {id} of milestone {milestone} gave no report {times}; no review happened (last: {last_reason})");
     Ok(Some(Step::HaltWith(Halt { reason, retry_limit: true, feature: Some(id.to_string()) })))
 }
 

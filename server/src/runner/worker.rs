@@ -59,10 +59,12 @@ pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String
 /// An interrupted session (the runner was killed or paused before it handed off): logged as
 /// droid logs a worker that exited without a handoff.
 pub fn interrupted(ctx: &mut Ctx, active: &ActiveFeature) -> Result<(), String> {
-    ctx.log(
-        "worker_failed",
-        json!({"workerSessionId": active.session_id, "spawnId": format!("orphan_{}", active.session_id), "reason": "the runner stopped before the session handed off; its uncommitted work was set aside", "failureReason": "worker_exited_without_handoff", "featureId": active.feature_id}),
-    )
+    ctx.log("worker_failed", orphan_event(&active.session_id, &active.feature_id))
+}
+
+/// droid's `worker_failed` for a session that a stop cut off before it handed off.
+pub fn orphan_event(session_id: &str, feature_id: &str) -> Value {
+    json!({"workerSessionId": session_id, "spawnId": format!("orphan_{session_id}"), "reason": "the runner stopped before the session handed off; its uncommitted work was set aside", "failureReason": "worker_exited_without_handoff", "featureId": feature_id})
 }
 
 /// Runs sessions of `feature_id` in the working directory from attempt `next.0` (told

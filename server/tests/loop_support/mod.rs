@@ -51,6 +51,8 @@ pub struct Script {
     /// id -> `{"file", "line"}` of a blocking issue in the review of the feature claiming it.
     /// Without one the scrutiny review passes (only the user-testing validator fails it).
     pub issue_locations: BTreeMap<String, Value>,
+    /// Roles that only ever answer with text, never a tool call (a model that will not report).
+    pub mute: Vec<&'static str>,
 }
 
 /// A planning session: optional questions (only when `ask_user` is offered and they are not
@@ -143,6 +145,7 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
         tokio::time::sleep(shared.script.latency).await;
     }
     let calls = match role {
+        _ if shared.script.mute.contains(&role) => vec![],
         "worker" => worker(&conv),
         "scrutiny" => scrutiny(&conv, &shared.script),
         "user-testing" => user_testing(&conv, &shared.script),
@@ -621,6 +624,15 @@ impl Project {
         }
         std::fs::remove_dir_all(p.mission.join("skills")).unwrap();
         p
+    }
+
+    /// The project with its mission moved to `to` (outside the repository, where droid keeps
+    /// its missions: `~/.factory/missions/<session uuid>/`).
+    pub fn with_mission_at(mut self, to: PathBuf) -> Project {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::rename(&self.mission, &to).unwrap();
+        self.mission = to;
+        self
     }
 
     /// The planning script of the calculator: the contract and features above.
