@@ -50,7 +50,7 @@ impl Agents {
     /// Builds every role's backend. The mission's usage so far is read back from its
     /// transcripts, so `max_tokens_per_mission` holds across resumes.
     pub fn new(config: MissionsConfig, mission_id: &str, mission_dir: &Path, working_dir: &Path, roles: &[AgentRole]) -> Result<Agents, String> {
-        let settings = HttpSettings::default();
+        let settings = HttpSettings::from_limits(&config.limits);
         let http = providers::http_client(&settings).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut backends = HashMap::new();
         let mut recording = None;
@@ -107,7 +107,7 @@ impl Agents {
         let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
-        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default() };
+        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default(), skeleton: String::new() };
         let Some(backend) = self.backends.get(&role) else {
             return failed(format!("no provider was set up for the {role} role"));
         };
@@ -131,14 +131,14 @@ impl Agents {
                 None => {
                     let end = SessionEnd::Failed(format!("the recording has no more {role} sessions"));
                     transcript.end_with(end.status(), json!({"reason": end.reason()}));
-                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default() }
+                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default(), skeleton: String::new() }
                 }
             },
         }
     }
 }
 
-/// Names a session's retries after its role and feature.
+/// Names a session's retries and waits after its role and feature.
 struct Named<'a> {
     inner: &'a mut dyn SessionObserver,
     who: String,
@@ -156,5 +156,8 @@ impl SessionObserver for Named<'_> {
     }
     fn on_retry(&mut self, _who: &str, retry: &crate::agent::RetryNotice) {
         self.inner.on_retry(&self.who, retry);
+    }
+    fn on_waiting(&mut self, _who: &str, wait: &crate::agent::WaitNotice) {
+        self.inner.on_waiting(&self.who, wait);
     }
 }

@@ -173,6 +173,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == Method::GET {
+        // A gateway in front (LiteLLM) asks for `/v1/models`: answered, and no step taken.
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"object": "list", "data": []}).to_string()))
+            .unwrap();
+    }
     let body = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     shared.requests.lock().unwrap().push(Recorded {
@@ -371,7 +379,7 @@ pub fn replace_in_frames(frames: Vec<String>, from: &str, to: &str) -> Vec<Strin
 // ---- Mission folder helpers ------------------------------------------------------------
 
 pub fn read_transcript(dir: &std::path::Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("worker-transcripts.jsonl")).unwrap_or_default();
+    let text = std::fs::read_to_string(dir.join("sessions.jsonl")).unwrap_or_default();
     text.lines()
         .map(|l| serde_json::from_str(l).expect("every transcript line is JSON"))
         .collect()
@@ -416,6 +424,9 @@ pub fn fast_retries() -> RetryPolicy {
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
         max_attempts: 6,
+        max_first_byte_attempts: 2,
+        max_identical_server_errors: 5,
+        wait_notice_every: Duration::from_millis(100),
         max_outage_attempts: 6,
         deadline: Duration::from_secs(20),
         jitter: 0.5,

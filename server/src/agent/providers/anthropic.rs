@@ -3,7 +3,9 @@
 use super::http::{self, join_url, parse_data, str_at, u64_at, HttpSettings, WireDecoder};
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
-use crate::agent::message::{ContentBlock, Message, MessageRole, ModelRequest, StopReason};
+use crate::agent::message::{
+    arguments_object, ContentBlock, Message, MessageRole, ModelRequest, StopReason,
+};
 use crate::agent::provider::{EventStream, Provider};
 use crate::agent::secrets::ApiKey;
 use crate::agent::sse::SseEvent;
@@ -27,6 +29,7 @@ pub struct AnthropicProvider {
     key: Option<ApiKey>,
     max_output_tokens: u32,
     prompt_caching: bool,
+    streaming: bool,
     settings: HttpSettings,
 }
 
@@ -39,6 +42,7 @@ impl AnthropicProvider {
             key,
             max_output_tokens: DEFAULT_MAX_OUTPUT_TOKENS,
             prompt_caching: true,
+            streaming: true,
             settings: HttpSettings::default(),
         }
     }
@@ -55,6 +59,13 @@ impl AnthropicProvider {
 
     pub fn with_prompt_caching(mut self, on: bool) -> Self {
         self.prompt_caching = on;
+        self
+    }
+
+    /// `stream = false`: ask for whole answers (for a server or gateway whose streaming
+    /// loses tool calls).
+    pub fn with_streaming(mut self, on: bool) -> Self {
+        self.streaming = on;
         self
     }
 
@@ -77,7 +88,7 @@ impl AnthropicProvider {
             "max_tokens".into(),
             json!(request.max_output_tokens.unwrap_or(self.max_output_tokens)),
         );
-        body.insert("stream".into(), json!(true));
+        body.insert("stream".into(), json!(self.streaming));
         if let Some(t) = request.temperature {
             body.insert("temperature".into(), json!(t));
         }
@@ -138,14 +149,9 @@ fn message_json(message: &Message) -> Option<Value> {
             // The API rejects empty and whitespace-only text blocks.
             ContentBlock::Text { text } if text.trim().is_empty() => None,
             ContentBlock::Text { text } => Some(json!({"type": "text", "text": text})),
-            ContentBlock::ToolUse { id, name, input } => {
-                let input = if input.is_object() {
-                    input.clone()
-                } else {
-                    json!({"_invalid_arguments": input})
-                };
-                Some(json!({"type": "tool_use", "id": id, "name": name, "input": input}))
-            }
+            ContentBlock::ToolUse { id, name, input } => Some(
+                json!({"type": "tool_use", "id": id, "name": name, "input": arguments_object(input)}),
+            ),
             ContentBlock::ToolResult {
                 tool_use_id,
                 content,
@@ -177,17 +183,20 @@ impl Provider for AnthropicProvider {
         request: &'a ModelRequest,
     ) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
         async move {
+            let endpoint = self.endpoint();
+            let accept = if self.streaming { "text/event-stream" } else { "application/json" };
             let mut builder = self
                 .http
-                .post(self.endpoint())
+                .post(&endpoint)
                 .header("anthropic-version", API_VERSION)
-                .header("accept", "text/event-stream")
+                .header("accept", accept)
                 .json(&self.request_body(request));
             if let Some(key) = &self.key {
                 builder = builder.header("x-api-key", key.expose());
             }
             http::send(
                 builder,
+                &endpoint,
                 &self.settings,
                 AnthropicDecoder::default(),
                 events_from_message,
@@ -195,6 +204,14 @@ impl Provider for AnthropicProvider {
             .await
         }
         .boxed()
+    }
+
+    fn wire_body(&self, request: &ModelRequest) -> Option<Value> {
+        Some(self.request_body(request))
+    }
+
+    fn output_limit(&self, request: &ModelRequest) -> Option<u32> {
+        Some(request.max_output_tokens.unwrap_or(self.max_output_tokens))
     }
 }
 

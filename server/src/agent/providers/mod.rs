@@ -49,6 +49,7 @@ pub fn from_role(
             if let Some(n) = role.max_output_tokens {
                 p = p.with_max_output_tokens(n);
             }
+            let p = p.with_streaming(role.stream.unwrap_or(true));
             Ok(Arc::new(p.with_settings(settings)))
         }
         ProviderKind::Openai => {
@@ -59,6 +60,7 @@ pub fn from_role(
             if let Some(n) = role.max_output_tokens {
                 p = p.with_max_output_tokens(n);
             }
+            let p = p.with_streaming(role.stream.unwrap_or(true));
             Ok(Arc::new(p.with_settings(settings)))
         }
         ProviderKind::Command => Err(ProviderSetupError::NotHttpProvider("command")),
