@@ -6,6 +6,7 @@ pub mod agents;
 pub mod commands;
 pub mod context;
 pub mod demo;
+pub mod evidence;
 pub mod events;
 pub mod failpoint;
 pub mod fix;

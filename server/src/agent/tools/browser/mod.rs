@@ -186,15 +186,19 @@ pub struct Browser {
 
 impl Browser {
     /// Starts Chromium (see [`cdp::find_chromium`]) with a page of [`VIEWPORT`], recording into
-    /// `evidence.dir`; the browser's own output goes to `log`.
-    pub async fn launch(evidence: &EvidenceDir, log: &Path) -> Result<Browser, String> {
+    /// `evidence.dir`; the browser's own output goes to `log`. `continue_logs`: append to the
+    /// logs (a browser started again in the same session) instead of starting them afresh.
+    pub async fn launch(evidence: &EvidenceDir, log: &Path, continue_logs: bool) -> Result<Browser, String> {
         let program = cdp::find_chromium()?;
-        Browser::launch_with(&program, evidence, log).await
+        Browser::launch_with(&program, evidence, log, continue_logs).await
     }
 
-    pub async fn launch_with(program: &Path, evidence: &EvidenceDir, log: &Path) -> Result<Browser, String> {
+    pub async fn launch_with(program: &Path, evidence: &EvidenceDir, log: &Path, continue_logs: bool) -> Result<Browser, String> {
         std::fs::create_dir_all(&evidence.dir).map_err(|e| format!("cannot create {}: {e}", evidence.dir.display()))?;
-        let open_log = |name: &str| File::create(evidence.dir.join(name)).map_err(|e| format!("cannot create {}: {e}", evidence.dir.join(name).display()));
+        let open_log = |name: &str| {
+            let path = evidence.dir.join(name);
+            std::fs::OpenOptions::new().create(true).write(true).append(continue_logs).truncate(!continue_logs).open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+        };
         let state = Arc::new(Mutex::new(PageState { requests: Vec::new(), inflight: HashMap::new(), console: Vec::new(), loading: false, activity: 0, network_log: Some(open_log(NETWORK_LOG)?), console_log: Some(open_log(CONSOLE_LOG)?), page_frame: None, documents: 0 }));
         let sink = state.clone();
         let extra = vec![format!("--window-size={},{}", VIEWPORT.0, VIEWPORT.1)];
@@ -686,16 +690,48 @@ pub struct BrowserTool {
     browser: Option<Browser>,
     /// Set when the browser could not start, so the model is told once and clearly.
     failed: Option<String>,
+    /// What browsers of this session that closed unexpectedly recorded (`None`: no browser
+    /// has run yet).
+    earlier: Option<SessionRecord>,
+}
+
+/// What the browser recorded in a session: its files (screenshots, the two logs, relative to
+/// `evidence/`), every request and every console message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionRecord {
+    pub files: Vec<RecordedFile>,
+    pub requests: Vec<RecordedRequest>,
+    pub console: Vec<ConsoleMessage>,
+}
+
+impl SessionRecord {
+    fn absorb(&mut self, b: &Browser) {
+        for f in b.recorded_files() {
+            self.files.retain(|x| x.path != f.path);
+            self.files.push(f);
+        }
+        self.requests.extend(b.requests());
+        self.console.extend(b.console());
+    }
 }
 
 impl BrowserTool {
     /// `log`: where Chromium's own output goes.
     pub fn new(evidence: EvidenceDir, log: PathBuf) -> Self {
-        BrowserTool { evidence, log, browser: None, failed: None }
+        BrowserTool { evidence, log, browser: None, failed: None, earlier: None }
     }
 
     pub fn browser(&self) -> Option<&Browser> {
         self.browser.as_ref()
+    }
+
+    /// Everything the session's browsers recorded; `None` when no browser ran.
+    pub fn record(&self) -> Option<SessionRecord> {
+        let mut record = self.earlier.clone();
+        if let Some(b) = &self.browser {
+            record.get_or_insert_with(SessionRecord::default).absorb(b);
+        }
+        record
     }
 
     /// Runs one call of the `browser` tool (arguments already checked against [`schema`]).
@@ -708,7 +744,7 @@ impl BrowserTool {
             if let Some(why) = &self.failed {
                 return ToolOutput::error(why.clone());
             }
-            match Browser::launch(&self.evidence, &self.log).await {
+            match Browser::launch(&self.evidence, &self.log, self.earlier.is_some()).await {
                 Ok(b) => self.browser = Some(b),
                 Err(e) => {
                     self.failed = Some(e.clone());
@@ -753,7 +789,10 @@ impl BrowserTool {
         .await;
         if b.chromium.is_closed() {
             let why = "the browser closed unexpectedly; the next call starts a new one".to_string();
-            self.browser = None;
+            if let Some(mut gone) = self.browser.take() {
+                gone.close().await;
+                self.earlier.get_or_insert_with(SessionRecord::default).absorb(&gone);
+            }
             return ToolOutput::error(match result {
                 Ok(_) => why,
                 Err(e) => format!("{e} ({why})"),
