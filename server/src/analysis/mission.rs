@@ -144,10 +144,10 @@ impl MissionAnalysis {
             "" => "pending",
             s => s,
         };
-        // validation-state.json holds the runner's checked evidence of the latest round; only
-        // without it (a folder droid wrote) do the flows' citations stand in.
+        // The runner records the checked evidence of the latest round (and its `round`) in
+        // validation-state.json; only in a folder droid wrote do the flows' citations stand in.
         let mut evidence: Vec<String> = state.evidence.clone();
-        for m in records.milestones.iter().filter(|_| state.evidence.is_empty()) {
+        for m in records.milestones.iter().filter(|_| state.evidence.is_empty() && state.round.is_none()) {
             for flow in &m.flows {
                 for a in flow.assertions.iter().filter(|a| a.id == id) {
                     for e in a.evidence_paths() {
