@@ -276,6 +276,7 @@ pub(crate) fn finish_session(spec: &SessionSpec, transcript: &mut SessionTranscr
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     provider: &dyn Provider,
     spec: &SessionSpec,

@@ -15,6 +15,7 @@ use crate::model::records::relative_inside;
 
 /// Every evidence file of one session, inspected once.
 pub struct SessionEvidence<'a> {
+    root: &'a Path,
     recorded: &'a Recorded,
     /// Tool-written files and every file a report cites, `cited` unset.
     files: Vec<SeenFile>,
@@ -35,17 +36,23 @@ pub struct AssertionEvidence {
     pub by_kind: Map<String, Value>,
 }
 
-/// A cited path as a path inside `evidence/`: reports cite relative to it, but a leading
-/// `evidence/` is forgiven. `None` for a path that leaves the folder.
-pub fn cited_path(raw: &str) -> Option<String> {
-    let inside = relative_inside(raw.trim())?;
+/// A cited path as a path inside `evidence/` (`root`): reports cite relative to it, but a
+/// leading `evidence/`, or the folder's absolute path, is forgiven. `None` for a path that
+/// leaves the folder.
+pub fn cited_path(root: &Path, raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let relative = match Path::new(raw).strip_prefix(root) {
+        Ok(rest) => rest.to_str()?.to_string(),
+        Err(_) => raw.to_string(),
+    };
+    let inside = relative_inside(&relative)?;
     Some(inside.strip_prefix("evidence/").map(str::to_string).unwrap_or(inside))
 }
 
 impl<'a> SessionEvidence<'a> {
     /// `root`: the mission's `evidence/` folder; `cited`: every path any assertion of the
     /// report cites (as written).
-    pub fn gather(root: &Path, recorded: &'a Recorded, cited: &[&str]) -> SessionEvidence<'a> {
+    pub fn gather(root: &'a Path, recorded: &'a Recorded, cited: &[&str]) -> SessionEvidence<'a> {
         let mut files: Vec<SeenFile> = Vec::new();
         for f in &recorded.files {
             if files.iter().any(|x| x.path == f.path) {
@@ -54,13 +61,13 @@ impl<'a> SessionEvidence<'a> {
             files.push(SeenFile { path: f.path.clone(), kind: inspect(&root.join(&f.path)), role: Some(f.what), label: f.label.clone(), cited: false });
         }
         for raw in cited {
-            let Some(path) = cited_path(raw) else { continue };
+            let Some(path) = cited_path(root, raw) else { continue };
             if !files.iter().any(|x| x.path == path) {
                 files.push(SeenFile { kind: inspect(&root.join(&path)), path, role: None, label: String::new(), cited: false });
             }
         }
         let log = |role: FileRole| recorded.files.iter().find(|f| f.what == role).map(|f| f.path.clone()).unwrap_or_default();
-        SessionEvidence { recorded, network_log: log(FileRole::Network), console_log: log(FileRole::Console), files }
+        SessionEvidence { root, recorded, network_log: log(FileRole::Network), console_log: log(FileRole::Console), files }
     }
 
     /// Checks one assertion: its `Evidence:` items against the record and the files `cited`
@@ -68,7 +75,7 @@ impl<'a> SessionEvidence<'a> {
     /// says) and every unsatisfied item overturn the pass.
     pub fn check(&self, items: &[String], cited: &[String], claimed_pass: bool) -> AssertionEvidence {
         let raw = cited;
-        let cited: Vec<Option<String>> = raw.iter().map(|c| cited_path(c)).collect();
+        let cited: Vec<Option<String>> = raw.iter().map(|c| cited_path(self.root, c)).collect();
         let files: Vec<SeenFile> = self.files.iter().map(|f| SeenFile { cited: cited.iter().flatten().any(|c| *c == f.path), ..f.clone() }).collect();
         let view = SessionView {
             files: &files,
@@ -158,7 +165,8 @@ mod tests {
         let session = SessionEvidence::gather(root, &recorded, &cited);
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
 
-        let good = session.check(&s(&["screenshot(home)", "console-errors"]), &s(&["m/round-1/home.png", "evidence/m/round-1/notes.txt"]), true);
+        let absolute = root.join("m/round-1/home.png").display().to_string();
+        let good = session.check(&s(&["screenshot(home)", "console-errors"]), &s(&[&absolute, "evidence/m/round-1/notes.txt"]), true);
         assert_eq!(good.overturned, None);
         assert_eq!(good.paths, s(&["m/round-1/home.png", "m/round-1/browser-console.jsonl", "m/round-1/notes.txt"]));
         assert_eq!(Value::Object(good.by_kind), serde_json::json!({"screenshots": ["m/round-1/home.png"], "consoleLogs": ["m/round-1/browser-console.jsonl"], "files": ["m/round-1/notes.txt"]}));

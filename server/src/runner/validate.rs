@@ -209,7 +209,9 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
     Ok(Some(Step::HaltWith(Halt { reason, retry_limit: true, feature: Some(id.to_string()) })))
 }
 
-/// What a validator's turn came to.
+/// What a validator's turn came to (made and taken apart once per session: its size does
+/// not matter).
+#[allow(clippy::large_enum_variant)]
 enum Ran {
     /// Its session ran (whatever ended it), after what the runner ran first.
     Session(SessionOutcome, BeforeSession),
@@ -523,7 +525,8 @@ fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &
     let said: Vec<&Value> = report["assertions"].as_array().into_iter().flatten().collect();
     let cited_of = |a: &Value| -> Vec<String> { a["evidence"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
     let all_cited: Vec<String> = said.iter().flat_map(|a| cited_of(a)).collect();
-    let session = SessionEvidence::gather(&ctx.mission.join(EVIDENCE_DIR), recorded, &all_cited.iter().map(String::as_str).collect::<Vec<_>>());
+    let evidence_root = ctx.mission.join(EVIDENCE_DIR);
+    let session = SessionEvidence::gather(&evidence_root, recorded, &all_cited.iter().map(String::as_str).collect::<Vec<_>>());
     let mut reported: Vec<FlowAssertion> = Vec::new();
     let mut overturned: Vec<(String, String)> = Vec::new();
     for a in said {
