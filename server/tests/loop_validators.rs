@@ -341,3 +341,57 @@ fn a_validator_whose_report_breaks_its_schema_twice_halts_the_mission() {
     assert_ne!(state_of(&p.json("validation-state.json"), "VAL-CALC-001")["status"], "passed");
     droid_format::assert_conforms(&p.mission);
 }
+
+/// The process groups of the children of `pid` whose command line holds `needle`.
+fn child_groups(pid: u32, needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let child: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+            let mut fields = stat.rsplit(')').next()?.split_whitespace();
+            let (_state, ppid, pgrp) = (fields.next()?, fields.next()?.parse::<u32>().ok()?, fields.next()?.parse::<i32>().ok()?);
+            let cmdline = String::from_utf8_lossy(&std::fs::read(format!("/proc/{child}/cmdline")).ok()?).replace('\0', " ");
+            (ppid == pid && cmdline.contains(needle)).then_some(pgrp)
+        })
+        .collect()
+}
+
+/// The browser of a user-testing session ends with a runner killed by SIGKILL (it reads the
+/// DevTools protocol from the runner's pipe, which closes).
+#[test]
+fn a_browser_does_not_outlive_a_killed_runner() {
+    let model = MissionModel::start(Script::default());
+    let (p, _) = web_project(&model, app);
+    let mut child = p.spawn_run(&["--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let browser = loop {
+        if let Some(&g) = child_groups(child.id(), "--remote-debugging-pipe").first() {
+            break g;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before a browser started: {:?}", p.event_types());
+        }
+        assert!(Instant::now() < deadline, "no browser started: {:?}", p.event_types());
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // The session's next model call waits; the browser stays open meanwhile.
+    model.hold("user-testing");
+    while !model.seen().iter().any(|s| s.role == "user-testing" && s.turn >= 1) {
+        assert!(Instant::now() < deadline, "the session did not go on");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!group_members(browser).is_empty(), "the browser is open while the session waits");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = Instant::now() + Duration::from_secs(15);
+    while !group_members(browser).is_empty() && Instant::now() < gone {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(group_members(browser).is_empty(), "the browser's group outlived the runner: {:?}", group_members(browser));
+    model.release("user-testing");
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(processes_under(&p.repo), Vec::<String>::new());
+}
