@@ -3,10 +3,13 @@
 //! at the top of the queue (`milestone_validation_triggered`). A round then runs the
 //! milestone's pending validators in queue order, each as a worker run of its own (droid's
 //! worker events, a handoff file, a transcript line): the scrutiny validator reviews each
-//! feature (`validation/<m>/scrutiny/reviews/<feature>.json`, `synthesis.json`); the
-//! user-testing validator tests every assertion as a black box after the runner's own
-//! `Check:` commands, which are ground truth (`flows/<group>.json`, `synthesis.json`, and
-//! validation-state.json). A validator that succeeded is `completed`; one that failed goes
+//! feature (`validation/<m>/scrutiny/reviews/<feature>.json`, `synthesis.json`) after the
+//! runner ran services.yaml's test, typecheck and lint; the user-testing validator tests
+//! every assertion as a black box, with a browser and terminals that record what they see,
+//! against services.yaml's services the runner started, after the runner's own `Check:`
+//! commands, which are ground truth; each claimed pass is checked against its evidence
+//! (`flows/round-<n>.json`, `synthesis.json`, and validation-state.json). A service that does
+//! not come up blocks the round. A validator that succeeded is `completed`; one that failed goes
 //! back to `pending` for the fixes. Each round's syntheses are also kept as
 //! `synthesis-round-<n>.json`; droid's own `synthesis.json` holds the latest.
 
