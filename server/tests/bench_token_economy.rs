@@ -9,10 +9,11 @@
 //! cargo test --release --test bench_token_economy -- --ignored --nocapture
 //! ```
 //!
-//! The mission: a planner that reads the repository and writes research notes before the
-//! plan; 20 features in 4 milestones, each worker taking 30 to 60 turns with tool outputs of
+//! The mission: a planner that reads the repository and writes research notes (droid's
+//! `library/research/`) before the plan; 20 features in 4 milestones, each worker taking 30 to 60 turns with tool outputs of
 //! 1 to 20 KB; a scrutiny and a user-testing validator per milestone; one feature with a bug
-//! its own test misses, so one fix round (a fix session, a fix feature, a second validation).
+//! its own test misses, so one fix round (a fix session that adds a note of its own, a fix
+//! feature, a second validation).
 //! Every figure is drawn from a seeded generator keyed by the session and turn, so both wire
 //! formats, and the runs before and after a change, see the same mission. Time is simulated:
 //! each answer advances a clock by the model's writing time and the tool's running time, so
@@ -190,11 +191,14 @@ fn padding_call(key: &SessionKey, system: &str, turn: usize) -> (String, (String
     let kind = draw(&name, turn, "kind", 0, 99);
     let thought = format!("Turn {turn} of {name}: looking at the next piece of the code base before changing anything.");
     let mission = system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string();
-    let writes_notes = key.first_user.starts_with("# Plan this mission") && turn < 3;
+    // The planner's research notes, and the fix round's (the library grows mid-mission).
+    let planning = key.first_user.starts_with("# Plan this mission");
+    let writes_notes = key.role == "orchestrator" && (turn < 3 && planning || turn == 0 && !planning);
     let call = if writes_notes {
         // The planner's research notes (droid's `library/`), 6 to 10 KB each.
         let bytes = draw(&name, turn, "note", 6 * 1024, 10 * 1024) as usize;
-        ("write_file".to_string(), json!({"path": format!("{mission}/library/research/notes-{turn}.md"), "content": source_text(bytes)}))
+        let file = if planning { format!("notes-{turn}.md") } else { "fix-round.md".to_string() };
+        ("write_file".to_string(), json!({"path": format!("{mission}/library/research/{file}"), "content": source_text(bytes)}))
     } else if key.role == "worker" && kind < 15 {
         // Code the worker writes: its arguments are output now and input on every later turn.
         ("write_file".to_string(), json!({"path": format!("work/{name}/draft-{turn}.tmp"), "content": source_text(size / 4)}))
@@ -490,6 +494,18 @@ fn print_run(format: Format, run: &Run) -> Tokens {
     // The rest: what each turn adds is written (or uncached) once.
     let other = all.prompt() - all.read - lost_at_start - lost_after;
     println!("not read otherwise (each turn's new blocks, expiries): {} tokens, {:.3} % of all input", k(other), pct(other, all.prompt()));
+    // The most any placement of breakpoints could read from these requests: each call all of
+    // the call before it in its session, each session start what it read.
+    let mut ceiling = 0;
+    let mut previous: HashMap<usize, u64> = HashMap::new();
+    for c in run.calls.iter().filter(|c| !c.refused) {
+        let total = c.input + c.cache_read + c.cache_write;
+        ceiling += match previous.insert(c.session, total) {
+            Some(before) => before.min(total),
+            None => c.cache_read,
+        };
+    }
+    println!("ceiling: {:.2} % if every call read all of the call before it", pct(ceiling, all.prompt()));
 
     let firsts: Vec<String> = run.sessions.iter().filter(|s| s.role == "worker").map(|s| format!("{} {:.1}K", s.name, s.first_user_bytes as f64 / 1024.0)).collect();
     println!("worker first messages (bytes, in run order): {}", firsts.join(", "));
