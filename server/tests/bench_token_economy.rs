@@ -19,12 +19,11 @@
 //! each answer advances a clock by the model's writing time and the tool's running time, so
 //! cache lifetimes (5 minutes, an hour) play out as in a mission of several hours.
 
-mod agent_support;
 #[path = "loop_support/mod.rs"]
 mod loop_support;
 
-use agent_support::prompt_cache::{tokens, AnthropicCache, OpenAiCache};
-use agent_support::{anthropic_turn, openai_turn};
+use loop_support::agent_support::prompt_cache::{tokens, AnthropicCache, OpenAiCache};
+use loop_support::agent_support::{anthropic_turn, openai_turn};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::Uri;

@@ -96,7 +96,7 @@ impl AnthropicUsage {
     }
 
     /// `usage` as the API reports it (with `output_tokens`).
-    pub fn to_json(&self, output_tokens: u64) -> Value {
+    pub fn to_json(self, output_tokens: u64) -> Value {
         serde_json::json!({"input_tokens": self.input_tokens, "cache_read_input_tokens": self.cache_read_input_tokens,
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_creation": {"ephemeral_5m_input_tokens": self.cache_creation_input_tokens - self.cache_creation_1h, "ephemeral_1h_input_tokens": self.cache_creation_1h},
@@ -313,7 +313,7 @@ pub struct OpenAiUsage {
 }
 
 impl OpenAiUsage {
-    pub fn to_json(&self, completion_tokens: u64) -> Value {
+    pub fn to_json(self, completion_tokens: u64) -> Value {
         serde_json::json!({"prompt_tokens": self.prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": self.prompt_tokens + completion_tokens, "prompt_tokens_details": {"cached_tokens": self.cached_tokens}})
     }

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 #[path = "../agent_support/mod.rs"]
-mod agent_support;
+pub mod agent_support;
 
 use agent_support::{anthropic_turn, openai_turn};
 use axum::body::{Body, Bytes};
