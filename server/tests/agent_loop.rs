@@ -86,10 +86,11 @@ fn transcript(r: &Repo, session: &str, role: AgentRole) -> SessionTranscript {
 }
 
 fn handoff(commit: &str) -> Value {
-    json!({"featureId": "feat-greet", "status": "completed", "salientSummary": "greet.sh prints hello",
-           "whatWasImplemented": "Changed the greeting.", "whatWasLeftUndone": "",
-           "verification": {"commandsRun": ["sh test.sh"]}, "commitId": commit,
-           "skillFeedback": {"followedProcedure": true}, "testsAdded": ["test.sh"]})
+    json!({"featureId": "feat-greet", "successState": "success", "commitId": commit, "salientSummary": "greet.sh prints hello now; sh test.sh passes.",
+           "whatWasImplemented": "Changed the greeting in greet.sh and made test.sh check it.", "whatWasLeftUndone": "",
+           "verification": {"commandsRun": [{"command": "sh test.sh", "exitCode": 0, "observation": "ok"}]},
+           "tests": {"added": [{"file": "test.sh", "cases": [{"name": "greeting", "verifies": "greet.sh prints hello"}]}], "coverage": "the greeting"},
+           "discoveredIssues": [], "skillFeedback": {"followedProcedure": true, "deviations": []}})
 }
 
 fn turn(id: &str, name: &str, args: &Value) -> Step {
@@ -263,7 +264,7 @@ async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
         .as_object_mut()
         .unwrap()
         .remove("whatWasLeftUndone");
-    incomplete["status"] = json!("finished");
+    incomplete["successState"] = json!("finished");
     let script = vec![
         turn(
             "t1",
@@ -311,7 +312,7 @@ async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
     assert!(!results[3].1, "{:?}", results[3]);
     assert!(
         results[4].1
-            && results[4].0.contains("`status`: must be one of")
+            && results[4].0.contains("`successState`: must be one of")
             && results[4].0.contains("`whatWasLeftUndone`"),
         "{:?}",
         results[4]
@@ -494,7 +495,7 @@ JSON
     );
 
     // The recording replays through the built-in loop to the same handoff.
-    let recording = Recording::load(&r.mission.join("worker-transcripts.jsonl")).unwrap();
+    let recording = Recording::load(&r.mission.join("sessions.jsonl")).unwrap();
     let replay = recording.next_session(AgentRole::Worker).unwrap();
     let mut t = transcript(&r, "ses_ext_replay", AgentRole::Worker);
     let again = run_session(
@@ -548,7 +549,7 @@ async fn an_external_agent_without_a_json_final_message_fails_clearly() {
     // A final object that breaks the schema is a clear failure too; a missing program as well.
     let agent = script_agent(
         agents.path(),
-        "cat >/dev/null\necho '{\"featureId\": \"feat-greet\", \"status\": \"done\"}'\n",
+        "cat >/dev/null\necho '{\"featureId\": \"feat-greet\", \"successState\": \"done\"}'\n",
     );
     let mut t = transcript(&r, "ses_ext_schema", AgentRole::Worker);
     let outcome = agent
@@ -565,7 +566,7 @@ async fn an_external_agent_without_a_json_final_message_fails_clearly() {
     };
     assert!(
         reason.contains("breaks the `submit_handoff` schema")
-            && reason.contains("`status`: must be one of"),
+            && reason.contains("`successState`: must be one of"),
         "{reason}"
     );
     let missing = CommandAgent {
@@ -647,7 +648,7 @@ async fn an_external_planner_asks_its_questions_into_mission_md() {
 async fn replay_reproduces_a_recorded_sessions_tool_calls_exactly() {
     let recorded = repo();
     let (original, _fake) = run_with_fake(&recorded, worker_script(), "ses_rec", 20).await;
-    let recording = Recording::load(&recorded.mission.join("worker-transcripts.jsonl")).unwrap();
+    let recording = Recording::load(&recorded.mission.join("sessions.jsonl")).unwrap();
     assert!(recording.next_session(AgentRole::Validator).is_none());
 
     // A fresh checkout of the same repository, offline: only the model is replayed.

@@ -421,10 +421,11 @@ async fn llm_katan_holding_its_answer_hits_the_first_byte_timeout_and_a_slow_str
 
 /// A worker's handoff, valid for `submit_handoff`'s schema.
 fn handoff() -> Value {
-    json!({"featureId": "feat-notes", "status": "completed", "salientSummary": "notes.txt has three lines",
-           "whatWasImplemented": "Added a line.", "whatWasLeftUndone": "",
-           "verification": {"commandsRun": ["cat notes.txt"]}, "commitId": "0000000",
-           "skillFeedback": {"followedProcedure": true}, "testsAdded": []})
+    json!({"featureId": "feat-notes", "successState": "success", "commitId": "0000000", "salientSummary": "notes.txt has three lines now; nothing else changed.",
+           "whatWasImplemented": "Added a third line to notes.txt after reading the first two lines of it.", "whatWasLeftUndone": "",
+           "verification": {"commandsRun": [{"command": "cat notes.txt", "exitCode": 0, "observation": "three lines"}]},
+           "tests": {"added": [], "coverage": "none: a text file"}, "discoveredIssues": [],
+           "skillFeedback": {"followedProcedure": true, "deviations": []}})
 }
 
 /// A text answer the backend cut at 64 output tokens.

@@ -72,6 +72,18 @@ impl Message {
         }
     }
 
+    /// The message's text blocks, joined by blank lines.
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+
     /// A user message carrying tool results, in the order the calls were made.
     pub fn tool_results(results: impl IntoIterator<Item = ToolResult>) -> Self {
         Message {

@@ -214,6 +214,8 @@ pub struct SessionOutcome {
     /// Assistant turns taken.
     pub turns: u32,
     pub usage: Usage,
+    /// droid's Markdown skeleton of the conversation (for worker-transcripts.jsonl).
+    pub skeleton: String,
 }
 
 /// Watches a session live (for progress display); the transcript is the record.
@@ -261,6 +263,7 @@ pub(crate) fn finish_session(spec: &SessionSpec, transcript: &mut SessionTranscr
         end,
         turns,
         usage: transcript.session_usage(),
+        skeleton: transcript.skeleton().to_string(),
     }
 }
 

@@ -1,5 +1,7 @@
-//! `worker-transcripts.jsonl`: every agent session's requests, turns, tool calls and usage,
-//! one JSON object a line, with usage rolled up per session, role and mission.
+//! `sessions.jsonl`: every agent session's requests, turns, tool calls and usage, one JSON
+//! object a line, with usage rolled up per session, role and mission. Each session also keeps
+//! droid's Markdown skeleton of its conversation, which the runner appends to
+//! worker-transcripts.jsonl (droid's per-session record, which has no usage).
 
 use crate::agent::cancel::CancellationToken;
 use crate::agent::config::AgentRole;
@@ -19,7 +21,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub const TRANSCRIPT_FILE: &str = "worker-transcripts.jsonl";
+pub const TRANSCRIPT_FILE: &str = "sessions.jsonl";
+
+/// A skeleton longer than this is cut (with a note): it is a summary for reviewers.
+const SKELETON_MAX_BYTES: usize = 256 * 1024;
+/// Strings in a tool call's parameters longer than this show as `[N chars]`, as droid does.
+const SKELETON_PARAM_CHARS: usize = 200;
+/// A tool result in the skeleton keeps this many characters.
+const SKELETON_RESULT_CHARS: usize = 2000;
 /// Beside the transcript: the exact (redacted) body of each request a server rejected.
 pub const REJECTED_REQUESTS_DIR: &str = "rejected-requests";
 pub const TRANSCRIPT_VERSION: u32 = 1;
@@ -79,6 +88,9 @@ pub struct SessionTranscript {
     logged_tools: Option<Vec<String>>,
     write_error: Option<String>,
     ended: bool,
+    /// droid's skeleton of the conversation so far (`## User`, `## Assistant`, `## Tool: x`,
+    /// `## Tool Result`).
+    skeleton: String,
     /// The last model call's usage was estimated (the server reported none).
     last_estimated: bool,
 }
@@ -111,6 +123,7 @@ impl SessionTranscript {
             logged_tools: None,
             write_error: None,
             ended: false,
+            skeleton: String::new(),
             last_estimated: false,
         };
         t.write(LineKind::SessionStart, details);
@@ -131,6 +144,26 @@ impl SessionTranscript {
 
     pub fn session_usage(&self) -> Usage {
         self.session_usage
+    }
+
+    /// droid's Markdown skeleton of the session's conversation.
+    pub fn skeleton(&self) -> &str {
+        &self.skeleton
+    }
+
+    fn add_to_skeleton(&mut self, heading: &str, body: &str) {
+        if self.skeleton.len() >= SKELETON_MAX_BYTES {
+            return;
+        }
+        let _ = std::fmt::Write::write_fmt(&mut self.skeleton, format_args!("## {heading}\n{}\n\n", body.trim_end()));
+        if self.skeleton.len() >= SKELETON_MAX_BYTES {
+            let mut end = SKELETON_MAX_BYTES;
+            while !self.skeleton.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.skeleton.truncate(end);
+            self.skeleton.push_str("\n\n[skeleton cut: the session went on; sessions.jsonl has all of it]\n");
+        }
     }
 
     /// Whether the last model call's usage is an estimate (the server reported none).
@@ -164,11 +197,22 @@ impl SessionTranscript {
             fields["tools"] = json!(tools);
             self.logged_tools = Some(tools);
         }
+        // The first message is the session's task: the skeleton's `## User`.
+        if self.logged_messages == 0 && self.skeleton.is_empty() {
+            if let Some(first) = request.messages.first() {
+                let text = first.text();
+                self.add_to_skeleton("User", &text);
+            }
+        }
         self.logged_messages = request.messages.len();
         self.write(LineKind::Request, fields);
     }
 
     pub fn assistant_turn(&mut self, turn: &AssistantTurn) {
+        let text = turn.text();
+        if !text.trim().is_empty() {
+            self.add_to_skeleton("Assistant", &text);
+        }
         self.write(
             LineKind::AssistantTurn,
             json!({"content": turn.content, "stopReason": turn.stop_reason}),
@@ -197,6 +241,8 @@ impl SessionTranscript {
     }
 
     pub fn tool_call(&mut self, id: &str, name: &str, input: &Value) {
+        let params = serde_json::to_string_pretty(&shorten_strings(input)).unwrap_or_default();
+        self.add_to_skeleton(&format!("Tool: {name}"), &params);
         self.write(
             LineKind::ToolCall,
             json!({"toolUseId": id, "name": name, "input": input}),
@@ -204,6 +250,10 @@ impl SessionTranscript {
     }
 
     pub fn tool_result(&mut self, id: &str, name: &str, content: &str, is_error: bool) {
+        let shown: String = content.chars().take(SKELETON_RESULT_CHARS).collect();
+        let more = content.chars().count().saturating_sub(SKELETON_RESULT_CHARS);
+        let body = if more > 0 { format!("{shown}\n[{more} more chars]") } else { shown };
+        self.add_to_skeleton("Tool Result", &body);
         self.write(
             LineKind::ToolResult,
             json!({"toolUseId": id, "name": name, "content": content, "isError": is_error}),
@@ -439,6 +489,16 @@ impl TurnObserver for SessionWatch<'_> {
 
     fn on_waiting(&mut self, wait: &WaitNotice) {
         self.observer.on_waiting(self.who, wait);
+    }
+}
+
+/// Tool parameters as droid's skeleton shows them: long strings as `[N chars]`.
+fn shorten_strings(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.chars().count() > SKELETON_PARAM_CHARS => Value::String(format!("[{} chars]", s.chars().count())),
+        Value::Array(items) => Value::Array(items.iter().map(shorten_strings).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), shorten_strings(v))).collect()),
+        other => other.clone(),
     }
 }
 

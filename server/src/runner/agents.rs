@@ -107,7 +107,7 @@ impl Agents {
         let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
-        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default() };
+        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default(), skeleton: String::new() };
         let Some(backend) = self.backends.get(&role) else {
             return failed(format!("no provider was set up for the {role} role"));
         };
@@ -131,7 +131,7 @@ impl Agents {
                 None => {
                     let end = SessionEnd::Failed(format!("the recording has no more {role} sessions"));
                     transcript.end_with(end.status(), json!({"reason": end.reason()}));
-                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default() }
+                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default(), skeleton: String::new() }
                 }
             },
         }

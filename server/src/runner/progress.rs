@@ -144,12 +144,14 @@ impl FeatureTally {
         self.done = done.min(total);
     }
 
-    /// An event of progress_log.jsonl: a completed feature moves the bar (each is logged
-    /// once); fix features make it longer.
+    /// An event of progress_log.jsonl: a feature whose completion the runner accepted moves
+    /// the bar (droid's `worker_completed`, logged once per session; validators are not
+    /// features of the bar); fix features make it longer.
     pub fn event(&mut self, e: &ProgressEvent) {
         let Some(total) = self.total.as_mut() else { return };
+        let validator = e.str("featureId").is_some_and(|f| f.starts_with("scrutiny-validator-") || f.starts_with("user-testing-validator-"));
         match e.kind.as_str() {
-            "feature_completed" => self.done = (self.done + 1).min(*total),
+            "worker_completed" if e.fields.get("validatorsPassed") == Some(&Value::Bool(true)) && !validator => self.done = (self.done + 1).min(*total),
             "fix_features_added" => *total += e.fields.get("featureIds").and_then(Value::as_array).map_or(0, Vec::len),
             _ => {}
         }
@@ -334,14 +336,14 @@ mod tests {
     }
 
     fn event(kind: &str, fields: Value) -> ProgressEvent {
-        ProgressEvent { ts: "2026-01-01T00:00:00Z".into(), kind: kind.into(), fields: fields.as_object().cloned().unwrap_or_default() }
+        ProgressEvent { timestamp: "2026-01-01T00:00:00.000Z".into(), kind: kind.into(), fields: fields.as_object().cloned().unwrap_or_default() }
     }
 
     #[test]
     fn planning_shows_no_features_bar() {
         let mut t = FeatureTally::default();
         assert_eq!(t.bar(), None);
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "a"})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "a", "validatorsPassed": true})));
         t.event(&event("fix_features_added", serde_json::json!({"featureIds": ["x"]})));
         assert_eq!(t.bar(), None, "no count before the first feature starts");
         t.started(0, 0);
@@ -354,15 +356,17 @@ mod tests {
         t.started(0, 3);
         assert_eq!(t.bar(), Some((0, 3)));
         for id in ["a", "b", "c"] {
-            t.event(&event("feature_completed", serde_json::json!({"featureId": id})));
+            t.event(&event("worker_completed", serde_json::json!({"featureId": id, "validatorsPassed": true})));
         }
         assert_eq!(t.bar(), Some((3, 3)));
         t.event(&event("fix_features_added", serde_json::json!({"milestone": "m", "round": 1, "featureIds": ["fix-1", "fix-2"]})));
         assert_eq!(t.bar(), Some((3, 5)));
         t.started(3, 5);
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "fix-1"})));
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "fix-2"})));
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "extra"})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-1", "validatorsPassed": true})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "user-testing-validator-m", "validatorsPassed": true})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-2", "validatorsPassed": false})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-2", "validatorsPassed": true})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "extra", "validatorsPassed": true})));
         assert_eq!(t.bar(), Some((5, 5)), "never past the end");
     }
 

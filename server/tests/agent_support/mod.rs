@@ -514,7 +514,7 @@ pub fn replace_in_frames(frames: Vec<String>, from: &str, to: &str) -> Vec<Strin
 // ---- Mission folder helpers ------------------------------------------------------------
 
 pub fn read_transcript(dir: &std::path::Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("worker-transcripts.jsonl")).unwrap_or_default();
+    let text = std::fs::read_to_string(dir.join("sessions.jsonl")).unwrap_or_default();
     text.lines()
         .map(|l| serde_json::from_str(l).expect("every transcript line is JSON"))
         .collect()

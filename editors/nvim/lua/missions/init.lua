@@ -8,7 +8,7 @@ local M = {}
 M.defaults = {
   -- The server command; `missions` must be on PATH unless this names it.
   cmd = { 'missions', 'lsp' },
-  -- Show each `missions/event` (feature completed, validation round, halt, …) with vim.notify.
+  -- Show each `missions/event` (worker completed, validation round, halt, …) with vim.notify.
   notify_events = true,
   -- The assertion's title after each claimed id (inlay hints), in mission buffers.
   inlay_hints = true,
@@ -62,7 +62,10 @@ function M.handlers()
       if not M.options.notify_events or type(params.event) ~= 'table' then
         return
       end
-      local level = params.event.type == 'mission_halted' and vim.log.levels.WARN or vim.log.levels.INFO
+      -- A halt is droid's `mission_paused` with `halted`; a worker that failed is a warning too.
+      local e = params.event
+      local warn = (e.type == 'mission_paused' and e.halted) or e.type == 'worker_failed'
+      local level = warn and vim.log.levels.WARN or vim.log.levels.INFO
       vim.notify('missions: ' .. describe_event(params.event), level)
     end,
   }
