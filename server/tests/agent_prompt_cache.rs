@@ -240,9 +240,11 @@ fn call(id: &str, name: &str, args: Value) -> Step {
 }
 
 fn handoff() -> Value {
-    json!({"featureId": "feat-a", "status": "completed", "salientSummary": "done", "whatWasImplemented": "it",
-           "whatWasLeftUndone": "", "verification": {"commandsRun": ["true"]}, "commitId": "abc",
-           "skillFeedback": {"followedProcedure": true}, "testsAdded": []})
+    json!({"featureId": "feat-a", "successState": "success", "commitId": "abc", "salientSummary": "feat-a is done; its two files were read first.",
+           "whatWasImplemented": "Read the two source files, then implemented feat-a in the first of them.", "whatWasLeftUndone": "",
+           "verification": {"commandsRun": [{"command": "true", "exitCode": 0, "observation": "ok"}]},
+           "tests": {"added": [], "coverage": "none"}, "discoveredIssues": [],
+           "skillFeedback": {"followedProcedure": true, "deviations": []}})
 }
 
 /// A worker session that reads two 8 KB files and hands off.
