@@ -57,7 +57,7 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     let session_id = new_session_id();
     let mut lint = PlanLint { mission_dir: ctx.mission.clone() };
     let details = json!({"milestone": milestone, "round": round, "purpose": "fix"});
-    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, details }, &mut lint, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, shared_context: None, details }, &mut lint, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
     match outcome.end {
         SessionEnd::Finished(_) => {}
         SessionEnd::Cancelled => return Ok(Step::Pause),
