@@ -151,7 +151,7 @@ pub fn contract_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
     let Some(value_start) = tool_value_start(&text[line_start..offset]).map(|v| line_start + v) else { return Completions::default() };
     // The tool name being typed: from the last comma (several tools) or the value's start.
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let word_start = text[value_start..offset].rfind(|c: char| !is_name(c)).map_or(value_start, |p| value_start + p + 1);
+    let word_start = text[value_start..offset].char_indices().rev().find(|&(_, c)| !is_name(c)).map_or(value_start, |(p, c)| value_start + p + c.len_utf8());
     let line_end = text[offset..].find(['\n', '\r']).map_or(text.len(), |p| offset + p);
     let word_end = text[offset..line_end].find(|c: char| !is_name(c)).map_or(line_end, |p| offset + p);
     let typed = &text[word_start..offset];
@@ -187,7 +187,8 @@ fn tool_value_start(line_prefix: &str) -> Option<usize> {
     if bold {
         rest = &rest[2..];
     }
-    if rest.len() < 5 || !rest[..4].eq_ignore_ascii_case("tool") || !rest[4..].starts_with(':') {
+    // `get`: the line may hold any character where `Tool:` would be.
+    if !rest.get(..4).is_some_and(|t| t.eq_ignore_ascii_case("tool")) || !rest[4..].starts_with(':') {
         return None;
     }
     rest = &rest[5..];

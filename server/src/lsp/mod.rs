@@ -38,6 +38,7 @@ mod inlay;
 mod intercept;
 mod lens;
 mod links;
+pub mod logging;
 mod mirror;
 mod mission_task;
 mod questions;
@@ -231,7 +232,10 @@ pub fn limit_allocator_arenas() {
 
 /// `missions lsp`: the server on stdin/stdout; returns the process exit status.
 pub async fn run_stdio() -> i32 {
-    if serve(tokio::io::stdin(), tokio::io::stdout()).await {
+    let shutdown_first = serve(tokio::io::stdin(), tokio::io::stdout()).await;
+    // The last lines (why it stopped) reach stderr before the process exits.
+    logging::StderrQueue::global().drain(Duration::from_secs(2));
+    if shutdown_first {
         0
     } else {
         1
