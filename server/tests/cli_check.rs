@@ -257,3 +257,38 @@ fn paths_are_printed_relative_to_where_the_command_runs() {
     let o = missions().arg("check").current_dir(&sub).output().unwrap();
     assert!(stdout(&o).starts_with("../../.missions/login/features.json:1:"), "{}", stdout(&o));
 }
+
+/// Diagnostics are bounded per code and document (issue 22): a million tabs in one string
+/// are one problem; two hundred thousand bad escapes are a thousand `json-syntax` errors and
+/// one saying how many more; three thousand claimants of one id are a thousand
+/// `duplicate-claim` errors on features.json, each naming a few claimants.
+#[test]
+fn pathological_files_get_a_bounded_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let tabs = format!(r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#, "\t".repeat(1_000_000));
+    write_mission(dir.path(), CONTRACT, tabs.as_bytes());
+    let o = check(&["--format", "json", dir.path().to_str().unwrap()]);
+    let diags: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(diags.len(), 1, "{}", stdout(&o));
+    assert_eq!(diags[0]["message"], "1000000 control characters in string: escape them");
+
+    let escapes = format!(r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#, "\\q".repeat(200_000));
+    write_mission(dir.path(), CONTRACT, escapes.as_bytes());
+    let o = check(&["--format", "json", dir.path().to_str().unwrap()]);
+    let diags: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(diags.len(), 1001, "{}", stderr(&o));
+    assert_eq!(diags[1000]["message"], "… and 199,000 more `json-syntax` errors in this document (only the first 1,000 are listed)");
+    assert_eq!(diags[1000]["range"], diags[999]["range"]["end"].as_object().map(|end| serde_json::json!({"start": end, "end": {"line": 0, "character": end["character"].as_u64().unwrap() + 2}})).unwrap());
+
+    let claimants: Vec<String> = (0..3000).map(|i| format!(r#"{{"id": "f{i}", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}"#)).collect();
+    write_mission(dir.path(), CONTRACT, format!(r#"{{"features": [{}]}}"#, claimants.join(",\n")).as_bytes());
+    for format in ["json", "text"] {
+        let o = check(&["--format", format, dir.path().to_str().unwrap()]);
+        assert!(o.stdout.len() < 400_000, "{format}: {} bytes", o.stdout.len());
+        let text = stdout(&o);
+        assert!(text.contains("`VAL-A-001` is claimed by 3,000 features: f0, f1, f2, f3, f4 and 2,995 more"), "{format}");
+        assert!(text.contains("`VAL-A-001` is also claimed by f1, f2, f3, f4, f5 and 2,994 more"), "{format}");
+        assert!(text.contains("… and 2,000 more `duplicate-claim` errors in this document (only the first 1,000 are listed)"), "{format}");
+        assert_eq!(text.matches("is also claimed by").count(), 1000, "{format}");
+    }
+}

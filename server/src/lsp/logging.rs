@@ -170,7 +170,6 @@ mod tests {
         queue.push(b"after\n");
         queue.drain(Duration::from_secs(10));
         let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
-        assert!(text.starts_with("line 0\n"), "{}", &text[..40]);
-        assert!(text.contains("log line(s) dropped") && text.ends_with("after\n"), "{}", &text[text.len() - 200..]);
+        assert!(text.contains("line 0\n") && text.contains("log line(s) dropped") && text.ends_with("after\n"), "{}", &text[text.len() - 200..]);
     }
 }
