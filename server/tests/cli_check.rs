@@ -292,3 +292,26 @@ fn pathological_files_get_a_bounded_report() {
         assert_eq!(text.matches("is also claimed by").count(), 1000, "{format}");
     }
 }
+
+/// A lone CR ends a line (LSP 3.17, CommonMark), in the contract's fields and in every line
+/// and column printed: a mission written with CR line endings checks exactly as with LF.
+#[test]
+fn a_lone_cr_ends_a_line_like_lf() {
+    let contract = "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: output(x)\n\n### VAL-A-002: Two\nTool: pigeon\n";
+    let features = "{\"features\": [\n  {\"id\": \"f\", \"description\": \"d\", \"milestone\": \"m\",\n   \"status\": \"pendin\", \"fulfills\": [\"VAL-A-001\", \"VAL-A-9\"]}\n]}\n";
+    let run = |line_end: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        write_mission(dir.path(), &contract.replace('\n', line_end), features.replace('\n', line_end).as_bytes());
+        let path = dir.path().to_str().unwrap().to_string();
+        let json = stdout(&check(&["--format", "json", &path])).replace(&path, "M");
+        let text = stdout(&check(&["--verbose", &path])).replace(&path, "M");
+        (json, text)
+    };
+    let (lf_json, lf_text) = run("\n");
+    assert!(lf_text.contains("M/validation-contract.md:7:5: warning[missing-field]") && lf_text.contains("M/features.json:3:14: error[schema]"), "{lf_text}");
+    for line_end in ["\r", "\r\n"] {
+        let (json, text) = run(line_end);
+        assert_eq!(json, lf_json, "{line_end:?}");
+        assert_eq!(text, lf_text, "{line_end:?}");
+    }
+}

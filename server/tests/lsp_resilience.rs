@@ -152,3 +152,24 @@ fn dollar_requests_are_answered_method_not_found_and_dollar_notifications_ignore
     assert!(server.unread().iter().all(|m| m.get("id").is_none() || m.get("method").is_some()), "no answer to the notifications: {:?}", server.unread());
     server.finish();
 }
+
+/// A client following LSP 3.17 counts a lone CR as a line break: its positions, in the
+/// diagnostics it is sent and in the edits it sends, are by that count.
+#[test]
+fn a_lone_cr_ends_a_line_for_positions_and_edits() {
+    let contract = "### VAL-A-001: One\rTool: terminal\rEvidence: log\r";
+    let features = "{\"features\": [\r  {\"id\": \"f\", \"description\": \"d\", \"milestone\": \"m\",\r   \"status\": \"pendin\", \"fulfills\": [\"VAL-A-001\"]}\r]}\r";
+    let (_root, mission, mut server) = mission_with(contract, lsp().stderr(Stdio::null()), json!({}));
+    std::fs::write(mission.join("features.json"), features).unwrap();
+    let uri = url(&mission.join("features.json"));
+    server.open(&mission.join("features.json"), "json", features);
+    let published = server.diagnostics_until(&uri, |d| d["version"] == 1);
+    // `"pendin"` is at column 13 of line 2 (`   "status": "pendin"`).
+    assert_eq!(published["diagnostics"][0]["range"], json!({"start": {"line": 2, "character": 13}, "end": {"line": 2, "character": 21}}), "{published}");
+    // The client types `g` at the end of `pendin`, on line 2 as it counts.
+    let at = json!({"line": 2, "character": 20});
+    server.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"range": {"start": at, "end": at}, "text": "g"}]}));
+    let published = server.diagnostics_until(&uri, |d| d["version"] == 2);
+    assert_eq!(published["diagnostics"], json!([]), "the edit landed inside `pendin`: {published}");
+    server.finish();
+}

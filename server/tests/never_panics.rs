@@ -8,6 +8,7 @@ use std::sync::Arc;
 use missions::analysis::completion::{contract_completions, features_completions};
 use missions::analysis::inlay::feature_hints;
 use missions::analysis::mission::{MissionAnalysis, MissionParts};
+use missions::analysis::position::{ColumnUnit, Positions};
 use missions::analysis::{check, MissionInput, Target};
 use missions::model::{contract, features};
 use proptest::prelude::*;
@@ -116,5 +117,32 @@ proptest! {
     #[test]
     fn queries_at_every_offset(c in markdownish(), f in jsonish()) {
         assert_queries_total(&c, &f);
+    }
+
+    /// A lone `\r` ends a line like `\n` (LSP 3.17, CommonMark): both documents with every
+    /// lone `\n` turned into `\r` (the same length, so every span stays) give the same
+    /// diagnostics, and the same line and column for each.
+    #[test]
+    fn a_lone_cr_ends_a_line_like_lf(c in markdownish(), f in jsonish()) {
+        let as_cr = |t: &str| -> String {
+            let b = t.as_bytes();
+            t.char_indices().map(|(i, ch)| if ch == '\n' && (i == 0 || b[i - 1] != b'\r') && b.get(i + 1) != Some(&b'\r') { '\r' } else { ch }).collect()
+        };
+        let (c2, f2) = (as_cr(&c), as_cr(&f));
+        let diags = |c: &str, f: &str| {
+            let (c, f) = (contract::parse(c), features::parse(f));
+            check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None })
+        };
+        let (lf, cr) = (diags(&c, &f), diags(&c2, &f2));
+        prop_assert_eq!(lf.len(), cr.len());
+        for (a, b) in lf.iter().zip(&cr) {
+            prop_assert_eq!(&a.target, &b.target);
+            prop_assert_eq!(a.code, b.code);
+            if let Target::Doc { doc, span } = &a.target {
+                let (t1, t2) = match doc { missions::analysis::DocKind::Contract => (&c, &c2), missions::analysis::DocKind::Features => (&f, &f2) };
+                let (p1, p2) = (Positions::new(t1), Positions::new(t2));
+                prop_assert_eq!(p1.line_col(span.start, ColumnUnit::CodePoint), p2.line_col(span.start, ColumnUnit::CodePoint));
+            }
+        }
     }
 }

@@ -313,7 +313,7 @@ fn newline(text: &str) -> &'static str {
 }
 
 fn line_indent(text: &str, at: usize) -> &str {
-    let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+    let start = crate::model::lines::line_start(text, at);
     let line = &text[start..];
     &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
 }

@@ -167,9 +167,10 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5), "pushing never waits for the writer");
         assert!(queue.dropped() >= QUEUE_LINES as u64, "the lines that did not fit were dropped: {}", queue.dropped());
         drop(held);
+        queue.drain(Duration::from_secs(10));
         queue.push(b"after\n");
         queue.drain(Duration::from_secs(10));
         let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
-        assert!(text.contains("line 0\n") && text.contains("log line(s) dropped") && text.ends_with("after\n"), "{}", &text[text.len() - 200..]);
+        assert!(text.contains("line 0\n") && text.contains("log line(s) dropped: stderr was not read fast enough\n") && text.ends_with("after\n"), "{}", &text[text.len() - 200..]);
     }
 }

@@ -174,7 +174,7 @@ fn read_body(text: &str, body: Span, a: &mut Assertion) {
     let mut description = Description::default();
     let mut fence: Option<&str> = None;
     let mut offset = body.start;
-    for raw_line in text[body.clone()].split_inclusive('\n') {
+    for raw_line in crate::model::lines::split_inclusive(&text[body.clone()]) {
         let line_start = offset;
         offset += raw_line.len();
         let line = raw_line.trim_end_matches(['\n', '\r']);
