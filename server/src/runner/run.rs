@@ -148,6 +148,8 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
         Err(e @ LockError::Held { .. }) => return RunResult::new(EXIT_USAGE, e.to_string()),
         Err(e) => return RunResult::new(EXIT_INTERNAL, e.to_string()),
     };
+    // What the agents of a killed run left running stops before anything else happens.
+    crate::agent::processes::kill_orphans(&mission);
     let (mut ctx, auto_approve) = match open(&opts, &mission, progress, cancel) {
         Ok(opened) => opened,
         Err(result) => return result,
