@@ -48,6 +48,9 @@ pub struct Script {
     /// Where the user-testing validator places the bug of an assertion it fails: assertion id
     /// -> the `location` (`{"path", "line"}`) of its issue. Without one the issue is unlocated.
     pub issue_locations: BTreeMap<String, Value>,
+    /// The orchestrator writes its fix features right the first time, instead of first with a
+    /// broken `dependsOn` that `submit_plan` refuses.
+    pub fixes_right_at_once: bool,
 }
 
 /// A planning session: optional questions (only when `ask_user` is offered and they are not
@@ -432,7 +435,9 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
                 f["kind"] = json!("fix");
                 f["fixes"] = json!([m[1].to_string()]);
                 f["status"] = json!("pending");
-                f["dependsOn"] = json!(["no-such-feature"]);
+                if !script.fixes_right_at_once {
+                    f["dependsOn"] = json!(["no-such-feature"]);
+                }
                 if !fixes.iter().any(|x| x["id"] == f["id"]) {
                     fixes.push(f);
                 }

@@ -193,6 +193,22 @@ impl Server {
         &self.unread
     }
 
+    /// Takes every message received and not taken yet, and whatever has arrived meanwhile
+    /// (answering the server's requests that have an automatic answer).
+    pub fn drain_unread(&mut self) -> Vec<Value> {
+        while let Ok(message) = self.rx.try_recv() {
+            if !self.answer_automatically(&message) {
+                self.unread.push(message);
+            }
+        }
+        std::mem::take(&mut self.unread)
+    }
+
+    /// Whether the server process has ended.
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
     /// Collects what arrives during `time` into `unread` (to check something was *not* sent).
     pub fn settle(&mut self, time: Duration) {
         let deadline = Instant::now() + time;
