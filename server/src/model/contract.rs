@@ -120,6 +120,9 @@ fn source_span(h: &RawHeading, offset: usize, len: usize) -> Span {
 fn collect_headings(text: &str) -> Vec<RawHeading> {
     let mut out = Vec::new();
     let mut current: Option<RawHeading> = None;
+    // pulldown-cmark misses some lone CRs (in an indented code block); as LFs, every offset
+    // stays where it is.
+    let text = &*crate::model::lines::lone_cr_as_lf(text);
     for (event, range) in Parser::new_ext(text, Options::empty()).into_offset_iter() {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {

@@ -37,6 +37,22 @@ pub fn split_inclusive(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// `text` with each lone `\r` as `\n`: the same length, so every byte offset stays valid, for
+/// readers that count only `\n` (or miss a lone `\r` somewhere).
+pub fn lone_cr_as_lf(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let lone = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+    if !memchr::memchr_iter(b'\r', bytes).any(lone) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = bytes.to_vec();
+    for i in memchr::memchr_iter(b'\r', bytes).filter(|&i| lone(i)) {
+        out[i] = b'\n';
+    }
+    // Only ASCII bytes changed, for ASCII bytes.
+    std::borrow::Cow::Owned(String::from_utf8(out).expect("still UTF-8"))
+}
+
 /// The 1-based line and column (in bytes) just after `bytes`.
 pub fn line_and_column_after(bytes: &[u8]) -> (usize, usize) {
     let breaks = (0..bytes.len()).filter(|&i| ends_line(bytes, i)).count();
@@ -57,5 +73,7 @@ mod tests {
         assert_eq!(line_and_column_after(b"ab\rcd\r\nxyz"), (3, 4));
         assert_eq!(line_and_column_after(b""), (1, 1));
         assert_eq!(split_inclusive("").count(), 0);
+        assert_eq!(lone_cr_as_lf("a\rb\r\nc\r"), "a\nb\r\nc\n");
+        assert!(matches!(lone_cr_as_lf("a\r\nb"), std::borrow::Cow::Borrowed(_)));
     }
 }
