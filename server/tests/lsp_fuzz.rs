@@ -11,7 +11,8 @@
 //! - the server still answers at the end and shuts down cleanly.
 //!
 //! `MISSIONS_FUZZ_SECONDS` (default 45) bounds it; `MISSIONS_FUZZ_SEED` picks the seed
-//! (default 22; the failure messages name it).
+//! (default 22; the failure messages name it); `MISSIONS_FUZZ_SERVER_LOG=FILE` keeps the
+//! server's stderr (set `RUST_LOG` too).
 
 mod stdio_client;
 
@@ -224,13 +225,25 @@ impl Fuzz {
         self.figures.requests += 1;
         self.figures.frames += 1;
         let id = self.server.send_request(method, params.clone());
-        let answer = self.server.take_within(|m| m["id"] == id && m.get("method").is_none(), HANG);
+        let answer = self.answer_to(id, method, &params);
         self.figures.answered += 1;
         if let Some(code) = answer["error"]["code"].as_i64() {
             *self.figures.error_answers.entry((method.to_string(), code)).or_default() += 1;
             assert_ne!(code, -32603, "seed {}: {method} answered an internal error (a caught panic): {answer}\nparams: {params}", self.seed);
         }
         answer
+    }
+
+    /// The answer to request `id`; a hang (or the server's end) fails the test, naming it.
+    fn answer_to(&mut self, id: i64, method: &str, params: &Value) -> Value {
+        match self.server.try_take_within(|m| m["id"] == id && m.get("method").is_none(), HANG) {
+            Some(answer) => answer,
+            None => {
+                let exited = self.server.has_exited();
+                let sizes: Vec<usize> = self.docs.iter().map(|d| d.text.len()).collect();
+                panic!("seed {}: no answer to {method} within {HANG:?} (the server {}); params: {params}; documents of {sizes:?} bytes; so far: {:?}", self.seed, if exited { "exited" } else { "is still running" }, self.figures)
+            }
+        }
     }
 
     fn edit(&mut self) {
@@ -362,7 +375,7 @@ impl Fuzz {
                 ];
                 let body = bodies[self.rng.random_range(0..bodies.len())].to_string();
                 self.server.write_raw(&frame(body.as_bytes()));
-                let answer = self.server.take_within(|m| m["id"] == id && m.get("method").is_none(), HANG);
+                let answer = self.answer_to(id, "an invalid request", &json!(body));
                 assert_eq!(answer["error"]["code"], -32600, "seed {}: {body}: {answer}", self.seed);
             }
             _ => {
@@ -451,7 +464,9 @@ fn the_server_survives_a_seeded_fuzz_and_agrees_with_check() {
         "workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true}, "configuration": true, "codeLens": {"refreshSupport": true}, "inlayHint": {"refreshSupport": true}, "didChangeWatchedFiles": {"dynamicRegistration": false}},
         "window": {"workDoneProgress": true},
     });
-    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").current_dir(root.path()).stderr(Stdio::null()), Server::params(root.path(), capabilities));
+    // MISSIONS_FUZZ_SERVER_LOG=FILE keeps the server's log (with RUST_LOG) for a failure.
+    let log = std::env::var_os("MISSIONS_FUZZ_SERVER_LOG").map_or(Stdio::null(), |f| Stdio::from(std::fs::File::create(f).unwrap()));
+    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").current_dir(root.path()).stderr(log), Server::params(root.path(), capabilities));
     for (method, answer) in [("workspace/configuration", json!([null])), ("client/registerCapability", Value::Null), ("window/workDoneProgress/create", Value::Null), ("workspace/codeLens/refresh", Value::Null), ("workspace/inlayHint/refresh", Value::Null), ("workspace/semanticTokens/refresh", Value::Null), ("workspace/applyEdit", json!({"applied": false}))] {
         server.always_answer(method, answer);
     }

@@ -164,6 +164,24 @@ impl Server {
         self.take_within(wanted, patience)
     }
 
+    /// Like `take_within`, but `None` when nothing wanted came in time (or the server ended).
+    pub fn try_take_within(&mut self, wanted: impl Fn(&Value) -> bool, within: Duration) -> Option<Value> {
+        if let Some(i) = self.unread.iter().position(&wanted) {
+            return Some(self.unread.remove(i));
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let message = self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()?;
+            if self.answer_automatically(&message) {
+                continue;
+            }
+            if wanted(&message) {
+                return Some(message);
+            }
+            self.unread.push(message);
+        }
+    }
+
     /// The first message, kept or new, that `wanted` accepts, waiting at most `within`; the
     /// others are kept. Server requests with an automatic answer are answered, not kept.
     pub fn take_within(&mut self, wanted: impl Fn(&Value) -> bool, within: Duration) -> Value {
