@@ -4,19 +4,8 @@
 use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
 use smallvec::SmallVec;
 
-use super::thousands;
+use super::{named, MAX_NAMED};
 use crate::analysis::index::{ClaimRef, MissionIndex};
-
-/// Claimants a message names (and points at), at most.
-const MAX_NAMED: usize = 5;
-
-/// The first names of `total` claimants, and how many more there are.
-fn named(first: &[String], total: usize) -> String {
-    if total <= MAX_NAMED {
-        return first.join(", ");
-    }
-    format!("{} and {} more", first[..MAX_NAMED].join(", "), thousands(total - MAX_NAMED))
-}
 
 pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
     let (Some(contract), Some(features)) = (index.contract(), index.features()) else { return };
@@ -35,7 +24,7 @@ pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
                 // Each message names a few claimants (and points at them): thousands of
                 // claimants of one id must not make every diagnostic list all the others.
                 let names: Vec<String> = distinct.iter().take(MAX_NAMED + 1).map(owner).collect();
-                let mut on_contract = Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateClaim, Severity::Error, format!("`{id}` is claimed by {} features: {}", thousands(distinct.len()), named(&names, distinct.len())));
+                let mut on_contract = Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateClaim, Severity::Error, format!("`{id}` is claimed by {} features: {}", super::thousands(distinct.len()), named(&names, distinct.len())));
                 for c in distinct.iter().take(MAX_NAMED) {
                     let span = index.claim_span(*c).expect("claim spans exist");
                     on_contract = on_contract.with_related(DocKind::Features, span, format!("claimed by `{}`", owner(c)));

@@ -137,6 +137,18 @@ fn plural(severity: super::Severity, n: usize) -> String {
     if n == 1 { noun.to_string() } else { format!("{noun}s") }
 }
 
+/// Features a message names (and points at), at most.
+pub const MAX_NAMED: usize = 5;
+
+/// The first names of `total` (at least the first [`MAX_NAMED`] + 1 of them are given), and
+/// how many more there are: `a, b, c, d, e and 2,995 more`.
+pub fn named(first: &[String], total: usize) -> String {
+    if total <= MAX_NAMED {
+        return first.join(", ");
+    }
+    format!("{} and {} more", first[..MAX_NAMED].join(", "), thousands(total - MAX_NAMED))
+}
+
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
