@@ -27,11 +27,14 @@ use std::time::Duration;
 pub const TAG_ENV: &str = "MISSIONS_AGENT_PROCESS";
 
 /// The supervisor: waits for its input to close, then kills the processes tagged with owner
-/// `$1`, again until none is left (a process may fork while the others are killed).
+/// `$1`, scanning again until two scans in a row find none: a process may fork and exit
+/// between a scan's listing of `/proc` and its reading of that process (`cmd &; exit`), and
+/// its child shows only in the next listing.
 const SUPERVISOR: &str = r#"trap '' INT TERM HUP QUIT PIPE
 while read -r _; do :; done
 tag="MISSIONS_AGENT_PROCESS=$1:"
-for round in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+empty=0
+for ((round = 0; round < 100; round++)); do
   found=
   for file in /proc/[0-9]*/environ; do
     { while IFS= read -r -d '' var; do
@@ -42,8 +45,9 @@ for round in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
         fi
       done < "$file"; } 2>/dev/null
   done
-  [ -z "$found" ] && exit 0
-  sleep 0.05
+  if [ -n "$found" ]; then empty=0; else empty=$((empty + 1)); fi
+  [ "$empty" -ge 2 ] && exit 0
+  sleep 0.02
 done
 "#;
 
@@ -123,12 +127,19 @@ pub fn tagged_processes(mission_dir: &Path) -> Vec<u32> {
     tagged(&|value: &[u8]| value.iter().position(|&b| b == b':').is_some_and(|at| &value[at + 1..] == mission.as_bytes()))
 }
 
+/// Kills the tagged processes `matches` accepts, scanning again until two scans in a row find
+/// none (see [`SUPERVISOR`] for why one is not enough).
 fn kill_tagged(matches: impl Fn(&[u8]) -> bool) -> usize {
-    let mut killed = 0;
-    for _ in 0..20 {
+    let (mut killed, mut empty) = (0, 0);
+    for _ in 0..100 {
         let found = tagged(&matches);
         if found.is_empty() {
-            break;
+            empty += 1;
+            if empty == 2 {
+                break;
+            }
+        } else {
+            empty = 0;
         }
         for pid in found {
             // SAFETY: kill(2) takes plain integers.
