@@ -26,13 +26,16 @@ use std::time::Duration;
 /// The environment variable that marks an agent's processes.
 pub const TAG_ENV: &str = "MISSIONS_AGENT_PROCESS";
 
-/// The supervisor: waits for its input to close, then kills the processes tagged with owner
-/// `$1`, scanning again until two scans in a row find none: a process may fork and exit
-/// between a scan's listing of `/proc` and its reading of that process (`cmd &; exit`), and
-/// its child shows only in the next listing.
+/// The supervisor: waits for its input to close, then stops the processes tagged with owner
+/// `$1`: SIGTERM first (a `git` stopped that way removes its lock files, which a SIGKILL
+/// leaves behind to block the next run's commits), SIGKILL a moment later to whatever is left,
+/// scanning again until two scans in a row find none: a process may fork and exit between a
+/// scan's listing of `/proc` and its reading of that process (`cmd &; exit`), and its child
+/// shows only in the next listing.
 const SUPERVISOR: &str = r#"trap '' INT TERM HUP QUIT PIPE
 while read -r _; do :; done
 tag="MISSIONS_AGENT_PROCESS=$1:"
+signal=TERM
 empty=0
 for ((round = 0; round < 100; round++)); do
   found=
@@ -40,11 +43,16 @@ for ((round = 0; round < 100; round++)); do
     { while IFS= read -r -d '' var; do
         if [[ $var == "$tag"* ]]; then
           pid=${file#/proc/}
-          kill -KILL "${pid%/environ}" && found=1
+          kill -$signal "${pid%/environ}" && found=1
           break
         fi
       done < "$file"; } 2>/dev/null
   done
+  if [ "$signal" = TERM ]; then
+    signal=KILL
+    [ -n "$found" ] && sleep 0.3
+    continue
+  fi
   if [ -n "$found" ]; then empty=0; else empty=$((empty + 1)); fi
   [ "$empty" -ge 2 ] && exit 0
   sleep 0.02
@@ -127,12 +135,22 @@ pub fn tagged_processes(mission_dir: &Path) -> Vec<u32> {
     tagged(&|value: &[u8]| value.iter().position(|&b| b == b':').is_some_and(|at| &value[at + 1..] == mission.as_bytes()))
 }
 
-/// Kills the tagged processes `matches` accepts, scanning again until two scans in a row find
-/// none (see [`SUPERVISOR`] for why one is not enough).
+/// Stops the tagged processes `matches` accepts as [`SUPERVISOR`] does: SIGTERM, then SIGKILL
+/// until two scans in a row find none.
 fn kill_tagged(matches: impl Fn(&[u8]) -> bool) -> usize {
-    let (mut killed, mut empty) = (0, 0);
+    let terminated = tagged(&matches);
+    for &pid in &terminated {
+        // SAFETY: kill(2) takes plain integers.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    if !terminated.is_empty() {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut stopped: std::collections::BTreeSet<u32> = terminated.into_iter().collect();
+    let mut empty = 0;
     for _ in 0..100 {
         let found = tagged(&matches);
+        stopped.extend(&found);
         if found.is_empty() {
             empty += 1;
             if empty == 2 {
@@ -143,13 +161,11 @@ fn kill_tagged(matches: impl Fn(&[u8]) -> bool) -> usize {
         }
         for pid in found {
             // SAFETY: kill(2) takes plain integers.
-            if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
-                killed += 1;
-            }
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    killed
+    stopped.len()
 }
 
 /// Pids whose environment has [`TAG_ENV`] with a value `matches` accepts.
