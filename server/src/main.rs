@@ -73,7 +73,12 @@ enum Command {
         keep: Option<PathBuf>,
     },
     /// The language server, on stdin/stdout (diagnostics, hover, go to definition, references, symbols, rename).
-    Lsp,
+    Lsp {
+        /// Speak LSP on stdin/stdout: the only transport, and the default. Accepted because
+        /// language clients pass it by convention (vscode-languageclient's stdio transport does).
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -85,7 +90,7 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
-    init_tracing(matches!(cli.command, Command::Lsp));
+    init_tracing(matches!(cli.command, Command::Lsp { .. }));
     missions::agent::secrets::protect_process_environment();
     let code = match cli.command {
         Command::Check { paths, format } => {
@@ -104,7 +109,7 @@ fn main() -> ExitCode {
             let verbosity = verbosity(cli.quiet, cli.verbose);
             missions::cli::demo::run(keep.as_deref(), verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
-        Command::Lsp => {
+        Command::Lsp { stdio: _ } => {
             missions::lsp::limit_allocator_arenas();
             lsp_on_stdio()
         }

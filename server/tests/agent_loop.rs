@@ -86,10 +86,11 @@ fn transcript(r: &Repo, session: &str, role: AgentRole) -> SessionTranscript {
 }
 
 fn handoff(commit: &str) -> Value {
-    json!({"featureId": "feat-greet", "status": "completed", "salientSummary": "greet.sh prints hello",
-           "whatWasImplemented": "Changed the greeting.", "whatWasLeftUndone": "",
-           "verification": {"commandsRun": ["sh test.sh"]}, "commitId": commit,
-           "skillFeedback": {"followedProcedure": true}, "testsAdded": ["test.sh"]})
+    json!({"featureId": "feat-greet", "successState": "success", "commitId": commit, "salientSummary": "greet.sh prints hello now; sh test.sh passes.",
+           "whatWasImplemented": "Changed the greeting in greet.sh and made test.sh check it.", "whatWasLeftUndone": "",
+           "verification": {"commandsRun": [{"command": "sh test.sh", "exitCode": 0, "observation": "ok"}]},
+           "tests": {"added": [{"file": "test.sh", "cases": [{"name": "greeting", "verifies": "greet.sh prints hello"}]}], "coverage": "the greeting"},
+           "discoveredIssues": [], "skillFeedback": {"followedProcedure": true, "deviations": []}})
 }
 
 fn turn(id: &str, name: &str, args: &Value) -> Step {
@@ -263,7 +264,7 @@ async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
         .as_object_mut()
         .unwrap()
         .remove("whatWasLeftUndone");
-    incomplete["status"] = json!("finished");
+    incomplete["successState"] = json!("finished");
     let script = vec![
         turn(
             "t1",
@@ -311,7 +312,7 @@ async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
     assert!(!results[3].1, "{:?}", results[3]);
     assert!(
         results[4].1
-            && results[4].0.contains("`status`: must be one of")
+            && results[4].0.contains("`successState`: must be one of")
             && results[4].0.contains("`whatWasLeftUndone`"),
         "{:?}",
         results[4]
@@ -385,9 +386,10 @@ async fn a_hook_rejection_goes_back_to_the_model() {
 }
 
 #[tokio::test]
-async fn a_context_length_error_compacts_old_output_once() {
+async fn each_context_length_error_compacts_the_output_grown_since_until_nothing_is_left() {
     let r = repo();
     std::fs::write(r.wd.join("big.txt"), "line\n".repeat(2000)).unwrap();
+    std::fs::write(r.wd.join("big2.txt"), "other\n".repeat(2000)).unwrap();
     let too_long = || {
         Step::error(
             400,
@@ -400,8 +402,11 @@ async fn a_context_length_error_compacts_old_output_once() {
         turn("t2", "list_files", &json!({})),
         turn("t3", "list_files", &json!({})),
         too_long(),
-        turn("t4", "list_files", &json!({"path": "src"})),
+        turn("t4", "read_file", &json!({"path": "big2.txt"})),
+        turn("t5", "list_files", &json!({})),
+        turn("t6", "list_files", &json!({"path": "src"})),
         too_long(),
+        turn("t7", "list_files", &json!({})),
         too_long(),
     ];
     let (outcome, fake) = run_with_fake(&r, script, "ses_ctx", 20).await;
@@ -410,13 +415,15 @@ async fn a_context_length_error_compacts_old_output_once() {
     };
     assert!(message.contains("prompt is too long"));
     let bodies: Vec<String> = fake.requests().iter().map(|q| q.body.to_string()).collect();
-    assert_eq!(
-        bodies.len(),
-        6,
-        "compacted once and re-sent; the second overflow ends the session"
-    );
-    assert!(bodies[3].contains("1\\tline") && !bodies[3].contains("older tool output removed"));
-    assert!(bodies[4].contains("older tool output removed") && bodies[4].len() < bodies[3].len());
+    assert_eq!(bodies.len(), 10, "compacted twice and re-sent; then nothing was left to shorten");
+    let removed = |b: &str| b.matches("older tool output removed").count();
+    assert!(bodies[3].contains("1\\tline") && removed(&bodies[3]) == 0);
+    assert!(removed(&bodies[4]) == 1 && bodies[4].len() < bodies[3].len());
+    // The second compaction shortens the newer output and leaves the first as it was sent.
+    assert!(bodies[7].contains("1\\tother") && removed(&bodies[7]) == 1);
+    assert!(removed(&bodies[8]) == 2 && !bodies[8].contains("900\\tother"));
+    let first_shortened = |b: &str| b[b.find("1\\tline").unwrap()..].split("older tool output removed").next().unwrap().to_string();
+    assert_eq!(first_shortened(&bodies[4]), first_shortened(&bodies[8]), "shortened the same way on every resend");
 }
 
 fn script_agent(dir: &Path, body: &str) -> CommandAgent {
@@ -488,7 +495,7 @@ JSON
     );
 
     // The recording replays through the built-in loop to the same handoff.
-    let recording = Recording::load(&r.mission.join("worker-transcripts.jsonl")).unwrap();
+    let recording = Recording::load(&r.mission.join("sessions.jsonl")).unwrap();
     let replay = recording.next_session(AgentRole::Worker).unwrap();
     let mut t = transcript(&r, "ses_ext_replay", AgentRole::Worker);
     let again = run_session(
@@ -542,7 +549,7 @@ async fn an_external_agent_without_a_json_final_message_fails_clearly() {
     // A final object that breaks the schema is a clear failure too; a missing program as well.
     let agent = script_agent(
         agents.path(),
-        "cat >/dev/null\necho '{\"featureId\": \"feat-greet\", \"status\": \"done\"}'\n",
+        "cat >/dev/null\necho '{\"featureId\": \"feat-greet\", \"successState\": \"done\"}'\n",
     );
     let mut t = transcript(&r, "ses_ext_schema", AgentRole::Worker);
     let outcome = agent
@@ -559,7 +566,7 @@ async fn an_external_agent_without_a_json_final_message_fails_clearly() {
     };
     assert!(
         reason.contains("breaks the `submit_handoff` schema")
-            && reason.contains("`status`: must be one of"),
+            && reason.contains("`successState`: must be one of"),
         "{reason}"
     );
     let missing = CommandAgent {
@@ -641,7 +648,7 @@ async fn an_external_planner_asks_its_questions_into_mission_md() {
 async fn replay_reproduces_a_recorded_sessions_tool_calls_exactly() {
     let recorded = repo();
     let (original, _fake) = run_with_fake(&recorded, worker_script(), "ses_rec", 20).await;
-    let recording = Recording::load(&recorded.mission.join("worker-transcripts.jsonl")).unwrap();
+    let recording = Recording::load(&recorded.mission.join("sessions.jsonl")).unwrap();
     assert!(recording.next_session(AgentRole::Validator).is_none());
 
     // A fresh checkout of the same repository, offline: only the model is replayed.

@@ -244,8 +244,9 @@ async fn an_outage_is_retried_until_the_deadline_not_a_count() {
     assert_eq!(turn.text(), "Back.");
     assert_eq!(fake.requests().len(), 13);
 
-    // An outage longer than the deadline ends at the deadline (the exhausted fake answers 500).
-    let fake = FakeProvider::start(vec![]).await;
+    // An outage longer than the deadline ends at the deadline.
+    let overloaded = || Step::error(529, &[], json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}));
+    let fake = FakeProvider::start((0..200).map(|_| overloaded()).collect()).await;
     let policy = RetryPolicy {
         max_attempts: 2,
         max_outage_attempts: 1000,
@@ -262,7 +263,7 @@ async fn an_outage_is_retried_until_the_deadline_not_a_count() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Server);
+    assert_eq!(err.kind, ErrorKind::Overloaded);
     assert!(fake.requests().len() > 8, "{}", fake.requests().len());
     assert!(
         err.message.contains("retry deadline of 0.4 s reached"),

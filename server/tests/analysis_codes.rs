@@ -3,14 +3,22 @@
 
 use missions::analysis::position::{ColumnUnit, Positions};
 use missions::analysis::{check, Diagnostic, DocKind, MissionInput, Target};
-use missions::model::records::{self, ValidationState};
+use missions::model::folder::{MilestoneRecords, ValidationRecords};
+use missions::model::records;
 use missions::model::{contract, features};
 
 struct Fixture<'a> {
     contract: Option<&'a str>,
     features: Option<&'a str>,
     skills: Option<&'a [&'a str]>,
+    /// validation-state.json.
     validation: Option<&'a str>,
+}
+
+/// The scrutiny reviews of milestone `m1` the validation fixtures add.
+fn with_reviews(state: &str, reviews: &[&str]) -> ValidationRecords {
+    let milestones = if reviews.is_empty() { Vec::new() } else { vec![MilestoneRecords { folder: "m1".into(), reviews: reviews.iter().map(|r| records::load(r).value.expect("fixture review parses")).collect(), ..Default::default() }] };
+    ValidationRecords { state: records::load(state).value, milestones }
 }
 
 const CONTRACT: &str = "# Validation contract: demo\n\n## Auth\n\n### VAL-AUTH-001: Login works\nA user logs in.\nTool: terminal\nEvidence: output(login)\n\n### VAL-AUTH-002: Logout works\nA user logs out.\nTool: http\nEvidence: network(POST /logout -> 204)\n";
@@ -24,10 +32,13 @@ fn features_doc(items: &[String]) -> String {
 }
 
 fn render(fx: &Fixture) -> String {
+    render_with(fx, fx.validation.map(|v| with_reviews(v, &[])))
+}
+
+fn render_with(fx: &Fixture, validation: Option<ValidationRecords>) -> String {
     let c = fx.contract.map(contract::parse);
     let f = fx.features.map(features::parse);
     let skills: Option<Vec<String>> = fx.skills.map(|s| s.iter().map(|x| x.to_string()).collect());
-    let validation: Option<ValidationState> = fx.validation.map(|v| records::load(v).value.expect("fixture validation state parses"));
     let input = MissionInput { contract: c.as_ref(), features: f.as_ref(), skills: skills.as_deref(), validation: validation.as_ref() };
     let diags = check(&input);
     let mut out = String::new();
@@ -75,7 +86,7 @@ fn json_syntax_recovers_and_keeps_checking() {
 
 #[test]
 fn schema_problems() {
-    let f = "{\"features\": [\n  {\"id\": 7, \"description\": \"d\", \"milestone\": \"m\", \"status\": \"wip\", \"fulfills\": \"VAL-AUTH-001\"},\n  {\"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"kind\": \"bugfix\"},\n  {\"id\": \"fix-1\", \"kind\": \"fix\", \"fixes\": [\"ISS-m-1-001\"], \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\"},\n  {\"id\": \"c\", \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"fulfills\": [\"VAL-AUTH-001\", \"VAL-AUTH-001\", \"login\"]}\n]}";
+    let f = "{\"features\": [\n  {\"id\": 7, \"description\": \"d\", \"milestone\": true, \"status\": \"failed\", \"fulfills\": \"VAL-AUTH-001\"},\n  {\"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"expectedBehavior\": 3},\n  {\"id\": \"fix-1\", \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"currentWorkerSessionId\": 5},\n  {\"id\": \"c\", \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"fulfills\": [\"VAL-AUTH-001\", \"VAL-AUTH-001\", \"login\"]}\n]}";
     insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(f), skills: None, validation: None }));
 }
 
@@ -108,13 +119,15 @@ fn contract_checks_malformed_missing_and_unknown_tool() {
 #[test]
 fn dependencies_skills_and_milestones() {
     let with = |id: &str, m: &str, deps: &str, skill: &str, claims: &str| {
-        format!(r#"{{"id": "{id}", "description": "d", "skillName": "{skill}", "milestone": "{m}", "status": "pending", "fulfills": [{claims}], "dependsOn": [{deps}]}}"#)
+        format!(r#"{{"id": "{id}", "description": "d", "skillName": "{skill}", "preconditions": [{deps}], "milestone": "{m}", "status": "pending", "fulfills": [{claims}]}}"#)
     };
     let f = features_doc(&[
-        with("feat-a", "one", r#""feat-b""#, "backend-worker", r#""VAL-AUTH-001""#),
-        with("feat-b", "one", r#""feat-a", "feat-ghost", "VAL-AUTH-001", "VAL-auth-1""#, "backend-worker", ""),
+        with("feat-a", "one", r#""feat-b is complete""#, "backend-worker", r#""VAL-AUTH-001""#),
+        with("feat-b", "one", r#""feat-a", "feat-ghost is complete", "VAL-AUTH-001 passes", "the database is up""#, "backend-worker", ""),
         with("feat-c", "two", "", "frontend-worker", r#""VAL-AUTH-002""#),
         with("feat-d", "one", r#""feat-c", "feat-d""#, "backend-worker", ""),
+        with("scrutiny-validator-one", "one", "", "scrutiny-validator", ""),
+        with("feat-e", "one", "", "", ""),
     ]);
     insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: Some(&["backend-worker"]), validation: None }));
 }
@@ -122,20 +135,27 @@ fn dependencies_skills_and_milestones() {
 #[test]
 fn validation_results_failed_blocked_and_issues() {
     let f = features_doc(&[feature("feat-login", "m1", r#""VAL-AUTH-001""#), feature("feat-logout", "m1", r#""VAL-AUTH-002""#)]);
+    // droid's validation-state: a blocked assertion is `failed`, with our `blocked` key.
     let validation = r#"{"assertions": {
-      "VAL-AUTH-001": {"status": "failed", "milestone": "m1", "round": 1, "evidence": [], "issues": [
-        {"id": "ISS-m1-1-001", "severity": "blocking", "title": "500 on upper-case email", "detail": "…", "assertionIds": ["VAL-AUTH-001"], "location": {"path": "src/auth.rs", "line": 42}},
-        {"id": "ISS-m1-1-002", "severity": "suggestion", "title": "Name the handler", "assertionIds": ["VAL-AUTH-001"], "location": {"path": "src/auth.rs", "line": 7}}]},
-      "VAL-AUTH-002": {"status": "blocked", "milestone": "m1", "round": 1, "issues": [{"id": "ISS-m1-1-003", "severity": "non-blocking", "title": "No test server", "assertionIds": ["VAL-AUTH-002"]}]}
+      "VAL-AUTH-001": {"status": "failed", "issues": "500 on an upper-case email"},
+      "VAL-AUTH-002": {"status": "failed", "issues": "no test server", "blocked": true}
     }}"#;
-    insta::assert_snapshot!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: Some(validation) }));
+    let review = r#"{"featureId": "feat-login", "reviewedAt": "2026-01-01T00:00:00.000Z", "status": "fail", "codeReview": {"summary": "s", "issues": [
+        {"file": "src/auth.rs", "line": 42, "severity": "blocking", "description": "lower-cases nothing"},
+        {"file": "src/auth.rs", "line": 7, "severity": "suggestion", "description": "name the handler"},
+        {"file": "../outside.rs", "line": 1, "severity": "blocking", "description": "not shown: outside the working directory"},
+        {"file": "src/auth.rs", "severity": "non_blocking", "description": "no line: the first"}]}}"#;
+    let fx = Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: Some(validation) };
+    insta::assert_snapshot!(render_with(&fx, Some(with_reviews(validation, &[review]))));
 }
 
 #[test]
-fn passed_assertions_clear_their_issues() {
+fn a_passed_milestone_clears_its_review_findings() {
     let f = features_doc(&[feature("feat-login", "m1", r#""VAL-AUTH-001""#), feature("feat-logout", "m1", r#""VAL-AUTH-002""#)]);
-    let validation = r#"{"assertions": {"VAL-AUTH-001": {"status": "passed", "issues": [{"id": "ISS-m1-1-001", "severity": "blocking", "title": "fixed", "assertionIds": ["VAL-AUTH-001"], "location": {"path": "src/auth.rs", "line": 42}}]}}}"#;
-    assert_eq!(render(&Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: Some(validation) }), "");
+    let validation = r#"{"assertions": {"VAL-AUTH-001": {"status": "passed", "validatedAtMilestone": "m1"}, "VAL-AUTH-002": {"status": "passed", "validatedAtMilestone": "m1"}}}"#;
+    let review = r#"{"featureId": "feat-login", "status": "pass", "codeReview": {"summary": "s", "issues": [{"file": "src/auth.rs", "line": 42, "severity": "non_blocking", "description": "fixed since"}]}}"#;
+    let fx = Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: Some(validation) };
+    assert_eq!(render_with(&fx, Some(with_reviews(validation, &[review]))), "");
 }
 
 #[test]

@@ -34,13 +34,27 @@ const FEATURES: &str = r#"{"features": [{"id": "f", "description": "d", "milesto
 
 #[test]
 fn clean_examples_print_nothing_and_exit_0() {
-    for example in ["examples/clean", "examples/factory-droid"] {
+    let droid = ["examples/droid/completed-all-passed", "examples/droid/feature-shape-variants", "examples/droid/planning-state-only"];
+    for example in ["examples/clean"].into_iter().chain(droid) {
         let o = check(&["--verbose", example]);
         assert_eq!(o.status.code(), Some(0), "{example}: {}{}", stdout(&o), stderr(&o));
         assert_eq!(stdout(&o), "", "{example}");
         let o = check(&["--format", "json", example]);
         assert_eq!(stdout(&o).trim(), "[]");
     }
+}
+
+/// Folders droid wrote read as they are: the only diagnostics are the paused mission's real
+/// validation results (a failed assertion, a review finding on a source line).
+#[test]
+fn droid_folders_report_only_their_validation_results() {
+    let o = check(&["--verbose", "examples/droid"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    for code in ["json-syntax", "schema", "unknown-skill", "missing-field", "unknown-tool", "unclaimed-assertion"] {
+        assert!(!text.contains(&format!("[{code}]")), "{code} in:\n{text}");
+    }
+    insta::assert_snapshot!("droid_examples", text);
 }
 
 #[test]

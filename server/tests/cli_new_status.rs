@@ -28,9 +28,12 @@ fn new_creates_the_folder_state_and_git_exclude() {
     let dir = repo.path().join(".missions/slack-clone-auth-chat");
     assert_eq!(text(&o.stdout).trim(), dir.display().to_string());
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
-    assert_eq!(state["status"], "planning");
-    assert!(state["id"].as_str().unwrap().starts_with("mis_") && state["id"].as_str().unwrap().len() == 12);
-    assert!(state["uuid"].as_str().unwrap().len() == 36);
+    // droid's state.json: `mis_` + 8 hex, a droid state, no key of our own.
+    assert_eq!(state["state"], "planning");
+    let id = state["missionId"].as_str().unwrap();
+    assert!(id.starts_with("mis_") && id.len() == 12 && id[4..].chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    assert_eq!(state["workingDirectory"].as_str().map(Path::new).unwrap().canonicalize().unwrap(), repo.path().canonicalize().unwrap());
+    assert!(state.get("id").is_none() && state.get("uuid").is_none());
     assert_eq!(std::fs::read_to_string(dir.join("mission.md")).unwrap(), "# Slack clone: auth & chat\n\nSlack clone: auth & chat\n");
     let wd = std::fs::read_to_string(dir.join("working_directory.txt")).unwrap();
     assert_eq!(Path::new(wd.trim()).canonicalize().unwrap(), repo.path().canonicalize().unwrap());
@@ -81,8 +84,11 @@ fn status_reports_counts_and_recent_events() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let count = |m: &serde_json::Value| m.as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>();
-    assert_eq!(count(&v["features"]), 11);
-    assert_eq!(count(&v["assertions"]), 22);
+    // examples/clean is a finished demo run: four features, a scrutiny and a user-testing
+    // validator for each of its two milestones, three assertions.
+    assert_eq!(count(&v["features"]), 4);
+    assert_eq!(count(&v["validators"]), 4);
+    assert_eq!(count(&v["assertions"]), 3);
     assert!(v["assertions"]["passed"].as_u64().unwrap() > 0);
     assert!(!v["lastEvents"].as_array().unwrap().is_empty());
     let o = missions(repo.path(), &["status", clean.to_str().unwrap()]);

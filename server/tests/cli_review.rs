@@ -79,7 +79,7 @@ fn sighup_pauses_cleanly_and_run_resumes() {
     let p = Project::new(&model, "max_validation_rounds = 3", CONTRACT, &features());
     let mut child = p.spawn_run(&["--yes"]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while p.count("feature_started") < 1 {
+    while p.count("worker_started") < 1 {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the run ended ({status}) before a feature started: {:?}", p.event_types());
         }
@@ -96,12 +96,12 @@ fn sighup_pauses_cleanly_and_run_resumes() {
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "paused");
+    assert_eq!(p.json("state.json")["state"], "paused");
     assert_eq!(p.event_types().last().unwrap(), "mission_paused");
     assert!(!p.mission.join("run.lock").exists(), "a paused run releases its lock");
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("state.json")["state"], "completed");
 }
 
 fn stderr(out: &std::process::Output) -> String {
@@ -217,4 +217,33 @@ fn status_and_report_agree_on_a_hand_written_plan() {
     let report = report_json(dir.path(), &mission);
     assert_eq!(status["status"], "planning");
     assert_eq!(report["mission"]["status"], status["status"]);
+}
+
+/// droid's writes are not atomic: a handoff it was writing when it stopped is half a file.
+/// `status` names it, `report` notes it, `check` still checks the rest; nothing is rewritten.
+#[test]
+fn a_half_written_handoff_of_droid_is_named_and_the_rest_still_reads() {
+    // `cp -r` puts the folder at the top of the temporary directory.
+    let (dir, _) = example("droid/all-event-types-paused");
+    let mission = dir.path().join("all-event-types-paused");
+    let check_before = missions(dir.path(), &["check", mission.to_str().unwrap()]);
+    let handoff = std::fs::read_dir(mission.join("handoffs")).unwrap().map(|e| e.unwrap().path()).min().unwrap();
+    let whole = std::fs::read(&handoff).unwrap();
+    std::fs::write(&handoff, &whole[..whole.len() / 2]).unwrap();
+    let name = handoff.file_name().unwrap().to_string_lossy().to_string();
+
+    let status = missions(dir.path(), &["status", mission.to_str().unwrap()]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert!(err.contains("warning") && err.contains(&name) && err.contains("not a handoff"), "{}", text(&status));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("paused"), "{}", text(&status));
+
+    let report = report_json(dir.path(), &mission);
+    let notes: Vec<&str> = report["notes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(notes.iter().any(|n| n.starts_with(&format!("handoffs/{name}: not a handoff"))), "{notes:?}");
+    assert_eq!(report["runs"]["total"], 7, "the runs come from the progress log, whole");
+
+    let check = missions(dir.path(), &["check", mission.to_str().unwrap()]);
+    assert_eq!((check.status.code(), &check.stdout), (check_before.status.code(), &check_before.stdout), "{}", text(&check));
+    assert_eq!(std::fs::read(&handoff).unwrap(), &whole[..whole.len() / 2], "never rewritten");
 }

@@ -4,9 +4,12 @@
 //! `basics` fails its first round (feat-sub prints B-A), the orchestrator adds a fix feature,
 //! the re-validation passes, milestone `more` passes (its worker hands off partial work once).
 //!
-//! Run it after changing prompts, tools or the runner in a way the replay depends on:
+//! Run it after changing prompts, tools or the runner in a way the replay depends on, then
+//! (the recording is built into the binary) regenerate the example and fixture that come
+//! from the demo:
 //!
-//!     cargo test -p missions --test demo_record -- --ignored
+//!     cargo test -p missions --test demo_record -- --ignored record_the_demo
+//!     cargo test -p missions --test demo_record -- --ignored regenerate_the_clean_example
 //!
 //! Only the lines the replay reads are kept (session_start, assistant_turn, usage,
 //! session_end), which keeps the file small.
@@ -33,7 +36,7 @@ fn record_the_demo() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let transcript = std::fs::read_to_string(mission.join("worker-transcripts.jsonl")).unwrap();
+    let transcript = std::fs::read_to_string(mission.join("sessions.jsonl")).unwrap();
     let kept: Vec<&str> = transcript
         .lines()
         .filter(|l| {
@@ -49,4 +52,42 @@ fn record_the_demo() {
     std::fs::write(&target, recording).unwrap();
     let events = std::fs::read_to_string(mission.join("progress_log.jsonl")).unwrap();
     assert!(events.contains("\"type\":\"fix_features_added\""), "{events}");
+}
+
+/// `examples/clean` is the mission folder of a real `missions demo --keep` run (never written
+/// by hand, so the report agrees with it), and `tests/fixtures/report/diff.numstat` the diff
+/// of that run's repository, which the example does not keep.
+#[test]
+#[ignore = "regenerates examples/clean and tests/fixtures/report/diff.numstat from the demo"]
+fn regenerate_the_clean_example() {
+    let root = tempfile::tempdir().unwrap();
+    let keep = root.path().join("demo");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_missions")).args(["demo", "--keep"]).arg(&keep).env_remove("RUST_LOG").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let repo = keep.join("calc");
+    let mission = repo.join(".missions/calc");
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = manifest.join("../examples/clean");
+    let _ = std::fs::remove_dir_all(&example);
+    copy_tree(&mission, &example, &["run.lock", "tool-output"]);
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(mission.join("state.json")).unwrap()).unwrap();
+    let base = state["milestoneBases"]["basics"].as_str().unwrap().to_string();
+    let numstat = git(&repo, &["diff", "--numstat", "--no-renames", &base, "missions/calc", "--", ".", ":(exclude).missions"]);
+    std::fs::write(manifest.join("tests/fixtures/report/diff.numstat"), numstat + "\n").unwrap();
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(&name), skip);
+        } else {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
 }

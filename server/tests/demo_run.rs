@@ -2,6 +2,9 @@
 //! with the plan's contract written before its features, a failed validation round, a fix
 //! feature and a passing re-validation; the report is printed; `--keep` keeps the folder.
 
+#[path = "droid_format/mod.rs"]
+mod droid_format;
+
 use serde_json::Value;
 use std::process::Command;
 
@@ -30,17 +33,19 @@ fn the_demo_runs_a_whole_mission_offline() {
     assert!(at("planning_started") < at("contract_written"));
     assert!(at("contract_written") < at("features_written"));
     assert!(at("features_written") < at("plan_submitted"));
-    assert!(at("plan_submitted") < at("plan_approved"));
+    assert!(at("plan_submitted") < at("mission_accepted"));
     let rounds: Vec<&Value> = events.iter().filter(|e| e["type"] == "validation_round").collect();
     let failed = rounds.iter().position(|r| r["passed"] == false).expect("a failed round");
     let fix = events.iter().find(|e| e["type"] == "fix_features_added").expect("fix features");
     let fix_id = fix["featureIds"][0].as_str().unwrap();
     assert!(rounds[failed + 1..].iter().any(|r| r["passed"] == true && r["milestone"] == rounds[failed]["milestone"]), "a passing re-validation");
-    assert!(events.iter().any(|e| e["type"] == "feature_completed" && e["featureId"] == fix_id));
+    assert!(events.iter().any(|e| e["type"] == "worker_completed" && e["featureId"] == fix_id && e["successState"] == "success"));
     assert_eq!(events.last().unwrap()["type"], "mission_completed");
 
     let features: Value = serde_json::from_str(&std::fs::read_to_string(mission.join("features.json")).unwrap()).unwrap();
-    assert!(features["features"].as_array().unwrap().iter().any(|f| f["id"] == fix_id && f["kind"] == "fix"));
+    let fix_feature = features["features"].as_array().unwrap().iter().find(|f| f["id"] == fix_id).expect("the fix is in features.json");
+    assert_eq!((fix_feature["status"].as_str(), fix_feature["milestone"].as_str()), (Some("completed"), rounds[failed]["milestone"].as_str()));
+    droid_format::assert_conforms(&mission);
     let calc = Command::new("sh").args(["calc.sh", "sub", "5", "3"]).current_dir(keep.join("calc")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&calc.stdout).trim(), "2", "the fixed calculator really works");
     let config = std::fs::read_to_string(keep.join("calc/missions.toml")).unwrap();

@@ -44,7 +44,7 @@ fn plan_for(op: &str) -> Value {
 fn interrupted_mid_feature(model: &MissionModel, p: &Project) -> String {
     model.hold("worker");
     let mut child = p.spawn_run(&["--yes"]);
-    wait_for_run(p, &mut child, "feature_started", 1);
+    wait_for_run(p, &mut child, "worker_started", 1);
     child.kill().unwrap();
     child.wait().unwrap();
     model.release("worker");
@@ -136,7 +136,7 @@ fn a_tracked_mission_folder_is_never_rolled_back_by_a_resume() {
     git(&p.repo, &["add", "-f", ".missions/calc"]);
     git(&p.repo, &["commit", "-qm", "commit the plan"]);
     let mut child = p.spawn_run(&["--yes"]);
-    wait_for_run(&p, &mut child, "feature_started", 2);
+    wait_for_run(&p, &mut child, "worker_started", 2);
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(p.feature("feat-add")["status"], "completed");
@@ -146,8 +146,8 @@ fn a_tracked_mission_folder_is_never_rolled_back_by_a_resume() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(p.read("progress_log.jsonl").starts_with(&log_before), "the progress log was not rolled back");
     assert_eq!(p.feature("feat-add")["workerSessionIds"].as_array().unwrap().len(), 1, "a finished feature is not redone");
-    assert_eq!(p.count("feature_completed"), 4, "{:?}", p.event_types());
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.completed_features(), ["feat-add", "feat-sub", "fix-sub-order", "feat-mul", "feat-mul"], "{:?}", p.event_types());
+    assert_eq!(p.json("state.json")["detailedState"], "completed");
 }
 
 #[test]
@@ -166,7 +166,7 @@ fn a_second_mission_in_the_same_repository_is_refused_while_one_runs() {
 
     model.hold("worker");
     let mut first = p.spawn_run(&[".missions/calc", "--yes"]);
-    wait_for_run(&p, &mut first, "feature_started", 1);
+    wait_for_run(&p, &mut first, "worker_started", 1);
     // Refused at once; were it not, it would wait on the held worker: give up after a while.
     let mut second = p.spawn_run(&[".missions/other", "--yes"]);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -183,7 +183,7 @@ fn a_second_mission_in_the_same_repository_is_refused_while_one_runs() {
     assert_eq!(second.status.code(), Some(2), "{}", text(&second));
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains(".missions/calc") && err.contains("one at a time"), "names the running mission: {}", text(&second));
-    assert!(!other.join("progress_log.jsonl").exists() || !std::fs::read_to_string(other.join("progress_log.jsonl")).unwrap().contains("feature_started"));
+    assert!(!other.join("progress_log.jsonl").exists() || !std::fs::read_to_string(other.join("progress_log.jsonl")).unwrap().contains("worker_started"));
     let out = first.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let lock = git(&p.repo, &["rev-parse", "--git-common-dir"]);
@@ -241,22 +241,22 @@ fn a_planning_paused_halfway_plans_again_and_waits_for_approval_instead_of_runni
     model.release("orchestrator");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "paused");
+    assert_eq!(p.json("state.json")["detailedState"], "paused");
     assert_eq!(p.count("plan_submitted"), 0, "{:?}", p.event_types());
 
     // Without --yes: planning resumes, then the plan waits for approval; nothing runs.
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "awaiting_approval", "{}", text(&out));
+    assert_eq!(p.json("state.json")["detailedState"], "awaiting_approval", "{}", text(&out));
     assert!(model.sessions("worker").is_empty(), "no feature ran on an unapproved plan");
     assert_eq!(p.count("planning_started"), 2, "{:?}", p.event_types());
-    assert_eq!(p.count("plan_approved"), 0);
+    assert_eq!(p.count("mission_accepted"), 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("missions run --yes"), "{}", text(&out));
 
     // --yes approves it and the mission runs.
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(p.count("plan_approved"), 1);
+    assert_eq!(p.count("mission_accepted"), 1);
 }
 
 #[test]
@@ -266,7 +266,7 @@ fn a_hand_written_plan_paused_before_approval_still_starts_with_yes() {
     let p = Project::new(&model, LIMITS, SMALL_CONTRACT, &small_plan());
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "awaiting_approval");
+    assert_eq!(p.json("state.json")["detailedState"], "awaiting_approval");
     assert!(model.sessions("worker").is_empty());
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -289,7 +289,7 @@ fn a_mission_folder_behind_a_symlink_resumes_and_is_never_set_aside() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(p.repo.join(".missions").is_symlink(), "the link stays where it was");
     assert_eq!(git(&p.repo, &["stash", "list"]), "", "nothing was stashed");
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("state.json")["detailedState"], "completed");
 }
 
 /// The mission branch deleted while the mission was stopped: it is made again where the

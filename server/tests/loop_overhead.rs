@@ -32,12 +32,12 @@ fn overhead_of_a_hundred_features() {
         .expect("/usr/bin/time");
     let wall = started.elapsed();
     let report = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(p.json("state.json")["status"], "completed", "{report}");
+    assert_eq!(p.json("state.json")["detailedState"], "completed", "{report}");
     println!("100 features, 10 milestones, {} model calls: {:.2} s wall, {:.1} ms per feature", model.seen().len(), wall.as_secs_f64(), wall.as_secs_f64() * 10.0);
     // Where the time goes: inside worker sessions (model calls + tools) versus the runner's
     // own steps between a handoff and the next session.
     let ms = |e: &serde_json::Value| {
-        let ts = e["ts"].as_str().unwrap();
+        let ts = e["timestamp"].as_str().unwrap();
         let t = &ts[11..ts.len() - 1];
         let parts: Vec<f64> = t.split(':').map(|x| x.parse().unwrap()).collect();
         (parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]) * 1000.0
@@ -47,8 +47,8 @@ fn overhead_of_a_hundred_features() {
     for w in events.windows(2) {
         let d = ms(&w[1]) - ms(&w[0]);
         match (w[0]["type"].as_str().unwrap(), w[1]["type"].as_str().unwrap()) {
-            ("feature_started", "handoff_received") => in_session += d,
-            ("validation_started", _) => validating += d,
+            ("worker_started", "worker_completed") if w[0]["featureId"].as_str().is_some_and(|f| f.contains("-validator-")) => validating += d,
+            ("worker_started", "worker_completed") => in_session += d,
             _ => between += d,
         }
     }

@@ -28,9 +28,14 @@ fn plan(calc_header: bool) -> Value {
         {"id": "feat-sub", "description": "Subtraction: `sh calc.sh sub A B` prints A-B", "skillName": "shell", "milestone": "basics",
          "fulfills": ["VAL-CALC-002"], "status": "pending", "workerSessionIds": [], "x-fake": {"files": sub}},
         {"id": "feat-mul", "description": "Multiplication: `sh calc.sh mul A B` prints A*B", "skillName": "shell", "milestone": "basics",
-         "fulfills": ["VAL-CALC-003"], "status": "pending", "dependsOn": ["feat-add", "feat-sub"], "workerSessionIds": [],
+         "fulfills": ["VAL-CALC-003"], "status": "pending", "preconditions": ["feat-add", "feat-sub"], "workerSessionIds": [],
          "x-fake": {"files": {"ops/mul.sh": "echo $(( $1 * $2 ))\n", "tests/test_mul.sh": "[ \"$(sh calc.sh mul 4 5)\" = 20 ] || exit 1\n"}}}
     ]})
+}
+
+/// A validator's session (droid runs validators as features with workers of their own).
+fn is_validator(event: &Value) -> bool {
+    event["featureId"].as_str().is_some_and(|id| id.starts_with("scrutiny-validator-") || id.starts_with("user-testing-validator-"))
 }
 
 /// Worker requests in the order the model saw them: (feature id, turn).
@@ -57,7 +62,7 @@ fn independent_features_run_at_once_in_worktrees_and_merge_back_in_queue_order()
     let p = Project::new(&model, LIMITS, CONTRACT, &plan(false));
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("state.json")["detailedState"], "completed");
     assert!(p.json("state.json").get("activeFeature").is_none());
 
     // Concurrency: the model saw both independent features' first requests before either's
@@ -71,12 +76,12 @@ fn independent_features_run_at_once_in_worktrees_and_merge_back_in_queue_order()
     assert!(pos("feat-mul", true) > pos("feat-add", false).max(pos("feat-sub", false)), "mul waits for both: {seen:?}");
 
     // The sessions ran in their worktrees, on their own branches.
-    let started: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "feature_started").collect();
+    let started: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "worker_started" && !is_validator(e)).collect();
     let branches: Vec<&str> = started.iter().map(|e| e["worktreeBranch"].as_str().unwrap_or("-")).collect();
     assert_eq!(branches, ["missions/calc-wt/feat-add", "missions/calc-wt/feat-sub", "-"], "mul ran alone, in the working directory");
     // Their transcripts overlap in time: each session started before the other ended.
-    let transcript: Vec<Value> = p.read("worker-transcripts.jsonl").lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
-    let session_of = |feature: &str| started.iter().find(|e| e["featureId"] == feature).unwrap()["sessionId"].as_str().unwrap().to_string();
+    let transcript: Vec<Value> = p.read("sessions.jsonl").lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+    let session_of = |feature: &str| started.iter().find(|e| e["featureId"] == feature).unwrap()["workerSessionId"].as_str().unwrap().to_string();
     let ts = |feature: &str, kind: &str| {
         let sid = session_of(feature);
         transcript.iter().find(|l| l["sessionId"] == sid.as_str() && l["kind"] == kind).unwrap_or_else(|| panic!("no {kind} of {feature}"))["ts"].as_str().unwrap().to_string()
@@ -96,7 +101,7 @@ fn independent_features_run_at_once_in_worktrees_and_merge_back_in_queue_order()
 
     // Verified completion looked at the worktree branches' commits: every handoff names a
     // commit that is now on the mission branch.
-    for e in p.events().iter().filter(|e| e["type"] == "feature_completed") {
+    for e in p.events().iter().filter(|e| e["type"] == "worker_completed" && !is_validator(e)) {
         let commit = e["commitId"].as_str().unwrap();
         git(&p.repo, &["merge-base", "--is-ancestor", commit, "HEAD"]);
         let subject = git(&p.repo, &["log", "-1", "--format=%s", commit]);
@@ -106,6 +111,7 @@ fn independent_features_run_at_once_in_worktrees_and_merge_back_in_queue_order()
     assert!(features["features"].as_array().unwrap().iter().all(|f| f["status"] == "completed"), "{features:#}");
     assert_eq!(p.sh("sh calc.sh add 2 3; sh calc.sh sub 5 3; sh calc.sh mul 4 5; sh test.sh"), "5\n2\n20\nall tests passed");
     assert_no_worktree_left(&p);
+    droid_format::assert_conforms(&p.mission);
 }
 
 #[test]
@@ -115,7 +121,7 @@ fn parallel_features_editing_the_same_line_halt_the_mission_naming_the_file() {
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let state = p.json("state.json");
-    assert_eq!(state["status"], "halted");
+    assert_eq!(state["detailedState"], "halted");
     let reason = state["haltReason"].as_str().unwrap();
     assert!(reason.contains("merge conflict") && reason.contains("feat-sub") && reason.contains("calc.sh"), "{reason}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("calc.sh") || String::from_utf8_lossy(&out.stderr).contains("calc.sh"), "{}", text(&out));
@@ -140,7 +146,7 @@ fn a_run_killed_mid_batch_leaves_worktrees_that_the_resume_removes_first() {
     let p = Project::new(&model, LIMITS, CONTRACT, &plan(false));
     let mut child = p.spawn_run(&["--yes"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while p.count("feature_started") < 2 {
+    while p.count("worker_started") < 2 {
         assert!(child.try_wait().unwrap().is_none(), "the run ended early: {:?}", p.event_types());
         assert!(std::time::Instant::now() < deadline, "no batch started: {:?}", p.event_types());
         std::thread::sleep(Duration::from_millis(2));
@@ -160,7 +166,16 @@ fn a_run_killed_mid_batch_leaves_worktrees_that_the_resume_removes_first() {
     let mut reset: Vec<&str> = resumed[0]["resetFeatures"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     reset.sort();
     assert_eq!(reset, ["feat-add", "feat-sub"]);
-    assert_eq!(p.json("state.json")["status"], "completed");
+    // droid's record of each cut-off session: an orphan `worker_failed`, once.
+    let sessions: Vec<String> = active.iter().map(|a| a["sessionId"].as_str().unwrap().to_string()).collect();
+    let failed: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "worker_failed").collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for f in &failed {
+        let session = f["workerSessionId"].as_str().unwrap();
+        assert!(sessions.iter().any(|s| s == session), "{f}");
+        assert_eq!((f["spawnId"].as_str(), f["failureReason"].as_str()), (Some(format!("orphan_{session}").as_str()), Some("worker_exited_without_handoff")));
+    }
+    assert_eq!(p.json("state.json")["detailedState"], "completed");
     assert_eq!(git(&p.repo, &["log", "--first-parent", "--format=%s", "main..HEAD"]).lines().collect::<Vec<_>>(), ["feat-mul", "merge feat-sub", "merge feat-add"]);
     assert_eq!(p.sh("sh test.sh"), "all tests passed");
     assert_no_worktree_left(&p);
@@ -175,13 +190,13 @@ fn partial_work_from_a_worktree_is_merged_and_its_feature_runs_once_more_after_t
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(p.feature("feat-sub")["workerSessionIds"].as_array().unwrap().len(), 2);
-    let started: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "feature_started").collect();
+    let started: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "worker_started" && !is_validator(e)).collect();
     let runs: Vec<(&str, u64, bool)> = started.iter().map(|e| (e["featureId"].as_str().unwrap(), e["attempt"].as_u64().unwrap(), e.get("worktreeBranch").is_some())).collect();
     assert_eq!(runs, [("feat-add", 1, true), ("feat-sub", 1, true), ("feat-sub", 2, false), ("feat-mul", 1, false)]);
     let retry = model.sessions("worker").into_iter().filter(|s| feature_of(&s.first_user)["id"] == "feat-sub").nth(1).expect("a second feat-sub session");
     assert!(retry.first_user.contains("handed off partial work"), "the retry is told what was left undone");
     assert_eq!(git(&p.repo, &["log", "--first-parent", "--format=%s", "main..HEAD"]).lines().collect::<Vec<_>>(), ["feat-mul", "feat-sub", "merge feat-sub", "merge feat-add"], "the partial commit was merged, the retry built on it");
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("state.json")["detailedState"], "completed");
     assert_no_worktree_left(&p);
 }
 
@@ -203,7 +218,7 @@ fn a_crash_right_after_a_merge_keeps_the_merged_feature_and_does_not_run_it_agai
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(sessions_of("feat-add"), 1, "feat-add was not run again");
-    let completed: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "feature_completed" && e["featureId"] == "feat-add").collect();
+    let completed: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "worker_completed" && e["featureId"] == "feat-add").collect();
     assert_eq!(completed.len(), 1, "{completed:?}");
     assert_eq!(completed[0]["recovered"], true);
     let first_parent = git(&p.repo, &["log", "--first-parent", "--format=%s", "main..HEAD"]);

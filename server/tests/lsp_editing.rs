@@ -117,7 +117,7 @@ async fn completion_lists_in_order() {
     let mut client = rich_session(root.path()).await;
     let features = "mission/features.json";
     // `fulfills` of feat-share is `[]`: unclaimed ids first, with their titles.
-    let fulfills = complete(&mut client, features, utf16_pos(FEATURES, "\"fulfills\": [], \"status\": \"pending\", \"dependsOn\": [\"feat-logout\"]", 13)).await;
+    let fulfills = complete(&mut client, features, utf16_pos(FEATURES, "\"fulfills\": [], \"milestone\": \"sharing\"", 13)).await;
     let labels: Vec<&str> = fulfills["items"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["VAL-LINK-002", "VAL-AUTH-001", "VAL-AUTH-002", "VAL-LINK-001", "VAL-LINK-003"]);
     // Inside the string `"wip"`: status values replace the string's content.
@@ -126,9 +126,9 @@ async fn completion_lists_in_order() {
     let skill = complete(&mut client, features, utf16_pos(FEATURES, "\"frontend-worker\"", 1)).await;
     // After `{` of the last feature: field names it lacks.
     let fields = complete(&mut client, features, utf16_pos(FEATURES, "{\"id\": \"feat-share\"", 1)).await;
-    let depends = complete(&mut client, features, utf16_pos(FEATURES, "\"dependsOn\": [\"feat-ghost\"]", 14)).await;
+    let depends = complete(&mut client, features, utf16_pos(FEATURES, "\"preconditions\": [\"feat-ghost is complete\"]", 18)).await;
     let tools = complete(&mut client, "mission/validation-contract.md", utf16_pos(CONTRACT, "Tool: carrier-pigeon", 6)).await;
-    insta::assert_json_snapshot!("completion", json!({"fulfills": fulfills, "status": status, "milestone": milestone, "skillName": skill, "fields": fields, "dependsOn": depends, "tools": tools}));
+    insta::assert_json_snapshot!("completion", json!({"fulfills": fulfills, "status": status, "milestone": milestone, "skillName": skill, "fields": fields, "preconditions": depends, "tools": tools}));
     // Past the end and in prose: an empty list, never an error.
     assert_eq!(complete(&mut client, features, (9999, 9999)).await["items"], json!([]));
     assert_eq!(complete(&mut client, "mission/validation-contract.md", (0, 3)).await["items"], json!([]));

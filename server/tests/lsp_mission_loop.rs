@@ -82,7 +82,7 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
         assert_eq!(event["missionUri"], json!(url(&p.mission)));
         let kind = event["event"]["type"].as_str().unwrap().to_string();
         received.push(event["event"].clone());
-        if kind == "feature_started" {
+        if kind == "worker_started" {
             break;
         }
         assert_ne!(kind, "mission_completed", "the mission ended before it could be paused");
@@ -132,9 +132,9 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
     let logged: Vec<Value> = p.events().into_iter().skip(logged_before).collect();
     assert_eq!(received, logged);
     let kinds: Vec<&str> = received.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds.first(), Some(&"plan_approved"));
+    assert_eq!(kinds.first(), Some(&"mission_accepted"));
     assert!(kinds.contains(&"mission_resumed") && kinds.contains(&"fix_features_added"), "{kinds:?}");
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("state.json")["detailedState"], "completed");
     assert_eq!(git(&p.repo, &["status", "--porcelain"]), "", "the tree is clean");
 
     let status = server.command("missions.status", &p.mission);
@@ -146,7 +146,8 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
         let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": features_uri}}));
         let resolved = lenses["result"].as_array().unwrap().iter().map(|l| server.request("codeLens/resolve", l.clone()));
         let titles: Vec<String> = resolved.map(|l| l["result"]["command"]["title"].as_str().unwrap().to_string()).collect();
-        if titles.len() == 4 && titles.iter().all(|t| t.starts_with("completed · ")) {
+        // Four features and a scrutiny and a user-testing validator for each milestone.
+        if titles.len() == 8 && titles.iter().all(|t| t.starts_with("completed · ")) {
             break;
         }
         assert!(Instant::now() < deadline, "lenses never showed completion: {titles:?}");
@@ -170,7 +171,7 @@ fn cancel_marks_a_stopped_mission_cancelled_and_start_then_refuses_it() {
     assert!(cancelled["result"]["message"].as_str().unwrap().contains("cancelled"), "{cancelled}");
     let event = server.event();
     assert_eq!(event["event"]["type"], "mission_cancelled", "{event}");
-    assert_eq!(p.json("state.json")["status"], "cancelled");
+    assert_eq!(p.json("state.json")["detailedState"], "cancelled");
     let status = server.command("missions.status", &p.mission);
     assert_eq!(status["result"]["status"], "cancelled", "{status}");
     assert!(error_message(&server.command("missions.start", &p.mission)).contains("was cancelled"));
@@ -198,12 +199,12 @@ fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run()
     // A planned mission no run has looked at yet is `planning`: nothing to approve.
     let refused = server.command("missions.approvePlan", &p.mission);
     assert!(error_message(&refused).contains("no plan to approve") && error_message(&refused).contains("planning"), "{refused}");
-    assert_eq!(p.json("state.json")["status"], "planning");
+    assert_eq!(p.json("state.json")["detailedState"], "planning");
 
     // `missions run` without --yes leaves the plan awaiting approval (exit 4).
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "awaiting_approval");
+    assert_eq!(p.json("state.json")["detailedState"], "awaiting_approval");
     let actions = source_actions(&mut server, &features_uri);
     assert_eq!(actions["result"][0]["command"]["command"], "missions.approvePlan", "{actions}");
     // resume is not approval, nor is one step of the plan.
@@ -214,14 +215,14 @@ fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run()
     assert!(approved["result"]["message"].as_str().unwrap().contains("approved"), "{approved}");
     assert!(error_message(&server.command("missions.approvePlan", &p.mission)).contains("already running"));
     let first = server.event()["event"].clone();
-    assert_eq!(first["type"], "plan_approved", "{first}");
+    assert_eq!(first["type"], "mission_accepted", "{first}");
     assert_eq!(first["by"], "missions.approvePlan", "{first}");
     // The run goes on like a start: pause it once a worker has started.
-    let events = server.events_until("feature_started");
+    let events = server.events_until("worker_started");
     assert!(events.iter().any(|e| e["type"] == "milestone_started"), "{events:?}");
     assert!(server.command("missions.pause", &p.mission).get("result").is_some());
     server.events_until("mission_paused");
-    assert_eq!(p.json("state.json")["status"], "paused");
+    assert_eq!(p.json("state.json")["detailedState"], "paused");
     // The plan is approved now: approving again is refused.
     assert!(error_message(&server.command("missions.approvePlan", &p.mission)).contains("not awaiting_approval"));
     server.finish();
@@ -245,7 +246,7 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     assert!(error_message(&early).contains("feat-sub (pending)") && error_message(&early).contains("feat-add (pending)"), "{early}");
     assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "nowhere")).contains("no milestone `nowhere`"));
     assert!(model.seen().is_empty(), "nothing ran");
-    assert_eq!(p.json("state.json")["status"], "planning");
+    assert_eq!(p.json("state.json")["detailedState"], "planning");
 
     // feat-add alone runs to completed; the others stay pending; the mission pauses.
     let started = server.command_on("missions.runFeature", &p.mission, "feat-add");
@@ -253,11 +254,12 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     let events = server.events_until("mission_paused");
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(events[0]["by"], "missions.runFeature", "{events:?}");
-    let ran: Vec<&Value> = events.iter().filter(|e| e["type"] == "feature_started").map(|e| &e["featureId"]).collect();
+    let ran: Vec<&Value> = events.iter().filter(|e| e["type"] == "worker_started").map(|e| &e["featureId"]).collect();
     assert_eq!(ran, vec![&json!("feat-add")], "{kinds:?}");
-    assert!(kinds.contains(&"feature_completed") && !kinds.contains(&"validation_started"), "{kinds:?}");
-    assert_eq!(statuses(&p), vec![("feat-sub".into(), "pending".into()), ("feat-add".into(), "completed".into()), ("feat-mul".into(), "pending".into())]);
-    assert_eq!(p.json("state.json")["status"], "paused");
+    assert!(kinds.contains(&"worker_completed") && !kinds.contains(&"milestone_validation_triggered"), "{kinds:?}");
+    // droid's queue order: a completed feature moves to the bottom.
+    assert_eq!(statuses(&p), vec![("feat-sub".into(), "pending".into()), ("feat-mul".into(), "pending".into()), ("feat-add".into(), "completed".into())]);
+    assert_eq!(p.json("state.json")["detailedState"], "paused");
     assert_eq!(model.sessions("worker").len(), 1);
     assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-add")).contains("feat-add` is completed"));
 
@@ -266,25 +268,27 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     server.events_until("mission_paused");
     assert_eq!(status_of(&p, "feat-sub"), "completed");
     assert_eq!(status_of(&p, "feat-mul"), "pending");
-    let round = p.mission.join("validation/basics/round-1.json");
-    assert!(!round.exists());
+    let synthesis = p.mission.join("validation/basics/user-testing/synthesis.json");
+    assert!(!synthesis.exists());
     assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "more")).contains("feat-mul (pending)"));
 
-    // One validation round of basics: its round file and validation-state.json, then a pause
-    // (no fix features: the loop would add them, a targeted round does not).
+    // One validation round of basics: its validators' syntheses and validation-state.json,
+    // then a pause (no fix features: the loop would add them, a targeted round does not).
     let validating = server.command_on("missions.validateMilestone", &p.mission, "basics");
     assert!(validating["result"]["message"].as_str().unwrap().contains("validating milestone basics"), "{validating}");
     let events = server.events_until("mission_paused");
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"validation_started") && !kinds.contains(&"feature_started") && !kinds.contains(&"fix_features_added"), "{kinds:?}");
-    let written: Value = serde_json::from_str(&std::fs::read_to_string(&round).expect("round-1.json of basics")).unwrap();
-    assert_eq!(written["round"], 1, "{written}");
+    assert!(kinds.contains(&"milestone_validation_triggered") && !kinds.contains(&"fix_features_added"), "{kinds:?}");
+    let workers: Vec<&str> = events.iter().filter(|e| e["type"] == "worker_started").filter_map(|e| e["featureId"].as_str()).collect();
+    assert_eq!(workers, ["scrutiny-validator-basics", "user-testing-validator-basics"], "only the validators ran");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&synthesis).expect("the user-testing synthesis of basics")).unwrap();
+    assert_eq!((written["round"].as_u64(), written["status"].as_str()), (Some(1), Some("fail")), "{written}");
     let vstate = p.json("validation-state.json");
     assert_eq!(vstate["assertions"]["VAL-CALC-001"]["status"], "passed", "{vstate}");
     assert_eq!(vstate["assertions"]["VAL-CALC-002"]["status"], "failed", "sub's bug is found: {vstate}");
-    assert_eq!(statuses(&p).len(), 3, "no fix feature was added");
+    assert_eq!(statuses(&p).len(), 5, "the two validators, no fix feature, were added");
     assert_eq!(status_of(&p, "feat-mul"), "pending");
-    assert_eq!(p.json("state.json")["status"], "paused");
+    assert_eq!(p.json("state.json")["detailedState"], "paused");
     assert!(model.sessions("worker").len() == 2 && model.sessions("user-testing").len() == 1, "{:?}", model.seen().iter().map(|s| s.role.clone()).collect::<Vec<_>>());
     assert_eq!(git(&p.repo, &["status", "--porcelain"]), "", "the tree is clean");
     server.finish();
@@ -303,7 +307,7 @@ fn a_mission_running_when_the_editor_goes_away_is_paused_and_resumes() {
         model.hold("worker");
         let started = server.command("missions.start", &p.mission);
         assert!(started.get("result").is_some(), "{started}");
-        server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "feature_started");
+        server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "worker_started");
         let signal = |server: &mut Server, signal: i32| {
             // SAFETY: signalling the server process this test started.
             unsafe { libc::kill(server.pid() as i32, signal) };
@@ -316,7 +320,7 @@ fn a_mission_running_when_the_editor_goes_away_is_paused_and_resumes() {
             _ => server.close_input(),
         };
         assert!(status.code().is_some(), "{goes_away}: exited by itself ({status})");
-        assert_eq!(p.json("state.json")["status"], "paused", "{goes_away}");
+        assert_eq!(p.json("state.json")["detailedState"], "paused", "{goes_away}");
         assert_eq!(p.event_types().last().map(String::as_str), Some("mission_paused"), "{goes_away}: {:?}", p.event_types());
         assert!(!p.mission.join("run.lock").exists() && !p.repo.join(".git/missions-run.lock").exists(), "{goes_away}: the run's locks are released");
         model.release("worker");
@@ -359,7 +363,7 @@ fn lenses_follow_the_run_and_the_client_is_asked_to_refresh_them() {
 
     model.hold("worker");
     server.command("missions.start", &p.mission);
-    server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "feature_started");
+    server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "worker_started");
     assert!(has(&titles(&mut server, &contract), "⏸ Pause mission", "missions.pause"));
     let running = titles(&mut server, &features_path);
     assert!(!running.iter().any(|(_, c)| c == "missions.runFeature"), "{running:?}");

@@ -54,7 +54,7 @@ async fn definition_goes_from_a_claim_to_the_heading_and_from_a_dependency_to_th
     let mut client = session(root.path(), vec![]).await;
     let (l, c) = utf16_pos(FEATURES, "\"VAL-AUTH-002\"", 5);
     let to_heading = client.request::<request::GotoDefinition>(definition_params(client.at("mission/features.json", l, c))).await;
-    let (l, c) = utf16_pos(FEATURES, "\"dependsOn\": [\"feat-share\"]", 17);
+    let (l, c) = utf16_pos(FEATURES, "\"preconditions\": [\"feat-share\"]", 21);
     let to_feature = client.request::<request::GotoDefinition>(definition_params(client.at("mission/features.json", l, c))).await;
     insta::assert_json_snapshot!("definition", client.redact((&to_heading, &to_feature)));
     client.finish().await;
@@ -68,7 +68,7 @@ async fn references_from_a_heading_find_claims_mentions_handoffs_and_records() {
     let params = ReferenceParams { text_document_position: client.at("mission/validation-contract.md", l, c), work_done_progress_params: Default::default(), partial_result_params: Default::default(), context: ReferenceContext { include_declaration: false } };
     let found = client.request::<request::References>(params).await.unwrap();
     let files: Vec<String> = found.iter().map(|l| client.redact(&l.uri).as_str().unwrap().to_string()).collect();
-    for expected in ["mission/features.json", "mission/mission.md", "mission/handoffs/s1.json", "mission/validation/foundation/round-1.json", "mission/validation-state.json", "mission/validation-contract.md"] {
+    for expected in ["mission/features.json", "mission/mission.md", "mission/handoffs/2026-01-01T00-00-00-000Z__feat-login__s1.json", "mission/validation/foundation/user-testing/synthesis.json", "mission/validation-state.json", "mission/validation-contract.md"] {
         assert!(files.iter().any(|f| f.ends_with(expected)), "no reference in {expected}: {files:?}");
     }
     insta::assert_json_snapshot!("references_assertion", client.redact(&found));
@@ -86,14 +86,14 @@ async fn rename_edits_plan_files_only_and_prepare_refuses_non_ids() {
     let edit = client.request::<request::Rename>(RenameParams { text_document_position: at.clone(), new_name: "VAL-LOGIN-001".into(), work_done_progress_params: Default::default() }).await.unwrap();
     let mut changes: Vec<(String, Vec<TextEdit>)> = edit.changes.unwrap().into_iter().map(|(u, e)| (client.redact(&u).as_str().unwrap().to_string(), e)).collect();
     changes.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(changes.iter().all(|(u, _)| !u.contains("handoffs") && !u.contains("round-1")), "history is not renamed: {changes:?}");
+    assert!(changes.iter().all(|(u, _)| !u.contains("handoffs") && !u.contains("synthesis")), "history is not renamed: {changes:?}");
     insta::assert_json_snapshot!("rename_assertion", changes);
     let bad = client.request_error::<request::Rename>(RenameParams { text_document_position: at, new_name: "VAL-login-1".into(), work_done_progress_params: Default::default() }).await;
     assert!(bad["message"].as_str().unwrap().contains("not a valid assertion id"), "{bad}");
     let (l, c) = utf16_pos(CONTRACT, "credentials", 2);
     let refused = client.request_error::<request::PrepareRenameRequest>(client.at("mission/validation-contract.md", l, c)).await;
     assert!(refused["message"].as_str().unwrap().contains("can be renamed"), "{refused}");
-    // A feature id renames its entry and the dependsOn naming it.
+    // A feature id renames its entry and the precondition naming it.
     let (l, c) = utf16_pos(FEATURES, "\"feat-logout\"", 3);
     let edit = client.request::<request::Rename>(RenameParams { text_document_position: client.at("mission/features.json", l, c), new_name: "feat-signout".into(), work_done_progress_params: Default::default() }).await.unwrap();
     let features_edits = &edit.changes.as_ref().unwrap()[&client.uri("mission/features.json")];

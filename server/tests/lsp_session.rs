@@ -84,7 +84,7 @@ async fn a_change_republishes_the_edited_document_and_the_other_when_it_changes(
     client.expect_silence(Duration::from_millis(150)).await;
 
     // Claim VAL-LINK-002 in feat-share: the contract's unclaimed-assertion goes away.
-    let (line, col) = lsp_support::utf16_pos(FEATURES, "\"fulfills\": [], \"status\": \"pending\", \"dependsOn\": [\"feat-logout\"]", 13);
+    let (line, col) = lsp_support::utf16_pos(FEATURES, "\"fulfills\": [], \"milestone\": \"sharing\"", 13);
     client.change("mission/features.json", 3, vec![change(((line, col), (line, col)), "\"VAL-LINK-002\"")]).await;
     let features = client.diagnostics("mission/features.json", Some(3)).await;
     let contract = client.diagnostics("mission/validation-contract.md", Some(1)).await;

@@ -11,7 +11,7 @@ use tower_lsp::lsp_types::TextDocumentContentChangeEvent;
 async fn status_answers_with_counts_and_refuses_unknown_folders() {
     let root = tempfile::tempdir().unwrap();
     let dir = write_mission(root.path());
-    std::fs::write(dir.join("state.json"), r#"{"id": "mis_0badc0de", "title": "Auth", "status": "running", "currentMilestone": "foundation", "round": 1, "createdAt": "", "updatedAt": "", "futureField": true}"#).unwrap();
+    std::fs::write(dir.join("state.json"), r#"{"missionId": "mis_0badc0de", "state": "running", "workingDirectory": "/tmp/repo", "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z", "currentMilestone": "foundation", "lastReviewedHandoffCount": 1, "futureField": true}"#).unwrap();
     let mut client = Client::start(Options { root: root.path(), encodings: vec![], workspace_folder: false }).await;
     client.open("mission/features.json", FEATURES).await;
     client.diagnostics("mission/features.json", Some(1)).await;
@@ -21,11 +21,18 @@ async fn status_answers_with_counts_and_refuses_unknown_folders() {
     let status = client.request_raw("missions/status", json!({ "missionUri": uri })).await;
     let result = &status["result"];
     assert_eq!(result["id"], "mis_0badc0de");
-    assert_eq!(result["status"], "running");
+    assert_eq!((result["status"].as_str(), result["state"].as_str()), (Some("running"), Some("running")));
     assert_eq!(result["currentMilestone"], "foundation");
     assert_eq!(result["missionUri"], json!(uri));
     let total = |v: &serde_json::Value| v.as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>();
     assert!(total(&result["features"]) > 0 && total(&result["assertions"]) > 0, "{status}");
+    // state.json says running, but no runner holds the mission's lock: no run is alive.
+    assert_eq!(result["runAlive"], false, "{status}");
+    // A live runner's lock (this process hosts the server here) makes it alive.
+    std::fs::write(dir.join("run.lock"), format!("{{\"pid\": {}, \"by\": \"run\"}}\n", std::process::id())).unwrap();
+    let alive = client.request_raw("missions/status", json!({ "missionUri": uri })).await;
+    assert_eq!(alive["result"]["runAlive"], true, "{alive}");
+    std::fs::remove_file(dir.join("run.lock")).unwrap();
     // Unsaved edits of features.json do not count: the files say where the runner is.
     let on_disk = result["features"].clone();
     let all_done = FEATURES.replace("\"pending\"", "\"completed\"").replace("\"in_progress\"", "\"completed\"");

@@ -120,3 +120,45 @@ fn an_unreadable_mission_file_is_named_once() {
     assert!(!server.unread().iter().any(|m| m["method"] == "window/showMessage"), "told once: {:#?}", server.unread());
     server.finish();
 }
+
+/// Language clients start servers with `--stdio` (vscode-languageclient's stdio transport
+/// appends it): the server takes it and serves, here document highlights of an id, whole, in
+/// both documents. Any other argument is refused, named, with clap's usage status 2.
+#[test]
+fn the_stdio_flag_clients_pass_is_taken_and_ids_highlight_whole_in_both_files() {
+    let root = tempfile::tempdir().unwrap();
+    let mission = root.path().join("m");
+    std::fs::create_dir_all(&mission).unwrap();
+    let contract = "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: log\nSee also VAL-A-001.\n";
+    let features = "{\"features\": [\n  {\"id\": \"f1\", \"description\": \"d\", \"milestone\": \"m\", \"status\": \"pending\", \"fulfills\": [\"VAL-A-001\"]},\n  {\"id\": \"f2\", \"description\": \"after f1\", \"milestone\": \"m\", \"status\": \"pending\", \"dependsOn\": [\"f1\"]}\n]}";
+    std::fs::write(mission.join("validation-contract.md"), contract).unwrap();
+    std::fs::write(mission.join("features.json"), features).unwrap();
+    let (contract_uri, features_uri) = (url(&mission.join("validation-contract.md")), url(&mission.join("features.json")));
+    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).args(["lsp", "--stdio"]).stderr(Stdio::null()), Server::params(root.path(), json!({})));
+    assert_eq!(server.initialize["result"]["capabilities"]["documentHighlightProvider"], true);
+    server.open(&mission.join("validation-contract.md"), "markdown", contract);
+    server.open(&mission.join("features.json"), "json", features);
+    server.diagnostics_until(&features_uri, |d| d["version"] == 1);
+    let highlight = |server: &mut Server, uri: &str, line: u32, character: u32| server.request("textDocument/documentHighlight", json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}))["result"].clone();
+    let range = |line: u32, start: u32, end: u32| json!({"start": {"line": line, "character": start}, "end": {"line": line, "character": end}});
+    // On `001` of the heading: the heading (written, kind 3) and the mention (read, kind 2).
+    assert_eq!(highlight(&mut server, &contract_uri, 2, 12), json!([{"range": range(2, 4, 13), "kind": 3}, {"range": range(5, 9, 18), "kind": 2}]));
+    // On `VAL` of the claim in features.json: the whole id, without its quotes.
+    let claim = features.lines().nth(1).unwrap().find("VAL-A-001").unwrap() as u32;
+    assert_eq!(highlight(&mut server, &features_uri, 1, claim), json!([{"range": range(1, claim, claim + 9), "kind": 2}]));
+    // A feature id: its entry (written) first, the dependsOn naming it last (a mention in
+    // prose, `after f1`, reads it too).
+    let id = features.lines().nth(1).unwrap().find("f1").unwrap() as u32;
+    let found = highlight(&mut server, &features_uri, 1, id);
+    let depends = features.lines().nth(2).unwrap().rfind("f1").unwrap() as u32;
+    assert_eq!(found[0], json!({"range": range(1, id, id + 2), "kind": 3}), "{found}");
+    assert_eq!(found.as_array().unwrap().last().unwrap(), &json!({"range": range(2, depends, depends + 2), "kind": 2}), "{found}");
+    // Off any id: nothing.
+    assert_eq!(highlight(&mut server, &contract_uri, 0, 0), serde_json::Value::Null);
+    server.finish();
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_missions")).args(["lsp", "--socket=9000"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("unexpected argument '--socket'"), "{said}");
+}

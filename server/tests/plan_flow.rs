@@ -24,7 +24,7 @@ fn the_orchestrator_asks_then_plans_contract_first_and_the_mission_runs() {
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 unanswered question(s)"), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "awaiting_answers");
+    assert_eq!(p.json("state.json")["detailedState"], "awaiting_answers");
     assert!(p.read("mission.md").contains("## Questions\n\n- Q: Integers only, or decimals too?\n  A: \n"), "{}", p.read("mission.md"));
     assert_eq!(p.event_types(), ["mission_created", "planning_started", "question_asked"]);
     assert!(model.sessions("orchestrator")[0].tools.iter().any(|t| t == "ask_user"));
@@ -40,7 +40,7 @@ fn the_orchestrator_asks_then_plans_contract_first_and_the_mission_runs() {
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missions run --yes"), "{}", text(&out));
-    assert_eq!(p.json("state.json")["status"], "awaiting_approval");
+    assert_eq!(p.json("state.json")["detailedState"], "awaiting_approval");
     let planning = model.sessions("orchestrator");
     assert_eq!(planning.len(), 2);
     assert!(planning[1].first_user.contains("- Q: Integers only, or decimals too?\n  A: integers only"), "{}", planning[1].first_user);
@@ -60,10 +60,10 @@ fn the_orchestrator_asks_then_plans_contract_first_and_the_mission_runs() {
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let types = p.event_types();
-    assert!(position(&types, "plan_submitted") < position(&types, "plan_approved"));
-    assert!(position(&types, "plan_approved") < position(&types, "milestone_started"));
+    assert!(position(&types, "plan_submitted") < position(&types, "mission_accepted"));
+    assert!(position(&types, "mission_accepted") < position(&types, "milestone_started"));
     assert_eq!(p.count("fix_features_added"), 1);
-    assert_eq!(p.json("state.json")["status"], "completed");
+    assert_eq!(p.json("state.json")["detailedState"], "completed");
     assert_eq!(p.sh("sh calc.sh sub 5 3"), "2");
 }
 
@@ -82,7 +82,7 @@ fn yes_withholds_ask_user_and_runs_to_completion() {
     assert_eq!(p.count("question_asked"), 0);
     assert!(position(&types, "contract_written") < position(&types, "features_written"));
     assert!(position(&types, "features_written") < position(&types, "plan_submitted"));
-    assert!(position(&types, "plan_submitted") < position(&types, "plan_approved"));
+    assert!(position(&types, "plan_submitted") < position(&types, "mission_accepted"));
     assert_eq!(types.last().map(String::as_str), Some("mission_completed"));
 }
 
@@ -102,11 +102,12 @@ fn a_plan_that_never_lints_clean_halts_with_its_diagnostics_and_a_dirty_tree_sto
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let state = p.json("state.json");
-    assert_eq!(state["status"], "halted");
+    assert_eq!((state["state"].as_str(), state["detailedState"].as_str()), (Some("paused"), Some("halted")));
     let reason = state["haltReason"].as_str().unwrap();
     assert!(reason.contains("after 5 submissions") && reason.contains("error[unknown-dependency]"), "{reason}");
     let submits = model.seen().iter().filter(|s| s.role == "orchestrator").count();
     assert_eq!(submits, 2 + 5, "contract, files, then five refused submissions");
     assert_eq!(p.count("plan_submitted"), 0);
-    assert_eq!(p.event_types().last().map(String::as_str), Some("mission_halted"));
+    let last = p.events().pop().unwrap();
+    assert_eq!((last["type"].as_str(), last["halted"].as_bool()), (Some("mission_paused"), Some(true)), "{last}");
 }

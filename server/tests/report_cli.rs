@@ -25,17 +25,19 @@ fn a_finished_mission_reports_runs_tokens_code_and_rounds() {
     let out = missions(&p.repo, &["report", ".missions/calc", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-    let transcript = p.read("worker-transcripts.jsonl");
+    let transcript = p.read("sessions.jsonl");
     let mut sessions: Vec<String> = transcript.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).map(|l| l["sessionId"].as_str().unwrap().to_string()).collect();
     sessions.sort();
     sessions.dedup();
     assert_eq!(r["runs"]["total"], sessions.len());
     assert_eq!(r["runs"]["byKind"]["worker"], 5, "feat-add, feat-sub, fix-sub-order, feat-mul twice");
     assert_eq!(r["runs"]["byKind"]["scrutiny"], 3, "basics twice, more once");
+    assert_eq!(r["runs"]["byKind"]["user-testing"], 3, "basics twice, more once");
     assert_eq!(r["runs"]["byRole"]["orchestration"], 1, "the fix session");
     assert_eq!(r["features"]["fix"], 1);
     assert_eq!(r["features"]["total"], 4);
-    assert_eq!(r["issues"]["bySeverity"]["blocking"], 1);
+    // Round 1 of basics: the scrutiny review's issue on ops/sub.sh and the failed assertion.
+    assert_eq!(r["issues"]["bySeverity"]["blocking"], 2);
     assert_eq!(r["validation"]["milestones"], serde_json::json!([{"name": "basics", "rounds": 2, "passedInRound": 2}, {"name": "more", "rounds": 1, "passedInRound": 1}]));
     let tokens = &r["tokens"];
     assert!(tokens["total"].as_u64().unwrap() > 0);
@@ -88,7 +90,7 @@ fn no_mission_is_exit_2() {
 
 #[test]
 fn an_unwritable_html_path_is_exit_2() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report/calc");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clean");
     let dir = tempfile::tempdir().unwrap();
     let out = missions(dir.path(), &["report", fixture.to_str().unwrap(), "--html", "no/such/dir/report.html"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

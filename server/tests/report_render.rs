@@ -1,11 +1,12 @@
-//! `missions report` on a recorded mission (tests/fixtures/report/calc, a finished run of the
-//! loop tests' calculator mission with its clock stretched to hours, usage made realistic and
-//! two more issues): snapshots of the text and JSON, the HTML's structure, and missing or torn
-//! files.
+//! `missions report` on recorded missions: examples/clean (the mission folder of a real
+//! `missions demo` run, with the diff and prices its repository had in tests/fixtures/report)
+//! and a folder droid ran (examples/droid). Snapshots of the text and JSON, the HTML's
+//! structure, and missing or torn files.
 
 use std::path::{Path, PathBuf};
 
-use missions::analysis::report::{compute, parse_numstat, render_html, render_json, render_text, DiffInput, MissionReport, ReportInput};
+use missions::agent::config::MissionsConfig;
+use missions::analysis::report::{compute, parse_numstat, render_html, render_json, render_text, DiffInput, MissionReport, Price, ReportInput};
 use missions::runner::report::load;
 use serde_json::Value;
 
@@ -13,12 +14,19 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report")
 }
 
-/// The recorded mission, with the diff its repository had (the repository itself is not kept).
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
+}
+
+/// The demo's mission, with the diff its repository had (the repository itself is not kept)
+/// and the prices of tests/fixtures/report/missions.toml.
 fn recorded() -> (ReportInput, MissionReport) {
-    let mut input = load(&fixture().join("calc"));
-    assert!(matches!(input.diff, DiffInput::Unavailable(_)), "the fixture's repository does not exist");
+    let mut input = load(&example("clean"));
+    assert!(matches!(input.diff, DiffInput::Unavailable(_)), "the example's repository does not exist");
     let numstat = std::fs::read_to_string(fixture().join("diff.numstat")).unwrap();
-    input.diff = DiffInput::Files { base: "82696fde532f8ad3fc5c13a6e6c8a3591e63c812".into(), head: "missions/calc".into(), files: parse_numstat(&numstat) };
+    input.diff = DiffInput::Files { base: "2bb684a76d".into(), head: "missions/calc".into(), files: parse_numstat(&numstat) };
+    let config = MissionsConfig::load(&fixture().join("missions.toml")).unwrap();
+    input.prices = config.prices.iter().map(|(m, p)| (m.clone(), Price { input: p.input, cache_read: p.cache_read, cache_write: p.cache_write, output: p.output })).collect();
     let report = compute(&input);
     (input, report)
 }
@@ -48,8 +56,8 @@ fn json_report_of_the_recorded_mission() {
 #[test]
 fn figures_agree_with_the_recorded_files() {
     let (_, r) = recorded();
-    let dir = fixture().join("calc");
-    let lines = jsonl(&dir.join("worker-transcripts.jsonl"));
+    let dir = example("clean");
+    let lines = jsonl(&dir.join("sessions.jsonl"));
     let mut sessions: Vec<&str> = lines.iter().map(|l| l["sessionId"].as_str().unwrap()).collect();
     sessions.dedup();
     sessions.sort();
@@ -65,8 +73,10 @@ fn figures_agree_with_the_recorded_files() {
 
     let features: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("features.json")).unwrap()).unwrap();
     let list = features["features"].as_array().unwrap();
-    assert_eq!(r.features.total, list.len());
-    assert_eq!(r.features.fix, list.iter().filter(|f| f["kind"] == "fix").count());
+    let validators = list.iter().filter(|f| f["skillName"].as_str().is_some_and(|s| s.ends_with("-validator"))).count();
+    assert_eq!((r.features.total, r.features.validators), (list.len() - validators, validators));
+    let fixes: Vec<Value> = jsonl(&dir.join("progress_log.jsonl")).into_iter().filter(|e| e["type"] == "fix_features_added").collect();
+    assert_eq!(r.features.fix, fixes.iter().map(|e| e["featureIds"].as_array().unwrap().len()).sum::<usize>());
 
     // Worker sessions' turns come from their session_end lines.
     let worker_turns: Vec<u64> = lines.iter().filter(|l| l["kind"] == "session_end" && l["role"] == "worker").map(|l| l["turns"].as_u64().unwrap()).collect();
@@ -76,13 +86,13 @@ fn figures_agree_with_the_recorded_files() {
     // Rounds: basics failed once, then passed; more passed first time.
     let rounds: Vec<(&str, u32, Option<u32>)> = r.validation.milestones.iter().map(|m| (m.name.as_str(), m.rounds, m.passed_in_round)).collect();
     assert_eq!(rounds, [("basics", 2, Some(2)), ("more", 1, Some(1))]);
-    assert_eq!(r.issues.total, 3);
+    assert_eq!(r.issues.total, 2, "round 1 of basics: the scrutiny review and the user test each failed sub");
 
     // Code: the test share of the added lines.
-    assert_eq!((r.code.added, r.code.test_lines, r.code.test_files), (44, 20, 4));
+    assert_eq!((r.code.added, r.code.test_lines, r.code.test_files), (7, 4, 4));
 
-    // The fix orchestrator's session is orchestration; every span lies inside the mission.
-    assert_eq!(r.runs.by_role["orchestration"], 1);
+    // The planning and the fix sessions are orchestration; every span lies inside the mission.
+    assert_eq!(r.runs.by_role["orchestration"], 2);
     for m in &r.time.milestones {
         assert!(!m.spans.is_empty(), "{} has phases", m.name);
         for s in &m.spans {
@@ -167,9 +177,7 @@ fn html_is_one_well_formed_self_contained_page_with_a_bar_per_milestone() {
 #[test]
 fn html_escapes_what_the_mission_files_say() {
     let (mut input, _) = recorded();
-    if let Some(s) = input.state.as_mut() {
-        s.title = "<script>alert(\"x\")</script> & co".into();
-    }
+    input.title = Some("<script>alert(\"x\")</script> & co".into());
     let html = render_html(&compute(&input));
     assert!(!html.contains("<script"));
     assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"));
@@ -180,7 +188,7 @@ fn html_escapes_what_the_mission_files_say() {
 #[test]
 fn a_mission_without_runs_reports_its_plan() {
     let dir = tempfile::tempdir().unwrap();
-    let src = fixture().join("calc");
+    let src = example("clean");
     for f in ["features.json", "validation-contract.md"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
@@ -197,35 +205,36 @@ fn a_mission_without_runs_reports_its_plan() {
 #[test]
 fn torn_and_broken_files_are_skipped_with_notes() {
     let dir = tempfile::tempdir().unwrap();
-    let src = fixture().join("calc");
+    let src = example("clean");
     let copy = |rel: &str| {
         let to = dir.path().join(rel);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(src.join(rel), to).unwrap();
     };
-    for f in ["features.json", "validation-contract.md", "state.json", "validation/more/round-1.json"] {
+    for f in ["features.json", "validation-contract.md", "state.json", "validation/more/user-testing/synthesis-round-1.json", "validation/more/scrutiny/synthesis-round-1.json"] {
         copy(f);
     }
-    let mut transcript = std::fs::read_to_string(src.join("worker-transcripts.jsonl")).unwrap();
+    let mut transcript = std::fs::read_to_string(src.join("sessions.jsonl")).unwrap();
     let whole = transcript.lines().count();
+    let sessions = jsonl(&src.join("sessions.jsonl")).iter().map(|l| l["sessionId"].as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>().len();
     transcript.push_str("not json at all\n[1,2,3]\n{\"v\":1,\"ts\":\"2026-01-05T15:00:00Z\",\"sessionId\":\"torn\",\"role\":\"wor");
-    std::fs::write(dir.path().join("worker-transcripts.jsonl"), transcript).unwrap();
+    std::fs::write(dir.path().join("sessions.jsonl"), transcript).unwrap();
     let mut log = std::fs::read_to_string(src.join("progress_log.jsonl")).unwrap();
-    log.push_str("{\"ts\":\"2026-01-05T15:");
+    log.push_str("{\"timestamp\":\"2026-01-05T15:");
     std::fs::write(dir.path().join("progress_log.jsonl"), log).unwrap();
-    std::fs::create_dir_all(dir.path().join("validation/basics")).unwrap();
-    std::fs::write(dir.path().join("validation/basics/round-1.json"), "{\"milestone\": ").unwrap();
-    std::fs::write(dir.path().join("validation/basics/round-2.json"), [0xff, 0xfe]).unwrap();
+    std::fs::create_dir_all(dir.path().join("validation/basics/user-testing")).unwrap();
+    std::fs::write(dir.path().join("validation/basics/user-testing/synthesis-round-1.json"), "{\"milestone\": ").unwrap();
+    std::fs::write(dir.path().join("validation/basics/user-testing/synthesis.json"), [0xff, 0xfe]).unwrap();
 
     let input = load(dir.path());
     assert_eq!(input.transcript.len(), whole, "garbage and the torn tail are skipped");
     let r = compute(&input);
-    assert_eq!(r.runs.total, 12);
+    assert_eq!(r.runs.total, sessions);
     assert!(r.runs.sessions.iter().all(|s| s.session_id != "torn"));
     assert_eq!(r.validation.milestones[1].rounds, 1);
     let notes = r.notes.join("\n");
     assert!(notes.contains("2 line(s) were not transcript records"), "{notes}");
-    assert!(notes.contains("round-1.json") && notes.contains("round-2.json"), "{notes}");
+    assert!(notes.contains("synthesis-round-1.json") && notes.contains("user-testing/synthesis.json"), "{notes}");
     render_text(&r);
     check_balanced(&render_html(&r)).unwrap();
 }
@@ -236,13 +245,13 @@ fn torn_and_broken_files_are_skipped_with_notes() {
 #[test]
 fn calls_without_usage_are_named_in_a_note() {
     let dir = tempfile::tempdir().unwrap();
-    let src = fixture().join("calc");
+    let src = example("clean");
     for f in ["features.json", "validation-contract.md", "state.json", "progress_log.jsonl", "mission.md"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
     let zero = serde_json::json!({"input": 0, "cacheRead": 0, "cacheWrite": 0, "output": 0});
     let mut unreported = 0;
-    let lines: Vec<String> = jsonl(&src.join("worker-transcripts.jsonl"))
+    let lines: Vec<String> = jsonl(&src.join("sessions.jsonl"))
         .into_iter()
         .map(|mut l| {
             if l["role"] == "validator" {
@@ -259,7 +268,7 @@ fn calls_without_usage_are_named_in_a_note() {
         })
         .collect();
     assert!(unreported > 1);
-    std::fs::write(dir.path().join("worker-transcripts.jsonl"), lines.join("\n") + "\n").unwrap();
+    std::fs::write(dir.path().join("sessions.jsonl"), lines.join("\n") + "\n").unwrap();
     let r = compute(&load(dir.path()));
     assert_eq!(r.tokens.by_role["validation"].total(), 0);
     let note = format!("{unreported} model calls of fake-validator (validator) reported no usage; their tokens and cost are not counted");
@@ -269,4 +278,56 @@ fn calls_without_usage_are_named_in_a_note() {
     // The recorded mission, every call reported, has no such note.
     let (_, full) = recorded();
     assert!(!full.notes.iter().any(|n| n.contains("no usage")), "{:?}", full.notes);
+}
+
+/// A folder droid ran (no sessions.jsonl): the runs, milestones, rounds and features come from
+/// droid's own files; tokens are not recorded there, and the report says so.
+#[test]
+fn a_folder_droid_ran_reports_its_runs_and_rounds() {
+    let r = compute(&load(&example("droid/completed-all-passed")));
+    assert_eq!((r.mission.id.as_str(), r.mission.title.as_str(), r.mission.status.as_str()), ("mis_4be1c0d2", "Calc CLI", "completed"));
+    assert_eq!(r.runs.total, 8, "one per worker_started");
+    assert_eq!((r.runs.by_role["implementation"], r.runs.by_role["validation"]), (4, 4));
+    assert!(r.runs.sessions.iter().all(|s| s.status == "completed"));
+    let rounds: Vec<(&str, u32, Option<u32>)> = r.validation.milestones.iter().map(|m| (m.name.as_str(), m.rounds, m.passed_in_round)).collect();
+    assert_eq!(rounds, [("core", 1, Some(1)), ("cli", 1, Some(1))]);
+    assert_eq!((r.features.total, r.features.validators, r.features.fix), (4, 4, 0));
+    assert!(r.time.wall_seconds > 0.0 && r.time.by_role_seconds["implementation"] > 0.0);
+    assert!(r.notes.iter().any(|n| n.contains("no sessions.jsonl")), "{:?}", r.notes);
+    insta::assert_snapshot!(render_text(&r));
+    let paused = compute(&load(&example("droid/all-event-types-paused")));
+    assert_eq!(paused.mission.status, "paused");
+    assert!(paused.runs.sessions.iter().any(|s| s.status == "failure"), "the failed user test");
+    assert_eq!(paused.features.fix, 1, "droid's fix feature, by its name");
+}
+
+/// Usage the agent estimated for a server that reported none (`"estimated": true` on the
+/// usage line) is counted, and the report flags it as an estimate.
+#[test]
+fn estimated_usage_is_counted_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = example("clean");
+    for f in ["features.json", "validation-contract.md", "state.json", "progress_log.jsonl", "mission.md"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let mut estimated = 0;
+    let lines: Vec<String> = jsonl(&src.join("sessions.jsonl"))
+        .into_iter()
+        .map(|mut l| {
+            if l["role"] == "validator" && l["kind"] == "usage" {
+                estimated += 1;
+                l["estimated"] = serde_json::json!(true);
+            }
+            l.to_string()
+        })
+        .collect();
+    assert!(estimated > 1);
+    std::fs::write(dir.path().join("sessions.jsonl"), lines.join("\n") + "\n").unwrap();
+    let r = compute(&load(dir.path()));
+    let (_, full) = recorded();
+    assert_eq!(r.tokens.by_role["validation"], full.tokens.by_role["validation"], "counted as any usage");
+    let note = format!("{estimated} model calls of fake-validator (validator): usage not reported by the server; estimated (4 bytes a token) and counted in the tokens and cost");
+    assert!(r.notes.contains(&note), "{:?}", r.notes);
+    assert!(render_text(&r).contains(&note));
+    assert!(!full.notes.iter().any(|n| n.contains("estimated")), "{:?}", full.notes);
 }

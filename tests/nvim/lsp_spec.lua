@@ -86,13 +86,14 @@ if target then
 end
 
 -- :Mission status prints the server's summary of the mission.
-vim.fn.writefile({ '{"id": "mis_12345678", "title": "Team wiki", "status": "running", "currentMilestone": "core", "round": 1, "createdAt": "", "updatedAt": ""}' }, mission .. '/state.json')
+vim.fn.writefile({ '{"missionId": "mis_12345678", "state": "running", "workingDirectory": "/tmp/team-wiki", "createdAt": "2026-09-20T09:00:00.000Z", "updatedAt": "2026-09-20T09:00:00.000Z", "currentMilestone": "core"}' }, mission .. '/state.json')
+vim.fn.writefile({ '# Team wiki', '', 'Pages, search and history.' }, mission .. '/mission.md')
 vim.cmd('Mission status')
 local printed = H.wait_for(5000, function()
   local messages = vim.api.nvim_exec2('messages', { output = true }).output
   return messages:find('Team wiki (mis_12345678): running', 1, true) and messages or nil
 end, ':Mission status output')
-H.expect(printed and printed:find('milestone core, round 1', 1, true) and printed:find('assertions: ', 1, true), ':Mission status shows milestone and counts: ' .. tostring(printed))
+H.expect(printed and printed:find('milestone core, round 0', 1, true) and printed:find('assertions: ', 1, true), ':Mission status shows milestone and counts: ' .. tostring(printed))
 
 -- :checkhealth missions reports the binary and the mission.
 vim.cmd('checkhealth missions')

@@ -1,5 +1,5 @@
 -- Plain Neovim 0.11, no setup(): the plugin's lsp/missions.lua is found on the runtimepath by
--- vim.lsp.enable and attaches to a mission file.
+-- vim.lsp.enable and attaches to a mission file, with inlay hints and code lenses on.
 local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
 
 vim.lsp.config('missions', { cmd = { H.bin, 'lsp' } })
@@ -20,4 +20,7 @@ end
 for _, code in ipairs({ 'duplicate-assertion', 'malformed-id', 'missing-field', 'unclaimed-assertion', 'duplicate-claim' }) do
   H.expect(codes[code], 'the contract has a ' .. code .. ' diagnostic')
 end
+-- The plain form has the plugin's defaults: inlay hints and code lenses on.
+H.expect(vim.lsp.inlay_hint.is_enabled({ bufnr = buf }), 'inlay hints are enabled without setup()')
+H.wait_for(10000, function() return #vim.lsp.codelens.get(buf) > 0 end, 'code lenses without setup()')
 H.finish('plain_enable_spec')

@@ -40,7 +40,7 @@ if (tests) {
     format: 'cjs',
     target: 'node20',
     // Unit tests cover the modules that do not import vscode; a test that does fails loudly here.
-    external: ['yauzl', 'ajv'],
+    external: ['yauzl'],
     sourcemap: 'inline',
     logLevel: 'warning',
   });

@@ -12,6 +12,7 @@ import {
   applyContractOutline,
   applyEvent,
   applyFeaturesOutline,
+  applyMissionMarkdown,
   applyServerStatus,
   applyStateFile,
   applyValidationState,
@@ -35,6 +36,8 @@ export const DOCUMENT_SELECTOR = [
 ];
 
 const MISSION_FILES_GLOB = '**/{features.json,validation-contract.md,state.json,validation-state.json}';
+/** Also watched: a runner's lock comes and goes with its run (the status says whether one is alive). */
+const WATCHED_GLOB = '**/{features.json,validation-contract.md,state.json,validation-state.json,run.lock}';
 const EXCLUDED_FOLDERS = '**/{node_modules,target,.git}/**';
 
 let controller: MissionsController | undefined;
@@ -64,16 +67,17 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
   constructor(context: vscode.ExtensionContext) {
     this.statusBar.name = 'Mission';
     this.statusBar.command = 'missions.tree.focus';
-    const watcher = vscode.workspace.createFileSystemWatcher(MISSION_FILES_GLOB);
+    const watcher = vscode.workspace.createFileSystemWatcher(WATCHED_GLOB);
     const onFile = (uri: vscode.Uri) => this.onMissionFileChanged(uri);
+    const onCreateOrDelete = (uri: vscode.Uri) => (uri.path.endsWith('/run.lock') ? onFile(uri) : void this.discoverMissions());
     context.subscriptions.push(
       this.log,
       this.statusBar,
       this.treeChanged,
       watcher,
-      watcher.onDidCreate(() => void this.discoverMissions()),
+      watcher.onDidCreate(onCreateOrDelete),
       watcher.onDidChange(onFile),
-      watcher.onDidDelete(() => void this.discoverMissions()),
+      watcher.onDidDelete(onCreateOrDelete),
       vscode.window.registerTreeDataProvider('missions.tree', this),
       vscode.window.onDidChangeActiveTextEditor(() => this.renderStatusBar()),
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigurationChanged(e)),
@@ -102,6 +106,7 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
       return;
     }
     this.log.appendLine(`Starting ${binary} lsp`);
+    // The stdio transport makes the client append `--stdio`, which `missions lsp` takes.
     const serverOptions: ServerOptions = { command: binary, args: ['lsp'], transport: TransportKind.stdio };
     const clientOptions: LanguageClientOptions = {
       documentSelector: DOCUMENT_SELECTOR,
@@ -225,7 +230,10 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
         else this.log.appendLine(`missions/status failed: ${String(error)}`);
       }
     }
-    // A server without missions/status: state.json says the same, minus the counts.
+    // A server without missions/status: mission.md and state.json say the same, minus the
+    // counts and whether a run is alive.
+    const mission = await readText(vscode.Uri.joinPath(folder, 'mission.md'));
+    if (mission !== undefined) applyMissionMarkdown(model, mission);
     const text = await readText(vscode.Uri.joinPath(folder, 'state.json'));
     if (text !== undefined) applyStateFile(model, text);
   }

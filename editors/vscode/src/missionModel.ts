@@ -52,6 +52,11 @@ export interface MissionModel {
   haltReason?: string;
   milestones: MilestoneNode[];
   assertions: AssertionNode[];
+  /**
+   * Whether a runner holds the mission (from `missions/status` and the server's events);
+   * undefined when nobody said (files only, an older server).
+   */
+  runAlive?: boolean;
   /** Counts from the last `missions/status` answer; they win over counting `assertions`. */
   serverCounts?: { assertions: Record<string, number>; features: Record<string, number> };
   lastEvent?: ProgressEvent;
@@ -69,7 +74,12 @@ const FEATURE_STATUSES: readonly string[] = ['pending', 'in_progress', 'complete
 const ASSERTION_STATUSES: readonly string[] = ['pending', 'passed', 'failed', 'blocked'];
 const MISSION_STATES: readonly string[] = [
   'planning', 'awaiting_answers', 'awaiting_approval', 'running', 'validating', 'paused', 'halted', 'completed', 'cancelled',
+  // droid's
+  'awaiting_input', 'initializing', 'orchestrator_turn',
 ];
+
+/** States in which a runner is at work (the status bar spins while one is alive). */
+export const ACTIVE_STATES: readonly string[] = ['running', 'validating', 'initializing', 'orchestrator_turn'];
 
 /** One feature as a source describes it; missing fields keep what the model already knows. */
 export interface FeatureInput {
@@ -144,10 +154,12 @@ export function applyFeaturesOutline(model: MissionModel, symbols: OutlineSymbol
  */
 export function parseFeaturesFile(text: string, featuresUri: string): FeatureInput[] {
   const root = parseJson(text);
-  const list = isObject(root) && Array.isArray(root.features) ? root.features : [];
+  // `{ "features": [...] }`, or a bare array (droid still reads that legacy shape).
+  const list = Array.isArray(root) ? root : isObject(root) && Array.isArray(root.features) ? root.features : [];
   return list.filter(isObject).filter((f) => typeof f.id === 'string').map((f) => ({
     id: f.id as string,
-    milestone: typeof f.milestone === 'string' ? f.milestone : undefined,
+    // droid accepts a number as a milestone name
+    milestone: typeof f.milestone === 'string' ? f.milestone : typeof f.milestone === 'number' ? String(f.milestone) : undefined,
     description: typeof f.description === 'string' ? f.description.split('\n')[0] : undefined,
     status: typeof f.status === 'string' ? f.status : undefined,
     place: { uri: featuresUri },
@@ -193,17 +205,28 @@ export function applyValidationState(model: MissionModel, text: string): void {
   }
 }
 
-/** state.json: `{ id, title, status, currentMilestone, round, haltReason? }`. */
+/**
+ * state.json: droid's `{ missionId, state, … }` or the runner's `{ id, title, status,
+ * currentMilestone, round, haltReason? }`.
+ */
 export function applyStateFile(model: MissionModel, text: string): void {
   const root = parseJson(text);
   if (!isObject(root)) return;
-  if (typeof root.id === 'string') model.id = root.id;
+  const id = root.missionId ?? root.id;
+  if (typeof id === 'string') model.id = id;
   if (typeof root.title === 'string' && root.title) model.title = root.title;
-  if (typeof root.status === 'string' && MISSION_STATES.includes(root.status)) model.status = root.status as MissionState;
+  const state = root.state ?? root.status;
+  if (typeof state === 'string' && MISSION_STATES.includes(state)) model.status = state as MissionState;
   if (typeof root.currentMilestone === 'string') model.currentMilestone = root.currentMilestone;
   if (typeof root.round === 'number') model.round = root.round;
   model.haltReason = typeof root.haltReason === 'string' ? root.haltReason : undefined;
   markCurrentMilestone(model);
+}
+
+/** mission.md: its first `# ` heading is the mission's title (droid's state.json has none). */
+export function applyMissionMarkdown(model: MissionModel, text: string): void {
+  const heading = text.replace(/^\uFEFF/, '').split(/\r?\n/).find((line) => /^# \S/.test(line));
+  if (heading) model.title = heading.slice(2).trim();
 }
 
 /** The answer to `missions/status`. */
@@ -215,15 +238,28 @@ export function applyServerStatus(model: MissionModel, status: MissionStatus): v
   model.round = status.round;
   model.haltReason = status.haltReason;
   model.serverCounts = { assertions: status.assertions, features: status.features };
+  model.runAlive = typeof status.runAlive === 'boolean' ? status.runAlive : undefined;
   markCurrentMilestone(model);
 }
 
+/** Events after which the server's run is over (the files say where the next one resumes). */
+const RUN_ENDING_EVENTS: readonly string[] = ['mission_paused', 'mission_halted', 'mission_completed', 'mission_cancelled', 'question_asked', 'plan_submitted'];
+
 /**
  * Applies one `missions/event` and says what it made stale. Event fields follow the runner's
- * progress_log.jsonl; unknown event types change nothing.
+ * progress_log.jsonl (and droid's event types); unknown event types change nothing.
  */
 export function applyEvent(model: MissionModel, event: ProgressEvent): Reload[] {
   model.lastEvent = event;
+  const stale = applyKnownEvent(model, event);
+  if (stale === undefined) return [];
+  // The server sends events only for a run it is doing.
+  model.runAlive = !RUN_ENDING_EVENTS.includes(event.type);
+  return stale;
+}
+
+/** What `event` changes in `model` and makes stale; undefined for an unknown type. */
+function applyKnownEvent(model: MissionModel, event: ProgressEvent): Reload[] | undefined {
   const milestoneName = str(event.milestone);
   const featureId = str(event.featureId);
   switch (event.type) {
@@ -324,14 +360,54 @@ export function applyEvent(model: MissionModel, event: ProgressEvent): Reload[] 
     case 'mission_cancelled':
       model.status = 'cancelled';
       return ['status'];
-    default:
+    // droid's progress_log.jsonl
+    case 'mission_accepted':
+      if (str(event.title)) model.title = str(event.title)!;
+      model.status = 'planning';
+      return ['status'];
+    case 'mission_run_started':
+      model.status = 'running';
+      model.haltReason = undefined;
+      return ['status'];
+    case 'worker_selected_feature':
+    case 'worker_started':
+      if (featureId) featureFor(model, featureId, milestoneName ?? model.currentMilestone).status = 'in_progress';
+      if (model.status !== 'paused') model.status = 'running';
       return [];
+    case 'worker_completed': {
+      if (!featureId) return ['features', 'status'];
+      const feature = featureFor(model, featureId, milestoneName ?? model.currentMilestone);
+      // droid puts a feature whose worker did not succeed back to pending.
+      feature.status = event.successState === 'success' ? 'completed' : 'pending';
+      feature.handoff = str(event.successState);
+      return ['features', 'status'];
+    }
+    case 'worker_failed':
+      if (featureId) {
+        const feature = featureFor(model, featureId, milestoneName ?? model.currentMilestone);
+        feature.status = 'pending';
+        feature.failureReason = str(event.reason);
+      }
+      return ['features', 'status'];
+    case 'worker_paused':
+      model.status = 'paused';
+      return ['features', 'status'];
+    case 'milestone_validation_triggered':
+      if (milestoneName) {
+        model.currentMilestone = milestoneName;
+        milestoneNamed(model, milestoneName).state = 'validating';
+      }
+      return ['features', 'status'];
+    default:
+      return undefined;
   }
 }
 
 export interface StatusSummary {
   title: string;
   status?: MissionState;
+  /** state.json says a run is at work, but none is alive (it died, or the folder was copied). */
+  stalled: boolean;
   currentMilestone?: string;
   round: number;
   haltReason?: string;
@@ -350,7 +426,12 @@ export function summarize(model: MissionModel): StatusSummary {
     passed = model.assertions.filter((a) => a.status === 'passed').length;
     total = model.assertions.length;
   }
-  return { title: model.title, status: model.status, currentMilestone: model.currentMilestone, round: model.round, haltReason: model.haltReason, passed, total };
+  return { title: model.title, status: model.status, stalled: isStalled(model), currentMilestone: model.currentMilestone, round: model.round, haltReason: model.haltReason, passed, total };
+}
+
+/** A state of work (running, validating, …) that no live runner backs. */
+export function isStalled(model: MissionModel): boolean {
+  return model.runAlive === false && model.status !== undefined && ACTIVE_STATES.includes(model.status);
 }
 
 export function allFeatures(model: MissionModel): FeatureNode[] {
@@ -377,7 +458,7 @@ function markCurrentMilestone(model: MissionModel): void {
     if (m.state === 'pending') m.state = 'passed';
   });
   const milestone = model.milestones[index];
-  if (milestone.state === 'pending' && (model.status === 'running' || model.status === 'validating')) {
+  if (milestone.state === 'pending' && (model.status === 'running' || model.status === 'validating') && !isStalled(model)) {
     milestone.state = model.status;
   }
 }

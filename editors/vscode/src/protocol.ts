@@ -23,8 +23,12 @@ export const MISSION_EVENT_METHOD = 'missions/event';
 /** Request `{ missionUri }` → {@link MissionStatus}. */
 export const MISSION_STATUS_METHOD = 'missions/status';
 
+/** The runner's states, and droid's (`awaiting_input`, `initializing`, `orchestrator_turn`). */
 export type MissionState =
   | 'planning'
+  | 'awaiting_input'
+  | 'initializing'
+  | 'orchestrator_turn'
   | 'awaiting_answers'
   | 'awaiting_approval'
   | 'running'
@@ -34,9 +38,10 @@ export type MissionState =
   | 'completed'
   | 'cancelled';
 
-/** One line of progress_log.jsonl: `ts`, `type` and the type's fields. */
+/** One line of progress_log.jsonl: its time (`timestamp` in droid's format, `ts` before), `type` and the type's fields. */
 export interface ProgressEvent {
-  ts: string;
+  timestamp?: string;
+  ts?: string;
   type: string;
   [field: string]: unknown;
 }
@@ -56,6 +61,8 @@ export interface MissionStatus {
   haltReason?: string;
   features: Record<string, number>;
   assertions: Record<string, number>;
+  /** Whether a runner holds the mission now (its run lock); absent from older servers. */
+  runAlive?: boolean;
 }
 
 export interface Position {

@@ -2,7 +2,7 @@
 // mission models; src/extension.ts only maps it onto vscode's TreeItem and StatusBarItem.
 
 import type { AssertionNode, FeatureNode, MilestoneNode, MissionModel, StatusSummary } from './missionModel';
-import { summarize } from './missionModel';
+import { ACTIVE_STATES, summarize } from './missionModel';
 
 export type NodeKind = 'mission' | 'milestone' | 'feature' | 'assertions' | 'assertion';
 
@@ -37,7 +37,16 @@ const STATUS_ICONS: Record<string, { icon: string; color?: string }> = {
   failed: { icon: 'error', color: 'testing.iconFailed' },
   blocked: { icon: 'warning', color: 'list.warningForeground' },
   cancelled: { icon: 'circle-slash' },
+  // work that state.json records as under way, with no run alive to do it
+  stopped: { icon: 'debug-pause', color: 'list.warningForeground' },
 };
+
+/** While no run is alive, work the files record as under way is stopped, not spinning. */
+function shownStatus(status: string, stalled: boolean): string {
+  return stalled && (status === 'in_progress' || status === 'running' || status === 'validating') ? 'stopped' : status;
+}
+
+const STOPPED_HINT = 'No run is alive (it stopped or crashed); "Start mission" resumes it where the files say.';
 
 function iconFor(status: string): { icon: string; color?: string } {
   return STATUS_ICONS[status] ?? { icon: 'circle-outline' };
@@ -50,13 +59,14 @@ export function childrenOf(models: MissionModel[], parent?: TreeNode): TreeNode[
   if (!model) return [];
   switch (parent.kind) {
     case 'mission': {
-      const nodes = model.milestones.map((m) => milestoneNode(model, m));
+      const stalled = summarize(model).stalled;
+      const nodes = model.milestones.map((m) => milestoneNode(model, m, stalled));
       if (model.assertions.length > 0) nodes.push(assertionsNode(model));
       return nodes;
     }
     case 'milestone': {
       const milestone = model.milestones.find((m) => m.name === parent.name);
-      return milestone ? milestone.features.map((f) => featureNode(model, f)) : [];
+      return milestone ? milestone.features.map((f) => featureNode(model, f, summarize(model).stalled)) : [];
     }
     case 'assertions':
       return model.assertions.map((a) => assertionNode(model, a));
@@ -69,12 +79,13 @@ function missionNode(model: MissionModel): TreeNode {
   const summary = summarize(model);
   const status = summary.status ?? 'unknown';
   const { icon, color } = iconFor(missionIconStatus(summary));
+  const label = summary.stalled ? `stopped (state.json: ${statusLabel(status)})` : statusLabel(status);
   return {
     kind: 'mission',
     key: model.uri,
     missionUri: model.uri,
     label: model.title,
-    description: `${statusLabel(status)}${summary.total > 0 ? ` · ${summary.passed}/${summary.total}` : ''}`,
+    description: `${label}${summary.total > 0 ? ` · ${summary.passed}/${summary.total}` : ''}`,
     tooltip: statusTooltip(summary),
     icon,
     color,
@@ -83,13 +94,18 @@ function missionNode(model: MissionModel): TreeNode {
 }
 
 function missionIconStatus(summary: StatusSummary): string {
+  if (summary.stalled) return 'stopped';
   switch (summary.status) {
     case 'halted':
       return 'failed';
     case 'paused':
     case 'awaiting_answers':
+    case 'awaiting_input':
     case 'awaiting_approval':
       return 'blocked';
+    case 'initializing':
+    case 'orchestrator_turn':
+      return 'running';
     case undefined:
       return 'pending';
     default:
@@ -97,16 +113,17 @@ function missionIconStatus(summary: StatusSummary): string {
   }
 }
 
-function milestoneNode(model: MissionModel, milestone: MilestoneNode): TreeNode {
+function milestoneNode(model: MissionModel, milestone: MilestoneNode, stalled: boolean): TreeNode {
   const done = milestone.features.filter((f) => f.status === 'completed').length;
-  const { icon, color } = iconFor(milestone.state);
+  const state = shownStatus(milestone.state, stalled);
+  const { icon, color } = iconFor(state);
   const round = milestone.round > 0 ? ` · round ${milestone.round}` : '';
   return {
     kind: 'milestone',
     key: `${model.uri}#milestone:${milestone.name}`,
     missionUri: model.uri,
     label: milestone.name,
-    description: `${milestone.state}${round} · ${done}/${milestone.features.length} features`,
+    description: `${state}${round} · ${done}/${milestone.features.length} features`,
     icon,
     color,
     collapsible: milestone.features.length > 0,
@@ -115,9 +132,11 @@ function milestoneNode(model: MissionModel, milestone: MilestoneNode): TreeNode 
   };
 }
 
-function featureNode(model: MissionModel, feature: FeatureNode): TreeNode {
-  const { icon, color } = iconFor(feature.status);
+function featureNode(model: MissionModel, feature: FeatureNode, stalled: boolean): TreeNode {
+  const status = shownStatus(feature.status, stalled);
+  const { icon, color } = iconFor(status);
   const lines = [feature.id, feature.description, `status: ${feature.status}`];
+  if (status === 'stopped') lines.push(STOPPED_HINT);
   if (feature.handoff) lines.push(`last handoff: ${feature.handoff}`);
   if (feature.failureReason) lines.push(`failed: ${feature.failureReason}`);
   return {
@@ -125,7 +144,7 @@ function featureNode(model: MissionModel, feature: FeatureNode): TreeNode {
     key: `${model.uri}#feature:${feature.id}`,
     missionUri: model.uri,
     label: feature.id,
-    description: statusLabel(feature.status),
+    description: status === 'stopped' ? `stopped (${statusLabel(feature.status)})` : statusLabel(feature.status),
     tooltip: lines.filter(Boolean).join('\n'),
     icon,
     color,
@@ -183,18 +202,20 @@ export interface StatusBarView {
 /** The status bar item for the mission in focus. */
 export function statusBarView(summary: StatusSummary): StatusBarView {
   const status = summary.status ?? 'unknown';
-  const parts = [statusLabel(status)];
-  if (summary.currentMilestone && (status === 'running' || status === 'validating')) {
+  const active = ACTIVE_STATES.includes(status);
+  const parts = [summary.stalled ? 'stopped' : statusLabel(status)];
+  if (summary.currentMilestone && active) {
     parts.push(summary.round > 0 ? `${summary.currentMilestone} r${summary.round}` : summary.currentMilestone);
   }
   if (summary.total > 0) parts.push(`${summary.passed}/${summary.total}`);
-  const icon = status === 'running' || status === 'validating' ? '$(sync~spin)' : status === 'completed' ? '$(pass)' : status === 'halted' ? '$(error)' : '$(checklist)';
-  const emphasis = status === 'halted' ? 'error' : status === 'paused' || status.startsWith('awaiting') ? 'warning' : undefined;
+  const icon = summary.stalled ? '$(debug-pause)' : active ? '$(sync~spin)' : status === 'completed' ? '$(pass)' : status === 'halted' ? '$(error)' : '$(checklist)';
+  const emphasis = status === 'halted' ? 'error' : summary.stalled || status === 'paused' || status.startsWith('awaiting') ? 'warning' : undefined;
   return { text: `${icon} ${parts.join(' · ')}`, tooltip: statusTooltip(summary), emphasis };
 }
 
 function statusTooltip(summary: StatusSummary): string {
   const lines = [`Mission: ${summary.title}`, `Status: ${statusLabel(summary.status ?? 'unknown')}`];
+  if (summary.stalled) lines.push(STOPPED_HINT);
   if (summary.currentMilestone) lines.push(`Milestone: ${summary.currentMilestone}${summary.round > 0 ? `, round ${summary.round}` : ''}`);
   if (summary.total > 0) lines.push(`Assertions passed: ${summary.passed}/${summary.total}`);
   if (summary.haltReason) lines.push(`Halted: ${summary.haltReason}`);

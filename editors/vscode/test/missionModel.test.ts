@@ -19,7 +19,7 @@ test('seeding from the server outlines and the mission files gives milestones, f
   assert.equal(model.assertions.length, 22);
   assert.equal(model.assertions.find((a) => a.id === 'VAL-AUTH-001')?.area, 'Auth');
   assert.equal(model.assertions.filter((a) => a.status === 'passed').length, 11);
-  assert.deepEqual(summarize(model), { title: model.title, status: 'running', currentMilestone: 'analytics', round: 0, haltReason: undefined, passed: 11, total: 22 });
+  assert.deepEqual(summarize(model), { title: model.title, status: 'running', stalled: false, currentMilestone: 'analytics', round: 0, haltReason: undefined, passed: 11, total: 22 });
 });
 
 test('a recorded planning stream walks the mission from created to running its first feature', () => {

@@ -104,3 +104,23 @@ test('paused and waiting missions ask for attention with a warning background', 
     emphasis: 'warning',
   });
 });
+
+test('a mission state.json says is running, with no run alive, shows as stopped: nothing spins', () => {
+  const model = seededCleanMission();
+  assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) running · analytics · 11/22', 'the files alone cannot tell');
+  applyServerStatus(model, { ...recordedStatus(), status: 'running', haltReason: undefined, runAlive: false });
+  const bar = statusBarView(summarize(model));
+  assert.equal(bar.text, '$(debug-pause) stopped · analytics r1 · 15/22');
+  assert.equal(bar.emphasis, 'warning');
+  assert.match(bar.tooltip, /Status: running\nNo run is alive \(it stopped or crashed\); "Start mission" resumes it/);
+  const [mission] = childrenOf([model]);
+  assert.deepEqual([mission.description, mission.icon], ['stopped (state.json: running) · 15/22', 'debug-pause']);
+  const analytics = childrenOf([model], mission)[1];
+  assert.deepEqual([analytics.description, analytics.icon], ['stopped · 1/2 features', 'debug-pause']);
+  const inProgress = childrenOf([model], analytics)[1];
+  assert.deepEqual([inProgress.label, inProgress.description, inProgress.icon], ['feat-stats-api', 'stopped (in progress)', 'debug-pause']);
+  // A run starts (the server's events, or missions/status once a runner holds the lock): it spins again.
+  applyServerStatus(model, { ...recordedStatus(), status: 'running', haltReason: undefined, runAlive: true });
+  assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) running · analytics r1 · 15/22');
+  assert.equal(childrenOf([model], childrenOf([model])[0])[1].icon, 'sync~spin');
+});

@@ -60,6 +60,21 @@ impl ProviderKind {
     }
 }
 
+/// How long the provider keeps the prompt prefix every session of a role shares (its
+/// tools, system prompt and the mission's shared context) in its prompt cache: Anthropic's
+/// `cache_control` TTL. The conversation itself is always cached for 5 minutes (its turns
+/// come seconds apart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PromptCacheTtl {
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    /// Sessions of a role often start more than 5 minutes apart (validators once a milestone,
+    /// a worker after a validation round): the hour keeps their shared prefix.
+    #[default]
+    #[serde(rename = "1h")]
+    OneHour,
+}
+
 /// One `[roles.<role>]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +93,13 @@ pub struct RoleConfig {
     /// Output token limit per model call.
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
+    /// `false` asks the server for whole answers instead of a stream (for servers whose
+    /// streaming loses tool calls); `anthropic` and `openai` only. Default true.
+    #[serde(default)]
+    pub stream: Option<bool>,
+    /// `anthropic` only: the cache lifetime of the prefix the role's sessions share.
+    #[serde(default)]
+    pub prompt_cache_ttl: Option<PromptCacheTtl>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -97,9 +119,15 @@ pub struct Limits {
     /// 0 means no limit.
     pub max_tokens_per_mission: u64,
     pub command_timeout_s: u64,
-    /// The longest one agent session may run, in seconds (0: no limit); external agents
-    /// (`provider = "command"`) are stopped at it.
+    /// The longest one agent session may run, in seconds (0: no limit), a model call or
+    /// tool call in flight included; external agents (`provider = "command"`) are stopped
+    /// at it.
     pub session_timeout_s: u64,
+    /// The longest a model server may take to answer a request at all (its first byte).
+    pub first_byte_timeout_s: u64,
+    /// The longest a streamed answer may go without a byte before it counts as broken (and
+    /// is retried).
+    pub stream_idle_timeout_s: u64,
 }
 
 impl Default for Limits {
@@ -111,6 +139,8 @@ impl Default for Limits {
             max_tokens_per_mission: 0,
             command_timeout_s: 120,
             session_timeout_s: 3600,
+            first_byte_timeout_s: 120,
+            stream_idle_timeout_s: 120,
         }
     }
 }
@@ -218,6 +248,12 @@ impl MissionsConfig {
             let key = |field: &str| format!("roles.{role}.{field}");
             let provider = cfg.provider.as_str();
             match cfg.provider {
+                ProviderKind::Openai | ProviderKind::Command | ProviderKind::Replay if cfg.prompt_cache_ttl.is_some() => {
+                    return Err(invalid(
+                        key("prompt_cache_ttl"),
+                        "`prompt_cache_ttl` is only for provider = \"anthropic\" (OpenAI-format servers cache prompts on their own)".into(),
+                    ));
+                }
                 ProviderKind::Anthropic | ProviderKind::Openai => {
                     if cfg.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
                         return Err(invalid(
@@ -231,6 +267,12 @@ impl MissionsConfig {
                             "`command` is only for provider = \"command\"".into(),
                         ));
                     }
+                }
+                ProviderKind::Command | ProviderKind::Replay if cfg.stream.is_some() => {
+                    return Err(invalid(
+                        key("stream"),
+                        "`stream` is only for provider = \"anthropic\" or \"openai\"".into(),
+                    ));
                 }
                 ProviderKind::Command => {
                     if cfg
@@ -268,6 +310,8 @@ impl MissionsConfig {
             ("max_tokens_per_mission", l.max_tokens_per_mission),
             ("command_timeout_s", l.command_timeout_s),
             ("session_timeout_s", l.session_timeout_s),
+            ("first_byte_timeout_s", l.first_byte_timeout_s),
+            ("stream_idle_timeout_s", l.stream_idle_timeout_s),
         ] {
             check_limit(name, value).map_err(|m| invalid(format!("limits.{name}"), m))?;
         }
@@ -299,7 +343,13 @@ fn check_limit(name: &str, value: u64) -> Result<(), String> {
         "command_timeout_s" if !(1..=MAX_COMMAND_TIMEOUT_S).contains(&value) => {
             Err(format!("must be between 1 and {MAX_COMMAND_TIMEOUT_S}"))
         }
-        "max_parallel_workers" | "max_validation_rounds" | "max_turns" if value == 0 => {
+        "max_parallel_workers"
+        | "max_validation_rounds"
+        | "max_turns"
+        | "first_byte_timeout_s"
+        | "stream_idle_timeout_s"
+            if value == 0 =>
+        {
             Err("must be at least 1".into())
         }
         _ => Ok(()),
@@ -334,6 +384,8 @@ struct RoleSettings {
     api_key_env: Option<String>,
     command: Option<Vec<String>>,
     max_output_tokens: Option<u32>,
+    stream: Option<bool>,
+    prompt_cache_ttl: Option<PromptCacheTtl>,
 }
 
 const TOP_KEYS: [&str; 7] = [
@@ -345,21 +397,25 @@ const TOP_KEYS: [&str; 7] = [
     "replay",
     "prices",
 ];
-const ROLE_KEYS: [&str; 6] = [
+const ROLE_KEYS: [&str; 8] = [
     "provider",
     "model",
     "base_url",
     "api_key_env",
     "command",
     "max_output_tokens",
+    "stream",
+    "prompt_cache_ttl",
 ];
-const LIMIT_KEYS: [&str; 6] = [
+const LIMIT_KEYS: [&str; 8] = [
     "max_parallel_workers",
     "max_validation_rounds",
     "max_turns",
     "max_tokens_per_mission",
     "command_timeout_s",
     "session_timeout_s",
+    "first_byte_timeout_s",
+    "stream_idle_timeout_s",
 ];
 const PRICE_KEYS: [&str; 4] = ["input", "cache_read", "cache_write", "output"];
 
@@ -536,6 +592,10 @@ impl RoleSettings {
                 "max_output_tokens" => {
                     r.max_output_tokens = whole(v, key, u32::MAX.into())?.map(|n| n as u32)
                 }
+                "stream" => r.stream = boolean(v, key)?,
+                "prompt_cache_ttl" => {
+                    r.prompt_cache_ttl = one_of(v, key, &[("5m", PromptCacheTtl::FiveMinutes), ("1h", PromptCacheTtl::OneHour)])?
+                }
                 _ => return Err(unknown(key, &ROLE_KEYS)),
             }
         }
@@ -578,6 +638,12 @@ impl RoleSettings {
         if self.max_output_tokens.is_some() {
             rc.max_output_tokens = self.max_output_tokens;
         }
+        if self.stream.is_some() {
+            rc.stream = self.stream;
+        }
+        if self.prompt_cache_ttl.is_some() {
+            rc.prompt_cache_ttl = self.prompt_cache_ttl;
+        }
         Ok(rc)
     }
 }
@@ -591,6 +657,8 @@ impl RoleConfig {
             api_key_env: None,
             command: None,
             max_output_tokens: None,
+            stream: None,
+            prompt_cache_ttl: None,
         }
     }
 }
@@ -643,7 +711,7 @@ impl EditorSettings {
                             return Err(unknown(&path, &LIMIT_KEYS));
                         };
                         let max =
-                            if matches!(known, "max_tokens_per_mission" | "command_timeout_s" | "session_timeout_s") {
+                            if matches!(known, "max_tokens_per_mission" | "command_timeout_s" | "session_timeout_s" | "first_byte_timeout_s" | "stream_idle_timeout_s") {
                                 u64::MAX
                             } else {
                                 u32::MAX.into()
@@ -758,6 +826,8 @@ impl MissionsConfig {
                 "max_tokens_per_mission" => l.max_tokens_per_mission = n,
                 "command_timeout_s" => l.command_timeout_s = n,
                 "session_timeout_s" => l.session_timeout_s = n,
+                "first_byte_timeout_s" => l.first_byte_timeout_s = n,
+                "stream_idle_timeout_s" => l.stream_idle_timeout_s = n,
                 _ => {}
             }
         }
@@ -963,6 +1033,50 @@ output = 75.0
     }
 
     #[test]
+    fn prompt_cache_ttl_is_an_anthropic_setting_of_5m_or_1h() {
+        let file = MissionsConfig::parse(
+            "[roles.worker]\nprovider = \"anthropic\"\nmodel = \"m\"\nprompt_cache_ttl = \"5m\"\n",
+            "missions.toml",
+        )
+        .unwrap();
+        assert_eq!(file.role(AgentRole::Worker).unwrap().prompt_cache_ttl, Some(PromptCacheTtl::FiveMinutes));
+        let s = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "1h"}}})).unwrap();
+        let c = file.with_settings(&s, "missions.toml").unwrap();
+        assert_eq!(c.role(AgentRole::Worker).unwrap().prompt_cache_ttl, Some(PromptCacheTtl::OneHour));
+        let err = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "2h"}}})).unwrap_err().to_string();
+        assert!(err.contains("missions.roles.worker.prompt_cache_ttl") && err.contains("5m, 1h"), "{err}");
+        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"anthropic\"\nmodel = \"m\"\nprompt_cache_ttl = \"2h\"\n", "missions.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prompt_cache_ttl") && err.contains("line 4"), "{err}");
+        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\nprompt_cache_ttl = \"1h\"\n", "missions.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("roles.worker.prompt_cache_ttl") && err.contains("only for provider = \"anthropic\""), "{err}");
+    }
+
+    #[test]
+    fn stream_and_the_provider_timeouts_come_from_the_file_or_the_settings() {
+        let file = MissionsConfig::parse(
+            "[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\nstream = false\n[limits]\nfirst_byte_timeout_s = 30\n",
+            "missions.toml",
+        )
+        .unwrap();
+        assert_eq!(file.role(AgentRole::Worker).unwrap().stream, Some(false));
+        assert_eq!((file.limits.first_byte_timeout_s, file.limits.stream_idle_timeout_s), (30, 120));
+        let s = EditorSettings::from_json(&serde_json::json!({
+            "roles": {"worker": {"stream": true}},
+            "limits": {"stream_idle_timeout_s": 45},
+        }))
+        .unwrap();
+        let c = file.with_settings(&s, "missions.toml").unwrap();
+        assert_eq!(c.role(AgentRole::Worker).unwrap().stream, Some(true));
+        assert_eq!((c.limits.first_byte_timeout_s, c.limits.stream_idle_timeout_s), (30, 45));
+        let err = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"stream": "no"}}})).unwrap_err().to_string();
+        assert!(err.contains("missions.roles.worker.stream") && err.contains("true or false"), "{err}");
+    }
+
+    #[test]
     fn the_file_is_found_walking_up_but_not_past_the_git_top() {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
@@ -1116,7 +1230,7 @@ output = 75.0
     #[test]
     fn bad_settings_are_named_and_never_echo_a_key() {
         for (value, expected) in [
-            (serde_json::json!({"roles": {"worker": {"modle": "x"}}}), "setting `missions.roles.worker.modle`: unknown setting; expected one of provider, model, base_url, api_key_env, command, max_output_tokens"),
+            (serde_json::json!({"roles": {"worker": {"modle": "x"}}}), "setting `missions.roles.worker.modle`: unknown setting; expected one of provider, model, base_url, api_key_env, command, max_output_tokens, stream, prompt_cache_ttl"),
             (serde_json::json!({"roles": {"planner": {}}}), "setting `missions.roles.planner`: unknown setting; expected one of orchestrator, worker, validator"),
             (serde_json::json!({"roles": {"worker": {"model": 3}}}), "setting `missions.roles.worker.model`: expected a string, found a number"),
             (serde_json::json!({"roles": {"worker": {"provider": "gemini"}}}), "setting `missions.roles.worker.provider`: unknown value `gemini`; expected one of anthropic, openai, command, replay"),
@@ -1125,7 +1239,7 @@ output = 75.0
             (serde_json::json!({"roles": {"worker": {"base_url": "localhost:11434"}}}), "setting `missions.roles.worker.base_url`: `localhost:11434` is not an http:// or https:// URL"),
             (serde_json::json!({"roles": "worker"}), "setting `missions.roles`: expected an object, found a string"),
             (serde_json::json!({"limits": {"maxTurns": 3}}), "setting `missions.limits.maxTurns`: unknown setting; did you mean `max_turns`? The settings use missions.toml's key names"),
-            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, command_timeout_s, session_timeout_s"),
+            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, command_timeout_s, session_timeout_s, first_byte_timeout_s, stream_idle_timeout_s"),
             (serde_json::json!({"roles": {"worker": {"baseUrl": "http://x"}}}), "setting `missions.roles.worker.baseUrl`: unknown setting; did you mean `base_url`? The settings use missions.toml's key names"),
             (serde_json::json!({"limits": {"max_turns": 0}}), "setting `missions.limits.max_turns`: must be at least 1"),
             (serde_json::json!({"limits": {"max_turns": -1}}), "setting `missions.limits.max_turns`: expected a whole number from 0 to 4294967295, found -1"),

@@ -11,8 +11,12 @@ pub enum ErrorKind {
     Overloaded,
     /// Other 5xx, 409 (the SDKs retry lock conflicts), or a server-side error event.
     Server,
-    /// 408, or no bytes for longer than the idle timeout.
+    /// 408, or a whole answer body not read in time.
     Timeout,
+    /// The request was sent but no answer (not even its headers) came within
+    /// `first_byte_timeout_s`: a server that accepted the connection and is silent, or one
+    /// still queueing the request.
+    FirstByteTimeout,
     /// The prompt does not fit the model's context window; retrying unchanged cannot help.
     ContextLength,
     /// 401/403: a missing, wrong or unauthorised API key.
@@ -21,8 +25,12 @@ pub enum ErrorKind {
     BadRequest,
     /// The connection could not be made or broke before a response arrived.
     Transport,
-    /// The stream broke or ended before the turn was complete.
+    /// The stream broke, ended before the turn was complete, or sent no bytes for
+    /// `stream_idle_timeout_s`.
     StreamInterrupted,
+    /// The server gave the very same 5xx answer several times in a row: it fails on this
+    /// request, so trying it again cannot help (llama-server on malformed tool arguments).
+    RepeatedServerError,
     /// A 2xx answer that is not the wire format (garbage SSE, non-JSON body, bad events).
     InvalidResponse,
     /// The caller's cancellation token fired.
@@ -37,6 +45,7 @@ impl ErrorKind {
                 | ErrorKind::Overloaded
                 | ErrorKind::Server
                 | ErrorKind::Timeout
+                | ErrorKind::FirstByteTimeout
                 | ErrorKind::Transport
                 | ErrorKind::StreamInterrupted
         )
@@ -48,11 +57,13 @@ impl ErrorKind {
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::Server => "server",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::FirstByteTimeout => "first_byte_timeout",
             ErrorKind::ContextLength => "context_length",
             ErrorKind::Auth => "auth",
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::Transport => "transport",
             ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::RepeatedServerError => "repeated_server_error",
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::Cancelled => "cancelled",
         }
@@ -96,6 +107,15 @@ impl ProviderError {
 
     pub fn is_retryable(&self) -> bool {
         self.kind.is_retryable()
+    }
+
+    /// The server refused the request itself (its body is what to look at): a 4xx other
+    /// than auth and rate limits, a context-length error, or the same 5xx over and over.
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::BadRequest | ErrorKind::ContextLength | ErrorKind::RepeatedServerError
+        )
     }
 
     /// Classifies an HTTP error answer from its status and body.

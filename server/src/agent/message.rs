@@ -35,6 +35,18 @@ pub enum ContentBlock {
     },
 }
 
+/// Tool-call arguments as they go back to a server in the conversation: always a JSON
+/// object, as every wire format requires. Arguments that were not one (a call cut off at the
+/// output limit, or malformed) go back as `{"_invalid_arguments": "<the raw text>"}`, so
+/// the history stays valid (llama-server answers 500 to arguments that do not parse).
+pub fn arguments_object(input: &Value) -> Value {
+    match input {
+        Value::Object(_) => input.clone(),
+        Value::String(raw) => serde_json::json!({ "_invalid_arguments": raw }),
+        other => serde_json::json!({ "_invalid_arguments": other.to_string() }),
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -58,6 +70,18 @@ impl Message {
             role: MessageRole::Assistant,
             content: vec![ContentBlock::Text { text: text.into() }],
         }
+    }
+
+    /// The message's text blocks, joined by blank lines.
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
     }
 
     /// A user message carrying tool results, in the order the calls were made.
@@ -97,7 +121,8 @@ pub struct ToolSchema {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ModelRequest {
     /// System prompt blocks, sent in order (Anthropic system blocks, or OpenAI system messages
-    /// joined). Stable text first: the cache breakpoint goes after the last block.
+    /// joined). The first is the role's instructions, the same for every session of the role
+    /// (a prompt-cache breakpoint goes after it); later blocks are this session's.
     pub system: Vec<String>,
     pub messages: Vec<Message>,
     pub tools: Vec<ToolSchema>,

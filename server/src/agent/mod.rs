@@ -38,5 +38,5 @@ pub use provider::{EventStream, Provider};
 pub use retry::RetryPolicy;
 pub use roles::SessionKind;
 pub use session::{run_session, SessionEnd, SessionObserver, SessionOutcome, SessionSpec};
-pub use turn::{complete_turn, RetryNotice, TurnObserver};
+pub use turn::{complete_turn, RetryNotice, TurnObserver, WaitNotice};
 pub use usage::Usage;

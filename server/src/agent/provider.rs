@@ -5,6 +5,7 @@ use crate::agent::event::StreamEvent;
 use crate::agent::message::ModelRequest;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use serde_json::Value;
 
 /// Events of one assistant turn. It ends after `StreamEvent::Stop`, or with an error.
 pub type EventStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;
@@ -21,4 +22,14 @@ pub trait Provider: Send + Sync {
         &'a self,
         request: &'a ModelRequest,
     ) -> BoxFuture<'a, Result<EventStream, ProviderError>>;
+    /// The JSON body `stream` sends for `request` (kept beside the transcript when the server
+    /// rejects it); `None` for a provider that sends no HTTP body.
+    fn wire_body(&self, _request: &ModelRequest) -> Option<Value> {
+        None
+    }
+    /// The output-token limit the call runs under, when known: the request's, else the
+    /// provider's own setting.
+    fn output_limit(&self, request: &ModelRequest) -> Option<u32> {
+        request.max_output_tokens
+    }
 }

@@ -4,10 +4,12 @@ use crate::agent::error::{ErrorKind, ProviderError};
 use std::time::Duration;
 
 /// Exponential backoff with jitter, bounded by an overall deadline. While the provider is
-/// unavailable (rate limited, overloaded, 5xx, unreachable) calls are retried until the
-/// deadline, so an outage of a few minutes does not stop an unattended mission; broken and
-/// stalled streams, which cost a whole turn each time, also stop after `max_attempts`.
-/// Defaults follow design §5: 0.5 s doubling to 8 s, 15 minutes in all.
+/// unavailable (rate limited, overloaded, 5xx) calls are retried until the deadline, so an
+/// outage of a few minutes does not stop an unattended mission; broken and stalled streams,
+/// which cost a whole turn each time, and unreachable servers also stop after `max_attempts`;
+/// a server silent after the request after `max_first_byte_attempts`; the very same 5xx
+/// answer `max_identical_server_errors` times in a row ends the call as a failure on this
+/// request. Defaults follow design §5: 0.5 s doubling to 8 s, 15 minutes in all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     pub initial_backoff: Duration,
@@ -15,6 +17,15 @@ pub struct RetryPolicy {
     /// Attempts in all, the first included, when the last failure was a broken or stalled
     /// stream (`stream_interrupted`, `timeout`).
     pub max_attempts: u32,
+    /// Attempts in all when the last failure was a silent server (`first_byte_timeout`): each
+    /// already waited the whole first-byte timeout.
+    pub max_first_byte_attempts: u32,
+    /// The same 5xx answer (status and body) this many times in a row is no outage but the
+    /// server failing on this request: the call ends with `repeated_server_error`.
+    pub max_identical_server_errors: u32,
+    /// How often a call still waiting for the provider's first answer is reported to the
+    /// observer ("waiting for the provider, 40 s").
+    pub wait_notice_every: Duration,
     /// Attempts in all while the provider is unavailable (`rate_limited`, `overloaded`,
     /// `server`, `transport`): only a safety net, high enough that `deadline` ends the
     /// retries first.
@@ -32,6 +43,9 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
             max_attempts: 8,
+            max_first_byte_attempts: 2,
+            max_identical_server_errors: 5,
+            wait_notice_every: Duration::from_secs(10),
             max_outage_attempts: 1000,
             deadline: Duration::from_secs(15 * 60),
             jitter: 0.25,
@@ -40,10 +54,21 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The defaults, with waits told a few times before `first_byte_timeout_s` ends them:
+    /// every 10 s, or every quarter of a shorter first-byte timeout.
+    pub fn from_limits(limits: &crate::agent::config::Limits) -> Self {
+        let quarter = Duration::from_secs(limits.first_byte_timeout_s) / 4;
+        RetryPolicy {
+            wait_notice_every: quarter.clamp(Duration::from_millis(100), Duration::from_secs(10)),
+            ..Self::default()
+        }
+    }
+
     /// No retries at all.
     pub fn none() -> Self {
         RetryPolicy {
             max_attempts: 1,
+            max_first_byte_attempts: 1,
             max_outage_attempts: 1,
             ..Self::default()
         }
@@ -54,6 +79,8 @@ impl RetryPolicy {
     pub fn allows_another(&self, attempt: u32, error: &ProviderError) -> bool {
         let limit = if is_outage(error.kind) {
             self.max_outage_attempts
+        } else if error.kind == ErrorKind::FirstByteTimeout {
+            self.max_first_byte_attempts
         } else {
             self.max_attempts
         };
@@ -135,6 +162,10 @@ mod tests {
         let broken = ProviderError::new(ErrorKind::StreamInterrupted, "x");
         assert!(p.allows_another(7, &broken) && !p.allows_another(8, &broken));
         assert!(!p.allows_another(1, &ProviderError::new(ErrorKind::BadRequest, "x")));
+        // A silent server already cost a whole first-byte timeout: tried twice, then named.
+        let silent = ProviderError::new(ErrorKind::FirstByteTimeout, "x");
+        assert!(p.allows_another(1, &silent) && !p.allows_another(2, &silent));
+        assert!(!p.allows_another(1, &ProviderError::new(ErrorKind::RepeatedServerError, "x")));
         let none = RetryPolicy::none();
         assert!(!none.allows_another(1, &ProviderError::new(ErrorKind::Server, "x")));
         assert_eq!(format_secs(Duration::from_secs(900)), "900");

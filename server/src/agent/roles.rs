@@ -53,9 +53,8 @@ impl SessionKind {
         match self {
             SessionKind::Orchestrator => "submit_plan",
             SessionKind::Worker => "submit_handoff",
-            SessionKind::ScrutinyValidator | SessionKind::UserTestingValidator => {
-                "submit_validation"
-            }
+            SessionKind::ScrutinyValidator => "submit_review",
+            SessionKind::UserTestingValidator => "submit_validation",
         }
     }
 
@@ -119,7 +118,7 @@ mod tests {
     fn prompts_carry_the_principles() {
         let worker = SessionKind::Worker.role_prompt();
         assert!(worker.contains("tests first") || worker.contains("test-first"));
-        assert!(worker.contains("Commit") && worker.contains("whatWasLeftUndone"));
+        assert!(worker.contains("Commit") && worker.contains("whatWasLeftUndone") && worker.contains("successState"));
         for v in [
             SessionKind::ScrutinyValidator,
             SessionKind::UserTestingValidator,

@@ -1,8 +1,8 @@
 //! A small JSON Schema checker for tool arguments, and the schemas of the final tools.
 //!
 //! Tool schemas use a handful of keywords (`type`, `properties`, `required`,
-//! `additionalProperties`, `items`, `enum`, `const`, `minItems`, `minLength`, `minimum`,
-//! `maximum`, `anyOf`); this checks exactly those, so the schema sent to the model and the one
+//! `additionalProperties`, `items`, `enum`, `const`, `minItems`, `minLength`, `maxLength`,
+//! `minimum`, `maximum`, `anyOf`); this checks exactly those, so the schema sent to the model and the one
 //! enforced are the same document. The `jsonschema` crate would pull in an HTTP client and a
 //! regex engine per draft for a few dozen lines of work. Recursion follows the schema, never
 //! the input, so hostile arguments cannot overflow the stack.
@@ -101,9 +101,18 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     }
     match value {
         Value::String(s) => {
+            let chars = s.chars().count() as u64;
             if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-                if (s.chars().count() as u64) < min {
-                    errors.push(format!("{}: must not be empty", at(path)));
+                if chars < min {
+                    errors.push(match min {
+                        1 => format!("{}: must not be empty", at(path)),
+                        _ => format!("{}: must be at least {min} characters (it has {chars})", at(path)),
+                    });
+                }
+            }
+            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
+                if chars > max {
+                    errors.push(format!("{}: must be at most {max} characters (it has {chars})", at(path)));
                 }
             }
         }
@@ -170,78 +179,124 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     }
 }
 
-/// `submit_handoff`: design §2's handoff fields.
+/// `submit_handoff`: droid's `EndFeatureRun` arguments. The runner wraps them in droid's handoff
+/// file (`successState`, `returnToOrchestrator` and `commitId` on the wrapper, the rest as its
+/// `handoff` object) and checks droid's limits here, as `EndFeatureRun` does.
 pub fn handoff_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "featureId": {"type": "string", "minLength": 1, "description": "The id of the feature you worked on."},
-            "status": {"enum": ["completed", "partial", "blocked"], "description": "completed: everything done and committed; partial: some is left (say what); blocked: you cannot go on (say why)."},
-            "salientSummary": {"type": "string", "minLength": 1, "description": "Two or three sentences a reviewer reads first."},
-            "whatWasImplemented": {"type": "string", "description": "What you built, concretely."},
-            "whatWasLeftUndone": {"type": "string", "description": "Everything not done, honestly; empty only when nothing is left."},
+            "featureId": {"type": "string", "minLength": 1, "description": "The id of the feature you worked on (optional; it must be this session's)."},
+            "successState": {"enum": ["success", "partial", "failure"], "description": "success: everything done, tested and committed; partial: some is left (say what in whatWasLeftUndone); failure: you cannot go on (say why)."},
+            "returnToOrchestrator": {"type": "boolean", "description": "true when the orchestrator must look at something before the next feature runs."},
+            "commitId": {"type": "string", "minLength": 1, "description": "The commit holding the work (`git rev-parse HEAD`); required for success."},
+            "salientSummary": {"type": "string", "minLength": 20, "maxLength": 750, "description": "One line, 1-6 sentences, a reviewer reads first."},
+            "whatWasImplemented": {"type": "string", "minLength": 50, "description": "What you built, concretely."},
+            "whatWasLeftUndone": {"type": "string", "description": "Everything not done, honestly; \"\" only when nothing is left."},
             "verification": {
-                "anyOf": [
-                    {"type": "string"},
-                    {"type": "object", "properties": {
-                        "commandsRun": {"type": "array", "items": {"type": "string"}},
-                        "interactiveChecks": {"type": "array", "items": {"type": "string"}}
-                    }}
-                ],
-                "description": "How you checked the work: commands run and their results."
+                "type": "object",
+                "properties": {
+                    "commandsRun": {"type": "array", "items": {"type": "object", "properties": {
+                        "command": {"type": "string", "minLength": 1}, "exitCode": {"type": "integer"}, "observation": {"type": "string"}
+                    }, "required": ["command", "exitCode", "observation"]}},
+                    "interactiveChecks": {"type": "array", "items": {"type": "object", "properties": {
+                        "action": {"type": "string", "minLength": 1}, "observed": {"type": "string"}
+                    }, "required": ["action", "observed"]}}
+                },
+                "required": ["commandsRun"],
+                "description": "The commands you ran and what they showed."
             },
-            "commitId": {"type": "string", "description": "The commit holding the work (git rev-parse HEAD)."},
+            "tests": {
+                "type": "object",
+                "properties": {
+                    "added": {"type": "array", "items": {"type": "object", "properties": {
+                        "file": {"type": "string", "minLength": 1},
+                        "cases": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}, "verifies": {"type": "string"}}, "required": ["name", "verifies"]}}
+                    }, "required": ["file", "cases"]}},
+                    "updated": {"type": "array", "items": {"type": "string"}},
+                    "coverage": {"type": "string"}
+                },
+                "required": ["added", "coverage"],
+                "description": "The test files you added (each with its cases) or changed, and what they cover."
+            },
+            "discoveredIssues": {"type": "array", "items": {"type": "object", "properties": {
+                "severity": {"enum": ["blocking", "non_blocking", "suggestion"]},
+                "description": {"type": "string", "minLength": 1},
+                "suggestedFix": {"type": "string"}
+            }, "required": ["severity", "description"]}},
             "skillFeedback": {
                 "type": "object",
-                "properties": {"followedProcedure": {"type": "boolean"}, "notes": {"type": "string"}},
-                "required": ["followedProcedure"]
-            },
-            "blockedReason": {"type": "string", "description": "Why you are blocked (status blocked)."},
-            "testsAdded": {"type": "array", "items": {"type": "string"}, "description": "Paths of the test files you added or changed."}
+                "properties": {
+                    "followedProcedure": {"type": "boolean"},
+                    "deviations": {"type": "array", "items": {"type": "object", "properties": {
+                        "step": {"type": "string"}, "whatIDidInstead": {"type": "string"}, "why": {"type": "string"}
+                    }, "required": ["step", "whatIDidInstead", "why"]}},
+                    "suggestedChanges": {"type": "array", "items": {"type": "string"}}
+                },
+                "required": ["followedProcedure", "deviations"]
+            }
         },
-        "required": ["featureId", "status", "salientSummary", "whatWasImplemented", "whatWasLeftUndone", "verification", "skillFeedback", "testsAdded"]
+        "required": ["successState", "salientSummary", "whatWasImplemented", "whatWasLeftUndone", "verification", "tests", "discoveredIssues"]
     })
 }
 
-/// `submit_validation`: a result for each assertion checked, and the issues found.
+/// `submit_review`: the scrutiny validator's reviews of the milestone's features, written to
+/// `validation/<m>/scrutiny/reviews/<featureId>.json` and summed up in its synthesis.
+pub fn review_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "salientSummary": {"type": "string", "minLength": 1, "description": "The verdict in one or two sentences."},
+            "reviews": {"type": "array", "items": {"type": "object", "properties": {
+                "featureId": {"type": "string", "minLength": 1},
+                "status": {"enum": ["pass", "fail"]},
+                "summary": {"type": "string", "minLength": 1},
+                "issues": {"type": "array", "items": {"type": "object", "properties": {
+                    "file": {"type": "string", "minLength": 1, "description": "Relative to the working directory."},
+                    "line": {"type": "integer", "minimum": 1},
+                    "severity": {"enum": ["blocking", "non_blocking", "suggestion"]},
+                    "description": {"type": "string", "minLength": 1}
+                }, "required": ["severity", "description"]}}
+            }, "required": ["featureId", "status", "summary", "issues"]}},
+            "validatorsRun": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+                "passed": {"type": "boolean"}, "command": {"type": "string"}, "exitCode": {"type": "integer"}
+            }, "required": ["passed", "command", "exitCode"]}, "description": "test, typecheck and lint as you ran them (services.yaml `commands`)."},
+            "sharedStateObservations": {"type": "array", "items": {"type": "object", "properties": {
+                "area": {"type": "string"}, "observation": {"type": "string"}, "evidence": {"type": "string"}
+            }, "required": ["area", "observation"]}},
+            "suggestedGuidanceUpdates": {"type": "array", "items": {"type": "object", "properties": {
+                "target": {"type": "string"}, "suggestion": {"type": "string"}, "evidence": {"type": "string"}, "isSystemic": {"type": "boolean"}
+            }, "required": ["target", "suggestion"]}},
+            "rejectedObservations": {"type": "array", "items": {"type": "object", "properties": {
+                "observation": {"type": "string"}, "reason": {"type": "string"}
+            }, "required": ["observation", "reason"]}}
+        },
+        "required": ["salientSummary", "reviews"]
+    })
+}
+
+/// `submit_validation`: the user-testing validator's result for every assertion it tested, as
+/// one flow (`validation/<m>/user-testing/flows/<groupId>.json`).
 pub fn validation_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "assertions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string", "minLength": 1},
-                        "status": {"enum": ["passed", "failed", "blocked"]},
-                        "evidence": {"type": "array", "items": {"type": "string"}, "description": "Paths under the mission's evidence/ folder, or short quoted output."},
-                        "notes": {"type": "string"}
-                    },
-                    "required": ["id", "status", "evidence"]
-                }
-            },
-            "issues": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "severity": {"enum": ["blocking", "non-blocking", "suggestion"]},
-                        "title": {"type": "string", "minLength": 1},
-                        "detail": {"type": "string"},
-                        "assertionIds": {"type": "array", "items": {"type": "string"}},
-                        "location": {
-                            "type": "object",
-                            "properties": {"path": {"type": "string", "minLength": 1}, "line": {"type": "integer", "minimum": 1}},
-                            "required": ["path"]
-                        }
-                    },
-                    "required": ["severity", "title", "detail", "assertionIds"]
-                }
-            }
+            "salientSummary": {"type": "string", "minLength": 1, "description": "The verdict in one or two sentences."},
+            "groupId": {"type": "string", "minLength": 1, "description": "A short name for the flow you tested (default `main`)."},
+            "toolsUsed": {"type": "array", "items": {"type": "string"}},
+            "assertions": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string", "minLength": 1},
+                "status": {"enum": ["pass", "fail", "blocked"]},
+                "steps": {"type": "array", "items": {"type": "object", "properties": {
+                    "action": {"type": "string"}, "expected": {"type": "string"}, "observed": {"type": "string"}
+                }, "required": ["action", "observed"]}},
+                "evidence": {"type": "array", "items": {"type": "string"}, "description": "Paths of the evidence files you saved, relative to the mission's evidence/ folder (`<milestone>/<group>/<file>`)."},
+                "issues": {"type": "string", "description": "For fail: what happened instead; for blocked: why it could not be tested."}
+            }, "required": ["id", "status", "steps", "evidence"]}},
+            "frictions": {"type": "array", "items": {"type": "object"}},
+            "blockers": {"type": "array", "items": {"type": "object"}}
         },
-        "required": ["assertions", "issues"]
+        "required": ["salientSummary", "assertions"]
     })
 }
 
@@ -255,42 +310,51 @@ pub fn plan_done_schema() -> Value {
     json!({"type": "object", "properties": {"planDone": {"const": true}}, "required": ["planDone"]})
 }
 
-/// Checks the schema cannot express: a blocked handoff says why; records deserialize.
+/// Checks the schema cannot express: a partial or failed handoff says what is left; a success
+/// names its commit; review files stay inside the working directory; nothing is reported twice.
 pub fn check_final_semantics(tool: &str, args: &Value) -> Result<(), String> {
-    use crate::model::records::{AssertionResult, Handoff, ValidatorIssue};
+    use crate::model::records::relative_inside;
     match tool {
         "submit_handoff" => {
-            let h: Handoff =
-                serde_json::from_value(args.clone()).map_err(|e| format!("not a handoff: {e}"))?;
-            if h.status.as_deref() == Some("blocked")
-                && h.blocked_reason
-                    .as_deref()
-                    .is_none_or(|r| r.trim().is_empty())
-            {
-                return Err("`blockedReason` is required when status is \"blocked\"".into());
+            let state = args["successState"].as_str().unwrap_or_default();
+            let left = args["whatWasLeftUndone"].as_str().unwrap_or_default().trim();
+            if matches!(state, "partial" | "failure") && left.is_empty() {
+                return Err(format!("`whatWasLeftUndone` must say what is left (and why) when successState is \"{state}\""));
             }
-            if h.status.as_deref() == Some("partial") && h.what_was_left_undone.trim().is_empty() {
-                return Err(
-                    "`whatWasLeftUndone` must say what is left when status is \"partial\"".into(),
-                );
+            if state == "success" && args["commitId"].as_str().is_none_or(|c| c.trim().is_empty()) {
+                return Err("`commitId` is required when successState is \"success\": give the commit holding the work (`git rev-parse HEAD`)".into());
+            }
+            Ok(())
+        }
+        "submit_review" => {
+            let mut seen = std::collections::HashSet::new();
+            for (r, review) in args["reviews"].as_array().into_iter().flatten().enumerate() {
+                let feature = review["featureId"].as_str().unwrap_or_default();
+                if !seen.insert(feature) {
+                    return Err(format!("feature {feature} is reviewed twice"));
+                }
+                for (i, issue) in review["issues"].as_array().into_iter().flatten().enumerate() {
+                    if let Some(file) = issue["file"].as_str().filter(|f| relative_inside(f).is_none()) {
+                        return Err(format!("`reviews[{r}].issues[{i}].file` `{file}` must be relative to the working directory and stay inside it (no leading `/`, no `..` above it)"));
+                    }
+                }
             }
             Ok(())
         }
         "submit_validation" => {
-            let assertions: Vec<AssertionResult> =
-                serde_json::from_value(args["assertions"].clone())
-                    .map_err(|e| format!("`assertions`: {e}"))?;
-            let issues: Vec<ValidatorIssue> = serde_json::from_value(args["issues"].clone())
-                .map_err(|e| format!("`issues`: {e}"))?;
-            for (i, issue) in issues.iter().enumerate() {
-                if let Some(location) = issue.location.as_ref().filter(|l| l.path_inside().is_none()) {
-                    return Err(format!("`issues[{i}].location.path` `{}` must be relative to the working directory and stay inside it (no leading `/`, no `..` above it)", location.path));
-                }
-            }
             let mut seen = std::collections::HashSet::new();
-            for a in &assertions {
-                if !seen.insert(a.id.as_str()) {
-                    return Err(format!("assertion {} is reported twice", a.id));
+            for a in args["assertions"].as_array().into_iter().flatten() {
+                let id = a["id"].as_str().unwrap_or_default();
+                if !seen.insert(id) {
+                    return Err(format!("assertion {id} is reported twice"));
+                }
+                if matches!(a["status"].as_str(), Some("fail" | "blocked")) && a["issues"].as_str().is_none_or(|s| s.trim().is_empty()) {
+                    return Err(format!("assertion {id}: `issues` must say what happened (fail) or why it could not be tested (blocked)"));
+                }
+                for e in a["evidence"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    if relative_inside(e).is_none() {
+                        return Err(format!("assertion {id}: evidence path `{e}` must be relative to the evidence/ folder and stay inside it"));
+                    }
                 }
             }
             Ok(())
@@ -304,72 +368,70 @@ mod tests {
     use super::*;
 
     fn handoff() -> Value {
-        json!({"featureId": "feat-a", "status": "completed", "salientSummary": "s", "whatWasImplemented": "w",
-               "whatWasLeftUndone": "", "verification": {"commandsRun": ["cargo test"]}, "commitId": "abc",
-               "skillFeedback": {"followedProcedure": true}, "testsAdded": ["tests/a.rs"]})
+        json!({"successState": "success", "commitId": "abc", "returnToOrchestrator": false,
+               "salientSummary": "Added add(); unittest passes (3 tests).", "whatWasImplemented": "calc/ops.py add(a, b) and tests/test_ops.py with three cases.",
+               "whatWasLeftUndone": "", "verification": {"commandsRun": [{"command": "python3 -m unittest", "exitCode": 0, "observation": "OK"}]},
+               "tests": {"added": [{"file": "tests/test_ops.py", "cases": [{"name": "test_add", "verifies": "2+3 == 5"}]}], "coverage": "add"},
+               "discoveredIssues": [{"severity": "non_blocking", "description": "README lacks usage"}],
+               "skillFeedback": {"followedProcedure": true, "deviations": []}})
     }
 
     #[test]
     fn a_full_handoff_passes_and_each_break_is_named() {
         assert_eq!(validate(&handoff_schema(), &handoff()), Ok(()));
+        assert_eq!(check_final_semantics("submit_handoff", &handoff()), Ok(()));
         let mut h = handoff();
         h["verification"] = json!("ran cargo test: 3 passed");
-        assert_eq!(validate(&handoff_schema(), &h), Ok(()));
-        h["verification"] = json!(3);
-        h["status"] = json!("done");
-        h.as_object_mut().unwrap().remove("testsAdded");
+        h["successState"] = json!("done");
+        h["salientSummary"] = json!("short");
+        h["discoveredIssues"][0]["severity"] = json!("non-blocking");
+        h.as_object_mut().unwrap().remove("tests");
         h["skillFeedback"] = json!({"followedProcedure": "yes"});
-        let errors = validate(&handoff_schema(), &h).unwrap_err();
-        let text = describe(&errors);
-        assert!(text.contains("`verification`: matches none"), "{text}");
-        assert!(text.contains("`status`: must be one of"), "{text}");
-        assert!(
-            text.contains("missing required field `testsAdded`"),
-            "{text}"
-        );
-        assert!(
-            text.contains("`skillFeedback.followedProcedure`: expected boolean, got string"),
-            "{text}"
-        );
+        let text = describe(&validate(&handoff_schema(), &h).unwrap_err());
+        for expected in [
+            "`verification`: expected object, got string",
+            "`successState`: must be one of",
+            "`salientSummary`: must be at least 20 characters (it has 5)",
+            "`discoveredIssues[0].severity`: must be one of",
+            "missing required field `tests`",
+            "`skillFeedback.followedProcedure`: expected boolean, got string",
+            "`skillFeedback`: missing required field `deviations`",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
     }
 
     #[test]
-    fn semantics_need_a_reason_for_blocked_and_partial() {
+    fn semantics_need_what_is_left_and_a_commit() {
         let mut h = handoff();
-        h["status"] = json!("blocked");
-        assert!(check_final_semantics("submit_handoff", &h)
-            .unwrap_err()
-            .contains("blockedReason"));
-        h["blockedReason"] = json!("the API is down");
+        h["successState"] = json!("failure");
+        assert!(check_final_semantics("submit_handoff", &h).unwrap_err().contains("whatWasLeftUndone"));
+        h["whatWasLeftUndone"] = json!("the API is down, so nothing could be wired");
         assert_eq!(check_final_semantics("submit_handoff", &h), Ok(()));
-        h["status"] = json!("partial");
-        assert!(check_final_semantics("submit_handoff", &h)
-            .unwrap_err()
-            .contains("whatWasLeftUndone"));
+        let mut h = handoff();
+        h.as_object_mut().unwrap().remove("commitId");
+        assert!(check_final_semantics("submit_handoff", &h).unwrap_err().contains("commitId"));
     }
 
     #[test]
-    fn validation_items_and_locations_are_checked() {
-        let ok = json!({"assertions": [{"id": "VAL-A-001", "status": "passed", "evidence": ["evidence/m/a.log"]}],
-                        "issues": [{"severity": "blocking", "title": "t", "detail": "d", "assertionIds": [], "location": {"path": "src/a.rs", "line": 3}}]});
+    fn reviews_and_validations_are_checked() {
+        let review = json!({"salientSummary": "ok", "reviews": [{"featureId": "a", "status": "pass", "summary": "s", "issues": [{"file": "src/a.rs", "line": 3, "severity": "non_blocking", "description": "d"}]}]});
+        assert_eq!(validate(&review_schema(), &review), Ok(()));
+        assert_eq!(check_final_semantics("submit_review", &review), Ok(()));
+        for outside in ["/etc/passwd", "../outside.txt", "src/../../x"] {
+            let mut v = review.clone();
+            v["reviews"][0]["issues"][0]["file"] = json!(outside);
+            assert!(check_final_semantics("submit_review", &v).unwrap_err().contains("must be relative to the working directory"), "{outside}");
+        }
+        let ok = json!({"salientSummary": "2 of 2 passed", "assertions": [{"id": "VAL-A-001", "status": "pass", "steps": [{"action": "a", "observed": "o"}], "evidence": ["m/main/a.txt"]}]});
         assert_eq!(validate(&validation_schema(), &ok), Ok(()));
         assert_eq!(check_final_semantics("submit_validation", &ok), Ok(()));
-        // A location names a file of the working directory, nothing outside it.
-        for outside in ["/etc/passwd", "../outside.txt", "src/../../x"] {
-            let mut v = ok.clone();
-            v["issues"][0]["location"]["path"] = json!(outside);
-            let refused = check_final_semantics("submit_validation", &v).unwrap_err();
-            assert!(refused.contains("must be relative to the working directory"), "{outside}: {refused}");
-        }
-        let bad = json!({"assertions": [{"id": "VAL-A-001", "status": "ok", "evidence": []}],
-                         "issues": [{"severity": "blocking", "title": "t", "detail": "d", "assertionIds": [], "location": {"path": "a", "line": 0}}]});
-        let text = describe(&validate(&validation_schema(), &bad).unwrap_err());
-        assert!(text.contains("`assertions[0].status`"), "{text}");
-        assert!(
-            text.contains("`issues[0].location.line`: must be at least 1"),
-            "{text}"
-        );
-        let twice = json!({"assertions": [{"id": "V", "status": "passed", "evidence": []}, {"id": "V", "status": "failed", "evidence": []}], "issues": []});
+        let mut failed = ok.clone();
+        failed["assertions"][0]["status"] = json!("fail");
+        assert!(check_final_semantics("submit_validation", &failed).unwrap_err().contains("`issues` must say"));
+        let bad = json!({"salientSummary": "s", "assertions": [{"id": "VAL-A-001", "status": "passed", "steps": [], "evidence": []}]});
+        assert!(describe(&validate(&validation_schema(), &bad).unwrap_err()).contains("`assertions[0].status`"));
+        let twice = json!({"salientSummary": "s", "assertions": [{"id": "V", "status": "pass", "steps": [], "evidence": []}, {"id": "V", "status": "pass", "steps": [], "evidence": []}]});
         assert!(check_final_semantics("submit_validation", &twice).is_err());
     }
 
@@ -378,11 +440,7 @@ mod tests {
         let deep = (0..1_000).fold(json!(1), |v, _| json!([v]));
         assert!(validate(&handoff_schema(), &deep).is_err());
         assert!(validate(&handoff_schema(), &json!("{not json")).is_err());
-        assert!(validate(
-            &json!({"type": "object", "additionalProperties": false, "properties": {"a": {}}}),
-            &json!({"b": 1})
-        )
-        .is_err());
+        assert!(validate(&json!({"type": "object", "additionalProperties": false, "properties": {"a": {}}}), &json!({"b": 1})).is_err());
         assert_eq!(validate(&plan_schema(), &json!({})), Ok(()));
         assert!(validate(&plan_done_schema(), &json!({"planDone": false})).is_err());
     }

@@ -14,7 +14,7 @@ use crate::agent::roles::SessionKind;
 use crate::agent::schema;
 use crate::agent::tools::{self, CommandSettings, ToolOutput, Toolbox};
 use crate::agent::transcript::{SessionTranscript, SessionWatch};
-use crate::agent::turn::RetryNotice;
+use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::agent::usage::Usage;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -37,6 +37,9 @@ pub struct SessionSpec {
     /// The first user message: the task and the context the runner chose for it (the
     /// feature, its assertions, AGENTS.md, the skill…).
     pub task: String,
+    /// Context every session of the role in this mission shares (AGENTS.md, architecture…),
+    /// sent before `task` in the first message, so that providers cache it across sessions.
+    pub shared_context: Option<String>,
     pub max_turns: u32,
     /// The mission's token budget (0: none), checked against the mission's usage before
     /// every model call.
@@ -67,9 +70,10 @@ impl SessionSpec {
             working_dir,
             mission_dir,
             task,
+            shared_context: None,
             max_turns: config.limits.max_turns,
             max_mission_tokens: config.limits.max_tokens_per_mission,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy::from_limits(&config.limits),
             commands,
             max_output_tokens: config
                 .role(kind.agent_role())
@@ -79,6 +83,37 @@ impl SessionSpec {
             session_timeout: (config.limits.session_timeout_s > 0).then(|| std::time::Duration::from_secs(config.limits.session_timeout_s)),
         }
     }
+
+    /// The first user message: the shared context (when there is one), then the task, each
+    /// its own block.
+    pub fn first_message(&self) -> Message {
+        let mut message = Message::user_text(self.task.clone());
+        if let Some(context) = self.shared_context.as_ref().filter(|c| !c.trim().is_empty()) {
+            message.content.insert(0, ContentBlock::Text { text: context.clone() });
+        }
+        message
+    }
+
+    /// The first message as one text (for an external agent's stdin).
+    pub fn first_message_text(&self) -> String {
+        match self.shared_context.as_ref().filter(|c| !c.trim().is_empty()) {
+            Some(context) => format!("{context}\n\n{}", self.task),
+            None => self.task.clone(),
+        }
+    }
+}
+
+/// What the answers without a tool call that ended a session were like: the halt reason
+/// names what was observed, since each points at a different fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleAnswers {
+    /// No text and no tool call: the answer was lost on the way (a gateway, a server that
+    /// drops streamed answers).
+    Empty,
+    /// Text, and no tool call in the whole session: the server may not pass the tools on.
+    NeverCalledATool,
+    /// Text, after tool calls earlier in the session: the model stopped using them.
+    Text,
 }
 
 /// How a session ended.
@@ -97,8 +132,9 @@ pub enum SessionEnd {
     },
     /// The prompt did not fit even after compacting old tool output.
     ContextExhausted(String),
-    /// The model stopped calling tools.
-    NoToolCalls(u32),
+    /// The model answered `times` times in a row without a tool call; `seen` says what those
+    /// answers were like.
+    NoToolCalls { times: u32, seen: IdleAnswers },
     /// The model's answers were cut off at the output limit this many times in a row
     /// (`max_output_tokens`: the role's setting, None for the provider's default).
     OutputLimit {
@@ -121,7 +157,7 @@ impl SessionEnd {
             SessionEnd::TimedOut(_) => "timed_out",
             SessionEnd::TokenBudget { .. } => "token_budget",
             SessionEnd::ContextExhausted(_) => "context_exhausted",
-            SessionEnd::NoToolCalls(_) => "no_tool_calls",
+            SessionEnd::NoToolCalls { .. } => "no_tool_calls",
             SessionEnd::OutputLimit { .. } => "output_limit",
             SessionEnd::ProviderFailed(_) => "provider_failed",
             SessionEnd::Cancelled => "cancelled",
@@ -148,8 +184,14 @@ impl SessionEnd {
             SessionEnd::ContextExhausted(m) => {
                 format!("the conversation no longer fits the model's context, even compacted: {m}")
             }
-            SessionEnd::NoToolCalls(n) => {
-                format!("the model answered {n} times in a row without calling a tool")
+            SessionEnd::NoToolCalls { times, seen: IdleAnswers::Empty } => format!(
+                "the model's last {times} answers were empty (no text, no tool call): the server, or a gateway in front of it, loses the answer; behind a gateway try `stream = false` on the role"
+            ),
+            SessionEnd::NoToolCalls { times, seen: IdleAnswers::NeverCalledATool } => format!(
+                "the model answered {times} times without ever calling a tool: the server may not pass the tools to the model (llama.cpp's llama-server needs `--jinja` and a chat template with tool support; with Ollama, use a model whose template has tools)"
+            ),
+            SessionEnd::NoToolCalls { times, seen: IdleAnswers::Text } => {
+                format!("the model answered {times} times in a row without calling a tool")
             }
             SessionEnd::OutputLimit {
                 max_output_tokens,
@@ -172,6 +214,8 @@ pub struct SessionOutcome {
     /// Assistant turns taken.
     pub turns: u32,
     pub usage: Usage,
+    /// droid's Markdown skeleton of the conversation (for worker-transcripts.jsonl).
+    pub skeleton: String,
 }
 
 /// Watches a session live (for progress display); the transcript is the record.
@@ -182,6 +226,9 @@ pub trait SessionObserver: Send {
     /// A model call failed and is tried again after `retry.delay`; `who` is the session's
     /// role (the runner names the feature too).
     fn on_retry(&mut self, _who: &str, _retry: &RetryNotice) {}
+    /// A model call is still waiting for the provider's first answer (every few seconds),
+    /// or that wait is over (`wait.over`); `who` as for `on_retry`.
+    fn on_waiting(&mut self, _who: &str, _wait: &WaitNotice) {}
 }
 
 pub struct NoSessionObserver;
@@ -216,6 +263,7 @@ pub(crate) fn finish_session(spec: &SessionSpec, transcript: &mut SessionTranscr
         end,
         turns,
         usage: transcript.session_usage(),
+        skeleton: transcript.skeleton().to_string(),
     }
 }
 
@@ -251,23 +299,30 @@ async fn drive(
         .collect();
     let mut request = ModelRequest {
         system: kind.system_prompt(&roots.working_dir, &roots.mission_dir),
-        messages: vec![Message::user_text(spec.task.clone())],
+        messages: vec![spec.first_message()],
         tools: offered.iter().filter_map(|n| tools::schema_of(n)).collect(),
         max_output_tokens: spec.max_output_tokens,
         temperature: None,
     };
-    let mut compacted = false;
     let mut idle = 0u32;
+    let mut empty = 0u32;
+    let mut ever_called = false;
     let mut cut_offs = 0u32;
-    let deadline = spec.session_timeout.map(|t| std::time::Instant::now() + t);
+    // `session_timeout_s` bounds everything in flight, a model call or a tool call: at the
+    // deadline the session's own token is cancelled (the caller's `cancel` stays as it is).
+    let session = cancel.child_token();
+    let _deadline = spec.session_timeout.map(|t| DeadlineGuard::arm(&session, t));
+    let timed_out = || {
+        (session.is_cancelled() && !cancel.is_cancelled())
+            .then(|| SessionEnd::TimedOut(spec.session_timeout.map_or(0, |t| t.as_secs())))
+    };
+    let cancel = &session;
     loop {
+        if let Some(end) = timed_out() {
+            return end;
+        }
         if cancel.is_cancelled() {
             return SessionEnd::Cancelled;
-        }
-        if let (Some(deadline), Some(limit)) = (deadline, spec.session_timeout) {
-            if std::time::Instant::now() >= deadline {
-                return SessionEnd::TimedOut(limit.as_secs());
-            }
         }
         if *turns >= spec.max_turns {
             return SessionEnd::MaxTurns(spec.max_turns);
@@ -286,16 +341,16 @@ async fn drive(
             .await
         {
             Ok(turn) => turn,
-            Err(e) if e.kind == ErrorKind::Cancelled => return SessionEnd::Cancelled,
-            Err(e) if e.kind == ErrorKind::ContextLength && !compacted => {
-                compacted = true;
+            Err(e) if e.kind == ErrorKind::Cancelled => {
+                return timed_out().unwrap_or(SessionEnd::Cancelled)
+            }
+            // Each time the conversation outgrows the context, the tool output that has grown
+            // since is shortened; when nothing is left to shorten, the session ends.
+            Err(e) if e.kind == ErrorKind::ContextLength => {
                 if compact(&mut request.messages) == 0 {
                     return SessionEnd::ContextExhausted(e.message);
                 }
                 continue;
-            }
-            Err(e) if e.kind == ErrorKind::ContextLength => {
-                return SessionEnd::ContextExhausted(e.message)
             }
             Err(e) => return SessionEnd::ProviderFailed(e),
         };
@@ -307,8 +362,13 @@ async fn drive(
             .map(|c| (c.id.to_string(), c.name.to_string(), c.input.clone()))
             .collect();
         // At the output limit the answer's last block is unfinished: a tool call there has
-        // half its arguments and is not run; the model is told why instead.
-        let cut_off = turn.stop_reason == StopReason::MaxTokens;
+        // half its arguments and is not run; the model is told why instead. A server may
+        // call a cut answer `end_turn` (a LiteLLM route did): an answer whose reported output
+        // reached the limit is cut whatever the stop reason says.
+        let limit = provider.output_limit(&request);
+        let used_the_limit = !transcript.last_usage_estimated()
+            && limit.is_some_and(|l| l > 0 && turn.usage.output >= u64::from(l));
+        let cut_off = turn.stop_reason == StopReason::MaxTokens || used_the_limit;
         cut_offs = if cut_off { cut_offs + 1 } else { 0 };
         let cut_call = match turn.content.last() {
             Some(ContentBlock::ToolUse { id, .. }) if cut_off => Some(id.clone()),
@@ -329,8 +389,16 @@ async fn drive(
         }
         if calls.is_empty() {
             idle += 1;
+            empty = if turn.content.is_empty() { empty + 1 } else { 0 };
             if idle >= MAX_IDLE_TURNS {
-                return SessionEnd::NoToolCalls(idle);
+                let seen = if empty >= idle {
+                    IdleAnswers::Empty
+                } else if !ever_called {
+                    IdleAnswers::NeverCalledATool
+                } else {
+                    IdleAnswers::Text
+                };
+                return SessionEnd::NoToolCalls { times: idle, seen };
             }
             request.messages.push(Message::user_text(format!(
                 "You answered without calling a tool. Go on with the tools, and end the session by calling `{}`.",
@@ -339,6 +407,8 @@ async fn drive(
             continue;
         }
         idle = 0;
+        empty = 0;
+        ever_called = true;
         let mut results = Vec::new();
         for (id, name, input) in calls {
             transcript.tool_call(&id, &name, &input);
@@ -375,6 +445,25 @@ async fn drive(
         if cut_off && cut_offs >= MAX_CUT_OFF_TURNS {
             return end_at_limit();
         }
+    }
+}
+
+/// Cancels a session's token at its deadline; disarmed when the session ends.
+struct DeadlineGuard(tokio::task::JoinHandle<()>);
+
+impl DeadlineGuard {
+    fn arm(token: &CancellationToken, after: std::time::Duration) -> Self {
+        let token = token.clone();
+        DeadlineGuard(tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            token.cancel();
+        }))
+    }
+}
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -448,6 +537,9 @@ pub(crate) fn ask_user(mission_dir: &std::path::Path, input: &Value) -> (ToolOut
 }
 
 /// Shortens long tool results outside the last few messages; returns how many it shortened.
+/// Everything before the first one it shortens stays byte for byte as sent (the prompt
+/// cache still holds it), and a result shortened once is never shortened again, so every
+/// later request sends it the same way.
 fn compact(messages: &mut [Message]) -> usize {
     let keep_from = messages.len().saturating_sub(KEEP_RECENT_MESSAGES);
     let mut shortened = 0;
@@ -468,6 +560,24 @@ fn compact(messages: &mut [Message]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_context_is_the_first_messages_first_block() {
+        let dir = std::path::PathBuf::from("/tmp");
+        let mut spec = SessionSpec::new(SessionKind::Worker, dir.clone(), dir, "Your feature".into(), &MissionsConfig::default());
+        assert_eq!(spec.first_message(), Message::user_text("Your feature"));
+        assert_eq!(spec.first_message_text(), "Your feature");
+        spec.shared_context = Some("AGENTS.md".into());
+        let text = |b: &ContentBlock| match b {
+            ContentBlock::Text { text } => text.clone(),
+            other => panic!("{other:?}"),
+        };
+        let first = spec.first_message();
+        assert_eq!(first.content.iter().map(text).collect::<Vec<_>>(), ["AGENTS.md", "Your feature"]);
+        assert_eq!(spec.first_message_text(), "AGENTS.md\n\nYour feature");
+        spec.shared_context = Some("  ".into());
+        assert_eq!(spec.first_message(), Message::user_text("Your feature"));
+    }
 
     #[test]
     fn compaction_shortens_only_old_long_results() {

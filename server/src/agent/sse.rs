@@ -1,5 +1,5 @@
-//! Server-sent events over a byte stream, with an idle timeout. Never reconnects: a broken
-//! stream is an error for the retry logic above to judge.
+//! Server-sent events over a byte stream, with an idle timeout on the bytes. Never
+//! reconnects: a broken stream is an error for the retry logic above to judge.
 
 use crate::agent::error::{ErrorKind, ProviderError};
 use eventsource_stream::{EventStreamError, Eventsource};
@@ -15,9 +15,49 @@ pub struct SseEvent {
     pub data: String,
 }
 
-/// Parses `bytes` into events. A transport error becomes `StreamInterrupted`, bytes that are
-/// not UTF-8 or not SSE become `InvalidResponse`, and a silence longer than `idle_timeout`
-/// becomes `Timeout`. The stream ends after the first error.
+/// A byte stream's failure: its own error, or no bytes for the idle timeout.
+enum ByteError<E> {
+    Transport(E),
+    Idle(Duration),
+}
+
+impl<E: Display> Display for ByteError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ByteError::Transport(e) => e.fmt(f),
+            ByteError::Idle(d) => write!(
+                f,
+                "no bytes from the server for {} s (stream_idle_timeout_s)",
+                crate::agent::retry::format_secs(*d)
+            ),
+        }
+    }
+}
+
+/// `bytes`, ending with `ByteError::Idle` when nothing arrives for `idle_timeout`. Any bytes
+/// count, SSE comments and pings too: the server is alive while it sends them.
+fn idle_bounded<S, B, E>(
+    bytes: S,
+    idle_timeout: Duration,
+) -> impl Stream<Item = Result<B, ByteError<E>>> + Send + 'static
+where
+    S: Stream<Item = Result<B, E>> + Send + 'static,
+    B: Send + 'static,
+    E: Send + 'static,
+{
+    futures::stream::unfold(Some(Box::pin(bytes)), move |state| async move {
+        let mut bytes = state?;
+        match tokio::time::timeout(idle_timeout, bytes.next()).await {
+            Err(_) => Some((Err(ByteError::Idle(idle_timeout)), None)),
+            Ok(None) => None,
+            Ok(Some(item)) => Some((item.map_err(ByteError::Transport), Some(bytes))),
+        }
+    })
+}
+
+/// Parses `bytes` into events. A transport error, and a silence (no bytes at all) longer than
+/// `idle_timeout`, become `StreamInterrupted`; bytes that are not UTF-8 or not SSE become
+/// `InvalidResponse`. The stream ends after the first error.
 pub fn sse_events<S, B, E>(
     bytes: S,
     idle_timeout: Duration,
@@ -27,23 +67,16 @@ where
     B: AsRef<[u8]> + Send + 'static,
     E: Display + Send + 'static,
 {
-    let events = Box::pin(bytes.eventsource());
+    let events = Box::pin(idle_bounded(bytes, idle_timeout).eventsource());
     futures::stream::unfold(Some(events), move |state| async move {
         let mut events = state?;
-        let next = match tokio::time::timeout(idle_timeout, events.next()).await {
-            Err(_) => Err(ProviderError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no data from the server for {} s",
-                    idle_timeout.as_secs_f64()
-                ),
-            )),
-            Ok(None) => return None,
-            Ok(Some(Ok(ev))) => Ok(SseEvent {
+        let next = match events.next().await {
+            None => return None,
+            Some(Ok(ev)) => Ok(SseEvent {
                 event: ev.event,
                 data: ev.data,
             }),
-            Ok(Some(Err(e))) => Err(classify(e)),
+            Some(Err(e)) => Err(classify(e)),
         };
         let keep_going = next.is_ok();
         Some((next, keep_going.then_some(events)))
@@ -149,12 +182,31 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn silence_longer_than_the_idle_timeout_is_a_timeout() {
+    async fn silence_longer_than_the_idle_timeout_is_a_broken_stream() {
         let stalled = futures::stream::pending::<Result<Vec<u8>, String>>();
         let got: Vec<_> = sse_events(stalled, Duration::from_millis(20))
             .collect()
             .await;
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].as_ref().unwrap_err().kind, ErrorKind::Timeout);
+        let e = got[0].as_ref().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::StreamInterrupted);
+        assert!(e.message.contains("no bytes from the server for 0.02 s (stream_idle_timeout_s)"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn keep_alive_comments_hold_the_stream_open_without_events() {
+        // A comment every 30 ms for 200 ms, then an event: no 80 ms gap without bytes, so no
+        // idle timeout, although the only event comes long after 80 ms.
+        let pieces = futures::stream::unfold(0u32, |i| async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            match i {
+                0..=6 => Some((Ok::<_, String>(b": keep-alive\n\n".to_vec()), i + 1)),
+                7 => Some((Ok(b"data: {\"late\":1}\n\n".to_vec()), i + 1)),
+                _ => None,
+            }
+        });
+        let got: Vec<_> = sse_events(pieces, Duration::from_millis(80)).collect().await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].as_ref().unwrap().data, "{\"late\":1}");
     }
 }

@@ -1,5 +1,7 @@
-//! `worker-transcripts.jsonl`: every agent session's requests, turns, tool calls and usage,
-//! one JSON object a line, with usage rolled up per session, role and mission.
+//! `sessions.jsonl`: every agent session's requests, turns, tool calls and usage, one JSON
+//! object a line, with usage rolled up per session, role and mission. Each session also keeps
+//! droid's Markdown skeleton of its conversation, which the runner appends to
+//! worker-transcripts.jsonl (droid's per-session record, which has no usage).
 
 use crate::agent::cancel::CancellationToken;
 use crate::agent::config::AgentRole;
@@ -10,7 +12,7 @@ use crate::agent::provider::Provider;
 use crate::agent::retry::RetryPolicy;
 use crate::agent::secrets::redact;
 use crate::agent::session::SessionObserver;
-use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver};
+use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver, WaitNotice};
 use crate::agent::usage::{Usage, UsageRollup};
 use crate::model::timestamp::now_rfc3339;
 use serde::Serialize;
@@ -19,7 +21,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub const TRANSCRIPT_FILE: &str = "worker-transcripts.jsonl";
+pub const TRANSCRIPT_FILE: &str = "sessions.jsonl";
+
+/// A skeleton longer than this is cut (with a note): it is a summary for reviewers.
+const SKELETON_MAX_BYTES: usize = 256 * 1024;
+/// Strings in a tool call's parameters longer than this show as `[N chars]`, as droid does.
+const SKELETON_PARAM_CHARS: usize = 200;
+/// A tool result in the skeleton keeps this many characters.
+const SKELETON_RESULT_CHARS: usize = 2000;
+/// Beside the transcript: the exact (redacted) body of each request a server rejected.
+pub const REJECTED_REQUESTS_DIR: &str = "rejected-requests";
 pub const TRANSCRIPT_VERSION: u32 = 1;
 
 /// Usage of a whole mission, shared by all its sessions.
@@ -77,6 +88,11 @@ pub struct SessionTranscript {
     logged_tools: Option<Vec<String>>,
     write_error: Option<String>,
     ended: bool,
+    /// droid's skeleton of the conversation so far (`## User`, `## Assistant`, `## Tool: x`,
+    /// `## Tool Result`).
+    skeleton: String,
+    /// The last model call's usage was estimated (the server reported none).
+    last_estimated: bool,
 }
 
 /// A fresh session id.
@@ -107,6 +123,8 @@ impl SessionTranscript {
             logged_tools: None,
             write_error: None,
             ended: false,
+            skeleton: String::new(),
+            last_estimated: false,
         };
         t.write(LineKind::SessionStart, details);
         t
@@ -126,6 +144,31 @@ impl SessionTranscript {
 
     pub fn session_usage(&self) -> Usage {
         self.session_usage
+    }
+
+    /// droid's Markdown skeleton of the session's conversation.
+    pub fn skeleton(&self) -> &str {
+        &self.skeleton
+    }
+
+    fn add_to_skeleton(&mut self, heading: &str, body: &str) {
+        if self.skeleton.len() >= SKELETON_MAX_BYTES {
+            return;
+        }
+        let _ = std::fmt::Write::write_fmt(&mut self.skeleton, format_args!("## {heading}\n{}\n\n", body.trim_end()));
+        if self.skeleton.len() >= SKELETON_MAX_BYTES {
+            let mut end = SKELETON_MAX_BYTES;
+            while !self.skeleton.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.skeleton.truncate(end);
+            self.skeleton.push_str("\n\n[skeleton cut: the session went on; sessions.jsonl has all of it]\n");
+        }
+    }
+
+    /// Whether the last model call's usage is an estimate (the server reported none).
+    pub fn last_usage_estimated(&self) -> bool {
+        self.last_estimated
     }
 
     /// The last write failure, if any line could not be written.
@@ -154,11 +197,22 @@ impl SessionTranscript {
             fields["tools"] = json!(tools);
             self.logged_tools = Some(tools);
         }
+        // The first message is the session's task: the skeleton's `## User`.
+        if self.logged_messages == 0 && self.skeleton.is_empty() {
+            if let Some(first) = request.messages.first() {
+                let text = first.text();
+                self.add_to_skeleton("User", &text);
+            }
+        }
         self.logged_messages = request.messages.len();
         self.write(LineKind::Request, fields);
     }
 
     pub fn assistant_turn(&mut self, turn: &AssistantTurn) {
+        let text = turn.text();
+        if !text.trim().is_empty() {
+            self.add_to_skeleton("Assistant", &text);
+        }
         self.write(
             LineKind::AssistantTurn,
             json!({"content": turn.content, "stopReason": turn.stop_reason}),
@@ -167,19 +221,28 @@ impl SessionTranscript {
 
     /// Adds one call's usage to the session, role and mission totals and logs all four.
     pub fn usage(&mut self, usage: Usage) {
+        self.usage_line(usage, false);
+    }
+
+    /// [`SessionTranscript::usage`]; `estimated` marks usage the server did not report (the
+    /// line then says `"estimated": true`, and the report flags it).
+    pub fn usage_line(&mut self, usage: Usage, estimated: bool) {
         self.session_usage += usage;
         let (role_total, mission_total) = {
             let mut rollup = self.usage.lock().unwrap_or_else(|p| p.into_inner());
             rollup.record(&self.session_id, self.role.as_str(), usage);
             (rollup.role(self.role.as_str()), rollup.mission)
         };
-        self.write(
-            LineKind::Usage,
-            json!({"usage": usage, "sessionTotal": self.session_usage, "roleTotal": role_total, "missionTotal": mission_total}),
-        );
+        let mut fields = json!({"usage": usage, "sessionTotal": self.session_usage, "roleTotal": role_total, "missionTotal": mission_total});
+        if estimated {
+            fields["estimated"] = json!(true);
+        }
+        self.write(LineKind::Usage, fields);
     }
 
     pub fn tool_call(&mut self, id: &str, name: &str, input: &Value) {
+        let params = serde_json::to_string_pretty(&shorten_strings(input)).unwrap_or_default();
+        self.add_to_skeleton(&format!("Tool: {name}"), &params);
         self.write(
             LineKind::ToolCall,
             json!({"toolUseId": id, "name": name, "input": input}),
@@ -187,6 +250,10 @@ impl SessionTranscript {
     }
 
     pub fn tool_result(&mut self, id: &str, name: &str, content: &str, is_error: bool) {
+        let shown: String = content.chars().take(SKELETON_RESULT_CHARS).collect();
+        let more = content.chars().count().saturating_sub(SKELETON_RESULT_CHARS);
+        let body = if more > 0 { format!("{shown}\n[{more} more chars]") } else { shown };
+        self.add_to_skeleton("Tool Result", &body);
         self.write(
             LineKind::ToolResult,
             json!({"toolUseId": id, "name": name, "content": content, "isError": is_error}),
@@ -206,7 +273,36 @@ impl SessionTranscript {
     }
 
     pub fn error(&mut self, error: &ProviderError) {
-        self.write(LineKind::Error, json!({"error": error_json(error)}));
+        self.error_with(error, None);
+    }
+
+    /// An `error` line; `request_body` names the file keeping the rejected request's body.
+    fn error_with(&mut self, error: &ProviderError, request_body: Option<String>) {
+        let mut fields = json!({"error": error_json(error)});
+        if let Some(file) = request_body {
+            fields["requestBody"] = json!(file);
+        }
+        self.write(LineKind::Error, fields);
+    }
+
+    /// Keeps the body a server rejected, redacted, as `rejected-requests/<session>-<seq>.json`
+    /// beside the transcript; the path relative to the mission folder, or `None` when the
+    /// provider sends no body or it cannot be written (logged).
+    fn keep_rejected_body(&mut self, body: Option<Value>) -> Option<String> {
+        let body = body?;
+        let dir = self.path.parent()?.join(REJECTED_REQUESTS_DIR);
+        let name = format!("{}-{}.json", self.session_id, self.seq);
+        let mut text = redact(&serde_json::to_string_pretty(&body).unwrap_or_default());
+        text.push('\n');
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| crate::model::persist::write_atomic(&dir.join(&name), text.as_bytes()));
+        match written {
+            Ok(()) => Some(format!("{REJECTED_REQUESTS_DIR}/{name}")),
+            Err(e) => {
+                tracing::error!("cannot keep the rejected request in {}: {e}", dir.display());
+                None
+            }
+        }
     }
 
     pub fn handoff(&mut self, handoff: &Value) {
@@ -238,6 +334,8 @@ impl SessionTranscript {
 
     /// One model call with retries, logged: `request`, any `retry` lines, then
     /// `assistant_turn` + `usage`, or `error`. `on_event` sees the events as they stream.
+    /// A server that reports no usage gets an estimate ([`Usage::estimate`], flagged
+    /// `estimated`); a request the server rejects is kept beside the transcript.
     pub async fn model_call(
         &mut self,
         provider: &dyn Provider,
@@ -265,11 +363,21 @@ impl SessionTranscript {
             transcript: self,
             watch,
         };
-        let result = complete_turn(provider, request, policy, cancel, &mut observer).await;
-        match &result {
+        let mut result = complete_turn(provider, request, policy, cancel, &mut observer).await;
+        match &mut result {
             Ok(turn) => {
+                // A real call is never free: all zeros means the server did not say.
+                let estimated = turn.usage.is_zero();
+                if estimated {
+                    turn.usage = estimate_usage(provider, request, turn);
+                }
+                self.last_estimated = estimated;
                 self.assistant_turn(turn);
-                self.usage(turn.usage);
+                self.usage_line(turn.usage, estimated);
+            }
+            Err(e) if e.is_rejection() => {
+                let file = self.keep_rejected_body(provider.wire_body(request));
+                self.error_with(e, file);
             }
             Err(e) => self.error(e),
         }
@@ -325,6 +433,32 @@ impl TurnObserver for LoggingObserver<'_> {
         self.transcript.retry(retry);
         self.watch.on_retry(retry);
     }
+
+    fn on_waiting(&mut self, wait: &WaitNotice) {
+        self.watch.on_waiting(wait);
+    }
+}
+
+/// Usage for a call the server reported none for: the request body as the provider sends it
+/// (or our own form of it) and the answer's text and tool calls, at
+/// [`crate::agent::usage::ESTIMATE_BYTES_PER_TOKEN`].
+fn estimate_usage(provider: &dyn Provider, request: &ModelRequest, turn: &AssistantTurn) -> Usage {
+    let request_bytes = match provider.wire_body(request) {
+        Some(body) => body.to_string().len(),
+        None => serde_json::to_string(request).map_or(0, |s| s.len()),
+    };
+    let answer_bytes: usize = turn
+        .content
+        .iter()
+        .map(|block| match block {
+            crate::agent::message::ContentBlock::Text { text } => text.len(),
+            crate::agent::message::ContentBlock::ToolUse { name, input, .. } => {
+                name.len() + input.to_string().len()
+            }
+            crate::agent::message::ContentBlock::ToolResult { content, .. } => content.len(),
+        })
+        .sum();
+    Usage::estimate(request_bytes, answer_bytes)
 }
 
 struct EventsOnly<'a> {
@@ -351,6 +485,20 @@ impl TurnObserver for SessionWatch<'_> {
 
     fn on_retry(&mut self, retry: &RetryNotice) {
         self.observer.on_retry(self.who, retry);
+    }
+
+    fn on_waiting(&mut self, wait: &WaitNotice) {
+        self.observer.on_waiting(self.who, wait);
+    }
+}
+
+/// Tool parameters as droid's skeleton shows them: long strings as `[N chars]`.
+fn shorten_strings(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.chars().count() > SKELETON_PARAM_CHARS => Value::String(format!("[{} chars]", s.chars().count())),
+        Value::Array(items) => Value::Array(items.iter().map(shorten_strings).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), shorten_strings(v))).collect()),
+        other => other.clone(),
     }
 }
 

@@ -4,6 +4,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};
 
+/// The estimate for a model call whose server reported no usage: one token per this many
+/// bytes (UTF-8) of the request body as sent and of the answer. Four is the usual figure for
+/// English text and code under the BPE tokenizers of GPT, Llama, Qwen and Claude models; it
+/// errs low for other scripts.
+pub const ESTIMATE_BYTES_PER_TOKEN: u64 = 4;
+
 /// Tokens of one call (or a sum of calls). `input` never includes cached tokens, so the four
 /// fields add up to everything the provider billed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +44,18 @@ impl Usage {
             cache_read: cached_tokens.min(prompt_tokens),
             cache_write: 0,
             output: completion_tokens,
+        }
+    }
+
+    /// The estimate for a call whose server reported no usage (see
+    /// [`ESTIMATE_BYTES_PER_TOKEN`]): the whole request counts as uncached input.
+    pub fn estimate(request_bytes: usize, answer_bytes: usize) -> Self {
+        let tokens = |bytes: usize| (bytes as u64).div_ceil(ESTIMATE_BYTES_PER_TOKEN);
+        Usage {
+            input: tokens(request_bytes),
+            cache_read: 0,
+            cache_write: 0,
+            output: tokens(answer_bytes),
         }
     }
 
@@ -134,6 +152,15 @@ mod tests {
             }
         );
         assert_eq!(u.total(), 1050);
+    }
+
+    #[test]
+    fn an_estimate_is_four_bytes_a_token_rounded_up() {
+        assert_eq!(
+            Usage::estimate(4001, 8),
+            Usage { input: 1001, cache_read: 0, cache_write: 0, output: 2 }
+        );
+        assert!(Usage::estimate(0, 0).is_zero());
     }
 
     #[test]

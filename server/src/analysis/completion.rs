@@ -1,6 +1,6 @@
 //! Completion items: in features.json the assertion ids of `fulfills` (unclaimed first), the
-//! feature ids of `dependsOn`, the values of `milestone`, `skillName`, `status` and `kind`, and
-//! the field names of a feature; in the contract the values of `Tool:`.
+//! feature ids of `preconditions`, the values of `milestone`, `skillName` and `status`, and
+//! droid's field names of a feature; in the contract the values of `Tool:`.
 //!
 //! The cursor's place in features.json is found lexically, line by line from the cursor back
 //! to the enclosing `[` or `{`: JSON strings cannot hold a raw line break, so lexing a line from
@@ -8,7 +8,7 @@
 
 use super::mission::MissionAnalysis;
 use crate::model::contract::KNOWN_TOOLS;
-use crate::model::features::{FEATURE_KINDS, FEATURE_STATUSES};
+use crate::model::features::FEATURE_STATUSES;
 use crate::model::json::{self, JsonKind};
 use crate::model::lines;
 use crate::model::{Feature, Span};
@@ -49,20 +49,19 @@ pub struct Completions {
     pub incomplete: bool,
 }
 
-/// The fields of a feature object (design §2), with what each holds.
-pub const FEATURE_FIELDS: [(&str, &str); 12] = [
-    ("id", "unique feature id"),
+/// The fields of a feature object, in droid's order, with what each holds.
+pub const FEATURE_FIELDS: [(&str, &str); 11] = [
+    ("id", "unique feature id (kebab-case)"),
     ("description", "what the feature implements"),
-    ("skillName", "the skill (skills/<name>/SKILL.md) its worker follows"),
-    ("milestone", "the milestone it belongs to"),
-    ("fulfills", "assertion ids it claims"),
-    ("status", "pending, in_progress, completed, failed, blocked or cancelled"),
-    ("workerSessionIds", "worker sessions that worked on it"),
-    ("dependsOn", "feature ids that must be completed first"),
-    ("kind", "implementation (default) or fix"),
-    ("fixes", "validator issue ids a fix feature addresses"),
+    ("skillName", "the skill (front-matter name of a SKILL.md under skills/) its worker follows"),
+    ("preconditions", "what must hold first; an entry naming a feature id is a dependency"),
     ("expectedBehavior", "what should be true when it is done"),
-    ("verificationSteps", "how a worker verifies it"),
+    ("fulfills", "assertion ids it claims"),
+    ("milestone", "the milestone it belongs to; validation runs when its features are done"),
+    ("status", "pending, in_progress, completed or cancelled"),
+    ("workerSessionIds", "worker sessions that worked on it (the runner writes this)"),
+    ("currentWorkerSessionId", "the session working on it now (the runner writes this)"),
+    ("completedWorkerSessionId", "the session that completed it (the runner writes this)"),
 ];
 
 /// Completions at byte `offset` of features.json (`text` is the text `analysis` was made from).
@@ -95,12 +94,15 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
                 }
             }
         }
-        Slot::ArrayItem(key) if key == "dependsOn" => {
+        Slot::ArrayItem(key) if key == "preconditions" => {
             let current = feature_around(analysis, cursor.offset);
-            let listed: Vec<&str> = current.map(|f| f.depends_on.iter().map(|d| d.value.as_str()).collect()).unwrap_or_default();
+            let listed: Vec<&str> = current.map(|f| f.preconditions.iter().map(|d| d.value.as_str()).collect()).unwrap_or_default();
             for f in analysis.features().map_or(&[][..], |f| &f.features) {
                 let Some(id) = f.id() else { continue };
                 if listed.contains(&id) || current.and_then(Feature::id) == Some(id) {
+                    continue;
+                }
+                if f.is_validator() {
                     continue;
                 }
                 out.push(&cursor, id, f.description.as_ref().map(|d| d.value.clone()), ItemKind::Feature);
@@ -121,11 +123,10 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
             }
             "skillName" => {
                 for skill in analysis.parts.skills.iter().flatten() {
-                    out.push(&cursor, skill, Some(format!("skills/{skill}/SKILL.md")), ItemKind::Skill);
+                    out.push(&cursor, skill, Some("a SKILL.md under skills/".to_string()), ItemKind::Skill);
                 }
             }
             "status" => FEATURE_STATUSES.iter().for_each(|s| out.push(&cursor, s, None, ItemKind::Value)),
-            "kind" => FEATURE_KINDS.iter().for_each(|k| out.push(&cursor, k, None, ItemKind::Value)),
             _ => {}
         },
         Slot::Key { object_start, present } => {

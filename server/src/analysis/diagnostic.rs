@@ -22,10 +22,11 @@ impl Severity {
         }
     }
 
-    /// Validator issue severities: blocking -> Error, non-blocking -> Warning, suggestion -> Information.
+    /// Validator issue severities: blocking -> Error, non_blocking -> Warning, suggestion ->
+    /// Information (droid writes `non_blocking`; `non-blocking` is read the same).
     pub fn of_issue(severity: &str) -> Severity {
         match severity {
-            "non-blocking" => Severity::Warning,
+            "non_blocking" | "non-blocking" => Severity::Warning,
             "suggestion" => Severity::Information,
             _ => Severity::Error,
         }

@@ -3,7 +3,6 @@
 //! features.json edits are minimal: an inserted or removed array item keeps the siblings'
 //! layout, and a new feature goes through `model::features_edit` (the file's own indentation).
 
-use serde_json::json;
 
 use super::diagnostic::{Code, Diagnostic, DocKind, Target};
 use super::mission::MissionAnalysis;
@@ -84,11 +83,15 @@ fn unclaimed(analysis: &MissionAnalysis, texts: DocTexts, span: &Span) -> Option
         named.push(name);
         out.push(Fix { title: format!("Claim in feature `{name}`"), edits: vec![append_item(features_text, fulfills, id)], preferred: false });
     }
-    let milestone = features.features.iter().filter(|f| shares_area(f)).find_map(|f| f.milestone()).or_else(|| features.milestones().last().copied()).unwrap_or("main");
+    let neighbour = features.features.iter().filter(|f| shares_area(f) && !f.is_validator()).last();
+    let milestone = neighbour.and_then(|f| f.milestone()).or_else(|| features.milestones().last().copied()).unwrap_or("main");
+    let skill = neighbour.and_then(|f| f.skill()).unwrap_or_default();
     let new_id = unique_feature_id(analysis, &format!("feat-{}", id.trim_start_matches("VAL-").to_ascii_lowercase()));
     let description = if assertion.title.is_empty() { id.to_string() } else { assertion.title.clone() };
-    let feature = json!({"id": new_id, "description": description, "milestone": milestone, "fulfills": [id], "status": "pending", "workerSessionIds": []});
-    if let Ok(rewritten) = features_edit::append_feature(features_text, &feature) {
+    let feature = features_edit::droid_feature(&new_id, &description, skill, &[], &[], Some(&[id.to_string()]), Some(milestone));
+    // The queue runs in array order: the new feature goes after its milestone's last feature.
+    let at = features.features.iter().rposition(|f| f.milestone() == Some(milestone) && !f.is_validator()).map_or(usize::MAX, |i| i + 1);
+    if let Ok(rewritten) = features_edit::insert_feature(features_text, at, &feature) {
         out.push(Fix { title: format!("Create a feature for `{id}`"), edits: vec![minimal_edit(DocKind::Features, features_text, &rewritten)], preferred: false });
     }
     if let [only] = out.as_mut_slice() {

@@ -30,20 +30,16 @@ pub fn assertion_hover(analysis: &MissionAnalysis, id: &str) -> String {
         [] => "*Claimed by:* no feature".to_string(),
         list => format!("*Claimed by:* {}", super::checks::named(&list.iter().take(super::checks::MAX_NAMED + 1).map(|f| feature_label(f)).collect::<Vec<_>>(), list.len())),
     });
-    match analysis.parts.validation.as_ref().and_then(|v| v.assertions.get(id)) {
-        Some(state) => {
-            let mut line = format!("*Validation:* **{}**", if state.status.is_empty() { "pending" } else { &state.status });
-            match (&state.milestone, state.round) {
-                (Some(m), Some(r)) => line.push_str(&format!(" (`{m}`, round {r})")),
-                (Some(m), None) => line.push_str(&format!(" (`{m}`)")),
-                _ => {}
-            }
-            if !state.evidence.is_empty() {
-                line.push_str(&format!("; evidence: {}", state.evidence.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")));
+    match analysis.validation_of(id) {
+        Some(v) => {
+            let detail = v.label().strip_prefix(&v.status).unwrap_or_default().to_string();
+            let mut line = format!("*Validation:* **{}**{detail}", v.status);
+            if !v.evidence.is_empty() {
+                line.push_str(&format!("; evidence: {}", v.evidence.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")));
             }
             fields.push(line);
-            for issue in &state.issues {
-                fields.push(format!("- {} ({}): {}", if issue.id.is_empty() { "issue" } else { &issue.id }, issue.severity, issue.title));
+            if let Some(issues) = v.issues.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                fields.push(format!("- {}", shortened(issues)));
             }
         }
         None => fields.push("*Validation:* not validated yet".to_string()),
@@ -59,30 +55,34 @@ pub fn feature_hover(analysis: &MissionAnalysis, id: &str) -> String {
         let _ = write!(out, "**{id}**: not a feature of features.json");
         return out;
     };
-    let _ = writeln!(out, "**{id}**{}", if f.is_fix() { " (fix)" } else { "" });
+    let kind = match f.validator() {
+        Some(k) => format!(" ({} validator)", k.folder()),
+        None => String::new(),
+    };
+    let _ = writeln!(out, "**{id}**{kind}");
     if let Some(d) = &f.description {
         let _ = writeln!(out, "\n{}", shortened(&d.value));
     }
     let mut fields = vec![
-        format!("*Milestone:* {}", f.milestone().map_or("(missing)".to_string(), |m| format!("`{m}`"))),
+        format!("*Milestone:* {}", f.milestone().map_or("none".to_string(), |m| format!("`{m}`"))),
         format!("*Status:* {}", f.status().map_or("(missing)".to_string(), |s| format!("`{s}`"))),
     ];
-    if let Some(skill) = &f.skill_name {
-        fields.push(format!("*Skill:* `{}`", skill.value));
+    if let Some(skill) = f.skill() {
+        fields.push(format!("*Skill:* `{skill}`"));
     }
     if !f.claims().is_empty() {
         fields.push(format!("*Fulfills:* {}", f.claims().iter().map(|c| c.value.as_str()).collect::<Vec<_>>().join(", ")));
     }
-    if !f.depends_on.is_empty() {
-        fields.push(format!("*Depends on:* {}", f.depends_on.iter().map(|d| format!("`{}`", d.value)).collect::<Vec<_>>().join(", ")));
+    if !f.preconditions.is_empty() {
+        fields.push(format!("*Preconditions:* {}", f.preconditions.iter().map(|p| shortened(&p.value).into_owned()).collect::<Vec<_>>().join("; ")));
     }
-    if !f.fixes.is_empty() {
-        fields.push(format!("*Fixes:* {}", f.fixes.iter().map(|d| d.value.as_str()).collect::<Vec<_>>().join(", ")));
+    if !f.expected_behavior.is_empty() {
+        fields.push(format!("*Expected behavior:* {}", f.expected_behavior.iter().map(|b| shortened(b).into_owned()).collect::<Vec<_>>().join("; ")));
     }
     match analysis.last_handoff(f) {
         Some(h) => {
-            let status = h.handoff.status.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
-            fields.push(format!("*Last handoff* (`{}`{status}): {}", h.session_id, shortened(h.handoff.salient_summary.trim())));
+            let state = h.file.success_state.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
+            fields.push(format!("*Last handoff* (`{}`{state}): {}", h.path, shortened(h.file.handoff.summary())));
         }
         None => fields.push("*Last handoff:* none yet".to_string()),
     }

@@ -1,5 +1,5 @@
 //! Inlay hints in features.json: the assertion title after each id of `fulfills`, and the
-//! feature description after each id of `dependsOn`, truncated.
+//! feature description after each precondition that names a feature, truncated.
 
 use super::mission::MissionAnalysis;
 use crate::model::Span;
@@ -27,9 +27,9 @@ pub fn feature_hints(analysis: &MissionAnalysis, within: &Span) -> Vec<Hint> {
                 out.push(hint(claim.span.end, &a.title));
             }
         }
-        for dep in &f.depends_on {
-            if let Some(description) = analysis.feature(&dep.value).and_then(|d| d.description.as_ref()).filter(|d| !d.value.trim().is_empty()) {
-                out.push(hint(dep.span.end, &description.value));
+        for (i, dep) in f.dependency_refs(|id| analysis.has_feature(id)) {
+            if let Some(description) = analysis.feature(dep.value).and_then(|d| d.description.as_ref()).filter(|d| !d.value.trim().is_empty()) {
+                out.push(hint(f.preconditions[i].span.end, &description.value));
             }
         }
     }
@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn titles_and_descriptions_truncated_within_the_range() {
         let c = "### VAL-A-001: A title that is much longer than forty characters in all\n";
-        let f = "{\"features\": [\n{\"id\": \"f1\", \"description\": \"Login\\nform\", \"fulfills\": [\"VAL-A-001\", \"VAL-A-404\"]},\n{\"id\": \"f2\", \"fulfills\": [], \"dependsOn\": [\"f1\"]}]}";
+        let f = "{\"features\": [\n{\"id\": \"f1\", \"description\": \"Login\\nform\", \"fulfills\": [\"VAL-A-001\", \"VAL-A-404\"]},\n{\"id\": \"f2\", \"fulfills\": [], \"preconditions\": [\"f1\"]}]}";
         let a = MissionAnalysis::new(MissionParts { contract: Some(Arc::new(contract::parse(c))), features: Some(Arc::new(features::parse(f))), ..MissionParts::default() });
         let all = feature_hints(&a, &(0..f.len()));
         let labels: Vec<&str> = all.iter().map(|h| h.label.as_str()).collect();

@@ -79,8 +79,8 @@ pub fn feature_slots(analysis: &MissionAnalysis) -> Vec<LensSlot> {
     for (i, f) in features.features.iter().enumerate() {
         let span = f.id.as_ref().map_or(f.span.start..f.span.start + 1, |id| id.span.clone());
         out.push(LensSlot { span: span.clone(), target: LensTarget::Feature(i) });
-        // Features that can run (again) get a button; the server still checks dependencies.
-        if f.id().is_some() && matches!(f.status().unwrap_or("no status"), "pending" | "failed" | "blocked") {
+        // Pending features get a button; the server still checks dependencies.
+        if f.id().is_some() && f.is_pending() && !f.is_validator() {
             out.push(LensSlot { span, target: LensTarget::RunFeature(i) });
         }
     }
@@ -95,10 +95,6 @@ fn owners<'a>(analysis: &'a MissionAnalysis, id: &str) -> Option<Vec<&'a str>> {
     Some(v)
 }
 
-fn validation_status<'a>(analysis: &'a MissionAnalysis, id: &str) -> Option<&'a str> {
-    let v = analysis.parts.validation.as_deref()?.assertions.get(id)?;
-    Some(if v.status.is_empty() { "pending" } else { v.status.as_str() })
-}
 
 /// The counts shown at the top of the contract (one pass over the assertions).
 pub fn contract_counts(analysis: &MissionAnalysis) -> Counts {
@@ -111,7 +107,7 @@ pub fn contract_counts(analysis: &MissionAnalysis) -> Counts {
         }
         counts.total += 1;
         counts.claimed += usize::from(owners(analysis, id).is_some_and(|o| !o.is_empty()));
-        counts.passed += usize::from(validation_status(analysis, id) == Some("passed"));
+        counts.passed += usize::from(analysis.validation_of(id).is_some_and(|v| v.status == "passed"));
     }
     counts
 }
@@ -139,15 +135,7 @@ pub fn resolve(analysis: &MissionAnalysis, target: LensTarget, counts: impl FnOn
                 Some([one]) => format!("claimed by {one}"),
                 Some(many) => format!("claimed by {} features: {}", many.len(), many.join(", ")),
             };
-            let state = analysis.parts.validation.as_deref().and_then(|v| v.assertions.get(id));
-            let validation = match (validation_status(analysis, id), state) {
-                (Some(s), Some(state)) => match (&state.milestone, state.round) {
-                    (Some(m), Some(r)) => format!("{s} ({m}, round {r})"),
-                    (Some(m), None) => format!("{s} ({m})"),
-                    _ => s.to_string(),
-                },
-                _ => "not validated yet".to_string(),
-            };
+            let validation = analysis.validation_of(id).map_or_else(|| "not validated yet".to_string(), |v| v.label());
             Some((format!("{claim} · {validation}"), None))
         }
         LensTarget::Feature(i) => {
@@ -200,13 +188,14 @@ mod tests {
 
     use super::*;
     use crate::analysis::mission::MissionParts;
+    use crate::model::folder::ValidationRecords;
     use crate::model::{contract, features, records};
 
     #[test]
     fn counts_owners_and_validation() {
         let c = "### VAL-A-001: x\n### VAL-A-002: y\n### VAL-A-001: dup\n";
         let f = r#"{"features": [{"id": "f1", "status": "completed", "fulfills": ["VAL-A-001"], "workerSessionIds": ["s1", "s2", "s3", "s4"]}, {"id": "f2", "status": "cancelled", "fulfills": ["VAL-A-002"]}]}"#;
-        let v = records::load::<records::ValidationState>(r#"{"assertions": {"VAL-A-001": {"status": "passed", "milestone": "m", "round": 2}}}"#).value.unwrap();
+        let v = ValidationRecords { state: records::load(r#"{"assertions": {"VAL-A-001": {"status": "passed", "validatedAtMilestone": "m", "round": 2}}}"#).value, milestones: Vec::new() };
         let a = MissionAnalysis::new(MissionParts { contract: Some(Arc::new(contract::parse(c))), features: Some(Arc::new(features::parse(f))), validation: Some(Arc::new(v)), ..MissionParts::default() });
         let titles: Vec<String> = contract_lenses(&a).into_iter().map(|l| l.title).collect();
         assert_eq!(titles, ["2 assertions · 1 claimed · 1 passed", "▶ Start mission", "claimed by f1 · passed (m, round 2)", "unclaimed · not validated yet", "claimed by f1 · passed (m, round 2)"]);
@@ -216,9 +205,9 @@ mod tests {
 
     #[test]
     fn runnable_features_get_a_run_button() {
-        let f = r#"{"features": [{"id": "a", "status": "pending"}, {"id": "b", "status": "failed"}, {"id": "c", "status": "in_progress"}, {"id": "d", "status": "completed"}]}"#;
+        let f = r#"{"features": [{"id": "a", "status": "pending"}, {"id": "b", "status": "pending"}, {"id": "c", "status": "in_progress"}, {"id": "d", "status": "completed"}, {"id": "scrutiny-validator-m", "status": "pending", "skillName": "scrutiny-validator"}]}"#;
         let a = MissionAnalysis::new(MissionParts { features: Some(Arc::new(features::parse(f))), ..MissionParts::default() });
         let actions: Vec<Option<LensAction>> = feature_lenses(&a).into_iter().map(|l| l.action).collect();
-        assert_eq!(actions, [None, Some(LensAction::RunFeature("a".into())), None, Some(LensAction::RunFeature("b".into())), None, None]);
+        assert_eq!(actions, [None, Some(LensAction::RunFeature("a".into())), None, Some(LensAction::RunFeature("b".into())), None, None, None], "validators run in a validation round, not one by one");
     }
 }

@@ -2,7 +2,7 @@
 //! handoff file of each worker session in features.json. Targets are folder-relative paths;
 //! the caller decides which exist.
 
-use super::mission::NamedHandoff;
+use crate::model::folder::FoundHandoff;
 use super::navigate::unquoted;
 use crate::model::{FeaturesFile, Span};
 
@@ -40,13 +40,16 @@ pub fn evidence_links(text: &str) -> Vec<Link> {
     out
 }
 
-/// `workerSessionIds` entries that have a handoff, linked to `handoffs/<id>.json`.
-pub fn handoff_links(file: &FeaturesFile, handoffs: &[NamedHandoff]) -> Vec<Link> {
+/// Worker session ids (`workerSessionIds`, `currentWorkerSessionId`, `completedWorkerSessionId`)
+/// that have a handoff file, linked to it.
+pub fn handoff_links(file: &FeaturesFile, handoffs: &[FoundHandoff]) -> Vec<Link> {
     file.features
         .iter()
-        .flat_map(|f| &f.worker_session_ids)
-        .filter(|s| !s.value.contains(['/', '\\']) && s.value != ".." && handoffs.iter().any(|h| h.session_id == s.value))
-        .map(|s| Link { span: unquoted(&s.span), target: format!("handoffs/{}.json", s.value) })
+        .flat_map(|f| f.worker_session_ids.iter().chain(&f.current_worker_session_id).chain(&f.completed_worker_session_id))
+        .filter_map(|s| {
+            let found = handoffs.iter().find(|h| h.file.worker_session_id == s.value && h.path.ends_with(".json"))?;
+            Some(Link { span: unquoted(&s.span), target: found.path.clone() })
+        })
         .collect()
 }
 

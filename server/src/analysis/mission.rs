@@ -8,15 +8,8 @@ use std::sync::Arc;
 use super::checks::{self, MissionInput};
 use super::diagnostic::Diagnostic;
 use super::index::{self, ClaimRef, IdAt, MissionIndex, MissionTables};
-use crate::model::records::{Handoff, ValidationState};
+use crate::model::folder::{FoundHandoff, ValidationRecords};
 use crate::model::{Assertion, Contract, Feature, FeaturesFile};
-
-/// A handoff with the session id its file is named after (`handoffs/<sessionId>.json`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NamedHandoff {
-    pub session_id: String,
-    pub handoff: Handoff,
-}
 
 /// Everything one mission folder contributes to an analysis.
 #[derive(Debug, Clone, Default)]
@@ -24,9 +17,33 @@ pub struct MissionParts {
     pub contract: Option<Arc<Contract>>,
     pub features: Option<Arc<FeaturesFile>>,
     pub skills: Option<Vec<String>>,
-    pub validation: Option<Arc<ValidationState>>,
-    /// Sorted by session id.
-    pub handoffs: Arc<Vec<NamedHandoff>>,
+    pub validation: Option<Arc<ValidationRecords>>,
+    /// In file-name order (by time).
+    pub handoffs: Arc<Vec<FoundHandoff>>,
+}
+
+/// An assertion's latest validation, as hovers and lenses show it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AssertionValidation {
+    /// `pending`, `passed`, `failed` or `blocked`.
+    pub status: String,
+    pub milestone: Option<String>,
+    pub round: Option<u32>,
+    pub issues: Option<String>,
+    /// Relative to the mission folder.
+    pub evidence: Vec<String>,
+}
+
+impl AssertionValidation {
+    /// `passed (core, round 2)`.
+    pub fn label(&self) -> String {
+        match (&self.milestone, self.round) {
+            (Some(m), Some(r)) => format!("{} ({m}, round {r})", self.status),
+            (Some(m), None) => format!("{} ({m})", self.status),
+            (None, Some(r)) => format!("{} (round {r})", self.status),
+            (None, None) => self.status.clone(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -107,13 +124,46 @@ impl MissionAnalysis {
 
     /// The handoff of the feature's last worker session (its `workerSessionIds` order), or
     /// else the last handoff that names the feature.
-    pub fn last_handoff(&self, feature: &Feature) -> Option<&NamedHandoff> {
+    pub fn last_handoff(&self, feature: &Feature) -> Option<&FoundHandoff> {
         let handoffs = self.parts.handoffs.as_slice();
-        let by_session = feature.worker_session_ids.iter().rev().find_map(|s| handoffs.iter().find(|h| h.session_id == s.value));
+        let by_session = feature.worker_session_ids.iter().rev().find_map(|s| handoffs.iter().find(|h| h.file.worker_session_id == s.value));
         by_session.or_else(|| {
             let id = feature.id()?;
-            handoffs.iter().rev().find(|h| h.handoff.feature_id.as_deref() == Some(id))
+            handoffs.iter().rev().find(|h| h.file.feature_id == id)
         })
+    }
+
+    /// What validation says of an assertion: validation-state.json's entry, told apart into
+    /// blocked and failed, with the evidence the reports cite. `None` when not validated yet.
+    pub fn validation_of(&self, id: &str) -> Option<AssertionValidation> {
+        let records = self.parts.validation.as_deref()?;
+        let state = records.state.as_ref()?.assertions.get(id)?;
+        let blocked_in_report = records.milestones.iter().filter_map(|m| m.user_testing.as_ref()).any(|u| u.blocked_assertions.iter().any(|b| b.id == id));
+        let status = match state.status.as_str() {
+            "failed" if state.blocked || blocked_in_report => "blocked",
+            "" => "pending",
+            s => s,
+        };
+        let mut evidence: Vec<String> = state.evidence.clone();
+        for m in &records.milestones {
+            for flow in &m.flows {
+                for a in flow.assertions.iter().filter(|a| a.id == id) {
+                    for e in a.evidence_paths() {
+                        let path = format!("{}/{e}", crate::model::folder::EVIDENCE_DIR);
+                        if !evidence.contains(&path) {
+                            evidence.push(path);
+                        }
+                    }
+                }
+            }
+        }
+        // A failed assertion has no `validatedAtMilestone`: its milestone is the one whose
+        // user-testing report names it.
+        let reported_in = || {
+            records.milestones.iter().find(|m| m.user_testing.as_ref().is_some_and(|u| u.passed_assertions.iter().any(|p| p == id) || u.failed_assertions.iter().any(|f| f.id == id) || u.blocked_assertions.iter().any(|b| b.id == id))).map(|m| m.user_testing.as_ref().map_or(m.folder.clone(), |u| u.milestone.clone()))
+        };
+        let milestone = state.validated_at_milestone.clone().or_else(reported_in);
+        Some(AssertionValidation { status: status.to_string(), milestone, round: state.round, issues: state.issues.clone(), evidence })
     }
 
     /// The assertion or feature id under byte `offset` of `text` (any file of the mission).
@@ -141,7 +191,7 @@ mod tests {
         let before = r#"{"features":[{"id":"f1","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-001"]},{"id":"f2","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-002"]}]}"#;
         // Claims move, a claim names an id no heading defines, a feature is cancelled, one is
         // duplicated and one depends on a missing feature.
-        let after = r#"{"features":[{"id":"f1","description":"d","milestone":"m","status":"cancelled","fulfills":["VAL-A-001","VAL-B-009"]},{"id":"f2","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-001","VAL-A-003"]},{"id":"f2","description":"d","milestone":"n","status":"pending","fulfills":["VAL-A-003","VAL-B-009"],"dependsOn":["f9"]}]}"#;
+        let after = r#"{"features":[{"id":"f1","description":"d","milestone":"m","status":"cancelled","fulfills":["VAL-A-001","VAL-B-009"]},{"id":"f2","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-001","VAL-A-003"]},{"id":"f2","description":"d","milestone":"n","status":"pending","fulfills":["VAL-A-003","VAL-B-009"],"preconditions":["f9-x"]}]}"#;
         let contract = Arc::new(contract::parse(contract_text));
         let parts = |features_text: &str, contract: Arc<Contract>| MissionParts { contract: Some(contract), features: Some(Arc::new(features::parse(features_text))), ..MissionParts::default() };
         let first = MissionAnalysis::new(parts(before, contract.clone()));

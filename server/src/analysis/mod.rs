@@ -11,6 +11,7 @@ pub mod summary;
 pub use checks::{check, MissionInput};
 pub use diagnostic::{Code, Diagnostic, DocKind, Related, Severity, Target};
 pub use index::{id_at, ClaimRef, ContractIndex, FeaturesIndex, IdAt, MissionIndex, MissionTables};
+pub mod highlight;
 pub mod hover;
 pub mod mission;
 pub mod navigate;

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::model::features::FeaturesFile;
-use crate::model::records::{MissionState, ProgressEvent, ValidationRound};
+use crate::model::folder::ValidationRecords;
+use crate::model::records::{MissionState, ProgressEvent};
 
 // ---- input --------------------------------------------------------------------------------
 
@@ -51,7 +52,7 @@ impl Price {
     }
 }
 
-/// The fields of a `worker-transcripts.jsonl` line the report reads; everything else (messages,
+/// The fields of a `sessions.jsonl` line the report reads; everything else (messages,
 /// tool output) is skipped while parsing. The runner's `session_start` details are merged into
 /// the line, and its `kind` detail (`worker`, `scrutiny`…) takes the place of `session_start`,
 /// so a line whose `kind` is a session kind is a session start too (a `sessionKind` field, if a
@@ -71,6 +72,8 @@ pub struct TranscriptLine {
     pub round: Option<u32>,
     pub purpose: Option<String>,
     pub usage: Option<Tokens>,
+    /// A `usage` line the server did not report: the agent estimated it.
+    pub estimated: Option<bool>,
     pub status: Option<String>,
     pub turns: Option<u32>,
 }
@@ -108,14 +111,32 @@ impl Default for DiffInput {
     }
 }
 
+/// One validator's report of one round (a synthesis), as the report counts it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoundRecord {
+    pub milestone: String,
+    /// `scrutiny` or `user-testing`.
+    pub validator: String,
+    pub round: u32,
+    pub passed: bool,
+    /// The round's findings by severity: a user-testing round's failed and blocked assertions
+    /// are blocking; a scrutiny round's are its blocking issues.
+    pub blocking: usize,
+}
+
 /// Everything the report is computed from, as the runner read it from the mission folder.
 #[derive(Debug, Clone, Default)]
 pub struct ReportInput {
     pub state: Option<MissionState>,
+    /// mission.md's first heading.
+    pub title: Option<String>,
     pub features: Option<FeaturesFile>,
     pub events: Vec<ProgressEvent>,
     pub transcript: Vec<TranscriptLine>,
-    pub rounds: Vec<ValidationRound>,
+    /// Every round of every validator (each round's synthesis).
+    pub rounds: Vec<RoundRecord>,
+    /// The latest validation records (for the reviews' findings).
+    pub validation: ValidationRecords,
     pub prices: BTreeMap<String, Price>,
     pub diff: DiffInput,
     /// Files that could not be read or lines that were skipped, said once in the report.
@@ -217,6 +238,8 @@ pub struct TokensReport {
     pub total: u64,
     pub by_type: Tokens,
     pub by_role: BTreeMap<String, Tokens>,
+    /// False for a folder whose runs have no recorded usage (one droid ran).
+    pub recorded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -252,9 +275,11 @@ pub struct CodeReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FeaturesReport {
+    /// Features of the plan and fixes; validators are counted apart.
     pub total: usize,
     pub implementation: usize,
     pub fix: usize,
+    pub validators: usize,
     /// Fix features / all features.
     pub fix_ratio: f64,
     pub by_status: BTreeMap<String, usize>,
@@ -408,6 +433,8 @@ struct Session {
     usage_lines: Tokens,
     /// Model calls whose usage line is all zeros: the provider reported no usage.
     unreported_calls: u32,
+    /// Model calls whose usage the agent estimated (the provider reported none).
+    estimated_calls: u32,
     end_usage: Option<Tokens>,
 }
 
@@ -435,6 +462,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 status: None,
                 usage_lines: Tokens::default(),
                 unreported_calls: 0,
+                estimated_calls: 0,
                 end_usage: None,
             }
         });
@@ -459,7 +487,10 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
             "usage" => {
                 match &line.usage {
                     Some(u) if u.total() == 0 => s.unreported_calls += 1,
-                    Some(u) => s.usage_lines.add(u),
+                    Some(u) => {
+                        s.usage_lines.add(u);
+                        s.estimated_calls += u32::from(line.estimated == Some(true));
+                    }
                     None => {}
                 }
             }
@@ -476,13 +507,79 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
     order.into_iter().filter_map(|id| by_id.remove(&id)).collect()
 }
 
+/// Sessions as droid's progress log records them (`worker_started` to `worker_completed`,
+/// `worker_failed` or `worker_paused`), for a mission without our transcripts: droid folders
+/// record no token usage or turns.
+fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) -> Vec<Session> {
+    let mut out: Vec<Session> = Vec::new();
+    for e in events {
+        let Some(id) = e.str("workerSessionId") else { continue };
+        let t = parse_timestamp(&e.timestamp);
+        match e.kind.as_str() {
+            "worker_started" => {
+                let feature_id = e.str("featureId").map(str::to_string);
+                let feature = feature_id.as_deref().and_then(|f| features?.feature(f));
+                let validator = feature.and_then(|f| f.validator()).or_else(|| {
+                    let f = feature_id.as_deref()?;
+                    crate::model::features::ValidatorKind::ALL.into_iter().find(|k| f.starts_with(&format!("{}-", k.skill())))
+                });
+                let (role, kind) = match validator {
+                    Some(k) => ("validator", k.folder()),
+                    None => ("worker", "worker"),
+                };
+                out.push(Session {
+                    id: id.to_string(),
+                    role: role.into(),
+                    kind: kind.into(),
+                    model: e.str("modelId").map(str::to_string),
+                    milestone: e.str("milestone").map(str::to_string).or_else(|| feature.and_then(|f| f.milestone()).map(str::to_string)),
+                    feature_id,
+                    round: None,
+                    start: t,
+                    end: t,
+                    turns_ended: None,
+                    assistant_turns: 0,
+                    status: None,
+                    usage_lines: Tokens::default(),
+                    unreported_calls: 0,
+                    estimated_calls: 0,
+                    end_usage: None,
+                });
+            }
+            "worker_completed" | "worker_failed" | "worker_paused" => {
+                if let Some(s) = out.iter_mut().rev().find(|s| s.id == id) {
+                    s.end = t.or(s.end);
+                    s.status = Some(match e.kind.as_str() {
+                        "worker_completed" => match e.str("successState") {
+                            Some("success") => "completed".to_string(),
+                            Some(other) => other.to_string(),
+                            None => "completed".to_string(),
+                        },
+                        "worker_failed" => "failed".to_string(),
+                        _ => "paused".to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Computes the breakdown. Missing inputs give empty sections, never a failure.
 pub fn compute(input: &ReportInput) -> MissionReport {
     let mut notes = input.notes.clone();
-    let sessions = sessions_of(&input.transcript);
+    let mut sessions = sessions_of(&input.transcript);
+    let tokens_recorded = !sessions.is_empty() || input.events.is_empty();
+    if sessions.is_empty() {
+        sessions = sessions_from_log(&input.events, input.features.as_ref());
+        if !sessions.is_empty() {
+            notes.push("no sessions.jsonl: agent runs come from progress_log.jsonl, which records no tokens or turns (a folder droid ran)".to_string());
+        }
+    }
 
     // The mission's clock: every timestamp we have.
-    let event_times: Vec<f64> = input.events.iter().filter_map(|e| parse_timestamp(&e.ts)).collect();
+    let event_times: Vec<f64> = input.events.iter().filter_map(|e| parse_timestamp(&e.timestamp)).collect();
     let all_times = event_times.iter().copied().chain(sessions.iter().flat_map(|s| s.start.into_iter().chain(s.end)));
     let (mut t0, mut t1) = (f64::INFINITY, f64::NEG_INFINITY);
     for t in all_times {
@@ -492,7 +589,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let have_time = t0.is_finite();
     let origin = if have_time { t0 } else { 0.0 };
     let rel = |t: f64| t - origin;
-    let stamp = |t: f64| if have_time { input.events.iter().find(|e| parse_timestamp(&e.ts) == Some(t)).map(|e| e.ts.clone()).or_else(|| input.transcript.iter().find(|l| parse_timestamp(&l.ts) == Some(t)).map(|l| l.ts.clone())) } else { None };
+    let stamp = |t: f64| if have_time { input.events.iter().find(|e| parse_timestamp(&e.timestamp) == Some(t)).map(|e| e.timestamp.clone()).or_else(|| input.transcript.iter().find(|l| parse_timestamp(&l.ts) == Some(t)).map(|l| l.ts.clone())) } else { None };
 
     // Sessions.
     let mut session_reports = Vec::new();
@@ -566,11 +663,23 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         let (calls, their) = if calls == 1 { ("1 model call".to_string(), "its") } else { (format!("{calls} model calls"), "their") };
         notes.push(format!("{calls} of {model} ({role}) reported no usage; {their} tokens and cost are not counted"));
     }
+    // Usage the agent estimated is counted, and said to be an estimate.
+    let mut estimated: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for s in sessions.iter().filter(|s| s.estimated_calls > 0) {
+        let model = s.model.clone().unwrap_or_else(|| "an unknown model".into());
+        *estimated.entry((model, s.role.clone())).or_default() += s.estimated_calls;
+    }
+    for ((model, role), calls) in estimated {
+        let calls = if calls == 1 { "1 model call".to_string() } else { format!("{calls} model calls") };
+        notes.push(format!("{calls} of {model} ({role}): usage not reported by the server; estimated (4 bytes a token) and counted in the tokens and cost"));
+    }
     let by_role_seconds: BTreeMap<String, f64> = ROLES.iter().map(|r| (r.to_string(), union_length(role_spans.remove(r).unwrap_or_default()))).collect();
     let role_seconds_total = sum_f64(by_role_seconds.values().copied());
 
-    // Milestones, in plan order, then any the log names that the plan lost.
-    let mut milestones: Vec<String> = input.features.as_ref().map(|f| f.milestones().into_iter().map(str::to_string).collect()).unwrap_or_default();
+    // Milestones, in plan order (as the run recorded it, else the queue's), then any the log
+    // names that the plan lost.
+    let recorded = input.state.as_ref().map(|s| s.milestones.clone()).unwrap_or_default();
+    let mut milestones: Vec<String> = if recorded.is_empty() { input.features.as_ref().map(|f| f.milestones().into_iter().map(str::to_string).collect()).unwrap_or_default() } else { recorded };
     let learn = |m: &str, list: &mut Vec<String>| {
         if !m.is_empty() && !list.iter().any(|x| x == m) {
             list.push(m.to_string());
@@ -584,6 +693,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     for r in &input.rounds {
         learn(&r.milestone, &mut milestones);
     }
+    let milestone_of_feature = |id: &str| input.features.as_ref().and_then(|f| f.feature(id)).and_then(|f| f.milestone()).map(str::to_string);
+    let is_validator = |id: &str| input.features.as_ref().and_then(|f| f.feature(id)).map_or(id.starts_with("scrutiny-validator-") || id.starts_with("user-testing-validator-"), |f| f.is_validator());
 
     // The waterfall: implementation and validation phases of each milestone from the progress log.
     let mut spans: BTreeMap<String, Vec<Span>> = BTreeMap::new();
@@ -595,18 +706,20 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     };
     let mut last_event = origin;
     for e in &input.events {
-        let Some(t) = parse_timestamp(&e.ts) else { continue };
+        let Some(t) = parse_timestamp(&e.timestamp) else { continue };
         last_event = last_event.max(t);
-        let m = e.fields.get("milestone").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let feature = e.str("featureId");
+        let m = e.str("milestone").map(str::to_string).or_else(|| feature.and_then(milestone_of_feature)).unwrap_or_default();
         let phase_now = open.get(&m).map(|(p, _)| *p);
+        let started_phase = match e.kind.as_str() {
+            "worker_started" if feature.is_some_and(is_validator) => Some("validation"),
+            "worker_started" | "milestone_started" | "fix_features_added" => Some("implementation"),
+            _ => None,
+        };
         match e.kind.as_str() {
-            "milestone_started" | "feature_started" | "fix_features_added" if !m.is_empty() && phase_now != Some("implementation") => {
+            _ if started_phase.is_some() && !m.is_empty() && phase_now != started_phase => {
                 close(&mut open, &mut spans, &m, t);
-                open.insert(m, ("implementation", t));
-            }
-            "validation_started" if !m.is_empty() => {
-                close(&mut open, &mut spans, &m, t);
-                open.insert(m, ("validation", t));
+                open.insert(m, (started_phase.unwrap_or("implementation"), t));
             }
             "validation_round" if !m.is_empty() => {
                 close(&mut open, &mut spans, &m, t);
@@ -616,7 +729,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
                 }
             }
             "milestone_passed" if !m.is_empty() => close(&mut open, &mut spans, &m, t),
-            "mission_halted" | "mission_paused" | "mission_completed" => {
+            "mission_paused" | "mission_completed" => {
                 let all: Vec<String> = open.keys().cloned().collect();
                 for m in all {
                     close(&mut open, &mut spans, &m, t);
@@ -677,11 +790,19 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     };
 
     // Features.
-    let mut features = FeaturesReport { total: 0, implementation: 0, fix: 0, fix_ratio: 0.0, by_status: BTreeMap::new() };
+    // Fix features: those an orchestrator added after a failed round (`fix_features_added`);
+    // droid logs no such event, so there a `fix-` id is read as one.
+    let fix_ids: BTreeSet<&str> = input.events.iter().filter(|e| e.kind == "fix_features_added").flat_map(|e| e.fields.get("featureIds").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str())).collect();
+    let is_fix = |id: &str| fix_ids.contains(id) || (fix_ids.is_empty() && (id.starts_with("fix-") || id.starts_with("fix_")));
+    let mut features = FeaturesReport { total: 0, implementation: 0, fix: 0, validators: 0, fix_ratio: 0.0, by_status: BTreeMap::new() };
     if let Some(f) = &input.features {
         for feat in &f.features {
+            if feat.is_validator() {
+                features.validators += 1;
+                continue;
+            }
             features.total += 1;
-            if feat.is_fix() {
+            if feat.id().is_some_and(is_fix) {
                 features.fix += 1;
             } else {
                 features.implementation += 1;
@@ -693,19 +814,24 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         }
     }
 
-    // Issues, each id once across rounds.
-    let mut by_severity: BTreeMap<String, usize> = ["blocking", "non-blocking", "suggestion"].iter().map(|s| (s.to_string(), 0)).collect();
-    let mut seen = BTreeSet::new();
+    // Issues: each round's blocking findings (a scrutiny round's blocking issues, a user-testing
+    // round's failed and blocked assertions), and the latest reviews' other findings.
+    let mut by_severity: BTreeMap<String, usize> = ["blocking", "non_blocking", "suggestion"].iter().map(|s| (s.to_string(), 0)).collect();
     let mut total_issues = 0;
     for r in &input.rounds {
-        for v in &r.validators {
-            for issue in &v.issues {
-                let key = if issue.id.is_empty() { format!("{}#{}#{}#{}", r.milestone, r.round, v.session_id, issue.title) } else { issue.id.clone() };
-                if seen.insert(key) {
-                    total_issues += 1;
-                    let sev = if issue.severity.is_empty() { "unspecified" } else { issue.severity.as_str() };
-                    *by_severity.entry(sev.to_string()).or_default() += 1;
-                }
+        total_issues += r.blocking;
+        *by_severity.entry("blocking".into()).or_default() += r.blocking;
+    }
+    for m in &input.validation.milestones {
+        for review in &m.reviews {
+            for issue in review.code_review.issues.iter().filter(|i| i.severity != "blocking") {
+                total_issues += 1;
+                let sev = match issue.severity.as_str() {
+                    "" => "unspecified",
+                    "non-blocking" => "non_blocking",
+                    other => other,
+                };
+                *by_severity.entry(sev.to_string()).or_default() += 1;
             }
         }
     }
@@ -727,6 +853,17 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         *e = (*e).max(r.round);
     }
     let mut passed_in: BTreeMap<String, u32> = BTreeMap::new();
+    // Without the runner's own events (a folder droid ran), a milestone passed in the round of
+    // its last synthesis when every validator's last round passed.
+    let logged_rounds = input.events.iter().any(|e| e.kind == "validation_round");
+    if !logged_rounds {
+        for (m, &round) in &rounds_of {
+            let last: Vec<&RoundRecord> = ["scrutiny", "user-testing"].iter().filter_map(|v| input.rounds.iter().filter(|r| r.milestone == *m && r.validator == *v).max_by_key(|r| r.round)).collect();
+            if last.len() == 2 && last.iter().all(|r| r.passed) {
+                passed_in.insert(m.to_string(), round);
+            }
+        }
+    }
     for e in &input.events {
         let m = e.fields.get("milestone").and_then(|v| v.as_str());
         let round = e.fields.get("round").and_then(|v| v.as_u64()).map(|r| r as u32);
@@ -753,9 +890,9 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let state = input.state.clone().unwrap_or_default();
     MissionReport {
         mission: MissionInfo {
-            id: state.id.clone(),
-            title: state.title.clone(),
-            status: if state.status.is_empty() { "unknown".into() } else { state.status.clone() },
+            id: state.mission_id.clone(),
+            title: input.title.clone().unwrap_or_default(),
+            status: if input.state.is_some() { state.status().as_str().to_string() } else { "unknown".into() },
             halt_reason: state.halt_reason.clone(),
             created_at: (!state.created_at.is_empty()).then(|| state.created_at.clone()),
             updated_at: (!state.updated_at.is_empty()).then(|| state.updated_at.clone()),
@@ -769,7 +906,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             milestones: milestone_times,
         },
         runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, sessions: session_reports },
-        tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role },
+        tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role, recorded: tokens_recorded },
         cost,
         code,
         features,
@@ -909,7 +1046,7 @@ fn tables(r: &MissionReport) -> Vec<Table> {
     }
 
     let f = &r.features;
-    let mut rows = vec![vec![s("implementation"), f.implementation.to_string()], vec![s("fix"), f.fix.to_string()], vec![s("total"), f.total.to_string()]];
+    let mut rows = vec![vec![s("implementation"), f.implementation.to_string()], vec![s("fix"), f.fix.to_string()], vec![s("total"), f.total.to_string()], vec![s("validators"), f.validators.to_string()]];
     for (k, n) in &f.by_status {
         rows.push(vec![format!("status {k}"), n.to_string()]);
     }
@@ -942,11 +1079,11 @@ pub fn render_text(r: &MissionReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{} agent runtime ({} wall clock), {} agent runs, {} tokens, {} lines ({} tests)",
+        "{} agent runtime ({} wall clock), {} agent runs, {}, {} lines ({} tests)",
         duration(r.time.role_seconds_total),
         duration(r.time.wall_seconds),
         r.runs.total,
-        count(r.tokens.total),
+        if r.tokens.recorded { format!("{} tokens", count(r.tokens.total)) } else { "tokens not recorded".to_string() },
         count(r.code.added),
         percent(r.code.test_lines as f64, r.code.added as f64)
     );
@@ -1246,8 +1383,8 @@ mod tests {
 
     #[test]
     fn a_milestone_that_has_not_started_reports_zero_not_negative_zero() {
-        let features = crate::model::features::parse(r#"{"features":[{"id":"a","milestone":"core","status":"completed"},{"id":"b","milestone":"analytics","status":"pending"}]}"#);
-        let ev = |ts: &str, kind: &str, m: &str| ProgressEvent { ts: ts.into(), kind: kind.into(), fields: serde_json::json!({"milestone": m}).as_object().unwrap().clone() };
+        let features = crate::model::features::parse(r#"{"features":[{"id":"a","description":"d","milestone":"core","status":"completed"},{"id":"b","description":"d","milestone":"analytics","status":"pending"}]}"#);
+        let ev = |ts: &str, kind: &str, m: &str| ProgressEvent { timestamp: ts.into(), kind: kind.into(), fields: serde_json::json!({"milestone": m}).as_object().unwrap().clone() };
         let input = ReportInput { features: Some(features), events: vec![ev("2026-01-01T00:00:00Z", "milestone_started", "core"), ev("2026-01-01T00:10:00Z", "milestone_passed", "core")], ..Default::default() };
         let r = compute(&input);
         let analytics = r.time.milestones.iter().find(|m| m.name == "analytics").expect("the plan's milestone is listed");

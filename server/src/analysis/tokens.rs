@@ -28,7 +28,8 @@ pub fn contract_tokens(contract: &Contract, text: &str) -> Vec<IdToken> {
         .collect()
 }
 
-/// Feature ids (declarations), `dependsOn` ids and `fulfills` assertion ids, in text order.
+/// Feature ids (declarations), feature ids named by `preconditions` and `fulfills` assertion
+/// ids, in text order.
 pub fn features_tokens(file: &FeaturesFile) -> Vec<IdToken> {
     let mut out = Vec::new();
     for f in &file.features {
@@ -37,7 +38,7 @@ pub fn features_tokens(file: &FeaturesFile) -> Vec<IdToken> {
             own.push(IdToken { span: unquoted(&id.span), kind: TokenKind::Feature, declaration: true });
         }
         own.extend(f.claims().iter().filter(|c| ids::is_assertion_id(&c.value)).map(|c| IdToken { span: unquoted(&c.span), kind: TokenKind::Assertion, declaration: false }));
-        own.extend(f.depends_on.iter().map(|d| IdToken { span: unquoted(&d.span), kind: TokenKind::Feature, declaration: false }));
+        own.extend(f.dependency_refs(|id| file.feature(id).is_some()).map(|(_, d)| IdToken { span: d.span, kind: TokenKind::Feature, declaration: false }));
         own.sort_by_key(|t| t.span.start);
         out.extend(own.into_iter().filter(|t| t.span.end > t.span.start));
     }
@@ -59,8 +60,8 @@ mod tests {
         let c = "### VAL-A-001: x\nSee VAL-A-001.\n";
         let tokens = contract_tokens(&contract::parse(c), c);
         assert_eq!(tokens.iter().map(|t| (&c[t.span.clone()], t.declaration)).collect::<Vec<_>>(), [("VAL-A-001", true), ("VAL-A-001", false)]);
-        let f = r#"{"features": [{"dependsOn": ["b"], "id": "a", "fulfills": ["VAL-A-001", "nope"]}]}"#;
+        let f = r#"{"features": [{"preconditions": ["b is complete"], "id": "a", "fulfills": ["VAL-A-001", "nope"]}, {"id": "b"}]}"#;
         let tokens = features_tokens(&features::parse(f));
-        assert_eq!(tokens.iter().map(|t| (&f[t.span.clone()], t.kind, t.declaration)).collect::<Vec<_>>(), [("b", TokenKind::Feature, false), ("a", TokenKind::Feature, true), ("VAL-A-001", TokenKind::Assertion, false)]);
+        assert_eq!(tokens.iter().map(|t| (&f[t.span.clone()], t.kind, t.declaration)).collect::<Vec<_>>(), [("b", TokenKind::Feature, false), ("a", TokenKind::Feature, true), ("VAL-A-001", TokenKind::Assertion, false), ("b", TokenKind::Feature, true)]);
     }
 }

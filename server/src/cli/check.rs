@@ -281,7 +281,7 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row>
         contract: contract.as_ref(),
         features: features.as_ref(),
         skills: texts.skills.as_deref(),
-        validation: texts.validation.as_ref(),
+        validation: Some(&texts.validation),
     };
     let diags = checks::check(&input);
     // The parsed documents are large trees of small allocations and the process is about to

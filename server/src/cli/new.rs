@@ -12,7 +12,7 @@ pub fn run(goal: &str, name: Option<&str>, quiet: bool, out: &mut dyn Write, err
             if quiet {
                 let _ = writeln!(out, "{}", shown.display());
             } else {
-                let _ = writeln!(out, "Created mission {} ({}) in {}", m.state.title, m.state.id, shown.display());
+                let _ = writeln!(out, "Created mission {} ({}) in {}", m.title, m.state.mission_id, shown.display());
                 let _ = writeln!(out, "Next: `missions run` plans it (contract first, then features) and runs it.");
             }
             0

@@ -19,17 +19,13 @@ pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mu
         Ok(d) => d,
         Err(code) => return code,
     };
-    let OnDisk { mut summary, unreadable } = match summary::on_disk(&dir) {
+    let OnDisk { summary, unreadable } = match summary::on_disk(&dir) {
         Ok(found) => found,
         Err(e) => {
             let _ = writeln!(err, "missions: {e}");
             return 2;
         }
     };
-    if summary.status.is_empty() {
-        // As `missions report` says it.
-        summary.status = "unknown".into();
-    }
     for (path, e) in &unreadable {
         let _ = writeln!(err, "missions: warning: {}: {e}", path.display());
     }
@@ -52,12 +48,16 @@ pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mu
 
 
 fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent], out: &mut dyn Write) {
-    let title = if s.title.is_empty() { "(untitled mission)" } else { &s.title };
+    let title = if s.title.is_empty() { "(untitled mission: mission.md has no `# ` heading)" } else { &s.title };
     let id = if s.id.is_empty() { String::new() } else { format!(" ({})", s.id) };
     let _ = writeln!(out, "{title}{id}: {}", s.status);
     let _ = writeln!(out, "  folder:     {}", dir.display());
     if let Some(m) = &s.current_milestone {
-        let _ = writeln!(out, "  milestone:  {m}, validation round {}", s.round);
+        match s.round {
+            0 => writeln!(out, "  milestone:  {m}"),
+            r => writeln!(out, "  milestone:  {m}, validation round {r}"),
+        }
+        .ok();
     }
     if let Some(reason) = &s.halt_reason {
         let _ = writeln!(out, "  halted:     {reason}");
@@ -70,12 +70,20 @@ fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent],
         }
     };
     let _ = writeln!(out, "  features:   {}", counts(&s.features));
+    if !s.validators.is_empty() {
+        let _ = writeln!(out, "  validators: {}", counts(&s.validators));
+    }
     let _ = writeln!(out, "  assertions: {}", counts(&s.assertions));
     if !recent.is_empty() {
         let _ = writeln!(out, "  recent events:");
         for e in recent {
-            let detail = ["featureId", "milestone", "reason", "title"].iter().find_map(|k| e.fields.get(*k).and_then(|v| v.as_str()).map(|v| format!(" {v}"))).unwrap_or_default();
-            let _ = writeln!(out, "    {} {}{detail}", e.ts, e.kind);
+            let detail = ["featureId", "milestone", "successState", "pauseReason", "reason", "title", "message"]
+                .iter()
+                .filter_map(|k| e.fields.get(*k).and_then(|v| v.as_str()))
+                .take(2)
+                .map(|v| format!(" {v}"))
+                .collect::<String>();
+            let _ = writeln!(out, "    {} {}{detail}", e.timestamp, e.kind);
         }
     }
 }

@@ -74,11 +74,12 @@ fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Url) -> Opti
     let (title, command) = if shared.missions.is_running(dir) {
         ("Pause the mission", commands::PAUSE)
     } else {
-        let status = crate::runner::state::StateStore::load(dir).ok()?.state.status;
-        match status.as_str() {
-            "completed" | "cancelled" => return None,
-            "paused" | "halted" => ("Resume the mission", commands::RESUME),
-            "awaiting_approval" => ("Approve the plan and start the mission", commands::APPROVE_PLAN),
+        use crate::model::records::MissionStatus;
+        let status = crate::runner::state::StateStore::open(dir).ok()?.status();
+        match status {
+            MissionStatus::Completed | MissionStatus::Cancelled => return None,
+            MissionStatus::Paused | MissionStatus::Halted => ("Resume the mission", commands::RESUME),
+            MissionStatus::AwaitingApproval => ("Approve the plan and start the mission", commands::APPROVE_PLAN),
             _ => ("Start the mission (approves the plan, like `missions run --yes`)", commands::START),
         }
     };

@@ -16,10 +16,10 @@ use tower_lsp::Client;
 use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
 use super::folder::doc_file;
-use crate::analysis::mission::{MissionAnalysis, MissionParts, NamedHandoff};
+use crate::analysis::mission::{MissionAnalysis, MissionParts};
 use crate::analysis::{Diagnostic, DocKind, Severity, Target};
-use crate::model::folder::{self as model_folder, HANDOFFS_DIR, VALIDATION_STATE_FILE};
-use crate::model::records::{self, Handoff, Loaded, ValidationState};
+use crate::model::folder::{self as model_folder, FoundHandoff, MilestoneRecords, ValidationRecords, HANDOFFS_DIR, LEGACY_HANDOFFS_FILE, VALIDATION_DIR, VALIDATION_STATE_FILE};
+use crate::model::records::{self, ValidationState};
 use crate::model::{contract, features, Contract, FeaturesFile};
 
 /// One analysed mission with the documents its spans point into.
@@ -56,7 +56,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The mission the file at `uri` belongs to: its folder, or one of the two folders above
-    /// (`handoffs/x.json`, `validation/<milestone>/round-1.json`).
+    /// (`handoffs/<file>.json`, `validation/<milestone>/scrutiny/synthesis.json`).
     pub fn mission_of(&self, uri: &Url) -> Option<&Arc<MissionSnapshot>> {
         let path = convert::path_of(uri)?;
         path.ancestors().skip(1).take(3).find_map(|dir| self.missions.get(dir))
@@ -100,8 +100,13 @@ struct MissionCache {
     contract: Parsed<Contract>,
     features: Parsed<FeaturesFile>,
     validation: Parsed<ValidationState>,
-    handoffs_key: Vec<(String, Option<SystemTime>, u64)>,
-    handoffs: Arc<Vec<NamedHandoff>>,
+    /// The validators' reports under validation/ (syntheses, reviews, flows), by file stamp.
+    reports_key: Vec<FileStamp>,
+    reports: Vec<MilestoneRecords>,
+    /// validation-state.json and the reports together, as the analysis takes them.
+    records: Option<Arc<ValidationRecords>>,
+    handoffs_key: Vec<FileStamp>,
+    handoffs: Arc<Vec<FoundHandoff>>,
     skills: Option<Vec<String>>,
     snapshot: Option<Arc<MissionSnapshot>>,
     /// What the client was last sent, per URI.
@@ -109,6 +114,9 @@ struct MissionCache {
 }
 
 type Publication = (Url, Vec<lsp::Diagnostic>, Option<i32>);
+
+/// A file's relative path, modification time and size: whether it changed since last read.
+type FileStamp = (String, Option<SystemTime>, u64);
 
 #[derive(Default)]
 struct Analyzer {
@@ -269,17 +277,21 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
         }
         loaded.value.unwrap_or_default()
     });
+    let reports_changed = reload_reports(cache, dir);
+    if validation_changed || reports_changed || cache.records.is_none() {
+        cache.records = Some(Arc::new(ValidationRecords { state: cache.validation.value.as_deref().cloned(), milestones: cache.reports.clone() }));
+    }
     let handoffs_changed = reload_handoffs(cache, dir);
     let skills = model_folder::skill_names(dir);
     let skills_changed = skills != cache.skills;
     cache.skills = skills;
-    let inputs_changed = contract_changed || features_changed || validation_changed || handoffs_changed || skills_changed || cache.snapshot.is_none();
+    let inputs_changed = contract_changed || features_changed || validation_changed || reports_changed || handoffs_changed || skills_changed || cache.snapshot.is_none();
     if inputs_changed {
         let parts = MissionParts {
             contract: cache.contract.value.clone(),
             features: cache.features.value.clone(),
             skills: cache.skills.clone(),
-            validation: cache.validation.value.clone(),
+            validation: cache.records.clone(),
             handoffs: cache.handoffs.clone(),
         };
         // While the contract's parse is the same, its id table and its own diagnostics carry over.
@@ -348,37 +360,64 @@ fn reload<T>(slot: &mut Parsed<T>, dir: &Path, name: &str, docs: &DocsSnapshot, 
     true
 }
 
-fn reload_handoffs(cache: &mut MissionCache, dir: &Path) -> bool {
-    let folder = dir.join(HANDOFFS_DIR);
-    let mut key: Vec<(String, Option<SystemTime>, u64)> = std::fs::read_dir(&folder)
+/// The stamps of the files directly in `dir` whose name passes `keep`, sorted, with `prefix`.
+fn stamps(dir: &Path, prefix: &str, keep: impl Fn(&str) -> bool) -> Vec<FileStamp> {
+    let mut out: Vec<FileStamp> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
                 .filter_map(|e| {
                     let name = e.file_name().into_string().ok()?;
                     let meta = e.metadata().ok()?;
-                    (name.ends_with(".json") && meta.is_file()).then(|| (name, meta.modified().ok(), meta.len()))
+                    (keep(&name) && meta.is_file()).then(|| (format!("{prefix}{name}"), meta.modified().ok(), meta.len()))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    key.sort();
+    out.sort();
+    out
+}
+
+/// Re-reads the handoffs (`handoffs/*.json`, a legacy `handoffs.jsonl`) when a file changed.
+fn reload_handoffs(cache: &mut MissionCache, dir: &Path) -> bool {
+    let mut key = stamps(&dir.join(HANDOFFS_DIR), "", |n| n.ends_with(".json") && !n.starts_with('.'));
+    key.extend(stamps(dir, "", |n| n == LEGACY_HANDOFFS_FILE));
     if key == cache.handoffs_key {
         return false;
     }
-    let mut handoffs = Vec::new();
-    for (name, _, _) in &key {
-        let path = folder.join(name);
-        match model_folder::read_text(&path) {
-            Ok(text) => match records::load::<Handoff>(&text) {
-                Loaded { value: Some(handoff), .. } => handoffs.push(NamedHandoff { session_id: name.trim_end_matches(".json").to_string(), handoff }),
-                Loaded { error, .. } => tracing::warn!("{}: not a handoff: {}", path.display(), error.unwrap_or_default()),
-            },
-            Err(e) => tracing::warn!("{}: {e}", path.display()),
-        }
+    let (handoffs, errors) = model_folder::read_handoffs(dir);
+    for (path, e) in errors {
+        tracing::warn!("{}: {e}", path.display());
     }
     cache.handoffs_key = key;
     cache.handoffs = Arc::new(handoffs);
+    true
+}
+
+/// Re-reads the validators' reports when a file under `validation/<m>/` changed.
+fn reload_reports(cache: &mut MissionCache, dir: &Path) -> bool {
+    let root = dir.join(VALIDATION_DIR);
+    let mut key = Vec::new();
+    let mut milestones: Vec<String> = std::fs::read_dir(&root).map(|e| e.filter_map(Result::ok).filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().into_string().ok()).collect()).unwrap_or_default();
+    milestones.sort();
+    for m in &milestones {
+        for kind in ["scrutiny", "user-testing"] {
+            let base = root.join(m).join(kind);
+            let is_json = |n: &str| n.ends_with(".json") && !n.starts_with('.');
+            key.extend(stamps(&base, &format!("{m}/{kind}/"), is_json));
+            key.extend(stamps(&base.join("reviews"), &format!("{m}/{kind}/reviews/"), is_json));
+            key.extend(stamps(&base.join("flows"), &format!("{m}/{kind}/flows/"), is_json));
+        }
+    }
+    if key == cache.reports_key {
+        return false;
+    }
+    let (records, errors) = model_folder::read_validation(dir);
+    for (path, e) in errors {
+        tracing::warn!("{}: {e}", path.display());
+    }
+    cache.reports_key = key;
+    cache.reports = records.milestones;
     true
 }
 

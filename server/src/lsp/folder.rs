@@ -11,19 +11,18 @@ use super::convert;
 use super::documents::Document;
 use crate::analysis::navigate::FileRef;
 use crate::analysis::DocKind;
-use crate::model::folder::{self as model_folder, CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, MISSION_FILE, VALIDATION_STATE_FILE};
-
-const VALIDATION_DIR: &str = "validation";
+use crate::model::features::ValidatorKind;
+use crate::model::folder::{self as model_folder, CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, MISSION_FILE, VALIDATION_DIR, VALIDATION_STATE_FILE};
 
 /// The mission folder of `path`: the folder of a contract or features.json, or the nearest of
-/// the three folders above any other file that is a mission folder (`handoffs/x.json`,
-/// `validation/<milestone>/round-1.json`).
+/// the five folders above any other file that is a mission folder (`handoffs/x.json`,
+/// `validation/<milestone>/scrutiny/reviews/<feature>.json`).
 pub fn mission_of(path: &Path, known: &BTreeSet<PathBuf>) -> Option<PathBuf> {
     let name = path.file_name()?.to_str()?;
     if name == CONTRACT_FILE || name == FEATURES_FILE {
         return path.parent().map(Path::to_path_buf);
     }
-    path.ancestors().skip(1).take(3).find(|dir| known.contains(*dir) || model_folder::is_mission_folder(dir)).map(Path::to_path_buf)
+    path.ancestors().skip(1).take(5).find(|dir| known.contains(*dir) || model_folder::is_mission_folder(dir)).map(Path::to_path_buf)
 }
 
 /// The file name of one of the two live documents.
@@ -43,7 +42,7 @@ pub fn relative(file: &FileRef) -> &str {
 }
 
 /// The other files of a mission that may name ids: mission.md, validation-state.json, handoffs
-/// and validation rounds; relative paths, sorted.
+/// and the validators' reports (syntheses, reviews, flows); relative paths, sorted.
 pub fn record_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for name in [MISSION_FILE, VALIDATION_STATE_FILE] {
@@ -56,7 +55,12 @@ pub fn record_files(dir: &Path) -> Vec<String> {
         let mut milestones: Vec<String> = entries.filter_map(Result::ok).filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().into_string().ok()).collect();
         milestones.sort();
         for m in milestones {
-            out.extend(json_files(dir, &format!("{VALIDATION_DIR}/{m}")));
+            for kind in ValidatorKind::ALL {
+                let base = format!("{VALIDATION_DIR}/{m}/{}", kind.folder());
+                out.extend(json_files(dir, &base));
+                out.extend(json_files(dir, &format!("{base}/reviews")));
+                out.extend(json_files(dir, &format!("{base}/flows")));
+            }
         }
     }
     out

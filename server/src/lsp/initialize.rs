@@ -64,6 +64,7 @@ pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
         })),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
+        document_highlight_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Right(DocumentSymbolOptions { label: Some("missions".to_string()), work_done_progress_options: WorkDoneProgressOptions::default() })),
         workspace_symbol_provider: Some(OneOf::Left(true)),

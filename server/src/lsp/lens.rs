@@ -21,6 +21,7 @@ use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::{CodeLens, CodeLensParams, Command};
 
 use super::analyzer::{MissionSnapshot, Snapshot};
+use crate::model::records::MissionStatus;
 use super::convert::{self, Encoding};
 use super::guard::guarded;
 use super::mission_task::Missions;
@@ -177,23 +178,23 @@ fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding, mis
 /// Whether the mission's plan may run: not waiting for the person's answers or approval (a
 /// plan written by hand is approved by the command that runs it).
 fn plan_approved(dir: &Path) -> bool {
-    StateStore::load(dir).map_or(true, |s| !matches!(s.status(), "awaiting_answers" | "awaiting_approval"))
+    StateStore::open(dir).map_or(true, |s| !matches!(s.status(), MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval))
 }
 
 /// The contract's mission lens offers what fits the mission's state: pause a running one,
 /// resume a paused or halted one, approve a plan awaiting approval, start the rest; a finished
 /// mission gets a label.
 fn mission_lens(dir: &Path, running: bool, start_title: String, uri: serde_json::Value) -> Command {
-    let state = StateStore::load(dir).ok();
-    let status = state.as_ref().map_or("", |s| s.status());
+    let state = StateStore::open(dir).ok();
+    let status = state.as_ref().map(|s| s.status());
     let (title, command) = match status {
         _ if running => ("⏸ Pause mission".to_string(), "missions.pause"),
-        "completed" => return label("✓ Mission completed".into()),
-        "cancelled" => return label("Mission cancelled".into()),
-        "paused" => ("▶ Resume mission".to_string(), "missions.resume"),
+        Some(MissionStatus::Completed) => return label("✓ Mission completed".into()),
+        Some(MissionStatus::Cancelled) => return label("Mission cancelled".into()),
+        Some(MissionStatus::Paused) => ("▶ Resume mission".to_string(), "missions.resume"),
         // The reason shows whether resuming can help before the person tries it.
-        "halted" => (halted_title(state.as_ref().and_then(|s| s.state.halt_reason.as_deref())), "missions.resume"),
-        "awaiting_approval" => ("▶ Approve plan and start".to_string(), "missions.approvePlan"),
+        Some(MissionStatus::Halted) => (halted_title(state.as_ref().and_then(|s| s.state.halt_reason.as_deref())), "missions.resume"),
+        Some(MissionStatus::AwaitingApproval) => ("▶ Approve plan and start".to_string(), "missions.approvePlan"),
         _ => return Command { title: start_title, command: "missions.start".into(), arguments: Some(vec![uri]) },
     };
     Command { title, command: command.into(), arguments: Some(vec![uri]) }

@@ -33,6 +33,7 @@ use crate::runner::progress::{EventSink, Progress, Update};
 use crate::runner::queue::Queue;
 use crate::runner::run::{self, Origin, RunOptions, RunResult, Target, EXIT_COMPLETED, EXIT_HALTED, EXIT_INTERNAL, EXIT_WAITING};
 use crate::runner::schedule;
+use crate::model::records::MissionStatus;
 use crate::runner::state::StateStore;
 
 use super::documents::DocEvent;
@@ -54,7 +55,7 @@ const STOP_PAUSE: u8 = 1;
 const STOP_CANCEL: u8 = 2;
 
 /// The events that end a run; sent only once the folder's slot is free again.
-const FINAL_EVENTS: [&str; 4] = ["mission_completed", "mission_paused", "mission_halted", "mission_cancelled"];
+const FINAL_EVENTS: [&str; 3] = ["mission_completed", "mission_paused", "mission_cancelled"];
 
 /// What a command asks the loop to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +125,9 @@ enum Message {
     /// A line the terminal would print that no event carries (where work was set aside, the
     /// new branch's base): to the client's log. A retry's wait also shows in the progress.
     Note { text: String, in_progress: bool },
+    /// A model call waiting for the provider: the line for the progress report, or `None`
+    /// when the wait is over (the report shows the run's figures again).
+    Waiting(Option<String>),
     Done(RunResult),
 }
 
@@ -138,6 +142,9 @@ impl Progress for EditorProgress {
             Update::Retry { .. } | Update::Note(_) => {
                 let in_progress = matches!(u, Update::Retry { .. });
                 let _ = self.tx.send(Message::Note { text: crate::runner::progress::describe(&u), in_progress });
+            }
+            Update::Waiting { over, .. } => {
+                let _ = self.tx.send(Message::Waiting((!over).then(|| crate::runner::progress::describe(&u).trim().to_string())));
             }
             _ => tracing::debug!("mission loop: {u:?}"),
         }
@@ -227,13 +234,13 @@ impl Missions {
             self.lock().remove(dir);
             return Err(format!("cannot start the mission loop: {e}"));
         }
-        let id = &state.state.id;
+        let id = &state.state.mission_id;
         Ok(match launch {
             Launch::ApprovePlan => format!("plan of mission {id} approved; the mission runs; progress arrives as missions/event"),
             Launch::RunFeature(f) => format!("running feature {f} of mission {id}, then the mission pauses; progress arrives as missions/event"),
             Launch::ValidateMilestone(m) => format!("validating milestone {m} of mission {id}, then the mission pauses; progress arrives as missions/event"),
             Launch::Resume => format!("mission {id} resumed where it stopped; progress arrives as missions/event"),
-            Launch::Start if matches!(state.status(), "paused" | "halted") => format!("mission {id} resumed; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
+            Launch::Start if matches!(state.status(), MissionStatus::Paused | MissionStatus::Halted) => format!("mission {id} resumed; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
             Launch::Start => format!("mission {id} started; missions.start approves the plan (like `missions run --yes`); progress arrives as missions/event"),
         })
     }
@@ -296,17 +303,18 @@ impl Missions {
 fn startable(dir: &Path, launch: &Launch) -> Result<StateStore, String> {
     // A `missions run` in a terminal holds the lock: that is the answer, whatever the state.
     drop(RunLock::acquire(dir).map_err(|e| e.to_string())?);
-    let state = StateStore::load(dir)?;
+    let state = StateStore::open(dir)?;
+    let id = &state.state.mission_id;
     match (state.status(), launch) {
-        ("completed", _) => return Err(format!("the mission {} is already completed", state.state.id)),
-        ("cancelled", _) => return Err(format!("the mission {} was cancelled; start a new one with `missions new`", state.state.id)),
-        ("awaiting_approval", Launch::ApprovePlan) => {}
-        (other, Launch::ApprovePlan) => return Err(format!("no plan to approve: the mission {} is {other}, not awaiting_approval", state.state.id)),
-        ("paused" | "halted", _) => {}
-        (other, Launch::Resume) => return Err(format!("nothing to resume: the mission {} is {other}, not paused or halted (use missions.start)", state.state.id)),
+        (MissionStatus::Completed, _) => return Err(format!("the mission {id} is already completed")),
+        (MissionStatus::Cancelled, _) => return Err(format!("the mission {id} was cancelled; start a new one with `missions new`")),
+        (MissionStatus::AwaitingApproval, Launch::ApprovePlan) => {}
+        (other, Launch::ApprovePlan) => return Err(format!("no plan to approve: the mission {id} is {}, not awaiting_approval", other.as_str())),
+        (MissionStatus::Paused | MissionStatus::Halted, _) => {}
+        (other, Launch::Resume) => return Err(format!("nothing to resume: the mission {id} is {}, not paused or halted (use missions.start)", other.as_str())),
         // One step of a plan nobody approved would approve it in passing.
-        ("awaiting_answers" | "awaiting_approval", Launch::RunFeature(_) | Launch::ValidateMilestone(_)) => {
-            return Err(format!("the plan of mission {} is not approved yet: approve it first (missions.approvePlan, or missions.start)", state.state.id))
+        (MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval, Launch::RunFeature(_) | Launch::ValidateMilestone(_)) => {
+            return Err(format!("the plan of mission {id} is not approved yet: approve it first (missions.approvePlan, or missions.start)"))
         }
         _ => {}
     }
@@ -342,16 +350,16 @@ fn run_loop(opts: RunOptions, tx: mpsc::UnboundedSender<Message>, cancel: Cancel
 /// Writes `cancelled` to state.json and logs `mission_cancelled`, holding the runner's lock.
 fn mark_cancelled(dir: &Path, sink: Option<EventSink>) -> Result<String, String> {
     let _lock = RunLock::acquire(dir).map_err(|e| e.to_string())?;
-    let mut state = StateStore::load(dir)?;
+    let mut state = StateStore::open(dir)?;
     match state.status() {
-        "completed" => return Err(format!("the mission {} is already completed", state.state.id)),
-        "cancelled" => return Err(format!("the mission {} is already cancelled", state.state.id)),
+        MissionStatus::Completed => return Err(format!("the mission {} is already completed", state.state.mission_id)),
+        MissionStatus::Cancelled => return Err(format!("the mission {} is already cancelled", state.state.mission_id)),
         _ => {}
     }
-    state.state.status = "cancelled".into();
+    state.set_status(MissionStatus::Cancelled);
     state.save().map_err(|e| format!("cannot write state.json: {e}"))?;
     Journal::open_with(dir, sink).log("mission_cancelled", json!({"by": "missions.cancel"})).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
-    Ok(state.state.id.clone())
+    Ok(state.state.mission_id.clone())
 }
 
 pub async fn send_event(client: &Client, uri: &Url, event: &ProgressEvent) {
@@ -400,6 +408,14 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
                     p.note(text.trim()).await;
                 }
             }
+            Message::Waiting(line) => {
+                if let Some(p) = progress.as_mut() {
+                    match line {
+                        Some(text) => p.note(&text).await,
+                        None => p.report(work_progress::figures(&dir, None).await).await,
+                    }
+                }
+            }
             Message::Done(r) => {
                 result = Some(r);
                 break;
@@ -413,15 +429,15 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
     }
     let result = result.unwrap_or(RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop stopped without a result".into() });
     let end_dir = dir.clone();
-    let ended = tokio::task::spawn_blocking(move || StateStore::load(&end_dir).map(|s| (s.status().to_string(), s.state.halt_reason.clone(), if s.state.title.is_empty() { s.state.id.clone() } else { s.state.title.clone() }))).await.ok().and_then(Result::ok);
+    let ended = tokio::task::spawn_blocking(move || StateStore::open(&end_dir).map(|s| (s.status(), s.state.halt_reason.clone(), s.label(&end_dir)))).await.ok().and_then(Result::ok);
     let final_message = match &ended {
-        Some((status, Some(reason), _)) if status == "halted" => format!("halted: {reason}"),
-        Some((status, _, _)) => status.clone(),
+        Some((MissionStatus::Halted, Some(reason), _)) => format!("halted: {reason}"),
+        Some((status, _, _)) => status.as_str().to_string(),
         None => result.message.clone(),
     };
     let paused = held.last().is_some_and(|e| e.kind == "mission_paused");
     match &ended {
-        Some((status, _, title)) if status == "awaiting_answers" && result.code == EXIT_WAITING => questions::announce(&client, &dir, title, support.show_document).await,
+        Some((MissionStatus::AwaitingAnswers, _, title)) if result.code == EXIT_WAITING => questions::announce(&client, &dir, title, support.show_document).await,
         _ => {
             let (kind, text) = match result.code {
                 EXIT_COMPLETED => (MessageType::INFO, result.message),

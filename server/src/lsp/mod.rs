@@ -32,6 +32,7 @@ mod documents;
 mod edits;
 mod folder;
 mod guard;
+mod highlight;
 mod hover;
 mod initialize;
 mod inlay;
@@ -304,6 +305,10 @@ impl LanguageServer for Backend {
 
     async fn hover(&self, params: HoverParams) -> RpcResult<Option<Hover>> {
         hover::hover(&self.shared, params).await
+    }
+
+    async fn document_highlight(&self, params: DocumentHighlightParams) -> RpcResult<Option<Vec<DocumentHighlight>>> {
+        highlight::document_highlight(&self.shared, params).await
     }
 
     async fn goto_definition(&self, params: GotoDefinitionParams) -> RpcResult<Option<GotoDefinitionResponse>> {

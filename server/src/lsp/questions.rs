@@ -57,8 +57,8 @@ fn mission_of(path: &Path) -> Option<PathBuf> {
 
 /// Whether the mission at `dir` waits for answers and mission.md now has every one.
 fn ready_to_resume(dir: &Path) -> bool {
-    let Ok(state) = StateStore::load(dir) else { return false };
-    if state.status() != "awaiting_answers" {
+    let Ok(state) = StateStore::open(dir) else { return false };
+    if state.status() != crate::model::records::MissionStatus::AwaitingAnswers {
         return false;
     }
     let text = folder::read_text(&dir.join(MISSION_FILE)).unwrap_or_default();

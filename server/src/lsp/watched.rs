@@ -13,7 +13,7 @@ use tower_lsp::lsp_types::{DidChangeWatchedFilesParams, DidChangeWatchedFilesReg
 
 use super::documents::DocEvent;
 use super::{convert, Shared};
-use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, MISSION_FILE, SKILLS_DIR, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE};
+use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, LEGACY_HANDOFFS_FILE, MISSION_FILE, SKILLS_DIR, VALIDATION_DIR, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE};
 
 /// The longest `initialized` waits for the client to accept the registration.
 const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
@@ -21,7 +21,17 @@ const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
 const REGISTRATION_ID: &str = "missions-watched-files";
 
 /// The files whose change can change an analysis, as globs for the client.
-const GLOBS: [&str; 7] = ["**/features.json", "**/validation-contract.md", "**/validation-state.json", "**/working_directory.txt", "**/handoffs/*.json", "**/skills/*/SKILL.md", "**/mission.md"];
+const GLOBS: [&str; 9] = [
+    "**/features.json",
+    "**/validation-contract.md",
+    "**/validation-state.json",
+    "**/working_directory.txt",
+    "**/handoffs/*.json",
+    "**/handoffs.jsonl",
+    "**/skills/**/SKILL.md",
+    "**/validation/**/*.json",
+    "**/mission.md",
+];
 
 /// True for the files an analysis reads, mission.md among them (its ids are live, and its
 /// answers resume planning). The rest of a mission folder changes often during a run: logs,
@@ -29,9 +39,10 @@ const GLOBS: [&str; 7] = ["**/features.json", "**/validation-contract.md", "**/v
 pub fn affects_analysis(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
     let parent = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-    [CONTRACT_FILE, FEATURES_FILE, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE, MISSION_FILE].contains(&name)
+    [CONTRACT_FILE, FEATURES_FILE, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE, MISSION_FILE, LEGACY_HANDOFFS_FILE].contains(&name)
         || (parent == Some(HANDOFFS_DIR) && name.ends_with(".json"))
         || path.components().any(|c| c.as_os_str() == SKILLS_DIR)
+        || (name.ends_with(".json") && path.components().any(|c| c.as_os_str() == VALIDATION_DIR))
 }
 
 /// After `initialized`: register the watched files with the client, or watch in the server.
@@ -99,7 +110,7 @@ mod tests {
 
     #[test]
     fn only_analysed_files_matter() {
-        for yes in ["/m/features.json", "/m/handoffs/s1.json", "/m/skills/w/SKILL.md", "/m/validation-state.json", "/m/mission.md"] {
+        for yes in ["/m/features.json", "/m/handoffs/s1.json", "/m/skills/w/SKILL.md", "/m/validation-state.json", "/m/mission.md", "/m/validation/core/scrutiny/reviews/a.json", "/m/handoffs.jsonl"] {
             assert!(affects_analysis(Path::new(yes)), "{yes}");
         }
         for no in ["/m/progress_log.jsonl", "/m/worker-transcripts.jsonl", "/m/tool-output/s/1.txt", "/m/handoffs/notes.txt", "/"] {

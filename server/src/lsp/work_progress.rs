@@ -68,16 +68,16 @@ pub struct Figures {
 impl Figures {
     /// Reads state.json, the contract and validation-state.json (blocking: small files).
     pub fn read(dir: &Path) -> Figures {
-        let state = StateStore::load(dir).ok();
+        let state = StateStore::open(dir).ok();
         let all = folder::read_text(&dir.join(CONTRACT_FILE)).map(|t| contract::parse(&t).assertions.iter().map(|a| a.id.value.clone()).collect::<Vec<_>>()).unwrap_or_default();
         let validation = folder::read_text(&dir.join(VALIDATION_STATE_FILE)).ok().and_then(|t| records::load::<ValidationState>(&t).value).unwrap_or_default();
         let passed = all.iter().filter(|id| validation.assertions.get(*id).is_some_and(|s| s.status == "passed")).count();
         let percentage = if all.is_empty() { 0 } else { (passed * 100 / all.len()) as u32 };
         Figures {
-            title: state.as_ref().map(|s| if s.state.title.is_empty() { s.state.id.clone() } else { s.state.title.clone() }).unwrap_or_default(),
+            title: state.as_ref().map(|s| s.label(dir)).unwrap_or_default(),
             milestone: state.as_ref().and_then(|s| s.state.current_milestone.clone()),
             feature: state.as_ref().and_then(|s| s.active_feature()).map(|a| a.feature_id),
-            round: state.as_ref().map_or(0, |s| s.state.round),
+            round: state.as_ref().and_then(|s| s.active_round()).map_or(0, |r| r.round),
             percentage,
         }
     }

@@ -1,12 +1,15 @@
 //! validation-contract.md: assertions are headings whose text is `ID: Title`; the body runs
-//! to the next heading and carries `Tool:`, `Evidence:` and `Check:` fields.
+//! to the next heading and carries `Tool:`, `Evidence:` and `Check:` fields. Other headings
+//! are structure (droid's planner writes `## Area: <Name>`, `## Cross-Area Flows`, and may nest
+//! `## Surface:` › `### Area:` › `#### VAL-…`); a `Tool:` or `Evidence:` line stated once under
+//! a structure heading holds for the assertions inside it that do not state their own.
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::ids;
 use super::span::{Span, Spanned};
 
-pub const KNOWN_TOOLS: [&str; 6] = ["agent-browser", "terminal", "http", "test-runner", "code-review", "file-inspection"];
+pub const KNOWN_TOOLS: [&str; 8] = ["agent-browser", "tuistory", "curl", "terminal", "http", "test-runner", "code-review", "file-inspection"];
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Contract {
@@ -23,6 +26,9 @@ pub struct Section {
     pub title: String,
     pub level: u8,
     pub heading_span: Span,
+    /// A `Tool:` line of the section's own text (before its first sub-heading).
+    pub tool: Option<Spanned<String>>,
+    pub evidence: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -38,8 +44,12 @@ pub struct Assertion {
     pub description: String,
     /// Text of the nearest structure heading above it, e.g. `Auth` (shared by its assertions).
     pub area: Option<std::sync::Arc<str>>,
+    /// Its own `Tool:` line, or the one of the nearest enclosing section that states one
+    /// (then `tool_inherited`, and the span is the section's line).
     pub tool: Option<Spanned<String>>,
+    pub tool_inherited: bool,
     pub evidence: Option<Spanned<Vec<String>>>,
+    pub evidence_inherited: bool,
     pub check: Option<Spanned<String>>,
 }
 
@@ -70,9 +80,14 @@ pub fn parse(text: &str) -> Contract {
     let headings = collect_headings(text);
     let mut contract = Contract::default();
     let mut area: Option<std::sync::Arc<str>> = None;
+    // Enclosing structure sections (indices into `contract.sections`), outermost first.
+    let mut open: Vec<usize> = Vec::new();
     for (i, h) in headings.iter().enumerate() {
         let body_end = headings.get(i + 1).map_or(text.len(), |next| next.span.start);
         let body_span = h.span.end.min(body_end)..body_end;
+        while open.last().is_some_and(|&s| contract.sections[s].level >= h.level) {
+            open.pop();
+        }
         let trimmed = h.text.trim_start();
         let lead = h.text.len() - trimmed.len();
         let word_end = trimmed.find(|c: char| c == ':' || c.is_whitespace()).unwrap_or(trimmed.len());
@@ -89,18 +104,34 @@ pub fn parse(text: &str) -> Contract {
                 area: area.clone(),
                 ..Assertion::default()
             };
-            read_body(text, body_span, &mut a);
+            let fields = read_body(text, body_span);
+            a.description = fields.description;
+            a.check = fields.check;
+            let enclosing = || open.iter().rev().map(|&s| &contract.sections[s]);
+            a.tool = fields.tool.or_else(|| {
+                a.tool_inherited = true;
+                enclosing().find_map(|s| s.tool.clone())
+            });
+            a.tool_inherited &= a.tool.is_some();
+            a.evidence = fields.evidence.or_else(|| {
+                a.evidence_inherited = true;
+                enclosing().find_map(|s| s.evidence.clone())
+            });
+            a.evidence_inherited &= a.evidence.is_some();
             contract.assertions.push(a);
         } else if ids::looks_like_assertion_id(word) {
             contract.malformed_ids.push(Spanned::new(word.to_string(), source_span(h, lead, word.len())));
         } else {
             let title = h.text.trim().to_string();
             if h.level == 1 && contract.title.is_none() {
-                contract.title = Some(title.trim_start_matches("Validation contract:").trim().to_string());
+                let named = title.strip_prefix("Validation contract:").or_else(|| title.strip_prefix("Validation Contract:"));
+                contract.title = Some(named.unwrap_or(&title).trim().to_string());
             } else {
                 area = Some(title.strip_prefix("Area:").map_or(title.as_str(), str::trim).into());
             }
-            contract.sections.push(Section { title, level: h.level, heading_span: h.span.clone() });
+            let fields = read_body(text, body_span);
+            contract.sections.push(Section { title, level: h.level, heading_span: h.span.clone(), tool: fields.tool, evidence: fields.evidence });
+            open.push(contract.sections.len() - 1);
         }
     }
     contract
@@ -172,8 +203,18 @@ fn level_number(level: HeadingLevel) -> u8 {
     }
 }
 
+/// The field lines and prose of a heading's body.
+#[derive(Default)]
+struct BodyFields {
+    description: String,
+    tool: Option<Spanned<String>>,
+    evidence: Option<Spanned<Vec<String>>>,
+    check: Option<Spanned<String>>,
+}
+
 /// Reads field lines (`Tool:`, `Evidence:`, `Check:`) of a body; fenced code is skipped.
-fn read_body(text: &str, body: Span, a: &mut Assertion) {
+fn read_body(text: &str, body: Span) -> BodyFields {
+    let mut out = BodyFields::default();
     let mut description = Description::default();
     let mut fence: Option<&str> = None;
     let mut offset = body.start;
@@ -203,13 +244,14 @@ fn read_body(text: &str, body: Span, a: &mut Assertion) {
         };
         let value_span = value_start..value_start + value.len();
         match key {
-            "tool" if a.tool.is_none() => a.tool = Some(Spanned::new(value.to_string(), value_span)),
-            "evidence" if a.evidence.is_none() => a.evidence = Some(Spanned::new(split_evidence(value), value_span)),
-            "check" if a.check.is_none() => a.check = Some(Spanned::new(value.trim_matches('`').to_string(), value_span)),
+            "tool" if out.tool.is_none() => out.tool = Some(Spanned::new(value.to_string(), value_span)),
+            "evidence" if out.evidence.is_none() => out.evidence = Some(Spanned::new(split_list(value), value_span)),
+            "check" if out.check.is_none() => out.check = Some(Spanned::new(value.trim_matches('`').to_string(), value_span)),
             _ => description.push(line),
         }
     }
-    a.description = description.finish();
+    out.description = description.finish();
+    out
 }
 
 /// The body's prose lines, joined with `\n` and trimmed, built in one buffer.
@@ -260,10 +302,12 @@ fn field_of(line: &str) -> Option<(&'static str, &str, usize)> {
     Some((key, value, value_at))
 }
 
-/// Splits `screenshot, network(POST /a, b -> 200)` on commas outside parentheses.
-pub fn split_evidence(value: &str) -> Vec<String> {
+/// Splits a `Tool:` or `Evidence:` list (`screenshot, network(POST /a, b -> 200)`) on the
+/// commas outside parentheses, brackets and code spans.
+pub fn split_list(value: &str) -> Vec<String> {
     let mut items = Vec::new();
     let mut depth = 0i32;
+    let mut in_code = false;
     let mut start = 0;
     let bytes = value.as_bytes();
     let mut push = |from: usize, to: usize| {
@@ -274,8 +318,10 @@ pub fn split_evidence(value: &str) -> Vec<String> {
     };
     for (i, &b) in bytes.iter().enumerate() {
         match b {
-            b'(' => depth += 1,
-            b')' => depth -= 1,
+            b'`' => in_code = !in_code,
+            _ if in_code => {}
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
             b',' if depth <= 0 => {
                 push(start, i);
                 start = i + 1;
@@ -321,6 +367,22 @@ mod tests {
         let text = "\u{FEFF}### VAL-A-001: x\nTool: http\n";
         let c = parse(text);
         assert_eq!(&text[c.assertions[0].id.span.clone()], "VAL-A-001");
+    }
+
+    #[test]
+    fn droids_contract_layout_states_a_tool_once_per_area() {
+        let text = "# Validation Contract\n\n## Surface: CLI\nTool: tuistory\n\n### Area: M3A\n\n#### VAL-M3A-001: one\nEvidence: terminal output\n\n### Area: Web\nTool: agent-browser, curl (`POST /a, b`)\nEvidence: screenshot\n\n#### VAL-WEB-001: two\n\n#### VAL-WEB-002: three\nTool: curl\n\n## Cross-Area Flows\n\n### VAL-CROSS-001: four\n";
+        let c = parse(text);
+        let tool = |i: usize| c.assertions[i].tool.as_ref().map(|t| (t.value.as_str(), c.assertions[i].tool_inherited));
+        assert_eq!(tool(0), Some(("tuistory", true)));
+        assert_eq!(tool(1), Some(("agent-browser, curl (`POST /a, b`)", true)));
+        assert_eq!(tool(2), Some(("curl", false)));
+        assert_eq!(tool(3), None, "a new level-two section closes the surface");
+        assert_eq!(c.assertions[1].evidence.as_ref().map(|e| e.value.clone()), Some(vec!["screenshot".to_string()]));
+        assert!(c.assertions[1].evidence_inherited && !c.assertions[0].evidence_inherited);
+        assert_eq!(c.assertions[3].area.as_deref(), Some("Cross-Area Flows"));
+        assert_eq!(split_list("agent-browser, curl (`POST /a, b`)"), ["agent-browser", "curl (`POST /a, b`)"]);
+        assert_eq!(split_list("`a, b`, [c, d], e"), ["`a, b`", "[c, d]", "e"]);
     }
 
     #[test]

@@ -1,13 +1,53 @@
-//! features.json: the work queue, read with spans for every value so diagnostics point at the
-//! exact string. Unknown fields are allowed and ignored here (rewrites keep them, see `features_edit`).
+//! features.json in droid's format: the work queue (the array order is the execution order),
+//! read with spans for every value so diagnostics point at the exact string. droid's shapes are
+//! all accepted: a bare array root, `expectedBehavior` as a string or an array, a numeric
+//! `milestone`, features without `fulfills`, `milestone` or `skillName`, and unknown keys (kept
+//! by rewrites, see `features_edit`).
 
 use std::sync::Arc;
 
 use super::json::{self, JsonKind, JsonValue};
 use super::span::{ParseProblem, ProblemKind, Span, Spanned, TextChange};
 
-pub const FEATURE_STATUSES: [&str; 6] = ["pending", "in_progress", "completed", "failed", "blocked", "cancelled"];
-pub const FEATURE_KINDS: [&str; 2] = ["implementation", "fix"];
+/// The only statuses droid accepts.
+pub const FEATURE_STATUSES: [&str; 4] = ["pending", "in_progress", "completed", "cancelled"];
+
+/// droid's built-in validator skills (they have no SKILL.md).
+pub const SCRUTINY_SKILL: &str = "scrutiny-validator";
+pub const USER_TESTING_SKILL: &str = "user-testing-validator";
+
+/// The two validator features droid injects for a milestone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValidatorKind {
+    Scrutiny,
+    UserTesting,
+}
+
+impl ValidatorKind {
+    pub const ALL: [ValidatorKind; 2] = [ValidatorKind::Scrutiny, ValidatorKind::UserTesting];
+
+    /// The skill name, which is also the feature id's prefix and the folder under
+    /// `validation/<m>/` (`scrutiny`, `user-testing`) without `-validator`.
+    pub fn skill(self) -> &'static str {
+        match self {
+            ValidatorKind::Scrutiny => SCRUTINY_SKILL,
+            ValidatorKind::UserTesting => USER_TESTING_SKILL,
+        }
+    }
+
+    /// `scrutiny` or `user-testing`: the folder of its reports under `validation/<m>/`.
+    pub fn folder(self) -> &'static str {
+        match self {
+            ValidatorKind::Scrutiny => "scrutiny",
+            ValidatorKind::UserTesting => "user-testing",
+        }
+    }
+
+    /// The feature id droid gives the validator of `milestone`.
+    pub fn feature_id(self, milestone: &str) -> String {
+        format!("{}-{milestone}", self.skill())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Feature {
@@ -16,16 +56,18 @@ pub struct Feature {
     pub id: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub skill_name: Option<Spanned<String>>,
-    pub milestone: Option<Spanned<String>>,
+    /// Free text; an entry that names a feature (see [`precondition_feature`]) is a dependency.
+    pub preconditions: Vec<Spanned<String>>,
+    /// A string `s` reads as `[s]`.
+    pub expected_behavior: Vec<String>,
     /// `None` when the field is absent; items that are not strings are dropped (and reported).
     pub fulfills: Option<Spanned<Vec<Spanned<String>>>>,
+    /// A number reads as its text.
+    pub milestone: Option<Spanned<String>>,
     pub status: Option<Spanned<String>>,
     pub worker_session_ids: Vec<Spanned<String>>,
-    pub depends_on: Vec<Spanned<String>>,
-    pub kind: Option<Spanned<String>>,
-    pub fixes: Vec<Spanned<String>>,
-    pub expected_behavior: Option<String>,
-    pub verification_steps: Vec<String>,
+    pub current_worker_session_id: Option<Spanned<String>>,
+    pub completed_worker_session_id: Option<Spanned<String>>,
 }
 
 impl Feature {
@@ -38,16 +80,80 @@ impl Feature {
     pub fn status(&self) -> Option<&str> {
         self.status.as_ref().map(|s| s.value.as_str())
     }
-    pub fn is_fix(&self) -> bool {
-        self.kind.as_ref().is_some_and(|k| k.value == "fix")
+    pub fn skill(&self) -> Option<&str> {
+        self.skill_name.as_ref().map(|s| s.value.as_str()).filter(|s| !s.is_empty())
     }
     pub fn is_cancelled(&self) -> bool {
         self.status() == Some("cancelled")
+    }
+    pub fn is_completed(&self) -> bool {
+        self.status() == Some("completed")
+    }
+    /// Completed or cancelled: nothing is left to run.
+    pub fn is_done(&self) -> bool {
+        self.is_completed() || self.is_cancelled()
+    }
+    /// Pending (or without a status): the runner may pick it.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status(), Some("pending") | None)
+    }
+    /// Which validator this is: by its skill, or by droid's id for a validator feature.
+    pub fn validator(&self) -> Option<ValidatorKind> {
+        let by_skill = self.skill().and_then(|s| ValidatorKind::ALL.into_iter().find(|k| k.skill() == s));
+        by_skill.or_else(|| {
+            let id = self.id()?;
+            ValidatorKind::ALL.into_iter().find(|k| id.strip_prefix(k.skill()).is_some_and(|rest| rest.starts_with('-')))
+        })
+    }
+    pub fn is_validator(&self) -> bool {
+        self.validator().is_some()
     }
     /// The claimed assertion ids (empty when `fulfills` is absent).
     pub fn claims(&self) -> &[Spanned<String>] {
         self.fulfills.as_ref().map_or(&[], |f| f.value.as_slice())
     }
+
+    /// The feature ids its preconditions name (see [`precondition_feature`]), each with the
+    /// span of the id inside the entry's string and the index of the entry.
+    pub fn dependency_refs<'a>(&'a self, is_feature: impl Fn(&str) -> bool + 'a) -> impl Iterator<Item = (usize, Spanned<&'a str>)> + 'a {
+        self.preconditions.iter().enumerate().filter_map(move |(i, p)| {
+            let id = precondition_feature(&p.value, &is_feature)?;
+            // The id's place in the written string (`"calc-add is complete"`): after the quote.
+            let at = p.value.find(id).unwrap_or(0);
+            let start = (p.span.start + 1 + at).min(p.span.end);
+            Some((i, Spanned::new(id, start..(start + id.len()).min(p.span.end))))
+        })
+    }
+}
+
+/// The feature a precondition names, when it names one: the entry is a feature id, or a
+/// feature id followed by words saying it is done (`calc-add is complete`). Anything else is
+/// free text for the worker. `is_feature` says which ids exist.
+pub fn precondition_feature<'a>(entry: &'a str, is_feature: impl Fn(&str) -> bool) -> Option<&'a str> {
+    let entry = entry.trim().trim_end_matches('.');
+    let candidate = match entry.split_once(char::is_whitespace) {
+        None => entry,
+        Some((first, rest)) => {
+            let rest = rest.trim().to_ascii_lowercase();
+            let done = ["is complete", "is completed", "is done", "complete", "completed", "done", "is merged", "merged"];
+            if !done.contains(&rest.as_str()) {
+                return None;
+            }
+            first
+        }
+    };
+    let candidate = candidate.trim_matches('`');
+    (is_feature(candidate) || looks_like_feature_id(candidate)).then_some(candidate)
+}
+
+/// A lone hyphenated word starting with a lower-case letter (`calc-add`, `feat-2`,
+/// `feat-日本語`): what a feature id looks like, so a precondition that is one but names no
+/// feature is reported, not read as prose.
+pub fn looks_like_feature_id(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_lowercase())
+        && s.contains('-')
+        && !s.ends_with(['-', '.', ',', ';', ':'])
+        && !s.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | ',' | ';' | ':' | '/'))
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -63,16 +169,22 @@ impl FeaturesFile {
         self.features.iter().map(|f| &**f).find(|f| f.id() == Some(id))
     }
 
-    /// Milestones in the order of their first appearance.
+    /// Milestones in the order of their first appearance among the features that are not
+    /// validators (a plan's order; the queue reorders as it runs, see `MissionState::milestones`).
     pub fn milestones(&self) -> Vec<&str> {
         let mut seen: Vec<&str> = Vec::new();
-        for m in self.features.iter().filter_map(|f| f.milestone()) {
+        for m in self.features.iter().filter(|f| !f.is_validator()).filter_map(|f| f.milestone()) {
             // A milestone's features usually follow each other: one comparison for most.
             if seen.last() != Some(&m) && !seen.contains(&m) {
                 seen.push(m);
             }
         }
         seen
+    }
+
+    /// The ids of the features a feature's preconditions name.
+    pub fn dependencies<'a>(&'a self, feature: &'a Feature) -> impl Iterator<Item = &'a str> {
+        feature.preconditions.iter().filter_map(move |p| precondition_feature(&p.value, |id| self.feature(id).is_some())).filter(move |id| self.feature(id).is_some())
     }
 }
 
@@ -203,16 +315,16 @@ fn shift(span: &mut Span, by: isize) {
 /// Moves every span of a feature (a new field with a span must be added here: the
 /// destructuring does not compile without it).
 fn shift_feature(f: &mut Feature, by: isize) {
-    let Feature { span, id, description, skill_name, milestone, fulfills, status, worker_session_ids, depends_on, kind, fixes, expected_behavior: _, verification_steps: _ } = f;
+    let Feature { span, id, description, skill_name, preconditions, expected_behavior: _, fulfills, milestone, status, worker_session_ids, current_worker_session_id, completed_worker_session_id } = f;
     shift(span, by);
-    for s in [id, description, skill_name, milestone, status, kind].into_iter().flatten() {
+    for s in [id, description, skill_name, milestone, status, current_worker_session_id, completed_worker_session_id].into_iter().flatten() {
         shift(&mut s.span, by);
     }
     if let Some(list) = fulfills {
         shift(&mut list.span, by);
         list.value.iter_mut().for_each(|s| shift(&mut s.span, by));
     }
-    for list in [worker_session_ids, depends_on, fixes] {
+    for list in [worker_session_ids, preconditions] {
         list.iter_mut().for_each(|s| shift(&mut s.span, by));
     }
 }
@@ -231,19 +343,18 @@ fn read_root(root: &JsonValue, out: &mut Read) {
                     }
                 }
                 JsonKind::Invalid => {}
-                _ => schema(&mut out.problems, member.value.span.clone(), format!("`features` must be an array, found {}", member.value.type_name())),
+                _ => schema(&mut out.problems, member.value.span.clone(), format!("`features` must be an array of features, found {}", member.value.type_name())),
             },
-            None => schema(&mut out.problems, root.span.start..root.span.start + 1, "missing field `features` (an array of features)".to_string()),
+            None => schema(&mut out.problems, root.span.start..root.span.start + 1, "missing field `features`: features.json is `{ \"features\": [...] }` (or a bare array of features)".to_string()),
         },
-        // Some tools write a bare array of features: read it, but say what is expected.
+        // droid still reads a legacy bare array of features.
         JsonKind::Array(items) => {
-            schema(&mut out.problems, root.span.start..root.span.start + 1, "expected an object `{ \"features\": [...] }`, found an array".to_string());
             for item in items {
                 read_feature(item, out);
             }
         }
         JsonKind::Invalid => {}
-        _ => schema(&mut out.problems, root.span.clone(), format!("expected an object `{{ \"features\": [...] }}`, found {}", root.type_name())),
+        _ => schema(&mut out.problems, root.span.clone(), format!("features.json must be `{{ \"features\": [...] }}` or an array of features, found {}", root.type_name())),
     }
 }
 
@@ -268,42 +379,38 @@ fn read_feature(item: &JsonValue, out: &mut Read) {
             "id" => f.id = string(problems, "id", v),
             "description" => f.description = string(problems, "description", v),
             "skillName" => f.skill_name = string(problems, "skillName", v),
-            "milestone" => f.milestone = string(problems, "milestone", v),
+            "milestone" => f.milestone = milestone(problems, v),
             "status" => {
                 f.status = string(problems, "status", v);
                 if let Some(s) = &f.status {
                     if !FEATURE_STATUSES.contains(&s.value.as_str()) {
-                        schema(problems, s.span.clone(), format!("unknown status `{}`: expected one of {}", s.value, FEATURE_STATUSES.join(", ")));
-                    }
-                }
-            }
-            "kind" => {
-                f.kind = string(problems, "kind", v);
-                if let Some(k) = &f.kind {
-                    if !FEATURE_KINDS.contains(&k.value.as_str()) {
-                        schema(problems, k.span.clone(), format!("unknown kind `{}`: expected `implementation` or `fix`", k.value));
+                        let hint = match s.value.as_str() {
+                            "failed" | "blocked" => " (droid has no failed or blocked status: a failed attempt goes back to `pending`)",
+                            _ => "",
+                        };
+                        schema(problems, s.span.clone(), format!("unknown status `{}`: `status` is one of {}{hint}", s.value, FEATURE_STATUSES.join(", ")));
                     }
                 }
             }
             "fulfills" => f.fulfills = string_array(problems, "fulfills", v).map(|items| Spanned::new(items, v.span.clone())),
-            "workerSessionIds" => f.worker_session_ids = string_array(problems, "workerSessionIds", v).unwrap_or_default(),
-            "dependsOn" => f.depends_on = string_array(problems, "dependsOn", v).unwrap_or_default(),
-            "fixes" => f.fixes = string_array(problems, "fixes", v).unwrap_or_default(),
-            "expectedBehavior" => f.expected_behavior = string(problems, "expectedBehavior", v).map(|s| s.value),
-            "verificationSteps" => {
-                f.verification_steps = string_array(problems, "verificationSteps", v).unwrap_or_default().into_iter().map(|s| s.value).collect()
+            "preconditions" => f.preconditions = string_array(problems, "preconditions", v).unwrap_or_default(),
+            "expectedBehavior" => {
+                f.expected_behavior = match &v.kind {
+                    JsonKind::String(s) => vec![s.to_string()],
+                    _ => string_array(problems, "expectedBehavior", v).unwrap_or_default().into_iter().map(|s| s.value).collect(),
+                }
             }
+            "workerSessionIds" => f.worker_session_ids = string_array(problems, "workerSessionIds", v).unwrap_or_default(),
+            "currentWorkerSessionId" => f.current_worker_session_id = string_or_null(problems, "currentWorkerSessionId", v),
+            "completedWorkerSessionId" => f.completed_worker_session_id = string_or_null(problems, "completedWorkerSessionId", v),
             _ => {}
         }
     }
     let head = item.span.start..item.span.start + 1;
-    for (present, name) in [(f.id.is_some(), "id"), (f.description.is_some(), "description"), (f.milestone.is_some(), "milestone"), (f.status.is_some(), "status")] {
+    for (present, name) in [(f.id.is_some(), "id"), (f.description.is_some(), "description"), (f.status.is_some(), "status")] {
         if !present && item.get(name).is_none() {
             schema(problems, head.clone(), format!("missing required field `{name}`{}", describe_feature(&f)));
         }
-    }
-    if f.fulfills.is_none() && !f.is_fix() && item.get("fulfills").is_none() {
-        schema(problems, head, format!("missing field `fulfills`{} (only fix features may omit it)", describe_feature(&f)));
     }
     if let Some(id) = &f.id {
         if id.value.trim().is_empty() {
@@ -328,6 +435,32 @@ fn string(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) -> Optio
     }
 }
 
+/// droid-managed session ids: a string, or `null` for none.
+fn string_or_null(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) -> Option<Spanned<String>> {
+    match &v.kind {
+        JsonKind::Null => None,
+        JsonKind::String(s) => Some(Spanned::new(s.to_string(), v.span.clone())),
+        JsonKind::Invalid => None,
+        _ => {
+            schema(problems, v.span.clone(), format!("`{field}` must be a string or null, found {}", v.type_name()));
+            None
+        }
+    }
+}
+
+/// A milestone name: a string, or a number read as its text (droid accepts both).
+fn milestone(problems: &mut Vec<ParseProblem>, v: &JsonValue) -> Option<Spanned<String>> {
+    match &v.kind {
+        JsonKind::Number(n) => Some(Spanned::new(n.to_string(), v.span.clone())),
+        JsonKind::String(s) => Some(Spanned::new(s.to_string(), v.span.clone())),
+        JsonKind::Invalid => None,
+        _ => {
+            schema(problems, v.span.clone(), format!("`milestone` must be a string or a number, found {}", v.type_name()));
+            None
+        }
+    }
+}
+
 fn string_array(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) -> Option<Vec<Spanned<String>>> {
     match &v.kind {
         JsonKind::Array(items) => Some(
@@ -345,7 +478,8 @@ fn string_array(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) ->
         ),
         JsonKind::Invalid => None,
         _ => {
-            schema(problems, v.span.clone(), format!("`{field}` must be an array of strings, found {}", v.type_name()));
+            let shapes = if field == "expectedBehavior" { "a string or an array of strings" } else { "an array of strings" };
+            schema(problems, v.span.clone(), format!("`{field}` must be {shapes}, found {}", v.type_name()));
             None
         }
     }
@@ -356,32 +490,74 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_factory_example() {
-        let text = r#"{
-  "features": [{
-    "id": "feat-auth-login",
-    "description": "Implement login form and session cookie",
-    "skillName": "backend-worker",
-    "milestone": "foundation",
-    "fulfills": ["VAL-AUTH-001", "VAL-AUTH-002"],
-    "status": "pending",
-    "workerSessionIds": []
-  }]
-}"#;
+    fn reads_droids_feature() {
+        let text = r#"{"features":[{"id":"calc-div","description":"div","skillName":"py-worker","preconditions":["calc-add is complete"],"expectedBehavior":["prints 3.5"],"fulfills":["VAL-CALC-002"],"milestone":"core","status":"pending","workerSessionIds":["s1"],"currentWorkerSessionId":null,"completedWorkerSessionId":"s1"}]}"#;
         let file = parse(text);
         assert!(file.problems.is_empty(), "{:?}", file.problems);
         let f = &file.features[0];
-        assert_eq!(f.id(), Some("feat-auth-login"));
-        assert_eq!(&text[f.claims()[1].span.clone()], "\"VAL-AUTH-002\"");
-        assert_eq!(file.milestones(), ["foundation"]);
+        assert_eq!((f.id(), f.skill(), f.milestone(), f.status()), (Some("calc-div"), Some("py-worker"), Some("core"), Some("pending")));
+        assert_eq!(&text[f.claims()[0].span.clone()], "\"VAL-CALC-002\"");
+        assert_eq!(f.expected_behavior, ["prints 3.5"]);
+        assert_eq!((f.current_worker_session_id.as_ref(), f.completed_worker_session_id.as_ref().map(|s| s.value.as_str())), (None, Some("s1")));
+        assert_eq!(file.milestones(), ["core"]);
+    }
+
+    #[test]
+    fn every_shape_droid_accepts_reads_clean() {
+        // A bare array, a string `expectedBehavior`, a numeric milestone, features without
+        // `fulfills`, `milestone` or `skillName`, an empty `fulfills`, unknown keys.
+        let text = r#"[
+  {"id": "m3a", "description": "d", "skillName": "w", "milestone": 3, "preconditions": ["scaffold exists"], "expectedBehavior": "prints 2", "fulfills": ["VAL-M3A-001"], "status": "pending", "x-owner": {"team": 1}},
+  {"id": "add", "description": "add", "status": "pending"},
+  {"id": "infra", "description": "d", "milestone": "3", "fulfills": [], "status": "completed"}
+]"#;
+        let file = parse(text);
+        assert!(file.problems.is_empty(), "{:?}", file.problems);
+        assert_eq!(file.features.len(), 3);
+        assert_eq!(file.features[0].milestone(), Some("3"));
+        assert_eq!(file.features[0].expected_behavior, ["prints 2"]);
+        assert_eq!(file.milestones(), ["3"]);
+    }
+
+    #[test]
+    fn validators_are_known_by_skill_or_by_droids_id() {
+        let file = parse(r#"{"features":[
+            {"id":"scrutiny-validator-core","description":"d","skillName":"scrutiny-validator","milestone":"core","status":"pending"},
+            {"id":"user-testing-validator-core","description":"d","milestone":"core","status":"pending"},
+            {"id":"scrutiny-validatorx","description":"d","status":"pending"},
+            {"id":"a","description":"d","milestone":"first","status":"pending"}]}"#);
+        let kinds: Vec<_> = file.features.iter().map(|f| f.validator()).collect();
+        assert_eq!(kinds, [Some(ValidatorKind::Scrutiny), Some(ValidatorKind::UserTesting), None, None]);
+        assert_eq!(file.milestones(), ["first"], "validators injected at the top do not set the order");
+        assert_eq!(ValidatorKind::UserTesting.feature_id("core"), "user-testing-validator-core");
+    }
+
+    #[test]
+    fn preconditions_that_name_a_feature_are_dependencies() {
+        let is_feature = |id: &str| ["calc-add", "add"].contains(&id);
+        for (entry, named) in [
+            ("calc-add", Some("calc-add")),
+            ("calc-add is complete", Some("calc-add")),
+            ("`calc-add` is completed.", Some("calc-add")),
+            ("add", Some("add")),
+            ("project-scaffold is complete", Some("project-scaffold")),
+            ("calc-add exists and works", None),
+            ("scaffold exists", None),
+            ("core milestone validated", None),
+            ("All implementation features for milestone \"core\" are complete", None),
+            ("Empty git repository with README.md", None),
+            ("scaffold", None),
+        ] {
+            assert_eq!(precondition_feature(entry, is_feature), named, "{entry}");
+        }
     }
 
     const QUEUE: &str = r#"{
   "features": [
     {"id": "a", "description": "d", "milestone": "m", "fulfills": ["VAL-A-001"], "status": "pending", "workerSessionIds": ["s1"]},
-    {"id": "b", "description": "d", "milestone": "m", "fulfills": ["VAL-A-002", 3], "status": "wip", "dependsOn": ["a"]},
+    {"id": "b", "description": "d", "milestone": 2, "fulfills": ["VAL-A-002", 3], "status": "wip", "preconditions": ["a"]},
     7,
-    {"id": "c", "kind": "fix", "description": "d", "milestone": "n", "status": "pending", "fixes": ["x"], "id": "dup"}
+    {"id": "c", "description": "d", "milestone": "n", "status": "pending", "expectedBehavior": "x", "currentWorkerSessionId": null, "id": "dup"}
   ]
 }
 "#;
@@ -441,12 +617,20 @@ mod tests {
     }
 
     #[test]
-    fn schema_problems() {
-        let file = parse(r#"{"features": [{"id": 3, "description": "d", "milestone": "m", "status": "wip", "fulfills": ["A", 1]}, 7, {"id": "fix", "kind": "fix", "description": "d", "milestone": "m", "status": "pending"}]}"#);
+    fn schema_problems_name_the_field_and_the_shapes() {
+        let file = parse(r#"{"features": [{"id": 3, "description": "d", "milestone": true, "status": "failed", "fulfills": ["A", 1], "expectedBehavior": 5, "currentWorkerSessionId": 1}, 7, {"description": "d"}]}"#);
         let messages: Vec<_> = file.problems.iter().map(|p| p.message.as_str()).collect();
-        assert_eq!(messages.len(), 4, "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("unknown status `wip`")));
-        assert!(messages.iter().any(|m| m.contains("feature must be an object")));
+        assert_eq!(messages, [
+            "`id` must be a string, found a number",
+            "`milestone` must be a string or a number, found a boolean",
+            "unknown status `failed`: `status` is one of pending, in_progress, completed, cancelled (droid has no failed or blocked status: a failed attempt goes back to `pending`)",
+            "`fulfills` items must be strings, found a number",
+            "`expectedBehavior` must be a string or an array of strings, found a number",
+            "`currentWorkerSessionId` must be a string or null, found a number",
+            "a feature must be an object, found a number",
+            "missing required field `id`",
+            "missing required field `status`",
+        ]);
         assert_eq!(file.features.len(), 2);
     }
 }

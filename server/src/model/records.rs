@@ -1,9 +1,12 @@
-//! The runner's JSON records: state.json, handoffs, validation rounds, validation-state.json
-//! and progress_log.jsonl. Fields beyond the design's land in `extra` and survive a rewrite.
+//! The mission folder's JSON records in droid's format (droid 0.225): state.json, handoffs,
+//! validation-state.json, the validators' syntheses, reviews and flows, progress_log.jsonl and
+//! worker-transcripts.jsonl. Field names, shapes and key order follow droid's files; what
+//! `missions` adds lives in optional keys droid keeps (or ignores), and every unknown key is
+//! kept in `extra` so a rewrite loses nothing.
 
-use serde::{Deserialize, Serialize};
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// A record read from text: the value when it parsed, and a readable error when it did not.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,33 +23,300 @@ pub fn load<T: for<'de> Deserialize<'de>>(text: &str) -> Loaded<T> {
     }
 }
 
-pub const MISSION_STATUSES: [&str; 9] = [
-    "planning", "awaiting_answers", "awaiting_approval", "running", "validating", "paused", "halted", "completed", "cancelled",
-];
+/// state.json's `state`: the only seven values droid accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DroidState {
+    Planning,
+    AwaitingInput,
+    Initializing,
+    Running,
+    Paused,
+    OrchestratorTurn,
+    Completed,
+}
 
+impl DroidState {
+    pub const ALL: [DroidState; 7] = [DroidState::Planning, DroidState::AwaitingInput, DroidState::Initializing, DroidState::Running, DroidState::Paused, DroidState::OrchestratorTurn, DroidState::Completed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DroidState::Planning => "planning",
+            DroidState::AwaitingInput => "awaiting_input",
+            DroidState::Initializing => "initializing",
+            DroidState::Running => "running",
+            DroidState::Paused => "paused",
+            DroidState::OrchestratorTurn => "orchestrator_turn",
+            DroidState::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DroidState> {
+        DroidState::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// The runner's finer view of a mission. droid knows only [`DroidState`]; the finer status is
+/// kept in state.json's extra key `detailedState` and always written with its droid state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MissionStatus {
+    Planning,
+    AwaitingAnswers,
+    AwaitingApproval,
+    Running,
+    Validating,
+    Paused,
+    Halted,
+    Completed,
+    Cancelled,
+}
+
+impl MissionStatus {
+    pub const ALL: [MissionStatus; 9] = [
+        MissionStatus::Planning,
+        MissionStatus::AwaitingAnswers,
+        MissionStatus::AwaitingApproval,
+        MissionStatus::Running,
+        MissionStatus::Validating,
+        MissionStatus::Paused,
+        MissionStatus::Halted,
+        MissionStatus::Completed,
+        MissionStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissionStatus::Planning => "planning",
+            MissionStatus::AwaitingAnswers => "awaiting_answers",
+            MissionStatus::AwaitingApproval => "awaiting_approval",
+            MissionStatus::Running => "running",
+            MissionStatus::Validating => "validating",
+            MissionStatus::Paused => "paused",
+            MissionStatus::Halted => "halted",
+            MissionStatus::Completed => "completed",
+            MissionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MissionStatus> {
+        MissionStatus::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// The droid state written with this status: a plan waiting for review or answers waits
+    /// on the person (`awaiting_input`); validation is part of running; a halt or a cancel is
+    /// a pause that only the person ends.
+    pub fn droid_state(self) -> DroidState {
+        match self {
+            MissionStatus::Planning => DroidState::Planning,
+            MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval => DroidState::AwaitingInput,
+            MissionStatus::Running | MissionStatus::Validating => DroidState::Running,
+            MissionStatus::Paused | MissionStatus::Halted | MissionStatus::Cancelled => DroidState::Paused,
+            MissionStatus::Completed => DroidState::Completed,
+        }
+    }
+
+    /// The status a droid state means when no finer one is recorded.
+    pub fn from_droid(state: DroidState) -> MissionStatus {
+        match state {
+            DroidState::Planning => MissionStatus::Planning,
+            DroidState::AwaitingInput => MissionStatus::AwaitingAnswers,
+            DroidState::Initializing | DroidState::Running | DroidState::OrchestratorTurn => MissionStatus::Running,
+            DroidState::Paused => MissionStatus::Paused,
+            DroidState::Completed => MissionStatus::Completed,
+        }
+    }
+
+    /// Whether the mission has ended for good.
+    pub fn is_final(self) -> bool {
+        matches!(self, MissionStatus::Completed | MissionStatus::Cancelled)
+    }
+}
+
+/// state.json. droid's keys first (`missionId`, `state`, `workingDirectory`, `createdAt`,
+/// `updatedAt`), every other key droid or a person wrote in `extra`, then the runner's own
+/// optional keys, which droid keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MissionState {
     #[serde(default)]
-    pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<String>,
+    pub mission_id: String,
     #[serde(default)]
-    pub title: String,
+    pub state: String,
     #[serde(default)]
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current_milestone: Option<String>,
-    #[serde(default)]
-    pub round: u32,
+    pub working_directory: String,
     #[serde(default)]
     pub created_at: String,
     #[serde(default)]
     pub updated_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub halt_reason: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// [`MissionStatus`] as text; trusted only while it agrees with `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detailed_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_milestone: Option<String>,
+    /// The milestones in plan order, recorded when the run first starts: the queue itself
+    /// reorders (validators and fixes go to the top), so it cannot tell the order later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub milestones: Vec<String>,
+}
+
+impl MissionState {
+    /// The mission's status: `detailedState` when it agrees with droid's `state` (droid may
+    /// have run the mission since and changed `state` only), else what `state` means. An
+    /// unknown or missing `state` reads as planning.
+    pub fn status(&self) -> MissionStatus {
+        let droid = DroidState::parse(&self.state);
+        let detailed = self.detailed_state.as_deref().and_then(MissionStatus::parse);
+        match (droid, detailed) {
+            (Some(d), Some(m)) if m.droid_state() == d => m,
+            (Some(d), _) => MissionStatus::from_droid(d),
+            (None, Some(m)) => m,
+            (None, None) => MissionStatus::Planning,
+        }
+    }
+
+    /// Sets both `state` and `detailedState`.
+    pub fn set_status(&mut self, status: MissionStatus) {
+        self.state = status.droid_state().as_str().to_string();
+        self.detailed_state = Some(status.as_str().to_string());
+    }
+}
+
+/// A handoff file: `handoffs/<timestamp>__<featureId>__<workerSessionId>.json`, droid's
+/// wrapper around the worker's own report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffFile {
+    #[serde(default)]
+    pub timestamp: String,
+    #[serde(default)]
+    pub worker_session_id: String,
+    #[serde(default)]
+    pub feature_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_path: Option<String>,
+    /// `success`, `partial` or `failure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to_orchestrator: Option<bool>,
+    #[serde(default)]
+    pub handoff: Handoff,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `successState` values.
+pub const SUCCESS_STATES: [&str; 3] = ["success", "partial", "failure"];
+
+/// The worker's report inside a handoff file (droid's `handoff` object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Handoff {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salient_summary: Option<String>,
+    #[serde(default)]
+    pub what_was_implemented: String,
+    #[serde(default)]
+    pub what_was_left_undone: String,
+    #[serde(default)]
+    pub verification: Verification,
+    #[serde(default)]
+    pub tests: Tests,
+    #[serde(default)]
+    pub discovered_issues: Vec<DiscoveredIssue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skill_feedback: Option<SkillFeedback>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Handoff {
+    /// The summary a person reads first: `salientSummary`, else the start of what was done.
+    pub fn summary(&self) -> &str {
+        self.salient_summary.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or(&self.what_was_implemented).trim()
+    }
+
+    /// The test files the worker says it added.
+    pub fn test_files(&self) -> impl Iterator<Item = &str> {
+        self.tests.added.iter().map(|t| t.file.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    #[serde(default)]
+    pub commands_run: Vec<CommandRun>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interactive_checks: Vec<InteractiveCheck>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandRun {
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub observation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct InteractiveCheck {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub observed: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Tests {
+    #[serde(default)]
+    pub added: Vec<TestFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub updated: Vec<Value>,
+    #[serde(default)]
+    pub coverage: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TestFile {
+    #[serde(default)]
+    pub file: String,
+    #[serde(default)]
+    pub cases: Vec<TestCase>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TestCase {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub verifies: String,
+}
+
+/// Issue severities as droid writes them.
+pub const SEVERITIES: [&str; 3] = ["blocking", "non_blocking", "suggestion"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredIssue {
+    #[serde(default)]
+    pub severity: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_fix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -54,165 +324,375 @@ pub struct MissionState {
 pub struct SkillFeedback {
     #[serde(default)]
     pub followed_procedure: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Handoff {
     #[serde(default)]
-    pub salient_summary: String,
-    #[serde(default)]
-    pub what_was_implemented: String,
-    #[serde(default)]
-    pub what_was_left_undone: String,
-    /// A string, or an object such as `{ "commandsRun": [...], "interactiveChecks": [...] }`.
-    #[serde(default)]
-    pub verification: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skill_feedback: Option<SkillFeedback>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub feature_id: Option<String>,
-    /// `completed`, `partial` or `blocked`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_reason: Option<String>,
+    pub deviations: Vec<Deviation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tests_added: Vec<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-pub const SEVERITIES: [&str; 3] = ["blocking", "non-blocking", "suggestion"];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct IssueLocation {
-    pub path: String,
-    /// 1-based.
-    #[serde(default)]
-    pub line: u32,
-}
-
-impl IssueLocation {
-    /// The path, relative to the working directory and inside it (design §2), normalised
-    /// (`./a/../b` -> `b`); `None` for an absolute path or one that climbs out with `..`.
-    pub fn path_inside(&self) -> Option<String> {
-        let mut parts: Vec<&str> = Vec::new();
-        if self.path.starts_with(['/', '\\']) || self.path.get(1..2) == Some(":") {
-            return None;
-        }
-        for part in self.path.split(['/', '\\']) {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    parts.pop()?;
-                }
-                name => parts.push(name),
-            }
-        }
-        (!parts.is_empty()).then(|| parts.join("/"))
-    }
+    pub suggested_changes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct ValidatorIssue {
+pub struct Deviation {
     #[serde(default)]
-    pub id: String,
+    pub step: String,
     #[serde(default)]
-    pub severity: String,
+    pub what_i_did_instead: String,
     #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub detail: String,
-    #[serde(default)]
-    pub assertion_ids: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<IssueLocation>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub why: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct AssertionResult {
-    pub id: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub evidence: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
+/// The statuses validation-state.json holds; a blocked assertion is recorded as `failed`.
+pub const ASSERTION_STATUSES: [&str; 3] = ["pending", "passed", "failed"];
 
+/// One assertion's entry in validation-state.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct ValidatorReport {
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub session_id: String,
-    #[serde(default)]
-    pub assertions: Vec<AssertionResult>,
-    #[serde(default)]
-    pub issues: Vec<ValidatorIssue>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// `validation/<milestone>/round-<n>.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct ValidationRound {
-    pub milestone: String,
-    pub round: u32,
-    #[serde(default)]
-    pub validators: Vec<ValidatorReport>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-pub const ASSERTION_STATUSES: [&str; 4] = ["pending", "passed", "failed", "blocked"];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AssertionState {
     #[serde(default)]
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub milestone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub round: Option<u32>,
-    #[serde(default)]
-    pub evidence: Vec<String>,
-    #[serde(default)]
-    pub issues: Vec<ValidatorIssue>,
+    pub validated_at_milestone: Option<String>,
+    /// Why it failed or could not be checked. Agents write this file by hand, so anything
+    /// that is not a string is kept as its text.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_text")]
+    pub issues: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Ours: the assertion could not be checked (droid records that as `failed`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
+    /// Ours: the round of its milestone's validation that set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u32>,
+    /// Ours: evidence files, relative to the mission folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
-/// `validation-state.json`: the latest status of every assertion.
+impl AssertionState {
+    pub fn is_passed(&self) -> bool {
+        self.status == "passed"
+    }
+}
+
+/// validation-state.json: the latest status of every assertion, in the contract's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ValidationState {
     #[serde(default)]
-    pub assertions: BTreeMap<String, AssertionState>,
+    pub assertions: IndexMap<String, AssertionState>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// One line of progress_log.jsonl.
+/// A string as it is, an array of strings joined, anything else as its JSON text.
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        Value::Array(items) if items.iter().all(Value::is_string) => Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; ")),
+        other => Some(other.to_string()),
+    })
+}
+
+/// `validation/<m>/scrutiny/synthesis.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrutinySynthesis {
+    #[serde(default)]
+    pub milestone: String,
+    #[serde(default)]
+    pub round: u32,
+    /// `pass` or `fail`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub validators_run: IndexMap<String, ValidatorRun>,
+    #[serde(default)]
+    pub reviews_summary: ReviewsSummary,
+    #[serde(default)]
+    pub blocking_issues: Vec<BlockingIssue>,
+    #[serde(default)]
+    pub applied_updates: Vec<Value>,
+    #[serde(default)]
+    pub suggested_guidance_updates: Vec<Value>,
+    #[serde(default)]
+    pub rejected_observations: Vec<Value>,
+    #[serde(default)]
+    pub previous_round: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorRun {
+    #[serde(default)]
+    pub passed: bool,
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewsSummary {
+    #[serde(default)]
+    pub total: u32,
+    #[serde(default)]
+    pub passed: u32,
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default)]
+    pub failed_features: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockingIssue {
+    #[serde(default)]
+    pub feature_id: String,
+    #[serde(default)]
+    pub severity: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `validation/<m>/user-testing/synthesis.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UserTestingSynthesis {
+    #[serde(default)]
+    pub milestone: String,
+    #[serde(default)]
+    pub round: u32,
+    /// `pass` or `fail`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub assertions_summary: AssertionsSummary,
+    #[serde(default)]
+    pub passed_assertions: Vec<String>,
+    #[serde(default)]
+    pub failed_assertions: Vec<FailedAssertion>,
+    #[serde(default)]
+    pub blocked_assertions: Vec<BlockedAssertion>,
+    #[serde(default)]
+    pub applied_updates: Vec<Value>,
+    #[serde(default)]
+    pub previous_round: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AssertionsSummary {
+    #[serde(default)]
+    pub total: u32,
+    #[serde(default)]
+    pub passed: u32,
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default)]
+    pub blocked: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FailedAssertion {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedAssertion {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub blocked_by: String,
+}
+
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    lenient_text(d).map(Option::unwrap_or_default)
+}
+
+/// `validation/<m>/scrutiny/reviews/<featureId>.json`: one feature's code review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Review {
+    #[serde(default)]
+    pub feature_id: String,
+    #[serde(default)]
+    pub reviewed_at: String,
+    #[serde(default)]
+    pub commit_id: Option<String>,
+    #[serde(default)]
+    pub repo_path: Option<String>,
+    #[serde(default)]
+    pub transcript_skeleton_reviewed: bool,
+    #[serde(default)]
+    pub diff_reviewed: bool,
+    /// `pass` or `fail`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub code_review: CodeReview,
+    #[serde(default)]
+    pub shared_state_observations: Vec<Value>,
+    #[serde(default)]
+    pub addresses_failure_from: Option<String>,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CodeReview {
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub issues: Vec<ReviewIssue>,
+}
+
+/// A review's finding; with `file` (and `line`) it is shown on that source line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ReviewIssue {
+    #[serde(default)]
+    pub file: String,
+    /// 1-based.
+    #[serde(default)]
+    pub line: Option<u32>,
+    #[serde(default)]
+    pub severity: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl ReviewIssue {
+    /// The file, relative to the working directory and inside it, normalised (`./a/../b` ->
+    /// `b`); `None` for no file, an absolute path or one that climbs out with `..`.
+    pub fn path_inside(&self) -> Option<String> {
+        relative_inside(&self.file)
+    }
+}
+
+/// `path` relative and inside its root, normalised; `None` when absolute, empty or escaping.
+pub fn relative_inside(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    if path.starts_with(['/', '\\']) || path.get(1..2) == Some(":") {
+        return None;
+    }
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            name => parts.push(name),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// `validation/<m>/user-testing/flows/<groupId>.json`: one group of assertions tested
+/// together, with the steps and evidence of each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Flow {
+    #[serde(default)]
+    pub group_id: String,
+    #[serde(default)]
+    pub tested_at: String,
+    #[serde(default)]
+    pub isolation: Map<String, Value>,
+    #[serde(default)]
+    pub tools_used: Vec<String>,
+    #[serde(default)]
+    pub assertions: Vec<FlowAssertion>,
+    #[serde(default)]
+    pub frictions: Vec<Value>,
+    #[serde(default)]
+    pub blockers: Vec<Value>,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FlowAssertion {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    /// `pass`, `fail`, `blocked` or `skipped`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub steps: Vec<FlowStep>,
+    /// Evidence files by kind (`{"screenshots": ["m/group/a.png"]}`), relative to `evidence/`.
+    #[serde(default)]
+    pub evidence: Map<String, Value>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub issues: Option<String>,
+}
+
+impl FlowAssertion {
+    /// Every evidence path it cites, relative to the mission's `evidence/` folder.
+    pub fn evidence_paths(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for v in self.evidence.values() {
+            match v {
+                Value::String(s) => out.push(s.as_str()),
+                Value::Array(items) => out.extend(items.iter().filter_map(Value::as_str)),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FlowStep {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub expected: String,
+    #[serde(default)]
+    pub observed: String,
+}
+
+/// One line of progress_log.jsonl: `timestamp` first, then `type`, then the event's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgressEvent {
-    pub ts: String,
+    pub timestamp: String,
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(flatten)]
     pub fields: Map<String, Value>,
+}
+
+impl ProgressEvent {
+    /// A string field of the event.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(Value::as_str)
+    }
+}
+
+/// One line of worker-transcripts.jsonl, as droid writes it at the end of every worker (and
+/// validator) session: a Markdown skeleton of the conversation, no usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptSkeleton {
+    pub worker_session_id: String,
+    pub feature_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
+    pub skeleton: String,
+    pub timestamp: String,
 }
 
 /// Reads JSONL bytes: every whole line that parses; a torn last line (no newline) is skipped
@@ -246,24 +726,82 @@ pub fn parse_jsonl<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> (Vec<T>, Vec<S
 mod tests {
     use super::*;
 
+    const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/droid");
+
     #[test]
-    fn unknown_fields_survive_a_round_trip() {
-        let text = r#"{"id":"mis_1","title":"t","status":"running","round":1,"createdAt":"a","updatedAt":"b","droidVersion":"0.9","nested":{"k":[1]}}"#;
-        let state: MissionState = load(text).value.unwrap();
+    fn unknown_fields_survive_a_round_trip_in_droid_order() {
+        let text = r#"{"missionId":"mis_1","state":"paused","workingDirectory":"/r","createdAt":"a","updatedAt":"b","initialFeatureCount":5,"featureRetryBudgetBonus":{"f":5}}"#;
+        let mut state: MissionState = load(text).value.unwrap();
+        state.halt_reason = Some("why".into());
         let back = serde_json::to_string(&state).unwrap();
-        assert!(back.contains(r#""droidVersion":"0.9""#) && back.contains(r#""nested":{"k":[1]}"#), "{back}");
+        assert_eq!(back, r#"{"missionId":"mis_1","state":"paused","workingDirectory":"/r","createdAt":"a","updatedAt":"b","initialFeatureCount":5,"featureRetryBudgetBonus":{"f":5},"haltReason":"why"}"#);
     }
 
     #[test]
-    fn factory_handoff_reads() {
-        let h: Handoff = load(r#"{"salientSummary":"s","whatWasImplemented":"w","whatWasLeftUndone":"","verification":{"commandsRun":["cargo test"]},"commitId":"abc123","skillFeedback":{"followedProcedure":true}}"#).value.unwrap();
-        assert_eq!(h.commit_id.as_deref(), Some("abc123"));
-        assert!(h.skill_feedback.unwrap().followed_procedure);
+    fn the_finer_status_counts_only_while_droid_agrees() {
+        let mut s = MissionState::default();
+        s.set_status(MissionStatus::Halted);
+        assert_eq!((s.state.as_str(), s.status()), ("paused", MissionStatus::Halted));
+        // droid ran the mission since: it rewrote `state` and kept our key.
+        s.state = "running".into();
+        assert_eq!(s.status(), MissionStatus::Running);
+        s.state = "awaiting_input".into();
+        s.detailed_state = Some("awaiting_approval".into());
+        assert_eq!(s.status(), MissionStatus::AwaitingApproval);
+        for status in MissionStatus::ALL {
+            s.set_status(status);
+            assert_eq!(s.status(), status);
+            assert!(DroidState::parse(&s.state).is_some());
+        }
+    }
+
+    #[test]
+    fn droid_handoffs_read_whole() {
+        let text = r#"{"timestamp":"t","workerSessionId":"s","featureId":"f","commitId":"abc","successState":"partial","returnToOrchestrator":true,"handoff":{"salientSummary":"s","whatWasImplemented":"w","whatWasLeftUndone":"u","verification":{"commandsRun":[{"command":"make","exitCode":0,"observation":"ok"}],"interactiveChecks":[{"action":"a","observed":"o"}]},"tests":{"added":[{"file":"t.py","cases":[{"name":"n","verifies":"v"}]}],"updated":["u.py"],"coverage":"c"},"discoveredIssues":[{"severity":"non_blocking","description":"d","suggestedFix":"f"}],"skillFeedback":{"followedProcedure":false,"deviations":[{"step":"1","whatIDidInstead":"x","why":"y"}],"suggestedChanges":["z"]}}}"#;
+        let h: HandoffFile = load(text).value.unwrap();
+        assert_eq!((h.feature_id.as_str(), h.success_state.as_deref(), h.commit_id.as_deref()), ("f", Some("partial"), Some("abc")));
+        assert_eq!(h.handoff.verification.commands_run[0].exit_code, Some(0));
+        assert_eq!(h.handoff.test_files().collect::<Vec<_>>(), ["t.py"]);
+        assert_eq!(h.handoff.skill_feedback.as_ref().unwrap().deviations[0].what_i_did_instead, "x");
+        let back: Value = serde_json::to_value(&h).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(text).unwrap(), "nothing is lost or added");
+    }
+
+    #[test]
+    fn issues_of_validation_state_are_text_whatever_an_agent_wrote() {
+        let v: ValidationState = load(r#"{"assertions":{"VAL-A-002":{"status":"failed","issues":"Wrong text."},"VAL-A-001":{"status":"failed","issues":["a","b"]},"VAL-A-003":{"status":"failed","issues":{"x":1}}}}"#).value.unwrap();
+        let issues: Vec<_> = v.assertions.values().map(|a| a.issues.clone().unwrap()).collect();
+        assert_eq!(issues, ["Wrong text.", "a; b", r#"{"x":1}"#]);
+        assert_eq!(v.assertions.keys().collect::<Vec<_>>(), ["VAL-A-002", "VAL-A-001", "VAL-A-003"], "file order is kept");
+    }
+
+    #[test]
+    fn every_record_of_the_droid_examples_reads() {
+        let dir = std::path::Path::new(EXAMPLES).join("all-event-types-paused");
+        let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+        let state: MissionState = load(&read("state.json")).value.unwrap();
+        assert_eq!((state.mission_id.as_str(), state.status()), ("mis_4be1c0d2", MissionStatus::Paused));
+        assert!(state.extra.contains_key("featureRetryBudgetBonus"));
+        let v: ValidationState = load(&read("validation-state.json")).value.unwrap();
+        assert_eq!(v.assertions["VAL-CALC-002"].issues.as_deref(), Some("`div 1 0` prints `division failed` instead of `error: cannot divide by zero`."));
+        let s: ScrutinySynthesis = load(&read("validation/core/scrutiny/synthesis.json")).value.unwrap();
+        assert_eq!((s.round, s.status.as_str(), s.validators_run["test"].exit_code), (1, "pass", Some(0)));
+        let u: UserTestingSynthesis = load(&read("validation/core/user-testing/synthesis.json")).value.unwrap();
+        assert_eq!(u.failed_assertions[0].id, "VAL-CALC-002");
+        let r: Review = load(&read("validation/core/scrutiny/reviews/calc-divide.json")).value.unwrap();
+        assert_eq!((r.code_review.issues[0].path_inside().as_deref(), r.code_review.issues[0].line), (Some("calc/__main__.py"), Some(14)));
+        let f: Flow = load(&read("validation/core/user-testing/flows/arithmetic.json")).value.unwrap();
+        assert_eq!(f.assertions[1].evidence_paths(), ["core/arithmetic/VAL-CALC-002-div0.txt"]);
+        let (events, errors) = parse_jsonl::<ProgressEvent>(read("progress_log.jsonl").as_bytes());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(events.len(), 33);
+        let (lines, errors) = parse_jsonl::<TranscriptSkeleton>(read("worker-transcripts.jsonl").as_bytes());
+        assert!(errors.is_empty() && !lines.is_empty(), "{errors:?}");
     }
 
     #[test]
     fn jsonl_skips_torn_tail_and_reports_broken_lines() {
-        let (events, errors) = parse_jsonl::<ProgressEvent>(b"{\"ts\":\"t\",\"type\":\"a\"}\nnot json\n{\"ts\":\"t\",\"type\":\"b\"}\n{\"ts\":");
+        let (events, errors) = parse_jsonl::<ProgressEvent>(b"{\"timestamp\":\"t\",\"type\":\"a\"}\nnot json\n{\"timestamp\":\"t\",\"type\":\"b\"}\n{\"timestamp\":");
         assert_eq!(events.len(), 2);
         assert_eq!(errors, ["line 2 (expected ident at line 1 column 2)"]);
     }
@@ -277,11 +815,10 @@ mod tests {
 
     #[test]
     fn issue_paths_stay_inside_the_working_directory() {
-        let inside = |p: &str| IssueLocation { path: p.into(), line: 1 }.path_inside();
-        assert_eq!(inside("src/a.rs").as_deref(), Some("src/a.rs"));
-        assert_eq!(inside("./src/../lib/b.rs").as_deref(), Some("lib/b.rs"));
+        assert_eq!(relative_inside("src/a.rs").as_deref(), Some("src/a.rs"));
+        assert_eq!(relative_inside("./src/../lib/b.rs").as_deref(), Some("lib/b.rs"));
         for outside in ["/etc/passwd", "../x", "a/../../x", "", ".", "C:/x", "\\\\server\\x"] {
-            assert_eq!(inside(outside), None, "{outside}");
+            assert_eq!(relative_inside(outside), None, "{outside}");
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct SessionCall<'a> {
     pub kind: SessionKind,
     pub session_id: &'a str,
     pub task: String,
+    /// What every session of the role in this mission starts from, byte for byte the same
+    /// (sent before the task, so the provider's prompt cache reads it).
+    pub shared_context: Option<String>,
     pub details: serde_json::Value,
 }
 
@@ -50,7 +53,7 @@ impl Agents {
     /// Builds every role's backend. The mission's usage so far is read back from its
     /// transcripts, so `max_tokens_per_mission` holds across resumes.
     pub fn new(config: MissionsConfig, mission_id: &str, mission_dir: &Path, working_dir: &Path, roles: &[AgentRole]) -> Result<Agents, String> {
-        let settings = HttpSettings::default();
+        let settings = HttpSettings::from_limits(&config.limits);
         let http = providers::http_client(&settings).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut backends = HashMap::new();
         let mut recording = None;
@@ -102,12 +105,13 @@ impl Agents {
     /// Runs one fresh session in `working_dir` (a parallel worker's git worktree) instead of
     /// the mission's working directory.
     pub async fn run_in(&self, working_dir: &Path, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
-        let SessionCall { kind, session_id, task, details } = call;
+        let SessionCall { kind, session_id, task, shared_context, details } = call;
         let role = kind.agent_role();
         let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
+        spec.shared_context = shared_context;
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
-        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default() };
+        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default(), skeleton: String::new() };
         let Some(backend) = self.backends.get(&role) else {
             return failed(format!("no provider was set up for the {role} role"));
         };
@@ -131,14 +135,14 @@ impl Agents {
                 None => {
                     let end = SessionEnd::Failed(format!("the recording has no more {role} sessions"));
                     transcript.end_with(end.status(), json!({"reason": end.reason()}));
-                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default() }
+                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default(), skeleton: String::new() }
                 }
             },
         }
     }
 }
 
-/// Names a session's retries after its role and feature.
+/// Names a session's retries and waits after its role and feature.
 struct Named<'a> {
     inner: &'a mut dyn SessionObserver,
     who: String,
@@ -156,5 +160,8 @@ impl SessionObserver for Named<'_> {
     }
     fn on_retry(&mut self, _who: &str, retry: &crate::agent::RetryNotice) {
         self.inner.on_retry(&self.who, retry);
+    }
+    fn on_waiting(&mut self, _who: &str, wait: &crate::agent::WaitNotice) {
+        self.inner.on_waiting(&self.who, wait);
     }
 }

@@ -1,4 +1,7 @@
-//! progress_log.jsonl: the append-only record of every transition, one JSON object a line.
+//! progress_log.jsonl: the append-only record of every transition, one JSON object a line,
+//! `timestamp` first, then `type`. droid's eleven types are used for everything droid has a
+//! type for (worker runs, pauses, resumes, validation triggers); the runner's own types
+//! (planning, validation rounds, fix features, completion) are lines droid ignores.
 
 use std::io;
 use std::path::Path;
@@ -11,14 +14,16 @@ use crate::model::persist;
 use crate::model::records::{self, ProgressEvent};
 use crate::model::timestamp::now_rfc3339;
 
-/// Appends `{ts, type, ...fields}` and returns the event as written.
+/// Appends `{timestamp, type, ...fields}` and returns the event as written. A field that is
+/// null is left out: droid's optional fields are absent, never null.
 pub fn log(mission: &Path, kind: &str, fields: Value) -> io::Result<ProgressEvent> {
-    let fields = match fields {
+    let mut fields = match fields {
         Value::Object(map) => map,
         Value::Null => Map::new(),
         other => Map::from_iter([("value".to_string(), other)]),
     };
-    let event = ProgressEvent { ts: now_rfc3339(), kind: kind.to_string(), fields };
+    fields.retain(|_, v| !v.is_null());
+    let event = ProgressEvent { timestamp: now_rfc3339(), kind: kind.to_string(), fields };
     persist::append_jsonl(&mission.join(PROGRESS_LOG_FILE), &event)?;
     Ok(event)
 }
@@ -52,16 +57,20 @@ pub fn parse_log(bytes: &[u8]) -> (Vec<ProgressEvent>, Vec<String>) {
 }
 
 /// What makes an event the same event: a resumed run that redoes a step logs it only once.
-/// `None` for events that may repeat (a mission is paused, resumed or halted many times).
+/// `None` for events that may repeat (a mission is paused, resumed or started many times).
 pub fn identity(kind: &str, fields: &Map<String, Value>) -> Option<String> {
     let field = |k: &str| fields.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
     let key = match kind {
-        "feature_started" | "handoff_received" => field("sessionId"),
-        "feature_completed" => field("featureId"),
-        "feature_failed" => format!("{}/{}", field("featureId"), field("sessionId")),
-        "validation_started" | "validation_round" | "fix_features_added" => format!("{}/{}", field("milestone"), field("round")),
-        "milestone_started" | "milestone_passed" => field("milestone"),
-        "mission_completed" | "plan_approved" | "plan_submitted" | "contract_written" | "features_written" => String::new(),
+        // droid's: one of each per worker session.
+        "worker_selected_feature" | "worker_started" | "worker_completed" | "worker_failed" | "worker_paused" | "handoff_refused" => field("workerSessionId"),
+        "milestone_validation_triggered" => field("milestone"),
+        "mission_accepted" => String::new(),
+        // The runner's own.
+        "validation_round" | "fix_features_added" => format!("{}/{}", field("milestone"), field("round")),
+        "milestone_passed" => field("milestone"),
+        "mission_completed" | "plan_submitted" => String::new(),
+        // The planner rewrites its files many times; the log says when each was first written.
+        "contract_written" | "features_written" => field("sessionId"),
         _ => return None,
     };
     Some(format!("{kind}/{key}"))
@@ -111,24 +120,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lines_start_with_timestamp_then_type() {
+        let dir = tempfile::tempdir().unwrap();
+        log(dir.path(), "worker_started", serde_json::json!({"workerSessionId": "s", "spawnId": "worker_0a1b2c3d", "modelId": null})).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(PROGRESS_LOG_FILE)).unwrap();
+        assert!(text.starts_with("{\"timestamp\":\"") && text.contains("\",\"type\":\"worker_started\",\"workerSessionId\":\"s\""), "{text}");
+        assert!(!text.contains("modelId"), "an unknown optional field is absent, not null: {text}");
+        assert!(text.ends_with("}\n") && text.lines().count() == 1);
+    }
+
+    #[test]
     fn a_journal_logs_an_identified_event_once_even_across_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path());
-        assert!(j.log("feature_completed", serde_json::json!({"featureId": "a"})).unwrap().is_some());
-        assert!(j.log("feature_completed", serde_json::json!({"featureId": "a"})).unwrap().is_none());
+        assert!(j.log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"})).unwrap().is_some());
+        assert!(j.log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"})).unwrap().is_none());
         assert!(j.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
         let mut again = Journal::open(dir.path());
-        assert!(again.log("feature_completed", serde_json::json!({"featureId": "a"})).unwrap().is_none());
+        assert!(again.log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"})).unwrap().is_none());
         assert!(again.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
         assert_eq!(read_all(dir.path()).len(), 3);
     }
 
-    const EVENT: &str = r#"{"ts":"2026-01-01T00:00:00Z","type":"note","text":"ok"}"#;
+    const EVENT: &str = r#"{"timestamp":"2026-01-01T00:00:00.000Z","type":"note","text":"ok"}"#;
 
     #[test]
     fn a_torn_tail_cutting_a_multibyte_character_loses_only_that_line_silently() {
         let mut bytes = format!("{EVENT}\n{EVENT}\n").into_bytes();
-        bytes.extend_from_slice(b"{\"ts\":\"2026-01-01T00:00:01Z\",\"type\":\"note\",\"text\":\"caf\xc3");
+        bytes.extend_from_slice(b"{\"timestamp\":\"2026-01-01T00:00:01.000Z\",\"type\":\"note\",\"text\":\"caf\xc3");
         let (events, notes) = parse_log(&bytes);
         assert_eq!((events.len(), notes), (2, Vec::<String>::new()));
     }
@@ -136,7 +155,7 @@ mod tests {
     #[test]
     fn a_bad_middle_line_is_skipped_with_a_note_naming_it() {
         let mut bytes = format!("{EVENT}\n").into_bytes();
-        bytes.extend_from_slice(b"{\"ts\":\"x\",\"type\":\"note\",\"text\":\"caf\xc3\"}\n");
+        bytes.extend_from_slice(b"{\"timestamp\":\"x\",\"type\":\"note\",\"text\":\"caf\xc3\"}\n");
         bytes.extend_from_slice(format!("not json\n{EVENT}\n").as_bytes());
         let (events, notes) = parse_log(&bytes);
         assert_eq!(events.len(), 2);
@@ -148,7 +167,7 @@ mod tests {
     fn read_all_keeps_the_good_lines_of_a_log_that_is_not_all_utf8() {
         let dir = tempfile::tempdir().unwrap();
         let mut bytes = format!("{EVENT}\n{EVENT}\n").into_bytes();
-        bytes.extend_from_slice(b"{\"ts\":\"t\",\"type\":\"note\",\"text\":\"caf\xc3");
+        bytes.extend_from_slice(b"{\"timestamp\":\"t\",\"type\":\"note\",\"text\":\"caf\xc3");
         std::fs::write(dir.path().join(PROGRESS_LOG_FILE), bytes).unwrap();
         assert_eq!(read_all(dir.path()).len(), 2);
         assert!(read_all_noted(dir.path()).1.is_empty());

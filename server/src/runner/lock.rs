@@ -75,6 +75,13 @@ fn acquire_file(path: PathBuf, mission: Option<&Path>) -> Result<RunLock, LockEr
     Err(LockError::Held { pid, by, mission })
 }
 
+/// Whether a runner is alive on the mission at `mission` now: its `run.lock` names a live
+/// `missions` process. A state.json that says `running` without one is a run that died (or a
+/// folder copied from elsewhere); nothing is running it.
+pub fn run_alive(mission: &Path) -> bool {
+    std::fs::read_to_string(mission.join(LOCK_FILE)).ok().and_then(|t| holder_of(&t)).is_some_and(|(pid, _, _)| is_runner_alive(pid))
+}
+
 impl Drop for RunLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
@@ -132,7 +139,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lock = RunLock::acquire(dir.path()).unwrap();
         assert!(matches!(RunLock::acquire(dir.path()), Err(LockError::Held { pid, .. }) if pid == std::process::id()));
+        assert!(run_alive(dir.path()));
         drop(lock);
+        assert!(!run_alive(dir.path()), "no lock file: nothing runs");
         // The refusal names what holds the lock: the editor's server, or a terminal's run.
         std::fs::write(dir.path().join(LOCK_FILE), format!("{{\"pid\": {}, \"by\": \"lsp\"}}\n", std::process::id())).unwrap();
         let held = RunLock::acquire(dir.path()).unwrap_err().to_string();
@@ -141,6 +150,7 @@ mod tests {
         assert!(!dir.path().join(LOCK_FILE).exists());
         // A pid that cannot exist (above pid_max) is a crashed runner's.
         std::fs::write(dir.path().join(LOCK_FILE), "{\"pid\": 4194305}\n").unwrap();
+        assert!(!run_alive(dir.path()), "a dead runner's lock");
         let taken = RunLock::acquire(dir.path()).unwrap();
         drop(taken);
         std::fs::write(dir.path().join(LOCK_FILE), "garbage").unwrap();

@@ -9,6 +9,7 @@ pub mod events;
 pub mod failpoint;
 pub mod fix;
 pub mod git;
+pub mod handoffs;
 pub mod locate;
 pub mod lock;
 pub mod new;

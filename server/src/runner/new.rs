@@ -1,12 +1,12 @@
-//! `missions new`: a mission folder under `<workspace>/.missions/<slug>/` with mission.md,
-//! state.json and working_directory.txt, excluded from git.
+//! `missions new`: a mission folder under `<workspace>/.missions/<slug>/` with mission.md
+//! (`# <title>` and the goal), state.json (droid's, state `planning`) and
+//! working_directory.txt, excluded from git.
 
 use std::path::{Path, PathBuf};
 
 use crate::model::folder::{MISSIONS_DIR, MISSION_FILE, STATE_FILE, WORKING_DIRECTORY_FILE};
 use crate::model::persist::{write_atomic, write_json_atomic};
 use crate::model::records::MissionState;
-use crate::model::timestamp::now_rfc3339;
 
 use super::{events, git};
 
@@ -30,6 +30,7 @@ pub enum NewError {
 #[derive(Debug)]
 pub struct NewMission {
     pub dir: PathBuf,
+    pub title: String,
     pub state: MissionState,
 }
 
@@ -83,23 +84,14 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
     };
     git::exclude(&repo, &format!("/{MISSIONS_DIR}/{slug}/"))?;
 
-    let uuid = uuid::Uuid::new_v4();
-    let now = now_rfc3339();
-    let state = MissionState {
-        id: format!("mis_{}", &uuid.simple().to_string()[..8]),
-        uuid: Some(uuid.to_string()),
-        title: title.clone(),
-        status: "planning".to_string(),
-        created_at: now.clone(),
-        updated_at: now,
-        ..MissionState::default()
-    };
+    let state = super::state::fresh_state(&repo);
     let mission_md = format!("# {title}\n\n{goal}\n");
     write_atomic(&dir.join(MISSION_FILE), mission_md.as_bytes()).map_err(|e| write_err(&dir, e))?;
-    write_atomic(&dir.join(WORKING_DIRECTORY_FILE), format!("{}\n", repo.display()).as_bytes()).map_err(|e| write_err(&dir, e))?;
+    // As droid writes it: the absolute path, no trailing newline.
+    write_atomic(&dir.join(WORKING_DIRECTORY_FILE), repo.display().to_string().as_bytes()).map_err(|e| write_err(&dir, e))?;
     write_json_atomic(&dir.join(STATE_FILE), &state).map_err(|e| write_err(&dir, e))?;
-    events::log(&dir, "mission_created", serde_json::json!({"id": state.id, "title": title, "slug": slug})).map_err(|e| write_err(&dir, e))?;
-    Ok(NewMission { dir, state })
+    events::log(&dir, "mission_created", serde_json::json!({"missionId": state.mission_id, "title": title, "slug": slug})).map_err(|e| write_err(&dir, e))?;
+    Ok(NewMission { dir, title, state })
 }
 
 /// The first line of the goal, shortened to a title.

@@ -15,6 +15,7 @@ use super::agents::SessionCall;
 use super::events::Journal;
 use super::git;
 use super::progress::{Progress, ToolFeed, Update};
+use crate::model::records::MissionStatus;
 use super::run::{Ctx, Step};
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler, PlanLint};
 use crate::agent::session::{SessionEnd, SessionObserver};
@@ -210,6 +211,10 @@ impl SessionObserver for PlanFeed<'_> {
     fn on_retry(&mut self, who: &str, retry: &crate::agent::RetryNotice) {
         self.tools.on_retry(who, retry);
     }
+
+    fn on_waiting(&mut self, who: &str, wait: &crate::agent::WaitNotice) {
+        self.tools.on_waiting(who, wait);
+    }
 }
 
 /// Runs a planning session. `Step::Continue` when a clean plan was submitted (the state is
@@ -219,20 +224,19 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
     let qs = questions(&mission_md);
     let unanswered = qs.iter().filter(|q| q.answer.is_empty()).count();
     if unanswered > 0 && ctx.agents.allow_questions {
-        ctx.state.state.status = "awaiting_answers".into();
+        ctx.state.set_status(MissionStatus::AwaitingAnswers);
         ctx.save_state()?;
         return Ok(Step::AwaitingAnswers);
     }
     let task = planning_task(&ctx.mission, &ctx.repo, &mission_md, ctx.agents.allow_questions);
-    ctx.state.state.status = "planning".into();
-    ctx.state.state.halt_reason = None;
+    ctx.state.set_status(MissionStatus::Planning);
     ctx.save_state()?;
     let session_id = new_session_id();
     ctx.log("planning_started", json!({"sessionId": session_id, "answers": qs.len() - unanswered}))?;
     ctx.progress.update(Update::Note("planning: the orchestrator writes the validation contract, then the features"));
     let mut lint = BoundedPlanLint { lint: PlanLint { mission_dir: ctx.mission.clone() }, refused: 0 };
     let details = json!({"purpose": "plan"});
-    let call = SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, details };
+    let call = SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, shared_context: None, details };
     let progress: &mut dyn Progress = &mut *ctx.progress;
     let mut feed = PlanFeed { tools: ToolFeed { progress }, journal: &mut ctx.journal, mission: &ctx.mission, session_id: &session_id, error: None };
     let outcome = ctx.agents.run(call, &mut lint, &ctx.cancel, &mut feed).await;
@@ -249,7 +253,7 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
             if needs_plan(&ctx.mission) {
                 return Ok(Step::Halt("the orchestrator submitted a plan without validation-contract.md and features.json".into()));
             }
-            ctx.state.state.status = "awaiting_approval".into();
+            ctx.state.set_status(MissionStatus::AwaitingApproval);
             ctx.save_state()?;
             ctx.log("plan_submitted", json!({"sessionId": session_id, "warnings": value["warnings"].clone()}))?;
             Ok(Step::Continue)
@@ -258,7 +262,7 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
             for q in &asked {
                 ctx.log("question_asked", json!({"sessionId": session_id, "question": q}))?;
             }
-            ctx.state.state.status = "awaiting_answers".into();
+            ctx.state.set_status(MissionStatus::AwaitingAnswers);
             ctx.save_state()?;
             Ok(Step::AwaitingAnswers)
         }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::session::SessionObserver;
-use crate::agent::turn::RetryNotice;
+use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::agent::tools::ToolOutput;
 use crate::model::records::ProgressEvent;
 
@@ -34,6 +34,9 @@ pub enum Update<'a> {
     /// A model call failed and is tried again after a wait: `who` is the session (role,
     /// feature), `attempt` the one that failed.
     Retry { who: &'a str, error: &'a ProviderError, delay: Duration, attempt: u32 },
+    /// A model call has waited `waited` for the provider's first answer (`over`: the wait
+    /// ended, the answer began or the attempt failed).
+    Waiting { who: &'a str, waited: Duration, over: bool },
     Note(&'a str),
 }
 
@@ -66,6 +69,7 @@ impl<W: Write + Send> Progress for Lines<W> {
         }
         let line = match u {
             Update::Tool { .. } if self.verbosity != Verbosity::Verbose => return,
+            Update::Waiting { over: true, .. } => return,
             other => describe(&other),
         };
         let _ = writeln!(self.out, "{line}");
@@ -86,7 +90,18 @@ pub fn describe(u: &Update) -> String {
         Update::Fixing { milestone, round } => format!("  orchestrator: fix features for round {round} of {milestone}"),
         Update::Tool { name, summary } => format!("    {name} {summary}"),
         Update::Retry { who, error, delay, attempt } => retry_line(who, error, *delay, *attempt),
+        Update::Waiting { who, waited, .. } => format!("    {who}: waiting for the provider, {} s", waited_secs(*waited)),
         Update::Note(text) => text.to_string(),
+    }
+}
+
+/// `42` (whole seconds), or `1.5` under ten seconds (a short first-byte timeout is told about
+/// every fraction of a second).
+fn waited_secs(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1}", d.as_secs_f64())
+    } else {
+        format!("{}", d.as_secs_f64().round() as u64)
     }
 }
 
@@ -98,6 +113,7 @@ fn retry_line(who: &str, error: &ProviderError, delay: Duration, attempt: u32) -
         ErrorKind::Overloaded => "the provider is overloaded",
         ErrorKind::Server => "the provider failed",
         ErrorKind::Timeout => "the provider timed out",
+        ErrorKind::FirstByteTimeout => "no answer from the provider",
         ErrorKind::Transport => "cannot reach the provider",
         ErrorKind::StreamInterrupted => "the answer broke off",
         _ => "the model call failed",
@@ -128,12 +144,14 @@ impl FeatureTally {
         self.done = done.min(total);
     }
 
-    /// An event of progress_log.jsonl: a completed feature moves the bar (each is logged
-    /// once); fix features make it longer.
+    /// An event of progress_log.jsonl: a feature whose completion the runner accepted moves
+    /// the bar (droid's `worker_completed`, logged once per session; validators are not
+    /// features of the bar); fix features make it longer.
     pub fn event(&mut self, e: &ProgressEvent) {
         let Some(total) = self.total.as_mut() else { return };
+        let validator = e.str("featureId").is_some_and(|f| f.starts_with("scrutiny-validator-") || f.starts_with("user-testing-validator-"));
         match e.kind.as_str() {
-            "feature_completed" => self.done = (self.done + 1).min(*total),
+            "worker_completed" if e.fields.get("validatorsPassed") == Some(&Value::Bool(true)) && !validator => self.done = (self.done + 1).min(*total),
             "fix_features_added" => *total += e.fields.get("featureIds").and_then(Value::as_array).map_or(0, Vec::len),
             _ => {}
         }
@@ -172,6 +190,8 @@ pub struct Bars {
     multi: MultiProgress,
     features: std::sync::Arc<std::sync::Mutex<FeatureBar>>,
     activity: ProgressBar,
+    /// What the spinner said before a wait for the provider took it over.
+    activity_text: String,
     verbosity: Verbosity,
 }
 
@@ -185,7 +205,7 @@ impl Bars {
         activity.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
         activity.enable_steady_tick(Duration::from_millis(120));
         let features = FeatureBar { multi: multi.clone(), bar: features, tally: FeatureTally::default(), shown: false };
-        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, verbosity }
+        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, activity_text: String::new(), verbosity }
     }
 
     fn with_features(&self, f: impl FnOnce(&mut FeatureBar)) {
@@ -195,6 +215,11 @@ impl Bars {
 
     fn println(&self, line: String) {
         let _ = self.multi.println(line);
+    }
+
+    fn say(&mut self, text: String) {
+        self.activity.set_message(text.clone());
+        self.activity_text = text;
     }
 }
 
@@ -207,7 +232,7 @@ impl Progress for Bars {
                     f.tally.started(*done, *total);
                     f.draw();
                 });
-                self.activity.set_message(describe(&u).trim().to_string());
+                self.say(describe(&u).trim().to_string());
             }
             Update::FeatureFinished { .. } | Update::RoundResult { .. } => self.println(describe(&u)),
             Update::Tool { .. } => {
@@ -216,7 +241,10 @@ impl Progress for Bars {
                 }
             }
             Update::Note(_) | Update::Retry { .. } => self.println(describe(&u)),
-            _ => self.activity.set_message(describe(&u).trim().to_string()),
+            // The wait shows in the spinner, then it says again what runs.
+            Update::Waiting { over: false, .. } => self.activity.set_message(describe(&u).trim().to_string()),
+            Update::Waiting { over: true, .. } => self.activity.set_message(self.activity_text.clone()),
+            _ => self.say(describe(&u).trim().to_string()),
         }
     }
 
@@ -261,6 +289,10 @@ impl SessionObserver for ToolFeed<'_> {
     fn on_retry(&mut self, who: &str, retry: &RetryNotice) {
         self.progress.update(Update::Retry { who, error: &retry.error, delay: retry.delay, attempt: retry.attempt });
     }
+
+    fn on_waiting(&mut self, who: &str, wait: &WaitNotice) {
+        self.progress.update(Update::Waiting { who, waited: wait.waited, over: wait.over });
+    }
 }
 
 #[cfg(test)]
@@ -294,15 +326,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_wait_for_the_provider_is_a_line_with_its_seconds_and_its_end_is_silent() {
+        let mut normal = Lines { out: Vec::new(), verbosity: Verbosity::Normal };
+        normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(42_300), over: false });
+        normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(43_000), over: true });
+        normal.update(Update::Waiting { who: "validator", waited: Duration::from_millis(1_500), over: false });
+        assert_eq!(String::from_utf8(normal.out).unwrap(), "    worker feat-add: waiting for the provider, 42 s\n    validator: waiting for the provider, 1.5 s\n");
+    }
+
     fn event(kind: &str, fields: Value) -> ProgressEvent {
-        ProgressEvent { ts: "2026-01-01T00:00:00Z".into(), kind: kind.into(), fields: fields.as_object().cloned().unwrap_or_default() }
+        ProgressEvent { timestamp: "2026-01-01T00:00:00.000Z".into(), kind: kind.into(), fields: fields.as_object().cloned().unwrap_or_default() }
     }
 
     #[test]
     fn planning_shows_no_features_bar() {
         let mut t = FeatureTally::default();
         assert_eq!(t.bar(), None);
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "a"})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "a", "validatorsPassed": true})));
         t.event(&event("fix_features_added", serde_json::json!({"featureIds": ["x"]})));
         assert_eq!(t.bar(), None, "no count before the first feature starts");
         t.started(0, 0);
@@ -315,15 +356,17 @@ mod tests {
         t.started(0, 3);
         assert_eq!(t.bar(), Some((0, 3)));
         for id in ["a", "b", "c"] {
-            t.event(&event("feature_completed", serde_json::json!({"featureId": id})));
+            t.event(&event("worker_completed", serde_json::json!({"featureId": id, "validatorsPassed": true})));
         }
         assert_eq!(t.bar(), Some((3, 3)));
         t.event(&event("fix_features_added", serde_json::json!({"milestone": "m", "round": 1, "featureIds": ["fix-1", "fix-2"]})));
         assert_eq!(t.bar(), Some((3, 5)));
         t.started(3, 5);
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "fix-1"})));
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "fix-2"})));
-        t.event(&event("feature_completed", serde_json::json!({"featureId": "extra"})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-1", "validatorsPassed": true})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "user-testing-validator-m", "validatorsPassed": true})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-2", "validatorsPassed": false})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-2", "validatorsPassed": true})));
+        t.event(&event("worker_completed", serde_json::json!({"featureId": "extra", "validatorsPassed": true})));
         assert_eq!(t.bar(), Some((5, 5)), "never past the end");
     }
 

@@ -1,17 +1,18 @@
 //! Reads what `missions report` needs from a mission folder and its repository: state.json,
-//! features.json, progress_log.jsonl, worker-transcripts.jsonl, validation/*/round-*.json,
-//! `[prices]` from missions.toml and `git diff --numstat` from the mission's base commit to
-//! its branch. Nothing here fails: what cannot be read becomes a note in the report.
+//! mission.md's title, features.json, progress_log.jsonl, sessions.jsonl, the validators'
+//! syntheses (each round's, or droid's latest) and reviews under validation/, `[prices]` from
+//! missions.toml and `git diff --numstat` from the mission's base commit to its branch.
+//! Nothing here fails: what cannot be read becomes a note in the report.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::agent::config::{find_config, MissionsConfig};
 use crate::agent::transcript::TRANSCRIPT_FILE;
-use crate::analysis::report::{parse_numstat, DiffInput, Price, ReportInput, TranscriptLine};
-use crate::model::folder::{self, FEATURES_FILE, STATE_FILE};
-use crate::model::records::{self, MissionState, ValidationRound};
-use crate::model::features;
+use crate::analysis::report::{parse_numstat, DiffInput, Price, ReportInput, RoundRecord, TranscriptLine};
+use crate::model::features::{self, ValidatorKind};
+use crate::model::folder::{self, FEATURES_FILE, STATE_FILE, VALIDATION_DIR};
+use crate::model::records::{self, MissionState, ScrutinySynthesis, UserTestingSynthesis};
 
 use super::{events, git};
 
@@ -54,10 +55,19 @@ pub fn load(dir: &Path) -> ReportInput {
         note(e);
     }
     let rounds = read_rounds(dir, &mut note);
+    let (validation, errors) = folder::read_validation(dir);
+    for (path, e) in errors {
+        note(format!("{}: {e}", path.strip_prefix(dir).unwrap_or(&path).display()));
+    }
+    for (path, e) in folder::read_handoffs(dir).1 {
+        note(format!("{}: {e}", path.strip_prefix(dir).unwrap_or(&path).display()));
+    }
     let prices = read_prices(dir, &mut note);
     let diff = read_diff(dir, state.as_ref(), features.as_ref());
 
     input.events = events::read_all(dir);
+    input.title = folder::mission_title(dir);
+    input.validation = validation;
     input.state = state;
     input.features = features;
     input.transcript = transcript;
@@ -101,29 +111,47 @@ fn read_transcript(path: &Path) -> (Vec<TranscriptLine>, Option<String>) {
     (lines, (bad > 0).then(|| format!("{TRANSCRIPT_FILE}: {bad} line(s) were not transcript records and were skipped")))
 }
 
-/// Every `validation/<milestone>/round-<n>.json`, in milestone folder and round order.
-fn read_rounds(dir: &Path, note: &mut impl FnMut(String)) -> Vec<ValidationRound> {
-    let mut files: Vec<(String, u32, PathBuf)> = Vec::new();
-    let Ok(milestones) = std::fs::read_dir(dir.join("validation")) else { return Vec::new() };
-    for m in milestones.filter_map(Result::ok) {
-        let Ok(rounds) = std::fs::read_dir(m.path()) else { continue };
-        for r in rounds.filter_map(Result::ok) {
-            let name = r.file_name().to_string_lossy().into_owned();
-            if let Some(n) = name.strip_prefix("round-").and_then(|s| s.strip_suffix(".json")).and_then(|s| s.parse().ok()) {
-                files.push((m.file_name().to_string_lossy().into_owned(), n, r.path()));
-            }
-        }
-    }
-    files.sort();
+/// Every round of every validator: `validation/<m>/<validator>/synthesis-round-<n>.json` (the
+/// runner keeps each round), and `synthesis.json` for a round not kept so (droid keeps only
+/// the latest). In milestone folder, validator and round order.
+fn read_rounds(dir: &Path, note: &mut impl FnMut(String)) -> Vec<RoundRecord> {
     let mut out = Vec::new();
-    for (_, _, path) in files {
-        let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
-        match folder::read_text(&path) {
-            Ok(text) => match records::load::<ValidationRound>(&text) {
-                records::Loaded { value: Some(v), .. } => out.push(v),
-                records::Loaded { error, .. } => note(format!("{shown}: not a validation round ({})", error.unwrap_or_default())),
-            },
-            Err(e) => note(format!("{shown}: {e}")),
+    let Ok(milestones) = std::fs::read_dir(dir.join(VALIDATION_DIR)) else { return out };
+    let mut folders: Vec<PathBuf> = milestones.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    folders.sort();
+    for m in folders {
+        for kind in ValidatorKind::ALL {
+            let vdir = m.join(kind.folder());
+            let Ok(entries) = std::fs::read_dir(&vdir) else { continue };
+            let mut files: Vec<(u32, PathBuf)> = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let round = if name == "synthesis.json" { u32::MAX } else { name.strip_prefix("synthesis-round-")?.strip_suffix(".json")?.parse().ok()? };
+                    Some((round, e.path()))
+                })
+                .collect();
+            files.sort();
+            for (_, path) in files {
+                let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                let text = match folder::read_text(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        note(format!("{shown}: {e}"));
+                        continue;
+                    }
+                };
+                let record = match kind {
+                    ValidatorKind::Scrutiny => records::load::<ScrutinySynthesis>(&text).value.map(|s| RoundRecord { milestone: s.milestone, validator: kind.folder().into(), round: s.round, passed: s.status == "pass", blocking: s.blocking_issues.len() }),
+                    ValidatorKind::UserTesting => records::load::<UserTestingSynthesis>(&text).value.map(|u| RoundRecord { milestone: u.milestone, validator: kind.folder().into(), round: u.round, passed: u.status == "pass", blocking: u.failed_assertions.len() + u.blocked_assertions.len() }),
+                };
+                match record {
+                    // droid's latest synthesis repeats a round the runner kept already.
+                    Some(r) if out.iter().any(|x: &RoundRecord| x.milestone == r.milestone && x.validator == r.validator && x.round == r.round) => {}
+                    Some(r) => out.push(r),
+                    None => note(format!("{shown}: not a synthesis")),
+                }
+            }
         }
     }
     out
@@ -154,7 +182,7 @@ fn read_diff(dir: &Path, state: Option<&MissionState>, features: Option<&feature
     }
     let Some(state) = state else { return DiffInput::Unavailable("no state.json".into()) };
     let bases = state.extra.get("milestoneBases").and_then(|v| v.as_object());
-    let order: Vec<&str> = features.map(|f| f.milestones()).unwrap_or_default();
+    let order: Vec<&str> = if state.milestones.is_empty() { features.map(|f| f.milestones()).unwrap_or_default() } else { state.milestones.iter().map(String::as_str).collect() };
     let base = bases.and_then(|b| order.iter().find_map(|m| b.get(*m)).or_else(|| b.values().next())).and_then(|v| v.as_str());
     let Some(base) = base.filter(|b| !b.starts_with('-')) else {
         return DiffInput::Unavailable("no milestone has started yet (state.json has no milestoneBases)".into());

@@ -1,4 +1,5 @@
-//! `missions run`: the state machine of design §6 on a mission whose plan exists. Every
+//! `missions run`: the state machine of design §6, playing droid's runner on a mission folder
+//! in droid's format (one `missions new` made, or one droid planned or paused). Every
 //! transition is written to disk (state.json, features.json, progress_log.jsonl) before it is
 //! acted on, so a run killed at any point resumes where the files say.
 
@@ -14,15 +15,16 @@ use super::lock::{LockError, RunLock};
 use super::locate;
 use super::progress::{Progress, Update};
 use super::queue::{self, Queue};
-use super::schedule::{self, Next};
+use super::schedule::{self, Facts, Next};
 use super::state::StateStore;
-use super::validate::{self, RoundOutcome};
+use super::validate;
 use super::worker;
 use super::worktree;
 use crate::agent::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
 use crate::agent::final_tool::lint_plan;
 use crate::agent::CancellationToken;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};
+use crate::model::records::MissionStatus;
 
 /// Exit codes of design §6.
 pub const EXIT_COMPLETED: i32 = 0;
@@ -108,6 +110,23 @@ pub enum Step {
     Pause,
     AwaitingAnswers,
     Halt(String),
+    /// A halt that names its feature and whether the feature used up its sessions.
+    HaltWith(Halt),
+}
+
+/// Why the mission stops and waits for the person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Halt {
+    pub reason: String,
+    /// The feature used up its sessions: droid's `feature_retry_limit_exceeded` pause.
+    pub retry_limit: bool,
+    pub feature: Option<String>,
+}
+
+impl From<String> for Halt {
+    fn from(reason: String) -> Halt {
+        Halt { reason, retry_limit: false, feature: None }
+    }
 }
 
 /// Everything a running loop holds.
@@ -182,7 +201,8 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
                 let open = super::plan::questions(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default()).iter().filter(|q| q.answer.is_empty()).count();
                 return Ok(RunResult::new(EXIT_WAITING, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `missions run` again (or `missions run --yes` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display())));
             }
-            Step::Halt(reason) => return halt(ctx, &reason),
+            Step::Halt(reason) => return halt(ctx, reason.into()),
+            Step::HaltWith(h) => return halt(ctx, h),
         }
     }
     if opts.target != Target::All {
@@ -202,33 +222,35 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
     if let Err(result) = start(opts, ctx, auto_approve) {
         return Ok(result);
     }
-    if let Target::Feature(id) = &opts.target {
-        let queue = Queue::load(&ctx.mission)?;
-        if let Some(status @ ("failed" | "blocked")) = queue.feature(id).and_then(|f| f.status()) {
-            queue::set_status(&ctx.mission, id, "pending")?;
-            ctx.log("feature_reset", json!({"featureId": id, "from": status, "by": ctx.origin.approval(true)}))?;
-        }
-    }
     drive(ctx, &opts.target).await
 }
 
 /// Reads what a run needs: the state, the repository, missions.toml and the agents.
 fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: CancellationToken) -> Result<(Ctx, bool), RunResult> {
     let usage = |m: String| RunResult::new(EXIT_USAGE, m);
-    let state = StateStore::load(mission).map_err(usage)?;
+    let repo = folder::working_directory(mission).or_else(|| git::toplevel(mission)).ok_or_else(|| usage(format!("{} names no working directory (working_directory.txt) and is not inside a git repository", mission.display())))?;
+    let repo = repo.canonicalize().map_err(|e| usage(format!("the working directory {}: {e}", repo.display())))?;
+    let mut state = StateStore::load(mission, &repo).map_err(usage)?;
     match state.status() {
-        "completed" => return Err(RunResult::new(EXIT_COMPLETED, format!("mission {} is already completed", state.state.id))),
-        "cancelled" => return Err(usage(format!("mission {} was cancelled; start a new one with `missions new`", state.state.id))),
+        MissionStatus::Completed => {
+            // A kill between `mission_completed` and state.json's `completed` cannot happen (the
+            // event is written first); an older run's state without its event gets it now.
+            let mut journal = Journal::open(mission);
+            let _ = journal.log("mission_completed", json!({}));
+            return Err(RunResult::new(EXIT_COMPLETED, format!("mission {} is already completed", state.state.mission_id)));
+        }
+        MissionStatus::Cancelled => return Err(usage(format!("mission {} was cancelled; start a new one with `missions new`", state.state.mission_id))),
         _ => {}
     }
-    let repo = folder::working_directory(mission).or_else(|| git::toplevel(mission)).ok_or_else(|| usage(format!("{} names no working directory and is not inside a git repository", mission.display())))?;
-    let repo = repo.canonicalize().map_err(|e| usage(format!("the working directory {}: {e}", repo.display())))?;
+    if state.state.working_directory.is_empty() {
+        state.state.working_directory = repo.display().to_string();
+    }
     if git::head(&repo).is_err() {
         return Err(usage(format!("{} is not a git repository with a commit; commit something first (missions work on a branch made from HEAD)", repo.display())));
     }
     let (config, config_origin) = configuration(opts, &repo).map_err(usage)?;
     let auto_approve = config.auto_approve;
-    let mut agents = Agents::new(config, &state.state.id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{config_origin}: {e}")))?;
+    let mut agents = Agents::new(config, &state.state.mission_id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{config_origin}: {e}")))?;
     agents.allow_questions = opts.allow_questions;
     let journal = Journal::open_with(mission, progress.events());
     let mission_rel = git::mission_in_repo(mission, &repo);
@@ -269,11 +291,15 @@ fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore,
         let wt_branch = worktree::branch(branch, &active.feature_id);
         let Some(tip) = git::resolve_commit(repo, &wt_branch) else { continue };
         let merged = tip != active.base_commit && git::git(repo, &["merge-base", "--is-ancestor", &wt_branch, branch]).is_ok();
-        let handoff = worker::read_handoff(mission, &active.session_id).filter(|h| h.status.as_deref() == Some("completed"));
+        let handoff = super::handoffs::of_session(mission, &active.session_id).filter(|h| h.success_state.as_deref() == Some("success"));
         let (true, Some(handoff), Some(path)) = (merged, handoff, active.worktree.as_deref()) else { continue };
-        let Ok(commit) = super::verify::verify_completion(Path::new(path), &active.base_commit, &handoff, None) else { continue };
-        queue::set_status(mission, &active.feature_id, "completed")?;
-        journal.log("feature_completed", json!({"featureId": active.feature_id, "sessionId": active.session_id, "commitId": commit, "recovered": true})).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
+        if super::verify::verify_completion(Path::new(path), &active.base_commit, &handoff, None).is_err() {
+            continue;
+        }
+        let mut event = worker::completed_event(&handoff, true);
+        event["recovered"] = json!(true);
+        journal.log("worker_completed", event).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
+        queue::complete(mission, &active.feature_id, &active.session_id)?;
         recovered.push(active.feature_id);
     }
     Ok(recovered)
@@ -290,14 +316,20 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     let Ctx { mission, repo, mission_rel, state, journal, progress, .. } = ctx;
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
     lint_plan(mission).map_err(|problem| usage(problem.for_person(mission)))?;
-    if needs_approval(state.status(), &PlanRecord::read(mission)) {
-        if !(opts.yes || auto_approve) {
-            state.state.status = "awaiting_approval".into();
-            state.save().map_err(|e| internal(e.to_string()))?;
-            journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
-            return Err(RunResult::new(EXIT_WAITING, format!("the plan is ready for review ({} and {} in {}); run `missions run --yes` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display())));
+    let approving = needs_approval(state.status(), &PlanRecord::read(mission));
+    if approving && !(opts.yes || auto_approve) {
+        state.set_status(MissionStatus::AwaitingApproval);
+        state.save().map_err(|e| internal(e.to_string()))?;
+        journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
+        return Err(RunResult::new(EXIT_WAITING, format!("the plan is ready for review ({} and {} in {}); run `missions run --yes` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display())));
+    }
+    // Every assertion gets its entry (pending), as droid's planner writes validation-state.json.
+    super::validate::ensure_state(mission).map_err(usage)?;
+    // The plan's milestone order, before the queue starts to move.
+    if state.state.milestones.is_empty() {
+        if let Ok(queue) = Queue::load(mission) {
+            state.state.milestones = queue.file.milestones().into_iter().map(str::to_string).collect();
         }
-        journal.log("plan_approved", json!({"by": opts.origin.approval(opts.yes)})).map_err(|e| internal(e.to_string()))?;
     }
 
     remove_torn_temporaries(mission);
@@ -305,7 +337,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     if let Some(lock) = git::index_lock(repo) {
         return Err(usage(format!("git's index is locked ({} exists): another git command is running, or one crashed and left it; remove the file if no git command is running, then run the mission again", lock.display())));
     }
-    let slug = mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy())).filter(|s| !s.is_empty()).unwrap_or_else(|| "mission".into());
+    let slug = branch_slug(mission, repo);
     // A first start makes its own branch from HEAD: an old mission's branch of the same name
     // is never reused (design §6).
     let branch = match state.branch() {
@@ -320,11 +352,13 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     // Parallel workers' worktrees a killed run left go first; their features run again.
     let mut reset = worktree::remove_leftovers(repo, &branch).map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
     reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.status() == Some("in_progress"))).unwrap_or(false));
+    // Every session the stop interrupted, for droid's orphan `worker_failed` once resumed.
+    let mut orphans: Vec<(String, String)> = state.active_features().into_iter().filter(|a| a.worktree.is_some()).map(|a| (a.session_id, a.feature_id)).collect();
     let in_working_dir: Vec<_> = state.active_features().into_iter().filter(|a| a.worktree.is_none()).collect();
     if in_working_dir.len() != state.active_features().len() {
         state.set_active_features(&in_working_dir);
     }
-    let resumed_from = state.status().to_string();
+    let resumed_from = state.status();
     // HEAD elsewhere (the person switched branches while the mission was paused): their tree
     // is checked first, and only a clean one is switched to the mission branch.
     if git::current_branch(repo).as_deref() != Some(branch.as_str()) {
@@ -346,7 +380,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     // mission branch only, and set aside where the person can get them back.
     let mut set_aside = None;
     if let Some(active) = state.active_feature() {
-        if worker::read_handoff(mission, &active.session_id).is_none() {
+        if super::handoffs::of_session(mission, &active.session_id).is_none() {
             let saved = git::set_aside(repo, &active.base_commit, mission_rel.as_deref(), &active.feature_id).map_err(|e| internal(format!("cannot set aside the interrupted feature's changes: {e}")))?;
             reset.push(active.feature_id.clone());
             if !saved.is_empty() {
@@ -354,12 +388,17 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
             }
         }
     }
+    // Features left `in_progress` by a stopped run (or by droid) go back to pending, except
+    // the one whose handoff reached the disk: it is settled from its handoff.
     let queue = Queue::load(mission).map_err(internal)?;
-    let handed_off = state.active_feature().filter(|a| worker::read_handoff(mission, &a.session_id).is_some()).map(|a| a.feature_id);
+    let handed_off = state.active_feature().filter(|a| super::handoffs::of_session(mission, &a.session_id).is_some()).map(|a| a.feature_id);
     for f in queue.file.features.iter().filter(|f| f.status() == Some("in_progress")) {
         let id = f.id().unwrap_or_default();
-        if handed_off.as_deref() != Some(id) {
-            queue::set_status(mission, id, "pending").map_err(internal)?;
+        if handed_off.as_deref() != Some(id) && !f.is_validator() {
+            if let Some(session) = f.current_worker_session_id.as_ref().filter(|s| super::handoffs::of_session(mission, &s.value).is_none()) {
+                orphans.push((session.value.clone(), id.to_string()));
+            }
+            queue::back_to_pending(mission, id).map_err(internal)?;
             if !reset.iter().any(|r| r == id) {
                 reset.push(id.to_string());
             }
@@ -367,8 +406,11 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     }
     refuse_dirt(repo, mission_rel.as_deref())?;
     state.set_branch(&branch);
-    if matches!(resumed_from.as_str(), "running" | "validating" | "paused" | "halted" | "awaiting_answers") || set_aside.is_some() {
-        let mut fields = json!({"from": resumed_from, "resetFeatures": reset});
+    let resuming = matches!(resumed_from, MissionStatus::Running | MissionStatus::Validating | MissionStatus::Paused | MissionStatus::Halted | MissionStatus::AwaitingAnswers) || set_aside.is_some();
+    if resuming {
+        // droid's event (a fresh session replaces the interrupted one, so none is resumed),
+        // with what the resume did.
+        let mut fields = json!({"from": resumed_from.as_str(), "resetFeatures": reset});
         if let Some((feature, saved)) = &set_aside {
             fields["setAside"] = json!({"featureId": feature, "stash": saved.stash, "stashMessage": saved.stash_message, "commitsRef": saved.commits_ref});
         }
@@ -377,8 +419,19 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     if let Some((feature, saved)) = &set_aside {
         progress.update(Update::Note(&saved.describe(feature)));
     }
-    state.state.status = "running".into();
-    state.state.halt_reason = None;
+    if approving {
+        // droid's acceptance of the proposal, once the run really starts: the plan is approved.
+        let title = folder::mission_title(mission).unwrap_or_default();
+        journal.log("mission_accepted", json!({"title": title, "by": opts.origin.approval(opts.yes)})).map_err(|e| internal(e.to_string()))?;
+    }
+    let message = if resuming { format!("resumed by {}", opts.origin.approval(true)) } else { format!("started by {}", opts.origin.approval(true)) };
+    journal.log("mission_run_started", json!({"message": message})).map_err(|e| internal(e.to_string()))?;
+    // The one feature in flight in the working directory is logged when it runs again
+    // (`worker::interrupted`); a session is logged once whichever comes first.
+    for (session, feature) in orphans {
+        journal.log("worker_failed", worker::orphan_event(&session, &feature)).map_err(|e| internal(e.to_string()))?;
+    }
+    state.set_status(MissionStatus::Running);
     state.save().map_err(|e| internal(e.to_string()))?;
     Ok(())
 }
@@ -409,6 +462,18 @@ fn refuse_dirt(repo: &Path, mission_rel: Option<&str>) -> Result<(), RunResult> 
 }
 
 /// `missions/<slug>`, or the first of `missions/<slug>-2`, `-3`, ... that is not a branch yet.
+/// The name the mission's branch is made from: the folder's name under the repository's
+/// `.missions/` (what `missions new` chose), else mission.md's title (droid's folder outside
+/// the repository is named by a session uuid, which says nothing on a branch).
+fn branch_slug(mission: &Path, repo: &Path) -> String {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let inside = canonical(mission).starts_with(canonical(repo));
+    let from_folder = || mission.file_name().map(|n| super::new::slugify(&n.to_string_lossy()));
+    let from_title = || folder::mission_title(mission).map(|t| super::new::slugify(&t));
+    let (first, second) = if inside { (from_folder(), from_title()) } else { (from_title(), from_folder()) };
+    first.into_iter().chain(second).find(|s| !s.is_empty()).unwrap_or_else(|| "mission".into())
+}
+
 fn fresh_branch(repo: &Path, slug: &str) -> String {
     let first = format!("missions/{slug}");
     std::iter::once(first.clone()).chain((2..).map(|n| format!("{first}-{n}"))).find(|b| !git::branch_exists(repo, b)).unwrap_or(first)
@@ -435,14 +500,15 @@ struct PlanRecord {
 impl PlanRecord {
     fn read(mission: &Path) -> PlanRecord {
         let events = super::events::read_all(mission);
-        PlanRecord { approved: events.iter().any(|e| e.kind == "plan_approved"), planner_ran: events.iter().any(|e| e.kind == "planning_started") }
+        PlanRecord { approved: events.iter().any(|e| e.kind == "mission_accepted"), planner_ran: events.iter().any(|e| e.kind == "planning_started") }
     }
 }
 
-/// The approval gate applies while the plan waits for review, and whenever a planner wrote it
-/// and it was never approved (planning paused or halted halfway is not an approved plan).
-fn needs_approval(status: &str, record: &PlanRecord) -> bool {
-    matches!(status, "planning" | "awaiting_approval" | "awaiting_answers") || (record.planner_ran && !record.approved)
+/// The approval gate applies while the plan waits for review (droid's `mission_accepted` not
+/// logged yet), and whenever a planner wrote it and it was never approved (planning paused or
+/// halted halfway is not an approved plan). A plan droid's person accepted is approved.
+fn needs_approval(status: MissionStatus, record: &PlanRecord) -> bool {
+    (matches!(status, MissionStatus::Planning | MissionStatus::AwaitingApproval | MissionStatus::AwaitingAnswers) && !record.approved) || (record.planner_ran && !record.approved)
 }
 
 /// A planning session that was stopped (killed, paused, halted) before it submitted a plan
@@ -451,7 +517,7 @@ fn needs_approval(status: &str, record: &PlanRecord) -> bool {
 fn planning_interrupted(ctx: &Ctx) -> bool {
     let record = PlanRecord::read(&ctx.mission);
     let gave_up = ctx.state.state.halt_reason.as_deref().is_some_and(|r| r.starts_with(super::plan::PLAN_LINT_GAVE_UP));
-    record.planner_ran && !record.approved && matches!(ctx.state.status(), "planning" | "paused" | "halted") && !gave_up
+    record.planner_ran && !record.approved && matches!(ctx.state.status(), MissionStatus::Planning | MissionStatus::Paused | MissionStatus::Halted) && !gave_up
 }
 
 /// Uncommitted changes outside the mission folder.
@@ -492,31 +558,47 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             return pause(ctx);
         }
         if let Some(reason) = ctx.agents.budget_spent() {
-            return halt(ctx, &reason);
+            return halt(ctx, reason.into());
         }
         let queue = Queue::load(&ctx.mission)?;
-        let vstate = validate::load_state(&ctx.mission);
-        let scheduled = schedule::next(&queue.file, vstate.as_ref());
+        if let Some(problem) = queue.file.problems.first() {
+            // droid writes features.json without an atomic rename: a half-written file is read
+            // again a moment later, never rewritten.
+            return Err(format!("features.json does not read ({}); the runner never rewrites a file it cannot parse", problem.message));
+        }
+        let records = validate::load_records(&ctx.mission);
+        let (handoffs, _) = folder::read_handoffs(&ctx.mission);
+        let triggered = triggered_milestones(&ctx.mission);
+        let round = ctx.state.active_round();
+        let facts = Facts { handoffs: &handoffs, triggered: &triggered, validation: Some(&records), active_round: round.as_ref().map(|r| r.milestone.as_str()) };
+        let scheduled = schedule::next(&queue.file, &facts);
         let next = match target {
             Target::All => scheduled,
-            _ if targeted_done => return match scheduled {
-                Next::Completed => complete(ctx),
-                _ => stop_after_target(ctx, target),
-            },
+            _ if targeted_done => {
+                return match scheduled {
+                    Next::Completed => complete(ctx),
+                    _ => stop_after_target(ctx, target),
+                }
+            }
             Target::Feature(id) => Next::Feature(schedule::runnable_feature(&queue.file, id)?),
-            Target::Milestone(m) => Next::Validate(m.clone()),
+            Target::Milestone(m) => {
+                if !queue.file.features.iter().any(|f| f.milestone() == Some(m.as_str()) && f.is_validator()) {
+                    validate::trigger(ctx, m)?;
+                }
+                Next::Validate(m.clone())
+            }
         };
-        targeted_done = true;
-        // An asked-for round runs even when the loop would first add fix features.
-        let forced_round = matches!(target, Target::Milestone(_));
+        targeted_done = !matches!(next, Next::TriggerValidation(_));
         let step = match next {
             Next::Completed => return complete(ctx),
-            Next::Stuck { reason, feature, .. } => Step::Halt(stuck_reason(&ctx.mission, reason, feature.as_deref())),
+            Next::Stuck { reason } => Step::Halt(reason),
+            Next::TriggerValidation(milestone) => validate::trigger(ctx, &milestone)?,
             Next::Feature(i) => {
                 let feature = &queue.file.features[i];
                 let id = feature.id().unwrap_or_default().to_string();
-                let milestone = feature.milestone().unwrap_or_default().to_string();
-                enter_milestone(ctx, &queue, &milestone, validate::applied_round(vstate.as_ref(), &milestone))?;
+                if let Some(milestone) = feature.milestone() {
+                    enter_milestone(ctx, milestone)?;
+                }
                 let batch = if *target == Target::All { parallel_batch(ctx, &queue, i) } else { Vec::new() };
                 if batch.len() > 1 {
                     worker::run_batch(ctx, &batch).await?
@@ -525,20 +607,15 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
                 }
             }
             Next::Validate(milestone) => {
-                let applied = validate::applied_round(vstate.as_ref(), &milestone);
-                enter_milestone(ctx, &queue, &milestone, applied)?;
-                if !forced_round && applied > 0 && !fix::fixes_added(ctx, &queue, &milestone, applied) {
-                    let max = ctx.agents.config.limits.max_validation_rounds;
-                    if applied >= max {
-                        Step::Halt(format!("milestone {milestone} did not pass validation in {applied} round(s) (max_validation_rounds = {max})"))
-                    } else {
-                        fix::add_fix_features(ctx, &milestone, applied).await?
-                    }
+                enter_milestone(ctx, &milestone)?;
+                validate::validate(ctx, &milestone).await?
+            }
+            Next::Fix { milestone, round } => {
+                let max = ctx.agents.config.limits.max_validation_rounds;
+                if round >= max {
+                    Step::Halt(format!("milestone {milestone} did not pass validation in {round} round(s) (max_validation_rounds = {max})"))
                 } else {
-                    match validate::validate(ctx, &milestone).await? {
-                        RoundOutcome::Done { .. } => Step::Continue,
-                        RoundOutcome::Stopped(step) => step,
-                    }
+                    fix::add_fix_features(ctx, &milestone, round).await?
                 }
             }
         };
@@ -546,19 +623,25 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             Step::Continue => {}
             Step::Pause => return pause(ctx),
             Step::AwaitingAnswers => {
-                ctx.state.state.status = "awaiting_answers".into();
+                ctx.state.set_status(MissionStatus::AwaitingAnswers);
                 ctx.save_state()?;
                 return Ok(RunResult::new(EXIT_WAITING, "the orchestrator asked questions in mission.md; answer them, then run `missions run` again"));
             }
-            Step::Halt(reason) => return halt(ctx, &reason),
+            Step::Halt(reason) => return halt(ctx, reason.into()),
+            Step::HaltWith(h) => return halt(ctx, h),
         }
     }
 }
 
+/// The milestones whose validators were injected (droid's `milestone_validation_triggered`).
+fn triggered_milestones(mission: &Path) -> Vec<String> {
+    super::events::read_all(mission).into_iter().filter(|e| e.kind == "milestone_validation_triggered").filter_map(|e| e.str("milestone").map(str::to_string)).collect()
+}
+
 /// The features to run at once with `max_parallel_workers > 1`: from the feature `first`
-/// that `schedule::next` chose, every pending feature of its milestone whose dependencies
-/// all completed, in queue order, up to the limit. Empty while a feature in the working
-/// directory is still in flight (its resume settles it first).
+/// that `schedule::next` chose, every pending feature of its milestone whose named
+/// preconditions all completed, in queue order, up to the limit. Empty while a feature in the
+/// working directory is still in flight (its resume settles it first).
 fn parallel_batch(ctx: &Ctx, queue: &Queue, first: usize) -> Vec<String> {
     let max = ctx.agents.config.limits.max_parallel_workers as usize;
     if max < 2 || !ctx.state.active_features().is_empty() {
@@ -566,13 +649,13 @@ fn parallel_batch(ctx: &Ctx, queue: &Queue, first: usize) -> Vec<String> {
     }
     let features = &queue.file.features;
     let milestone = features[first].milestone();
-    let completed = |d: &str| queue.feature(d).is_some_and(|f| f.status() == Some("completed"));
+    let completed = |d: &str| queue.feature(d).is_some_and(|f| f.is_completed());
     features
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.milestone() == milestone && !f.is_cancelled())
-        .filter(|(_, f)| matches!(f.status(), Some("pending") | Some("in_progress") | None))
-        .filter(|(_, f)| f.depends_on.iter().all(|d| completed(&d.value)))
+        .filter(|(_, f)| f.milestone() == milestone && !f.is_validator())
+        .filter(|(_, f)| f.is_pending() || f.status() == Some("in_progress"))
+        .filter(|(_, f)| queue.file.dependencies(f).all(completed))
         .skip_while(|(i, _)| *i != first)
         .filter_map(|(_, f)| f.id().map(str::to_string))
         .take(max)
@@ -581,19 +664,19 @@ fn parallel_batch(ctx: &Ctx, queue: &Queue, first: usize) -> Vec<String> {
 
 /// Records the milestone the loop works on (its first feature's base commit is the base of
 /// the milestone's diff for the scrutiny validator).
-fn enter_milestone(ctx: &mut Ctx, queue: &Queue, milestone: &str, round: u32) -> Result<(), String> {
+fn enter_milestone(ctx: &mut Ctx, milestone: &str) -> Result<(), String> {
     if ctx.state.state.current_milestone.as_deref() == Some(milestone) && ctx.state.milestone_base(milestone).is_some() {
         return Ok(());
     }
     let head = git::head(&ctx.repo).map_err(|e| e.to_string())?;
     ctx.state.set_milestone_base(milestone, &head);
     ctx.state.state.current_milestone = Some(milestone.to_string());
-    ctx.state.state.round = round;
     ctx.save_state()?;
     ctx.log("milestone_started", json!({"milestone": milestone}))?;
-    let all = queue.file.milestones();
-    let index = all.iter().position(|m| *m == milestone).map_or(0, |i| i + 1);
-    ctx.progress.update(Update::Milestone { name: milestone, index, total: all.len() });
+    let all = &ctx.state.state.milestones;
+    let index = all.iter().position(|m| m == milestone).map_or(0, |i| i + 1);
+    let total = all.len().max(index);
+    ctx.progress.update(Update::Milestone { name: milestone, index, total });
     Ok(())
 }
 
@@ -604,34 +687,47 @@ fn stop_after_target(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String
         Target::Milestone(m) => format!("milestone {m} was validated"),
         Target::All => "the run stopped".to_string(),
     };
-    ctx.state.state.status = "paused".into();
+    ctx.state.set_status(MissionStatus::Paused);
     ctx.save_state()?;
     ctx.log("mission_paused", json!({"reason": format!("{done} ({})", ctx.origin.approval(true))}))?;
     Ok(RunResult::new(EXIT_WAITING, format!("{done}; the mission is paused (resume continues the loop)")))
 }
 
+/// The person's pause: droid's `mission_paused` without a `pauseReason`.
 fn pause(ctx: &mut Ctx) -> Result<RunResult, String> {
-    ctx.state.state.status = "paused".into();
+    ctx.state.set_status(MissionStatus::Paused);
     ctx.save_state()?;
     ctx.log("mission_paused", json!({"reason": ctx.origin.pause_reason()}))?;
     Ok(RunResult::new(EXIT_WAITING, "paused; `missions run` resumes where it stopped"))
 }
 
-fn halt(ctx: &mut Ctx, reason: &str) -> Result<RunResult, String> {
-    ctx.state.state.status = "halted".into();
-    ctx.state.state.halt_reason = Some(reason.to_string());
+/// The mission stops until the person acts: state.json `paused` (droid's) and `halted`
+/// (ours) with the reason; droid's `mission_paused`, with `feature_retry_limit_exceeded`
+/// when a feature used up its sessions.
+fn halt(ctx: &mut Ctx, halt: Halt) -> Result<RunResult, String> {
+    ctx.state.set_status(MissionStatus::Halted);
+    ctx.state.state.halt_reason = Some(halt.reason.clone());
     ctx.save_state()?;
-    ctx.log("mission_halted", json!({"reason": reason}))?;
-    Ok(RunResult::new(EXIT_HALTED, format!("halted: {reason}")))
+    let mut event = json!({});
+    if halt.retry_limit {
+        event["pauseReason"] = json!("feature_retry_limit_exceeded");
+    }
+    event["halted"] = json!(true);
+    event["reason"] = json!(halt.reason);
+    if let Some(feature) = &halt.feature {
+        event["featureId"] = json!(feature);
+    }
+    ctx.log("mission_paused", event)?;
+    Ok(RunResult::new(EXIT_HALTED, format!("halted: {}", halt.reason)))
 }
 
 /// A step failed on something outside the loop's rules (a features.json broken on disk, a
 /// full disk): the mission is halted with that reason, so the files say why it stopped and a
 /// resume is offered, instead of staying `running` with nobody running it.
 fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
-    let in_motion = matches!(ctx.state.status(), "planning" | "running" | "validating");
+    let in_motion = matches!(ctx.state.status(), MissionStatus::Planning | MissionStatus::Running | MissionStatus::Validating);
     let reason = format!("the runner stopped on an error: {error}");
-    match in_motion.then(|| halt(ctx, &reason)) {
+    match in_motion.then(|| halt(ctx, reason.clone().into())) {
         Some(Err(e)) => RunResult::new(EXIT_INTERNAL, format!("internal error: {error} (and the mission could not be marked halted: {e})")),
         // Halted is halted, whatever stopped it: the exit status says so (design §3's table).
         Some(Ok(_)) => RunResult::new(EXIT_HALTED, format!("halted: {reason}; fix the cause, then resume it")),
@@ -639,23 +735,13 @@ fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
     }
 }
 
+/// Every assertion passed. The event is written before state.json says `completed`, so a
+/// kill between the two leaves a mission that completes again, never one without its event.
 fn complete(ctx: &mut Ctx) -> Result<RunResult, String> {
-    ctx.state.state.status = "completed".into();
-    ctx.save_state()?;
     ctx.log("mission_completed", json!({}))?;
+    ctx.state.set_status(MissionStatus::Completed);
+    ctx.state.state.current_milestone = None;
+    ctx.save_state()?;
     let branch = ctx.state.branch().unwrap_or_default();
-    Ok(RunResult::new(EXIT_COMPLETED, format!("mission {} completed: every assertion passed; the work is on branch {branch}", ctx.state.state.id)))
-}
-
-/// A halt on a failed or blocked feature repeats what its worker said (from the log, since
-/// the halt reason of the earlier run is gone) and how to go on.
-fn stuck_reason(mission: &Path, reason: String, feature: Option<&str>) -> String {
-    let Some(feature) = feature else { return reason };
-    let said = super::events::read_all(mission)
-        .into_iter()
-        .rev()
-        .find(|e| e.kind == "feature_failed" && e.fields.get("featureId").and_then(|v| v.as_str()) == Some(feature))
-        .and_then(|e| e.fields.get("reason").and_then(|v| v.as_str()).map(str::to_string));
-    let said = said.map(|s| format!(": {s}")).unwrap_or_default();
-    format!("{reason}{said}; {}", schedule::RETRY_HINT)
+    Ok(RunResult::new(EXIT_COMPLETED, format!("mission {} completed: every assertion passed; the work is on branch {branch}", ctx.state.state.mission_id)))
 }

@@ -1,12 +1,13 @@
-//! Where a mission stands, from its files on disk (state.json, the contract, features.json,
-//! validation-state.json): what `missions status` prints and `missions/status` answers. The
-//! files, not an editor's unsaved buffers, say where the runner is.
+//! Where a mission stands, from its files on disk (state.json, mission.md's title, the
+//! contract, features.json, the validation records): what `missions status` prints and
+//! `missions/status` answers. The files, not an editor's unsaved buffers, say where the
+//! runner is.
 
 use std::path::{Path, PathBuf};
 
 use crate::analysis::summary::{summarize, MissionSummary};
 use crate::model::folder::{self, STATE_FILE};
-use crate::model::records::{self, Loaded, MissionState};
+use crate::model::records::{self, Loaded, MissionState, MissionStatus};
 use crate::model::{contract, features};
 
 /// The summary, and the mission files that could not be read (left out of the counts).
@@ -22,12 +23,20 @@ pub fn on_disk(dir: &Path) -> Result<OnDisk, String> {
             Loaded { value: Some(s), .. } => s,
             Loaded { error, .. } => return Err(format!("{}: not a valid mission state: {}", dir.join(STATE_FILE).display(), error.unwrap_or_default())),
         },
-        Ok(None) => MissionState { status: "planning".into(), ..Default::default() },
+        Ok(None) => {
+            let mut s = MissionState::default();
+            s.set_status(MissionStatus::Planning);
+            s
+        }
         Err(e) => return Err(format!("{}: {e}", dir.join(STATE_FILE).display())),
     };
     let texts = folder::read_mission(dir);
     let c = texts.contract.as_deref().map(contract::parse);
     let f = texts.features.as_deref().map(features::parse);
-    let summary = summarize(&state, c.as_ref(), f.as_ref(), texts.validation.as_ref());
-    Ok(OnDisk { summary, unreadable: texts.errors })
+    let title = folder::mission_title(dir);
+    let summary = summarize(&state, title.as_deref(), c.as_ref(), f.as_ref(), Some(&texts.validation));
+    let mut unreadable = texts.errors;
+    // A handoff droid was writing when it stopped (its writes are not atomic) is named.
+    unreadable.extend(folder::read_handoffs(dir).1);
+    Ok(OnDisk { summary, unreadable })
 }

@@ -1,178 +1,273 @@
-//! Validation of a milestone: the runner's own `Check:` commands first (ground truth), then a
-//! scrutiny and a user-testing validator, each a fresh session ending in `submit_validation`.
-//! The round goes to `validation/<milestone>/round-<n>.json`, then `validation-state.json`.
+//! Validation of a milestone, as droid's injected validators do it. When every feature of a
+//! milestone is done, `trigger` puts `scrutiny-validator-<m>` and `user-testing-validator-<m>`
+//! at the top of the queue (`milestone_validation_triggered`). A round then runs the
+//! milestone's pending validators in queue order, each as a worker run of its own (droid's
+//! worker events, a handoff file, a transcript line): the scrutiny validator reviews each
+//! feature (`validation/<m>/scrutiny/reviews/<feature>.json`, `synthesis.json`); the
+//! user-testing validator tests every assertion as a black box after the runner's own
+//! `Check:` commands, which are ground truth (`flows/<group>.json`, `synthesis.json`, and
+//! validation-state.json). A validator that succeeded is `completed`; one that failed goes
+//! back to `pending` for the fixes. Each round's syntheses are also kept as
+//! `synthesis-round-<n>.json`; droid's own `synthesis.json` holds the latest.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::context::{self, ValidatorContext};
-use super::new::slugify;
 use super::agents::SessionCall;
+use super::context::{self, ValidatorContext};
+use super::handoffs;
 use super::progress::{ToolFeed, Update};
-use super::queue::Queue;
-use super::run::{Ctx, Step};
+use super::queue::{self, Queue};
+use super::run::{Ctx, Halt, Step};
 use super::schedule;
-use super::worker;
+use super::state::ActiveRound;
+use super::worker::completed_event;
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
-use crate::agent::session::SessionEnd;
+use crate::agent::session::{SessionEnd, SessionOutcome};
 use crate::agent::tools::bash::{kill_group, run_script};
 use crate::agent::tools::{CommandSettings, Roots, WritePolicy};
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
-use crate::model::contract;
-use crate::model::folder::{self, CONTRACT_FILE, VALIDATION_STATE_FILE};
+use crate::model::features::ValidatorKind;
+use crate::model::folder::{self, ValidationRecords, CONTRACT_FILE, EVIDENCE_DIR, VALIDATION_DIR, VALIDATION_STATE_FILE};
 use crate::model::persist::{write_atomic, write_json_atomic};
-use crate::model::records::{self, AssertionResult, AssertionState, ValidationRound, ValidationState, ValidatorIssue, ValidatorReport};
+use crate::model::records::{
+    self, AssertionState, AssertionsSummary, BlockedAssertion, BlockingIssue, CodeReview, FailedAssertion, Flow, FlowAssertion, FlowStep, HandoffFile, Handoff, MissionStatus, Review, ReviewIssue, ReviewsSummary, ScrutinySynthesis, UserTestingSynthesis, ValidationState, ValidatorRun,
+};
+use crate::model::timestamp::now_rfc3339;
+use crate::model::{contract, Feature};
 
-/// The report that holds the runner's own results: `Check:` commands and its issues.
-pub const RUNNER_REPORT: &str = "runner";
-/// validation-state.json's record of the latest round applied per milestone.
-const ROUNDS_KEY: &str = "rounds";
-const PASSED_KEY: &str = "passedMilestones";
+/// A validator session that ends without an accepted report is tried once more.
+const VALIDATOR_ATTEMPTS: u32 = 2;
 
-pub fn round_path(mission: &Path, milestone: &str, round: u32) -> PathBuf {
-    mission.join("validation").join(slugify(milestone)).join(format!("round-{round}.json"))
+pub fn load_records(mission: &Path) -> ValidationRecords {
+    folder::read_validation(mission).0
 }
 
-pub fn load_state(mission: &Path) -> Option<ValidationState> {
-    let text = folder::read_optional(&mission.join(VALIDATION_STATE_FILE)).ok().flatten()?;
-    records::load::<ValidationState>(&text).value
+/// `validation/<m>/<scrutiny|user-testing>/`.
+pub fn report_dir(mission: &Path, milestone: &str, kind: ValidatorKind) -> PathBuf {
+    mission.join(VALIDATION_DIR).join(folder::path_segment(milestone)).join(kind.folder())
 }
 
-/// The latest round of `milestone` applied to validation-state.json (0: none).
-pub fn applied_round(state: Option<&ValidationState>, milestone: &str) -> u32 {
-    state.and_then(|s| s.extra.get(ROUNDS_KEY)).and_then(|r| r.get(milestone)).and_then(Value::as_u64).unwrap_or(0) as u32
-}
-
-pub fn read_round(mission: &Path, milestone: &str, round: u32) -> Option<ValidationRound> {
-    let text = folder::read_text(&round_path(mission, milestone, round)).ok()?;
-    records::load::<ValidationRound>(&text).value
-}
-
-/// The highest round file of `milestone` on disk (0: none).
-fn latest_round_file(mission: &Path, milestone: &str) -> u32 {
-    let dir = mission.join("validation").join(slugify(milestone));
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.strip_prefix("round-")?.strip_suffix(".json")?.parse::<u32>().ok())
-        .max()
-        .unwrap_or(0)
-}
-
-/// The issues named `ids` in the rounds of `milestone` (for a fix feature's worker).
-pub fn find_issues(mission: &Path, milestone: &str, ids: &[String]) -> Vec<ValidatorIssue> {
-    let mut found: Vec<ValidatorIssue> = Vec::new();
-    for round in 1..=latest_round_file(mission, milestone) {
-        for report in read_round(mission, milestone, round).map(|r| r.validators).unwrap_or_default() {
-            for issue in report.issues {
-                if ids.contains(&issue.id) && !found.iter().any(|f| f.id == issue.id) {
-                    found.push(issue);
-                }
-            }
-        }
-    }
-    found
-}
-
-pub enum RoundOutcome {
-    Done { round: u32, passed: bool },
-    Stopped(Step),
-}
-
-pub async fn validate(ctx: &mut Ctx, milestone: &str) -> Result<RoundOutcome, String> {
-    let queue = Queue::load(&ctx.mission)?;
-    let ids: Vec<String> = schedule::milestone_assertions(&queue.file, milestone).into_iter().map(str::to_string).collect();
-    let applied = applied_round(load_state(&ctx.mission).as_ref(), milestone);
-    // A round written before a crash is applied, not run again.
-    if latest_round_file(&ctx.mission, milestone) > applied {
-        if let Some(round) = read_round(&ctx.mission, milestone, applied + 1) {
-            let passed = apply(ctx, &round, &ids)?;
-            return Ok(RoundOutcome::Done { round: round.round, passed });
-        }
-    }
-    let round = applied + 1;
-    ctx.state.state.status = "validating".into();
-    ctx.state.state.current_milestone = Some(milestone.to_string());
-    ctx.state.state.round = round;
-    ctx.save_state()?;
-    ctx.log("validation_started", json!({"milestone": milestone, "round": round}))?;
-    ctx.progress.update(Update::Validating { milestone, round });
-
-    let contract_text = folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?;
+/// Every assertion of the contract in validation-state.json, `pending` where nothing is known
+/// yet, as droid's planner writes it before the run; entries already there stay.
+pub fn ensure_state(mission: &Path) -> Result<(), String> {
+    let contract_text = folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?;
     let contract = contract::parse(&contract_text);
-    // Validators read the assertions in the contract's order.
-    let mut ids = ids;
-    ids.sort_by_key(|id| contract.assertions.iter().position(|a| &a.id.value == id).unwrap_or(usize::MAX));
-    let slug = slugify(milestone);
-    let evidence_rel = format!("evidence/{slug}");
-    std::fs::create_dir_all(ctx.mission.join(&evidence_rel)).map_err(|e| format!("cannot create {evidence_rel}: {e}"))?;
-    let checks: Vec<(String, String)> = ids.iter().filter_map(|id| Some((id.clone(), contract.assertion(id)?.check.as_ref()?.value.clone()))).collect();
-    let runner_report = match run_checks(ctx, &checks, round, &evidence_rel).await {
-        Some(report) => report,
-        None => return Ok(RoundOutcome::Stopped(Step::Pause)),
+    let path = mission.join(VALIDATION_STATE_FILE);
+    let mut state = match folder::read_optional(&path) {
+        Ok(Some(text)) => match records::load::<ValidationState>(&text).value {
+            Some(s) => s,
+            // A broken file is the person's to fix; it is never rewritten.
+            None => return Err(format!("{VALIDATION_STATE_FILE} does not read as JSON; fix it, then run the mission again")),
+        },
+        Ok(None) => ValidationState::default(),
+        Err(e) => return Err(format!("{VALIDATION_STATE_FILE}: {e}")),
     };
-
-    let texts: Vec<String> = ids.iter().map(|id| contract.assertion(id).map_or_else(|| format!("### {id}"), |a| context::assertion_text(&contract_text, a))).collect();
-    let handoffs = milestone_handoffs(&ctx.mission, &queue, milestone);
-    let base = ctx.state.milestone_base(milestone);
-    let mut reports = vec![runner_report];
-    for kind in [SessionKind::ScrutinyValidator, SessionKind::UserTestingValidator] {
-        if let Some(reason) = ctx.agents.budget_spent() {
-            return Ok(RoundOutcome::Stopped(Step::Halt(reason)));
-        }
-        let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: Some(&reports[0]), handoffs: &handoffs, base_commit: base.as_deref(), evidence_dir: &evidence_rel };
-        let task = match kind {
-            SessionKind::ScrutinyValidator => context::scrutiny_task(&c),
-            _ => context::user_testing_task(&c),
-        };
-        let session_id = new_session_id();
-        let mut handler = OnlyTheseAssertions { ids: ids.clone() };
-        let details = json!({"milestone": milestone, "round": round});
-        let outcome = ctx.agents.run(SessionCall { kind, session_id: &session_id, task, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
-        let mut report = ValidatorReport { kind: kind.as_str().to_string(), session_id: session_id.clone(), ..Default::default() };
-        match outcome.end {
-            SessionEnd::Finished(v) => {
-                report.assertions = serde_json::from_value(v["assertions"].clone()).unwrap_or_default();
-                report.issues = serde_json::from_value(v["issues"].clone()).unwrap_or_default();
-            }
-            SessionEnd::Cancelled => return Ok(RoundOutcome::Stopped(Step::Pause)),
-            end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) => {
-                return Ok(RoundOutcome::Stopped(Step::Halt(format!("{} validator of {milestone}: {}", kind.as_str(), end.reason()))))
-            }
-            end => {
-                report.extra.insert("error".into(), Value::String(end.reason()));
-            }
-        }
-        reports.push(report);
+    let before = state.assertions.len();
+    for a in &contract.assertions {
+        state.assertions.entry(a.id.value.clone()).or_insert_with(|| AssertionState { status: "pending".into(), ..Default::default() });
     }
-    let mut record = ValidationRound { milestone: milestone.to_string(), round, validators: reports, extra: Map::new() };
-    finalize(&mut record, &ids);
-    let path = round_path(&ctx.mission, milestone, round);
-    std::fs::create_dir_all(path.parent().unwrap_or(&ctx.mission)).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    write_json_atomic(&path, &record).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let passed = apply(ctx, &record, &ids)?;
-    Ok(RoundOutcome::Done { round, passed })
+    if state.assertions.len() != before || !path.exists() {
+        write_json_atomic(&path, &state).map_err(|e| format!("cannot write {VALIDATION_STATE_FILE}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Injects the milestone's validators at the top of the queue, as droid does once every
+/// feature of it is done.
+pub fn trigger(ctx: &mut Ctx, milestone: &str) -> Result<Step, String> {
+    let validators: Vec<Value> = ValidatorKind::ALL.iter().map(|&k| schedule::validator_feature(k, milestone)).collect();
+    let queue = Queue::load(&ctx.mission)?;
+    let missing: Vec<Value> = validators.into_iter().filter(|v| queue.feature(v["id"].as_str().unwrap_or_default()).is_none()).collect();
+    queue::insert_at_top(&ctx.mission, &missing)?;
+    ctx.log("milestone_validation_triggered", json!({"milestone": milestone, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)}))?;
+    Ok(Step::Continue)
+}
+
+/// What a validator's session produced.
+enum Verdict {
+    Passed,
+    Failed,
+}
+
+/// Runs a round: the milestone's pending validators in queue order, then the verdict.
+pub async fn validate(ctx: &mut Ctx, milestone: &str) -> Result<Step, String> {
+    let records = load_records(&ctx.mission);
+    let round = match ctx.state.active_round().filter(|r| r.milestone == milestone) {
+        Some(r) => r,
+        None => {
+            let latest = records.milestone(milestone).map_or(0, crate::analysis::summary::latest_round);
+            ActiveRound { milestone: milestone.to_string(), round: latest + 1, started_at: now_rfc3339() }
+        }
+    };
+    ctx.state.set_status(MissionStatus::Validating);
+    ctx.state.state.current_milestone = Some(milestone.to_string());
+    ctx.state.set_active_round(Some(&round));
+    ctx.save_state()?;
+    ctx.progress.update(Update::Validating { milestone, round: round.round });
+    let queue = Queue::load(&ctx.mission)?;
+    let (handoffs_found, _) = folder::read_handoffs(&ctx.mission);
+    let validators: Vec<Feature> = queue.file.features.iter().filter(|f| f.milestone() == Some(milestone) && f.is_validator() && !f.is_done()).map(|f| (**f).clone()).collect();
+    for v in validators {
+        let id = v.id().unwrap_or_default().to_string();
+        let ran = schedule::latest_handoff(&handoffs_found, &id).is_some_and(|h| h.file.timestamp >= round.started_at);
+        if ran {
+            continue;
+        }
+        if let Some(reason) = ctx.agents.budget_spent() {
+            return Ok(Step::Halt(reason));
+        }
+        let kind = v.validator().expect("filtered to validators");
+        if let Some(stop) = run_validator(ctx, &v, kind, &round).await? {
+            return Ok(stop);
+        }
+    }
+    finish_round(ctx, &round)
+}
+
+/// Runs one validator feature until it reports (one retry for a session that ends without
+/// an accepted report); `Some(step)` when the run must stop.
+async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, round: &ActiveRound) -> Result<Option<Step>, String> {
+    let id = feature.id().unwrap_or_default();
+    let milestone = round.milestone.as_str();
+    let mut last_reason = String::new();
+    let mut sessions = 0;
+    for attempt in 1..=VALIDATOR_ATTEMPTS {
+        sessions = attempt;
+        let session_id = new_session_id();
+        ctx.log("worker_selected_feature", json!({"workerSessionId": session_id, "featureId": id}))?;
+        let current = Queue::load(&ctx.mission)?.feature(id).cloned().unwrap_or_else(|| feature.clone());
+        queue::start_session(&ctx.mission, &current, &session_id)?;
+        let model = ctx.agents.config.role(crate::agent::config::AgentRole::Validator).ok().and_then(|r| r.model.clone());
+        ctx.log("worker_started", json!({"workerSessionId": session_id, "spawnId": handoffs::spawn_id(), "featureId": id, "modelId": model, "milestone": milestone, "round": round.round, "attempt": attempt}))?;
+        let (outcome, checks) = match kind {
+            ValidatorKind::Scrutiny => (scrutiny_session(ctx, milestone, round.round, &session_id).await?, Vec::new()),
+            ValidatorKind::UserTesting => match user_testing_session(ctx, milestone, round.round, &session_id).await? {
+                Some(done) => done,
+                None => {
+                    ctx.log("worker_paused", json!({"workerSessionId": session_id, "featureId": id}))?;
+                    queue::back_to_pending(&ctx.mission, id)?;
+                    return Ok(Some(Step::Pause));
+                }
+            },
+        };
+        handoffs::append_transcript(&ctx.mission, &session_id, id, Some(milestone), &outcome.skeleton)?;
+        match outcome.end {
+            SessionEnd::Finished(ref report) => {
+                let (verdict, handoff) = match kind {
+                    ValidatorKind::Scrutiny => record_scrutiny(ctx, milestone, round.round, &session_id, report)?,
+                    ValidatorKind::UserTesting => record_user_testing(ctx, milestone, round.round, &session_id, report, &checks)?,
+                };
+                handoffs::write(&ctx.mission, &handoff)?;
+                ctx.log("worker_completed", completed_event(&handoff, matches!(verdict, Verdict::Passed)))?;
+                match verdict {
+                    Verdict::Passed => queue::complete(&ctx.mission, id, &session_id)?,
+                    Verdict::Failed => queue::back_to_pending(&ctx.mission, id)?,
+                }
+                return Ok(None);
+            }
+            SessionEnd::Cancelled => {
+                ctx.log("worker_paused", json!({"workerSessionId": session_id, "featureId": id}))?;
+                queue::back_to_pending(&ctx.mission, id)?;
+                return Ok(Some(Step::Pause));
+            }
+            ref end => {
+                last_reason = end.reason();
+                ctx.log("worker_failed", json!({"workerSessionId": session_id, "spawnId": format!("worker_no_handoff_{session_id}"), "exitCode": 0, "reason": last_reason, "failureReason": "worker_exited_without_handoff", "featureId": id}))?;
+                queue::back_to_pending(&ctx.mission, id)?;
+                // The provider retried until its deadline already; the budget is spent: a
+                // fresh session would end the same way.
+                if matches!(end, SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) {
+                    break;
+                }
+                ctx.progress.update(Update::Note(&format!("{id}: the validator session ended without a report ({last_reason}); starting a fresh one")));
+            }
+        }
+    }
+    // No review happened: the milestone cannot pass on `Check:` results alone.
+    let times = if sessions == 1 { "in its session".to_string() } else { format!("in {sessions} sessions") };
+    let reason = format!("validator {id} of milestone {milestone} gave no report {times}; no review happened (last: {last_reason})");
+    Ok(Some(Step::HaltWith(Halt { reason, retry_limit: true, feature: Some(id.to_string()) })))
+}
+
+async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<SessionOutcome, String> {
+    let queue = Queue::load(&ctx.mission)?;
+    let work: Vec<(String, Vec<String>)> = queue
+        .file
+        .features
+        .iter()
+        .filter(|f| f.milestone() == Some(milestone) && !f.is_validator() && f.is_completed())
+        .filter_map(|f| Some((f.id()?.to_string(), f.claims().iter().map(|c| c.value.clone()).collect())))
+        .collect();
+    let (found, _) = folder::read_handoffs(&ctx.mission);
+    let handoff_paths: Vec<(String, String)> = work.iter().filter_map(|(f, _)| Some((f.clone(), schedule::latest_handoff(&found, f)?.path.clone()))).collect();
+    let texts = assertion_texts(&ctx.mission, &queue, milestone)?;
+    let base = ctx.state.milestone_base(milestone);
+    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &[], features: &work, handoffs: &handoff_paths, base_commit: base.as_deref() };
+    let task = context::scrutiny_task(&c);
+    let mut handler = OnlyThese { field: "reviews", key: "featureId", ids: work.into_iter().map(|(id, _)| id).collect() };
+    let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)});
+    Ok(ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await)
+}
+
+/// The runner's `Check:` results, then the user-testing session (with those results); `None`
+/// when cancelled.
+async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<Option<(SessionOutcome, Vec<CheckResult>)>, String> {
+    let queue = Queue::load(&ctx.mission)?;
+    let ids = ordered_assertions(&ctx.mission, &queue, milestone)?;
+    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    let checks: Vec<(String, String)> = ids.iter().filter_map(|id| Some((id.clone(), contract.assertion(id)?.check.as_ref()?.value.clone()))).collect();
+    let Some(check_results) = run_checks(ctx, milestone, round, &checks).await else { return Ok(None) };
+    let texts = assertion_texts(&ctx.mission, &queue, milestone)?;
+    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &check_results, features: &[], handoffs: &[], base_commit: None };
+    let task = context::user_testing_task(&c);
+    let mut handler = OnlyThese { field: "assertions", key: "id", ids };
+    let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::UserTesting.feature_id(milestone)});
+    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    Ok(Some((outcome, check_results)))
+}
+
+/// The milestone's assertion ids in the contract's order.
+fn ordered_assertions(mission: &Path, queue: &Queue, milestone: &str) -> Result<Vec<String>, String> {
+    let contract = contract::parse(&folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    let mut ids: Vec<String> = schedule::milestone_assertions(&queue.file, milestone).into_iter().map(str::to_string).collect();
+    ids.sort_by_key(|id| contract.assertions.iter().position(|a| &a.id.value == id).unwrap_or(usize::MAX));
+    Ok(ids)
+}
+
+fn assertion_texts(mission: &Path, queue: &Queue, milestone: &str) -> Result<Vec<String>, String> {
+    let text = folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?;
+    let contract = contract::parse(&text);
+    Ok(ordered_assertions(mission, queue, milestone)?.iter().map(|id| contract.assertion(id).map_or_else(|| format!("### {id}"), |a| context::assertion_text(&text, a))).collect())
+}
+
+/// The result of one `Check:` command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    pub id: String,
+    pub command: String,
+    /// `pass`, `fail` or `blocked` (it could not run).
+    pub status: &'static str,
+    pub note: String,
+    /// Relative to `evidence/`.
+    pub evidence: String,
 }
 
 /// Runs the `Check:` commands with the mission's command timeout; their output is saved as
-/// evidence. `None` when cancelled.
-async fn run_checks(ctx: &mut Ctx, checks: &[(String, String)], round: u32, evidence_rel: &str) -> Option<ValidatorReport> {
-    let mut report = ValidatorReport { kind: RUNNER_REPORT.into(), ..Default::default() };
+/// evidence under `evidence/<m>/checks/`. `None` when cancelled.
+async fn run_checks(ctx: &mut Ctx, milestone: &str, round: u32, checks: &[(String, String)]) -> Option<Vec<CheckResult>> {
+    let mut out = Vec::new();
     if checks.is_empty() {
-        return Some(report);
+        return Some(out);
     }
+    let group = format!("{}/checks", folder::path_segment(milestone));
     let roots = match Roots::new(&ctx.repo, &ctx.mission) {
         Ok(r) => r,
         Err(e) => {
-            for (id, _) in checks {
-                report.assertions.push(AssertionResult { id: id.clone(), status: "blocked".into(), notes: Some(format!("cannot run checks: {e}")), ..Default::default() });
-            }
-            return Some(report);
+            return Some(checks.iter().map(|(id, command)| CheckResult { id: id.clone(), command: command.clone(), status: "blocked", note: format!("cannot run checks: {e}"), evidence: String::new() }).collect());
         }
     };
     let config = &ctx.agents.config;
@@ -186,186 +281,266 @@ async fn run_checks(ctx: &mut Ctx, checks: &[(String, String)], round: u32, evid
         if ctx.cancel.is_cancelled() {
             return None;
         }
-        let evidence = format!("{evidence_rel}/round-{round}-check-{id}.txt");
+        let evidence = format!("{group}/round-{round}-{id}.txt");
         let (status, note, shown) = match &result {
-            Ok(run) if run.code == 0 => ("passed", format!("`{command}` exited 0"), run.render()),
-            Ok(run) => ("failed", format!("`{command}` exited {}{}", run.code, if run.timed_out { " (timed out)" } else { "" }), run.render()),
+            Ok(run) if run.code == 0 => ("pass", format!("`{command}` exited 0"), run.render()),
+            Ok(run) => ("fail", format!("`{command}` exited {}{}", run.code, if run.timed_out { " (timed out)" } else { "" }), run.render()),
             Err(e) => ("blocked", format!("`{command}` could not run: {e}"), e.clone()),
         };
-        let _ = write_atomic(&ctx.mission.join(&evidence), format!("$ {command}\n{shown}").as_bytes());
-        report.assertions.push(AssertionResult { id: id.clone(), status: status.into(), evidence: vec![evidence.clone()], notes: Some(note.clone()), extra: Map::new() });
-        if status != "passed" {
-            let tail: String = shown.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-            report.issues.push(ValidatorIssue { severity: "blocking".into(), title: format!("Check of {id} failed: {note}"), detail: format!("The assertion's `Check:` command must exit 0. Its output ends with:\n{tail}"), assertion_ids: vec![id.clone()], ..Default::default() });
-        }
+        let path = ctx.mission.join(EVIDENCE_DIR).join(&evidence);
+        let _ = std::fs::create_dir_all(path.parent().unwrap_or(&ctx.mission));
+        let _ = write_atomic(&path, format!("$ {command}\n{shown}").as_bytes());
+        let tail: String = shown.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let note = if status == "pass" { note } else { format!("{note}; its output ends with:\n{tail}") };
         ctx.progress.update(Update::Tool { name: "check", summary: format!("{id}: {status}") });
+        out.push(CheckResult { id: id.clone(), command: command.clone(), status, note, evidence });
     }
-    Some(report)
+    Some(out)
 }
 
-/// Gives every issue a unique id (`ISS-<milestone>-<round>-<nnn>` where the validator gave
-/// none) and adds a runner issue for each assertion no one reported on.
-pub fn finalize(round: &mut ValidationRound, ids: &[String]) {
-    let reported: Vec<String> = round.validators.iter().flat_map(|r| r.assertions.iter().map(|a| a.id.clone())).collect();
-    let unreported: Vec<String> = ids.iter().filter(|id| !reported.contains(id)).cloned().collect();
-    if !unreported.is_empty() {
-        if !round.validators.iter().any(|r| r.kind == RUNNER_REPORT) {
-            round.validators.insert(0, ValidatorReport { kind: RUNNER_REPORT.into(), ..Default::default() });
+/// Writes the scrutiny validator's reviews and synthesis; the verdict and its handoff.
+fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value) -> Result<(Verdict, HandoffFile), String> {
+    let dir = report_dir(&ctx.mission, milestone, ValidatorKind::Scrutiny);
+    let reviews_dir = dir.join("reviews");
+    std::fs::create_dir_all(&reviews_dir).map_err(|e| format!("cannot create {}: {e}", reviews_dir.display()))?;
+    let (found, _) = folder::read_handoffs(&ctx.mission);
+    let mut summary = ReviewsSummary::default();
+    let mut blocking = Vec::new();
+    for r in report["reviews"].as_array().into_iter().flatten() {
+        let feature_id = r["featureId"].as_str().unwrap_or_default().to_string();
+        let issues: Vec<ReviewIssue> = serde_json::from_value(r["issues"].clone()).unwrap_or_default();
+        let status = r["status"].as_str().unwrap_or("fail").to_string();
+        summary.total += 1;
+        if status == "pass" {
+            summary.passed += 1;
+        } else {
+            summary.failed += 1;
+            summary.failed_features.push(feature_id.clone());
         }
-        let runner = round.validators.iter_mut().find(|r| r.kind == RUNNER_REPORT).expect("inserted above");
-        for id in unreported {
-            runner.issues.push(ValidatorIssue { severity: "blocking".into(), title: format!("No validator reported on {id}"), detail: "The assertion was not checked in this round; it counts as blocked.".into(), assertion_ids: vec![id], ..Default::default() });
-        }
-    }
-    let slug = slugify(&round.milestone);
-    let mut seen = std::collections::HashSet::new();
-    let mut n = 0;
-    for report in &mut round.validators {
-        for issue in &mut report.issues {
-            if issue.id.trim().is_empty() || seen.contains(&issue.id) {
-                issue.id = loop {
-                    n += 1;
-                    let candidate = format!("ISS-{slug}-{}-{n:03}", round.round);
-                    if !seen.contains(&candidate) {
-                        break candidate;
-                    }
-                };
-            }
-            seen.insert(issue.id.clone());
-        }
-    }
-}
-
-/// The status of each assertion after a round: a `Check:` result wins; otherwise any
-/// `failed` fails it, then any `blocked` blocks it, then a `passed` passes it; unreported
-/// is `blocked`.
-pub fn assertion_states(round: &ValidationRound, ids: &[String]) -> BTreeMap<String, AssertionState> {
-    let mut out = BTreeMap::new();
-    for id in ids {
-        let results: Vec<(&str, &AssertionResult)> = round.validators.iter().flat_map(|r| r.assertions.iter().filter(|a| &a.id == id).map(move |a| (r.kind.as_str(), a))).collect();
-        let check = results.iter().find(|(kind, _)| *kind == RUNNER_REPORT).map(|(_, a)| a.status.as_str());
-        let any = |s: &str| results.iter().any(|(_, a)| a.status == s);
-        let status = match check {
-            Some(s) => s,
-            None if any("failed") => "failed",
-            None if any("blocked") => "blocked",
-            None if any("passed") => "passed",
-            None => "blocked",
+        blocking.extend(issues.iter().filter(|i| i.severity == "blocking").map(|i| BlockingIssue { feature_id: feature_id.clone(), severity: i.severity.clone(), description: i.description.clone() }));
+        let handoff = schedule::latest_handoff(&found, &feature_id);
+        let review = Review {
+            feature_id: feature_id.clone(),
+            reviewed_at: now_rfc3339(),
+            commit_id: handoff.and_then(|h| h.file.commit_id.clone()),
+            repo_path: Some(ctx.repo.display().to_string()),
+            transcript_skeleton_reviewed: true,
+            diff_reviewed: true,
+            status,
+            code_review: CodeReview { summary: r["summary"].as_str().unwrap_or_default().to_string(), issues },
+            shared_state_observations: Vec::new(),
+            addresses_failure_from: None,
+            summary: r["summary"].as_str().unwrap_or_default().to_string(),
+            extra: Map::new(),
         };
-        let mut evidence: Vec<String> = Vec::new();
-        for (_, a) in &results {
-            for e in &a.evidence {
-                if !evidence.contains(e) {
-                    evidence.push(e.clone());
-                }
-            }
-        }
-        let issues: Vec<ValidatorIssue> = round.validators.iter().flat_map(|r| r.issues.iter()).filter(|i| i.assertion_ids.contains(id)).cloned().collect();
-        out.insert(id.clone(), AssertionState { status: status.to_string(), milestone: Some(round.milestone.clone()), round: Some(round.round), evidence, issues, extra: Map::new() });
+        write_json_atomic(&reviews_dir.join(format!("{}.json", folder::path_segment(&feature_id))), &review).map_err(|e| format!("cannot write a review: {e}"))?;
     }
-    out
+    let validators_run: indexmap::IndexMap<String, ValidatorRun> = serde_json::from_value(report["validatorsRun"].clone()).unwrap_or_default();
+    let passed = summary.failed == 0 && blocking.is_empty() && validators_run.values().all(|v| v.passed);
+    let synthesis = ScrutinySynthesis {
+        milestone: milestone.to_string(),
+        round,
+        status: if passed { "pass" } else { "fail" }.to_string(),
+        validators_run,
+        reviews_summary: summary.clone(),
+        blocking_issues: blocking.clone(),
+        applied_updates: Vec::new(),
+        suggested_guidance_updates: report["suggestedGuidanceUpdates"].as_array().cloned().unwrap_or_default(),
+        rejected_observations: report["rejectedObservations"].as_array().cloned().unwrap_or_default(),
+        previous_round: None,
+        extra: Map::new(),
+    };
+    write_synthesis(&ctx.mission, &dir, round, synthesis)?;
+    let verdict = if passed { Verdict::Passed } else { Verdict::Failed };
+    let summary_line = report["salientSummary"].as_str().unwrap_or_default().trim().to_string();
+    let what = format!("Reviewed {} feature(s) of milestone \"{milestone}\" ({} passed, {} failed) and wrote validation/{}/scrutiny/synthesis.json.", summary.total, summary.passed, summary.failed, folder::path_segment(milestone));
+    let left = if passed { String::new() } else { format!("Fix and re-review: {}", summary.failed_features.join(", ")) };
+    let issues = blocking.iter().map(|b| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{}: {}", b.feature_id, b.description), suggested_fix: None }).collect();
+    Ok((verdict, validator_handoff(ValidatorKind::Scrutiny, milestone, session_id, passed, &summary_line, what, left, Vec::new(), issues)))
 }
 
-/// Writes a round's results into validation-state.json and logs them; whether the milestone
-/// passed.
-fn apply(ctx: &mut Ctx, round: &ValidationRound, ids: &[String]) -> Result<bool, String> {
-    let states = assertion_states(round, ids);
-    let passed = states.values().all(|s| s.status == "passed");
-    let mut vs = load_state(&ctx.mission).unwrap_or_default();
-    let count = |status: &str| states.values().filter(|s| s.status == status).count();
-    let counts = json!({"passed": count("passed"), "failed": count("failed"), "blocked": count("blocked")});
-    vs.assertions.extend(states);
-    let rounds = vs.extra.entry(ROUNDS_KEY).or_insert_with(|| json!({}));
-    if let Value::Object(map) = rounds {
-        map.insert(round.milestone.clone(), json!(round.round));
+/// Writes the user-testing validator's flow, synthesis and validation-state.json, with the
+/// `Check:` results over its word; the verdict and its handoff.
+fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value, checks: &[CheckResult]) -> Result<(Verdict, HandoffFile), String> {
+    let queue = Queue::load(&ctx.mission)?;
+    let ids = ordered_assertions(&ctx.mission, &queue, milestone)?;
+    let dir = report_dir(&ctx.mission, milestone, ValidatorKind::UserTesting);
+    let flows_dir = dir.join("flows");
+    std::fs::create_dir_all(&flows_dir).map_err(|e| format!("cannot create {}: {e}", flows_dir.display()))?;
+    let group = report["groupId"].as_str().map(folder::path_segment).unwrap_or_else(|| "main".to_string());
+    let mut reported: Vec<FlowAssertion> = Vec::new();
+    for a in report["assertions"].as_array().into_iter().flatten() {
+        let evidence: Vec<Value> = a["evidence"].as_array().cloned().unwrap_or_default();
+        let mut map = Map::new();
+        if !evidence.is_empty() {
+            map.insert("files".into(), Value::Array(evidence));
+        }
+        reported.push(FlowAssertion {
+            id: a["id"].as_str().unwrap_or_default().to_string(),
+            title: String::new(),
+            status: a["status"].as_str().unwrap_or("blocked").to_string(),
+            steps: serde_json::from_value::<Vec<FlowStep>>(a["steps"].clone()).unwrap_or_default(),
+            evidence: map,
+            issues: a["issues"].as_str().map(str::to_string).filter(|s| !s.trim().is_empty()),
+        });
     }
+    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    for a in &mut reported {
+        a.title = contract.assertion(&a.id).map(|x| x.title.clone()).unwrap_or_default();
+    }
+    let flow = Flow {
+        group_id: group.clone(),
+        tested_at: now_rfc3339(),
+        isolation: Map::from_iter([("workingDirectory".to_string(), json!(ctx.repo.display().to_string()))]),
+        tools_used: report["toolsUsed"].as_array().map(|t| t.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default(),
+        assertions: reported.clone(),
+        frictions: report["frictions"].as_array().cloned().unwrap_or_default(),
+        blockers: report["blockers"].as_array().cloned().unwrap_or_default(),
+        summary: report["salientSummary"].as_str().unwrap_or_default().to_string(),
+        extra: Map::new(),
+    };
+    write_json_atomic(&flows_dir.join(format!("{group}.json")), &flow).map_err(|e| format!("cannot write a flow: {e}"))?;
+    // Each assertion: a `Check:` result wins; else the validator's word; unreported is blocked.
+    let mut results: Vec<(String, &'static str, String, Vec<String>)> = Vec::new();
+    for id in &ids {
+        let check = checks.iter().find(|c| &c.id == id);
+        let said = reported.iter().find(|a| &a.id == id);
+        let mut evidence: Vec<String> = said.map(|a| a.evidence_paths().iter().map(|e| format!("{EVIDENCE_DIR}/{e}")).collect()).unwrap_or_default();
+        let (status, reason) = match (check, said) {
+            (Some(c), _) if c.status != "pass" => (c.status, c.note.clone()),
+            (Some(c), Some(a)) if a.status != "pass" => (if a.status == "fail" { "fail" } else { "blocked" }, format!("{} (its `Check:` passed: {})", a.issues.clone().unwrap_or_default(), c.note)),
+            (Some(_), _) => ("pass", String::new()),
+            (None, Some(a)) => match a.status.as_str() {
+                "pass" => ("pass", String::new()),
+                "fail" => ("fail", a.issues.clone().unwrap_or_default()),
+                _ => ("blocked", a.issues.clone().unwrap_or_else(|| "the validator could not test it".into())),
+            },
+            (None, None) => ("blocked", "no validator reported on it in this round".to_string()),
+        };
+        if let Some(c) = check.filter(|c| !c.evidence.is_empty()) {
+            evidence.insert(0, format!("{EVIDENCE_DIR}/{}", c.evidence));
+        }
+        results.push((id.clone(), status, reason, evidence));
+    }
+    // validation-state.json: droid's statuses (blocked is `failed` with the reason).
+    let path = ctx.mission.join(VALIDATION_STATE_FILE);
+    let mut state = load_records(&ctx.mission).state.unwrap_or_default();
+    for (id, status, reason, evidence) in &results {
+        let entry = state.assertions.entry(id.clone()).or_default();
+        *entry = AssertionState {
+            status: if *status == "pass" { "passed" } else { "failed" }.to_string(),
+            validated_at_milestone: (*status == "pass").then(|| milestone.to_string()),
+            issues: (*status != "pass").then(|| reason.clone()),
+            extra: std::mem::take(&mut entry.extra),
+            blocked: *status == "blocked",
+            round: Some(round),
+            evidence: evidence.clone(),
+        };
+    }
+    write_json_atomic(&path, &state).map_err(|e| format!("cannot write {VALIDATION_STATE_FILE}: {e}"))?;
+    let count = |s: &str| results.iter().filter(|r| r.1 == s).count() as u32;
+    let passed = results.iter().all(|r| r.1 == "pass");
+    let synthesis = UserTestingSynthesis {
+        milestone: milestone.to_string(),
+        round,
+        status: if passed { "pass" } else { "fail" }.to_string(),
+        assertions_summary: AssertionsSummary { total: results.len() as u32, passed: count("pass"), failed: count("fail"), blocked: count("blocked") },
+        passed_assertions: results.iter().filter(|r| r.1 == "pass").map(|r| r.0.clone()).collect(),
+        failed_assertions: results.iter().filter(|r| r.1 == "fail").map(|r| FailedAssertion { id: r.0.clone(), reason: r.2.clone() }).collect(),
+        blocked_assertions: results.iter().filter(|r| r.1 == "blocked").map(|r| BlockedAssertion { id: r.0.clone(), blocked_by: r.2.clone() }).collect(),
+        applied_updates: Vec::new(),
+        previous_round: None,
+        extra: Map::new(),
+    };
+    write_synthesis(&ctx.mission, &dir, round, synthesis)?;
+    let summary_line = report["salientSummary"].as_str().unwrap_or_default().trim().to_string();
+    let what = format!("Tested {} assertion(s) of milestone \"{milestone}\" ({} passed, {} failed, {} blocked), wrote validation/{}/user-testing/synthesis.json and updated validation-state.json.", results.len(), count("pass"), count("fail"), count("blocked"), folder::path_segment(milestone));
+    let not_passed: Vec<&str> = results.iter().filter(|r| r.1 != "pass").map(|r| r.0.as_str()).collect();
+    let left = if passed { String::new() } else { format!("{} must be tested again after a fix.", not_passed.join(", ")) };
+    let commands: Vec<records::CommandRun> = checks.iter().map(|c| records::CommandRun { command: c.command.clone(), exit_code: Some(i64::from(c.status != "pass")), observation: c.note.lines().next().unwrap_or_default().to_string() }).collect();
+    let issues = results.iter().filter(|r| r.1 != "pass").map(|r| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{} {}: {}", r.0, if r.1 == "fail" { "failed" } else { "was blocked" }, r.2), suggested_fix: None }).collect();
+    Ok((if passed { Verdict::Passed } else { Verdict::Failed }, validator_handoff(ValidatorKind::UserTesting, milestone, session_id, passed, &summary_line, what, left, commands, issues)))
+}
+
+/// Writes a round's synthesis as droid's `synthesis.json` (the latest, overwritten) and
+/// keeps the round as `synthesis-round-<n>.json`; `previousRound` names the round before.
+fn write_synthesis<T: serde::Serialize>(mission: &Path, dir: &Path, round: u32, synthesis: T) -> Result<(), String> {
+    let mut value = serde_json::to_value(&synthesis).map_err(|e| e.to_string())?;
+    let previous = dir.join(format!("synthesis-round-{}.json", round.saturating_sub(1)));
+    value["previousRound"] = match previous.exists() {
+        true => json!(previous.strip_prefix(mission).unwrap_or(&previous).display().to_string()),
+        false => Value::Null,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    write_json_atomic(&dir.join(format!("synthesis-round-{round}.json")), &value).map_err(|e| format!("cannot write a synthesis: {e}"))?;
+    write_json_atomic(&dir.join("synthesis.json"), &value).map_err(|e| format!("cannot write a synthesis: {e}"))
+}
+
+/// A validator's handoff: droid's shape, no commit (validators change no code).
+#[allow(clippy::too_many_arguments)]
+fn validator_handoff(kind: ValidatorKind, milestone: &str, session_id: &str, passed: bool, salient: &str, what: String, left: String, commands: Vec<records::CommandRun>, issues: Vec<records::DiscoveredIssue>) -> HandoffFile {
+    let synthesis = format!("validation/{}/{}/synthesis.json", folder::path_segment(milestone), kind.folder());
+    let salient = if salient.chars().count() >= 20 { salient.to_string() } else { format!("{salient} Synthesis: {synthesis}.").trim().to_string() };
+    HandoffFile {
+        timestamp: now_rfc3339(),
+        worker_session_id: session_id.to_string(),
+        feature_id: kind.feature_id(milestone),
+        milestone: Some(milestone.to_string()),
+        commit_id: None,
+        repo_path: None,
+        success_state: Some(if passed { "success" } else { "failure" }.to_string()),
+        return_to_orchestrator: Some(true),
+        handoff: Handoff {
+            salient_summary: Some(salient),
+            what_was_implemented: what,
+            what_was_left_undone: left,
+            verification: records::Verification { commands_run: commands, ..Default::default() },
+            tests: records::Tests { coverage: format!("validation of milestone {milestone}"), ..Default::default() },
+            discovered_issues: issues,
+            skill_feedback: None,
+            extra: Map::new(),
+        },
+        extra: Map::new(),
+    }
+}
+
+/// The round's end: it passed when every validator of the milestone succeeded and every
+/// assertion it claims passed. Logged (`validation_round`, `milestone_passed`).
+fn finish_round(ctx: &mut Ctx, round: &ActiveRound) -> Result<Step, String> {
+    let milestone = round.milestone.as_str();
+    let queue = Queue::load(&ctx.mission)?;
+    let records = load_records(&ctx.mission);
+    let validators_done = queue.file.features.iter().filter(|f| f.milestone() == Some(milestone) && f.is_validator()).all(|f| f.is_completed());
+    let passed = validators_done && schedule::assertions_passed(&queue.file, Some(&records), milestone);
+    let ids = schedule::milestone_assertions(&queue.file, milestone);
+    let status = |id: &&str| crate::analysis::summary::assertion_status(Some(&records), id);
+    let count = |s: &str| ids.iter().filter(|id| status(id) == s).count();
+    ctx.state.set_active_round(None);
+    ctx.state.set_status(MissionStatus::Running);
+    ctx.save_state()?;
+    ctx.log("validation_round", json!({"milestone": milestone, "round": round.round, "passed": passed, "assertions": {"passed": count("passed"), "failed": count("failed"), "blocked": count("blocked")}}))?;
+    ctx.progress.update(Update::RoundResult { milestone, round: round.round, passed: count("passed"), total: ids.len() });
     if passed {
-        let list = vs.extra.entry(PASSED_KEY).or_insert_with(|| json!([]));
-        if let Value::Array(items) = list {
-            if !items.iter().any(|m| m.as_str() == Some(round.milestone.as_str())) {
-                items.push(json!(round.milestone));
-            }
-        }
+        ctx.log("milestone_passed", json!({"milestone": milestone, "round": round.round}))?;
     }
-    write_json_atomic(&ctx.mission.join(VALIDATION_STATE_FILE), &vs).map_err(|e| format!("cannot write {VALIDATION_STATE_FILE}: {e}"))?;
-    let issues: usize = round.validators.iter().map(|r| r.issues.len()).sum();
-    ctx.log("validation_round", json!({"milestone": round.milestone, "round": round.round, "passed": passed, "assertions": counts, "issues": issues}))?;
-    ctx.progress.update(Update::RoundResult { milestone: &round.milestone, round: round.round, passed: counts["passed"].as_u64().unwrap_or(0) as usize, total: ids.len() });
-    if passed {
-        ctx.log("milestone_passed", json!({"milestone": round.milestone, "round": round.round}))?;
-    }
-    Ok(passed)
+    Ok(Step::Continue)
 }
 
-/// `(feature id, handoff path)` of the milestone's features, latest session first per feature.
-fn milestone_handoffs(mission: &Path, queue: &Queue, milestone: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for f in queue.file.features.iter().filter(|f| f.milestone() == Some(milestone)) {
-        for s in f.worker_session_ids.iter().rev() {
-            if worker::handoff_path(mission, &s.value).is_file() {
-                out.push((f.id().unwrap_or("?").to_string(), format!("handoffs/{}.json", s.value)));
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// Validators report on the milestone's assertions only.
-struct OnlyTheseAssertions {
+/// A validator reports on exactly the milestone's features or assertions: `field` is the
+/// list in its report, `key` the id of each entry.
+struct OnlyThese {
+    field: &'static str,
+    key: &'static str,
     ids: Vec<String>,
 }
 
-impl FinalToolHandler for OnlyTheseAssertions {
+impl FinalToolHandler for OnlyThese {
     fn decide(&mut self, _kind: SessionKind, args: &Value) -> FinalDecision {
-        let foreign: Vec<&str> = args["assertions"].as_array().into_iter().flatten().filter_map(|a| a["id"].as_str()).filter(|id| !self.ids.iter().any(|x| x == id)).collect();
+        let foreign: Vec<&str> = args[self.field].as_array().into_iter().flatten().filter_map(|a| a[self.key].as_str()).filter(|id| !self.ids.iter().any(|x| x == id)).collect();
         if foreign.is_empty() {
             FinalDecision::Accept(args.clone())
         } else {
             FinalDecision::Reject(format!("{} not in this milestone; report only on {}", foreign.join(", "), self.ids.join(", ")))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn result(id: &str, status: &str) -> AssertionResult {
-        AssertionResult { id: id.into(), status: status.into(), evidence: vec![format!("evidence/m/{id}-{status}.txt")], ..Default::default() }
-    }
-
-    #[test]
-    fn a_check_overrides_validators_and_every_issue_gets_an_id() {
-        let ids: Vec<String> = ["VAL-A-001", "VAL-A-002", "VAL-A-003", "VAL-A-004"].map(String::from).to_vec();
-        let mut round = ValidationRound {
-            milestone: "Core API".into(),
-            round: 2,
-            validators: vec![
-                ValidatorReport { kind: RUNNER_REPORT.into(), assertions: vec![result("VAL-A-001", "failed")], ..Default::default() },
-                ValidatorReport {
-                    kind: "scrutiny".into(),
-                    assertions: vec![result("VAL-A-001", "passed"), result("VAL-A-002", "passed")],
-                    issues: vec![ValidatorIssue { id: "X-1".into(), title: "a".into(), assertion_ids: vec!["VAL-A-002".into()], ..Default::default() }],
-                    ..Default::default()
-                },
-                ValidatorReport {
-                    kind: "user-testing".into(),
-                    assertions: vec![result("VAL-A-002", "failed"), result("VAL-A-003", "passed")],
-                    issues: vec![ValidatorIssue { id: "X-1".into(), title: "dup".into(), ..Default::default() }, ValidatorIssue { title: "none".into(), ..Default::default() }],
-                    ..Default::default()
-                },
-            ],
-            extra: Map::new(),
-        };
-        finalize(&mut round, &ids);
-        let all_ids: Vec<&str> = round.validators.iter().flat_map(|r| r.issues.iter().map(|i| i.id.as_str())).collect();
-        assert_eq!(all_ids, ["ISS-core-api-2-001", "X-1", "ISS-core-api-2-002", "ISS-core-api-2-003"]);
-        let states = assertion_states(&round, &ids);
-        let status = |id: &str| states[id].status.as_str();
-        assert_eq!((status("VAL-A-001"), status("VAL-A-002"), status("VAL-A-003"), status("VAL-A-004")), ("failed", "failed", "passed", "blocked"));
-        assert_eq!(states["VAL-A-001"].evidence, ["evidence/m/VAL-A-001-failed.txt", "evidence/m/VAL-A-001-passed.txt"]);
-        assert_eq!(states["VAL-A-004"].issues[0].title, "No validator reported on VAL-A-004");
-        assert_eq!(states["VAL-A-002"].issues[0].id, "X-1");
     }
 }

@@ -4,13 +4,13 @@
 use std::path::{Component, Path};
 
 use super::git;
-use crate::model::records::Handoff;
+use crate::model::records::HandoffFile;
 
-/// Checks a `completed` handoff against the repository: at least one commit since `base`
-/// with a non-empty diff, `commitId` among those commits, the named test files present, and
-/// nothing left uncommitted (outside the mission folder `mission_rel`). `Ok` holds the full
-/// commit id; `Err` the reason, written for the worker to act on.
-pub fn verify_completion(repo: &Path, base: &str, handoff: &Handoff, mission_rel: Option<&str>) -> Result<String, String> {
+/// Checks a `success` handoff against the repository: at least one commit since `base` with a
+/// non-empty diff, `commitId` among those commits, the test files of `tests.added` present,
+/// and nothing left uncommitted (outside the mission folder `mission_rel`). `Ok` holds the
+/// full commit id; `Err` the reason, written for the worker to act on.
+pub fn verify_completion(repo: &Path, base: &str, handoff: &HandoffFile, mission_rel: Option<&str>) -> Result<String, String> {
     let commits = git::commits_since(repo, base).map_err(|e| format!("cannot list the commits of this session: {e}"))?;
     if commits.is_empty() {
         return Err(format!("no commit was made in this session (HEAD is still {}); commit your work (`git add` + `git commit`) before handing off", short(base)));
@@ -26,9 +26,9 @@ pub fn verify_completion(repo: &Path, base: &str, handoff: &Handoff, mission_rel
     if !commits.contains(&commit) {
         return Err(format!("`commitId` {claimed} was not made in this session (the session's commits are {}); give one of them", commits.iter().map(|c| short(c)).collect::<Vec<_>>().join(", ")));
     }
-    let missing: Vec<&str> = handoff.tests_added.iter().map(String::as_str).filter(|t| !is_inside_file(repo, t)).collect();
+    let missing: Vec<&str> = handoff.handoff.test_files().filter(|t| !is_inside_file(repo, t)).collect();
     if !missing.is_empty() {
-        return Err(format!("the test files named in `testsAdded` do not exist: {}", missing.join(", ")));
+        return Err(format!("the test files named in `tests.added` do not exist: {}", missing.join(", ")));
     }
     let dirty: Vec<String> = git::dirty_paths(repo)
         .map_err(|e| e.to_string())?
@@ -71,7 +71,9 @@ mod tests {
         git_ok(d, &["add", "-A"]);
         git_ok(d, &["commit", "-qm", "base"]);
         let base = git::head(d).unwrap();
-        let mut h = Handoff { commit_id: Some(base.clone()), tests_added: vec!["t.sh".into()], ..Default::default() };
+        let tests = |files: &[&str]| crate::model::records::Tests { added: files.iter().map(|f| crate::model::records::TestFile { file: f.to_string(), cases: Vec::new() }).collect(), ..Default::default() };
+        let mut h = HandoffFile { commit_id: Some(base.clone()), ..Default::default() };
+        h.handoff.tests = tests(&["t.sh"]);
         assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("no commit was made"));
         git_ok(d, &["commit", "-q", "--allow-empty", "-m", "empty"]);
         assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("change nothing"));
@@ -83,9 +85,9 @@ mod tests {
         h.commit_id = Some("1234567890123456789012345678901234567890".into());
         assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("is not a commit"));
         h.commit_id = Some(work[..12].to_string());
-        h.tests_added = vec!["t.sh".into(), "../etc/passwd".into(), "missing.sh".into()];
+        h.handoff.tests = tests(&["t.sh", "../etc/passwd", "missing.sh"]);
         assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("../etc/passwd, missing.sh"));
-        h.tests_added = vec!["t.sh".into()];
+        h.handoff.tests = tests(&["t.sh"]);
         std::fs::write(d.join("stray.txt"), "x").unwrap();
         assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("stray.txt"));
         // The mission folder's own files are not the worker's to commit.

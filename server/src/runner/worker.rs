@@ -1,42 +1,34 @@
-//! One feature: a fresh worker session with only its context, the handoff written to
-//! `handoffs/<sessionId>.json`, verified completion, and the feature's status written back.
-//! A `partial` handoff (or a session that ended without one) gets one more fresh session;
-//! `blocked`, a second `partial`, or a completion claim refused twice fails the feature.
+//! One feature, run as droid's runner runs it: `worker_selected_feature` and `worker_started`,
+//! a fresh worker session with only its context, the handoff written to droid's handoff file,
+//! verified completion, `worker_completed`, and the feature's status written back (completed
+//! and moved to the bottom, or back to `pending`). A `partial` handoff (or a session that
+//! ended without one, `worker_failed`) gets one more fresh session; a `failure`, a second
+//! `partial`, or a success claim refused twice stops the mission with the reason.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
+use super::agents::SessionCall;
 use super::context::{self, WorkerContext};
 use super::git;
-use super::agents::SessionCall;
+use super::handoffs;
 use super::progress::{ToolFeed, Update};
 use super::queue::{self, Queue};
 use super::run::{Ctx, Step};
 use super::state::ActiveFeature;
-use super::validate;
 use super::verify::verify_completion;
 use super::worktree::{self, Worktree};
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
-use crate::agent::session::{NoSessionObserver, SessionEnd};
+use crate::agent::session::{NoSessionObserver, SessionEnd, SessionOutcome};
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::contract;
-use crate::model::folder::{self, CONTRACT_FILE, HANDOFFS_DIR};
-use crate::model::persist::write_json_atomic;
-use crate::model::records::{self, Handoff};
+use crate::model::folder::{self, CONTRACT_FILE};
+use crate::model::records::HandoffFile;
 
-/// A feature gets at most this many worker sessions.
+/// A feature gets at most this many worker sessions in one go.
 pub const MAX_ATTEMPTS: u32 = 2;
-
-pub fn handoff_path(mission: &Path, session_id: &str) -> PathBuf {
-    mission.join(HANDOFFS_DIR).join(format!("{session_id}.json"))
-}
-
-pub fn read_handoff(mission: &Path, session_id: &str) -> Option<Handoff> {
-    let text = folder::read_text(&handoff_path(mission, session_id)).ok()?;
-    records::load::<Handoff>(&text).value
-}
 
 /// How a handed-off session ends for its feature.
 enum Settled {
@@ -46,18 +38,33 @@ enum Settled {
 }
 
 pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String> {
-    // A handoff that reached the disk before a crash is settled, never redone.
+    // A handoff that reached the disk before a crash is settled, never redone; a session
+    // that was interrupted before it handed off is recorded as failed (droid's `worker_failed`).
     let next = match ctx.state.active_feature().filter(|a| a.feature_id == feature_id) {
-        Some(active) => match read_handoff(&ctx.mission, &active.session_id) {
+        Some(active) => match handoffs::of_session(&ctx.mission, &active.session_id) {
             Some(handoff) => match settle(ctx, &active, &handoff, None)? {
                 Settled::Done(step) => return Ok(step),
                 Settled::Retry(note) => (active.attempt + 1, Some(note)),
             },
-            None => (active.attempt, active.note.clone()),
+            None => {
+                interrupted(ctx, &active)?;
+                (active.attempt, active.note.clone())
+            }
         },
         None => (1, None),
     };
     run_attempts(ctx, feature_id, next).await
+}
+
+/// An interrupted session (the runner was killed or paused before it handed off): logged as
+/// droid logs a worker that exited without a handoff.
+pub fn interrupted(ctx: &mut Ctx, active: &ActiveFeature) -> Result<(), String> {
+    ctx.log("worker_failed", orphan_event(&active.session_id, &active.feature_id))
+}
+
+/// droid's `worker_failed` for a session that a stop cut off before it handed off.
+pub fn orphan_event(session_id: &str, feature_id: &str) -> Value {
+    json!({"workerSessionId": session_id, "spawnId": format!("orphan_{session_id}"), "reason": "the runner stopped before the session handed off; its uncommitted work was set aside", "failureReason": "worker_exited_without_handoff", "featureId": feature_id})
 }
 
 /// Runs sessions of `feature_id` in the working directory from attempt `next.0` (told
@@ -67,50 +74,90 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: (u32, Option<St
         let (attempt, note) = next;
         let queue = Queue::load(&ctx.mission)?;
         let feature = queue.feature(feature_id).ok_or_else(|| format!("feature `{feature_id}` is no longer in features.json"))?.clone();
-        let milestone = feature.milestone().unwrap_or_default().to_string();
+        let milestone = feature.milestone().map(str::to_string);
         let base = git::head(&ctx.repo).map_err(|e| e.to_string())?;
         let session_id = new_session_id();
         let active = ActiveFeature { feature_id: feature_id.to_string(), session_id: session_id.clone(), base_commit: base.clone(), attempt, note: note.clone(), worktree: None };
         ctx.state.set_active_feature(Some(&active));
-        ctx.state.state.status = "running".into();
-        ctx.state.state.current_milestone = Some(milestone.clone());
+        ctx.state.set_status(crate::model::records::MissionStatus::Running);
+        ctx.state.state.current_milestone = milestone.clone();
         ctx.save_state()?;
-        let mut sessions: Vec<Value> = feature.worker_session_ids.iter().map(|s| Value::String(s.value.clone())).collect();
-        sessions.push(Value::String(session_id.clone()));
-        queue::update(&ctx.mission, feature_id, &[("status", json!("in_progress")), ("workerSessionIds", Value::Array(sessions))])?;
-        ctx.log("feature_started", json!({"featureId": feature_id, "sessionId": session_id, "milestone": milestone, "attempt": attempt, "baseCommit": base}))?;
-        let (done, total) = counts(&queue, &milestone);
+        begin(ctx, &feature, &session_id, attempt, &base, None)?;
+        let (done, total) = counts(&queue);
         ctx.progress.update(Update::FeatureStarted { id: feature_id, attempt, done, total });
 
         let task = build_task(ctx, &queue, feature_id, note.as_deref())?;
         let mut check = HandoffCheck { repo: ctx.repo.clone(), base: base.clone(), feature_id: feature_id.to_string(), mission_rel: ctx.mission_rel.clone(), refused: 0, verdict: None };
         let details = json!({"featureId": feature_id, "milestone": milestone, "attempt": attempt});
-        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, shared_context: Some(context::worker_shared(&ctx.mission)), details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
         match outcome.end {
-            SessionEnd::Finished(value) => {
-                let handoff: Handoff = serde_json::from_value(value.clone()).map_err(|e| format!("the accepted handoff does not read back: {e}"))?;
-                let path = handoff_path(&ctx.mission, &session_id);
-                std::fs::create_dir_all(path.parent().unwrap_or(&ctx.mission)).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-                write_json_atomic(&path, &value).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                ctx.log("handoff_received", json!({"featureId": feature_id, "sessionId": session_id, "status": handoff.status}))?;
+            SessionEnd::Finished(ref args) => {
+                let handoff = handed_off(ctx, &outcome, args, feature_id, milestone.as_deref(), &ctx.repo.clone())?;
                 match settle(ctx, &active, &handoff, check.verdict.take())? {
                     Settled::Done(step) => return Ok(step),
                     Settled::Retry(note) => next = (attempt + 1, Some(note)),
                 }
             }
-            SessionEnd::Cancelled => return Ok(Step::Pause),
-            end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) => return Ok(Step::Halt(format!("feature {feature_id}: {}", end.reason()))),
-            end => {
+            SessionEnd::Cancelled => {
+                paused(ctx, &active)?;
+                return Ok(Step::Pause);
+            }
+            ref end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) => {
+                no_handoff(ctx, &active, &outcome, &end.reason())?;
+                return Ok(Step::Halt(format!("feature {feature_id}: {}", end.reason())));
+            }
+            ref end => {
                 // The session's state is unknown: its changes go, like an interrupted one's.
                 git::discard_changes(&ctx.repo, &base, ctx.mission_rel.as_deref()).map_err(|e| e.to_string())?;
                 let reason = format!("the worker session ended without a handoff: {}", end.reason());
+                no_handoff(ctx, &active, &outcome, &reason)?;
                 if attempt >= MAX_ATTEMPTS {
-                    return fail(ctx, &active, "failed", &reason).map(Settled::into_step);
+                    return stop(ctx, &active, &reason, true).map(Settled::into_step);
                 }
                 next = (attempt + 1, Some(format!("{reason}. Its changes were discarded; start again from the current commit.")));
             }
         }
     }
+}
+
+/// The start of a worker session, written before it runs: droid's two events, the feature
+/// `in_progress` with its session.
+fn begin(ctx: &mut Ctx, feature: &crate::model::Feature, session_id: &str, attempt: u32, base: &str, worktree_branch: Option<&str>) -> Result<(), String> {
+    let feature_id = feature.id().unwrap_or_default();
+    ctx.log("worker_selected_feature", json!({"workerSessionId": session_id, "featureId": feature_id}))?;
+    queue::start_session(&ctx.mission, feature, session_id)?;
+    let model = ctx.agents.config.role(SessionKind::Worker.agent_role()).ok().and_then(|r| r.model.clone());
+    let mut started = json!({"workerSessionId": session_id, "spawnId": handoffs::spawn_id(), "featureId": feature_id, "modelId": model, "milestone": feature.milestone(), "attempt": attempt, "baseCommit": base});
+    if let Some(branch) = worktree_branch {
+        started["worktreeBranch"] = json!(branch);
+    }
+    ctx.log("worker_started", started)
+}
+
+/// A session that handed off: its handoff file and worker-transcripts.jsonl line.
+fn handed_off(ctx: &mut Ctx, outcome: &SessionOutcome, args: &Value, feature_id: &str, milestone: Option<&str>, repo: &std::path::Path) -> Result<HandoffFile, String> {
+    let handoff = handoffs::wrap(args, feature_id, &outcome.session_id, milestone, repo)?;
+    handoffs::write(&ctx.mission, &handoff)?;
+    handoffs::append_transcript(&ctx.mission, &outcome.session_id, feature_id, milestone, &outcome.skeleton)?;
+    Ok(handoff)
+}
+
+/// A session that ended without a handoff: droid's `worker_failed`, and its transcript line.
+fn no_handoff(ctx: &mut Ctx, active: &ActiveFeature, outcome: &SessionOutcome, reason: &str) -> Result<(), String> {
+    let milestone = Queue::load(&ctx.mission).ok().and_then(|q| q.feature(&active.feature_id).and_then(|f| f.milestone().map(str::to_string)));
+    handoffs::append_transcript(&ctx.mission, &active.session_id, &active.feature_id, milestone.as_deref(), &outcome.skeleton)?;
+    ctx.log(
+        "worker_failed",
+        json!({"workerSessionId": active.session_id, "spawnId": format!("worker_no_handoff_{}", active.session_id), "exitCode": 0, "reason": reason, "failureReason": "worker_exited_without_handoff", "featureId": active.feature_id}),
+    )?;
+    queue::back_to_pending(&ctx.mission, &active.feature_id)
+}
+
+/// The person paused the run while the session worked: droid's `worker_paused`; the feature
+/// waits, pending, for a fresh session on resume.
+fn paused(ctx: &mut Ctx, active: &ActiveFeature) -> Result<(), String> {
+    ctx.log("worker_paused", json!({"workerSessionId": active.session_id, "featureId": active.feature_id}))?;
+    queue::back_to_pending(&ctx.mission, &active.feature_id)
 }
 
 impl Settled {
@@ -122,49 +169,89 @@ impl Settled {
     }
 }
 
-/// Decides what a handoff means for its feature and writes it down.
-fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &Handoff, verdict: Option<Result<String, String>>) -> Result<Settled, String> {
-    match handoff.status.as_deref() {
-        Some("completed") => {
-            let verdict = verdict.unwrap_or_else(|| verify_completion(&ctx.repo, &active.base_commit, handoff, ctx.mission_rel.as_deref()));
-            match verdict {
-                Ok(commit) => {
-                    queue::set_status(&ctx.mission, &active.feature_id, "completed")?;
-                    ctx.log("feature_completed", json!({"featureId": active.feature_id, "sessionId": active.session_id, "commitId": commit}))?;
-                    ctx.state.set_active_feature(None);
-                    ctx.save_state()?;
-                    ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "completed" });
-                    Ok(Settled::Done(Step::Continue))
-                }
-                Err(reason) => fail(ctx, active, "failed", &format!("its handoff claimed completion, refused twice: {reason}")),
+/// Decides what a handoff means for its feature and writes it down: droid's
+/// `worker_completed` (with the nested handoff), then the verdict.
+fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &HandoffFile, verdict: Option<Result<String, String>>) -> Result<Settled, String> {
+    let state = handoff.success_state.as_deref().unwrap_or("failure");
+    let verdict = match state {
+        "success" => Some(verdict.unwrap_or_else(|| verify_completion(&ctx.repo, &active.base_commit, handoff, ctx.mission_rel.as_deref()))),
+        _ => None,
+    };
+    let accepted = matches!(verdict, Some(Ok(_)));
+    ctx.log("worker_completed", completed_event(handoff, accepted))?;
+    match verdict {
+        Some(Ok(commit)) => {
+            queue::complete(&ctx.mission, &active.feature_id, &active.session_id)?;
+            if handoff.commit_id.as_deref() != Some(commit.as_str()) {
+                tracing::debug!(feature = %active.feature_id, %commit, "handoff commit resolved");
             }
+            ctx.state.set_active_feature(None);
+            ctx.save_state()?;
+            ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "completed" });
+            Ok(Settled::Done(Step::Continue))
         }
-        Some("partial") if active.attempt < MAX_ATTEMPTS => {
+        Some(Err(reason)) => {
+            ctx.log("handoff_refused", json!({"workerSessionId": active.session_id, "featureId": active.feature_id, "reason": reason}))?;
+            stop(ctx, active, &format!("its handoff claimed success, refused twice: {reason}"), true)
+        }
+        None if state == "partial" && active.attempt < MAX_ATTEMPTS => {
+            queue::back_to_pending(&ctx.mission, &active.feature_id)?;
             ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "partial, running it once more" });
             Ok(Settled::Retry(partial_note(handoff)))
         }
-        Some("partial") => fail(ctx, active, "failed", &format!("a second partial handoff; left undone: {}", handoff.what_was_left_undone.trim())),
-        Some("blocked") => fail(ctx, active, "blocked", handoff.blocked_reason.as_deref().unwrap_or("no reason given").trim()),
-        other => fail(ctx, active, "failed", &format!("a handoff with status {other:?}")),
+        None if state == "partial" => stop(ctx, active, &format!("a second partial handoff; left undone: {}", handoff.handoff.what_was_left_undone.trim()), true),
+        None => stop(ctx, active, &failure_reason(handoff), false),
     }
 }
 
-fn partial_note(handoff: &Handoff) -> String {
-    format!("A previous session handed off partial work ({}). What it left undone, which is your task now:\n{}", handoff.salient_summary.trim(), handoff.what_was_left_undone.trim())
+/// droid's `worker_completed` for a handoff; `validatorsPassed` says whether the runner
+/// accepted a success claim.
+pub fn completed_event(handoff: &HandoffFile, accepted: bool) -> Value {
+    let mut event = json!({
+        "workerSessionId": handoff.worker_session_id,
+        "featureId": handoff.feature_id,
+        "successState": handoff.success_state.as_deref().unwrap_or("failure"),
+        "returnToOrchestrator": handoff.return_to_orchestrator.unwrap_or(true),
+    });
+    if let Some(commit) = &handoff.commit_id {
+        event["commitId"] = json!(commit);
+        event["repoPath"] = json!(handoff.repo_path);
+    }
+    event["exitCode"] = json!(0);
+    event["validatorsPassed"] = json!(accepted);
+    event["handoff"] = serde_json::to_value(&handoff.handoff).unwrap_or(Value::Null);
+    event
 }
 
-fn fail(ctx: &mut Ctx, active: &ActiveFeature, status: &str, reason: &str) -> Result<Settled, String> {
-    queue::set_status(&ctx.mission, &active.feature_id, status)?;
-    ctx.log("feature_failed", json!({"featureId": active.feature_id, "sessionId": active.session_id, "status": status, "reason": reason}))?;
+/// Why a `failure` handoff stopped: its blocking issues, else what it left undone.
+fn failure_reason(handoff: &HandoffFile) -> String {
+    let blocking: Vec<&str> = handoff.handoff.discovered_issues.iter().filter(|i| i.severity == "blocking").map(|i| i.description.trim()).collect();
+    let left = handoff.handoff.what_was_left_undone.trim();
+    match (blocking.is_empty(), left.is_empty()) {
+        (false, _) => format!("the worker could not finish: {}", blocking.join("; ")),
+        (true, false) => format!("the worker could not finish: {left}"),
+        (true, true) => "the worker reported failure without a reason".to_string(),
+    }
+}
+
+fn partial_note(handoff: &HandoffFile) -> String {
+    format!("A previous session handed off partial work ({}). What it left undone, which is your task now:\n{}", handoff.handoff.summary(), handoff.handoff.what_was_left_undone.trim())
+}
+
+/// The feature stops the mission: back to `pending` (droid has no failed status), the reason
+/// for the person. `retry_limit`: it used up its sessions (droid's retry-limit pause).
+fn stop(ctx: &mut Ctx, active: &ActiveFeature, reason: &str, retry_limit: bool) -> Result<Settled, String> {
+    queue::back_to_pending(&ctx.mission, &active.feature_id)?;
     ctx.state.set_active_feature(None);
     ctx.save_state()?;
-    ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: status });
-    Ok(Settled::Done(Step::Halt(format!("feature {} {status}: {reason}; {}", active.feature_id, super::schedule::RETRY_HINT))))
+    ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "stopped" });
+    let halt = super::run::Halt { reason: format!("feature {}: {reason}; {}", active.feature_id, super::schedule::RETRY_HINT), retry_limit, feature: Some(active.feature_id.clone()) };
+    Ok(Settled::Done(Step::HaltWith(halt)))
 }
 
-fn counts(queue: &Queue, _milestone: &str) -> (usize, usize) {
-    let live: Vec<_> = queue.file.features.iter().filter(|f| !f.is_cancelled()).collect();
-    (live.iter().filter(|f| f.status() == Some("completed")).count(), live.len())
+fn counts(queue: &Queue) -> (usize, usize) {
+    let live: Vec<_> = queue.file.features.iter().filter(|f| !f.is_cancelled() && !f.is_validator()).collect();
+    (live.iter().filter(|f| f.is_completed()).count(), live.len())
 }
 
 fn build_task(ctx: &Ctx, queue: &Queue, feature_id: &str, note: Option<&str>) -> Result<String, String> {
@@ -172,14 +259,12 @@ fn build_task(ctx: &Ctx, queue: &Queue, feature_id: &str, note: Option<&str>) ->
     let contract_path = ctx.mission.join(CONTRACT_FILE);
     let contract_text = folder::read_text(&contract_path).map_err(|e| format!("{}: {e}", contract_path.display()))?;
     let contract = contract::parse(&contract_text);
-    let fixes: Vec<String> = feature.fixes.iter().map(|s| s.value.clone()).collect();
-    let issues = if fixes.is_empty() { Vec::new() } else { validate::find_issues(&ctx.mission, feature.milestone().unwrap_or_default(), &fixes) };
-    Ok(context::worker_task(&WorkerContext { mission_dir: &ctx.mission, feature, feature_raw: queue.raw(feature), contract_text: &contract_text, contract: &contract, issues: &issues, previous: note }))
+    Ok(context::worker_task(&WorkerContext { mission_dir: &ctx.mission, feature, feature_raw: queue.raw(feature), contract_text: &contract_text, contract: &contract, previous: note }))
 }
 
-/// Checks `submit_handoff` inside the session: the feature id, and for a completion claim
-/// the git facts. The first refusal goes back to the worker with the reason; the second is
-/// accepted and recorded as the verdict, which fails the feature.
+/// Checks `submit_handoff` inside the session: the feature id, and for a success claim the
+/// git facts. The first refusal goes back to the worker with the reason; the second is
+/// accepted and recorded as the verdict, which stops the feature.
 struct HandoffCheck {
     repo: PathBuf,
     base: String,
@@ -191,15 +276,15 @@ struct HandoffCheck {
 
 impl FinalToolHandler for HandoffCheck {
     fn decide(&mut self, _kind: SessionKind, args: &Value) -> FinalDecision {
-        let Ok(handoff) = serde_json::from_value::<Handoff>(args.clone()) else {
-            return FinalDecision::Reject("not a handoff; call submit_handoff with the handoff fields".into());
-        };
-        if handoff.feature_id.as_deref() != Some(self.feature_id.as_str()) {
-            return FinalDecision::Reject(format!("`featureId` must be \"{}\", the feature of this session", self.feature_id));
+        if let Some(other) = args["featureId"].as_str().filter(|f| *f != self.feature_id) {
+            return FinalDecision::Reject(format!("`featureId` is \"{other}\", but this session works on \"{}\"", self.feature_id));
         }
-        if handoff.status.as_deref() != Some("completed") {
+        if args["successState"].as_str() != Some("success") {
             return FinalDecision::Accept(args.clone());
         }
+        let Ok(handoff) = handoffs::wrap(args, &self.feature_id, "", None, &self.repo) else {
+            return FinalDecision::Reject("not a handoff; call submit_handoff with the handoff fields".into());
+        };
         match verify_completion(&self.repo, &self.base, &handoff, self.mission_rel.as_deref()) {
             Ok(commit) => {
                 self.verdict = Some(Ok(commit));
@@ -207,7 +292,7 @@ impl FinalToolHandler for HandoffCheck {
             }
             Err(reason) if self.refused == 0 => {
                 self.refused += 1;
-                FinalDecision::Reject(format!("handoff refused: {reason}. Fix this and call submit_handoff again; a second refusal fails the feature."))
+                FinalDecision::Reject(format!("handoff refused: {reason}. Fix this and call submit_handoff again; a second refusal stops the feature."))
             }
             Err(reason) => {
                 self.verdict = Some(Err(reason));
@@ -221,7 +306,7 @@ impl FinalToolHandler for HandoffCheck {
 struct Slot {
     active: ActiveFeature,
     worktree: Worktree,
-    milestone: String,
+    milestone: Option<String>,
     task: String,
 }
 
@@ -248,30 +333,28 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
         };
         let active = ActiveFeature { feature_id: id.clone(), session_id: new_session_id(), base_commit: base.clone(), attempt: 1, note: None, worktree: Some(worktree.path.display().to_string()) };
         let task = build_task(ctx, &queue, id, None)?;
-        slots.push(Slot { active, worktree, milestone: feature.milestone().unwrap_or_default().to_string(), task });
+        slots.push(Slot { active, worktree, milestone: feature.milestone().map(str::to_string), task });
     }
     // Written before any session starts: a resume removes the worktrees and resets these.
     let actives: Vec<ActiveFeature> = slots.iter().map(|s| s.active.clone()).collect();
     ctx.state.set_active_features(&actives);
-    ctx.state.state.status = "running".into();
+    ctx.state.set_status(crate::model::records::MissionStatus::Running);
     ctx.save_state()?;
     for s in &slots {
-        let (id, session_id) = (&s.active.feature_id, &s.active.session_id);
-        let mut sessions: Vec<Value> = queue.feature(id).map(|f| f.worker_session_ids.iter().map(|s| Value::String(s.value.clone())).collect()).unwrap_or_default();
-        sessions.push(Value::String(session_id.clone()));
-        queue::update(&ctx.mission, id, &[("status", json!("in_progress")), ("workerSessionIds", Value::Array(sessions))])?;
-        ctx.log("feature_started", json!({"featureId": id, "sessionId": session_id, "milestone": s.milestone, "attempt": 1, "baseCommit": base, "worktreeBranch": s.worktree.branch}))?;
-        let (done, total) = counts(&queue, &s.milestone);
-        ctx.progress.update(Update::FeatureStarted { id, attempt: 1, done, total });
+        let feature = queue.feature(&s.active.feature_id).ok_or("a batch feature vanished")?.clone();
+        begin(ctx, &feature, &s.active.session_id, 1, &base, Some(&s.worktree.branch))?;
+        let (done, total) = counts(&queue);
+        ctx.progress.update(Update::FeatureStarted { id: &s.active.feature_id, attempt: 1, done, total });
     }
 
     let (agents, cancel) = (&ctx.agents, &ctx.cancel);
+    let shared = &context::worker_shared(&ctx.mission);
     let sessions = slots.iter().map(|s| async move {
         let mut check = HandoffCheck { repo: s.worktree.path.clone(), base: s.active.base_commit.clone(), feature_id: s.active.feature_id.clone(), mission_rel: None, refused: 0, verdict: None };
         let details = json!({"featureId": s.active.feature_id, "milestone": s.milestone, "attempt": 1, "worktreeBranch": s.worktree.branch});
-        let call = SessionCall { kind: SessionKind::Worker, session_id: &s.active.session_id, task: s.task.clone(), details };
+        let call = SessionCall { kind: SessionKind::Worker, session_id: &s.active.session_id, task: s.task.clone(), shared_context: Some(shared.clone()), details };
         let outcome = agents.run_in(&s.worktree.path, call, &mut check, cancel, &mut NoSessionObserver).await;
-        (outcome.end, check.verdict)
+        (outcome, check.verdict)
     });
     let ends = futures::future::join_all(sessions).await;
 
@@ -283,10 +366,10 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
     ctx.save_state()?;
     let (halts, retries, paused) = settled?;
     if paused || !halts.is_empty() {
-        for (id, _) in &retries {
-            queue::set_status(&ctx.mission, id, "pending")?;
-        }
-        return Ok(if halts.is_empty() { Step::Pause } else { Step::Halt(halts.join("; ")) });
+        return Ok(match halts.into_iter().next() {
+            Some(halt) => Step::HaltWith(halt),
+            None => Step::Pause,
+        });
     }
     for (id, note) in retries {
         match run_attempts(ctx, &id, (2, Some(note))).await? {
@@ -298,92 +381,83 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
 }
 
 /// Settles a batch's sessions in queue order: handoffs written, completed work verified in
-/// its worktree and merged. Returns the halt reasons, the features to run once more (with
-/// what their next session is told) and whether the run was paused.
+/// its worktree and merged. Returns the halts, the features to run once more (with what
+/// their next session is told) and whether the run was paused.
 #[allow(clippy::type_complexity)]
-fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionEnd, Option<Result<String, String>>)>) -> Result<(Vec<String>, Vec<(String, String)>, bool), String> {
+fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<Result<String, String>>)>) -> Result<(Vec<super::run::Halt>, Vec<(String, String)>, bool), String> {
     let mut halts = Vec::new();
     let mut retries = Vec::new();
-    let mut paused = false;
-    for (s, (end, verdict)) in slots.iter().zip(ends) {
-        let (id, session_id) = (s.active.feature_id.as_str(), s.active.session_id.as_str());
-        let handoff = match end {
-            SessionEnd::Finished(value) => {
-                let handoff: Handoff = serde_json::from_value(value.clone()).map_err(|e| format!("the accepted handoff does not read back: {e}"))?;
-                let path = handoff_path(&ctx.mission, session_id);
-                std::fs::create_dir_all(path.parent().unwrap_or(&ctx.mission)).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-                write_json_atomic(&path, &value).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                ctx.log("handoff_received", json!({"featureId": id, "sessionId": session_id, "status": handoff.status}))?;
-                handoff
-            }
+    let mut paused_run = false;
+    for (s, (outcome, verdict)) in slots.iter().zip(ends) {
+        let id = s.active.feature_id.as_str();
+        let handoff = match &outcome.end {
+            SessionEnd::Finished(args) => handed_off(ctx, &outcome, args, id, s.milestone.as_deref(), &s.worktree.path)?,
             SessionEnd::Cancelled => {
-                paused = true;
-                queue::set_status(&ctx.mission, id, "pending")?;
+                paused_run = true;
+                paused(ctx, &s.active)?;
                 continue;
             }
             end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) => {
-                queue::set_status(&ctx.mission, id, "pending")?;
-                halts.push(format!("feature {id}: {}", end.reason()));
+                let reason = end.reason();
+                no_handoff(ctx, &s.active, &outcome, &reason)?;
+                halts.push(super::run::Halt { reason: format!("feature {id}: {reason}"), retry_limit: false, feature: Some(id.to_string()) });
                 continue;
             }
             end => {
                 // Its worktree (and so its changes) goes; the next session starts afresh.
-                retries.push((id.to_string(), format!("the worker session ended without a handoff: {}. Its changes were discarded; start again from the current commit.", end.reason())));
+                let reason = format!("the worker session ended without a handoff: {}", end.reason());
+                no_handoff(ctx, &s.active, &outcome, &reason)?;
+                retries.push((id.to_string(), format!("{reason}. Its changes were discarded; start again from the current commit.")));
                 continue;
             }
         };
-        let verdict = match handoff.status.as_deref() {
-            Some("completed") => Some(verdict.unwrap_or_else(|| verify_completion(&s.worktree.path, &s.active.base_commit, &handoff, None))),
-            Some("partial") => None,
+        let state = handoff.success_state.as_deref().unwrap_or("failure");
+        let verdict = match state {
+            "success" => Some(verdict.unwrap_or_else(|| verify_completion(&s.worktree.path, &s.active.base_commit, &handoff, None))),
+            "partial" => None,
             _ => {
-                if let Settled::Done(Step::Halt(reason)) = settle(ctx, &s.active, &handoff, None)? {
-                    halts.push(reason);
+                if let Settled::Done(Step::HaltWith(halt)) = settle(ctx, &s.active, &handoff, None)? {
+                    halts.push(halt);
                 }
                 continue;
             }
         };
-        if let Some(Err(reason)) = verdict {
-            if let Settled::Done(Step::Halt(reason)) = fail(ctx, &s.active, "failed", &format!("its handoff claimed completion, refused twice: {reason}"))? {
-                halts.push(reason);
+        if let Some(Err(_)) = &verdict {
+            if let Settled::Done(Step::HaltWith(halt)) = settle(ctx, &s.active, &handoff, verdict)? {
+                halts.push(halt);
             }
             continue;
         }
         // Completed or partial: its commits join the mission branch, in queue order.
         let made = git::commits_since(&s.worktree.path, &s.active.base_commit).map_err(|e| e.to_string())?;
-        let merged = if made.is_empty() {
-            None
-        } else {
+        if !made.is_empty() {
             match worktree::merge(&ctx.repo, &s.worktree.branch, &format!("merge {id}")).map_err(|e| format!("cannot merge feature {id}: {e}"))? {
-                worktree::Merge::Merged(commit) => {
+                worktree::Merge::Merged(_) => {
                     // Merged, not yet recorded: a resume finds the merge (`run::recover_merged`).
                     super::failpoint::hit("after-merge");
-                    Some(commit)
                 }
                 worktree::Merge::Conflict(files) => {
-                    queue::set_status(&ctx.mission, id, "pending")?;
-                    ctx.log("merge_conflict", json!({"featureId": id, "sessionId": session_id, "files": files}))?;
+                    ctx.log("worker_completed", completed_event(&handoff, false))?;
+                    queue::back_to_pending(&ctx.mission, id)?;
+                    ctx.log("merge_conflict", json!({"featureId": id, "workerSessionId": s.active.session_id, "files": files}))?;
                     ctx.progress.update(Update::FeatureFinished { id, outcome: "merge conflict" });
-                    halts.push(format!("merge conflict: feature {id} conflicts with work merged before it in {}; it is pending again", files.join(", ")));
+                    halts.push(super::run::Halt { reason: format!("merge conflict: feature {id} conflicts with work merged before it in {}; it is pending again", files.join(", ")), retry_limit: false, feature: Some(id.to_string()) });
                     continue;
                 }
             }
-        };
+        }
         match verdict {
-            Some(Ok(commit)) => {
-                queue::set_status(&ctx.mission, id, "completed")?;
-                ctx.log("feature_completed", json!({"featureId": id, "sessionId": session_id, "commitId": commit, "mergeCommit": merged}))?;
+            Some(Ok(_)) => {
+                ctx.log("worker_completed", completed_event(&handoff, true))?;
+                queue::complete(&ctx.mission, id, &s.active.session_id)?;
                 ctx.progress.update(Update::FeatureFinished { id, outcome: "completed" });
             }
-            _ if s.active.attempt < MAX_ATTEMPTS => {
-                ctx.progress.update(Update::FeatureFinished { id, outcome: "partial, running it once more" });
-                retries.push((id.to_string(), partial_note(&handoff)));
-            }
-            _ => {
-                if let Settled::Done(Step::Halt(reason)) = settle(ctx, &s.active, &handoff, None)? {
-                    halts.push(reason);
-                }
-            }
+            _ => match settle(ctx, &s.active, &handoff, None)? {
+                Settled::Retry(note) => retries.push((id.to_string(), note)),
+                Settled::Done(Step::HaltWith(halt)) => halts.push(halt),
+                Settled::Done(_) => {}
+            },
         }
     }
-    Ok((halts, retries, paused))
+    Ok((halts, retries, paused_run))
 }

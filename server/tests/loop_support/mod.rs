@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 #[path = "../agent_support/mod.rs"]
-mod agent_support;
+pub mod agent_support;
+#[path = "../droid_format/mod.rs"]
+pub mod droid_format;
 
 use agent_support::{anthropic_turn, openai_turn};
 use axum::body::{Body, Bytes};
@@ -41,15 +43,18 @@ pub struct Script {
     /// Delay before every answer (to give crash tests a window).
     pub latency: Duration,
     /// Fix features the orchestrator writes when a round fails an assertion: assertion id ->
-    /// the fix feature (without `milestone`, `kind`, `fixes`, `status`, which it fills in).
+    /// the fix feature (without `milestone`, `status` and droid's other keys, which it fills in).
     pub fixes: BTreeMap<String, Value>,
     /// How the orchestrator plans a mission that has no plan.
     pub plan: Option<PlanScript>,
-    /// Where the user-testing validator places the bug of an assertion it fails: assertion id
-    /// -> the `location` (`{"path", "line"}`) of its issue. Without one the issue is unlocated.
+    /// Where the scrutiny validator places the bug of an assertion whose probe fails: assertion
+    /// id -> `{"file", "line"}` of a blocking issue in the review of the feature claiming it.
+    /// Without one the scrutiny review passes (only the user-testing validator fails it).
     pub issue_locations: BTreeMap<String, Value>,
+    /// Roles that only ever answer with text, never a tool call (a model that will not report).
+    pub mute: Vec<&'static str>,
     /// The orchestrator writes its fix features right the first time, instead of first with a
-    /// broken `dependsOn` that `submit_plan` refuses.
+    /// precondition naming no feature, which `submit_plan` refuses.
     pub fixes_right_at_once: bool,
 }
 
@@ -62,8 +67,8 @@ pub struct PlanScript {
     pub features: Value,
     /// Tries to write features.json before the contract first (the write rules refuse it).
     pub features_first: bool,
-    /// The first features.json has a broken `dependsOn`; `submit_plan`'s lint refuses it
-    /// and the orchestrator rewrites the file.
+    /// The first features.json has a precondition naming no feature; `submit_plan`'s lint
+    /// refuses it and the orchestrator rewrites the file.
     pub lint_error_once: bool,
     /// Never repairs the lint error (the runner must halt after its bounded attempts).
     pub never_fix: bool,
@@ -142,15 +147,21 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
     if !shared.script.latency.is_zero() {
         tokio::time::sleep(shared.script.latency).await;
     }
-    let calls = match role {
-        "worker" => worker(&conv),
-        "scrutiny" => scrutiny(&conv),
-        "user-testing" => user_testing(&conv, &shared.script),
-        "orchestrator" => orchestrator(&conv, &shared.script),
-        _ => vec![],
-    };
+    let calls = answer(role, &conv, &shared.script);
     let frames = render(openai, conv.turns, &calls);
     Response::builder().status(200).header("content-type", "text/event-stream").body(Body::from(frames.concat())).unwrap()
+}
+
+/// The tool calls the model makes as `role` in the conversation `c`.
+pub fn answer(role: &str, c: &Conv, script: &Script) -> Vec<(String, Value)> {
+    match role {
+        _ if script.mute.contains(&role) => vec![],
+        "worker" => worker(c),
+        "scrutiny" => scrutiny(c, script),
+        "user-testing" => user_testing(c, script),
+        "orchestrator" => orchestrator(c, script),
+        _ => vec![],
+    }
 }
 
 fn render(openai: bool, turn: usize, calls: &[(String, Value)]) -> Vec<String> {
@@ -188,7 +199,7 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-fn read_anthropic(body: &Value) -> Conv {
+pub fn read_anthropic(body: &Value) -> Conv {
     let mut c = Conv { system: text_of(&body["system"]), tools: tool_names(body), ..Default::default() };
     for m in body["messages"].as_array().into_iter().flatten() {
         match m["role"].as_str() {
@@ -213,7 +224,7 @@ fn tool_names(body: &Value) -> Vec<String> {
     body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str().or_else(|| t["function"]["name"].as_str())).map(str::to_string).collect()
 }
 
-fn read_openai(body: &Value) -> Conv {
+pub fn read_openai(body: &Value) -> Conv {
     let mut c = Conv { tools: tool_names(body), ..Default::default() };
     for m in body["messages"].as_array().into_iter().flatten() {
         match m["role"].as_str() {
@@ -230,7 +241,7 @@ fn read_openai(body: &Value) -> Conv {
     c
 }
 
-fn role_of(system: &str) -> &'static str {
+pub fn role_of(system: &str) -> &'static str {
     if system.contains("# Role: worker") {
         "worker"
     } else if system.contains("# Role: orchestrator") {
@@ -280,8 +291,9 @@ fn commit_in(results: &[(String, bool)]) -> Option<String> {
 const BOGUS_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// Writes the feature's files (`x-fake.files`), runs the project's tests, commits, and hands
-/// off with the commit id it read from `git rev-parse HEAD`. `x-fake.behaviour` bends it:
-/// `blocked`, `partial-once`, `bogus-commit-once`, `bogus-commit-always`, `quick`.
+/// off (droid's EndFeatureRun) with the commit id it read from `git rev-parse HEAD`.
+/// `x-fake.behaviour` bends it: `blocked` (a failure), `partial-once`, `bogus-commit-once`,
+/// `bogus-commit-always`, `quick`.
 fn worker(c: &Conv) -> Vec<(String, Value)> {
     let feature = feature_of(&c.first_user);
     let id = feature["id"].as_str().unwrap_or("?").to_string();
@@ -289,19 +301,25 @@ fn worker(c: &Conv) -> Vec<(String, Value)> {
     let behaviour = fake["behaviour"].as_str().unwrap_or("");
     let retry = c.first_user.contains("## The previous session of this feature");
     let files: Vec<(String, String)> = fake["files"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
-    let tests: Vec<String> = files.iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("tests/")).collect();
-    let handoff = |status: &str, commit: Option<&str>| {
-        let mut h = json!({"featureId": id, "status": status, "salientSummary": format!("{id}: {status}"), "whatWasImplemented": files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", "),
-            "whatWasLeftUndone": "", "verification": {"commandsRun": ["sh test.sh"]}, "skillFeedback": {"followedProcedure": true}, "testsAdded": tests});
+    let tests: Vec<Value> = files.iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("tests/")).map(|p| json!({"file": p, "cases": [{"name": "main", "verifies": format!("{id} behaves as its assertions say")}]})).collect();
+    let handoff = |state: &str, commit: Option<&str>| {
+        let mut h = json!({"successState": state, "returnToOrchestrator": state != "success", "salientSummary": format!("{id}: handed off as {state} after running sh test.sh."),
+            "whatWasImplemented": format!("Wrote {} for feature {id}, test-first, and ran the project's tests.", files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")),
+            "whatWasLeftUndone": "", "verification": {"commandsRun": [{"command": "sh test.sh", "exitCode": 0, "observation": "all tests passed"}]},
+            "tests": {"added": tests, "coverage": format!("the behaviour of {id}")}, "discoveredIssues": [], "skillFeedback": {"followedProcedure": true, "deviations": []}});
         if let Some(commit) = commit {
             h["commitId"] = json!(commit);
         }
         h
     };
+    let failure = |why: String| {
+        let mut h = handoff("failure", None);
+        h["whatWasLeftUndone"] = json!(format!("Everything: {why}"));
+        h["discoveredIssues"] = json!([{"severity": "blocking", "description": why}]);
+        vec![call("submit_handoff", h)]
+    };
     if behaviour == "blocked" {
-        let mut h = handoff("blocked", None);
-        h["blockedReason"] = json!("the database this feature needs does not exist");
-        return vec![call("submit_handoff", h)];
+        return failure("the database this feature needs does not exist".into());
     }
     let partial_now = behaviour == "partial-once" && !retry;
     match c.turns {
@@ -315,9 +333,7 @@ fn worker(c: &Conv) -> Vec<(String, Value)> {
         }
         _ => {
             let Some(commit) = commit_in(&c.results) else {
-                let mut h = handoff("blocked", None);
-                h["blockedReason"] = json!(format!("the tests fail: {}", c.results.last().map(|r| r.0.as_str()).unwrap_or("")));
-                return vec![call("submit_handoff", h)];
+                return failure(format!("the tests fail: {}", c.results.last().map(|r| r.0.as_str()).unwrap_or("")));
             };
             if partial_now {
                 let mut h = handoff("partial", Some(&commit));
@@ -326,7 +342,7 @@ fn worker(c: &Conv) -> Vec<(String, Value)> {
             }
             let refused_before = c.results.iter().any(|(r, e)| *e && r.contains("handoff refused"));
             let bogus = behaviour == "bogus-commit-always" || (behaviour == "bogus-commit-once" && !refused_before);
-            vec![call("submit_handoff", handoff("completed", Some(if bogus { BOGUS_COMMIT } else { &commit })))]
+            vec![call("submit_handoff", handoff("success", Some(if bogus { BOGUS_COMMIT } else { &commit })))]
         }
     }
 }
@@ -363,61 +379,100 @@ pub fn probes(first_user: &str) -> Vec<Probe> {
     out
 }
 
+/// The evidence folder the prompt names (`Save evidence under <dir>/<group>/`).
 fn evidence_dir(first_user: &str) -> String {
-    first_user.lines().find_map(|l| l.strip_prefix("Save evidence under ")).and_then(|r| r.split(" (").next()).unwrap_or("/tmp").to_string()
+    first_user.lines().find_map(|l| l.strip_prefix("Save evidence under ")).and_then(|r| r.split("/<group>/").next()).unwrap_or("/tmp").to_string()
+}
+
+/// The `--- <id>` outputs of earlier probe runs.
+fn probe_output(c: &Conv, id: &str) -> String {
+    let marker = format!("--- {id}");
+    c.results.iter().find(|(r, _)| r.contains(&marker)).map(|(r, _)| r.split(&marker).nth(1).unwrap_or("").to_string()).unwrap_or_default()
 }
 
 /// Runs each assertion's `Run:` command as a user would and compares its output with
-/// `Expect:`; saves the output as evidence. A failed assertion gets a blocking issue, located
-/// where `script.issue_locations` says.
-fn user_testing(c: &Conv, script: &Script) -> Vec<(String, Value)> {
+/// `Expect:`; saves the output as evidence under `<milestone>/main/`.
+fn user_testing(c: &Conv, _script: &Script) -> Vec<(String, Value)> {
     let probes = probes(&c.first_user);
-    let dir = relative(&c.system, &evidence_dir(&c.first_user));
-    let rel = |id: &str| format!("evidence/{}/{id}.txt", dir.rsplit('/').next().unwrap_or(""));
+    let dir = format!("{}/main", relative(&c.system, &evidence_dir(&c.first_user)));
+    let milestone = evidence_dir(&c.first_user).rsplit('/').next().unwrap_or("").to_string();
+    let cited = |id: &str| format!("{milestone}/main/{id}.txt");
     let runnable: Vec<&Probe> = probes.iter().filter(|p| p.run.is_some()).collect();
     if c.turns == 0 && !runnable.is_empty() {
         return runnable.iter().map(|p| call("bash", json!({"command": format!("mkdir -p '{dir}' && {{ {} ; }} > '{dir}/{}.txt' 2>&1; echo '--- {}'; cat '{dir}/{}.txt'", p.run.as_deref().unwrap(), p.id, p.id, p.id)}))).collect();
     }
     let mut assertions = Vec::new();
-    let mut issues = Vec::new();
     for p in &probes {
         let Some(run) = &p.run else {
-            assertions.push(json!({"id": p.id, "status": "passed", "evidence": [], "notes": "nothing to run"}));
+            assertions.push(json!({"id": p.id, "status": "pass", "steps": [{"action": "read the assertion", "observed": "nothing to run"}], "evidence": []}));
             continue;
         };
-        let marker = format!("--- {}", p.id);
-        let output = c.results.iter().find(|(r, _)| r.contains(&marker)).map(|(r, _)| r.split(&marker).nth(1).unwrap_or("").to_string()).unwrap_or_default();
+        let output = probe_output(c, &p.id);
         let expect = p.expect.clone().unwrap_or_default();
+        let step = json!({"action": run, "expected": expect, "observed": output.trim()});
         if output.lines().any(|l| l.trim() == expect) {
-            assertions.push(json!({"id": p.id, "status": "passed", "evidence": [rel(&p.id)]}));
+            assertions.push(json!({"id": p.id, "status": "pass", "steps": [step], "evidence": [cited(&p.id)]}));
         } else {
-            assertions.push(json!({"id": p.id, "status": "failed", "evidence": [rel(&p.id)], "notes": format!("printed {}", output.trim())}));
-            let mut issue = json!({"severity": "blocking", "title": format!("`{run}` does not print {expect}"), "detail": format!("Ran `{run}`; expected `{expect}`, got `{}`.", output.trim()), "assertionIds": [p.id]});
-            if let Some(location) = script.issue_locations.get(&p.id) {
-                issue["location"] = location.clone();
-            }
-            issues.push(issue);
+            assertions.push(json!({"id": p.id, "status": "fail", "steps": [step], "evidence": [cited(&p.id)], "issues": format!("`{run}` printed `{}`, expected `{expect}`", output.trim())}));
         }
     }
-    vec![call("submit_validation", json!({"assertions": assertions, "issues": issues}))]
+    let passed = assertions.iter().filter(|a| a["status"] == "pass").count();
+    vec![call("submit_validation", json!({"salientSummary": format!("{passed} of {} assertions passed", assertions.len()), "groupId": "main", "toolsUsed": ["terminal"], "assertions": assertions}))]
 }
 
-/// Runs the project's tests and reads the log; passes every assertion when the tests pass.
-fn scrutiny(c: &Conv) -> Vec<(String, Value)> {
+/// The features the scrutiny prompt lists for review, with the assertions each fulfills
+/// (`- feat-sub: fulfills VAL-CALC-002`).
+fn features_to_review(first_user: &str) -> Vec<(String, Vec<String>)> {
+    let section = first_user.split("## The features to review").nth(1).unwrap_or("");
+    section
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter_map(|l| l.strip_prefix("- "))
+        .map(|l| {
+            let (id, rest) = l.split_once(':').unwrap_or((l, ""));
+            let claims = rest.trim().strip_prefix("fulfills ").map(|c| c.split(", ").map(str::to_string).collect()).unwrap_or_default();
+            (id.trim().to_string(), claims)
+        })
+        .collect()
+}
+
+/// Runs the project's tests and each assertion's probe; reviews every feature it is given:
+/// a feature fails its review when its assertion's probe fails and `script.issue_locations`
+/// places the bug.
+fn scrutiny(c: &Conv, script: &Script) -> Vec<(String, Value)> {
+    let probes = probes(&c.first_user);
     if c.turns == 0 {
-        return vec![call("bash", json!({"command": "sh test.sh; git log --oneline | head -5"}))];
+        let mut calls = vec![call("bash", json!({"command": "sh test.sh; git log --oneline | head -5"}))];
+        calls.extend(probes.iter().filter_map(|p| Some(call("bash", json!({"command": format!("echo '--- {}'; {}", p.id, p.run.as_deref()?)})))));
+        return calls;
     }
     let ok = c.results.iter().any(|(r, _)| r.contains("all tests passed"));
-    let status = if ok { "passed" } else { "failed" };
-    let assertions: Vec<Value> = probes(&c.first_user).iter().map(|p| json!({"id": p.id, "status": status, "evidence": ["sh test.sh output in the transcript"]})).collect();
-    let issues: Vec<Value> = if ok { vec![] } else { vec![json!({"severity": "blocking", "title": "the test suite fails", "detail": "sh test.sh exits non-zero", "assertionIds": [], "location": {"path": "test.sh", "line": 1}})] };
-    vec![call("submit_validation", json!({"assertions": assertions, "issues": issues}))]
+    let mut reviews = Vec::new();
+    for (feature, claims) in features_to_review(&c.first_user) {
+        let mut issues = Vec::new();
+        for id in &claims {
+            let Some(p) = probes.iter().find(|p| &p.id == id) else { continue };
+            let expect = p.expect.clone().unwrap_or_default();
+            let printed = probe_output(c, id);
+            if p.run.is_some() && !printed.lines().any(|l| l.trim() == expect) {
+                if let Some(at) = script.issue_locations.get(id) {
+                    issues.push(json!({"file": at["file"], "line": at["line"], "severity": "blocking", "description": format!("{id}: `{}` prints `{}`, not `{expect}`", p.run.as_deref().unwrap_or(""), printed.trim())}));
+                }
+            }
+        }
+        let status = if issues.is_empty() { "pass" } else { "fail" };
+        reviews.push(json!({"featureId": feature, "status": status, "summary": format!("{feature}: {status}"), "issues": issues}));
+    }
+    let test = json!({"passed": ok, "command": "sh test.sh", "exitCode": if ok { 0 } else { 1 }});
+    vec![call("submit_review", json!({"salientSummary": format!("reviewed {} feature(s); the tests {}", reviews.len(), if ok { "pass" } else { "fail" }), "reviews": reviews, "validatorsRun": {"test": test}}))]
 }
 
 // ---- the orchestrator (fix sessions) ----------------------------------------------------
 
-/// Reads the failed round's issues, appends one fix feature per issue it has a fix for
-/// (first with a broken `dependsOn`, which `submit_plan`'s lint refuses; it then removes it).
+/// Reads the failed round's assertions, adds one fix feature at the top of the queue per
+/// assertion it has a fix for (first with a precondition naming no feature, which
+/// `submit_plan`'s lint refuses; it then removes it).
 fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     if c.first_user.starts_with("# Plan this mission") {
         return planner(c, script.plan.as_ref());
@@ -425,22 +480,19 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     let mission = mission_folder(&c.system);
     let features = format!("{mission}/features.json");
     let milestone = Regex::new(r"of milestone `([^`]+)`").unwrap().captures(&c.first_user).map(|m| m[1].to_string()).unwrap_or_default();
-    let issue = Regex::new(r"(?m)^- (ISS-\S+) \[[^\]]*\] .*?\(assertions: ([^)]*)\)").unwrap();
+    let failing = Regex::new(r"(?m)^- (VAL-[A-Z0-9-]+-\d{3,}) \(").unwrap();
     let mut fixes: Vec<Value> = Vec::new();
-    for m in issue.captures_iter(&c.first_user) {
-        for assertion in m[2].split(", ") {
-            if let Some(spec) = script.fixes.get(assertion) {
-                let mut f = spec.clone();
-                f["milestone"] = json!(milestone);
-                f["kind"] = json!("fix");
-                f["fixes"] = json!([m[1].to_string()]);
-                f["status"] = json!("pending");
-                if !script.fixes_right_at_once {
-                    f["dependsOn"] = json!(["no-such-feature"]);
-                }
-                if !fixes.iter().any(|x| x["id"] == f["id"]) {
-                    fixes.push(f);
-                }
+    for m in failing.captures_iter(&c.first_user) {
+        if let Some(spec) = script.fixes.get(&m[1]) {
+            let mut f = json!({"id": spec["id"], "description": spec["description"], "skillName": "shell", "preconditions": ["no-such-feature"], "expectedBehavior": [format!("{} passes", &m[1])], "milestone": milestone, "status": "pending"});
+            if script.fixes_right_at_once {
+                f["preconditions"] = json!([]);
+            }
+            for (k, v) in spec.as_object().into_iter().flatten() {
+                f[k] = v.clone();
+            }
+            if !fixes.iter().any(|x| x["id"] == f["id"]) {
+                fixes.push(f);
             }
         }
     }
@@ -448,11 +500,11 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     match c.turns {
         0 => vec![call("read_file", json!({"path": features}))],
         1 if !fixes.is_empty() => {
-            let added: Vec<String> = fixes.iter().map(|f| format!(",\n    {f}")).collect();
-            // The end of the `features` array in a two-space file.
-            vec![call("edit_file", json!({"path": features, "old": "\n  ]", "new": format!("{}\n  ]", added.concat())}))]
+            let added: Vec<String> = fixes.iter().map(|f| format!("\n    {f},")).collect();
+            // Fixes go at the top of the queue, in a two-space file.
+            vec![call("edit_file", json!({"path": features, "old": "\"features\": [", "new": format!("\"features\": [{}", added.concat())}))]
         }
-        _ if last_error => vec![call("edit_file", json!({"path": features, "old": ",\"dependsOn\":[\"no-such-feature\"]", "new": "", "replace_all": true}))],
+        _ if last_error => vec![call("edit_file", json!({"path": features, "old": "\"preconditions\":[\"no-such-feature\"]", "new": "\"preconditions\":[]", "replace_all": true}))],
         _ => vec![call("submit_plan", json!({}))],
     }
 }
@@ -468,14 +520,14 @@ fn planner(c: &Conv, plan: Option<&PlanScript>) -> Vec<(String, Value)> {
     let write = |rel: &str, content: String| call("write_file", json!({"path": format!("{m}/{rel}"), "content": content}));
     let mut broken = plan.features.clone();
     if let Some(first) = broken["features"].get_mut(0) {
-        first["dependsOn"] = json!(["no-such-feature"]);
+        first["preconditions"] = json!(["no-such-feature"]);
     }
     let skills: Vec<String> = plan.features["features"].as_array().into_iter().flatten().filter_map(|f| f["skillName"].as_str().map(str::to_string)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut shared = vec![
         write("features.json", pretty(if plan.lint_error_once || plan.never_fix { &broken } else { &plan.features })),
         write("AGENTS.md", "# Conventions\nPOSIX sh only. One file per operation under ops/, its test under tests/. Commit each feature.\n".into()),
         write("architecture.md", "# Architecture\ncalc.sh dispatches `<op> <a> <b>` to ops/<op>.sh; test.sh runs tests/test_*.sh.\n".into()),
-        write("services.yaml", "tests: sh test.sh\ncalculator: sh calc.sh <op> <a> <b>\n".into()),
+        write("services.yaml", SERVICES.into()),
     ];
     for skill in &skills {
         shared.push(write(&format!("skills/{skill}/SKILL.md"), format!("---\nname: {skill}\ndescription: POSIX shell features of the calculator\n---\nWrite tests/test_<op>.sh first and watch it fail, then ops/<op>.sh; run `sh test.sh`; commit.\n")));
@@ -497,7 +549,7 @@ fn planner(c: &Conv, plan: Option<&PlanScript>) -> Vec<(String, Value)> {
 // ---- the project --------------------------------------------------------------------------
 
 pub struct Project {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     pub repo: PathBuf,
     pub mission: PathBuf,
 }
@@ -507,6 +559,9 @@ pub fn git(repo: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// services.yaml in droid's shape.
+pub const SERVICES: &str = "commands:\n  test: sh test.sh\nservices: {}\n";
 
 pub const CONTRACT: &str = "# Validation contract: calculator
 
@@ -535,39 +590,40 @@ Evidence: output
 Check: sh calc.sh mul 4 5 | grep -qx 20
 ";
 
-/// The plan: `feat-sub` is listed first but depends on `feat-add`; its implementation has a
-/// bug its own test misses (the user-testing validator finds it); `feat-mul` hands off
-/// partial work once.
+/// A feature in droid's shape (its keys in droid's order), with the fake worker's script.
+pub fn feature(id: &str, description: &str, milestone: &str, fulfills: &[&str], preconditions: &[&str], fake: Value) -> Value {
+    json!({"id": id, "description": description, "skillName": "shell", "preconditions": preconditions, "expectedBehavior": [description],
+           "fulfills": fulfills, "milestone": milestone, "status": "pending", "workerSessionIds": [], "currentWorkerSessionId": null, "completedWorkerSessionId": null, "x-fake": fake})
+}
+
+/// The plan: `feat-sub` is listed first but its precondition names `feat-add`; its
+/// implementation has a bug its own test misses (the user-testing validator finds it);
+/// `feat-mul` hands off partial work once.
 pub fn features() -> Value {
     json!({"features": [
-        {"id": "feat-sub", "description": "Subtraction: `sh calc.sh sub A B` prints A-B", "skillName": "shell", "milestone": "basics",
-         "fulfills": ["VAL-CALC-002"], "status": "pending", "dependsOn": ["feat-add"], "workerSessionIds": [],
-         "x-fake": {"files": {"ops/sub.sh": "echo $(( $2 - $1 ))\n", "tests/test_sub.sh": "[ \"$(sh calc.sh sub 3 3)\" = 0 ] || { echo 'sub 3 3 is not 0'; exit 1; }\n"}}},
-        {"id": "feat-add", "description": "Addition: `sh calc.sh add A B` prints A+B", "skillName": "shell", "milestone": "basics",
-         "fulfills": ["VAL-CALC-001"], "status": "pending", "workerSessionIds": [],
-         "x-fake": {"files": {"ops/add.sh": "echo $(( $1 + $2 ))\n", "tests/test_add.sh": "[ \"$(sh calc.sh add 2 3)\" = 5 ] || { echo 'add 2 3 is not 5'; exit 1; }\n"}}},
-        {"id": "feat-mul", "description": "Multiplication: `sh calc.sh mul A B` prints A*B", "skillName": "shell", "milestone": "more",
-         "fulfills": ["VAL-CALC-003"], "status": "pending", "workerSessionIds": [],
-         "x-fake": {"behaviour": "partial-once", "files": {"ops/mul.sh": "echo $(( $1 * $2 ))\n", "tests/test_mul.sh": "[ \"$(sh calc.sh mul 4 5)\" = 20 ] || exit 1\n"}}}
+        feature("feat-sub", "Subtraction: `sh calc.sh sub A B` prints A-B", "basics", &["VAL-CALC-002"], &["feat-add is complete"],
+            json!({"files": {"ops/sub.sh": "echo $(( $2 - $1 ))\n", "tests/test_sub.sh": "[ \"$(sh calc.sh sub 3 3)\" = 0 ] || { echo 'sub 3 3 is not 0'; exit 1; }\n"}})),
+        feature("feat-add", "Addition: `sh calc.sh add A B` prints A+B", "basics", &["VAL-CALC-001"], &[],
+            json!({"files": {"ops/add.sh": "echo $(( $1 + $2 ))\n", "tests/test_add.sh": "[ \"$(sh calc.sh add 2 3)\" = 5 ] || { echo 'add 2 3 is not 5'; exit 1; }\n"}})),
+        feature("feat-mul", "Multiplication: `sh calc.sh mul A B` prints A*B", "more", &["VAL-CALC-003"], &[],
+            json!({"behaviour": "partial-once", "files": {"ops/mul.sh": "echo $(( $1 * $2 ))\n", "tests/test_mul.sh": "[ \"$(sh calc.sh mul 4 5)\" = 20 ] || exit 1\n"}}))
     ], "x-plan-version": 3})
 }
 
-/// The fix the orchestrator writes when VAL-CALC-002 fails; the user-testing validator
-/// places that failure at line 1 of ops/sub.sh (where `feat-sub` swapped the operands).
+/// The fix the orchestrator writes when VAL-CALC-002 fails; the scrutiny validator places
+/// that bug at line 1 of ops/sub.sh (where `feat-sub` swapped the operands).
 pub fn sub_fix() -> Script {
     let mut fixes = BTreeMap::new();
     fixes.insert("VAL-CALC-002".to_string(), json!({"id": "fix-sub-order", "description": "sub prints B-A; it must print A-B",
         "x-fake": {"files": {"ops/sub.sh": "echo $(( $1 - $2 ))\n", "tests/test_sub_order.sh": "[ \"$(sh calc.sh sub 5 3)\" = 2 ] || { echo 'sub 5 3 is not 2'; exit 1; }\n"}}}));
     let mut issue_locations = BTreeMap::new();
-    issue_locations.insert("VAL-CALC-002".to_string(), json!({"path": "ops/sub.sh", "line": 1}));
+    issue_locations.insert("VAL-CALC-002".to_string(), json!({"file": "ops/sub.sh", "line": 1}));
     Script { fixes, issue_locations, ..Default::default() }
 }
 
-/// Two-space JSON like a person writes it (the fake orchestrator appends at `\n  ]`).
+/// Two-space JSON without a trailing newline, as droid writes its files.
 pub fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap();
-    s.push('\n');
-    s
+    serde_json::to_string_pretty(v).unwrap()
 }
 
 impl Project {
@@ -579,6 +635,15 @@ impl Project {
         }
         std::fs::remove_dir_all(p.mission.join("skills")).unwrap();
         p
+    }
+
+    /// The project with its mission moved to `to` (outside the repository, where droid keeps
+    /// its missions: `~/.factory/missions/<session uuid>/`).
+    pub fn with_mission_at(mut self, to: PathBuf) -> Project {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::rename(&self.mission, &to).unwrap();
+        self.mission = to;
+        self
     }
 
     /// The planning script of the calculator: the contract and features above.
@@ -607,9 +672,17 @@ impl Project {
         std::fs::write(mission.join("validation-contract.md"), contract).unwrap();
         std::fs::write(mission.join("features.json"), pretty(features)).unwrap();
         std::fs::write(mission.join("AGENTS.md"), "# Conventions\nPOSIX sh only. One file per operation under ops/.\n").unwrap();
-        std::fs::write(mission.join("services.yaml"), "tests: sh test.sh\ncalculator: sh calc.sh <op> <a> <b>\n").unwrap();
+        std::fs::write(mission.join("services.yaml"), SERVICES).unwrap();
         std::fs::create_dir_all(mission.join("skills/shell")).unwrap();
         std::fs::write(mission.join("skills/shell/SKILL.md"), "---\nname: shell\ndescription: POSIX shell features\n---\nWrite tests/test_<op>.sh first, then ops/<op>.sh.\n").unwrap();
+        // MISSIONS_TEST_KEEP=1 keeps the repository to look at after a failure.
+        let dir = match std::env::var_os("MISSIONS_TEST_KEEP") {
+            Some(_) => {
+                eprintln!("keeping {}", dir.keep().display());
+                None
+            }
+            None => Some(dir),
+        };
         Project { _dir: dir, repo, mission }
     }
 
@@ -643,6 +716,18 @@ impl Project {
 
     pub fn count(&self, kind: &str) -> usize {
         std::fs::read_to_string(self.mission.join("progress_log.jsonl")).unwrap_or_default().lines().filter(|l| l.contains(&format!("\"type\":\"{kind}\""))).count()
+    }
+
+    /// The handoff file a worker session wrote (`<time>__<feature>__<session>.json`).
+    pub fn handoff_of(&self, session: &str) -> Option<PathBuf> {
+        let suffix = format!("__{session}.json");
+        std::fs::read_dir(self.mission.join("handoffs")).ok()?.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(&suffix))
+    }
+
+    /// The features, validators left out, whose worker completed, in log order.
+    pub fn completed_features(&self) -> Vec<String> {
+        let validator = |id: &str| id.starts_with("scrutiny-validator-") || id.starts_with("user-testing-validator-");
+        self.events().iter().filter(|e| e["type"] == "worker_completed").filter_map(|e| e["featureId"].as_str()).filter(|id| !validator(id)).map(str::to_string).collect()
     }
 
     pub fn feature(&self, id: &str) -> Value {

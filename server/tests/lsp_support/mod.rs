@@ -311,23 +311,37 @@ Evidence: response
 
 pub const FEATURES: &str = r#"{
   "features": [
-    {"id": "feat-login", "description": "Login form", "skillName": "backend-worker", "milestone": "foundation", "fulfills": ["VAL-AUTH-001", "VAL-LINK-001"], "status": "completed", "workerSessionIds": ["s1"]},
-    {"id": "feat-logout", "description": "Logout", "skillName": "frontend-worker", "milestone": "foundation", "fulfills": ["VAL-AUTH-002", "VAL-LINK-001", "VAL-NOPE-001", "VAL-X-01"], "status": "wip", "dependsOn": ["feat-share"]},
-    {"id": "feat-login", "description": "Duplicate", "milestone": "foundation", "fulfills": ["VAL-LINK-003"], "status": "pending", "dependsOn": ["feat-ghost"]},
-    {"id": "feat-share", "description": "Share links", "milestone": "sharing", "fulfills": [], "status": "pending", "dependsOn": ["feat-logout"]},
+    {"id": "feat-login", "description": "Login form", "skillName": "backend-worker", "fulfills": ["VAL-AUTH-001", "VAL-LINK-001"], "milestone": "foundation", "status": "completed", "workerSessionIds": ["s1"]},
+    {"id": "feat-logout", "description": "Logout", "skillName": "frontend-worker", "preconditions": ["feat-share"], "fulfills": ["VAL-AUTH-002", "VAL-LINK-001", "VAL-NOPE-001", "VAL-X-01"], "milestone": "foundation", "status": "wip"},
+    {"id": "feat-login", "description": "Duplicate", "preconditions": ["feat-ghost is complete"], "fulfills": ["VAL-LINK-003"], "milestone": "foundation", "status": "pending"},
+    {"id": "feat-share", "description": "Share links", "preconditions": ["feat-logout"], "fulfills": [], "milestone": "sharing", "status": "pending"},
   ]
 }
 "#;
 
+/// droid's validation-state.json, with the runner's `round`, `evidence` and `blocked` keys.
 pub const VALIDATION_STATE: &str = r#"{"assertions": {
-  "VAL-AUTH-001": {"status": "failed", "milestone": "foundation", "round": 1, "evidence": ["evidence/foundation/login.png"],
-    "issues": [{"id": "ISS-foundation-1-001", "severity": "blocking", "title": "Login returns 500", "detail": "POST /api/login -> 500", "assertionIds": ["VAL-AUTH-001"], "location": {"path": "src/auth.rs", "line": 42}}]},
-  "VAL-AUTH-002": {"status": "passed", "milestone": "foundation", "round": 1, "evidence": ["evidence/foundation/logout.txt"], "issues": []},
-  "VAL-LINK-003": {"status": "blocked", "milestone": "foundation", "round": 1, "evidence": [], "issues": []}
+  "VAL-AUTH-001": {"status": "failed", "issues": "Login returns 500", "round": 1, "evidence": ["evidence/foundation/login.png"]},
+  "VAL-AUTH-002": {"status": "passed", "validatedAtMilestone": "foundation", "round": 1, "evidence": ["evidence/foundation/logout.txt"]},
+  "VAL-LINK-003": {"status": "failed", "issues": "no test server", "blocked": true, "round": 1}
 }}
 "#;
 
 pub const MISSION: &str = "# Chat\n\nShip login (VAL-AUTH-001) first; feat-login owns it.\n";
+
+/// The handoff of session `s1` (feat-login), named and wrapped as droid writes it.
+pub const HANDOFF_FILE: &str = "handoffs/2026-01-01T00-00-00-000Z__feat-login__s1.json";
+pub const HANDOFF: &str = r#"{
+  "timestamp": "2026-01-01T00:00:00.000Z",
+  "workerSessionId": "s1",
+  "featureId": "feat-login",
+  "successState": "success",
+  "handoff": {"salientSummary": "Login form and cookie done; VAL-AUTH-001 covered.", "whatWasImplemented": "form", "whatWasLeftUndone": "", "verification": {"commandsRun": []}, "tests": {"added": [], "coverage": "login"}, "discoveredIssues": []}
+}
+"#;
+
+/// A scrutiny review of feat-login with a finding on src/auth.rs:42.
+pub const REVIEW: &str = r#"{"featureId": "feat-login", "reviewedAt": "2026-01-01T00:00:00.000Z", "status": "fail", "codeReview": {"summary": "s", "issues": [{"file": "src/auth.rs", "line": 42, "severity": "blocking", "description": "Login returns 500 on VAL-AUTH-001"}]}, "summary": "fail"}"#;
 
 /// A mission folder at `root/mission` with every diagnostic of design §3, records, and a
 /// working directory at `root/repo`.
@@ -343,9 +357,10 @@ pub fn write_mission(root: &Path) -> PathBuf {
     write("validation-state.json", VALIDATION_STATE);
     write("mission.md", MISSION);
     write("skills/backend-worker/SKILL.md", "---\nname: backend-worker\ndescription: d\n---\n");
-    write("handoffs/s1.json", r#"{"featureId": "feat-login", "salientSummary": "Login form and cookie done; VAL-AUTH-001 covered.", "whatWasImplemented": "form", "whatWasLeftUndone": "", "verification": "cargo test", "status": "completed"}"#);
-    write("validation/foundation/round-1.json", r#"{"milestone": "foundation", "round": 1, "validators": [{"kind": "user-testing", "sessionId": "v1", "assertions": [{"id": "VAL-AUTH-001", "status": "failed", "evidence": []}], "issues": []}]}"#);
-    write("working_directory.txt", &format!("{}\n", root.join("repo").display()));
+    write(HANDOFF_FILE, HANDOFF);
+    write("validation/foundation/scrutiny/reviews/feat-login.json", REVIEW);
+    write("validation/foundation/user-testing/synthesis.json", r#"{"milestone": "foundation", "round": 1, "status": "fail", "passedAssertions": ["VAL-AUTH-002"], "failedAssertions": [{"id": "VAL-AUTH-001", "reason": "Login returns 500"}], "blockedAssertions": [{"id": "VAL-LINK-003", "blockedBy": "no test server"}], "previousRound": null}"#);
+    write("working_directory.txt", &root.join("repo").display().to_string());
     std::fs::create_dir_all(root.join("repo/src")).unwrap();
     dir
 }

@@ -21,15 +21,24 @@ function M.check()
 
   vim.health.start('missions: workspace')
   local cwd = vim.fn.getcwd()
-  local config = vim.fs.find('missions.toml', { path = cwd, upward = true })[1]
+  -- Where the server looks: from here up to the git top level (the first folder with .git).
+  local top = vim.fs.root(cwd, '.git')
+  local config = vim.fs.find('missions.toml', { path = cwd, upward = true, stop = top and vim.fs.dirname(top) or nil })[1]
+  local roles = vim.tbl_get(options, 'settings', 'missions', 'roles') or {}
+  local unset = vim.tbl_filter(function(role) return not vim.tbl_get(roles, role, 'provider') end, { 'orchestrator', 'worker', 'validator' })
   if config then
     if vim.fn.filereadable(config) == 1 then
       vim.health.ok('configuration: ' .. config)
     else
       vim.health.error('configuration not readable: ' .. config)
     end
+  elseif #unset == 0 then
+    vim.health.ok('no missions.toml; every role comes from setup({ settings = { missions = { roles = … } } })')
   else
-    vim.health.info('no missions.toml from here up (agents use the defaults of design §5 when a mission runs)')
+    vim.health.warn(string.format('no missions.toml from %s up to the git top level: a mission cannot run until one names the model of each role (%s not set)', cwd, table.concat(unset, ', ')), {
+      'Write missions.toml at the repository top level ([roles.orchestrator], [roles.worker], [roles.validator]; see the README)',
+      'or give the roles in require("missions").setup({ settings = { missions = { roles = { worker = { provider = …, model = … } } } } })',
+    })
   end
   local current = vim.api.nvim_buf_get_name(0)
   local mission = require('missions.root').mission_dir(current ~= '' and current or (cwd .. '/x'))

@@ -8,8 +8,13 @@ local M = {}
 M.defaults = {
   -- The server command; `missions` must be on PATH unless this names it.
   cmd = { 'missions', 'lsp' },
-  -- Show each `missions/event` (feature completed, validation round, halt, …) with vim.notify.
+  -- Show each `missions/event` (worker completed, validation round, halt, …) with vim.notify.
   notify_events = true,
+  -- The assertion's title after each claimed id (inlay hints), in mission buffers.
+  inlay_hints = true,
+  -- Code lenses (who claims an assertion, a feature's status, "Run feature", the mission's
+  -- start/pause/resume), kept fresh as you edit and as a run writes the files.
+  code_lens = true,
   -- Sent to the server as `settings`; the server reads `settings.missions`, laid over
   -- missions.toml key by key in its shape and key names:
   -- { missions = { roles = { worker = { model = '…', base_url = '…' } }, limits = { max_turns = 50 } } }
@@ -57,7 +62,10 @@ function M.handlers()
       if not M.options.notify_events or type(params.event) ~= 'table' then
         return
       end
-      local level = params.event.type == 'mission_halted' and vim.log.levels.WARN or vim.log.levels.INFO
+      -- A halt is droid's `mission_paused` with `halted`; a worker that failed is a warning too.
+      local e = params.event
+      local warn = (e.type == 'mission_paused' and e.halted) or e.type == 'worker_failed'
+      local level = warn and vim.log.levels.WARN or vim.log.levels.INFO
       vim.notify('missions: ' .. describe_event(params.event), level)
     end,
   }
@@ -78,6 +86,31 @@ function M.mission_uri(bufnr)
   return dir and vim.uri_from_fname(dir) or nil
 end
 
+local lens_group = vim.api.nvim_create_augroup('missions.codelens', { clear = true })
+
+local function supports(client, method)
+  if vim.fn.has('nvim-0.11') == 1 then
+    return client:supports_method(method)
+  end
+  return client.supports_method(method)
+end
+
+--- Turns on, in a buffer the client just attached to, what the options ask for.
+function M.on_attach(client, bufnr)
+  if M.options.inlay_hints and vim.lsp.inlay_hint and supports(client, 'textDocument/inlayHint') then
+    vim.lsp.inlay_hint.enable(true, { bufnr = bufnr })
+  end
+  if M.options.code_lens and supports(client, 'textDocument/codeLens') then
+    vim.lsp.codelens.refresh({ bufnr = bufnr })
+    vim.api.nvim_clear_autocmds({ group = lens_group, buffer = bufnr })
+    vim.api.nvim_create_autocmd({ 'BufEnter', 'InsertLeave', 'TextChanged', 'CursorHold' }, {
+      group = lens_group,
+      buffer = bufnr,
+      callback = function() vim.lsp.codelens.refresh({ bufnr = bufnr }) end,
+    })
+  end
+end
+
 --- The client configuration (`vim.lsp.config` form) for the current options.
 function M.lsp_config()
   return {
@@ -92,6 +125,7 @@ function M.lsp_config()
     end,
     handlers = M.handlers(),
     settings = M.options.settings,
+    on_attach = function(client, bufnr) M.on_attach(client, bufnr) end,
   }
 end
 
@@ -185,8 +219,11 @@ function M.format_status(s)
     table.sort(out)
     return #out > 0 and table.concat(out, ', ') or 'none'
   end
+  -- A state of work that no live runner backs (it died, or the folder was copied) is stopped.
+  local working = ({ running = true, validating = true, initializing = true, orchestrator_turn = true })[s.status]
+  local stopped = working and s.runAlive == false and ' (stopped: no run is alive; :Mission start resumes it)' or ''
   local lines = {
-    string.format('%s (%s): %s', s.title ~= '' and s.title or '(untitled)', s.id or '?', s.status or '?'),
+    string.format('%s (%s): %s%s', s.title ~= '' and s.title or '(untitled)', s.id or '?', s.status or '?', stopped),
   }
   if s.currentMilestone and s.currentMilestone ~= vim.NIL then
     table.insert(lines, string.format('milestone %s, round %s', s.currentMilestone, tostring(s.round)))

@@ -326,7 +326,7 @@ pub fn command_prompt(spec: &SessionSpec) -> String {
     };
     format!(
         "{system}\n\n# Your task\n\n{}\n\n# How to finish\n\n{what} `{}`:\n\n{example}\n{asking}",
-        spec.task,
+        spec.first_message_text(),
         kind.final_tool()
     )
 }

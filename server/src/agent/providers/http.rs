@@ -14,19 +14,29 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSettings {
     pub connect_timeout: Duration,
-    /// From sending the request to the response headers.
-    pub response_timeout: Duration,
-    /// Longest silence allowed inside a stream. Local servers can be slow to start on a long
-    /// prompt, so this is generous.
+    /// From sending the request to the first byte of the answer (its headers):
+    /// `first_byte_timeout_s`. A server that queues requests before answering (llama-server
+    /// with every slot busy) spends its queue time here too; a non-streamed answer comes
+    /// only when it is whole.
+    pub first_byte_timeout: Duration,
+    /// Longest time without a single byte inside a streamed answer (or while reading a whole
+    /// one): `stream_idle_timeout_s`. The stream then counts as broken and is retried.
     pub idle_timeout: Duration,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
+        HttpSettings::from_limits(&crate::agent::config::Limits::default())
+    }
+}
+
+impl HttpSettings {
+    /// The timeouts `[limits]` sets (the connect timeout is fixed at 30 s).
+    pub fn from_limits(limits: &crate::agent::config::Limits) -> Self {
         HttpSettings {
             connect_timeout: Duration::from_secs(30),
-            response_timeout: Duration::from_secs(300),
-            idle_timeout: Duration::from_secs(300),
+            first_byte_timeout: Duration::from_secs(limits.first_byte_timeout_s),
+            idle_timeout: Duration::from_secs(limits.stream_idle_timeout_s),
         }
     }
 }
@@ -40,21 +50,23 @@ pub(crate) trait WireDecoder: Send + 'static {
     fn is_done(&self) -> bool;
 }
 
-/// Sends `request` and returns the decoded event stream. A JSON answer (a server that ignored
-/// `stream: true`) is decoded whole by `from_json`.
+/// Sends `request` (to `url`) and returns the decoded event stream. A JSON answer (a role
+/// with `stream = false`, or a server that ignored `stream: true`) is decoded whole by
+/// `from_json`.
 pub(crate) async fn send<D: WireDecoder>(
     request: reqwest::RequestBuilder,
+    url: &str,
     settings: &HttpSettings,
     decoder: D,
     from_json: fn(&Value) -> Result<Vec<StreamEvent>, ProviderError>,
 ) -> Result<EventStream, ProviderError> {
-    let response = match tokio::time::timeout(settings.response_timeout, request.send()).await {
+    let response = match tokio::time::timeout(settings.first_byte_timeout, request.send()).await {
         Err(_) => {
             return Err(ProviderError::new(
-                ErrorKind::Timeout,
+                ErrorKind::FirstByteTimeout,
                 format!(
-                    "no response within {} s",
-                    settings.response_timeout.as_secs_f64()
+                    "{url} accepted the request but sent no answer within {} s (first_byte_timeout_s)",
+                    crate::agent::retry::format_secs(settings.first_byte_timeout)
                 ),
             ))
         }
@@ -118,7 +130,10 @@ async fn read_body(
     match tokio::time::timeout(settings.idle_timeout, response.text()).await {
         Err(_) => Err(ProviderError::new(
             ErrorKind::Timeout,
-            "timed out reading the response body",
+            format!(
+                "the answer's body was not whole within {} s (stream_idle_timeout_s)",
+                crate::agent::retry::format_secs(settings.idle_timeout)
+            ),
         )),
         Ok(Err(e)) => Err(from_reqwest(&e)),
         Ok(Ok(text)) => Ok(text),

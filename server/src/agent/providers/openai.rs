@@ -4,7 +4,9 @@
 use super::http::{self, join_url, parse_data, str_at, u64_at, HttpSettings, WireDecoder};
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
-use crate::agent::message::{ContentBlock, Message, MessageRole, ModelRequest, StopReason};
+use crate::agent::message::{
+    arguments_object, ContentBlock, Message, MessageRole, ModelRequest, StopReason,
+};
 use crate::agent::provider::{EventStream, Provider};
 use crate::agent::secrets::ApiKey;
 use crate::agent::sse::SseEvent;
@@ -23,6 +25,9 @@ pub struct OpenAiProvider {
     model: String,
     key: Option<ApiKey>,
     max_output_tokens: Option<u32>,
+    /// `stream = false` asks for whole answers: llama-cpp-python's server answers a streamed
+    /// request that offers tools with an empty body.
+    streaming: bool,
     settings: HttpSettings,
     /// The server refused `stream_options` once (some OpenAI-compatible servers do): every
     /// later request goes without it, and usage comes only if the server sends it anyway.
@@ -37,6 +42,7 @@ impl OpenAiProvider {
             model: model.into(),
             key,
             max_output_tokens: None,
+            streaming: true,
             settings: HttpSettings::default(),
             no_stream_options: AtomicBool::new(false),
         }
@@ -49,6 +55,11 @@ impl OpenAiProvider {
 
     pub fn with_max_output_tokens(mut self, n: u32) -> Self {
         self.max_output_tokens = Some(n);
+        self
+    }
+
+    pub fn with_streaming(mut self, on: bool) -> Self {
+        self.streaming = on;
         self
     }
 
@@ -65,8 +76,8 @@ impl OpenAiProvider {
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
         body.insert("messages".into(), Value::Array(messages_json(request)));
-        body.insert("stream".into(), json!(true));
-        if !self.no_stream_options.load(Ordering::Relaxed) {
+        body.insert("stream".into(), json!(self.streaming));
+        if self.streaming && !self.no_stream_options.load(Ordering::Relaxed) {
             body.insert("stream_options".into(), json!({"include_usage": true}));
         }
         if !request.tools.is_empty() {
@@ -153,10 +164,9 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
                 .iter()
                 .filter_map(|b| match b {
                     ContentBlock::ToolUse { id, name, input } => {
-                        let arguments = match input {
-                            Value::String(raw) => raw.clone(),
-                            other => other.to_string(),
-                        };
+                        // A JSON object in a string, whatever the model sent (a cut-off call's
+                        // half arguments would make the next request invalid).
+                        let arguments = arguments_object(input).to_string();
                         Some(json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}))
                     }
                     _ => None,
@@ -180,16 +190,19 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
 
 impl OpenAiProvider {
     async fn send(&self, request: &ModelRequest) -> Result<EventStream, ProviderError> {
+        let endpoint = self.endpoint();
+        let accept = if self.streaming { "text/event-stream" } else { "application/json" };
         let mut builder = self
             .http
-            .post(self.endpoint())
-            .header("accept", "text/event-stream")
+            .post(&endpoint)
+            .header("accept", accept)
             .json(&self.request_body(request));
         if let Some(key) = &self.key {
             builder = builder.bearer_auth(key.expose());
         }
         http::send(
             builder,
+            &endpoint,
             &self.settings,
             OpenAiDecoder::default(),
             events_from_completion,
@@ -227,6 +240,14 @@ impl Provider for OpenAiProvider {
             }
         }
         .boxed()
+    }
+
+    fn wire_body(&self, request: &ModelRequest) -> Option<Value> {
+        Some(self.request_body(request))
+    }
+
+    fn output_limit(&self, request: &ModelRequest) -> Option<u32> {
+        request.max_output_tokens.or(self.max_output_tokens)
     }
 }
 

@@ -112,11 +112,15 @@ pub fn schema_of(name: &str) -> Option<ToolSchema> {
             }, "required": ["command"], "additionalProperties": false}),
         ),
         "submit_handoff" => (
-            "Your final call: hand off the feature with an honest report. Commit your work first.",
+            "Your final call (droid's EndFeatureRun): hand off the feature with an honest report. Commit your work first.",
             schema::handoff_schema(),
         ),
+        "submit_review" => (
+            "Your final call: your review of every feature of the milestone, with each issue found (file and line where it is about code).",
+            schema::review_schema(),
+        ),
         "submit_validation" => (
-            "Your final call: the result of every assertion you checked and every issue you found.",
+            "Your final call: the result of every assertion you tested, with the steps you took, what you observed and the evidence files you saved.",
             schema::validation_schema(),
         ),
         "submit_plan" => (

@@ -15,7 +15,7 @@ pub enum WritePolicy {
 }
 
 /// Files and folders of the mission folder only the runner writes.
-const RUNNER_RECORDS: [&str; 9] = [
+const RUNNER_RECORDS: [&str; 10] = [
     "state.json",
     "progress_log.jsonl",
     "validation-state.json",
@@ -24,6 +24,7 @@ const RUNNER_RECORDS: [&str; 9] = [
     "handoffs",
     "validation",
     "tool-output",
+    "rejected-requests",
     "evidence",
 ];
 

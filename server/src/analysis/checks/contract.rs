@@ -3,7 +3,8 @@
 
 use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
 use crate::analysis::index::MissionIndex;
-use crate::model::contract::KNOWN_TOOLS;
+use crate::model::contract::{split_list, KNOWN_TOOLS};
+use crate::model::span::Spanned;
 use crate::model::{ids, Contract};
 
 /// Whether `d` is one of the diagnostics [`check`] makes (no other check makes these), so an
@@ -37,20 +38,33 @@ pub(super) fn check(contract: &Contract, index: &MissionIndex, out: &mut Vec<Dia
             };
             out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::MissingField, Severity::Warning, message));
         }
-        if let Some(tool) = &a.tool {
-            // The usual single plain tool name, checked without splitting (this loop runs per
-            // assertion on every analysis).
-            let plain = !tool.value.bytes().any(|b| b == b',' || b == b'`');
-            if plain && (tool.value.trim().is_empty() || KNOWN_TOOLS.contains(&tool.value.trim())) {
-                continue;
-            }
-            // `Tool: terminal, http` names several; `Tool: \`http\`` is a code span.
-            let unknown: Vec<&str> = tool.value.split(',').map(|t| t.trim().trim_matches('`')).filter(|t| !t.is_empty() && !KNOWN_TOOLS.contains(t)).collect();
-            if !unknown.is_empty() {
-                let names = unknown.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
-                let noun = if unknown.len() == 1 { "tool" } else { "tools" };
-                out.push(Diagnostic::on(DocKind::Contract, tool.span.clone(), Code::UnknownTool, Severity::Hint, format!("unknown {noun} {names}; known tools: {}", KNOWN_TOOLS.join(", "))));
+        if !a.tool_inherited {
+            if let Some(tool) = &a.tool {
+                unknown_tools(tool, out);
             }
         }
+    }
+    // A tool stated once for an area is checked once, on its own line.
+    for tool in contract.sections.iter().filter_map(|s| s.tool.as_ref()) {
+        unknown_tools(tool, out);
+    }
+}
+
+/// `unknown-tool` for the names of a `Tool:` line that are not known tools.
+fn unknown_tools(tool: &Spanned<String>, out: &mut Vec<Diagnostic>) {
+    // The usual single plain tool name, checked without splitting (this runs per assertion on
+    // every analysis).
+    let plain = !tool.value.bytes().any(|b| matches!(b, b',' | b'`' | b'(' | b'['));
+    if plain && (tool.value.trim().is_empty() || KNOWN_TOOLS.contains(&tool.value.trim())) {
+        return;
+    }
+    // `Tool: terminal, http` names several; `Tool: \`http\`` is a code span; `curl (POST /a)`
+    // is a tool with a note.
+    let names: Vec<String> = split_list(&tool.value).into_iter().map(|t| t.trim_matches('`').split(['(', '[', ' ']).next().unwrap_or_default().trim().trim_matches('`').to_string()).collect();
+    let unknown: Vec<&str> = names.iter().map(String::as_str).filter(|t| !t.is_empty() && !KNOWN_TOOLS.contains(t)).collect();
+    if !unknown.is_empty() {
+        let listed = unknown.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+        let noun = if unknown.len() == 1 { "tool" } else { "tools" };
+        out.push(Diagnostic::on(DocKind::Contract, tool.span.clone(), Code::UnknownTool, Severity::Hint, format!("unknown {noun} {listed}; known tools: {}", KNOWN_TOOLS.join(", "))));
     }
 }

@@ -1,28 +1,26 @@
-//! `dependsOn` checks: unknown features, cycles (iterative Tarjan, so a long chain cannot
-//! overflow the stack) and dependencies on a later milestone.
+//! Dependencies: the `preconditions` entries that name a feature (`calc-add`, `calc-add is
+//! complete`; see `model::features::precondition_feature`). One that looks like a feature id
+//! but names none is `unknown-dependency`; cycles (iterative Tarjan, so a long chain cannot
+//! overflow the stack) and dependencies on a later milestone are reported too. Other entries
+//! are free text for the worker.
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
 use crate::analysis::index::MissionIndex;
-use crate::model::{ids, FeaturesFile};
+use crate::model::features::precondition_feature;
+use crate::model::FeaturesFile;
 
 pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Diagnostic>) {
     let order = index.milestone_order();
-    // edges[f] = (item index in dependsOn, target feature index)
+    // edges[f] = (item index in preconditions, target feature index)
     let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); file.features.len()];
+    let is_feature = |id: &str| !index.feature_indices(id).is_empty();
     for (fi, f) in file.features.iter().enumerate() {
-        for (item, dep) in f.depends_on.iter().enumerate() {
-            let name = dep.value.as_str();
+        for (item, entry) in f.preconditions.iter().enumerate() {
+            let Some(name) = precondition_feature(&entry.value, is_feature) else { continue };
             let Some(&target) = index.feature_indices(name).first() else {
-                let (code, message) = if ids::looks_like_assertion_id(name) && !ids::is_assertion_id(name) {
-                    (Code::MalformedId, ids::explain_malformed(name))
-                } else if ids::is_assertion_id(name) {
-                    (Code::UnknownDependency, format!("`{name}` is an assertion, not a feature: `dependsOn` names feature ids"))
-                } else {
-                    (Code::UnknownDependency, format!("no feature `{name}` in features.json"))
-                };
-                out.push(Diagnostic::on(DocKind::Features, dep.span.clone(), code, Severity::Error, message));
+                out.push(Diagnostic::on(DocKind::Features, entry.span.clone(), Code::UnknownDependency, Severity::Error, format!("no feature `{name}` in features.json (a precondition that names a feature id is a dependency)")));
                 continue;
             };
             edges[fi].push((item, target));
@@ -30,7 +28,7 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Dia
             if let (Some(a), Some(b)) = (order.get(mine), order.get(theirs)) {
                 if b > a {
                     out.push(
-                        Diagnostic::on(DocKind::Features, dep.span.clone(), Code::MilestoneOrder, Severity::Warning, format!("`{}` (milestone `{mine}`) depends on `{name}` of the later milestone `{theirs}`", f.id().unwrap_or("?")))
+                        Diagnostic::on(DocKind::Features, entry.span.clone(), Code::MilestoneOrder, Severity::Warning, format!("`{}` (milestone `{mine}`) depends on `{name}` of the later milestone `{theirs}`", f.id().unwrap_or("?")))
                             .with_related(DocKind::Features, file.features[target].id.as_ref().map_or(file.features[target].span.clone(), |s| s.span.clone()), format!("`{name}` is in `{theirs}`")),
                     );
                 }
@@ -50,7 +48,7 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Dia
             }
             let path = cycle_path(&edges, &component, target, fi);
             let names: Vec<&str> = std::iter::once(fi).chain(path).map(|i| file.features[i].id().unwrap_or("?")).collect();
-            out.push(Diagnostic::on(DocKind::Features, f.depends_on[item].span.clone(), Code::DependencyCycle, Severity::Error, format!("dependency cycle: {}", cycle_text(&names))));
+            out.push(Diagnostic::on(DocKind::Features, f.preconditions[item].span.clone(), Code::DependencyCycle, Severity::Error, format!("dependency cycle: {}", cycle_text(&names))));
         }
     }
 }

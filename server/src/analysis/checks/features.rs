@@ -3,6 +3,8 @@
 
 use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
 use crate::analysis::index::MissionIndex;
+use crate::model::features::{SCRUTINY_SKILL, USER_TESTING_SKILL};
+use crate::model::folder::normalize_skill_name;
 use crate::model::{ids, FeaturesFile, ProblemKind};
 
 pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[String]>, out: &mut Vec<Diagnostic>) {
@@ -36,10 +38,14 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
             }
             seen.push(id);
         }
+        // droid's built-in validator skills have no SKILL.md; an empty skillName is droid's
+        // "none". A skill is known by its SKILL.md's front-matter name, normalised.
         if let (Some(skills), Some(skill)) = (skills, &f.skill_name) {
-            if !skills.iter().any(|s| s == &skill.value) {
+            let name = normalize_skill_name(&skill.value);
+            let builtin = [SCRUTINY_SKILL, USER_TESTING_SKILL].contains(&name.as_str());
+            if !skill.value.trim().is_empty() && !builtin && !skills.contains(&name) {
                 let known = if skills.is_empty() { "none".to_string() } else { skills.join(", ") };
-                out.push(Diagnostic::on(DocKind::Features, skill.span.clone(), Code::UnknownSkill, Severity::Warning, format!("no `skills/{}/SKILL.md` in the mission folder (skills: {known})", skill.value)));
+                out.push(Diagnostic::on(DocKind::Features, skill.span.clone(), Code::UnknownSkill, Severity::Warning, format!("no SKILL.md under skills/ is named `{}` (front-matter `name`; skills: {known})", skill.value)));
             }
         }
     }

@@ -9,7 +9,7 @@ mod validation;
 use super::diagnostic::{Code, DocKind, Target};
 use super::index::{MissionIndex, MissionTables};
 use super::Diagnostic;
-use crate::model::records::ValidationState;
+use crate::model::folder::ValidationRecords;
 
 /// What one mission folder gives the checks. A missing document (`None`) is not an error:
 /// checks that need it are skipped.
@@ -19,7 +19,8 @@ pub struct MissionInput<'a> {
     pub features: Option<&'a crate::model::FeaturesFile>,
     /// Skill names with a SKILL.md; `None` when the mission has no `skills/` folder.
     pub skills: Option<&'a [String]>,
-    pub validation: Option<&'a ValidationState>,
+    /// validation-state.json and the validators' reports.
+    pub validation: Option<&'a ValidationRecords>,
 }
 
 /// Every diagnostic of the mission, in a stable order (document, position, code).
@@ -189,9 +190,9 @@ mod tests {
     #[test]
     fn reusing_the_contracts_own_diagnostics_changes_nothing() {
         let c = contract::parse(CONTRACT);
-        let v = records::load::<ValidationState>(r#"{"assertions": {"VAL-B-001": {"status": "failed", "milestone": "m", "round": 1}}}"#).value.unwrap();
+        let v = ValidationRecords { state: records::load(r#"{"assertions": {"VAL-B-001": {"status": "failed", "issues": "no"}}}"#).value, milestones: Vec::new() };
         let queues = [
-            r#"{"features": [{"id": "f", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001", "VAL-A-01", "VAL-C-001"], "dependsOn": ["VAL-A-7"]}]}"#,
+            r#"{"features": [{"id": "f", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001", "VAL-A-01", "VAL-C-001"], "preconditions": ["feat-x is complete"]}]}"#,
             r#"{"features": [{"id": "f", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001", "VAL-B-001"]}, {"id": "g", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-B-001"]}]}"#,
             r#"{"features": [}"#,
         ];

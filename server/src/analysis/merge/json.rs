@@ -125,6 +125,19 @@ impl Merger<'_> {
             }
             return;
         }
+        if let Nesting::Element = nesting {
+            let in_all = |k: &str| b_at.contains_key(k) && o_at.contains_key(k) && t_at.contains_key(k);
+            let (b_order, o_order, t_order) = (order_of(bi, in_all), order_of(oi, in_all), order_of(ti, in_all));
+            if t_order != b_order && o_order == b_order {
+                // The runner reordered (droid moves a completed feature to the bottom, a fix to
+                // the top) and the person did not: the buffer takes the runner's order.
+                self.reordered(bi, oi, ti, &removed, o, path);
+                return;
+            }
+            if t_order != b_order && o_order != t_order {
+                self.conflict(&format!("{} (order)", if path.is_empty() { "the list" } else { path }));
+            }
+        }
         for item in ti {
             let child = nesting.child(path, item.key);
             match (find(&b_at, item.key), find(&o_at, item.key)) {
@@ -148,6 +161,52 @@ impl Merger<'_> {
             };
             self.out.edits.push(edit);
         }
+    }
+
+    /// The array's elements rewritten in theirs' order, each merged: elements both kept are
+    /// merged field by field, elements the runner added come as it wrote them, elements only
+    /// the person has stay (at the end).
+    fn reordered(&mut self, bi: &[Item], oi: &[Item], ti: &[Item], removed: &[bool], o: &JsonValue, path: &str) {
+        let (b_at, o_at, t_at) = (positions(bi), positions(oi), positions(ti));
+        let multiline = self.ours[o.span.clone()].contains('\n');
+        let separator = self.separator(multiline, oi[0].span.start);
+        let mut pieces = Vec::with_capacity(ti.len());
+        for item in ti {
+            let child = Nesting::Element.child(path, item.key);
+            match (b_at.get(item.key), o_at.get(item.key)) {
+                (Some(&bb), Some(&oo)) => pieces.push(self.merged_text(bi[bb].value, oi[oo].value, item.value, &child, oi[oo].span.clone())),
+                (None, None) => pieces.push(self.theirs_text(item.span.clone())),
+                (Some(&bb), None) => {
+                    if !same(bi[bb].value, item.value) {
+                        self.conflict(&format!("{child} (you removed it)"));
+                    }
+                }
+                (None, Some(&oo)) => {
+                    if !same(oi[oo].value, item.value) {
+                        self.conflict(&child);
+                    }
+                    pieces.push(self.ours[oi[oo].span.clone()].to_string());
+                }
+            }
+        }
+        for (k, item) in oi.iter().enumerate() {
+            if !t_at.contains_key(item.key) && !removed[k] {
+                pieces.push(self.ours[item.span.clone()].to_string());
+            }
+        }
+        let span = oi[0].span.start..oi[oi.len() - 1].span.end;
+        self.out.edits.push(Edit { span, text: pieces.join(&separator) });
+    }
+
+    /// The text of one element of ours (at `span`) with theirs' changes merged in.
+    fn merged_text(&mut self, b: &JsonValue, o: &JsonValue, t: &JsonValue, path: &str, span: Range<usize>) -> String {
+        let mut element = Merger { ours: self.ours, theirs: self.theirs, crlf: self.crlf, out: Mirror::default() };
+        element.value(b, o, t, path);
+        self.out.conflicts.append(&mut element.out.conflicts);
+        let mut edits = element.out.edits;
+        edits.sort_by_key(|e| (e.span.start, e.span.end));
+        let relative: Vec<Edit> = edits.into_iter().map(|e| Edit { span: e.span.start - span.start..e.span.end - span.start, text: e.text }).collect();
+        super::apply(&self.ours[span], &relative)
     }
 
     /// `,` then a new line indented like the item at `like`, or `, ` in a one-line container.
@@ -178,6 +237,11 @@ impl Merger<'_> {
     fn conflict(&mut self, path: &str) {
         self.out.conflicts.push(if path.is_empty() { "the whole file".to_string() } else { path.to_string() });
     }
+}
+
+/// The keys of `list` that pass `keep`, in `list`'s order.
+fn order_of<'v>(list: &[Item<'v, '_>], keep: impl Fn(&str) -> bool) -> Vec<&'v str> {
+    list.iter().map(|i| i.key).filter(|k| keep(k)).collect()
 }
 
 /// Where each key sits in `list` (the first of repeated object keys, as `get` finds it).

@@ -174,3 +174,30 @@ proptest! {
         prop_assert_eq!(merged(&base, &base, &theirs, Format::Json).0, theirs.clone());
     }
 }
+
+#[test]
+fn the_runner_moving_a_completed_feature_to_the_bottom_reorders_the_buffer_keeping_the_persons_edit() {
+    // droid's queue order: a completed feature goes to the bottom, a fix feature to the top.
+    let ours = FEATURES.replace("\"sub\"", "\"subtract two integers\"");
+    let f1 = "    {\n      \"id\": \"F1\",\n      \"description\": \"add\",\n      \"status\": \"completed\"\n    }";
+    let f2 = "    {\n      \"id\": \"F2\",\n      \"description\": \"sub\",\n      \"status\": \"pending\"\n    }";
+    let fix = "    {\n      \"id\": \"fix-1\",\n      \"description\": \"fix\",\n      \"status\": \"pending\"\n    }";
+    let theirs = format!("{{\n  \"features\": [\n{fix},\n{f2},\n{f1}\n  ]\n}}\n");
+    let (text, conflicts) = merged(FEATURES, &ours, &theirs, Format::Json);
+    assert_eq!(text, theirs.replace("\"sub\"", "\"subtract two integers\""));
+    assert!(conflicts.is_empty(), "{conflicts:?}");
+    // The person made the same move: no conflict, the runner's fix still arrives.
+    let ours_moved = format!("{{\n  \"features\": [\n{},\n{}\n  ]\n}}\n", f2, f1.replace("completed", "pending"));
+    let (text, conflicts) = merged(FEATURES, &ours_moved, &theirs, Format::Json);
+    assert_eq!(text, theirs);
+    assert!(conflicts.is_empty(), "{conflicts:?}");
+}
+
+#[test]
+fn both_sides_reordering_differently_keeps_the_persons_order_and_names_it() {
+    let list = |ids: &[&str]| format!("{{\"features\": [{}]}}", ids.iter().map(|id| format!("{{\"id\": \"{id}\", \"status\": \"pending\"}}")).collect::<Vec<_>>().join(", "));
+    let (base, ours, theirs) = (list(&["A", "B", "C"]), list(&["C", "A", "B"]), list(&["B", "C", "A"]));
+    let (text, conflicts) = merged(&base, &ours, &theirs, Format::Json);
+    assert_eq!(text, ours);
+    assert_eq!(conflicts, ["features (order)"]);
+}
