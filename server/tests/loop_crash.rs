@@ -239,3 +239,38 @@ fn a_resumed_run_first_kills_what_a_killed_run_left_running() {
         c.wait().unwrap();
     }
 }
+
+/// The orchestrator's fix session is killed between its two edits of features.json: the
+/// first added a fix feature the plan lint refuses (a precondition naming no feature). The
+/// plan no longer lints, yet the next run is not refused: the fix session runs again first,
+/// sees what the cut one added, repairs it, and the mission completes with the fix once.
+#[test]
+fn a_fix_session_killed_between_its_edits_runs_again_and_repairs_the_plan() {
+    let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
+    let p = Project::new(&model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &features());
+    let mut run = p.spawn_run(&["--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !p.read("features.json").contains("no-such-feature") {
+        assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the fix session never wrote its first edit: {:?}", p.event_types());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    model.hold("orchestrator");
+    run.kill().unwrap();
+    run.wait().unwrap();
+    model.release("orchestrator");
+    assert!(p.json("state.json")["activeFix"]["milestone"] == "basics", "{}", p.read("state.json"));
+    let lint = missions(&p.repo, &["check", ".missions/calc"]);
+    assert_eq!(lint.status.code(), Some(1), "the plan does not lint now: {}", text(&lint));
+
+    let out = p.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("an interrupted fix session left it so") || String::from_utf8_lossy(&out.stderr).contains("an interrupted fix session left it so"), "{}", text(&out));
+    let fixes: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "fix_features_added").collect();
+    assert_eq!(fixes.len(), 1, "{fixes:?}");
+    assert_eq!(fixes[0]["featureIds"], serde_json::json!(["fix-sub-order"]), "the cut session's fix, counted once");
+    let ids: Vec<String> = p.json("features.json")["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.iter().filter(|i| *i == "fix-sub-order").count(), 1, "{ids:?}");
+    assert!(p.json("state.json").get("activeFix").is_none());
+    assert_eq!(p.json("state.json")["state"], "completed");
+    check_consistent(&p);
+}

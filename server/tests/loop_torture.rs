@@ -333,13 +333,10 @@ fn random_sigkills_then_resumes_complete_missions_with_everything_sound() {
     let kills: usize = std::env::var("MISSIONS_TORTURE_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
     let seed: u64 = std::env::var("MISSIONS_TORTURE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(22);
     let mut rng = StdRng::seed_from_u64(seed);
-    // A kill inside the fix session, after its first (refused) features.json edit and before
-    // the repair, leaves a plan that does not lint, and every later run refuses it: the
-    // mission is stuck (found by this test; see the report of issue 22). Until the runner
-    // recovers from that, the orchestrator here writes its fix right at once, unless
-    // MISSIONS_TORTURE_LINT_REFUSAL=1.
-    let refused_first = std::env::var("MISSIONS_TORTURE_LINT_REFUSAL").is_ok_and(|v| v == "1");
-    let model = MissionModel::start(Script { latency: Duration::from_millis(40), fixes_right_at_once: !refused_first, ..sub_fix() });
+    // The orchestrator's fix session first writes a fix the plan lint refuses, then repairs
+    // it: a kill between the two leaves a plan that does not lint, which the resume's fresh
+    // fix session repairs (state.json's `activeFix`).
+    let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
     let started = Instant::now();
     let mut tally = Tally::default();
     let mut projects = Vec::new();
