@@ -185,6 +185,8 @@ pub struct FixContext<'a> {
     pub findings: &'a [(String, String, String, Option<String>)],
     /// The syntheses and reviews to read for more.
     pub reports: &'a [String],
+    /// Why features.json does not lint now (an interrupted fix session left it so).
+    pub plan_problems: Option<&'a str>,
 }
 
 pub fn fix_task(c: &FixContext) -> String {
@@ -207,6 +209,9 @@ pub fn fix_task(c: &FixContext) -> String {
     }
     if !c.reports.is_empty() {
         let _ = writeln!(t, "The reports: {}\n", c.reports.join(", "));
+    }
+    if let Some(problems) = c.plan_problems {
+        let _ = writeln!(t, "## features.json does not lint now\n\nAn earlier fix session was cut off while it edited the file (its fix features may be there already). Repair these too; `submit_plan` accepts only a plan that lints clean:\n\n{}\n", problems.trim());
     }
     let _ = write!(
         t,

@@ -491,14 +491,19 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
         }
     }
     let last_error = c.results.last().is_some_and(|(r, e)| *e && r.contains("no-such-feature"));
+    // What an earlier, cut-off fix session already added is in the file it read.
+    let read = c.results.first().map(|(r, _)| r.as_str()).unwrap_or_default();
+    fixes.retain(|f| !read.contains(&format!("\"id\":{}", f["id"])) && !read.contains(&format!("\"id\": {}", f["id"])));
+    let repair = call("edit_file", json!({"path": features, "old": "\"preconditions\":[\"no-such-feature\"]", "new": "\"preconditions\":[]", "replace_all": true}));
     match c.turns {
         0 => vec![call("read_file", json!({"path": features}))],
+        1 if fixes.is_empty() && read.contains("no-such-feature") => vec![repair],
         1 if !fixes.is_empty() => {
             let added: Vec<String> = fixes.iter().map(|f| format!("\n    {f},")).collect();
             // Fixes go at the top of the queue, in a two-space file.
             vec![call("edit_file", json!({"path": features, "old": "\"features\": [", "new": format!("\"features\": [{}", added.concat())}))]
         }
-        _ if last_error => vec![call("edit_file", json!({"path": features, "old": "\"preconditions\":[\"no-such-feature\"]", "new": "\"preconditions\":[]", "replace_all": true}))],
+        _ if last_error => vec![repair],
         _ => vec![call("submit_plan", json!({}))],
     }
 }
