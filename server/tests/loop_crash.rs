@@ -274,3 +274,39 @@ fn a_fix_session_killed_between_its_edits_runs_again_and_repairs_the_plan() {
     assert_eq!(p.json("state.json")["state"], "completed");
     check_consistent(&p);
 }
+
+/// The crash window of completion (issue 22, item 8): `mission_completed` is written before
+/// state.json says `completed`, so a kill between them leaves the event and a state that is
+/// not completed yet: the next run completes it without a second event. A state that says
+/// `completed` without the event (written by an older runner) gets the event, once.
+#[test]
+fn the_completion_event_is_never_lost_nor_written_twice() {
+    let model = MissionModel::start(sub_fix());
+    let p = Project::new(&model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &features());
+    assert_eq!(p.run(&["--yes"]).status.code(), Some(0));
+    let completed_state = p.read("state.json");
+    let log = p.read("progress_log.jsonl");
+    assert!(log.trim_end().ends_with("\"type\":\"mission_completed\"}"), "the event is the log's last line");
+
+    // Killed after the event, before the state: the state still says running.
+    let mut state = p.json("state.json");
+    state["state"] = serde_json::json!("running");
+    state["detailedState"] = serde_json::json!("running");
+    std::fs::write(p.mission.join("state.json"), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let out = p.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(p.json("state.json")["state"], "completed");
+    assert_eq!(p.count("mission_completed"), 1, "{:?}", p.event_types());
+
+    // A completed state without its event: the event is written, once.
+    std::fs::write(p.mission.join("state.json"), &completed_state).unwrap();
+    let without: String = log.lines().filter(|l| !l.contains("\"type\":\"mission_completed\"")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(p.mission.join("progress_log.jsonl"), without).unwrap();
+    for _ in 0..2 {
+        let out = p.run(&[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(text(&out).contains("already completed"), "{}", text(&out));
+    }
+    assert_eq!(p.count("mission_completed"), 1, "{:?}", p.event_types());
+    assert!(!p.mission.join("run.lock").exists());
+}
