@@ -31,6 +31,9 @@ pub struct SessionCall<'a> {
     pub kind: SessionKind,
     pub session_id: &'a str,
     pub task: String,
+    /// What every session of the role in this mission starts from, byte for byte the same
+    /// (sent before the task, so the provider's prompt cache reads it).
+    pub shared_context: Option<String>,
     pub details: serde_json::Value,
 }
 
@@ -113,9 +116,10 @@ impl Agents {
     }
 
     async fn session(&self, working_dir: &Path, evidence: Option<EvidenceDir>, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
-        let SessionCall { kind, session_id, task, details } = call;
+        let SessionCall { kind, session_id, task, shared_context, details } = call;
         let role = kind.agent_role();
         let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
+        spec.shared_context = shared_context;
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
         spec.evidence = evidence;

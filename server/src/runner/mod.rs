@@ -22,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod services;
+pub mod signals;
 pub mod state;
 pub mod summary;
 pub mod validate;

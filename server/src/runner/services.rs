@@ -1,10 +1,11 @@
 //! The services of `services.yaml` that user testing needs, run for a validation round:
 //! started in dependency order, each in its own process group with its output in
 //! `<mission>/service-logs/<name>.log`, each waited for until its healthcheck passes
-//! (bounded), and stopped (its `stop` command, then the whole group) after the round. The
-//! groups are written to `service-logs/running.json` before anything waits on them, so a run
-//! that was killed stops its leftovers when it resumes; a group is only killed when one of its
-//! processes still carries the token it was started with.
+//! (bounded), and stopped (its `stop` command, then the whole group) after the round. Every
+//! process is tagged as an agent's (`agent::processes`), so a runner killed outright takes
+//! them with it; and the groups are written to `service-logs/running.json` before anything
+//! waits on them, so what even that missed is stopped when a run starts services again (a
+//! group is only killed when one of its processes still carries the token it was started with).
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -147,6 +148,8 @@ impl RunningServices {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let mut command = Command::new("bash");
         command.arg("-c").arg(&service.start).current_dir(&self.working_dir).stdin(Stdio::null()).env(TOKEN_VAR, &token).process_group(0);
+        // A runner killed outright takes its services with it (its supervisor stops them).
+        crate::agent::processes::tag(&mut command, &self.mission);
         command.stdout(out.try_clone().map_err(|e| e.to_string())?).stderr(out);
         for name in &self.removed_env {
             command.env_remove(name);
@@ -180,7 +183,7 @@ impl RunningServices {
                 return Err(format!("`{}` exited ({}) before it was up", service.start, describe(status)));
             }
             let up = match (&service.healthcheck, service.port) {
-                (Some(check), _) => match run_check(check, &self.working_dir, &self.removed_env, self.limits.check_timeout, &check_log, cancel).await {
+                (Some(check), _) => match run_check(check, &self.mission, &self.working_dir, &self.removed_env, self.limits.check_timeout, &check_log, cancel).await {
                     Ok(()) => true,
                     Err(why) => {
                         last = why;
@@ -224,6 +227,7 @@ impl RunningServices {
                 }
                 let mut command = Command::new("bash");
                 command.arg("-c").arg(stop).current_dir(&self.working_dir).stdin(Stdio::null()).process_group(0);
+                crate::agent::processes::tag(&mut command, &self.mission);
                 match out.as_ref().and_then(|o| Some((o.try_clone().ok()?, o.try_clone().ok()?))) {
                     Some((a, b)) => command.stdout(a).stderr(b),
                     None => command.stdout(Stdio::null()).stderr(Stdio::null()),
@@ -313,10 +317,11 @@ fn write_running(mission: &Path, file: &RunningFile) -> Result<(), String> {
 }
 
 /// Runs a healthcheck once, in its own group, bounded; its output goes to `log`.
-async fn run_check(check: &str, working_dir: &Path, removed_env: &[String], timeout: Duration, log: &Path, cancel: &CancellationToken) -> Result<(), String> {
+async fn run_check(check: &str, mission: &Path, working_dir: &Path, removed_env: &[String], timeout: Duration, log: &Path, cancel: &CancellationToken) -> Result<(), String> {
     let out = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let mut command = Command::new("bash");
     command.arg("-c").arg(check).current_dir(working_dir).stdin(Stdio::null()).stdout(out.try_clone().map_err(|e| e.to_string())?).stderr(out).process_group(0);
+    crate::agent::processes::tag(&mut command, mission);
     for name in removed_env {
         command.env_remove(name);
     }

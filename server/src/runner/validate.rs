@@ -270,7 +270,7 @@ async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id
     let task = context::scrutiny_task(&c);
     let mut handler = OnlyThese { field: "reviews", key: "featureId", ids: work.into_iter().map(|(id, _)| id).collect() };
     let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)});
-    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
     Ok(Ran::Session(outcome, BeforeSession { commands, ..Default::default() }))
 }
 
@@ -375,7 +375,7 @@ async fn user_testing_with_services(ctx: &mut Ctx, milestone: &str, round: u32, 
     let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::UserTesting.feature_id(milestone)});
     let root = ctx.mission.join(EVIDENCE_DIR);
     let evidence = EvidenceDir { dir: root.join(&group_path), root };
-    let outcome = ctx.agents.run_recorded(evidence, SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx.agents.run_recorded(evidence, SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
     Ok(Ran::Session(outcome, BeforeSession { checks: check_results, group, ..Default::default() }))
 }
 

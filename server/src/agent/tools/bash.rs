@@ -196,6 +196,7 @@ pub async fn run_script(
         .stderr(log_err)
         .process_group(0);
     die_with_parent(&mut command);
+    crate::agent::processes::tag(&mut command, &roots.mission_dir);
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start bash: {e}"))?;

@@ -100,6 +100,7 @@ impl Terminal {
         let stdio = || slave.try_clone().map(Stdio::from).map_err(|e| format!("cannot share the terminal: {e}"));
         let mut cmd = shell_command(roots, settings, command);
         cmd.stdin(stdio()?).stdout(stdio()?).stderr(stdio()?).env("TERM", "xterm").env_remove("COLUMNS").env_remove("LINES");
+        crate::agent::processes::tag(&mut cmd, &roots.mission_dir);
         // SAFETY: between fork and exec only raw system calls run (setsid, ioctl).
         unsafe {
             cmd.pre_exec(|| {
