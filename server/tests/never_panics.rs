@@ -8,7 +8,7 @@ use proptest::prelude::*;
 fn assert_spans_valid(contract_text: &str, features_text: &str) {
     let c = contract::parse(contract_text);
     let f = features::parse(features_text);
-    let diags = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None });
+    let diags = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None, ..Default::default() });
     for d in diags {
         if let Target::Doc { doc, span } = &d.target {
             let text = match doc {

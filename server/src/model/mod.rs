@@ -8,7 +8,9 @@ pub mod folder;
 pub mod ids;
 pub mod json;
 pub mod persist;
+pub mod proof;
 pub mod records;
+pub mod services;
 pub mod span;
 pub mod timestamp;
 
