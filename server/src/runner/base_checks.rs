@@ -36,7 +36,10 @@ pub struct Base {
 /// when no mission has run yet, HEAD of the repository it works on (working_directory.txt, else
 /// the repository holding the folder).
 pub fn mission_base(mission: &Path) -> Result<Base, String> {
-    let repo = crate::model::folder::working_directory(mission).filter(|r| r.is_dir()).or_else(|| git::toplevel(mission)).ok_or_else(|| format!("{} is not in a git repository (and names none in working_directory.txt)", mission.display()))?;
+    let repo = super::drift::repository(mission).ok_or_else(|| match crate::model::folder::working_directory(mission) {
+        Some(named) => format!("its working directory {} does not exist here", named.display()),
+        None => format!("{} is not in a git repository (and names none in working_directory.txt)", mission.display()),
+    })?;
     let recorded = super::state::StateStore::open(mission).ok().and_then(|s| s.state.extra.get("milestoneBases")?.as_object()?.values().next()?.as_str().map(str::to_string));
     let commit = match recorded.and_then(|c| git::resolve_commit(&repo, &c)) {
         Some(c) => c,

@@ -69,8 +69,13 @@ pub fn stale(mission: &Path) -> Vec<crate::analysis::drift::Stale> {
 }
 
 /// The repository the mission works on: working_directory.txt's, else the one holding it.
-fn repository(mission: &Path) -> Option<PathBuf> {
-    folder::working_directory(mission).filter(|r| r.is_dir()).or_else(|| git::toplevel(mission))
+/// A folder that names a working directory which is not there (copied from another machine)
+/// has no history here.
+pub(crate) fn repository(mission: &Path) -> Option<PathBuf> {
+    match folder::working_directory(mission) {
+        Some(named) => named.is_dir().then_some(named),
+        None => git::toplevel(mission),
+    }
 }
 
 /// The commits of `tip` after `base` (the last [`UNBASED_COMMITS`] without one), oldest first,

@@ -32,7 +32,9 @@ impl Scratch {
 
     /// A fresh worktree detached at `commit`.
     pub fn checkout(&mut self, commit: &str) -> Result<PathBuf, GitError> {
-        let path = self.dir.join(format!("wt-{}", self.made.len()));
+        // git names a worktree's records after its folder: unique across processes.
+        let job = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = self.dir.join(format!("wt-{job}-{}", self.made.len()));
         git::git(&self.repo, &["worktree", "add", "--detach", "--quiet", &path.to_string_lossy(), commit])?;
         let path = path.canonicalize().unwrap_or(path);
         self.made.push(path.clone());
