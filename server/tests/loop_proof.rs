@@ -1,7 +1,7 @@
 //! The red-green proof of `missions run`, end to end: the real binary, the scripted model and a
 //! real git repository whose tests really run, twice, in throwaway worktrees (at the feature's
-//! start commit and at its handoff's commit). The proof lands in the handoff file and the
-//! editor's hover over the feature shows it.
+//! start commit and at its handoff's commit). The proof is kept beside the handoff
+//! (`proofs/`) and the editor's hover over the feature shows it.
 
 mod loop_support;
 mod stdio_client;
@@ -22,11 +22,24 @@ fn add_feature(fake: Value) -> Value {
 const ADD: &str = "echo $(( $1 + $2 ))\n";
 const ADD_TEST: &str = "[ \"$(sh calc.sh add 2 3)\" = 5 ] || { echo 'add 2 3 is not 5'; exit 1; }\n";
 
-/// The handoffs of a feature, in time order.
+/// The handoffs of a feature, in time order, each with the proof kept beside it
+/// (`proofs/<the handoff's file name>`) put under `proof`. The handoff file itself keeps
+/// droid's shape: no key of ours.
 fn handoffs_of(p: &Project, feature: &str) -> Vec<Value> {
     let mut paths: Vec<_> = std::fs::read_dir(p.mission.join("handoffs")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains(&format!("__{feature}__"))).collect();
     paths.sort();
-    paths.iter().map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).collect()
+    paths
+        .iter()
+        .map(|path| {
+            let mut handoff: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            assert!(handoff.get("proof").is_none(), "{handoff:#}");
+            let proof = p.mission.join("proofs").join(path.file_name().unwrap());
+            if let Ok(text) = std::fs::read_to_string(&proof) {
+                handoff["proof"] = serde_json::from_str(&text).unwrap();
+            }
+            handoff
+        })
+        .collect()
 }
 
 fn refusals(p: &Project) -> Vec<Value> {

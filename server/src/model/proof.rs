@@ -1,11 +1,11 @@
-//! The red-green proof of a completed feature as its handoff file keeps it (under `proof`, a
-//! key droid keeps in a handoff, which is written once): the commands run at the feature's
-//! start commit and at the handoff's commit, their exit codes and output tails, the verdict.
+//! The red-green proof of a completed feature, kept beside its handoff
+//! (`proofs/<the handoff's file name>`, written once with it): the commands run at the
+//! feature's start commit and at the handoff's commit, their exit codes and output tails, the
+//! verdict.
 //! `runner/proof.rs` makes it; the editor's hover over the feature shows it.
 
 use serde::{Deserialize, Serialize};
 
-use super::records::HandoffFile;
 
 /// How one run went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ pub enum Verdict {
     Refused,
 }
 
-/// The proof as the handoff keeps it (its `proof` key).
+/// The proof of one handoff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Proof {
@@ -64,14 +64,3 @@ pub struct Proof {
     pub after: Option<ProofSide>,
 }
 
-/// The key of the handoff file holding the proof (droid keeps keys it does not know in a
-/// handoff file, which is never rewritten).
-pub const HANDOFF_KEY: &str = "proof";
-
-impl Proof {
-    /// The proof a handoff file holds, if any.
-    pub fn of(handoff: &HandoffFile) -> Option<Proof> {
-        serde_json::from_value(handoff.extra.get(HANDOFF_KEY)?.clone()).ok()
-    }
-
-}

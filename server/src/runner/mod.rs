@@ -23,6 +23,7 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod scratch;
+pub mod signals;
 pub mod state;
 pub mod summary;
 pub mod validate;

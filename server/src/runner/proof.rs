@@ -19,7 +19,7 @@ use crate::agent::tools::bash::{kill_group, run_script, CommandSettings};
 use crate::agent::tools::Roots;
 use crate::model::folder;
 use crate::model::services;
-pub use crate::model::proof::{Proof, ProofRun, ProofSide, RunResult, Verdict, HANDOFF_KEY};
+pub use crate::model::proof::{Proof, ProofRun, ProofSide, RunResult, Verdict};
 
 /// Output lines kept per run.
 const TAIL_LINES: usize = 30;
@@ -399,11 +399,13 @@ mod tests {
     }
 
     #[test]
-    fn a_proof_reads_back_from_a_handoff() {
+    fn a_proof_is_kept_beside_its_handoff_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
         let proof = judge(&[], None, side("e", vec![]), &[], vec!["x".into()]);
-        let mut handoff = crate::model::records::HandoffFile::default();
-        handoff.extra.insert(HANDOFF_KEY.into(), serde_json::to_value(&proof).unwrap());
-        assert_eq!(Proof::of(&handoff), Some(proof));
+        let handoff = crate::model::records::HandoffFile { timestamp: "2026-01-01T00:00:00.000Z".into(), feature_id: "f".into(), worker_session_id: "s".into(), ..Default::default() };
+        crate::runner::handoffs::write_proof(dir.path(), &handoff, &proof).unwrap();
+        assert!(dir.path().join("proofs/2026-01-01T00-00-00-000Z__f__s.json").is_file());
+        assert_eq!(crate::model::folder::read_proof(dir.path(), &handoff), Some(proof));
         assert_eq!(serde_json::to_value(Verdict::Unproven).unwrap(), "unproven");
     }
 }

@@ -167,6 +167,8 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
         Err(e @ LockError::Held { .. }) => return RunResult::new(EXIT_USAGE, e.to_string()),
         Err(e) => return RunResult::new(EXIT_INTERNAL, e.to_string()),
     };
+    // What the agents of a killed run left running stops before anything else happens.
+    crate::agent::processes::kill_orphans(&mission);
     let (mut ctx, auto_approve) = match open(&opts, &mission, progress, cancel) {
         Ok(opened) => opened,
         Err(result) => return result,
@@ -347,7 +349,16 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
     let Ctx { mission, repo, mission_rel, state, journal, progress, .. } = ctx;
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
-    let warnings = lint_plan_with(mission, base_checks).map_err(|problem| usage(problem.for_person(mission)))?;
+    // A fix session cut between two of its edits leaves a plan that may not lint: it runs
+    // again first and must leave the plan clean (`submit_plan` lints), so it is not refused.
+    let warnings = match lint_plan_with(mission, base_checks) {
+        Ok(warnings) => warnings,
+        Err(problem) if state.active_fix().is_none() => return Err(usage(problem.for_person(mission))),
+        Err(_) => {
+            progress.update(Update::Note("features.json does not lint: an interrupted fix session left it so; a fresh fix session repairs it first"));
+            Vec::new()
+        }
+    };
     // Checks that prove nothing yet (they pass on the base, or cannot run): said at approval.
     let vacuous: Vec<String> = warnings.into_iter().filter(|w| w.contains("[check-passes-on-base]") || w.contains("[check-cannot-run]")).collect();
     let approving = needs_approval(state.status(), &PlanRecord::read(mission));
@@ -616,7 +627,14 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
         let (handoffs, _) = folder::read_handoffs(&ctx.mission);
         let triggered = triggered_milestones(&ctx.mission);
         let round = ctx.state.active_round();
-        let facts = Facts { handoffs: &handoffs, triggered: &triggered, validation: Some(&records), active_round: round.as_ref().map(|r| r.milestone.as_str()) };
+        let fix = ctx.state.active_fix();
+        let facts = Facts {
+            handoffs: &handoffs,
+            triggered: &triggered,
+            validation: Some(&records),
+            active_round: round.as_ref().map(|r| r.milestone.as_str()),
+            active_fix: fix.as_ref().map(|f| (f.milestone.as_str(), f.round)),
+        };
         let scheduled = schedule::next(&queue.file, &facts);
         let next = match target {
             Target::All => scheduled,

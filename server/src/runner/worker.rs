@@ -100,7 +100,7 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Res
         let task = build_task(ctx, &queue, feature_id, note.as_deref())?;
         let mut check = HandoffCheck { repo: ctx.repo.clone(), base: base.clone(), feature_id: feature_id.to_string(), mission_rel: ctx.mission_rel.clone(), refused: 0, verdict: None };
         let details = json!({"featureId": feature_id, "milestone": milestone, "attempt": attempt});
-        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, shared_context: Some(context::worker_shared(&ctx.mission)), details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
         match outcome.end {
             SessionEnd::Finished(ref args) => {
                 let verdict = check.verdict.take();
@@ -155,9 +155,9 @@ fn begin(ctx: &mut Ctx, feature: &crate::model::Feature, session_id: &str, attem
 
 /// A session that handed off: its handoff file and worker-transcripts.jsonl line.
 fn handed_off(ctx: &mut Ctx, outcome: &SessionOutcome, args: &Value, feature_id: &str, milestone: Option<&str>, repo: &std::path::Path, proof: Option<&Proof>) -> Result<HandoffFile, String> {
-    let mut handoff = handoffs::wrap(args, feature_id, &outcome.session_id, milestone, repo)?;
+    let handoff = handoffs::wrap(args, feature_id, &outcome.session_id, milestone, repo)?;
     if let Some(proof) = proof {
-        handoff.extra.insert(proof::HANDOFF_KEY.into(), serde_json::to_value(proof).map_err(|e| e.to_string())?);
+        handoffs::write_proof(&ctx.mission, &handoff, proof)?;
     }
     handoffs::write(&ctx.mission, &handoff)?;
     handoffs::append_transcript(&ctx.mission, &outcome.session_id, feature_id, milestone, &outcome.skeleton)?;
@@ -219,7 +219,7 @@ fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &HandoffFile, verdict:
         _ => None,
     };
     // Git says the work is there; its tests must also go from red to green.
-    let refused_proof = Proof::of(handoff).filter(|p| p.verdict == proof::Verdict::Refused);
+    let refused_proof = folder::read_proof(&ctx.mission, handoff).filter(|p| p.verdict == proof::Verdict::Refused);
     let accepted = matches!(verdict, Some(Ok(_))) && refused_proof.is_none();
     ctx.log("worker_completed", completed_event(handoff, accepted))?;
     if let (Some(Ok(_)), Some(proof)) = (&verdict, refused_proof) {
@@ -401,10 +401,11 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
     }
 
     let (agents, cancel) = (&ctx.agents, &ctx.cancel);
+    let shared = &context::worker_shared(&ctx.mission);
     let sessions = slots.iter().map(|s| async move {
         let mut check = HandoffCheck { repo: s.worktree.path.clone(), base: s.active.base_commit.clone(), feature_id: s.active.feature_id.clone(), mission_rel: None, refused: 0, verdict: None };
         let details = json!({"featureId": s.active.feature_id, "milestone": s.milestone, "attempt": 1, "worktreeBranch": s.worktree.branch});
-        let call = SessionCall { kind: SessionKind::Worker, session_id: &s.active.session_id, task: s.task.clone(), details };
+        let call = SessionCall { kind: SessionKind::Worker, session_id: &s.active.session_id, task: s.task.clone(), shared_context: Some(shared.clone()), details };
         let outcome = agents.run_in(&s.worktree.path, call, &mut check, cancel, &mut NoSessionObserver).await;
         (outcome, check.verdict)
     });
@@ -508,7 +509,7 @@ fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<R
                 }
             }
         }
-        let proven = Proof::of(&handoff).is_none_or(|p| p.verdict != proof::Verdict::Refused);
+        let proven = folder::read_proof(&ctx.mission, &handoff).is_none_or(|p| p.verdict != proof::Verdict::Refused);
         match verdict {
             Some(Ok(_)) if proven => {
                 ctx.log("worker_completed", completed_event(&handoff, true))?;
