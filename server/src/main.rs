@@ -29,6 +29,9 @@ enum Command {
         /// Output format: `text` lines or a `json` array of {path, range, severity, code, message} (LSP ranges: 0-based lines, UTF-16 columns).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Also run every assertion's `Check:` command on the mission's base commit (in a throwaway worktree, as many at once as there are cores, cached by command and commit): a check that already passes there is `check-passes-on-base`, one that cannot run `check-cannot-run`.
+        #[arg(long)]
+        run_checks: bool,
     },
     /// Create a mission: .missions/<slug>/ with mission.md and state.json, in the current git repository.
     New {
@@ -93,8 +96,8 @@ fn main() -> ExitCode {
     init_tracing(matches!(cli.command, Command::Lsp { .. }));
     missions::agent::secrets::protect_process_environment();
     let code = match cli.command {
-        Command::Check { paths, format } => {
-            let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet };
+        Command::Check { paths, format, run_checks } => {
+            let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet, run_checks };
             check::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
         }
         Command::New { goal, name } => missions::cli::new::run(&goal, name.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),

@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod diagnostic;
+pub mod drift;
 pub mod evidence;
 pub mod index;
 pub mod position;

@@ -74,6 +74,9 @@ fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent],
         let _ = writeln!(out, "  validators: {}", counts(&s.validators));
     }
     let _ = writeln!(out, "  assertions: {}", counts(&s.assertions));
+    if !s.stale.is_empty() {
+        let _ = writeln!(out, "  stale:      {} (passed, then later commits changed their features' files; the next validation round checks them again)", s.stale.join(", "));
+    }
     if !recent.is_empty() {
         let _ = writeln!(out, "  recent events:");
         for e in recent {

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod json;
 pub mod lines;
 pub mod persist;
+pub mod proof;
 pub mod records;
 pub mod services;
 pub mod span;

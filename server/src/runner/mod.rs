@@ -3,9 +3,11 @@
 //! fix features, halt and resume).
 
 pub mod agents;
+pub mod base_checks;
 pub mod commands;
 pub mod context;
 pub mod demo;
+pub mod drift;
 pub mod evidence;
 pub mod events;
 pub mod failpoint;
@@ -17,10 +19,12 @@ pub mod lock;
 pub mod new;
 pub mod plan;
 pub mod progress;
+pub mod proof;
 pub mod queue;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod scratch;
 pub mod services;
 pub mod signals;
 pub mod state;
