@@ -2,6 +2,7 @@
 //! and the lookups the language server and runner need. No disk, clock or network here.
 
 pub mod checks;
+pub mod cost;
 pub mod diagnostic;
 pub mod index;
 pub mod position;

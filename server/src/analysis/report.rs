@@ -14,43 +14,7 @@ use crate::model::records::{MissionState, ProgressEvent};
 
 // ---- input --------------------------------------------------------------------------------
 
-/// Tokens of one call or a sum, as the transcripts record them (`input` excludes cached tokens).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Tokens {
-    pub input: u64,
-    pub cache_read: u64,
-    pub cache_write: u64,
-    pub output: u64,
-}
-
-impl Tokens {
-    pub fn total(&self) -> u64 {
-        self.input + self.cache_read + self.cache_write + self.output
-    }
-    fn add(&mut self, o: &Tokens) {
-        self.input += o.input;
-        self.cache_read += o.cache_read;
-        self.cache_write += o.cache_write;
-        self.output += o.output;
-    }
-}
-
-/// USD per million tokens (`[prices."model"]` in missions.toml).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Price {
-    pub input: f64,
-    pub cache_read: f64,
-    pub cache_write: f64,
-    pub output: f64,
-}
-
-impl Price {
-    fn cost(&self, t: &Tokens) -> f64 {
-        (t.input as f64 * self.input + t.cache_read as f64 * self.cache_read + t.cache_write as f64 * self.cache_write + t.output as f64 * self.output) / 1_000_000.0
-    }
-}
+pub use super::cost::{Price, Tokens};
 
 /// The fields of a `sessions.jsonl` line the report reads; everything else (messages,
 /// tool output) is skipped while parsing. The runner's `session_start` details are merged into
@@ -242,18 +206,8 @@ pub struct TokensReport {
     pub recorded: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CostReport {
-    pub currency: String,
-    pub total: f64,
-    pub by_role: BTreeMap<String, f64>,
-    pub by_model: BTreeMap<String, f64>,
-    /// Models that ran but have no `[prices."model"]`: their tokens are not in the cost.
-    pub unpriced_models: Vec<String>,
-    /// Roles with tokens of an unpriced model (their cost is a lower bound).
-    pub partial_roles: Vec<String>,
-}
+/// The cost of the mission's tokens (see [`super::cost::cost`]), by report role.
+pub type CostReport = super::cost::Cost;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -599,10 +553,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let mut by_type = Tokens::default();
     let mut tokens_by_role: BTreeMap<String, Tokens> = ROLES.iter().map(|r| (r.to_string(), Tokens::default())).collect();
     let mut turns_by_role: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    let mut cost_by_role: BTreeMap<String, f64> = BTreeMap::new();
-    let mut cost_by_model: BTreeMap<String, f64> = BTreeMap::new();
-    let mut unpriced: BTreeSet<String> = BTreeSet::new();
-    let mut partial_roles: BTreeSet<&str> = BTreeSet::new();
+    let mut usage_by_model: BTreeMap<String, BTreeMap<String, Tokens>> = BTreeMap::new();
     let mut unknown_roles = 0;
     for s in &sessions {
         let Some(role) = report_role(&s.role).or_else(|| report_role(&s.kind)) else {
@@ -620,20 +571,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         by_type.add(&tokens);
         tokens_by_role.entry(role.to_string()).or_default().add(&tokens);
         turns_by_role.entry(role).or_default().push(turns);
-        if !input.prices.is_empty() && tokens.total() > 0 {
-            let model = s.model.clone().unwrap_or_else(|| "(unknown model)".into());
-            match input.prices.get(&model) {
-                Some(p) => {
-                    let c = p.cost(&tokens);
-                    *cost_by_role.entry(role.to_string()).or_default() += c;
-                    *cost_by_model.entry(model).or_default() += c;
-                }
-                None => {
-                    partial_roles.insert(role);
-                    unpriced.insert(model);
-                }
-            }
-        }
+        let model = s.model.clone().unwrap_or_else(|| super::cost::UNKNOWN_MODEL.into());
+        usage_by_model.entry(role.to_string()).or_default().entry(model).or_default().add(&tokens);
         session_reports.push(SessionReport {
             session_id: s.id.clone(),
             role: role.to_string(),
@@ -752,13 +691,12 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .collect();
 
     // Cost.
-    let cost = (!input.prices.is_empty()).then(|| CostReport {
-        currency: "USD".into(),
-        total: sum_f64(cost_by_role.values().copied()),
-        by_role: ROLES.iter().map(|r| (r.to_string(), cost_by_role.get(*r).copied().unwrap_or(0.0))).collect(),
-        by_model: cost_by_model,
-        unpriced_models: unpriced.into_iter().collect(),
-        partial_roles: ROLES.iter().filter(|r| partial_roles.contains(*r)).map(|r| r.to_string()).collect(),
+    let cost = super::cost::cost(&usage_by_model, &input.prices).map(|mut c| {
+        for role in ROLES {
+            c.by_role.entry(role.to_string()).or_insert(0.0);
+        }
+        c.partial_roles.sort_by_key(|r| ROLES.iter().position(|x| x == r));
+        c
     });
 
     // Code.
@@ -960,10 +898,7 @@ fn percent(part: f64, whole: f64) -> String {
     }
 }
 
-fn usd(x: f64) -> String {
-    let x = no_negative_zero(x);
-    format!("${x:.2}")
-}
+use super::cost::usd;
 
 /// The report's sections as rows of cells, shared by the text and HTML renderings.
 struct Table {
