@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod index;
 pub mod position;
 pub mod report;
+pub mod report_html;
 pub mod summary;
 
 pub use checks::{check, MissionInput};
