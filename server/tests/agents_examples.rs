@@ -134,3 +134,27 @@ fn the_example_orchestrator_adds_fix_features_and_the_worker_says_what_it_cannot
     assert!(log.contains("\"type\":\"fix_features_added\""), "{log}");
     droid_format::assert_conforms(&mission);
 }
+
+/// docs/agents.md names every required key of each final object, the three lines that say
+/// where a session works, and every session kind's final tool, as the binary has them.
+#[test]
+fn the_protocol_page_names_what_the_binary_asks_for() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/agents.md")).unwrap();
+    use missions::agent::schema;
+    for (tool, schema) in [("submit_handoff", schema::handoff_schema()), ("submit_review", schema::review_schema()), ("submit_validation", schema::validation_schema()), ("submit_plan", schema::plan_done_schema())] {
+        assert!(page.contains(&format!("`{tool}`")), "{tool}");
+        for key in schema["required"].as_array().unwrap() {
+            let key = key.as_str().unwrap();
+            assert!(page.contains(&format!("`{key}`")) || page.contains(&format!("\"{key}\"")), "docs/agents.md does not name `{key}` of {tool}");
+        }
+    }
+    for kind in missions::agent::SessionKind::ALL {
+        let system = kind.system_prompt(Path::new("/w"), Path::new("/m")).join("\n\n");
+        for line in system.lines().filter(|l| l.starts_with("Working directory: ") || l.starts_with("Mission folder: ") || l.starts_with("Your final tool: ")) {
+            // The line up to the path or tool name it gives.
+            let shape = &line[..line.find(['/', '`']).unwrap() + 1];
+            assert!(page.contains(&shape), "docs/agents.md lacks the line {shape:?}");
+        }
+        assert!(page.contains(&format!("`{}`", kind.final_tool())), "{kind:?}");
+    }
+}
