@@ -63,8 +63,9 @@ pub fn run_now(dir: &Path) -> RunNow {
 }
 
 impl RunNow {
-    /// Adds `runAlive`, `now` (the sessions in flight, each with `waiting` and `waitedSeconds`
-    /// when it waits) and, when recorded, `tokens`, `cost` and `budgets` to a status object;
+    /// Adds `runAlive`, `now` (the sessions in flight, each with its `description` and, when it
+    /// waits, `waiting.seconds`) and, when recorded, `tokens`, `cost`, `budgets` (each with its
+    /// `description`) and `spendText` (the lines `missions status` prints) to a status object;
     /// `missions status --format json` and `missions/status` say the same.
     pub fn add_to(&self, value: &mut Value, at: std::time::SystemTime) {
         value["runAlive"] = json!(self.alive);
@@ -86,7 +87,13 @@ impl RunNow {
         if let Some(spend) = &self.spend {
             value["tokens"] = serde_json::to_value(&spend.tokens).unwrap_or_default();
             value["cost"] = serde_json::to_value(&spend.cost).unwrap_or_default();
-            value["budgets"] = serde_json::to_value(&spend.budgets).unwrap_or_default();
+            value["budgets"] = json!(spend.budgets.iter().map(|b| {
+                let mut v = serde_json::to_value(b).unwrap_or_default();
+                v["description"] = json!(b.describe());
+                v
+            }).collect::<Vec<_>>());
+            // The same figures as `missions status` prints them, for displays (status bars).
+            value["spendText"] = json!({"summary": spend.summary(), "tokens": spend.tokens_line(), "cost": spend.cost_line()});
         }
     }
 }
