@@ -177,3 +177,35 @@ fn the_editors_progress_says_who_waits_for_the_provider() {
     assert!(end["message"].as_str().unwrap().contains("first_byte_timeout"), "{end}");
     server.finish();
 }
+
+/// An editor asking `missions/status` while the server's own run waits gets the same figures
+/// as `missions status --format json`: who waits for the provider, for how long.
+#[test]
+fn the_editors_missions_status_shows_the_wait() {
+    let (p, _silent) = silent_project();
+    let mut server = Server::start(
+        command(&p.repo, &["lsp"]).stderr(Stdio::null()),
+        Server::params(&p.repo, json!({"window": {"workDoneProgress": true}})),
+    );
+    assert!(server.command("missions.start", &p.mission).get("result").is_some());
+    let token = server.accept_progress();
+    server.take(|m| m["method"] == "$/progress" && m["params"]["value"]["message"].as_str().is_some_and(|t| t.contains("waiting for the provider")));
+    // The live file follows the wait within half a second: ask until it shows.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let status = server.request("missions/status", json!({"missionUri": stdio_client::url(&p.mission)}));
+        if status["result"]["now"].as_array().is_some_and(|n| n.iter().any(|s| s["waiting"].is_object())) || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let result = &status["result"];
+    assert_eq!(result["runAlive"], true, "{status:#}");
+    let waiting: Vec<&Value> = result["now"].as_array().unwrap().iter().filter(|s| s["waiting"]["what"] == "the provider").collect();
+    assert_eq!(waiting.len(), 1, "{status:#}");
+    assert!(waiting[0]["who"].as_str().unwrap().starts_with("worker feat-") && waiting[0]["waiting"]["seconds"].is_u64(), "{status:#}");
+    assert!(waiting[0]["description"].as_str().unwrap().contains(", waiting for the provider, "), "{status:#}");
+    assert_eq!(result["spendText"]["summary"], "0 tokens", "{status:#}");
+    server.run_until_progress_end(&token);
+    server.finish();
+}
