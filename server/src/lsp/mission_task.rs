@@ -131,7 +131,7 @@ enum Message {
     Waiting(Option<String>),
     /// The mission's tokens and cost so far (`12.3k tokens, $0.04`), and budgets that just
     /// reached 80%.
-    Spend { summary: String, warnings: Vec<String> },
+    Spend { summary: Option<String>, warnings: Vec<String> },
     Done(RunResult),
 }
 
@@ -164,7 +164,7 @@ impl Progress for EditorProgress {
     fn spend(&self) -> Option<SpendSink> {
         let tx = self.tx.clone();
         Some(Arc::new(move |spend: &Spend, warnings: &[String]| {
-            let _ = tx.send(Message::Spend { summary: spend.summary(), warnings: warnings.to_vec() });
+            let _ = tx.send(Message::Spend { summary: spend.spent(), warnings: warnings.to_vec() });
         }))
     }
 }
@@ -425,7 +425,7 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
                 for w in warnings {
                     client.show_message(MessageType::WARNING, format!("Mission {}: {w}", dir.display())).await;
                 }
-                spent = Some(summary);
+                spent = summary;
                 if let Some(p) = progress.as_mut() {
                     p.spent = spent.clone();
                     p.report(work_progress::figures(&dir, None).await).await;

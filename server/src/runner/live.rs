@@ -91,6 +91,11 @@ impl Spend {
         Spend { tokens, cost, budgets }
     }
 
+    /// [`Spend::summary`] once something was spent (a run's displays say nothing before).
+    pub fn spent(&self) -> Option<String> {
+        (self.tokens.total > 0).then(|| self.summary())
+    }
+
     /// `12.3k tokens, $0.04`, for a progress line.
     pub fn summary(&self) -> String {
         match &self.cost {

@@ -111,7 +111,7 @@ impl<W: Write + Send> Progress for Lines<W> {
         let spent = self.spent.clone();
         Some(std::sync::Arc::new(move |s: &Spend, warnings: &[String]| {
             let mut spent = spent.lock().unwrap_or_else(|p| p.into_inner());
-            spent.summary = Some(s.summary());
+            spent.summary = s.spent();
             spent.warnings.extend(warnings.iter().cloned());
         }))
     }
@@ -325,7 +325,7 @@ impl Progress for Bars {
         let (texts, activity, multi) = (self.texts.clone(), self.activity.clone(), self.multi.clone());
         Some(std::sync::Arc::new(move |s: &Spend, warnings: &[String]| {
             let mut t = texts.lock().unwrap_or_else(|p| p.into_inner());
-            t.spent = Some(s.summary());
+            t.spent = s.spent();
             activity.set_message(t.message());
             for w in warnings {
                 let _ = multi.println(format!("  warning: {w}"));
