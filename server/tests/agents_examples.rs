@@ -153,7 +153,7 @@ fn the_protocol_page_names_what_the_binary_asks_for() {
         for line in system.lines().filter(|l| l.starts_with("Working directory: ") || l.starts_with("Mission folder: ") || l.starts_with("Your final tool: ")) {
             // The line up to the path or tool name it gives.
             let shape = &line[..line.find(['/', '`']).unwrap() + 1];
-            assert!(page.contains(&shape), "docs/agents.md lacks the line {shape:?}");
+            assert!(page.contains(shape), "docs/agents.md lacks the line {shape:?}");
         }
         assert!(page.contains(&format!("`{}`", kind.final_tool())), "{kind:?}");
     }

@@ -114,7 +114,7 @@ fn halts(out: &mut String, r: &MissionReport, total: f64, y_top: f64, y_bottom: 
     for h in &r.time.halts {
         let x = TIMELINE_LABEL_W + TIMELINE_PLOT_W * h.at.clamp(0.0, total) / total;
         let anchor = if x > TIMELINE_W - 60.0 { "end" } else { "start" };
-        let _ = write!(out, "<g class=\"halt\"><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{y_bottom:.1}\" stroke=\"{FAILED}\" stroke-width=\"2\" /><text class=\"halt\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">halted</text></g>", escape(&tooltip(&["halted"], &[h.reason.clone()])), y_top - 4.0, if anchor == "end" { x - 4.0 } else { x + 4.0 }, y_top + 8.0);
+        let _ = write!(out, "<g class=\"halt\"><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{y_bottom:.1}\" stroke=\"{FAILED}\" stroke-width=\"2\" /><text class=\"halt\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">halted</text></g>", escape(&tooltip(&["halted"], std::slice::from_ref(&h.reason))), y_top - 4.0, if anchor == "end" { x - 4.0 } else { x + 4.0 }, y_top + 8.0);
     }
 }
 
@@ -244,7 +244,7 @@ fn bar_chart(label: &str, bars: &[Bar]) -> String {
 
 /// The chart drawn beside a table of the report (by the table's id), with its legend.
 fn chart(r: &MissionReport, id: &str) -> Option<String> {
-    let role_bar = |role: &str, value: f64, figure: String| Bar { label: role.into(), segments: vec![(value, color(role), tooltip(&[role], &[figure.clone()]))], figure };
+    let role_bar = |role: &str, value: f64, figure: String| Bar { label: role.into(), segments: vec![(value, color(role), tooltip(&[role], std::slice::from_ref(&figure)))], figure };
     let (label, bars, legend_items): (&str, Vec<Bar>, Vec<(&str, &str)>) = match id {
         "runtime-role" => ("Runtime by role", ROLES.iter().map(|role| {
             let secs = r.time.by_role_seconds.get(*role).copied().unwrap_or(0.0);

@@ -328,7 +328,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let usage = SharedUsage::default();
         let live = Live::default();
-        let seen: Arc<Mutex<Vec<(String, Vec<String>)>>> = Arc::default();
+        type Seen = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+        let seen: Seen = Arc::default();
         let sink_seen = seen.clone();
         let sink: SpendSink = Arc::new(move |s: &Spend, w: &[String]| sink_seen.lock().unwrap().push((s.summary(), w.to_vec())));
         let guard = live.start(dir.path(), usage.clone(), BTreeMap::new(), Budgets { max_tokens: 100, max_cost: 0.0 }, Some(sink));
