@@ -266,7 +266,7 @@ fn chart(r: &MissionReport, id: &str) -> Option<String> {
                 segments: vec![(ok, color(role), tooltip(&[role], &[format!("{ok} succeeded or running")])), (failed, FAILED, tooltip(&[role], &[format!("{failed} failed")])), (interrupted, "#b0b0b0", tooltip(&[role], &[format!("{interrupted} interrupted")]))],
                 figure: r.runs.by_role.get(*role).copied().unwrap_or(0).to_string(),
             }
-        }).collect(), vec![("succeeded", "#3b7dd8"), ("failed", FAILED), ("interrupted", "#b0b0b0")]),
+        }).collect(), vec![("failed", FAILED), ("interrupted", "#b0b0b0")]),
         "tokens-type" => {
             let t = &r.tokens.by_type;
             ("Tokens by type", [("input", t.input), ("cache read", t.cache_read), ("cache write", t.cache_write), ("output", t.output)].iter().zip(TYPE_COLORS).map(|((name, n), (_, c))| Bar { label: name.to_string(), segments: vec![(*n as f64, c, tooltip(&[name], &[count(*n)]))], figure: count(*n) }).collect(), vec![])
