@@ -180,6 +180,12 @@ fn init_tracing(server: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("missions=warn"));
     // Editors show stderr in their LSP log panes: colour only on a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    let _ = if server { builder.try_init() } else { builder.without_time().with_target(false).try_init() };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
+    let _ = if server {
+        // The server's log never blocks it, even when nobody reads its stderr (`lsp::logging`).
+        missions::lsp::logging::log_panics();
+        builder.with_writer(missions::lsp::logging::StderrQueue::global().clone()).try_init()
+    } else {
+        builder.with_writer(std::io::stderr).without_time().with_target(false).try_init()
+    };
 }

@@ -386,9 +386,10 @@ async fn a_hook_rejection_goes_back_to_the_model() {
 }
 
 #[tokio::test]
-async fn a_context_length_error_compacts_old_output_once() {
+async fn each_context_length_error_compacts_the_output_grown_since_until_nothing_is_left() {
     let r = repo();
     std::fs::write(r.wd.join("big.txt"), "line\n".repeat(2000)).unwrap();
+    std::fs::write(r.wd.join("big2.txt"), "other\n".repeat(2000)).unwrap();
     let too_long = || {
         Step::error(
             400,
@@ -401,8 +402,11 @@ async fn a_context_length_error_compacts_old_output_once() {
         turn("t2", "list_files", &json!({})),
         turn("t3", "list_files", &json!({})),
         too_long(),
-        turn("t4", "list_files", &json!({"path": "src"})),
+        turn("t4", "read_file", &json!({"path": "big2.txt"})),
+        turn("t5", "list_files", &json!({})),
+        turn("t6", "list_files", &json!({"path": "src"})),
         too_long(),
+        turn("t7", "list_files", &json!({})),
         too_long(),
     ];
     let (outcome, fake) = run_with_fake(&r, script, "ses_ctx", 20).await;
@@ -411,13 +415,15 @@ async fn a_context_length_error_compacts_old_output_once() {
     };
     assert!(message.contains("prompt is too long"));
     let bodies: Vec<String> = fake.requests().iter().map(|q| q.body.to_string()).collect();
-    assert_eq!(
-        bodies.len(),
-        6,
-        "compacted once and re-sent; the second overflow ends the session"
-    );
-    assert!(bodies[3].contains("1\\tline") && !bodies[3].contains("older tool output removed"));
-    assert!(bodies[4].contains("older tool output removed") && bodies[4].len() < bodies[3].len());
+    assert_eq!(bodies.len(), 10, "compacted twice and re-sent; then nothing was left to shorten");
+    let removed = |b: &str| b.matches("older tool output removed").count();
+    assert!(bodies[3].contains("1\\tline") && removed(&bodies[3]) == 0);
+    assert!(removed(&bodies[4]) == 1 && bodies[4].len() < bodies[3].len());
+    // The second compaction shortens the newer output and leaves the first as it was sent.
+    assert!(bodies[7].contains("1\\tother") && removed(&bodies[7]) == 1);
+    assert!(removed(&bodies[8]) == 2 && !bodies[8].contains("900\\tother"));
+    let first_shortened = |b: &str| b[b.find("1\\tline").unwrap()..].split("older tool output removed").next().unwrap().to_string();
+    assert_eq!(first_shortened(&bodies[4]), first_shortened(&bodies[8]), "shortened the same way on every resend");
 }
 
 fn script_agent(dir: &Path, body: &str) -> CommandAgent {

@@ -5,7 +5,7 @@ mod agent_support;
 
 use agent_support::*;
 use missions::agent::config::{AgentRole, MissionsConfig};
-use missions::agent::providers::anthropic::AnthropicProvider;
+use missions::agent::providers::anthropic::{self, AnthropicProvider};
 use missions::agent::providers::openai::OpenAiProvider;
 use missions::agent::providers::{self, HttpSettings};
 use missions::agent::secrets::ApiKey;
@@ -72,15 +72,18 @@ async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints
 
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 2);
-    for r in &reqs {
+    for (i, r) in reqs.iter().enumerate() {
         assert_eq!(r.path, "/v1/messages");
         assert_eq!(r.header("x-api-key"), Some("sk-ant-test-multi-turn-000111"));
         assert_eq!(r.header("anthropic-version"), Some("2023-06-01"));
         assert_eq!(r.body["stream"], json!(true));
-        // End of tools, end of system, and the moving one on the latest turn: 3 of the 4 allowed.
-        assert_eq!(cache_marks(&r.body), 3);
-        assert!(r.body["tools"][0].get("cache_control").is_some());
-        assert!(r.body["system"][1].get("cache_control").is_some());
+        // The role's instructions (after the tools) for an hour, the task, and the moving one
+        // on the latest turn (the task itself on the first call): at most 3 of the 4 allowed.
+        assert_eq!(cache_marks(&r.body), 2 + i);
+        assert!(r.body["tools"][0].get("cache_control").is_none());
+        assert_eq!(r.body["system"][0]["cache_control"], json!({"type": "ephemeral", "ttl": "1h"}));
+        assert!(r.body["system"][1].get("cache_control").is_none());
+        assert_eq!(r.header("anthropic-beta"), Some(anthropic::EXTENDED_CACHE_TTL_BETA));
         let last = r.body["messages"].as_array().unwrap().last().unwrap();
         assert!(last["content"]
             .as_array()
@@ -98,7 +101,8 @@ async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints
     );
     assert_eq!(second[2]["content"][0]["type"], "tool_result");
     assert_eq!(second[2]["content"][0]["tool_use_id"], "toolu_01");
-    assert!(second[0]["content"][0].get("cache_control").is_none());
+    // The task keeps its own (5-minute) breakpoint, so a compacted conversation still reads it.
+    assert_eq!(second[0]["content"][0]["cache_control"], json!({"type": "ephemeral"}));
 
     let lines = read_transcript(dir.path());
     assert_eq!(

@@ -271,3 +271,61 @@ fn paths_are_printed_relative_to_where_the_command_runs() {
     let o = missions().arg("check").current_dir(&sub).output().unwrap();
     assert!(stdout(&o).starts_with("../../.missions/login/features.json:1:"), "{}", stdout(&o));
 }
+
+/// Diagnostics are bounded per code and document (issue 22): a million tabs in one string
+/// are one problem; two hundred thousand bad escapes are a thousand `json-syntax` errors and
+/// one saying how many more; three thousand claimants of one id are a thousand
+/// `duplicate-claim` errors on features.json, each naming a few claimants.
+#[test]
+fn pathological_files_get_a_bounded_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let tabs = format!(r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#, "\t".repeat(1_000_000));
+    write_mission(dir.path(), CONTRACT, tabs.as_bytes());
+    let o = check(&["--format", "json", dir.path().to_str().unwrap()]);
+    let diags: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(diags.len(), 1, "{}", stdout(&o));
+    assert_eq!(diags[0]["message"], "1000000 control characters in string: escape them");
+
+    let escapes = format!(r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#, "\\q".repeat(200_000));
+    write_mission(dir.path(), CONTRACT, escapes.as_bytes());
+    let o = check(&["--format", "json", dir.path().to_str().unwrap()]);
+    let diags: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(diags.len(), 1001, "{}", stderr(&o));
+    assert_eq!(diags[1000]["message"], "… and 199,000 more `json-syntax` errors in this document (only the first 1,000 are listed)");
+    assert_eq!(diags[1000]["range"], diags[999]["range"]["end"].as_object().map(|end| serde_json::json!({"start": end, "end": {"line": 0, "character": end["character"].as_u64().unwrap() + 2}})).unwrap());
+
+    let claimants: Vec<String> = (0..3000).map(|i| format!(r#"{{"id": "f{i}", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}"#)).collect();
+    write_mission(dir.path(), CONTRACT, format!(r#"{{"features": [{}]}}"#, claimants.join(",\n")).as_bytes());
+    for format in ["json", "text"] {
+        let o = check(&["--format", format, dir.path().to_str().unwrap()]);
+        assert!(o.stdout.len() < 400_000, "{format}: {} bytes", o.stdout.len());
+        let text = stdout(&o);
+        assert!(text.contains("`VAL-A-001` is claimed by 3,000 features: f0, f1, f2, f3, f4 and 2,995 more"), "{format}");
+        assert!(text.contains("`VAL-A-001` is also claimed by f1, f2, f3, f4, f5 and 2,994 more"), "{format}");
+        assert!(text.contains("… and 2,000 more `duplicate-claim` errors in this document (only the first 1,000 are listed)"), "{format}");
+        assert_eq!(text.matches("is also claimed by").count(), 1000, "{format}");
+    }
+}
+
+/// A lone CR ends a line (LSP 3.17, CommonMark), in the contract's fields and in every line
+/// and column printed: a mission written with CR line endings checks exactly as with LF.
+#[test]
+fn a_lone_cr_ends_a_line_like_lf() {
+    let contract = "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: output(x)\n\n### VAL-A-002: Two\nTool: pigeon\n";
+    let features = "{\"features\": [\n  {\"id\": \"f\", \"description\": \"d\", \"milestone\": \"m\",\n   \"status\": \"pendin\", \"fulfills\": [\"VAL-A-001\", \"VAL-A-9\"]}\n]}\n";
+    let run = |line_end: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        write_mission(dir.path(), &contract.replace('\n', line_end), features.replace('\n', line_end).as_bytes());
+        let path = dir.path().to_str().unwrap().to_string();
+        let json = stdout(&check(&["--format", "json", &path])).replace(&path, "M");
+        let text = stdout(&check(&["--verbose", &path])).replace(&path, "M");
+        (json, text)
+    };
+    let (lf_json, lf_text) = run("\n");
+    assert!(lf_text.contains("M/validation-contract.md:7:5: warning[missing-field]") && lf_text.contains("M/features.json:3:14: error[schema]"), "{lf_text}");
+    for line_end in ["\r", "\r\n"] {
+        let (json, text) = run(line_end);
+        assert_eq!(json, lf_json, "{line_end:?}");
+        assert_eq!(text, lf_text, "{line_end:?}");
+    }
+}

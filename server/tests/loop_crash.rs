@@ -183,3 +183,130 @@ fn a_features_json_broken_mid_run_halts_with_the_reason_and_resumes_once_fixed()
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     check_consistent(&p);
 }
+
+/// A command an agent ran left a process in the background (here `sleep` in a subshell of the
+/// project's tests; a dev server is the usual one). A runner killed with SIGKILL cleans up
+/// nothing itself, yet the process dies with it: it cannot write into the repository after the
+/// run resumes.
+#[test]
+fn background_processes_of_commands_die_with_a_runner_killed_with_sigkill() {
+    let model = MissionModel::start(Script { latency: Duration::from_millis(1500), ..sub_fix() });
+    let marks = tempfile::tempdir().unwrap();
+    let (started, finished) = (marks.path().join("bg-started"), marks.path().join("bg-finished"));
+    let mut plan = features();
+    let background = format!("( touch '{}'; sleep 4; touch '{}' ) >/dev/null 2>&1 &\nexit 0\n", started.display(), finished.display());
+    plan["features"][1]["x-fake"]["files"]["tests/test_bg.sh"] = serde_json::json!(background);
+    let p = Project::new(&model, "command_timeout_s = 30", CONTRACT, &plan);
+
+    let mut run = p.spawn_run(&["--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the background process never started: {:?}", p.event_types());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!missions::agent::processes::tagged_processes(&p.mission).is_empty(), "the background process carries the mission's tag");
+    run.kill().unwrap(); // SIGKILL: no cleanup in the runner
+    run.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !missions::agent::processes::tagged_processes(&p.mission).is_empty() {
+        assert!(Instant::now() < deadline, "processes outlived the runner: {:?}", missions::agent::processes::tagged_processes(&p.mission));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!finished.exists(), "the background process outlived the runner");
+}
+
+/// Processes a killed run left behind that its supervisor did not reach (it was killed too)
+/// are killed when the mission runs again, before anything else; processes of other missions
+/// and untagged ones are left alone.
+#[test]
+fn a_resumed_run_first_kills_what_a_killed_run_left_running() {
+    let model = MissionModel::start(sub_fix());
+    let p = Project::new(&model, "command_timeout_s = 30", CONTRACT, &features());
+    let tagged = |mission: &std::path::Path| {
+        let value = format!("1-dead:{}", mission.canonicalize().unwrap().display());
+        std::process::Command::new("sleep").arg("60").env(missions::agent::processes::TAG_ENV, value).spawn().unwrap()
+    };
+    let elsewhere_dir = tempfile::tempdir().unwrap();
+    let (mut orphan, mut elsewhere) = (tagged(&p.mission), tagged(elsewhere_dir.path()));
+    let mut untagged = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(orphan.try_wait().unwrap().is_some(), "the orphan was killed");
+    assert!(elsewhere.try_wait().unwrap().is_none() && untagged.try_wait().unwrap().is_none(), "the others live");
+    for c in [&mut elsewhere, &mut untagged] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
+
+/// The orchestrator's fix session is killed between its two edits of features.json: the
+/// first added a fix feature the plan lint refuses (a precondition naming no feature). The
+/// plan no longer lints, yet the next run is not refused: the fix session runs again first,
+/// sees what the cut one added, repairs it, and the mission completes with the fix once.
+#[test]
+fn a_fix_session_killed_between_its_edits_runs_again_and_repairs_the_plan() {
+    let model = MissionModel::start(Script { latency: Duration::from_millis(40), ..sub_fix() });
+    let p = Project::new(&model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &features());
+    let mut run = p.spawn_run(&["--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !p.read("features.json").contains("no-such-feature") {
+        assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the fix session never wrote its first edit: {:?}", p.event_types());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    model.hold("orchestrator");
+    run.kill().unwrap();
+    run.wait().unwrap();
+    model.release("orchestrator");
+    assert!(p.json("state.json")["activeFix"]["milestone"] == "basics", "{}", p.read("state.json"));
+    let lint = missions(&p.repo, &["check", ".missions/calc"]);
+    assert_eq!(lint.status.code(), Some(1), "the plan does not lint now: {}", text(&lint));
+
+    let out = p.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("an interrupted fix session left it so") || String::from_utf8_lossy(&out.stderr).contains("an interrupted fix session left it so"), "{}", text(&out));
+    let fixes: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "fix_features_added").collect();
+    assert_eq!(fixes.len(), 1, "{fixes:?}");
+    assert_eq!(fixes[0]["featureIds"], serde_json::json!(["fix-sub-order"]), "the cut session's fix, counted once");
+    let ids: Vec<String> = p.json("features.json")["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.iter().filter(|i| *i == "fix-sub-order").count(), 1, "{ids:?}");
+    assert!(p.json("state.json").get("activeFix").is_none());
+    assert_eq!(p.json("state.json")["state"], "completed");
+    check_consistent(&p);
+}
+
+/// The crash window of completion (issue 22, item 8): `mission_completed` is written before
+/// state.json says `completed`, so a kill between them leaves the event and a state that is
+/// not completed yet: the next run completes it without a second event. A state that says
+/// `completed` without the event (written by an older runner) gets the event, once.
+#[test]
+fn the_completion_event_is_never_lost_nor_written_twice() {
+    let model = MissionModel::start(sub_fix());
+    let p = Project::new(&model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &features());
+    assert_eq!(p.run(&["--yes"]).status.code(), Some(0));
+    let completed_state = p.read("state.json");
+    let log = p.read("progress_log.jsonl");
+    assert!(log.trim_end().ends_with("\"type\":\"mission_completed\"}"), "the event is the log's last line");
+
+    // Killed after the event, before the state: the state still says running.
+    let mut state = p.json("state.json");
+    state["state"] = serde_json::json!("running");
+    state["detailedState"] = serde_json::json!("running");
+    std::fs::write(p.mission.join("state.json"), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let out = p.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(p.json("state.json")["state"], "completed");
+    assert_eq!(p.count("mission_completed"), 1, "{:?}", p.event_types());
+
+    // A completed state without its event: the event is written, once.
+    std::fs::write(p.mission.join("state.json"), &completed_state).unwrap();
+    let without: String = log.lines().filter(|l| !l.contains("\"type\":\"mission_completed\"")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(p.mission.join("progress_log.jsonl"), without).unwrap();
+    for _ in 0..2 {
+        let out = p.run(&[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(text(&out).contains("already completed"), "{}", text(&out));
+    }
+    assert_eq!(p.count("mission_completed"), 1, "{:?}", p.event_types());
+    assert!(!p.mission.join("run.lock").exists());
+}

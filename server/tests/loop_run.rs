@@ -116,15 +116,20 @@ fn a_two_milestone_plan_runs_to_completion_through_a_failed_round_and_a_fix_feat
     let completed: Vec<&Value> = events.iter().filter(|e| e["type"] == "worker_completed").collect();
     assert!(completed.iter().all(|e| e["handoff"]["whatWasImplemented"].is_string()), "each carries its handoff");
 
-    // what each worker saw first: its own feature, its assertions, the shared files; nothing else
+    // what each worker saw first: the mission's shared files (the same bytes for every worker,
+    // so the prompt cache reads them), then its own feature, its assertions; nothing else
     let workers = model.sessions("worker");
     assert_eq!(workers.len(), 5);
+    let shared_of = |first: &str| first[..first.find("# Your feature: ").expect("the task follows the shared files")].to_string();
+    let shared = shared_of(&workers[0].first_user);
+    assert!(shared.starts_with("# The mission's shared knowledge") && shared.contains("POSIX sh only") && shared.contains("test: sh test.sh"), "{shared}");
+    assert!(workers.iter().all(|w| shared_of(&w.first_user) == shared), "every worker starts from the same shared bytes");
     let all_ids = ["feat-sub", "feat-add", "feat-mul", "fix-sub-order"];
     let all_assertions = ["VAL-CALC-001", "VAL-CALC-002", "VAL-CALC-003"];
     for w in &workers {
         let feature = feature_of(&w.first_user);
         let id = feature["id"].as_str().unwrap();
-        assert!(w.first_user.starts_with(&format!("# Your feature: {id}\n")));
+        assert!(w.first_user[shared.len()..].starts_with(&format!("# Your feature: {id}\n")));
         let named: Vec<&str> = feature["preconditions"].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().split(' ').next().unwrap()).collect()).unwrap_or_default();
         assert!(w.first_user.contains("```json\n{\n  \"id\": "), "the feature reads as written alone:\n{}", w.first_user);
         for other in all_ids.iter().filter(|o| **o != id && !named.contains(o)) {
@@ -138,9 +143,9 @@ fn a_two_milestone_plan_runs_to_completion_through_a_failed_round_and_a_fix_feat
         assert!(w.first_user.contains("POSIX sh only") && w.first_user.contains("test: sh test.sh"));
         assert!(w.first_user.contains("Write tests/test_<op>.sh first"), "the skill found by its front-matter name");
     }
-    let add = workers.iter().find(|w| w.first_user.starts_with("# Your feature: feat-add")).unwrap();
+    let add = workers.iter().find(|w| w.first_user.contains("# Your feature: feat-add\n")).unwrap();
     assert!(add.first_user.contains("### VAL-CALC-001: Adding two numbers\nThe user runs the calculator with `add` and two numbers.\nRun: `sh calc.sh add 2 3`\nExpect: `5`\nTool: terminal\nEvidence: output"));
-    let retry = workers.iter().filter(|w| w.first_user.starts_with("# Your feature: feat-mul")).nth(1).unwrap();
+    let retry = workers.iter().filter(|w| w.first_user.contains("# Your feature: feat-mul\n")).nth(1).unwrap();
     assert!(retry.first_user.contains("the tests are not written yet"));
     let fix_session = model.sessions("orchestrator").into_iter().next().unwrap();
     assert!(fix_session.first_user.contains("- VAL-CALC-002 (failed): `sh calc.sh sub 5 3` printed `-2`, expected `2`"), "{}", fix_session.first_user);
@@ -153,7 +158,8 @@ fn a_two_milestone_plan_runs_to_completion_through_a_failed_round_and_a_fix_feat
     // droid's transcript lines (one per worker and validator session) and ours; no key anywhere
     let skeletons: Vec<Value> = p.read("worker-transcripts.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(skeletons.len(), 11);
-    assert!(skeletons[0]["skeleton"].as_str().unwrap().starts_with("## User\n# Your feature: feat-add"));
+    let first = skeletons[0]["skeleton"].as_str().unwrap();
+    assert!(first.starts_with("## User\n# The mission's shared knowledge") && first.contains("# Your feature: feat-add\n"), "{first}");
     assert!(skeletons[0]["skeleton"].as_str().unwrap().contains("## Tool: bash\n{\n  \"command\": \"sh test.sh && git add -A"));
     assert!(p.read("sessions.jsonl").lines().all(|l| serde_json::from_str::<Value>(l).is_ok()));
     for (path, content) in walk(&p.mission) {

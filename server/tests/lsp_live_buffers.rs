@@ -199,3 +199,31 @@ fn a_slow_save_of_the_persons_own_edits_is_not_taken_for_a_runner_write() {
     assert!(noise.is_empty(), "{noise:#?}");
     server.finish();
 }
+
+/// An editor restoring unsaved work opens features.json with other text than the disk's. The
+/// person types once: nothing on disk changed since the buffer was opened, so nothing is sent
+/// (the server once set the field back to the disk's value). A change the runner then makes
+/// on disk comes in beside the person's text.
+#[test]
+fn a_buffer_opened_with_other_text_than_the_disk_is_the_persons_and_only_later_disk_changes_come_in() {
+    let (_model, p, mut server) = idle_project();
+    let features_path = p.mission.join("features.json");
+    let on_disk = p.read("features.json");
+    let (worded, restored) = ("\"Addition: `sh calc.sh add A B` prints A+B\"", "\"Addition, as I left it unsaved\"");
+    let mut buffer = Buffer::open(&mut server, url(&features_path), on_disk.replace(worded, restored));
+    // A moment later (the server has taken the buffer as opened), the person types.
+    server.settle(Duration::from_millis(500));
+    // Elsewhere in the file than what was restored.
+    let (mul, typed) = ("\"Multiplication: `sh calc.sh mul A B` prints A*B\"", "\"Multiplication, typed\"");
+    buffer.edit(&mut server, buffer.text.replace(mul, typed));
+    server.settle(Duration::from_secs(2));
+    let noise: Vec<&Value> = server.unread().iter().filter(|m| is_apply_edit(m) || m["method"] == "window/showMessage").collect();
+    assert!(noise.is_empty(), "the person's text is left alone: {noise:#?}");
+
+    let written = on_disk.replacen("\"status\": \"pending\"", "\"status\": \"in_progress\"", 1);
+    std::fs::write(&features_path, &written).unwrap();
+    let request = server.take(is_apply_edit);
+    assert!(buffer.apply(&mut server, &request), "{request}");
+    assert_eq!(buffer.text, written.replace(worded, restored).replace(mul, typed));
+    server.finish();
+}

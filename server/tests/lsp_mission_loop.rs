@@ -294,12 +294,13 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     server.finish();
 }
 
-/// The editor goes away while a mission runs, with `shutdown` or by closing the server's
-/// input: the run pauses first (state.json says `paused`, the log says so), so the next
-/// start — `missions.resume` included — continues it.
+/// The editor goes away while a mission runs, with `shutdown`, by closing the server's
+/// input, or the server is stopped with SIGTERM or SIGHUP (a service manager, a closed
+/// terminal): the run pauses first (state.json says `paused`, the log says so, the locks are
+/// released), so the next start — `missions.resume` included — continues it.
 #[test]
 fn a_mission_running_when_the_editor_goes_away_is_paused_and_resumes() {
-    for goes_away in ["shutdown", "input closed"] {
+    for goes_away in ["shutdown", "input closed", "SIGTERM", "SIGHUP"] {
         let model = MissionModel::start(sub_fix());
         let p = Project::new(&model, LIMITS, CONTRACT, &features());
         let mut server = start(&p);
@@ -307,14 +308,26 @@ fn a_mission_running_when_the_editor_goes_away_is_paused_and_resumes() {
         let started = server.command("missions.start", &p.mission);
         assert!(started.get("result").is_some(), "{started}");
         server.take(|m| m["method"] == "missions/event" && m["params"]["event"]["type"] == "worker_started");
+        let signal = |server: &mut Server, signal: i32| {
+            // SAFETY: signalling the server process this test started.
+            unsafe { libc::kill(server.pid() as i32, signal) };
+            server.wait_for_exit()
+        };
         let status = match goes_away {
             "shutdown" => server.shut_down(),
+            "SIGTERM" => signal(&mut server, libc::SIGTERM),
+            "SIGHUP" => signal(&mut server, libc::SIGHUP),
             _ => server.close_input(),
         };
         assert!(status.code().is_some(), "{goes_away}: exited by itself ({status})");
         assert_eq!(p.json("state.json")["detailedState"], "paused", "{goes_away}");
         assert_eq!(p.event_types().last().map(String::as_str), Some("mission_paused"), "{goes_away}: {:?}", p.event_types());
+        assert!(!p.mission.join("run.lock").exists() && !p.repo.join(".git/missions-run.lock").exists(), "{goes_away}: the run's locks are released");
         model.release("worker");
+        if goes_away.starts_with("SIG") {
+            // Resuming is the same as after the other two.
+            continue;
+        }
         let mut server = start(&p);
         let resumed = server.command("missions.resume", &p.mission);
         assert!(resumed.get("result").is_some(), "{goes_away}: {resumed}");

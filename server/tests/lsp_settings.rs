@@ -170,6 +170,24 @@ fn settings_alone_configure_a_mission_without_missions_toml() {
     assert!(text(&out).contains("no missions.toml"), "{}", text(&out));
 }
 
+/// A start sent right after `initialized`, before the client answered the server's
+/// `workspace/configuration`: the run waits for the answer instead of starting without
+/// the settings (and failing for want of a missions.toml).
+#[test]
+fn a_start_sent_before_the_settings_arrived_waits_for_them() {
+    let model = MissionModel::start(Script::default());
+    let p = Project::new(&model, "", CONTRACT, &features());
+    commit_config(&p, None);
+    let mut editor = Editor::start(&p, json!({"workspace": {"configuration": true}}), settings_of(&model));
+    // No read since `initialized`: the server's question is still unanswered.
+    assert_eq!(editor.configuration_asked(), 0);
+    let end = editor.run_feature(&p, "feat-add");
+    assert_eq!(editor.configuration_asked(), 1);
+    assert_eq!(p.feature("feat-add")["status"], "completed", "{end}");
+    assert!(!end["params"]["message"].as_str().unwrap_or_default().contains("missions.toml"), "{end}");
+    editor.finish();
+}
+
 #[test]
 fn pushed_settings_override_a_missions_toml_pointing_at_a_dead_model() {
     let model = MissionModel::start(Script::default());

@@ -184,7 +184,7 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
 
   // ---- missions and their models
 
-  /** Finds mission folders (design §2: features.json + contract, or mission.md + state.json). */
+  /** Finds mission folders (features.json + contract, or state.json + mission.md or working_directory.txt). */
   private async discoverMissions(): Promise<void> {
     const files = await vscode.workspace.findFiles(MISSION_FILES_GLOB, EXCLUDED_FOLDERS, 1000);
     const folders = new Map<string, vscode.Uri>();
@@ -229,24 +229,20 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
   }
 
   private async reloadStatus(model: MissionModel, folder: vscode.Uri): Promise<void> {
-    if (this.client?.isRunning() && this.serverHasStatus) {
-      try {
-        const status = await this.client.sendRequest<MissionStatus | null>(MISSION_STATUS_METHOD, { missionUri: model.uri });
-        if (status) {
-          applyServerStatus(model, status);
-          return;
-        }
-      } catch (error) {
-        if (error instanceof ResponseError && error.code === ErrorCodes.MethodNotFound) this.serverHasStatus = false;
-        else this.log.appendLine(`missions/status failed: ${String(error)}`);
-      }
-    }
-    // A server without missions/status: mission.md and state.json say the same, minus the
-    // counts and whether a run is alive.
+    // mission.md and state.json first: the title, and the plan's milestone order (the queue in
+    // features.json reorders); the server's answer then adds the counts and whether a run is alive.
     const mission = await readText(vscode.Uri.joinPath(folder, 'mission.md'));
     if (mission !== undefined) applyMissionMarkdown(model, mission);
     const text = await readText(vscode.Uri.joinPath(folder, 'state.json'));
     if (text !== undefined) applyStateFile(model, text);
+    if (!this.client?.isRunning() || !this.serverHasStatus) return;
+    try {
+      const status = await this.client.sendRequest<MissionStatus | null>(MISSION_STATUS_METHOD, { missionUri: model.uri });
+      if (status) applyServerStatus(model, status);
+    } catch (error) {
+      if (error instanceof ResponseError && error.code === ErrorCodes.MethodNotFound) this.serverHasStatus = false;
+      else this.log.appendLine(`missions/status failed: ${String(error)}`);
+    }
   }
 
   /** The server's outline of a mission document; undefined without a server or a document. */
@@ -367,9 +363,11 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
   }
 }
 
+/** A planned folder (features.json and the contract), or one droid or `missions new` started (state.json beside mission.md or working_directory.txt). */
 async function isMissionFolder(folder: vscode.Uri): Promise<boolean> {
   const has = async (name: string) => (await readText(vscode.Uri.joinPath(folder, name))) !== undefined;
-  return ((await has('features.json')) && (await has('validation-contract.md'))) || ((await has('mission.md')) && (await has('state.json')));
+  if ((await has('features.json')) && (await has('validation-contract.md'))) return true;
+  return (await has('state.json')) && ((await has('mission.md')) || (await has('working_directory.txt')));
 }
 
 /** An open buffer's text (it may be ahead of the disk), else the file's; undefined when missing. */

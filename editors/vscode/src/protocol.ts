@@ -23,7 +23,11 @@ export const MISSION_EVENT_METHOD = 'missions/event';
 /** Request `{ missionUri }` → {@link MissionStatus}. */
 export const MISSION_STATUS_METHOD = 'missions/status';
 
-/** The runner's states, and droid's (`awaiting_input`, `initializing`, `orchestrator_turn`). */
+/**
+ * Where a mission stands: the runner's finer status (state.json's `detailedState`, what
+ * `missions/status` answers), or droid's own `state` where no finer one agrees with it
+ * (`awaiting_input`, `initializing`, `orchestrator_turn`).
+ */
 export type MissionState =
   | 'planning'
   | 'awaiting_input'
@@ -38,10 +42,9 @@ export type MissionState =
   | 'completed'
   | 'cancelled';
 
-/** One line of progress_log.jsonl: its time (`timestamp` in droid's format, `ts` before), `type` and the type's fields. */
+/** One line of progress_log.jsonl: `timestamp`, `type` and the type's fields (docs/mission-folder.md). */
 export interface ProgressEvent {
   timestamp?: string;
-  ts?: string;
   type: string;
   [field: string]: unknown;
 }
@@ -53,13 +56,23 @@ export interface MissionEventParams {
 
 export interface MissionStatus {
   missionUri: string;
+  /** state.json's `missionId`. */
   id: string;
+  /** mission.md's first heading. */
   title: string;
+  /** The runner's status (`detailedState` where it agrees with `state`). */
   status: MissionState;
+  /** droid's `state`, as state.json has it. */
+  state?: string;
   currentMilestone: string | null;
+  /** The latest validation round of the current milestone (0: none yet). */
   round: number;
   haltReason?: string;
+  /** Features per status, validators not counted. */
   features: Record<string, number>;
+  /** Validator features per status. */
+  validators?: Record<string, number>;
+  /** Assertions per latest validation status (`passed`, `failed`, `blocked`, `pending`). */
   assertions: Record<string, number>;
   /** Whether a runner holds the mission now (its run lock); absent from older servers. */
   runAlive?: boolean;

@@ -1,7 +1,7 @@
 // What the "Mission" tree and the status bar item show, as plain data computed from the
 // mission models; src/extension.ts only maps it onto vscode's TreeItem and StatusBarItem.
 
-import type { AssertionNode, FeatureNode, MilestoneNode, MissionModel, StatusSummary } from './missionModel';
+import type { AssertionNode, FeatureKind, FeatureNode, MilestoneNode, MissionModel, StatusSummary } from './missionModel';
 import { ACTIVE_STATES, summarize } from './missionModel';
 
 export type NodeKind = 'mission' | 'milestone' | 'feature' | 'assertions' | 'assertion';
@@ -37,6 +37,10 @@ const STATUS_ICONS: Record<string, { icon: string; color?: string }> = {
   failed: { icon: 'error', color: 'testing.iconFailed' },
   blocked: { icon: 'warning', color: 'list.warningForeground' },
   cancelled: { icon: 'circle-slash' },
+  // a pending feature whose last session failed or handed off partial work
+  retry: { icon: 'history', color: 'list.warningForeground' },
+  // a validator waiting for its milestone's round
+  validator: { icon: 'beaker' },
   // work that state.json records as under way, with no run alive to do it
   stopped: { icon: 'debug-pause', color: 'list.warningForeground' },
 };
@@ -114,7 +118,9 @@ function missionIconStatus(summary: StatusSummary): string {
 }
 
 function milestoneNode(model: MissionModel, milestone: MilestoneNode, stalled: boolean): TreeNode {
-  const done = milestone.features.filter((f) => f.status === 'completed').length;
+  // The validators are the milestone's check, not its work: "3/3 features" counts the rest.
+  const work = milestone.features.filter((f) => f.kind !== 'validator');
+  const done = work.filter((f) => f.status === 'completed').length;
   const state = shownStatus(milestone.state, stalled);
   const { icon, color } = iconFor(state);
   const round = milestone.round > 0 ? ` · round ${milestone.round}` : '';
@@ -123,7 +129,7 @@ function milestoneNode(model: MissionModel, milestone: MilestoneNode, stalled: b
     key: `${model.uri}#milestone:${milestone.name}`,
     missionUri: model.uri,
     label: milestone.name,
-    description: `${state}${round} · ${done}/${milestone.features.length} features`,
+    description: `${state}${round} · ${done}/${work.length} features`,
     icon,
     color,
     collapsible: milestone.features.length > 0,
@@ -132,19 +138,26 @@ function milestoneNode(model: MissionModel, milestone: MilestoneNode, stalled: b
   };
 }
 
+const KIND_LABELS: Record<FeatureKind, string | undefined> = { feature: undefined, fix: 'fix', validator: 'validator' };
+
 function featureNode(model: MissionModel, feature: FeatureNode, stalled: boolean): TreeNode {
   const status = shownStatus(feature.status, stalled);
-  const { icon, color } = iconFor(status);
-  const lines = [feature.id, feature.description, `status: ${feature.status}`];
+  // A pending feature whose last session did not succeed waits for another try: worth a look.
+  const retrying = feature.status === 'pending' && (feature.failedSessions > 0 || (feature.handoff !== undefined && feature.handoff !== 'success'));
+  const { icon, color } = iconFor(retrying ? 'retry' : feature.kind === 'validator' && status === 'pending' ? 'validator' : status);
+  const failed = feature.failedSessions > 0 ? `${feature.failedSessions} failed session${feature.failedSessions > 1 ? 's' : ''}` : undefined;
+  const lines = [feature.id, feature.description, `status: ${feature.status}`, KIND_LABELS[feature.kind] && `kind: ${KIND_LABELS[feature.kind]}`];
   if (status === 'stopped') lines.push(STOPPED_HINT);
   if (feature.handoff) lines.push(`last handoff: ${feature.handoff}`);
-  if (feature.failureReason) lines.push(`failed: ${feature.failureReason}`);
+  if (failed) lines.push(failed);
+  if (feature.lastProblem) lines.push(`last problem: ${feature.lastProblem}`);
+  const description = [status === 'stopped' ? `stopped (${statusLabel(feature.status)})` : statusLabel(feature.status), KIND_LABELS[feature.kind], failed];
   return {
     kind: 'feature',
     key: `${model.uri}#feature:${feature.id}`,
     missionUri: model.uri,
     label: feature.id,
-    description: status === 'stopped' ? `stopped (${statusLabel(feature.status)})` : statusLabel(feature.status),
+    description: description.filter(Boolean).join(' · '),
     tooltip: lines.filter(Boolean).join('\n'),
     icon,
     color,
@@ -155,16 +168,16 @@ function featureNode(model: MissionModel, feature: FeatureNode, stalled: boolean
 }
 
 function assertionsNode(model: MissionModel): TreeNode {
-  const passed = model.assertions.filter((a) => a.status === 'passed').length;
-  const failed = model.assertions.filter((a) => a.status === 'failed').length;
-  const status = failed > 0 ? 'failed' : passed === model.assertions.length ? 'passed' : 'pending';
+  const count = (status: string) => model.assertions.filter((a) => a.status === status).length;
+  const [passed, failed, blocked] = [count('passed'), count('failed'), count('blocked')];
+  const status = failed > 0 ? 'failed' : blocked > 0 ? 'blocked' : passed === model.assertions.length ? 'passed' : 'pending';
   const { icon, color } = iconFor(status);
   return {
     kind: 'assertions',
     key: `${model.uri}#assertions`,
     missionUri: model.uri,
     label: 'Assertions',
-    description: `${passed}/${model.assertions.length} passed${failed > 0 ? ` · ${failed} failed` : ''}`,
+    description: `${passed}/${model.assertions.length} passed${failed > 0 ? ` · ${failed} failed` : ''}${blocked > 0 ? ` · ${blocked} blocked` : ''}`,
     icon,
     color,
     collapsible: true,
@@ -221,6 +234,7 @@ function statusTooltip(summary: StatusSummary): string {
   if (summary.currentMilestone) lines.push(`Milestone: ${summary.currentMilestone}${summary.round > 0 ? `, round ${summary.round}` : ''}`);
   if (summary.total > 0) lines.push(`Assertions passed: ${summary.passed}/${summary.total}`);
   if (summary.haltReason) lines.push(`Halted: ${summary.haltReason}`);
+  if (summary.pauseReason) lines.push(`Pause reason: ${statusLabel(summary.pauseReason)}`);
   const running = summary.running;
   if (running && !summary.stalled) running.now.forEach((now) => lines.push(`Now: ${now}`));
   if (running?.spent) {

@@ -48,13 +48,30 @@ test("droid's progress events move features and milestones; a failed worker puts
   ];
   const reloads = events.map((event) => applyEvent(model, event));
   assert.equal(model.title, 'Calculator CLI');
-  assert.equal(model.status, 'running');
+  assert.equal(model.status, 'validating', "the milestone's validators are due");
   assert.deepEqual(allFeatures(model).map((f) => `${f.id}:${f.status}:${f.handoff ?? ''}`), ['calc-add:completed:success', 'calc-div:pending:partial']);
   assert.equal(model.milestones[0].state, 'validating');
   assert.deepEqual(reloads[7], ['features', 'status'], 'the injected validator features are read from features.json');
+  // droid pauses by itself when a feature used up its sessions (no `halted`: that is the runner's mark).
   applyEvent(model, { timestamp: '2026-09-20T10:58:13.000Z', type: 'mission_paused', pauseReason: 'feature_retry_limit_exceeded' });
   assert.equal(model.status, 'paused');
   assert.equal(model.runAlive, false, 'a pause ends the run');
   const [mission] = childrenOf([model]);
   assert.equal(mission.icon, 'warning');
+  assert.match(statusBarView(summarize(model)).tooltip, /\nPause reason: feature retry limit exceeded$/);
+});
+
+test("a session that ends without a handoff (droid's worker_failed) puts its feature back to pending and counts as failed", () => {
+  const model = createMission(URI);
+  setFeatures(model, parseFeaturesFile(JSON.stringify([feature('calc-add', 'core', 'in_progress')]), FEATURES));
+  assert.deepEqual(applyEvent(model, { timestamp: '2026-09-20T09:30:00.000Z', type: 'worker_failed', workerSessionId: 's1', spawnId: 'worker_no_handoff_s1', exitCode: 0, reason: 'the session ended without calling submit_handoff', failureReason: 'worker_exited_without_handoff', featureId: 'calc-add' }), ['features', 'status']);
+  const [add] = allFeatures(model);
+  assert.deepEqual([add.status, add.failedSessions, add.lastProblem], ['pending', 1, 'the session ended without calling submit_handoff']);
+  const [milestone] = childrenOf([model], childrenOf([model])[0]);
+  const [node] = childrenOf([model], milestone);
+  assert.deepEqual([node.description, node.icon], ['pending · 1 failed session', 'history']);
+  // The runner stops a mission whose feature failed: droid's pause, marked halted, with the reason.
+  applyEvent(model, { timestamp: '2026-09-20T09:30:01.000Z', type: 'mission_paused', pauseReason: 'feature_retry_limit_exceeded', halted: true, reason: 'feature calc-add: no handoff twice', featureId: 'calc-add' });
+  assert.deepEqual([model.status, model.haltReason, model.pauseReason], ['halted', 'feature calc-add: no handoff twice', 'feature_retry_limit_exceeded']);
+  assert.equal(statusBarView(summarize(model)).emphasis, 'error');
 });

@@ -10,12 +10,10 @@ import {
   DidChangeTextDocumentNotification,
   DidOpenTextDocumentNotification,
   DocumentSymbolRequest,
-  ErrorCodes,
   ExecuteCommandRequest,
-  ResponseError,
   TextDocumentSyncKind,
 } from 'vscode-languageserver-protocol/node';
-import { featuresFromOutline } from '../src/missionModel';
+import { featuresFromOutline, isValidatorId } from '../src/missionModel';
 import type { MissionStatus, OutlineSymbol } from '../src/protocol';
 import { MISSION_COMMANDS, MISSION_STATUS_METHOD } from '../src/protocol';
 import { configurationItem, serverSettings } from '../src/settings';
@@ -73,14 +71,19 @@ test('diagnostics: an opened features.json is checked against its contract, and 
 });
 
 test('documentSymbol gives the outline the Mission tree is seeded from', async () => {
-  const uri = fileUri(resolve(CLEAN, 'features.json'));
-  await session.connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'json', version: 1, text: readFileSync(resolve(CLEAN, 'features.json'), 'utf8') } });
+  const path = resolve(CLEAN, 'features.json');
+  const text = readFileSync(path, 'utf8');
+  const uri = fileUri(path);
+  await session.connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'json', version: 1, text } });
   const outline = (await session.connection.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } })) as OutlineSymbol[] | null;
   assert.ok(outline);
   const { features, milestonePlaces } = featuresFromOutline(outline, uri);
-  assert.deepEqual([...milestonePlaces.keys()], ['foundation', 'analytics', 'dashboard']);
-  assert.equal(features.length, 11);
-  assert.deepEqual(features[0].place?.range, { start: { line: 3, character: 13 }, end: { line: 3, character: 34 } }, 'the range of feat-project-skeleton, without quotes');
+  const inFile = JSON.parse(text).features as Array<{ id: string; milestone: string }>;
+  assert.deepEqual([...milestonePlaces.keys()], [...new Set(inFile.map((f) => f.milestone))]);
+  assert.deepEqual(features.map((f) => [f.id, f.milestone]), inFile.map((f) => [f.id, f.milestone]), "every feature of features.json, validators included, under its milestone");
+  const line = text.split('\n').findIndex((l) => l.includes('"id": "feat-add"'));
+  const character = text.split('\n')[line].indexOf('feat-add');
+  assert.deepEqual(features[0].place?.range, { start: { line, character }, end: { line, character: character + 'feat-add'.length } }, 'the range of feat-add, without quotes');
 });
 
 test('a mission command runs through workspace/executeCommand', async (t) => {
@@ -94,13 +97,18 @@ test('a mission command runs through workspace/executeCommand', async (t) => {
   assert.ok(result !== null && result !== undefined, 'missions.status answers with the mission\'s status');
 });
 
-test('missions/status answers the status of a mission, or MethodNotFound (the client then reads state.json)', async () => {
-  try {
-    const status = await session.connection.sendRequest<MissionStatus>(MISSION_STATUS_METHOD, { missionUri: fileUri(CLEAN) });
-    assert.equal(status.id, 'mis_5aaaa2f0');
-    assert.equal(typeof status.assertions, 'object');
-  } catch (error) {
-    assert.ok(error instanceof ResponseError, String(error));
-    assert.equal(error.code, ErrorCodes.MethodNotFound);
-  }
+test('missions/status answers the status of a mission from its files', async () => {
+  const status = await session.connection.sendRequest<MissionStatus>(MISSION_STATUS_METHOD, { missionUri: fileUri(CLEAN) });
+  const state = JSON.parse(readFileSync(resolve(CLEAN, 'state.json'), 'utf8'));
+  const features = JSON.parse(readFileSync(resolve(CLEAN, 'features.json'), 'utf8')).features as Array<{ id: string; status: string }>;
+  const validation = JSON.parse(readFileSync(resolve(CLEAN, 'validation-state.json'), 'utf8')).assertions as Record<string, { status: string }>;
+  const count = (statuses: string[]) => statuses.reduce<Record<string, number>>((c, s) => ({ ...c, [s]: (c[s] ?? 0) + 1 }), {});
+  assert.equal(status.id, state.missionId);
+  assert.equal(status.title, 'A shell calculator');
+  assert.equal(status.status, state.detailedState);
+  assert.equal(status.state, state.state);
+  assert.deepEqual(status.features, count(features.filter((f) => !isValidatorId(f.id)).map((f) => f.status)));
+  assert.deepEqual(status.validators, count(features.filter((f) => isValidatorId(f.id)).map((f) => f.status)));
+  assert.deepEqual(status.assertions, count(Object.values(validation).map((v) => v.status)));
+  assert.equal(status.runAlive, false, 'no runner holds examples/clean');
 });

@@ -3,27 +3,35 @@ import { test } from 'node:test';
 import { applyEvent, applyServerStatus, createMission, summarize } from '../src/missionModel';
 import type { TreeNode } from '../src/views';
 import { childrenOf, statusBarView } from '../src/views';
-import { eventStream, MISSION_URI, recordedStatus, seededCleanMission } from './fixtures';
+import { eventStream, eventsUntil, MISSION_URI, modelAfter, recordedStatus, seededCleanMission } from './fixtures';
 
 function outline(nodes: TreeNode[]): string[] {
   return nodes.map((n) => `${n.label} | ${n.description} | ${n.icon}`);
 }
 
-test('the tree shows the mission, its milestones with features, and the assertions with their statuses', () => {
+test('the tree shows the mission, its milestones with features and validators, and the assertions with their statuses', () => {
   const models = [seededCleanMission()];
   const [mission] = childrenOf(models);
-  assert.deepEqual(outline([mission]), ['Link shortener with auth and analytics | running · 11/22 | sync~spin']);
+  assert.deepEqual(outline([mission]), ['A shell calculator | completed · 3/3 | pass']);
   const level2 = childrenOf(models, mission);
+  // The validators are listed under their milestone but not counted as its features.
   assert.deepEqual(outline(level2), [
-    'foundation | passed · 6/6 features | pass',
-    'analytics | running · 1/2 features | sync~spin',
-    'dashboard | pending · 0/3 features | circle-outline',
-    'Assertions | 11/22 passed | circle-outline',
+    'basics | passed · round 2 · 3/3 features | pass',
+    'more | passed · round 1 · 1/1 features | pass',
+    'Assertions | 3/3 passed | pass',
   ]);
-  assert.deepEqual(outline(childrenOf(models, level2[1])), ['feat-click-recording | completed | pass', 'feat-stats-api | in progress | sync~spin']);
-  const assertions = childrenOf(models, level2[3]);
-  assert.equal(assertions.length, 22);
-  assert.deepEqual(outline(assertions.slice(0, 2)), ['VAL-OPS-001 | passed · Service builds and answers the health check | pass', 'VAL-AUTH-001 | passed · Sign up with email and password | pass']);
+  assert.deepEqual(outline(childrenOf(models, level2[0])), [
+    'feat-add | completed | pass',
+    'feat-sub | completed | pass',
+    'fix-sub-order | completed · fix | pass',
+    'scrutiny-validator-basics | completed · validator | pass',
+    'user-testing-validator-basics | completed · validator | pass',
+  ]);
+  assert.deepEqual(outline(childrenOf(models, level2[2])), [
+    'VAL-CALC-001 | passed · Adding two numbers | pass',
+    'VAL-CALC-002 | passed · Subtracting two numbers | pass',
+    'VAL-CALC-003 | passed · Multiplying two numbers | pass',
+  ]);
 });
 
 test('every feature and assertion opens its id in the document the server outlined', () => {
@@ -32,95 +40,127 @@ test('every feature and assertion opens its id in the document the server outlin
   const level2 = childrenOf(models, mission);
   const feature = childrenOf(models, level2[0])[0];
   assert.equal(feature.kind, 'feature');
-  assert.equal(feature.name, 'feat-project-skeleton');
+  assert.equal(feature.name, 'feat-add');
   assert.equal(feature.target?.uri, `${MISSION_URI}/features.json`);
-  assert.deepEqual(feature.target?.range, { start: { line: 3, character: 13 }, end: { line: 3, character: 34 } });
-  const assertion = childrenOf(models, level2[3])[1];
+  assert.deepEqual(feature.target?.range, { start: { line: 3, character: 13 }, end: { line: 3, character: 21 } });
+  const assertion = childrenOf(models, level2[2])[1];
+  assert.equal(assertion.label, 'VAL-CALC-002');
   assert.equal(assertion.target?.uri, `${MISSION_URI}/validation-contract.md`);
-  assert.equal(assertion.target?.range?.start.line, 19, 'line 20 of the contract, 0-based');
+  assert.equal(assertion.target?.range?.start.line, 11, 'line 12 of the contract, 0-based');
 });
 
-test('after the recorded halting stream the tree shows the failed round, the failed fix feature and why', () => {
-  const models = [seededCleanMission()];
-  for (const { event } of eventStream('events-halted.jsonl')) applyEvent(models[0], event);
-  const [mission] = childrenOf(models);
-  assert.equal(mission.description, 'halted · 11/22');
+test('after the recorded halting run the tree shows the failed round, the validators waiting to retry and why', () => {
+  const model = modelAfter(eventStream('events-halted.jsonl').map((p) => p.event));
+  applyServerStatus(model, recordedStatus());
+  const [mission] = childrenOf([model]);
+  assert.equal(mission.description, 'halted · 1/3');
   assert.equal(mission.icon, 'error');
-  assert.match(mission.tooltip ?? '', /Halted: feature fix-analytics-1-referrer-null blocked/);
-  const analytics = childrenOf(models, mission)[1];
-  assert.equal(analytics.description, 'failed · round 1 · 2/3 features');
-  const fix = childrenOf(models, analytics)[2];
-  assert.deepEqual([fix.label, fix.description, fix.icon], ['fix-analytics-1-referrer-null', 'failed', 'error']);
-  assert.equal(fix.target, undefined, 'a fix feature known only from events has no place until features.json is read again');
-  assert.match(fix.tooltip ?? '', /last handoff: blocked\nfailed: the clicks table has no referrer column/);
+  assert.match(mission.tooltip ?? '', /\nHalted: milestone basics did not pass validation in 1 round\(s\) \(max_validation_rounds = 1\)$/);
+  const [basics] = childrenOf([model], mission);
+  assert.deepEqual([basics.label, basics.description, basics.icon], ['basics', 'failed · round 1 · 2/2 features', 'error']);
+  const features = childrenOf([model], basics);
+  assert.deepEqual(outline(features), [
+    'feat-add | completed | pass',
+    'feat-sub | completed | pass',
+    'scrutiny-validator-basics | pending · validator · 1 failed session | history',
+    'user-testing-validator-basics | pending · validator · 1 failed session | history',
+  ]);
+  assert.equal(features[2].target, undefined, 'a feature known only from events has no place until features.json is read');
+  assert.match(features[2].tooltip ?? '', /last handoff: failure\n1 failed session\nlast problem: reviewed 2 feature\(s\)/);
+});
+
+test('a fix feature the orchestrator adds shows under its milestone as a fix; a partial handoff waits for another try', () => {
+  const afterFix = modelAfter(eventsUntil('events-completed.jsonl', (e) => e.type === 'fix_features_added'));
+  const [mission] = childrenOf([afterFix]);
+  const [basics] = childrenOf([afterFix], mission);
+  assert.equal(basics.description, 'running · round 1 · 2/3 features', 'the failed round is being fixed');
+  assert.deepEqual(outline(childrenOf([afterFix], basics)).slice(-1), ['fix-sub-order | pending · fix | circle-outline']);
+  const afterPartial = modelAfter(eventsUntil('events-completed.jsonl', (e) => e.type === 'worker_completed' && e.successState === 'partial'));
+  const more = childrenOf([afterPartial], childrenOf([afterPartial])[0])[1];
+  const [mul] = childrenOf([afterPartial], more);
+  assert.deepEqual([mul.label, mul.description, mul.icon], ['feat-mul', 'pending', 'history']);
+  assert.match(mul.tooltip ?? '', /last handoff: partial\nlast problem: feat-mul: handed off as partial/);
 });
 
 test('the status bar follows a recorded stream event by event', () => {
   const model = createMission(MISSION_URI);
-  const texts = eventStream('events-planning.jsonl').map(({ event }) => {
+  const events = eventStream('events-halted.jsonl');
+  const texts = events.map(({ event }) => {
     applyEvent(model, event);
-    return statusBarView(summarize(model)).text;
+    return `${event.type} → ${statusBarView(summarize(model)).text}`;
   });
   assert.deepEqual(texts, [
-    '$(checklist) planning',
-    '$(checklist) planning',
-    '$(checklist) awaiting answers',
-    '$(checklist) planning',
-    '$(checklist) planning',
-    '$(checklist) planning',
-    '$(checklist) awaiting approval',
-    '$(sync~spin) running',
-    '$(sync~spin) running · foundation',
-    '$(sync~spin) running · foundation',
+    'planning_started → $(checklist) planning',
+    'contract_written → $(checklist) planning',
+    'features_written → $(checklist) planning',
+    'plan_submitted → $(checklist) awaiting approval',
+    'mission_accepted → $(checklist) awaiting approval',
+    'mission_run_started → $(sync~spin) running',
+    'milestone_started → $(sync~spin) running · basics',
+    'worker_selected_feature → $(sync~spin) running · basics',
+    'worker_started → $(sync~spin) running · basics',
+    'worker_completed → $(sync~spin) running · basics',
+    'worker_selected_feature → $(sync~spin) running · basics',
+    'worker_started → $(sync~spin) running · basics',
+    'worker_completed → $(sync~spin) running · basics',
+    'milestone_validation_triggered → $(sync~spin) validating · basics',
+    'worker_selected_feature → $(sync~spin) validating · basics',
+    'worker_started → $(sync~spin) validating · basics r1',
+    'worker_completed → $(sync~spin) validating · basics r1',
+    'worker_selected_feature → $(sync~spin) validating · basics r1',
+    'worker_started → $(sync~spin) validating · basics r1',
+    'worker_completed → $(sync~spin) validating · basics r1',
+    'validation_round → $(sync~spin) validating · basics r1',
+    'mission_paused → $(error) halted',
   ]);
-  assert.equal(statusBarView(summarize(model)).emphasis, undefined);
+  assert.equal(statusBarView(summarize(model)).emphasis, 'error');
 });
 
-test('the status bar shows round and passed/total while validating, and an error background when halted', () => {
-  const model = seededCleanMission();
-  const [started, round] = eventStream('events-halted.jsonl').slice(2, 4);
-  applyEvent(model, started.event);
-  assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) validating · analytics r1 · 11/22');
-  applyEvent(model, round.event);
+test('the status bar shows passed/total and the reason when halted', () => {
+  const model = modelAfter(eventStream('events-halted.jsonl').map((p) => p.event));
   applyServerStatus(model, recordedStatus());
   const halted = statusBarView(summarize(model));
-  assert.equal(halted.text, '$(error) halted · 15/22');
+  assert.equal(halted.text, '$(error) halted · 1/3');
   assert.equal(halted.emphasis, 'error');
   assert.equal(halted.tooltip, [
-    'Mission: Link shortener with auth and analytics',
+    'Mission: A shell calculator',
     'Status: halted',
-    'Milestone: analytics, round 1',
-    'Assertions passed: 15/22',
-    'Halted: feature fix-analytics-1-referrer-null blocked: the clicks table has no referrer column and migrations are frozen',
+    'Milestone: basics, round 1',
+    'Assertions passed: 1/3',
+    'Halted: milestone basics did not pass validation in 1 round(s) (max_validation_rounds = 1)',
   ].join('\n'));
 });
 
-test('paused and waiting missions ask for attention with a warning background', () => {
-  const model = seededCleanMission();
-  applyEvent(model, { ts: '2025-06-02T13:10:00Z', type: 'mission_paused', reason: 'interrupted (Ctrl-C)' });
+test('a completed mission shows a check mark; a paused one asks for attention', () => {
+  const completed = statusBarView(summarize(seededCleanMission()));
+  assert.deepEqual([completed.text, completed.emphasis], ['$(pass) completed · 3/3', undefined]);
+  const model = modelAfter(eventsUntil('events-completed.jsonl', (e) => e.type === 'worker_started' && e.featureId === 'feat-sub'));
+  applyEvent(model, { timestamp: '2026-12-08T03:10:00.000Z', type: 'mission_paused', reason: 'paused by missions.pause' });
   assert.deepEqual(statusBarView(summarize(model)), {
-    text: '$(checklist) paused · 11/22',
-    tooltip: 'Mission: Link shortener with auth and analytics\nStatus: paused\nMilestone: analytics\nAssertions passed: 11/22',
+    text: '$(checklist) paused',
+    tooltip: 'Mission: A shell calculator\nStatus: paused\nMilestone: basics',
     emphasis: 'warning',
   });
 });
 
 test('a mission state.json says is running, with no run alive, shows as stopped: nothing spins', () => {
-  const model = seededCleanMission();
-  assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) running · analytics · 11/22', 'the files alone cannot tell');
-  applyServerStatus(model, { ...recordedStatus(), status: 'running', haltReason: undefined, runAlive: false });
+  const model = modelAfter(eventsUntil('events-halted.jsonl', (e) => e.type === 'worker_started' && e.featureId === 'feat-sub'));
+  assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) running · basics');
+  // The server's answer at that point of the run, after the runner died.
+  const status = { ...recordedStatus(), status: 'running' as const, state: 'running', round: 0, haltReason: undefined, assertions: { pending: 3 }, runAlive: false };
+  applyServerStatus(model, status);
   const bar = statusBarView(summarize(model));
-  assert.equal(bar.text, '$(debug-pause) stopped · analytics r1 · 15/22');
+  assert.equal(bar.text, '$(debug-pause) stopped · basics · 0/3');
   assert.equal(bar.emphasis, 'warning');
   assert.match(bar.tooltip, /Status: running\nNo run is alive \(it stopped or crashed\); "Start mission" resumes it/);
   const [mission] = childrenOf([model]);
-  assert.deepEqual([mission.description, mission.icon], ['stopped (state.json: running) · 15/22', 'debug-pause']);
-  const analytics = childrenOf([model], mission)[1];
-  assert.deepEqual([analytics.description, analytics.icon], ['stopped · 1/2 features', 'debug-pause']);
-  const inProgress = childrenOf([model], analytics)[1];
-  assert.deepEqual([inProgress.label, inProgress.description, inProgress.icon], ['feat-stats-api', 'stopped (in progress)', 'debug-pause']);
+  assert.deepEqual([mission.description, mission.icon], ['stopped (state.json: running) · 0/3', 'debug-pause']);
+  const [basics] = childrenOf([model], mission);
+  assert.deepEqual([basics.description, basics.icon], ['stopped · 1/2 features', 'debug-pause']);
+  const inProgress = childrenOf([model], basics)[1];
+  assert.deepEqual([inProgress.label, inProgress.description, inProgress.icon], ['feat-sub', 'stopped (in progress)', 'debug-pause']);
   // A run starts (the server's events, or missions/status once a runner holds the lock): it spins again.
-  applyServerStatus(model, { ...recordedStatus(), status: 'running', haltReason: undefined, runAlive: true });
-  assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) running · analytics r1 · 15/22');
-  assert.equal(childrenOf([model], childrenOf([model])[0])[1].icon, 'sync~spin');
+  applyServerStatus(model, { ...status, runAlive: true });
+  assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) running · basics · 0/3');
+  assert.equal(childrenOf([model], childrenOf([model])[0])[0].icon, 'sync~spin');
 });

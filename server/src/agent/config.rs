@@ -60,6 +60,21 @@ impl ProviderKind {
     }
 }
 
+/// How long the provider keeps the prompt prefix every session of a role shares (its
+/// tools, system prompt and the mission's shared context) in its prompt cache: Anthropic's
+/// `cache_control` TTL. The conversation itself is always cached for 5 minutes (its turns
+/// come seconds apart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PromptCacheTtl {
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    /// Sessions of a role often start more than 5 minutes apart (validators once a milestone,
+    /// a worker after a validation round): the hour keeps their shared prefix.
+    #[default]
+    #[serde(rename = "1h")]
+    OneHour,
+}
+
 /// One `[roles.<role>]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +97,9 @@ pub struct RoleConfig {
     /// streaming loses tool calls); `anthropic` and `openai` only. Default true.
     #[serde(default)]
     pub stream: Option<bool>,
+    /// `anthropic` only: the cache lifetime of the prefix the role's sessions share.
+    #[serde(default)]
+    pub prompt_cache_ttl: Option<PromptCacheTtl>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -233,6 +251,12 @@ impl MissionsConfig {
             let key = |field: &str| format!("roles.{role}.{field}");
             let provider = cfg.provider.as_str();
             match cfg.provider {
+                ProviderKind::Openai | ProviderKind::Command | ProviderKind::Replay if cfg.prompt_cache_ttl.is_some() => {
+                    return Err(invalid(
+                        key("prompt_cache_ttl"),
+                        "`prompt_cache_ttl` is only for provider = \"anthropic\" (OpenAI-format servers cache prompts on their own)".into(),
+                    ));
+                }
                 ProviderKind::Anthropic | ProviderKind::Openai => {
                     if cfg.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
                         return Err(invalid(
@@ -389,6 +413,7 @@ struct RoleSettings {
     command: Option<Vec<String>>,
     max_output_tokens: Option<u32>,
     stream: Option<bool>,
+    prompt_cache_ttl: Option<PromptCacheTtl>,
 }
 
 const TOP_KEYS: [&str; 7] = [
@@ -400,7 +425,7 @@ const TOP_KEYS: [&str; 7] = [
     "replay",
     "prices",
 ];
-const ROLE_KEYS: [&str; 7] = [
+const ROLE_KEYS: [&str; 8] = [
     "provider",
     "model",
     "base_url",
@@ -408,6 +433,7 @@ const ROLE_KEYS: [&str; 7] = [
     "command",
     "max_output_tokens",
     "stream",
+    "prompt_cache_ttl",
 ];
 const LIMIT_KEYS: [&str; 9] = [
     "max_parallel_workers",
@@ -596,6 +622,9 @@ impl RoleSettings {
                     r.max_output_tokens = whole(v, key, u32::MAX.into())?.map(|n| n as u32)
                 }
                 "stream" => r.stream = boolean(v, key)?,
+                "prompt_cache_ttl" => {
+                    r.prompt_cache_ttl = one_of(v, key, &[("5m", PromptCacheTtl::FiveMinutes), ("1h", PromptCacheTtl::OneHour)])?
+                }
                 _ => return Err(unknown(key, &ROLE_KEYS)),
             }
         }
@@ -641,6 +670,9 @@ impl RoleSettings {
         if self.stream.is_some() {
             rc.stream = self.stream;
         }
+        if self.prompt_cache_ttl.is_some() {
+            rc.prompt_cache_ttl = self.prompt_cache_ttl;
+        }
         Ok(rc)
     }
 }
@@ -655,6 +687,7 @@ impl RoleConfig {
             command: None,
             max_output_tokens: None,
             stream: None,
+            prompt_cache_ttl: None,
         }
     }
 }
@@ -1059,6 +1092,29 @@ output = 75.0
     }
 
     #[test]
+    fn prompt_cache_ttl_is_an_anthropic_setting_of_5m_or_1h() {
+        let file = MissionsConfig::parse(
+            "[roles.worker]\nprovider = \"anthropic\"\nmodel = \"m\"\nprompt_cache_ttl = \"5m\"\n",
+            "missions.toml",
+        )
+        .unwrap();
+        assert_eq!(file.role(AgentRole::Worker).unwrap().prompt_cache_ttl, Some(PromptCacheTtl::FiveMinutes));
+        let s = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "1h"}}})).unwrap();
+        let c = file.with_settings(&s, "missions.toml").unwrap();
+        assert_eq!(c.role(AgentRole::Worker).unwrap().prompt_cache_ttl, Some(PromptCacheTtl::OneHour));
+        let err = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "2h"}}})).unwrap_err().to_string();
+        assert!(err.contains("missions.roles.worker.prompt_cache_ttl") && err.contains("5m, 1h"), "{err}");
+        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"anthropic\"\nmodel = \"m\"\nprompt_cache_ttl = \"2h\"\n", "missions.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prompt_cache_ttl") && err.contains("line 4"), "{err}");
+        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\nprompt_cache_ttl = \"1h\"\n", "missions.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("roles.worker.prompt_cache_ttl") && err.contains("only for provider = \"anthropic\""), "{err}");
+    }
+
+    #[test]
     fn stream_and_the_provider_timeouts_come_from_the_file_or_the_settings() {
         let file = MissionsConfig::parse(
             "[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\nstream = false\n[limits]\nfirst_byte_timeout_s = 30\n",
@@ -1233,7 +1289,7 @@ output = 75.0
     #[test]
     fn bad_settings_are_named_and_never_echo_a_key() {
         for (value, expected) in [
-            (serde_json::json!({"roles": {"worker": {"modle": "x"}}}), "setting `missions.roles.worker.modle`: unknown setting; expected one of provider, model, base_url, api_key_env, command, max_output_tokens, stream"),
+            (serde_json::json!({"roles": {"worker": {"modle": "x"}}}), "setting `missions.roles.worker.modle`: unknown setting; expected one of provider, model, base_url, api_key_env, command, max_output_tokens, stream, prompt_cache_ttl"),
             (serde_json::json!({"roles": {"planner": {}}}), "setting `missions.roles.planner`: unknown setting; expected one of orchestrator, worker, validator"),
             (serde_json::json!({"roles": {"worker": {"model": 3}}}), "setting `missions.roles.worker.model`: expected a string, found a number"),
             (serde_json::json!({"roles": {"worker": {"provider": "gemini"}}}), "setting `missions.roles.worker.provider`: unknown value `gemini`; expected one of anthropic, openai, command, replay"),

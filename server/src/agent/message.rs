@@ -121,7 +121,8 @@ pub struct ToolSchema {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ModelRequest {
     /// System prompt blocks, sent in order (Anthropic system blocks, or OpenAI system messages
-    /// joined). Stable text first: the cache breakpoint goes after the last block.
+    /// joined). The first is the role's instructions, the same for every session of the role
+    /// (a prompt-cache breakpoint goes after it); later blocks are this session's.
     pub system: Vec<String>,
     pub messages: Vec<Message>,
     pub tools: Vec<ToolSchema>,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod final_tool;
 pub mod message;
+pub mod processes;
 pub mod provider;
 pub mod providers;
 pub mod retry;

@@ -37,6 +37,9 @@ pub struct SessionSpec {
     /// The first user message: the task and the context the runner chose for it (the
     /// feature, its assertions, AGENTS.md, the skill…).
     pub task: String,
+    /// Context every session of the role in this mission shares (AGENTS.md, architecture…),
+    /// sent before `task` in the first message, so that providers cache it across sessions.
+    pub shared_context: Option<String>,
     pub max_turns: u32,
     /// The mission's token budget (0: none), checked against the mission's usage before
     /// every model call.
@@ -71,6 +74,7 @@ impl SessionSpec {
             working_dir,
             mission_dir,
             task,
+            shared_context: None,
             max_turns: config.limits.max_turns,
             max_mission_tokens: config.limits.max_tokens_per_mission,
             max_mission_cost: config.limits.max_cost,
@@ -83,6 +87,24 @@ impl SessionSpec {
                 .and_then(|r| r.max_output_tokens),
             allow_questions: true,
             session_timeout: (config.limits.session_timeout_s > 0).then(|| std::time::Duration::from_secs(config.limits.session_timeout_s)),
+        }
+    }
+
+    /// The first user message: the shared context (when there is one), then the task, each
+    /// its own block.
+    pub fn first_message(&self) -> Message {
+        let mut message = Message::user_text(self.task.clone());
+        if let Some(context) = self.shared_context.as_ref().filter(|c| !c.trim().is_empty()) {
+            message.content.insert(0, ContentBlock::Text { text: context.clone() });
+        }
+        message
+    }
+
+    /// The first message as one text (for an external agent's stdin).
+    pub fn first_message_text(&self) -> String {
+        match self.shared_context.as_ref().filter(|c| !c.trim().is_empty()) {
+            Some(context) => format!("{context}\n\n{}", self.task),
+            None => self.task.clone(),
         }
     }
 }
@@ -305,12 +327,11 @@ async fn drive(
         .collect();
     let mut request = ModelRequest {
         system: kind.system_prompt(&roots.working_dir, &roots.mission_dir),
-        messages: vec![Message::user_text(spec.task.clone())],
+        messages: vec![spec.first_message()],
         tools: offered.iter().filter_map(|n| tools::schema_of(n)).collect(),
         max_output_tokens: spec.max_output_tokens,
         temperature: None,
     };
-    let mut compacted = false;
     let mut idle = 0u32;
     let mut empty = 0u32;
     let mut ever_called = false;
@@ -347,15 +368,13 @@ async fn drive(
             Err(e) if e.kind == ErrorKind::Cancelled => {
                 return timed_out().unwrap_or(SessionEnd::Cancelled)
             }
-            Err(e) if e.kind == ErrorKind::ContextLength && !compacted => {
-                compacted = true;
+            // Each time the conversation outgrows the context, the tool output that has grown
+            // since is shortened; when nothing is left to shorten, the session ends.
+            Err(e) if e.kind == ErrorKind::ContextLength => {
                 if compact(&mut request.messages) == 0 {
                     return SessionEnd::ContextExhausted(e.message);
                 }
                 continue;
-            }
-            Err(e) if e.kind == ErrorKind::ContextLength => {
-                return SessionEnd::ContextExhausted(e.message)
             }
             Err(e) => return SessionEnd::ProviderFailed(e),
         };
@@ -542,6 +561,9 @@ pub(crate) fn ask_user(mission_dir: &std::path::Path, input: &Value) -> (ToolOut
 }
 
 /// Shortens long tool results outside the last few messages; returns how many it shortened.
+/// Everything before the first one it shortens stays byte for byte as sent (the prompt
+/// cache still holds it), and a result shortened once is never shortened again, so every
+/// later request sends it the same way.
 fn compact(messages: &mut [Message]) -> usize {
     let keep_from = messages.len().saturating_sub(KEEP_RECENT_MESSAGES);
     let mut shortened = 0;
@@ -562,6 +584,24 @@ fn compact(messages: &mut [Message]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_context_is_the_first_messages_first_block() {
+        let dir = std::path::PathBuf::from("/tmp");
+        let mut spec = SessionSpec::new(SessionKind::Worker, dir.clone(), dir, "Your feature".into(), &MissionsConfig::default());
+        assert_eq!(spec.first_message(), Message::user_text("Your feature"));
+        assert_eq!(spec.first_message_text(), "Your feature");
+        spec.shared_context = Some("AGENTS.md".into());
+        let text = |b: &ContentBlock| match b {
+            ContentBlock::Text { text } => text.clone(),
+            other => panic!("{other:?}"),
+        };
+        let first = spec.first_message();
+        assert_eq!(first.content.iter().map(text).collect::<Vec<_>>(), ["AGENTS.md", "Your feature"]);
+        assert_eq!(spec.first_message_text(), "AGENTS.md\n\nYour feature");
+        spec.shared_context = Some("  ".into());
+        assert_eq!(spec.first_message(), Message::user_text("Your feature"));
+    }
 
     #[test]
     fn compaction_shortens_only_old_long_results() {

@@ -10,6 +10,7 @@ use super::mission::MissionAnalysis;
 use crate::model::contract::KNOWN_TOOLS;
 use crate::model::features::FEATURE_STATUSES;
 use crate::model::json::{self, JsonKind};
+use crate::model::lines;
 use crate::model::{Feature, Span};
 
 /// More items than this are cut (the answer then says it is incomplete, so the client asks
@@ -148,12 +149,12 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
 /// first, then the others the contract already uses.
 pub fn contract_completions(analysis: &MissionAnalysis, text: &str, offset: usize) -> Completions {
     let offset = floor_boundary(text, offset);
-    let line_start = text[..offset].rfind('\n').map_or(0, |p| p + 1);
+    let line_start = lines::line_start(text, offset);
     let Some(value_start) = tool_value_start(&text[line_start..offset]).map(|v| line_start + v) else { return Completions::default() };
     // The tool name being typed: from the last comma (several tools) or the value's start.
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let word_start = text[value_start..offset].rfind(|c: char| !is_name(c)).map_or(value_start, |p| value_start + p + 1);
-    let line_end = text[offset..].find(['\n', '\r']).map_or(text.len(), |p| offset + p);
+    let word_start = text[value_start..offset].char_indices().rev().find(|&(_, c)| !is_name(c)).map_or(value_start, |(p, c)| value_start + p + c.len_utf8());
+    let line_end = lines::line_end(text, offset);
     let word_end = text[offset..line_end].find(|c: char| !is_name(c)).map_or(line_end, |p| offset + p);
     let typed = &text[word_start..offset];
     let space = if text[..word_start].ends_with(':') || text[..word_start].ends_with("**") { " " } else { "" };
@@ -188,7 +189,8 @@ fn tool_value_start(line_prefix: &str) -> Option<usize> {
     if bold {
         rest = &rest[2..];
     }
-    if rest.len() < 5 || !rest[..4].eq_ignore_ascii_case("tool") || !rest[4..].starts_with(':') {
+    // `get`: the line may hold any character where `Tool:` would be.
+    if !rest.get(..4).is_some_and(|t| t.eq_ignore_ascii_case("tool")) || !rest[4..].starts_with(':') {
         return None;
     }
     rest = &rest[5..];
@@ -383,8 +385,12 @@ impl Iterator for Backwards<'_> {
             if self.line_start == 0 || self.lines >= MAX_LINES_BACK {
                 return None;
             }
-            let end = self.line_start - 1;
-            let start = self.text[..end].rfind('\n').map_or(0, |p| p + 1);
+            // Back over the line break before this line (`\r\n` is one).
+            let mut end = self.line_start - 1;
+            if end > 0 && self.text.as_bytes()[end - 1..=end] == *b"\r\n" {
+                end -= 1;
+            }
+            let start = lines::line_start(self.text, end);
             self.pending = lex_line(&self.text[start..end], start);
             self.line_start = start;
             self.lines += 1;
@@ -394,8 +400,7 @@ impl Iterator for Backwards<'_> {
 
 fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
     let offset = floor_boundary(text, offset);
-    let line_start = text[..offset].rfind('\n').map_or(0, |p| p + 1);
-    let line_end = text[offset..].find('\n').map_or(text.len(), |p| offset + p);
+    let (line_start, line_end) = (lines::line_start(text, offset), lines::line_end(text, offset));
     let mut line = lex_line(&text[line_start..line_end], line_start);
     // The token the cursor is in (a string) or right after (a bare word), and what precedes it.
     let inside = line.iter().position(|t| match t.kind {

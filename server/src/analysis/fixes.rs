@@ -15,6 +15,12 @@ pub const PLACEHOLDER: &str = "TODO";
 /// How many "Did you mean" suggestions at most.
 const MAX_SUGGESTIONS: usize = 3;
 
+/// Fixes of one kind for one diagnostic, at most: a plan where thousands of features share an
+/// area or claim an id must not make one code action request build thousands of fixes (each
+/// "keep the claim only here" removing every other claim: quadratic). The first features in
+/// the file are offered.
+const MAX_FEATURE_FIXES: usize = 5;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocEdit {
     pub doc: DocKind,
@@ -65,11 +71,16 @@ fn unclaimed(analysis: &MissionAnalysis, texts: DocTexts, span: &Span) -> Option
     let features = analysis.features()?;
     let shares_area = |f: &Feature| f.claims().iter().any(|c| ids::area_of(&c.value) == Some(area));
     let mut out = Vec::new();
+    let mut named: Vec<&str> = Vec::new();
     for f in features.features.iter().filter(|f| !f.is_cancelled() && shares_area(f)) {
         let (Some(name), Some(fulfills)) = (f.id(), &f.fulfills) else { continue };
-        if out.iter().any(|fix: &Fix| fix.title.ends_with(&format!("`{name}`"))) {
+        if named.contains(&name) {
             continue; // a duplicate feature id: one fix is enough
         }
+        if named.len() == MAX_FEATURE_FIXES {
+            break;
+        }
+        named.push(name);
         out.push(Fix { title: format!("Claim in feature `{name}`"), edits: vec![append_item(features_text, fulfills, id)], preferred: false });
     }
     let neighbour = features.features.iter().filter(|f| shares_area(f) && !f.is_validator()).last();
@@ -127,6 +138,7 @@ fn duplicate_claim(analysis: &MissionAnalysis, texts: DocTexts, doc: DocKind, sp
         (DocKind::Contract, 2) => claimants.iter().map(|&i| Fix { title: format!("Remove the claim from feature `{}`", name(i)), edits: removal(i), preferred: false }).collect(),
         (DocKind::Contract, _) => claimants
             .iter()
+            .take(MAX_FEATURE_FIXES)
             .map(|&keep| Fix { title: format!("Keep the claim only in feature `{}`", name(keep)), edits: claimants.iter().filter(|&&i| i != keep).flat_map(|&i| removal(i)).collect(), preferred: false })
             .collect(),
     };
@@ -316,7 +328,7 @@ fn newline(text: &str) -> &'static str {
 }
 
 fn line_indent(text: &str, at: usize) -> &str {
-    let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+    let start = crate::model::lines::line_start(text, at);
     let line = &text[start..];
     &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
 }
@@ -352,6 +364,25 @@ mod tests {
     fn applied(contract_text: &str, features_text: &str, fix: &Fix) -> (String, String) {
         let of = |doc| fix.edits.iter().filter(|e| e.doc == doc).collect::<Vec<_>>();
         (apply(contract_text, &of(DocKind::Contract)), apply(features_text, &of(DocKind::Features)))
+    }
+
+    /// Found by the language server fuzzer: thousands of features sharing an area or claiming
+    /// one id made one code action request build a fix per feature, each removing every other
+    /// claim (quadratic: it did not answer within 30 s). A few fixes of each kind are offered.
+    #[test]
+    fn a_crowd_of_claimants_gets_a_few_fixes() {
+        let contract_text = "### VAL-A-001: one\nTool: terminal\nEvidence: e\n\n### VAL-A-002: two\nTool: terminal\nEvidence: e\n";
+        let features: Vec<String> = (0..3000).map(|i| format!(r#"{{"id": "f{i}", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}"#)).collect();
+        let features_text = format!(r#"{{"features": [{}]}}"#, features.join(", "));
+        let a = analysis(contract_text, &features_text);
+        let texts = DocTexts { contract: Some(contract_text), features: Some(&features_text) };
+        let on_contract = |code| a.diagnostics.iter().find(|d| d.code == code && d.doc() == Some(DocKind::Contract)).unwrap();
+        let keep = fixes_for(&a, texts, on_contract(Code::DuplicateClaim));
+        assert_eq!(keep.iter().map(|f| f.title.as_str()).collect::<Vec<_>>(), (0..5).map(|i| format!("Keep the claim only in feature `f{i}`")).collect::<Vec<_>>());
+        let (_, after) = applied(contract_text, &features_text, &keep[3]);
+        assert_eq!(after.matches("VAL-A-001").count(), 1, "keeping it in f3 removes the other 2,999 claims");
+        let claim = fixes_for(&a, texts, on_contract(Code::UnclaimedAssertion));
+        assert_eq!(claim.len(), MAX_FEATURE_FIXES + 1, "five features to claim it in, and a new one: {:?}", claim.iter().map(|f| &f.title).collect::<Vec<_>>());
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn assertion_hover(analysis: &MissionAnalysis, id: &str) -> String {
     let claimants: Vec<&Feature> = analysis.features().map_or_else(Vec::new, |f| analysis.claims_of(id).iter().map(|c| &*f.features[c.feature]).filter(|f| !f.is_cancelled()).collect());
     fields.push(match claimants.as_slice() {
         [] => "*Claimed by:* no feature".to_string(),
-        list => format!("*Claimed by:* {}", list.iter().map(|f| feature_label(f)).collect::<Vec<_>>().join(", ")),
+        list => format!("*Claimed by:* {}", super::checks::named(&list.iter().take(super::checks::MAX_NAMED + 1).map(|f| feature_label(f)).collect::<Vec<_>>(), list.len())),
     });
     match analysis.validation_of(id) {
         Some(v) => {
@@ -125,6 +125,21 @@ fn feature_label(f: &Feature) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crowd_of_claimants_is_named_by_its_first_few() {
+        use crate::analysis::mission::{MissionAnalysis, MissionParts};
+        use crate::model::{contract, features};
+        use std::sync::Arc;
+        let claimants: Vec<String> = (0..3000).map(|i| format!(r#"{{"id": "f{i}", "fulfills": ["VAL-A-001"]}}"#)).collect();
+        let analysis = MissionAnalysis::new(MissionParts {
+            contract: Some(Arc::new(contract::parse("### VAL-A-001: one\n"))),
+            features: Some(Arc::new(features::parse(&format!(r#"{{"features": [{}]}}"#, claimants.join(","))))),
+            ..MissionParts::default()
+        });
+        let hover = assertion_hover(&analysis, "VAL-A-001");
+        assert!(hover.contains("`f4` and 2,995 more") && !hover.contains("`f5`"), "{hover}");
+    }
 
     #[test]
     fn long_text_is_cut_at_a_character_boundary() {

@@ -18,7 +18,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use smallvec::{smallvec, SmallVec};
 
-use crate::model::{ids, Assertion, Contract, Feature, FeaturesFile, Span};
+use crate::model::{ids, lines, Assertion, Contract, Feature, FeaturesFile, Span};
 
 /// A `fulfills` entry: feature index and item index within its `fulfills`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,8 +301,7 @@ pub fn id_at(index: &MissionIndex, text: &str, offset: usize) -> Option<IdAt> {
 /// ids are free-form and may hold characters an assertion id cannot (`feat.auth`).
 pub fn token_span_at(text: &str, offset: usize) -> Option<Span> {
     let span = ids::token_at(text, offset)?;
-    let line_start = text[..span.start].rfind('\n').map_or(0, |p| p + 1);
-    let line_end = text[span.end..].find('\n').map_or(text.len(), |p| span.end + p);
+    let (line_start, line_end) = (lines::line_start(text, span.start), lines::line_end(text, span.end));
     let before = &text[line_start..span.start];
     let after = &text[span.end..line_end];
     if let (Some(q1), Some(q2)) = (before.rfind('"'), after.find('"')) {

@@ -1,6 +1,7 @@
 //! Byte offsets <-> line/column in the encodings clients use (UTF-8, UTF-16, code points),
 //! with a line index that an edit updates. Out-of-range input is clamped, never a panic.
 
+use crate::model::lines::ends_line;
 use crate::model::TextChange;
 
 /// How columns are counted.
@@ -14,11 +15,11 @@ pub enum ColumnUnit {
 
 /// The line index of a text: where its lines start and where its non-ASCII characters are.
 /// Own rather than the `line-index` crate's so that an edit updates it (copying two small
-/// vectors) instead of scanning the whole document again on every keystroke; a line is ended
-/// by `\n` only, as there.
+/// vectors) instead of scanning the whole document again on every keystroke. A line ends at
+/// `\n`, `\r\n` or a lone `\r` (LSP 3.17, CommonMark: see `model::lines`).
 #[derive(Debug, Clone, Default)]
 pub struct Positions {
-    /// Byte offset of the start of every line after the first (one past each `\n`).
+    /// Byte offset of the start of every line after the first (one past each line break).
     line_starts: Vec<usize>,
     /// Byte offset and UTF-8 length of every character that is not ASCII, in order.
     wide: Vec<(usize, u8)>,
@@ -28,28 +29,34 @@ pub struct Positions {
 impl Positions {
     pub fn new(text: &str) -> Self {
         let mut p = Positions { len: text.len(), ..Positions::default() };
-        scan(text, 0, &mut p.line_starts, &mut p.wide);
+        scan(text.as_bytes(), 0..text.len(), &mut p.line_starts, &mut p.wide);
         p
     }
 
     /// The index of `new_text`, which is the text of `self` changed by `change`: only the
     /// changed bytes are scanned. A change that does not fit the texts rebuilds the index.
     pub fn edited(&self, change: TextChange, new_text: &str) -> Self {
-        let Some(inserted) = new_text.get(change.start..change.new_end).filter(|_| change.fits(self.len, new_text.len())) else {
+        if new_text.get(change.start..change.new_end).is_none() || !change.fits(self.len, new_text.len()) {
             return Positions::new(new_text);
-        };
+        }
         let shift = |at: usize| at - change.old_end + change.new_end;
-        // Lines starting at or before the change keep their start; those whose `\n` was at or
-        // after the change's old end move with it.
-        let keep = self.line_starts.partition_point(|&s| s <= change.start);
+        // A line start depends on the two bytes before it (`\r` ends a line unless `\n`
+        // follows). Starts before the change keep their place; those past its old end move
+        // with it; the ones between are found again: after the byte before the change (a `\r`
+        // there may have become, or stopped being, half of a `\r\n`), then in the new bytes.
+        let keep = self.line_starts.partition_point(|&s| s < change.start);
         let moved = self.line_starts.partition_point(|&s| s <= change.old_end);
         let mut line_starts = Vec::with_capacity(self.line_starts.len() + 16);
         line_starts.extend_from_slice(&self.line_starts[..keep]);
+        let bytes = new_text.as_bytes();
+        if change.start > 0 && ends_line(bytes, change.start - 1) {
+            line_starts.push(change.start);
+        }
         let keep_wide = self.wide.partition_point(|&(at, _)| at < change.start);
         let moved_wide = self.wide.partition_point(|&(at, _)| at < change.old_end);
         let mut wide = Vec::with_capacity(self.wide.len() + 16);
         wide.extend_from_slice(&self.wide[..keep_wide]);
-        scan(inserted, change.start, &mut line_starts, &mut wide);
+        scan(bytes, change.start..change.new_end, &mut line_starts, &mut wide);
         line_starts.extend(self.line_starts[moved..].iter().map(|&s| shift(s)));
         wide.extend(self.wide[moved_wide..].iter().map(|&(at, n)| (shift(at), n)));
         Positions { line_starts, wide, len: new_text.len() }
@@ -119,13 +126,12 @@ fn wide_len(n: u8, unit: ColumnUnit) -> usize {
 }
 
 /// One character of `bytes` at `i` (UTF-8: a lead byte says the length); returns the next position.
-fn step(bytes: &[u8], i: usize, base: usize, line_starts: &mut Vec<usize>, wide: &mut Vec<(usize, u8)>) -> usize {
+fn step(bytes: &[u8], i: usize, line_starts: &mut Vec<usize>, wide: &mut Vec<(usize, u8)>) -> usize {
     let b = bytes[i];
-    if b == b'\n' {
-        line_starts.push(base + i + 1);
-        return i + 1;
-    }
     if b < 0x80 {
+        if ends_line(bytes, i) {
+            line_starts.push(i + 1);
+        }
         return i + 1;
     }
     let n: u8 = match b {
@@ -133,39 +139,45 @@ fn step(bytes: &[u8], i: usize, base: usize, line_starts: &mut Vec<usize>, wide:
         0xE0..=0xEF => 3,
         _ => 2,
     };
-    wide.push((base + i, n));
+    wide.push((i, n));
     i + n as usize
 }
 
-/// Adds the line starts and non-ASCII characters of `text`, found at byte `base` of the whole
-/// text. Eight bytes at a time: a word of ASCII (nearly all of a mission file) has its newlines
-/// found with bit operations, not byte by byte.
-fn scan(text: &str, base: usize, line_starts: &mut Vec<usize>, wide: &mut Vec<(usize, u8)>) {
+/// Adds the line starts ending in `range` of `bytes` (the whole text: a `\r` at the range's
+/// end looks at the byte after it) and the non-ASCII characters starting there. Eight bytes at
+/// a time: a word of ASCII (nearly all of a mission file) has its line breaks found with bit
+/// operations, not byte by byte.
+fn scan(bytes: &[u8], range: std::ops::Range<usize>, line_starts: &mut Vec<usize>, wide: &mut Vec<(usize, u8)>) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(word) = bytes.get(i..i + 8) {
+    // The high bit of each byte set exactly where `w` holds `byte` (the has-zero-byte test,
+    // exact because no byte of `w` has its high bit set).
+    let found = |w: u64, byte: u8| {
+        let x = w ^ (ONES * u64::from(byte));
+        !(((x & !HIGH) + !HIGH) | x | !HIGH)
+    };
+    let mut i = range.start;
+    while let Some(word) = bytes.get(i..i + 8).filter(|_| i + 8 <= range.end) {
         let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
         if w & HIGH == 0 {
-            // ASCII only: the high bit of each byte of `zero` is set exactly where `w` holds a
-            // `\n` (the has-zero-byte test, exact because no byte has its high bit set).
-            let x = w ^ (ONES * u64::from(b'\n'));
-            let mut zero = !(((x & !HIGH) + !HIGH) | x | !HIGH);
-            while zero != 0 {
-                line_starts.push(base + i + zero.trailing_zeros() as usize / 8 + 1);
-                zero &= zero - 1;
+            let lf = found(w, b'\n');
+            // Each byte's bit moved down one byte: set where the next byte is `\n`.
+            let lf_next = (lf >> 8) | if bytes.get(i + 8) == Some(&b'\n') { 1 << 63 } else { 0 };
+            let mut ends = lf | (found(w, b'\r') & !lf_next);
+            while ends != 0 {
+                line_starts.push(i + ends.trailing_zeros() as usize / 8 + 1);
+                ends &= ends - 1;
             }
             i += 8;
             continue;
         }
         let end = i + 8;
         while i < end {
-            i = step(bytes, i, base, line_starts, wide);
+            i = step(bytes, i, line_starts, wide);
         }
     }
-    while i < bytes.len() {
-        i = step(bytes, i, base, line_starts, wide);
+    while i < range.end {
+        i = step(bytes, i, line_starts, wide);
     }
 }
 
@@ -209,13 +221,21 @@ mod tests {
     }
 
     fn text() -> impl proptest::strategy::Strategy<Value = String> {
-        proptest::collection::vec(proptest::sample::select(vec!["a", "b", "\n", "\r\n", "é", "漢", "🎉", "\"x\": 1,", "abcdefghij"]), 0..40).prop_map(|parts| parts.concat())
+        proptest::collection::vec(proptest::sample::select(vec!["a", "b", "\n", "\r\n", "\r", "\r\r\n", "é", "漢", "🎉", "\"x\": 1,", "abcdefghij"]), 0..40).prop_map(|parts| parts.concat())
+    }
+
+    /// The reference's view of `text`: the `line-index` crate ends lines at `\n` only, so each
+    /// lone `\r` becomes a `\n` (the same length: every offset stays where it is).
+    fn as_lf(text: &str) -> String {
+        let bytes = text.as_bytes();
+        text.char_indices().map(|(i, c)| if c == '\r' && bytes.get(i + 1) != Some(&b'\n') { '\n' } else { c }).collect()
     }
 
     use proptest::strategy::Strategy;
 
     proptest::proptest! {
-        /// Built fresh or updated by an edit, the index answers as the `line-index` crate's does.
+        /// Built fresh or updated by an edit (one that joins or splits a `\r\n` too), the index
+        /// answers as the `line-index` crate's does on the same text with lone `\r`s as `\n`s.
         #[test]
         fn answers_as_the_line_index_crate(old in text(), cut in 0usize..400, resume in 0usize..400, inserted in text(), probes in proptest::collection::vec((0usize..500, 0u32..12, 0u32..30), 12)) {
             let floor = |t: &str, mut i: usize| { i = i.min(t.len()); while !t.is_char_boundary(i) { i -= 1; } i };
@@ -224,7 +244,7 @@ mod tests {
             let new = format!("{}{}{}", &old[..range.start], inserted, &old[range.end..]);
             let updated = Positions::new(&old).edited(TextChange::replace(range, inserted.len()), &new);
             let fresh = Positions::new(&new);
-            let index = line_index::LineIndex::new(&new);
+            let index = line_index::LineIndex::new(&as_lf(&new));
             for p in [&updated, &fresh] {
                 proptest::prop_assert_eq!(&p.line_starts, &fresh.line_starts);
                 proptest::prop_assert_eq!(&p.wide, &fresh.wide);
@@ -244,6 +264,19 @@ mod tests {
         let p = Positions::new("ab\ncd");
         let q = p.edited(TextChange { start: 1, old_end: 9, new_end: 2 }, "a\n🎉");
         assert_eq!((q.line_starts.as_slice(), q.wide.as_slice()), ([2].as_slice(), [(2, 4)].as_slice()));
+    }
+
+    #[test]
+    fn lf_crlf_and_a_lone_cr_each_end_one_line() {
+        let text = "a\nb\r\nc\rd\r\re\n\rf";
+        let p = Positions::new(text);
+        assert_eq!(p.line_starts, [2, 5, 7, 9, 10, 12, 13]);
+        assert_eq!(p.line_col(text.find('f').unwrap(), ColumnUnit::Utf16), (7, 0));
+        // An edit that makes a lone `\r` half of a `\r\n`, and one that splits it again.
+        let joined = p.edited(TextChange::replace(7..7, 1), "a\nb\r\nc\r\nd\r\re\n\rf");
+        assert_eq!(joined.line_starts, [2, 5, 8, 10, 11, 13, 14]);
+        let split = joined.edited(TextChange::replace(7..7, 1), "a\nb\r\nc\rx\nd\r\re\n\rf");
+        assert_eq!(split.line_starts, Positions::new("a\nb\r\nc\rx\nd\r\re\n\rf").line_starts);
     }
 
     #[test]

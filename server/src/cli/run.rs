@@ -4,11 +4,11 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::agent::CancellationToken;
 use crate::runner::progress::{Bars, Lines, Progress, Verbosity};
 use crate::runner::run::{self, RunOptions, EXIT_INTERNAL};
+use crate::runner::signals;
 
 pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -38,35 +38,16 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
     result.code
 }
 
-/// Signals received: SIGINT and SIGTERM in `SIGNALS`, SIGHUP in `HANGUPS`; counted by an
-/// async-signal-safe handler, read by a task. A plain flag keeps the handler trivially safe
-/// and independent of the runtime.
-static SIGNALS: AtomicU32 = AtomicU32::new(0);
-static HANGUPS: AtomicU32 = AtomicU32::new(0);
-
-extern "C" fn count_signal(sig: libc::c_int) {
-    if sig == libc::SIGHUP {
-        HANGUPS.fetch_add(1, Ordering::SeqCst);
-    } else {
-        SIGNALS.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// The first Ctrl-C, SIGTERM or SIGHUP cancels the run (the loop then writes `paused`); a
 /// second Ctrl-C or SIGTERM exits at once (the files are consistent at every point; the next
 /// run resumes). Hangups never stop at once: a closing terminal often sends two (the kernel's
 /// and the shell's), and the run should still pause cleanly.
 async fn pause_on_signal(cancel: CancellationToken) {
-    // SAFETY: the handler only increments an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
-        libc::signal(libc::SIGHUP, count_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
-    }
+    signals::install();
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        let n = SIGNALS.load(Ordering::SeqCst);
-        if n + HANGUPS.load(Ordering::SeqCst) >= 1 && !cancel.is_cancelled() {
+        let n = signals::interrupts();
+        if n + signals::hangups() >= 1 && !cancel.is_cancelled() {
             cancel.cancel();
             // Not eprintln!: after SIGHUP the terminal may be gone, and a failed write must
             // not panic this task.

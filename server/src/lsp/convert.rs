@@ -34,7 +34,7 @@ pub fn range(doc: &Document, span: &Span, encoding: Encoding) -> Range {
 
 /// The byte offset of an LSP position. Out-of-range lines and columns clamp to the end of the
 /// text or line; a column inside a character or between `\r` and `\n` moves back to a boundary,
-/// so the offset is always safe to slice and edit at.
+/// so the offset is always safe to slice and edit at. Lines end at `\n`, `\r\n` or `\r`.
 pub fn offset(doc: &Document, position: Position, encoding: Encoding) -> usize {
     let text = doc.text.as_str();
     let mut at = doc.positions.offset(position.line, position.character, encoding.unit()).min(text.len());
@@ -42,12 +42,13 @@ pub fn offset(doc: &Document, position: Position, encoding: Encoding) -> usize {
         at -= 1;
     }
     let bytes = text.as_bytes();
-    // A column past the end of its line clamps to the line's end, before `\n` or `\r\n`.
+    // A column past the end of its line clamps to the line's end, before its line break: a
+    // `\r` or `\n` before `at` on this line can only be (part of) that break.
     let line_start = doc.positions.offset(position.line, 0, ColumnUnit::Utf8);
     if at > line_start && bytes[at - 1] == b'\n' {
         at -= 1;
     }
-    if at > line_start && bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
+    if at > line_start && bytes[at - 1] == b'\r' {
         at -= 1;
     }
     at

@@ -24,8 +24,6 @@ pub struct Document {
     pub version: Option<i32>,
     /// Unique per content: a new revision means a new text (caches key on it).
     pub revision: u64,
-    /// The text as the editor opened it, before any didChange (see `mirror`).
-    pub as_opened: bool,
     /// For the last few revisions of this document, where their text and this one differ
     /// (newest last): the analyzer re-parses from the range the editor sent instead of
     /// comparing two whole texts.
@@ -41,7 +39,7 @@ static NEXT_REVISION: AtomicU64 = AtomicU64::new(1);
 impl Document {
     pub fn new(text: String, version: Option<i32>) -> Self {
         let positions = Positions::new(&text);
-        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), as_opened: false, changes_since: Vec::new() }
+        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), changes_since: Vec::new() }
     }
 
     /// The change from revision `revision` of this document to this text, when it is known.
@@ -56,12 +54,7 @@ impl Document {
         changes_since.push((base.revision, change));
         // The line index is updated from the base's: only the changed bytes are scanned.
         let positions = base.positions.edited(change, &text);
-        Document { text, positions, version: Some(version), revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), as_opened: false, changes_since }
-    }
-
-    /// An open document as `didOpen` gave it.
-    fn opened(text: String, version: i32) -> Self {
-        Document { as_opened: true, ..Document::new(text, Some(version)) }
+        Document { text, positions, version: Some(version), revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), changes_since }
     }
 }
 
@@ -136,7 +129,7 @@ impl Owner {
             DocEvent::Open { generation, uri, text, version } => {
                 self.state.generation = generation;
                 self.note_mission(&uri);
-                Arc::make_mut(&mut self.state.docs).insert(uri, Arc::new(Document::opened(text, version)));
+                Arc::make_mut(&mut self.state.docs).insert(uri, Arc::new(Document::new(text, Some(version))));
             }
             DocEvent::Change { generation, uri, version, changes } => {
                 self.state.generation = generation;

@@ -10,6 +10,10 @@ use crate::analysis::IdAt;
 
 pub async fn hover(shared: &Shared, params: HoverParams) -> Result<Option<Hover>> {
     let snapshot = shared.snapshot().await;
+    // How the resilience tests make a handler panic outside `guarded` (see `intercept`).
+    if crate::runner::failpoint::is_set("lsp-hover-panics") {
+        panic!("failpoint lsp-hover-panics");
+    }
     let encoding = shared.encoding();
     let at = params.text_document_position_params;
     guarded("textDocument/hover", || {

@@ -1,23 +1,35 @@
-//! Document events in arrival order. tower-lsp runs handlers concurrently (and at most
-//! `concurrency_level` at once), so didOpen/didChange/didClose are taken here, in the service's
-//! `call`, which tower-lsp invokes for each message in the order they arrive: they are numbered
-//! and sent to the document owner before anything else happens, and never wait for a slot.
+//! Every message from the client passes here first, in arrival order (tower-lsp invokes the
+//! service's `call` for each as it is read):
+//! - document events: tower-lsp runs handlers concurrently (and at most `concurrency_level` at
+//!   once), so didOpen/didChange/didClose are taken here, numbered and sent to the document
+//!   owner before anything else happens, and never wait for a slot;
+//! - a handler that panics, anywhere, is answered with an internal error (-32603) and the
+//!   server goes on: unwinding out of tower-lsp's futures would end the whole session;
+//! - what tower-lsp gets wrong for the protocol: requests that `transport` found invalid are
+//!   answered -32600 (it marks them with [`INVALID_REQUEST`]), and requests named `$/…` are
+//!   answered -32601 (tower-lsp ignores them as if they were notifications).
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
-use tower_lsp::jsonrpc::{Request, Response};
+use tower_lsp::jsonrpc::{Error, ErrorCode, Request, Response};
 use tower_lsp::lsp_types::{DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams};
 use tower_lsp::ExitedError;
 use tower_service::Service;
 
 use super::documents::DocEvent;
+
+/// The method name `transport` gives a request it found invalid; its params are
+/// `{"reason": …}`. Answered here with -32600 and never passed on.
+pub const INVALID_REQUEST: &str = "missions/$invalidRequest";
 
 pub struct DocumentEvents<S> {
     inner: S,
@@ -77,12 +89,27 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let method = request.method();
+        if let Some(id) = request.id().cloned() {
+            if method == INVALID_REQUEST {
+                let reason = request.params().and_then(|p| p["reason"].as_str()).unwrap_or("not a valid JSON-RPC 2.0 request").to_string();
+                return answer(Response::from_error(id, Error { code: ErrorCode::InvalidRequest, message: reason.into(), data: None }));
+            }
+            if method.starts_with("$/") {
+                tracing::info!("request {method} answered MethodNotFound");
+                return answer(Response::from_error(id, Error::method_not_found()));
+            }
+        }
         let is_doc_event = matches!(method, "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose");
         // A request with one of these names is not a notification: let tower-lsp answer it.
         if !is_doc_event || request.id().is_some() {
-            let lifecycle_method = method.to_string();
-            let response = self.inner.call(request);
-            match lifecycle_method.as_str() {
+            let method = method.to_string();
+            let id = request.id().cloned();
+            let inner = &mut self.inner;
+            let response = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))) {
+                Ok(response) => response,
+                Err(panic) => return answer_panic(&method, id, panic.as_ref()),
+            };
+            match method.as_str() {
                 "initialized" => {
                     let _ = self.events.send(DocEvent::Ready);
                 }
@@ -91,7 +118,12 @@ where
                 "exit" => self.lifecycle.exit.notify_one(),
                 _ => {}
             }
-            return Box::pin(response);
+            return Box::pin(async move {
+                match AssertUnwindSafe(response).catch_unwind().await {
+                    Ok(answered) => answered,
+                    Err(panic) => Ok(panicked(&method, id, panic.as_ref())),
+                }
+            });
         }
         let (method, _, params) = request.into_parts();
         match method.as_ref() {
@@ -114,4 +146,19 @@ where
         }
         Box::pin(std::future::ready(Ok(None)))
     }
+}
+
+fn answer(response: Response) -> BoxFuture {
+    Box::pin(std::future::ready(Ok(Some(response))))
+}
+
+fn answer_panic(method: &str, id: Option<tower_lsp::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> BoxFuture {
+    Box::pin(std::future::ready(Ok(panicked(method, id, panic))))
+}
+
+/// A handler panicked: an internal error for a request, nothing for a notification.
+fn panicked(method: &str, id: Option<tower_lsp::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> Option<Response> {
+    let reason = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+    tracing::error!("{method} panicked: {reason}");
+    id.map(|id| Response::from_error(id, Error { message: format!("internal error in {method}").into(), ..Error::internal_error() }))
 }

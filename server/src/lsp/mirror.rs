@@ -9,6 +9,10 @@
 //! buffer was last in step with (read at open and at save, moved on when the buffer takes a
 //! change or reloads). A clean buffer the client has not reloaded yet keeps its old base, so
 //! edits typed into it later still merge with everything written since.
+//!
+//! An edit is sent only for a change on disk this task saw happen after the base: the base is
+//! always a text read from disk, never the buffer's. A buffer opened with other text than the
+//! disk's (an editor restoring unsaved work) is the person's, and stays as it is.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -85,12 +89,6 @@ impl Tracked {
     fn same(text: String) -> Self {
         let text: Arc<str> = text.into();
         Tracked { base: text.clone(), disk: text }
-    }
-
-    fn new(base: String, disk: String) -> Self {
-        let disk: Arc<str> = disk.into();
-        let base = if *base == *disk { disk.clone() } else { base.into() };
-        Tracked { base, disk }
     }
 
     /// Whether base and disk are the same text; equal texts become one `Arc` again.
@@ -190,16 +188,10 @@ impl Follower {
                 continue;
             }
             let Some(path) = convert::path_of(uri).filter(|p| is_mirrored(p, &snapshot)) else { continue };
-            if let Some(disk) = read(&path).await {
-                // Opened from disk: a text still as opened was in step with the disk then, even
-                // if the disk changed since. An edited one is taken as edits over the disk. A
-                // file caught mid-write says nothing yet: its next change event brings the rest.
-                let tracked = match (being_written(&path, &disk), doc.as_opened) {
-                    (true, _) => Tracked::same(doc.text.clone()),
-                    (false, true) => Tracked::new(doc.text.clone(), disk),
-                    (false, false) => Tracked::same(disk),
-                };
-                self.tracked.insert(uri.clone(), tracked);
+            // The disk as it is now is the base, whatever the buffer holds. A file caught
+            // mid-write is no base: it is read again at its next change event.
+            if let Some(disk) = read(&path).await.filter(|disk| !being_written(&path, disk)) {
+                self.tracked.insert(uri.clone(), Tracked::same(disk));
             }
         }
         for uri in behind {

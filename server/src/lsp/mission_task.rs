@@ -235,9 +235,12 @@ impl Missions {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(forward(self.clone(), client.clone(), dir.to_path_buf(), uri.clone(), rx));
-        let opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, allow_questions: true, origin: Origin::Editor { command: launch.command() }, target: launch.target(), settings: self.settings.current() };
+        let mut opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, allow_questions: true, origin: Origin::Editor { command: launch.command() }, target: launch.target(), settings: None };
         let thread_dir = dir.to_path_buf();
+        let settings = self.settings.clone();
         let spawned = std::thread::Builder::new().name("mission-loop".into()).spawn(move || {
+            // A start sent right after `initialized` waits for the settings the server asked for.
+            opts.settings = settings.current_when_answered(super::settings::CONFIGURATION_WAIT);
             let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), cancel, &stop, &thread_dir))).unwrap_or_else(|_| RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop panicked (the files are consistent; start it again to resume)".into() });
             let _ = tx.send(Message::Done(result));
         });

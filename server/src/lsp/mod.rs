@@ -39,6 +39,7 @@ mod inlay;
 mod intercept;
 mod lens;
 mod links;
+pub mod logging;
 mod mirror;
 mod mission_task;
 mod questions;
@@ -157,6 +158,15 @@ where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite,
 {
+    serve_until(input, output, std::future::pending()).await
+}
+
+/// [`serve`], also stopping when `stop` resolves (a signal): its runs pause first all the same.
+pub async fn serve_until<I, O>(input: I, output: O, stop: impl std::future::Future<Output = ()>) -> bool
+where
+    I: AsyncRead + Unpin + Send + 'static,
+    O: AsyncWrite,
+{
     let input = transport::well_formed(input);
     let encoding = Arc::new(OnceLock::new());
     let roots = Arc::new(OnceLock::new());
@@ -202,6 +212,7 @@ where
     tokio::select! {
         _ = server.serve(service) => tracing::info!("input closed"),
         _ = lifecycle.exit.notified() => tracing::info!("exit"),
+        _ = stop => tracing::info!("stopped by a signal; pausing the runs"),
     }
     // An editor that closed without `shutdown` leaves its runs to pause here, not mid-step.
     missions.pause_all(RUNS_PAUSE_WAIT).await;
@@ -232,7 +243,12 @@ pub fn limit_allocator_arenas() {
 
 /// `missions lsp`: the server on stdin/stdout; returns the process exit status.
 pub async fn run_stdio() -> i32 {
-    if serve(tokio::io::stdin(), tokio::io::stdout()).await {
+    // SIGTERM, SIGHUP (and SIGINT) stop the server like its input closing: runs pause first.
+    crate::runner::signals::install();
+    let shutdown_first = serve_until(tokio::io::stdin(), tokio::io::stdout(), crate::runner::signals::first()).await;
+    // The last lines (why it stopped) reach stderr before the process exits.
+    logging::StderrQueue::global().drain(Duration::from_secs(2));
+    if shutdown_first {
         0
     } else {
         1

@@ -14,7 +14,7 @@
 //! Settings that do not check (an unknown key, a wrong type) get one `window/showMessage`
 //! warning naming the setting, and the runs use missions.toml alone until they change.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -33,6 +33,8 @@ pub const CONFIGURATION_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone, Default)]
 pub struct Settings {
     inner: Arc<Mutex<Inner>>,
+    /// Signalled when an answer to `workspace/configuration` arrives (or its wait ends).
+    answered: Arc<Condvar>,
 }
 
 #[derive(Default)]
@@ -45,6 +47,8 @@ struct Inner {
     generation: u64,
     /// The warning last shown, so the same bad settings are reported once.
     warned: Option<String>,
+    /// `workspace/configuration` requests not answered yet.
+    asking: usize,
 }
 
 impl Settings {
@@ -58,9 +62,18 @@ impl Settings {
         self.lock().client_answers = yes;
     }
 
-    /// The settings a run started now layers over missions.toml.
-    pub fn current(&self) -> Option<EditorSettings> {
+    /// The settings as they are now.
+    #[cfg(test)]
+    fn current(&self) -> Option<EditorSettings> {
         self.lock().current.clone()
+    }
+
+    /// The settings once the client answered what the server asked (at most `max` later): a
+    /// run started right after `initialized` must not miss them. Blocks; for a run's thread.
+    pub fn current_when_answered(&self, max: Duration) -> Option<EditorSettings> {
+        let inner = self.lock();
+        let (inner, _) = self.answered.wait_timeout_while(inner, max, |i| i.asking > 0).unwrap_or_else(|p| p.into_inner());
+        inner.current.clone()
     }
 
     /// After `initialized`: asks the client for the settings (when it answers such requests).
@@ -96,11 +109,14 @@ impl Settings {
     /// Asks for section `missions` off the handler, bounded by [`CONFIGURATION_WAIT`].
     fn ask(&self, client: &Client) {
         let generation = self.bump();
+        self.lock().asking += 1;
         let (store, client) = (self.clone(), client.clone());
         tokio::spawn(async move {
             let item = ConfigurationItem { scope_uri: None, section: Some(SECTION.to_string()) };
             let asking = client.clone();
-            match super::reply::within(CONFIGURATION_WAIT, async move { asking.configuration(vec![item]).await }).await {
+            let answer = super::reply::within(CONFIGURATION_WAIT, async move { asking.configuration(vec![item]).await }).await;
+            let _answered = Answered(&store);
+            match answer {
                 Some(Ok(values)) => {
                     let value = values.into_iter().next().unwrap_or(Value::Null);
                     if let Some(warning) = store.apply(generation, &value) {
@@ -138,6 +154,18 @@ impl Settings {
                 })
             }
         }
+    }
+}
+
+/// Counts one `workspace/configuration` request as answered when dropped (whichever way its
+/// wait ended), and wakes the runs waiting for it.
+struct Answered<'a>(&'a Settings);
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.asking = inner.asking.saturating_sub(1);
+        self.0.answered.notify_all();
     }
 }
 

@@ -151,6 +151,9 @@ fn source_span(h: &RawHeading, offset: usize, len: usize) -> Span {
 fn collect_headings(text: &str) -> Vec<RawHeading> {
     let mut out = Vec::new();
     let mut current: Option<RawHeading> = None;
+    // pulldown-cmark misses some lone CRs (in an indented code block); as LFs, every offset
+    // stays where it is.
+    let text = &*crate::model::lines::lone_cr_as_lf(text);
     for (event, range) in Parser::new_ext(text, Options::empty()).into_offset_iter() {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
@@ -215,7 +218,7 @@ fn read_body(text: &str, body: Span) -> BodyFields {
     let mut description = Description::default();
     let mut fence: Option<&str> = None;
     let mut offset = body.start;
-    for raw_line in text[body.clone()].split_inclusive('\n') {
+    for raw_line in crate::model::lines::split_inclusive(&text[body.clone()]) {
         let line_start = offset;
         offset += raw_line.len();
         let line = raw_line.trim_end_matches(['\n', '\r']);

@@ -235,7 +235,7 @@ fn splice(text: &str, span: std::ops::Range<usize>, with: &str) -> String {
 
 /// The whitespace that starts the line holding byte `at`.
 fn line_indent(text: &str, at: usize) -> &str {
-    let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+    let start = crate::model::lines::line_start(text, at);
     let line = &text[start..];
     &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
 }

@@ -75,8 +75,7 @@ pub fn read_text(path: &Path) -> Result<String, ReadError> {
     }
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+        let (line, column) = crate::model::lines::line_and_column_after(good);
         ReadError::NotUtf8 { line, column }
     })
 }

@@ -254,8 +254,12 @@ impl<'a> Lexer<'a> {
                     chunk_start = i;
                 }
                 0x00..=0x1f => {
-                    errors.push(syntax(i..i + 1, "control character in string: escape it".to_string()));
-                    i += 1;
+                    // One problem per run of them: a million tabs pasted into a string are one
+                    // mistake, not a million.
+                    let run = self.bytes[i..].iter().take_while(|&&b| b < 0x20 && b != b'\n' && b != b'\r').count();
+                    let message = if run == 1 { "control character in string: escape it".to_string() } else { format!("{run} control characters in string: escape them") };
+                    errors.push(syntax(i..i + run, message));
+                    i += run;
                 }
                 _ => {
                     // Jump to the next byte that can end or escape the string.

@@ -7,6 +7,7 @@ pub mod features_edit;
 pub mod folder;
 pub mod ids;
 pub mod json;
+pub mod lines;
 pub mod persist;
 pub mod records;
 pub mod span;

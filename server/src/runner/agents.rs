@@ -30,6 +30,9 @@ pub struct SessionCall<'a> {
     pub kind: SessionKind,
     pub session_id: &'a str,
     pub task: String,
+    /// What every session of the role in this mission starts from, byte for byte the same
+    /// (sent before the task, so the provider's prompt cache reads it).
+    pub shared_context: Option<String>,
     pub details: serde_json::Value,
 }
 
@@ -104,9 +107,10 @@ impl Agents {
     /// Runs one fresh session in `working_dir` (a parallel worker's git worktree) instead of
     /// the mission's working directory.
     pub async fn run_in(&self, working_dir: &Path, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
-        let SessionCall { kind, session_id, task, details } = call;
+        let SessionCall { kind, session_id, task, shared_context, details } = call;
         let role = kind.agent_role();
         let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
+        spec.shared_context = shared_context;
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
         let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default(), skeleton: String::new() };

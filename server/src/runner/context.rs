@@ -12,6 +12,8 @@ use crate::model::folder;
 
 /// Shared knowledge files are cut here, so one huge note cannot crowd out the task.
 const MAX_SHARED_FILE_BYTES: usize = 32 * 1024;
+/// The workers' shared context stays under this; files past it are named, not included.
+const MAX_SHARED_CONTEXT_BYTES: usize = 48 * 1024;
 
 /// The contract text of an assertion: its heading and whole body, as the person wrote it.
 pub fn assertion_text(contract_text: &str, a: &Assertion) -> String {
@@ -54,24 +56,39 @@ pub fn worker_task(c: &WorkerContext) -> String {
     if let Some(previous) = c.previous {
         let _ = writeln!(t, "## The previous session of this feature\n\n{previous}\n");
     }
-    let mut shared: Vec<(String, String)> = vec![("AGENTS.md".into(), "AGENTS.md".into())];
     // A skill is found by its SKILL.md's front-matter name, wherever under skills/ it is.
     if let Some(file) = c.feature.skill().and_then(|s| folder::skill_file(c.mission_dir, s)) {
         let rel = file.strip_prefix(c.mission_dir).unwrap_or(&file).display().to_string();
-        shared.push((format!("Skill `{}`", c.feature.skill().unwrap_or_default()), rel));
-    }
-    shared.push(("architecture.md".into(), "architecture.md".into()));
-    shared.push(("services.yaml".into(), "services.yaml".into()));
-    for (title, rel) in shared {
-        if let Some(text) = read_shared(&c.mission_dir.join(&rel)) {
-            let _ = writeln!(t, "## {title} ({rel})\n\n{text}\n");
+        if let Some(text) = read_shared(&file) {
+            let _ = writeln!(t, "## Skill `{}` ({rel})\n\n{text}\n", c.feature.skill().unwrap_or_default());
         }
-    }
-    for (rel, text) in library_notes(c.mission_dir) {
-        let _ = writeln!(t, "## Library note {rel}\n\n{text}\n");
     }
     let _ = write!(t, "Work test-first, commit, then call `submit_handoff` for feature \"{id}\".");
     t
+}
+
+/// What every worker of the mission starts from, the same bytes for each (the prompt cache
+/// reads it): AGENTS.md, architecture.md, services.yaml and the library's top-level notes
+/// (not its `research/` or `contract-work/` scratch, nor the validators' `user-testing.md`).
+/// Past [`MAX_SHARED_CONTEXT_BYTES`] a file is named by its path instead.
+pub fn worker_shared(mission_dir: &Path) -> String {
+    let mut files: Vec<String> = vec!["AGENTS.md".into(), "architecture.md".into(), folder::SERVICES_FILE.into()];
+    files.extend(library_notes(mission_dir));
+    let mut t = String::from("# The mission's shared knowledge\n\nEvery worker of this mission starts from these files.\n\n");
+    let mut left_out = Vec::new();
+    for rel in files {
+        let Some(text) = read_shared(&mission_dir.join(&rel)) else { continue };
+        let section = format!("## {rel}\n\n{text}\n\n");
+        if t.len() + section.len() > MAX_SHARED_CONTEXT_BYTES {
+            left_out.push(mission_dir.join(&rel).display().to_string());
+        } else {
+            t.push_str(&section);
+        }
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(t, "Too long to include here; read them when you need them: {}", left_out.join(", "));
+    }
+    t.trim_end().to_string()
 }
 
 pub struct ValidatorContext<'a> {
@@ -168,6 +185,8 @@ pub struct FixContext<'a> {
     pub findings: &'a [(String, String, String, Option<String>)],
     /// The syntheses and reviews to read for more.
     pub reports: &'a [String],
+    /// Why features.json does not lint now (an interrupted fix session left it so).
+    pub plan_problems: Option<&'a str>,
 }
 
 pub fn fix_task(c: &FixContext) -> String {
@@ -190,6 +209,9 @@ pub fn fix_task(c: &FixContext) -> String {
     }
     if !c.reports.is_empty() {
         let _ = writeln!(t, "The reports: {}\n", c.reports.join(", "));
+    }
+    if let Some(problems) = c.plan_problems {
+        let _ = writeln!(t, "## features.json does not lint now\n\nAn earlier fix session was cut off while it edited the file (its fix features may be there already). Repair these too; `submit_plan` accepts only a plan that lints clean:\n\n{}\n", problems.trim());
     }
     let _ = write!(
         t,
@@ -225,23 +247,17 @@ fn read_shared(path: &Path) -> Option<String> {
     })
 }
 
-/// The library's notes (`library/**`, text files), sorted by path.
-fn library_notes(mission_dir: &Path) -> Vec<(String, String)> {
-    let root = mission_dir.join("library");
-    let mut found = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for e in entries.filter_map(Result::ok) {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Some(text) = read_shared(&path) {
-                let rel = path.strip_prefix(mission_dir).unwrap_or(&path).display().to_string();
-                found.push((rel, text));
-            }
-        }
-    }
+/// The library's shared notes: the Markdown files directly in `library/`, sorted, except
+/// `user-testing.md` (the validators' guide). Subfolders are the planner's scratch.
+fn library_notes(mission_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(mission_dir.join("library")) else { return Vec::new() };
+    let mut found: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".md") && name != "user-testing.md")
+        .map(|name| format!("library/{name}"))
+        .collect();
     found.sort();
     found
 }
@@ -252,23 +268,48 @@ mod tests {
     use crate::model::{contract, features};
 
     #[test]
-    fn a_worker_sees_its_feature_its_assertions_and_the_shared_files_only() {
+    fn a_worker_sees_its_feature_its_assertions_and_its_skill_only() {
         let dir = tempfile::tempdir().unwrap();
         let m = dir.path();
         std::fs::write(m.join("AGENTS.md"), "Use sh.\n").unwrap();
         std::fs::create_dir_all(m.join("skills/any-folder")).unwrap();
         std::fs::write(m.join("skills/any-folder/SKILL.md"), "---\nname: shell\n---\nTests first.\n").unwrap();
-        std::fs::create_dir_all(m.join("library/notes")).unwrap();
-        std::fs::write(m.join("library/notes/git.md"), "Commit small.\n").unwrap();
         let contract_text = "# C\n\n### VAL-A-001: One\nDo one.\nTool: terminal\nEvidence: output\n\n### VAL-A-002: Two\nDo two.\n";
         let features_text = r#"{"features": [{"id": "f1", "description": "first", "skillName": "shell", "milestone": "m", "fulfills": ["VAL-A-001"], "status": "pending", "x-extra": 1}, {"id": "f2", "description": "second", "milestone": "m", "fulfills": ["VAL-A-002"], "status": "pending"}]}"#;
         let c = contract::parse(contract_text);
         let f = features::parse(features_text);
         let feature = &f.features[0];
         let task = worker_task(&WorkerContext { mission_dir: m, feature, feature_raw: &features_text[feature.span.clone()], contract_text, contract: &c, previous: Some("left: docs") });
-        for expected in ["# Your feature: f1", "\"x-extra\": 1", "### VAL-A-001: One\nDo one.\nTool: terminal\nEvidence: output", "Use sh.", "Tests first.", "Commit small.", "left: docs"] {
+        for expected in ["# Your feature: f1", "\"x-extra\": 1", "### VAL-A-001: One\nDo one.\nTool: terminal\nEvidence: output", "Tests first.", "left: docs"] {
             assert!(task.contains(expected), "{expected:?} missing from\n{task}");
         }
-        assert!(!task.contains("f2") && !task.contains("VAL-A-002") && !task.contains("architecture.md"), "{task}");
+        assert!(!task.contains("f2") && !task.contains("VAL-A-002") && !task.contains("Use sh."), "the shared files are the shared context's: {task}");
+    }
+
+    #[test]
+    fn the_shared_context_is_the_same_for_every_worker_and_leaves_scratch_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path();
+        std::fs::write(m.join("AGENTS.md"), "Use sh.\n").unwrap();
+        std::fs::write(m.join("services.yaml"), "commands:\n  test: sh test.sh\n").unwrap();
+        std::fs::create_dir_all(m.join("library/research")).unwrap();
+        std::fs::write(m.join("library/research/options.md"), "Planner's scratch.\n").unwrap();
+        std::fs::write(m.join("library/user-testing.md"), "How to test.\n").unwrap();
+        std::fs::write(m.join("library/git.md"), "Commit small.\n").unwrap();
+        std::fs::write(m.join("library/api.md"), "The API.\n").unwrap();
+        let shared = worker_shared(m);
+        assert_eq!(shared, worker_shared(m), "byte for byte the same each time");
+        assert_eq!(
+            shared,
+            "# The mission's shared knowledge\n\nEvery worker of this mission starts from these files.\n\n## AGENTS.md\n\nUse sh.\n\n## services.yaml\n\ncommands:\n  test: sh test.sh\n\n## library/api.md\n\nThe API.\n\n## library/git.md\n\nCommit small."
+        );
+        // Past the cap, files are named instead of included.
+        std::fs::write(m.join("architecture.md"), "x".repeat(30 * 1024)).unwrap();
+        std::fs::write(m.join("library/big.md"), "y".repeat(30 * 1024)).unwrap();
+        let capped = worker_shared(m);
+        assert!(capped.len() <= MAX_SHARED_CONTEXT_BYTES + 200, "{}", capped.len());
+        assert!(capped.contains("## architecture.md") && !capped.contains("## library/big.md"));
+        assert!(capped.contains("## library/git.md"), "a small file after the one left out still fits");
+        assert!(capped.ends_with(&format!("read them when you need them: {}", m.join("library/big.md").display())), "{}", &capped[capped.len() - 300..]);
     }
 }

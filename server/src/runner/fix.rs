@@ -14,6 +14,7 @@ use super::progress::{ToolFeed, Update};
 use super::queue::{self, Queue};
 use super::run::{Ctx, Step};
 use super::schedule;
+use super::state::ActiveFix;
 use super::validate;
 use crate::agent::final_tool::PlanLint;
 use crate::agent::session::SessionEnd;
@@ -23,7 +24,13 @@ use crate::model::features::ValidatorKind;
 
 pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Result<Step, String> {
     let before = Queue::load(&ctx.mission)?;
-    let known: HashSet<String> = before.file.features.iter().filter_map(|f| f.id().map(str::to_string)).collect();
+    // A session that was cut keeps what it added: the fix is measured from before it.
+    let active = match ctx.state.active_fix().filter(|f| f.milestone == milestone && f.round == round) {
+        Some(active) => active,
+        None => ActiveFix { milestone: milestone.to_string(), round, known: before.file.features.iter().filter_map(|f| f.id().map(str::to_string)).collect() },
+    };
+    let known: HashSet<String> = active.known.iter().cloned().collect();
+    let plan_problems = crate::agent::final_tool::lint_plan(&ctx.mission).err().map(|p| p.for_person(&ctx.mission));
     let records = validate::load_records(&ctx.mission);
     let failing: Vec<(String, String, String)> = schedule::milestone_assertions(&before.file, milestone)
         .into_iter()
@@ -49,15 +56,16 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
             }
         }
     }
-    let task = context::fix_task(&FixContext { milestone, round, failing: &failing, findings: &findings, reports: &reports });
+    let task = context::fix_task(&FixContext { milestone, round, failing: &failing, findings: &findings, reports: &reports, plan_problems: plan_problems.as_deref() });
 
     ctx.state.set_status(crate::model::records::MissionStatus::Running);
+    ctx.state.set_active_fix(Some(&active));
     ctx.save_state()?;
     ctx.progress.update(Update::Fixing { milestone, round });
     let session_id = new_session_id();
     let mut lint = PlanLint { mission_dir: ctx.mission.clone() };
     let details = json!({"milestone": milestone, "round": round, "purpose": "fix"});
-    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, details }, &mut lint, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, shared_context: None, details }, &mut lint, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
     match outcome.end {
         SessionEnd::Finished(_) => {}
         SessionEnd::Cancelled => return Ok(Step::Pause),
@@ -86,5 +94,7 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     let ids: Vec<&str> = added.iter().map(String::as_str).collect();
     queue::move_to_top(&ctx.mission, &ids)?;
     ctx.log("fix_features_added", json!({"milestone": milestone, "round": round, "sessionId": session_id, "featureIds": added}))?;
+    ctx.state.set_active_fix(None);
+    ctx.save_state()?;
     Ok(Step::Continue)
 }

@@ -20,6 +20,7 @@ pub mod queue;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod signals;
 pub mod state;
 pub mod summary;
 pub mod validate;

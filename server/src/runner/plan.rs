@@ -236,7 +236,7 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
     ctx.progress.update(Update::Note("planning: the orchestrator writes the validation contract, then the features"));
     let mut lint = BoundedPlanLint { lint: PlanLint { mission_dir: ctx.mission.clone() }, refused: 0 };
     let details = json!({"purpose": "plan"});
-    let call = SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, details };
+    let call = SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, shared_context: None, details };
     let progress: &mut dyn Progress = &mut *ctx.progress;
     let mut feed = PlanFeed { tools: ToolFeed { progress }, journal: &mut ctx.journal, mission: &ctx.mission, session_id: &session_id, error: None };
     let outcome = ctx.agents.run(call, &mut lint, &ctx.cancel, &mut feed).await;

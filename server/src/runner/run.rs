@@ -178,6 +178,8 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
         Err(e @ LockError::Held { .. }) => return RunResult::new(EXIT_USAGE, e.to_string()),
         Err(e) => return RunResult::new(EXIT_INTERNAL, e.to_string()),
     };
+    // What the agents of a killed run left running stops before anything else happens.
+    crate::agent::processes::kill_orphans(&mission);
     let (mut ctx, auto_approve) = match open(&opts, &mission, progress, cancel) {
         Ok(opened) => opened,
         Err(result) => return result,
@@ -346,7 +348,14 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     let rerun = ctx.rerun("--yes");
     let Ctx { mission, repo, mission_rel, state, journal, progress, .. } = ctx;
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
-    lint_plan(mission).map_err(|problem| usage(problem.for_person(mission)))?;
+    // A fix session cut between two of its edits leaves a plan that may not lint: it runs
+    // again first and must leave the plan clean (`submit_plan` lints), so it is not refused.
+    if let Err(problem) = lint_plan(mission) {
+        if state.active_fix().is_none() {
+            return Err(usage(problem.for_person(mission)));
+        }
+        progress.update(Update::Note("features.json does not lint: an interrupted fix session left it so; a fresh fix session repairs it first"));
+    }
     let approving = needs_approval(state.status(), &PlanRecord::read(mission));
     if approving && !(opts.yes || auto_approve) {
         state.set_status(MissionStatus::AwaitingApproval);
@@ -597,7 +606,14 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
         let (handoffs, _) = folder::read_handoffs(&ctx.mission);
         let triggered = triggered_milestones(&ctx.mission);
         let round = ctx.state.active_round();
-        let facts = Facts { handoffs: &handoffs, triggered: &triggered, validation: Some(&records), active_round: round.as_ref().map(|r| r.milestone.as_str()) };
+        let fix = ctx.state.active_fix();
+        let facts = Facts {
+            handoffs: &handoffs,
+            triggered: &triggered,
+            validation: Some(&records),
+            active_round: round.as_ref().map(|r| r.milestone.as_str()),
+            active_fix: fix.as_ref().map(|f| (f.milestone.as_str(), f.round)),
+        };
         let scheduled = schedule::next(&queue.file, &facts);
         let next = match target {
             Target::All => scheduled,

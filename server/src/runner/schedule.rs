@@ -37,6 +37,8 @@ pub struct Facts<'a> {
     pub validation: Option<&'a ValidationRecords>,
     /// The milestone of a validation round that was interrupted (state.json's `activeRound`).
     pub active_round: Option<&'a str>,
+    /// A fix session that was interrupted (state.json's `activeFix`): milestone and round.
+    pub active_fix: Option<(&'a str, u32)>,
 }
 
 /// The assertion ids a milestone's features claim (cancelled ones do not claim), in queue order.
@@ -93,6 +95,10 @@ pub fn failed_round(features: &FeaturesFile, facts: &Facts, milestone: &str) -> 
 pub const RETRY_HINT: &str = "its status is `pending` again: fix the cause (or edit the feature in features.json), then run the mission again";
 
 pub fn next(features: &FeaturesFile, facts: &Facts) -> Next {
+    // An interrupted fix session runs again first: the features it half added are not vetted.
+    if let Some((milestone, round)) = facts.active_fix {
+        return Next::Fix { milestone: milestone.to_string(), round };
+    }
     // An interrupted validation round finishes first.
     if let Some(m) = facts.active_round {
         if features.features.iter().any(|f| f.milestone() == Some(m) && f.is_validator() && !f.is_done()) {
@@ -282,6 +288,14 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_fix_session_runs_again_before_anything_else() {
+        // The session had added a fix feature (pending) before it was cut: not run unvetted.
+        let f = file(&with_validators_text("completed", "pending").replace("\"features\": [", "\"features\": [{\"id\": \"fix-x\", \"description\": \"x\", \"milestone\": \"one\", \"status\": \"pending\"}, "));
+        let facts = Facts { triggered: &["one".to_string()], active_fix: Some(("one", 1)), ..Facts::default() };
+        assert_eq!(next(&f, &facts), Next::Fix { milestone: "one".into(), round: 1 });
+    }
+
+    #[test]
     fn completed_only_when_every_claimed_assertion_passed() {
         let f = file(&with_validators_text("completed", "completed").replace("\"pending\", \"fulfills\": [\"VAL-A-003\"]", "\"completed\", \"fulfills\": [\"VAL-A-003\"]").replace("\"two\"", "\"one\""));
         let triggered = ["one".to_string()];
@@ -306,7 +320,7 @@ mod tests {
         let (handoffs, _) = folder::read_handoffs(dir);
         let (validation, _) = folder::read_validation(dir);
         let triggered = ["core".to_string()];
-        let facts = Facts { handoffs: &handoffs, triggered: &triggered, validation: Some(&validation), active_round: None };
+        let facts = Facts { handoffs: &handoffs, triggered: &triggered, validation: Some(&validation), active_round: None, active_fix: None };
         assert_eq!(next(&f, &facts), Next::Feature(0), "fix-divide-zero-message is at the top");
     }
 

@@ -44,6 +44,19 @@ pub struct ActiveRound {
     pub started_at: String,
 }
 
+/// An orchestrator's fix session in progress: a resume runs it again, and lets the plan not
+/// lint meanwhile (the session edits features.json with its tools; a kill can land between
+/// two edits).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveFix {
+    pub milestone: String,
+    pub round: u32,
+    /// The feature ids before the first fix session: what was added since is the fix.
+    pub known: Vec<String>,
+}
+
+const ACTIVE_FIX: &str = "activeFix";
 const ACTIVE_FEATURE: &str = "activeFeature";
 const ACTIVE_ROUND: &str = "activeRound";
 const MILESTONE_BASES: &str = "milestoneBases";
@@ -156,6 +169,22 @@ impl StateStore {
             }
             None => {
                 self.state.extra.shift_remove(ACTIVE_FEATURE);
+            }
+        }
+    }
+
+    /// The fix session in progress, if one was interrupted.
+    pub fn active_fix(&self) -> Option<ActiveFix> {
+        serde_json::from_value(self.state.extra.get(ACTIVE_FIX)?.clone()).ok()
+    }
+
+    pub fn set_active_fix(&mut self, fix: Option<&ActiveFix>) {
+        match fix {
+            Some(f) => {
+                self.state.extra.insert(ACTIVE_FIX.into(), serde_json::to_value(f).unwrap_or(Value::Null));
+            }
+            None => {
+                self.state.extra.shift_remove(ACTIVE_FIX);
             }
         }
     }

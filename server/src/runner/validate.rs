@@ -210,7 +210,7 @@ async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id
     let task = context::scrutiny_task(&c);
     let mut handler = OnlyThese { field: "reviews", key: "featureId", ids: work.into_iter().map(|(id, _)| id).collect() };
     let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)});
-    Ok(ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await)
+    Ok(ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await)
 }
 
 /// The runner's `Check:` results, then the user-testing session (with those results); `None`
@@ -226,7 +226,7 @@ async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, sessio
     let task = context::user_testing_task(&c);
     let mut handler = OnlyThese { field: "assertions", key: "id", ids };
     let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::UserTesting.feature_id(milestone)});
-    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
     Ok(Some((outcome, check_results)))
 }
 

@@ -89,7 +89,7 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: (u32, Option<St
         let task = build_task(ctx, &queue, feature_id, note.as_deref())?;
         let mut check = HandoffCheck { repo: ctx.repo.clone(), base: base.clone(), feature_id: feature_id.to_string(), mission_rel: ctx.mission_rel.clone(), refused: 0, verdict: None };
         let details = json!({"featureId": feature_id, "milestone": milestone, "attempt": attempt});
-        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, shared_context: Some(context::worker_shared(&ctx.mission)), details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
         match outcome.end {
             SessionEnd::Finished(ref args) => {
                 let handoff = handed_off(ctx, &outcome, args, feature_id, milestone.as_deref(), &ctx.repo.clone())?;
@@ -348,10 +348,11 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
     }
 
     let (agents, cancel) = (&ctx.agents, &ctx.cancel);
+    let shared = &context::worker_shared(&ctx.mission);
     let sessions = slots.iter().map(|s| async move {
         let mut check = HandoffCheck { repo: s.worktree.path.clone(), base: s.active.base_commit.clone(), feature_id: s.active.feature_id.clone(), mission_rel: None, refused: 0, verdict: None };
         let details = json!({"featureId": s.active.feature_id, "milestone": s.milestone, "attempt": 1, "worktreeBranch": s.worktree.branch});
-        let call = SessionCall { kind: SessionKind::Worker, session_id: &s.active.session_id, task: s.task.clone(), details };
+        let call = SessionCall { kind: SessionKind::Worker, session_id: &s.active.session_id, task: s.task.clone(), shared_context: Some(shared.clone()), details };
         let outcome = agents.run_in(&s.worktree.path, call, &mut check, cancel, &mut NoSessionObserver).await;
         (outcome, check.verdict)
     });

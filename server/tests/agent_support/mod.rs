@@ -2,6 +2,8 @@
 //! with the next step of a script, in either wire format, and records every request.
 #![allow(dead_code)]
 
+pub mod prompt_cache;
+
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -112,6 +114,31 @@ impl Recorded {
 struct Shared {
     script: Mutex<VecDeque<Step>>,
     requests: Mutex<Vec<Recorded>>,
+    /// With a prompt-cache model, answers report the usage it measures.
+    cache: Option<Mutex<CacheModel>>,
+}
+
+/// The providers' prompt caches (`prompt_cache`), on a clock the test moves.
+struct CacheModel {
+    anthropic: prompt_cache::AnthropicCache,
+    openai: prompt_cache::OpenAiCache,
+    now: Duration,
+    measured: Vec<Measured>,
+}
+
+/// The input tokens of one request as the cache model counted them: uncached, read from the
+/// cache, written to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Measured {
+    pub input: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+impl Measured {
+    pub fn total(&self) -> u64 {
+        self.input + self.cache_read + self.cache_write
+    }
 }
 
 pub struct FakeProvider {
@@ -122,9 +149,27 @@ pub struct FakeProvider {
 
 impl FakeProvider {
     pub async fn start(script: Vec<Step>) -> Self {
+        Self::serve(script, None).await
+    }
+
+    /// Like `start`, but every answer reports the usage the prompt-cache model measures for
+    /// its request (whatever the script's frames say), and a prompt over `context_window`
+    /// tokens is refused as the provider refuses it, without taking a step.
+    pub async fn start_with_cache(script: Vec<Step>, model: &str, context_window: u64) -> Self {
+        let cache = CacheModel {
+            anthropic: prompt_cache::AnthropicCache::for_model(model, context_window),
+            openai: prompt_cache::OpenAiCache::new(context_window),
+            now: Duration::ZERO,
+            measured: Vec::new(),
+        };
+        Self::serve(script, Some(Mutex::new(cache))).await
+    }
+
+    async fn serve(script: Vec<Step>, cache: Option<Mutex<CacheModel>>) -> Self {
         let shared = Arc::new(Shared {
             script: Mutex::new(script.into()),
             requests: Mutex::new(Vec::new()),
+            cache,
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -158,6 +203,18 @@ impl FakeProvider {
     pub fn steps_left(&self) -> usize {
         self.shared.script.lock().unwrap().len()
     }
+
+    /// Moves the cache model's clock on (time passes only when a test says so).
+    pub fn advance(&self, by: Duration) {
+        if let Some(cache) = &self.shared.cache {
+            cache.lock().unwrap().now += by;
+        }
+    }
+
+    /// What the cache model measured for each answered request, in order.
+    pub fn measured(&self) -> Vec<Measured> {
+        self.shared.cache.as_ref().map(|c| c.lock().unwrap().measured.clone()).unwrap_or_default()
+    }
 }
 
 impl Drop for FakeProvider {
@@ -187,9 +244,34 @@ async fn handle(
         method: method.to_string(),
         path: uri.path().to_string(),
         headers: headers.clone(),
-        body,
+        body: body.clone(),
     });
+    let openai = uri.path().ends_with("/chat/completions");
+    let mut measured = None;
+    if let Some(cache) = &shared.cache {
+        let mut cache = cache.lock().unwrap();
+        let now = cache.now;
+        let usage = if openai {
+            cache.openai.measure(&body, now).map(|u| Measured { input: u.prompt_tokens - u.cached_tokens, cache_read: u.cached_tokens, cache_write: 0 })
+        } else {
+            cache.anthropic.measure(&body, now).map(|u| Measured { input: u.input_tokens, cache_read: u.cache_read_input_tokens, cache_write: u.cache_creation_input_tokens })
+        };
+        match usage {
+            Ok(u) => {
+                cache.measured.push(u);
+                measured = Some(u);
+            }
+            Err(refusal) => {
+                let error = if openai { refusal.openai_body() } else { refusal.anthropic_body() };
+                return Response::builder().status(400).header("content-type", "application/json").body(Body::from(error.to_string())).unwrap();
+            }
+        }
+    }
     let step = shared.script.lock().unwrap().pop_front();
+    let step = match (step, measured) {
+        (Some(step), Some(u)) => Some(with_usage(step, openai, u)),
+        (step, _) => step,
+    };
     match step {
         None => Response::builder()
             .status(500)
@@ -255,6 +337,59 @@ async fn handle(
                 .header("cache-control", "no-cache")
                 .body(Body::from_stream(rx))
                 .unwrap()
+        }
+    }
+}
+
+/// `step` with its usage replaced by the measured input tokens (the output tokens stay).
+fn with_usage(step: Step, openai: bool, u: Measured) -> Step {
+    let patch = |v: &mut Value| {
+        if openai {
+            if let Some(usage) = v.get_mut("usage").filter(|u| u.is_object()) {
+                let completion = usage["completion_tokens"].as_u64().unwrap_or(0);
+                usage["prompt_tokens"] = json!(u.total());
+                usage["total_tokens"] = json!(u.total() + completion);
+                usage["prompt_tokens_details"] = json!({"cached_tokens": u.cache_read});
+            }
+        } else {
+            let usage = if v["type"] == "message_start" { v.get_mut("message").and_then(|m| m.get_mut("usage")) } else if v["type"] == "message" { v.get_mut("usage") } else { None };
+            if let Some(usage) = usage {
+                usage["input_tokens"] = json!(u.input);
+                usage["cache_read_input_tokens"] = json!(u.cache_read);
+                usage["cache_creation_input_tokens"] = json!(u.cache_write);
+            }
+        }
+    };
+    match step {
+        Step::Stream { frames, chunk, delay, cut_after, stall_after } => {
+            let frames = frames
+                .into_iter()
+                .map(|frame| {
+                    frame
+                        .lines()
+                        .map(|line| match line.strip_prefix("data: ").and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+                            Some(mut v) => {
+                                patch(&mut v);
+                                format!("data: {v}")
+                            }
+                            None => line.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                        + "\n\n"
+                })
+                .collect();
+            Step::Stream { frames, chunk, delay, cut_after, stall_after }
+        }
+        Step::Answer { status, headers, body } => {
+            let body = match serde_json::from_str::<Value>(&body) {
+                Ok(mut v) if status == 200 => {
+                    patch(&mut v);
+                    v.to_string()
+                }
+                _ => body,
+            };
+            Step::Answer { status, headers, body }
         }
     }
 }

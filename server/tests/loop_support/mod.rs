@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 #[path = "../agent_support/mod.rs"]
-mod agent_support;
+pub mod agent_support;
 #[path = "../droid_format/mod.rs"]
 pub mod droid_format;
 
@@ -144,16 +144,21 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
     if !shared.script.latency.is_zero() {
         tokio::time::sleep(shared.script.latency).await;
     }
-    let calls = match role {
-        _ if shared.script.mute.contains(&role) => vec![],
-        "worker" => worker(&conv),
-        "scrutiny" => scrutiny(&conv, &shared.script),
-        "user-testing" => user_testing(&conv, &shared.script),
-        "orchestrator" => orchestrator(&conv, &shared.script),
-        _ => vec![],
-    };
+    let calls = answer(role, &conv, &shared.script);
     let frames = render(openai, conv.turns, &calls);
     Response::builder().status(200).header("content-type", "text/event-stream").body(Body::from(frames.concat())).unwrap()
+}
+
+/// The tool calls the model makes as `role` in the conversation `c`.
+pub fn answer(role: &str, c: &Conv, script: &Script) -> Vec<(String, Value)> {
+    match role {
+        _ if script.mute.contains(&role) => vec![],
+        "worker" => worker(c),
+        "scrutiny" => scrutiny(c, script),
+        "user-testing" => user_testing(c, script),
+        "orchestrator" => orchestrator(c, script),
+        _ => vec![],
+    }
 }
 
 fn render(openai: bool, turn: usize, calls: &[(String, Value)]) -> Vec<String> {
@@ -191,7 +196,7 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-fn read_anthropic(body: &Value) -> Conv {
+pub fn read_anthropic(body: &Value) -> Conv {
     let mut c = Conv { system: text_of(&body["system"]), tools: tool_names(body), ..Default::default() };
     for m in body["messages"].as_array().into_iter().flatten() {
         match m["role"].as_str() {
@@ -216,7 +221,7 @@ fn tool_names(body: &Value) -> Vec<String> {
     body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str().or_else(|| t["function"]["name"].as_str())).map(str::to_string).collect()
 }
 
-fn read_openai(body: &Value) -> Conv {
+pub fn read_openai(body: &Value) -> Conv {
     let mut c = Conv { tools: tool_names(body), ..Default::default() };
     for m in body["messages"].as_array().into_iter().flatten() {
         match m["role"].as_str() {
@@ -233,7 +238,7 @@ fn read_openai(body: &Value) -> Conv {
     c
 }
 
-fn role_of(system: &str) -> &'static str {
+pub fn role_of(system: &str) -> &'static str {
     if system.contains("# Role: worker") {
         "worker"
     } else if system.contains("# Role: orchestrator") {
@@ -486,14 +491,19 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
         }
     }
     let last_error = c.results.last().is_some_and(|(r, e)| *e && r.contains("no-such-feature"));
+    // What an earlier, cut-off fix session already added is in the file it read.
+    let read = c.results.first().map(|(r, _)| r.as_str()).unwrap_or_default();
+    fixes.retain(|f| !read.contains(&format!("\"id\":{}", f["id"])) && !read.contains(&format!("\"id\": {}", f["id"])));
+    let repair = call("edit_file", json!({"path": features, "old": "\"preconditions\":[\"no-such-feature\"]", "new": "\"preconditions\":[]", "replace_all": true}));
     match c.turns {
         0 => vec![call("read_file", json!({"path": features}))],
+        1 if fixes.is_empty() && read.contains("no-such-feature") => vec![repair],
         1 if !fixes.is_empty() => {
             let added: Vec<String> = fixes.iter().map(|f| format!("\n    {f},")).collect();
             // Fixes go at the top of the queue, in a two-space file.
             vec![call("edit_file", json!({"path": features, "old": "\"features\": [", "new": format!("\"features\": [{}", added.concat())}))]
         }
-        _ if last_error => vec![call("edit_file", json!({"path": features, "old": "\"preconditions\":[\"no-such-feature\"]", "new": "\"preconditions\":[]", "replace_all": true}))],
+        _ if last_error => vec![repair],
         _ => vec![call("submit_plan", json!({}))],
     }
 }

@@ -164,6 +164,24 @@ impl Server {
         self.take_within(wanted, patience)
     }
 
+    /// Like `take_within`, but `None` when nothing wanted came in time (or the server ended).
+    pub fn try_take_within(&mut self, wanted: impl Fn(&Value) -> bool, within: Duration) -> Option<Value> {
+        if let Some(i) = self.unread.iter().position(&wanted) {
+            return Some(self.unread.remove(i));
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let message = self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()?;
+            if self.answer_automatically(&message) {
+                continue;
+            }
+            if wanted(&message) {
+                return Some(message);
+            }
+            self.unread.push(message);
+        }
+    }
+
     /// The first message, kept or new, that `wanted` accepts, waiting at most `within`; the
     /// others are kept. Server requests with an automatic answer are answered, not kept.
     pub fn take_within(&mut self, wanted: impl Fn(&Value) -> bool, within: Duration) -> Value {
@@ -191,6 +209,22 @@ impl Server {
     /// Messages received and not taken yet, oldest first.
     pub fn unread(&self) -> &[Value] {
         &self.unread
+    }
+
+    /// Takes every message received and not taken yet, and whatever has arrived meanwhile
+    /// (answering the server's requests that have an automatic answer).
+    pub fn drain_unread(&mut self) -> Vec<Value> {
+        while let Ok(message) = self.rx.try_recv() {
+            if !self.answer_automatically(&message) {
+                self.unread.push(message);
+            }
+        }
+        std::mem::take(&mut self.unread)
+    }
+
+    /// Whether the server process has ended.
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
     }
 
     /// Collects what arrives during `time` into `unread` (to check something was *not* sent).

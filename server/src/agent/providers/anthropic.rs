@@ -1,6 +1,7 @@
 //! Anthropic Messages API: `POST {base_url}/v1/messages`, streamed.
 
 use super::http::{self, join_url, parse_data, str_at, u64_at, HttpSettings, WireDecoder};
+use crate::agent::config::PromptCacheTtl;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
 use crate::agent::message::{
@@ -21,6 +22,8 @@ pub const API_VERSION: &str = "2023-06-01";
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 8192;
 /// The API allows at most four `cache_control` breakpoints per request.
 pub const MAX_CACHE_BREAKPOINTS: usize = 4;
+/// The beta that `"ttl": "1h"` breakpoints have needed (sent only with one).
+pub const EXTENDED_CACHE_TTL_BETA: &str = "extended-cache-ttl-2025-04-11";
 
 pub struct AnthropicProvider {
     http: reqwest::Client,
@@ -29,6 +32,8 @@ pub struct AnthropicProvider {
     key: Option<ApiKey>,
     max_output_tokens: u32,
     prompt_caching: bool,
+    /// The cache lifetime of the prefix every session of the role shares.
+    shared_prefix_ttl: PromptCacheTtl,
     streaming: bool,
     settings: HttpSettings,
 }
@@ -42,6 +47,7 @@ impl AnthropicProvider {
             key,
             max_output_tokens: DEFAULT_MAX_OUTPUT_TOKENS,
             prompt_caching: true,
+            shared_prefix_ttl: PromptCacheTtl::default(),
             streaming: true,
             settings: HttpSettings::default(),
         }
@@ -62,6 +68,11 @@ impl AnthropicProvider {
         self
     }
 
+    pub fn with_prompt_cache_ttl(mut self, ttl: PromptCacheTtl) -> Self {
+        self.shared_prefix_ttl = ttl;
+        self
+    }
+
     /// `stream = false`: ask for whole answers (for a server or gateway whose streaming
     /// loses tool calls).
     pub fn with_streaming(mut self, on: bool) -> Self {
@@ -78,9 +89,18 @@ impl AnthropicProvider {
         join_url(&self.base_url, "v1/messages")
     }
 
-    /// The JSON body for `request`, with cache breakpoints after the tools, after the system
-    /// prompt, and on the last block of the latest message (which moves every turn, so each
-    /// call reads the prefix the previous call wrote).
+    /// The JSON body for `request`, with cache breakpoints where the most tokens are reused
+    /// (the API caches only at a breakpoint, and reads an entry found within 20 blocks of
+    /// one):
+    /// 1. the end of the system prompt's first block, the role's instructions, which with the
+    ///    tools before it is the same for every session of the role in any mission and
+    ///    working directory (the role's `prompt_cache_ttl`);
+    /// 2. the end of the first message's first block when it has several: the mission's
+    ///    shared context, the same for every session of the role in the mission (same TTL);
+    /// 3. the end of the first message, the session's task, so a compacted conversation
+    ///    still reads everything before the first tool output it shortened (5 minutes);
+    /// 4. the end of the latest message, which moves every turn, so each call reads what the
+    ///    call before it wrote (5 minutes).
     pub fn request_body(&self, request: &ModelRequest) -> Value {
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
@@ -105,17 +125,26 @@ impl AnthropicProvider {
             .collect();
         let mut messages: Vec<Value> = request.messages.iter().filter_map(message_json).collect();
         if self.prompt_caching {
-            // Three breakpoints, one under the limit of four.
-            for last in [tools.last_mut(), system.last_mut()].into_iter().flatten() {
-                mark_cache(last);
+            let shared = self.shared_prefix_ttl;
+            let stable = match system.first_mut() {
+                Some(block) => Some(block),
+                None => tools.last_mut(),
+            };
+            if let Some(block) = stable {
+                mark_cache(block, shared);
             }
-            if let Some(block) = messages
-                .last_mut()
-                .and_then(|m| m.get_mut("content"))
-                .and_then(Value::as_array_mut)
-                .and_then(|c| c.last_mut())
-            {
-                mark_cache(block);
+            let count = messages.len();
+            for (i, message) in messages.iter_mut().enumerate() {
+                let Some(content) = message.get_mut("content").and_then(Value::as_array_mut) else { continue };
+                let blocks = content.len();
+                if i == 0 && blocks > 1 {
+                    mark_cache(&mut content[0], shared);
+                }
+                if i == 0 || i + 1 == count {
+                    if let Some(last) = content.last_mut() {
+                        mark_cache(last, PromptCacheTtl::FiveMinutes);
+                    }
+                }
             }
         }
         if !tools.is_empty() {
@@ -129,10 +158,27 @@ impl AnthropicProvider {
     }
 }
 
-fn mark_cache(block: &mut Value) {
+fn mark_cache(block: &mut Value, ttl: PromptCacheTtl) {
     if let Some(obj) = block.as_object_mut() {
-        obj.insert("cache_control".into(), json!({"type": "ephemeral"}));
+        let control = match ttl {
+            PromptCacheTtl::FiveMinutes => json!({"type": "ephemeral"}),
+            PromptCacheTtl::OneHour => json!({"type": "ephemeral", "ttl": "1h"}),
+        };
+        obj.insert("cache_control".into(), control);
     }
+}
+
+/// Whether a body holds a `"ttl": "1h"` breakpoint (only the shared prefix gets one: the
+/// tools, the system prompt, the first message's first block).
+fn asks_one_hour(body: &Value) -> bool {
+    let one_hour = |block: &Value| block["cache_control"]["ttl"] == "1h";
+    let first = &body["messages"][0]["content"][0];
+    [&body["tools"], &body["system"]]
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .chain([first])
+        .any(one_hour)
 }
 
 fn message_json(message: &Message) -> Option<Value> {
@@ -185,12 +231,16 @@ impl Provider for AnthropicProvider {
         async move {
             let endpoint = self.endpoint();
             let accept = if self.streaming { "text/event-stream" } else { "application/json" };
+            let body = self.request_body(request);
             let mut builder = self
                 .http
                 .post(&endpoint)
                 .header("anthropic-version", API_VERSION)
-                .header("accept", accept)
-                .json(&self.request_body(request));
+                .header("accept", accept);
+            if asks_one_hour(&body) {
+                builder = builder.header("anthropic-beta", EXTENDED_CACHE_TTL_BETA);
+            }
+            let mut builder = builder.json(&body);
             if let Some(key) = &self.key {
                 builder = builder.header("x-api-key", key.expose());
             }
@@ -504,25 +554,22 @@ mod tests {
     }
 
     #[test]
-    fn breakpoints_go_after_tools_after_system_and_on_the_latest_block() {
+    fn breakpoints_mark_the_shared_prefix_the_task_and_the_latest_block() {
         let p = AnthropicProvider::new(reqwest::Client::new(), "claude", None);
+        let tool = |name: &str| ToolSchema {
+            name: name.into(),
+            description: "".into(),
+            input_schema: json!({"type": "object"}),
+        };
         let mut req = ModelRequest {
             system: vec!["stable".into(), "role prompt".into()],
-            tools: vec![
-                ToolSchema {
-                    name: "a".into(),
-                    description: "".into(),
-                    input_schema: json!({"type": "object"}),
-                },
-                ToolSchema {
-                    name: "b".into(),
-                    description: "".into(),
-                    input_schema: json!({"type": "object"}),
-                },
-            ],
+            tools: vec![tool("a"), tool("b")],
             messages: vec![Message::user_text("go")],
             ..Default::default()
         };
+        // The first request: the task is the latest message, marked once.
+        let body = p.request_body(&req);
+        assert_eq!(body.to_string().matches("cache_control").count(), 2, "{body}");
         req.messages.push(Message {
             role: MessageRole::Assistant,
             content: vec![
@@ -540,12 +587,15 @@ mod tests {
             is_error: true,
         }]));
         let body = p.request_body(&req);
-        let marked = |v: &Value| v.get("cache_control").is_some();
-        assert!(marked(&body["tools"][1]) && !marked(&body["tools"][0]));
-        assert!(marked(&body["system"][1]) && !marked(&body["system"][0]));
-        assert!(marked(&body["messages"][2]["content"][0]));
-        assert!(!marked(&body["messages"][0]["content"][0]));
+        let ttl = |v: &Value| v.get("cache_control").map(|c| c["ttl"].as_str().unwrap_or("5m").to_string());
+        // The tools come before the system prompt: its breakpoint covers them too; the second
+        // system block (where this session works) is covered by the task's.
+        assert_eq!((ttl(&body["tools"][0]), ttl(&body["tools"][1])), (None, None));
+        assert_eq!((ttl(&body["system"][0]), ttl(&body["system"][1])), (Some("1h".into()), None));
+        assert_eq!(ttl(&body["messages"][0]["content"][0]), Some("5m".into()), "the task");
+        assert_eq!(ttl(&body["messages"][2]["content"][0]), Some("5m".into()), "the latest block");
         assert_eq!(body.to_string().matches("cache_control").count(), 3);
+        assert!(asks_one_hour(&body));
         // The empty text block is dropped; broken arguments still go back as an object.
         assert_eq!(body["messages"][1]["content"].as_array().unwrap().len(), 1);
         assert_eq!(
@@ -554,5 +604,23 @@ mod tests {
         );
         assert_eq!(body["messages"][2]["content"][0]["is_error"], json!(true));
         assert_eq!(body["max_tokens"], json!(DEFAULT_MAX_OUTPUT_TOKENS));
+
+        // A first message of two blocks: the mission's shared context, then the task.
+        req.messages[0] = Message {
+            role: MessageRole::User,
+            content: vec![
+                ContentBlock::Text { text: "AGENTS.md …".into() },
+                ContentBlock::Text { text: "your feature".into() },
+            ],
+        };
+        let body = p.request_body(&req);
+        assert_eq!(ttl(&body["messages"][0]["content"][0]), Some("1h".into()), "the shared context");
+        assert_eq!(ttl(&body["messages"][0]["content"][1]), Some("5m".into()), "the task");
+        assert_eq!(body.to_string().matches("cache_control").count(), MAX_CACHE_BREAKPOINTS);
+
+        // With `prompt_cache_ttl = "5m"` nothing asks for the hour (nor its beta header).
+        let body = p.with_prompt_cache_ttl(PromptCacheTtl::FiveMinutes).request_body(&req);
+        assert_eq!(body.to_string().matches("cache_control").count(), MAX_CACHE_BREAKPOINTS);
+        assert!(!body.to_string().contains("\"ttl\"") && !asks_one_hour(&body));
     }
 }

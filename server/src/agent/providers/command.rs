@@ -97,6 +97,7 @@ impl CommandAgent {
             .stderr(Stdio::piped())
             .process_group(0);
         die_with_parent(&mut command);
+        crate::agent::processes::tag(&mut command, &spec.mission_dir);
         // The agent keeps its own API key (it needs it); it gets the git identity if missing.
         for (k, v) in &spec.commands.added_env {
             command.env(k, v);
@@ -324,7 +325,7 @@ pub fn command_prompt(spec: &SessionSpec) -> String {
     };
     format!(
         "{system}\n\n# Your task\n\n{}\n\n# How to finish\n\n{what} `{}`:\n\n{example}\n{asking}",
-        spec.task,
+        spec.first_message_text(),
         kind.final_tool()
     )
 }

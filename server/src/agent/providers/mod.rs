@@ -49,7 +49,9 @@ pub fn from_role(
             if let Some(n) = role.max_output_tokens {
                 p = p.with_max_output_tokens(n);
             }
-            let p = p.with_streaming(role.stream.unwrap_or(true));
+            let p = p
+                .with_streaming(role.stream.unwrap_or(true))
+                .with_prompt_cache_ttl(role.prompt_cache_ttl.unwrap_or_default());
             Ok(Arc::new(p.with_settings(settings)))
         }
         ProviderKind::Openai => {

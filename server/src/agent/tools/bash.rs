@@ -216,6 +216,7 @@ pub async fn run_script(
         .stderr(log_err)
         .process_group(0);
     die_with_parent(&mut command);
+    crate::agent::processes::tag(&mut command, &roots.mission_dir);
     for name in &settings.removed_env {
         command.env_remove(name);
     }

@@ -4,6 +4,7 @@
 use crate::analysis::diagnostic::{Code, Diagnostic, DocKind, Severity};
 use smallvec::SmallVec;
 
+use super::{named, MAX_NAMED};
 use crate::analysis::index::{ClaimRef, MissionIndex};
 
 pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
@@ -20,17 +21,20 @@ pub(super) fn check(index: &MissionIndex, out: &mut Vec<Diagnostic>) {
             0 => out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::UnclaimedAssertion, Severity::Warning, format!("`{id}` is not claimed by any feature"))),
             1 => {}
             _ => {
-                let names: Vec<String> = distinct.iter().map(owner).collect();
-                let mut on_contract = Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateClaim, Severity::Error, format!("`{id}` is claimed by {} features: {}", names.len(), names.join(", ")));
-                for c in &distinct {
+                // Each message names a few claimants (and points at them): thousands of
+                // claimants of one id must not make every diagnostic list all the others.
+                let names: Vec<String> = distinct.iter().take(MAX_NAMED + 1).map(owner).collect();
+                let mut on_contract = Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateClaim, Severity::Error, format!("`{id}` is claimed by {} features: {}", super::thousands(distinct.len()), named(&names, distinct.len())));
+                for c in distinct.iter().take(MAX_NAMED) {
                     let span = index.claim_span(*c).expect("claim spans exist");
                     on_contract = on_contract.with_related(DocKind::Features, span, format!("claimed by `{}`", owner(c)));
                 }
                 out.push(on_contract);
                 for c in &distinct {
-                    let others: Vec<String> = distinct.iter().filter(|o| o.feature != c.feature).map(owner).collect();
-                    let mut d = Diagnostic::on(DocKind::Features, index.claim_span(*c).expect("claim spans exist"), Code::DuplicateClaim, Severity::Error, format!("`{id}` is also claimed by {}", others.join(", ")));
-                    for o in distinct.iter().filter(|o| o.feature != c.feature) {
+                    let others = || distinct.iter().filter(|o| o.feature != c.feature);
+                    let names: Vec<String> = others().take(MAX_NAMED + 1).map(owner).collect();
+                    let mut d = Diagnostic::on(DocKind::Features, index.claim_span(*c).expect("claim spans exist"), Code::DuplicateClaim, Severity::Error, format!("`{id}` is also claimed by {}", named(&names, distinct.len() - 1)));
+                    for o in others().take(MAX_NAMED) {
                         d = d.with_related(DocKind::Features, index.claim_span(*o).expect("claim spans exist"), format!("claimed by `{}`", owner(o)));
                     }
                     d = d.with_related(DocKind::Contract, a.id.span.clone(), format!("`{id}` is defined here"));

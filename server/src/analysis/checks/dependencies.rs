@@ -48,9 +48,21 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Dia
             }
             let path = cycle_path(&edges, &component, target, fi);
             let names: Vec<&str> = std::iter::once(fi).chain(path).map(|i| file.features[i].id().unwrap_or("?")).collect();
-            out.push(Diagnostic::on(DocKind::Features, f.preconditions[item].span.clone(), Code::DependencyCycle, Severity::Error, format!("dependency cycle: {}", names.join(" -> "))));
+            out.push(Diagnostic::on(DocKind::Features, f.preconditions[item].span.clone(), Code::DependencyCycle, Severity::Error, format!("dependency cycle: {}", cycle_text(&names))));
         }
     }
+}
+
+/// Features a cycle's message names at each end, at most: a cycle through thousands of
+/// features is told by its start and its end, not by every member in every message.
+const CYCLE_ENDS: usize = 4;
+
+fn cycle_text(names: &[&str]) -> String {
+    if names.len() <= 2 * CYCLE_ENDS + 1 {
+        return names.join(" -> ");
+    }
+    let (head, tail) = (&names[..CYCLE_ENDS], &names[names.len() - CYCLE_ENDS..]);
+    format!("{} -> … {} more … -> {}", head.join(" -> "), super::thousands(names.len() - 2 * CYCLE_ENDS), tail.join(" -> "))
 }
 
 /// Shortest path from `from` back to `to` inside their component (inclusive of both ends).

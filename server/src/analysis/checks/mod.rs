@@ -6,7 +6,7 @@ mod dependencies;
 mod features;
 mod validation;
 
-use super::diagnostic::{DocKind, Target};
+use super::diagnostic::{Code, DocKind, Target};
 use super::index::{MissionIndex, MissionTables};
 use super::Diagnostic;
 use crate::model::folder::ValidationRecords;
@@ -44,7 +44,7 @@ pub fn check_with_index(input: &MissionInput, index: &MissionIndex) -> Vec<Diagn
 /// pass.
 pub fn check_reusing(input: &MissionInput, index: &MissionIndex, previous: Option<&[Diagnostic]>) -> Vec<Diagnostic> {
     match (input.contract, previous) {
-        (Some(_), Some(previous)) => {
+        (Some(_), Some(previous)) if !cut_on_contract(previous) => {
             let out = previous.iter().filter(|d| contract::produced_here(d)).cloned().collect();
             check_across(input, index, out)
         }
@@ -52,7 +52,13 @@ pub fn check_reusing(input: &MissionInput, index: &MissionIndex, previous: Optio
     }
 }
 
-/// Every check but the contract's own, added to `out`; sorted.
+/// At most this many diagnostics of one code on one document (or source file); the rest
+/// become one summary diagnostic. Pathological input (a million control characters, three
+/// thousand claimants of one id) must not cost the editor megabytes on every keystroke, nor
+/// `missions check` gigabytes; a real mission stays far below it.
+pub const MAX_PER_CODE: usize = 1000;
+
+/// Every check but the contract's own, added to `out`; sorted and bounded.
 fn check_across(input: &MissionInput, index: &MissionIndex, mut out: Vec<Diagnostic>) -> Vec<Diagnostic> {
     if let Some(f) = input.features {
         features::check(f, index, input.skills, &mut out);
@@ -63,8 +69,100 @@ fn check_across(input: &MissionInput, index: &MissionIndex, mut out: Vec<Diagnos
         validation::check(v, index, &mut out);
     }
     sort(&mut out);
+    bound(out)
+}
+
+/// Keeps the first [`MAX_PER_CODE`] diagnostics of each code on each document or source
+/// file (in `sort` order); the rest of a code become one diagnostic of that code where the
+/// first left out was, saying how many.
+pub fn bound(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen: std::collections::HashMap<(TargetKey, Code), usize> = std::collections::HashMap::new();
+    for d in &diags {
+        *seen.entry((TargetKey::of(&d.target), d.code)).or_default() += 1;
+    }
+    if seen.values().all(|&n| n <= MAX_PER_CODE) {
+        return diags;
+    }
+    let mut kept: std::collections::HashMap<(TargetKey, Code), usize> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(diags.len().min(seen.len() * (MAX_PER_CODE + 1)));
+    for d in diags {
+        let key = (TargetKey::of(&d.target), d.code);
+        let n = kept.entry(key.clone()).or_default();
+        *n += 1;
+        if *n <= MAX_PER_CODE {
+            out.push(d);
+        } else if *n == MAX_PER_CODE + 1 {
+            let more = seen[&key] - MAX_PER_CODE;
+            let place = if matches!(d.target, Target::Doc { .. }) { "document" } else { "file" };
+            let message = format!("… and {} more `{}` {} in this {place} (only the first {} are listed)", thousands(more), d.code, plural(d.severity, more), thousands(MAX_PER_CODE));
+            out.push(Diagnostic { message, related: Vec::new(), ..d });
+        }
+    }
+    sort(&mut out);
     out
 }
+
+/// Whether `diags` were cut by [`bound`] for some contract code: an earlier check that was is
+/// no complete source of the contract's own diagnostics.
+fn cut_on_contract(diags: &[Diagnostic]) -> bool {
+    let mut counts: std::collections::HashMap<Code, usize> = std::collections::HashMap::new();
+    diags.iter().filter(|d| d.doc() == Some(DocKind::Contract)).any(|d| {
+        let n = counts.entry(d.code).or_default();
+        *n += 1;
+        *n > MAX_PER_CODE
+    })
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum TargetKey {
+    Doc(DocKind),
+    File(String),
+}
+
+impl TargetKey {
+    fn of(target: &Target) -> Self {
+        match target {
+            Target::Doc { doc, .. } => TargetKey::Doc(*doc),
+            Target::SourceLine { path, .. } => TargetKey::File(path.clone()),
+        }
+    }
+}
+
+fn plural(severity: super::Severity, n: usize) -> String {
+    let noun = match severity {
+        super::Severity::Error => "error",
+        super::Severity::Warning => "warning",
+        super::Severity::Information => "note",
+        super::Severity::Hint => "hint",
+    };
+    if n == 1 { noun.to_string() } else { format!("{noun}s") }
+}
+
+/// Features a message names (and points at), at most.
+pub const MAX_NAMED: usize = 5;
+
+/// The first names of `total` (at least the first [`MAX_NAMED`] + 1 of them are given), and
+/// how many more there are: `a, b, c, d, e and 2,995 more`.
+pub fn named(first: &[String], total: usize) -> String {
+    if total <= MAX_NAMED {
+        return first.join(", ");
+    }
+    format!("{} and {} more", first[..MAX_NAMED].join(", "), thousands(total - MAX_NAMED))
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 
 /// Sorts by target (contract, features, then source lines), position, code, message.
 pub fn sort(diags: &mut [Diagnostic]) {
@@ -108,6 +206,16 @@ mod tests {
                 assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)), check(&input));
             }
         }
+        // An earlier check cut at the bound is no source of the contract's own diagnostics.
+        let big: String = (0..MAX_PER_CODE + 500).map(|i| format!("### VAL-A-{i:04}: x\nTool: terminal\n\n")).collect();
+        let big = contract::parse(&big);
+        let input = MissionInput { contract: Some(&big), features: Some(&parsed[0]), skills: None, validation: None };
+        let first = check(&input);
+        let missing: Vec<&Diagnostic> = first.iter().filter(|d| d.code == Code::MissingField).collect();
+        assert_eq!(missing.len(), MAX_PER_CODE + 1);
+        assert_eq!(missing[MAX_PER_CODE].message, "… and 500 more `missing-field` warnings in this document (only the first 1,000 are listed)");
+        let tables = MissionTables::build(input.contract, input.features, None);
+        assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)), first);
         // Without an earlier check, or without a contract, it is `check`.
         let input = MissionInput { contract: None, features: Some(&parsed[0]), skills: None, validation: None };
         let tables = MissionTables::build(input.contract, input.features, None);

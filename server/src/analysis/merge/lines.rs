@@ -4,11 +4,12 @@
 use similar::{capture_diff_slices, Algorithm, DiffOp, DiffTag};
 
 use super::{Edit, Mirror};
+use crate::model::lines;
 
 pub fn mirror(base: &str, ours: &str, theirs: &str) -> Mirror {
-    let base_lines: Vec<&str> = base.split_inclusive('\n').collect();
-    let ours_lines: Vec<&str> = ours.split_inclusive('\n').collect();
-    let theirs_lines: Vec<&str> = theirs.split_inclusive('\n').collect();
+    let base_lines: Vec<&str> = lines::split_inclusive(base).collect();
+    let ours_lines: Vec<&str> = lines::split_inclusive(ours).collect();
+    let theirs_lines: Vec<&str> = lines::split_inclusive(theirs).collect();
     // Where each unchanged base line sits in ours.
     let mut in_ours: Vec<Option<usize>> = vec![None; base_lines.len()];
     for op in capture_diff_slices(Algorithm::Myers, &base_lines, &ours_lines) {
@@ -33,9 +34,11 @@ pub fn mirror(base: &str, ours: &str, theirs: &str) -> Mirror {
         let mut text: String = theirs_lines[new.clone()].concat();
         match place(&in_ours, old, ours_lines.len()) {
             Some(lines) => {
-                let at_end_without_newline = lines.start == ours_lines.len() && !ours.is_empty() && !ours.ends_with('\n');
+                let at_end_without_newline = lines.start == ours_lines.len() && !ours.is_empty() && !ours.ends_with(['\n', '\r']);
                 if at_end_without_newline && !text.is_empty() {
-                    text.insert(0, '\n');
+                    // The buffer's own line break (the first one it has).
+                    let first_break = ours_lines.first().map(|l| &l[l.trim_end_matches(['\n', '\r']).len()..]).filter(|b| !b.is_empty());
+                    text.insert_str(0, first_break.unwrap_or("\n"));
                 }
                 result.edits.push(Edit { span: ours_starts[lines.start]..ours_starts[lines.end], text });
             }
