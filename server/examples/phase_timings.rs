@@ -39,7 +39,7 @@ fn main() {
         let f = features::parse(&f_text);
         let t2 = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let d = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: texts.skills.as_deref(), validation: Some(&texts.validation) });
+        let d = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: texts.skills.as_deref(), validation: Some(&texts.validation), ..Default::default() });
         let t3 = t.elapsed().as_secs_f64();
         std::hint::black_box(d);
         for (b, v) in best.iter_mut().zip([t1, t2, t3]) {

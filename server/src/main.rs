@@ -47,6 +47,9 @@ enum Command {
         verbose: bool,
         #[command(flatten)]
         quiet: Quiet,
+        /// Also run every assertion's `Check:` command on the mission's base commit (in a throwaway worktree, as many at once as there are cores, cached by command and commit): a check that already passes there is `check-passes-on-base`, one that cannot run `check-cannot-run`.
+        #[arg(long)]
+        run_checks: bool,
     },
     /// Create a mission: .missions/<slug>/ with mission.md and state.json, in the current git repository.
     New {
@@ -121,8 +124,8 @@ fn main() -> ExitCode {
     init_tracing(matches!(cli.command, Command::Lsp { .. }));
     missions::agent::secrets::protect_process_environment();
     let code = match cli.command {
-        Command::Check { paths, format, verbose, quiet } => {
-            let opts = CheckOptions { paths, format, verbose, quiet: quiet.quiet };
+        Command::Check { paths, format, verbose, quiet, run_checks } => {
+            let opts = CheckOptions { paths, format, verbose, quiet: quiet.quiet, run_checks };
             check::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
         }
         Command::New { goal, name, quiet } => missions::cli::new::run(&goal, name.as_deref(), quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),

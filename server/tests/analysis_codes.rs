@@ -1,6 +1,8 @@
 //! Snapshot tests of the analysis: one in-memory fixture per diagnostic code, rendered with
 //! positions and the exact text each span covers, so a wrong span shows in the snapshot.
 
+use missions::analysis::checks::base::{BaseChecks, BaseOutcome};
+use missions::analysis::drift::{CommitFacts, History, Work};
 use missions::analysis::position::{ColumnUnit, Positions};
 use missions::analysis::{check, Diagnostic, DocKind, MissionInput, Target};
 use missions::model::folder::{MilestoneRecords, ValidationRecords};
@@ -36,10 +38,15 @@ fn render(fx: &Fixture) -> String {
 }
 
 fn render_with(fx: &Fixture, validation: Option<ValidationRecords>) -> String {
+    render_from_repository(fx, validation, None, None)
+}
+
+/// With what the mission's git repository adds: the base checks' results, the history.
+fn render_from_repository(fx: &Fixture, validation: Option<ValidationRecords>, base_checks: Option<&BaseChecks>, history: Option<&History>) -> String {
     let c = fx.contract.map(contract::parse);
     let f = fx.features.map(features::parse);
     let skills: Option<Vec<String>> = fx.skills.map(|s| s.iter().map(|x| x.to_string()).collect());
-    let input = MissionInput { contract: c.as_ref(), features: f.as_ref(), skills: skills.as_deref(), validation: validation.as_ref() };
+    let input = MissionInput { contract: c.as_ref(), features: f.as_ref(), skills: skills.as_deref(), validation: validation.as_ref(), base_checks, history };
     let diags = check(&input);
     let mut out = String::new();
     for d in &diags {
@@ -170,6 +177,33 @@ fn contract_alone_and_features_alone_skip_cross_checks() {
     assert_eq!(render(&Fixture { contract: Some(CONTRACT), features: None, skills: None, validation: None }), "");
     let f = features_doc(&[feature("feat-a", "m1", r#""VAL-NOPE-001""#)]);
     assert_eq!(render(&Fixture { contract: None, features: Some(&f), skills: None, validation: None }), "");
+}
+
+#[test]
+fn checks_that_pass_on_the_base_or_cannot_run_there() {
+    let contract = "# C\n\n### VAL-CLI-001: Version\nTool: terminal\nEvidence: output\nCheck: test -f README.md\n\n### VAL-CLI-002: Add\nTool: terminal\nEvidence: output\nCheck: sh calc.sh add 2 3 | grep -qx 5\n\n### VAL-CLI-003: Lint\nTool: terminal\nEvidence: output\nCheck: ruff check .\n";
+    let f = features_doc(&[feature("feat-cli", "m1", r#""VAL-CLI-001", "VAL-CLI-002", "VAL-CLI-003""#)]);
+    let results = [
+        ("test -f README.md", BaseOutcome::Passed { output_tail: String::new() }),
+        ("sh calc.sh add 2 3 | grep -qx 5", BaseOutcome::Failed { exit_code: 1 }),
+        ("ruff check .", BaseOutcome::CannotRun { reason: "`ruff` is not installed (command not found)".into() }),
+    ];
+    let base = BaseChecks { commit: "4f4bd47a1c0e2d9b8f7e6a5b4c3d2e1f00112233".into(), results: results.into_iter().map(|(c, o)| (c.to_string(), o)).collect() };
+    insta::assert_snapshot!(render_from_repository(&Fixture { contract: Some(contract), features: Some(&f), skills: None, validation: None }, None, Some(&base), None));
+}
+
+#[test]
+fn a_later_commit_on_a_features_files_makes_its_passed_assertion_stale() {
+    let f = features_doc(&[feature("feat-login", "m1", r#""VAL-AUTH-001""#), feature("feat-logout", "m2", r#""VAL-AUTH-002""#)]);
+    let validation = r#"{"assertions": {"VAL-AUTH-001": {"status": "passed", "validatedAtMilestone": "m1", "validatedAtCommit": "c2"}, "VAL-AUTH-002": {"status": "pending"}}}"#;
+    let commit = |id: &str, parent: &str, subject: &str, files: &[&str]| CommitFacts { id: id.into(), parents: vec![parent.into()], time: "2026-01-01T10:00:00".into(), subject: subject.into(), files: files.iter().map(|f| f.to_string()).collect() };
+    let history = History {
+        commits: vec![commit("c1", "c0", "feat-login: the login form", &["src/auth.rs", "tests/login.rs"]), commit("c2", "c1", "docs", &["README.md"]), commit("c3", "c2", "feat-logout: rework sessions", &["src/auth.rs", "src/session.rs"])],
+        work: vec![Work { feature: "feat-login".into(), base: Some("c0".into()), commit: "c1".into() }, Work { feature: "feat-logout".into(), base: Some("c2".into()), commit: "c3".into() }],
+        validated_at: Default::default(),
+    };
+    let fx = Fixture { contract: Some(CONTRACT), features: Some(&f), skills: None, validation: Some(validation) };
+    insta::assert_snapshot!(render_from_repository(&fx, Some(with_reviews(validation, &[])), None, Some(&history)));
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn completion_answers_at_every_offset_of_the_texts_it_once_panicked_on() {
 fn assert_spans_valid(contract_text: &str, features_text: &str) {
     let c = contract::parse(contract_text);
     let f = features::parse(features_text);
-    let diags = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None });
+    let diags = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None, ..Default::default() });
     for d in diags {
         if let Target::Doc { doc, span } = &d.target {
             let text = match doc {
@@ -132,7 +132,7 @@ proptest! {
         let (c2, f2) = (as_cr(&c), as_cr(&f));
         let diags = |c: &str, f: &str| {
             let (c, f) = (contract::parse(c), features::parse(f));
-            check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None })
+            check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None, ..Default::default() })
         };
         let (lf, cr) = (diags(&c, &f), diags(&c2, &f2));
         prop_assert_eq!(lf.len(), cr.len());

@@ -103,6 +103,12 @@ impl PlanProblem {
 
 /// Lints the mission folder's plan: `Ok(warnings)` when no diagnostic is an error.
 pub fn lint_plan(mission_dir: &Path) -> Result<Vec<String>, PlanProblem> {
+    lint_plan_with(mission_dir, None)
+}
+
+/// [`lint_plan`], with the `Check:` commands' results on the mission's base commit (the
+/// approval gate runs them): a check that passes there, or cannot run, is a warning.
+pub fn lint_plan_with(mission_dir: &Path, base_checks: Option<&crate::analysis::checks::base::BaseChecks>) -> Result<Vec<String>, PlanProblem> {
     let texts = folder::read_mission(mission_dir);
     let plan_files = [folder::CONTRACT_FILE, folder::FEATURES_FILE].map(|name| mission_dir.join(name));
     let unreadable: Vec<String> = texts.errors.iter().filter(|(path, _)| plan_files.contains(path)).map(|(path, e)| format!("{}: {e}", path.display())).collect();
@@ -128,6 +134,8 @@ pub fn lint_plan(mission_dir: &Path) -> Result<Vec<String>, PlanProblem> {
         features: Some(&features),
         skills: texts.skills.as_deref(),
         validation: None,
+        base_checks,
+        history: None,
     };
     let positions = [
         (DocKind::Contract, Positions::new(contract_text)),

@@ -53,10 +53,13 @@ pub enum Code {
     AssertionFailed,
     ValidatorIssue,
     AssertionBlocked,
+    CheckPassesOnBase,
+    CheckCannotRun,
+    AssertionStale,
 }
 
 impl Code {
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 20] = [
         Code::JsonSyntax,
         Code::Schema,
         Code::DuplicateFeature,
@@ -74,6 +77,9 @@ impl Code {
         Code::AssertionFailed,
         Code::ValidatorIssue,
         Code::AssertionBlocked,
+        Code::CheckPassesOnBase,
+        Code::CheckCannotRun,
+        Code::AssertionStale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,12 +101,27 @@ impl Code {
             Code::AssertionFailed => "assertion-failed",
             Code::ValidatorIssue => "validator-issue",
             Code::AssertionBlocked => "assertion-blocked",
+            Code::CheckPassesOnBase => "check-passes-on-base",
+            Code::CheckCannotRun => "check-cannot-run",
+            Code::AssertionStale => "assertion-stale",
         }
     }
 
     /// Codes that describe validation results rather than the plan itself.
     pub fn is_validation_result(self) -> bool {
-        matches!(self, Code::AssertionFailed | Code::AssertionBlocked | Code::ValidatorIssue)
+        matches!(self, Code::AssertionFailed | Code::AssertionBlocked | Code::ValidatorIssue | Code::AssertionStale)
+    }
+
+    /// Codes that come from running the contract's `Check:` commands on the mission's base
+    /// commit (`missions check --run-checks`, the approval gate, the editor in the background).
+    pub fn is_base_check(self) -> bool {
+        matches!(self, Code::CheckPassesOnBase | Code::CheckCannotRun)
+    }
+
+    /// Codes that only the mission's git repository can give (its base commit's checks, its
+    /// history): a folder outside a repository never gets them.
+    pub fn needs_repository(self) -> bool {
+        self.is_base_check() || self == Code::AssertionStale
     }
 }
 

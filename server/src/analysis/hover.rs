@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::mission::MissionAnalysis;
+use crate::model::proof::{Proof, RunResult, Verdict};
 use crate::model::Feature;
 
 /// Title, body, tool, evidence, check, claiming feature and latest validation status.
@@ -79,14 +80,55 @@ pub fn feature_hover(analysis: &MissionAnalysis, id: &str) -> String {
     if !f.expected_behavior.is_empty() {
         fields.push(format!("*Expected behavior:* {}", f.expected_behavior.iter().map(|b| shortened(b).into_owned()).collect::<Vec<_>>().join("; ")));
     }
+    let mut proof = None;
     match analysis.last_handoff(f) {
         Some(h) => {
             let state = h.file.success_state.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
             fields.push(format!("*Last handoff* (`{}`{state}): {}", h.path, shortened(h.file.handoff.summary())));
+            proof = h.proof.clone();
         }
         None => fields.push("*Last handoff:* none yet".to_string()),
     }
     let _ = write!(out, "\n{}", fields.join("  \n"));
+    if let Some(p) = proof {
+        out.push_str(&proof_text(&p));
+    }
+    out
+}
+
+/// The red-green proof of the last handoff: the verdict, why, and each run on both sides with
+/// its exit code; the output of runs that failed where they had to pass, or passed where they
+/// had to fail.
+fn proof_text(p: &Proof) -> String {
+    let verdict = match p.verdict {
+        Verdict::Proven => "proven",
+        Verdict::Unproven => "unproven",
+        Verdict::Refused => "refused",
+    };
+    let mut out = format!("\n\n*Red-green proof:* **{verdict}**");
+    for reason in &p.reasons {
+        out.push_str(&format!("\n- {}", shortened(reason)));
+    }
+    for (side, label, want) in [(&p.before, "at the start", RunResult::Failed), (&p.after, "at the handoff", RunResult::Passed)] {
+        let Some(side) = side else { continue };
+        let commit = side.commit.get(..10).unwrap_or(&side.commit);
+        for r in &side.runs {
+            let how = match (r.result, r.exit_code) {
+                (RunResult::Absent, _) => "not there yet".to_string(),
+                (RunResult::NoTests, Some(c)) => format!("exit {c}, no test ran"),
+                (_, Some(c)) => format!("exit {c}"),
+                (_, None) => "could not run".to_string(),
+            };
+            out.push_str(&format!("\n- {label} (`{commit}`): `{}`: {how}", r.command));
+            let unexpected = match want {
+                RunResult::Failed => r.result == RunResult::Passed,
+                _ => r.result != RunResult::Passed,
+            };
+            if unexpected && !r.output_tail.trim().is_empty() {
+                out.push_str(&format!("\n\n```text\n{}\n```", shortened(r.output_tail.trim_end())));
+            }
+        }
+    }
     out
 }
 

@@ -20,6 +20,10 @@ pub struct MissionParts {
     pub validation: Option<Arc<ValidationRecords>>,
     /// In file-name order (by time).
     pub handoffs: Arc<Vec<FoundHandoff>>,
+    /// The `Check:` commands' results on the mission's base commit, once they ran.
+    pub base_checks: Option<Arc<super::checks::base::BaseChecks>>,
+    /// The mission's git history, for drift.
+    pub history: Option<Arc<super::drift::History>>,
 }
 
 /// An assertion's latest validation, as hovers and lenses show it.
@@ -74,6 +78,8 @@ impl MissionAnalysis {
             features: parts.features.as_deref(),
             skills: parts.skills.as_deref(),
             validation: parts.validation.as_deref(),
+            base_checks: parts.base_checks.as_deref(),
+            history: parts.history.as_deref(),
         };
         let index = tables.view(input.contract, input.features);
         let diagnostics = checks::check_reusing(&input, &index, same_contract.map(|p| p.diagnostics.as_slice()));

@@ -117,6 +117,8 @@ pub struct ReportInput {
     pub declared_tests: BTreeSet<String>,
     /// Files that could not be read or lines that were skipped, said once in the report.
     pub notes: Vec<String>,
+    /// Passed assertions later commits made stale (`analysis::drift`).
+    pub stale: Vec<String>,
 }
 
 // ---- output -------------------------------------------------------------------------------
@@ -287,6 +289,8 @@ pub struct TurnStats {
 #[serde(rename_all = "camelCase")]
 pub struct ValidationReport {
     pub milestones: Vec<MilestoneRounds>,
+    /// Passed assertions later commits made stale.
+    pub stale_assertions: Vec<String>,
     /// Milestones passed by the end of each round number (1, 2, …).
     pub cumulative_passes: Vec<RoundPasses>,
 }
@@ -908,7 +912,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         features,
         issues: IssuesReport { total: total_issues, by_severity },
         turns,
-        validation: ValidationReport { milestones: milestone_rounds, cumulative_passes },
+        validation: ValidationReport { milestones: milestone_rounds, stale_assertions: input.stale.clone(), cumulative_passes },
         notes,
     }
 }
@@ -1061,7 +1065,9 @@ pub(crate) fn tables(r: &MissionReport) -> Vec<Table> {
     out.push(Table { id: "turns", title: s("Turns per session"), head: vec![s("role"), s("sessions"), s("median"), s("p90"), s("max")], rows, note: None, text_columns: vec![] });
 
     let rows = r.validation.milestones.iter().map(|m| vec![m.name.clone(), m.rounds.to_string(), m.passed_in_round.map_or_else(|| s("not yet"), |p| format!("round {p}"))]).collect();
-    out.push(Table { id: "rounds", title: s("Validation rounds"), head: vec![s("milestone"), s("rounds"), s("passed")], rows, note: None, text_columns: vec![2] });
+    let stale = &r.validation.stale_assertions;
+    let note = (!stale.is_empty()).then(|| format!("{} stale assertion(s), passed before later commits changed their features' files: {}", stale.len(), stale.join(", ")));
+    out.push(Table { id: "rounds", title: s("Validation rounds"), head: vec![s("milestone"), s("rounds"), s("passed")], rows, note, text_columns: vec![2] });
 
     let rows = r.validation.cumulative_passes.iter().map(|p| vec![format!("round {}", p.round), format!("{}/{} milestones passed", p.passed, p.milestones)]).collect();
     out.push(Table { id: "passes", title: s("Milestone passes by round"), head: vec![s("round"), s("passed")], rows, note: None, text_columns: vec![1] });

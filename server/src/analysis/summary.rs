@@ -30,6 +30,10 @@ pub struct MissionSummary {
     /// Assertion count per latest validation status (`passed`, `failed`, `blocked`);
     /// assertions never validated are `pending`.
     pub assertions: BTreeMap<String, usize>,
+    /// Passed assertions a later commit made stale (`analysis::drift`), as git tells; filled
+    /// by the caller that reads git.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<String>,
 }
 
 /// The summary of a mission from its parsed files; `title` is mission.md's first heading.
@@ -57,6 +61,7 @@ pub fn summarize(state: &MissionState, title: Option<&str>, contract: Option<&Co
         features: feature_counts,
         validators: validator_counts,
         assertions: assertion_counts,
+        stale: Vec::new(),
     }
 }
 

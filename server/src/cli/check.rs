@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::analysis::checks::base::BaseChecks;
 use crate::analysis::checks::{self, MissionInput};
+use crate::analysis::drift::History;
+use crate::runner::{base_checks, drift};
 use crate::analysis::position::{ColumnUnit, Positions};
 use crate::analysis::{Diagnostic, DocKind, Severity, Target};
 use crate::model::folder::{self, MissionTexts, CONTRACT_FILE, FEATURES_FILE};
@@ -22,6 +25,8 @@ pub struct CheckOptions {
     pub format: Format,
     pub verbose: bool,
     pub quiet: bool,
+    /// Run the contract's `Check:` commands on the mission's base commit (`--run-checks`).
+    pub run_checks: bool,
 }
 
 /// Exit codes of design §3.
@@ -121,7 +126,8 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
             }
         }
         let before = rows.len();
-        rows.extend(check_texts(&texts, only.as_ref().map(|(d, p)| (*d, p.as_path()))));
+        let facts = RepositoryFacts::gather(&texts, opts, err);
+        rows.extend(check_texts(&texts, only.as_ref().map(|(d, p)| (*d, p.as_path())), &facts));
         tracing::debug!(mission = %dir.display(), diagnostics = rows.len() - before, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "checked mission");
     }
 
@@ -268,8 +274,60 @@ fn classify(path: &Path) -> Result<Vec<Unit>, String> {
     Ok(vec![Unit::File { dir, doc, shown: path.to_path_buf() }])
 }
 
+/// What the mission's git repository says: its history (for drift, always) and, with
+/// `--run-checks`, the `Check:` commands' results on its base commit.
+#[derive(Default)]
+struct RepositoryFacts {
+    history: Option<History>,
+    base_checks: Option<BaseChecks>,
+}
+
+impl RepositoryFacts {
+    fn gather(texts: &MissionTexts, opts: &CheckOptions, err: &mut dyn Write) -> RepositoryFacts {
+        let history = drift::history(&texts.dir, &texts.validation);
+        let base_checks = if opts.run_checks { run_base_checks(texts, opts.quiet, err) } else { None };
+        RepositoryFacts { history, base_checks }
+    }
+}
+
+/// The contract's checks on the mission's base commit: from the cache, the rest run now
+/// (said on stderr unless `--quiet`). `None`, said on stderr, when they cannot run.
+fn run_base_checks(texts: &MissionTexts, quiet: bool, err: &mut dyn Write) -> Option<BaseChecks> {
+    let commands = base_checks::commands(&contract::parse(texts.contract.as_deref()?));
+    if commands.is_empty() {
+        return None;
+    }
+    let base = match base_checks::mission_base(&texts.dir) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = writeln!(err, "missions: warning: {}: the `Check:` commands were not run: {e}", texts.dir.display());
+            return None;
+        }
+    };
+    let opts = base_checks::Options::for_repo(&base.repo);
+    let (_, missing) = base_checks::cached(&base, &commands, opts.timeout);
+    if !missing.is_empty() && !quiet {
+        let _ = writeln!(err, "missions: running {} `Check:` command(s) on {} ({} at a time, at most {} s each)", missing.len(), base.commit.get(..10).unwrap_or(&base.commit), opts.parallel.min(missing.len()), opts.timeout.as_secs());
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "missions: warning: cannot run the `Check:` commands: {e}");
+            return None;
+        }
+    };
+    let cancel = crate::agent::CancellationToken::new();
+    match runtime.block_on(base_checks::check(&base, &texts.dir, &commands, &opts, &cancel, &mut |_, _| {})) {
+        Ok((checks, _)) => Some(checks),
+        Err(e) => {
+            let _ = writeln!(err, "missions: warning: {}: the `Check:` commands were not run: {e}", texts.dir.display());
+            None
+        }
+    }
+}
+
 /// Parses and checks one mission; in single-file mode keeps that file's diagnostics only.
-fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row> {
+fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>, facts: &RepositoryFacts) -> Vec<Row> {
     let (contract_text, features_text) = (texts.contract.as_deref(), texts.features.as_deref());
     // The two documents parse independently: use both cores.
     let (contract, features) = std::thread::scope(|s| {
@@ -282,6 +340,8 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>) -> Vec<Row>
         features: features.as_ref(),
         skills: texts.skills.as_deref(),
         validation: Some(&texts.validation),
+        base_checks: facts.base_checks.as_ref(),
+        history: facts.history.as_ref(),
     };
     let diags = checks::check(&input);
     // The parsed documents are large trees of small allocations and the process is about to

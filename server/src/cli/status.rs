@@ -80,6 +80,9 @@ fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent],
         let _ = writeln!(out, "  validators: {}", counts(&s.validators));
     }
     let _ = writeln!(out, "  assertions: {}", counts(&s.assertions));
+    if !s.stale.is_empty() {
+        let _ = writeln!(out, "  stale:      {} (passed, then later commits changed their features' files; the next validation round checks them again)", s.stale.join(", "));
+    }
     for session in &now.sessions {
         let _ = writeln!(out, "  now:        {}", live::describe_session(session, at));
     }

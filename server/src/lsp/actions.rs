@@ -14,7 +14,7 @@ use super::edits;
 use super::guard::guarded;
 use super::Shared;
 use crate::analysis::fixes::{fixes_for, DocTexts, Fix};
-use crate::analysis::{DocKind, Target};
+use crate::analysis::{Code, DocKind, Target};
 use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, MISSION_FILE};
 
 pub async fn code_actions(shared: &Shared, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
@@ -57,6 +57,9 @@ fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encodin
                 out.push(CodeActionOrCommand::CodeAction(action));
             }
         }
+        if d.code == Code::AssertionStale {
+            out.extend(revalidate(mission, span, &sent).map(CodeActionOrCommand::CodeAction));
+        }
     }
     Some(out)
 }
@@ -90,6 +93,25 @@ fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Url) -> Opti
         command: Some(lsp::Command { title: title.to_string(), command: command.to_string(), arguments: Some(vec![serde_json::Value::String(folder.to_string())]) }),
         ..CodeAction::default()
     }))
+}
+
+/// "Re-validate milestone": a validation round of the milestone of the feature fulfilling the
+/// stale assertion whose heading is at `span` (`missions.validateMilestone`).
+fn revalidate(mission: &MissionSnapshot, span: &crate::model::Span, shown: &lsp::Diagnostic) -> Option<CodeAction> {
+    if !commands::ADVERTISED {
+        return None;
+    }
+    let assertion = mission.analysis.contract()?.assertions.iter().find(|a| &a.id.span == span)?;
+    let milestone = mission.analysis.claiming_feature(&assertion.id.value)?.milestone()?.to_string();
+    let folder = convert::uri_of(&mission.dir)?;
+    let title = format!("Re-validate milestone `{milestone}`");
+    Some(CodeAction {
+        title: title.clone(),
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![shown.clone()]),
+        command: Some(lsp::Command { title, command: commands::VALIDATE_MILESTONE.to_string(), arguments: Some(vec![serde_json::Value::String(folder.to_string()), serde_json::Value::String(milestone)]) }),
+        ..CodeAction::default()
+    })
 }
 
 fn to_action(mission: &MissionSnapshot, fix: Fix, shown: &lsp::Diagnostic, encoding: Encoding, versioned: bool) -> Option<CodeAction> {

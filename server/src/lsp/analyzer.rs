@@ -16,6 +16,7 @@ use tower_lsp::Client;
 use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
 use super::folder::doc_file;
+use super::repository::{Repositories, Request};
 use crate::analysis::mission::{MissionAnalysis, MissionParts};
 use crate::analysis::{Diagnostic, DocKind, Severity, Target};
 use crate::model::folder::{self as model_folder, FoundHandoff, MilestoneRecords, ValidationRecords, HANDOFFS_DIR, LEGACY_HANDOFFS_FILE, VALIDATION_DIR, VALIDATION_STATE_FILE};
@@ -111,6 +112,10 @@ struct MissionCache {
     snapshot: Option<Arc<MissionSnapshot>>,
     /// What the client was last sent, per URI.
     published: BTreeMap<Url, Vec<lsp::Diagnostic>>,
+    /// The repository facts the snapshot was made with (their generation), and when they were
+    /// last asked for (the disk change count, the validation records).
+    facts_generation: u64,
+    facts_asked: Option<(u64, usize)>,
 }
 
 type Publication = (Url, Vec<lsp::Diagnostic>, Option<i32>);
@@ -123,6 +128,8 @@ struct Analyzer {
     missions: HashMap<PathBuf, MissionCache>,
     previous: DocsSnapshot,
     was_ready: bool,
+    /// Drift history and base checks, gathered in the background.
+    repos: Repositories,
 }
 
 /// Which views the client can be told to ask for again (`workspace.codeLens.refreshSupport`,
@@ -138,17 +145,24 @@ const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs until the document owner is gone.
 pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snapshots: watch::Sender<Arc<Snapshot>>, client: Client, encoding: Arc<OnceLock<Encoding>>, refresh: Arc<OnceLock<Refresh>>) {
-    let mut analyzer = Some(Analyzer::default());
+    let repos = Repositories::default();
+    let fresh = || Analyzer { repos: repos.clone(), ..Analyzer::default() };
+    let mut analyzer = Some(fresh());
     let mut disk_seen = Arc::new(BTreeMap::new());
     let mut told_unreadable: std::collections::HashSet<(PathBuf, String)> = std::collections::HashSet::new();
-    while docs.changed().await.is_ok() {
+    loop {
+        // A document event, or new facts from a repository (drift, base checks).
+        tokio::select! {
+            changed = docs.changed() => if changed.is_err() { break },
+            () = repos.changed() => {}
+        }
         let current = docs.borrow_and_update().clone();
         // Files changed on disk (a run's writes) change lenses and hints of documents whose
         // text did not change: the client does not ask for those again by itself.
         let from_disk = current.disk_changes != disk_seen;
         disk_seen = current.disk_changes.clone();
         let encoding = encoding.get().copied().unwrap_or(Encoding::Utf16);
-        let mut state = analyzer.take().unwrap_or_default();
+        let mut state = analyzer.take().unwrap_or_else(fresh);
         let job = tokio::task::spawn_blocking(move || {
             let publications = state.pass(&current, encoding);
             (state, current, publications)
@@ -219,12 +233,14 @@ impl Analyzer {
         let mut out = Vec::new();
         for dir in docs.missions.iter() {
             let on_disk = docs.disk_changes.get(dir) != self.previous.disk_changes.get(dir);
-            let touched = !self.missions.contains_key(dir) || became_ready || on_disk || changed.iter().any(|p| p.starts_with(dir));
+            let new_facts = self.missions.get(dir).is_some_and(|c| c.facts_generation != self.repos.get(dir).0);
+            let touched = !self.missions.contains_key(dir) || became_ready || on_disk || new_facts || changed.iter().any(|p| p.starts_with(dir));
             if !touched {
                 continue;
             }
             let cache = self.missions.entry(dir.clone()).or_default();
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| refresh(cache, dir, docs, encoding, became_ready)));
+            let repos = &self.repos;
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| refresh(cache, dir, docs, encoding, became_ready, repos)));
             match outcome {
                 Ok(publications) => out.extend(publications),
                 Err(_) => {
@@ -262,7 +278,7 @@ fn changed_paths(before: &DocsSnapshot, after: &DocsSnapshot) -> Vec<PathBuf> {
 
 /// Brings one mission up to date; returns its publications (the edited documents always, the
 /// others when their diagnostics changed).
-fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: Encoding, republish_all: bool) -> Vec<Publication> {
+fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: Encoding, republish_all: bool, repos: &Repositories) -> Vec<Publication> {
     let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, |d| contract::parse(&d.text));
     // An edit inside one feature re-parses only that feature (`features::reparse`), found from
     // the range the editor sent when the document owner knows it.
@@ -285,7 +301,18 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
     let skills = model_folder::skill_names(dir);
     let skills_changed = skills != cache.skills;
     cache.skills = skills;
-    let inputs_changed = contract_changed || features_changed || validation_changed || reports_changed || handoffs_changed || skills_changed || cache.snapshot.is_none();
+    // The repository's facts are asked for again when the mission's files change on disk (a
+    // save included: the `Check:` commands run are the saved contract's, never a half-typed
+    // line of a buffer) or its validation records do.
+    let asked = (docs.disk_changes.get(dir).copied().unwrap_or(0), cache.records.as_ref().map_or(0, |r| Arc::as_ptr(r) as usize));
+    if cache.facts_asked != Some(asked) {
+        repos.request(dir, Request { validation: cache.records.clone() });
+        cache.facts_asked = Some(asked);
+    }
+    let (facts_generation, facts) = repos.get(dir);
+    let facts_changed = facts_generation != cache.facts_generation;
+    cache.facts_generation = facts_generation;
+    let inputs_changed = contract_changed || features_changed || validation_changed || reports_changed || handoffs_changed || skills_changed || facts_changed || cache.snapshot.is_none();
     if inputs_changed {
         let parts = MissionParts {
             contract: cache.contract.value.clone(),
@@ -293,6 +320,8 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
             skills: cache.skills.clone(),
             validation: cache.records.clone(),
             handoffs: cache.handoffs.clone(),
+            base_checks: facts.base_checks,
+            history: facts.history,
         };
         // While the contract's parse is the same, its id table and its own diagnostics carry over.
         let analysis = MissionAnalysis::reusing(parts, cache.snapshot.as_ref().map(|s| s.analysis.as_ref()));

@@ -45,6 +45,7 @@ mod mission_task;
 mod questions;
 mod rename;
 mod reply;
+mod repository;
 mod settings;
 mod status;
 mod symbols;

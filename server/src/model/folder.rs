@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::features::ValidatorKind;
+use super::proof::Proof;
 use super::records::{self, Flow, HandoffFile, Loaded, MissionState, Review, ScrutinySynthesis, UserTestingSynthesis, ValidationState};
 
 pub const CONTRACT_FILE: &str = "validation-contract.md";
@@ -20,6 +21,10 @@ pub const WORKING_DIRECTORY_FILE: &str = "working_directory.txt";
 pub const PROGRESS_LOG_FILE: &str = "progress_log.jsonl";
 pub const TRANSCRIPTS_FILE: &str = "worker-transcripts.jsonl";
 pub const HANDOFFS_DIR: &str = "handoffs";
+/// The red-green proofs of handoffs, one file each, named as its handoff. Not inside the
+/// handoff file: droid reads handoffs against its schema and promises nothing about keys it
+/// does not know, while it ignores a folder it does not know.
+pub const PROOFS_DIR: &str = "proofs";
 /// droid's older single-file handoff log: read, never written.
 pub const LEGACY_HANDOFFS_FILE: &str = "handoffs.jsonl";
 pub const SKILLS_DIR: &str = "skills";
@@ -340,6 +345,18 @@ pub struct FoundHandoff {
     /// Relative to the mission folder (`handoffs/<name>.json`, or `handoffs.jsonl` for the legacy log).
     pub path: String,
     pub file: HandoffFile,
+    /// Its red-green proof (`proofs/<name>.json`), when the runner made one.
+    pub proof: Option<Proof>,
+}
+
+/// Where the proof of a handoff lives.
+pub fn proof_file(dir: &Path, handoff: &HandoffFile) -> PathBuf {
+    dir.join(PROOFS_DIR).join(handoff_file_name(&handoff.timestamp, &handoff.feature_id, &handoff.worker_session_id))
+}
+
+/// The proof of a handoff, when there is one that reads.
+pub fn read_proof(dir: &Path, handoff: &HandoffFile) -> Option<Proof> {
+    read_record(&proof_file(dir, handoff), "a proof", &mut Vec::new())
 }
 
 /// Every handoff of the mission: `handoffs/*.json` in file-name order (so by time), then the
@@ -358,13 +375,14 @@ pub fn read_handoffs(dir: &Path) -> (Vec<FoundHandoff>, Vec<(PathBuf, String)>) 
                 if file.feature_id.is_empty() {
                     file.feature_id = parts.next().unwrap_or_default().to_string();
                 }
-                found.push(FoundHandoff { path: format!("{HANDOFFS_DIR}/{name}"), file });
+                let proof = read_record(&dir.join(PROOFS_DIR).join(&name), "a proof", &mut errors);
+                found.push(FoundHandoff { path: format!("{HANDOFFS_DIR}/{name}"), file, proof });
             }
         }
     }
     if let Ok(bytes) = fs::read(dir.join(LEGACY_HANDOFFS_FILE)) {
         let (lines, bad) = records::parse_jsonl::<HandoffFile>(&bytes);
-        found.extend(lines.into_iter().map(|file| FoundHandoff { path: LEGACY_HANDOFFS_FILE.to_string(), file }));
+        found.extend(lines.into_iter().map(|file| FoundHandoff { path: LEGACY_HANDOFFS_FILE.to_string(), file, proof: None }));
         errors.extend(bad.into_iter().map(|b| (dir.join(LEGACY_HANDOFFS_FILE), b)));
     }
     (found, errors)

@@ -9,7 +9,9 @@ pub mod ids;
 pub mod json;
 pub mod lines;
 pub mod persist;
+pub mod proof;
 pub mod records;
+pub mod services;
 pub mod span;
 pub mod timestamp;
 

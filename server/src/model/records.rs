@@ -367,6 +367,10 @@ pub struct AssertionState {
     /// Ours: evidence files, relative to the mission folder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
+    /// Ours: the commit the validation that set it ran on (later commits may make a passed
+    /// assertion stale: `analysis::drift`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validated_at_commit: Option<String>,
 }
 
 impl AssertionState {

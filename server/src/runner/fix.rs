@@ -32,7 +32,16 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     let known: HashSet<String> = active.known.iter().cloned().collect();
     let plan_problems = crate::agent::final_tool::lint_plan(&ctx.mission).err().map(|p| p.for_person(&ctx.mission));
     let records = validate::load_records(&ctx.mission);
-    let failing: Vec<(String, String, String)> = schedule::milestone_assertions(&before.file, milestone)
+    // The milestone's own assertions, and the stale ones of earlier milestones its round
+    // validated again (its user-testing report names them).
+    let mut ids: Vec<&str> = schedule::milestone_assertions(&before.file, milestone);
+    let reported = records.milestone(milestone).and_then(|m| m.user_testing.as_ref());
+    for id in reported.into_iter().flat_map(|u| u.failed_assertions.iter().map(|f| f.id.as_str()).chain(u.blocked_assertions.iter().map(|b| b.id.as_str()))) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let failing: Vec<(String, String, String)> = ids
         .into_iter()
         .filter_map(|id| {
             let status = crate::analysis::summary::assertion_status(Some(&records), id);

@@ -36,6 +36,15 @@ pub fn wrap(args: &Value, feature_id: &str, session_id: &str, milestone: Option<
 }
 
 /// Writes the handoff once (droid never overwrites one); the path relative to the mission.
+/// Writes a handoff's red-green proof beside it (before the handoff: a handoff on disk is
+/// settled from its files, so its proof must already be there).
+pub fn write_proof(mission: &Path, file: &HandoffFile, proof: &crate::model::proof::Proof) -> Result<(), String> {
+    let path = folder::proof_file(mission, file);
+    let dir = mission.join(folder::PROOFS_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    persist::write_json_atomic(&path, proof).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 pub fn write(mission: &Path, file: &HandoffFile) -> Result<String, String> {
     let name = folder::handoff_file_name(&file.timestamp, &file.feature_id, &file.worker_session_id);
     let dir = mission.join(HANDOFFS_DIR);

@@ -112,7 +112,7 @@ fn held_message(pid: u32, by: Option<&str>, mission: Option<&str>) -> String {
 
 /// Whether `pid` is alive and (where /proc tells) still a `missions` process, so a pid the
 /// system reused for something else does not keep a dead runner's lock.
-fn is_runner_alive(pid: u32) -> bool {
+pub(crate) fn is_runner_alive(pid: u32) -> bool {
     if pid == 0 || pid == std::process::id() {
         return pid != 0;
     }

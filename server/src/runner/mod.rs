@@ -3,8 +3,10 @@
 //! fix features, halt and resume).
 
 pub mod agents;
+pub mod base_checks;
 pub mod context;
 pub mod demo;
+pub mod drift;
 pub mod events;
 pub mod failpoint;
 pub mod fix;
@@ -16,10 +18,12 @@ pub mod lock;
 pub mod new;
 pub mod plan;
 pub mod progress;
+pub mod proof;
 pub mod queue;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod scratch;
 pub mod signals;
 pub mod state;
 pub mod summary;

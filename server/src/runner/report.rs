@@ -77,6 +77,7 @@ pub fn load(dir: &Path) -> ReportInput {
     let prices = read_prices(dir, &mut note);
     let diff = read_diff(dir, state.as_ref(), features.as_ref());
 
+    input.stale = super::drift::stale(dir).into_iter().map(|s| s.assertion).collect();
     input.events = events::read_all(dir);
     input.title = folder::mission_title(dir);
     input.validation = validation;

@@ -21,7 +21,7 @@ use super::validate;
 use super::worker;
 use super::worktree;
 use crate::agent::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
-use crate::agent::final_tool::lint_plan;
+use crate::agent::final_tool::lint_plan_with;
 use crate::agent::CancellationToken;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};
 use crate::model::records::MissionStatus;
@@ -235,10 +235,44 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
             return Ok(RunResult::new(EXIT_USAGE, reason));
         }
     }
-    if let Err(result) = start(opts, ctx, auto_approve) {
+    // A plan waiting for approval: its `Check:` commands run on the base first, so a vacuous
+    // one is shown before anyone approves it.
+    let base_checks = if needs_approval(ctx.state.status(), &PlanRecord::read(&ctx.mission)) { plan_base_checks(ctx).await } else { None };
+    if let Err(result) = start(opts, ctx, auto_approve, base_checks.as_ref()) {
         return Ok(result);
     }
     drive(ctx, &opts.target).await
+}
+
+/// The plan's `Check:` commands on the commit the mission starts from (cached by command and
+/// commit), for the approval gate; `None` when there are none or they cannot run (said).
+async fn plan_base_checks(ctx: &mut Ctx) -> Option<crate::analysis::checks::base::BaseChecks> {
+    use super::base_checks;
+    let text = folder::read_text(&ctx.mission.join(CONTRACT_FILE)).ok()?;
+    let commands = base_checks::commands(&crate::model::contract::parse(&text));
+    if commands.is_empty() {
+        return None;
+    }
+    let base = match base_checks::mission_base(&ctx.mission) {
+        Ok(b) => b,
+        Err(e) => {
+            ctx.progress.update(Update::Note(&format!("the `Check:` commands were not run on the base: {e}")));
+            return None;
+        }
+    };
+    let options = base_checks::Options::from_config(Some(&ctx.agents.config));
+    let (_, missing) = base_checks::cached(&base, &commands, options.timeout);
+    if !missing.is_empty() {
+        ctx.progress.update(Update::Note(&format!("running {} `Check:` command(s) on the base commit {} before the plan is approved", missing.len(), base.commit.get(..10).unwrap_or(&base.commit))));
+    }
+    let cancel = ctx.cancel.clone();
+    match base_checks::check(&base, &ctx.mission, &commands, &options, &cancel, &mut |_, _| {}).await {
+        Ok((checks, _)) => Some(checks),
+        Err(e) => {
+            ctx.progress.update(Update::Note(&format!("the `Check:` commands were not run on the base: {e}")));
+            None
+        }
+    }
 }
 
 /// Reads what a run needs: the state, the repository, missions.toml and the agents.
@@ -342,7 +376,7 @@ fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore,
 /// the mission's branch. The person's work is never destroyed: when HEAD is elsewhere, the
 /// dirty check comes before the checkout, and an interrupted worker's leftovers are cleared
 /// only on the mission branch, set aside (a stash, a ref) rather than deleted.
-fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), RunResult> {
+fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Option<&crate::analysis::checks::base::BaseChecks>) -> Result<(), RunResult> {
     let usage = |m: String| RunResult::new(EXIT_USAGE, m);
     let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
     let rerun = ctx.rerun("--yes");
@@ -350,18 +384,34 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<(), Run
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
     // A fix session cut between two of its edits leaves a plan that may not lint: it runs
     // again first and must leave the plan clean (`submit_plan` lints), so it is not refused.
-    if let Err(problem) = lint_plan(mission) {
-        if state.active_fix().is_none() {
-            return Err(usage(problem.for_person(mission)));
+    let warnings = match lint_plan_with(mission, base_checks) {
+        Ok(warnings) => warnings,
+        Err(problem) if state.active_fix().is_none() => return Err(usage(problem.for_person(mission))),
+        Err(_) => {
+            progress.update(Update::Note("features.json does not lint: an interrupted fix session left it so; a fresh fix session repairs it first"));
+            Vec::new()
         }
-        progress.update(Update::Note("features.json does not lint: an interrupted fix session left it so; a fresh fix session repairs it first"));
-    }
+    };
+    // Checks that prove nothing yet (they pass on the base, or cannot run): said at approval.
+    let vacuous: Vec<String> = warnings.into_iter().filter(|w| w.contains("[check-passes-on-base]") || w.contains("[check-cannot-run]")).collect();
     let approving = needs_approval(state.status(), &PlanRecord::read(mission));
+    if approving && !vacuous.is_empty() {
+        journal.log("plan_checks", json!({"warnings": vacuous})).map_err(|e| internal(e.to_string()))?;
+    }
     if approving && !(opts.yes || auto_approve) {
         state.set_status(MissionStatus::AwaitingApproval);
         state.save().map_err(|e| internal(e.to_string()))?;
         journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
-        return Err(RunResult::new(EXIT_WAITING, format!("the plan is ready for review ({} and {} in {}); run `{rerun}` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display())));
+        let mut message = format!("the plan is ready for review ({} and {} in {}); run `{rerun}` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display());
+        if !vacuous.is_empty() {
+            message.push_str(&format!("\n{} `Check:` command(s) prove nothing yet:\n  {}", vacuous.len(), vacuous.join("\n  ")));
+        }
+        return Err(RunResult::new(EXIT_WAITING, message));
+    }
+    if approving {
+        for w in &vacuous {
+            progress.update(Update::Note(w));
+        }
     }
     // Every assertion gets its entry (pending), as droid's planner writes validation-state.json.
     super::validate::ensure_state(mission).map_err(usage)?;
@@ -625,8 +675,15 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             }
             Target::Feature(id) => Next::Feature(schedule::runnable_feature(&queue.file, id)?),
             Target::Milestone(m) => {
-                if !queue.file.features.iter().any(|f| f.milestone() == Some(m.as_str()) && f.is_validator()) {
+                let validators: Vec<&crate::model::Feature> = queue.file.features.iter().filter(|f| f.milestone() == Some(m.as_str()) && f.is_validator()).map(|f| &**f).collect();
+                if validators.is_empty() {
                     validate::trigger(ctx, m)?;
+                } else if validators.iter().all(|v| v.is_done()) {
+                    // Validated before (a person asks again, e.g. for stale assertions): its
+                    // validators run once more.
+                    for v in validators.iter().filter_map(|v| v.id()) {
+                        queue::back_to_pending(&ctx.mission, v)?;
+                    }
                 }
                 Next::Validate(m.clone())
             }

@@ -219,7 +219,7 @@ mod tests {
     }
 
     fn handoff(feature: &str, at: &str, state: &str) -> FoundHandoff {
-        FoundHandoff { path: format!("handoffs/{at}__{feature}__s.json"), file: HandoffFile { timestamp: at.into(), feature_id: feature.into(), worker_session_id: format!("s-{feature}-{at}"), success_state: Some(state.into()), ..Default::default() } }
+        FoundHandoff { path: format!("handoffs/{at}__{feature}__s.json"), file: HandoffFile { timestamp: at.into(), feature_id: feature.into(), worker_session_id: format!("s-{feature}-{at}"), success_state: Some(state.into()), ..Default::default() }, proof: None }
     }
 
     fn passed(ids: &[&str]) -> ValidationRecords {

@@ -32,6 +32,17 @@ pub struct ActiveFeature {
     /// directory itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<String>,
+    /// The commit the feature's first session started from (its retry starts later): the red
+    /// side of its red-green proof. `None` in a state written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_base: Option<String>,
+}
+
+impl ActiveFeature {
+    /// Where the feature's work began: its first session's start commit.
+    pub fn feature_start(&self) -> &str {
+        self.feature_base.as_deref().unwrap_or(&self.base_commit)
+    }
 }
 
 /// A validation round in progress: the validators of `milestone` whose handoff is newer than
@@ -42,6 +53,10 @@ pub struct ActiveRound {
     pub milestone: String,
     pub round: u32,
     pub started_at: String,
+    /// Passed assertions of other milestones that later commits made stale
+    /// (`analysis::drift`): this round validates them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revalidate: Vec<String>,
 }
 
 /// An orchestrator's fix session in progress: a resume runs it again, and lets the plan not
@@ -239,11 +254,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(STATE_FILE), r#"{"missionId":"mis_1","state":"running","workingDirectory":"/r","createdAt":"a","updatedAt":"b","initialFeatureCount":3}"#).unwrap();
         let mut s = load(dir.path());
-        let active = ActiveFeature { feature_id: "f".into(), session_id: "s".into(), base_commit: "abc".into(), attempt: 1, note: None, worktree: None };
+        let active = ActiveFeature { feature_id: "f".into(), session_id: "s".into(), base_commit: "abc".into(), attempt: 1, note: None, worktree: None, feature_base: None };
         s.set_active_feature(Some(&active));
         s.set_milestone_base("m", "abc");
         s.set_milestone_base("m", "later");
-        s.set_active_round(Some(&ActiveRound { milestone: "m".into(), round: 2, started_at: "t".into() }));
+        s.set_active_round(Some(&ActiveRound { milestone: "m".into(), round: 2, started_at: "t".into(), revalidate: Vec::new() }));
         s.set_status(MissionStatus::Validating);
         s.save().unwrap();
         let text = std::fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
@@ -264,7 +279,7 @@ mod tests {
         let mut s = load(dir.path());
         let old = s.active_features();
         assert_eq!((old[0].feature_id.as_str(), old[0].attempt, old[0].worktree.as_deref()), ("old", 2, None));
-        let wt = |id: &str| ActiveFeature { feature_id: id.into(), session_id: format!("s-{id}"), base_commit: "c1".into(), attempt: 1, note: None, worktree: Some(format!("/m/worktrees/{id}")) };
+        let wt = |id: &str| ActiveFeature { feature_id: id.into(), session_id: format!("s-{id}"), base_commit: "c1".into(), attempt: 1, note: None, worktree: Some(format!("/m/worktrees/{id}")), feature_base: Some("c0".into()) };
         s.set_active_features(&[wt("a"), wt("b")]);
         s.save().unwrap();
         let mut again = load(dir.path());

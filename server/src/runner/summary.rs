@@ -38,7 +38,8 @@ pub fn on_disk(dir: &Path) -> Result<OnDisk, String> {
     let c = texts.contract.as_deref().map(contract::parse);
     let f = texts.features.as_deref().map(features::parse);
     let title = folder::mission_title(dir);
-    let summary = summarize(&state, title.as_deref(), c.as_ref(), f.as_ref(), Some(&texts.validation));
+    let mut summary = summarize(&state, title.as_deref(), c.as_ref(), f.as_ref(), Some(&texts.validation));
+    summary.stale = super::drift::stale(dir).into_iter().map(|s| s.assertion).collect();
     let mut unreadable = texts.errors;
     // A handoff droid was writing when it stopped (its writes are not atomic) is named.
     unreadable.extend(folder::read_handoffs(dir).1);

@@ -100,7 +100,8 @@ pub async fn validate(ctx: &mut Ctx, milestone: &str) -> Result<Step, String> {
         Some(r) => r,
         None => {
             let latest = records.milestone(milestone).map_or(0, crate::analysis::summary::latest_round);
-            ActiveRound { milestone: milestone.to_string(), round: latest + 1, started_at: now_rfc3339() }
+            let revalidate = stale_elsewhere(ctx, milestone)?;
+            ActiveRound { milestone: milestone.to_string(), round: latest + 1, started_at: now_rfc3339(), revalidate }
         }
     };
     ctx.state.set_status(MissionStatus::Validating);
@@ -204,7 +205,7 @@ async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id
         .collect();
     let (found, _) = folder::read_handoffs(&ctx.mission);
     let handoff_paths: Vec<(String, String)> = work.iter().filter_map(|(f, _)| Some((f.clone(), schedule::latest_handoff(&found, f)?.path.clone()))).collect();
-    let texts = assertion_texts(&ctx.mission, &queue, milestone)?;
+    let texts = assertion_texts(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let base = ctx.state.milestone_base(milestone);
     let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &[], features: &work, handoffs: &handoff_paths, base_commit: base.as_deref() };
     let task = context::scrutiny_task(&c);
@@ -217,11 +218,11 @@ async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id
 /// when cancelled.
 async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<Option<(SessionOutcome, Vec<CheckResult>)>, String> {
     let queue = Queue::load(&ctx.mission)?;
-    let ids = ordered_assertions(&ctx.mission, &queue, milestone)?;
+    let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
     let checks: Vec<(String, String)> = ids.iter().filter_map(|id| Some((id.clone(), contract.assertion(id)?.check.as_ref()?.value.clone()))).collect();
     let Some(check_results) = run_checks(ctx, milestone, round, &checks).await else { return Ok(None) };
-    let texts = assertion_texts(&ctx.mission, &queue, milestone)?;
+    let texts = assertion_texts(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &check_results, features: &[], handoffs: &[], base_commit: None };
     let task = context::user_testing_task(&c);
     let mut handler = OnlyThese { field: "assertions", key: "id", ids };
@@ -230,18 +231,41 @@ async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, sessio
     Ok(Some((outcome, check_results)))
 }
 
-/// The milestone's assertion ids in the contract's order.
-fn ordered_assertions(mission: &Path, queue: &Queue, milestone: &str) -> Result<Vec<String>, String> {
+/// Passed assertions of milestones other than `milestone` that later commits made stale
+/// (`analysis::drift`), logged (`assertions_stale`): the round about to start validates them
+/// again with its own.
+fn stale_elsewhere(ctx: &mut Ctx, milestone: &str) -> Result<Vec<String>, String> {
+    let records = load_records(&ctx.mission);
+    let Some(history) = super::drift::history(&ctx.mission, &records) else { return Ok(Vec::new()) };
+    let queue = Queue::load(&ctx.mission)?;
+    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    let own = schedule::milestone_assertions(&queue.file, milestone);
+    let stale: Vec<_> = crate::analysis::drift::stale_assertions(&history, &contract, &queue.file, records.state.as_ref()).into_iter().filter(|s| !own.contains(&s.assertion.as_str())).collect();
+    if !stale.is_empty() {
+        let details: Vec<Value> = stale.iter().map(|s| json!({"id": s.assertion, "featureId": s.feature, "commitId": s.commit, "files": s.files, "reason": s.describe()})).collect();
+        ctx.log("assertions_stale", json!({"milestone": milestone, "assertions": details}))?;
+    }
+    Ok(stale.into_iter().map(|s| s.assertion).collect())
+}
+
+/// The assertions the round in progress validates besides its milestone's own.
+fn revalidated(ctx: &Ctx) -> Vec<String> {
+    ctx.state.active_round().map(|r| r.revalidate).unwrap_or_default()
+}
+
+/// The milestone's assertion ids, then the stale ones `extra` adds, in the contract's order.
+fn ordered_assertions(mission: &Path, queue: &Queue, milestone: &str, extra: &[String]) -> Result<Vec<String>, String> {
     let contract = contract::parse(&folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
     let mut ids: Vec<String> = schedule::milestone_assertions(&queue.file, milestone).into_iter().map(str::to_string).collect();
+    ids.extend(extra.iter().filter(|id| !ids.contains(id)).cloned().collect::<Vec<_>>());
     ids.sort_by_key(|id| contract.assertions.iter().position(|a| &a.id.value == id).unwrap_or(usize::MAX));
     Ok(ids)
 }
 
-fn assertion_texts(mission: &Path, queue: &Queue, milestone: &str) -> Result<Vec<String>, String> {
+fn assertion_texts(mission: &Path, queue: &Queue, milestone: &str, extra: &[String]) -> Result<Vec<String>, String> {
     let text = folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?;
     let contract = contract::parse(&text);
-    Ok(ordered_assertions(mission, queue, milestone)?.iter().map(|id| contract.assertion(id).map_or_else(|| format!("### {id}"), |a| context::assertion_text(&text, a))).collect())
+    Ok(ordered_assertions(mission, queue, milestone, extra)?.iter().map(|id| contract.assertion(id).map_or_else(|| format!("### {id}"), |a| context::assertion_text(&text, a))).collect())
 }
 
 /// The result of one `Check:` command.
@@ -363,7 +387,7 @@ fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str,
 /// `Check:` results over its word; the verdict and its handoff.
 fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value, checks: &[CheckResult]) -> Result<(Verdict, HandoffFile), String> {
     let queue = Queue::load(&ctx.mission)?;
-    let ids = ordered_assertions(&ctx.mission, &queue, milestone)?;
+    let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let dir = report_dir(&ctx.mission, milestone, ValidatorKind::UserTesting);
     let flows_dir = dir.join("flows");
     std::fs::create_dir_all(&flows_dir).map_err(|e| format!("cannot create {}: {e}", flows_dir.display()))?;
@@ -422,7 +446,9 @@ fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &
         }
         results.push((id.clone(), status, reason, evidence));
     }
-    // validation-state.json: droid's statuses (blocked is `failed` with the reason).
+    // validation-state.json: droid's statuses (blocked is `failed` with the reason), and the
+    // commit validated (later commits may make a passed assertion stale).
+    let head = super::git::head(&ctx.repo).ok();
     let path = ctx.mission.join(VALIDATION_STATE_FILE);
     let mut state = load_records(&ctx.mission).state.unwrap_or_default();
     for (id, status, reason, evidence) in &results {
@@ -435,6 +461,7 @@ fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &
             blocked: *status == "blocked",
             round: Some(round),
             evidence: evidence.clone(),
+            validated_at_commit: head.clone(),
         };
     }
     write_json_atomic(&path, &state).map_err(|e| format!("cannot write {VALIDATION_STATE_FILE}: {e}"))?;

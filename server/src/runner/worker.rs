@@ -17,10 +17,12 @@ use super::progress::{ToolFeed, Update};
 use super::queue::{self, Queue};
 use super::run::{Ctx, Step};
 use super::state::ActiveFeature;
+use super::proof::{self, Proof};
 use super::verify::verify_completion;
 use super::worktree::{self, Worktree};
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
 use crate::agent::session::{NoSessionObserver, SessionEnd, SessionOutcome};
+use crate::agent::tools::{CommandSettings, WritePolicy};
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::contract;
@@ -44,14 +46,14 @@ pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String
         Some(active) => match handoffs::of_session(&ctx.mission, &active.session_id) {
             Some(handoff) => match settle(ctx, &active, &handoff, None)? {
                 Settled::Done(step) => return Ok(step),
-                Settled::Retry(note) => (active.attempt + 1, Some(note)),
+                Settled::Retry(note) => Attempt { n: active.attempt + 1, note: Some(note), feature_base: Some(active.feature_start().to_string()) },
             },
             None => {
                 interrupted(ctx, &active)?;
-                (active.attempt, active.note.clone())
+                Attempt { n: active.attempt, note: active.note.clone(), feature_base: active.feature_base.clone() }
             }
         },
-        None => (1, None),
+        None => Attempt { n: 1, note: None, feature_base: None },
     };
     run_attempts(ctx, feature_id, next).await
 }
@@ -67,17 +69,26 @@ pub fn orphan_event(session_id: &str, feature_id: &str) -> Value {
     json!({"workerSessionId": session_id, "spawnId": format!("orphan_{session_id}"), "reason": "the runner stopped before the session handed off; its uncommitted work was set aside", "failureReason": "worker_exited_without_handoff", "featureId": feature_id})
 }
 
-/// Runs sessions of `feature_id` in the working directory from attempt `next.0` (told
-/// `next.1` about the previous one) until the feature settles.
-async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: (u32, Option<String>)) -> Result<Step, String> {
+/// A worker session to run: its number for the feature, what it is told about the previous
+/// one, and where the feature's work began (`None`: at this session's start).
+struct Attempt {
+    n: u32,
+    note: Option<String>,
+    feature_base: Option<String>,
+}
+
+/// Runs sessions of `feature_id` in the working directory from attempt `next` until the
+/// feature settles.
+async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Result<Step, String> {
     loop {
-        let (attempt, note) = next;
+        let Attempt { n: attempt, note, feature_base } = next;
         let queue = Queue::load(&ctx.mission)?;
         let feature = queue.feature(feature_id).ok_or_else(|| format!("feature `{feature_id}` is no longer in features.json"))?.clone();
         let milestone = feature.milestone().map(str::to_string);
         let base = git::head(&ctx.repo).map_err(|e| e.to_string())?;
         let session_id = new_session_id();
-        let active = ActiveFeature { feature_id: feature_id.to_string(), session_id: session_id.clone(), base_commit: base.clone(), attempt, note: note.clone(), worktree: None };
+        let feature_base = feature_base.unwrap_or_else(|| base.clone());
+        let active = ActiveFeature { feature_id: feature_id.to_string(), session_id: session_id.clone(), base_commit: base.clone(), attempt, note: note.clone(), worktree: None, feature_base: Some(feature_base.clone()) };
         ctx.state.set_active_feature(Some(&active));
         ctx.state.set_status(crate::model::records::MissionStatus::Running);
         ctx.state.state.current_milestone = milestone.clone();
@@ -92,10 +103,18 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: (u32, Option<St
         let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, shared_context: Some(context::worker_shared(&ctx.mission)), details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
         match outcome.end {
             SessionEnd::Finished(ref args) => {
-                let handoff = handed_off(ctx, &outcome, args, feature_id, milestone.as_deref(), &ctx.repo.clone())?;
-                match settle(ctx, &active, &handoff, check.verdict.take())? {
+                let verdict = check.verdict.take();
+                let repo = ctx.repo.clone();
+                let Some(proof) = proof_of(ctx, &feature, &active, &repo, args, verdict.as_ref()).await else {
+                    // Stopped while proving: the session counts as interrupted (a resume sets
+                    // its work aside and runs the feature again).
+                    paused(ctx, &active)?;
+                    return Ok(Step::Pause);
+                };
+                let handoff = handed_off(ctx, &outcome, args, feature_id, milestone.as_deref(), &repo, proof.as_ref())?;
+                match settle(ctx, &active, &handoff, verdict)? {
                     Settled::Done(step) => return Ok(step),
-                    Settled::Retry(note) => next = (attempt + 1, Some(note)),
+                    Settled::Retry(note) => next = Attempt { n: attempt + 1, note: Some(note), feature_base: Some(feature_base.clone()) },
                 }
             }
             SessionEnd::Cancelled => {
@@ -114,7 +133,7 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: (u32, Option<St
                 if attempt >= MAX_ATTEMPTS {
                     return stop(ctx, &active, &reason, true).map(Settled::into_step);
                 }
-                next = (attempt + 1, Some(format!("{reason}. Its changes were discarded; start again from the current commit.")));
+                next = Attempt { n: attempt + 1, note: Some(format!("{reason}. Its changes were discarded; start again from the current commit.")), feature_base: Some(feature_base.clone()) };
             }
         }
     }
@@ -135,11 +154,33 @@ fn begin(ctx: &mut Ctx, feature: &crate::model::Feature, session_id: &str, attem
 }
 
 /// A session that handed off: its handoff file and worker-transcripts.jsonl line.
-fn handed_off(ctx: &mut Ctx, outcome: &SessionOutcome, args: &Value, feature_id: &str, milestone: Option<&str>, repo: &std::path::Path) -> Result<HandoffFile, String> {
+fn handed_off(ctx: &mut Ctx, outcome: &SessionOutcome, args: &Value, feature_id: &str, milestone: Option<&str>, repo: &std::path::Path, proof: Option<&Proof>) -> Result<HandoffFile, String> {
     let handoff = handoffs::wrap(args, feature_id, &outcome.session_id, milestone, repo)?;
+    if let Some(proof) = proof {
+        handoffs::write_proof(&ctx.mission, &handoff, proof)?;
+    }
     handoffs::write(&ctx.mission, &handoff)?;
     handoffs::append_transcript(&ctx.mission, &outcome.session_id, feature_id, milestone, &outcome.skeleton)?;
     Ok(handoff)
+}
+
+/// The red-green proof of a success claim the git facts accepted (`verdict`), run from the
+/// feature's start commit to the handoff's commit in `repo`: `Some(None)` when there is
+/// nothing to prove, `None` when the run was stopped meanwhile.
+async fn proof_of(ctx: &mut Ctx, feature: &crate::model::Feature, active: &ActiveFeature, repo: &std::path::Path, args: &Value, verdict: Option<&Result<String, String>>) -> Option<Option<Proof>> {
+    let Some(Ok(commit)) = verdict else { return Some(None) };
+    if args["successState"].as_str() != Some("success") {
+        return Some(None);
+    }
+    let tests: Vec<(String, Vec<String>)> = serde_json::from_value::<crate::model::records::Tests>(args["tests"].clone()).unwrap_or_default().added.into_iter().map(|t| (t.file, t.cases.into_iter().map(|c| c.name).collect())).collect();
+    let config = &ctx.agents.config;
+    let settings = CommandSettings::from_config(config, WritePolicy::WorkingDirectory).with_git_identity_if_missing(repo);
+    let timeout = std::time::Duration::from_secs(config.limits.command_timeout_s);
+    let cancel = ctx.cancel.clone();
+    ctx.progress.update(Update::Tool { name: "proof", summary: format!("{}: the listed tests at the start commit and at {}", active.feature_id, commit.get(..10).unwrap_or(commit)) });
+    let c = proof::ProofContext { repo, mission: &ctx.mission, settings: &settings, timeout, cancel: &cancel };
+    let proof = proof::prove(&c, active.feature_start(), commit, &tests, !feature.claims().is_empty()).await?;
+    Some(Some(proof))
 }
 
 /// A session that ended without a handoff: droid's `worker_failed`, and its transcript line.
@@ -177,8 +218,20 @@ fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &HandoffFile, verdict:
         "success" => Some(verdict.unwrap_or_else(|| verify_completion(&ctx.repo, &active.base_commit, handoff, ctx.mission_rel.as_deref()))),
         _ => None,
     };
-    let accepted = matches!(verdict, Some(Ok(_)));
+    // Git says the work is there; its tests must also go from red to green.
+    let refused_proof = folder::read_proof(&ctx.mission, handoff).filter(|p| p.verdict == proof::Verdict::Refused);
+    let accepted = matches!(verdict, Some(Ok(_))) && refused_proof.is_none();
     ctx.log("worker_completed", completed_event(handoff, accepted))?;
+    if let (Some(Ok(_)), Some(proof)) = (&verdict, refused_proof) {
+        let reason = format!("its red-green proof failed: {}", proof.reasons.join("; "));
+        ctx.log("handoff_refused", json!({"workerSessionId": active.session_id, "featureId": active.feature_id, "reason": reason, "proof": proof}))?;
+        if active.attempt < MAX_ATTEMPTS {
+            queue::back_to_pending(&ctx.mission, &active.feature_id)?;
+            ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "refused (red-green proof), running it once more" });
+            return Ok(Settled::Retry(proof::for_worker(&proof)));
+        }
+        return stop(ctx, active, &format!("its success claim was refused twice; the last time {reason}"), true);
+    }
     match verdict {
         Some(Ok(commit)) => {
             queue::complete(&ctx.mission, &active.feature_id, &active.session_id)?;
@@ -331,7 +384,7 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
                 return Err(format!("cannot add the worktree of feature {id}: {e}"));
             }
         };
-        let active = ActiveFeature { feature_id: id.clone(), session_id: new_session_id(), base_commit: base.clone(), attempt: 1, note: None, worktree: Some(worktree.path.display().to_string()) };
+        let active = ActiveFeature { feature_id: id.clone(), session_id: new_session_id(), base_commit: base.clone(), attempt: 1, note: None, worktree: Some(worktree.path.display().to_string()), feature_base: Some(base.clone()) };
         let task = build_task(ctx, &queue, id, None)?;
         slots.push(Slot { active, worktree, milestone: feature.milestone().map(str::to_string), task });
     }
@@ -357,8 +410,17 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
         (outcome, check.verdict)
     });
     let ends = futures::future::join_all(sessions).await;
+    // Each success claim git accepted is proven in its worktree before anything is merged.
+    let mut proofs = Vec::new();
+    for (s, (outcome, verdict)) in slots.iter().zip(&ends) {
+        let proof = match (&outcome.end, queue.feature(&s.active.feature_id).cloned()) {
+            (SessionEnd::Finished(args), Some(feature)) => proof_of(ctx, &feature, &s.active, &s.worktree.path, args, verdict.as_ref()).await,
+            _ => Some(None),
+        };
+        proofs.push(proof);
+    }
 
-    let settled = merge_back(ctx, &slots, ends);
+    let settled = merge_back(ctx, &slots, ends, proofs);
     for s in &slots {
         worktree::remove(&ctx.repo, &s.worktree);
     }
@@ -372,7 +434,7 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
         });
     }
     for (id, note) in retries {
-        match run_attempts(ctx, &id, (2, Some(note))).await? {
+        match run_attempts(ctx, &id, Attempt { n: 2, note: Some(note), feature_base: Some(base.clone()) }).await? {
             Step::Continue => {}
             step => return Ok(step),
         }
@@ -384,26 +446,27 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
 /// its worktree and merged. Returns the halts, the features to run once more (with what
 /// their next session is told) and whether the run was paused.
 #[allow(clippy::type_complexity)]
-fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<Result<String, String>>)>) -> Result<(Vec<super::run::Halt>, Vec<(String, String)>, bool), String> {
+fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<Result<String, String>>)>, proofs: Vec<Option<Option<Proof>>>) -> Result<(Vec<super::run::Halt>, Vec<(String, String)>, bool), String> {
     let mut halts = Vec::new();
     let mut retries = Vec::new();
     let mut paused_run = false;
-    for (s, (outcome, verdict)) in slots.iter().zip(ends) {
+    for ((s, (outcome, verdict)), proof) in slots.iter().zip(ends).zip(proofs) {
         let id = s.active.feature_id.as_str();
-        let handoff = match &outcome.end {
-            SessionEnd::Finished(args) => handed_off(ctx, &outcome, args, id, s.milestone.as_deref(), &s.worktree.path)?,
-            SessionEnd::Cancelled => {
+        let handoff = match (&outcome.end, proof) {
+            (SessionEnd::Finished(args), Some(proof)) => handed_off(ctx, &outcome, args, id, s.milestone.as_deref(), &s.worktree.path, proof.as_ref())?,
+            // Stopped while its proof ran: like a session the pause interrupted.
+            (SessionEnd::Finished(_), None) | (SessionEnd::Cancelled, _) => {
                 paused_run = true;
                 paused(ctx, &s.active)?;
                 continue;
             }
-            end @ (SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)) => {
+            (end @ (SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)), _) => {
                 let reason = end.reason();
                 no_handoff(ctx, &s.active, &outcome, &reason)?;
                 halts.push(super::run::Halt { reason: format!("feature {id}: {reason}"), retry_limit: false, feature: Some(id.to_string()) });
                 continue;
             }
-            end => {
+            (end, _) => {
                 // Its worktree (and so its changes) goes; the next session starts afresh.
                 let reason = format!("the worker session ended without a handoff: {}", end.reason());
                 no_handoff(ctx, &s.active, &outcome, &reason)?;
@@ -446,8 +509,9 @@ fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<R
                 }
             }
         }
+        let proven = folder::read_proof(&ctx.mission, &handoff).is_none_or(|p| p.verdict != proof::Verdict::Refused);
         match verdict {
-            Some(Ok(_)) => {
+            Some(Ok(_)) if proven => {
                 ctx.log("worker_completed", completed_event(&handoff, true))?;
                 queue::complete(&ctx.mission, id, &s.active.session_id)?;
                 ctx.progress.update(Update::FeatureFinished { id, outcome: "completed" });

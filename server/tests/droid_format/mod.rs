@@ -450,9 +450,25 @@ fn handoff(v: &Value, out: &mut Vec<String>) {
     }
     one_of(o, "successState", &SUCCESS_STATES, false, out);
     boolean(o, "returnToOrchestrator", false, out);
+    // droid checks handoff files against its schema: nothing of ours goes into one.
+    only_keys(o, &HANDOFF_KEYS, "a handoff file", out);
     match o.get("handoff") {
-        Some(h) => handoff_body(h, out),
+        Some(h) => {
+            if let Some(body) = h.as_object() {
+                only_keys(body, &HANDOFF_BODY_KEYS, "`handoff`", out);
+            }
+            handoff_body(h, out)
+        }
         None => out.push("`handoff` is required".into()),
+    }
+}
+
+const HANDOFF_KEYS: [&str; 9] = ["timestamp", "workerSessionId", "featureId", "milestone", "repoPath", "commitId", "successState", "returnToOrchestrator", "handoff"];
+const HANDOFF_BODY_KEYS: [&str; 7] = ["salientSummary", "whatWasImplemented", "whatWasLeftUndone", "verification", "tests", "discoveredIssues", "skillFeedback"];
+
+fn only_keys(o: &Map<String, Value>, allowed: &[&str], what: &str, out: &mut Vec<String>) {
+    for key in o.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        out.push(format!("{what} has `{key}`, which is not droid's"));
     }
 }
 

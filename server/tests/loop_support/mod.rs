@@ -290,15 +290,22 @@ const BOGUS_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 /// Writes the feature's files (`x-fake.files`), runs the project's tests, commits, and hands
 /// off (droid's EndFeatureRun) with the commit id it read from `git rev-parse HEAD`.
 /// `x-fake.behaviour` bends it: `blocked` (a failure), `partial-once`, `bogus-commit-once`,
-/// `bogus-commit-always`, `quick`.
+/// `bogus-commit-always`, `quick`. For the red-green proof, its first session may write
+/// `x-fake.first_files` instead and list `x-fake.first_tests` as its tests, and
+/// `x-fake.skip_tests` commits without running the project's tests.
 fn worker(c: &Conv) -> Vec<(String, Value)> {
     let feature = feature_of(&c.first_user);
     let id = feature["id"].as_str().unwrap_or("?").to_string();
     let fake = &feature["x-fake"];
     let behaviour = fake["behaviour"].as_str().unwrap_or("");
     let retry = c.first_user.contains("## The previous session of this feature");
-    let files: Vec<(String, String)> = fake["files"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
-    let tests: Vec<Value> = files.iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("tests/")).map(|p| json!({"file": p, "cases": [{"name": "main", "verifies": format!("{id} behaves as its assertions say")}]})).collect();
+    let written = if !retry && fake["first_files"].is_object() { &fake["first_files"] } else { &fake["files"] };
+    let files: Vec<(String, String)> = written.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
+    let mut test_files: Vec<String> = files.iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("tests/")).collect();
+    if let (false, Some(listed)) = (retry, fake["first_tests"].as_array()) {
+        test_files = listed.iter().filter_map(|t| t.as_str().map(str::to_string)).collect();
+    }
+    let tests: Vec<Value> = test_files.into_iter().map(|p| json!({"file": p, "cases": [{"name": "main", "verifies": format!("{id} behaves as its assertions say")}]})).collect();
     let handoff = |state: &str, commit: Option<&str>| {
         let mut h = json!({"successState": state, "returnToOrchestrator": state != "success", "salientSummary": format!("{id}: handed off as {state} after running sh test.sh."),
             "whatWasImplemented": format!("Wrote {} for feature {id}, test-first, and ran the project's tests.", files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")),
@@ -324,7 +331,7 @@ fn worker(c: &Conv) -> Vec<(String, Value)> {
             let written: Vec<&(String, String)> = if partial_now { files.iter().take(1).collect() } else { files.iter().collect() };
             let mut calls: Vec<(String, Value)> = written.iter().map(|(p, content)| call("write_file", json!({"path": p, "content": content}))).collect();
             // `quick` skips the project's tests (the overhead measurement's worker only commits).
-            let test = if behaviour == "quick" { "" } else { "sh test.sh && " };
+            let test = if behaviour == "quick" || fake["skip_tests"] == true { "" } else { "sh test.sh && " };
             calls.push(call("bash", json!({"command": format!("{test}git add -A && git commit -qm '{id}' && git rev-parse HEAD"), "timeout_s": 60})));
             calls
         }

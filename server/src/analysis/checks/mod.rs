@@ -1,8 +1,10 @@
 //! The cross-document checks of design §3. Pure: parsed documents in, diagnostics out.
 
+pub mod base;
 mod claims;
 mod contract;
 mod dependencies;
+mod drift;
 mod features;
 mod validation;
 
@@ -21,6 +23,10 @@ pub struct MissionInput<'a> {
     pub skills: Option<&'a [String]>,
     /// validation-state.json and the validators' reports.
     pub validation: Option<&'a ValidationRecords>,
+    /// The `Check:` commands' results on the mission's base commit, when they were run.
+    pub base_checks: Option<&'a base::BaseChecks>,
+    /// The mission's git history, for drift (`assertion-stale`), when it could be read.
+    pub history: Option<&'a crate::analysis::drift::History>,
 }
 
 /// Every diagnostic of the mission, in a stable order (document, position, code).
@@ -67,6 +73,12 @@ fn check_across(input: &MissionInput, index: &MissionIndex, mut out: Vec<Diagnos
     claims::check(index, &mut out);
     if let Some(v) = input.validation {
         validation::check(v, index, &mut out);
+        if let Some(h) = input.history {
+            drift::check(h, v, index, &mut out);
+        }
+    }
+    if let (Some(c), Some(b)) = (input.contract, input.base_checks) {
+        base::check(c, b, &mut out);
     }
     sort(&mut out);
     bound(out)
@@ -198,10 +210,10 @@ mod tests {
         ];
         let parsed: Vec<_> = queues.iter().map(|q| features::parse(q)).collect();
         for before in &parsed {
-            let first = check(&MissionInput { contract: Some(&c), features: Some(before), skills: None, validation: Some(&v) });
+            let first = check(&MissionInput { contract: Some(&c), features: Some(before), skills: None, validation: Some(&v), ..Default::default() });
             assert!(first.iter().any(super::contract::produced_here));
             for after in &parsed {
-                let input = MissionInput { contract: Some(&c), features: Some(after), skills: None, validation: Some(&v) };
+                let input = MissionInput { contract: Some(&c), features: Some(after), skills: None, validation: Some(&v), ..Default::default() };
                 let tables = MissionTables::build(input.contract, input.features, None);
                 assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)), check(&input));
             }
@@ -209,7 +221,7 @@ mod tests {
         // An earlier check cut at the bound is no source of the contract's own diagnostics.
         let big: String = (0..MAX_PER_CODE + 500).map(|i| format!("### VAL-A-{i:04}: x\nTool: terminal\n\n")).collect();
         let big = contract::parse(&big);
-        let input = MissionInput { contract: Some(&big), features: Some(&parsed[0]), skills: None, validation: None };
+        let input = MissionInput { contract: Some(&big), features: Some(&parsed[0]), skills: None, validation: None, ..Default::default() };
         let first = check(&input);
         let missing: Vec<&Diagnostic> = first.iter().filter(|d| d.code == Code::MissingField).collect();
         assert_eq!(missing.len(), MAX_PER_CODE + 1);
@@ -217,7 +229,7 @@ mod tests {
         let tables = MissionTables::build(input.contract, input.features, None);
         assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)), first);
         // Without an earlier check, or without a contract, it is `check`.
-        let input = MissionInput { contract: None, features: Some(&parsed[0]), skills: None, validation: None };
+        let input = MissionInput { contract: None, features: Some(&parsed[0]), skills: None, validation: None, ..Default::default() };
         let tables = MissionTables::build(input.contract, input.features, None);
         assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&[])), check(&input));
     }
