@@ -9,14 +9,27 @@ use missions::cli::check::{self, CheckOptions, Format};
 #[derive(Parser)]
 #[command(name = "missions", version, about = "Runs long, multi-agent software projects (\"missions\"): a validation contract first, then a feature queue, fresh workers, independent validators.", long_about = None)]
 struct Cli {
-    /// Print less: only results and errors.
-    #[arg(long, short, global = true)]
-    quiet: bool,
-    /// Print more (for `check`: include hints).
-    #[arg(long, short, global = true)]
-    verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--quiet`, for the commands that print more than their result.
+#[derive(clap::Args)]
+struct Quiet {
+    /// Print less: only results and errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// `--quiet` and `--verbose` of `run` and `demo`.
+#[derive(clap::Args)]
+struct RunVerbosity {
+    /// Print only the outcome and errors.
+    #[arg(long, short, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print every tool call the agents make, besides the progress.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -29,6 +42,11 @@ enum Command {
         /// Output format: `text` lines or a `json` array of {path, range, severity, code, message} (LSP ranges: 0-based lines, UTF-16 columns).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Also print hints (`unknown-tool`), which are left out by default.
+        #[arg(long, short)]
+        verbose: bool,
+        #[command(flatten)]
+        quiet: Quiet,
         /// Also run every assertion's `Check:` command on the mission's base commit (in a throwaway worktree, as many at once as there are cores, cached by command and commit): a check that already passes there is `check-passes-on-base`, one that cannot run `check-cannot-run`.
         #[arg(long)]
         run_checks: bool,
@@ -37,23 +55,29 @@ enum Command {
     New {
         /// What the mission should achieve, in your words (becomes mission.md).
         goal: String,
-        /// Folder name under .missions/ (default: made from the goal).
+        /// Folder name under .missions/ (default: made from the goal). A name a mission already has is refused.
         #[arg(long)]
         name: Option<String>,
+        /// Print only the new folder's path.
+        #[arg(long, short)]
+        quiet: bool,
     },
-    /// Run a mission whose plan exists: features in order, milestone validation, fix features, until completed or halted. Resumes an interrupted run.
-    #[command(long_about = "Run a mission: features in milestone order (dependsOn respected), each in a fresh worker session; at the end of each milestone the Check: commands, a scrutiny and a user-testing validator; fix features for a failed round, until every assertion passes or the mission halts.\n\nWorks on the branch missions/<slug>; refuses a dirty working tree. Resumes an interrupted run where its files say. Ctrl-C, SIGTERM and SIGHUP (the terminal closed, the ssh connection dropped) pause it.\n\nExit status: 0 completed, 3 halted, 4 waiting on you (approval, answers, paused), 2 usage or no mission, 1 internal error.")]
+    /// Run a mission: plans it first when it has no plan (the plan waits for your approval unless --yes), then features in order, milestone validation, fix features, until completed or halted. Resumes an interrupted run.
+    #[command(long_about = "Run a mission. A mission without a plan is planned first: an orchestrator session writes validation-contract.md, then features.json and the shared files; it may ask you questions in mission.md, and the plan waits for your approval (exit 4) unless --yes approves it.\n\nThen the features in queue order (preconditions that name features respected), each in a fresh worker session; at the end of each milestone the Check: commands, a scrutiny and a user-testing validator; fix features for a failed round, until every assertion passes or the mission halts.\n\nWorks on the branch missions/<slug>; refuses a dirty working tree. Resumes an interrupted run where its files say. Ctrl-C, SIGTERM and SIGHUP (the terminal closed, the ssh connection dropped) pause it.\n\nExit status: 0 completed, 3 halted, 4 waiting on you (approval, answers, paused), 2 usage or no mission, 1 internal error.")]
     Run {
         /// The mission folder (default: the only mission under .missions/).
         mission: Option<PathBuf>,
-        /// Approve the plan and start without asking.
+        /// Approve the plan and start without asking; the planner may not ask questions either.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        verbosity: RunVerbosity,
     },
     /// Show where a mission stands: status, milestone, round, features and assertions by status, recent events.
     Status {
         /// The mission folder (default: the only mission under .missions/).
         mission: Option<PathBuf>,
+        /// Output format: `text` lines, or one `json` object (the counts, what runs now and what it waits for, tokens and cost so far, the last events).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -68,12 +92,16 @@ enum Command {
         /// Write one self-contained HTML page with the charts (milestone waterfall, agent runs over time) and the tables to FILE, and print where instead of the text tables (`--format json` still prints the JSON).
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        #[command(flatten)]
+        quiet: Quiet,
     },
     /// Run a whole bundled mission offline (a shell calculator), replaying a recorded scripted model, then print its report.
     Demo {
         /// Keep the demo's repository and mission in DIR (default: a temporary folder, removed afterwards).
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
+        #[command(flatten)]
+        verbosity: RunVerbosity,
     },
     /// The language server, on stdin/stdout (diagnostics, hover, go to definition, references, symbols, rename).
     Lsp {
@@ -96,20 +124,20 @@ fn main() -> ExitCode {
     init_tracing(matches!(cli.command, Command::Lsp { .. }));
     missions::agent::secrets::protect_process_environment();
     let code = match cli.command {
-        Command::Check { paths, format, run_checks } => {
-            let opts = CheckOptions { paths, format, verbose: cli.verbose, quiet: cli.quiet, run_checks };
+        Command::Check { paths, format, verbose, quiet, run_checks } => {
+            let opts = CheckOptions { paths, format, verbose, quiet: quiet.quiet, run_checks };
             check::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
         }
-        Command::New { goal, name } => missions::cli::new::run(&goal, name.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
-        Command::Run { mission, yes } => {
-            let verbosity = verbosity(cli.quiet, cli.verbose);
+        Command::New { goal, name, quiet } => missions::cli::new::run(&goal, name.as_deref(), quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Run { mission, yes, verbosity } => {
+            let verbosity = verbosity.level();
             // Unlocked handles: the signal task and progress bars write to stderr while it runs.
             missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
-        Command::Report { mission, format, html } => missions::cli::report::run(mission.as_deref(), format, html.as_deref(), cli.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
-        Command::Demo { keep } => {
-            let verbosity = verbosity(cli.quiet, cli.verbose);
+        Command::Report { mission, format, html, quiet } => missions::cli::report::run(mission.as_deref(), format, html.as_deref(), quiet.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Demo { keep, verbosity } => {
+            let verbosity = verbosity.level();
             missions::cli::demo::run(keep.as_deref(), verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Lsp { stdio: _ } => {
@@ -120,13 +148,15 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-/// How much `run` and `demo` print, from `--quiet` / `--verbose`.
-fn verbosity(quiet: bool, verbose: bool) -> missions::runner::progress::Verbosity {
-    use missions::runner::progress::Verbosity;
-    match (quiet, verbose) {
-        (true, _) => Verbosity::Quiet,
-        (false, true) => Verbosity::Verbose,
-        (false, false) => Verbosity::Normal,
+impl RunVerbosity {
+    /// How much `run` and `demo` print.
+    fn level(&self) -> missions::runner::progress::Verbosity {
+        use missions::runner::progress::Verbosity;
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
     }
 }
 

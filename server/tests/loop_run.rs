@@ -362,6 +362,29 @@ fn the_token_budget_halts_the_mission() {
     assert_eq!(p.feature("feat-sub")["status"], "pending");
 }
 
+/// `max_cost` is held like the token budget: a warning when 80% is spent, then a halt naming
+/// what was spent, counted at `[prices]`.
+#[test]
+fn the_cost_budget_warns_at_eighty_percent_then_halts_the_mission() {
+    let model = MissionModel::start(Script::default());
+    // Every model call is 100 input and 20 output tokens: $0.12 at these prices.
+    let priced = ["fake-planner", "fake-worker", "fake-validator"].map(|m| format!("\n[prices.\"{m}\"]\ninput = 1000.0\noutput = 1000.0\n")).concat();
+    let p = Project::new(&model, "max_cost = 0.3", ADD_ONLY, &one_milestone(json!([add_feature(""), sub_feature("")])));
+    std::fs::write(p.repo.join("missions.toml"), format!("{}{priced}", model.config("max_cost = 0.3"))).unwrap();
+    git(&p.repo, &["commit", "-qam", "prices"]);
+    let out = p.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The first worker's two calls spent $0.24: 80% of the budget, said once.
+    assert_eq!(stdout.matches("warning: budget: 80% of max_cost ($0.24 of $0.30) spent").count(), 1, "{}", text(&out));
+    let reason = p.json("state.json")["haltReason"].as_str().unwrap().to_string();
+    assert_eq!(reason, "feature feat-sub: the mission's cost budget is spent ($0.36 of max_cost = $0.30)");
+    assert_eq!((p.feature("feat-add")["status"].as_str(), p.feature("feat-sub")["status"].as_str()), (Some("completed"), Some("pending")));
+    let status: Value = serde_json::from_slice(&missions(&p.repo, &["status", "--format", "json"]).stdout).unwrap();
+    assert_eq!(status["budgets"][0]["limit"], "max_cost", "{status:#}");
+    assert!((status["cost"]["total"].as_f64().unwrap() - 0.36).abs() < 1e-9, "{status:#}");
+}
+
 pub fn wait_for(p: &Project, kind: &str, n: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while p.count(kind) < n {

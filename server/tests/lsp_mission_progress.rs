@@ -57,11 +57,14 @@ fn a_run_shows_work_done_progress_from_begin_to_end() {
     assert_eq!(begin["cancellable"], true);
     assert!(progress[1..progress.len() - 1].iter().all(|m| m["params"]["value"]["kind"] == "report"), "{kinds:?}");
     assert!(progress.len() > 5, "a report per event: {kinds:?}");
-    // Every event but the final one is followed by a report (once the token exists).
-    let reports = kinds.iter().filter(|k| *k == "progress:report").count();
+    // Every event but the final one is followed by a report (once the token exists); the
+    // mission's tokens and cost so far add reports of their own when they change.
     let begin_at = kinds.iter().position(|k| k == "progress:begin").unwrap();
-    let events_after_begin = kinds[begin_at..].iter().filter(|k| !k.starts_with("progress:") && *k != "mission_completed").count();
-    assert_eq!(reports, events_after_begin, "{kinds:?}");
+    for (i, k) in kinds.iter().enumerate().skip(begin_at) {
+        if !k.starts_with("progress:") && k != "mission_completed" {
+            assert_eq!(kinds.get(i + 1).map(String::as_str), Some("progress:report"), "after {k} (#{i}): {kinds:?}");
+        }
+    }
     // The end comes after mission_completed and says how the run ended.
     let completed_at = kinds.iter().position(|k| k == "mission_completed").expect("mission_completed");
     assert_eq!(kinds.last().unwrap(), "progress:end");
@@ -72,6 +75,8 @@ fn a_run_shows_work_done_progress_from_begin_to_end() {
     assert!(reported.iter().any(|m| m.contains("milestone basics") && m.contains("feature feat-add")), "{reported:?}");
     assert!(reported.iter().any(|m| m.contains("milestone more") && m.contains("round 1")), "{reported:?}");
     assert!(reported.iter().any(|m| m.contains("round 2")), "the fix round: {reported:?}");
+    // The tokens spent so far follow the figures (the fake model reports 120 a call).
+    assert!(reported.iter().any(|m| m.contains("milestone more") && m.ends_with(" tokens")), "{reported:?}");
     let percent = percentages(&messages);
     assert_eq!(percent.first(), Some(&0));
     // Basics' round 1 passes VAL-CALC-001 only: one of three.

@@ -331,3 +331,69 @@ fn estimated_usage_is_counted_and_flagged() {
     assert!(render_text(&r).contains(&note));
     assert!(!full.notes.iter().any(|n| n.contains("estimated")), "{:?}", full.notes);
 }
+
+/// Sessions that did not succeed and the mission's halts are marked on the timeline, every
+/// chart is sized by its viewBox alone (it follows the window), a chart stands beside the
+/// tables of time, runs, tokens, code and issues, and tooltips read cleanly.
+#[test]
+fn html_marks_failed_sessions_and_halts_draws_responsive_charts_and_clean_tooltips() {
+    let (mut input, _) = recorded();
+    let halted_at = input.events.last().unwrap().timestamp.clone();
+    let mut fields = serde_json::Map::new();
+    fields.insert("halted".into(), serde_json::json!(true));
+    fields.insert("reason".into(), serde_json::json!("feature feat-mul: max_turns (9) reached"));
+    input.events.push(missions::model::records::ProgressEvent { timestamp: halted_at, kind: "mission_paused".into(), fields });
+    let r = compute(&input);
+    let html = render_html(&r);
+    check_balanced(&html).unwrap();
+    // feat-mul's first session handed off partial work: failed, and marked so.
+    let failed: Vec<_> = r.runs.sessions.iter().filter(|s| s.outcome == "failed").collect();
+    assert_eq!((failed.len(), failed[0].feature_id.as_deref()), (1, Some("feat-mul")), "{failed:?}");
+    assert_eq!(html.matches("class=\"run implementation failed\"").count(), 1);
+    assert!(html.contains("partial"), "the tooltip says how it ended");
+    assert_eq!(r.time.halts.len(), 1);
+    assert_eq!(html.matches("<g class=\"halt\"><title>halted: feature feat-mul: max_turns (9) reached</title>").count(), 2, "on the waterfall and the runs");
+    // Responsive: every <svg> has a viewBox and no fixed size.
+    let svgs: Vec<&str> = html.match_indices("<svg").map(|(i, _)| &html[i..i + html[i..].find('>').unwrap()]).collect();
+    assert!(svgs.len() >= 9, "{}", svgs.len());
+    for svg in &svgs {
+        assert!(svg.contains("viewBox=\"0 0 ") && !svg.contains(" width=") && !svg.contains(" height="), "{svg}");
+    }
+    for id in ["runtime-role", "runtime-milestone", "runs", "tokens-type", "tokens-role", "cost", "code", "issues"] {
+        let start = html.find(&format!("<section id=\"{id}\">")).unwrap_or_else(|| panic!("no section {id}"));
+        let section = &html[start..start + html[start..].find("</section>").unwrap()];
+        assert!(section.contains("<table>") && section.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\""), "{id}: {section}");
+    }
+    // Tooltips: no space before a colon, none at either end, no empty part.
+    let mut rest = html.as_str();
+    let mut titles = 0;
+    while let Some(i) = rest.find("<title>") {
+        let body = &rest[i + 7..];
+        let text = &body[..body.find("</title>").unwrap()];
+        if !text.starts_with("Mission report") {
+            titles += 1;
+            assert!(!text.contains(" :") && !text.contains("  ") && !text.contains(", ,") && !text.ends_with(':') && text.trim() == text && !text.is_empty(), "{text:?}");
+        }
+        rest = &body[text.len()..];
+    }
+    assert!(titles > 30, "{titles}");
+}
+
+/// A file a handoff declares as a test counts as one whatever its path (a root `test.sh`);
+/// the path rules still count the rest.
+#[test]
+fn the_test_share_counts_the_tests_the_handoffs_declare() {
+    let (mut input, _) = recorded();
+    let numstat = "10\t0\ttest.sh\n5\t1\tops/add.sh\n3\t0\ttests/test_add.sh\n";
+    input.diff = DiffInput::Files { base: "b".into(), head: "h".into(), files: parse_numstat(numstat) };
+    input.declared_tests.clear();
+    let by_path = compute(&input).code;
+    assert_eq!((by_path.test_lines, by_path.test_files, by_path.source_lines), (3, 1, 15));
+    input.declared_tests.insert("test.sh".into());
+    let declared = compute(&input).code;
+    assert_eq!((declared.test_lines, declared.test_files, declared.source_lines), (13, 2, 5));
+    assert!((declared.test_share - 13.0 / 18.0).abs() < 1e-9);
+    // The demo's handoffs declare their tests: the loader reads them.
+    let loaded = load(&example("clean"));
+    assert!(loaded.declared_tests.contains("tests/test_add.sh") && loaded.declared_tests.contains("tests/test_sub_order.sh"), "{:?}", loaded.declared_tests);
+}

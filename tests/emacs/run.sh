@@ -37,7 +37,7 @@ for role in orchestrator worker validator; do
 done > "$repo/missions.toml"
 # Plan it now (it then waits for approval): the test opens the plan and runs it from Emacs.
 status=0
-(cd "$repo" && "$bin" --quiet run </dev/null >/dev/null) || status=$?
+(cd "$repo" && "$bin" run --quiet </dev/null >/dev/null) || status=$?
 [ "$status" -eq 4 ] || { echo "tests/emacs: planning the calculator mission exited $status, not 4 (waiting for approval)" >&2; exit 1; }
 
 # The README's Emacs setup, as a person would paste it.

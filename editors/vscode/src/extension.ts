@@ -39,6 +39,7 @@ const MISSION_FILES_GLOB = '**/{features.json,validation-contract.md,state.json,
 /** Also watched: a runner's lock comes and goes with its run (the status says whether one is alive). */
 const WATCHED_GLOB = '**/{features.json,validation-contract.md,state.json,validation-state.json,run.lock}';
 const EXCLUDED_FOLDERS = '**/{node_modules,target,.git}/**';
+const LIVE_STATUS_EVERY_MS = 5000;
 
 let controller: MissionsController | undefined;
 
@@ -63,6 +64,8 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
   private lastEventMission: string | undefined;
   private readonly pendingReloads = new Map<string, Set<Reload>>();
   private reloadTimer: NodeJS.Timeout | undefined;
+  /** While a run is alive, its status (waits, tokens, cost) is asked for again this often. */
+  private readonly liveTimer = setInterval(() => this.refreshLiveStatus(), LIVE_STATUS_EVERY_MS);
 
   constructor(context: vscode.ExtensionContext) {
     this.statusBar.name = 'Mission';
@@ -85,7 +88,15 @@ class MissionsController implements vscode.TreeDataProvider<TreeNode> {
       vscode.commands.registerCommand('missions.showLog', () => this.log.show(true)),
       vscode.commands.registerCommand('missions.refreshTree', () => this.discoverMissions()),
       vscode.commands.registerCommand('missions.openPlace', (node: TreeNode) => openPlace(node)),
+      { dispose: () => clearInterval(this.liveTimer) },
     );
+  }
+
+  /** A live run changes what it waits for and spends without events: its status is read again. */
+  private refreshLiveStatus(): void {
+    const live = [...this.missions.values()].filter((m) => m.runAlive);
+    if (live.length === 0 || !this.client?.isRunning()) return;
+    void Promise.all(live.map((m) => this.reloadStatus(m, vscode.Uri.parse(m.uri)))).then(() => this.renderStatusBar());
   }
 
   async start(): Promise<void> {

@@ -73,6 +73,8 @@ export interface MissionModel {
   runAlive?: boolean;
   /** Counts from the last `missions/status` answer; they win over counting `assertions`. */
   serverCounts?: { assertions: Record<string, number>; features: Record<string, number> };
+  /** From the last `missions/status` answer: what runs now, the tokens and cost so far, the budgets. */
+  running?: { now: string[]; waiting?: string; spent?: { summary: string; tokens: string; cost?: string }; budgets: string[] };
   lastEvent?: ProgressEvent;
 }
 
@@ -286,6 +288,14 @@ export function applyServerStatus(model: MissionModel, status: MissionStatus): v
   model.haltReason = status.haltReason;
   model.serverCounts = { assertions: status.assertions, features: status.features };
   model.runAlive = typeof status.runAlive === 'boolean' ? status.runAlive : undefined;
+  const now = status.now ?? [];
+  const waiting = now.find((s) => s.waiting);
+  model.running = {
+    now: now.map((s) => s.description ?? s.who),
+    waiting: waiting?.waiting && `${waiting.who}: waiting for ${waiting.waiting.what}, ${waiting.waiting.seconds} s`,
+    spent: status.spendText && { summary: status.spendText.summary, tokens: status.spendText.tokens, cost: status.spendText.cost ?? undefined },
+    budgets: (status.budgets ?? []).map((b) => b.description),
+  };
   markCurrentMilestone(model);
 }
 
@@ -473,6 +483,8 @@ export interface StatusSummary {
   pauseReason?: string;
   passed: number;
   total: number;
+  /** What a live run does now, waits for, and has spent (from `missions/status`). */
+  running?: MissionModel['running'];
 }
 
 /** The numbers the status bar shows: server counts when it answered, else the tree's. */
@@ -496,6 +508,7 @@ export function summarize(model: MissionModel): StatusSummary {
     pauseReason: model.pauseReason,
     passed,
     total,
+    running: model.running,
   };
 }
 

@@ -76,6 +76,21 @@ export interface MissionStatus {
   assertions: Record<string, number>;
   /** Whether a runner holds the mission now (its run lock); absent from older servers. */
   runAlive?: boolean;
+  /** The sessions a live run has in flight, and what each waits for. */
+  now?: RunningSession[];
+  /** The mission's tokens and cost so far as `missions status` prints them (when a run recorded any). */
+  spendText?: { summary: string; tokens: string; cost: string | null };
+  /** The configured budgets and how much of each is spent. */
+  budgets?: { limit: string; share: number; description: string }[];
+}
+
+export interface RunningSession {
+  who: string;
+  kind: string;
+  startedAt: string;
+  /** `worker feat-add for 1.5 min, waiting for the provider, 42 s`. */
+  description?: string;
+  waiting?: { what: string; since: string; seconds: number };
 }
 
 export interface Position {

@@ -221,6 +221,8 @@ export function statusBarView(summary: StatusSummary): StatusBarView {
     parts.push(summary.round > 0 ? `${summary.currentMilestone} r${summary.round}` : summary.currentMilestone);
   }
   if (summary.total > 0) parts.push(`${summary.passed}/${summary.total}`);
+  // A wait for the provider shows while it lasts, with its seconds.
+  if (active && !summary.stalled && summary.running?.waiting) parts.push(`$(watch) ${summary.running.waiting}`);
   const icon = summary.stalled ? '$(debug-pause)' : active ? '$(sync~spin)' : status === 'completed' ? '$(pass)' : status === 'halted' ? '$(error)' : '$(checklist)';
   const emphasis = status === 'halted' ? 'error' : summary.stalled || status === 'paused' || status.startsWith('awaiting') ? 'warning' : undefined;
   return { text: `${icon} ${parts.join(' · ')}`, tooltip: statusTooltip(summary), emphasis };
@@ -233,5 +235,12 @@ function statusTooltip(summary: StatusSummary): string {
   if (summary.total > 0) lines.push(`Assertions passed: ${summary.passed}/${summary.total}`);
   if (summary.haltReason) lines.push(`Halted: ${summary.haltReason}`);
   if (summary.pauseReason) lines.push(`Pause reason: ${statusLabel(summary.pauseReason)}`);
+  const running = summary.running;
+  if (running && !summary.stalled) running.now.forEach((now) => lines.push(`Now: ${now}`));
+  if (running?.spent) {
+    lines.push(`Tokens: ${running.spent.tokens}`);
+    if (running.spent.cost) lines.push(`Cost: ${running.spent.cost}`);
+  }
+  running?.budgets.forEach((b) => lines.push(`Budget: ${b}`));
   return lines.join('\n');
 }

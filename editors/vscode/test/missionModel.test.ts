@@ -38,7 +38,7 @@ test('seeding examples/clean from the server outlines and its files gives milest
   assert.equal(add.place?.uri, `${MISSION_URI}/features.json`);
   assert.deepEqual(add.place?.range, { start: { line: 3, character: 13 }, end: { line: 3, character: 21 } }, 'the id on line 4 of features.json, without quotes');
   assert.deepEqual(model.assertions.map((a) => [a.id, a.area, a.status]), Object.entries(validation).map(([id, v]) => [id, id === 'VAL-CALC-003' ? 'More' : 'Arithmetic', v.status]));
-  assert.deepEqual(summarize(model), { title: 'A shell calculator', status: 'completed', stalled: false, currentMilestone: undefined, round: 0, haltReason: undefined, pauseReason: undefined, passed: 3, total: 3 });
+  assert.deepEqual(summarize(model), { title: 'A shell calculator', status: 'completed', stalled: false, currentMilestone: undefined, round: 0, haltReason: undefined, pauseReason: undefined, passed: 3, total: 3, running: undefined });
 });
 
 test('a recorded run walks the mission from planning through a failed round, a fix and a second milestone to completed', () => {

@@ -55,7 +55,7 @@ test('after the recorded halting run the tree shows the failed round, the valida
   const [mission] = childrenOf([model]);
   assert.equal(mission.description, 'halted · 1/3');
   assert.equal(mission.icon, 'error');
-  assert.match(mission.tooltip ?? '', /\nHalted: milestone basics did not pass validation in 1 round\(s\) \(max_validation_rounds = 1\)$/);
+  assert.match(mission.tooltip ?? '', /\nHalted: milestone basics did not pass validation in 1 round\(s\) \(max_validation_rounds = 1\)\n/);
   const [basics] = childrenOf([model], mission);
   assert.deepEqual([basics.label, basics.description, basics.icon], ['basics', 'failed · round 1 · 2/2 features', 'error']);
   const features = childrenOf([model], basics);
@@ -128,6 +128,7 @@ test('the status bar shows passed/total and the reason when halted', () => {
     'Milestone: basics, round 1',
     'Assertions passed: 1/3',
     'Halted: milestone basics did not pass validation in 1 round(s) (max_validation_rounds = 1)',
+    'Tokens: 1.6k (input 1.3k, cache read 0, cache write 0, output 260); orchestrator 600, validator 480, worker 480',
   ].join('\n'));
 });
 
@@ -163,4 +164,24 @@ test('a mission state.json says is running, with no run alive, shows as stopped:
   applyServerStatus(model, { ...status, runAlive: true });
   assert.equal(statusBarView(summarize(model)).text, '$(sync~spin) running · basics · 0/3');
   assert.equal(childrenOf([model], childrenOf([model])[0])[0].icon, 'sync~spin');
+});
+
+test('the status bar tooltip carries the tokens the recorded run spent', () => {
+  const model = modelAfter(eventStream('events-halted.jsonl').map((p) => p.event));
+  applyServerStatus(model, recordedStatus());
+  const tooltip = statusBarView(summarize(model)).tooltip.split('\n');
+  assert.ok(tooltip.includes('Tokens: 1.6k (input 1.3k, cache read 0, cache write 0, output 260); orchestrator 600, validator 480, worker 480'), tooltip.join('\n'));
+  assert.ok(!tooltip.some((line) => line.startsWith('Now: ')), 'a stopped run does nothing now');
+});
+
+test('while a live run waits for its provider the status bar says so with the seconds, the tooltip what runs and the budgets', () => {
+  const model = modelAfter(eventsUntil('events-completed.jsonl', (e) => e.type === 'worker_started'));
+  const waiting = { who: 'worker feat-add', kind: 'worker', startedAt: '2026-12-08T10:00:00.000Z', description: 'worker feat-add for 1.5 min, waiting for the provider, 42 s', waiting: { what: 'the provider', since: '2026-12-08T10:01:00.000Z', seconds: 42 } };
+  const budget = { limit: 'max_cost', share: 0.85, description: '$0.85 of max_cost $1.00 spent (85%)' };
+  applyServerStatus(model, { ...recordedStatus(), status: 'running', state: 'running', haltReason: undefined, runAlive: true, now: [waiting], budgets: [budget] });
+  const view = statusBarView(summarize(model));
+  assert.match(view.text, /^\$\(sync~spin\) .* · \$\(watch\) worker feat-add: waiting for the provider, 42 s$/);
+  const tooltip = view.tooltip.split('\n');
+  assert.ok(tooltip.includes('Now: worker feat-add for 1.5 min, waiting for the provider, 42 s'), tooltip.join('\n'));
+  assert.ok(tooltip.includes('Budget: $0.85 of max_cost $1.00 spent (85%)'), tooltip.join('\n'));
 });

@@ -118,6 +118,8 @@ pub struct Limits {
     pub max_turns: u32,
     /// 0 means no limit.
     pub max_tokens_per_mission: u64,
+    /// The mission's cost budget in the currency of `[prices]` (USD); 0 means no limit.
+    pub max_cost: f64,
     pub command_timeout_s: u64,
     /// The longest one agent session may run, in seconds (0: no limit), a model call or
     /// tool call in flight included; external agents (`provider = "command"`) are stopped
@@ -140,6 +142,7 @@ impl Default for Limits {
             max_validation_rounds: 4,
             max_turns: 200,
             max_tokens_per_mission: 0,
+            max_cost: 0.0,
             command_timeout_s: 120,
             session_timeout_s: 3600,
             first_byte_timeout_s: 120,
@@ -320,6 +323,21 @@ impl MissionsConfig {
         ] {
             check_limit(name, value).map_err(|m| invalid(format!("limits.{name}"), m))?;
         }
+        check_max_cost(l.max_cost).map_err(|m| invalid("limits.max_cost".into(), m))?;
+        if l.max_cost > 0.0 {
+            // A budget in money counts only priced tokens: every role must have a price.
+            for role in AgentRole::ALL {
+                let Ok(cfg) = self.role(role) else { continue };
+                if cfg.provider == ProviderKind::Replay {
+                    continue;
+                }
+                match cfg.model.as_deref() {
+                    None => return Err(invalid("limits.max_cost".into(), format!("needs the price of every role's model, and [roles.{role}] names no model: set its `model` and add [prices.\"<model>\"]"))),
+                    Some(model) if self.price(model).is_none() => return Err(invalid("limits.max_cost".into(), format!("needs the price of every role's model: add [prices.\"{model}\"] (the model of [roles.{role}])"))),
+                    Some(_) => {}
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -338,6 +356,15 @@ fn check_api_key_env(name: &str) -> Result<(), String> {
     } else {
         // Do not echo the value: it may be a pasted key.
         Err("must name an environment variable (like ANTHROPIC_API_KEY); keys never go in missions.toml or settings".into())
+    }
+}
+
+/// `max_cost`: a sum of money, 0 for none.
+fn check_max_cost(value: f64) -> Result<(), String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err("must be an amount of 0 or more (0: no limit)".into())
     }
 }
 
@@ -375,6 +402,7 @@ fn check_limit(name: &str, value: u64) -> Result<(), String> {
 pub struct EditorSettings {
     roles: BTreeMap<AgentRole, RoleSettings>,
     limits: BTreeMap<&'static str, u64>,
+    max_cost: Option<f64>,
     sandbox: Option<Sandbox>,
     network: Option<bool>,
     auto_approve: Option<bool>,
@@ -413,11 +441,12 @@ const ROLE_KEYS: [&str; 8] = [
     "stream",
     "prompt_cache_ttl",
 ];
-const LIMIT_KEYS: [&str; 9] = [
+const LIMIT_KEYS: [&str; 10] = [
     "max_parallel_workers",
     "max_validation_rounds",
     "max_turns",
     "max_tokens_per_mission",
+    "max_cost",
     "command_timeout_s",
     "session_timeout_s",
     "first_byte_timeout_s",
@@ -717,6 +746,18 @@ impl EditorSettings {
                         let Some(known) = LIMIT_KEYS.into_iter().find(|k| k == limit) else {
                             return Err(unknown(&path, &LIMIT_KEYS));
                         };
+                        if known == "max_cost" {
+                            match lv {
+                                Value::Null => {}
+                                Value::Number(n) => {
+                                    let cost = n.as_f64().unwrap_or(-1.0);
+                                    check_max_cost(cost).map_err(|m| setting(&path, m))?;
+                                    s.max_cost = Some(cost);
+                                }
+                                other => return Err(wrong_type(&path, "an amount (in the currency of [prices])", other)),
+                            }
+                            continue;
+                        }
                         let max =
                             if matches!(known, "max_tokens_per_mission" | "command_timeout_s" | "session_timeout_s" | "first_byte_timeout_s" | "stream_idle_timeout_s" | "service_start_timeout_s") {
                                 u64::MAX
@@ -795,6 +836,7 @@ impl EditorSettings {
         let mut parts = key.split('.');
         match (parts.next(), parts.next()) {
             (Some("roles"), Some(role)) => self.roles.keys().any(|r| r.as_str() == role),
+            (Some("limits"), Some("max_cost")) => self.max_cost.is_some(),
             (Some("limits"), Some(limit)) => self.limits.contains_key(limit),
             (Some("replay"), _) => self.replay.is_some(),
             _ => false,
@@ -838,6 +880,9 @@ impl MissionsConfig {
                 "service_start_timeout_s" => l.service_start_timeout_s = n,
                 _ => {}
             }
+        }
+        if let Some(max_cost) = settings.max_cost {
+            self.limits.max_cost = max_cost;
         }
         if let Some(sandbox) = settings.sandbox {
             self.sandbox = sandbox;
@@ -915,6 +960,20 @@ command = ["claude", "-p", "--output-format", "stream-json", "--verbose"]
 [limits]
 max_validation_rounds = 4
 "#;
+
+    #[test]
+    fn max_cost_needs_the_price_of_every_roles_model() {
+        let priced = "[prices.\"claude-opus-4-1\"]\ninput = 15.0\n[prices.\"qwen2.5-coder:32b\"]\noutput = 0.1\n";
+        let no_model = MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = 5\n{priced}"), "missions.toml").unwrap_err().to_string();
+        assert_eq!(no_model, "missions.toml: limits.max_cost: needs the price of every role's model, and [roles.validator] names no model: set its `model` and add [prices.\"<model>\"]");
+        let text = DESIGN_EXAMPLE.replace("command = [\"claude\"", "model = \"claude-sonnet-4\"\ncommand = [\"claude\"");
+        let unpriced = MissionsConfig::parse(&format!("{text}max_cost = 5\n{priced}"), "missions.toml").unwrap_err().to_string();
+        assert_eq!(unpriced, "missions.toml: limits.max_cost: needs the price of every role's model: add [prices.\"claude-sonnet-4\"] (the model of [roles.validator])");
+        let c = MissionsConfig::parse(&format!("{text}max_cost = 5.5\n{priced}[prices.\"claude-sonnet-4\"]\ninput = 3.0\n"), "missions.toml").unwrap();
+        assert_eq!(c.limits.max_cost, 5.5);
+        assert!(MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = -1\n"), "m.toml").unwrap_err().to_string().contains("limits.max_cost: must be an amount of 0 or more"));
+        assert!(MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = 0\n"), "m.toml").is_ok(), "0 is no budget and needs no prices");
+    }
 
     #[test]
     fn the_design_example_parses_with_defaults_filled_in() {
@@ -1247,13 +1306,15 @@ output = 75.0
             (serde_json::json!({"roles": {"worker": {"base_url": "localhost:11434"}}}), "setting `missions.roles.worker.base_url`: `localhost:11434` is not an http:// or https:// URL"),
             (serde_json::json!({"roles": "worker"}), "setting `missions.roles`: expected an object, found a string"),
             (serde_json::json!({"limits": {"maxTurns": 3}}), "setting `missions.limits.maxTurns`: unknown setting; did you mean `max_turns`? The settings use missions.toml's key names"),
-            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, command_timeout_s, session_timeout_s, first_byte_timeout_s, stream_idle_timeout_s, service_start_timeout_s"),
+            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, max_cost, command_timeout_s, session_timeout_s, first_byte_timeout_s, stream_idle_timeout_s, service_start_timeout_s"),
             (serde_json::json!({"roles": {"worker": {"baseUrl": "http://x"}}}), "setting `missions.roles.worker.baseUrl`: unknown setting; did you mean `base_url`? The settings use missions.toml's key names"),
             (serde_json::json!({"limits": {"max_turns": 0}}), "setting `missions.limits.max_turns`: must be at least 1"),
             (serde_json::json!({"limits": {"max_turns": -1}}), "setting `missions.limits.max_turns`: expected a whole number from 0 to 4294967295, found -1"),
             (serde_json::json!({"limits": {"max_turns": 2.5}}), "setting `missions.limits.max_turns`: expected a whole number from 0 to 4294967295, found 2.5"),
             (serde_json::json!({"limits": {"command_timeout_s": 601}}), "setting `missions.limits.command_timeout_s`: must be between 1 and 600"),
             (serde_json::json!({"limits": {"max_turns": "50"}}), "setting `missions.limits.max_turns`: expected a whole number, found a string"),
+            (serde_json::json!({"limits": {"max_cost": -1}}), "setting `missions.limits.max_cost`: must be an amount of 0 or more (0: no limit)"),
+            (serde_json::json!({"limits": {"max_cost": "5"}}), "setting `missions.limits.max_cost`: expected an amount (in the currency of [prices]), found a string"),
             (serde_json::json!({"network": "yes"}), "setting `missions.network`: expected true or false, found a string"),
             (serde_json::json!({"sandbox": "docker"}), "setting `missions.sandbox`: unknown value `docker`; expected one of none, bwrap"),
             (serde_json::json!({"prices": {"m": {"input": "1"}}}), "setting `missions.prices.m.input`: expected a number (USD per million tokens), found a string"),

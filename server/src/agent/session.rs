@@ -16,7 +16,7 @@ use crate::agent::tools::terminal::EvidenceDir;
 use crate::agent::tools::{self, CommandSettings, ToolOutput, Toolbox};
 use crate::agent::transcript::{SessionTranscript, SessionWatch};
 use crate::agent::turn::{RetryNotice, WaitNotice};
-use crate::agent::usage::Usage;
+use crate::agent::usage::{Usage, UsageRollup};
 use crate::model::evidence::Recorded;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -46,6 +46,10 @@ pub struct SessionSpec {
     /// The mission's token budget (0: none), checked against the mission's usage before
     /// every model call.
     pub max_mission_tokens: u64,
+    /// The mission's cost budget (`max_cost`, 0: none) and the prices it is counted at,
+    /// checked like the token budget.
+    pub max_mission_cost: f64,
+    pub prices: std::sync::Arc<std::collections::BTreeMap<String, crate::analysis::cost::Price>>,
     pub retry: RetryPolicy,
     pub commands: CommandSettings,
     pub max_output_tokens: Option<u32>,
@@ -78,6 +82,8 @@ impl SessionSpec {
             shared_context: None,
             max_turns: config.limits.max_turns,
             max_mission_tokens: config.limits.max_tokens_per_mission,
+            max_mission_cost: config.limits.max_cost,
+            prices: std::sync::Arc::new(config.prices.clone()),
             retry: RetryPolicy::from_limits(&config.limits),
             commands,
             max_output_tokens: config
@@ -136,6 +142,11 @@ pub enum SessionEnd {
         used: u64,
         budget: u64,
     },
+    /// `max_cost` is spent (in the currency of `[prices]`).
+    CostBudget {
+        used: f64,
+        budget: f64,
+    },
     /// The prompt did not fit even after compacting old tool output.
     ContextExhausted(String),
     /// The model answered `times` times in a row without a tool call; `seen` says what those
@@ -153,6 +164,18 @@ pub enum SessionEnd {
     Failed(String),
 }
 
+/// The ending a spent mission budget gives (`max_tokens_per_mission`, then `max_cost`), or
+/// `None` while both last; `rollup` is the whole mission's usage.
+pub fn budget_spent(rollup: &UsageRollup, max_tokens: u64, max_cost: f64, prices: &std::collections::BTreeMap<String, crate::analysis::cost::Price>) -> Option<SessionEnd> {
+    use crate::analysis::cost::{budget_use, cost, Budgets};
+    let cost = if max_cost > 0.0 { cost(&rollup.tokens_by_role_model(), prices) } else { None };
+    let used = budget_use(rollup.mission.total(), cost.as_ref(), Budgets { max_tokens, max_cost });
+    used.into_iter().find(|u| u.spent()).map(|u| match u.limit.as_str() {
+        "max_cost" => SessionEnd::CostBudget { used: u.used, budget: u.budget },
+        _ => SessionEnd::TokenBudget { used: rollup.mission.total(), budget: max_tokens },
+    })
+}
+
 impl SessionEnd {
     /// The `status` of the transcript's `session_end` line.
     pub fn status(&self) -> &'static str {
@@ -162,6 +185,7 @@ impl SessionEnd {
             SessionEnd::MaxTurns(_) => "max_turns",
             SessionEnd::TimedOut(_) => "timed_out",
             SessionEnd::TokenBudget { .. } => "token_budget",
+            SessionEnd::CostBudget { .. } => "cost_budget",
             SessionEnd::ContextExhausted(_) => "context_exhausted",
             SessionEnd::NoToolCalls { .. } => "no_tool_calls",
             SessionEnd::OutputLimit { .. } => "output_limit",
@@ -186,6 +210,10 @@ impl SessionEnd {
             }
             SessionEnd::TokenBudget { used, budget } => {
                 format!("the mission's token budget is spent ({used} of max_tokens_per_mission = {budget})")
+            }
+            SessionEnd::CostBudget { used, budget } => {
+                let usd = crate::analysis::cost::usd;
+                format!("the mission's cost budget is spent ({} of max_cost = {})", usd(*used), usd(*budget))
             }
             SessionEnd::ContextExhausted(m) => {
                 format!("the conversation no longer fits the model's context, even compacted: {m}")
@@ -348,12 +376,8 @@ async fn drive(
         if *turns >= spec.max_turns {
             return SessionEnd::MaxTurns(spec.max_turns);
         }
-        let used = transcript.mission_usage().total();
-        if spec.max_mission_tokens > 0 && used >= spec.max_mission_tokens {
-            return SessionEnd::TokenBudget {
-                used,
-                budget: spec.max_mission_tokens,
-            };
+        if let Some(end) = budget_spent(&transcript.mission_rollup(), spec.max_mission_tokens, spec.max_mission_cost, &spec.prices) {
+            return end;
         }
         let role = transcript.role();
         let mut watch = SessionWatch { observer: &mut *observer, who: role.as_str() };

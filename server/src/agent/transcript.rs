@@ -93,6 +93,9 @@ pub struct SessionTranscript {
     skeleton: String,
     /// The last model call's usage was estimated (the server reported none).
     last_estimated: bool,
+    /// The session's model (`session_start`'s `model`, else the first request's), which its
+    /// usage is priced by.
+    model: Option<String>,
 }
 
 /// A fresh session id.
@@ -110,7 +113,9 @@ impl SessionTranscript {
         usage: SharedUsage,
         details: Value,
     ) -> Self {
+        let model = details.get("model").and_then(Value::as_str).map(str::to_string);
         let mut t = SessionTranscript {
+            model,
             path: mission_dir.join(TRANSCRIPT_FILE),
             mission_id: mission_id.to_string(),
             session_id: session_id.to_string(),
@@ -179,6 +184,9 @@ impl SessionTranscript {
     /// Logs a request: the messages added since the last one, and the system prompt and tool
     /// names when they changed, so the file holds the conversation once.
     pub fn request(&mut self, provider: &str, model: &str, request: &ModelRequest) {
+        if self.model.is_none() {
+            self.model = Some(model.to_string());
+        }
         if request.messages.len() < self.logged_messages {
             self.logged_messages = 0; // the loop rebuilt its history (e.g. compaction)
         }
@@ -230,7 +238,7 @@ impl SessionTranscript {
         self.session_usage += usage;
         let (role_total, mission_total) = {
             let mut rollup = self.usage.lock().unwrap_or_else(|p| p.into_inner());
-            rollup.record(&self.session_id, self.role.as_str(), usage);
+            rollup.record(&self.session_id, self.role.as_str(), self.model.as_deref(), usage);
             (rollup.role(self.role.as_str()), rollup.mission)
         };
         let mut fields = json!({"usage": usage, "sessionTotal": self.session_usage, "roleTotal": role_total, "missionTotal": mission_total});
@@ -330,6 +338,11 @@ impl SessionTranscript {
     /// The whole mission's usage so far (all sessions sharing this roll-up).
     pub fn mission_usage(&self) -> Usage {
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).mission
+    }
+
+    /// The whole mission's roll-up so far (per role and model, for its cost).
+    pub fn mission_rollup(&self) -> UsageRollup {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// One model call with retries, logged: `request`, any `retry` lines, then
@@ -508,7 +521,8 @@ fn error_json(e: &ProviderError) -> Value {
 
 
 /// Rebuilds the usage roll-up from a transcript (for a resumed mission or a report). Torn or
-/// foreign lines are skipped.
+/// foreign lines are skipped. A session's model is its `session_start`'s, else its first
+/// request's, as the session itself recorded it.
 pub fn rollup_from_transcript(path: &Path) -> io::Result<UsageRollup> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -516,11 +530,19 @@ pub fn rollup_from_transcript(path: &Path) -> io::Result<UsageRollup> {
         Err(e) => return Err(e),
     };
     let mut rollup = UsageRollup::default();
+    let mut models: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
             continue;
         };
-        if v.get("kind").and_then(Value::as_str) != Some("usage") {
+        let kind = v.get("kind").and_then(Value::as_str);
+        if matches!(kind, Some("session_start" | "request")) {
+            if let (Some(session), Some(model)) = (v.get("sessionId").and_then(Value::as_str), v.get("model").and_then(Value::as_str)) {
+                models.entry(session.to_string()).or_insert_with(|| model.to_string());
+            }
+            continue;
+        }
+        if kind != Some("usage") {
             continue;
         }
         let (Some(session), Some(role), Some(usage)) = (
@@ -531,7 +553,7 @@ pub fn rollup_from_transcript(path: &Path) -> io::Result<UsageRollup> {
         ) else {
             continue;
         };
-        rollup.record(session, role, usage);
+        rollup.record(session, role, models.get(session).map(String::as_str), usage);
     }
     Ok(rollup)
 }

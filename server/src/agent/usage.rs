@@ -86,27 +86,12 @@ impl AddAssign for Usage {
     }
 }
 
-/// USD per million tokens, as `[prices."model"]` in missions.toml gives them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    #[serde(default)]
-    pub input: f64,
-    #[serde(default)]
-    pub cache_read: f64,
-    #[serde(default)]
-    pub cache_write: f64,
-    #[serde(default)]
-    pub output: f64,
-}
+/// USD per million tokens (`[prices."model"]`): the one price rule lives in `analysis::cost`.
+pub use crate::analysis::cost::Price;
 
-impl Price {
-    pub fn cost_usd(&self, u: &Usage) -> f64 {
-        (u.input as f64 * self.input
-            + u.cache_read as f64 * self.cache_read
-            + u.cache_write as f64 * self.cache_write
-            + u.output as f64 * self.output)
-            / 1_000_000.0
+impl From<Usage> for crate::analysis::cost::Tokens {
+    fn from(u: Usage) -> Self {
+        crate::analysis::cost::Tokens { input: u.input, cache_read: u.cache_read, cache_write: u.cache_write, output: u.output }
     }
 }
 
@@ -117,13 +102,23 @@ pub struct UsageRollup {
     pub mission: Usage,
     pub by_role: BTreeMap<String, Usage>,
     pub by_session: BTreeMap<String, Usage>,
+    /// Per role, per model (what the cost is computed from).
+    pub by_role_model: BTreeMap<String, BTreeMap<String, Usage>>,
 }
 
 impl UsageRollup {
-    pub fn record(&mut self, session_id: &str, role: &str, usage: Usage) {
+    /// Adds one call's usage; `model` is the session's model (`None`: no record names it).
+    pub fn record(&mut self, session_id: &str, role: &str, model: Option<&str>, usage: Usage) {
         self.mission += usage;
         *self.by_role.entry(role.to_string()).or_default() += usage;
         *self.by_session.entry(session_id.to_string()).or_default() += usage;
+        let model = model.unwrap_or(crate::analysis::cost::UNKNOWN_MODEL);
+        *self.by_role_model.entry(role.to_string()).or_default().entry(model.to_string()).or_default() += usage;
+    }
+
+    /// Role -> model -> tokens, as `analysis::cost` takes them.
+    pub fn tokens_by_role_model(&self) -> BTreeMap<String, BTreeMap<String, crate::analysis::cost::Tokens>> {
+        self.by_role_model.iter().map(|(role, models)| (role.clone(), models.iter().map(|(m, u)| (m.clone(), (*u).into())).collect())).collect()
     }
 
     pub fn session(&self, session_id: &str) -> Usage {
@@ -186,28 +181,13 @@ mod tests {
             cache_write: 3,
             output: 4,
         };
-        r.record("s1", "worker", a);
-        r.record("s1", "worker", a);
-        r.record("s2", "validator", a);
+        r.record("s1", "worker", Some("big"), a);
+        r.record("s1", "worker", Some("big"), a);
+        r.record("s2", "validator", None, a);
         assert_eq!(r.session("s1"), a + a);
         assert_eq!(r.role("validator"), a);
         assert_eq!(r.mission, a + a + a);
-    }
-
-    #[test]
-    fn price_is_per_million_tokens() {
-        let p = Price {
-            input: 3.0,
-            cache_read: 0.3,
-            cache_write: 3.75,
-            output: 15.0,
-        };
-        let u = Usage {
-            input: 1_000_000,
-            cache_read: 0,
-            cache_write: 0,
-            output: 100_000,
-        };
-        assert!((p.cost_usd(&u) - 4.5).abs() < 1e-9);
+        assert_eq!(r.by_role_model["worker"]["big"], a + a);
+        assert_eq!(r.by_role_model["validator"][crate::analysis::cost::UNKNOWN_MODEL], a);
     }
 }

@@ -2,12 +2,14 @@
 //! and the lookups the language server and runner need. No disk, clock or network here.
 
 pub mod checks;
+pub mod cost;
 pub mod diagnostic;
 pub mod drift;
 pub mod evidence;
 pub mod index;
 pub mod position;
 pub mod report;
+pub mod report_html;
 pub mod summary;
 
 pub use checks::{check, MissionInput};

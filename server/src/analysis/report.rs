@@ -14,43 +14,7 @@ use crate::model::records::{MissionState, ProgressEvent};
 
 // ---- input --------------------------------------------------------------------------------
 
-/// Tokens of one call or a sum, as the transcripts record them (`input` excludes cached tokens).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Tokens {
-    pub input: u64,
-    pub cache_read: u64,
-    pub cache_write: u64,
-    pub output: u64,
-}
-
-impl Tokens {
-    pub fn total(&self) -> u64 {
-        self.input + self.cache_read + self.cache_write + self.output
-    }
-    fn add(&mut self, o: &Tokens) {
-        self.input += o.input;
-        self.cache_read += o.cache_read;
-        self.cache_write += o.cache_write;
-        self.output += o.output;
-    }
-}
-
-/// USD per million tokens (`[prices."model"]` in missions.toml).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Price {
-    pub input: f64,
-    pub cache_read: f64,
-    pub cache_write: f64,
-    pub output: f64,
-}
-
-impl Price {
-    fn cost(&self, t: &Tokens) -> f64 {
-        (t.input as f64 * self.input + t.cache_read as f64 * self.cache_read + t.cache_write as f64 * self.cache_write + t.output as f64 * self.output) / 1_000_000.0
-    }
-}
+pub use super::cost::{Price, Tokens};
 
 /// The fields of a `sessions.jsonl` line the report reads; everything else (messages,
 /// tool output) is skipped while parsing. The runner's `session_start` details are merged into
@@ -76,6 +40,15 @@ pub struct TranscriptLine {
     pub estimated: Option<bool>,
     pub status: Option<String>,
     pub turns: Option<u32>,
+    /// A `handoff` line's report (a worker's `successState`).
+    pub handoff: Option<HandoffLine>,
+}
+
+/// What the report reads of a worker's handoff in the transcript.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HandoffLine {
+    pub success_state: Option<String>,
 }
 
 /// One changed file of `git diff --numstat` (binary files have no line counts).
@@ -139,6 +112,9 @@ pub struct ReportInput {
     pub validation: ValidationRecords,
     pub prices: BTreeMap<String, Price>,
     pub diff: DiffInput,
+    /// The test files the workers' handoffs declare (`tests.added[].file`, `tests.updated`),
+    /// relative to the repository: tests whatever their path.
+    pub declared_tests: BTreeSet<String>,
     /// Files that could not be read or lines that were skipped, said once in the report.
     pub notes: Vec<String>,
     /// Passed assertions later commits made stale (`analysis::drift`).
@@ -187,6 +163,15 @@ pub struct TimeReport {
     pub by_role_seconds: BTreeMap<String, f64>,
     pub role_seconds_total: f64,
     pub milestones: Vec<MilestoneTime>,
+    /// When the mission halted (droid's `mission_paused` with `halted`), in seconds from its start.
+    pub halts: Vec<HaltMark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HaltMark {
+    pub at: f64,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -213,6 +198,8 @@ pub struct RunsReport {
     pub total: usize,
     pub by_role: BTreeMap<String, usize>,
     pub by_kind: BTreeMap<String, usize>,
+    /// Sessions by [`SessionReport::outcome`].
+    pub by_outcome: BTreeMap<String, usize>,
     pub sessions: Vec<SessionReport>,
 }
 
@@ -230,7 +217,12 @@ pub struct SessionReport {
     pub start: f64,
     pub end: f64,
     pub turns: u32,
+    /// How the transcript (or the progress log) says it ended: `completed`, `max_turns`,
+    /// `provider_failed`…, or `running` without an end.
     pub status: String,
+    /// `succeeded`, `failed` (it ended without doing its job, or a worker handed off partial
+    /// or failed work), `interrupted` (cancelled, paused, cut off) or `running`.
+    pub outcome: String,
     pub tokens: Tokens,
 }
 
@@ -244,18 +236,8 @@ pub struct TokensReport {
     pub recorded: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CostReport {
-    pub currency: String,
-    pub total: f64,
-    pub by_role: BTreeMap<String, f64>,
-    pub by_model: BTreeMap<String, f64>,
-    /// Models that ran but have no `[prices."model"]`: their tokens are not in the cost.
-    pub unpriced_models: Vec<String>,
-    /// Roles with tokens of an unpriced model (their cost is a lower bound).
-    pub partial_roles: Vec<String>,
-}
+/// The cost of the mission's tokens (see [`super::cost::cost`]), by report role.
+pub type CostReport = super::cost::Cost;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -434,6 +416,8 @@ struct Session {
     turns_ended: Option<u32>,
     assistant_turns: u32,
     status: Option<String>,
+    /// A worker's handoff `successState`.
+    success_state: Option<String>,
     usage_lines: Tokens,
     /// Model calls whose usage line is all zeros: the provider reported no usage.
     unreported_calls: u32,
@@ -464,6 +448,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 turns_ended: None,
                 assistant_turns: 0,
                 status: None,
+                success_state: None,
                 usage_lines: Tokens::default(),
                 unreported_calls: 0,
                 estimated_calls: 0,
@@ -499,6 +484,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 }
             }
             "assistant_turn" => s.assistant_turns += 1,
+            "handoff" => s.success_state = line.handoff.as_ref().and_then(|h| h.success_state.clone()).or(s.success_state.take()),
             "session_end" => {
                 s.status = line.status.clone();
                 s.turns_ended = line.turns.or(s.turns_ended);
@@ -544,6 +530,7 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
                     turns_ended: None,
                     assistant_turns: 0,
                     status: None,
+                    success_state: None,
                     usage_lines: Tokens::default(),
                     unreported_calls: 0,
                     estimated_calls: 0,
@@ -553,6 +540,7 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
             "worker_completed" | "worker_failed" | "worker_paused" => {
                 if let Some(s) = out.iter_mut().rev().find(|s| s.id == id) {
                     s.end = t.or(s.end);
+                    s.success_state = e.str("successState").map(str::to_string);
                     s.status = Some(match e.kind.as_str() {
                         "worker_completed" => match e.str("successState") {
                             Some("success") => "completed".to_string(),
@@ -568,6 +556,18 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
         }
     }
     out
+}
+
+/// How a session went, from how it ended (the transcript's `session_end` status, or the
+/// progress log's) and a worker's handoff.
+fn outcome(status: Option<&str>, success_state: Option<&str>) -> &'static str {
+    match (status, success_state) {
+        (_, Some("partial" | "failure")) => "failed",
+        (None | Some("running"), _) => "running",
+        (Some("completed" | "awaiting_answers" | "success"), _) => "succeeded",
+        (Some("cancelled" | "abandoned" | "paused"), _) => "interrupted",
+        (Some(_), _) => "failed",
+    }
 }
 
 /// Computes the breakdown. Missing inputs give empty sections, never a failure.
@@ -599,14 +599,12 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let mut session_reports = Vec::new();
     let mut runs_by_role: BTreeMap<String, usize> = ROLES.iter().map(|r| (r.to_string(), 0)).collect();
     let mut runs_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let mut runs_by_outcome: BTreeMap<String, usize> = BTreeMap::new();
     let mut role_spans: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut by_type = Tokens::default();
     let mut tokens_by_role: BTreeMap<String, Tokens> = ROLES.iter().map(|r| (r.to_string(), Tokens::default())).collect();
     let mut turns_by_role: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    let mut cost_by_role: BTreeMap<String, f64> = BTreeMap::new();
-    let mut cost_by_model: BTreeMap<String, f64> = BTreeMap::new();
-    let mut unpriced: BTreeSet<String> = BTreeSet::new();
-    let mut partial_roles: BTreeSet<&str> = BTreeSet::new();
+    let mut usage_by_model: BTreeMap<String, BTreeMap<String, Tokens>> = BTreeMap::new();
     let mut unknown_roles = 0;
     for s in &sessions {
         let Some(role) = report_role(&s.role).or_else(|| report_role(&s.kind)) else {
@@ -624,20 +622,10 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         by_type.add(&tokens);
         tokens_by_role.entry(role.to_string()).or_default().add(&tokens);
         turns_by_role.entry(role).or_default().push(turns);
-        if !input.prices.is_empty() && tokens.total() > 0 {
-            let model = s.model.clone().unwrap_or_else(|| "(unknown model)".into());
-            match input.prices.get(&model) {
-                Some(p) => {
-                    let c = p.cost(&tokens);
-                    *cost_by_role.entry(role.to_string()).or_default() += c;
-                    *cost_by_model.entry(model).or_default() += c;
-                }
-                None => {
-                    partial_roles.insert(role);
-                    unpriced.insert(model);
-                }
-            }
-        }
+        let model = s.model.clone().unwrap_or_else(|| super::cost::UNKNOWN_MODEL.into());
+        usage_by_model.entry(role.to_string()).or_default().entry(model).or_default().add(&tokens);
+        let outcome = outcome(s.status.as_deref(), s.success_state.as_deref());
+        *runs_by_outcome.entry(outcome.to_string()).or_default() += 1;
         session_reports.push(SessionReport {
             session_id: s.id.clone(),
             role: role.to_string(),
@@ -650,6 +638,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             end: s.end.map_or(0.0, rel),
             turns,
             status: s.status.clone().unwrap_or_else(|| "running".into()),
+            outcome: outcome.into(),
             tokens,
         });
     }
@@ -746,6 +735,12 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     for m in still_open {
         close(&mut open, &mut spans, &m, last_event.max(if t1.is_finite() { t1 } else { origin }));
     }
+    let halts: Vec<HaltMark> = input
+        .events
+        .iter()
+        .filter(|e| e.kind == "mission_paused" && e.fields.get("halted").and_then(|v| v.as_bool()) == Some(true))
+        .filter_map(|e| Some(HaltMark { at: rel(parse_timestamp(&e.timestamp)?), reason: e.str("reason").unwrap_or_default().to_string() }))
+        .collect();
     let milestone_times: Vec<MilestoneTime> = milestones
         .iter()
         .map(|m| {
@@ -756,23 +751,23 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .collect();
 
     // Cost.
-    let cost = (!input.prices.is_empty()).then(|| CostReport {
-        currency: "USD".into(),
-        total: sum_f64(cost_by_role.values().copied()),
-        by_role: ROLES.iter().map(|r| (r.to_string(), cost_by_role.get(*r).copied().unwrap_or(0.0))).collect(),
-        by_model: cost_by_model,
-        unpriced_models: unpriced.into_iter().collect(),
-        partial_roles: ROLES.iter().filter(|r| partial_roles.contains(*r)).map(|r| r.to_string()).collect(),
+    let cost = super::cost::cost(&usage_by_model, &input.prices).map(|mut c| {
+        for role in ROLES {
+            c.by_role.entry(role.to_string()).or_insert(0.0);
+        }
+        c.partial_roles.sort_by_key(|r| ROLES.iter().position(|x| x == r));
+        c
     });
 
     // Code.
     let code = match &input.diff {
         DiffInput::Files { base, head, files } => {
             let (mut added, mut deleted, mut test_lines, mut test_files) = (0, 0, 0, 0);
+            let declared = |path: &str| input.declared_tests.contains(path.trim_start_matches("./"));
             for f in files {
                 added += f.added.unwrap_or(0);
                 deleted += f.deleted.unwrap_or(0);
-                if is_test_path(&f.path) {
+                if declared(&f.path) || is_test_path(&f.path) {
                     test_lines += f.added.unwrap_or(0);
                     test_files += 1;
                 }
@@ -908,8 +903,9 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             by_role_seconds,
             role_seconds_total,
             milestones: milestone_times,
+            halts,
         },
-        runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, sessions: session_reports },
+        runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, by_outcome: runs_by_outcome, sessions: session_reports },
         tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role, recorded: tokens_recorded },
         cost,
         code,
@@ -956,7 +952,7 @@ pub fn count(n: u64) -> String {
     }
 }
 
-fn percent(part: f64, whole: f64) -> String {
+pub(crate) fn percent(part: f64, whole: f64) -> String {
     if whole <= 0.0 {
         "0.0%".into()
     } else {
@@ -964,22 +960,21 @@ fn percent(part: f64, whole: f64) -> String {
     }
 }
 
-fn usd(x: f64) -> String {
-    let x = no_negative_zero(x);
-    format!("${x:.2}")
-}
+use super::cost::usd;
 
 /// The report's sections as rows of cells, shared by the text and HTML renderings.
-struct Table {
-    title: String,
-    head: Vec<String>,
-    rows: Vec<Vec<String>>,
-    note: Option<String>,
+pub(crate) struct Table {
+    /// Names the section (an HTML anchor) and the chart drawn beside it.
+    pub(crate) id: &'static str,
+    pub(crate) title: String,
+    pub(crate) head: Vec<String>,
+    pub(crate) rows: Vec<Vec<String>>,
+    pub(crate) note: Option<String>,
     /// Columns whose cells are words, left-aligned in text (the first column always is).
-    text_columns: Vec<usize>,
+    pub(crate) text_columns: Vec<usize>,
 }
 
-fn tables(r: &MissionReport) -> Vec<Table> {
+pub(crate) fn tables(r: &MissionReport) -> Vec<Table> {
     let mut out = Vec::new();
     let s = |x: &str| x.to_string();
 
@@ -989,31 +984,37 @@ fn tables(r: &MissionReport) -> Vec<Table> {
         rows.push(vec![s(role), duration(secs), percent(secs, r.time.role_seconds_total)]);
     }
     rows.push(vec![s("total"), duration(r.time.role_seconds_total), s("")]);
-    out.push(Table { title: s("Runtime by role"), head: vec![s("role"), s("time"), s("share")], rows, note: Some(format!("time a session of the role was running; wall clock {} from the first to the last recorded event", duration(r.time.wall_seconds))), text_columns: vec![] });
+    out.push(Table { id: "runtime-role", title: s("Runtime by role"), head: vec![s("role"), s("time"), s("share")], rows, note: Some(format!("time a session of the role was running; wall clock {} from the first to the last recorded event", duration(r.time.wall_seconds))), text_columns: vec![] });
 
     let rows = r.time.milestones.iter().map(|m| vec![m.name.clone(), duration(m.implementation_seconds), duration(m.validation_seconds), percent(m.validation_seconds, m.implementation_seconds + m.validation_seconds)]).collect();
-    out.push(Table { title: s("Runtime by milestone"), head: vec![s("milestone"), s("implementation"), s("validation"), s("validation share")], rows, note: None, text_columns: vec![] });
+    out.push(Table { id: "runtime-milestone", title: s("Runtime by milestone"), head: vec![s("milestone"), s("implementation"), s("validation"), s("validation share")], rows, note: None, text_columns: vec![] });
 
     let mut rows: Vec<Vec<String>> = ROLES.iter().map(|role| {
         let kinds: Vec<String> = r.runs.sessions.iter().filter(|x| x.role == *role).fold(BTreeMap::<&str, usize>::new(), |mut m, x| {
             *m.entry(x.kind.as_str()).or_default() += 1;
             m
         }).into_iter().map(|(k, n)| format!("{n} {k}")).collect();
-        vec![s(role), r.runs.by_role.get(*role).copied().unwrap_or(0).to_string(), kinds.join(", ")]
+        let unsuccessful = r.runs.sessions.iter().filter(|x| x.role == *role && matches!(x.outcome.as_str(), "failed" | "interrupted")).count();
+        vec![s(role), r.runs.by_role.get(*role).copied().unwrap_or(0).to_string(), unsuccessful.to_string(), kinds.join(", ")]
     }).collect();
-    rows.push(vec![s("total"), r.runs.total.to_string(), s("")]);
-    out.push(Table { title: s("Agent runs"), head: vec![s("role"), s("runs"), s("sessions by kind")], rows, note: None, text_columns: vec![2] });
+    let unsuccessful: usize = ["failed", "interrupted"].iter().filter_map(|o| r.runs.by_outcome.get(*o)).sum();
+    rows.push(vec![s("total"), r.runs.total.to_string(), unsuccessful.to_string(), s("")]);
+    let note = (unsuccessful > 0).then(|| {
+        let parts: Vec<String> = r.runs.by_outcome.iter().map(|(o, n)| format!("{n} {o}")).collect();
+        format!("{}; a failed session ended without doing its job (or handed off partial or failed work), an interrupted one was stopped", parts.join(", "))
+    });
+    out.push(Table { id: "runs", title: s("Agent runs"), head: vec![s("role"), s("runs"), s("failed"), s("sessions by kind")], rows, note, text_columns: vec![3] });
 
     let t = &r.tokens.by_type;
     let mut rows: Vec<Vec<String>> = [("input", t.input), ("cache read", t.cache_read), ("cache write", t.cache_write), ("output", t.output)].iter().map(|(k, n)| vec![s(k), count(*n), percent(*n as f64, r.tokens.total as f64)]).collect();
     rows.push(vec![s("total"), count(r.tokens.total), s("")]);
-    out.push(Table { title: s("Tokens by type"), head: vec![s("type"), s("tokens"), s("share")], rows, note: None, text_columns: vec![] });
+    out.push(Table { id: "tokens-type", title: s("Tokens by type"), head: vec![s("type"), s("tokens"), s("share")], rows, note: None, text_columns: vec![] });
 
     let rows = ROLES.iter().map(|role| {
         let t = r.tokens.by_role.get(*role).copied().unwrap_or_default();
         vec![s(role), count(t.input), count(t.cache_read), count(t.cache_write), count(t.output), count(t.total())]
     }).collect();
-    out.push(Table { title: s("Tokens by role"), head: vec![s("role"), s("input"), s("cache read"), s("cache write"), s("output"), s("total")], rows, note: None, text_columns: vec![] });
+    out.push(Table { id: "tokens-role", title: s("Tokens by role"), head: vec![s("role"), s("input"), s("cache read"), s("cache write"), s("output"), s("total")], rows, note: None, text_columns: vec![] });
 
     match &r.cost {
         Some(c) => {
@@ -1029,9 +1030,9 @@ fn tables(r: &MissionReport) -> Vec<Table> {
                 rows.push(vec![format!("model {m}"), usd(*x)]);
             }
             let note = (!c.unpriced_models.is_empty()).then(|| format!("no [prices] for {}: their tokens are not counted", c.unpriced_models.join(", ")));
-            out.push(Table { title: s("Cost"), head: vec![s("role"), s("USD")], rows, note, text_columns: vec![] });
+            out.push(Table { id: "cost", title: s("Cost"), head: vec![s("role"), s("USD")], rows, note, text_columns: vec![] });
         }
-        None => out.push(Table { title: s("Cost"), head: vec![], rows: vec![], note: Some(s("no [prices.\"model\"] in missions.toml")), text_columns: vec![] }),
+        None => out.push(Table { id: "cost", title: s("Cost"), head: vec![], rows: vec![], note: Some(s("no [prices.\"model\"] in missions.toml")), text_columns: vec![] }),
     }
 
     let c = &r.code;
@@ -1044,9 +1045,9 @@ fn tables(r: &MissionReport) -> Vec<Table> {
                 vec![s("deleted"), count(c.deleted), s(""), s("")],
             ];
             let short = |x: &Option<String>| x.as_deref().map(|h| h.chars().take(10).collect::<String>()).unwrap_or_default();
-            out.push(Table { title: s("Code"), head: vec![s("lines"), s("count"), s("share"), s("files")], rows, note: Some(format!("git diff {}..{}", short(&c.base), c.head.clone().unwrap_or_default())), text_columns: vec![] });
+            out.push(Table { id: "code", title: s("Code"), head: vec![s("lines"), s("count"), s("share"), s("files")], rows, note: Some(format!("git diff {}..{}; tests are the files the handoffs declare (tests.added, tests.updated) and paths with tests/, test_, _test., .test., .spec. or /spec/", short(&c.base), c.head.clone().unwrap_or_default())), text_columns: vec![] });
         }
-        Some(why) => out.push(Table { title: s("Code"), head: vec![], rows: vec![], note: Some(format!("no diff: {why}")), text_columns: vec![] }),
+        Some(why) => out.push(Table { id: "code", title: s("Code"), head: vec![], rows: vec![], note: Some(format!("no diff: {why}")), text_columns: vec![] }),
     }
 
     let f = &r.features;
@@ -1054,22 +1055,22 @@ fn tables(r: &MissionReport) -> Vec<Table> {
     for (k, n) in &f.by_status {
         rows.push(vec![format!("status {k}"), n.to_string()]);
     }
-    out.push(Table { title: s("Features"), head: vec![s("kind"), s("count")], rows, note: Some(format!("{} fix features / {} features ({})", f.fix, f.total, percent(f.fix as f64, f.total as f64))), text_columns: vec![] });
+    out.push(Table { id: "features", title: s("Features"), head: vec![s("kind"), s("count")], rows, note: Some(format!("{} fix features / {} features ({})", f.fix, f.total, percent(f.fix as f64, f.total as f64))), text_columns: vec![] });
 
     let mut rows: Vec<Vec<String>> = r.issues.by_severity.iter().map(|(k, n)| vec![k.clone(), n.to_string()]).collect();
     rows.push(vec![s("total"), r.issues.total.to_string()]);
-    out.push(Table { title: s("Issues by severity"), head: vec![s("severity"), s("issues")], rows, note: None, text_columns: vec![] });
+    out.push(Table { id: "issues", title: s("Issues by severity"), head: vec![s("severity"), s("issues")], rows, note: None, text_columns: vec![] });
 
     let rows = ROLES.iter().filter_map(|role| r.turns.get(*role).map(|t| vec![s(role), t.sessions.to_string(), t.median.to_string(), t.p90.to_string(), t.max.to_string()])).collect();
-    out.push(Table { title: s("Turns per session"), head: vec![s("role"), s("sessions"), s("median"), s("p90"), s("max")], rows, note: None, text_columns: vec![] });
+    out.push(Table { id: "turns", title: s("Turns per session"), head: vec![s("role"), s("sessions"), s("median"), s("p90"), s("max")], rows, note: None, text_columns: vec![] });
 
     let rows = r.validation.milestones.iter().map(|m| vec![m.name.clone(), m.rounds.to_string(), m.passed_in_round.map_or_else(|| s("not yet"), |p| format!("round {p}"))]).collect();
     let stale = &r.validation.stale_assertions;
     let note = (!stale.is_empty()).then(|| format!("{} stale assertion(s), passed before later commits changed their features' files: {}", stale.len(), stale.join(", ")));
-    out.push(Table { title: s("Validation rounds"), head: vec![s("milestone"), s("rounds"), s("passed")], rows, note, text_columns: vec![2] });
+    out.push(Table { id: "rounds", title: s("Validation rounds"), head: vec![s("milestone"), s("rounds"), s("passed")], rows, note, text_columns: vec![2] });
 
     let rows = r.validation.cumulative_passes.iter().map(|p| vec![format!("round {}", p.round), format!("{}/{} milestones passed", p.passed, p.milestones)]).collect();
-    out.push(Table { title: s("Milestone passes by round"), head: vec![s("round"), s("passed")], rows, note: None, text_columns: vec![1] });
+    out.push(Table { id: "passes", title: s("Milestone passes by round"), head: vec![s("round"), s("passed")], rows, note: None, text_columns: vec![1] });
     out
 }
 
@@ -1141,188 +1142,7 @@ pub fn render_json(r: &MissionReport) -> String {
 
 // ---- HTML ---------------------------------------------------------------------------------
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1d2330;background:#fff}
-h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
-.lead{color:#555}.figures{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}.figure{border:1px solid #dde;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
-.figure b{display:block;font-size:1.4rem}table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .8rem;text-align:right;border-bottom:1px solid #eef}
-td:first-child,th:first-child{text-align:left}th{font-weight:600;color:#444}.note{color:#666;font-size:.9rem}
-.tables{display:flex;flex-wrap:wrap;gap:0 3rem}.tables section{max-width:100%;overflow-x:auto}td{white-space:nowrap}td.t,th.t{text-align:left}
-svg text{font-size:11px;fill:#333}.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;vertical-align:middle}";
-
-const COLORS: [(&str, &str); 3] = [("orchestration", "#8e6bbf"), ("implementation", "#3b7dd8"), ("validation", "#e0902f")];
-
-fn color(role: &str) -> &'static str {
-    COLORS.iter().find(|(r, _)| *r == role).map_or("#999", |(_, c)| c)
-}
-
-/// Tick step (seconds) giving at most about eight ticks over `total`.
-fn tick_step(total: f64) -> f64 {
-    let steps = [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 3.0 * 3600.0, 6.0 * 3600.0, 12.0 * 3600.0, 86400.0, 2.0 * 86400.0, 7.0 * 86400.0];
-    steps.iter().copied().find(|s| total / s <= 8.0).unwrap_or(total / 8.0)
-}
-
-fn tick_label(t: f64, step: f64) -> String {
-    if step >= 3600.0 {
-        format!("{}h", (t / 3600.0).round())
-    } else if step >= 60.0 {
-        format!("{}m", (t / 60.0).round())
-    } else {
-        format!("{}s", t.round())
-    }
-}
-
-fn axis(out: &mut String, x0: f64, width: f64, total: f64, y_top: f64, y_bottom: f64) {
-    let step = tick_step(total);
-    let mut t = 0.0;
-    while t <= total + 1e-9 {
-        let x = x0 + width * t / total;
-        let _ = write!(out, "<line x1=\"{x:.1}\" y1=\"{y_top:.1}\" x2=\"{x:.1}\" y2=\"{y_bottom:.1}\" stroke=\"#e4e6ee\" stroke-width=\"1\" /><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", y_bottom + 14.0, tick_label(t, step));
-        t += step;
-    }
-}
-
-fn waterfall_svg(r: &MissionReport) -> String {
-    let ms = &r.time.milestones;
-    let total = ms.iter().flat_map(|m| m.spans.iter().map(|s| s.end)).fold(r.time.wall_seconds, f64::max).max(1.0);
-    let (label_w, plot_w, row_h) = (170.0, 860.0, 26.0);
-    let height = 20.0 + row_h * ms.len().max(1) as f64 + 30.0;
-    let mut out = String::new();
-    let _ = write!(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"waterfall\" width=\"{}\" height=\"{height:.0}\" viewBox=\"0 0 {} {height:.0}\" role=\"img\" aria-label=\"Milestone waterfall\">", label_w + plot_w + 20.0, label_w + plot_w + 20.0);
-    axis(&mut out, label_w, plot_w, total, 10.0, height - 30.0);
-    for (i, m) in ms.iter().enumerate() {
-        let y = 16.0 + row_h * i as f64;
-        let _ = write!(out, "<g class=\"milestone-bar\" data-milestone=\"{}\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", escape(&m.name), label_w - 8.0, y + 13.0, escape(&m.name));
-        for s in &m.spans {
-            let x = label_w + plot_w * s.start / total;
-            let w = (plot_w * (s.end - s.start) / total).max(1.0);
-            let _ = write!(out, "<rect class=\"{}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"18\" rx=\"2\" fill=\"{}\"><title>{} {}: {}</title></rect>", escape(&s.phase), color(&s.phase), escape(&m.name), escape(&s.phase), duration(s.end - s.start));
-        }
-        out.push_str("</g>");
-    }
-    out.push_str("</svg>");
-    out
-}
-
-fn runs_svg(r: &MissionReport) -> String {
-    let sessions = &r.runs.sessions;
-    let total = sessions.iter().map(|s| s.end).fold(r.time.wall_seconds, f64::max).max(1.0);
-    // Lanes: each role gets as many rows as it has sessions running at once.
-    let mut rows: Vec<(String, Vec<usize>)> = Vec::new();
-    let mut lane_ends: Vec<(String, f64)> = Vec::new();
-    for (i, s) in sessions.iter().enumerate() {
-        let slot = lane_ends.iter().position(|(role, end)| *role == s.role && *end <= s.start);
-        match slot {
-            Some(k) => {
-                lane_ends[k].1 = s.end;
-                rows[k].1.push(i);
-            }
-            None => {
-                lane_ends.push((s.role.clone(), s.end));
-                rows.push((s.role.clone(), vec![i]));
-            }
-        }
-    }
-    rows.sort_by_key(|(role, _)| ROLES.iter().position(|r| r == role));
-    let (label_w, plot_w, row_h) = (170.0, 860.0, 16.0);
-    let height = 20.0 + row_h * rows.len().max(1) as f64 + 30.0;
-    let mut out = String::new();
-    let _ = write!(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"runs\" width=\"{}\" height=\"{height:.0}\" viewBox=\"0 0 {} {height:.0}\" role=\"img\" aria-label=\"Agent runs over time\">", label_w + plot_w + 20.0, label_w + plot_w + 20.0);
-    axis(&mut out, label_w, plot_w, total, 10.0, height - 30.0);
-    let mut last_role = "";
-    for (i, (role, members)) in rows.iter().enumerate() {
-        let y = 14.0 + row_h * i as f64;
-        if role != last_role {
-            let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", label_w - 8.0, y + 11.0, escape(role));
-            last_role = role;
-        }
-        for &k in members {
-            let s = &sessions[k];
-            let x = label_w + plot_w * s.start / total;
-            let w = (plot_w * (s.end - s.start) / total).max(1.5);
-            let what = s.feature_id.clone().or_else(|| s.milestone.as_ref().map(|m| format!("{m}{}", s.round.map(|r| format!(" round {r}")).unwrap_or_default()))).unwrap_or_default();
-            let _ = write!(out, "<rect class=\"run {}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"12\" fill=\"{}\"><title>{} {}: {}, {} turns, {} tokens</title></rect>", escape(role), color(role), escape(&s.kind), escape(&what), duration(s.end - s.start), s.turns, count(s.tokens.total()));
-        }
-    }
-    out.push_str("</svg>");
-    out
-}
-
-pub fn render_html(r: &MissionReport) -> String {
-    let mut out = String::new();
-    let title = if r.mission.title.is_empty() { "(untitled mission)".to_string() } else { r.mission.title.clone() };
-    let _ = write!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" /><title>Mission report: {}</title><style>{CSS}</style></head><body>\n", escape(&title));
-    let _ = writeln!(out, "<h1>{}</h1><p class=\"lead\">{} · {}{}</p>", escape(&title), escape(&r.mission.id), escape(&r.mission.status), r.mission.halt_reason.as_ref().map(|h| format!(" — {}", escape(h))).unwrap_or_default());
-    out.push_str("<div class=\"figures\">");
-    let figures = [
-        ("agent runtime", duration(r.time.role_seconds_total)),
-        ("wall clock", duration(r.time.wall_seconds)),
-        ("agent runs", r.runs.total.to_string()),
-        ("tokens", count(r.tokens.total)),
-        ("lines of code", format!("{} · {} tests", count(r.code.added), percent(r.code.test_lines as f64, r.code.added as f64))),
-        ("fix features", format!("{} / {}", r.features.fix, r.features.total)),
-        ("issues", r.issues.total.to_string()),
-    ];
-    for (k, v) in figures.iter().chain(r.cost.as_ref().map(|c| ("cost", usd(c.total))).iter()) {
-        let _ = write!(out, "<div class=\"figure\"><b>{}</b>{}</div>", escape(v), escape(k));
-    }
-    out.push_str("</div>\n<p class=\"legend\">");
-    for (role, c) in COLORS {
-        let _ = write!(out, "<span style=\"background:{c}\"></span>{role}");
-    }
-    out.push_str("</p>\n<h2>Milestone waterfall</h2>\n");
-    out.push_str(&waterfall_svg(r));
-    out.push_str("\n<h2>Agent runs over time</h2>\n");
-    out.push_str(&runs_svg(r));
-    out.push_str("\n<div class=\"tables\">\n");
-    for t in tables(r) {
-        let _ = write!(out, "<section><h2>{}</h2>", escape(&t.title));
-        if !t.head.is_empty() {
-            out.push_str("<table><thead><tr>");
-            let class = |i: usize| if i > 0 && t.text_columns.contains(&i) { " class=\"t\"" } else { "" };
-            for (i, h) in t.head.iter().enumerate() {
-                let _ = write!(out, "<th{}>{}</th>", class(i), escape(h));
-            }
-            out.push_str("</tr></thead><tbody>");
-            for row in &t.rows {
-                out.push_str("<tr>");
-                for (i, c) in row.iter().enumerate() {
-                    let _ = write!(out, "<td{}>{}</td>", class(i), escape(c));
-                }
-                out.push_str("</tr>");
-            }
-            out.push_str("</tbody></table>");
-        }
-        if let Some(n) = &t.note {
-            let _ = write!(out, "<p class=\"note\">{}</p>", escape(n));
-        }
-        out.push_str("</section>\n");
-    }
-    out.push_str("</div>\n");
-    if !r.notes.is_empty() {
-        out.push_str("<h2>Notes</h2><ul>");
-        for n in &r.notes {
-            let _ = write!(out, "<li>{}</li>", escape(n));
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("</body></html>\n");
-    out
-}
+pub use super::report_html::{escape, render_html};
 
 #[cfg(test)]
 mod tests {

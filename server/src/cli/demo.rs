@@ -77,7 +77,7 @@ fn run_in(root: &Path, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn 
         Err(e) => return fail(err, format!("cannot start the async runtime: {e}")),
     };
     let opts = RunOptions { cwd: repo.clone(), mission: Some(mission.clone()), yes: true, allow_questions: false, origin: run::Origin::Terminal, target: run::Target::All, settings: None };
-    let progress = Box::new(Lines { out: std::io::stdout(), verbosity });
+    let progress = Box::new(Lines::new(std::io::stdout(), verbosity));
     let result = runtime.block_on(run::run(opts, progress, CancellationToken::new()));
     runtime.shutdown_background();
     if result.code != 0 {

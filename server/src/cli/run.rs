@@ -21,7 +21,7 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
     let progress: Box<dyn Progress> = if verbosity != Verbosity::Quiet && std::io::stderr().is_terminal() {
         Box::new(Bars::new(verbosity))
     } else {
-        Box::new(Lines { out: std::io::stdout(), verbosity })
+        Box::new(Lines::new(std::io::stdout(), verbosity))
     };
     let opts = RunOptions { cwd: std::env::current_dir().unwrap_or_default(), mission: mission.map(Path::to_path_buf), yes, allow_questions: !yes, origin: run::Origin::Terminal, target: run::Target::All, settings: None };
     let result = runtime.block_on(async {

@@ -9,7 +9,8 @@ use super::check::Format;
 use crate::analysis::summary::MissionSummary;
 use crate::model::records;
 use crate::runner::events;
-use crate::runner::summary::{self, OnDisk};
+use crate::runner::live;
+use crate::runner::summary::{self, OnDisk, RunNow};
 
 /// How many recent progress events the status shows.
 const RECENT_EVENTS: usize = 10;
@@ -34,20 +35,25 @@ pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mu
         let _ = writeln!(err, "missions: warning: {n}");
     }
     let recent = &all[all.len().saturating_sub(RECENT_EVENTS)..];
+    let now = summary::run_now(&dir);
+    let at = std::time::SystemTime::now();
     match format {
         Format::Json => {
             let mut value = serde_json::to_value(&summary).unwrap_or_default();
             value["missionDir"] = json!(dir.display().to_string());
+            now.add_to(&mut value, at);
             value["lastEvents"] = serde_json::to_value(recent).unwrap_or_default();
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         }
-        Format::Text => print_text(&summary, &dir, recent, out),
+        Format::Text => {
+            print_text(&summary, &dir, recent, &now, at, out);
+        }
     }
     0
 }
 
 
-fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent], out: &mut dyn Write) {
+fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent], now: &RunNow, at: std::time::SystemTime, out: &mut dyn Write) {
     let title = if s.title.is_empty() { "(untitled mission: mission.md has no `# ` heading)" } else { &s.title };
     let id = if s.id.is_empty() { String::new() } else { format!(" ({})", s.id) };
     let _ = writeln!(out, "{title}{id}: {}", s.status);
@@ -76,6 +82,21 @@ fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent],
     let _ = writeln!(out, "  assertions: {}", counts(&s.assertions));
     if !s.stale.is_empty() {
         let _ = writeln!(out, "  stale:      {} (passed, then later commits changed their features' files; the next validation round checks them again)", s.stale.join(", "));
+    }
+    for session in &now.sessions {
+        let _ = writeln!(out, "  now:        {}", live::describe_session(session, at));
+    }
+    if !now.alive && matches!(s.status.as_str(), "running" | "validating" | "planning") && now.spend.is_some() {
+        let _ = writeln!(out, "  now:        no run is alive (state.json says {}; `missions run` resumes it)", s.status);
+    }
+    if let Some(spend) = &now.spend {
+        let _ = writeln!(out, "  tokens:     {}", spend.tokens_line());
+        if let Some(cost) = spend.cost_line() {
+            let _ = writeln!(out, "  cost:       {cost}");
+        }
+        for b in &spend.budgets {
+            let _ = writeln!(out, "  budget:     {}", b.describe());
+        }
     }
     if !recent.is_empty() {
         let _ = writeln!(out, "  recent events:");

@@ -29,6 +29,7 @@ use crate::agent::CancellationToken;
 use crate::model::records::ProgressEvent;
 use crate::runner::events::Journal;
 use crate::runner::lock::RunLock;
+use crate::runner::live::{Spend, SpendSink};
 use crate::runner::progress::{EventSink, Progress, Update};
 use crate::runner::queue::Queue;
 use crate::runner::run::{self, Origin, RunOptions, RunResult, Target, EXIT_COMPLETED, EXIT_HALTED, EXIT_INTERNAL, EXIT_WAITING};
@@ -128,6 +129,9 @@ enum Message {
     /// A model call waiting for the provider: the line for the progress report, or `None`
     /// when the wait is over (the report shows the run's figures again).
     Waiting(Option<String>),
+    /// The mission's tokens and cost so far (`12.3k tokens, $0.04`), and budgets that just
+    /// reached 80%.
+    Spend { summary: Option<String>, warnings: Vec<String> },
     Done(RunResult),
 }
 
@@ -154,6 +158,13 @@ impl Progress for EditorProgress {
         let tx = self.tx.clone();
         Some(Arc::new(move |event: &ProgressEvent| {
             let _ = tx.send(Message::Event(event.clone()));
+        }))
+    }
+
+    fn spend(&self) -> Option<SpendSink> {
+        let tx = self.tx.clone();
+        Some(Arc::new(move |spend: &Spend, warnings: &[String]| {
+            let _ = tx.send(Message::Spend { summary: spend.spent(), warnings: warnings.to_vec() });
         }))
     }
 }
@@ -380,6 +391,7 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
     let wanted = support.work_done_progress;
     let mut creating = wanted.then(|| Box::pin(work_progress::create(client.clone(), missions.tokens.clone(), dir.clone())));
     let mut progress: Option<RunProgress> = None;
+    let mut spent: Option<String> = None;
     loop {
         let message = match creating.as_mut() {
             Some(pending) => tokio::select! {
@@ -387,6 +399,7 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
                     creating = None;
                     progress = created;
                     if let Some(p) = progress.as_mut() {
+                        p.spent = spent.clone();
                         p.begin(work_progress::figures(&dir, None).await).await;
                     }
                     continue;
@@ -409,6 +422,16 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut
                 client.log_message(MessageType::INFO, format!("Mission {}: {}", dir.display(), text.trim())).await;
                 if let Some(p) = progress.as_mut().filter(|_| in_progress) {
                     p.note(text.trim()).await;
+                }
+            }
+            Message::Spend { summary, warnings } => {
+                for w in warnings {
+                    client.show_message(MessageType::WARNING, format!("Mission {}: {w}", dir.display())).await;
+                }
+                spent = summary;
+                if let Some(p) = progress.as_mut() {
+                    p.spent = spent.clone();
+                    p.report(work_progress::figures(&dir, None).await).await;
                 }
             }
             Message::Waiting(line) => {

@@ -129,6 +129,8 @@ pub struct RunProgress {
     tokens: Tokens,
     token: String,
     percentage: u32,
+    /// The mission's tokens and cost so far (`12.3k tokens, $0.04`), after the figures.
+    pub spent: Option<String>,
 }
 
 /// Asks the client for a token; `None` when it refuses or does not answer within `CREATE_WAIT`.
@@ -138,7 +140,7 @@ pub async fn create(client: Client, tokens: Tokens, dir: PathBuf) -> Option<RunP
     tokens.lock().insert(token.clone(), dir.clone());
     let (asking, params) = (client.clone(), WorkDoneProgressCreateParams { token: NumberOrString::String(token.clone()) });
     match super::reply::within(CREATE_WAIT, async move { asking.send_request::<WorkDoneProgressCreate>(params).await }).await {
-        Some(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0 }),
+        Some(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0, spent: None }),
         Some(Err(e)) => {
             tracing::warn!("the client refused the progress token of {} ({e}); no progress shown", dir.display());
             tokens.lock().remove(&token);
@@ -165,15 +167,21 @@ impl RunProgress {
         figures
     }
 
+    /// The figures' message, then what the mission has spent.
+    fn message(&self, figures: &Figures) -> String {
+        let parts: Vec<String> = [figures.message()].into_iter().chain(self.spent.clone()).filter(|p| !p.is_empty()).collect();
+        parts.join(" · ")
+    }
+
     pub async fn begin(&mut self, figures: Figures) {
         let figures = self.settle(figures);
-        let message = figures.message();
+        let message = self.message(&figures);
         self.send(WorkDoneProgress::Begin(WorkDoneProgressBegin { title: format!("Mission {}", figures.title), cancellable: Some(true), message: (!message.is_empty()).then_some(message), percentage: Some(figures.percentage) })).await;
     }
 
     pub async fn report(&mut self, figures: Figures) {
         let figures = self.settle(figures);
-        let message = figures.message();
+        let message = self.message(&figures);
         self.send(WorkDoneProgress::Report(WorkDoneProgressReport { cancellable: Some(true), message: (!message.is_empty()).then_some(message), percentage: Some(figures.percentage) })).await;
     }
 

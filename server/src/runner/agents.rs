@@ -43,6 +43,8 @@ pub struct Agents {
     recording: Option<Recording>,
     sandbox: Option<Bwrap>,
     pub usage: SharedUsage,
+    /// The sessions in flight and their waits, for `run-progress.json`.
+    pub live: super::live::Live,
     /// Whether orchestrator sessions are offered `ask_user` (`--yes` withholds it).
     pub allow_questions: bool,
     mission_id: String,
@@ -83,7 +85,7 @@ impl Agents {
         if let Ok(rollup) = rollup_from_transcript(&mission_dir.join(TRANSCRIPT_FILE)) {
             *usage.lock().unwrap_or_else(|p| p.into_inner()) = rollup;
         }
-        Ok(Agents { config, backends, recording, sandbox, usage, allow_questions: true, mission_id: mission_id.to_string(), mission_dir: mission_dir.to_path_buf(), working_dir: working_dir.to_path_buf() })
+        Ok(Agents { config, backends, recording, sandbox, usage, live: Default::default(), allow_questions: true, mission_id: mission_id.to_string(), mission_dir: mission_dir.to_path_buf(), working_dir: working_dir.to_path_buf() })
     }
 
     /// Tokens the mission has used, all sessions and runs together.
@@ -91,11 +93,11 @@ impl Agents {
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).mission.total()
     }
 
-    /// Whether `max_tokens_per_mission` is spent; the halt reason when it is.
+    /// Whether `max_tokens_per_mission` or `max_cost` is spent; the halt reason when it is.
     pub fn budget_spent(&self) -> Option<String> {
-        let budget = self.config.limits.max_tokens_per_mission;
-        let used = self.tokens_used();
-        (budget > 0 && used >= budget).then(|| SessionEnd::TokenBudget { used, budget }.reason())
+        let rollup = self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let limits = &self.config.limits;
+        crate::agent::session::budget_spent(&rollup, limits.max_tokens_per_mission, limits.max_cost, &self.config.prices).map(|end| end.reason())
     }
 
     /// Runs one fresh session: `call.task` is its first message.
@@ -137,7 +139,9 @@ impl Agents {
             Some(feature) => format!("{role} {feature}"),
             None => role.to_string(),
         };
-        let observer = &mut Named { inner: observer, who };
+        self.live.session_started(session_id, &who, kind.as_str());
+        let _in_flight = InFlight { live: &self.live, session_id };
+        let observer = &mut Named { inner: observer, who, live: &self.live, session_id };
         let mut transcript = SessionTranscript::start(&self.mission_dir, &self.mission_id, session_id, role, self.usage.clone(), start);
         match backend {
             Backend::Model(provider) => run_session(provider.as_ref(), &spec, &mut transcript, handler, cancel, observer).await,
@@ -154,10 +158,25 @@ impl Agents {
     }
 }
 
-/// Names a session's retries and waits after its role and feature.
+/// A session in flight for `run-progress.json`, until it returns (or unwinds).
+struct InFlight<'a> {
+    live: &'a super::live::Live,
+    session_id: &'a str,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.live.session_ended(self.session_id);
+    }
+}
+
+/// Names a session's retries and waits after its role and feature; its waits also go to
+/// `run-progress.json`.
 struct Named<'a> {
     inner: &'a mut dyn SessionObserver,
     who: String,
+    live: &'a super::live::Live,
+    session_id: &'a str,
 }
 
 impl SessionObserver for Named<'_> {
@@ -174,6 +193,7 @@ impl SessionObserver for Named<'_> {
         self.inner.on_retry(&self.who, retry);
     }
     fn on_waiting(&mut self, _who: &str, wait: &crate::agent::WaitNotice) {
+        self.live.waiting(self.session_id, wait.since, wait.over);
         self.inner.on_waiting(&self.who, wait);
     }
 }

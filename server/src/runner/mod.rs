@@ -15,6 +15,7 @@ pub mod fix;
 pub mod git;
 pub mod handoffs;
 pub mod locate;
+pub mod live;
 pub mod lock;
 pub mod new;
 pub mod plan;

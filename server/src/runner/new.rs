@@ -19,6 +19,10 @@ pub enum NewError {
     GoalWithoutName,
     #[error("`--name` must contain a letter or digit")]
     EmptyName,
+    /// `--name` names a mission that exists: a new mission never takes another's folder,
+    /// and a name asked for is not quietly changed.
+    #[error("a mission named `{name}` exists already ({}); choose another --name, or work on that one (`missions run {}`)", .dir.display(), .dir.display())]
+    NameTaken { name: String, dir: PathBuf },
     #[error("{0} is not inside a git repository: missions work on a repository (run `git init` first)")]
     NotInRepository(PathBuf),
     #[error("cannot write the mission folder {path}: {message}")]
@@ -32,6 +36,8 @@ pub struct NewMission {
     pub dir: PathBuf,
     pub title: String,
     pub state: MissionState,
+    /// The name made from the goal, when a mission had it already (this one got `<name>-2`…).
+    pub name_taken: Option<String>,
 }
 
 /// Lower case; runs of anything but letters and digits (any script: `日本語`, `café`)
@@ -78,6 +84,10 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
         let dir = missions.join(&slug);
         match std::fs::create_dir(&dir) {
             Ok(()) => break (slug, dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && name.is_some() => {
+                let shown = dir.strip_prefix(cwd).map_or(dir.clone(), Path::to_path_buf);
+                return Err(NewError::NameTaken { name: base, dir: shown });
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
             Err(e) => return Err(write_err(&dir, e)),
         }
@@ -91,7 +101,7 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
     write_atomic(&dir.join(WORKING_DIRECTORY_FILE), repo.display().to_string().as_bytes()).map_err(|e| write_err(&dir, e))?;
     write_json_atomic(&dir.join(STATE_FILE), &state).map_err(|e| write_err(&dir, e))?;
     events::log(&dir, "mission_created", serde_json::json!({"missionId": state.mission_id, "title": title, "slug": slug})).map_err(|e| write_err(&dir, e))?;
-    Ok(NewMission { dir, title, state })
+    Ok(NewMission { dir, title, state, name_taken: (n > 1).then_some(base) })
 }
 
 /// The first line of the goal, shortened to a title.

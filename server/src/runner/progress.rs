@@ -12,6 +12,7 @@ use crate::agent::session::SessionObserver;
 use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::agent::tools::ToolOutput;
 use crate::model::records::ProgressEvent;
+use super::live::{Spend, SpendSink};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -52,6 +53,11 @@ pub trait Progress: Send {
     fn events(&self) -> Option<EventSink> {
         None
     }
+    /// Where the mission's tokens and cost so far go, and budgets that reach 80%; called
+    /// from the run's live writer (another task) when they change. None by default.
+    fn spend(&self) -> Option<SpendSink> {
+        None
+    }
     /// Clears bars before the final message.
     fn finish(&mut self) {}
 }
@@ -60,6 +66,20 @@ pub trait Progress: Send {
 pub struct Lines<W: Write + Send> {
     pub out: W,
     pub verbosity: Verbosity,
+    /// The tokens and cost so far, and budget warnings not printed yet (from the live writer).
+    spent: std::sync::Arc<std::sync::Mutex<Spent>>,
+}
+
+#[derive(Default)]
+struct Spent {
+    summary: Option<String>,
+    warnings: Vec<String>,
+}
+
+impl<W: Write + Send> Lines<W> {
+    pub fn new(out: W, verbosity: Verbosity) -> Self {
+        Lines { out, verbosity, spent: Default::default() }
+    }
 }
 
 impl<W: Write + Send> Progress for Lines<W> {
@@ -67,12 +87,33 @@ impl<W: Write + Send> Progress for Lines<W> {
         if self.verbosity == Verbosity::Quiet {
             return;
         }
+        let (summary, warnings) = {
+            let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+            (spent.summary.clone(), std::mem::take(&mut spent.warnings))
+        };
+        for w in warnings {
+            let _ = writeln!(self.out, "  warning: {w}");
+        }
         let line = match u {
             Update::Tool { .. } if self.verbosity != Verbosity::Verbose => return,
             Update::Waiting { over: true, .. } => return,
+            // A step's end says what the mission has spent so far.
+            Update::FeatureFinished { .. } | Update::RoundResult { .. } => match summary {
+                Some(spent) => format!("{} ({spent} so far)", describe(&u)),
+                None => describe(&u),
+            },
             other => describe(&other),
         };
         let _ = writeln!(self.out, "{line}");
+    }
+
+    fn spend(&self) -> Option<SpendSink> {
+        let spent = self.spent.clone();
+        Some(std::sync::Arc::new(move |s: &Spend, warnings: &[String]| {
+            let mut spent = spent.lock().unwrap_or_else(|p| p.into_inner());
+            spent.summary = s.spent();
+            spent.warnings.extend(warnings.iter().cloned());
+        }))
     }
 }
 
@@ -185,14 +226,32 @@ impl FeatureBar {
 }
 
 /// Bars on a terminal: features done of all (once the plan is there), and a spinner saying
-/// what runs now.
+/// what runs now and what the mission has spent.
 pub struct Bars {
     multi: MultiProgress,
     features: std::sync::Arc<std::sync::Mutex<FeatureBar>>,
     activity: ProgressBar,
-    /// What the spinner said before a wait for the provider took it over.
-    activity_text: String,
+    texts: std::sync::Arc<std::sync::Mutex<Activity>>,
     verbosity: Verbosity,
+}
+
+/// What the spinner says: what runs, a wait for the provider over it, the spend after it.
+#[derive(Default)]
+struct Activity {
+    what: String,
+    waiting: Option<String>,
+    spent: Option<String>,
+}
+
+impl Activity {
+    fn message(&self) -> String {
+        let now = self.waiting.as_deref().unwrap_or(&self.what);
+        match &self.spent {
+            Some(spent) if !now.is_empty() => format!("{now} · {spent}"),
+            Some(spent) => spent.clone(),
+            None => now.to_string(),
+        }
+    }
 }
 
 impl Bars {
@@ -205,7 +264,7 @@ impl Bars {
         activity.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
         activity.enable_steady_tick(Duration::from_millis(120));
         let features = FeatureBar { multi: multi.clone(), bar: features, tally: FeatureTally::default(), shown: false };
-        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, activity_text: String::new(), verbosity }
+        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, texts: Default::default(), verbosity }
     }
 
     fn with_features(&self, f: impl FnOnce(&mut FeatureBar)) {
@@ -217,9 +276,14 @@ impl Bars {
         let _ = self.multi.println(line);
     }
 
+    fn with_texts(&self, f: impl FnOnce(&mut Activity)) {
+        let mut texts = self.texts.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut texts);
+        self.activity.set_message(texts.message());
+    }
+
     fn say(&mut self, text: String) {
-        self.activity.set_message(text.clone());
-        self.activity_text = text;
+        self.with_texts(|t| t.what = text);
     }
 }
 
@@ -242,8 +306,8 @@ impl Progress for Bars {
             }
             Update::Note(_) | Update::Retry { .. } => self.println(describe(&u)),
             // The wait shows in the spinner, then it says again what runs.
-            Update::Waiting { over: false, .. } => self.activity.set_message(describe(&u).trim().to_string()),
-            Update::Waiting { over: true, .. } => self.activity.set_message(self.activity_text.clone()),
+            Update::Waiting { over: false, .. } => self.with_texts(|t| t.waiting = Some(describe(&u).trim().to_string())),
+            Update::Waiting { over: true, .. } => self.with_texts(|t| t.waiting = None),
             _ => self.say(describe(&u).trim().to_string()),
         }
     }
@@ -254,6 +318,18 @@ impl Progress for Bars {
             let mut f = features.lock().unwrap_or_else(|p| p.into_inner());
             f.tally.event(e);
             f.draw();
+        }))
+    }
+
+    fn spend(&self) -> Option<SpendSink> {
+        let (texts, activity, multi) = (self.texts.clone(), self.activity.clone(), self.multi.clone());
+        Some(std::sync::Arc::new(move |s: &Spend, warnings: &[String]| {
+            let mut t = texts.lock().unwrap_or_else(|p| p.into_inner());
+            t.spent = s.spent();
+            activity.set_message(t.message());
+            for w in warnings {
+                let _ = multi.println(format!("  warning: {w}"));
+            }
         }))
     }
 
@@ -301,21 +377,21 @@ mod tests {
 
     #[test]
     fn plain_lines_follow_the_verbosity() {
-        let mut normal = Lines { out: Vec::new(), verbosity: Verbosity::Normal };
+        let mut normal = Lines::new(Vec::new(), Verbosity::Normal);
         normal.update(Update::FeatureStarted { id: "f1", attempt: 2, done: 1, total: 3 });
         normal.update(Update::Tool { name: "bash", summary: "sh test.sh".into() });
         assert_eq!(String::from_utf8(normal.out).unwrap(), "  feature f1 (1/3 done, attempt 2)\n");
-        let mut verbose = Lines { out: Vec::new(), verbosity: Verbosity::Verbose };
+        let mut verbose = Lines::new(Vec::new(), Verbosity::Verbose);
         verbose.update(Update::Tool { name: "bash", summary: "sh test.sh".into() });
         assert_eq!(String::from_utf8(verbose.out).unwrap(), "    bash sh test.sh\n");
-        let mut quiet = Lines { out: Vec::new(), verbosity: Verbosity::Quiet };
+        let mut quiet = Lines::new(Vec::new(), Verbosity::Quiet);
         quiet.update(Update::Note("x"));
         assert!(quiet.out.is_empty());
     }
 
     #[test]
     fn a_retry_is_a_line_naming_the_wait() {
-        let mut normal = Lines { out: Vec::new(), verbosity: Verbosity::Normal };
+        let mut normal = Lines::new(Vec::new(), Verbosity::Normal);
         let limited = ProviderError::new(ErrorKind::RateLimited, "HTTP 429: slow down").with_status(429);
         normal.update(Update::Retry { who: "worker feat-add", error: &limited, delay: Duration::from_secs(3), attempt: 1 });
         let overloaded = ProviderError::new(ErrorKind::Overloaded, "HTTP 529: overloaded").with_status(529);
@@ -328,11 +404,28 @@ mod tests {
 
     #[test]
     fn a_wait_for_the_provider_is_a_line_with_its_seconds_and_its_end_is_silent() {
-        let mut normal = Lines { out: Vec::new(), verbosity: Verbosity::Normal };
+        let mut normal = Lines::new(Vec::new(), Verbosity::Normal);
         normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(42_300), over: false });
         normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(43_000), over: true });
         normal.update(Update::Waiting { who: "validator", waited: Duration::from_millis(1_500), over: false });
         assert_eq!(String::from_utf8(normal.out).unwrap(), "    worker feat-add: waiting for the provider, 42 s\n    validator: waiting for the provider, 1.5 s\n");
+    }
+
+    #[test]
+    fn plain_lines_say_the_spend_at_each_steps_end_and_warn_once() {
+        let mut lines = Lines::new(Vec::new(), Verbosity::Normal);
+        let sink = lines.spend().unwrap();
+        lines.update(Update::FeatureFinished { id: "a", outcome: "completed" });
+        let mut rollup = crate::agent::usage::UsageRollup::default();
+        rollup.record("s", "worker", Some("m"), crate::agent::usage::Usage { input: 12_000, output: 300, ..Default::default() });
+        let spend = Spend::of(&rollup, &Default::default(), Default::default());
+        sink(&spend, &["budget: 80% of max_tokens_per_mission (12300 of 15000 tokens) spent".to_string()]);
+        lines.update(Update::FeatureFinished { id: "b", outcome: "completed" });
+        lines.update(Update::RoundResult { milestone: "m", round: 1, passed: 1, total: 2 });
+        assert_eq!(
+            String::from_utf8(lines.out).unwrap(),
+            "  feature a: completed\n  warning: budget: 80% of max_tokens_per_mission (12300 of 15000 tokens) spent\n  feature b: completed (12.3k tokens so far)\n  round 1 of m: 1/2 assertions passed (12.3k tokens so far)\n"
+        );
     }
 
     fn event(kind: &str, fields: Value) -> ProgressEvent {

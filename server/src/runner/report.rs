@@ -1,7 +1,8 @@
 //! Reads what `missions report` needs from a mission folder and its repository: state.json,
 //! mission.md's title, features.json, progress_log.jsonl, sessions.jsonl, the validators'
 //! syntheses (each round's, or droid's latest) and reviews under validation/, `[prices]` from
-//! missions.toml and `git diff --numstat` from the mission's base commit to its branch.
+//! missions.toml, the test files the handoffs declare, and `git diff --numstat` from the
+//! mission's base commit to its branch.
 //! Nothing here fails: what cannot be read becomes a note in the report.
 
 use std::io::{BufRead, BufReader};
@@ -59,9 +60,20 @@ pub fn load(dir: &Path) -> ReportInput {
     for (path, e) in errors {
         note(format!("{}: {e}", path.strip_prefix(dir).unwrap_or(&path).display()));
     }
-    for (path, e) in folder::read_handoffs(dir).1 {
+    let (handoffs, handoff_errors) = folder::read_handoffs(dir);
+    for (path, e) in handoff_errors {
         note(format!("{}: {e}", path.strip_prefix(dir).unwrap_or(&path).display()));
     }
+    // The tests the workers declared count as tests whatever their path.
+    let declared_tests = handoffs
+        .iter()
+        .flat_map(|h| {
+            let tests = &h.file.handoff.tests;
+            let updated = tests.updated.iter().filter_map(|v| v.as_str().or_else(|| v.get("file")?.as_str()));
+            h.file.handoff.test_files().chain(updated).map(|f| f.trim_start_matches("./").to_string()).collect::<Vec<_>>()
+        })
+        .filter(|f| !f.is_empty())
+        .collect();
     let prices = read_prices(dir, &mut note);
     let diff = read_diff(dir, state.as_ref(), features.as_ref());
 
@@ -75,6 +87,7 @@ pub fn load(dir: &Path) -> ReportInput {
     input.rounds = rounds;
     input.prices = prices;
     input.diff = diff;
+    input.declared_tests = declared_tests;
     input
 }
 

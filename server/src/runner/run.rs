@@ -141,9 +141,20 @@ pub struct Ctx {
     pub agents: Agents,
     pub cancel: CancellationToken,
     pub progress: Box<dyn Progress>,
+    /// Keeps `run-progress.json` up to date while the run lasts.
+    pub live: super::live::LiveGuard,
+    /// The MISSION argument the person's next `missions run` needs (`None` when it is the
+    /// only mission where they are, which the command finds alone).
+    pub named: Option<String>,
 }
 
 impl Ctx {
+    /// The command that continues this mission: `missions run --yes .missions/x`.
+    pub fn rerun(&self, flags: &str) -> String {
+        let parts: Vec<&str> = ["missions run", flags].into_iter().chain(self.named.as_deref()).filter(|p| !p.is_empty()).collect();
+        parts.join(" ")
+    }
+
     pub fn save_state(&mut self) -> Result<(), String> {
         self.state.save().map_err(|e| format!("cannot write state.json: {e}"))
     }
@@ -189,6 +200,11 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
         Ok(lock) => lock,
         Err(result) => return Ok(result),
     };
+    // Found now, before planning or the approval gate, not after a session has been paid for
+    // and cannot commit.
+    if let Some(lock) = git::index_lock(&ctx.repo) {
+        return Ok(RunResult::new(EXIT_USAGE, format!("git's index is locked ({} exists): another git command is running, or one crashed and left it; remove the file if no git command is running, then run the mission again", lock.display())));
+    }
     if super::plan::needs_plan(&ctx.mission) || planning_interrupted(ctx) {
         // Nothing starts on a dirty tree, planning included (design §6).
         if let Err(refusal) = refuse_dirt(&ctx.repo, ctx.mission_rel.as_deref()) {
@@ -199,7 +215,7 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
             Step::Pause => return pause(ctx),
             Step::AwaitingAnswers => {
                 let open = super::plan::questions(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default()).iter().filter(|q| q.answer.is_empty()).count();
-                return Ok(RunResult::new(EXIT_WAITING, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `missions run` again (or `missions run --yes` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display())));
+                return Ok(RunResult::new(EXIT_WAITING, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `{}` again (or `{}` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display(), ctx.rerun(""), ctx.rerun("--yes"))));
             }
             Step::Halt(reason) => return halt(ctx, reason.into()),
             Step::HaltWith(h) => return halt(ctx, h),
@@ -288,7 +304,23 @@ fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: 
     agents.allow_questions = opts.allow_questions;
     let journal = Journal::open_with(mission, progress.events());
     let mission_rel = git::mission_in_repo(mission, &repo);
-    Ok((Ctx { origin: opts.origin, mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress }, auto_approve))
+    let named = naming(&opts.cwd, mission);
+    let budgets = crate::analysis::cost::Budgets { max_tokens: agents.config.limits.max_tokens_per_mission, max_cost: agents.config.limits.max_cost };
+    let live = agents.live.start(mission, agents.usage.clone(), agents.config.prices.clone(), budgets, progress.spend());
+    Ok((Ctx { origin: opts.origin, mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress, live, named }, auto_approve))
+}
+
+/// How the person names `mission` in their next command from `cwd`: nothing when it is the
+/// only mission found there, else its path (relative to `cwd` when inside it).
+fn naming(cwd: &Path, mission: &Path) -> Option<String> {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    if locate::locate(cwd, None).is_ok_and(|only| canonical(&only) == canonical(mission)) {
+        return None;
+    }
+    let (cwd, mission) = (canonical(cwd), canonical(mission));
+    let shown = mission.strip_prefix(&cwd).map_or_else(|_| mission.display().to_string(), |rel| rel.display().to_string());
+    // A path with a space or a quote is quoted for a POSIX shell.
+    Some(if shown.chars().all(|c| c.is_alphanumeric() || "/._-+~".contains(c)) { shown } else { format!("'{}'", shown.replace('\'', "'\\''")) })
 }
 
 /// missions.toml (found from the working directory, else the repository), with the editor's
@@ -347,6 +379,7 @@ fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore,
 fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Option<&crate::analysis::checks::base::BaseChecks>) -> Result<(), RunResult> {
     let usage = |m: String| RunResult::new(EXIT_USAGE, m);
     let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
+    let rerun = ctx.rerun("--yes");
     let Ctx { mission, repo, mission_rel, state, journal, progress, .. } = ctx;
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
     // A fix session cut between two of its edits leaves a plan that may not lint: it runs
@@ -369,7 +402,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
         state.set_status(MissionStatus::AwaitingApproval);
         state.save().map_err(|e| internal(e.to_string()))?;
         journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
-        let mut message = format!("the plan is ready for review ({} and {} in {}); run `missions run --yes` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display());
+        let mut message = format!("the plan is ready for review ({} and {} in {}); run `{rerun}` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display());
         if !vacuous.is_empty() {
             message.push_str(&format!("\n{} `Check:` command(s) prove nothing yet:\n  {}", vacuous.len(), vacuous.join("\n  ")));
         }
@@ -390,10 +423,6 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     }
 
     remove_torn_temporaries(mission);
-    // Found now, not after a worker session has been paid for and cannot commit.
-    if let Some(lock) = git::index_lock(repo) {
-        return Err(usage(format!("git's index is locked ({} exists): another git command is running, or one crashed and left it; remove the file if no git command is running, then run the mission again", lock.display())));
-    }
     let slug = branch_slug(mission, repo);
     // A first start makes its own branch from HEAD: an old mission's branch of the same name
     // is never reused (design §6).
@@ -696,7 +725,7 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             Step::AwaitingAnswers => {
                 ctx.state.set_status(MissionStatus::AwaitingAnswers);
                 ctx.save_state()?;
-                return Ok(RunResult::new(EXIT_WAITING, "the orchestrator asked questions in mission.md; answer them, then run `missions run` again"));
+                return Ok(RunResult::new(EXIT_WAITING, format!("the orchestrator asked questions in mission.md; answer them, then run `{}` again", ctx.rerun(""))));
             }
             Step::Halt(reason) => return halt(ctx, reason.into()),
             Step::HaltWith(h) => return halt(ctx, h),
@@ -769,7 +798,7 @@ fn pause(ctx: &mut Ctx) -> Result<RunResult, String> {
     ctx.state.set_status(MissionStatus::Paused);
     ctx.save_state()?;
     ctx.log("mission_paused", json!({"reason": ctx.origin.pause_reason()}))?;
-    Ok(RunResult::new(EXIT_WAITING, "paused; `missions run` resumes where it stopped"))
+    Ok(RunResult::new(EXIT_WAITING, format!("paused; `{}` resumes where it stopped", ctx.rerun(""))))
 }
 
 /// The mission stops until the person acts: state.json `paused` (droid's) and `halted`

@@ -5,6 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use serde_json::{json, Value};
+
+use super::live::{self, LiveSession, Spend};
+use super::lock;
 use crate::analysis::summary::{summarize, MissionSummary};
 use crate::model::folder::{self, STATE_FILE};
 use crate::model::records::{self, Loaded, MissionState, MissionStatus};
@@ -40,4 +44,57 @@ pub fn on_disk(dir: &Path) -> Result<OnDisk, String> {
     // A handoff droid was writing when it stopped (its writes are not atomic) is named.
     unreadable.extend(folder::read_handoffs(dir).1);
     Ok(OnDisk { summary, unreadable })
+}
+
+/// What runs now and what the mission has spent so far: whether a runner holds the mission
+/// (`run.lock`), and `run-progress.json` (the sessions in flight only while one does).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunNow {
+    pub alive: bool,
+    pub sessions: Vec<LiveSession>,
+    /// `None` when no run of ours recorded any (a folder droid ran, a mission not run yet).
+    pub spend: Option<Spend>,
+}
+
+/// Reads what runs now in the mission at `dir` (blocking: two small files).
+pub fn run_now(dir: &Path) -> RunNow {
+    let alive = lock::run_alive(dir);
+    let file = live::read(dir);
+    RunNow { alive, sessions: file.as_ref().filter(|_| alive).map(|f| f.sessions.clone()).unwrap_or_default(), spend: file.map(|f| f.spend) }
+}
+
+impl RunNow {
+    /// Adds `runAlive`, `now` (the sessions in flight, each with its `description` and, when it
+    /// waits, `waiting.seconds`) and, when recorded, `tokens`, `cost`, `budgets` (each with its
+    /// `description`) and `spendText` (the lines `missions status` prints) to a status object;
+    /// `missions status --format json` and `missions/status` say the same.
+    pub fn add_to(&self, value: &mut Value, at: std::time::SystemTime) {
+        value["runAlive"] = json!(self.alive);
+        let now: Vec<Value> = self
+            .sessions
+            .iter()
+            .map(|s| {
+                let mut v = serde_json::to_value(s).unwrap_or_default();
+                v["description"] = json!(live::describe_session(s, at));
+                if let Some(w) = &s.waiting {
+                    let since = crate::analysis::report::parse_timestamp(&w.since);
+                    let now = at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+                    v["waiting"]["seconds"] = json!(since.map_or(0, |t| (now - t).max(0.0).round() as u64));
+                }
+                v
+            })
+            .collect();
+        value["now"] = json!(now);
+        if let Some(spend) = &self.spend {
+            value["tokens"] = serde_json::to_value(&spend.tokens).unwrap_or_default();
+            value["cost"] = serde_json::to_value(&spend.cost).unwrap_or_default();
+            value["budgets"] = json!(spend.budgets.iter().map(|b| {
+                let mut v = serde_json::to_value(b).unwrap_or_default();
+                v["description"] = json!(b.describe());
+                v
+            }).collect::<Vec<_>>());
+            // The same figures as `missions status` prints them, for displays (status bars).
+            value["spendText"] = json!({"summary": spend.summary(), "tokens": spend.tokens_line(), "cost": spend.cost_line()});
+        }
+    }
 }

@@ -200,7 +200,7 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
                 queue::back_to_pending(&ctx.mission, id)?;
                 // The provider retried until its deadline already; the budget is spent: a
                 // fresh session would end the same way.
-                if matches!(end, SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) {
+                if matches!(end, SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)) {
                     break;
                 }
                 ctx.progress.update(Update::Note(&format!("{id}: the validator session ended without a report ({last_reason}); starting a fresh one")));

@@ -121,7 +121,7 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Res
                 paused(ctx, &active)?;
                 return Ok(Step::Pause);
             }
-            ref end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)) => {
+            ref end @ (SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)) => {
                 no_handoff(ctx, &active, &outcome, &end.reason())?;
                 return Ok(Step::Halt(format!("feature {feature_id}: {}", end.reason())));
             }
@@ -460,7 +460,7 @@ fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<R
                 paused(ctx, &s.active)?;
                 continue;
             }
-            (end @ (SessionEnd::TokenBudget { .. } | SessionEnd::ProviderFailed(_)), _) => {
+            (end @ (SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)), _) => {
                 let reason = end.reason();
                 no_handoff(ctx, &s.active, &outcome, &reason)?;
                 halts.push(super::run::Halt { reason: format!("feature {id}: {reason}"), retry_limit: false, feature: Some(id.to_string()) });

@@ -166,9 +166,8 @@ impl CommandAgent {
                     }
                     if let Some(u) = info.usage {
                         transcript.usage(u);
-                        let used = transcript.mission_usage().total();
-                        if spec.max_mission_tokens > 0 && used >= spec.max_mission_tokens {
-                            return stop(pgid, &mut child, SessionEnd::TokenBudget { used, budget: spec.max_mission_tokens });
+                        if let Some(end) = crate::agent::session::budget_spent(&transcript.mission_rollup(), spec.max_mission_tokens, spec.max_mission_cost, &spec.prices) {
+                            return stop(pgid, &mut child, end);
                         }
                     }
                     if let Some(m) = info.message {
