@@ -80,10 +80,16 @@ fn a_two_milestone_plan_runs_to_completion_through_a_failed_round_and_a_fix_feat
     assert_eq!((ut["round"].clone(), ut["status"].clone(), ut["previousRound"].clone()), (json!(2), json!("pass"), json!("validation/basics/user-testing/synthesis-round-1.json")));
     let s1 = p.json("validation/basics/scrutiny/synthesis-round-1.json");
     assert_eq!((s1["status"].clone(), s1["reviewsSummary"]["failedFeatures"].clone()), (json!("fail"), json!(["feat-sub"])));
+    assert_eq!(s1["validatorsRun"], json!({"test": {"passed": true, "command": "sh test.sh", "exitCode": 0}}), "what the runner ran from services.yaml, not the lint the model claims");
+    assert!(p.read("evidence/basics/scrutiny/round-1-test.txt").starts_with("$ sh test.sh\n"), "the command's output is kept");
     assert_eq!(p.json("validation/basics/scrutiny/reviews/fix-sub-order.json")["status"], "pass");
-    assert_eq!(p.read("evidence/basics/main/VAL-CALC-002.txt").trim(), "2", "the last evidence is round 2's");
-    let flow = p.json("validation/more/user-testing/flows/main.json");
-    assert_eq!(flow["assertions"][0]["evidence"]["files"], json!(["more/main/VAL-CALC-003.txt"]));
+    assert_eq!(p.read("evidence/basics/round-1/VAL-CALC-002.txt").trim(), "-2", "each round keeps its evidence");
+    assert_eq!(p.read("evidence/basics/round-2/VAL-CALC-002.txt").trim(), "2");
+    assert_eq!(p.json("validation/basics/user-testing/flows/round-1.json")["assertions"][1]["status"], "fail");
+    assert_eq!(p.json("validation/basics/user-testing/flows/round-2.json")["assertions"][1]["evidence"], json!({"files": ["basics/round-2/VAL-CALC-002.txt"]}));
+    let flow = p.json("validation/more/user-testing/flows/round-1.json");
+    assert_eq!(flow["groupId"], "round-1");
+    assert_eq!(flow["assertions"][0]["evidence"]["files"], json!(["more/round-1/VAL-CALC-003.txt"]));
     assert!(p.read("evidence/more/checks/round-1-VAL-CALC-003.txt").starts_with("$ sh calc.sh mul 4 5 | grep -qx 20\nexit code: 0"), "the Check: command ran");
 
     // validation-state.json: droid's statuses, our round and evidence beside them
@@ -231,7 +237,7 @@ fn a_check_command_overrides_a_validators_pass() {
     let p = Project::new(&model, "max_validation_rounds = 1", contract, &one_milestone(json!([add_feature("")])));
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let flow = p.json("validation/basics/user-testing/flows/main.json");
+    let flow = p.json("validation/basics/user-testing/flows/round-1.json");
     assert_eq!(flow["assertions"][0]["status"], "pass", "the validator passed it: {flow:#}");
     let synthesis = p.json("validation/basics/user-testing/synthesis.json");
     assert_eq!(synthesis["status"], "fail");

@@ -130,6 +130,9 @@ pub struct Limits {
     /// The longest a streamed answer may go without a byte before it counts as broken (and
     /// is retried).
     pub stream_idle_timeout_s: u64,
+    /// The longest a service of services.yaml may take to pass its healthcheck before user
+    /// testing; a service that does not come up in time blocks the round.
+    pub service_start_timeout_s: u64,
 }
 
 impl Default for Limits {
@@ -144,6 +147,7 @@ impl Default for Limits {
             session_timeout_s: 3600,
             first_byte_timeout_s: 120,
             stream_idle_timeout_s: 120,
+            service_start_timeout_s: 60,
         }
     }
 }
@@ -315,6 +319,7 @@ impl MissionsConfig {
             ("session_timeout_s", l.session_timeout_s),
             ("first_byte_timeout_s", l.first_byte_timeout_s),
             ("stream_idle_timeout_s", l.stream_idle_timeout_s),
+            ("service_start_timeout_s", l.service_start_timeout_s),
         ] {
             check_limit(name, value).map_err(|m| invalid(format!("limits.{name}"), m))?;
         }
@@ -375,6 +380,7 @@ fn check_limit(name: &str, value: u64) -> Result<(), String> {
         | "max_turns"
         | "first_byte_timeout_s"
         | "stream_idle_timeout_s"
+        | "service_start_timeout_s"
             if value == 0 =>
         {
             Err("must be at least 1".into())
@@ -435,7 +441,7 @@ const ROLE_KEYS: [&str; 8] = [
     "stream",
     "prompt_cache_ttl",
 ];
-const LIMIT_KEYS: [&str; 9] = [
+const LIMIT_KEYS: [&str; 10] = [
     "max_parallel_workers",
     "max_validation_rounds",
     "max_turns",
@@ -445,6 +451,7 @@ const LIMIT_KEYS: [&str; 9] = [
     "session_timeout_s",
     "first_byte_timeout_s",
     "stream_idle_timeout_s",
+    "service_start_timeout_s",
 ];
 const PRICE_KEYS: [&str; 4] = ["input", "cache_read", "cache_write", "output"];
 
@@ -752,7 +759,7 @@ impl EditorSettings {
                             continue;
                         }
                         let max =
-                            if matches!(known, "max_tokens_per_mission" | "command_timeout_s" | "session_timeout_s" | "first_byte_timeout_s" | "stream_idle_timeout_s") {
+                            if matches!(known, "max_tokens_per_mission" | "command_timeout_s" | "session_timeout_s" | "first_byte_timeout_s" | "stream_idle_timeout_s" | "service_start_timeout_s") {
                                 u64::MAX
                             } else {
                                 u32::MAX.into()
@@ -870,6 +877,7 @@ impl MissionsConfig {
                 "session_timeout_s" => l.session_timeout_s = n,
                 "first_byte_timeout_s" => l.first_byte_timeout_s = n,
                 "stream_idle_timeout_s" => l.stream_idle_timeout_s = n,
+                "service_start_timeout_s" => l.service_start_timeout_s = n,
                 _ => {}
             }
         }
@@ -1298,7 +1306,7 @@ output = 75.0
             (serde_json::json!({"roles": {"worker": {"base_url": "localhost:11434"}}}), "setting `missions.roles.worker.base_url`: `localhost:11434` is not an http:// or https:// URL"),
             (serde_json::json!({"roles": "worker"}), "setting `missions.roles`: expected an object, found a string"),
             (serde_json::json!({"limits": {"maxTurns": 3}}), "setting `missions.limits.maxTurns`: unknown setting; did you mean `max_turns`? The settings use missions.toml's key names"),
-            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, max_cost, command_timeout_s, session_timeout_s, first_byte_timeout_s, stream_idle_timeout_s"),
+            (serde_json::json!({"limits": {"turns": 3}}), "setting `missions.limits.turns`: unknown setting; expected one of max_parallel_workers, max_validation_rounds, max_turns, max_tokens_per_mission, max_cost, command_timeout_s, session_timeout_s, first_byte_timeout_s, stream_idle_timeout_s, service_start_timeout_s"),
             (serde_json::json!({"roles": {"worker": {"baseUrl": "http://x"}}}), "setting `missions.roles.worker.baseUrl`: unknown setting; did you mean `base_url`? The settings use missions.toml's key names"),
             (serde_json::json!({"limits": {"max_turns": 0}}), "setting `missions.limits.max_turns`: must be at least 1"),
             (serde_json::json!({"limits": {"max_turns": -1}}), "setting `missions.limits.max_turns`: expected a whole number from 0 to 4294967295, found -1"),

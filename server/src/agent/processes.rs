@@ -3,7 +3,8 @@
 //! runner killed with SIGKILL kills nothing, and what the command left in the background (a
 //! server, `sleep 60; touch x &`) would go on changing the repository under the next run. So:
 //!
-//! - every process an agent starts (the `bash` tool, `Check:` commands, an external agent)
+//! - every process an agent starts (the `bash` tool, `Check:` commands, an external agent,
+//!   programs in the `terminal` tool, services.yaml's services for user testing)
 //!   carries `MISSIONS_AGENT_PROCESS=<owner>:<mission folder>` in its environment, which its
 //!   own children inherit, wherever they move (another process group, `setsid`, a sandbox);
 //! - the first of them starts a supervisor: a small `bash` in a process group of its own that

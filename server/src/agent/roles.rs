@@ -68,11 +68,15 @@ impl SessionKind {
         }
     }
 
-    /// Tool names offered to the model, the final tool last.
+    /// Tool names offered to the model, the final tool last. The user-testing validator's
+    /// `browser` and `terminal` need the session's evidence folder (`SessionSpec::evidence`).
     pub fn tool_names(self) -> Vec<&'static str> {
         let mut names: Vec<&'static str> = tools::FILE_TOOLS.to_vec();
         if self == SessionKind::Orchestrator {
             names.push("ask_user");
+        }
+        if self == SessionKind::UserTestingValidator {
+            names.extend(tools::PERSON_TOOLS);
         }
         names.push(self.final_tool());
         names
@@ -144,6 +148,11 @@ mod tests {
                 kind == SessionKind::Orchestrator
             );
             assert_eq!(kind.tools().len(), names.len(), "every tool has a schema");
+            assert_eq!(
+                names.contains(&"browser") && names.contains(&"terminal"),
+                kind == SessionKind::UserTestingValidator,
+                "only the user-testing validator uses the system as a person would"
+            );
         }
     }
 }

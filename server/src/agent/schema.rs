@@ -241,7 +241,8 @@ pub fn handoff_schema() -> Value {
 }
 
 /// `submit_review`: the scrutiny validator's reviews of the milestone's features, written to
-/// `validation/<m>/scrutiny/reviews/<featureId>.json` and summed up in its synthesis.
+/// `validation/<m>/scrutiny/reviews/<featureId>.json` and summed up in its synthesis (whose
+/// `validatorsRun` the runner fills from the commands it ran itself).
 pub fn review_schema() -> Value {
     json!({
         "type": "object",
@@ -258,9 +259,6 @@ pub fn review_schema() -> Value {
                     "description": {"type": "string", "minLength": 1}
                 }, "required": ["severity", "description"]}}
             }, "required": ["featureId", "status", "summary", "issues"]}},
-            "validatorsRun": {"type": "object", "additionalProperties": {"type": "object", "properties": {
-                "passed": {"type": "boolean"}, "command": {"type": "string"}, "exitCode": {"type": "integer"}
-            }, "required": ["passed", "command", "exitCode"]}, "description": "test, typecheck and lint as you ran them (services.yaml `commands`)."},
             "sharedStateObservations": {"type": "array", "items": {"type": "object", "properties": {
                 "area": {"type": "string"}, "observation": {"type": "string"}, "evidence": {"type": "string"}
             }, "required": ["area", "observation"]}},
@@ -276,13 +274,13 @@ pub fn review_schema() -> Value {
 }
 
 /// `submit_validation`: the user-testing validator's result for every assertion it tested, as
-/// one flow (`validation/<m>/user-testing/flows/<groupId>.json`).
+/// one flow (`validation/<m>/user-testing/flows/<group>.json`; the runner names the group after
+/// the round, as it names the evidence folder).
 pub fn validation_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
             "salientSummary": {"type": "string", "minLength": 1, "description": "The verdict in one or two sentences."},
-            "groupId": {"type": "string", "minLength": 1, "description": "A short name for the flow you tested (default `main`)."},
             "toolsUsed": {"type": "array", "items": {"type": "string"}},
             "assertions": {"type": "array", "items": {"type": "object", "properties": {
                 "id": {"type": "string", "minLength": 1},
@@ -290,7 +288,7 @@ pub fn validation_schema() -> Value {
                 "steps": {"type": "array", "items": {"type": "object", "properties": {
                     "action": {"type": "string"}, "expected": {"type": "string"}, "observed": {"type": "string"}
                 }, "required": ["action", "observed"]}},
-                "evidence": {"type": "array", "items": {"type": "string"}, "description": "Paths of the evidence files you saved, relative to the mission's evidence/ folder (`<milestone>/<group>/<file>`)."},
+                "evidence": {"type": "array", "items": {"type": "string"}, "description": "Paths of the evidence files for this assertion (screenshots, terminal snapshots, the browser's logs, files you saved), relative to the mission's evidence/ folder (`<milestone>/<group>/<file>`). A pass is checked against its assertion's `Evidence:` items and these files."},
                 "issues": {"type": "string", "description": "For fail: what happened instead; for blocked: why it could not be tested."}
             }, "required": ["id", "status", "steps", "evidence"]}},
             "frictions": {"type": "array", "items": {"type": "object"}},

@@ -12,10 +12,12 @@ use crate::agent::provider::Provider;
 use crate::agent::retry::RetryPolicy;
 use crate::agent::roles::SessionKind;
 use crate::agent::schema;
+use crate::agent::tools::terminal::EvidenceDir;
 use crate::agent::tools::{self, CommandSettings, ToolOutput, Toolbox};
 use crate::agent::transcript::{SessionTranscript, SessionWatch};
 use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::agent::usage::{Usage, UsageRollup};
+use crate::model::evidence::Recorded;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -55,6 +57,9 @@ pub struct SessionSpec {
     pub allow_questions: bool,
     /// `session_timeout_s`: the longest the session may run (None: no limit).
     pub session_timeout: Option<std::time::Duration>,
+    /// Where `browser` and `terminal` keep what they see (`evidence/<milestone>/<group>`);
+    /// the tools are offered only with one, and only to kinds that have them.
+    pub evidence: Option<EvidenceDir>,
 }
 
 impl SessionSpec {
@@ -87,6 +92,7 @@ impl SessionSpec {
                 .and_then(|r| r.max_output_tokens),
             allow_questions: true,
             session_timeout: (config.limits.session_timeout_s > 0).then(|| std::time::Duration::from_secs(config.limits.session_timeout_s)),
+            evidence: None,
         }
     }
 
@@ -244,6 +250,8 @@ pub struct SessionOutcome {
     pub usage: Usage,
     /// droid's Markdown skeleton of the conversation (for worker-transcripts.jsonl).
     pub skeleton: String,
+    /// What the session's browser and terminals recorded (empty when it had none).
+    pub recorded: Recorded,
 }
 
 /// Watches a session live (for progress display); the transcript is the record.
@@ -272,11 +280,33 @@ pub async fn run_session(
     observer: &mut dyn SessionObserver,
 ) -> SessionOutcome {
     let mut turns = 0u32;
+    let mut toolbox = match Toolbox::new(
+        &spec.working_dir,
+        &spec.mission_dir,
+        spec.kind.write_policy(),
+        transcript.session_id(),
+        spec.commands.clone(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            let end = SessionEnd::Failed(format!(
+                "cannot open the working directory or mission folder: {e}"
+            ));
+            return finish_session(spec, transcript, end, turns);
+        }
+    };
+    if let Some(evidence) = spec.evidence.clone().filter(|_| spec.kind.tool_names().iter().any(|n| tools::PERSON_TOOLS.contains(n))) {
+        toolbox = toolbox.with_evidence(evidence);
+    }
     let end = drive(
-        provider, spec, transcript, handler, cancel, observer, &mut turns,
+        provider, spec, transcript, handler, cancel, observer, &mut toolbox, &mut turns,
     )
     .await;
-    finish_session(spec, transcript, end, turns)
+    // The browser and the terminals end with the session, whatever ended it.
+    let recorded = toolbox.finish().await;
+    let mut outcome = finish_session(spec, transcript, end, turns);
+    outcome.recorded = recorded;
+    outcome
 }
 
 /// Records how a session ended (a worker's handoff, then `session_end`) and builds its
@@ -292,9 +322,11 @@ pub(crate) fn finish_session(spec: &SessionSpec, transcript: &mut SessionTranscr
         turns,
         usage: transcript.session_usage(),
         skeleton: transcript.skeleton().to_string(),
+        recorded: Recorded::default(),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     provider: &dyn Provider,
     spec: &SessionSpec,
@@ -302,28 +334,17 @@ async fn drive(
     handler: &mut dyn FinalToolHandler,
     cancel: &CancellationToken,
     observer: &mut dyn SessionObserver,
+    toolbox: &mut Toolbox,
     turns: &mut u32,
 ) -> SessionEnd {
     let kind = spec.kind;
-    let mut toolbox = match Toolbox::new(
-        &spec.working_dir,
-        &spec.mission_dir,
-        kind.write_policy(),
-        transcript.session_id(),
-        spec.commands.clone(),
-    ) {
-        Ok(t) => t,
-        Err(e) => {
-            return SessionEnd::Failed(format!(
-                "cannot open the working directory or mission folder: {e}"
-            ))
-        }
-    };
     let roots = toolbox.roots().clone();
+    let person_tools = toolbox.has_person_tools();
     let offered: Vec<&str> = kind
         .tool_names()
         .into_iter()
         .filter(|n| spec.allow_questions || *n != "ask_user")
+        .filter(|n| person_tools || !tools::PERSON_TOOLS.contains(n))
         .collect();
     let mut request = ModelRequest {
         system: kind.system_prompt(&roots.working_dir, &roots.mission_dir),

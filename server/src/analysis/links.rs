@@ -4,6 +4,7 @@
 
 use crate::model::folder::FoundHandoff;
 use super::navigate::unquoted;
+use crate::model::json::JsonValue;
 use crate::model::{FeaturesFile, Span};
 
 const EVIDENCE_DIR: &str = "evidence/";
@@ -40,6 +41,36 @@ pub fn evidence_links(text: &str) -> Vec<Link> {
     out
 }
 
+/// Whether `relative` (a path inside the mission folder, `/`-separated) is a user-testing
+/// flow, `validation/<milestone>/user-testing/flows/<group>.json`.
+pub fn is_flow_file(relative: &str) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    matches!(parts.as_slice(), ["validation", _, "user-testing", "flows", name] if name.ends_with(".json"))
+}
+
+/// The evidence a flow cites (`assertions[].evidence`, droid's object of lists, paths relative
+/// to `evidence/`), linked to `evidence/<path>`.
+pub fn flow_evidence_links(text: &str) -> Vec<Link> {
+    let parsed = crate::model::json::parse(text);
+    let mut out = Vec::new();
+    let Some(assertions) = parsed.value.as_ref().and_then(|v| v.get("assertions")).and_then(|m| m.value.as_array()) else {
+        return out;
+    };
+    for evidence in assertions.iter().filter_map(|a| a.get("evidence")).filter_map(|m| m.value.as_object()) {
+        for member in evidence {
+            let values: Vec<&JsonValue> = match member.value.as_array() {
+                Some(items) => items.iter().collect(),
+                None => vec![&member.value],
+            };
+            for v in values {
+                let Some(path) = v.as_str().and_then(crate::model::records::relative_inside) else { continue };
+                out.push(Link { span: unquoted(&v.span), target: format!("{}{path}", EVIDENCE_DIR) });
+            }
+        }
+    }
+    out
+}
+
 /// Worker session ids (`workerSessionIds`, `currentWorkerSessionId`, `completedWorkerSessionId`)
 /// that have a handoff file, linked to it.
 pub fn handoff_links(file: &FeaturesFile, handoffs: &[FoundHandoff]) -> Vec<Link> {
@@ -63,5 +94,16 @@ mod tests {
         let found: Vec<&str> = evidence_links(text).iter().map(|l| &text[l.span.clone()]).collect();
         assert_eq!(found, ["evidence/m/login.png", "evidence/m/log.txt", "evidence/m/a"]);
         assert!(evidence_links("evidence/").is_empty());
+    }
+
+    #[test]
+    fn a_flows_evidence_links_to_the_evidence_folder() {
+        let text = r#"{"groupId": "round-1", "assertions": [{"id": "VAL-A-001", "evidence": {"screenshots": ["m/round-1/home.png"], "networkLogs": "m/round-1/browser-network.jsonl", "files": ["../../etc/passwd", 3]}}, {"id": "VAL-A-002", "evidence": {}}]}"#;
+        let found: Vec<(&str, String)> = flow_evidence_links(text).into_iter().map(|l| (&text[l.span], l.target)).collect();
+        assert_eq!(found, [("m/round-1/home.png", "evidence/m/round-1/home.png".to_string()), ("m/round-1/browser-network.jsonl", "evidence/m/round-1/browser-network.jsonl".to_string())]);
+        assert!(flow_evidence_links("{\"assertions\": [").is_empty(), "a torn file links nothing, and does not panic");
+        for (path, flow) in [("validation/m/user-testing/flows/round-1.json", true), ("validation/m/user-testing/synthesis.json", false), ("validation/m/scrutiny/flows/x.json", false)] {
+            assert_eq!(is_flow_file(path), flow, "{path}");
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod cost;
 pub mod diagnostic;
 pub mod drift;
+pub mod evidence;
 pub mod index;
 pub mod position;
 pub mod report;

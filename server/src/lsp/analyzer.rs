@@ -56,11 +56,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The mission the file at `uri` belongs to: its folder, or one of the two folders above
-    /// (`handoffs/<file>.json`, `validation/<milestone>/scrutiny/synthesis.json`).
+    /// The mission the file at `uri` belongs to: its folder, or one of the four folders above
+    /// (`handoffs/<file>.json`, `validation/<milestone>/scrutiny/synthesis.json`,
+    /// `validation/<milestone>/user-testing/flows/<group>.json`).
     pub fn mission_of(&self, uri: &Url) -> Option<&Arc<MissionSnapshot>> {
         let path = convert::path_of(uri)?;
-        path.ancestors().skip(1).take(3).find_map(|dir| self.missions.get(dir))
+        path.ancestors().skip(1).take(5).find_map(|dir| self.missions.get(dir))
     }
 
     /// The mission whose contract or features.json is at `uri`, which one it is, and its

@@ -1,11 +1,12 @@
-//! textDocument/documentLink: evidence files and worker sessions' handoff files.
+//! textDocument/documentLink: evidence files (named in any mission file, and cited by a
+//! user-testing flow) and worker sessions' handoff files.
 
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::{DocumentLink, DocumentLinkParams};
 
 use super::guard::guarded_blocking;
 use super::{convert, Shared};
-use crate::analysis::links::{evidence_links, handoff_links};
+use crate::analysis::links::{evidence_links, flow_evidence_links, handoff_links, is_flow_file};
 use crate::analysis::DocKind;
 
 pub async fn document_links(shared: &Shared, params: DocumentLinkParams) -> Result<Option<Vec<DocumentLink>>> {
@@ -16,6 +17,10 @@ pub async fn document_links(shared: &Shared, params: DocumentLinkParams) -> Resu
         let mission = snapshot.mission_of(uri)?;
         let doc = snapshot.docs.get(uri)?;
         let mut found = evidence_links(&doc.text);
+        let relative = uri.to_file_path().ok().and_then(|p| Some(p.strip_prefix(&mission.dir).ok()?.to_string_lossy().replace('\\', "/")));
+        if relative.as_deref().is_some_and(is_flow_file) {
+            found.extend(flow_evidence_links(&doc.text));
+        }
         // Evidence is linked only when the file is there (checked on disk, off the async threads).
         found.retain(|l| mission.dir.join(&l.target).is_file());
         if let Some((mission, DocKind::Features, _)) = snapshot.mission_doc(uri) {

@@ -1,7 +1,9 @@
 //! The mission folder's files: types, error-tolerant parsers that keep byte spans, and
-//! crash-safe persistence. No LSP, no network; only `folder` and `persist` touch the disk.
+//! crash-safe persistence. No LSP, no network; only `folder`, `persist` and `evidence` touch
+//! the disk.
 
 pub mod contract;
+pub mod evidence;
 pub mod features;
 pub mod features_edit;
 pub mod folder;

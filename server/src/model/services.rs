@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-pub const SERVICES_FILE: &str = "services.yaml";
+pub use super::folder::SERVICES_FILE;
 
 /// The commands the scrutiny validator runs, in this order, when services.yaml has them.
 pub const REVIEW_COMMANDS: [&str; 3] = ["test", "typecheck", "lint"];

@@ -15,6 +15,7 @@ use crate::agent::providers::replay::Recording;
 use crate::agent::providers::{self, HttpSettings};
 use crate::agent::session::{run_session, SessionEnd, SessionObserver, SessionOutcome, SessionSpec};
 use crate::agent::tools::sandbox::{self, Bwrap};
+use crate::agent::tools::terminal::EvidenceDir;
 use crate::agent::transcript::{rollup_from_transcript, SessionTranscript, SharedUsage, TRANSCRIPT_FILE};
 use crate::agent::{CancellationToken, Provider, SessionKind};
 
@@ -101,19 +102,30 @@ impl Agents {
 
     /// Runs one fresh session: `call.task` is its first message.
     pub async fn run(&self, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
-        self.run_in(&self.working_dir, call, handler, cancel, observer).await
+        self.session(&self.working_dir, None, call, handler, cancel, observer).await
+    }
+
+    /// Runs one fresh session whose `browser` and `terminal` (for kinds that have them) keep
+    /// what they see in `evidence`; the outcome returns what they recorded.
+    pub async fn run_recorded(&self, evidence: EvidenceDir, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+        self.session(&self.working_dir, Some(evidence), call, handler, cancel, observer).await
     }
 
     /// Runs one fresh session in `working_dir` (a parallel worker's git worktree) instead of
     /// the mission's working directory.
     pub async fn run_in(&self, working_dir: &Path, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+        self.session(working_dir, None, call, handler, cancel, observer).await
+    }
+
+    async fn session(&self, working_dir: &Path, evidence: Option<EvidenceDir>, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
         let SessionCall { kind, session_id, task, shared_context, details } = call;
         let role = kind.agent_role();
         let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
         spec.shared_context = shared_context;
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
-        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default(), skeleton: String::new() };
+        spec.evidence = evidence;
+        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default(), skeleton: String::new(), recorded: Default::default() };
         let Some(backend) = self.backends.get(&role) else {
             return failed(format!("no provider was set up for the {role} role"));
         };
@@ -139,7 +151,7 @@ impl Agents {
                 None => {
                     let end = SessionEnd::Failed(format!("the recording has no more {role} sessions"));
                     transcript.end_with(end.status(), json!({"reason": end.reason()}));
-                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default(), skeleton: String::new() }
+                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default(), skeleton: String::new(), recorded: Default::default() }
                 }
             },
         }

@@ -104,6 +104,12 @@ pub struct ValidatorContext<'a> {
     pub handoffs: &'a [(String, String)],
     /// The commit before the milestone's first feature.
     pub base_commit: Option<&'a str>,
+    /// The user-testing session's evidence folder, `<milestone>/<group>` under `evidence/`.
+    pub evidence_group: Option<&'a str>,
+    /// The services the runner started for user testing: `(name, port, log path)`.
+    pub services: &'a [(String, Option<u16>, String)],
+    /// services.yaml's test, typecheck and lint as the runner ran them for the review.
+    pub commands: &'a [super::commands::CommandResult],
 }
 
 pub fn scrutiny_task(c: &ValidatorContext) -> String {
@@ -139,6 +145,13 @@ pub fn scrutiny_task(c: &ValidatorContext) -> String {
     if let Some(services) = read_shared(&c.mission_dir.join(folder::SERVICES_FILE)) {
         let _ = writeln!(t, "## services.yaml\n\n{services}\n");
     }
+    if !c.commands.is_empty() {
+        let _ = writeln!(t, "## The project's checks, as the runner ran them (services.yaml `commands`; these results are the review's `validatorsRun`)\n");
+        for r in c.commands {
+            let how = if r.timed_out { "timed out (exit 124)".to_string() } else { format!("exit {}", r.exit_code) };
+            let _ = writeln!(t, "### {}: `{}`: {how}\n\n```\n{}\n```\n", r.name, r.command, r.output.trim_end());
+        }
+    }
     let evidence = c.mission_dir.join(folder::EVIDENCE_DIR).join(folder::path_segment(c.milestone)).join("scrutiny");
     let _ = writeln!(t, "Save command output you rely on under {} (you may write only under evidence/).", evidence.display());
     let _ = write!(t, "Review each of these features with `submit_review`.");
@@ -153,8 +166,17 @@ pub fn user_testing_task(c: &ValidatorContext) -> String {
     if let Some(guide) = read_shared(&c.mission_dir.join("library/user-testing.md")) {
         let _ = writeln!(t, "## library/user-testing.md\n\n{guide}\n");
     }
-    let evidence = c.mission_dir.join(folder::EVIDENCE_DIR).join(folder::path_segment(c.milestone));
-    let _ = writeln!(t, "Save evidence under {}/<group>/ (you may write only under evidence/) and cite each file relative to evidence/ (`{}/<group>/<file>`).", evidence.display(), folder::path_segment(c.milestone));
+    if !c.services.is_empty() {
+        let _ = writeln!(t, "## Services the runner started (they pass their healthchecks; it stops them after your session)\n");
+        for (name, port, log) in c.services {
+            let port = port.map(|p| format!(" on port {p}")).unwrap_or_default();
+            let _ = writeln!(t, "- {name}{port}; its output: {}", c.mission_dir.join(log).display());
+        }
+        t.push('\n');
+    }
+    let group = c.evidence_group.map_or_else(|| format!("{}/<group>", folder::path_segment(c.milestone)), str::to_string);
+    let evidence = c.mission_dir.join(folder::EVIDENCE_DIR).join(&group);
+    let _ = writeln!(t, "Save evidence under {}/ (`browser` and `terminal` save theirs there; you may write only under evidence/) and cite each file relative to evidence/ (`{group}/<file>`).", evidence.display());
     let _ = write!(t, "Report on exactly these assertions with `submit_validation`.");
     t
 }

@@ -4,9 +4,11 @@
 
 pub mod agents;
 pub mod base_checks;
+pub mod commands;
 pub mod context;
 pub mod demo;
 pub mod drift;
+pub mod evidence;
 pub mod events;
 pub mod failpoint;
 pub mod fix;
@@ -24,6 +26,7 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod scratch;
+pub mod services;
 pub mod signals;
 pub mod state;
 pub mod summary;

@@ -3,10 +3,13 @@
 //! at the top of the queue (`milestone_validation_triggered`). A round then runs the
 //! milestone's pending validators in queue order, each as a worker run of its own (droid's
 //! worker events, a handoff file, a transcript line): the scrutiny validator reviews each
-//! feature (`validation/<m>/scrutiny/reviews/<feature>.json`, `synthesis.json`); the
-//! user-testing validator tests every assertion as a black box after the runner's own
-//! `Check:` commands, which are ground truth (`flows/<group>.json`, `synthesis.json`, and
-//! validation-state.json). A validator that succeeded is `completed`; one that failed goes
+//! feature (`validation/<m>/scrutiny/reviews/<feature>.json`, `synthesis.json`) after the
+//! runner ran services.yaml's test, typecheck and lint; the user-testing validator tests
+//! every assertion as a black box, with a browser and terminals that record what they see,
+//! against services.yaml's services the runner started, after the runner's own `Check:`
+//! commands, which are ground truth; each claimed pass is checked against its evidence
+//! (`flows/round-<n>.json`, `synthesis.json`, and validation-state.json). A service that does
+//! not come up blocks the round. A validator that succeeded is `completed`; one that failed goes
 //! back to `pending` for the fixes. Each round's syntheses are also kept as
 //! `synthesis-round-<n>.json`; droid's own `synthesis.json` holds the latest.
 
@@ -22,11 +25,15 @@ use super::progress::{ToolFeed, Update};
 use super::queue::{self, Queue};
 use super::run::{Ctx, Halt, Step};
 use super::schedule;
+use super::commands::{run_review_commands, CommandResult};
+use super::evidence::SessionEvidence;
+use super::services::{self, stop_leftovers, RunningServices, ServiceFailure, ServiceLimits, SERVICE_LOGS_DIR};
 use super::state::ActiveRound;
 use super::worker::completed_event;
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
 use crate::agent::session::{SessionEnd, SessionOutcome};
 use crate::agent::tools::bash::{kill_group, run_script};
+use crate::agent::tools::terminal::EvidenceDir;
 use crate::agent::tools::{CommandSettings, Roots, WritePolicy};
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
@@ -36,6 +43,8 @@ use crate::model::persist::{write_atomic, write_json_atomic};
 use crate::model::records::{
     self, AssertionState, AssertionsSummary, BlockedAssertion, BlockingIssue, CodeReview, FailedAssertion, Flow, FlowAssertion, FlowStep, HandoffFile, Handoff, MissionStatus, Review, ReviewIssue, ReviewsSummary, ScrutinySynthesis, UserTestingSynthesis, ValidationState, ValidatorRun,
 };
+use crate::model::evidence::Recorded;
+use crate::model::services::{self as services_model, ServicesFile, REVIEW_COMMANDS, SERVICES_FILE};
 use crate::model::timestamp::now_rfc3339;
 use crate::model::{contract, Feature};
 
@@ -144,23 +153,33 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
         queue::start_session(&ctx.mission, &current, &session_id)?;
         let model = ctx.agents.config.role(crate::agent::config::AgentRole::Validator).ok().and_then(|r| r.model.clone());
         ctx.log("worker_started", json!({"workerSessionId": session_id, "spawnId": handoffs::spawn_id(), "featureId": id, "modelId": model, "milestone": milestone, "round": round.round, "attempt": attempt}))?;
-        let (outcome, checks) = match kind {
-            ValidatorKind::Scrutiny => (scrutiny_session(ctx, milestone, round.round, &session_id).await?, Vec::new()),
-            ValidatorKind::UserTesting => match user_testing_session(ctx, milestone, round.round, &session_id).await? {
-                Some(done) => done,
-                None => {
-                    ctx.log("worker_paused", json!({"workerSessionId": session_id, "featureId": id}))?;
-                    queue::back_to_pending(&ctx.mission, id)?;
-                    return Ok(Some(Step::Pause));
-                }
-            },
+        let ran = match kind {
+            ValidatorKind::Scrutiny => scrutiny_session(ctx, milestone, round.round, &session_id).await?,
+            ValidatorKind::UserTesting => user_testing_session(ctx, milestone, round.round, &session_id).await?,
+        };
+        let (outcome, before) = match ran {
+            Ran::Session(outcome, before) => (outcome, before),
+            Ran::Cancelled => {
+                ctx.log("worker_paused", json!({"workerSessionId": session_id, "featureId": id}))?;
+                queue::back_to_pending(&ctx.mission, id)?;
+                return Ok(Some(Step::Pause));
+            }
+            Ran::ServicesDown(failure) => {
+                // No session ran: the round's assertions are blocked by the service, as droid
+                // records it, and the validator failed.
+                let handoff = record_services_down(ctx, milestone, round.round, &session_id, &failure)?;
+                handoffs::write(&ctx.mission, &handoff)?;
+                ctx.log("worker_completed", completed_event(&handoff, false))?;
+                queue::back_to_pending(&ctx.mission, id)?;
+                return Ok(None);
+            }
         };
         handoffs::append_transcript(&ctx.mission, &session_id, id, Some(milestone), &outcome.skeleton)?;
         match outcome.end {
             SessionEnd::Finished(ref report) => {
                 let (verdict, handoff) = match kind {
-                    ValidatorKind::Scrutiny => record_scrutiny(ctx, milestone, round.round, &session_id, report)?,
-                    ValidatorKind::UserTesting => record_user_testing(ctx, milestone, round.round, &session_id, report, &checks)?,
+                    ValidatorKind::Scrutiny => record_scrutiny(ctx, milestone, round.round, &session_id, report, &before.commands)?,
+                    ValidatorKind::UserTesting => record_user_testing(ctx, milestone, round.round, &session_id, report, &before, &outcome.recorded)?,
                 };
                 handoffs::write(&ctx.mission, &handoff)?;
                 ctx.log("worker_completed", completed_event(&handoff, matches!(verdict, Verdict::Passed)))?;
@@ -194,7 +213,48 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
     Ok(Some(Step::HaltWith(Halt { reason, retry_limit: true, feature: Some(id.to_string()) })))
 }
 
-async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<SessionOutcome, String> {
+/// What a validator's turn came to (made and taken apart once per session: its size does
+/// not matter).
+#[allow(clippy::large_enum_variant)]
+enum Ran {
+    /// Its session ran (whatever ended it), after what the runner ran first.
+    Session(SessionOutcome, BeforeSession),
+    /// A service of services.yaml did not come up; no session ran.
+    ServicesDown(ServiceFailure),
+    Cancelled,
+}
+
+/// What the runner itself ran before a validator's session: ground truth over its word.
+#[derive(Default)]
+struct BeforeSession {
+    /// The assertions' `Check:` commands (user testing).
+    checks: Vec<CheckResult>,
+    /// services.yaml's test, typecheck and lint (scrutiny).
+    commands: Vec<CommandResult>,
+    /// The user-testing session's evidence group (`round-<n>`).
+    group: String,
+}
+
+/// The folder a round's user-testing session keeps its evidence in, under
+/// `evidence/<milestone>/`: one per round, so earlier rounds' evidence stays.
+pub fn evidence_group(round: u32) -> String {
+    format!("round-{round}")
+}
+
+/// Runs services.yaml's test, typecheck and lint (their output is kept as evidence under
+/// `evidence/<m>/scrutiny/`), then the scrutiny session with their results.
+async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<Ran, String> {
+    let commands = match read_services(&ctx.mission) {
+        Ok(file) => match review_commands(ctx, milestone, round, &file).await {
+            Some(c) => c,
+            None => return Ok(Ran::Cancelled),
+        },
+        // The review says so; the project's commands cannot be known.
+        Err(e) => {
+            ctx.progress.update(Update::Note(&format!("the scrutiny review runs without the project's commands: {e}")));
+            Vec::new()
+        }
+    };
     let queue = Queue::load(&ctx.mission)?;
     let work: Vec<(String, Vec<String>)> = queue
         .file
@@ -207,28 +267,117 @@ async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id
     let handoff_paths: Vec<(String, String)> = work.iter().filter_map(|(f, _)| Some((f.clone(), schedule::latest_handoff(&found, f)?.path.clone()))).collect();
     let texts = assertion_texts(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let base = ctx.state.milestone_base(milestone);
-    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &[], features: &work, handoffs: &handoff_paths, base_commit: base.as_deref() };
+    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &[], features: &work, handoffs: &handoff_paths, base_commit: base.as_deref(), evidence_group: None, services: &[], commands: &commands };
     let task = context::scrutiny_task(&c);
     let mut handler = OnlyThese { field: "reviews", key: "featureId", ids: work.into_iter().map(|(id, _)| id).collect() };
     let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)});
-    Ok(ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await)
+    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    Ok(Ran::Session(outcome, BeforeSession { commands, ..Default::default() }))
 }
 
-/// The runner's `Check:` results, then the user-testing session (with those results); `None`
-/// when cancelled.
-async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<Option<(SessionOutcome, Vec<CheckResult>)>, String> {
+/// services.yaml of the mission, read (an empty file when there is none).
+fn read_services(mission: &Path) -> Result<ServicesFile, String> {
+    match folder::read_optional(&mission.join(SERVICES_FILE)) {
+        Ok(Some(text)) => services_model::parse(&text),
+        Ok(None) => Ok(ServicesFile::default()),
+        Err(e) => Err(format!("{SERVICES_FILE}: {e}")),
+    }
+}
+
+/// services.yaml's test, typecheck and lint, each bounded by the mission's command timeout,
+/// their output kept as `evidence/<m>/scrutiny/round-<n>-<name>.txt`. `None` when cancelled.
+async fn review_commands(ctx: &mut Ctx, milestone: &str, round: u32, file: &ServicesFile) -> Option<Vec<CommandResult>> {
+    if !REVIEW_COMMANDS.iter().any(|n| file.command(n).is_some_and(|c| !c.trim().is_empty())) {
+        return Some(Vec::new());
+    }
+    let roots = match Roots::new(&ctx.repo, &ctx.mission) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.progress.update(Update::Note(&format!("cannot run the project's commands for the review: {e}")));
+            return Some(Vec::new());
+        }
+    };
+    let config = &ctx.agents.config;
+    let settings = CommandSettings::from_config(config, WritePolicy::EvidenceOnly).with_git_identity_if_missing(&ctx.repo);
+    let timeout = Duration::from_secs(config.limits.command_timeout_s);
+    let logs = ctx.mission.join("tool-output").join("review-commands").join(format!("{}-round-{round}", folder::path_segment(milestone)));
+    ctx.progress.update(Update::Note(&format!("running the project's {} for the scrutiny review", REVIEW_COMMANDS.iter().filter(|n| file.command(n).is_some()).copied().collect::<Vec<_>>().join(", "))));
+    let results = match run_review_commands(&roots, &settings, file, timeout, &logs, &ctx.cancel).await {
+        Ok(r) => r,
+        Err(_) if ctx.cancel.is_cancelled() => return None,
+        Err(e) => {
+            ctx.progress.update(Update::Note(&format!("the project's commands could not run: {e}")));
+            return Some(Vec::new());
+        }
+    };
+    if ctx.cancel.is_cancelled() {
+        return None;
+    }
+    let dir = ctx.mission.join(EVIDENCE_DIR).join(folder::path_segment(milestone)).join("scrutiny");
+    let _ = std::fs::create_dir_all(&dir);
+    for r in &results {
+        let _ = write_atomic(&dir.join(format!("round-{round}-{}.txt", r.name)), format!("$ {}\nexit code: {}{}\n{}", r.command, r.exit_code, if r.timed_out { " (timed out; the process group was killed)" } else { "" }, r.output).as_bytes());
+        ctx.progress.update(Update::Tool { name: "check", summary: format!("{}: {}", r.name, if r.passed { "pass".to_string() } else { format!("fail (exit {})", r.exit_code) }) });
+    }
+    Some(results)
+}
+
+/// Starts services.yaml's services (a killed run's leftovers stopped first), runs the
+/// `Check:` commands, then the user-testing session with its browser and terminals keeping
+/// their evidence in `evidence/<m>/round-<n>/`; the services are stopped afterwards whatever
+/// happened.
+async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str) -> Result<Ran, String> {
+    let mission = ctx.mission.clone();
+    let killed = tokio::task::spawn_blocking(move || stop_leftovers(&mission)).await.unwrap_or_default();
+    if !killed.is_empty() {
+        ctx.progress.update(Update::Note(&format!("stopped services a killed run left running: {}", killed.join(", "))));
+    }
+    let file = match read_services(&ctx.mission) {
+        Ok(f) => f,
+        Err(reason) => return Ok(Ran::ServicesDown(ServiceFailure { service: String::new(), reason, log: PathBuf::new(), log_tail: String::new() })),
+    };
+    let mut running = None;
+    if !file.services.is_empty() {
+        ctx.progress.update(Update::Note(&format!("starting services for user testing: {}", file.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))));
+        let limits = ServiceLimits { healthcheck_timeout: Duration::from_secs(ctx.agents.config.limits.service_start_timeout_s), ..ServiceLimits::default() };
+        let removed = CommandSettings::from_config(&ctx.agents.config, WritePolicy::EvidenceOnly).removed_env;
+        match services::start(&ctx.mission, &ctx.repo, &file, &[], &limits, &removed, &ctx.cancel).await {
+            Ok(r) => running = Some(r),
+            Err(_) if ctx.cancel.is_cancelled() => return Ok(Ran::Cancelled),
+            Err(failure) => return Ok(Ran::ServicesDown(failure)),
+        }
+    }
+    let result = user_testing_with_services(ctx, milestone, round, session_id, &file, running.as_ref()).await;
+    if let Some(mut running) = running {
+        // Stopping waits on processes: off the async threads.
+        let notes = tokio::task::spawn_blocking(move || running.stop()).await.unwrap_or_default();
+        for note in notes {
+            ctx.progress.update(Update::Note(&note));
+        }
+    }
+    result
+}
+
+async fn user_testing_with_services(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, file: &ServicesFile, running: Option<&RunningServices>) -> Result<Ran, String> {
     let queue = Queue::load(&ctx.mission)?;
     let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
     let checks: Vec<(String, String)> = ids.iter().filter_map(|id| Some((id.clone(), contract.assertion(id)?.check.as_ref()?.value.clone()))).collect();
-    let Some(check_results) = run_checks(ctx, milestone, round, &checks).await else { return Ok(None) };
+    let Some(check_results) = run_checks(ctx, milestone, round, &checks).await else { return Ok(Ran::Cancelled) };
     let texts = assertion_texts(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
-    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &check_results, features: &[], handoffs: &[], base_commit: None };
+    let group = evidence_group(round);
+    let group_path = format!("{}/{group}", folder::path_segment(milestone));
+    let started: Vec<(String, Option<u16>, String)> = running
+        .map(|r| r.names().iter().map(|n| (n.to_string(), file.service(n).and_then(|s| s.port), format!("{SERVICE_LOGS_DIR}/{}", services::log_path(&ctx.mission, n).file_name().unwrap_or_default().to_string_lossy()))).collect())
+        .unwrap_or_default();
+    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &check_results, features: &[], handoffs: &[], base_commit: None, evidence_group: Some(&group_path), services: &started, commands: &[] };
     let task = context::user_testing_task(&c);
     let mut handler = OnlyThese { field: "assertions", key: "id", ids };
     let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::UserTesting.feature_id(milestone)});
-    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
-    Ok(Some((outcome, check_results)))
+    let root = ctx.mission.join(EVIDENCE_DIR);
+    let evidence = EvidenceDir { dir: root.join(&group_path), root };
+    let outcome = ctx.agents.run_recorded(evidence, SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    Ok(Ran::Session(outcome, BeforeSession { checks: check_results, group, ..Default::default() }))
 }
 
 /// Passed assertions of milestones other than `milestone` that later commits made stale
@@ -323,7 +472,7 @@ async fn run_checks(ctx: &mut Ctx, milestone: &str, round: u32, checks: &[(Strin
 }
 
 /// Writes the scrutiny validator's reviews and synthesis; the verdict and its handoff.
-fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value) -> Result<(Verdict, HandoffFile), String> {
+fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value, commands: &[CommandResult]) -> Result<(Verdict, HandoffFile), String> {
     let dir = report_dir(&ctx.mission, milestone, ValidatorKind::Scrutiny);
     let reviews_dir = dir.join("reviews");
     std::fs::create_dir_all(&reviews_dir).map_err(|e| format!("cannot create {}: {e}", reviews_dir.display()))?;
@@ -359,7 +508,8 @@ fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str,
         };
         write_json_atomic(&reviews_dir.join(format!("{}.json", folder::path_segment(&feature_id))), &review).map_err(|e| format!("cannot write a review: {e}"))?;
     }
-    let validators_run: indexmap::IndexMap<String, ValidatorRun> = serde_json::from_value(report["validatorsRun"].clone()).unwrap_or_default();
+    // What the runner ran, never the model's word.
+    let validators_run: indexmap::IndexMap<String, ValidatorRun> = commands.iter().map(|c| (c.name.clone(), ValidatorRun { passed: c.passed, command: c.command.clone(), exit_code: Some(i64::from(c.exit_code)) })).collect();
     let passed = summary.failed == 0 && blocking.is_empty() && validators_run.values().all(|v| v.passed);
     let synthesis = ScrutinySynthesis {
         milestone: milestone.to_string(),
@@ -378,54 +528,80 @@ fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str,
     let verdict = if passed { Verdict::Passed } else { Verdict::Failed };
     let summary_line = report["salientSummary"].as_str().unwrap_or_default().trim().to_string();
     let what = format!("Reviewed {} feature(s) of milestone \"{milestone}\" ({} passed, {} failed) and wrote validation/{}/scrutiny/synthesis.json.", summary.total, summary.passed, summary.failed, folder::path_segment(milestone));
-    let left = if passed { String::new() } else { format!("Fix and re-review: {}", summary.failed_features.join(", ")) };
-    let issues = blocking.iter().map(|b| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{}: {}", b.feature_id, b.description), suggested_fix: None }).collect();
-    Ok((verdict, validator_handoff(ValidatorKind::Scrutiny, milestone, session_id, passed, &summary_line, what, left, Vec::new(), issues)))
+    let failing: Vec<&CommandResult> = commands.iter().filter(|c| !c.passed).collect();
+    let mut redo: Vec<String> = summary.failed_features.clone();
+    redo.extend(failing.iter().map(|c| format!("`{}` ({})", c.command, c.name)));
+    let left = if passed { String::new() } else { format!("Fix and re-review: {}", redo.join(", ")) };
+    let mut issues: Vec<records::DiscoveredIssue> = blocking.iter().map(|b| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{}: {}", b.feature_id, b.description), suggested_fix: None }).collect();
+    issues.extend(failing.iter().map(|c| records::DiscoveredIssue { severity: "blocking".into(), description: format!("the project's {} command `{}` {}", c.name, c.command, if c.timed_out { "timed out".to_string() } else { format!("exited {}", c.exit_code) }), suggested_fix: None }));
+    let runs: Vec<records::CommandRun> = commands.iter().map(|c| records::CommandRun { command: c.command.clone(), exit_code: Some(i64::from(c.exit_code)), observation: c.output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().chars().take(200).collect() }).collect();
+    Ok((verdict, validator_handoff(ValidatorKind::Scrutiny, milestone, session_id, passed, &summary_line, what, left, runs, issues)))
 }
 
-/// Writes the user-testing validator's flow, synthesis and validation-state.json, with the
-/// `Check:` results over its word; the verdict and its handoff.
-fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value, checks: &[CheckResult]) -> Result<(Verdict, HandoffFile), String> {
+/// Writes the user-testing validator's flow, synthesis and validation-state.json: the
+/// `Check:` results over its word, and each claimed pass checked against its assertion's
+/// `Evidence:` items and what the session's tools recorded; the verdict and its handoff.
+fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value, before: &BeforeSession, recorded: &Recorded) -> Result<(Verdict, HandoffFile), String> {
+    let checks = before.checks.as_slice();
     let queue = Queue::load(&ctx.mission)?;
     let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let dir = report_dir(&ctx.mission, milestone, ValidatorKind::UserTesting);
     let flows_dir = dir.join("flows");
     std::fs::create_dir_all(&flows_dir).map_err(|e| format!("cannot create {}: {e}", flows_dir.display()))?;
-    let group = report["groupId"].as_str().map(folder::path_segment).unwrap_or_else(|| "main".to_string());
+    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    let said: Vec<&Value> = report["assertions"].as_array().into_iter().flatten().collect();
+    let cited_of = |a: &Value| -> Vec<String> { a["evidence"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
+    let all_cited: Vec<String> = said.iter().flat_map(|a| cited_of(a)).collect();
+    let evidence_root = ctx.mission.join(EVIDENCE_DIR);
+    let session = SessionEvidence::gather(&evidence_root, recorded, &all_cited.iter().map(String::as_str).collect::<Vec<_>>());
     let mut reported: Vec<FlowAssertion> = Vec::new();
-    for a in report["assertions"].as_array().into_iter().flatten() {
-        let evidence: Vec<Value> = a["evidence"].as_array().cloned().unwrap_or_default();
-        let mut map = Map::new();
-        if !evidence.is_empty() {
-            map.insert("files".into(), Value::Array(evidence));
+    let mut overturned: Vec<(String, String)> = Vec::new();
+    for a in said {
+        let id = a["id"].as_str().unwrap_or_default().to_string();
+        let assertion = contract.assertion(&id);
+        let items: Vec<String> = assertion.and_then(|x| x.evidence.as_ref()).map(|e| e.value.clone()).unwrap_or_default();
+        let mut status = a["status"].as_str().unwrap_or("blocked").to_string();
+        let mut issues = a["issues"].as_str().map(str::to_string).filter(|s| !s.trim().is_empty());
+        let checked = session.check(&items, &cited_of(a), status == "pass");
+        if let Some(why) = &checked.overturned {
+            // The validator's word does not stand against the record.
+            overturned.push((id.clone(), why.clone()));
+            status = "fail".into();
+            issues = Some(format!("the validator reported pass, but {why}"));
         }
         reported.push(FlowAssertion {
-            id: a["id"].as_str().unwrap_or_default().to_string(),
-            title: String::new(),
-            status: a["status"].as_str().unwrap_or("blocked").to_string(),
+            title: assertion.map(|x| x.title.clone()).unwrap_or_default(),
+            id,
+            status,
             steps: serde_json::from_value::<Vec<FlowStep>>(a["steps"].clone()).unwrap_or_default(),
-            evidence: map,
-            issues: a["issues"].as_str().map(str::to_string).filter(|s| !s.trim().is_empty()),
+            evidence: checked.by_kind,
+            issues,
         });
     }
-    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
-    for a in &mut reported {
-        a.title = contract.assertion(&a.id).map(|x| x.title.clone()).unwrap_or_default();
+    for (id, why) in &overturned {
+        ctx.progress.update(Update::Note(&format!("{id}: the claimed pass does not stand: {why}")));
+    }
+    let mut tools_used: Vec<String> = report["toolsUsed"].as_array().map(|t| t.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+    for (used, tool) in [(recorded.network.is_some(), "browser"), (!recorded.terminals.is_empty(), "terminal")] {
+        if used && !tools_used.iter().any(|t| t == tool) {
+            tools_used.push(tool.to_string());
+        }
     }
     let flow = Flow {
-        group_id: group.clone(),
+        group_id: before.group.clone(),
         tested_at: now_rfc3339(),
         isolation: Map::from_iter([("workingDirectory".to_string(), json!(ctx.repo.display().to_string()))]),
-        tools_used: report["toolsUsed"].as_array().map(|t| t.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default(),
+        tools_used,
         assertions: reported.clone(),
         frictions: report["frictions"].as_array().cloned().unwrap_or_default(),
         blockers: report["blockers"].as_array().cloned().unwrap_or_default(),
         summary: report["salientSummary"].as_str().unwrap_or_default().to_string(),
         extra: Map::new(),
     };
-    write_json_atomic(&flows_dir.join(format!("{group}.json")), &flow).map_err(|e| format!("cannot write a flow: {e}"))?;
-    // Each assertion: a `Check:` result wins; else the validator's word; unreported is blocked.
-    let mut results: Vec<(String, &'static str, String, Vec<String>)> = Vec::new();
+    write_json_atomic(&flows_dir.join(format!("{}.json", folder::path_segment(&before.group))), &flow).map_err(|e| format!("cannot write a flow: {e}"))?;
+    // Each assertion: a `Check:` result wins; else the validator's word, as the evidence
+    // left it; unreported is blocked.
+    let mut results: Vec<AssertionResult> = Vec::new();
     for id in &ids {
         let check = checks.iter().find(|c| &c.id == id);
         let said = reported.iter().find(|a| &a.id == id);
@@ -444,49 +620,82 @@ fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &
         if let Some(c) = check.filter(|c| !c.evidence.is_empty()) {
             evidence.insert(0, format!("{EVIDENCE_DIR}/{}", c.evidence));
         }
-        results.push((id.clone(), status, reason, evidence));
+        results.push(AssertionResult { id: id.clone(), status, reason, evidence });
     }
+    write_results(ctx, milestone, round, &results)?;
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    let passed = results.iter().all(|r| r.status == "pass");
+    let summary_line = report["salientSummary"].as_str().unwrap_or_default().trim().to_string();
+    let what = format!("Tested {} assertion(s) of milestone \"{milestone}\" ({} passed, {} failed, {} blocked), wrote validation/{}/user-testing/synthesis.json and updated validation-state.json.", results.len(), count("pass"), count("fail"), count("blocked"), folder::path_segment(milestone));
+    let not_passed: Vec<&str> = results.iter().filter(|r| r.status != "pass").map(|r| r.id.as_str()).collect();
+    let left = if passed { String::new() } else { format!("{} must be tested again after a fix.", not_passed.join(", ")) };
+    let commands: Vec<records::CommandRun> = checks.iter().map(|c| records::CommandRun { command: c.command.clone(), exit_code: Some(i64::from(c.status != "pass")), observation: c.note.lines().next().unwrap_or_default().to_string() }).collect();
+    let issues = results.iter().filter(|r| r.status != "pass").map(|r| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{} {}: {}", r.id, if r.status == "fail" { "failed" } else { "was blocked" }, r.reason), suggested_fix: None }).collect();
+    Ok((if passed { Verdict::Passed } else { Verdict::Failed }, validator_handoff(ValidatorKind::UserTesting, milestone, session_id, passed, &summary_line, what, left, commands, issues)))
+}
+
+/// One assertion's outcome in a round.
+struct AssertionResult {
+    id: String,
+    /// `pass`, `fail` or `blocked`.
+    status: &'static str,
+    reason: String,
+    /// Relative to the mission folder.
+    evidence: Vec<String>,
+}
+
+/// validation-state.json (droid's statuses: blocked is `failed` with the reason) and the
+/// round's user-testing synthesis.
+fn write_results(ctx: &mut Ctx, milestone: &str, round: u32, results: &[AssertionResult]) -> Result<(), String> {
     // validation-state.json: droid's statuses (blocked is `failed` with the reason), and the
     // commit validated (later commits may make a passed assertion stale).
     let head = super::git::head(&ctx.repo).ok();
     let path = ctx.mission.join(VALIDATION_STATE_FILE);
     let mut state = load_records(&ctx.mission).state.unwrap_or_default();
-    for (id, status, reason, evidence) in &results {
-        let entry = state.assertions.entry(id.clone()).or_default();
+    for r in results {
+        let entry = state.assertions.entry(r.id.clone()).or_default();
         *entry = AssertionState {
-            status: if *status == "pass" { "passed" } else { "failed" }.to_string(),
-            validated_at_milestone: (*status == "pass").then(|| milestone.to_string()),
-            issues: (*status != "pass").then(|| reason.clone()),
+            status: if r.status == "pass" { "passed" } else { "failed" }.to_string(),
+            validated_at_milestone: (r.status == "pass").then(|| milestone.to_string()),
+            issues: (r.status != "pass").then(|| r.reason.clone()),
             extra: std::mem::take(&mut entry.extra),
-            blocked: *status == "blocked",
+            blocked: r.status == "blocked",
             round: Some(round),
-            evidence: evidence.clone(),
+            evidence: r.evidence.clone(),
             validated_at_commit: head.clone(),
         };
     }
     write_json_atomic(&path, &state).map_err(|e| format!("cannot write {VALIDATION_STATE_FILE}: {e}"))?;
-    let count = |s: &str| results.iter().filter(|r| r.1 == s).count() as u32;
-    let passed = results.iter().all(|r| r.1 == "pass");
+    let of = |s: &'static str| results.iter().filter(move |r| r.status == s);
+    let passed = results.iter().all(|r| r.status == "pass");
     let synthesis = UserTestingSynthesis {
         milestone: milestone.to_string(),
         round,
         status: if passed { "pass" } else { "fail" }.to_string(),
-        assertions_summary: AssertionsSummary { total: results.len() as u32, passed: count("pass"), failed: count("fail"), blocked: count("blocked") },
-        passed_assertions: results.iter().filter(|r| r.1 == "pass").map(|r| r.0.clone()).collect(),
-        failed_assertions: results.iter().filter(|r| r.1 == "fail").map(|r| FailedAssertion { id: r.0.clone(), reason: r.2.clone() }).collect(),
-        blocked_assertions: results.iter().filter(|r| r.1 == "blocked").map(|r| BlockedAssertion { id: r.0.clone(), blocked_by: r.2.clone() }).collect(),
+        assertions_summary: AssertionsSummary { total: results.len() as u32, passed: of("pass").count() as u32, failed: of("fail").count() as u32, blocked: of("blocked").count() as u32 },
+        passed_assertions: of("pass").map(|r| r.id.clone()).collect(),
+        failed_assertions: of("fail").map(|r| FailedAssertion { id: r.id.clone(), reason: r.reason.clone() }).collect(),
+        blocked_assertions: of("blocked").map(|r| BlockedAssertion { id: r.id.clone(), blocked_by: r.reason.clone() }).collect(),
         applied_updates: Vec::new(),
         previous_round: None,
         extra: Map::new(),
     };
-    write_synthesis(&ctx.mission, &dir, round, synthesis)?;
-    let summary_line = report["salientSummary"].as_str().unwrap_or_default().trim().to_string();
-    let what = format!("Tested {} assertion(s) of milestone \"{milestone}\" ({} passed, {} failed, {} blocked), wrote validation/{}/user-testing/synthesis.json and updated validation-state.json.", results.len(), count("pass"), count("fail"), count("blocked"), folder::path_segment(milestone));
-    let not_passed: Vec<&str> = results.iter().filter(|r| r.1 != "pass").map(|r| r.0.as_str()).collect();
-    let left = if passed { String::new() } else { format!("{} must be tested again after a fix.", not_passed.join(", ")) };
-    let commands: Vec<records::CommandRun> = checks.iter().map(|c| records::CommandRun { command: c.command.clone(), exit_code: Some(i64::from(c.status != "pass")), observation: c.note.lines().next().unwrap_or_default().to_string() }).collect();
-    let issues = results.iter().filter(|r| r.1 != "pass").map(|r| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{} {}: {}", r.0, if r.1 == "fail" { "failed" } else { "was blocked" }, r.2), suggested_fix: None }).collect();
-    Ok((if passed { Verdict::Passed } else { Verdict::Failed }, validator_handoff(ValidatorKind::UserTesting, milestone, session_id, passed, &summary_line, what, left, commands, issues)))
+    write_synthesis(&ctx.mission, &report_dir(&ctx.mission, milestone, ValidatorKind::UserTesting), round, synthesis)
+}
+
+/// A service did not come up: every assertion of the round is blocked by it (with the end of
+/// its log), and the user-testing validator fails without a session; its handoff says why.
+fn record_services_down(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, failure: &ServiceFailure) -> Result<HandoffFile, String> {
+    let queue = Queue::load(&ctx.mission)?;
+    let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
+    let why = failure.to_string();
+    ctx.progress.update(Update::Note(&format!("user testing of {milestone} is blocked: {why}")));
+    let results: Vec<AssertionResult> = ids.iter().map(|id| AssertionResult { id: id.clone(), status: "blocked", reason: why.clone(), evidence: Vec::new() }).collect();
+    write_results(ctx, milestone, round, &results)?;
+    let what = format!("Ran no test session: the services of {SERVICES_FILE} did not come up, so the {} assertion(s) of milestone \"{milestone}\" are blocked (validation/{}/user-testing/synthesis.json, validation-state.json).", ids.len(), folder::path_segment(milestone));
+    let issue = records::DiscoveredIssue { severity: "blocking".into(), description: why.clone(), suggested_fix: None };
+    let summary = format!("User testing is blocked: {}", why.lines().next().unwrap_or_default());
+    Ok(validator_handoff(ValidatorKind::UserTesting, milestone, session_id, false, &summary, what, format!("{} must be tested once the services start.", ids.join(", ")), Vec::new(), vec![issue]))
 }
 
 /// Writes a round's synthesis as droid's `synthesis.json` (the latest, overwritten) and

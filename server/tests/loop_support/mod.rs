@@ -53,6 +53,9 @@ pub struct Script {
     pub issue_locations: BTreeMap<String, Value>,
     /// Roles that only ever answer with text, never a tool call (a model that will not report).
     pub mute: Vec<&'static str>,
+    /// Validator roles whose final call always breaks its schema (a status droid does not
+    /// know), however often the runner refuses it.
+    pub broken_reports: Vec<&'static str>,
 }
 
 /// A planning session: optional questions (only when `ask_user` is offered and they are not
@@ -359,6 +362,8 @@ pub struct Probe {
     pub id: String,
     pub run: Option<String>,
     pub expect: Option<String>,
+    /// `Drive:` steps, ` | `-separated: what a person does in the browser or a terminal.
+    pub drive: Vec<String>,
 }
 
 pub fn probes(first_user: &str) -> Vec<Probe> {
@@ -371,21 +376,51 @@ pub fn probes(first_user: &str) -> Vec<Probe> {
             break;
         }
         if let Some(c) = heading.captures(line) {
-            out.push(Probe { id: c[1].to_string(), run: None, expect: None });
+            out.push(Probe { id: c[1].to_string(), run: None, expect: None, drive: Vec::new() });
         } else if let Some(p) = out.last_mut() {
             if let Some(r) = backticked(line, "Run:") {
                 p.run = Some(r);
             } else if let Some(e) = backticked(line, "Expect:") {
                 p.expect = Some(e);
+            } else if let Some(d) = backticked(line, "Drive:") {
+                p.drive = d.split(" | ").map(|s| s.trim().to_string()).collect();
             }
         }
     }
     out
 }
 
-/// The evidence folder the prompt names (`Save evidence under <dir>/<group>/`).
+/// The evidence folder the prompt names (`Save evidence under <mission>/evidence/<m>/<group>/ (…`).
 fn evidence_dir(first_user: &str) -> String {
-    first_user.lines().find_map(|l| l.strip_prefix("Save evidence under ")).and_then(|r| r.split("/<group>/").next()).unwrap_or("/tmp").to_string()
+    first_user.lines().find_map(|l| l.strip_prefix("Save evidence under ")).and_then(|r| r.split("/ (").next()).unwrap_or("/tmp").to_string()
+}
+
+/// One `Drive:` step as the tool call a person's action is: `open URL`, `fill SELECTOR TEXT`,
+/// `click SELECTOR`, `wait TEXT`, `screenshot NAME` (browser); `term COMMAND`, `type TEXT`,
+/// `key KEY`, `twait TEXT`, `tsnap NAME`, `texit` (terminal).
+fn drive_call(step: &str) -> (String, Value) {
+    let (verb, rest) = step.split_once(' ').unwrap_or((step, ""));
+    let (first, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+    match verb {
+        "open" => call("browser", json!({"action": "open", "url": rest})),
+        "fill" => call("browser", json!({"action": "fill", "selector": first, "text": tail})),
+        "click" => call("browser", json!({"action": "click", "selector": rest})),
+        "press" => call("browser", json!({"action": "press", "key": rest})),
+        "wait" => call("browser", json!({"action": "wait", "text": rest})),
+        "screenshot" => call("browser", json!({"action": "screenshot", "name": rest})),
+        "term" => call("terminal", json!({"action": "start", "command": rest, "cols": 80, "rows": 24})),
+        "type" => call("terminal", json!({"action": "type", "text": rest})),
+        "key" => call("terminal", json!({"action": "press", "key": rest})),
+        "twait" => call("terminal", json!({"action": "wait", "text": rest})),
+        "tsnap" => call("terminal", json!({"action": "snapshot", "name": rest})),
+        "texit" => call("terminal", json!({"action": "wait", "timeout_s": 10})),
+        other => panic!("unknown Drive: step `{other}`"),
+    }
+}
+
+/// The evidence paths a tool result names (`… as evidence: <path>`).
+fn saved_evidence(result: &str) -> Option<String> {
+    result.lines().find_map(|l| l.split_once("as evidence: ").map(|(_, p)| p.trim().to_string()))
 }
 
 /// The `--- <id>` outputs of earlier probe runs.
@@ -395,18 +430,55 @@ fn probe_output(c: &Conv, id: &str) -> String {
 }
 
 /// Runs each assertion's `Run:` command as a user would and compares its output with
-/// `Expect:`; saves the output as evidence under `<milestone>/main/`.
-fn user_testing(c: &Conv, _script: &Script) -> Vec<(String, Value)> {
+/// `Expect:`, saving the output as evidence in the folder the task names; then does each
+/// assertion's `Drive:` steps in the browser or a terminal (one turn per assertion) and
+/// reports it passed when every step went through, citing what the tools saved. It looks
+/// only at what it is told to look at, as a hurried person would.
+fn user_testing(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     let probes = probes(&c.first_user);
-    let dir = format!("{}/main", relative(&c.system, &evidence_dir(&c.first_user)));
-    let milestone = evidence_dir(&c.first_user).rsplit('/').next().unwrap_or("").to_string();
-    let cited = |id: &str| format!("{milestone}/main/{id}.txt");
+    let folder = evidence_dir(&c.first_user);
+    let dir = relative(&c.system, &folder);
+    let group = folder.split("/evidence/").nth(1).unwrap_or("").to_string();
+    let cited = |id: &str| format!("{group}/{id}.txt");
     let runnable: Vec<&Probe> = probes.iter().filter(|p| p.run.is_some()).collect();
-    if c.turns == 0 && !runnable.is_empty() {
-        return runnable.iter().map(|p| call("bash", json!({"command": format!("mkdir -p '{dir}' && {{ {} ; }} > '{dir}/{}.txt' 2>&1; echo '--- {}'; cat '{dir}/{}.txt'", p.run.as_deref().unwrap(), p.id, p.id, p.id)}))).collect();
+    let driven: Vec<&Probe> = probes.iter().filter(|p| !p.drive.is_empty()).collect();
+    // Turn batches: the probes' commands, then each driven assertion's steps.
+    let mut batches: Vec<Vec<(String, Value)>> = Vec::new();
+    if !runnable.is_empty() {
+        batches.push(runnable.iter().map(|p| call("bash", json!({"command": format!("mkdir -p '{dir}' && {{ {} ; }} > '{dir}/{}.txt' 2>&1; echo '--- {}'; cat '{dir}/{}.txt'", p.run.as_deref().unwrap(), p.id, p.id, p.id)}))).collect());
+    }
+    for p in &driven {
+        batches.push(p.drive.iter().map(|s| drive_call(s)).collect());
+    }
+    if script.broken_reports.contains(&"user-testing") {
+        let broken = probes.iter().map(|p| json!({"id": p.id, "status": "passed", "steps": [], "evidence": []})).collect::<Vec<_>>();
+        return vec![call("submit_validation", json!({"salientSummary": "all good", "assertions": broken}))];
+    }
+    if c.turns < batches.len() {
+        return batches[c.turns].clone();
+    }
+    // What each driven assertion's steps answered, in order.
+    let mut offset = if runnable.is_empty() { 0 } else { runnable.len() };
+    let mut answered: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+    for p in &driven {
+        answered.insert(p.id.clone(), c.results[offset.min(c.results.len())..(offset + p.drive.len()).min(c.results.len())].to_vec());
+        offset += p.drive.len();
     }
     let mut assertions = Vec::new();
     for p in &probes {
+        if let Some(results) = answered.get(&p.id) {
+            let mut evidence: Vec<String> = results.iter().filter_map(|(r, _)| saved_evidence(r)).collect();
+            if p.drive.iter().any(|s| matches!(s.split(' ').next(), Some("open" | "fill" | "click" | "press" | "wait" | "screenshot"))) {
+                evidence.push(format!("{group}/browser-network.jsonl"));
+                evidence.push(format!("{group}/browser-console.jsonl"));
+            }
+            let steps: Vec<Value> = p.drive.iter().zip(results).map(|(s, (r, _))| json!({"action": s, "observed": r.lines().next().unwrap_or("")})).collect();
+            match results.iter().find(|(_, error)| *error) {
+                None => assertions.push(json!({"id": p.id, "status": "pass", "steps": steps, "evidence": evidence})),
+                Some((why, _)) => assertions.push(json!({"id": p.id, "status": "fail", "steps": steps, "evidence": evidence, "issues": why})),
+            }
+            continue;
+        }
         let Some(run) = &p.run else {
             assertions.push(json!({"id": p.id, "status": "pass", "steps": [{"action": "read the assertion", "observed": "nothing to run"}], "evidence": []}));
             continue;
@@ -421,7 +493,7 @@ fn user_testing(c: &Conv, _script: &Script) -> Vec<(String, Value)> {
         }
     }
     let passed = assertions.iter().filter(|a| a["status"] == "pass").count();
-    vec![call("submit_validation", json!({"salientSummary": format!("{passed} of {} assertions passed", assertions.len()), "groupId": "main", "toolsUsed": ["terminal"], "assertions": assertions}))]
+    vec![call("submit_validation", json!({"salientSummary": format!("{passed} of {} assertions passed", assertions.len()), "toolsUsed": ["bash"], "assertions": assertions}))]
 }
 
 /// The features the scrutiny prompt lists for review, with the assertions each fulfills
@@ -469,7 +541,7 @@ fn scrutiny(c: &Conv, script: &Script) -> Vec<(String, Value)> {
         reviews.push(json!({"featureId": feature, "status": status, "summary": format!("{feature}: {status}"), "issues": issues}));
     }
     let test = json!({"passed": ok, "command": "sh test.sh", "exitCode": if ok { 0 } else { 1 }});
-    vec![call("submit_review", json!({"salientSummary": format!("reviewed {} feature(s); the tests {}", reviews.len(), if ok { "pass" } else { "fail" }), "reviews": reviews, "validatorsRun": {"test": test}}))]
+    vec![call("submit_review", json!({"salientSummary": format!("reviewed {} feature(s); the tests {}", reviews.len(), if ok { "pass" } else { "fail" }), "reviews": reviews, "validatorsRun": {"test": test, "lint": {"passed": true, "command": "a lint it never ran", "exitCode": 0}}}))]
 }
 
 // ---- the orchestrator (fix sessions) ----------------------------------------------------

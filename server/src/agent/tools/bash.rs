@@ -189,40 +189,14 @@ pub async fn run_script(
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
 
-    let mut command = match &settings.sandbox {
-        Some(bwrap) => {
-            let mission = roots.mission_dir.clone();
-            let (read_only, writable) = match settings.write_policy {
-                WritePolicy::PlanFiles => (vec![], vec![]),
-                WritePolicy::WorkingDirectory => (vec![mission], vec![]),
-                WritePolicy::EvidenceOnly => {
-                    let evidence = mission.join("evidence");
-                    let _ = std::fs::create_dir_all(&evidence);
-                    (vec![mission], vec![evidence])
-                }
-            };
-            bwrap.command(&roots.working_dir, &read_only, &writable, script)
-        }
-        None => {
-            let mut c = Command::new("bash");
-            c.arg("-c").arg(script);
-            c
-        }
-    };
+    let mut command = shell_command(roots, settings, script);
     command
-        .current_dir(&roots.working_dir)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
         .process_group(0);
     die_with_parent(&mut command);
     crate::agent::processes::tag(&mut command, &roots.mission_dir);
-    for name in &settings.removed_env {
-        command.env_remove(name);
-    }
-    for (k, v) in &settings.added_env {
-        command.env(k, v);
-    }
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start bash: {e}"))?;
@@ -270,6 +244,40 @@ pub async fn run_script(
         timeout,
         shown,
     })
+}
+
+/// `bash -c script` in the working directory as the session's commands run: in the sandbox
+/// when one is set, API keys removed, the added variables set. Standard streams and the
+/// process group are the caller's.
+pub(crate) fn shell_command(roots: &Roots, settings: &CommandSettings, script: &str) -> Command {
+    let mut command = match &settings.sandbox {
+        Some(bwrap) => {
+            let mission = roots.mission_dir.clone();
+            let (read_only, writable) = match settings.write_policy {
+                WritePolicy::PlanFiles => (vec![], vec![]),
+                WritePolicy::WorkingDirectory => (vec![mission], vec![]),
+                WritePolicy::EvidenceOnly => {
+                    let evidence = mission.join("evidence");
+                    let _ = std::fs::create_dir_all(&evidence);
+                    (vec![mission], vec![evidence])
+                }
+            };
+            bwrap.command(&roots.working_dir, &read_only, &writable, script)
+        }
+        None => {
+            let mut c = Command::new("bash");
+            c.arg("-c").arg(script);
+            c
+        }
+    };
+    command.current_dir(&roots.working_dir);
+    for name in &settings.removed_env {
+        command.env_remove(name);
+    }
+    for (k, v) in &settings.added_env {
+        command.env(k, v);
+    }
+    command
 }
 
 /// Largest saved output scanned for API keys (the environment has none; a command could

@@ -5,12 +5,14 @@
 //! and runs a call by name. Every failure is an error *result* for the model, never a panic.
 
 pub mod bash;
+pub mod browser;
 pub mod edit_file;
 pub mod list_files;
 pub mod paths;
 pub mod read_file;
 pub mod sandbox;
 pub mod search;
+pub mod terminal;
 pub mod write_file;
 
 pub use bash::CommandSettings;
@@ -111,6 +113,14 @@ pub fn schema_of(name: &str) -> Option<ToolSchema> {
                 "timeout_s": {"type": "integer", "minimum": 1, "maximum": crate::agent::config::MAX_COMMAND_TIMEOUT_S}
             }, "required": ["command"], "additionalProperties": false}),
         ),
+        "browser" => (
+            "Use the app in a real headless browser as a person would: open a URL, read the page (`snapshot`: an outline with element refs), click, fill, press keys, select, wait for text or a request, and take screenshots as evidence. Every request and console message of the page is recorded as evidence by the runner; `network` and `console` show them.",
+            browser::schema(),
+        ),
+        "terminal" => (
+            "Run a program in a terminal of a given size and use it as a person would: type text, press keys, wait for text on the screen, read the screen. `snapshot` saves the screen as evidence; a transcript of everything typed and shown is kept as evidence too.",
+            terminal::schema(),
+        ),
         "submit_handoff" => (
             "Your final call (droid's EndFeatureRun): hand off the feature with an honest report. Commit your work first.",
             schema::handoff_schema(),
@@ -142,6 +152,10 @@ pub fn schema_of(name: &str) -> Option<ToolSchema> {
     })
 }
 
+/// The tools that drive the system as a person would, offered only to sessions that have an
+/// evidence folder (the user-testing validator's).
+pub const PERSON_TOOLS: [&str; 2] = ["browser", "terminal"];
+
 /// One session's tools and the context they run in.
 pub struct Toolbox {
     roots: Roots,
@@ -151,6 +165,9 @@ pub struct Toolbox {
     bash_calls: u64,
     /// Process groups this session started, ended with the session.
     process_groups: Vec<i32>,
+    /// The browser and the terminals, when the session has an evidence folder.
+    browser: Option<browser::BrowserTool>,
+    terminals: Option<terminal::Terminals>,
 }
 
 impl Toolbox {
@@ -169,11 +186,47 @@ impl Toolbox {
             commands,
             bash_calls: 0,
             process_groups: Vec::new(),
+            browser: None,
+            terminals: None,
         })
+    }
+
+    /// Turns on `browser` and `terminal`, which keep what they see in `evidence` (Chromium's
+    /// own output goes beside `bash`'s full outputs).
+    pub fn with_evidence(mut self, evidence: terminal::EvidenceDir) -> Self {
+        let log = self.output_dir().join("chromium.log");
+        self.browser = Some(browser::BrowserTool::new(evidence.clone(), log));
+        self.terminals = Some(terminal::Terminals::new(self.roots.clone(), self.commands.clone(), evidence));
+        self
+    }
+
+    /// Whether `browser` and `terminal` can run in this session.
+    pub fn has_person_tools(&self) -> bool {
+        self.browser.is_some()
     }
 
     pub fn roots(&self) -> &Roots {
         &self.roots
+    }
+
+    /// Ends the browser and every program in a terminal, and returns what they recorded.
+    pub async fn finish(&mut self) -> crate::model::evidence::Recorded {
+        let mut recorded = crate::model::evidence::Recorded::default();
+        if let Some(b) = self.browser.as_mut() {
+            b.close().await;
+            if let Some(r) = b.record() {
+                recorded.files.extend(r.files);
+                recorded.network = Some(r.requests);
+                recorded.console = Some(r.console);
+            }
+        }
+        if let Some(t) = self.terminals.as_mut() {
+            t.stop_all();
+            let (programs, files) = t.recorded();
+            recorded.terminals = programs;
+            recorded.files.extend(files);
+        }
+        recorded
     }
 
     /// Where `bash` saves full outputs of this session.
@@ -199,13 +252,22 @@ impl Toolbox {
         args: &Value,
         cancel: &CancellationToken,
     ) -> ToolOutput {
-        if !FILE_TOOLS.contains(&name) {
+        let person_tool = PERSON_TOOLS.contains(&name) && self.has_person_tools();
+        if !FILE_TOOLS.contains(&name) && !person_tool {
             return ToolOutput::error(format!("unknown tool `{name}`"));
         }
         if let Err(e) = check_args(name, args) {
             return ToolOutput::error(e);
         }
         match name {
+            "browser" => match self.browser.as_mut() {
+                Some(b) => b.run(args, cancel).await,
+                None => ToolOutput::error("unknown tool `browser`"),
+            },
+            "terminal" => match self.terminals.as_mut() {
+                Some(t) => t.run(args, cancel).await,
+                None => ToolOutput::error("unknown tool `terminal`"),
+            },
             "read_file" => read_file::run(&self.roots, args).into(),
             "write_file" => write_file::run(&self.roots, self.write_policy, args).into(),
             "edit_file" => edit_file::run(&self.roots, self.write_policy, args).into(),
