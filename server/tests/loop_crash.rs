@@ -149,9 +149,16 @@ fn an_external_agent_dies_with_a_runner_killed_with_sigkill() {
         assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the agent never started: {:?}", p.event_types());
         std::thread::sleep(Duration::from_millis(10));
     }
+    assert!(!missions::agent::processes::tagged_processes(&p.mission).is_empty(), "the external agent carries the mission's tag");
     run.kill().unwrap(); // SIGKILL: no cleanup in the runner
     run.wait().unwrap();
-    std::thread::sleep(Duration::from_secs(5));
+    // The agent finishes 3 s after it starts unless it dies with the runner: wait until none of
+    // the mission's processes is left, then it must not have finished.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !missions::agent::processes::tagged_processes(&p.mission).is_empty() {
+        assert!(Instant::now() < deadline, "processes outlived the runner: {:?}", missions::agent::processes::tagged_processes(&p.mission));
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(!finished.exists(), "the external agent outlived the runner");
 }
 
@@ -212,7 +219,6 @@ fn background_processes_of_commands_die_with_a_runner_killed_with_sigkill() {
         assert!(Instant::now() < deadline, "processes outlived the runner: {:?}", missions::agent::processes::tagged_processes(&p.mission));
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_secs(5));
     assert!(!finished.exists(), "the background process outlived the runner");
 }
 

@@ -90,10 +90,17 @@ fn a_late_answer_to_the_servers_request_is_ignored_and_the_session_goes_on() {
     std::fs::write(mission.join("validation-contract.md"), "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: log\n").unwrap();
     std::fs::write(mission.join("features.json"), r#"{"features": [{"id": "f1", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}]}"#).unwrap();
     let capabilities = json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}});
-    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").stderr(Stdio::null()), Server::params(root.path(), capabilities));
+    let log = root.path().join("server.log");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").stderr(stderr), Server::params(root.path(), capabilities));
     let registration = server.server_request("client/registerCapability");
-    // The server waits 5 s for the answer, then watches the files itself.
-    std::thread::sleep(std::time::Duration::from_secs(6));
+    // The server waits 5 s for the answer, then says so and watches the files itself; only then
+    // does the answer come.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("no answer to the watched-files registration") {
+        assert!(std::time::Instant::now() < deadline, "the server never gave up waiting: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     server.answer(&registration, serde_json::Value::Null);
     let contract_uri = url(&mission.join("validation-contract.md"));
     server.open(&mission.join("validation-contract.md"), "markdown", "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: log\n");
