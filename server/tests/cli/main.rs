@@ -1,10 +1,9 @@
 //! The cli test binary: one per layer, so the tests link tokio, reqwest, rustls and the
 //! language server once (each file below was a test binary of its own).
 
-#[path = "../droid_format/mod.rs"]
-mod droid_format;
 #[path = "../loop_support/mod.rs"]
 mod loop_support;
+use loop_support::droid_format;
 
 mod analysis_codes;
 mod cli_check;

@@ -7,8 +7,7 @@ mod loop_support;
 mod lsp_support;
 #[path = "../stdio_client/mod.rs"]
 mod stdio_client;
-#[path = "../stdio_frames/mod.rs"]
-mod stdio_frames;
+use stdio_client::stdio_frames;
 
 mod lsp_editing;
 mod lsp_evidence;
