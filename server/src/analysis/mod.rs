@@ -28,3 +28,5 @@ pub mod lens;
 pub mod links;
 pub mod merge;
 pub mod tokens;
+#[cfg(test)]
+mod ide_tests;

@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 #[path = "../stdio_frames/mod.rs"]
-mod stdio_frames;
+pub mod stdio_frames;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
