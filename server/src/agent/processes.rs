@@ -24,6 +24,8 @@ use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
+
 /// The environment variable that marks an agent's processes.
 pub const TAG_ENV: &str = "MISSIONS_AGENT_PROCESS";
 
@@ -61,6 +63,32 @@ done
 "#;
 
 /// This process's owner token: its pid and a random part (pids are reused).
+/// Sends `signal` to process `pid`; quiet when it is already gone.
+pub fn signal_process(pid: u32, signal: Signal) {
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// Sends `signal` to the process group `pgid`; quiet when it is already gone. Groups 0 and 1
+/// (ours, init's) are never signalled.
+pub fn signal_group(pgid: i32, signal: Signal) {
+    if let Some(pgid) = Pid::from_raw(pgid).filter(|_| pgid > 1) {
+        let _ = rustix::process::kill_process_group(pgid, signal);
+    }
+}
+
+/// Whether process `pid` exists (also one of another user, which we may not signal).
+pub fn process_exists(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else { return false };
+    matches!(rustix::process::test_kill_process(pid), Ok(()) | Err(rustix::io::Errno::PERM))
+}
+
+/// Whether the process group `pgid` has a member.
+pub fn group_exists(pgid: i32) -> bool {
+    Pid::from_raw(pgid).is_some_and(|pgid| rustix::process::test_kill_process_group(pgid).is_ok())
+}
+
 fn owner() -> &'static str {
     static OWNER: OnceLock<String> = OnceLock::new();
     OWNER.get_or_init(|| format!("{}-{:08x}", std::process::id(), rand::random::<u32>()))
@@ -141,8 +169,7 @@ pub fn tagged_processes(mission_dir: &Path) -> Vec<u32> {
 fn kill_tagged(matches: impl Fn(&[u8]) -> bool) -> usize {
     let terminated = tagged(&matches);
     for &pid in &terminated {
-        // SAFETY: kill(2) takes plain integers.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        signal_process(pid, Signal::TERM);
     }
     if !terminated.is_empty() {
         std::thread::sleep(Duration::from_millis(300));
@@ -161,8 +188,7 @@ fn kill_tagged(matches: impl Fn(&[u8]) -> bool) -> usize {
             empty = 0;
         }
         for pid in found {
-            // SAFETY: kill(2) takes plain integers.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            signal_process(pid, Signal::KILL);
         }
         std::thread::sleep(Duration::from_millis(20));
     }

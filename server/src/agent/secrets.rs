@@ -88,11 +88,8 @@ pub fn redact(text: &str) -> String {
 /// not see them run unprivileged or under `sandbox = "bwrap"`. Linux only; elsewhere a no-op.
 pub fn protect_process_environment() {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_DUMPABLE takes plain integers and touches no memory of ours.
-    unsafe {
-        if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
-            tracing::warn!("cannot make the process non-dumpable: {}", std::io::Error::last_os_error());
-        }
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::warn!("cannot make the process non-dumpable: {e}");
     }
 }
 
@@ -104,8 +101,7 @@ mod tests {
     #[test]
     fn the_process_is_made_non_dumpable_so_its_environment_is_not_readable() {
         protect_process_environment();
-        // SAFETY: PR_GET_DUMPABLE only reads the flag.
-        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+        assert_eq!(rustix::process::dumpable_behavior().unwrap(), rustix::process::DumpableBehavior::NotDumpable);
     }
 
     #[test]

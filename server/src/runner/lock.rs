@@ -116,9 +116,7 @@ pub(crate) fn is_runner_alive(pid: u32) -> bool {
     if pid == 0 || pid == std::process::id() {
         return pid != 0;
     }
-    // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
-    let exists = unsafe { libc::kill(pid as i32, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    if !exists {
+    if !crate::agent::processes::process_exists(pid) {
         return false;
     }
     match std::fs::read(format!("/proc/{pid}/cmdline")) {

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::cancel::CancellationToken;
+use crate::agent::processes;
+use rustix::process::Signal;
 use crate::model::persist::write_json_atomic;
 use crate::model::services::{Service, ServicesFile};
 use crate::model::timestamp::now_rfc3339;
@@ -164,7 +166,7 @@ impl RunningServices {
         let started = Started { name: service.name.clone(), child, pgid, stop: service.stop.clone(), log };
         if let Err(e) = written {
             let mut started = started;
-            kill_group(started.pgid, libc::SIGKILL);
+            processes::signal_group(started.pgid, Signal::KILL);
             let _ = started.child.wait();
             return Err(e);
         }
@@ -240,11 +242,11 @@ impl RunningServices {
                     if wait_child(&mut child, self.limits.stop_timeout).is_none() {
                         notes.push(format!("service `{}`: its stop command `{stop}` did not finish within {} s and was killed", s.name, self.limits.stop_timeout.as_secs()));
                     }
-                    kill_group(pgid, libc::SIGKILL);
+                    processes::signal_group(pgid, Signal::KILL);
                     let _ = child.wait();
                 }
             }
-            kill_group(s.pgid, libc::SIGTERM);
+            processes::signal_group(s.pgid, Signal::TERM);
             let deadline = Instant::now() + self.limits.stop_timeout;
             loop {
                 let _ = s.child.try_wait();
@@ -253,7 +255,7 @@ impl RunningServices {
                 }
                 if Instant::now() >= deadline {
                     notes.push(format!("service `{}` did not end within {} s of SIGTERM and was killed", s.name, self.limits.stop_timeout.as_secs()));
-                    kill_group(s.pgid, libc::SIGKILL);
+                    processes::signal_group(s.pgid, Signal::KILL);
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -270,7 +272,7 @@ impl RunningServices {
 impl Drop for RunningServices {
     fn drop(&mut self) {
         for s in &mut self.started {
-            kill_group(s.pgid, libc::SIGKILL);
+            processes::signal_group(s.pgid, Signal::KILL);
             let _ = s.child.wait();
         }
         if !self.started.is_empty() {
@@ -293,7 +295,7 @@ pub fn stop_leftovers(mission: &Path) -> Vec<String> {
         let marker = format!("{TOKEN_VAR}={}", entry.token);
         let members = group_members(entry.pgid);
         if members.iter().any(|&pid| has_env(pid, &marker)) {
-            kill_group(entry.pgid, libc::SIGKILL);
+            processes::signal_group(entry.pgid, Signal::KILL);
             killed.push(entry.name);
         }
     }
@@ -340,7 +342,7 @@ async fn run_check(check: &str, mission: &Path, working_dir: &Path, removed_env:
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
     };
-    kill_group(pgid, libc::SIGKILL);
+    processes::signal_group(pgid, Signal::KILL);
     let _ = child.wait();
     let said = std::fs::read_to_string(log).unwrap_or_default();
     let said = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string();
@@ -373,14 +375,6 @@ fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
-fn kill_group(pgid: i32, signal: i32) {
-    if pgid > 1 {
-        // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
-    }
-}
 
 /// Living (not zombie) processes whose process group is `pgid`, from /proc.
 pub fn group_members(pgid: i32) -> Vec<i32> {
@@ -404,8 +398,7 @@ fn group_alive(pgid: i32) -> bool {
     if std::path::Path::new("/proc/self/stat").exists() {
         return !group_members(pgid).is_empty();
     }
-    // SAFETY: signal 0 only checks that the group exists.
-    unsafe { libc::kill(-pgid, 0) == 0 }
+    processes::group_exists(pgid)
 }
 
 fn has_env(pid: i32, marker: &str) -> bool {

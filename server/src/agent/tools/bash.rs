@@ -100,15 +100,14 @@ pub fn die_with_parent(command: &mut std::process::Command) {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;
-        let parent = std::process::id() as libc::pid_t;
-        // SAFETY: between fork and exec only async-signal-safe calls run (prctl, getppid, _exit).
+        let parent = rustix::process::getpid();
+        // SAFETY: between fork and exec only async-signal-safe calls run (rustix's prctl and
+        // getppid are plain system calls; _exit).
         unsafe {
             command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
                 // The parent died before prctl took effect: nobody is left to stop this child.
-                if libc::getppid() != parent {
+                if rustix::process::getppid() != Some(parent) {
                     libc::_exit(1);
                 }
                 Ok(())
@@ -120,12 +119,7 @@ pub fn die_with_parent(command: &mut std::process::Command) {
 }
 
 pub fn kill_group(pgid: i32) {
-    if pgid > 1 {
-        // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-    }
+    crate::agent::processes::signal_group(pgid, rustix::process::Signal::KILL);
 }
 
 /// A finished command: its exit code (124 on timeout) and what the model is shown of it.

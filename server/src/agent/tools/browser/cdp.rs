@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -202,14 +202,7 @@ impl Drop for Chromium {
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
-    let mut fds: [RawFd; 2] = [-1, -1];
-    // SAFETY: pipe2 fills the two descriptors it creates; each is owned exactly once below.
-    let ok = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == 0;
-    if !ok {
-        return Err(format!("cannot create a pipe: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: both descriptors were just created and are not owned elsewhere.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| format!("cannot create a pipe: {e}"))
 }
 
 /// Splits the browser's output on NUL bytes: answers go to their callers, events to
