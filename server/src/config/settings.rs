@@ -827,6 +827,58 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_the_vs_code_extension_contributes_is_read() {
+        // The extension sends its `missions.*` settings under missions.toml's key names
+        // (`roles.worker.baseUrl` as `roles.worker.base_url`: editors/vscode/src/settings.ts).
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../editors/vscode/package.json"
+        );
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let properties = manifest["contributes"]["configuration"]["properties"]
+            .as_object()
+            .unwrap();
+        let mut read = 0;
+        for (name, schema) in properties {
+            let name = name.strip_prefix("missions.").unwrap();
+            if name.starts_with("server.") || name.starts_with("trace.") {
+                continue; // the extension's own
+            }
+            let (table, key) = name.rsplit_once('.').unwrap();
+            let snake: String = key
+                .chars()
+                .flat_map(|c| {
+                    let underscore = c.is_ascii_uppercase().then_some('_');
+                    underscore.into_iter().chain([c.to_ascii_lowercase()])
+                })
+                .collect();
+            let value = match (
+                &schema["enum"][0],
+                &schema["default"],
+                schema["type"].as_str(),
+            ) {
+                (Value::String(first), _, _) => Value::from(first.as_str()),
+                (_, Value::Number(default), _) => Value::Number(default.clone()),
+                (_, _, Some("array")) => serde_json::json!(["program"]),
+                _ if snake == "base_url" => Value::from("http://localhost:11434/v1"),
+                _ => Value::from("SOME_NAME"),
+            };
+            let mut setting = serde_json::json!({ snake.as_str(): value });
+            for part in table.rsplit('.') {
+                setting = serde_json::json!({ part: setting });
+            }
+            let settings = EditorSettings::from_json(&setting);
+            assert!(
+                settings.is_ok_and(|s| !s.is_empty()),
+                "missions.{name}: {setting}"
+            );
+            read += 1;
+        }
+        assert!(read >= 20, "{read} settings");
+    }
+
+    #[test]
     fn every_key_of_missions_toml_can_be_a_setting() {
         // A file setting every key, turned into settings (its own shape as JSON), rebuilds it.
         let text = format!("{DESIGN_EXAMPLE}max_parallel_workers = 2\nmax_turns = 9\nmax_tokens_per_mission = 7\ncommand_timeout_s = 33\n");
