@@ -4,7 +4,7 @@
 mod agent_support;
 
 use agent_support::*;
-use missions::agent::config::{AgentRole, MissionsConfig};
+use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::{self, HttpSettings};
 use missions::agent::transcript::{SessionTranscript, SharedUsage};
 use missions::agent::{CancellationToken, ErrorKind};

@@ -1,7 +1,7 @@
 //! API keys never reach the commands an agent runs. Its own test binary: it sets environment
 //! variables, which must not race other tests.
 
-use missions::agent::config::MissionsConfig;
+use missions::config::MissionsConfig;
 use missions::agent::tools::bash::CommandSettings;
 use missions::agent::tools::{Toolbox, WritePolicy};
 use missions::agent::CancellationToken;

@@ -7,7 +7,6 @@
 
 pub mod accumulate;
 pub mod cancel;
-pub mod config;
 pub mod error;
 pub mod event;
 pub mod final_tool;

@@ -56,7 +56,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The defaults, with waits told a few times before `first_byte_timeout_s` ends them:
     /// every 10 s, or every quarter of a shorter first-byte timeout.
-    pub fn from_limits(limits: &crate::agent::config::Limits) -> Self {
+    pub fn from_limits(limits: &crate::config::Limits) -> Self {
         let quarter = Duration::from_secs(limits.first_byte_timeout_s) / 4;
         RetryPolicy {
             wait_notice_every: quarter.clamp(Duration::from_millis(100), Duration::from_secs(10)),

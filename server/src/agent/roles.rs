@@ -1,7 +1,7 @@
 //! The four kinds of session: their system prompts, their tools, their final tool, and where
 //! they may write.
 
-use crate::agent::config::AgentRole;
+use crate::config::AgentRole;
 use crate::agent::message::ToolSchema;
 use crate::agent::tools::{self, WritePolicy};
 use std::path::Path;

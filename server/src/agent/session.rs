@@ -3,7 +3,7 @@
 //! session can end is a [`SessionEnd`], written with its reason to the transcript.
 
 use crate::agent::cancel::CancellationToken;
-use crate::agent::config::MissionsConfig;
+use crate::config::MissionsConfig;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
 use crate::agent::final_tool::{append_questions, FinalDecision, FinalToolHandler};

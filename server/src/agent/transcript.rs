@@ -4,7 +4,7 @@
 //! worker-transcripts.jsonl (droid's per-session record, which has no usage).
 
 use crate::agent::cancel::CancellationToken;
-use crate::agent::config::AgentRole;
+use crate::config::AgentRole;
 use crate::agent::error::ProviderError;
 use crate::agent::event::StreamEvent;
 use crate::agent::message::{AssistantTurn, ModelRequest};

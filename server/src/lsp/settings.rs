@@ -21,7 +21,7 @@ use serde_json::Value;
 use tower_lsp::lsp_types::{ConfigurationItem, DidChangeConfigurationParams, MessageType};
 use tower_lsp::Client;
 
-use crate::agent::config::EditorSettings;
+use crate::config::EditorSettings;
 
 /// The configuration section the server asks for.
 pub const SECTION: &str = "missions";

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::agent::config::{AgentRole, MissionsConfig, ProviderKind, Sandbox};
+use crate::config::{AgentRole, MissionsConfig, ProviderKind, Sandbox};
 use crate::agent::final_tool::FinalToolHandler;
 use crate::agent::providers::command::CommandAgent;
 use crate::agent::providers::replay::Recording;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::git;
 use super::scratch::{self, Scratch};
 use crate::agent::cancel::CancellationToken;
-use crate::agent::config::{find_config, AgentRole, Limits, MissionsConfig};
+use crate::config::{find_config, AgentRole, Limits, MissionsConfig};
 use crate::agent::tools::bash::{kill_group, run_script, CommandRun, CommandSettings, WELL_KNOWN_KEY_VARS};
 use crate::agent::tools::{Roots, WritePolicy};
 use crate::analysis::checks::base::{BaseChecks, BaseOutcome};

@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::agent::config::{find_config, MissionsConfig};
+use crate::config::{find_config, MissionsConfig};
 use crate::agent::transcript::TRANSCRIPT_FILE;
 use crate::analysis::report::{parse_numstat, DiffInput, Price, ReportInput, RoundRecord, TranscriptLine};
 use crate::model::features::{self, ValidatorKind};

@@ -20,7 +20,7 @@ use super::state::StateStore;
 use super::validate;
 use super::worker;
 use super::worktree;
-use crate::agent::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
+use crate::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
 use crate::agent::final_tool::lint_plan_with;
 use crate::agent::CancellationToken;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};

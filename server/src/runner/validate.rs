@@ -151,7 +151,7 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
         ctx.log("worker_selected_feature", json!({"workerSessionId": session_id, "featureId": id}))?;
         let current = Queue::load(&ctx.mission)?.feature(id).cloned().unwrap_or_else(|| feature.clone());
         queue::start_session(&ctx.mission, &current, &session_id)?;
-        let model = ctx.agents.config.role(crate::agent::config::AgentRole::Validator).ok().and_then(|r| r.model.clone());
+        let model = ctx.agents.config.role(crate::config::AgentRole::Validator).ok().and_then(|r| r.model.clone());
         ctx.log("worker_started", json!({"workerSessionId": session_id, "spawnId": handoffs::spawn_id(), "featureId": id, "modelId": model, "milestone": milestone, "round": round.round, "attempt": attempt}))?;
         let ran = match kind {
             ValidatorKind::Scrutiny => scrutiny_session(ctx, milestone, round.round, &session_id).await?,

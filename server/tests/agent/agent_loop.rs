@@ -5,7 +5,7 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::agent::config::{AgentRole, MissionsConfig};
+use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::providers::command::CommandAgent;
 use missions::agent::providers::replay::Recording;

@@ -8,7 +8,7 @@ use crate::agent_support;
 
 use agent_support::prompt_cache::*;
 use agent_support::{anthropic_turn, FakeProvider, Measured, Step};
-use missions::agent::config::{AgentRole, MissionsConfig, PromptCacheTtl};
+use missions::config::{AgentRole, MissionsConfig, PromptCacheTtl};
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::session::NoSessionObserver;
 use missions::agent::transcript::{SessionTranscript, SharedUsage};

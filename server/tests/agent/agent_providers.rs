@@ -4,7 +4,7 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::agent::config::{AgentRole, MissionsConfig};
+use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::anthropic::{self, AnthropicProvider};
 use missions::agent::providers::openai::OpenAiProvider;
 use missions::agent::providers::{self, HttpSettings};

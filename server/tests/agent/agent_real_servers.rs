@@ -11,7 +11,7 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::agent::config::{AgentRole, MissionsConfig};
+use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::providers::openai::OpenAiProvider;
 use missions::agent::providers::HttpSettings;

@@ -3,7 +3,7 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::agent::config::AgentRole;
+use missions::config::AgentRole;
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::providers::openai::OpenAiProvider;
 use missions::agent::transcript::{SessionTranscript, SharedUsage};

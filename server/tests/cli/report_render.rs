@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use missions::agent::config::MissionsConfig;
+use missions::config::MissionsConfig;
 use missions::analysis::report::{compute, parse_numstat, render_html, render_json, render_text, DiffInput, MissionReport, Price, ReportInput};
 use missions::runner::report::load;
 use serde_json::Value;

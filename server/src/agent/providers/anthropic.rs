@@ -1,7 +1,7 @@
 //! Anthropic Messages API: `POST {base_url}/v1/messages`, streamed.
 
 use super::http::{self, join_url, parse_data, str_at, u64_at, HttpSettings, WireDecoder};
-use crate::agent::config::PromptCacheTtl;
+use crate::config::PromptCacheTtl;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
 use crate::agent::message::{

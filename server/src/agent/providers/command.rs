@@ -6,7 +6,7 @@
 //! `replay` of the mission reproduces the session.
 
 use crate::agent::cancel::CancellationToken;
-use crate::agent::config::RoleConfig;
+use crate::config::RoleConfig;
 use crate::agent::event::StreamEvent;
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
 use crate::agent::message::{AssistantTurn, ContentBlock, Message, ModelRequest, StopReason};

@@ -26,13 +26,13 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings::from_limits(&crate::agent::config::Limits::default())
+        HttpSettings::from_limits(&crate::config::Limits::default())
     }
 }
 
 impl HttpSettings {
     /// The timeouts `[limits]` sets (the connect timeout is fixed at 30 s).
-    pub fn from_limits(limits: &crate::agent::config::Limits) -> Self {
+    pub fn from_limits(limits: &crate::config::Limits) -> Self {
         HttpSettings {
             connect_timeout: Duration::from_secs(30),
             first_byte_timeout: Duration::from_secs(limits.first_byte_timeout_s),

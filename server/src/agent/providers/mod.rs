@@ -8,7 +8,7 @@ pub mod replay;
 
 pub use http::HttpSettings;
 
-use crate::agent::config::{ProviderKind, RoleConfig};
+use crate::config::{ProviderKind, RoleConfig};
 use crate::agent::provider::Provider;
 use crate::agent::secrets::ApiKey;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! worker session of the replay gets the n-th recorded worker session's turns); the tools
 //! really run, only the model is replayed.
 
-use crate::agent::config::AgentRole;
+use crate::config::AgentRole;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::events_from_turn;
 use crate::agent::message::{AssistantTurn, ContentBlock, ModelRequest, StopReason};

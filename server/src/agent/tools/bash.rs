@@ -5,7 +5,7 @@
 use super::paths::{Roots, WritePolicy};
 use super::sandbox::Bwrap;
 use crate::agent::cancel::CancellationToken;
-use crate::agent::config::{MissionsConfig, MAX_COMMAND_TIMEOUT_S};
+use crate::config::{MissionsConfig, MAX_COMMAND_TIMEOUT_S};
 use serde_json::Value;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -42,7 +42,7 @@ impl CommandSettings {
     /// variables removed. The sandbox is set separately (it needs a probe).
     pub fn from_config(config: &MissionsConfig, write_policy: WritePolicy) -> Self {
         let mut removed: Vec<String> = WELL_KNOWN_KEY_VARS.iter().map(|s| s.to_string()).collect();
-        for role in crate::agent::config::AgentRole::ALL {
+        for role in crate::config::AgentRole::ALL {
             if let Ok(Some(name)) = config.role(role).map(|r| r.api_key_env.clone()) {
                 if !removed.contains(&name) {
                     removed.push(name);

@@ -110,7 +110,7 @@ pub fn schema_of(name: &str) -> Option<ToolSchema> {
             "Run `command` with `bash -c` in the working directory. `timeout_s` defaults to the mission's command timeout (at most 600); on timeout the whole process group is killed and the exit code is 124. Long output shows head and tail; the full output is saved and its path given.",
             json!({"type": "object", "properties": {
                 "command": {"type": "string", "minLength": 1},
-                "timeout_s": {"type": "integer", "minimum": 1, "maximum": crate::agent::config::MAX_COMMAND_TIMEOUT_S}
+                "timeout_s": {"type": "integer", "minimum": 1, "maximum": crate::config::MAX_COMMAND_TIMEOUT_S}
             }, "required": ["command"], "additionalProperties": false}),
         ),
         "browser" => (
