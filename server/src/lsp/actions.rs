@@ -4,8 +4,8 @@
 //! pause).
 
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, NumberOrString, TextEdit};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, NumberOrString, TextEdit};
 
 use super::analyzer::{MissionSnapshot, Snapshot};
 use super::commands;
@@ -66,7 +66,7 @@ fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encodin
 
 /// A source action on mission.md, the contract and features.json: pause the mission when this
 /// server runs it, else start (or resume) it unless it is over.
-fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Url) -> Option<CodeActionOrCommand> {
+fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Uri) -> Option<CodeActionOrCommand> {
     let path = convert::path_of(uri)?;
     let name = path.file_name()?.to_str()?;
     if ![MISSION_FILE, CONTRACT_FILE, FEATURES_FILE].contains(&name) {

@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use tokio::sync::watch;
-use tower_lsp::lsp_types::{self as lsp, DiagnosticRelatedInformation, NumberOrString, Url};
-use tower_lsp::Client;
+use tower_lsp_server::ls_types::{self as lsp, DiagnosticRelatedInformation, NumberOrString, Uri};
+use tower_lsp_server::Client;
 
 use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
@@ -42,7 +42,7 @@ impl MissionSnapshot {
         }
     }
 
-    pub fn doc_uri(&self, kind: DocKind) -> Option<Url> {
+    pub fn doc_uri(&self, kind: DocKind) -> Option<Uri> {
         convert::uri_of(&self.dir.join(doc_file(kind)))
     }
 }
@@ -51,7 +51,7 @@ impl MissionSnapshot {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub generation: u64,
-    pub docs: Arc<HashMap<Url, Arc<Document>>>,
+    pub docs: Arc<HashMap<Uri, Arc<Document>>>,
     pub missions: BTreeMap<PathBuf, Arc<MissionSnapshot>>,
 }
 
@@ -59,14 +59,14 @@ impl Snapshot {
     /// The mission the file at `uri` belongs to: its folder, or one of the four folders above
     /// (`handoffs/<file>.json`, `validation/<milestone>/scrutiny/synthesis.json`,
     /// `validation/<milestone>/user-testing/flows/<group>.json`).
-    pub fn mission_of(&self, uri: &Url) -> Option<&Arc<MissionSnapshot>> {
+    pub fn mission_of(&self, uri: &Uri) -> Option<&Arc<MissionSnapshot>> {
         let path = convert::path_of(uri)?;
         path.ancestors().skip(1).take(5).find_map(|dir| self.missions.get(dir))
     }
 
     /// The mission whose contract or features.json is at `uri`, which one it is, and its
     /// text as analysed.
-    pub fn mission_doc(&self, uri: &Url) -> Option<(&Arc<MissionSnapshot>, DocKind, &Arc<Document>)> {
+    pub fn mission_doc(&self, uri: &Uri) -> Option<(&Arc<MissionSnapshot>, DocKind, &Arc<Document>)> {
         let mission = self.mission_of(uri)?;
         let kind = [DocKind::Contract, DocKind::Features].into_iter().find(|k| mission.doc_uri(*k).as_ref() == Some(uri))?;
         Some((mission, kind, mission.doc(kind)?))
@@ -112,14 +112,14 @@ struct MissionCache {
     skills: Option<Vec<String>>,
     snapshot: Option<Arc<MissionSnapshot>>,
     /// What the client was last sent, per URI.
-    published: BTreeMap<Url, Vec<lsp::Diagnostic>>,
+    published: BTreeMap<Uri, Vec<lsp::Diagnostic>>,
     /// The repository facts the snapshot was made with (their generation), and when they were
     /// last asked for (the disk change count, the validation records).
     facts_generation: u64,
     facts_asked: Option<(u64, usize)>,
 }
 
-type Publication = (Url, Vec<lsp::Diagnostic>, Option<i32>);
+type Publication = (Uri, Vec<lsp::Diagnostic>, Option<i32>);
 
 /// A file's relative path, modification time and size: whether it changed since last read.
 type FileStamp = (String, Option<SystemTime>, u64);
@@ -205,11 +205,11 @@ pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snaps
 fn ask_for_views_again(client: &Client, refresh: Refresh) {
     if refresh.code_lens {
         let client = client.clone();
-        tokio::spawn(super::reply::within(REFRESH_WAIT, async move { client.code_lens_refresh().await }));
+        tokio::spawn(async move { tokio::time::timeout(REFRESH_WAIT, client.code_lens_refresh()).await });
     }
     if refresh.inlay_hints {
         let client = client.clone();
-        tokio::spawn(super::reply::within(REFRESH_WAIT, async move { client.inlay_hint_refresh().await }));
+        tokio::spawn(async move { tokio::time::timeout(REFRESH_WAIT, client.inlay_hint_refresh()).await });
     }
 }
 
@@ -341,7 +341,7 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
     if !inputs_changed && !republish_all {
         return Vec::new();
     }
-    let edited: Vec<Url> = [(DocKind::Contract, contract_changed), (DocKind::Features, features_changed)].into_iter().filter(|(_, c)| *c).filter_map(|(k, _)| snapshot.doc_uri(k)).collect();
+    let edited: Vec<Uri> = [(DocKind::Contract, contract_changed), (DocKind::Features, features_changed)].into_iter().filter(|(_, c)| *c).filter_map(|(k, _)| snapshot.doc_uri(k)).collect();
     let fresh = to_lsp(&snapshot, encoding);
     let mut out = Vec::new();
     for (uri, diagnostics) in &fresh {
@@ -453,8 +453,8 @@ fn reload_reports(cache: &mut MissionCache, dir: &Path) -> bool {
 
 /// The mission's diagnostics as LSP diagnostics per URI: both documents (when they exist, even
 /// with none) and the source files validator issues point at.
-fn to_lsp(snapshot: &MissionSnapshot, encoding: Encoding) -> BTreeMap<Url, Vec<lsp::Diagnostic>> {
-    let mut out: BTreeMap<Url, Vec<lsp::Diagnostic>> = BTreeMap::new();
+fn to_lsp(snapshot: &MissionSnapshot, encoding: Encoding) -> BTreeMap<Uri, Vec<lsp::Diagnostic>> {
+    let mut out: BTreeMap<Uri, Vec<lsp::Diagnostic>> = BTreeMap::new();
     for kind in [DocKind::Contract, DocKind::Features] {
         if let (Some(_), Some(uri)) = (snapshot.doc(kind), snapshot.doc_uri(kind)) {
             out.insert(uri, Vec::new());

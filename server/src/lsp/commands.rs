@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use tower_lsp::jsonrpc::{Error, ErrorCode, Result};
-use tower_lsp::lsp_types::{ExecuteCommandParams, Url};
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::{ExecuteCommandParams, Uri};
 
 use super::guard::guarded;
 use super::status::{self, StatusParams};
@@ -48,12 +48,12 @@ fn second_arg(params: &ExecuteCommandParams, what: &str) -> Result<String> {
 }
 
 /// The mission folder named by the first argument.
-fn mission_arg(params: &ExecuteCommandParams) -> Result<(PathBuf, Url)> {
+fn mission_arg(params: &ExecuteCommandParams) -> Result<(PathBuf, Uri)> {
     let Some(first) = params.arguments.first() else {
         return Err(invalid(format!("{} needs the mission folder's URI as its first argument", params.command)));
     };
-    let uri = first.as_str().and_then(|s| Url::parse(s).ok()).ok_or_else(|| invalid(format!("{}: the first argument must be the mission folder's URI, got {first}", params.command)))?;
-    let dir = convert::path_of(&uri).ok_or_else(|| invalid(format!("not a file URI: {uri}")))?;
+    let uri = first.as_str().and_then(|s| s.parse::<Uri>().ok()).ok_or_else(|| invalid(format!("{}: the first argument must be the mission folder's URI, got {first}", params.command)))?;
+    let dir = convert::path_of(&uri).ok_or_else(|| invalid(format!("not a file URI: {}", uri.as_str())))?;
     // `file:///x/m/` and `file:///x/m` are the same folder.
     let dir: PathBuf = dir.components().collect();
     if !folder::is_mission_folder(&dir) {

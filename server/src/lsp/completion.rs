@@ -1,7 +1,7 @@
 //! textDocument/completion in features.json and the contract (see `analysis::completion`).
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{CompletionItem, CompletionItemKind, CompletionList, CompletionParams, CompletionResponse, CompletionTextEdit, TextEdit};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{CompletionItem, CompletionItemKind, CompletionList, CompletionParams, CompletionResponse, CompletionTextEdit, TextEdit};
 
 use super::guard::guarded;
 use super::{convert, Shared};

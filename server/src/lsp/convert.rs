@@ -1,8 +1,9 @@
 //! Byte spans <-> LSP positions, in the negotiated encoding. The only place positions convert.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use tower_lsp::lsp_types::{Position, Range, Url};
+use tower_lsp_server::ls_types::{Position, Range, Uri};
 
 use super::documents::Document;
 use crate::analysis::position::ColumnUnit;
@@ -60,13 +61,14 @@ pub fn span(doc: &Document, range: Range, encoding: Encoding) -> Span {
     a.min(b)..a.max(b)
 }
 
-pub fn path_of(uri: &Url) -> Option<PathBuf> {
-    if uri.scheme() != "file" {
+/// The local file a `file:` URI names (on this host: no authority, or `localhost`).
+pub fn path_of(uri: &Uri) -> Option<PathBuf> {
+    if !uri.scheme().as_str().eq_ignore_ascii_case("file") || uri.authority().is_some_and(|a| !matches!(a.host(), "" | "localhost")) {
         return None;
     }
-    uri.to_file_path().ok()
+    uri.to_file_path().map(Cow::into_owned)
 }
 
-pub fn uri_of(path: &Path) -> Option<Url> {
-    Url::from_file_path(path).ok()
+pub fn uri_of(path: &Path) -> Option<Uri> {
+    Uri::from_file_path(path)
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{GotoDefinitionParams, GotoDefinitionResponse, Location, ReferenceParams, TextDocumentPositionParams};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{GotoDefinitionParams, GotoDefinitionResponse, Location, ReferenceParams, TextDocumentPositionParams};
 
 use super::analyzer::{MissionSnapshot, Snapshot};
 use super::convert::{self, Encoding};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, watch};
-use tower_lsp::lsp_types::{TextDocumentContentChangeEvent, Url};
+use tower_lsp_server::ls_types::{TextDocumentContentChangeEvent, Uri};
 
 use super::convert::{self, Encoding};
 use super::{folder, watched};
@@ -60,9 +60,9 @@ impl Document {
 
 #[derive(Debug)]
 pub enum DocEvent {
-    Open { generation: u64, uri: Url, text: String, version: i32 },
-    Change { generation: u64, uri: Url, version: i32, changes: Vec<TextDocumentContentChangeEvent> },
-    Close { generation: u64, uri: Url },
+    Open { generation: u64, uri: Uri, text: String, version: i32 },
+    Change { generation: u64, uri: Uri, version: i32, changes: Vec<TextDocumentContentChangeEvent> },
+    Close { generation: u64, uri: Uri },
     /// `initialized` arrived: diagnostics may be sent from now on, and the workspace is scanned.
     Ready,
     /// Mission folders found by the workspace scan.
@@ -78,7 +78,7 @@ pub enum DocEvent {
 pub struct DocsSnapshot {
     /// The number of document events applied.
     pub generation: u64,
-    pub docs: Arc<HashMap<Url, Arc<Document>>>,
+    pub docs: Arc<HashMap<Uri, Arc<Document>>>,
     pub missions: Arc<BTreeSet<PathBuf>>,
     /// True once the client sent `initialized`.
     pub ready: bool,
@@ -136,11 +136,11 @@ impl Owner {
                 let encoding = self.encoding();
                 let docs = Arc::make_mut(&mut self.state.docs);
                 let Some(doc) = docs.get(&uri) else {
-                    tracing::warn!("didChange for {uri}, which is not open: ignored");
+                    tracing::warn!("didChange for {}, which is not open: ignored", uri.as_str());
                     return;
                 };
                 if doc.version.is_some_and(|current| version <= current) {
-                    tracing::warn!("stale didChange for {uri}: version {version} is not newer than {:?}; ignored", doc.version);
+                    tracing::warn!("stale didChange for {}: version {version} is not newer than {:?}; ignored", uri.as_str(), doc.version);
                     return;
                 }
                 let updated = apply_changes(doc, changes, version, encoding);
@@ -149,7 +149,7 @@ impl Owner {
             DocEvent::Close { generation, uri } => {
                 self.state.generation = generation;
                 if Arc::make_mut(&mut self.state.docs).remove(&uri).is_none() {
-                    tracing::warn!("didClose for {uri}, which is not open: ignored");
+                    tracing::warn!("didClose for {}, which is not open: ignored", uri.as_str());
                 }
             }
             DocEvent::Ready => {
@@ -185,7 +185,7 @@ impl Owner {
         }
     }
 
-    fn note_mission(&mut self, uri: &Url) {
+    fn note_mission(&mut self, uri: &Uri) {
         let Some(path) = convert::path_of(uri) else { return };
         if let Some(dir) = folder::mission_of(&path, &self.state.missions) {
             self.add_mission(dir);
@@ -262,7 +262,7 @@ fn apply_changes(doc: &Document, changes: Vec<TextDocumentContentChangeEvent>, v
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tower_lsp::lsp_types::{Position, Range};
+    use tower_lsp_server::ls_types::{Position, Range};
 
     fn change(range: Option<((u32, u32), (u32, u32))>, text: &str) -> TextDocumentContentChangeEvent {
         TextDocumentContentChangeEvent {

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use tower_lsp::lsp_types::{DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Url, WorkspaceEdit};
+use tower_lsp_server::ls_types::{DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit};
 
 /// The edits of one file, made against the text of `version` (None: the file on disk).
 pub struct FileEdits {
-    pub uri: Url,
+    pub uri: Uri,
     pub version: Option<i32>,
     pub edits: Vec<TextEdit>,
 }
@@ -21,7 +21,7 @@ pub fn workspace_edit(files: Vec<FileEdits>, versioned: bool) -> WorkspaceEdit {
             .collect();
         return WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(documents)), ..WorkspaceEdit::default() };
     }
-    let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+    let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
     for f in files {
         changes.entry(f.uri).or_default().extend(f.edits);
     }
@@ -29,7 +29,7 @@ pub fn workspace_edit(files: Vec<FileEdits>, versioned: bool) -> WorkspaceEdit {
 }
 
 /// Groups per-file edits in first-seen order (a quick fix may edit a file in several places).
-pub fn group(edits: impl IntoIterator<Item = (Url, Option<i32>, TextEdit)>) -> Vec<FileEdits> {
+pub fn group(edits: impl IntoIterator<Item = (Uri, Option<i32>, TextEdit)>) -> Vec<FileEdits> {
     let mut files: Vec<FileEdits> = Vec::new();
     for (uri, version, edit) in edits {
         match files.iter_mut().find(|f| f.uri == uri) {

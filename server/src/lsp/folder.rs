@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tower_lsp::lsp_types::Url;
+use tower_lsp_server::ls_types::Uri;
 
 use super::convert;
 use super::documents::Document;
@@ -76,13 +76,13 @@ fn json_files(dir: &Path, sub: &str) -> Vec<String> {
 /// One file of a mission as a document, with its URI.
 pub struct MissionFile {
     pub file: FileRef,
-    pub uri: Url,
+    pub uri: Uri,
     pub doc: Arc<Document>,
 }
 
 /// Loads `files` of the mission at `dir`: open buffers first, else from disk. Unreadable files
 /// (not UTF-8, too large) are skipped with a log line.
-pub fn load(dir: &Path, files: Vec<FileRef>, open: &HashMap<Url, Arc<Document>>) -> Vec<MissionFile> {
+pub fn load(dir: &Path, files: Vec<FileRef>, open: &HashMap<Uri, Arc<Document>>) -> Vec<MissionFile> {
     files
         .into_iter()
         .filter_map(|file| {

@@ -2,7 +2,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use tower_lsp::jsonrpc::{Error, Result};
+use tower_lsp_server::jsonrpc::{Error, Result};
 
 /// Runs the pure part of a request; a panic becomes an internal error answer and a log line.
 pub fn guarded<T>(method: &str, work: impl FnOnce() -> T) -> Result<T> {

@@ -1,7 +1,7 @@
 //! textDocument/documentHighlight: the id under the cursor, whole, everywhere in that file.
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{DocumentHighlight, DocumentHighlightKind, DocumentHighlightParams};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{DocumentHighlight, DocumentHighlightKind, DocumentHighlightParams};
 
 use super::guard::guarded;
 use super::{convert, Shared};

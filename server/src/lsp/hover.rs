@@ -1,7 +1,7 @@
 //! textDocument/hover on an assertion or feature id in any file of a mission folder.
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{Hover, HoverContents, HoverParams, MarkupContent, MarkupKind};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{Hover, HoverContents, HoverParams, MarkupContent, MarkupKind};
 
 use super::guard::guarded;
 use super::{convert, Shared};

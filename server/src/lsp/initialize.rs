@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use tower_lsp::lsp_types::*;
+use tower_lsp_server::ls_types::*;
 
 use super::convert::{self, Encoding};
 use super::Shared;
@@ -33,7 +33,7 @@ pub fn initialize(shared: &Shared, params: InitializeParams) -> InitializeResult
         work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
         show_document: window.and_then(|w| w.show_document.as_ref()).is_some_and(|d| d.support),
     });
-    InitializeResult { capabilities: capabilities(encoding), server_info: Some(ServerInfo { name: "missions".to_string(), version: Some(env!("CARGO_PKG_VERSION").to_string()) }) }
+    InitializeResult { capabilities: capabilities(encoding), server_info: Some(ServerInfo { name: "missions".to_string(), version: Some(env!("CARGO_PKG_VERSION").to_string()) }), offset_encoding: None }
 }
 
 /// Workspace folders, or the root URI of clients that send only that.

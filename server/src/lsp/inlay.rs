@@ -1,7 +1,7 @@
 //! textDocument/inlayHint: titles after the ids of `fulfills`, descriptions after `dependsOn`.
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{InlayHint, InlayHintLabel, InlayHintParams, InlayHintTooltip};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{InlayHint, InlayHintLabel, InlayHintParams, InlayHintTooltip};
 
 use super::guard::guarded;
 use super::{convert, Shared};

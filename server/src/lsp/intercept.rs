@@ -1,13 +1,13 @@
-//! Every message from the client passes here first, in arrival order (tower-lsp invokes the
-//! service's `call` for each as it is read):
-//! - document events: tower-lsp runs handlers concurrently (and at most `concurrency_level` at
-//!   once), so didOpen/didChange/didClose are taken here, numbered and sent to the document
-//!   owner before anything else happens, and never wait for a slot;
+//! Every message from the client passes here first, in arrival order (tower-lsp-server invokes
+//! the service's `call` for each as it is read):
+//! - document events: tower-lsp-server runs handlers concurrently (and at most
+//!   `concurrency_level` at once), so didOpen/didChange/didClose are taken here, numbered and
+//!   sent to the document owner before anything else happens, and never wait for a slot;
 //! - a handler that panics, anywhere, is answered with an internal error (-32603) and the
-//!   server goes on: unwinding out of tower-lsp's futures would end the whole session;
-//! - what tower-lsp gets wrong for the protocol: requests that `transport` found invalid are
-//!   answered -32600 (it marks them with [`INVALID_REQUEST`]), and requests named `$/…` are
-//!   answered -32601 (tower-lsp ignores them as if they were notifications).
+//!   server goes on: unwinding out of tower-lsp-server's futures would end the whole session;
+//! - what tower-lsp-server gets wrong for the protocol: requests that `transport` found invalid
+//!   are answered -32600 (it marks them with [`INVALID_REQUEST`]), and requests named `$/…` are
+//!   answered -32601 (tower-lsp-server ignores them as if they were notifications).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -19,10 +19,10 @@ use std::task::{Context, Poll};
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::{mpsc, Notify};
-use tower_lsp::jsonrpc::{Error, ErrorCode, Request, Response};
-use tower_lsp::lsp_types::{DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams};
-use tower_lsp::ExitedError;
+use tokio::sync::mpsc;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Request, Response};
+use tower_lsp_server::ls_types::{DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams};
+use tower_lsp_server::ExitedError;
 use tower_service::Service;
 
 use super::documents::DocEvent;
@@ -35,20 +35,13 @@ pub struct DocumentEvents<S> {
     inner: S,
     events: mpsc::UnboundedSender<DocEvent>,
     accepted: Arc<AtomicU64>,
-    lifecycle: Arc<Lifecycle>,
-}
-
-/// `shutdown` and `exit` as seen in arrival order: tower-lsp itself keeps reading its input
-/// after `exit` until the client closes it, so the server stops on this signal instead.
-#[derive(Default)]
-pub struct Lifecycle {
-    pub shutdown_requested: AtomicBool,
-    pub exit: Notify,
+    /// Whether `shutdown` came before the session ended: the exit status (see `serve`).
+    shutdown_requested: Arc<AtomicBool>,
 }
 
 impl<S> DocumentEvents<S> {
-    pub fn new(inner: S, events: mpsc::UnboundedSender<DocEvent>, accepted: Arc<AtomicU64>, lifecycle: Arc<Lifecycle>) -> Self {
-        DocumentEvents { inner, events, accepted, lifecycle }
+    pub fn new(inner: S, events: mpsc::UnboundedSender<DocEvent>, accepted: Arc<AtomicU64>, shutdown_requested: Arc<AtomicBool>) -> Self {
+        DocumentEvents { inner, events, accepted, shutdown_requested }
     }
 
     /// Numbers and sends one document event; the number is what requests wait for.
@@ -100,7 +93,7 @@ where
             }
         }
         let is_doc_event = matches!(method, "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose");
-        // A request with one of these names is not a notification: let tower-lsp answer it.
+        // A request with one of these names is not a notification: let tower-lsp-server answer it.
         if !is_doc_event || request.id().is_some() {
             let method = method.to_string();
             let id = request.id().cloned();
@@ -113,9 +106,7 @@ where
                 "initialized" => {
                     let _ = self.events.send(DocEvent::Ready);
                 }
-                "shutdown" => self.lifecycle.shutdown_requested.store(true, Ordering::SeqCst),
-                // notify_one keeps the permit if the server is not waiting yet.
-                "exit" => self.lifecycle.exit.notify_one(),
+                "shutdown" => self.shutdown_requested.store(true, Ordering::SeqCst),
                 _ => {}
             }
             return Box::pin(async move {
@@ -152,12 +143,12 @@ fn answer(response: Response) -> BoxFuture {
     Box::pin(std::future::ready(Ok(Some(response))))
 }
 
-fn answer_panic(method: &str, id: Option<tower_lsp::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> BoxFuture {
+fn answer_panic(method: &str, id: Option<tower_lsp_server::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> BoxFuture {
     Box::pin(std::future::ready(Ok(panicked(method, id, panic))))
 }
 
 /// A handler panicked: an internal error for a request, nothing for a notification.
-fn panicked(method: &str, id: Option<tower_lsp::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> Option<Response> {
+fn panicked(method: &str, id: Option<tower_lsp_server::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> Option<Response> {
     let reason = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
     tracing::error!("{method} panicked: {reason}");
     id.map(|id| Response::from_error(id, Error { message: format!("internal error in {method}").into(), ..Error::internal_error() }))

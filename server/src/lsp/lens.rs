@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{CodeLens, CodeLensParams, Command};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{CodeLens, CodeLensParams, Command};
 
 use super::analyzer::{MissionSnapshot, Snapshot};
 use crate::model::records::MissionStatus;

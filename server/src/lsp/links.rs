@@ -1,8 +1,8 @@
 //! textDocument/documentLink: evidence files (named in any mission file, and cited by a
 //! user-testing flow) and worker sessions' handoff files.
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{DocumentLink, DocumentLinkParams};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{DocumentLink, DocumentLinkParams};
 
 use super::guard::guarded_blocking;
 use super::{convert, Shared};
@@ -17,7 +17,7 @@ pub async fn document_links(shared: &Shared, params: DocumentLinkParams) -> Resu
         let mission = snapshot.mission_of(uri)?;
         let doc = snapshot.docs.get(uri)?;
         let mut found = evidence_links(&doc.text);
-        let relative = uri.to_file_path().ok().and_then(|p| Some(p.strip_prefix(&mission.dir).ok()?.to_string_lossy().replace('\\', "/")));
+        let relative = convert::path_of(uri).and_then(|p| Some(p.strip_prefix(&mission.dir).ok()?.to_string_lossy().replace('\\', "/")));
         if relative.as_deref().is_some_and(is_flow_file) {
             found.extend(flow_evidence_links(&doc.text));
         }

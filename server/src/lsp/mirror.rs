@@ -20,14 +20,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tower_lsp::lsp_types::{MessageType, TextEdit, Url, WorkspaceEdit};
-use tower_lsp::Client;
+use tower_lsp_server::ls_types::{MessageType, TextEdit, Uri, WorkspaceEdit};
+use tower_lsp_server::Client;
 
 use super::convert::{self, Encoding};
 use super::documents::{DocsSnapshot, Document};
 use super::edits::{self, FileEdits};
 use super::folder;
-use super::reply;
 use crate::analysis::merge::{self, Format, Mirror};
 use crate::model::folder::{self as model_folder, CONTRACT_FILE, FEATURES_FILE, MISSION_FILE, VALIDATION_STATE_FILE};
 
@@ -70,9 +69,9 @@ pub struct Follower {
     encoding: Arc<OnceLock<Encoding>>,
     support: Arc<OnceLock<EditSupport>>,
     /// Per open mission file, the disk texts: its base and the newest.
-    tracked: HashMap<Url, Tracked>,
+    tracked: HashMap<Uri, Tracked>,
     /// Buffers already told that a change could not be taken in (told once until in step).
-    told_behind: HashSet<Url>,
+    told_behind: HashSet<Uri>,
 }
 
 /// The two texts are shared: while they are the same (nearly always), they are one `Arc`, and
@@ -199,7 +198,7 @@ impl Follower {
         }
     }
 
-    fn open_document(&self, path: &Path) -> Option<(Url, Arc<Document>)> {
+    fn open_document(&self, path: &Path) -> Option<(Uri, Arc<Document>)> {
         let snapshot = self.docs.borrow();
         snapshot.docs.iter().find(|(uri, _)| convert::path_of(uri).as_deref() == Some(path)).map(|(uri, doc)| (uri.clone(), doc.clone()))
     }
@@ -224,7 +223,7 @@ impl Follower {
 
     /// Mirrors base -> newest disk text into the buffer of `uri`; moves the base when the
     /// buffer is in step.
-    async fn catch_up(&mut self, uri: &Url) {
+    async fn catch_up(&mut self, uri: &Uri) {
         let Some(tracked) = self.tracked.get_mut(uri) else { return };
         let in_step = tracked.in_step();
         let (base, disk) = (tracked.base.clone(), tracked.disk.clone());
@@ -237,7 +236,7 @@ impl Follower {
     }
 
     /// Brings the change base -> disk into the buffer of `uri`, if it has unsaved edits.
-    async fn mirror(&mut self, path: &Path, uri: &Url, base: &str, disk: &str) -> Outcome {
+    async fn mirror(&mut self, path: &Path, uri: &Uri, base: &str, disk: &str) -> Outcome {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let support = self.support.get().copied().unwrap_or_default();
         let encoding = self.encoding.get().copied().unwrap_or(Encoding::Utf16);
@@ -268,8 +267,7 @@ impl Follower {
                 return Outcome::Behind;
             }
             let edit = workspace_edit(uri, &doc, &merged, encoding, support.versioned);
-            let client = self.client.clone();
-            match reply::within(APPLY_WAIT, async move { client.apply_edit(edit).await }).await {
+            match tokio::time::timeout(APPLY_WAIT, self.client.apply_edit(edit)).await.ok() {
                 Some(Ok(response)) if response.applied => {
                     self.await_echo(uri, doc.version).await;
                     self.tell(&name, &merged, true).await;
@@ -299,7 +297,7 @@ impl Follower {
     }
 
     /// Warns once per buffer until it is in step again (a run writes the same file often).
-    async fn tell_behind(&mut self, uri: &Url, message: String) {
+    async fn tell_behind(&mut self, uri: &Uri, message: String) {
         if self.told_behind.insert(uri.clone()) {
             self.warn(message).await;
         }
@@ -307,7 +305,7 @@ impl Follower {
 
     /// Waits (bounded) until the buffer's version moves past `version`: the client's didChange
     /// of the applied edit, so the next merge starts from a buffer that has it.
-    async fn await_echo(&mut self, uri: &Url, version: Option<i32>) {
+    async fn await_echo(&mut self, uri: &Uri, version: Option<i32>) {
         let mut docs = self.docs.clone();
         let moved = |s: &Arc<DocsSnapshot>| s.docs.get(uri).is_none_or(|d| d.version != version);
         let _ = tokio::time::timeout(ECHO_WAIT, docs.wait_for(moved)).await;
@@ -355,7 +353,7 @@ async fn read(path: &Path) -> Option<String> {
     }
 }
 
-fn workspace_edit(uri: &Url, doc: &Document, merged: &Mirror, encoding: Encoding, versioned: bool) -> WorkspaceEdit {
+fn workspace_edit(uri: &Uri, doc: &Document, merged: &Mirror, encoding: Encoding, versioned: bool) -> WorkspaceEdit {
     let edits = merged.edits.iter().map(|e| TextEdit { range: convert::range(doc, &e.span, encoding), new_text: e.text.clone() }).collect();
     edits::workspace_edit(vec![FileEdits { uri: uri.clone(), version: doc.version, edits }], versioned)
 }

@@ -21,9 +21,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tower_lsp::lsp_types::notification::Notification;
-use tower_lsp::lsp_types::{MessageType, Url};
-use tower_lsp::Client;
+use tower_lsp_server::ls_types::notification::Notification;
+use tower_lsp_server::ls_types::{MessageType, Uri};
+use tower_lsp_server::Client;
 
 use crate::agent::CancellationToken;
 use crate::model::records::ProgressEvent;
@@ -200,7 +200,7 @@ impl Missions {
 
     /// `window/workDoneProgress/cancel`: pauses the run the token belongs to, like
     /// `missions.pause`. A token of no running mission (it just ended) is ignored.
-    pub fn cancel_progress(&self, token: &tower_lsp::lsp_types::NumberOrString) -> Option<Result<String, String>> {
+    pub fn cancel_progress(&self, token: &tower_lsp_server::ls_types::NumberOrString) -> Option<Result<String, String>> {
         let dir = self.tokens.mission_of(token)?;
         Some(self.pause(&dir))
     }
@@ -214,7 +214,7 @@ impl Missions {
     /// halted, (`approvePlan`) one whose plan is not awaiting approval, and a feature or
     /// milestone the runner would refuse. Returns at once; the run reports through
     /// `missions/event`.
-    pub fn start(&self, client: &Client, dir: &Path, uri: &Url, launch: Launch) -> Result<String, String> {
+    pub fn start(&self, client: &Client, dir: &Path, uri: &Uri, launch: Launch) -> Result<String, String> {
         // The slot is taken first, so two starts at once (a save seen twice) cannot both pass
         // the checks and the second never mistakes the first's lock for a terminal's run.
         let cancel = CancellationToken::new();
@@ -376,7 +376,7 @@ fn mark_cancelled(dir: &Path, sink: Option<EventSink>) -> Result<String, String>
     Ok(state.state.mission_id.clone())
 }
 
-pub async fn send_event(client: &Client, uri: &Url, event: &ProgressEvent) {
+pub async fn send_event(client: &Client, uri: &Uri, event: &ProgressEvent) {
     client.send_notification::<MissionEvent>(json!({"missionUri": uri, "event": event})).await;
 }
 
@@ -384,7 +384,7 @@ pub async fn send_event(client: &Client, uri: &Url, event: &ProgressEvent) {
 /// tells the person how it ended. Beside that, when the client shows work-done progress, a
 /// token is asked for (without holding up the events) and each event becomes a `$/progress`
 /// report; the run's end ends it.
-async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Url, mut rx: mpsc::UnboundedReceiver<Message>) {
+async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Uri, mut rx: mpsc::UnboundedReceiver<Message>) {
     let mut held = Vec::new();
     let mut result = None;
     let support = missions.client_support();

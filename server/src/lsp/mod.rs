@@ -1,5 +1,5 @@
-//! `missions lsp`: the language server (design §4). Protocol layer only: every tower-lsp and
-//! lsp-types type stays in this module; the answers come from `analysis`.
+//! `missions lsp`: the language server (design §4). Protocol layer only: every tower-lsp-server
+//! and ls-types type stays in this module; the answers come from `analysis`.
 //!
 //! Tasks and data flow:
 //! - [`intercept`] sees every incoming message in arrival order and turns didOpen / didChange /
@@ -44,7 +44,6 @@ mod mirror;
 mod mission_task;
 mod questions;
 mod rename;
-mod reply;
 mod repository;
 mod settings;
 mod status;
@@ -55,21 +54,21 @@ mod watched;
 mod work_progress;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
-use tower_lsp::jsonrpc::Result as RpcResult;
-use tower_lsp::lsp_types::*;
-use tower_lsp::{Client, LanguageServer, LspService, Server};
+use tower_lsp_server::jsonrpc::Result as RpcResult;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use analyzer::Snapshot;
 use convert::Encoding;
 use documents::DocEvent;
 
-/// How many requests tower-lsp runs at once. Document events never wait for these slots
+/// How many requests tower-lsp-server runs at once. Document events never wait for these slots
 /// (see `intercept`), and handlers are bounded, so this only limits request parallelism.
 const MAX_CONCURRENT_REQUESTS: usize = 32;
 
@@ -207,17 +206,17 @@ where
     tokio::spawn(follow_disk(shared, disk_rx, mirror_tx));
     tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone(), disk_tx));
     tokio::spawn(analyzer::analyse_forever(docs_rx, snapshots_tx, client, encoding.clone(), refresh));
-    let lifecycle = Arc::new(intercept::Lifecycle::default());
-    let service = intercept::DocumentEvents::new(service, events_tx, accepted, lifecycle.clone());
+    let shutdown_requested = Arc::new(AtomicBool::new(false));
+    let service = intercept::DocumentEvents::new(service, events_tx, accepted, shutdown_requested.clone());
     let server = Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS);
     tokio::select! {
-        _ = server.serve(service) => tracing::info!("input closed"),
-        _ = lifecycle.exit.notified() => tracing::info!("exit"),
+        // tower-lsp-server stops reading at `exit`, even when the client keeps the input open.
+        _ = server.serve(service) => tracing::info!("exit or input closed"),
         _ = stop => tracing::info!("stopped by a signal; pausing the runs"),
     }
     // An editor that closed without `shutdown` leaves its runs to pause here, not mid-step.
     missions.pause_all(RUNS_PAUSE_WAIT).await;
-    lifecycle.shutdown_requested.load(Ordering::SeqCst)
+    shutdown_requested.load(Ordering::SeqCst)
 }
 
 /// Files changed on disk, as the document owner saw them: mission.md may hold the planner's
@@ -256,7 +255,6 @@ pub async fn run_stdio() -> i32 {
     }
 }
 
-#[tower_lsp::async_trait]
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> RpcResult<InitializeResult> {
         Ok(initialize::initialize(&self.shared, params))
@@ -324,7 +322,7 @@ impl LanguageServer for Backend {
         symbols::document_symbols(&self.shared, params).await
     }
 
-    async fn symbol(&self, params: WorkspaceSymbolParams) -> RpcResult<Option<Vec<SymbolInformation>>> {
+    async fn symbol(&self, params: WorkspaceSymbolParams) -> RpcResult<Option<WorkspaceSymbolResponse>> {
         symbols::workspace_symbols(&self.shared, params).await
     }
 

@@ -6,11 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tower_lsp::lsp_types::{MessageType, Position, Range, ShowDocumentParams};
-use tower_lsp::Client;
+use tower_lsp_server::ls_types::{MessageType, Position, Range, ShowDocumentParams};
+use tower_lsp_server::Client;
 
 use super::convert;
-use super::reply;
 use super::mission_task::{Launch, Missions};
 use crate::model::folder::{self, MISSION_FILE};
 use crate::runner::plan;
@@ -37,7 +36,7 @@ pub async fn announce(client: &Client, dir: &Path, title: &str, show_document: b
     tokio::spawn(async move {
         let at = Position { line, character: 0 };
         let params = ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: Some(Range { start: at, end: at }) };
-        match reply::within(SHOW_WAIT, async move { client.show_document(params).await }).await {
+        match tokio::time::timeout(SHOW_WAIT, client.show_document(params)).await.ok() {
             Some(Ok(true)) => {}
             Some(Ok(false)) => tracing::info!("the client did not open mission.md"),
             Some(Err(e)) => tracing::warn!("window/showDocument: {e}"),

@@ -1,8 +1,8 @@
 //! textDocument/prepareRename and textDocument/rename of assertion and feature ids, across the
 //! contract, features.json, mission.md and validation-state.json.
 
-use tower_lsp::jsonrpc::{Error, Result};
-use tower_lsp::lsp_types::{PrepareRenameResponse, RenameParams, TextDocumentPositionParams, TextEdit, WorkspaceEdit};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{PrepareRenameResponse, RenameParams, TextDocumentPositionParams, TextEdit, WorkspaceEdit};
 
 use super::definition::{mission_files, target_at};
 use super::edits::{self, FileEdits};

@@ -18,8 +18,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tower_lsp::lsp_types::{ConfigurationItem, DidChangeConfigurationParams, MessageType};
-use tower_lsp::Client;
+use tower_lsp_server::ls_types::{ConfigurationItem, DidChangeConfigurationParams, MessageType};
+use tower_lsp_server::Client;
 
 use crate::config::EditorSettings;
 
@@ -113,8 +113,7 @@ impl Settings {
         let (store, client) = (self.clone(), client.clone());
         tokio::spawn(async move {
             let item = ConfigurationItem { scope_uri: None, section: Some(SECTION.to_string()) };
-            let asking = client.clone();
-            let answer = super::reply::within(CONFIGURATION_WAIT, async move { asking.configuration(vec![item]).await }).await;
+            let answer = tokio::time::timeout(CONFIGURATION_WAIT, client.configuration(vec![item])).await.ok();
             let _answered = Answered(&store);
             match answer {
                 Some(Ok(values)) => {

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use tower_lsp::jsonrpc::{Error, Result};
-use tower_lsp::lsp_types::Url;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::Uri;
 
 use super::{convert, Shared};
 use crate::runner::summary;
@@ -13,13 +13,13 @@ use crate::runner::summary;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusParams {
-    pub mission_uri: Url,
+    pub mission_uri: Uri,
 }
 
 pub async fn status(shared: &Shared, params: StatusParams) -> Result<Value> {
     let snapshot = shared.snapshot().await;
     let Some(dir) = convert::path_of(&params.mission_uri) else {
-        return Err(Error::invalid_params(format!("not a file URI: {}", params.mission_uri)));
+        return Err(Error::invalid_params(format!("not a file URI: {}", params.mission_uri.as_str())));
     };
     if !snapshot.missions.contains_key(&dir) {
         return Err(Error::invalid_params(format!("{} is not a mission folder the server knows (open one of its files first)", dir.display())));
@@ -32,7 +32,7 @@ pub async fn status(shared: &Shared, params: StatusParams) -> Result<Value> {
     let (summary, now) = match read {
         Ok((Ok(found), now)) => (found.summary, now),
         Ok((Err(e), _)) => return Err(Error::invalid_params(e)),
-        Err(e) => return Err(Error { code: tower_lsp::jsonrpc::ErrorCode::InternalError, message: e.to_string().into(), data: None }),
+        Err(e) => return Err(Error { code: tower_lsp_server::jsonrpc::ErrorCode::InternalError, message: e.to_string().into(), data: None }),
     };
     let mut value = serde_json::to_value(summary).map_err(|e| Error::invalid_params(e.to_string()))?;
     value["missionUri"] = Value::String(params.mission_uri.to_string());

@@ -1,8 +1,8 @@
 //! textDocument/documentSymbol (assertions by area, features by milestone) and
 //! workspace/symbol (assertions and features of every known mission).
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{self as lsp, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, Location, SymbolInformation, WorkspaceSymbolParams};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{self as lsp, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, Location, SymbolInformation, WorkspaceSymbolParams, WorkspaceSymbolResponse};
 
 use super::convert::{self, Encoding};
 use super::documents::Document;
@@ -30,7 +30,7 @@ pub async fn document_symbols(shared: &Shared, params: DocumentSymbolParams) -> 
     })
 }
 
-pub async fn workspace_symbols(shared: &Shared, params: WorkspaceSymbolParams) -> Result<Option<Vec<SymbolInformation>>> {
+pub async fn workspace_symbols(shared: &Shared, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
     guarded("workspace/symbol", || {
@@ -46,7 +46,7 @@ pub async fn workspace_symbols(shared: &Shared, params: WorkspaceSymbolParams) -
                 break;
             }
         }
-        Some(out)
+        Some(WorkspaceSymbolResponse::Flat(out))
     })
 }
 

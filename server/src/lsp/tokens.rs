@@ -1,8 +1,8 @@
 //! textDocument/semanticTokens/full: assertion ids (enumMember) and feature ids (class), the
 //! defining occurrence with the `declaration` modifier.
 
-use tower_lsp::jsonrpc::Result;
-use tower_lsp::lsp_types::{SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokens, SemanticTokensLegend, SemanticTokensParams, SemanticTokensResult};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokens, SemanticTokensLegend, SemanticTokensParams, SemanticTokensResult};
 
 use super::guard::guarded;
 use super::{convert, Shared};

@@ -1,8 +1,9 @@
-//! A guard in front of tower-lsp's reader, which ends the whole session at the first body it
-//! cannot decode as a JSON-RPC message (a truncated message, a stray batch, `{}`, a
-//! `"jsonrpc": "1.0"`, an id that is an object). Frames are checked here against JSON-RPC 2.0
-//! as LSP uses it, and a bad one is dropped with a log line, so it costs only itself; a bad
-//! request whose id can still be read is answered -32600 (see `intercept`).
+//! A guard in front of tower-lsp-server's reader, which ends the whole session at the first body
+//! it cannot decode as a JSON-RPC message (a truncated message, a stray batch, `{}`, a
+//! `"jsonrpc": "1.0"`, an id that is an object): its framed reader stops at the first error.
+//! Frames are checked here against JSON-RPC 2.0 as LSP uses it, and a bad one is dropped with a
+//! log line, so it costs only itself; a bad request whose id can still be read is answered
+//! -32600 (see `intercept`).
 
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
@@ -43,7 +44,7 @@ pub fn well_formed<I: AsyncRead + Unpin + Send + 'static>(input: I) -> DuplexStr
 /// What becomes of one frame's body.
 #[derive(Debug, PartialEq)]
 enum Verdict {
-    /// A valid message, passed on (perhaps rewritten: see `without_null_params`).
+    /// A valid message, passed on as it is.
     Pass(Vec<u8>),
     /// Not a message anything can be answered to: dropped.
     Drop(String),
@@ -52,7 +53,8 @@ enum Verdict {
 }
 
 fn check(body: Vec<u8>) -> Verdict {
-    // serde skips an ignored string's bytes unchecked; tower-lsp then ends the session on them.
+    // serde skips an ignored string's bytes unchecked; tower-lsp-server then ends the session on
+    // them.
     if let Err(e) = std::str::from_utf8(&body) {
         return Verdict::Drop(format!("the body is not UTF-8 ({e})"));
     }
@@ -60,14 +62,14 @@ fn check(body: Vec<u8>) -> Verdict {
     if start.map(|i| body[i]) != Some(b'{') {
         return Verdict::Drop("the body is not a JSON object (batches are not part of LSP)".to_string());
     }
-    // Parsed exactly as tower-lsp will parse it (the same serde_json): a lone surrogate or a
-    // number out of range anywhere fails here, not there.
+    // Parsed exactly as tower-lsp-server will parse it (the same serde_json): a lone surrogate or
+    // a number out of range anywhere fails here, not there.
     let message = match serde_json::from_slice::<Map<String, Value>>(&body) {
         Ok(message) => message,
         Err(e) => return Verdict::Drop(format!("the body is not valid JSON: {e}")),
     };
     match json_rpc_problem(&message) {
-        None => Verdict::Pass(without_null_params(body, message)),
+        None => Verdict::Pass(body),
         Some(problem) => {
             let is_response = message.contains_key("result") || message.contains_key("error");
             match message.get("id").filter(|id| usable_id(id)) {
@@ -80,7 +82,7 @@ fn check(body: Vec<u8>) -> Verdict {
 }
 
 /// What makes `message` other than a JSON-RPC 2.0 request, notification or response that
-/// tower-lsp can take; `None` when it is one.
+/// tower-lsp-server can take; `None` when it is one.
 fn json_rpc_problem(message: &Map<String, Value>) -> Option<String> {
     if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Some(format!("`jsonrpc` is {}, not \"2.0\"", shown(message.get("jsonrpc"))));
@@ -107,7 +109,7 @@ fn json_rpc_problem(message: &Map<String, Value>) -> Option<String> {
     }
 }
 
-/// An id a response can name: an integer tower-lsp holds (i64) or a string.
+/// An id a response can name: an integer tower-lsp-server holds (i64) or a string.
 fn usable_id(id: &Value) -> bool {
     id.as_i64().is_some() || id.is_string()
 }
@@ -120,16 +122,6 @@ fn shown(value: Option<&Value>) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text,
     }
-}
-
-/// `"params": null` on a method without params (`shutdown`, `exit`: some clients send it) is
-/// left out: tower-lsp refuses it.
-fn without_null_params(body: Vec<u8>, mut message: Map<String, Value>) -> Vec<u8> {
-    if !message.get("params").is_some_and(Value::is_null) {
-        return body;
-    }
-    message.remove("params");
-    serde_json::to_vec(&message).unwrap_or(body)
 }
 
 /// Reads the next frame's body; `None` at the end of the input.
@@ -222,10 +214,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":2,"result":null}"#,
             r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"no","data":[1]}}"#,
             r#"{"jsonrpc":"2.0","id":-9223372036854775808,"method":"x","params":[]}"#,
+            // A null for no params (`shutdown`, `exit`: some clients send it) is taken as it is.
+            r#"{"jsonrpc":"2.0","id":1,"method":"shutdown","params":null}"#,
         ] {
             assert_eq!(verdict(body), Verdict::Pass(body.as_bytes().to_vec()), "{body}");
         }
-        let Verdict::Pass(body) = verdict(r#"{"jsonrpc":"2.0","id":1,"method":"shutdown","params":null}"#) else { panic!() };
-        assert_eq!(String::from_utf8(body).unwrap(), r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#);
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tower_lsp::lsp_types::{DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions, FileSystemWatcher, GlobPattern, Registration};
+use tower_lsp_server::ls_types::{DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions, FileSystemWatcher, GlobPattern, Registration};
 
 use super::documents::DocEvent;
 use super::{convert, Shared};
@@ -50,8 +50,7 @@ pub async fn start(shared: &Shared, client_registers: bool) {
     if client_registers {
         let options = DidChangeWatchedFilesRegistrationOptions { watchers: GLOBS.iter().map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.to_string()), kind: None }).collect() };
         let registration = Registration { id: REGISTRATION_ID.to_string(), method: "workspace/didChangeWatchedFiles".to_string(), register_options: serde_json::to_value(options).ok() };
-        let client = shared.client.clone();
-        match super::reply::within(REGISTRATION_WAIT, async move { client.register_capability(vec![registration]).await }).await {
+        match tokio::time::timeout(REGISTRATION_WAIT, shared.client.register_capability(vec![registration])).await.ok() {
             Some(Ok(())) => {
                 tracing::info!("watched files registered with the client");
                 return;

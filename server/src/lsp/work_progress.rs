@@ -13,10 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tower_lsp::lsp_types::notification::Progress;
-use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
-use tower_lsp::lsp_types::{NumberOrString, ProgressParams, ProgressParamsValue, WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressCreateParams, WorkDoneProgressEnd, WorkDoneProgressReport};
-use tower_lsp::Client;
+use tower_lsp_server::ls_types::notification::Progress;
+use tower_lsp_server::ls_types::{NumberOrString, ProgressParams, ProgressParamsValue, WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport};
+use tower_lsp_server::Client;
 
 use crate::model::folder::{self, CONTRACT_FILE, VALIDATION_STATE_FILE};
 use crate::model::records::{self, ProgressEvent, ValidationState};
@@ -138,8 +137,7 @@ pub async fn create(client: Client, tokens: Tokens, dir: PathBuf) -> Option<RunP
     let token = tokens.fresh(&dir);
     // Registered first: a cancel may come as soon as the client knows the token.
     tokens.lock().insert(token.clone(), dir.clone());
-    let (asking, params) = (client.clone(), WorkDoneProgressCreateParams { token: NumberOrString::String(token.clone()) });
-    match super::reply::within(CREATE_WAIT, async move { asking.send_request::<WorkDoneProgressCreate>(params).await }).await {
+    match tokio::time::timeout(CREATE_WAIT, client.create_work_done_progress(NumberOrString::String(token.clone()))).await.ok() {
         Some(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0, spent: None }),
         Some(Err(e)) => {
             tracing::warn!("the client refused the progress token of {} ({e}); no progress shown", dir.display());

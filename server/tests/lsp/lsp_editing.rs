@@ -7,9 +7,9 @@ use std::path::Path;
 
 use lsp_support::{apply_edits, utf16_pos, write_atomically, write_mission, Client, Options, CONTRACT, FEATURES};
 use serde_json::{json, Value};
-use tower_lsp::lsp_types::notification;
-use tower_lsp::lsp_types::request;
-use tower_lsp::lsp_types::*;
+use tower_lsp_server::ls_types::notification;
+use tower_lsp_server::ls_types::request;
+use tower_lsp_server::ls_types::*;
 
 /// A clean-syntax mission with one diagnostic of each code that has quick fixes.
 const FIX_CONTRACT: &str = "# Validation contract: Fixes

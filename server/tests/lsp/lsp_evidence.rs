@@ -5,8 +5,8 @@
 use crate::lsp_support;
 
 use lsp_support::{utf16_pos, write_mission, Client, Options, CONTRACT, FEATURES};
-use tower_lsp::lsp_types::request;
-use tower_lsp::lsp_types::*;
+use tower_lsp_server::ls_types::request;
+use tower_lsp_server::ls_types::*;
 
 const FLOW: &str = r#"{
   "groupId": "round-2",

@@ -4,8 +4,8 @@
 use crate::lsp_support;
 
 use lsp_support::{utf16_pos, utf8_pos, write_mission, Client, Options, CONTRACT, FEATURES, MISSION};
-use tower_lsp::lsp_types::request;
-use tower_lsp::lsp_types::*;
+use tower_lsp_server::ls_types::request;
+use tower_lsp_server::ls_types::*;
 
 /// A session with features.json, the contract and mission.md open, initial diagnostics read.
 async fn session(root: &std::path::Path, encodings: Vec<PositionEncodingKind>) -> Client {

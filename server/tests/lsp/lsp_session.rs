@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use lsp_support::{change, write_mission, Client, Options, CONTRACT, FEATURES};
 use serde_json::json;
-use tower_lsp::lsp_types::request;
-use tower_lsp::lsp_types::*;
+use tower_lsp_server::ls_types::request;
+use tower_lsp_server::ls_types::*;
 
 async fn start(root: &std::path::Path, encodings: Vec<PositionEncodingKind>) -> Client {
     Client::start(Options { root, encodings, workspace_folder: false }).await
@@ -165,7 +165,7 @@ async fn bad_input_never_breaks_the_server() {
         client.request::<request::GotoDefinition>(GotoDefinitionParams { text_document_position_params: at, work_done_progress_params: Default::default(), partial_result_params: Default::default() }).await;
     }
     // Requests on documents nobody opened.
-    let nowhere = TextDocumentPositionParams { text_document: TextDocumentIdentifier { uri: Url::parse("untitled:Untitled-1").unwrap() }, position: Position::default() };
+    let nowhere = TextDocumentPositionParams { text_document: TextDocumentIdentifier { uri: "untitled:Untitled-1".parse().unwrap() }, position: Position::default() };
     assert!(client.request::<request::HoverRequest>(HoverParams { text_document_position_params: nowhere, work_done_progress_params: Default::default() }).await.is_none());
 
     // A stale change (old version) is ignored; an out-of-range and a reversed one are clamped.

@@ -5,7 +5,7 @@ use crate::lsp_support;
 
 use lsp_support::{write_mission, Client, Options, FEATURES};
 use serde_json::json;
-use tower_lsp::lsp_types::TextDocumentContentChangeEvent;
+use tower_lsp_server::ls_types::TextDocumentContentChangeEvent;
 
 #[tokio::test]
 async fn status_answers_with_counts_and_refuses_unknown_folders() {

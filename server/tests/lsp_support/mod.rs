@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
-use tower_lsp::lsp_types::notification::{self, Notification};
-use tower_lsp::lsp_types::request::{self, Request};
-use tower_lsp::lsp_types::*;
+use tower_lsp_server::ls_types::notification::{self, Notification};
+use tower_lsp_server::ls_types::request::{self, Request};
+use tower_lsp_server::ls_types::*;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -52,7 +52,7 @@ impl Client {
         let (tx, incoming) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(reader, tx));
         let mut client = Client { writer, incoming, unread: VecDeque::new(), next_id: 1, server: Some(server), finished: false, root: options.root.to_path_buf(), init: InitializeResult::default() };
-        let folders = options.workspace_folder.then(|| vec![WorkspaceFolder { uri: Url::from_file_path(options.root).unwrap(), name: "ws".into() }]);
+        let folders = options.workspace_folder.then(|| vec![WorkspaceFolder { uri: Uri::from_file_path(options.root).unwrap(), name: "ws".into() }]);
         let mut capabilities = ClientCapabilities { general: Some(GeneralClientCapabilities { position_encodings: Some(options.encodings), ..Default::default() }), ..Default::default() };
         adjust(&mut capabilities);
         let params = InitializeParams {
@@ -65,8 +65,8 @@ impl Client {
         client
     }
 
-    pub fn uri(&self, relative: &str) -> Url {
-        Url::from_file_path(self.root.join(relative)).unwrap()
+    pub fn uri(&self, relative: &str) -> Uri {
+        Uri::from_file_path(self.root.join(relative)).unwrap()
     }
 
     async fn send(&mut self, message: Value) {
@@ -181,7 +181,7 @@ impl Client {
         }
     }
 
-    pub async fn open(&mut self, relative: &str, text: &str) -> Url {
+    pub async fn open(&mut self, relative: &str, text: &str) -> Uri {
         let uri = self.uri(relative);
         let language = if relative.ends_with(".json") { "json" } else { "markdown" };
         self.notify::<notification::DidOpenTextDocument>(DidOpenTextDocumentParams { text_document: TextDocumentItem { uri: uri.clone(), language_id: language.into(), version: 1, text: text.into() } }).await;
@@ -213,7 +213,7 @@ impl Client {
 
     /// A JSON value with the workspace path replaced, for snapshots.
     pub fn redact(&self, value: impl serde::Serialize) -> Value {
-        let root = Url::from_file_path(&self.root).unwrap().to_string();
+        let root = Uri::from_file_path(&self.root).unwrap().to_string();
         let text = serde_json::to_string(&value).unwrap().replace(&root, "file:///WS");
         serde_json::from_str(&text).unwrap()
     }

@@ -27,7 +27,7 @@ pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The `file://` URI of `path`, as the server spells it.
 pub fn url(path: &Path) -> String {
-    tower_lsp::lsp_types::Url::from_file_path(path).unwrap().to_string()
+    tower_lsp_server::ls_types::Uri::from_file_path(path).unwrap().to_string()
 }
 
 /// The message of an error response; panics on any other message.
