@@ -280,7 +280,7 @@ pub fn read(mission: &Path) -> Option<LiveFile> {
 
 /// `worker feat-add for 1.2 min, waiting for the provider, 42 s` at `now`.
 pub fn describe_session(s: &LiveSession, now: SystemTime) -> String {
-    let age = |since: &str| crate::analysis::report::parse_timestamp(since).map(|t| {
+    let age = |since: &str| crate::model::timestamp::unix_seconds(since).map(|t| {
         let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         (now - t).max(0.0)
     });
