@@ -416,8 +416,8 @@ mod tests {
         let mut lines = Lines::new(Vec::new(), Verbosity::Normal);
         let sink = lines.spend().unwrap();
         lines.update(Update::FeatureFinished { id: "a", outcome: "completed" });
-        let mut rollup = crate::agent::usage::UsageRollup::default();
-        rollup.record("s", "worker", Some("m"), crate::agent::usage::Usage { input: 12_000, output: 300, ..Default::default() });
+        let mut rollup = crate::analysis::cost::UsageRollup::default();
+        rollup.record("s", "worker", Some("m"), crate::analysis::cost::Usage { input: 12_000, output: 300, ..Default::default() });
         let spend = Spend::of(&rollup, &Default::default(), Default::default());
         sink(&spend, &["budget: 80% of max_tokens_per_mission (12300 of 15000 tokens) spent".to_string()]);
         lines.update(Update::FeatureFinished { id: "b", outcome: "completed" });

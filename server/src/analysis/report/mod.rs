@@ -25,7 +25,8 @@ pub use text::render_text;
 
 // ---- input --------------------------------------------------------------------------------
 
-pub use super::cost::{Price, Tokens};
+pub use super::cost::Price;
+use super::cost::{Usage, UsageRollup};
 
 /// The fields of a `sessions.jsonl` line the report reads; everything else (messages,
 /// tool output) is skipped while parsing. The runner's `session_start` details are merged into
@@ -46,7 +47,7 @@ pub struct TranscriptLine {
     pub milestone: Option<String>,
     pub round: Option<u32>,
     pub purpose: Option<String>,
-    pub usage: Option<Tokens>,
+    pub usage: Option<Usage>,
     /// A `usage` line the server did not report: the agent estimated it.
     pub estimated: Option<bool>,
     pub status: Option<String>,
@@ -234,15 +235,15 @@ pub struct SessionReport {
     /// `succeeded`, `failed` (it ended without doing its job, or a worker handed off partial
     /// or failed work), `interrupted` (cancelled, paused, cut off) or `running`.
     pub outcome: String,
-    pub tokens: Tokens,
+    pub tokens: Usage,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokensReport {
     pub total: u64,
-    pub by_type: Tokens,
-    pub by_role: BTreeMap<String, Tokens>,
+    pub by_type: Usage,
+    pub by_role: BTreeMap<String, Usage>,
     /// False for a folder whose runs have no recorded usage (one droid ran).
     pub recorded: bool,
 }
@@ -389,12 +390,12 @@ struct Session {
     status: Option<String>,
     /// A worker's handoff `successState`.
     success_state: Option<String>,
-    usage_lines: Tokens,
+    usage_lines: Usage,
     /// Model calls whose usage line is all zeros: the provider reported no usage.
     unreported_calls: u32,
     /// Model calls whose usage the agent estimated (the provider reported none).
     estimated_calls: u32,
-    end_usage: Option<Tokens>,
+    end_usage: Option<Usage>,
 }
 
 fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
@@ -420,7 +421,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 assistant_turns: 0,
                 status: None,
                 success_state: None,
-                usage_lines: Tokens::default(),
+                usage_lines: Usage::default(),
                 unreported_calls: 0,
                 estimated_calls: 0,
                 end_usage: None,
@@ -448,7 +449,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 match &line.usage {
                     Some(u) if u.total() == 0 => s.unreported_calls += 1,
                     Some(u) => {
-                        s.usage_lines.add(u);
+                        s.usage_lines += *u;
                         s.estimated_calls += u32::from(line.estimated == Some(true));
                     }
                     None => {}
@@ -502,7 +503,7 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
                     assistant_turns: 0,
                     status: None,
                     success_state: None,
-                    usage_lines: Tokens::default(),
+                    usage_lines: Usage::default(),
                     unreported_calls: 0,
                     estimated_calls: 0,
                     end_usage: None,
@@ -572,10 +573,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let mut runs_by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut runs_by_outcome: BTreeMap<String, usize> = BTreeMap::new();
     let mut role_spans: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-    let mut by_type = Tokens::default();
-    let mut tokens_by_role: BTreeMap<String, Tokens> = ROLES.iter().map(|r| (r.to_string(), Tokens::default())).collect();
+    let mut usage = UsageRollup::default();
     let mut turns_by_role: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    let mut usage_by_model: BTreeMap<String, BTreeMap<String, Tokens>> = BTreeMap::new();
     let mut unknown_roles = 0;
     for s in &sessions {
         let Some(role) = report_role(&s.role).or_else(|| report_role(&s.kind)) else {
@@ -590,11 +589,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         if let (Some(a), Some(b)) = (s.start, s.end) {
             role_spans.entry(role).or_default().push((a, b));
         }
-        by_type.add(&tokens);
-        tokens_by_role.entry(role.to_string()).or_default().add(&tokens);
+        usage.record(&s.id, role, s.model.as_deref(), tokens);
         turns_by_role.entry(role).or_default().push(turns);
-        let model = s.model.clone().unwrap_or_else(|| super::cost::UNKNOWN_MODEL.into());
-        usage_by_model.entry(role.to_string()).or_default().entry(model).or_default().add(&tokens);
         let outcome = outcome(s.status.as_deref(), s.success_state.as_deref());
         *runs_by_outcome.entry(outcome.to_string()).or_default() += 1;
         session_reports.push(SessionReport {
@@ -722,7 +718,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .collect();
 
     // Cost.
-    let cost = super::cost::cost(&usage_by_model, &input.prices).map(|mut c| {
+    let cost = super::cost::cost(&usage.by_role_model, &input.prices).map(|mut c| {
         for role in ROLES {
             c.by_role.entry(role.to_string()).or_insert(0.0);
         }
@@ -877,7 +873,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             halts,
         },
         runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, by_outcome: runs_by_outcome, sessions: session_reports },
-        tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role, recorded: tokens_recorded },
+        tokens: TokensReport { total: usage.mission.total(), by_type: usage.mission, by_role: ROLES.iter().map(|r| (r.to_string(), usage.role(r))).collect(), recorded: tokens_recorded },
         cost,
         code,
         features,
