@@ -375,6 +375,7 @@ fn union_length(mut spans: Vec<(f64, f64)>) -> f64 {
     total
 }
 
+#[derive(Default)]
 struct Session {
     id: String,
     role: String,
@@ -407,25 +408,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
         }
         let s = by_id.entry(line.session_id.clone()).or_insert_with(|| {
             order.push(line.session_id.clone());
-            Session {
-                id: line.session_id.clone(),
-                role: line.role.clone(),
-                kind: String::new(),
-                model: None,
-                milestone: None,
-                feature_id: None,
-                round: None,
-                start: None,
-                end: None,
-                turns_ended: None,
-                assistant_turns: 0,
-                status: None,
-                success_state: None,
-                usage_lines: Usage::default(),
-                unreported_calls: 0,
-                estimated_calls: 0,
-                end_usage: None,
-            }
+            Session { id: line.session_id.clone(), role: line.role.clone(), ..Default::default() }
         });
         let ts = unix_seconds(&line.ts);
         if let Some(t) = ts {
@@ -496,17 +479,9 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
                     model: e.str("modelId").map(str::to_string),
                     milestone: e.str("milestone").map(str::to_string).or_else(|| feature.and_then(|f| f.milestone()).map(str::to_string)),
                     feature_id,
-                    round: None,
                     start: t,
                     end: t,
-                    turns_ended: None,
-                    assistant_turns: 0,
-                    status: None,
-                    success_state: None,
-                    usage_lines: Usage::default(),
-                    unreported_calls: 0,
-                    estimated_calls: 0,
-                    end_usage: None,
+                    ..Default::default()
                 });
             }
             "worker_completed" | "worker_failed" | "worker_paused" => {
