@@ -150,8 +150,8 @@ fn main() -> ExitCode {
 
 impl RunVerbosity {
     /// How much `run` and `demo` print.
-    fn level(&self) -> missions::runner::progress::Verbosity {
-        use missions::runner::progress::Verbosity;
+    fn level(&self) -> missions::cli::progress::Verbosity {
+        use missions::cli::progress::Verbosity;
         match (self.quiet, self.verbose) {
             (true, _) => Verbosity::Quiet,
             (false, true) => Verbosity::Verbose,

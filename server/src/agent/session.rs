@@ -168,7 +168,7 @@ pub enum SessionEnd {
 /// `None` while both last; `rollup` is the whole mission's usage.
 pub fn budget_spent(rollup: &UsageRollup, max_tokens: u64, max_cost: f64, prices: &std::collections::BTreeMap<String, crate::analysis::cost::Price>) -> Option<SessionEnd> {
     use crate::analysis::cost::{budget_use, cost, Budgets};
-    let cost = if max_cost > 0.0 { cost(&rollup.tokens_by_role_model(), prices) } else { None };
+    let cost = if max_cost > 0.0 { cost(&rollup.by_role_model, prices) } else { None };
     let used = budget_use(rollup.mission.total(), cost.as_ref(), Budgets { max_tokens, max_cost });
     used.into_iter().find(|u| u.spent()).map(|u| match u.limit.as_str() {
         "max_cost" => SessionEnd::CostBudget { used: u.used, budget: u.budget },

@@ -9,7 +9,7 @@
 use super::mission::MissionAnalysis;
 use crate::model::contract::KNOWN_TOOLS;
 use crate::model::features::FEATURE_STATUSES;
-use crate::model::json::{self, JsonKind};
+use crate::model::json::{self, JsonKind, Lexeme, LexemeKind};
 use crate::model::lines;
 use crate::model::{Feature, Span};
 
@@ -309,75 +309,19 @@ impl JsonCursor {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum TokKind {
-    Punct(u8),
-    Str { closed: bool },
-    Word,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Tok {
-    kind: TokKind,
-    span: Span,
-}
-
-/// The tokens of one line (`line` starts at byte `base` of the text).
-fn lex_line(line: &str, base: usize) -> Vec<Tok> {
-    let bytes = line.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b' ' | b'\t' | b'\r' => i += 1,
-            b'{' | b'}' | b'[' | b']' | b':' | b',' => {
-                out.push(Tok { kind: TokKind::Punct(b), span: base + i..base + i + 1 });
-                i += 1;
-            }
-            b'"' => {
-                let start = i;
-                i += 1;
-                let mut closed = false;
-                while i < bytes.len() {
-                    match bytes[i] {
-                        b'\\' => i += 2,
-                        b'"' => {
-                            closed = true;
-                            i += 1;
-                            break;
-                        }
-                        _ => i += 1,
-                    }
-                }
-                i = i.min(bytes.len());
-                out.push(Tok { kind: TokKind::Str { closed }, span: base + start..base + i });
-            }
-            _ => {
-                let start = i;
-                while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\r' | b'{' | b'}' | b'[' | b']' | b':' | b',' | b'"') {
-                    i += 1;
-                }
-                out.push(Tok { kind: TokKind::Word, span: base + start..base + i });
-            }
-        }
-    }
-    out
-}
-
 /// Tokens before the cursor, nearest first, lexing earlier lines as needed.
 struct Backwards<'t> {
     text: &'t str,
     /// Start of the line whose tokens are in `pending`.
     line_start: usize,
-    pending: Vec<Tok>,
+    pending: Vec<Lexeme>,
     lines: usize,
 }
 
 impl Iterator for Backwards<'_> {
-    type Item = Tok;
+    type Item = Lexeme;
 
-    fn next(&mut self) -> Option<Tok> {
+    fn next(&mut self) -> Option<Lexeme> {
         loop {
             if let Some(t) = self.pending.pop() {
                 return Some(t);
@@ -391,7 +335,7 @@ impl Iterator for Backwards<'_> {
                 end -= 1;
             }
             let start = lines::line_start(self.text, end);
-            self.pending = lex_line(&self.text[start..end], start);
+            self.pending = json::lex(&self.text[start..end], start);
             self.line_start = start;
             self.lines += 1;
         }
@@ -401,23 +345,23 @@ impl Iterator for Backwards<'_> {
 fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
     let offset = floor_boundary(text, offset);
     let (line_start, line_end) = (lines::line_start(text, offset), lines::line_end(text, offset));
-    let mut line = lex_line(&text[line_start..line_end], line_start);
+    let mut line = json::lex(&text[line_start..line_end], line_start);
     // The token the cursor is in (a string) or right after (a bare word), and what precedes it.
     let inside = line.iter().position(|t| match t.kind {
-        TokKind::Str { closed } => t.span.start < offset && (offset < t.span.end || (!closed && offset <= t.span.end)),
+        LexemeKind::Str { closed } => t.span.start < offset && (offset < t.span.end || (!closed && offset <= t.span.end)),
         _ => false,
     });
     let around = match inside {
         Some(i) => {
             let t = line[i].clone();
             line.truncate(i);
-            let TokKind::Str { closed } = t.kind else { unreachable!("found as a string") };
+            let LexemeKind::Str { closed } = t.kind else { unreachable!("found as a string") };
             Around::String { span: t.span, closed }
         }
         None => {
             line.retain(|t| t.span.end <= offset);
             match line.last() {
-                Some(t) if t.kind == TokKind::Word && t.span.end == offset => Around::Bare(line.pop().map(|t| t.span).unwrap_or(offset..offset)),
+                Some(t) if t.kind == LexemeKind::Word && t.span.end == offset => Around::Bare(line.pop().map(|t| t.span).unwrap_or(offset..offset)),
                 _ => Around::Bare(offset..offset),
             }
         }
@@ -425,16 +369,16 @@ fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
     let mut back = Backwards { text, line_start, pending: line, lines: 0 };
     // Walk to the enclosing bracket, noting the tokens just before the cursor at its level.
     let mut depth = 0usize;
-    let mut recent: Vec<Tok> = Vec::new();
+    let mut recent: Vec<Lexeme> = Vec::new();
     let mut keys: Vec<String> = Vec::new();
     let opener = loop {
         let t = back.next()?;
         match t.kind {
-            TokKind::Punct(b'}' | b']') => depth += 1,
-            TokKind::Punct(b'{' | b'[') if depth == 0 => break t,
-            TokKind::Punct(b'{' | b'[') => depth -= 1,
+            LexemeKind::Punct(b'}' | b']') => depth += 1,
+            LexemeKind::Punct(b'{' | b'[') if depth == 0 => break t,
+            LexemeKind::Punct(b'{' | b'[') => depth -= 1,
             _ if depth == 0 => {
-                if t.kind == (TokKind::Str { closed: true }) && recent.last().is_some_and(|r| r.kind == TokKind::Punct(b':')) {
+                if t.kind == (LexemeKind::Str { closed: true }) && recent.last().is_some_and(|r| r.kind == LexemeKind::Punct(b':')) {
                     keys.push(string_content(text, &t.span));
                 }
                 recent.push(t);
@@ -443,20 +387,20 @@ fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
         }
     };
     let previous = recent.first().map(|t| &t.kind);
-    let slot = if opener.kind == TokKind::Punct(b'[') {
-        if !matches!(previous, None | Some(TokKind::Punct(b','))) {
+    let slot = if opener.kind == LexemeKind::Punct(b'[') {
+        if !matches!(previous, None | Some(LexemeKind::Punct(b','))) {
             return None;
         }
         let colon = back.next()?;
         let key = back.next()?;
-        if colon.kind != TokKind::Punct(b':') || key.kind != (TokKind::Str { closed: true }) {
+        if colon.kind != LexemeKind::Punct(b':') || key.kind != (LexemeKind::Str { closed: true }) {
             return None;
         }
         Slot::ArrayItem(string_content(text, &key.span))
     } else {
         match (previous, recent.get(1)) {
-            (Some(TokKind::Punct(b':')), Some(key)) if key.kind == (TokKind::Str { closed: true }) => Slot::Value(string_content(text, &key.span)),
-            (None | Some(TokKind::Punct(b',')), _) => Slot::Key { object_start: opener.span.start, present: keys },
+            (Some(LexemeKind::Punct(b':')), Some(key)) if key.kind == (LexemeKind::Str { closed: true }) => Slot::Value(string_content(text, &key.span)),
+            (None | Some(LexemeKind::Punct(b',')), _) => Slot::Key { object_start: opener.span.start, present: keys },
             _ => return None,
         }
     };

@@ -4,6 +4,7 @@
 //! mission's live figures. Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Add, AddAssign};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,26 +14,69 @@ pub const UNKNOWN_MODEL: &str = "(unknown model)";
 /// The share of a budget at which a run warns.
 pub const WARN_SHARE: f64 = 0.8;
 
-/// Tokens of one call or a sum, as the transcripts record them (`input` excludes cached tokens).
+/// Tokens of one call or a sum of calls, normalised across providers (`agent::usage` reads
+/// each wire format into it): `input` never includes cached tokens, so the four fields add up
+/// to everything the provider billed. The transcripts record it in this shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Tokens {
+pub struct Usage {
     pub input: u64,
     pub cache_read: u64,
     pub cache_write: u64,
     pub output: u64,
 }
 
-impl Tokens {
+impl Usage {
     pub fn total(&self) -> u64 {
         self.input + self.cache_read + self.cache_write + self.output
     }
 
-    pub fn add(&mut self, o: &Tokens) {
-        self.input += o.input;
-        self.cache_read += o.cache_read;
-        self.cache_write += o.cache_write;
-        self.output += o.output;
+    pub fn is_zero(&self) -> bool {
+        self.total() == 0
+    }
+}
+
+impl Add for Usage {
+    type Output = Usage;
+    fn add(self, o: Usage) -> Usage {
+        Usage { input: self.input + o.input, cache_read: self.cache_read + o.cache_read, cache_write: self.cache_write + o.cache_write, output: self.output + o.output }
+    }
+}
+
+impl AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        *self = *self + o;
+    }
+}
+
+/// Usage summed per session, per role and for the whole mission: what a run's live figures
+/// and the report count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageRollup {
+    pub mission: Usage,
+    pub by_role: BTreeMap<String, Usage>,
+    pub by_session: BTreeMap<String, Usage>,
+    /// Per role, per model (what the cost is computed from).
+    pub by_role_model: BTreeMap<String, BTreeMap<String, Usage>>,
+}
+
+impl UsageRollup {
+    /// Adds one call's usage; `model` is the session's model (`None`: no record names it).
+    pub fn record(&mut self, session_id: &str, role: &str, model: Option<&str>, usage: Usage) {
+        self.mission += usage;
+        *self.by_role.entry(role.to_string()).or_default() += usage;
+        *self.by_session.entry(session_id.to_string()).or_default() += usage;
+        let model = model.unwrap_or(UNKNOWN_MODEL);
+        *self.by_role_model.entry(role.to_string()).or_default().entry(model.to_string()).or_default() += usage;
+    }
+
+    pub fn session(&self, session_id: &str) -> Usage {
+        self.by_session.get(session_id).copied().unwrap_or_default()
+    }
+
+    pub fn role(&self, role: &str) -> Usage {
+        self.by_role.get(role).copied().unwrap_or_default()
     }
 }
 
@@ -51,7 +95,7 @@ pub struct Price {
 }
 
 impl Price {
-    pub fn cost(&self, t: &Tokens) -> f64 {
+    pub fn cost(&self, t: &Usage) -> f64 {
         (t.input as f64 * self.input + t.cache_read as f64 * self.cache_read + t.cache_write as f64 * self.cache_write + t.output as f64 * self.output) / 1_000_000.0
     }
 }
@@ -72,7 +116,7 @@ pub struct Cost {
 
 /// The cost of `usage` (role -> model -> tokens) at `prices`; `None` when there are no prices
 /// at all (nothing to say). Models without a price are named, never guessed.
-pub fn cost(usage: &BTreeMap<String, BTreeMap<String, Tokens>>, prices: &BTreeMap<String, Price>) -> Option<Cost> {
+pub fn cost(usage: &BTreeMap<String, BTreeMap<String, Usage>>, prices: &BTreeMap<String, Price>) -> Option<Cost> {
     if prices.is_empty() {
         return None;
     }
@@ -166,18 +210,18 @@ pub fn usd(x: f64) -> String {
 mod tests {
     use super::*;
 
-    fn usage(rows: &[(&str, &str, u64, u64)]) -> BTreeMap<String, BTreeMap<String, Tokens>> {
-        let mut out: BTreeMap<String, BTreeMap<String, Tokens>> = BTreeMap::new();
+    fn usage(rows: &[(&str, &str, u64, u64)]) -> BTreeMap<String, BTreeMap<String, Usage>> {
+        let mut out = UsageRollup::default();
         for (role, model, input, output) in rows {
-            out.entry(role.to_string()).or_default().entry(model.to_string()).or_default().add(&Tokens { input: *input, output: *output, ..Default::default() });
+            out.record("s", role, Some(model), Usage { input: *input, output: *output, ..Default::default() });
         }
-        out
+        out.by_role_model
     }
 
     #[test]
     fn price_is_per_million_tokens_of_each_type() {
         let p = Price { input: 3.0, cache_read: 0.3, cache_write: 3.75, output: 15.0 };
-        let t = Tokens { input: 1_000_000, cache_read: 1_000_000, cache_write: 0, output: 100_000 };
+        let t = Usage { input: 1_000_000, cache_read: 1_000_000, cache_write: 0, output: 100_000 };
         assert!((p.cost(&t) - 4.8).abs() < 1e-9);
     }
 
@@ -202,6 +246,20 @@ mod tests {
         assert!(budget_use(999, None, Budgets::default()).is_empty(), "0 is no budget");
         let spent = budget_use(0, None, Budgets { max_tokens: 0, max_cost: 0.5 });
         assert_eq!((spent[0].used, spent[0].spent()), (0.0, false), "no prices: nothing counted");
+    }
+
+    #[test]
+    fn rollup_sums_per_session_role_and_mission() {
+        let mut r = UsageRollup::default();
+        let a = Usage { input: 1, cache_read: 2, cache_write: 3, output: 4 };
+        r.record("s1", "worker", Some("big"), a);
+        r.record("s1", "worker", Some("big"), a);
+        r.record("s2", "validator", None, a);
+        assert_eq!(r.session("s1"), a + a);
+        assert_eq!(r.role("validator"), a);
+        assert_eq!(r.mission, a + a + a);
+        assert_eq!(r.by_role_model["worker"]["big"], a + a);
+        assert_eq!(r.by_role_model["validator"][UNKNOWN_MODEL], a);
     }
 
     #[test]

@@ -9,7 +9,6 @@ pub mod evidence;
 pub mod index;
 pub mod position;
 pub mod report;
-pub mod report_html;
 pub mod summary;
 
 pub use checks::{check, MissionInput};

@@ -10,7 +10,7 @@ use crate::agent::CancellationToken;
 use crate::cli::check::Format;
 use crate::model::persist::write_atomic;
 use crate::runner::demo;
-use crate::runner::progress::{Lines, Verbosity};
+use crate::cli::progress::{Lines, Verbosity};
 use crate::runner::run::{self, RunOptions, EXIT_INTERNAL, EXIT_USAGE};
 
 pub fn run(keep: Option<&Path>, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

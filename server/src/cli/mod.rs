@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod new;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod status;

@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use crate::agent::CancellationToken;
-use crate::runner::progress::{Bars, Lines, Progress, Verbosity};
+use crate::cli::progress::{Bars, Lines, Verbosity};
+use crate::runner::progress::Progress;
 use crate::runner::run::{self, RunOptions, EXIT_INTERNAL};
 use crate::runner::signals;
 

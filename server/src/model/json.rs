@@ -89,7 +89,7 @@ pub struct JsonParse<'a> {
 
 pub fn parse(text: &str) -> JsonParse<'_> {
     let mut parser = Parser {
-        lexer: Lexer { text, bytes: text.as_bytes(), pos: 0 },
+        lexer: Lexer { text, bytes: text.as_bytes(), pos: 0, string_closed: false },
         peeked: None,
         errors: Vec::new(),
         missing_comma_ok: false,
@@ -106,6 +106,47 @@ pub fn parse(text: &str) -> JsonParse<'_> {
         parser.error(span, "unexpected content after the end of the JSON value".to_string());
     }
     JsonParse { value, errors: parser.errors }
+}
+
+/// A token as a reader of the text around a cursor needs it (completion): no values, no errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexemeKind {
+    /// One of `{ } [ ] : ,`.
+    Punct(u8),
+    /// A string, its quotes included; `closed` when its end quote is there.
+    Str { closed: bool },
+    /// Anything else: a number, `true`, `false`, `null`, or a word that is no JSON.
+    Word,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lexeme {
+    pub kind: LexemeKind,
+    pub span: Span,
+}
+
+/// The tokens of `text` (which starts at byte `base` of its document) by the parser's own
+/// lexer: comments skipped, a string ends at the end of its line.
+pub fn lex(text: &str, base: usize) -> Vec<Lexeme> {
+    let mut lexer = Lexer { text, bytes: text.as_bytes(), pos: 0, string_closed: false };
+    let mut ignored = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        let t = lexer.next(&mut ignored);
+        let kind = match t.kind {
+            Tok::Eof => return out,
+            Tok::LBrace => LexemeKind::Punct(b'{'),
+            Tok::RBrace => LexemeKind::Punct(b'}'),
+            Tok::LBracket => LexemeKind::Punct(b'['),
+            Tok::RBracket => LexemeKind::Punct(b']'),
+            Tok::Colon => LexemeKind::Punct(b':'),
+            Tok::Comma => LexemeKind::Punct(b','),
+            Tok::Str(_) => LexemeKind::Str { closed: lexer.string_closed },
+            Tok::Number(_) | Tok::True | Tok::False | Tok::Null | Tok::Bad => LexemeKind::Word,
+        };
+        ignored.clear();
+        out.push(Lexeme { kind, span: base + t.span.start..base + t.span.end });
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +177,8 @@ struct Lexer<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Whether the last string token ended with its closing quote.
+    string_closed: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -234,17 +277,20 @@ impl<'a> Lexer<'a> {
             let Some(&b) = self.bytes.get(i) else {
                 errors.push(syntax(start..i, "unterminated string".to_string()));
                 self.pos = i;
+                self.string_closed = false;
                 return Token { kind: Tok::Str(finish(owned, chunk_start, i)), span: start..i };
             };
             match b {
                 b'"' => {
                     self.pos = i + 1;
+                    self.string_closed = true;
                     return Token { kind: Tok::Str(finish(owned, chunk_start, i)), span: start..i + 1 };
                 }
                 b'\n' | b'\r' => {
                     // A string never spans lines in JSON: end it here so the next line still parses.
                     errors.push(syntax(start..i, "unterminated string (missing `\"` before the end of the line)".to_string()));
                     self.pos = i;
+                    self.string_closed = false;
                     return Token { kind: Tok::Str(finish(owned, chunk_start, i)), span: start..i };
                 }
                 b'\\' => {
@@ -602,6 +648,15 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lexemes_keep_spans_and_say_whether_a_string_is_closed() {
+        let kinds = |text: &str| lex(text, 100).into_iter().map(|l| (l.kind, l.span)).collect::<Vec<_>>();
+        use LexemeKind::{Punct, Str, Word};
+        assert_eq!(kinds(r#"{"a": tru, "b\"": [1]"#), vec![(Punct(b'{'), 100..101), (Str { closed: true }, 101..104), (Punct(b':'), 104..105), (Word, 106..109), (Punct(b','), 109..110), (Str { closed: true }, 111..116), (Punct(b':'), 116..117), (Punct(b'['), 118..119), (Word, 119..120), (Punct(b']'), 120..121)]);
+        assert_eq!(kinds("\"open \\\""), vec![(Str { closed: false }, 100..108)], "an escaped quote does not close it");
+        assert_eq!(kinds("\"x\" // note"), vec![(Str { closed: true }, 100..103)], "comments are skipped");
+    }
 
     fn errors(text: &str) -> Vec<(Span, String)> {
         parse(text).errors.into_iter().map(|e| (e.span, e.message)).collect()

@@ -15,8 +15,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::transcript::SharedUsage;
-use crate::agent::usage::UsageRollup;
-use crate::analysis::cost::{self, BudgetUse, Budgets, Cost, Price, Tokens};
+use crate::analysis::cost::{self, BudgetUse, Budgets, Cost, Price, Usage, UsageRollup};
 use crate::analysis::report::count;
 use crate::model::persist::write_json_atomic;
 use crate::model::timestamp::{now_rfc3339, rfc3339};
@@ -77,16 +76,16 @@ pub struct Spend {
 #[serde(rename_all = "camelCase", default)]
 pub struct TokenFigures {
     pub total: u64,
-    pub by_type: Tokens,
+    pub by_type: Usage,
     /// By role of `[roles]` (`orchestrator`, `worker`, `validator`).
-    pub by_role: BTreeMap<String, Tokens>,
+    pub by_role: BTreeMap<String, Usage>,
 }
 
 impl Spend {
     /// The figures of `usage` at `prices`, with `budgets`.
     pub fn of(usage: &UsageRollup, prices: &BTreeMap<String, Price>, budgets: Budgets) -> Spend {
-        let tokens = TokenFigures { total: usage.mission.total(), by_type: usage.mission.into(), by_role: usage.by_role.iter().map(|(r, u)| (r.clone(), (*u).into())).collect() };
-        let cost = cost::cost(&usage.tokens_by_role_model(), prices);
+        let tokens = TokenFigures { total: usage.mission.total(), by_type: usage.mission, by_role: usage.by_role.clone() };
+        let cost = cost::cost(&usage.by_role_model, prices);
         let budgets = cost::budget_use(tokens.total, cost.as_ref(), budgets);
         Spend { tokens, cost, budgets }
     }
@@ -280,7 +279,7 @@ pub fn read(mission: &Path) -> Option<LiveFile> {
 
 /// `worker feat-add for 1.2 min, waiting for the provider, 42 s` at `now`.
 pub fn describe_session(s: &LiveSession, now: SystemTime) -> String {
-    let age = |since: &str| crate::analysis::report::parse_timestamp(since).map(|t| {
+    let age = |since: &str| crate::model::timestamp::unix_seconds(since).map(|t| {
         let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         (now - t).max(0.0)
     });
@@ -300,7 +299,6 @@ pub fn describe_session(s: &LiveSession, now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::usage::Usage;
 
     #[test]
     fn a_session_and_its_wait_read_as_a_person_says_them() {

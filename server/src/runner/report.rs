@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{find_config, MissionsConfig};
 use crate::agent::transcript::TRANSCRIPT_FILE;
-use crate::analysis::report::{parse_numstat, DiffInput, Price, ReportInput, RoundRecord, TranscriptLine};
+use crate::analysis::cost::Price;
+use crate::analysis::report::{parse_numstat, DiffInput, ReportInput, RoundRecord, TranscriptLine};
 use crate::model::features::{self, ValidatorKind};
 use crate::model::folder::{self, FEATURES_FILE, STATE_FILE, VALIDATION_DIR};
 use crate::model::records::{self, MissionState, ScrutinySynthesis, UserTestingSynthesis};

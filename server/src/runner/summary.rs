@@ -77,7 +77,7 @@ impl RunNow {
                 let mut v = serde_json::to_value(s).unwrap_or_default();
                 v["description"] = json!(live::describe_session(s, at));
                 if let Some(w) = &s.waiting {
-                    let since = crate::analysis::report::parse_timestamp(&w.since);
+                    let since = crate::model::timestamp::unix_seconds(&w.since);
                     let now = at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
                     v["waiting"]["seconds"] = json!(since.map_or(0, |t| (now - t).max(0.0).round() as u64));
                 }

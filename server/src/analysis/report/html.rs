@@ -7,8 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::cost::usd;
-use super::report::{count, duration, percent, tables, MissionReport, ROLES};
+use super::tables::{count, duration, percent, tables};
+use super::{MissionReport, ROLES};
+use crate::analysis::cost::usd;
 
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -1,20 +1,32 @@
 //! `missions report`: the mission breakdown of the seed (runtime by role and milestone, agent
 //! runs, tokens, cost, lines of code and test share, fix ratio, issues, turns, validation
-//! rounds), computed from records the runner read, and rendered as text, JSON or one
-//! self-contained HTML page. Pure: no disk, clock or network here.
+//! rounds), computed here from records the runner read; `text`, `json` and `html` render it
+//! (`tables` holds the rows and figures the text and the page share). Pure: no disk, clock or
+//! network here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::features::FeaturesFile;
 use crate::model::folder::ValidationRecords;
 use crate::model::records::{MissionState, ProgressEvent};
+use crate::model::timestamp::unix_seconds;
+
+mod html;
+mod json;
+mod tables;
+mod text;
+
+pub use html::{escape, render_html};
+pub use json::render_json;
+pub use tables::{count, duration};
+pub use text::render_text;
 
 // ---- input --------------------------------------------------------------------------------
 
-pub use super::cost::{Price, Tokens};
+pub use super::cost::Price;
+use super::cost::{Usage, UsageRollup};
 
 /// The fields of a `sessions.jsonl` line the report reads; everything else (messages,
 /// tool output) is skipped while parsing. The runner's `session_start` details are merged into
@@ -35,7 +47,7 @@ pub struct TranscriptLine {
     pub milestone: Option<String>,
     pub round: Option<u32>,
     pub purpose: Option<String>,
-    pub usage: Option<Tokens>,
+    pub usage: Option<Usage>,
     /// A `usage` line the server did not report: the agent estimated it.
     pub estimated: Option<bool>,
     pub status: Option<String>,
@@ -223,15 +235,15 @@ pub struct SessionReport {
     /// `succeeded`, `failed` (it ended without doing its job, or a worker handed off partial
     /// or failed work), `interrupted` (cancelled, paused, cut off) or `running`.
     pub outcome: String,
-    pub tokens: Tokens,
+    pub tokens: Usage,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokensReport {
     pub total: u64,
-    pub by_type: Tokens,
-    pub by_role: BTreeMap<String, Tokens>,
+    pub by_type: Usage,
+    pub by_role: BTreeMap<String, Usage>,
     /// False for a folder whose runs have no recorded usage (one droid ran).
     pub recorded: bool,
 }
@@ -332,46 +344,6 @@ pub fn is_test_path(path: &str) -> bool {
     p.contains("/tests/") || p.contains("/test/") || p.contains("/spec/") || name.starts_with("test_") || name.contains("_test.") || name.contains(".test.") || name.contains(".spec.")
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 timestamp (`2026-01-05T09:00:00.5Z`, offsets allowed).
-pub fn parse_timestamp(ts: &str) -> Option<f64> {
-    let b = ts.trim().as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { std::str::from_utf8(b.get(r)?).ok()?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac = 0.0;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        frac = format!("0.{}", std::str::from_utf8(&b[start..i]).ok()?).parse().ok()?;
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let m = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' { m } else { -m }
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let yy = if mo <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + h * 3600 + mi * 60 + s - offset) as f64 + frac)
-}
 
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[u32], p: f64) -> u32 {
@@ -403,6 +375,7 @@ fn union_length(mut spans: Vec<(f64, f64)>) -> f64 {
     total
 }
 
+#[derive(Default)]
 struct Session {
     id: String,
     role: String,
@@ -418,12 +391,12 @@ struct Session {
     status: Option<String>,
     /// A worker's handoff `successState`.
     success_state: Option<String>,
-    usage_lines: Tokens,
+    usage_lines: Usage,
     /// Model calls whose usage line is all zeros: the provider reported no usage.
     unreported_calls: u32,
     /// Model calls whose usage the agent estimated (the provider reported none).
     estimated_calls: u32,
-    end_usage: Option<Tokens>,
+    end_usage: Option<Usage>,
 }
 
 fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
@@ -435,27 +408,9 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
         }
         let s = by_id.entry(line.session_id.clone()).or_insert_with(|| {
             order.push(line.session_id.clone());
-            Session {
-                id: line.session_id.clone(),
-                role: line.role.clone(),
-                kind: String::new(),
-                model: None,
-                milestone: None,
-                feature_id: None,
-                round: None,
-                start: None,
-                end: None,
-                turns_ended: None,
-                assistant_turns: 0,
-                status: None,
-                success_state: None,
-                usage_lines: Tokens::default(),
-                unreported_calls: 0,
-                estimated_calls: 0,
-                end_usage: None,
-            }
+            Session { id: line.session_id.clone(), role: line.role.clone(), ..Default::default() }
         });
-        let ts = parse_timestamp(&line.ts);
+        let ts = unix_seconds(&line.ts);
         if let Some(t) = ts {
             s.start = Some(s.start.map_or(t, |v: f64| v.min(t)));
             s.end = Some(s.end.map_or(t, |v: f64| v.max(t)));
@@ -477,7 +432,7 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
                 match &line.usage {
                     Some(u) if u.total() == 0 => s.unreported_calls += 1,
                     Some(u) => {
-                        s.usage_lines.add(u);
+                        s.usage_lines += *u;
                         s.estimated_calls += u32::from(line.estimated == Some(true));
                     }
                     None => {}
@@ -504,7 +459,7 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
     let mut out: Vec<Session> = Vec::new();
     for e in events {
         let Some(id) = e.str("workerSessionId") else { continue };
-        let t = parse_timestamp(&e.timestamp);
+        let t = unix_seconds(&e.timestamp);
         match e.kind.as_str() {
             "worker_started" => {
                 let feature_id = e.str("featureId").map(str::to_string);
@@ -524,17 +479,9 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
                     model: e.str("modelId").map(str::to_string),
                     milestone: e.str("milestone").map(str::to_string).or_else(|| feature.and_then(|f| f.milestone()).map(str::to_string)),
                     feature_id,
-                    round: None,
                     start: t,
                     end: t,
-                    turns_ended: None,
-                    assistant_turns: 0,
-                    status: None,
-                    success_state: None,
-                    usage_lines: Tokens::default(),
-                    unreported_calls: 0,
-                    estimated_calls: 0,
-                    end_usage: None,
+                    ..Default::default()
                 });
             }
             "worker_completed" | "worker_failed" | "worker_paused" => {
@@ -583,7 +530,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     }
 
     // The mission's clock: every timestamp we have.
-    let event_times: Vec<f64> = input.events.iter().filter_map(|e| parse_timestamp(&e.timestamp)).collect();
+    let event_times: Vec<f64> = input.events.iter().filter_map(|e| unix_seconds(&e.timestamp)).collect();
     let all_times = event_times.iter().copied().chain(sessions.iter().flat_map(|s| s.start.into_iter().chain(s.end)));
     let (mut t0, mut t1) = (f64::INFINITY, f64::NEG_INFINITY);
     for t in all_times {
@@ -593,7 +540,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let have_time = t0.is_finite();
     let origin = if have_time { t0 } else { 0.0 };
     let rel = |t: f64| t - origin;
-    let stamp = |t: f64| if have_time { input.events.iter().find(|e| parse_timestamp(&e.timestamp) == Some(t)).map(|e| e.timestamp.clone()).or_else(|| input.transcript.iter().find(|l| parse_timestamp(&l.ts) == Some(t)).map(|l| l.ts.clone())) } else { None };
+    let stamp = |t: f64| if have_time { input.events.iter().find(|e| unix_seconds(&e.timestamp) == Some(t)).map(|e| e.timestamp.clone()).or_else(|| input.transcript.iter().find(|l| unix_seconds(&l.ts) == Some(t)).map(|l| l.ts.clone())) } else { None };
 
     // Sessions.
     let mut session_reports = Vec::new();
@@ -601,10 +548,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let mut runs_by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut runs_by_outcome: BTreeMap<String, usize> = BTreeMap::new();
     let mut role_spans: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-    let mut by_type = Tokens::default();
-    let mut tokens_by_role: BTreeMap<String, Tokens> = ROLES.iter().map(|r| (r.to_string(), Tokens::default())).collect();
+    let mut usage = UsageRollup::default();
     let mut turns_by_role: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    let mut usage_by_model: BTreeMap<String, BTreeMap<String, Tokens>> = BTreeMap::new();
     let mut unknown_roles = 0;
     for s in &sessions {
         let Some(role) = report_role(&s.role).or_else(|| report_role(&s.kind)) else {
@@ -619,11 +564,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         if let (Some(a), Some(b)) = (s.start, s.end) {
             role_spans.entry(role).or_default().push((a, b));
         }
-        by_type.add(&tokens);
-        tokens_by_role.entry(role.to_string()).or_default().add(&tokens);
+        usage.record(&s.id, role, s.model.as_deref(), tokens);
         turns_by_role.entry(role).or_default().push(turns);
-        let model = s.model.clone().unwrap_or_else(|| super::cost::UNKNOWN_MODEL.into());
-        usage_by_model.entry(role.to_string()).or_default().entry(model).or_default().add(&tokens);
         let outcome = outcome(s.status.as_deref(), s.success_state.as_deref());
         *runs_by_outcome.entry(outcome.to_string()).or_default() += 1;
         session_reports.push(SessionReport {
@@ -699,7 +641,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     };
     let mut last_event = origin;
     for e in &input.events {
-        let Some(t) = parse_timestamp(&e.timestamp) else { continue };
+        let Some(t) = unix_seconds(&e.timestamp) else { continue };
         last_event = last_event.max(t);
         let feature = e.str("featureId");
         let m = e.str("milestone").map(str::to_string).or_else(|| feature.and_then(milestone_of_feature)).unwrap_or_default();
@@ -739,7 +681,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .events
         .iter()
         .filter(|e| e.kind == "mission_paused" && e.fields.get("halted").and_then(|v| v.as_bool()) == Some(true))
-        .filter_map(|e| Some(HaltMark { at: rel(parse_timestamp(&e.timestamp)?), reason: e.str("reason").unwrap_or_default().to_string() }))
+        .filter_map(|e| Some(HaltMark { at: rel(unix_seconds(&e.timestamp)?), reason: e.str("reason").unwrap_or_default().to_string() }))
         .collect();
     let milestone_times: Vec<MilestoneTime> = milestones
         .iter()
@@ -751,7 +693,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .collect();
 
     // Cost.
-    let cost = super::cost::cost(&usage_by_model, &input.prices).map(|mut c| {
+    let cost = super::cost::cost(&usage.by_role_model, &input.prices).map(|mut c| {
         for role in ROLES {
             c.by_role.entry(role.to_string()).or_insert(0.0);
         }
@@ -906,7 +848,7 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             halts,
         },
         runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, by_outcome: runs_by_outcome, sessions: session_reports },
-        tokens: TokensReport { total: by_type.total(), by_type, by_role: tokens_by_role, recorded: tokens_recorded },
+        tokens: TokensReport { total: usage.mission.total(), by_type: usage.mission, by_role: ROLES.iter().map(|r| (r.to_string(), usage.role(r))).collect(), recorded: tokens_recorded },
         cost,
         code,
         features,
@@ -917,247 +859,17 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     }
 }
 
-// ---- formatting helpers -------------------------------------------------------------------
-
 /// A sum that is `0.0`, never `-0.0`, when empty (`Iterator::sum` of f64 starts at `-0.0`)
 /// or when every term is zero.
 fn sum_f64(values: impl Iterator<Item = f64>) -> f64 {
-    no_negative_zero(values.fold(0.0, |a, b| a + b))
+    tables::no_negative_zero(values.fold(0.0, |a, b| a + b))
 }
-
-/// `-0.0` (and any other zero) as `0.0`, so no report says `-0.0 s`.
-fn no_negative_zero(x: f64) -> f64 {
-    if x == 0.0 { 0.0 } else { x }
-}
-
-/// `5.23 h`, `12.4 min`, `3.2 s`.
-pub fn duration(seconds: f64) -> String {
-    let seconds = no_negative_zero(seconds);
-    if seconds >= 3600.0 {
-        format!("{:.2} h", seconds / 3600.0)
-    } else if seconds >= 60.0 {
-        format!("{:.1} min", seconds / 60.0)
-    } else {
-        format!("{seconds:.1} s")
-    }
-}
-
-/// `778.5M`, `30.3k`, `900`.
-pub fn count(n: u64) -> String {
-    match n {
-        0..=999 => n.to_string(),
-        1_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
-        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
-        _ => format!("{:.2}B", n as f64 / 1e9),
-    }
-}
-
-pub(crate) fn percent(part: f64, whole: f64) -> String {
-    if whole <= 0.0 {
-        "0.0%".into()
-    } else {
-        format!("{:.1}%", no_negative_zero(100.0 * part / whole))
-    }
-}
-
-use super::cost::usd;
-
-/// The report's sections as rows of cells, shared by the text and HTML renderings.
-pub(crate) struct Table {
-    /// Names the section (an HTML anchor) and the chart drawn beside it.
-    pub(crate) id: &'static str,
-    pub(crate) title: String,
-    pub(crate) head: Vec<String>,
-    pub(crate) rows: Vec<Vec<String>>,
-    pub(crate) note: Option<String>,
-    /// Columns whose cells are words, left-aligned in text (the first column always is).
-    pub(crate) text_columns: Vec<usize>,
-}
-
-pub(crate) fn tables(r: &MissionReport) -> Vec<Table> {
-    let mut out = Vec::new();
-    let s = |x: &str| x.to_string();
-
-    let mut rows = Vec::new();
-    for role in ROLES {
-        let secs = r.time.by_role_seconds.get(role).copied().unwrap_or(0.0);
-        rows.push(vec![s(role), duration(secs), percent(secs, r.time.role_seconds_total)]);
-    }
-    rows.push(vec![s("total"), duration(r.time.role_seconds_total), s("")]);
-    out.push(Table { id: "runtime-role", title: s("Runtime by role"), head: vec![s("role"), s("time"), s("share")], rows, note: Some(format!("time a session of the role was running; wall clock {} from the first to the last recorded event", duration(r.time.wall_seconds))), text_columns: vec![] });
-
-    let rows = r.time.milestones.iter().map(|m| vec![m.name.clone(), duration(m.implementation_seconds), duration(m.validation_seconds), percent(m.validation_seconds, m.implementation_seconds + m.validation_seconds)]).collect();
-    out.push(Table { id: "runtime-milestone", title: s("Runtime by milestone"), head: vec![s("milestone"), s("implementation"), s("validation"), s("validation share")], rows, note: None, text_columns: vec![] });
-
-    let mut rows: Vec<Vec<String>> = ROLES.iter().map(|role| {
-        let kinds: Vec<String> = r.runs.sessions.iter().filter(|x| x.role == *role).fold(BTreeMap::<&str, usize>::new(), |mut m, x| {
-            *m.entry(x.kind.as_str()).or_default() += 1;
-            m
-        }).into_iter().map(|(k, n)| format!("{n} {k}")).collect();
-        let unsuccessful = r.runs.sessions.iter().filter(|x| x.role == *role && matches!(x.outcome.as_str(), "failed" | "interrupted")).count();
-        vec![s(role), r.runs.by_role.get(*role).copied().unwrap_or(0).to_string(), unsuccessful.to_string(), kinds.join(", ")]
-    }).collect();
-    let unsuccessful: usize = ["failed", "interrupted"].iter().filter_map(|o| r.runs.by_outcome.get(*o)).sum();
-    rows.push(vec![s("total"), r.runs.total.to_string(), unsuccessful.to_string(), s("")]);
-    let note = (unsuccessful > 0).then(|| {
-        let parts: Vec<String> = r.runs.by_outcome.iter().map(|(o, n)| format!("{n} {o}")).collect();
-        format!("{}; a failed session ended without doing its job (or handed off partial or failed work), an interrupted one was stopped", parts.join(", "))
-    });
-    out.push(Table { id: "runs", title: s("Agent runs"), head: vec![s("role"), s("runs"), s("failed"), s("sessions by kind")], rows, note, text_columns: vec![3] });
-
-    let t = &r.tokens.by_type;
-    let mut rows: Vec<Vec<String>> = [("input", t.input), ("cache read", t.cache_read), ("cache write", t.cache_write), ("output", t.output)].iter().map(|(k, n)| vec![s(k), count(*n), percent(*n as f64, r.tokens.total as f64)]).collect();
-    rows.push(vec![s("total"), count(r.tokens.total), s("")]);
-    out.push(Table { id: "tokens-type", title: s("Tokens by type"), head: vec![s("type"), s("tokens"), s("share")], rows, note: None, text_columns: vec![] });
-
-    let rows = ROLES.iter().map(|role| {
-        let t = r.tokens.by_role.get(*role).copied().unwrap_or_default();
-        vec![s(role), count(t.input), count(t.cache_read), count(t.cache_write), count(t.output), count(t.total())]
-    }).collect();
-    out.push(Table { id: "tokens-role", title: s("Tokens by role"), head: vec![s("role"), s("input"), s("cache read"), s("cache write"), s("output"), s("total")], rows, note: None, text_columns: vec![] });
-
-    match &r.cost {
-        Some(c) => {
-            let mut rows: Vec<Vec<String>> = ROLES
-                .iter()
-                .map(|role| {
-                    let x = usd(c.by_role.get(*role).copied().unwrap_or(0.0));
-                    vec![s(role), if c.partial_roles.iter().any(|p| p == role) { format!("{x} + unpriced") } else { x }]
-                })
-                .collect();
-            rows.push(vec![s("total"), usd(c.total)]);
-            for (m, x) in &c.by_model {
-                rows.push(vec![format!("model {m}"), usd(*x)]);
-            }
-            let note = (!c.unpriced_models.is_empty()).then(|| format!("no [prices] for {}: their tokens are not counted", c.unpriced_models.join(", ")));
-            out.push(Table { id: "cost", title: s("Cost"), head: vec![s("role"), s("USD")], rows, note, text_columns: vec![] });
-        }
-        None => out.push(Table { id: "cost", title: s("Cost"), head: vec![], rows: vec![], note: Some(s("no [prices.\"model\"] in missions.toml")), text_columns: vec![] }),
-    }
-
-    let c = &r.code;
-    match &c.unavailable {
-        None => {
-            let rows = vec![
-                vec![s("source"), count(c.source_lines), percent(c.source_lines as f64, c.added as f64), (c.files - c.test_files).to_string()],
-                vec![s("tests"), count(c.test_lines), percent(c.test_lines as f64, c.added as f64), c.test_files.to_string()],
-                vec![s("total added"), count(c.added), s(""), c.files.to_string()],
-                vec![s("deleted"), count(c.deleted), s(""), s("")],
-            ];
-            let short = |x: &Option<String>| x.as_deref().map(|h| h.chars().take(10).collect::<String>()).unwrap_or_default();
-            out.push(Table { id: "code", title: s("Code"), head: vec![s("lines"), s("count"), s("share"), s("files")], rows, note: Some(format!("git diff {}..{}; tests are the files the handoffs declare (tests.added, tests.updated) and paths with tests/, test_, _test., .test., .spec. or /spec/", short(&c.base), c.head.clone().unwrap_or_default())), text_columns: vec![] });
-        }
-        Some(why) => out.push(Table { id: "code", title: s("Code"), head: vec![], rows: vec![], note: Some(format!("no diff: {why}")), text_columns: vec![] }),
-    }
-
-    let f = &r.features;
-    let mut rows = vec![vec![s("implementation"), f.implementation.to_string()], vec![s("fix"), f.fix.to_string()], vec![s("total"), f.total.to_string()], vec![s("validators"), f.validators.to_string()]];
-    for (k, n) in &f.by_status {
-        rows.push(vec![format!("status {k}"), n.to_string()]);
-    }
-    out.push(Table { id: "features", title: s("Features"), head: vec![s("kind"), s("count")], rows, note: Some(format!("{} fix features / {} features ({})", f.fix, f.total, percent(f.fix as f64, f.total as f64))), text_columns: vec![] });
-
-    let mut rows: Vec<Vec<String>> = r.issues.by_severity.iter().map(|(k, n)| vec![k.clone(), n.to_string()]).collect();
-    rows.push(vec![s("total"), r.issues.total.to_string()]);
-    out.push(Table { id: "issues", title: s("Issues by severity"), head: vec![s("severity"), s("issues")], rows, note: None, text_columns: vec![] });
-
-    let rows = ROLES.iter().filter_map(|role| r.turns.get(*role).map(|t| vec![s(role), t.sessions.to_string(), t.median.to_string(), t.p90.to_string(), t.max.to_string()])).collect();
-    out.push(Table { id: "turns", title: s("Turns per session"), head: vec![s("role"), s("sessions"), s("median"), s("p90"), s("max")], rows, note: None, text_columns: vec![] });
-
-    let rows = r.validation.milestones.iter().map(|m| vec![m.name.clone(), m.rounds.to_string(), m.passed_in_round.map_or_else(|| s("not yet"), |p| format!("round {p}"))]).collect();
-    let stale = &r.validation.stale_assertions;
-    let note = (!stale.is_empty()).then(|| format!("{} stale assertion(s), passed before later commits changed their features' files: {}", stale.len(), stale.join(", ")));
-    out.push(Table { id: "rounds", title: s("Validation rounds"), head: vec![s("milestone"), s("rounds"), s("passed")], rows, note, text_columns: vec![2] });
-
-    let rows = r.validation.cumulative_passes.iter().map(|p| vec![format!("round {}", p.round), format!("{}/{} milestones passed", p.passed, p.milestones)]).collect();
-    out.push(Table { id: "passes", title: s("Milestone passes by round"), head: vec![s("round"), s("passed")], rows, note: None, text_columns: vec![1] });
-    out
-}
-
-// ---- text ---------------------------------------------------------------------------------
-
-pub fn render_text(r: &MissionReport) -> String {
-    let mut out = String::new();
-    let title = if r.mission.title.is_empty() { "(untitled mission)" } else { &r.mission.title };
-    let id = if r.mission.id.is_empty() { String::new() } else { format!(" ({})", r.mission.id) };
-    let _ = writeln!(out, "{title}{id}: {}", r.mission.status);
-    if let Some(h) = &r.mission.halt_reason {
-        let _ = writeln!(out, "halted: {h}");
-    }
-    let _ = writeln!(
-        out,
-        "{} agent runtime ({} wall clock), {} agent runs, {}, {} lines ({} tests)",
-        duration(r.time.role_seconds_total),
-        duration(r.time.wall_seconds),
-        r.runs.total,
-        if r.tokens.recorded { format!("{} tokens", count(r.tokens.total)) } else { "tokens not recorded".to_string() },
-        count(r.code.added),
-        percent(r.code.test_lines as f64, r.code.added as f64)
-    );
-    for t in tables(r) {
-        let _ = writeln!(out, "\n{}", t.title);
-        if !t.head.is_empty() {
-            let cols = t.head.len();
-            let mut widths = vec![0; cols];
-            for row in std::iter::once(&t.head).chain(&t.rows) {
-                for (i, c) in row.iter().enumerate().take(cols) {
-                    widths[i] = widths[i].max(c.chars().count());
-                }
-            }
-            for row in std::iter::once(&t.head).chain(&t.rows) {
-                let mut line = String::from(" ");
-                for (i, c) in row.iter().enumerate().take(cols) {
-                    let pad = widths[i] - c.chars().count();
-                    // Words left-aligned, figures right-aligned.
-                    if i == 0 || t.text_columns.contains(&i) {
-                        let _ = write!(line, " {c}{}", " ".repeat(pad));
-                    } else {
-                        let _ = write!(line, " {}{c}", " ".repeat(pad));
-                    }
-                }
-                let _ = writeln!(out, "{}", line.trim_end());
-            }
-        }
-        if let Some(n) = &t.note {
-            let _ = writeln!(out, "  {n}");
-        }
-    }
-    if !r.notes.is_empty() {
-        let _ = writeln!(out, "\nNotes");
-        for n in &r.notes {
-            let _ = writeln!(out, "  {n}");
-        }
-    }
-    out
-}
-
-// ---- JSON ---------------------------------------------------------------------------------
-
-/// Pretty JSON with stable (declared) key order; maps are sorted.
-pub fn render_json(r: &MissionReport) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
-    s.push('\n');
-    s
-}
-
-// ---- HTML ---------------------------------------------------------------------------------
-
-pub use super::report_html::{escape, render_html};
 
 #[cfg(test)]
 mod tests {
+    use super::tables::percent;
     use super::*;
-
-    #[test]
-    fn timestamps_parse_with_fractions_and_offsets() {
-        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0.0));
-        assert_eq!(parse_timestamp("2026-11-22T23:36:13.5Z"), Some(1_795_390_573.5));
-        assert_eq!(parse_timestamp("2026-11-23T01:36:13.5+02:00"), Some(1_795_390_573.5));
-        assert_eq!(parse_timestamp("2000-02-29T12:00:00Z"), Some(951_825_600.0));
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-22T23:36:13", "2026-11-22T23:36:13Zjunk"] {
-            assert_eq!(parse_timestamp(bad), None, "{bad}");
-        }
-    }
+    use crate::analysis::cost::usd;
 
     #[test]
     fn test_paths_are_recognised() {
