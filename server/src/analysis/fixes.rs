@@ -83,7 +83,7 @@ fn unclaimed(analysis: &MissionAnalysis, texts: DocTexts, span: &Span) -> Option
         named.push(name);
         out.push(Fix { title: format!("Claim in feature `{name}`"), edits: vec![append_item(features_text, fulfills, id)], preferred: false });
     }
-    let neighbour = features.features.iter().filter(|f| shares_area(f) && !f.is_validator()).last();
+    let neighbour = features.features.iter().rfind(|f| shares_area(f) && !f.is_validator());
     let milestone = neighbour.and_then(|f| f.milestone()).or_else(|| features.milestones().last().copied()).unwrap_or("main");
     let skill = neighbour.and_then(|f| f.skill()).unwrap_or_default();
     let new_id = unique_feature_id(analysis, &format!("feat-{}", id.trim_start_matches("VAL-").to_ascii_lowercase()));

@@ -129,7 +129,7 @@ impl Feature {
 /// The feature a precondition names, when it names one: the entry is a feature id, or a
 /// feature id followed by words saying it is done (`calc-add is complete`). Anything else is
 /// free text for the worker. `is_feature` says which ids exist.
-pub fn precondition_feature<'a>(entry: &'a str, is_feature: impl Fn(&str) -> bool) -> Option<&'a str> {
+pub fn precondition_feature(entry: &str, is_feature: impl Fn(&str) -> bool) -> Option<&str> {
     let entry = entry.trim().trim_end_matches('.');
     let candidate = match entry.split_once(char::is_whitespace) {
         None => entry,

@@ -104,7 +104,7 @@ fn check_file(rel: &str, text: &str, rule: &Rule, out: &mut Vec<String>) {
             for (i, line) in text.lines().enumerate() {
                 match serde_json::from_str::<Value>(line) {
                     Ok(v) => {
-                        if v.to_string() != line {
+                        if v != line {
                             out.push(format!("line {}: not one compact JSON object", i + 1));
                         }
                         let mut found = Vec::new();
@@ -410,7 +410,7 @@ fn transcript_line(v: &Value, out: &mut Vec<String>) {
     string(o, "milestone", false, out);
     string(o, "skeleton", true, out);
     iso_time(o, "timestamp", true, out);
-    if o.keys().last().map(String::as_str) != Some("timestamp") {
+    if o.keys().next_back().map(String::as_str) != Some("timestamp") {
         out.push("`timestamp` must be the last key".into());
     }
 }

@@ -495,7 +495,7 @@ fn the_server_survives_a_seeded_fuzz_and_agrees_with_check() {
         }
         fuzz.take_notifications();
         assert!(!fuzz.server.has_exited(), "seed {seed}: the server exited after {actions} actions: {:?}", fuzz.figures);
-        if actions % 400 == 0 {
+        if actions.is_multiple_of(400) {
             fuzz.checkpoint(&mission);
         }
     }

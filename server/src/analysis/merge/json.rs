@@ -214,7 +214,7 @@ impl Merger<'_> {
         if !multiline {
             return ", ".to_string();
         }
-        let line_start = crate::model::lines::line_start(&self.ours, like);
+        let line_start = crate::model::lines::line_start(self.ours, like);
         let line = &self.ours[line_start..];
         let newline = if self.crlf { "\r\n" } else { "\n" };
         format!(",{newline}{}", &line[..line.len() - line.trim_start_matches([' ', '\t']).len()])
