@@ -7,7 +7,8 @@ use std::path::Path;
 
 use crate::agent::CancellationToken;
 use crate::runner::progress::{Bars, Lines, Progress, Verbosity};
-use crate::runner::run::{self, RunOptions, EXIT_INTERNAL};
+use super::{EXIT_HALTED, EXIT_INTERNAL, EXIT_USAGE, EXIT_WAITING};
+use crate::runner::run::{self, RunOptions, RunOutcome};
 use crate::runner::signals;
 
 pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -30,12 +31,23 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
         run::run(opts, progress, cancel).await
     });
     runtime.shutdown_background();
-    if result.code == 0 {
+    if result.outcome == RunOutcome::Completed {
         let _ = writeln!(out, "{}", result.message);
     } else {
         let _ = writeln!(err, "missions: {}", result.message);
     }
-    result.code
+    exit_code(result.outcome)
+}
+
+/// The exit status of a run's outcome (design §6; `missions run --help` lists them).
+pub fn exit_code(outcome: RunOutcome) -> i32 {
+    match outcome {
+        RunOutcome::Completed => 0,
+        RunOutcome::Failed => EXIT_INTERNAL,
+        RunOutcome::Refused => EXIT_USAGE,
+        RunOutcome::Halted => EXIT_HALTED,
+        RunOutcome::Paused | RunOutcome::AwaitingPerson | RunOutcome::Cancelled => EXIT_WAITING,
+    }
 }
 
 /// The first Ctrl-C, SIGTERM or SIGHUP cancels the run (the loop then writes `paused`); a
