@@ -36,7 +36,7 @@ pub struct Base {
 /// when no mission has run yet, HEAD of the repository it works on (working_directory.txt, else
 /// the repository holding the folder).
 pub fn mission_base(mission: &Path) -> Result<Base, String> {
-    let repo = super::drift::repository(mission).ok_or_else(|| match crate::model::folder::working_directory(mission) {
+    let repo = super::drift::repository(mission).ok_or_else(|| match crate::model::folder::named_working_directory(mission) {
         Some(named) => format!("its working directory {} does not exist here", named.display()),
         None => format!("{} is not in a git repository (and names none in working_directory.txt)", mission.display()),
     })?;

@@ -68,14 +68,11 @@ pub fn stale(mission: &Path) -> Vec<crate::analysis::drift::Stale> {
     crate::analysis::drift::stale_assertions(&history, &contract, &features, validation.state.as_ref())
 }
 
-/// The repository the mission works on: working_directory.txt's, else the one holding it.
-/// A folder that names a working directory which is not there (copied from another machine)
+/// The repository the mission works on (`folder::working_directory`), when it is here: a
+/// folder that names a working directory which is not there (copied from another machine)
 /// has no history here.
 pub(crate) fn repository(mission: &Path) -> Option<PathBuf> {
-    match folder::working_directory(mission) {
-        Some(named) => named.is_dir().then_some(named),
-        None => git::toplevel(mission),
-    }
+    folder::working_directory(mission).filter(|dir| dir.is_dir())
 }
 
 /// The commits of `tip` after `base` (the last [`UNBASED_COMMITS`] without one), oldest first,

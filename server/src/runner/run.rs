@@ -281,7 +281,7 @@ async fn plan_base_checks(ctx: &mut Ctx) -> Option<crate::analysis::checks::base
 /// Reads what a run needs: the state, the repository, missions.toml and the agents.
 fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: CancellationToken) -> Result<(Ctx, bool), RunResult> {
     let usage = |m: String| RunResult::new(Refused, m);
-    let repo = folder::working_directory(mission).or_else(|| git::toplevel(mission)).ok_or_else(|| usage(format!("{} names no working directory (working_directory.txt) and is not inside a git repository", mission.display())))?;
+    let repo = folder::working_directory(mission).ok_or_else(|| usage(format!("{} names no working directory (working_directory.txt) and is not inside a git repository", mission.display())))?;
     let repo = repo.canonicalize().map_err(|e| usage(format!("the working directory {}: {e}", repo.display())))?;
     let mut state = StateStore::load(mission, &repo).map_err(usage)?;
     match super::control::refusal(&state.state.mission_id, state.status(), &super::control::Launch::Start) {
