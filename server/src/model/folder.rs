@@ -388,6 +388,17 @@ pub fn read_handoffs(dir: &Path) -> (Vec<FoundHandoff>, Vec<(PathBuf, String)>) 
     (found, errors)
 }
 
+/// Appends `questions` to mission.md's `## Questions` section (`questions::append`), atomically.
+pub fn append_questions(dir: &Path, questions: &[String]) -> std::io::Result<()> {
+    let path = dir.join(MISSION_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    super::persist::write_atomic(&path, super::questions::append(&text, questions).as_bytes())
+}
+
 /// The repository a mission works on, by one rule for every reader (the runner, `check`,
 /// the editor's diagnostics, the report): the one the folder names, else the git work tree
 /// holding the folder (the nearest folder above it with a `.git`), else the workspace holding

@@ -228,7 +228,7 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
             Step::Continue => {}
             Step::Pause => return pause(ctx),
             Step::AwaitingAnswers => {
-                let open = super::plan::questions(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default()).iter().filter(|q| q.answer.is_empty()).count();
+                let open = crate::model::questions::unanswered(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default());
                 return Ok(RunResult::new(AwaitingPerson, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `{}` again (or `{}` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display(), ctx.rerun(""), ctx.rerun("--yes"))));
             }
             Step::Halt(reason) => return halt(ctx, reason.into()),
