@@ -440,7 +440,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     recover_merged(mission, repo, &branch, state, journal).map_err(internal)?;
     // Parallel workers' worktrees a killed run left go first; their features run again.
     let mut reset = worktree::remove_leftovers(repo, &branch).map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
-    reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.status() == Some("in_progress"))).unwrap_or(false));
+    reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.is_in_progress())).unwrap_or(false));
     // Every session the stop interrupted, for droid's orphan `worker_failed` once resumed.
     let mut orphans: Vec<(String, String)> = state.active_features().into_iter().filter(|a| a.worktree.is_some()).map(|a| (a.session_id, a.feature_id)).collect();
     let in_working_dir: Vec<_> = state.active_features().into_iter().filter(|a| a.worktree.is_none()).collect();
@@ -481,7 +481,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     // the one whose handoff reached the disk: it is settled from its handoff.
     let queue = Queue::load(mission).map_err(internal)?;
     let handed_off = state.active_feature().filter(|a| super::handoffs::of_session(mission, &a.session_id).is_some()).map(|a| a.feature_id);
-    for f in queue.file.features.iter().filter(|f| f.status() == Some("in_progress")) {
+    for f in queue.file.features.iter().filter(|f| f.is_in_progress()) {
         let id = f.id().unwrap_or_default();
         if handed_off.as_deref() != Some(id) && !f.is_validator() {
             if let Some(session) = f.current_worker_session_id.as_ref().filter(|s| super::handoffs::of_session(mission, &s.value).is_none()) {
@@ -757,7 +757,7 @@ fn parallel_batch(ctx: &Ctx, queue: &Queue, first: usize) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(_, f)| f.milestone() == milestone && !f.is_validator())
-        .filter(|(_, f)| f.is_pending() || f.status() == Some("in_progress"))
+        .filter(|(_, f)| f.is_pending() || f.is_in_progress())
         .filter(|(_, f)| queue.file.dependencies(f).all(completed))
         .skip_while(|(i, _)| *i != first)
         .filter_map(|(_, f)| f.id().map(str::to_string))
