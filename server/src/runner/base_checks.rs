@@ -40,7 +40,7 @@ pub fn mission_base(mission: &Path) -> Result<Base, String> {
         Some(named) => format!("its working directory {} does not exist here", named.display()),
         None => format!("{} is not in a git repository (and names none in working_directory.txt)", mission.display()),
     })?;
-    let recorded = super::state::StateStore::open(mission).ok().and_then(|s| s.state.extra.get("milestoneBases")?.as_object()?.values().next()?.as_str().map(str::to_string));
+    let recorded = super::state::StateStore::open(mission).ok().and_then(|s| s.state.first_milestone_base().map(str::to_string));
     let commit = match recorded.and_then(|c| git::resolve_commit(&repo, &c)) {
         Some(c) => c,
         None => git::head(&repo).map_err(|e| format!("{} has no commit to run the checks on: {e}", repo.display()))?,

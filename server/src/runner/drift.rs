@@ -34,7 +34,7 @@ pub fn history(mission: &Path, validation: &ValidationRecords) -> Option<History
     }
     let repo = repository(mission)?;
     let state = super::state::StateStore::open(mission).ok();
-    let base = state.as_ref().and_then(|s| s.state.extra.get("milestoneBases")?.as_object()?.values().next()?.as_str().map(str::to_string)).filter(|c| git::resolve_commit(&repo, c).is_some());
+    let base = state.as_ref().and_then(|s| s.state.first_milestone_base().map(str::to_string)).filter(|c| git::resolve_commit(&repo, c).is_some());
     let tip = state.as_ref().and_then(|s| s.branch()).filter(|b| git::branch_exists(&repo, b)).unwrap_or_else(|| "HEAD".to_string());
     let commits = log(&repo, &tip, base.as_deref())?;
     let full = |prefix: &str| commits.iter().rev().find(|c| c.id.starts_with(prefix)).map(|c| c.id.clone());
