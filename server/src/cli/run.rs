@@ -5,9 +5,9 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use crate::agent::CancellationToken;
 use crate::runner::progress::{Bars, Lines, Progress, Verbosity};
 use super::{EXIT_HALTED, EXIT_INTERNAL, EXIT_USAGE, EXIT_WAITING};
+use crate::runner::control::{self, Stop};
 use crate::runner::run::{self, RunOptions, RunOutcome};
 use crate::runner::signals;
 
@@ -26,9 +26,9 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
     };
     let opts = RunOptions { cwd: std::env::current_dir().unwrap_or_default(), mission: mission.map(Path::to_path_buf), yes, allow_questions: !yes, origin: run::Origin::Terminal, target: run::Target::All, settings: None };
     let result = runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        tokio::spawn(pause_on_signal(cancel.clone()));
-        run::run(opts, progress, cancel).await
+        let stop = Stop::new();
+        tokio::spawn(pause_on_signal(stop.clone()));
+        control::run(opts, progress, &stop).await
     });
     runtime.shutdown_background();
     if result.outcome == RunOutcome::Completed {
@@ -54,13 +54,13 @@ pub fn exit_code(outcome: RunOutcome) -> i32 {
 /// second Ctrl-C or SIGTERM exits at once (the files are consistent at every point; the next
 /// run resumes). Hangups never stop at once: a closing terminal often sends two (the kernel's
 /// and the shell's), and the run should still pause cleanly.
-async fn pause_on_signal(cancel: CancellationToken) {
+async fn pause_on_signal(stop: Stop) {
     signals::install();
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         let n = signals::interrupts();
-        if n + signals::hangups() >= 1 && !cancel.is_cancelled() {
-            cancel.cancel();
+        if n + signals::hangups() >= 1 && !stop.token().is_cancelled() {
+            stop.pause();
             // Not eprintln!: after SIGHUP the terminal may be gone, and a failed write must
             // not panic this task.
             let _ = writeln!(std::io::stderr(), "missions: pausing after the current step's cleanup (Ctrl-C again to stop now)");
