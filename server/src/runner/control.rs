@@ -154,7 +154,10 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, stop: &Stop) -> 
     if stop.cancel_requested() && result.outcome != RunOutcome::Completed {
         return match cancel_stopped(&dir, "missions.cancel", sink) {
             Ok(id) => RunResult::new(RunOutcome::Cancelled, format!("mission {id} cancelled")),
-            Err(e) => RunResult::new(RunOutcome::Failed, format!("the mission stopped but could not be marked cancelled: {e}")),
+            Err(e) => RunResult::new(
+                RunOutcome::Failed,
+                format!("the mission stopped but could not be marked cancelled: {e}"),
+            ),
         };
     }
     result
@@ -166,13 +169,27 @@ pub fn cancel_stopped(dir: &Path, by: &str, sink: Option<EventSink>) -> Result<S
     let _lock = RunLock::acquire(dir).map_err(|e| e.to_string())?;
     let mut state = StateStore::open(dir)?;
     match state.status() {
-        MissionStatus::Completed => return Err(format!("the mission {} is already completed", state.state.mission_id)),
-        MissionStatus::Cancelled => return Err(format!("the mission {} is already cancelled", state.state.mission_id)),
+        MissionStatus::Completed => {
+            return Err(format!(
+                "the mission {} is already completed",
+                state.state.mission_id
+            ))
+        }
+        MissionStatus::Cancelled => {
+            return Err(format!(
+                "the mission {} is already cancelled",
+                state.state.mission_id
+            ))
+        }
         _ => {}
     }
     state.set_status(MissionStatus::Cancelled);
-    state.save().map_err(|e| format!("cannot write state.json: {e}"))?;
-    Journal::open_with(dir, sink).log("mission_cancelled", json!({"by": by})).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
+    state
+        .save()
+        .map_err(|e| format!("cannot write state.json: {e}"))?;
+    Journal::open_with(dir, sink)
+        .log("mission_cancelled", json!({"by": by}))
+        .map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
     Ok(state.state.mission_id.clone())
 }
 
@@ -184,7 +201,13 @@ mod tests {
     #[test]
     fn which_commands_each_status_allows() {
         use MissionStatus::*;
-        let launches = [Launch::Start, Launch::Resume, Launch::ApprovePlan, Launch::RunFeature("f".into()), Launch::ValidateMilestone("m".into())];
+        let launches = [
+            Launch::Start,
+            Launch::Resume,
+            Launch::ApprovePlan,
+            Launch::RunFeature("f".into()),
+            Launch::ValidateMilestone("m".into()),
+        ];
         let table: [(MissionStatus, [bool; 5]); 9] = [
             (Planning, [true, false, false, true, true]),
             (AwaitingAnswers, [true, false, false, false, false]),
@@ -198,10 +221,18 @@ mod tests {
         ];
         for (status, allowed) in table {
             for (launch, allowed) in launches.iter().zip(allowed) {
-                assert_eq!(refusal("m1", status, launch).is_none(), allowed, "{status:?} {launch:?}: {:?}", refusal("m1", status, launch));
+                assert_eq!(
+                    refusal("m1", status, launch).is_none(),
+                    allowed,
+                    "{status:?} {launch:?}: {:?}",
+                    refusal("m1", status, launch)
+                );
             }
         }
-        assert_eq!(refusal("m1", Cancelled, &Launch::Start).as_deref(), Some("the mission m1 was cancelled; start a new one with `missions new`"));
+        assert_eq!(
+            refusal("m1", Cancelled, &Launch::Start).as_deref(),
+            Some("the mission m1 was cancelled; start a new one with `missions new`")
+        );
         assert_eq!(refusal("m1", Running, &Launch::Resume).as_deref(), Some("nothing to resume: the mission m1 is running, not paused or halted (use missions.start)"));
     }
 
