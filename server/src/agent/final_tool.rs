@@ -178,72 +178,9 @@ pub fn lint_plan_with(mission_dir: &Path, base_checks: Option<&crate::analysis::
     Err(PlanProblem::Errors { errors, warnings })
 }
 
-/// Appends questions to mission.md's `## Questions` section (made when missing), each with
-/// an empty answer line for the person to fill in.
-pub fn append_questions(mission_dir: &Path, questions: &[String]) -> std::io::Result<()> {
-    let path = mission_dir.join("mission.md");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let mut block = String::new();
-    for q in questions {
-        let q = q.trim().replace('\n', " ");
-        block.push_str(&format!("- Q: {q}\n  A: \n"));
-    }
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let heading = lines
-        .iter()
-        .position(|l| l.trim_end().eq_ignore_ascii_case("## questions"));
-    let updated = match heading {
-        Some(h) => {
-            let end = lines[h + 1..]
-                .iter()
-                .position(|l| l.starts_with("# ") || l.starts_with("## "))
-                .map_or(lines.len(), |i| h + 1 + i);
-            let mut before: String = lines[..end].concat();
-            if !before.ends_with('\n') {
-                before.push('\n');
-            }
-            format!("{before}{block}{}", lines[end..].concat())
-        }
-        None => {
-            let mut t = text.clone();
-            if !t.is_empty() && !t.ends_with('\n') {
-                t.push('\n');
-            }
-            if !t.is_empty() {
-                t.push('\n');
-            }
-            format!("{t}## Questions\n\n{block}")
-        }
-    };
-    crate::model::persist::write_atomic(&path, updated.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn questions_land_in_their_section_before_the_next_one() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("mission.md"),
-            "# Goal\nBuild it.\n\n## Questions\n- Q: old\n  A: yes\n\n## Notes\nn\n",
-        )
-        .unwrap();
-        append_questions(dir.path(), &["Which database?".into()]).unwrap();
-        let text = std::fs::read_to_string(dir.path().join("mission.md")).unwrap();
-        assert_eq!(text, "# Goal\nBuild it.\n\n## Questions\n- Q: old\n  A: yes\n\n- Q: Which database?\n  A: \n## Notes\nn\n");
-        let fresh = tempfile::tempdir().unwrap();
-        append_questions(fresh.path(), &["a?".into(), "b?".into()]).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(fresh.path().join("mission.md")).unwrap(),
-            "## Questions\n\n- Q: a?\n  A: \n- Q: b?\n  A: \n"
-        );
-    }
 
     #[test]
     fn the_plan_lint_rejects_errors_and_accepts_a_clean_plan() {

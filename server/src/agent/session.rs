@@ -6,7 +6,7 @@ use crate::agent::cancel::CancellationToken;
 use crate::config::MissionsConfig;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
-use crate::agent::final_tool::{append_questions, FinalDecision, FinalToolHandler};
+use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
 use crate::agent::message::{ContentBlock, Message, ModelRequest, StopReason, ToolResult};
 use crate::agent::provider::Provider;
 use crate::agent::retry::RetryPolicy;
@@ -569,7 +569,7 @@ pub(crate) fn ask_user(mission_dir: &std::path::Path, input: &Value) -> (ToolOut
         .filter_map(Value::as_str)
         .map(str::to_string)
         .collect();
-    match append_questions(mission_dir, &questions) {
+    match crate::model::folder::append_questions(mission_dir, &questions) {
         Ok(()) => (
             ToolOutput::ok("written to mission.md; the session ends until the person answers"),
             Some(SessionEnd::AwaitingAnswers(questions)),

@@ -351,7 +351,7 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>, facts: &Rep
     // Line tables cost a pass over each text: build them only for a document with diagnostics.
     let contract_pos = std::cell::OnceCell::new();
     let features_pos = std::cell::OnceCell::new();
-    let workdir = folder::working_directory(&texts.dir).unwrap_or_else(|| default_working_directory(&texts.dir));
+    let workdir = folder::working_directory(&texts.dir);
     let doc_path = |doc: DocKind| match only {
         Some((d, p)) if d == doc => p.to_path_buf(),
         _ => texts.dir.join(file_name(doc)),
@@ -379,7 +379,7 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>, facts: &Rep
                     })
                 }
                 Target::SourceLine { path, line } => {
-                    let full = workdir.join(path);
+                    let full = folder::source_file(workdir.as_deref(), path)?;
                     Some(Row { path: display(&full), line: *line, column: 1, range: [(line - 1, 0), (line - 1, 0)], severity: d.severity, code, message: d.message })
                 }
             }
@@ -389,17 +389,6 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>, facts: &Rep
 
 fn display(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-/// Without working_directory.txt: the workspace holding `.missions/<slug>/`, else the
-/// mission folder itself.
-fn default_working_directory(mission: &Path) -> PathBuf {
-    match mission.parent() {
-        Some(parent) if parent.file_name().is_some_and(|n| n == folder::MISSIONS_DIR) => {
-            parent.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        }
-        _ => mission.to_path_buf(),
-    }
 }
 
 /// `path` relative to `base` (with `..` steps when it is above it), as ruff and cargo print paths.

@@ -11,7 +11,8 @@ use crate::cli::check::Format;
 use crate::model::persist::write_atomic;
 use crate::runner::demo;
 use crate::cli::progress::{Lines, Verbosity};
-use crate::runner::run::{self, RunOptions, EXIT_INTERNAL, EXIT_USAGE};
+use super::{EXIT_INTERNAL, EXIT_USAGE};
+use crate::runner::run::{self, RunOptions, RunOutcome};
 
 pub fn run(keep: Option<&Path>, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     // The replayed workers commit through `bash`, which inherits this environment; pinned
@@ -80,9 +81,9 @@ fn run_in(root: &Path, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn 
     let progress = Box::new(Lines::new(std::io::stdout(), verbosity));
     let result = runtime.block_on(run::run(opts, progress, CancellationToken::new()));
     runtime.shutdown_background();
-    if result.code != 0 {
+    if result.outcome != RunOutcome::Completed {
         let _ = writeln!(err, "missions: demo: the replayed mission did not complete: {}", result.message);
-        return result.code;
+        return super::run::exit_code(result.outcome);
     }
     let _ = writeln!(out, "{}\n", result.message);
     crate::cli::report::run(Some(&mission), Format::Text, None, verbosity == Verbosity::Quiet, out, err)

@@ -470,11 +470,7 @@ fn to_lsp(snapshot: &MissionSnapshot, encoding: Encoding) -> BTreeMap<Uri, Vec<l
             }
             Target::SourceLine { path, line } => {
                 let base = workdir.get_or_insert_with(|| model_folder::working_directory(&snapshot.dir));
-                let full = match base {
-                    Some(base) => base.join(path),
-                    None if Path::new(path).is_absolute() => PathBuf::from(path),
-                    None => continue,
-                };
+                let Some(full) = model_folder::source_file(base.as_deref(), path) else { continue };
                 let Some(uri) = convert::uri_of(&full) else { continue };
                 let start = lsp::Position { line: line.saturating_sub(1), character: 0 };
                 let range = lsp::Range { start, end: lsp::Position { line: *line, character: 0 } };

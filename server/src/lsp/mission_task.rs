@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Value};
@@ -25,15 +24,11 @@ use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{MessageType, Uri};
 use tower_lsp_server::Client;
 
-use crate::agent::CancellationToken;
 use crate::model::records::ProgressEvent;
-use crate::runner::events::Journal;
-use crate::runner::lock::RunLock;
+use crate::runner::control::{self, Stop};
 use crate::runner::live::{Spend, SpendSink};
 use crate::runner::progress::{EventSink, Progress, Update};
-use crate::runner::queue::Queue;
-use crate::runner::run::{self, Origin, RunOptions, RunResult, Target, EXIT_COMPLETED, EXIT_HALTED, EXIT_INTERNAL, EXIT_WAITING};
-use crate::runner::schedule;
+use crate::runner::run::{Origin, RunOptions, RunOutcome, RunResult};
 use crate::model::records::MissionStatus;
 use crate::runner::state::StateStore;
 
@@ -50,52 +45,13 @@ impl Notification for MissionEvent {
     const METHOD: &'static str = "missions/event";
 }
 
-/// Why a run is being stopped.
-const STOP_NONE: u8 = 0;
-const STOP_PAUSE: u8 = 1;
-const STOP_CANCEL: u8 = 2;
-
 /// The events that end a run; sent only once the folder's slot is free again.
 const FINAL_EVENTS: [&str; 3] = ["mission_completed", "mission_paused", "mission_cancelled"];
 
-/// What a command asks the loop to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Launch {
-    /// `missions.start`: approves the plan (like `missions run --yes`) and runs the loop.
-    Start,
-    /// `missions.resume`: a paused or halted mission's loop, again.
-    Resume,
-    /// `missions.approvePlan`: a plan awaiting approval is approved, then the loop runs.
-    ApprovePlan,
-    /// `missions.runFeature`: this one feature now, then the mission pauses.
-    RunFeature(String),
-    /// `missions.validateMilestone`: a validation round of this milestone now, then a pause.
-    ValidateMilestone(String),
-}
-
-impl Launch {
-    fn command(&self) -> &'static str {
-        match self {
-            Launch::Start => "missions.start",
-            Launch::Resume => "missions.resume",
-            Launch::ApprovePlan => "missions.approvePlan",
-            Launch::RunFeature(_) => "missions.runFeature",
-            Launch::ValidateMilestone(_) => "missions.validateMilestone",
-        }
-    }
-
-    fn target(&self) -> Target {
-        match self {
-            Launch::RunFeature(id) => Target::Feature(id.clone()),
-            Launch::ValidateMilestone(m) => Target::Milestone(m.clone()),
-            _ => Target::All,
-        }
-    }
-}
+pub use crate::runner::control::Launch;
 
 struct Running {
-    cancel: CancellationToken,
-    stop: Arc<AtomicU8>,
+    stop: Stop,
 }
 
 /// What the client can do beyond the basics, from its capabilities.
@@ -217,16 +173,15 @@ impl Missions {
     pub fn start(&self, client: &Client, dir: &Path, uri: &Uri, launch: Launch) -> Result<String, String> {
         // The slot is taken first, so two starts at once (a save seen twice) cannot both pass
         // the checks and the second never mistakes the first's lock for a terminal's run.
-        let cancel = CancellationToken::new();
-        let stop = Arc::new(AtomicU8::new(STOP_NONE));
+        let stop = Stop::new();
         {
             let mut running = self.lock();
             if running.contains_key(dir) {
                 return Err(format!("the mission {} is already running", dir.display()));
             }
-            running.insert(dir.to_path_buf(), Running { cancel: cancel.clone(), stop: stop.clone() });
+            running.insert(dir.to_path_buf(), Running { stop: stop.clone() });
         }
-        let state = match startable(dir, &launch) {
+        let state = match control::startable(dir, &launch) {
             Ok(state) => state,
             Err(e) => {
                 self.lock().remove(dir);
@@ -236,12 +191,11 @@ impl Missions {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(forward(self.clone(), client.clone(), dir.to_path_buf(), uri.clone(), rx));
         let mut opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, allow_questions: true, origin: Origin::Editor { command: launch.command() }, target: launch.target(), settings: None };
-        let thread_dir = dir.to_path_buf();
         let settings = self.settings.clone();
         let spawned = std::thread::Builder::new().name("mission-loop".into()).spawn(move || {
             // A start sent right after `initialized` waits for the settings the server asked for.
             opts.settings = settings.current_when_answered(super::settings::CONFIGURATION_WAIT);
-            let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), cancel, &stop, &thread_dir))).unwrap_or_else(|_| RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop panicked (the files are consistent; start it again to resume)".into() });
+            let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), &stop))).unwrap_or_else(|_| RunResult::new(RunOutcome::Failed, "internal error: the mission loop panicked (the files are consistent; start it again to resume)"));
             let _ = tx.send(Message::Done(result));
         });
         if let Err(e) = spawned {
@@ -261,11 +215,10 @@ impl Missions {
 
     /// Asks a run to stop after its current step's cleanup; it ends `paused` (`cancelled` when
     /// `cancel`). Returns at once.
-    fn stop(&self, dir: &Path, how: u8) -> bool {
+    fn stop(&self, dir: &Path, how: fn(&Stop)) -> bool {
         match self.lock().get(dir) {
             Some(run) => {
-                run.stop.store(how, Ordering::SeqCst);
-                run.cancel.cancel();
+                how(&run.stop);
                 true
             }
             None => false,
@@ -273,7 +226,7 @@ impl Missions {
     }
 
     pub fn pause(&self, dir: &Path) -> Result<String, String> {
-        if self.stop(dir, STOP_PAUSE) {
+        if self.stop(dir, Stop::pause) {
             Ok("pausing after the current step's cleanup; missions/event reports mission_paused".into())
         } else {
             Err(format!("the mission {} is not running here; nothing to pause", dir.display()))
@@ -283,13 +236,13 @@ impl Missions {
     /// Cancels a running mission (it stops, then is marked cancelled) or a stopped one (at once).
     /// The events of the latter are returned for the caller to send.
     pub fn cancel(&self, dir: &Path) -> Result<(String, Vec<ProgressEvent>), String> {
-        if self.stop(dir, STOP_CANCEL) {
+        if self.stop(dir, Stop::cancel) {
             return Ok(("cancelling after the current step's cleanup; missions/event reports mission_cancelled".into(), Vec::new()));
         }
         let collected = Arc::new(Mutex::new(Vec::new()));
         let sink = collected.clone();
         let sink: EventSink = Arc::new(move |e: &ProgressEvent| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()));
-        let id = mark_cancelled(dir, Some(sink))?;
+        let id = control::cancel_stopped(dir, "missions.cancel", Some(sink))?;
         let events = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
         Ok((format!("mission {id} cancelled"), events))
     }
@@ -298,8 +251,7 @@ impl Missions {
     /// this waits (at most `wait`) until each has written that it paused.
     pub async fn pause_all(&self, wait: std::time::Duration) {
         for run in self.lock().values() {
-            run.stop.store(STOP_PAUSE, Ordering::SeqCst);
-            run.cancel.cancel();
+            run.stop.pause();
         }
         let deadline = tokio::time::Instant::now() + wait;
         while !self.lock().is_empty() {
@@ -312,68 +264,15 @@ impl Missions {
     }
 }
 
-/// The mission's state when `launch` fits it; else why not. The runner checks these again; the
-/// person hears them as the command's answer.
-fn startable(dir: &Path, launch: &Launch) -> Result<StateStore, String> {
-    // A `missions run` in a terminal holds the lock: that is the answer, whatever the state.
-    drop(RunLock::acquire(dir).map_err(|e| e.to_string())?);
-    let state = StateStore::open(dir)?;
-    let id = &state.state.mission_id;
-    match (state.status(), launch) {
-        (MissionStatus::Completed, _) => return Err(format!("the mission {id} is already completed")),
-        (MissionStatus::Cancelled, _) => return Err(format!("the mission {id} was cancelled; start a new one with `missions new`")),
-        (MissionStatus::AwaitingApproval, Launch::ApprovePlan) => {}
-        (other, Launch::ApprovePlan) => return Err(format!("no plan to approve: the mission {id} is {}, not awaiting_approval", other.as_str())),
-        (MissionStatus::Paused | MissionStatus::Halted, _) => {}
-        (other, Launch::Resume) => return Err(format!("nothing to resume: the mission {id} is {}, not paused or halted (use missions.start)", other.as_str())),
-        // One step of a plan nobody approved would approve it in passing.
-        (MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval, Launch::RunFeature(_) | Launch::ValidateMilestone(_)) => {
-            return Err(format!("the plan of mission {id} is not approved yet: approve it first (missions.approvePlan, or missions.start)"))
-        }
-        _ => {}
-    }
-    match launch {
-        Launch::RunFeature(id) => {
-            schedule::runnable_feature(&Queue::load(dir)?.file, id)?;
-        }
-        Launch::ValidateMilestone(m) => schedule::validatable_milestone(&Queue::load(dir)?.file, m)?,
-        _ => {}
-    }
-    Ok(state)
-}
-
-/// The runner thread: the loop on a runtime of its own, then the cancellation if asked for.
-fn run_loop(opts: RunOptions, tx: mpsc::UnboundedSender<Message>, cancel: CancellationToken, stop: &AtomicU8, dir: &Path) -> RunResult {
+/// The runner thread: the loop on a runtime of its own.
+fn run_loop(opts: RunOptions, tx: mpsc::UnboundedSender<Message>, stop: &Stop) -> RunResult {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("mission-loop-worker").enable_all().build() {
         Ok(r) => r,
-        Err(e) => return RunResult { code: EXIT_INTERNAL, message: format!("cannot start the mission loop's runtime: {e}") },
+        Err(e) => return RunResult::new(RunOutcome::Failed, format!("cannot start the mission loop's runtime: {e}")),
     };
-    let progress = EditorProgress { tx };
-    let sink = progress.events();
-    let result = runtime.block_on(run::run(opts, Box::new(progress), cancel));
+    let result = runtime.block_on(control::run(opts, Box::new(EditorProgress { tx }), stop));
     runtime.shutdown_background();
-    if stop.load(Ordering::SeqCst) == STOP_CANCEL && result.code != EXIT_COMPLETED {
-        return match mark_cancelled(dir, sink) {
-            Ok(id) => RunResult { code: EXIT_WAITING, message: format!("mission {id} cancelled") },
-            Err(e) => RunResult { code: EXIT_INTERNAL, message: format!("the mission stopped but could not be marked cancelled: {e}") },
-        };
-    }
     result
-}
-
-/// Writes `cancelled` to state.json and logs `mission_cancelled`, holding the runner's lock.
-fn mark_cancelled(dir: &Path, sink: Option<EventSink>) -> Result<String, String> {
-    let _lock = RunLock::acquire(dir).map_err(|e| e.to_string())?;
-    let mut state = StateStore::open(dir)?;
-    match state.status() {
-        MissionStatus::Completed => return Err(format!("the mission {} is already completed", state.state.mission_id)),
-        MissionStatus::Cancelled => return Err(format!("the mission {} is already cancelled", state.state.mission_id)),
-        _ => {}
-    }
-    state.set_status(MissionStatus::Cancelled);
-    state.save().map_err(|e| format!("cannot write state.json: {e}"))?;
-    Journal::open_with(dir, sink).log("mission_cancelled", json!({"by": "missions.cancel"})).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
-    Ok(state.state.mission_id.clone())
 }
 
 pub async fn send_event(client: &Client, uri: &Uri, event: &ProgressEvent) {
@@ -453,7 +352,7 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Uri, mut
     for event in &held {
         send_event(&client, &uri, event).await;
     }
-    let result = result.unwrap_or(RunResult { code: EXIT_INTERNAL, message: "internal error: the mission loop stopped without a result".into() });
+    let result = result.unwrap_or(RunResult::new(RunOutcome::Failed, "internal error: the mission loop stopped without a result"));
     let end_dir = dir.clone();
     let ended = tokio::task::spawn_blocking(move || StateStore::open(&end_dir).map(|s| (s.status(), s.state.halt_reason.clone(), s.label(&end_dir)))).await.ok().and_then(Result::ok);
     let final_message = match &ended {
@@ -461,16 +360,15 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Uri, mut
         Some((status, _, _)) => status.as_str().to_string(),
         None => result.message.clone(),
     };
-    let paused = held.last().is_some_and(|e| e.kind == "mission_paused");
     match &ended {
-        Some((MissionStatus::AwaitingAnswers, _, title)) if result.code == EXIT_WAITING => questions::announce(&client, &dir, title, support.show_document).await,
+        Some((MissionStatus::AwaitingAnswers, _, title)) if result.outcome == RunOutcome::AwaitingPerson => questions::announce(&client, &dir, title, support.show_document).await,
         _ => {
-            let (kind, text) = match result.code {
-                EXIT_COMPLETED => (MessageType::INFO, result.message),
-                EXIT_HALTED => (MessageType::ERROR, format!("Mission {}", result.message)),
-                EXIT_WAITING if paused => (MessageType::INFO, "Mission paused; missions.resume continues where it stopped".to_string()),
-                EXIT_WAITING => (MessageType::INFO, result.message),
-                _ => (MessageType::ERROR, format!("The mission could not run: {}", result.message)),
+            let (kind, text) = match result.outcome {
+                RunOutcome::Completed => (MessageType::INFO, result.message),
+                RunOutcome::Halted => (MessageType::ERROR, format!("Mission {}", result.message)),
+                RunOutcome::Paused => (MessageType::INFO, "Mission paused; missions.resume continues where it stopped".to_string()),
+                RunOutcome::AwaitingPerson | RunOutcome::Cancelled => (MessageType::INFO, result.message),
+                RunOutcome::Refused | RunOutcome::Failed => (MessageType::ERROR, format!("The mission could not run: {}", result.message)),
             };
             client.show_message(kind, text).await;
         }

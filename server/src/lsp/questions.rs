@@ -12,26 +12,22 @@ use tower_lsp_server::Client;
 use super::convert;
 use super::mission_task::{Launch, Missions};
 use crate::model::folder::{self, MISSION_FILE};
-use crate::runner::plan;
+use crate::model::questions;
 use crate::runner::state::StateStore;
 
 /// The longest the task opening mission.md waits for the client's answer (nothing else waits).
 const SHOW_WAIT: Duration = Duration::from_secs(10);
-
-/// The line of the `## Questions` heading (0 when there is none).
-pub fn questions_line(mission_md: &str) -> u32 {
-    mission_md.lines().position(|l| l.trim_end().eq_ignore_ascii_case("## questions")).unwrap_or(0) as u32
-}
 
 /// Tells the person that the orchestrator asks, and opens mission.md at the questions when
 /// the client supports `window/showDocument` (on a task of its own, bounded).
 pub async fn announce(client: &Client, dir: &Path, title: &str, show_document: bool) {
     let file = dir.join(MISSION_FILE);
     let text = folder::read_text(&file).unwrap_or_default();
-    let open = plan::questions(&text).iter().filter(|q| q.answer.is_empty()).count();
+    let open = questions::unanswered(&text);
     client.show_message(MessageType::WARNING, format!("Mission {title}: the orchestrator has {open} question(s) under `## Questions` in {}; write each answer on its `A:` line and save: planning resumes", file.display())).await;
     let (true, Some(uri)) = (show_document, convert::uri_of(&file)) else { return };
-    let line = questions_line(&text);
+    // At the heading, else the top of the file.
+    let line = questions::heading_line(&text).unwrap_or(0) as u32;
     let client = client.clone();
     tokio::spawn(async move {
         let at = Position { line, character: 0 };
@@ -61,8 +57,8 @@ fn ready_to_resume(dir: &Path) -> bool {
         return false;
     }
     let text = folder::read_text(&dir.join(MISSION_FILE)).unwrap_or_default();
-    let questions = plan::questions(&text);
-    !questions.is_empty() && questions.iter().all(|q| !q.answer.is_empty())
+    let questions = questions::parse(&text);
+    !questions.is_empty() && questions.iter().all(questions::Question::is_answered)
 }
 
 /// mission.md was saved or changed on disk: resumes planning when every question is answered.
@@ -88,15 +84,4 @@ pub fn saved(missions: Missions, client: Client, path: PathBuf) {
             Err(e) => tracing::error!("resuming planning panicked: {e}"),
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_selection_is_the_questions_heading() {
-        assert_eq!(questions_line("# Goal\n\ntext\n\n## Questions\n- Q: a?\n  A:\n"), 4);
-        assert_eq!(questions_line("# Goal\n"), 0);
-    }
 }

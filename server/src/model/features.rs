@@ -10,7 +10,40 @@ use super::json::{self, JsonKind, JsonValue};
 use super::span::{ParseProblem, ProblemKind, Span, Spanned, TextChange};
 
 /// The only statuses droid accepts.
-pub const FEATURE_STATUSES: [&str; 4] = ["pending", "in_progress", "completed", "cancelled"];
+pub const FEATURE_STATUSES: [&str; 4] = [FeatureStatus::Pending.as_str(), FeatureStatus::InProgress.as_str(), FeatureStatus::Completed.as_str(), FeatureStatus::Cancelled.as_str()];
+
+/// A feature's `status`, typed; a value droid does not know is kept as written (`Unknown`),
+/// so it is reported, never lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureStatus<'a> {
+    Pending,
+    InProgress,
+    Completed,
+    Cancelled,
+    Unknown(&'a str),
+}
+
+impl<'a> FeatureStatus<'a> {
+    pub const fn as_str(self) -> &'a str {
+        match self {
+            FeatureStatus::Pending => "pending",
+            FeatureStatus::InProgress => "in_progress",
+            FeatureStatus::Completed => "completed",
+            FeatureStatus::Cancelled => "cancelled",
+            FeatureStatus::Unknown(s) => s,
+        }
+    }
+
+    pub fn parse(s: &'a str) -> FeatureStatus<'a> {
+        match s {
+            "pending" => FeatureStatus::Pending,
+            "in_progress" => FeatureStatus::InProgress,
+            "completed" => FeatureStatus::Completed,
+            "cancelled" => FeatureStatus::Cancelled,
+            other => FeatureStatus::Unknown(other),
+        }
+    }
+}
 
 /// droid's built-in validator skills (they have no SKILL.md).
 pub const SCRUTINY_SKILL: &str = "scrutiny-validator";
@@ -80,14 +113,21 @@ impl Feature {
     pub fn status(&self) -> Option<&str> {
         self.status.as_ref().map(|s| s.value.as_str())
     }
+    /// The typed status; a feature without one is pending (droid's reading).
+    pub fn status_kind(&self) -> FeatureStatus<'_> {
+        self.status().map_or(FeatureStatus::Pending, FeatureStatus::parse)
+    }
+    pub fn is_in_progress(&self) -> bool {
+        self.status_kind() == FeatureStatus::InProgress
+    }
     pub fn skill(&self) -> Option<&str> {
         self.skill_name.as_ref().map(|s| s.value.as_str()).filter(|s| !s.is_empty())
     }
     pub fn is_cancelled(&self) -> bool {
-        self.status() == Some("cancelled")
+        self.status_kind() == FeatureStatus::Cancelled
     }
     pub fn is_completed(&self) -> bool {
-        self.status() == Some("completed")
+        self.status_kind() == FeatureStatus::Completed
     }
     /// Completed or cancelled: nothing is left to run.
     pub fn is_done(&self) -> bool {
@@ -95,7 +135,7 @@ impl Feature {
     }
     /// Pending (or without a status): the runner may pick it.
     pub fn is_pending(&self) -> bool {
-        matches!(self.status(), Some("pending") | None)
+        self.status_kind() == FeatureStatus::Pending
     }
     /// Which validator this is: by its skill, or by droid's id for a validator feature.
     pub fn validator(&self) -> Option<ValidatorKind> {
@@ -383,7 +423,7 @@ fn read_feature(item: &JsonValue, out: &mut Read) {
             "status" => {
                 f.status = string(problems, "status", v);
                 if let Some(s) = &f.status {
-                    if !FEATURE_STATUSES.contains(&s.value.as_str()) {
+                    if let FeatureStatus::Unknown(_) = FeatureStatus::parse(&s.value) {
                         let hint = match s.value.as_str() {
                             "failed" | "blocked" => " (droid has no failed or blocked status: a failed attempt goes back to `pending`)",
                             _ => "",
@@ -488,6 +528,16 @@ fn string_array(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_reads_typed_and_an_unknown_one_is_kept() {
+        for s in FEATURE_STATUSES {
+            assert_eq!(FeatureStatus::parse(s).as_str(), s);
+            assert!(!matches!(FeatureStatus::parse(s), FeatureStatus::Unknown(_)));
+        }
+        assert_eq!(FeatureStatus::parse("blocked"), FeatureStatus::Unknown("blocked"));
+        assert_eq!(FeatureStatus::parse("blocked").as_str(), "blocked");
+    }
 
     #[test]
     fn reads_droids_feature() {

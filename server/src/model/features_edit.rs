@@ -37,7 +37,7 @@ pub fn droid_feature(id: &str, description: &str, skill: &str, preconditions: &[
     if let Some(m) = milestone {
         map.insert("milestone".into(), m.into());
     }
-    map.insert("status".into(), "pending".into());
+    map.insert("status".into(), super::features::FeatureStatus::Pending.as_str().into());
     map.insert("workerSessionIds".into(), Value::Array(Vec::new()));
     map.insert("currentWorkerSessionId".into(), Value::Null);
     map.insert("completedWorkerSessionId".into(), Value::Null);

@@ -388,9 +388,53 @@ pub fn read_handoffs(dir: &Path) -> (Vec<FoundHandoff>, Vec<(PathBuf, String)>) 
     (found, errors)
 }
 
-/// The repository a mission works on: working_directory.txt (trimmed), else state.json's
-/// `workingDirectory`.
+/// Appends `questions` to mission.md's `## Questions` section (`questions::append`), atomically.
+pub fn append_questions(dir: &Path, questions: &[String]) -> std::io::Result<()> {
+    let path = dir.join(MISSION_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    super::persist::write_atomic(&path, super::questions::append(&text, questions).as_bytes())
+}
+
+/// The repository a mission works on, by one rule for every reader (the runner, `check`,
+/// the editor's diagnostics, the report): the one the folder names, else the git work tree
+/// holding the folder (the nearest folder above it with a `.git`), else the workspace holding
+/// its `.missions/`. Relative as `dir` is, when the answer is found below it (`.` for the
+/// current directory, never an empty path).
 pub fn working_directory(dir: &Path) -> Option<PathBuf> {
+    let found = named_working_directory(dir).or_else(|| enclosing_work_tree(dir)).or_else(|| missions_workspace(dir))?;
+    Some(if found.as_os_str().is_empty() { PathBuf::from(".") } else { found })
+}
+
+/// The nearest folder holding `dir` with a `.git` (a directory, or a worktree's file): what
+/// `git rev-parse --show-toplevel` finds, without running git.
+fn enclosing_work_tree(dir: &Path) -> Option<PathBuf> {
+    let found = |start: &Path| start.ancestors().find(|a| a.join(".git").exists()).map(Path::to_path_buf);
+    found(dir).or_else(|| found(&std::path::absolute(dir).ok()?))
+}
+
+/// The folder holding `<workspace>/.missions/<slug>/`.
+fn missions_workspace(dir: &Path) -> Option<PathBuf> {
+    let parent = dir.parent()?;
+    (parent.file_name()? == MISSIONS_DIR).then(|| parent.parent().map_or_else(PathBuf::new, Path::to_path_buf))
+}
+
+/// A file a diagnostic names (relative to the working directory, or absolute) as a path; `None`
+/// for a relative one when there is no working directory.
+pub fn source_file(working_directory: Option<&Path>, path: &str) -> Option<PathBuf> {
+    match working_directory {
+        Some(base) if base == Path::new(".") => Some(PathBuf::from(path)),
+        Some(base) => Some(base.join(path)),
+        None => Path::new(path).is_absolute().then(|| PathBuf::from(path)),
+    }
+}
+
+/// The working directory the folder names: working_directory.txt (trimmed), else state.json's
+/// `workingDirectory`.
+pub fn named_working_directory(dir: &Path) -> Option<PathBuf> {
     let from_file = read_text(&dir.join(WORKING_DIRECTORY_FILE)).ok().and_then(|text| text.lines().next().map(|l| l.trim().to_string()));
     let from_state = || read_state(dir).map(|s| s.working_directory.trim().to_string());
     from_file.filter(|l| !l.is_empty()).or_else(from_state).filter(|l| !l.is_empty()).map(PathBuf::from)
@@ -465,6 +509,29 @@ mod tests {
         assert!(is_mission_folder(&planning));
         assert_eq!(working_directory(&planning), Some(PathBuf::from("/home/user/project")));
         assert_eq!(find_mission_folders(Path::new(DROID)).len(), 4);
+    }
+
+    /// One rule for the runner, `check`, the editor and the report: the named directory, else
+    /// the git work tree holding the folder, else the workspace holding `.missions/`.
+    #[test]
+    fn a_missions_working_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("repo");
+        let in_repo = repo.join("sub/.missions/m");
+        fs::create_dir_all(&in_repo).unwrap();
+        fs::create_dir_all(repo.join(".git")).unwrap();
+        assert_eq!(working_directory(&in_repo), Some(repo.clone()), "the repository, not the folder holding .missions/");
+        let loose = root.path().join("plain/.missions/m");
+        fs::create_dir_all(&loose).unwrap();
+        assert_eq!(working_directory(&loose), Some(root.path().join("plain")));
+        fs::write(in_repo.join(WORKING_DIRECTORY_FILE), "/elsewhere/project\n").unwrap();
+        assert_eq!(working_directory(&in_repo), Some(PathBuf::from("/elsewhere/project")), "what the folder names wins");
+        let nowhere = root.path().join("droid-session");
+        fs::create_dir_all(&nowhere).unwrap();
+        assert_eq!(working_directory(&nowhere), None);
+        assert_eq!(source_file(None, "src/a.rs"), None);
+        assert_eq!(source_file(None, "/abs/a.rs"), Some(PathBuf::from("/abs/a.rs")));
+        assert_eq!(source_file(Some(Path::new("/r")), "src/a.rs"), Some(PathBuf::from("/r/src/a.rs")));
     }
 
     #[test]

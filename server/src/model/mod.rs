@@ -12,6 +12,7 @@ pub mod json;
 pub mod lines;
 pub mod persist;
 pub mod proof;
+pub mod questions;
 pub mod records;
 pub mod services;
 pub mod span;

@@ -162,6 +162,10 @@ pub struct MissionState {
     pub milestones: Vec<String>,
 }
 
+/// The runner's own keys of state.json, kept among droid's unknown ones.
+const BRANCH_KEY: &str = "branch";
+const MILESTONE_BASES_KEY: &str = "milestoneBases";
+
 impl MissionState {
     /// The mission's status: `detailedState` when it agrees with droid's `state` (droid may
     /// have run the mission since and changed `state` only), else what `state` means. An
@@ -181,6 +185,33 @@ impl MissionState {
     pub fn set_status(&mut self, status: MissionStatus) {
         self.state = status.droid_state().as_str().to_string();
         self.detailed_state = Some(status.as_str().to_string());
+    }
+
+    /// The branch the runner works on (our key; droid keeps keys it does not know).
+    pub fn branch(&self) -> Option<&str> {
+        self.extra.get(BRANCH_KEY)?.as_str()
+    }
+
+    pub fn set_branch(&mut self, branch: &str) {
+        self.extra.insert(BRANCH_KEY.into(), Value::String(branch.into()));
+    }
+
+    /// The commit `milestone`'s first feature started from (the base of its diff).
+    pub fn milestone_base(&self, milestone: &str) -> Option<&str> {
+        self.extra.get(MILESTONE_BASES_KEY)?.get(milestone)?.as_str()
+    }
+
+    /// The base of the milestone that started first: where the mission's work begins.
+    pub fn first_milestone_base(&self) -> Option<&str> {
+        self.extra.get(MILESTONE_BASES_KEY)?.as_object()?.values().next()?.as_str()
+    }
+
+    /// Records `milestone`'s base once; a later call keeps the first.
+    pub fn set_milestone_base(&mut self, milestone: &str, commit: &str) {
+        let bases = self.extra.entry(MILESTONE_BASES_KEY).or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(map) = bases {
+            map.entry(milestone.to_string()).or_insert_with(|| Value::String(commit.into()));
+        }
     }
 }
 

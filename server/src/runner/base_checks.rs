@@ -36,11 +36,11 @@ pub struct Base {
 /// when no mission has run yet, HEAD of the repository it works on (working_directory.txt, else
 /// the repository holding the folder).
 pub fn mission_base(mission: &Path) -> Result<Base, String> {
-    let repo = super::drift::repository(mission).ok_or_else(|| match crate::model::folder::working_directory(mission) {
+    let repo = super::drift::repository(mission).ok_or_else(|| match crate::model::folder::named_working_directory(mission) {
         Some(named) => format!("its working directory {} does not exist here", named.display()),
         None => format!("{} is not in a git repository (and names none in working_directory.txt)", mission.display()),
     })?;
-    let recorded = super::state::StateStore::open(mission).ok().and_then(|s| s.state.extra.get("milestoneBases")?.as_object()?.values().next()?.as_str().map(str::to_string));
+    let recorded = super::state::StateStore::open(mission).ok().and_then(|s| s.state.first_milestone_base().map(str::to_string));
     let commit = match recorded.and_then(|c| git::resolve_commit(&repo, &c)) {
         Some(c) => c,
         None => git::head(&repo).map_err(|e| format!("{} has no commit to run the checks on: {e}", repo.display()))?,

@@ -34,7 +34,7 @@ pub fn history(mission: &Path, validation: &ValidationRecords) -> Option<History
     }
     let repo = repository(mission)?;
     let state = super::state::StateStore::open(mission).ok();
-    let base = state.as_ref().and_then(|s| s.state.extra.get("milestoneBases")?.as_object()?.values().next()?.as_str().map(str::to_string)).filter(|c| git::resolve_commit(&repo, c).is_some());
+    let base = state.as_ref().and_then(|s| s.state.first_milestone_base().map(str::to_string)).filter(|c| git::resolve_commit(&repo, c).is_some());
     let tip = state.as_ref().and_then(|s| s.branch()).filter(|b| git::branch_exists(&repo, b)).unwrap_or_else(|| "HEAD".to_string());
     let commits = log(&repo, &tip, base.as_deref())?;
     let full = |prefix: &str| commits.iter().rev().find(|c| c.id.starts_with(prefix)).map(|c| c.id.clone());
@@ -68,14 +68,11 @@ pub fn stale(mission: &Path) -> Vec<crate::analysis::drift::Stale> {
     crate::analysis::drift::stale_assertions(&history, &contract, &features, validation.state.as_ref())
 }
 
-/// The repository the mission works on: working_directory.txt's, else the one holding it.
-/// A folder that names a working directory which is not there (copied from another machine)
+/// The repository the mission works on (`folder::working_directory`), when it is here: a
+/// folder that names a working directory which is not there (copied from another machine)
 /// has no history here.
 pub(crate) fn repository(mission: &Path) -> Option<PathBuf> {
-    match folder::working_directory(mission) {
-        Some(named) => named.is_dir().then_some(named),
-        None => git::toplevel(mission),
-    }
+    folder::working_directory(mission).filter(|dir| dir.is_dir())
 }
 
 /// The commits of `tip` after `base` (the last [`UNBASED_COMMITS`] without one), oldest first,

@@ -94,7 +94,7 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
             fields.push(("milestone", json!(milestone)));
         }
         if !f.is_pending() {
-            fields.push(("status", json!("pending")));
+            fields.push(("status", json!(crate::model::features::FeatureStatus::Pending.as_str())));
         }
         if !fields.is_empty() {
             queue::update(&ctx.mission, id, &fields)?;

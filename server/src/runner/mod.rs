@@ -6,6 +6,7 @@ pub mod agents;
 pub mod base_checks;
 pub mod commands;
 pub mod context;
+pub mod control;
 pub mod demo;
 pub mod drift;
 pub mod evidence;

@@ -23,6 +23,7 @@ use crate::agent::tools::ToolOutput;
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE, MISSION_FILE};
+use crate::model::questions;
 
 /// `submit_plan` calls answered with errors before the mission halts.
 pub const MAX_PLAN_SUBMISSIONS: u32 = 5;
@@ -39,49 +40,6 @@ pub fn needs_plan(mission: &Path) -> bool {
     !mission.join(CONTRACT_FILE).is_file() || !mission.join(FEATURES_FILE).is_file()
 }
 
-/// One question of mission.md's `## Questions` section and its answer (empty when none).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Question {
-    pub question: String,
-    pub answer: String,
-}
-
-/// The `- Q:` / `  A:` pairs under `## Questions` (the format `ask_user` writes). An answer
-/// may go on over the following indented lines.
-pub fn questions(mission_md: &str) -> Vec<Question> {
-    let mut out: Vec<Question> = Vec::new();
-    let mut inside = false;
-    let mut in_answer = false;
-    for line in mission_md.lines() {
-        if line.starts_with("# ") || line.starts_with("## ") {
-            inside = line.trim_end().eq_ignore_ascii_case("## questions");
-            in_answer = false;
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        let trimmed = line.trim_start();
-        if let Some(q) = trimmed.strip_prefix("- Q:") {
-            out.push(Question { question: q.trim().to_string(), answer: String::new() });
-            in_answer = false;
-        } else if let (Some(a), Some(last)) = (trimmed.strip_prefix("A:"), out.last_mut()) {
-            last.answer = a.trim().to_string();
-            in_answer = true;
-        } else if in_answer && line.starts_with(char::is_whitespace) && !trimmed.is_empty() {
-            if let Some(last) = out.last_mut() {
-                if !last.answer.is_empty() {
-                    last.answer.push(' ');
-                }
-                last.answer.push_str(trimmed);
-            }
-        } else if trimmed.is_empty() {
-            in_answer = false;
-        }
-    }
-    out
-}
-
 /// The first message of a planning session.
 pub fn planning_task(mission: &Path, repo: &Path, mission_md: &str, allow_questions: bool) -> String {
     let mut t = String::new();
@@ -89,7 +47,7 @@ pub fn planning_task(mission: &Path, repo: &Path, mission_md: &str, allow_questi
     let _ = writeln!(t, "# Plan this mission\n");
     let _ = writeln!(t, "The mission folder is `{shown}` (the plan files go there). The goal, in the person's words (mission.md):\n");
     let _ = writeln!(t, "````markdown\n{}\n````\n", mission_md.trim());
-    let qs = questions(mission_md);
+    let qs = questions::parse(mission_md);
     if !qs.is_empty() {
         let _ = writeln!(t, "## Your questions and the person's answers\n");
         for q in &qs {
@@ -221,9 +179,9 @@ impl SessionObserver for PlanFeed<'_> {
 /// then `awaiting_approval` and `plan_submitted` is logged).
 pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
     let mission_md = folder::read_optional(&ctx.mission.join(MISSION_FILE)).map_err(|e| format!("cannot read mission.md: {e}"))?.unwrap_or_default();
-    let qs = questions(&mission_md);
-    let unanswered = qs.iter().filter(|q| q.answer.is_empty()).count();
-    if unanswered > 0 && ctx.agents.allow_questions {
+    let asked = questions::parse(&mission_md);
+    let answered = asked.iter().filter(|q| q.is_answered()).count();
+    if answered < asked.len() && ctx.agents.allow_questions {
         ctx.state.set_status(MissionStatus::AwaitingAnswers);
         ctx.save_state()?;
         return Ok(Step::AwaitingAnswers);
@@ -232,7 +190,7 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
     ctx.state.set_status(MissionStatus::Planning);
     ctx.save_state()?;
     let session_id = new_session_id();
-    ctx.log("planning_started", json!({"sessionId": session_id, "answers": qs.len() - unanswered}))?;
+    ctx.log("planning_started", json!({"sessionId": session_id, "answers": answered}))?;
     ctx.progress.update(Update::Note("planning: the orchestrator writes the validation contract, then the features"));
     let mut lint = BoundedPlanLint { lint: PlanLint { mission_dir: ctx.mission.clone() }, refused: 0 };
     let details = json!({"purpose": "plan"});
@@ -274,21 +232,6 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn questions_and_answers_are_read_from_their_section_only() {
-        let md = "# Goal\n- Q: not a question\n\n## Questions\n\n- Q: Which shell?\n  A: POSIX sh\n- Q: Integers only?\n  A: yes,\n    and negative ones too\n- Q: Output format?\n  A: \n\n## Notes\n- Q: ignored\n  A: x\n";
-        let qs = questions(md);
-        assert_eq!(
-            qs,
-            vec![
-                Question { question: "Which shell?".into(), answer: "POSIX sh".into() },
-                Question { question: "Integers only?".into(), answer: "yes, and negative ones too".into() },
-                Question { question: "Output format?".into(), answer: String::new() },
-            ]
-        );
-        assert!(questions("no section\n- Q: x\n").is_empty());
-    }
 
     #[test]
     fn the_task_holds_the_goal_the_answers_the_files_and_the_order() {

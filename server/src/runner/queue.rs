@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::model::features::{self, Feature, FeaturesFile};
+use crate::model::features::{self, Feature, FeatureStatus, FeaturesFile};
 use crate::model::features_edit::{DroidQueue, EditError};
 use crate::model::folder::{self, FEATURES_FILE};
 use crate::model::persist::write_atomic;
@@ -42,8 +42,8 @@ pub fn update(mission: &Path, feature_id: &str, fields: &[(&str, Value)]) -> Res
     rewrite(mission, |q| fields.iter().try_for_each(|(k, v)| q.set(feature_id, k, v.clone())))
 }
 
-pub fn set_status(mission: &Path, feature_id: &str, status: &str) -> Result<(), String> {
-    update(mission, feature_id, &[("status", Value::String(status.into()))])
+fn status(status: FeatureStatus) -> Value {
+    Value::String(status.as_str().into())
 }
 
 /// A worker session starts on the feature: `in_progress`, the session listed and current.
@@ -53,13 +53,13 @@ pub fn start_session(mission: &Path, feature: &Feature, session_id: &str) -> Res
     if !sessions.iter().any(|s| s == session_id) {
         sessions.push(Value::String(session_id.into()));
     }
-    update(mission, id, &[("status", Value::String("in_progress".into())), ("workerSessionIds", Value::Array(sessions)), ("currentWorkerSessionId", Value::String(session_id.into()))])
+    update(mission, id, &[("status", status(FeatureStatus::InProgress)), ("workerSessionIds", Value::Array(sessions)), ("currentWorkerSessionId", Value::String(session_id.into()))])
 }
 
 /// The session completed the feature: `completed` with its session, moved to the bottom.
 pub fn complete(mission: &Path, feature_id: &str, session_id: &str) -> Result<(), String> {
     rewrite(mission, |q| {
-        q.set(feature_id, "status", Value::String("completed".into()))?;
+        q.set(feature_id, "status", status(FeatureStatus::Completed))?;
         q.set(feature_id, "currentWorkerSessionId", Value::Null)?;
         q.set(feature_id, "completedWorkerSessionId", Value::String(session_id.into()))?;
         q.move_to(&[feature_id], usize::MAX)
@@ -69,7 +69,7 @@ pub fn complete(mission: &Path, feature_id: &str, session_id: &str) -> Result<()
 /// Any other end of a session (partial, failure, refused, interrupted, paused): back to
 /// `pending`, no current session. Why it stopped is in the progress log and the handoff.
 pub fn back_to_pending(mission: &Path, feature_id: &str) -> Result<(), String> {
-    update(mission, feature_id, &[("status", Value::String("pending".into())), ("currentWorkerSessionId", Value::Null)])
+    update(mission, feature_id, &[("status", status(FeatureStatus::Pending)), ("currentWorkerSessionId", Value::Null)])
 }
 
 /// Inserts features at the top of the queue, in order (droid's validators, fix features).
@@ -127,9 +127,9 @@ mod tests {
         let ids: Vec<String> = Queue::load(dir.path()).unwrap().file.features.iter().map(|f| f.id().unwrap().to_string()).collect();
         assert_eq!(ids, ["v1", "v2", "b", "a"]);
         assert!(!written.ends_with('\n') && written.contains("\n  \"version\": 2\n}"), "droid's layout, root keys kept: {written}");
-        assert!(set_status(dir.path(), "zz", "completed").unwrap_err().contains("no feature `zz`"));
+        assert!(back_to_pending(dir.path(), "zz").unwrap_err().contains("no feature `zz`"));
         std::fs::write(dir.path().join(FEATURES_FILE), "{\"features\": [{\"id\": \"a\"").unwrap();
-        assert!(set_status(dir.path(), "a", "completed").unwrap_err().contains("syntax errors"));
+        assert!(back_to_pending(dir.path(), "a").unwrap_err().contains("syntax errors"));
         assert_eq!(std::fs::read_to_string(dir.path().join(FEATURES_FILE)).unwrap(), "{\"features\": [{\"id\": \"a\"", "a torn file is left as it is");
     }
 }

@@ -196,13 +196,12 @@ fn read_diff(dir: &Path, state: Option<&MissionState>, features: Option<&feature
         return DiffInput::Unavailable(format!("the repository {} does not exist", repo.display()));
     }
     let Some(state) = state else { return DiffInput::Unavailable("no state.json".into()) };
-    let bases = state.extra.get("milestoneBases").and_then(|v| v.as_object());
     let order: Vec<&str> = if state.milestones.is_empty() { features.map(|f| f.milestones()).unwrap_or_default() } else { state.milestones.iter().map(String::as_str).collect() };
-    let base = bases.and_then(|b| order.iter().find_map(|m| b.get(*m)).or_else(|| b.values().next())).and_then(|v| v.as_str());
+    let base = order.iter().find_map(|m| state.milestone_base(m)).or_else(|| state.first_milestone_base());
     let Some(base) = base.filter(|b| !b.starts_with('-')) else {
         return DiffInput::Unavailable("no milestone has started yet (state.json has no milestoneBases)".into());
     };
-    let head = state.extra.get("branch").and_then(|v| v.as_str()).filter(|b| git::resolve_commit(&repo, b).is_some()).unwrap_or("HEAD").to_string();
+    let head = state.branch().filter(|b| git::resolve_commit(&repo, b).is_some()).unwrap_or("HEAD").to_string();
     let mission_rel = git::mission_in_repo(dir, &repo);
     match git::git(&repo, &["diff", "--numstat", "--no-renames", base, &head]) {
         Ok(text) => {

@@ -25,13 +25,27 @@ use crate::agent::final_tool::lint_plan_with;
 use crate::agent::CancellationToken;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};
 use crate::model::records::MissionStatus;
+use RunOutcome::{AwaitingPerson, Completed, Failed, Halted, Paused, Refused};
 
-/// Exit codes of design §6.
-pub const EXIT_COMPLETED: i32 = 0;
-pub const EXIT_INTERNAL: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_HALTED: i32 = 3;
-pub const EXIT_WAITING: i32 = 4;
+/// How a run ended (design §6). `missions run` turns it into its exit status
+/// (`cli::run::exit_code`); the editor into its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Every assertion passed (or the mission had already completed).
+    Completed,
+    /// The mission stopped on a failure the person must look at; a resume continues.
+    Halted,
+    /// Paused by the person (Ctrl-C, the editor), or after the one step a targeted run did.
+    Paused,
+    /// The plan waits for the person's approval, or the planner for their answers.
+    AwaitingPerson,
+    /// The editor cancelled the mission (`runner::control`).
+    Cancelled,
+    /// Nothing ran: the mission, its state or the repository does not allow it (a usage error).
+    Refused,
+    /// The runner itself failed (an I/O error, a panic).
+    Failed,
+}
 
 pub struct RunOptions {
     pub cwd: PathBuf,
@@ -90,16 +104,16 @@ impl Origin {
     }
 }
 
-/// How `missions run` ended: its exit code and a sentence for the person.
+/// How a run ended, and a sentence for the person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunResult {
-    pub code: i32,
+    pub outcome: RunOutcome,
     pub message: String,
 }
 
 impl RunResult {
-    fn new(code: i32, message: impl Into<String>) -> Self {
-        RunResult { code, message: message.into() }
+    pub fn new(outcome: RunOutcome, message: impl Into<String>) -> Self {
+        RunResult { outcome, message: message.into() }
     }
 }
 
@@ -171,12 +185,12 @@ impl Ctx {
 pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: CancellationToken) -> RunResult {
     let mission = match locate::locate(&opts.cwd, opts.mission.as_deref()) {
         Ok(m) => m,
-        Err(e) => return RunResult::new(EXIT_USAGE, e.to_string()),
+        Err(e) => return RunResult::new(Refused, e.to_string()),
     };
     let _lock = match RunLock::acquire(&mission) {
         Ok(l) => l,
-        Err(e @ LockError::Held { .. }) => return RunResult::new(EXIT_USAGE, e.to_string()),
-        Err(e) => return RunResult::new(EXIT_INTERNAL, e.to_string()),
+        Err(e @ LockError::Held { .. }) => return RunResult::new(Refused, e.to_string()),
+        Err(e) => return RunResult::new(Failed, e.to_string()),
     };
     // What the agents of a killed run left running stops before anything else happens.
     crate::agent::processes::kill_orphans(&mission);
@@ -203,7 +217,7 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
     // Found now, before planning or the approval gate, not after a session has been paid for
     // and cannot commit.
     if let Some(lock) = git::index_lock(&ctx.repo) {
-        return Ok(RunResult::new(EXIT_USAGE, format!("git's index is locked ({} exists): another git command is running, or one crashed and left it; remove the file if no git command is running, then run the mission again", lock.display())));
+        return Ok(RunResult::new(Refused, format!("git's index is locked ({} exists): another git command is running, or one crashed and left it; remove the file if no git command is running, then run the mission again", lock.display())));
     }
     if super::plan::needs_plan(&ctx.mission) || planning_interrupted(ctx) {
         // Nothing starts on a dirty tree, planning included (design §6).
@@ -214,26 +228,15 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
             Step::Continue => {}
             Step::Pause => return pause(ctx),
             Step::AwaitingAnswers => {
-                let open = super::plan::questions(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default()).iter().filter(|q| q.answer.is_empty()).count();
-                return Ok(RunResult::new(EXIT_WAITING, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `{}` again (or `{}` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display(), ctx.rerun(""), ctx.rerun("--yes"))));
+                let open = crate::model::questions::unanswered(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default());
+                return Ok(RunResult::new(AwaitingPerson, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `{}` again (or `{}` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display(), ctx.rerun(""), ctx.rerun("--yes"))));
             }
             Step::Halt(reason) => return halt(ctx, reason.into()),
             Step::HaltWith(h) => return halt(ctx, h),
         }
     }
-    if opts.target != Target::All {
-        if super::plan::needs_plan(&ctx.mission) {
-            return Ok(RunResult::new(EXIT_USAGE, format!("the mission in {} has no plan yet (validation-contract.md and features.json); start it to plan first", ctx.mission.display())));
-        }
-        let queue = Queue::load(&ctx.mission)?;
-        let refused = match &opts.target {
-            Target::Feature(id) => schedule::runnable_feature(&queue.file, id).err(),
-            Target::Milestone(m) => schedule::validatable_milestone(&queue.file, m).err(),
-            Target::All => None,
-        };
-        if let Some(reason) = refused {
-            return Ok(RunResult::new(EXIT_USAGE, reason));
-        }
+    if let Err(reason) = super::control::refuse_target(&ctx.mission, &opts.target) {
+        return Ok(RunResult::new(Refused, reason));
     }
     // A plan waiting for approval: its `Check:` commands run on the base first, so a vacuous
     // one is shown before anyone approves it.
@@ -277,20 +280,20 @@ async fn plan_base_checks(ctx: &mut Ctx) -> Option<crate::analysis::checks::base
 
 /// Reads what a run needs: the state, the repository, missions.toml and the agents.
 fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: CancellationToken) -> Result<(Ctx, bool), RunResult> {
-    let usage = |m: String| RunResult::new(EXIT_USAGE, m);
-    let repo = folder::working_directory(mission).or_else(|| git::toplevel(mission)).ok_or_else(|| usage(format!("{} names no working directory (working_directory.txt) and is not inside a git repository", mission.display())))?;
+    let usage = |m: String| RunResult::new(Refused, m);
+    let repo = folder::working_directory(mission).ok_or_else(|| usage(format!("{} names no working directory (working_directory.txt) and is not inside a git repository", mission.display())))?;
     let repo = repo.canonicalize().map_err(|e| usage(format!("the working directory {}: {e}", repo.display())))?;
     let mut state = StateStore::load(mission, &repo).map_err(usage)?;
-    match state.status() {
-        MissionStatus::Completed => {
+    match super::control::refusal(&state.state.mission_id, state.status(), &super::control::Launch::Start) {
+        Some(_) if state.status() == MissionStatus::Completed => {
             // A kill between `mission_completed` and state.json's `completed` cannot happen (the
             // event is written first); an older run's state without its event gets it now.
             let mut journal = Journal::open(mission);
             let _ = journal.log("mission_completed", json!({}));
-            return Err(RunResult::new(EXIT_COMPLETED, format!("mission {} is already completed", state.state.mission_id)));
+            return Err(RunResult::new(Completed, format!("mission {} is already completed", state.state.mission_id)));
         }
-        MissionStatus::Cancelled => return Err(usage(format!("mission {} was cancelled; start a new one with `missions new`", state.state.mission_id))),
-        _ => {}
+        Some(reason) => return Err(usage(reason)),
+        None => {}
     }
     if state.state.working_directory.is_empty() {
         state.state.working_directory = repo.display().to_string();
@@ -377,8 +380,8 @@ fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore,
 /// dirty check comes before the checkout, and an interrupted worker's leftovers are cleared
 /// only on the mission branch, set aside (a stash, a ref) rather than deleted.
 fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Option<&crate::analysis::checks::base::BaseChecks>) -> Result<(), RunResult> {
-    let usage = |m: String| RunResult::new(EXIT_USAGE, m);
-    let internal = |m: String| RunResult::new(EXIT_INTERNAL, m);
+    let usage = |m: String| RunResult::new(Refused, m);
+    let internal = |m: String| RunResult::new(Failed, m);
     let rerun = ctx.rerun("--yes");
     let Ctx { mission, repo, mission_rel, state, journal, progress, .. } = ctx;
     let (mission, repo, mission_rel) = (mission.as_path(), repo.as_path(), mission_rel.clone());
@@ -406,7 +409,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
         if !vacuous.is_empty() {
             message.push_str(&format!("\n{} `Check:` command(s) prove nothing yet:\n  {}", vacuous.len(), vacuous.join("\n  ")));
         }
-        return Err(RunResult::new(EXIT_WAITING, message));
+        return Err(RunResult::new(AwaitingPerson, message));
     }
     if approving {
         for w in &vacuous {
@@ -437,7 +440,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     recover_merged(mission, repo, &branch, state, journal).map_err(internal)?;
     // Parallel workers' worktrees a killed run left go first; their features run again.
     let mut reset = worktree::remove_leftovers(repo, &branch).map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
-    reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.status() == Some("in_progress"))).unwrap_or(false));
+    reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.is_in_progress())).unwrap_or(false));
     // Every session the stop interrupted, for droid's orphan `worker_failed` once resumed.
     let mut orphans: Vec<(String, String)> = state.active_features().into_iter().filter(|a| a.worktree.is_some()).map(|a| (a.session_id, a.feature_id)).collect();
     let in_working_dir: Vec<_> = state.active_features().into_iter().filter(|a| a.worktree.is_none()).collect();
@@ -478,7 +481,7 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     // the one whose handoff reached the disk: it is settled from its handoff.
     let queue = Queue::load(mission).map_err(internal)?;
     let handed_off = state.active_feature().filter(|a| super::handoffs::of_session(mission, &a.session_id).is_some()).map(|a| a.feature_id);
-    for f in queue.file.features.iter().filter(|f| f.status() == Some("in_progress")) {
+    for f in queue.file.features.iter().filter(|f| f.is_in_progress()) {
         let id = f.id().unwrap_or_default();
         if handed_off.as_deref() != Some(id) && !f.is_validator() {
             if let Some(session) = f.current_worker_session_id.as_ref().filter(|s| super::handoffs::of_session(mission, &s.value).is_none()) {
@@ -532,8 +535,8 @@ fn recreate_missing_branch(repo: &Path, branch: &str, state: &StateStore) -> Res
     }
     let tip = state.active_feature().map(|a| a.base_commit).filter(|c| git::resolve_commit(repo, c).is_some());
     match tip {
-        Some(commit) => git::git(repo, &["branch", branch, &commit]).map(|_| ()).map_err(|e| RunResult::new(EXIT_INTERNAL, format!("cannot make the mission branch {branch} again: {e}"))),
-        None => Err(RunResult::new(EXIT_USAGE, format!("the mission's branch {branch} no longer exists; make it again at the mission's last commit (`git branch {branch} <commit>`), then run the mission again"))),
+        Some(commit) => git::git(repo, &["branch", branch, &commit]).map(|_| ()).map_err(|e| RunResult::new(Failed, format!("cannot make the mission branch {branch} again: {e}"))),
+        None => Err(RunResult::new(Refused, format!("the mission's branch {branch} no longer exists; make it again at the mission's last commit (`git branch {branch} <commit>`), then run the mission again"))),
     }
 }
 
@@ -568,11 +571,11 @@ fn fresh_branch(repo: &Path, slug: &str) -> String {
 /// The repository's lock (in its common git directory), held for the whole run: a run of
 /// another mission in the same repository is refused, named.
 fn repository_lock(ctx: &Ctx) -> Result<RunLock, RunResult> {
-    let git_dir = git::common_dir(&ctx.repo).map_err(|e| RunResult::new(EXIT_INTERNAL, format!("cannot find the git directory of {}: {e}", ctx.repo.display())))?;
+    let git_dir = git::common_dir(&ctx.repo).map_err(|e| RunResult::new(Failed, format!("cannot find the git directory of {}: {e}", ctx.repo.display())))?;
     let mission = ctx.mission.canonicalize().unwrap_or_else(|_| ctx.mission.clone());
     RunLock::acquire_repository(&git_dir, &mission).map_err(|e| match e {
-        LockError::Held { .. } => RunResult::new(EXIT_USAGE, e.to_string()),
-        LockError::Io { .. } => RunResult::new(EXIT_INTERNAL, e.to_string()),
+        LockError::Held { .. } => RunResult::new(Refused, e.to_string()),
+        LockError::Io { .. } => RunResult::new(Failed, e.to_string()),
     })
 }
 
@@ -608,12 +611,12 @@ fn planning_interrupted(ctx: &Ctx) -> bool {
 
 /// Uncommitted changes outside the mission folder.
 fn dirty_outside_mission(repo: &Path, mission_rel: Option<&str>) -> Result<Vec<String>, RunResult> {
-    let paths = git::dirty_paths(repo).map_err(|e| RunResult::new(EXIT_INTERNAL, e.to_string()))?;
+    let paths = git::dirty_paths(repo).map_err(|e| RunResult::new(Failed, e.to_string()))?;
     Ok(paths.into_iter().filter(|p| !git::belongs_to_mission(p, mission_rel)).collect())
 }
 
 fn dirty_refusal(repo: &Path, dirty: &[String]) -> RunResult {
-    RunResult::new(EXIT_USAGE, format!("the working tree {} has uncommitted changes; commit or stash them first:\n  {}", repo.display(), dirty.join("\n  ")))
+    RunResult::new(Refused, format!("the working tree {} has uncommitted changes; commit or stash them first:\n  {}", repo.display(), dirty.join("\n  ")))
 }
 
 /// Temporary files of atomic writes a killed run left behind (`.<name>.tmp-<pid>-<n>`); the
@@ -725,7 +728,7 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             Step::AwaitingAnswers => {
                 ctx.state.set_status(MissionStatus::AwaitingAnswers);
                 ctx.save_state()?;
-                return Ok(RunResult::new(EXIT_WAITING, format!("the orchestrator asked questions in mission.md; answer them, then run `{}` again", ctx.rerun(""))));
+                return Ok(RunResult::new(AwaitingPerson, format!("the orchestrator asked questions in mission.md; answer them, then run `{}` again", ctx.rerun(""))));
             }
             Step::Halt(reason) => return halt(ctx, reason.into()),
             Step::HaltWith(h) => return halt(ctx, h),
@@ -754,7 +757,7 @@ fn parallel_batch(ctx: &Ctx, queue: &Queue, first: usize) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(_, f)| f.milestone() == milestone && !f.is_validator())
-        .filter(|(_, f)| f.is_pending() || f.status() == Some("in_progress"))
+        .filter(|(_, f)| f.is_pending() || f.is_in_progress())
         .filter(|(_, f)| queue.file.dependencies(f).all(completed))
         .skip_while(|(i, _)| *i != first)
         .filter_map(|(_, f)| f.id().map(str::to_string))
@@ -790,7 +793,7 @@ fn stop_after_target(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String
     ctx.state.set_status(MissionStatus::Paused);
     ctx.save_state()?;
     ctx.log("mission_paused", json!({"reason": format!("{done} ({})", ctx.origin.approval(true))}))?;
-    Ok(RunResult::new(EXIT_WAITING, format!("{done}; the mission is paused (resume continues the loop)")))
+    Ok(RunResult::new(Paused, format!("{done}; the mission is paused (resume continues the loop)")))
 }
 
 /// The person's pause: droid's `mission_paused` without a `pauseReason`.
@@ -798,7 +801,7 @@ fn pause(ctx: &mut Ctx) -> Result<RunResult, String> {
     ctx.state.set_status(MissionStatus::Paused);
     ctx.save_state()?;
     ctx.log("mission_paused", json!({"reason": ctx.origin.pause_reason()}))?;
-    Ok(RunResult::new(EXIT_WAITING, format!("paused; `{}` resumes where it stopped", ctx.rerun(""))))
+    Ok(RunResult::new(Paused, format!("paused; `{}` resumes where it stopped", ctx.rerun(""))))
 }
 
 /// The mission stops until the person acts: state.json `paused` (droid's) and `halted`
@@ -818,7 +821,7 @@ fn halt(ctx: &mut Ctx, halt: Halt) -> Result<RunResult, String> {
         event["featureId"] = json!(feature);
     }
     ctx.log("mission_paused", event)?;
-    Ok(RunResult::new(EXIT_HALTED, format!("halted: {}", halt.reason)))
+    Ok(RunResult::new(Halted, format!("halted: {}", halt.reason)))
 }
 
 /// A step failed on something outside the loop's rules (a features.json broken on disk, a
@@ -828,10 +831,10 @@ fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
     let in_motion = matches!(ctx.state.status(), MissionStatus::Planning | MissionStatus::Running | MissionStatus::Validating);
     let reason = format!("the runner stopped on an error: {error}");
     match in_motion.then(|| halt(ctx, reason.clone().into())) {
-        Some(Err(e)) => RunResult::new(EXIT_INTERNAL, format!("internal error: {error} (and the mission could not be marked halted: {e})")),
+        Some(Err(e)) => RunResult::new(Failed, format!("internal error: {error} (and the mission could not be marked halted: {e})")),
         // Halted is halted, whatever stopped it: the exit status says so (design §3's table).
-        Some(Ok(_)) => RunResult::new(EXIT_HALTED, format!("halted: {reason}; fix the cause, then resume it")),
-        None => RunResult::new(EXIT_INTERNAL, format!("internal error: {error}")),
+        Some(Ok(_)) => RunResult::new(Halted, format!("halted: {reason}; fix the cause, then resume it")),
+        None => RunResult::new(Failed, format!("internal error: {error}")),
     }
 }
 
@@ -843,5 +846,5 @@ fn complete(ctx: &mut Ctx) -> Result<RunResult, String> {
     ctx.state.state.current_milestone = None;
     ctx.save_state()?;
     let branch = ctx.state.branch().unwrap_or_default();
-    Ok(RunResult::new(EXIT_COMPLETED, format!("mission {} completed: every assertion passed; the work is on branch {branch}", ctx.state.state.mission_id)))
+    Ok(RunResult::new(Completed, format!("mission {} completed: every assertion passed; the work is on branch {branch}", ctx.state.state.mission_id)))
 }

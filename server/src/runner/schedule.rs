@@ -71,7 +71,7 @@ pub fn latest_handoff<'a>(handoffs: &'a [FoundHandoff], feature_id: &str) -> Opt
 pub fn failed_round(features: &FeaturesFile, facts: &Facts, milestone: &str) -> Option<u32> {
     let of_milestone = |f: &&std::sync::Arc<Feature>| f.milestone() == Some(milestone);
     let work: Vec<&Feature> = features.features.iter().filter(of_milestone).filter(|f| !f.is_validator()).map(|f| &**f).collect();
-    if work.iter().any(|f| f.is_pending() || f.status() == Some("in_progress")) {
+    if work.iter().any(|f| f.is_pending() || f.is_in_progress()) {
         return None;
     }
     let failed_at = features
@@ -121,7 +121,7 @@ pub fn next(features: &FeaturesFile, facts: &Facts) -> Next {
     let completed = |id: &str| status.get(id).is_some_and(|f| f.is_completed());
     let mut waiting: Option<(&Feature, Vec<&str>)> = None;
     for (i, f) in features.features.iter().enumerate() {
-        if !(f.is_pending() || f.status() == Some("in_progress")) {
+        if !(f.is_pending() || f.is_in_progress()) {
             continue;
         }
         let open: Vec<&str> = features.dependencies(f).filter(|d| !completed(d)).collect();
@@ -180,7 +180,7 @@ pub fn runnable_feature(features: &FeaturesFile, id: &str) -> Result<usize, Stri
         return Err(format!("`{id}` is a validator; validate its milestone instead"));
     }
     if !f.is_pending() {
-        return Err(format!("feature `{id}` is {}; only a pending feature can be run", f.status().unwrap_or("pending")));
+        return Err(format!("feature `{id}` is {}; only a pending feature can be run", f.status_kind().as_str()));
     }
     let completed = |d: &str| features.feature(d).is_some_and(Feature::is_completed);
     let waiting: Vec<&str> = features.dependencies(f).filter(|d| !completed(d)).collect();
@@ -200,7 +200,7 @@ pub fn validatable_milestone(features: &FeaturesFile, milestone: &str) -> Result
         .features
         .iter()
         .filter(|f| f.milestone() == Some(milestone) && !f.is_validator() && !f.is_done())
-        .map(|f| format!("{} ({})", f.id().unwrap_or("?"), f.status().unwrap_or("pending")))
+        .map(|f| format!("{} ({})", f.id().unwrap_or("?"), f.status_kind().as_str()))
         .collect();
     if !open.is_empty() {
         return Err(format!("milestone `{milestone}` has features that did not complete: {}", open.join(", ")));

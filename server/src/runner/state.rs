@@ -74,8 +74,6 @@ pub struct ActiveFix {
 const ACTIVE_FIX: &str = "activeFix";
 const ACTIVE_FEATURE: &str = "activeFeature";
 const ACTIVE_ROUND: &str = "activeRound";
-const MILESTONE_BASES: &str = "milestoneBases";
-const BRANCH: &str = "branch";
 
 /// A new mission's state: a fresh `mis_` id, droid's `planning`, the repository it works on.
 pub fn fresh_state(repo: &Path) -> MissionState {
@@ -222,22 +220,19 @@ impl StateStore {
 
     /// The commit a milestone's first feature started from (the base of its diff).
     pub fn milestone_base(&self, milestone: &str) -> Option<String> {
-        self.state.extra.get(MILESTONE_BASES)?.get(milestone)?.as_str().map(str::to_string)
+        self.state.milestone_base(milestone).map(str::to_string)
     }
 
     pub fn set_milestone_base(&mut self, milestone: &str, commit: &str) {
-        let bases = self.state.extra.entry(MILESTONE_BASES).or_insert_with(|| Value::Object(Default::default()));
-        if let Value::Object(map) = bases {
-            map.entry(milestone.to_string()).or_insert_with(|| Value::String(commit.into()));
-        }
+        self.state.set_milestone_base(milestone, commit);
     }
 
     pub fn branch(&self) -> Option<String> {
-        self.state.extra.get(BRANCH).and_then(Value::as_str).map(str::to_string)
+        self.state.branch().map(str::to_string)
     }
 
     pub fn set_branch(&mut self, branch: &str) {
-        self.state.extra.insert(BRANCH.into(), Value::String(branch.into()));
+        self.state.set_branch(branch);
     }
 }
 

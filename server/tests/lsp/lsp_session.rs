@@ -193,3 +193,51 @@ async fn bad_input_never_breaks_the_server() {
     client.finish().await;
 }
 
+
+/// `missions check --format json` on `mission` (the real binary): its `validator-issue` rows
+/// as (path, 0-based line, message).
+fn check_validator_issues(mission: &std::path::Path) -> Vec<(String, u64, String)> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_missions")).args(["check", "--format", "json"]).arg(mission).output().unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    rows.iter()
+        .filter(|r| r["code"] == "validator-issue")
+        .map(|r| (r["path"].as_str().unwrap().to_string(), r["range"]["start"]["line"].as_u64().unwrap(), r["message"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The editor and `missions check` place a validator's finding on the same source line, by the
+/// same working directory: droid's folder outside the repository naming it in
+/// working_directory.txt, and a `.missions/` folder of a repository subfolder naming none.
+#[tokio::test]
+async fn the_editor_and_check_agree_on_where_validator_issues_are() {
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root.path().canonicalize().unwrap();
+    let elsewhere = write_mission(&root_path);
+    // The same mission inside the repository (`repo/app/.missions/m`), without
+    // working_directory.txt: its working directory is the repository, not `repo/app`.
+    let inside = root_path.join("repo/app/.missions/m");
+    std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    let copied = std::process::Command::new("cp").arg("-r").arg(&elsewhere).arg(&inside).status().unwrap();
+    assert!(copied.success());
+    std::fs::remove_file(inside.join("working_directory.txt")).unwrap();
+    let init = std::process::Command::new("git").args(["init", "--quiet"]).current_dir(root_path.join("repo")).status().unwrap();
+    assert!(init.success());
+    for (mission, features) in [("mission", "mission/features.json"), ("repo/app/.missions/m", "repo/app/.missions/m/features.json")] {
+        let printed = check_validator_issues(&root_path.join(mission));
+        let source = root_path.join("repo/src/auth.rs").display().to_string();
+        assert_eq!(printed, vec![(source, 41, "scrutiny review of `feat-login` (foundation): Login returns 500 on VAL-AUTH-001".to_string())], "{mission}");
+        let mut client = start(&root_path, vec![]).await;
+        client.open(features, FEATURES).await;
+        let published = client.diagnostics("repo/src/auth.rs", None).await;
+        let shown: Vec<(String, u64, String)> = published
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Some(NumberOrString::String("validator-issue".into())))
+            .map(|d| (published.uri.to_file_path().unwrap().display().to_string(), d.range.start.line as u64, d.message.clone()))
+            .collect();
+        assert_eq!(shown, printed, "{mission}");
+        client.discard_diagnostics(features);
+        client.discard_diagnostics(&format!("{}/validation-contract.md", mission));
+        client.finish().await;
+    }
+}
