@@ -26,7 +26,9 @@ fn main() {
     let runs: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20);
     let texts = folder::read_mission(&dir);
     let (c_text, f_text) = (texts.contract.expect("contract"), texts.features.expect("features"));
-    let pulldown = best_of(runs, || pulldown_cmark::Parser::new_ext(&c_text, pulldown_cmark::Options::empty()).into_offset_iter().count());
+    let pulldown = best_of(runs, || {
+        pulldown_cmark::Parser::new_ext(&c_text, pulldown_cmark::Options::empty()).into_offset_iter().count()
+    });
     println!("pulldown-cmark alone (every event): {pulldown:.2} ms");
     let lines = best_of(runs, || missions::analysis::position::Positions::new(&f_text));
     println!("line index of features.json: {lines:.2} ms");
@@ -39,14 +41,25 @@ fn main() {
         let f = features::parse(&f_text);
         let t2 = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let d = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: texts.skills.as_deref(), validation: Some(&texts.validation), ..Default::default() });
+        let d = check(&MissionInput {
+            contract: Some(&c),
+            features: Some(&f),
+            skills: texts.skills.as_deref(),
+            validation: Some(&texts.validation),
+            ..Default::default()
+        });
         let t3 = t.elapsed().as_secs_f64();
         std::hint::black_box(d);
         for (b, v) in best.iter_mut().zip([t1, t2, t3]) {
             *b = b.min(v);
         }
     }
-    println!("best of {runs}: contract {:.2} ms, features {:.2} ms, checks {:.2} ms", best[0] * 1e3, best[1] * 1e3, best[2] * 1e3);
+    println!(
+        "best of {runs}: contract {:.2} ms, features {:.2} ms, checks {:.2} ms",
+        best[0] * 1e3,
+        best[1] * 1e3,
+        best[2] * 1e3
+    );
 
     // One edit as lspbench.py makes it: a space at the end of the middle line of features.json.
     let middle = f_text.lines().count() / 2;
@@ -54,9 +67,11 @@ fn main() {
     let edited = format!("{} {}", &f_text[..at], &f_text[at..]);
     let contract = Arc::new(contract::parse(&c_text));
     let old = Arc::new(features::parse(&f_text));
-    let compared = best_of(runs, || features::reparse(&old, &f_text, &edited, None).expect("an edit inside one feature"));
+    let compared =
+        best_of(runs, || features::reparse(&old, &f_text, &edited, None).expect("an edit inside one feature"));
     let change = Some(TextChange::replace(at..at, 1));
-    let reparse = best_of(runs, || features::reparse(&old, &f_text, &edited, change).expect("an edit inside one feature"));
+    let reparse =
+        best_of(runs, || features::reparse(&old, &f_text, &edited, change).expect("an edit inside one feature"));
     let new = Arc::new(features::reparse(&old, &f_text, &edited, change).expect("an edit inside one feature"));
     let old_lines = missions::analysis::position::Positions::new(&f_text);
     let lines_updated = best_of(runs, || old_lines.edited(TextChange::replace(at..at, 1), &edited));

@@ -35,7 +35,9 @@ struct RunVerbosity {
 #[derive(Subcommand)]
 enum Command {
     /// Lint mission folders or files: validation-contract.md and features.json, checked against each other.
-    #[command(long_about = "Lint mission folders or files.\n\nEach PATH is a mission folder, a folder searched for mission folders, or one of validation-contract.md / features.json (checked against its sibling; only that file's diagnostics are printed). Without PATH, every mission under .missions/ (found by walking up to the git top level) is checked.\n\nOutput: `path:line:col: severity[code]: message`, 1-based line and column (Unicode code points). Exit status: 0 clean (warnings allowed), 1 errors, 2 bad usage or unreadable input.")]
+    #[command(
+        long_about = "Lint mission folders or files.\n\nEach PATH is a mission folder, a folder searched for mission folders, or one of validation-contract.md / features.json (checked against its sibling; only that file's diagnostics are printed). Without PATH, every mission under .missions/ (found by walking up to the git top level) is checked.\n\nOutput: `path:line:col: severity[code]: message`, 1-based line and column (Unicode code points). Exit status: 0 clean (warnings allowed), 1 errors, 2 bad usage or unreadable input."
+    )]
     Check {
         /// Mission folders or files to check.
         paths: Vec<PathBuf>,
@@ -63,7 +65,9 @@ enum Command {
         quiet: bool,
     },
     /// Run a mission: plans it first when it has no plan (the plan waits for your approval unless --yes), then features in order, milestone validation, fix features, until completed or halted. Resumes an interrupted run.
-    #[command(long_about = "Run a mission. A mission without a plan is planned first: an orchestrator session writes validation-contract.md, then features.json and the shared files; it may ask you questions in mission.md, and the plan waits for your approval (exit 4) unless --yes approves it.\n\nThen the features in queue order (preconditions that name features respected), each in a fresh worker session; at the end of each milestone the Check: commands, a scrutiny and a user-testing validator; fix features for a failed round, until every assertion passes or the mission halts.\n\nWorks on the branch missions/<slug>; refuses a dirty working tree. Resumes an interrupted run where its files say. Ctrl-C, SIGTERM and SIGHUP (the terminal closed, the ssh connection dropped) pause it.\n\nExit status: 0 completed, 3 halted, 4 waiting on you (approval, answers, paused), 2 usage or no mission, 1 internal error.")]
+    #[command(
+        long_about = "Run a mission. A mission without a plan is planned first: an orchestrator session writes validation-contract.md, then features.json and the shared files; it may ask you questions in mission.md, and the plan waits for your approval (exit 4) unless --yes approves it.\n\nThen the features in queue order (preconditions that name features respected), each in a fresh worker session; at the end of each milestone the Check: commands, a scrutiny and a user-testing validator; fix features for a failed round, until every assertion passes or the mission halts.\n\nWorks on the branch missions/<slug>; refuses a dirty working tree. Resumes an interrupted run where its files say. Ctrl-C, SIGTERM and SIGHUP (the terminal closed, the ssh connection dropped) pause it.\n\nExit status: 0 completed, 3 halted, 4 waiting on you (approval, answers, paused), 2 usage or no mission, 1 internal error."
+    )]
     Run {
         /// The mission folder (default: the only mission under .missions/).
         mission: Option<PathBuf>,
@@ -82,7 +86,9 @@ enum Command {
         format: Format,
     },
     /// The mission breakdown: runtime by role and milestone, agent runs, tokens and cost, lines of code and test share, fix features, issues, turns, validation rounds.
-    #[command(long_about = "The mission breakdown: runtime by role (orchestration, implementation, validation) and per milestone, agent runs, tokens by type and role, cost (with [prices.\"model\"] in missions.toml), lines of code and test share (git diff from the mission's base commit to its branch), fix features / features, issues by severity, median and p90 turns per role, validation rounds per milestone.\n\nExit status: 0, or 2 when there is no mission or the HTML file cannot be written.")]
+    #[command(
+        long_about = "The mission breakdown: runtime by role (orchestration, implementation, validation) and per milestone, agent runs, tokens by type and role, cost (with [prices.\"model\"] in missions.toml), lines of code and test share (git diff from the mission's base commit to its branch), fix features / features, issues by severity, median and p90 turns per role, validation rounds per milestone.\n\nExit status: 0, or 2 when there is no mission or the HTML file cannot be written."
+    )]
     Report {
         /// The mission folder (default: the only mission under .missions/).
         mission: Option<PathBuf>,
@@ -128,14 +134,32 @@ fn main() -> ExitCode {
             let opts = CheckOptions { paths, format, verbose, quiet: quiet.quiet, run_checks };
             check::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
         }
-        Command::New { goal, name, quiet } => missions::cli::new::run(&goal, name.as_deref(), quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::New { goal, name, quiet } => missions::cli::new::run(
+            &goal,
+            name.as_deref(),
+            quiet,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
         Command::Run { mission, yes, verbosity } => {
             let verbosity = verbosity.level();
             // Unlocked handles: the signal task and progress bars write to stderr while it runs.
             missions::cli::run::run(mission.as_deref(), yes, verbosity, &mut std::io::stdout(), &mut std::io::stderr())
         }
-        Command::Status { mission, format } => missions::cli::status::run(mission.as_deref(), format, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
-        Command::Report { mission, format, html, quiet } => missions::cli::report::run(mission.as_deref(), format, html.as_deref(), quiet.quiet, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        Command::Status { mission, format } => missions::cli::status::run(
+            mission.as_deref(),
+            format,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
+        Command::Report { mission, format, html, quiet } => missions::cli::report::run(
+            mission.as_deref(),
+            format,
+            html.as_deref(),
+            quiet.quiet,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
         Command::Demo { keep, verbosity } => {
             let verbosity = verbosity.level();
             missions::cli::demo::run(keep.as_deref(), verbosity, &mut std::io::stdout(), &mut std::io::stderr())
@@ -180,7 +204,8 @@ fn lsp_on_stdio() -> i32 {
 /// not logging (it would flood `check --verbose` with debug lines). In a terminal a warning
 /// reads like the tool's other messages; editors' log panes get timestamps and targets.
 fn init_tracing(server: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("missions=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("missions=warn"));
     // Editors show stderr in their LSP log panes: colour only on a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);

@@ -4,10 +4,10 @@
 mod agent_support;
 
 use agent_support::*;
-use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::{self, HttpSettings};
 use missions::agent::transcript::{SessionTranscript, SharedUsage};
 use missions::agent::{CancellationToken, ErrorKind};
+use missions::config::{AgentRole, MissionsConfig};
 use serde_json::json;
 
 const KEY: &str = "sk-ant-api03-SECRET-echo-test-5f4dcc3b5aa765d61d8327deb882cf99";
@@ -23,11 +23,7 @@ async fn an_api_key_echoed_by_the_server_is_absent_from_every_file_written() {
         )
     };
     // A retried 500 that echoes the key (logged as a retry), then a 401 that does (an error).
-    let fake = FakeProvider::start(vec![
-        echo(500, "api_error"),
-        echo(401, "authentication_error"),
-    ])
-    .await;
+    let fake = FakeProvider::start(vec![echo(500, "api_error"), echo(401, "authentication_error")]).await;
     let toml = format!(
         "[roles.orchestrator]\nprovider = \"anthropic\"\nmodel = \"claude-test\"\nbase_url = \"{}\"\napi_key_env = \"MISSIONS_TEST_ANTHROPIC_KEY\"\n",
         fake.anthropic_url()
@@ -51,28 +47,14 @@ async fn an_api_key_echoed_by_the_server_is_absent_from_every_file_written() {
         json!({"provider": "anthropic"}),
     );
     let err = t
-        .model_call(
-            provider.as_ref(),
-            &request("plan"),
-            &fast_retries(),
-            &CancellationToken::new(),
-            &mut |_| {},
-        )
+        .model_call(provider.as_ref(), &request("plan"), &fast_retries(), &CancellationToken::new(), &mut |_| {})
         .await
         .unwrap_err();
     t.end("failed");
 
     assert_eq!(err.kind, ErrorKind::Auth);
-    assert_eq!(
-        fake.requests().len(),
-        2,
-        "the 500 was retried, the 401 was not"
-    );
-    assert_eq!(
-        fake.requests()[0].header("x-api-key"),
-        Some(KEY),
-        "the key did reach the server"
-    );
+    assert_eq!(fake.requests().len(), 2, "the 500 was retried, the 401 was not");
+    assert_eq!(fake.requests()[0].header("x-api-key"), Some(KEY), "the key did reach the server");
     assert!(!err.to_string().contains(KEY) && !format!("{err:?}").contains(KEY));
     assert!(err.message.contains("[REDACTED]"), "{}", err.message);
 
@@ -80,19 +62,9 @@ async fn an_api_key_echoed_by_the_server_is_absent_from_every_file_written() {
     assert!(!files.is_empty());
     for (path, text) in &files {
         assert!(!text.contains(KEY), "{} holds the key", path.display());
-        assert!(
-            !text.contains("5f4dcc3b5aa765d61d8327deb882cf99"),
-            "{} holds part of the key",
-            path.display()
-        );
+        assert!(!text.contains("5f4dcc3b5aa765d61d8327deb882cf99"), "{} holds part of the key", path.display());
     }
     let lines = read_transcript(mission.path());
-    assert_eq!(
-        kinds(&lines),
-        ["session_start", "request", "retry", "error", "session_end"]
-    );
-    assert!(lines[3]["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("[REDACTED]"));
+    assert_eq!(kinds(&lines), ["session_start", "request", "retry", "error", "session_end"]);
+    assert!(lines[3]["error"]["message"].as_str().unwrap().contains("[REDACTED]"));
 }

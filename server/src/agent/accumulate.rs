@@ -20,12 +20,7 @@ pub struct TurnAccumulator {
 #[derive(Debug)]
 enum PartialBlock {
     Text(String),
-    Tool {
-        id: String,
-        name: String,
-        args: String,
-        ended: bool,
-    },
+    Tool { id: String, name: String, args: String, ended: bool },
 }
 
 impl TurnAccumulator {
@@ -65,9 +60,7 @@ impl TurnAccumulator {
                 });
             }
             StreamEvent::ToolCallArgsDelta { index, json } => match self.tool_mut(*index)? {
-                PartialBlock::Tool {
-                    args, ended: false, ..
-                } => args.push_str(json),
+                PartialBlock::Tool { args, ended: false, .. } => args.push_str(json),
                 _ => return Err(invalid(&format!("arguments for ended tool call {index}"))),
             },
             StreamEvent::ToolCallEnd { index } => {
@@ -82,20 +75,15 @@ impl TurnAccumulator {
     }
 
     fn tool_mut(&mut self, index: usize) -> Result<&mut PartialBlock, ProviderError> {
-        let pos = *self
-            .tool_positions
-            .get(&index)
-            .ok_or_else(|| invalid(&format!("tool call {index} was never started")))?;
+        let pos =
+            *self.tool_positions.get(&index).ok_or_else(|| invalid(&format!("tool call {index} was never started")))?;
         Ok(&mut self.blocks[pos])
     }
 
     /// The finished turn. Fails when the stream never said it was done.
     pub fn finish(self) -> Result<AssistantTurn, ProviderError> {
         let Some(stop_reason) = self.stop else {
-            return Err(ProviderError::new(
-                ErrorKind::StreamInterrupted,
-                "stream ended before the turn was complete",
-            ));
+            return Err(ProviderError::new(ErrorKind::StreamInterrupted, "stream ended before the turn was complete"));
         };
         let content = self
             .blocks
@@ -103,18 +91,12 @@ impl TurnAccumulator {
             .filter_map(|b| match b {
                 PartialBlock::Text(t) if t.is_empty() => None,
                 PartialBlock::Text(text) => Some(ContentBlock::Text { text }),
-                PartialBlock::Tool { id, name, args, .. } => Some(ContentBlock::ToolUse {
-                    id,
-                    name,
-                    input: parse_arguments(&args),
-                }),
+                PartialBlock::Tool { id, name, args, .. } => {
+                    Some(ContentBlock::ToolUse { id, name, input: parse_arguments(&args) })
+                }
             })
             .collect();
-        Ok(AssistantTurn {
-            content,
-            stop_reason,
-            usage: self.usage,
-        })
+        Ok(AssistantTurn { content, stop_reason, usage: self.usage })
     }
 }
 
@@ -127,10 +109,7 @@ fn parse_arguments(raw: &str) -> Value {
 }
 
 fn invalid(what: &str) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::InvalidResponse,
-        format!("malformed event stream: {what}"),
-    )
+    ProviderError::new(ErrorKind::InvalidResponse, format!("malformed event stream: {what}"))
 }
 
 #[cfg(test)]
@@ -150,37 +129,15 @@ mod tests {
     fn text_and_tool_calls_keep_their_order() {
         use StreamEvent::*;
         let turn = run(&[
-            TextDelta {
-                text: "Let me ".into(),
-            },
-            TextDelta {
-                text: "look.".into(),
-            },
-            ToolCallStart {
-                index: 1,
-                id: "t1".into(),
-                name: "read_file".into(),
-            },
-            ToolCallArgsDelta {
-                index: 1,
-                json: "{\"pa".into(),
-            },
-            ToolCallArgsDelta {
-                index: 1,
-                json: "th\": \"a.rs\"}".into(),
-            },
+            TextDelta { text: "Let me ".into() },
+            TextDelta { text: "look.".into() },
+            ToolCallStart { index: 1, id: "t1".into(), name: "read_file".into() },
+            ToolCallArgsDelta { index: 1, json: "{\"pa".into() },
+            ToolCallArgsDelta { index: 1, json: "th\": \"a.rs\"}".into() },
             ToolCallEnd { index: 1 },
-            ToolCallStart {
-                index: 2,
-                id: "t2".into(),
-                name: "list_files".into(),
-            },
+            ToolCallStart { index: 2, id: "t2".into(), name: "list_files".into() },
             ToolCallEnd { index: 2 },
-            Usage(crate::agent::usage::Usage {
-                input: 5,
-                output: 7,
-                ..Default::default()
-            }),
+            Usage(crate::agent::usage::Usage { input: 5, output: 7, ..Default::default() }),
             Stop(StopReason::ToolUse),
         ])
         .unwrap();
@@ -197,15 +154,8 @@ mod tests {
     fn malformed_arguments_are_kept_raw() {
         use StreamEvent::*;
         let turn = run(&[
-            ToolCallStart {
-                index: 0,
-                id: "t".into(),
-                name: "bash".into(),
-            },
-            ToolCallArgsDelta {
-                index: 0,
-                json: "{\"command\": ".into(),
-            },
+            ToolCallStart { index: 0, id: "t".into(), name: "bash".into() },
+            ToolCallArgsDelta { index: 0, json: "{\"command\": ".into() },
             Stop(StopReason::ToolUse),
         ])
         .unwrap();
@@ -215,24 +165,11 @@ mod tests {
     #[test]
     fn protocol_violations_are_errors_not_panics() {
         use StreamEvent::*;
-        let e = run(&[ToolCallArgsDelta {
-            index: 3,
-            json: "{}".into(),
-        }])
-        .unwrap_err();
+        let e = run(&[ToolCallArgsDelta { index: 3, json: "{}".into() }]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidResponse);
-        let e = run(&[
-            Stop(StopReason::EndTurn),
-            TextDelta {
-                text: "late".into(),
-            },
-        ])
-        .unwrap_err();
+        let e = run(&[Stop(StopReason::EndTurn), TextDelta { text: "late".into() }]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidResponse);
-        let e = run(&[TextDelta {
-            text: "half".into(),
-        }])
-        .unwrap_err();
+        let e = run(&[TextDelta { text: "half".into() }]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::StreamInterrupted);
     }
 }

@@ -19,10 +19,7 @@ pub async fn cancellable<T>(
 }
 
 /// Sleeps for `d` unless cancelled.
-pub async fn sleep_cancellable(
-    token: &CancellationToken,
-    d: std::time::Duration,
-) -> Result<(), ProviderError> {
+pub async fn sleep_cancellable(token: &CancellationToken, d: std::time::Duration) -> Result<(), ProviderError> {
     cancellable(token, async {
         tokio::time::sleep(d).await;
         Ok(())
@@ -40,17 +37,10 @@ mod tests {
         let mission = CancellationToken::new();
         let turn = mission.child_token().child_token();
         let t = turn.clone();
-        let waiter =
-            tokio::spawn(async move { sleep_cancellable(&t, Duration::from_secs(60)).await });
+        let waiter = tokio::spawn(async move { sleep_cancellable(&t, Duration::from_secs(60)).await });
         mission.cancel();
-        let r = tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            r.unwrap_err().kind,
-            crate::agent::error::ErrorKind::Cancelled
-        );
+        let r = tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        assert_eq!(r.unwrap_err().kind, crate::agent::error::ErrorKind::Cancelled);
     }
 
     #[tokio::test]
@@ -59,8 +49,6 @@ mod tests {
         let tool = agent.child_token();
         tool.cancel();
         assert!(!agent.is_cancelled());
-        assert!(sleep_cancellable(&agent, Duration::from_millis(1))
-            .await
-            .is_ok());
+        assert!(sleep_cancellable(&agent, Duration::from_millis(1)).await.is_ok());
     }
 }

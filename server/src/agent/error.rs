@@ -83,12 +83,7 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ProviderError {
-            kind,
-            message: crate::agent::secrets::redact(&message.into()),
-            status: None,
-            retry_after: None,
-        }
+        ProviderError { kind, message: crate::agent::secrets::redact(&message.into()), status: None, retry_after: None }
     }
 
     pub fn with_status(mut self, status: u16) -> Self {
@@ -112,10 +107,7 @@ impl ProviderError {
     /// The server refused the request itself (its body is what to look at): a 4xx other
     /// than auth and rate limits, a context-length error, or the same 5xx over and over.
     pub fn is_rejection(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::BadRequest | ErrorKind::ContextLength | ErrorKind::RepeatedServerError
-        )
+        matches!(self.kind, ErrorKind::BadRequest | ErrorKind::ContextLength | ErrorKind::RepeatedServerError)
     }
 
     /// Classifies an HTTP error answer from its status and body.
@@ -137,9 +129,7 @@ impl ProviderError {
             },
         };
         let text = detail.message.unwrap_or_else(|| truncate(body, 500));
-        ProviderError::new(kind, format!("HTTP {status}: {text}"))
-            .with_status(status)
-            .with_retry_after(retry_after)
+        ProviderError::new(kind, format!("HTTP {status}: {text}")).with_status(status).with_retry_after(retry_after)
     }
 
     /// Classifies an error reported inside a stream (Anthropic `event: error`, or an OpenAI-style
@@ -178,10 +168,7 @@ struct ErrorDetail {
 /// Pulls `error.type`/`error.code` and `error.message` out of either vendor's error JSON.
 fn error_detail(body: &str) -> ErrorDetail {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
-        return ErrorDetail {
-            error_type: None,
-            message: None,
-        };
+        return ErrorDetail { error_type: None, message: None };
     };
     let err = v.get("error").unwrap_or(&v);
     let as_text = |key: &str| err.get(key).and_then(|x| x.as_str()).map(str::to_string);
@@ -189,10 +176,7 @@ fn error_detail(body: &str) -> ErrorDetail {
         serde_json::Value::String(s) => Some(s.clone()),
         _ => as_text("message"),
     };
-    ErrorDetail {
-        error_type: as_text("type").or_else(|| as_text("code")),
-        message,
-    }
+    ErrorDetail { error_type: as_text("type").or_else(|| as_text("code")), message }
 }
 
 /// Context-window errors of Anthropic, OpenAI, vLLM, llama.cpp, Ollama and LM Studio.
@@ -273,9 +257,6 @@ mod tests {
         );
         assert_eq!(e.kind, ErrorKind::Overloaded);
         assert!(e.is_retryable());
-        assert_eq!(
-            ProviderError::from_stream_error("not json").kind,
-            ErrorKind::Server
-        );
+        assert_eq!(ProviderError::from_stream_error("not json").kind, ErrorKind::Server);
     }
 }

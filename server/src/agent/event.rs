@@ -38,11 +38,7 @@ pub fn events_from_turn(turn: &AssistantTurn) -> Vec<StreamEvent> {
         match block {
             ContentBlock::Text { text } => out.push(StreamEvent::TextDelta { text: text.clone() }),
             ContentBlock::ToolUse { id, name, input } => {
-                out.push(StreamEvent::ToolCallStart {
-                    index,
-                    id: id.clone(),
-                    name: name.clone(),
-                });
+                out.push(StreamEvent::ToolCallStart { index, id: id.clone(), name: name.clone() });
                 let json = match input {
                     serde_json::Value::String(raw) => raw.clone(),
                     other => other.to_string(),
@@ -69,27 +65,12 @@ mod tests {
     fn a_turn_survives_events_and_json_round_trips() {
         let turn = AssistantTurn {
             content: vec![
-                ContentBlock::Text {
-                    text: "Looking.".into(),
-                },
-                ContentBlock::ToolUse {
-                    id: "t1".into(),
-                    name: "read_file".into(),
-                    input: json!({"path": "a"}),
-                },
-                ContentBlock::ToolUse {
-                    id: "t2".into(),
-                    name: "bash".into(),
-                    input: json!("{not json"),
-                },
+                ContentBlock::Text { text: "Looking.".into() },
+                ContentBlock::ToolUse { id: "t1".into(), name: "read_file".into(), input: json!({"path": "a"}) },
+                ContentBlock::ToolUse { id: "t2".into(), name: "bash".into(), input: json!("{not json") },
             ],
             stop_reason: StopReason::Other("pause_turn".into()),
-            usage: Usage {
-                input: 1,
-                cache_read: 2,
-                cache_write: 3,
-                output: 4,
-            },
+            usage: Usage { input: 1, cache_read: 2, cache_write: 3, output: 4 },
         };
         let mut acc = TurnAccumulator::new();
         for e in events_from_turn(&turn) {
@@ -97,8 +78,7 @@ mod tests {
             acc.apply(&e).unwrap();
         }
         assert_eq!(acc.finish().unwrap(), turn);
-        let back: AssistantTurn =
-            serde_json::from_value(serde_json::to_value(&turn).unwrap()).unwrap();
+        let back: AssistantTurn = serde_json::from_value(serde_json::to_value(&turn).unwrap()).unwrap();
         assert_eq!(back, turn);
     }
 }

@@ -75,7 +75,11 @@ impl PlanProblem {
     pub fn for_planner(&self, mission_dir: &Path) -> String {
         match self {
             PlanProblem::Errors { errors, warnings } => {
-                let mut report = format!("the plan has {} error(s); fix them and call submit_plan again:\n{}", errors.len(), errors.join("\n"));
+                let mut report = format!(
+                    "the plan has {} error(s); fix them and call submit_plan again:\n{}",
+                    errors.len(),
+                    errors.join("\n")
+                );
                 if !warnings.is_empty() {
                     report.push_str("\nwarnings:\n");
                     report.push_str(&warnings.join("\n"));
@@ -108,10 +112,18 @@ pub fn lint_plan(mission_dir: &Path) -> Result<Vec<String>, PlanProblem> {
 
 /// [`lint_plan`], with the `Check:` commands' results on the mission's base commit (the
 /// approval gate runs them): a check that passes there, or cannot run, is a warning.
-pub fn lint_plan_with(mission_dir: &Path, base_checks: Option<&crate::analysis::checks::base::BaseChecks>) -> Result<Vec<String>, PlanProblem> {
+pub fn lint_plan_with(
+    mission_dir: &Path,
+    base_checks: Option<&crate::analysis::checks::base::BaseChecks>,
+) -> Result<Vec<String>, PlanProblem> {
     let texts = folder::read_mission(mission_dir);
     let plan_files = [folder::CONTRACT_FILE, folder::FEATURES_FILE].map(|name| mission_dir.join(name));
-    let unreadable: Vec<String> = texts.errors.iter().filter(|(path, _)| plan_files.contains(path)).map(|(path, e)| format!("{}: {e}", path.display())).collect();
+    let unreadable: Vec<String> = texts
+        .errors
+        .iter()
+        .filter(|(path, _)| plan_files.contains(path))
+        .map(|(path, e)| format!("{}: {e}", path.display()))
+        .collect();
     if !unreadable.is_empty() {
         return Err(PlanProblem::Unreadable(unreadable));
     }
@@ -137,21 +149,15 @@ pub fn lint_plan_with(mission_dir: &Path, base_checks: Option<&crate::analysis::
         base_checks,
         history: None,
     };
-    let positions = [
-        (DocKind::Contract, Positions::new(contract_text)),
-        (DocKind::Features, Positions::new(features_text)),
-    ];
+    let positions =
+        [(DocKind::Contract, Positions::new(contract_text)), (DocKind::Features, Positions::new(features_text))];
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    for d in checks::check(&input)
-        .into_iter()
-        .filter(|d| !d.code.is_validation_result())
-    {
+    for d in checks::check(&input).into_iter().filter(|d| !d.code.is_validation_result()) {
         let place = match &d.target {
             Target::Doc { doc, span } => {
                 let pos = &positions.iter().find(|(k, _)| k == doc).map(|(_, p)| p);
-                let (line, col) =
-                    pos.map_or((0, 0), |p| p.line_col(span.start, ColumnUnit::CodePoint));
+                let (line, col) = pos.map_or((0, 0), |p| p.line_col(span.start, ColumnUnit::CodePoint));
                 let file = match doc {
                     DocKind::Contract => "validation-contract.md",
                     DocKind::Features => "features.json",
@@ -160,12 +166,7 @@ pub fn lint_plan_with(mission_dir: &Path, base_checks: Option<&crate::analysis::
             }
             Target::SourceLine { path, line } => format!("{path}:{line}:1"),
         };
-        let row = format!(
-            "{place}: {}[{}]: {}",
-            d.severity.as_str(),
-            d.code.as_str(),
-            d.message
-        );
+        let row = format!("{place}: {}[{}]: {}", d.severity.as_str(), d.code.as_str(), d.message);
         if d.severity == Severity::Error {
             errors.push(row);
         } else {
@@ -185,37 +186,22 @@ mod tests {
     #[test]
     fn the_plan_lint_rejects_errors_and_accepts_a_clean_plan() {
         let dir = tempfile::tempdir().unwrap();
-        let mut lint = PlanLint {
-            mission_dir: dir.path().to_path_buf(),
-        };
-        let FinalDecision::Reject(msg) = lint.decide(SessionKind::Orchestrator, &json!({})) else {
-            panic!()
-        };
-        assert!(
-            msg.contains("validation-contract.md and features.json"),
-            "{msg}"
-        );
+        let mut lint = PlanLint { mission_dir: dir.path().to_path_buf() };
+        let FinalDecision::Reject(msg) = lint.decide(SessionKind::Orchestrator, &json!({})) else { panic!() };
+        assert!(msg.contains("validation-contract.md and features.json"), "{msg}");
         std::fs::write(
             dir.path().join("validation-contract.md"),
             "# C\n\n### VAL-A-001: One\nBody.\nTool: terminal\nEvidence: output\n",
         )
         .unwrap();
         std::fs::write(dir.path().join("features.json"), r#"{"features": [{"id": "f1", "description": "d", "milestone": "m", "fulfills": ["VAL-A-002"], "status": "pending"}]}"#).unwrap();
-        let FinalDecision::Reject(msg) = lint.decide(SessionKind::Orchestrator, &json!({})) else {
-            panic!()
-        };
-        assert!(
-            msg.contains("features.json:1:") && msg.contains("error[unknown-assertion]"),
-            "{msg}"
-        );
+        let FinalDecision::Reject(msg) = lint.decide(SessionKind::Orchestrator, &json!({})) else { panic!() };
+        assert!(msg.contains("features.json:1:") && msg.contains("error[unknown-assertion]"), "{msg}");
         std::fs::write(dir.path().join("features.json"), r#"{"features": [{"id": "f1", "description": "d", "milestone": "m", "fulfills": ["VAL-A-001"], "status": "pending"}]}"#).unwrap();
         assert_eq!(
             lint.decide(SessionKind::Orchestrator, &json!({})),
             FinalDecision::Accept(json!({"planDone": true, "warnings": []}))
         );
-        assert_eq!(
-            lint.decide(SessionKind::Worker, &json!({"x": 1})),
-            FinalDecision::Accept(json!({"x": 1}))
-        );
+        assert_eq!(lint.decide(SessionKind::Worker, &json!({"x": 1})), FinalDecision::Accept(json!({"x": 1})));
     }
 }

@@ -59,17 +59,11 @@ pub struct Message {
 
 impl Message {
     pub fn user_text(text: impl Into<String>) -> Self {
-        Message {
-            role: MessageRole::User,
-            content: vec![ContentBlock::Text { text: text.into() }],
-        }
+        Message { role: MessageRole::User, content: vec![ContentBlock::Text { text: text.into() }] }
     }
 
     pub fn assistant_text(text: impl Into<String>) -> Self {
-        Message {
-            role: MessageRole::Assistant,
-            content: vec![ContentBlock::Text { text: text.into() }],
-        }
+        Message { role: MessageRole::Assistant, content: vec![ContentBlock::Text { text: text.into() }] }
     }
 
     /// The message's text blocks, joined by blank lines.
@@ -127,11 +121,7 @@ pub struct ModelRequest {
     pub messages: Vec<Message>,
     pub tools: Vec<ToolSchema>,
     /// Output token limit for this call; `None` uses the provider's setting.
-    #[serde(
-        rename = "maxOutputTokens",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "maxOutputTokens", default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
@@ -191,9 +181,6 @@ impl AssistantTurn {
 
     /// The turn as a message to append to the conversation.
     pub fn to_message(&self) -> Message {
-        Message {
-            role: MessageRole::Assistant,
-            content: self.content.clone(),
-        }
+        Message { role: MessageRole::Assistant, content: self.content.clone() }
     }
 }

@@ -30,8 +30,7 @@ pub use error::{ErrorKind, ProviderError};
 pub use event::{events_from_turn, StreamEvent};
 pub use final_tool::{AcceptValid, FinalDecision, FinalToolHandler, PlanLint};
 pub use message::{
-    AssistantTurn, ContentBlock, Message, MessageRole, ModelRequest, StopReason, ToolResult,
-    ToolSchema,
+    AssistantTurn, ContentBlock, Message, MessageRole, ModelRequest, StopReason, ToolResult, ToolSchema,
 };
 pub use provider::{EventStream, Provider};
 pub use retry::RetryPolicy;

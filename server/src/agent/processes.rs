@@ -151,7 +151,9 @@ fn start_supervisor() -> Option<ChildStdin> {
 /// holding the mission's run lock, so no live run has any); returns how many.
 pub fn kill_orphans(mission_dir: &Path) -> usize {
     let mission = canonical(mission_dir);
-    let killed = kill_tagged(|value| value.iter().position(|&b| b == b':').is_some_and(|at| &value[at + 1..] == mission.as_bytes()));
+    let killed = kill_tagged(|value| {
+        value.iter().position(|&b| b == b':').is_some_and(|at| &value[at + 1..] == mission.as_bytes())
+    });
     if killed > 0 {
         tracing::warn!("killed {killed} process(es) a killed run of {} left running", mission_dir.display());
     }
@@ -161,7 +163,9 @@ pub fn kill_orphans(mission_dir: &Path) -> usize {
 /// The processes tagged for the mission in `mission_dir` that are alive now.
 pub fn tagged_processes(mission_dir: &Path) -> Vec<u32> {
     let mission = canonical(mission_dir);
-    tagged(&|value: &[u8]| value.iter().position(|&b| b == b':').is_some_and(|at| &value[at + 1..] == mission.as_bytes()))
+    tagged(&|value: &[u8]| {
+        value.iter().position(|&b| b == b':').is_some_and(|at| &value[at + 1..] == mission.as_bytes())
+    })
 }
 
 /// Stops the tagged processes `matches` accepts as [`SUPERVISOR`] does: SIGTERM, then SIGKILL

@@ -18,10 +18,7 @@ pub trait Provider: Send + Sync {
     /// The backend's name as missions.toml spells it (`anthropic`, `openai`, …).
     fn name(&self) -> &str;
     fn model(&self) -> &str;
-    fn stream<'a>(
-        &'a self,
-        request: &'a ModelRequest,
-    ) -> BoxFuture<'a, Result<EventStream, ProviderError>>;
+    fn stream<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<EventStream, ProviderError>>;
     /// The JSON body `stream` sends for `request` (kept beside the transcript when the server
     /// rejects it); `None` for a provider that sends no HTTP body.
     fn wire_body(&self, _request: &ModelRequest) -> Option<Value> {

@@ -66,12 +66,7 @@ impl RetryPolicy {
 
     /// No retries at all.
     pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            max_first_byte_attempts: 1,
-            max_outage_attempts: 1,
-            ..Self::default()
-        }
+        RetryPolicy { max_attempts: 1, max_first_byte_attempts: 1, max_outage_attempts: 1, ..Self::default() }
     }
 
     /// Whether another attempt may follow attempt number `attempt` (from 1), which failed with
@@ -90,9 +85,7 @@ impl RetryPolicy {
     /// Backoff before retry number `retry` (1 for the first retry), without jitter.
     pub fn base_backoff(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.saturating_sub(1).min(30));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 
     /// The wait before retry number `retry` after `error`: the server's `retry-after` when it
@@ -127,10 +120,7 @@ pub fn format_secs(d: Duration) -> String {
 
 /// Reads `retry-after-ms` (milliseconds, may be fractional) or `retry-after` (seconds).
 /// An HTTP-date `retry-after` is ignored and the backoff used instead.
-pub fn parse_retry_after(
-    retry_after_ms: Option<&str>,
-    retry_after: Option<&str>,
-) -> Option<Duration> {
+pub fn parse_retry_after(retry_after_ms: Option<&str>, retry_after: Option<&str>) -> Option<Duration> {
     let secs = |s: &str, scale: f64| {
         s.trim()
             .parse::<f64>()
@@ -138,9 +128,7 @@ pub fn parse_retry_after(
             .filter(|v| v.is_finite() && *v >= 0.0)
             .map(|v| Duration::from_secs_f64((v * scale).min(24.0 * 3600.0)))
     };
-    retry_after_ms
-        .and_then(|s| secs(s, 0.001))
-        .or_else(|| retry_after.and_then(|s| secs(s, 1.0)))
+    retry_after_ms.and_then(|s| secs(s, 0.001)).or_else(|| retry_after.and_then(|s| secs(s, 1.0)))
 }
 
 #[cfg(test)]
@@ -188,33 +176,17 @@ mod tests {
         let e = ProviderError::new(ErrorKind::Server, "x");
         for _ in 0..100 {
             let d = p.delay_for(3, &e);
-            assert!(
-                d <= Duration::from_secs(2) && d >= Duration::from_millis(1500),
-                "{d:?}"
-            );
+            assert!(d <= Duration::from_secs(2) && d >= Duration::from_millis(1500), "{d:?}");
         }
     }
 
     #[test]
     fn retry_after_headers_win() {
-        assert_eq!(
-            parse_retry_after(Some("50"), Some("3")),
-            Some(Duration::from_millis(50))
-        );
-        assert_eq!(
-            parse_retry_after(None, Some("2")),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            parse_retry_after(None, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
-            None
-        );
+        assert_eq!(parse_retry_after(Some("50"), Some("3")), Some(Duration::from_millis(50)));
+        assert_eq!(parse_retry_after(None, Some("2")), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(None, Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
         assert_eq!(parse_retry_after(Some("-1"), None), None);
-        let e = ProviderError::new(ErrorKind::RateLimited, "x")
-            .with_retry_after(Some(Duration::from_millis(50)));
-        assert_eq!(
-            RetryPolicy::default().delay_for(1, &e),
-            Duration::from_millis(50)
-        );
+        let e = ProviderError::new(ErrorKind::RateLimited, "x").with_retry_after(Some(Duration::from_millis(50)));
+        assert_eq!(RetryPolicy::default().delay_for(1, &e), Duration::from_millis(50));
     }
 }

@@ -1,9 +1,9 @@
 //! The four kinds of session: their system prompts, their tools, their final tool, and where
 //! they may write.
 
-use crate::config::AgentRole;
 use crate::agent::message::ToolSchema;
 use crate::agent::tools::{self, WritePolicy};
+use crate::config::AgentRole;
 use std::path::Path;
 
 const COMMON: &str = include_str!("prompts/common.md");
@@ -42,9 +42,7 @@ impl SessionKind {
         match self {
             SessionKind::Orchestrator => AgentRole::Orchestrator,
             SessionKind::Worker => AgentRole::Worker,
-            SessionKind::ScrutinyValidator | SessionKind::UserTestingValidator => {
-                AgentRole::Validator
-            }
+            SessionKind::ScrutinyValidator | SessionKind::UserTestingValidator => AgentRole::Validator,
         }
     }
 
@@ -62,9 +60,7 @@ impl SessionKind {
         match self {
             SessionKind::Orchestrator => WritePolicy::PlanFiles,
             SessionKind::Worker => WritePolicy::WorkingDirectory,
-            SessionKind::ScrutinyValidator | SessionKind::UserTestingValidator => {
-                WritePolicy::EvidenceOnly
-            }
+            SessionKind::ScrutinyValidator | SessionKind::UserTestingValidator => WritePolicy::EvidenceOnly,
         }
     }
 
@@ -83,10 +79,7 @@ impl SessionKind {
     }
 
     pub fn tools(self) -> Vec<ToolSchema> {
-        self.tool_names()
-            .into_iter()
-            .filter_map(tools::schema_of)
-            .collect()
+        self.tool_names().into_iter().filter_map(tools::schema_of).collect()
     }
 
     /// The role's instructions, stable across sessions (so providers can cache them).
@@ -123,17 +116,12 @@ mod tests {
         let worker = SessionKind::Worker.role_prompt();
         assert!(worker.contains("tests first") || worker.contains("test-first"));
         assert!(worker.contains("Commit") && worker.contains("whatWasLeftUndone") && worker.contains("successState"));
-        for v in [
-            SessionKind::ScrutinyValidator,
-            SessionKind::UserTestingValidator,
-        ] {
+        for v in [SessionKind::ScrutinyValidator, SessionKind::UserTestingValidator] {
             let p = v.role_prompt();
             assert!(p.contains("never fix"), "{v:?}");
             assert!(p.contains("did not write"), "{v:?}");
         }
-        assert!(SessionKind::UserTestingValidator
-            .role_prompt()
-            .contains("black box"));
+        assert!(SessionKind::UserTestingValidator.role_prompt().contains("black box"));
         let o = SessionKind::Orchestrator.role_prompt();
         assert!(o.find("validation-contract.md").unwrap() < o.find("features.json").unwrap());
     }
@@ -143,10 +131,7 @@ mod tests {
         for kind in SessionKind::ALL {
             let names = kind.tool_names();
             assert_eq!(names.last(), Some(&kind.final_tool()));
-            assert_eq!(
-                names.contains(&"ask_user"),
-                kind == SessionKind::Orchestrator
-            );
+            assert_eq!(names.contains(&"ask_user"), kind == SessionKind::Orchestrator);
             assert_eq!(kind.tools().len(), names.len(), "every tool has a schema");
             assert_eq!(
                 names.contains(&"browser") && names.contains(&"terminal"),

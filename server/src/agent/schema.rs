@@ -49,9 +49,7 @@ fn has_type(v: &Value, ty: &str) -> bool {
     match ty {
         "number" => v.is_number(),
         "integer" => match v {
-            Value::Number(n) => {
-                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
-            }
+            Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
             _ => false,
         },
         other => type_name(v) == other,
@@ -69,12 +67,7 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
             _ => Vec::new(),
         };
         if !types.is_empty() && !types.iter().any(|t| has_type(value, t)) {
-            errors.push(format!(
-                "{}: expected {}, got {}",
-                at(path),
-                types.join(" or "),
-                type_name(value)
-            ));
+            errors.push(format!("{}: expected {}, got {}", at(path), types.join(" or "), type_name(value)));
             return;
         }
     }
@@ -151,23 +144,14 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
                 }
             }
             for (key, v) in map {
-                let child = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
+                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
                 match props.and_then(|p| p.get(key)) {
                     Some(s) => check(s, v, &child, errors),
                     None => match schema.get("additionalProperties") {
                         Some(Value::Bool(false)) => {
-                            let known: Vec<&str> = props
-                                .map(|p| p.keys().map(String::as_str).collect())
-                                .unwrap_or_default();
-                            errors.push(format!(
-                                "{}: unknown field `{key}` (known: {})",
-                                at(path),
-                                known.join(", ")
-                            ));
+                            let known: Vec<&str> =
+                                props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                            errors.push(format!("{}: unknown field `{key}` (known: {})", at(path), known.join(", ")));
                         }
                         Some(extra @ Value::Object(_)) => check(extra, v, &child, errors),
                         _ => {}
@@ -317,7 +301,9 @@ pub fn check_final_semantics(tool: &str, args: &Value) -> Result<(), String> {
             let state = args["successState"].as_str().unwrap_or_default();
             let left = args["whatWasLeftUndone"].as_str().unwrap_or_default().trim();
             if matches!(state, "partial" | "failure") && left.is_empty() {
-                return Err(format!("`whatWasLeftUndone` must say what is left (and why) when successState is \"{state}\""));
+                return Err(format!(
+                    "`whatWasLeftUndone` must say what is left (and why) when successState is \"{state}\""
+                ));
             }
             if state == "success" && args["commitId"].as_str().is_none_or(|c| c.trim().is_empty()) {
                 return Err("`commitId` is required when successState is \"success\": give the commit holding the work (`git rev-parse HEAD`)".into());
@@ -346,7 +332,9 @@ pub fn check_final_semantics(tool: &str, args: &Value) -> Result<(), String> {
                 if !seen.insert(id) {
                     return Err(format!("assertion {id} is reported twice"));
                 }
-                if matches!(a["status"].as_str(), Some("fail" | "blocked")) && a["issues"].as_str().is_none_or(|s| s.trim().is_empty()) {
+                if matches!(a["status"].as_str(), Some("fail" | "blocked"))
+                    && a["issues"].as_str().is_none_or(|s| s.trim().is_empty())
+                {
                     return Err(format!("assertion {id}: `issues` must say what happened (fail) or why it could not be tested (blocked)"));
                 }
                 for e in a["evidence"].as_array().into_iter().flatten().filter_map(Value::as_str) {
@@ -419,7 +407,12 @@ mod tests {
         for outside in ["/etc/passwd", "../outside.txt", "src/../../x"] {
             let mut v = review.clone();
             v["reviews"][0]["issues"][0]["file"] = json!(outside);
-            assert!(check_final_semantics("submit_review", &v).unwrap_err().contains("must be relative to the working directory"), "{outside}");
+            assert!(
+                check_final_semantics("submit_review", &v)
+                    .unwrap_err()
+                    .contains("must be relative to the working directory"),
+                "{outside}"
+            );
         }
         let ok = json!({"salientSummary": "2 of 2 passed", "assertions": [{"id": "VAL-A-001", "status": "pass", "steps": [{"action": "a", "observed": "o"}], "evidence": ["m/main/a.txt"]}]});
         assert_eq!(validate(&validation_schema(), &ok), Ok(()));
@@ -438,7 +431,11 @@ mod tests {
         let deep = (0..1_000).fold(json!(1), |v, _| json!([v]));
         assert!(validate(&handoff_schema(), &deep).is_err());
         assert!(validate(&handoff_schema(), &json!("{not json")).is_err());
-        assert!(validate(&json!({"type": "object", "additionalProperties": false, "properties": {"a": {}}}), &json!({"b": 1})).is_err());
+        assert!(validate(
+            &json!({"type": "object", "additionalProperties": false, "properties": {"a": {}}}),
+            &json!({"b": 1})
+        )
+        .is_err());
         assert_eq!(validate(&plan_schema(), &json!({})), Ok(()));
         assert!(validate(&plan_done_schema(), &json!({"planDone": false})).is_err());
     }

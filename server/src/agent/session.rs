@@ -3,7 +3,6 @@
 //! session can end is a [`SessionEnd`], written with its reason to the transcript.
 
 use crate::agent::cancel::CancellationToken;
-use crate::config::MissionsConfig;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
@@ -17,6 +16,7 @@ use crate::agent::tools::{self, CommandSettings, ToolOutput, Toolbox};
 use crate::agent::transcript::{SessionTranscript, SessionWatch};
 use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::agent::usage::{Usage, UsageRollup};
+use crate::config::MissionsConfig;
 use crate::model::evidence::Recorded;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -72,8 +72,8 @@ impl SessionSpec {
         task: String,
         config: &MissionsConfig,
     ) -> Self {
-        let commands = CommandSettings::from_config(config, kind.write_policy())
-            .with_git_identity_if_missing(&working_dir);
+        let commands =
+            CommandSettings::from_config(config, kind.write_policy()).with_git_identity_if_missing(&working_dir);
         SessionSpec {
             kind,
             working_dir,
@@ -86,12 +86,10 @@ impl SessionSpec {
             prices: std::sync::Arc::new(config.prices.clone()),
             retry: RetryPolicy::from_limits(&config.limits),
             commands,
-            max_output_tokens: config
-                .role(kind.agent_role())
-                .ok()
-                .and_then(|r| r.max_output_tokens),
+            max_output_tokens: config.role(kind.agent_role()).ok().and_then(|r| r.max_output_tokens),
             allow_questions: true,
-            session_timeout: (config.limits.session_timeout_s > 0).then(|| std::time::Duration::from_secs(config.limits.session_timeout_s)),
+            session_timeout: (config.limits.session_timeout_s > 0)
+                .then(|| std::time::Duration::from_secs(config.limits.session_timeout_s)),
             evidence: None,
         }
     }
@@ -151,7 +149,10 @@ pub enum SessionEnd {
     ContextExhausted(String),
     /// The model answered `times` times in a row without a tool call; `seen` says what those
     /// answers were like.
-    NoToolCalls { times: u32, seen: IdleAnswers },
+    NoToolCalls {
+        times: u32,
+        seen: IdleAnswers,
+    },
     /// The model's answers were cut off at the output limit this many times in a row
     /// (`max_output_tokens`: the role's setting, None for the provider's default).
     OutputLimit {
@@ -166,7 +167,12 @@ pub enum SessionEnd {
 
 /// The ending a spent mission budget gives (`max_tokens_per_mission`, then `max_cost`), or
 /// `None` while both last; `rollup` is the whole mission's usage.
-pub fn budget_spent(rollup: &UsageRollup, max_tokens: u64, max_cost: f64, prices: &std::collections::BTreeMap<String, crate::analysis::cost::Price>) -> Option<SessionEnd> {
+pub fn budget_spent(
+    rollup: &UsageRollup,
+    max_tokens: u64,
+    max_cost: f64,
+    prices: &std::collections::BTreeMap<String, crate::analysis::cost::Price>,
+) -> Option<SessionEnd> {
     use crate::analysis::cost::{budget_use, cost, Budgets};
     let cost = if max_cost > 0.0 { cost(&rollup.by_role_model, prices) } else { None };
     let used = budget_use(rollup.mission.total(), cost.as_ref(), Budgets { max_tokens, max_cost });
@@ -289,19 +295,16 @@ pub async fn run_session(
     ) {
         Ok(t) => t,
         Err(e) => {
-            let end = SessionEnd::Failed(format!(
-                "cannot open the working directory or mission folder: {e}"
-            ));
+            let end = SessionEnd::Failed(format!("cannot open the working directory or mission folder: {e}"));
             return finish_session(spec, transcript, end, turns);
         }
     };
-    if let Some(evidence) = spec.evidence.clone().filter(|_| spec.kind.tool_names().iter().any(|n| tools::PERSON_TOOLS.contains(n))) {
+    if let Some(evidence) =
+        spec.evidence.clone().filter(|_| spec.kind.tool_names().iter().any(|n| tools::PERSON_TOOLS.contains(n)))
+    {
         toolbox = toolbox.with_evidence(evidence);
     }
-    let end = drive(
-        provider, spec, transcript, handler, cancel, observer, &mut toolbox, &mut turns,
-    )
-    .await;
+    let end = drive(provider, spec, transcript, handler, cancel, observer, &mut toolbox, &mut turns).await;
     // The browser and the terminals end with the session, whatever ended it.
     let recorded = toolbox.finish().await;
     let mut outcome = finish_session(spec, transcript, end, turns);
@@ -311,7 +314,12 @@ pub async fn run_session(
 
 /// Records how a session ended (a worker's handoff, then `session_end`) and builds its
 /// outcome; shared by the built-in loop and external agents.
-pub(crate) fn finish_session(spec: &SessionSpec, transcript: &mut SessionTranscript, end: SessionEnd, turns: u32) -> SessionOutcome {
+pub(crate) fn finish_session(
+    spec: &SessionSpec,
+    transcript: &mut SessionTranscript,
+    end: SessionEnd,
+    turns: u32,
+) -> SessionOutcome {
     if let (SessionEnd::Finished(value), SessionKind::Worker) = (&end, spec.kind) {
         transcript.handoff(value);
     }
@@ -376,19 +384,16 @@ async fn drive(
         if *turns >= spec.max_turns {
             return SessionEnd::MaxTurns(spec.max_turns);
         }
-        if let Some(end) = budget_spent(&transcript.mission_rollup(), spec.max_mission_tokens, spec.max_mission_cost, &spec.prices) {
+        if let Some(end) =
+            budget_spent(&transcript.mission_rollup(), spec.max_mission_tokens, spec.max_mission_cost, &spec.prices)
+        {
             return end;
         }
         let role = transcript.role();
         let mut watch = SessionWatch { observer: &mut *observer, who: role.as_str() };
-        let turn = match transcript
-            .model_call_observed(provider, &request, &spec.retry, cancel, &mut watch)
-            .await
-        {
+        let turn = match transcript.model_call_observed(provider, &request, &spec.retry, cancel, &mut watch).await {
             Ok(turn) => turn,
-            Err(e) if e.kind == ErrorKind::Cancelled => {
-                return timed_out().unwrap_or(SessionEnd::Cancelled)
-            }
+            Err(e) if e.kind == ErrorKind::Cancelled => return timed_out().unwrap_or(SessionEnd::Cancelled),
             // Each time the conversation outgrows the context, the tool output that has grown
             // since is shortened; when nothing is left to shorten, the session ends.
             Err(e) if e.kind == ErrorKind::ContextLength => {
@@ -401,35 +406,27 @@ async fn drive(
         };
         *turns += 1;
         request.messages.push(turn.to_message());
-        let calls: Vec<(String, String, Value)> = turn
-            .tool_calls()
-            .iter()
-            .map(|c| (c.id.to_string(), c.name.to_string(), c.input.clone()))
-            .collect();
+        let calls: Vec<(String, String, Value)> =
+            turn.tool_calls().iter().map(|c| (c.id.to_string(), c.name.to_string(), c.input.clone())).collect();
         // At the output limit the answer's last block is unfinished: a tool call there has
         // half its arguments and is not run; the model is told why instead. A server may
         // call a cut answer `end_turn` (a LiteLLM route did): an answer whose reported output
         // reached the limit is cut whatever the stop reason says.
         let limit = provider.output_limit(&request);
-        let used_the_limit = !transcript.last_usage_estimated()
-            && limit.is_some_and(|l| l > 0 && turn.usage.output >= u64::from(l));
+        let used_the_limit =
+            !transcript.last_usage_estimated() && limit.is_some_and(|l| l > 0 && turn.usage.output >= u64::from(l));
         let cut_off = turn.stop_reason == StopReason::MaxTokens || used_the_limit;
         cut_offs = if cut_off { cut_offs + 1 } else { 0 };
         let cut_call = match turn.content.last() {
             Some(ContentBlock::ToolUse { id, .. }) if cut_off => Some(id.clone()),
             _ => None,
         };
-        let end_at_limit = || SessionEnd::OutputLimit {
-            max_output_tokens: spec.max_output_tokens,
-            times: cut_offs,
-        };
+        let end_at_limit = || SessionEnd::OutputLimit { max_output_tokens: spec.max_output_tokens, times: cut_offs };
         if calls.is_empty() && cut_off {
             if cut_offs >= MAX_CUT_OFF_TURNS {
                 return end_at_limit();
             }
-            request
-                .messages
-                .push(Message::user_text(cut_off_notice(spec, None)));
+            request.messages.push(Message::user_text(cut_off_notice(spec, None)));
             continue;
         }
         if calls.is_empty() {
@@ -461,13 +458,7 @@ async fn drive(
             let (output, end) = if cut_call.as_deref() == Some(id.as_str()) {
                 (ToolOutput::error(cut_off_notice(spec, Some(&name))), None)
             } else if !offered.contains(&name.as_str()) {
-                (
-                    ToolOutput::error(format!(
-                        "unknown tool `{name}`; the tools are: {}",
-                        offered.join(", ")
-                    )),
-                    None,
-                )
+                (ToolOutput::error(format!("unknown tool `{name}`; the tools are: {}", offered.join(", "))), None)
             } else if name == kind.final_tool() {
                 final_call(kind, &name, &input, handler)
             } else if name == "ask_user" {
@@ -480,11 +471,7 @@ async fn drive(
             if let Some(end) = end {
                 return end; // calls after the final one in the same turn are not run
             }
-            results.push(ToolResult {
-                tool_use_id: id,
-                content: output.content,
-                is_error: output.is_error,
-            });
+            results.push(ToolResult { tool_use_id: id, content: output.content, is_error: output.is_error });
         }
         request.messages.push(Message::tool_results(results));
         if cut_off && cut_offs >= MAX_CUT_OFF_TURNS {
@@ -544,16 +531,12 @@ fn final_call(
         return (ToolOutput::error(e), None);
     }
     if let Err(e) = schema::check_final_semantics(name, input) {
-        return (
-            ToolOutput::error(format!("`{name}` refused: {e}. Fix it and call again.")),
-            None,
-        );
+        return (ToolOutput::error(format!("`{name}` refused: {e}. Fix it and call again.")), None);
     }
     match handler.decide(kind, input) {
-        FinalDecision::Accept(value) => (
-            ToolOutput::ok("accepted; the session ends here"),
-            Some(SessionEnd::Finished(value)),
-        ),
+        FinalDecision::Accept(value) => {
+            (ToolOutput::ok("accepted; the session ends here"), Some(SessionEnd::Finished(value)))
+        }
         FinalDecision::Reject(message) => (ToolOutput::error(message), None),
     }
 }
@@ -562,22 +545,14 @@ pub(crate) fn ask_user(mission_dir: &std::path::Path, input: &Value) -> (ToolOut
     if let Err(e) = tools::check_args("ask_user", input) {
         return (ToolOutput::error(e), None);
     }
-    let questions: Vec<String> = input["questions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect();
+    let questions: Vec<String> =
+        input["questions"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
     match crate::model::folder::append_questions(mission_dir, &questions) {
         Ok(()) => (
             ToolOutput::ok("written to mission.md; the session ends until the person answers"),
             Some(SessionEnd::AwaitingAnswers(questions)),
         ),
-        Err(e) => (
-            ToolOutput::error(format!("cannot write mission.md: {e}")),
-            None,
-        ),
+        Err(e) => (ToolOutput::error(format!("cannot write mission.md: {e}")), None),
     }
 }
 
@@ -609,7 +584,8 @@ mod tests {
     #[test]
     fn the_shared_context_is_the_first_messages_first_block() {
         let dir = std::path::PathBuf::from("/tmp");
-        let mut spec = SessionSpec::new(SessionKind::Worker, dir.clone(), dir, "Your feature".into(), &MissionsConfig::default());
+        let mut spec =
+            SessionSpec::new(SessionKind::Worker, dir.clone(), dir, "Your feature".into(), &MissionsConfig::default());
         assert_eq!(spec.first_message(), Message::user_text("Your feature"));
         assert_eq!(spec.first_message_text(), "Your feature");
         spec.shared_context = Some("AGENTS.md".into());
@@ -628,11 +604,7 @@ mod tests {
     fn compaction_shortens_only_old_long_results() {
         let long = "x".repeat(5000);
         let result = |c: &str| {
-            Message::tool_results([ToolResult {
-                tool_use_id: "t".into(),
-                content: c.into(),
-                is_error: false,
-            }])
+            Message::tool_results([ToolResult { tool_use_id: "t".into(), content: c.into(), is_error: false }])
         };
         let mut messages = vec![
             Message::user_text("task"),

@@ -58,10 +58,7 @@ where
 /// Parses `bytes` into events. A transport error, and a silence (no bytes at all) longer than
 /// `idle_timeout`, become `StreamInterrupted`; bytes that are not UTF-8 or not SSE become
 /// `InvalidResponse`. The stream ends after the first error.
-pub fn sse_events<S, B, E>(
-    bytes: S,
-    idle_timeout: Duration,
-) -> BoxStream<'static, Result<SseEvent, ProviderError>>
+pub fn sse_events<S, B, E>(bytes: S, idle_timeout: Duration) -> BoxStream<'static, Result<SseEvent, ProviderError>>
 where
     S: Stream<Item = Result<B, E>> + Send + 'static,
     B: AsRef<[u8]> + Send + 'static,
@@ -72,10 +69,7 @@ where
         let mut events = state?;
         let next = match events.next().await {
             None => return None,
-            Some(Ok(ev)) => Ok(SseEvent {
-                event: ev.event,
-                data: ev.data,
-            }),
+            Some(Ok(ev)) => Ok(SseEvent { event: ev.event, data: ev.data }),
             Some(Err(e)) => Err(classify(e)),
         };
         let keep_going = next.is_ok();
@@ -89,14 +83,12 @@ fn classify<E: Display>(e: EventStreamError<E>) -> ProviderError {
         EventStreamError::Transport(e) => {
             ProviderError::new(ErrorKind::StreamInterrupted, format!("stream broke: {e}"))
         }
-        EventStreamError::Utf8(e) => ProviderError::new(
-            ErrorKind::InvalidResponse,
-            format!("stream is not UTF-8: {e}"),
-        ),
-        EventStreamError::Parser(e) => ProviderError::new(
-            ErrorKind::InvalidResponse,
-            format!("stream is not SSE: {e}"),
-        ),
+        EventStreamError::Utf8(e) => {
+            ProviderError::new(ErrorKind::InvalidResponse, format!("stream is not UTF-8: {e}"))
+        }
+        EventStreamError::Parser(e) => {
+            ProviderError::new(ErrorKind::InvalidResponse, format!("stream is not SSE: {e}"))
+        }
     }
 }
 
@@ -109,37 +101,21 @@ pub(crate) mod tests {
         text.chunks(chunk.max(1)).map(|c| Ok(c.to_vec())).collect()
     }
 
-    pub(crate) async fn collect(
-        items: Vec<Result<Vec<u8>, String>>,
-    ) -> Vec<Result<SseEvent, ProviderError>> {
-        sse_events(futures::stream::iter(items), Duration::from_secs(5))
-            .collect()
-            .await
+    pub(crate) async fn collect(items: Vec<Result<Vec<u8>, String>>) -> Vec<Result<SseEvent, ProviderError>> {
+        sse_events(futures::stream::iter(items), Duration::from_secs(5)).collect().await
     }
 
     #[tokio::test]
     async fn events_survive_any_chunk_split() {
         let text = "event: message_start\ndata: {\"a\":1}\n\n: comment\r\nevent: ping\r\ndata: {}\r\n\r\ndata: line1\ndata: line2 é\n\n";
         let want = vec![
-            SseEvent {
-                event: "message_start".into(),
-                data: "{\"a\":1}".into(),
-            },
-            SseEvent {
-                event: "ping".into(),
-                data: "{}".into(),
-            },
-            SseEvent {
-                event: "".into(),
-                data: "line1\nline2 é".into(),
-            },
+            SseEvent { event: "message_start".into(), data: "{\"a\":1}".into() },
+            SseEvent { event: "ping".into(), data: "{}".into() },
+            SseEvent { event: "".into(), data: "line1\nline2 é".into() },
         ];
         for chunk in [1, 2, 3, 7, 1000] {
-            let got: Vec<SseEvent> = collect(chunked(text.as_bytes(), chunk))
-                .await
-                .into_iter()
-                .map(|r| r.unwrap())
-                .collect();
+            let got: Vec<SseEvent> =
+                collect(chunked(text.as_bytes(), chunk)).await.into_iter().map(|r| r.unwrap()).collect();
             let got: Vec<SseEvent> = got
                 .into_iter()
                 .map(|mut e| {
@@ -163,30 +139,18 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn transport_errors_and_bad_utf8_are_classified() {
-        let got = collect(vec![
-            Ok(b"data: 1\n\n".to_vec()),
-            Err("connection reset".to_string()),
-        ])
-        .await;
+        let got = collect(vec![Ok(b"data: 1\n\n".to_vec()), Err("connection reset".to_string())]).await;
         assert_eq!(got.len(), 2);
-        assert_eq!(
-            got[1].as_ref().unwrap_err().kind,
-            ErrorKind::StreamInterrupted
-        );
+        assert_eq!(got[1].as_ref().unwrap_err().kind, ErrorKind::StreamInterrupted);
 
         let got = collect(vec![Ok(vec![b'd', b'a', 0xff, 0xfe, b'\n', b'\n'])]).await;
-        assert_eq!(
-            got.last().unwrap().as_ref().unwrap_err().kind,
-            ErrorKind::InvalidResponse
-        );
+        assert_eq!(got.last().unwrap().as_ref().unwrap_err().kind, ErrorKind::InvalidResponse);
     }
 
     #[tokio::test]
     async fn silence_longer_than_the_idle_timeout_is_a_broken_stream() {
         let stalled = futures::stream::pending::<Result<Vec<u8>, String>>();
-        let got: Vec<_> = sse_events(stalled, Duration::from_millis(20))
-            .collect()
-            .await;
+        let got: Vec<_> = sse_events(stalled, Duration::from_millis(20)).collect().await;
         assert_eq!(got.len(), 1);
         let e = got[0].as_ref().unwrap_err();
         assert_eq!(e.kind, ErrorKind::StreamInterrupted);

@@ -4,7 +4,6 @@
 //! worker-transcripts.jsonl (droid's per-session record, which has no usage).
 
 use crate::agent::cancel::CancellationToken;
-use crate::config::AgentRole;
 use crate::agent::error::ProviderError;
 use crate::agent::event::StreamEvent;
 use crate::agent::message::{AssistantTurn, ModelRequest};
@@ -14,6 +13,7 @@ use crate::agent::secrets::redact;
 use crate::agent::session::SessionObserver;
 use crate::agent::turn::{complete_turn, RetryNotice, TurnObserver, WaitNotice};
 use crate::agent::usage::{Usage, UsageRollup};
+use crate::config::AgentRole;
 use crate::model::timestamp::now_rfc3339;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -221,10 +221,7 @@ impl SessionTranscript {
         if !text.trim().is_empty() {
             self.add_to_skeleton("Assistant", &text);
         }
-        self.write(
-            LineKind::AssistantTurn,
-            json!({"content": turn.content, "stopReason": turn.stop_reason}),
-        );
+        self.write(LineKind::AssistantTurn, json!({"content": turn.content, "stopReason": turn.stop_reason}));
     }
 
     /// Adds one call's usage to the session, role and mission totals and logs all four.
@@ -251,10 +248,7 @@ impl SessionTranscript {
     pub fn tool_call(&mut self, id: &str, name: &str, input: &Value) {
         let params = serde_json::to_string_pretty(&shorten_strings(input)).unwrap_or_default();
         self.add_to_skeleton(&format!("Tool: {name}"), &params);
-        self.write(
-            LineKind::ToolCall,
-            json!({"toolUseId": id, "name": name, "input": input}),
-        );
+        self.write(LineKind::ToolCall, json!({"toolUseId": id, "name": name, "input": input}));
     }
 
     pub fn tool_result(&mut self, id: &str, name: &str, content: &str, is_error: bool) {
@@ -372,10 +366,7 @@ impl SessionTranscript {
         watch: &mut dyn TurnObserver,
     ) -> Result<AssistantTurn, ProviderError> {
         self.request(provider.name(), provider.model(), request);
-        let mut observer = LoggingObserver {
-            transcript: self,
-            watch,
-        };
+        let mut observer = LoggingObserver { transcript: self, watch };
         let mut result = complete_turn(provider, request, policy, cancel, &mut observer).await;
         match &mut result {
             Ok(turn) => {
@@ -465,9 +456,7 @@ fn estimate_usage(provider: &dyn Provider, request: &ModelRequest, turn: &Assist
         .iter()
         .map(|block| match block {
             crate::agent::message::ContentBlock::Text { text } => text.len(),
-            crate::agent::message::ContentBlock::ToolUse { name, input, .. } => {
-                name.len() + input.to_string().len()
-            }
+            crate::agent::message::ContentBlock::ToolUse { name, input, .. } => name.len() + input.to_string().len(),
             crate::agent::message::ContentBlock::ToolResult { content, .. } => content.len(),
         })
         .sum();
@@ -508,7 +497,9 @@ impl TurnObserver for SessionWatch<'_> {
 /// Tool parameters as droid's skeleton shows them: long strings as `[N chars]`.
 fn shorten_strings(value: &Value) -> Value {
     match value {
-        Value::String(s) if s.chars().count() > SKELETON_PARAM_CHARS => Value::String(format!("[{} chars]", s.chars().count())),
+        Value::String(s) if s.chars().count() > SKELETON_PARAM_CHARS => {
+            Value::String(format!("[{} chars]", s.chars().count()))
+        }
         Value::Array(items) => Value::Array(items.iter().map(shorten_strings).collect()),
         Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), shorten_strings(v))).collect()),
         other => other.clone(),
@@ -518,7 +509,6 @@ fn shorten_strings(value: &Value) -> Value {
 fn error_json(e: &ProviderError) -> Value {
     json!({"kind": e.kind.as_str(), "status": e.status, "message": e.message})
 }
-
 
 /// Rebuilds the usage roll-up from a transcript (for a resumed mission or a report). Torn or
 /// foreign lines are skipped. A session's model is its `session_start`'s, else its first
@@ -537,7 +527,9 @@ pub fn rollup_from_transcript(path: &Path) -> io::Result<UsageRollup> {
         };
         let kind = v.get("kind").and_then(Value::as_str);
         if matches!(kind, Some("session_start" | "request")) {
-            if let (Some(session), Some(model)) = (v.get("sessionId").and_then(Value::as_str), v.get("model").and_then(Value::as_str)) {
+            if let (Some(session), Some(model)) =
+                (v.get("sessionId").and_then(Value::as_str), v.get("model").and_then(Value::as_str))
+            {
                 models.entry(session.to_string()).or_insert_with(|| model.to_string());
             }
             continue;
@@ -548,8 +540,7 @@ pub fn rollup_from_transcript(path: &Path) -> io::Result<UsageRollup> {
         let (Some(session), Some(role), Some(usage)) = (
             v.get("sessionId").and_then(Value::as_str),
             v.get("role").and_then(Value::as_str),
-            v.get("usage")
-                .and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok()),
+            v.get("usage").and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok()),
         ) else {
             continue;
         };
@@ -564,23 +555,14 @@ mod tests {
     use crate::agent::message::{ContentBlock, Message, StopReason};
 
     fn read_lines(path: &Path) -> Vec<Value> {
-        std::fs::read_to_string(path)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     #[test]
     fn lines_carry_the_envelope_and_usage_rolls_up() {
         let dir = tempfile::tempdir().unwrap();
         let shared = SharedUsage::default();
-        let u = Usage {
-            input: 10,
-            cache_read: 100,
-            cache_write: 5,
-            output: 7,
-        };
+        let u = Usage { input: 10, cache_read: 100, cache_write: 5, output: 7 };
         {
             let mut t = SessionTranscript::start(
                 dir.path(),
@@ -590,16 +572,11 @@ mod tests {
                 shared.clone(),
                 json!({"model": "m"}),
             );
-            let mut req = ModelRequest {
-                system: vec!["sys".into()],
-                ..Default::default()
-            };
+            let mut req = ModelRequest { system: vec!["sys".into()], ..Default::default() };
             req.messages.push(Message::user_text("hi"));
             t.request("openai", "m", &req);
             let turn = AssistantTurn {
-                content: vec![ContentBlock::Text {
-                    text: "hello".into(),
-                }],
+                content: vec![ContentBlock::Text { text: "hello".into() }],
                 stop_reason: StopReason::EndTurn,
                 usage: u,
             };
@@ -612,14 +589,8 @@ mod tests {
             t.handoff(&json!({"status": "completed"}));
             t.end("completed");
         }
-        let mut v = SessionTranscript::start(
-            dir.path(),
-            "mis_1",
-            "s2",
-            AgentRole::Validator,
-            shared.clone(),
-            json!({}),
-        );
+        let mut v =
+            SessionTranscript::start(dir.path(), "mis_1", "s2", AgentRole::Validator, shared.clone(), json!({}));
         v.usage(u);
         drop(v); // no explicit end: Drop writes it
 
@@ -661,9 +632,6 @@ mod tests {
 
         let rollup = shared.lock().unwrap().clone();
         assert_eq!(rollup.mission, u + u + u);
-        assert_eq!(
-            rollup_from_transcript(&dir.path().join(TRANSCRIPT_FILE)).unwrap(),
-            rollup
-        );
+        assert_eq!(rollup_from_transcript(&dir.path().join(TRANSCRIPT_FILE)).unwrap(), rollup);
     }
 }

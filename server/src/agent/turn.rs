@@ -69,11 +69,10 @@ pub async fn complete_turn(
     loop {
         attempt += 1;
         let mut seen = 0usize;
-        let error =
-            match attempt_turn(provider, request, policy, cancel, observer, &mut seen).await {
-                Ok(turn) => return Ok(turn),
-                Err(e) => e,
-            };
+        let error = match attempt_turn(provider, request, policy, cancel, observer, &mut seen).await {
+            Ok(turn) => return Ok(turn),
+            Err(e) => e,
+        };
         let repeats = same_server_error.count(&error);
         if repeats >= policy.max_identical_server_errors.max(2) {
             return Err(ProviderError {
@@ -102,21 +101,11 @@ pub async fn complete_turn(
                     format_secs(wait),
                     elapsed.as_secs()
                 ),
-                None => format!(
-                    "retry deadline of {deadline} s reached after {attempt} attempts"
-                ),
+                None => format!("retry deadline of {deadline} s reached after {attempt} attempts"),
             };
-            return Err(ProviderError {
-                message: format!("{} ({why})", error.message),
-                ..error
-            });
+            return Err(ProviderError { message: format!("{} ({why})", error.message), ..error });
         }
-        observer.on_retry(&RetryNotice {
-            attempt,
-            delay,
-            error,
-            discarded_events: seen,
-        });
+        observer.on_retry(&RetryNotice { attempt, delay, error, discarded_events: seen });
         sleep_cancellable(cancel, delay).await?;
     }
 }
@@ -246,10 +235,9 @@ async fn attempt_turn(
         }
     }
     acc.finish().map_err(|e| match e.kind {
-        ErrorKind::StreamInterrupted => ProviderError::new(
-            ErrorKind::StreamInterrupted,
-            format!("{} ({} events received)", e.message, *seen),
-        ),
+        ErrorKind::StreamInterrupted => {
+            ProviderError::new(ErrorKind::StreamInterrupted, format!("{} ({} events received)", e.message, *seen))
+        }
         _ => e,
     })
 }

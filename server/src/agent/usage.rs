@@ -39,12 +39,7 @@ impl Usage {
     /// [`ESTIMATE_BYTES_PER_TOKEN`]): the whole request counts as uncached input.
     pub fn estimate(request_bytes: usize, answer_bytes: usize) -> Self {
         let tokens = |bytes: usize| (bytes as u64).div_ceil(ESTIMATE_BYTES_PER_TOKEN);
-        Usage {
-            input: tokens(request_bytes),
-            cache_read: 0,
-            cache_write: 0,
-            output: tokens(answer_bytes),
-        }
+        Usage { input: tokens(request_bytes), cache_read: 0, cache_write: 0, output: tokens(answer_bytes) }
     }
 }
 
@@ -55,38 +50,19 @@ mod tests {
     #[test]
     fn openai_prompt_tokens_lose_their_cached_part() {
         let u = Usage::from_openai(1000, 800, 50);
-        assert_eq!(
-            u,
-            Usage {
-                input: 200,
-                cache_read: 800,
-                cache_write: 0,
-                output: 50
-            }
-        );
+        assert_eq!(u, Usage { input: 200, cache_read: 800, cache_write: 0, output: 50 });
         assert_eq!(u.total(), 1050);
     }
 
     #[test]
     fn an_estimate_is_four_bytes_a_token_rounded_up() {
-        assert_eq!(
-            Usage::estimate(4001, 8),
-            Usage { input: 1001, cache_read: 0, cache_write: 0, output: 2 }
-        );
+        assert_eq!(Usage::estimate(4001, 8), Usage { input: 1001, cache_read: 0, cache_write: 0, output: 2 });
         assert!(Usage::estimate(0, 0).is_zero());
     }
 
     #[test]
     fn anthropic_fields_map_one_to_one() {
         let u = Usage::from_anthropic(12, 3000, 400, 90);
-        assert_eq!(
-            u,
-            Usage {
-                input: 12,
-                cache_read: 3000,
-                cache_write: 400,
-                output: 90
-            }
-        );
+        assert_eq!(u, Usage { input: 12, cache_read: 3000, cache_write: 400, output: 90 });
     }
 }

@@ -71,7 +71,9 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
     let mut out = Builder::new(typed);
     match &cursor.slot {
         Slot::ArrayItem(key) if key == "fulfills" => {
-            let listed: Vec<&str> = feature_around(analysis, cursor.offset).map(|f| f.claims().iter().map(|c| c.value.as_str()).collect()).unwrap_or_default();
+            let listed: Vec<&str> = feature_around(analysis, cursor.offset)
+                .map(|f| f.claims().iter().map(|c| c.value.as_str()).collect())
+                .unwrap_or_default();
             let Some(contract) = analysis.contract() else { return Completions::default() };
             let fresh = |id: &str| !listed.contains(&id);
             // Unclaimed first, then the rest, each in contract order; a duplicate heading once.
@@ -96,7 +98,8 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
         }
         Slot::ArrayItem(key) if key == "preconditions" => {
             let current = feature_around(analysis, cursor.offset);
-            let listed: Vec<&str> = current.map(|f| f.preconditions.iter().map(|d| d.value.as_str()).collect()).unwrap_or_default();
+            let listed: Vec<&str> =
+                current.map(|f| f.preconditions.iter().map(|d| d.value.as_str()).collect()).unwrap_or_default();
             for f in analysis.features().map_or(&[][..], |f| &f.features) {
                 let Some(id) = f.id() else { continue };
                 if listed.contains(&id) || current.and_then(Feature::id) == Some(id) {
@@ -112,13 +115,24 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
             "milestone" => {
                 // Milestones of the other features: the one being typed here is not one yet.
                 let current = feature_around(analysis, cursor.offset).map(|f| f.span.start);
-                let others: Vec<&Feature> = analysis.features().map_or(&[][..], |f| &f.features).iter().map(|f| &**f).filter(|f| Some(f.span.start) != current).collect();
+                let others: Vec<&Feature> = analysis
+                    .features()
+                    .map_or(&[][..], |f| &f.features)
+                    .iter()
+                    .map(|f| &**f)
+                    .filter(|f| Some(f.span.start) != current)
+                    .collect();
                 for m in analysis.features().map(|f| f.milestones()).unwrap_or_default() {
                     let count = others.iter().filter(|f| f.milestone() == Some(m)).count();
                     if count == 0 || m.is_empty() {
                         continue;
                     }
-                    out.push(&cursor, m, Some(format!("{count} feature{}", if count == 1 { "" } else { "s" })), ItemKind::Milestone);
+                    out.push(
+                        &cursor,
+                        m,
+                        Some(format!("{count} feature{}", if count == 1 { "" } else { "s" })),
+                        ItemKind::Milestone,
+                    );
                 }
             }
             "skillName" => {
@@ -131,7 +145,11 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
         },
         Slot::Key { object_start, present } => {
             // Field names only inside a feature object.
-            let Some(feature) = analysis.features().and_then(|f| f.features.iter().find(|f| f.span.start == *object_start)) else { return Completions::default() };
+            let Some(feature) =
+                analysis.features().and_then(|f| f.features.iter().find(|f| f.span.start == *object_start))
+            else {
+                return Completions::default();
+            };
             let mut present = present.clone();
             present.extend(keys_of(text, &feature.span));
             for (name, about) in FEATURE_FIELDS {
@@ -150,15 +168,22 @@ pub fn features_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
 pub fn contract_completions(analysis: &MissionAnalysis, text: &str, offset: usize) -> Completions {
     let offset = floor_boundary(text, offset);
     let line_start = lines::line_start(text, offset);
-    let Some(value_start) = tool_value_start(&text[line_start..offset]).map(|v| line_start + v) else { return Completions::default() };
+    let Some(value_start) = tool_value_start(&text[line_start..offset]).map(|v| line_start + v) else {
+        return Completions::default();
+    };
     // The tool name being typed: from the last comma (several tools) or the value's start.
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let word_start = text[value_start..offset].char_indices().rev().find(|&(_, c)| !is_name(c)).map_or(value_start, |(p, c)| value_start + p + c.len_utf8());
+    let word_start = text[value_start..offset]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !is_name(c))
+        .map_or(value_start, |(p, c)| value_start + p + c.len_utf8());
     let line_end = lines::line_end(text, offset);
     let word_end = text[offset..line_end].find(|c: char| !is_name(c)).map_or(line_end, |p| offset + p);
     let typed = &text[word_start..offset];
     let space = if text[..word_start].ends_with(':') || text[..word_start].ends_with("**") { " " } else { "" };
-    let mut names: Vec<(String, Option<String>)> = KNOWN_TOOLS.iter().map(|t| (t.to_string(), Some("known tool".to_string()))).collect();
+    let mut names: Vec<(String, Option<String>)> =
+        KNOWN_TOOLS.iter().map(|t| (t.to_string(), Some("known tool".to_string()))).collect();
     for a in analysis.contract().map_or(&[][..], |c| &c.assertions) {
         for t in a.tool.iter().flat_map(|t| t.value.split(',')).map(|t| t.trim().trim_matches('`')) {
             if !t.is_empty() && !names.iter().any(|(n, _)| n == t) {
@@ -171,7 +196,13 @@ pub fn contract_completions(analysis: &MissionAnalysis, text: &str, offset: usiz
         if !matches_typed(&name, typed) {
             continue;
         }
-        out.items.push(Completion { insert: format!("{space}{name}"), label: name, detail, kind: ItemKind::Tool, replace: word_start..word_end });
+        out.items.push(Completion {
+            insert: format!("{space}{name}"),
+            label: name,
+            detail,
+            kind: ItemKind::Tool,
+            replace: word_start..word_end,
+        });
     }
     out
 }
@@ -348,7 +379,9 @@ fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
     let mut line = json::lex(&text[line_start..line_end], line_start);
     // The token the cursor is in (a string) or right after (a bare word), and what precedes it.
     let inside = line.iter().position(|t| match t.kind {
-        LexemeKind::Str { closed } => t.span.start < offset && (offset < t.span.end || (!closed && offset <= t.span.end)),
+        LexemeKind::Str { closed } => {
+            t.span.start < offset && (offset < t.span.end || (!closed && offset <= t.span.end))
+        }
         _ => false,
     });
     let around = match inside {
@@ -361,7 +394,9 @@ fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
         None => {
             line.retain(|t| t.span.end <= offset);
             match line.last() {
-                Some(t) if t.kind == LexemeKind::Word && t.span.end == offset => Around::Bare(line.pop().map(|t| t.span).unwrap_or(offset..offset)),
+                Some(t) if t.kind == LexemeKind::Word && t.span.end == offset => {
+                    Around::Bare(line.pop().map(|t| t.span).unwrap_or(offset..offset))
+                }
                 _ => Around::Bare(offset..offset),
             }
         }
@@ -378,7 +413,9 @@ fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
             LexemeKind::Punct(b'{' | b'[') if depth == 0 => break t,
             LexemeKind::Punct(b'{' | b'[') => depth -= 1,
             _ if depth == 0 => {
-                if t.kind == (LexemeKind::Str { closed: true }) && recent.last().is_some_and(|r| r.kind == LexemeKind::Punct(b':')) {
+                if t.kind == (LexemeKind::Str { closed: true })
+                    && recent.last().is_some_and(|r| r.kind == LexemeKind::Punct(b':'))
+                {
                     keys.push(string_content(text, &t.span));
                 }
                 recent.push(t);
@@ -399,7 +436,9 @@ fn json_cursor(text: &str, offset: usize) -> Option<JsonCursor> {
         Slot::ArrayItem(string_content(text, &key.span))
     } else {
         match (previous, recent.get(1)) {
-            (Some(LexemeKind::Punct(b':')), Some(key)) if key.kind == (LexemeKind::Str { closed: true }) => Slot::Value(string_content(text, &key.span)),
+            (Some(LexemeKind::Punct(b':')), Some(key)) if key.kind == (LexemeKind::Str { closed: true }) => {
+                Slot::Value(string_content(text, &key.span))
+            }
             (None | Some(LexemeKind::Punct(b',')), _) => Slot::Key { object_start: opener.span.start, present: keys },
             _ => return None,
         }
@@ -444,7 +483,10 @@ mod tests {
 
     #[test]
     fn fulfills_offers_unclaimed_first_and_skips_listed_ids() {
-        let (text, offset) = at(r#"{"features": [{"id": "a", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-AUTH-002", |]}]}"#, "|");
+        let (text, offset) = at(
+            r#"{"features": [{"id": "a", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-AUTH-002", |]}]}"#,
+            "|",
+        );
         let a = analysis(&text);
         let c = features_completions(&a, &text, offset);
         assert_eq!(labels(&c), ["VAL-AUTH-001", "VAL-AUTH-003"]);
@@ -454,7 +496,8 @@ mod tests {
 
     #[test]
     fn inside_a_string_the_content_is_replaced() {
-        let (text, offset) = at("{\"features\": [{\"id\": \"a\",\n  \"status\": \"pen|ding\", \"fulfills\": []}]}", "|");
+        let (text, offset) =
+            at("{\"features\": [{\"id\": \"a\",\n  \"status\": \"pen|ding\", \"fulfills\": []}]}", "|");
         let c = features_completions(&analysis(&text), &text, offset);
         assert_eq!(labels(&c), ["pending"]);
         assert_eq!(&text[c.items[0].replace.clone()], "pending");
@@ -470,7 +513,11 @@ mod tests {
     fn keys_are_offered_in_feature_objects_only() {
         let (text, offset) = at("{\"features\": [\n  {\"id\": \"a\", |\"status\": \"pending\"}\n]}", "|");
         let c = features_completions(&analysis(&text), &text, offset);
-        assert!(!labels(&c).contains(&"id") && !labels(&c).contains(&"status") && labels(&c).contains(&"fulfills"), "{:?}", labels(&c));
+        assert!(
+            !labels(&c).contains(&"id") && !labels(&c).contains(&"status") && labels(&c).contains(&"fulfills"),
+            "{:?}",
+            labels(&c)
+        );
         assert_eq!(c.items.iter().find(|i| i.label == "fulfills").unwrap().insert, "\"fulfills\": ");
         let (text, offset) = at("{|\"features\": []}", "|");
         assert!(features_completions(&analysis(&text), &text, offset).items.is_empty());

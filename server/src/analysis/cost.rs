@@ -39,7 +39,12 @@ impl Usage {
 impl Add for Usage {
     type Output = Usage;
     fn add(self, o: Usage) -> Usage {
-        Usage { input: self.input + o.input, cache_read: self.cache_read + o.cache_read, cache_write: self.cache_write + o.cache_write, output: self.output + o.output }
+        Usage {
+            input: self.input + o.input,
+            cache_read: self.cache_read + o.cache_read,
+            cache_write: self.cache_write + o.cache_write,
+            output: self.output + o.output,
+        }
     }
 }
 
@@ -96,7 +101,11 @@ pub struct Price {
 
 impl Price {
     pub fn cost(&self, t: &Usage) -> f64 {
-        (t.input as f64 * self.input + t.cache_read as f64 * self.cache_read + t.cache_write as f64 * self.cache_write + t.output as f64 * self.output) / 1_000_000.0
+        (t.input as f64 * self.input
+            + t.cache_read as f64 * self.cache_read
+            + t.cache_write as f64 * self.cache_write
+            + t.output as f64 * self.output)
+            / 1_000_000.0
     }
 }
 
@@ -140,7 +149,14 @@ pub fn cost(usage: &BTreeMap<String, BTreeMap<String, Usage>>, prices: &BTreeMap
         }
     }
     let total = by_role.values().fold(0.0, |a, b| a + b);
-    Some(Cost { currency: "USD".into(), total: if total == 0.0 { 0.0 } else { total }, by_role, by_model, unpriced_models: unpriced.into_iter().collect(), partial_roles: partial.into_iter().collect() })
+    Some(Cost {
+        currency: "USD".into(),
+        total: if total == 0.0 { 0.0 } else { total },
+        by_role,
+        by_model,
+        unpriced_models: unpriced.into_iter().collect(),
+        partial_roles: partial.into_iter().collect(),
+    })
 }
 
 /// The budgets of `[limits]` (0: none).
@@ -187,11 +203,21 @@ impl BudgetUse {
 pub fn budget_use(tokens: u64, cost: Option<&Cost>, budgets: Budgets) -> Vec<BudgetUse> {
     let mut out = Vec::new();
     if budgets.max_tokens > 0 {
-        out.push(BudgetUse { limit: "max_tokens_per_mission".into(), used: tokens as f64, budget: budgets.max_tokens as f64, share: tokens as f64 / budgets.max_tokens as f64 });
+        out.push(BudgetUse {
+            limit: "max_tokens_per_mission".into(),
+            used: tokens as f64,
+            budget: budgets.max_tokens as f64,
+            share: tokens as f64 / budgets.max_tokens as f64,
+        });
     }
     if budgets.max_cost > 0.0 {
         let used = cost.map_or(0.0, |c| c.total);
-        out.push(BudgetUse { limit: "max_cost".into(), used, budget: budgets.max_cost, share: used / budgets.max_cost });
+        out.push(BudgetUse {
+            limit: "max_cost".into(),
+            used,
+            budget: budgets.max_cost,
+            share: used / budgets.max_cost,
+        });
     }
     out
 }
@@ -229,19 +255,38 @@ mod tests {
     fn cost_by_role_and_model_names_unpriced_models() {
         let mut prices = BTreeMap::new();
         prices.insert("big".to_string(), Price { input: 10.0, output: 30.0, ..Default::default() });
-        let u = usage(&[("worker", "big", 1_000_000, 100_000), ("orchestrator", "big", 100_000, 0), ("orchestrator", "local", 5, 5), ("validator", "local", 0, 0)]);
+        let u = usage(&[
+            ("worker", "big", 1_000_000, 100_000),
+            ("orchestrator", "big", 100_000, 0),
+            ("orchestrator", "local", 5, 5),
+            ("validator", "local", 0, 0),
+        ]);
         let c = cost(&u, &prices).unwrap();
         assert!((c.total - 14.0).abs() < 1e-9, "{c:?}");
         assert!((c.by_role["worker"] - 13.0).abs() < 1e-9 && (c.by_role["orchestrator"] - 1.0).abs() < 1e-9);
-        assert_eq!((c.unpriced_models, c.partial_roles), (vec!["local".to_string()], vec!["orchestrator".to_string()]), "a model without tokens is not named");
+        assert_eq!(
+            (c.unpriced_models, c.partial_roles),
+            (vec!["local".to_string()], vec!["orchestrator".to_string()]),
+            "a model without tokens is not named"
+        );
         assert_eq!(cost(&u, &BTreeMap::new()), None, "no prices, nothing to say");
     }
 
     #[test]
     fn budgets_say_their_share_and_warn_at_eighty_percent() {
-        let c = Cost { currency: "USD".into(), total: 4.1, by_role: BTreeMap::new(), by_model: BTreeMap::new(), unpriced_models: vec![], partial_roles: vec![] };
+        let c = Cost {
+            currency: "USD".into(),
+            total: 4.1,
+            by_role: BTreeMap::new(),
+            by_model: BTreeMap::new(),
+            unpriced_models: vec![],
+            partial_roles: vec![],
+        };
         let used = budget_use(800, Some(&c), Budgets { max_tokens: 1000, max_cost: 5.0 });
-        assert_eq!(used.iter().map(BudgetUse::describe).collect::<Vec<_>>(), ["80% of max_tokens_per_mission (800 of 1000 tokens)", "82% of max_cost ($4.10 of $5.00)"]);
+        assert_eq!(
+            used.iter().map(BudgetUse::describe).collect::<Vec<_>>(),
+            ["80% of max_tokens_per_mission (800 of 1000 tokens)", "82% of max_cost ($4.10 of $5.00)"]
+        );
         assert!(used.iter().all(|u| u.nearly_spent() && !u.spent()));
         assert!(budget_use(999, None, Budgets::default()).is_empty(), "0 is no budget");
         let spent = budget_use(0, None, Budgets { max_tokens: 0, max_cost: 0.5 });
@@ -264,6 +309,9 @@ mod tests {
 
     #[test]
     fn small_costs_keep_their_digits() {
-        assert_eq!((usd(0.0042), usd(0.0), usd(-0.0), usd(12.3)), ("$0.0042".into(), "$0.00".into(), "$0.00".into(), "$12.30".into()));
+        assert_eq!(
+            (usd(0.0042), usd(0.0), usd(-0.0), usd(12.3)),
+            ("$0.0042".into(), "$0.00".into(), "$0.00".into(), "$12.30".into())
+        );
     }
 }

@@ -141,9 +141,15 @@ pub enum DocKind {
 /// Where a diagnostic is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
-    Doc { doc: DocKind, span: Span },
+    Doc {
+        doc: DocKind,
+        span: Span,
+    },
     /// A line (1-based) of a file of the working directory, named by a validator issue.
-    SourceLine { path: String, line: u32 },
+    SourceLine {
+        path: String,
+        line: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

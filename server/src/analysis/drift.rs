@@ -72,7 +72,12 @@ impl Stale {
 }
 
 /// Every passed assertion that a later commit made stale, in the contract's order.
-pub fn stale_assertions(history: &History, contract: &Contract, features: &FeaturesFile, validation: Option<&ValidationState>) -> Vec<Stale> {
+pub fn stale_assertions(
+    history: &History,
+    contract: &Contract,
+    features: &FeaturesFile,
+    validation: Option<&ValidationState>,
+) -> Vec<Stale> {
     let Some(state) = validation else { return Vec::new() };
     if history.commits.is_empty() || history.work.is_empty() {
         return Vec::new();
@@ -85,7 +90,11 @@ pub fn stale_assertions(history: &History, contract: &Contract, features: &Featu
         if !seen.insert(id) || !state.assertions.get(id).is_some_and(|s| s.is_passed()) {
             continue;
         }
-        let Some(feature) = features.features.iter().find(|f| !f.is_cancelled() && f.claims().iter().any(|c| c.value == id)) else { continue };
+        let Some(feature) =
+            features.features.iter().find(|f| !f.is_cancelled() && f.claims().iter().any(|c| c.value == id))
+        else {
+            continue;
+        };
         let Some(feature_id) = feature.id() else { continue };
         let work: Vec<&Work> = history.work.iter().filter(|w| w.feature == feature_id).collect();
         let mut own: HashSet<usize> = HashSet::new();
@@ -104,7 +113,8 @@ pub fn stale_assertions(history: &History, contract: &Contract, features: &Featu
             }
         }
         let Some(last_work) = last_work else { continue };
-        let mut files: HashSet<&str> = own.iter().flat_map(|&c| history.commits[c].files.iter().map(String::as_str)).collect();
+        let mut files: HashSet<&str> =
+            own.iter().flat_map(|&c| history.commits[c].files.iter().map(String::as_str)).collect();
         files.extend(a.evidence.iter().flat_map(|e| e.value.iter()).filter_map(|item| evidence_file(item)));
         if files.is_empty() {
             continue;
@@ -118,7 +128,9 @@ pub fn stale_assertions(history: &History, contract: &Contract, features: &Featu
             (None, Some(m)) => history.validated_at.get(m).map(String::as_str),
             _ => None,
         };
-        let later = (0..history.commits.len()).filter(|c| !earlier.contains(c) && !own.contains(c)).filter(|&c| validated_time.is_none_or(|t| history.commits[c].time.as_str() > t));
+        let later = (0..history.commits.len())
+            .filter(|c| !earlier.contains(c) && !own.contains(c))
+            .filter(|&c| validated_time.is_none_or(|t| history.commits[c].time.as_str() > t));
         for c in later {
             let commit = &history.commits[c];
             let mut hit: Vec<String> = commit.files.iter().filter(|f| files.contains(f.as_str())).cloned().collect();
@@ -126,7 +138,14 @@ pub fn stale_assertions(history: &History, contract: &Contract, features: &Featu
                 continue;
             }
             hit.sort();
-            out.push(Stale { assertion: id.to_string(), feature: feature_id.to_string(), milestone: feature.milestone().map(str::to_string), commit: commit.id.clone(), subject: commit.subject.clone(), files: hit });
+            out.push(Stale {
+                assertion: id.to_string(),
+                feature: feature_id.to_string(),
+                milestone: feature.milestone().map(str::to_string),
+                commit: commit.id.clone(),
+                subject: commit.subject.clone(),
+                files: hit,
+            });
             break;
         }
     }
@@ -152,7 +171,8 @@ struct Graph {
 impl Graph {
     fn new(commits: &[CommitFacts]) -> Graph {
         let index: HashMap<String, usize> = commits.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
-        let parents = commits.iter().map(|c| c.parents.iter().filter_map(|p| index.get(p).copied()).collect()).collect();
+        let parents =
+            commits.iter().map(|c| c.parents.iter().filter_map(|p| index.get(p).copied()).collect()).collect();
         Graph { index, parents }
     }
 
@@ -177,7 +197,13 @@ mod tests {
     use crate::model::{contract, features, records};
 
     fn commit(id: &str, parents: &[&str], time: &str, files: &[&str]) -> CommitFacts {
-        CommitFacts { id: id.into(), parents: parents.iter().map(|p| p.to_string()).collect(), time: time.into(), subject: format!("commit {id}"), files: files.iter().map(|f| f.to_string()).collect() }
+        CommitFacts {
+            id: id.into(),
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            time: time.into(),
+            subject: format!("commit {id}"),
+            files: files.iter().map(|f| f.to_string()).collect(),
+        }
     }
 
     const CONTRACT: &str = "### VAL-A-001: add\nEvidence: output\n\n### VAL-A-002: sub\nEvidence: file(docs/sub.md)\n\n### VAL-A-003: mul\n";
@@ -212,7 +238,10 @@ mod tests {
     fn a_later_commit_on_the_features_files_makes_its_passed_assertion_stale() {
         let state = r#"{"assertions": {"VAL-A-001": {"status": "passed", "validatedAtCommit": "s1"}, "VAL-A-002": {"status": "passed", "validatedAtCommit": "s1"}, "VAL-A-003": {"status": "passed", "validatedAtCommit": "d1"}}}"#;
         let found = stale(&history(), state);
-        assert_eq!(found.iter().map(|s| (s.assertion.as_str(), s.commit.as_str(), s.files.clone())).collect::<Vec<_>>(), [("VAL-A-001", "m1", vec!["ops/add.sh".to_string()]), ("VAL-A-002", "d1", vec!["docs/sub.md".to_string()])]);
+        assert_eq!(
+            found.iter().map(|s| (s.assertion.as_str(), s.commit.as_str(), s.files.clone())).collect::<Vec<_>>(),
+            [("VAL-A-001", "m1", vec!["ops/add.sh".to_string()]), ("VAL-A-002", "d1", vec!["docs/sub.md".to_string()])]
+        );
         assert_eq!(found[0].describe(), "`VAL-A-001` passed, but commit m1 (\"commit m1\") later changed ops/add.sh, which `feat-add`'s work changed: it is stale until milestone `one` or the next round validates it again");
     }
 

@@ -13,12 +13,18 @@ use crate::model::evidence::{ConsoleMessage, FileKind, FileRole, RecordedRequest
 /// One `Evidence:` item, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
-    Screenshot { label: Option<String> },
+    Screenshot {
+        label: Option<String>,
+    },
     ConsoleErrors,
     Network(Option<NetworkExpectation>),
-    Terminal { label: Option<String> },
+    Terminal {
+        label: Option<String>,
+    },
     ExitCode,
-    File { name: String },
+    File {
+        name: String,
+    },
     /// Not checked mechanically; the validator's word stands.
     Other,
 }
@@ -57,7 +63,8 @@ pub fn parse_item(raw: &str) -> Item {
         (Some(open), Some(close)) if close > open => (&raw[..open], Some(raw[open + 1..close].trim())),
         _ => (raw, None),
     };
-    let name: String = name.trim().chars().map(|c| if c == ' ' || c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
+    let name: String =
+        name.trim().chars().map(|c| if c == ' ' || c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
     let label = arg.filter(|a| !a.is_empty()).map(str::to_string);
     match name.as_str() {
         "screenshot" | "screenshots" | "page-screenshot" | "browser-screenshot" => Item::Screenshot { label },
@@ -66,7 +73,8 @@ pub fn parse_item(raw: &str) -> Item {
             None => Item::Network(None),
             Some(a) => parse_network(a).map_or(Item::Other, |n| Item::Network(Some(n))),
         },
-        "terminal-snapshot" | "terminal-snapshots" | "terminal-output" | "terminal" | "terminal-screen" | "tui-snapshot" | "screen-capture" => Item::Terminal { label },
+        "terminal-snapshot" | "terminal-snapshots" | "terminal-output" | "terminal" | "terminal-screen"
+        | "tui-snapshot" | "screen-capture" => Item::Terminal { label },
         "exit-code" | "exit-status" => Item::ExitCode,
         "file" | "files" => label.map_or(Item::Other, |name| Item::File { name }),
         _ => Item::Other,
@@ -130,7 +138,10 @@ pub struct SessionView<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The files that satisfy it, relative to `evidence/`, and what was seen.
-    Satisfied { paths: Vec<String>, note: String },
+    Satisfied {
+        paths: Vec<String>,
+        note: String,
+    },
     Missing(String),
     /// The record says otherwise (a request answered with another status).
     Contradicted(String),
@@ -147,7 +158,10 @@ pub struct ItemCheck {
 
 /// Checks every item of an assertion's `Evidence:` line.
 pub fn check(items: &[String], view: &SessionView) -> Vec<ItemCheck> {
-    items.iter().map(|raw| ItemCheck { item: raw.trim().to_string(), outcome: check_item(&parse_item(raw), view) }).collect()
+    items
+        .iter()
+        .map(|raw| ItemCheck { item: raw.trim().to_string(), outcome: check_item(&parse_item(raw), view) })
+        .collect()
 }
 
 /// Why a `pass` cannot stand, or `None` when every checkable item is satisfied:
@@ -206,9 +220,14 @@ pub fn check_item(item: &Item, view: &SessionView) -> Outcome {
         Item::Network(expectation) => check_network(expectation.as_ref(), view),
         Item::Terminal { label } => check_terminal(label.as_deref(), view),
         Item::ExitCode => match view.terminals.iter().find(|t| t.exit_code.is_some()) {
-            Some(t) => Outcome::Satisfied { paths: vec![t.transcript.clone()], note: format!("`{}` exited with {}", t.command, t.exit_code.unwrap_or_default()) },
+            Some(t) => Outcome::Satisfied {
+                paths: vec![t.transcript.clone()],
+                note: format!("`{}` exited with {}", t.command, t.exit_code.unwrap_or_default()),
+            },
             None if view.terminals.is_empty() => Outcome::Missing("no program ran in the terminal tool".into()),
-            None => Outcome::Missing("no program run in the terminal tool exited (its exit code is recorded when it does)".into()),
+            None => Outcome::Missing(
+                "no program run in the terminal tool exited (its exit code is recorded when it does)".into(),
+            ),
         },
         Item::File { name } => check_file(name, view),
         Item::Other => Outcome::Unchecked,
@@ -216,11 +235,15 @@ pub fn check_item(item: &Item, view: &SessionView) -> Outcome {
 }
 
 fn check_screenshot(label: Option<&str>, view: &SessionView) -> Outcome {
-    let images: Vec<&SeenFile> = view.files.iter().filter(|f| f.cited && matches!(f.kind, FileKind::Image { .. })).collect();
+    let images: Vec<&SeenFile> =
+        view.files.iter().filter(|f| f.cited && matches!(f.kind, FileKind::Image { .. })).collect();
     let fitting: Vec<&SeenFile> = images.iter().copied().filter(|f| label.is_none_or(|l| labelled(f, l))).collect();
     if let Some(first) = fitting.first() {
         let FileKind::Image { width, height } = first.kind else { unreachable!("filtered to images") };
-        return Outcome::Satisfied { paths: fitting.iter().map(|f| f.path.clone()).collect(), note: format!("{width}×{height} PNG") };
+        return Outcome::Satisfied {
+            paths: fitting.iter().map(|f| f.path.clone()).collect(),
+            note: format!("{width}×{height} PNG"),
+        };
     }
     let cited_broken: Vec<String> = view
         .files
@@ -234,7 +257,12 @@ fn check_screenshot(label: Option<&str>, view: &SessionView) -> Outcome {
             _ => Some(format!("{} is not an image", f.path)),
         })
         .collect();
-    let taken: Vec<&str> = view.files.iter().filter(|f| f.role == Some(FileRole::Screenshot) && !f.cited).map(|f| f.path.as_str()).collect();
+    let taken: Vec<&str> = view
+        .files
+        .iter()
+        .filter(|f| f.role == Some(FileRole::Screenshot) && !f.cited)
+        .map(|f| f.path.as_str())
+        .collect();
     let mut why = match label {
         Some(l) if !images.is_empty() => format!("no cited screenshot is labelled `{l}`"),
         _ => "no cited file is a screenshot that decodes as an image".to_string(),
@@ -250,13 +278,29 @@ fn check_screenshot(label: Option<&str>, view: &SessionView) -> Outcome {
 
 fn check_terminal(label: Option<&str>, view: &SessionView) -> Outcome {
     // The browser's logs are text too, but no capture of a terminal.
-    let texts: Vec<&SeenFile> = view.files.iter().filter(|f| f.cited && matches!(f.kind, FileKind::Text { .. }) && !matches!(f.role, Some(FileRole::Network | FileRole::Console))).collect();
+    let texts: Vec<&SeenFile> = view
+        .files
+        .iter()
+        .filter(|f| {
+            f.cited
+                && matches!(f.kind, FileKind::Text { .. })
+                && !matches!(f.role, Some(FileRole::Network | FileRole::Console))
+        })
+        .collect();
     let fitting: Vec<&SeenFile> = texts.iter().copied().filter(|f| label.is_none_or(|l| labelled(f, l))).collect();
     if !fitting.is_empty() {
         let recorded = fitting.iter().filter(|f| f.role == Some(FileRole::TerminalScreen)).count();
-        return Outcome::Satisfied { paths: fitting.iter().map(|f| f.path.clone()).collect(), note: format!("{} text file(s), {recorded} captured by the terminal tool", fitting.len()) };
+        return Outcome::Satisfied {
+            paths: fitting.iter().map(|f| f.path.clone()).collect(),
+            note: format!("{} text file(s), {recorded} captured by the terminal tool", fitting.len()),
+        };
     }
-    let captured: Vec<&str> = view.files.iter().filter(|f| f.role == Some(FileRole::TerminalScreen) && !f.cited).map(|f| f.path.as_str()).collect();
+    let captured: Vec<&str> = view
+        .files
+        .iter()
+        .filter(|f| f.role == Some(FileRole::TerminalScreen) && !f.cited)
+        .map(|f| f.path.as_str())
+        .collect();
     let mut why = match label {
         Some(l) if !texts.is_empty() => format!("no cited terminal capture is labelled `{l}`"),
         _ => "no cited file is a non-empty text capture of the terminal".to_string(),
@@ -269,8 +313,15 @@ fn check_terminal(label: Option<&str>, view: &SessionView) -> Outcome {
 
 fn check_file(name: &str, view: &SessionView) -> Outcome {
     let wanted = name.trim_start_matches("./");
-    let named: Vec<&SeenFile> = view.files.iter().filter(|f| f.cited && (f.path == wanted || f.path.ends_with(&format!("/{wanted}")))).collect();
-    match named.iter().find(|f| matches!(f.kind, FileKind::Image { .. } | FileKind::Text { .. } | FileKind::Binary { .. })) {
+    let named: Vec<&SeenFile> = view
+        .files
+        .iter()
+        .filter(|f| f.cited && (f.path == wanted || f.path.ends_with(&format!("/{wanted}"))))
+        .collect();
+    match named
+        .iter()
+        .find(|f| matches!(f.kind, FileKind::Image { .. } | FileKind::Text { .. } | FileKind::Binary { .. }))
+    {
         Some(f) => Outcome::Satisfied { paths: vec![f.path.clone()], note: String::new() },
         None => match named.first() {
             Some(f) => Outcome::Missing(format!("{} is {}", f.path, describe(&f.kind))),
@@ -297,19 +348,43 @@ fn check_network(expectation: Option<&NetworkExpectation>, view: &SessionView) -
     let Some(want) = expectation else {
         return match requests.len() {
             0 => Outcome::Missing("the browser made no request".into()),
-            n => Outcome::Satisfied { paths: vec![view.network_log.to_string()], note: format!("{n} request(s) recorded") },
+            n => Outcome::Satisfied {
+                paths: vec![view.network_log.to_string()],
+                note: format!("{n} request(s) recorded"),
+            },
         };
     };
-    let same: Vec<&RecordedRequest> = requests.iter().filter(|r| want.method.as_ref().is_none_or(|m| r.method.eq_ignore_ascii_case(m)) && url_matches(&want.target, &r.url)).collect();
+    let same: Vec<&RecordedRequest> = requests
+        .iter()
+        .filter(|r| {
+            want.method.as_ref().is_none_or(|m| r.method.eq_ignore_ascii_case(m)) && url_matches(&want.target, &r.url)
+        })
+        .collect();
     let wanted = || format!("{}{}", want.method.as_ref().map(|m| format!("{m} ")).unwrap_or_default(), want.target);
     if same.is_empty() {
-        let seen: Vec<String> = requests.iter().filter(|r| r.resource_type == "Document" || r.resource_type == "XHR" || r.resource_type == "Fetch" || r.method != "GET").take(6).map(|r| format!("{} {}", r.method, path_and_query(&r.url))).collect();
+        let seen: Vec<String> = requests
+            .iter()
+            .filter(|r| {
+                r.resource_type == "Document"
+                    || r.resource_type == "XHR"
+                    || r.resource_type == "Fetch"
+                    || r.method != "GET"
+            })
+            .take(6)
+            .map(|r| format!("{} {}", r.method, path_and_query(&r.url)))
+            .collect();
         let seen = if seen.is_empty() { String::new() } else { format!(" (recorded: {})", seen.join(", ")) };
         return Outcome::Missing(format!("no {} was recorded{seen}", wanted()));
     }
-    let fits = |r: &&&RecordedRequest| (want.statuses.is_empty() && r.status.is_some()) || r.status.is_some_and(|s| want.statuses.iter().any(|p| p.matches(s)));
+    let fits = |r: &&&RecordedRequest| {
+        (want.statuses.is_empty() && r.status.is_some())
+            || r.status.is_some_and(|s| want.statuses.iter().any(|p| p.matches(s)))
+    };
     if let Some(r) = same.iter().find(fits) {
-        return Outcome::Satisfied { paths: vec![view.network_log.to_string()], note: format!("{} {} -> {}", r.method, path_and_query(&r.url), r.status.unwrap_or_default()) };
+        return Outcome::Satisfied {
+            paths: vec![view.network_log.to_string()],
+            note: format!("{} {} -> {}", r.method, path_and_query(&r.url), r.status.unwrap_or_default()),
+        };
     }
     let answers: Vec<String> = same
         .iter()
@@ -319,7 +394,18 @@ fn check_network(expectation: Option<&NetworkExpectation>, view: &SessionView) -
             (None, None) => "no response".to_string(),
         })
         .collect();
-    let expected = if want.statuses.is_empty() { String::from("a response") } else { want.statuses.iter().map(|s| match s { Status::Exact(c) => c.to_string(), Status::Class(c) => format!("{c}xx") }).collect::<Vec<_>>().join("|") };
+    let expected = if want.statuses.is_empty() {
+        String::from("a response")
+    } else {
+        want.statuses
+            .iter()
+            .map(|s| match s {
+                Status::Exact(c) => c.to_string(),
+                Status::Class(c) => format!("{c}xx"),
+            })
+            .collect::<Vec<_>>()
+            .join("|")
+    };
     Outcome::Contradicted(format!("{} answered {} (expected {expected})", wanted(), answers.join(", ")))
 }
 
@@ -398,7 +484,11 @@ mod tests {
     use super::*;
 
     fn net(method: Option<&str>, target: &str, statuses: &[Status]) -> Item {
-        Item::Network(Some(NetworkExpectation { method: method.map(str::to_string), target: target.into(), statuses: statuses.to_vec() }))
+        Item::Network(Some(NetworkExpectation {
+            method: method.map(str::to_string),
+            target: target.into(),
+            statuses: statuses.to_vec(),
+        }))
     }
 
     #[test]
@@ -454,7 +544,13 @@ mod tests {
     }
 
     fn req(method: &str, path: &str, status: Option<u16>) -> RecordedRequest {
-        RecordedRequest { method: method.into(), url: format!("http://127.0.0.1:4000{path}"), status, error: status.is_none().then(|| "net::ERR_CONNECTION_REFUSED".to_string()), resource_type: "Document".into() }
+        RecordedRequest {
+            method: method.into(),
+            url: format!("http://127.0.0.1:4000{path}"),
+            status,
+            error: status.is_none().then(|| "net::ERR_CONNECTION_REFUSED".to_string()),
+            resource_type: "Document".into(),
+        }
     }
 
     fn file(path: &str, kind: FileKind, role: Option<FileRole>, label: &str, cited: bool) -> SeenFile {
@@ -472,8 +568,19 @@ mod tests {
     /// What a session left, and what each item makes of it.
     #[test]
     fn items_are_checked_against_the_session() {
-        let requests = vec![req("GET", "/", Some(200)), req("POST", "/login", Some(302)), req("GET", "/home", Some(200)), req("POST", "/broken", Some(500)), req("GET", "/down", None)];
-        let console = vec![ConsoleMessage { level: "error".into(), text: "Uncaught TypeError: x is undefined".into(), source: "exception".into(), url: String::new() }];
+        let requests = vec![
+            req("GET", "/", Some(200)),
+            req("POST", "/login", Some(302)),
+            req("GET", "/home", Some(200)),
+            req("POST", "/broken", Some(500)),
+            req("GET", "/down", None),
+        ];
+        let console = vec![ConsoleMessage {
+            level: "error".into(),
+            text: "Uncaught TypeError: x is undefined".into(),
+            source: "exception".into(),
+            url: String::new(),
+        }];
         let files = vec![
             file("m/g/login.png", image(), Some(FileRole::Screenshot), "login form", true),
             file("m/g/other.png", image(), Some(FileRole::Screenshot), "other", false),
@@ -482,29 +589,71 @@ mod tests {
             file("m/g/empty.csv", FileKind::Empty, None, "", true),
             file("m/g/browser-network.jsonl", text("{}\n"), Some(FileRole::Network), "", true),
         ];
-        let terminals = vec![TerminalRecord { name: "main".into(), command: "calc".into(), exit_code: Some(0), transcript: "m/g/main.transcript.txt".into() }];
-        let view = SessionView { files: &files, network: Some(&requests), console: Some(&console), terminals: &terminals, network_log: "m/g/browser-network.jsonl", console_log: "m/g/browser-console.jsonl" };
+        let terminals = vec![TerminalRecord {
+            name: "main".into(),
+            command: "calc".into(),
+            exit_code: Some(0),
+            transcript: "m/g/main.transcript.txt".into(),
+        }];
+        let view = SessionView {
+            files: &files,
+            network: Some(&requests),
+            console: Some(&console),
+            terminals: &terminals,
+            network_log: "m/g/browser-network.jsonl",
+            console_log: "m/g/browser-console.jsonl",
+        };
         type Expect = Box<dyn Fn(&Outcome) -> bool>;
         fn satisfied(paths: &'static [&'static str]) -> Expect {
-            Box::new(move |o| matches!(o, Outcome::Satisfied { paths: p, .. } if p.iter().map(String::as_str).eq(paths.iter().copied())))
+            Box::new(
+                move |o| matches!(o, Outcome::Satisfied { paths: p, .. } if p.iter().map(String::as_str).eq(paths.iter().copied())),
+            )
         }
         let cases: Vec<(&str, Expect)> = vec![
             ("screenshot", satisfied(&["m/g/login.png"])),
             ("screenshot(login-form)", satisfied(&["m/g/login.png"])),
-            ("screenshot(other)", Box::new(|o: &Outcome| matches!(o, Outcome::Missing(w) if w.contains("labelled `other`") && w.contains("m/g/other.png not cited")))),
+            (
+                "screenshot(other)",
+                Box::new(
+                    |o: &Outcome| matches!(o, Outcome::Missing(w) if w.contains("labelled `other`") && w.contains("m/g/other.png not cited")),
+                ),
+            ),
             ("network(POST /login -> 302|200)", satisfied(&["m/g/browser-network.jsonl"])),
             ("network(GET /home)", satisfied(&["m/g/browser-network.jsonl"])),
-            ("network(POST /broken -> 2xx)", Box::new(|o: &Outcome| *o == Outcome::Contradicted("POST /broken answered 500 (expected 2xx)".into()))),
-            ("network(GET /down -> 200)", Box::new(|o: &Outcome| *o == Outcome::Contradicted("GET /down answered failed: net::ERR_CONNECTION_REFUSED (expected 200)".into()))),
-            ("network(DELETE /login)", Box::new(|o: &Outcome| matches!(o, Outcome::Missing(w) if w.starts_with("no DELETE /login was recorded (recorded: GET /, POST /login")))),
+            (
+                "network(POST /broken -> 2xx)",
+                Box::new(|o: &Outcome| *o == Outcome::Contradicted("POST /broken answered 500 (expected 2xx)".into())),
+            ),
+            (
+                "network(GET /down -> 200)",
+                Box::new(|o: &Outcome| {
+                    *o == Outcome::Contradicted(
+                        "GET /down answered failed: net::ERR_CONNECTION_REFUSED (expected 200)".into(),
+                    )
+                }),
+            ),
+            (
+                "network(DELETE /login)",
+                Box::new(
+                    |o: &Outcome| matches!(o, Outcome::Missing(w) if w.starts_with("no DELETE /login was recorded (recorded: GET /, POST /login")),
+                ),
+            ),
             ("network", satisfied(&["m/g/browser-network.jsonl"])),
-            ("console-errors", Box::new(|o: &Outcome| matches!(o, Outcome::Satisfied { note, .. } if note.starts_with("1 console error(s) recorded, first: Uncaught TypeError")))),
+            (
+                "console-errors",
+                Box::new(
+                    |o: &Outcome| matches!(o, Outcome::Satisfied { note, .. } if note.starts_with("1 console error(s) recorded, first: Uncaught TypeError")),
+                ),
+            ),
             ("terminal-snapshot", satisfied(&["m/g/main.screen.txt", "m/g/report.csv"])),
             ("terminal-snapshot(main)", satisfied(&["m/g/main.screen.txt"])),
             ("exit-code", satisfied(&["m/g/main.transcript.txt"])),
             ("file(report.csv)", satisfied(&["m/g/report.csv"])),
             ("file(empty.csv)", Box::new(|o: &Outcome| *o == Outcome::Missing("m/g/empty.csv is empty".into()))),
-            ("file(nothing.csv)", Box::new(|o: &Outcome| *o == Outcome::Missing("no cited file is named nothing.csv".into()))),
+            (
+                "file(nothing.csv)",
+                Box::new(|o: &Outcome| *o == Outcome::Missing("no cited file is named nothing.csv".into())),
+            ),
             ("a video of it", Box::new(|o: &Outcome| *o == Outcome::Unchecked)),
         ];
         for (raw, ok) in cases {
@@ -516,11 +665,33 @@ mod tests {
     #[test]
     fn a_session_without_browser_or_terminal_satisfies_none_of_theirs() {
         let files = vec![
-            file("m/g/fake.png", FileKind::Broken("not a PNG image that decodes (Invalid PNG signature.)".into()), None, "", true),
+            file(
+                "m/g/fake.png",
+                FileKind::Broken("not a PNG image that decodes (Invalid PNG signature.)".into()),
+                None,
+                "",
+                true,
+            ),
             file("m/g/gone.png", FileKind::Missing, Some(FileRole::Screenshot), "gone", true),
         ];
-        let view = SessionView { files: &files, network: None, console: None, terminals: &[], network_log: "", console_log: "" };
-        let items: Vec<String> = ["screenshot", "network(POST /login -> 200)", "console-errors", "exit-code", "terminal-snapshot", "Tool notes"].map(String::from).to_vec();
+        let view = SessionView {
+            files: &files,
+            network: None,
+            console: None,
+            terminals: &[],
+            network_log: "",
+            console_log: "",
+        };
+        let items: Vec<String> = [
+            "screenshot",
+            "network(POST /login -> 200)",
+            "console-errors",
+            "exit-code",
+            "terminal-snapshot",
+            "Tool notes",
+        ]
+        .map(String::from)
+        .to_vec();
         let checks = check(&items, &view);
         let reason = failure_reason(&checks).unwrap();
         insta::assert_snapshot!(reason, @"evidence missing: screenshot (no cited file is a screenshot that decodes as an image: m/g/fake.png is not a PNG image that decodes (Invalid PNG signature.), m/g/gone.png does not exist); network(POST /login -> 200) (no browser ran in this session, so no request was recorded); console-errors (no browser ran in this session, so no console was recorded); exit-code (no program ran in the terminal tool); terminal-snapshot (no cited file is a non-empty text capture of the terminal)");
@@ -530,8 +701,16 @@ mod tests {
     #[test]
     fn a_contradiction_and_a_gap_are_both_named() {
         let requests = vec![req("POST", "/login", Some(500))];
-        let view = SessionView { files: &[], network: Some(&requests), console: Some(&[]), terminals: &[], network_log: "n", console_log: "c" };
-        let checks = check(&["screenshot".into(), "network(POST /login -> 302|200)".into(), "console-errors".into()], &view);
+        let view = SessionView {
+            files: &[],
+            network: Some(&requests),
+            console: Some(&[]),
+            terminals: &[],
+            network_log: "n",
+            console_log: "c",
+        };
+        let checks =
+            check(&["screenshot".into(), "network(POST /login -> 302|200)".into(), "console-errors".into()], &view);
         assert_eq!(
             failure_reason(&checks).unwrap(),
             "evidence missing: screenshot (no cited file is a screenshot that decodes as an image); the recorded evidence contradicts it: network(POST /login -> 302|200) (POST /login answered 500 (expected 302|200))"

@@ -3,7 +3,6 @@
 //! features.json edits are minimal: an inserted or removed array item keeps the siblings'
 //! layout, and a new feature goes through `model::features_edit` (the file's own indentation).
 
-
 use super::diagnostic::{Code, Diagnostic, DocKind, Target};
 use super::mission::MissionAnalysis;
 use crate::model::features_edit;
@@ -81,18 +80,32 @@ fn unclaimed(analysis: &MissionAnalysis, texts: DocTexts, span: &Span) -> Option
             break;
         }
         named.push(name);
-        out.push(Fix { title: format!("Claim in feature `{name}`"), edits: vec![append_item(features_text, fulfills, id)], preferred: false });
+        out.push(Fix {
+            title: format!("Claim in feature `{name}`"),
+            edits: vec![append_item(features_text, fulfills, id)],
+            preferred: false,
+        });
     }
     let neighbour = features.features.iter().rfind(|f| shares_area(f) && !f.is_validator());
-    let milestone = neighbour.and_then(|f| f.milestone()).or_else(|| features.milestones().last().copied()).unwrap_or("main");
+    let milestone =
+        neighbour.and_then(|f| f.milestone()).or_else(|| features.milestones().last().copied()).unwrap_or("main");
     let skill = neighbour.and_then(|f| f.skill()).unwrap_or_default();
     let new_id = unique_feature_id(analysis, &format!("feat-{}", id.trim_start_matches("VAL-").to_ascii_lowercase()));
     let description = if assertion.title.is_empty() { id.to_string() } else { assertion.title.clone() };
-    let feature = features_edit::droid_feature(&new_id, &description, skill, &[], &[], Some(&[id.to_string()]), Some(milestone));
+    let feature =
+        features_edit::droid_feature(&new_id, &description, skill, &[], &[], Some(&[id.to_string()]), Some(milestone));
     // The queue runs in array order: the new feature goes after its milestone's last feature.
-    let at = features.features.iter().rposition(|f| f.milestone() == Some(milestone) && !f.is_validator()).map_or(usize::MAX, |i| i + 1);
+    let at = features
+        .features
+        .iter()
+        .rposition(|f| f.milestone() == Some(milestone) && !f.is_validator())
+        .map_or(usize::MAX, |i| i + 1);
     if let Ok(rewritten) = features_edit::insert_feature(features_text, at, &feature) {
-        out.push(Fix { title: format!("Create a feature for `{id}`"), edits: vec![minimal_edit(DocKind::Features, features_text, &rewritten)], preferred: false });
+        out.push(Fix {
+            title: format!("Create a feature for `{id}`"),
+            edits: vec![minimal_edit(DocKind::Features, features_text, &rewritten)],
+            preferred: false,
+        });
     }
     if let [only] = out.as_mut_slice() {
         only.preferred = true;
@@ -119,7 +132,8 @@ fn duplicate_claim(analysis: &MissionAnalysis, texts: DocTexts, doc: DocKind, sp
         DocKind::Features => unquote(features_text.get(span.clone())?).to_string(),
     };
     let features = analysis.features()?;
-    let mut claimants: Vec<usize> = analysis.claims_of(&id).iter().map(|c| c.feature).filter(|&i| !features.features[i].is_cancelled()).collect();
+    let mut claimants: Vec<usize> =
+        analysis.claims_of(&id).iter().map(|c| c.feature).filter(|&i| !features.features[i].is_cancelled()).collect();
     claimants.dedup();
     let name = |i: usize| features.features[i].id().unwrap_or("(feature without id)").to_string();
     let removal = |i: usize| remove_items(features_text, features.features[i].fulfills.as_ref(), &id);
@@ -127,19 +141,39 @@ fn duplicate_claim(analysis: &MissionAnalysis, texts: DocTexts, doc: DocKind, sp
         (_, 0 | 1) => Vec::new(),
         // The diagnostic on one claim: removing that claim clears it, whatever the count.
         (DocKind::Features, _) => {
-            let here = claimants.iter().copied().find(|&i| features.features[i].claims().iter().any(|c| c.span == *span))?;
-            let mut fixes = vec![Fix { title: format!("Remove the claim from feature `{}`", name(here)), edits: removal(here), preferred: false }];
+            let here =
+                claimants.iter().copied().find(|&i| features.features[i].claims().iter().any(|c| c.span == *span))?;
+            let mut fixes = vec![Fix {
+                title: format!("Remove the claim from feature `{}`", name(here)),
+                edits: removal(here),
+                preferred: false,
+            }];
             if claimants.len() == 2 {
                 let other = claimants.iter().copied().find(|&i| i != here)?;
-                fixes.push(Fix { title: format!("Remove the claim from feature `{}`", name(other)), edits: removal(other), preferred: false });
+                fixes.push(Fix {
+                    title: format!("Remove the claim from feature `{}`", name(other)),
+                    edits: removal(other),
+                    preferred: false,
+                });
             }
             fixes
         }
-        (DocKind::Contract, 2) => claimants.iter().map(|&i| Fix { title: format!("Remove the claim from feature `{}`", name(i)), edits: removal(i), preferred: false }).collect(),
+        (DocKind::Contract, 2) => claimants
+            .iter()
+            .map(|&i| Fix {
+                title: format!("Remove the claim from feature `{}`", name(i)),
+                edits: removal(i),
+                preferred: false,
+            })
+            .collect(),
         (DocKind::Contract, _) => claimants
             .iter()
             .take(MAX_FEATURE_FIXES)
-            .map(|&keep| Fix { title: format!("Keep the claim only in feature `{}`", name(keep)), edits: claimants.iter().filter(|&&i| i != keep).flat_map(|&i| removal(i)).collect(), preferred: false })
+            .map(|&keep| Fix {
+                title: format!("Keep the claim only in feature `{}`", name(keep)),
+                edits: claimants.iter().filter(|&&i| i != keep).flat_map(|&i| removal(i)).collect(),
+                preferred: false,
+            })
             .collect(),
     };
     Some(out)
@@ -154,7 +188,11 @@ fn unknown_assertion(analysis: &MissionAnalysis, texts: DocTexts, span: &Span) -
     if let Some(contract) = analysis.contract() {
         let limit = (id.len() / 3).max(2);
         // Ids this feature already lists would become a second entry: not suggested.
-        let listed: Vec<&str> = analysis.features().and_then(|f| f.features.iter().find(|f| f.claims().iter().any(|c| c.span == *span))).map(|f| f.claims().iter().map(|c| c.value.as_str()).collect()).unwrap_or_default();
+        let listed: Vec<&str> = analysis
+            .features()
+            .and_then(|f| f.features.iter().find(|f| f.claims().iter().any(|c| c.span == *span)))
+            .map(|f| f.claims().iter().map(|c| c.value.as_str()).collect())
+            .unwrap_or_default();
         // Closest first; at equal distance an unclaimed id (the likelier intent) first.
         let mut scored: Vec<(usize, bool, usize, &str)> = contract
             .assertions
@@ -169,11 +207,19 @@ fn unknown_assertion(analysis: &MissionAnalysis, texts: DocTexts, span: &Span) -
         scored.sort();
         scored.dedup_by_key(|s| s.3);
         for (rank, (_, _, _, candidate)) in scored.into_iter().take(MAX_SUGGESTIONS).enumerate() {
-            out.push(Fix { title: format!("Did you mean `{candidate}`?"), edits: vec![DocEdit { doc: DocKind::Features, span: inner.clone(), new_text: candidate.to_string() }], preferred: rank == 0 });
+            out.push(Fix {
+                title: format!("Did you mean `{candidate}`?"),
+                edits: vec![DocEdit { doc: DocKind::Features, span: inner.clone(), new_text: candidate.to_string() }],
+                preferred: rank == 0,
+            });
         }
     }
     if let (Some(contract_text), Some(contract)) = (texts.contract, analysis.contract()) {
-        out.push(Fix { title: format!("Add `{id}` to the validation contract"), edits: vec![add_assertion(contract_text, contract, id)], preferred: false });
+        out.push(Fix {
+            title: format!("Add `{id}` to the validation contract"),
+            edits: vec![add_assertion(contract_text, contract, id)],
+            preferred: false,
+        });
     }
     Some(out)
 }
@@ -191,7 +237,8 @@ fn add_assertion(text: &str, contract: &crate::model::Contract, id: &str) -> Doc
         None => match contract.sections.iter().position(|s| s.level > 1 && titled(&s.title)) {
             Some(i) => {
                 let s = &contract.sections[i];
-                let next_heading = contract.sections[i + 1..].iter().find(|n| n.level <= s.level).map(|n| n.heading_span.start);
+                let next_heading =
+                    contract.sections[i + 1..].iter().find(|n| n.level <= s.level).map(|n| n.heading_span.start);
                 (next_heading.unwrap_or(text.len()), s.level + 1, None)
             }
             None => (text.len(), area_level + 1, Some(format!("{} {area}", "#".repeat(area_level as usize)))),
@@ -209,7 +256,10 @@ fn add_assertion(text: &str, contract: &crate::model::Contract, id: &str) -> Doc
     if let Some(heading) = section {
         block.push_str(&format!("{heading}{nl}{nl}"));
     }
-    block.push_str(&format!("{} {id}: {PLACEHOLDER}{nl}Tool: {PLACEHOLDER}{nl}Evidence: {PLACEHOLDER}{nl}", "#".repeat(level.clamp(1, 6) as usize)));
+    block.push_str(&format!(
+        "{} {id}: {PLACEHOLDER}{nl}Tool: {PLACEHOLDER}{nl}Evidence: {PLACEHOLDER}{nl}",
+        "#".repeat(level.clamp(1, 6) as usize)
+    ));
     if at < text.len() {
         block.push_str(nl);
     }
@@ -232,17 +282,29 @@ fn missing_field(analysis: &MissionAnalysis, texts: DocTexts, span: &Span, messa
         // `Tool:` with nothing after it: the value goes at the end of that line.
         Some(value) => {
             let space = if text[..value.start].ends_with(' ') { "" } else { " " };
-            DocEdit { doc: DocKind::Contract, span: value.start..value.start, new_text: format!("{space}{PLACEHOLDER}") }
+            DocEdit {
+                doc: DocKind::Contract,
+                span: value.start..value.start,
+                new_text: format!("{space}{PLACEHOLDER}"),
+            }
         }
         None => {
             let body = text.get(a.body_span.clone()).unwrap_or("");
             let content_end = a.body_span.start + body.trim_end().len();
             let at = if body.trim().is_empty() { a.heading_span.end } else { content_end };
-            DocEdit { doc: DocKind::Contract, span: at..at, new_text: format!("{}{field}: {PLACEHOLDER}", newline(text)) }
+            DocEdit {
+                doc: DocKind::Contract,
+                span: at..at,
+                new_text: format!("{}{field}: {PLACEHOLDER}", newline(text)),
+            }
         }
     };
     let article = if field == "Evidence" { "an" } else { "a" };
-    Some(vec![Fix { title: format!("Add {article} `{field}:` line to `{}`", a.id.value), edits: vec![edit], preferred: true }])
+    Some(vec![Fix {
+        title: format!("Add {article} `{field}:` line to `{}`", a.id.value),
+        edits: vec![edit],
+        preferred: true,
+    }])
 }
 
 /// Appends `"id"` to a JSON array of strings, on its own line when the items are.
@@ -251,7 +313,11 @@ fn append_item(text: &str, array: &Spanned<Vec<Spanned<String>>>, id: &str) -> D
     match array.value.last() {
         Some(last) => {
             let multiline = text.get(array.span.start..last.span.start).is_some_and(|s| s.contains('\n'));
-            let new_text = if multiline { format!(",{}{}{quoted}", newline(text), line_indent(text, last.span.start)) } else { format!(", {quoted}") };
+            let new_text = if multiline {
+                format!(",{}{}{quoted}", newline(text), line_indent(text, last.span.start))
+            } else {
+                format!(", {quoted}")
+            };
             DocEdit { doc: DocKind::Features, span: last.span.end..last.span.end, new_text }
         }
         None => DocEdit { doc: DocKind::Features, span: array.span.start + 1..array.span.start + 1, new_text: quoted },
@@ -266,12 +332,17 @@ fn remove_items(text: &str, array: Option<&Spanned<Vec<Spanned<String>>>>, id: &
     let Some(last_kept) = removed.iter().rposition(|r| !r) else {
         // Nothing left: empty the array, keeping its brackets.
         let inner = array.span.start + 1..array.span.end.saturating_sub(1).max(array.span.start + 1);
-        return if text.get(inner.clone()).is_some_and(|s| !s.is_empty()) { vec![DocEdit { doc: DocKind::Features, span: inner, new_text: String::new() }] } else { Vec::new() };
+        return if text.get(inner.clone()).is_some_and(|s| !s.is_empty()) {
+            vec![DocEdit { doc: DocKind::Features, span: inner, new_text: String::new() }]
+        } else {
+            Vec::new()
+        };
     };
     let mut edits = Vec::new();
     for (i, item) in items.iter().enumerate().filter(|(i, _)| removed[*i]) {
         // Before the last kept item: up to the next item; after it: from the previous item's end.
-        let span = if i < last_kept { item.span.start..items[i + 1].span.start } else { items[i - 1].span.end..item.span.end };
+        let span =
+            if i < last_kept { item.span.start..items[i + 1].span.start } else { items[i - 1].span.end..item.span.end };
         edits.push(DocEdit { doc: DocKind::Features, span, new_text: String::new() });
     }
     edits
@@ -357,7 +428,11 @@ mod tests {
     use crate::model::{contract, features};
 
     fn analysis(contract_text: &str, features_text: &str) -> MissionAnalysis {
-        MissionAnalysis::new(MissionParts { contract: Some(Arc::new(contract::parse(contract_text))), features: Some(Arc::new(features::parse(features_text))), ..MissionParts::default() })
+        MissionAnalysis::new(MissionParts {
+            contract: Some(Arc::new(contract::parse(contract_text))),
+            features: Some(Arc::new(features::parse(features_text))),
+            ..MissionParts::default()
+        })
     }
 
     /// Applies `fix` and re-analyses: the texts after the fix.
@@ -371,18 +446,28 @@ mod tests {
     /// claim (quadratic: it did not answer within 30 s). A few fixes of each kind are offered.
     #[test]
     fn a_crowd_of_claimants_gets_a_few_fixes() {
-        let contract_text = "### VAL-A-001: one\nTool: terminal\nEvidence: e\n\n### VAL-A-002: two\nTool: terminal\nEvidence: e\n";
+        let contract_text =
+            "### VAL-A-001: one\nTool: terminal\nEvidence: e\n\n### VAL-A-002: two\nTool: terminal\nEvidence: e\n";
         let features: Vec<String> = (0..3000).map(|i| format!(r#"{{"id": "f{i}", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}"#)).collect();
         let features_text = format!(r#"{{"features": [{}]}}"#, features.join(", "));
         let a = analysis(contract_text, &features_text);
         let texts = DocTexts { contract: Some(contract_text), features: Some(&features_text) };
-        let on_contract = |code| a.diagnostics.iter().find(|d| d.code == code && d.doc() == Some(DocKind::Contract)).unwrap();
+        let on_contract =
+            |code| a.diagnostics.iter().find(|d| d.code == code && d.doc() == Some(DocKind::Contract)).unwrap();
         let keep = fixes_for(&a, texts, on_contract(Code::DuplicateClaim));
-        assert_eq!(keep.iter().map(|f| f.title.as_str()).collect::<Vec<_>>(), (0..5).map(|i| format!("Keep the claim only in feature `f{i}`")).collect::<Vec<_>>());
+        assert_eq!(
+            keep.iter().map(|f| f.title.as_str()).collect::<Vec<_>>(),
+            (0..5).map(|i| format!("Keep the claim only in feature `f{i}`")).collect::<Vec<_>>()
+        );
         let (_, after) = applied(contract_text, &features_text, &keep[3]);
         assert_eq!(after.matches("VAL-A-001").count(), 1, "keeping it in f3 removes the other 2,999 claims");
         let claim = fixes_for(&a, texts, on_contract(Code::UnclaimedAssertion));
-        assert_eq!(claim.len(), MAX_FEATURE_FIXES + 1, "five features to claim it in, and a new one: {:?}", claim.iter().map(|f| &f.title).collect::<Vec<_>>());
+        assert_eq!(
+            claim.len(),
+            MAX_FEATURE_FIXES + 1,
+            "five features to claim it in, and a new one: {:?}",
+            claim.iter().map(|f| &f.title).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -396,9 +481,18 @@ mod tests {
     fn removing_items_keeps_valid_json() {
         let text = r#"{"a": ["X", "Y", "X"], "b": ["X"], "c": ["Y", "X"]}"#;
         let f = crate::model::json::parse(text).value.unwrap();
-        for (key, expected) in [("a", r#"{"a": ["Y"], "b": ["X"], "c": ["Y", "X"]}"#), ("b", r#"{"a": ["X", "Y", "X"], "b": [], "c": ["Y", "X"]}"#), ("c", r#"{"a": ["X", "Y", "X"], "b": ["X"], "c": ["Y"]}"#)] {
+        for (key, expected) in [
+            ("a", r#"{"a": ["Y"], "b": ["X"], "c": ["Y", "X"]}"#),
+            ("b", r#"{"a": ["X", "Y", "X"], "b": [], "c": ["Y", "X"]}"#),
+            ("c", r#"{"a": ["X", "Y", "X"], "b": ["X"], "c": ["Y"]}"#),
+        ] {
             let v = &f.get(key).unwrap().value;
-            let items = v.as_array().unwrap().iter().map(|i| Spanned::new(i.as_str().unwrap().to_string(), i.span.clone())).collect();
+            let items = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| Spanned::new(i.as_str().unwrap().to_string(), i.span.clone()))
+                .collect();
             let edits = remove_items(text, Some(&Spanned::new(items, v.span.clone())), "X");
             assert_eq!(apply(text, &edits.iter().collect::<Vec<_>>()), expected);
         }

@@ -27,7 +27,8 @@ pub fn highlights(analysis: &MissionAnalysis, file: &FileRef, text: &str, offset
     if !spans.iter().any(|s| s.start <= under_cursor.start && under_cursor.end <= s.end) {
         return Vec::new();
     }
-    let definitions: Vec<Span> = navigate::definition(analysis, &target).into_iter().filter(|l| &l.file == file).map(|l| l.span).collect();
+    let definitions: Vec<Span> =
+        navigate::definition(analysis, &target).into_iter().filter(|l| &l.file == file).map(|l| l.span).collect();
     spans.into_iter().map(|span| Highlight { definition: definitions.contains(&span), span }).collect()
 }
 
@@ -57,7 +58,10 @@ mod tests {
     /// (the text under each highlight, whether it is the definition), in order.
     fn shown(file: DocKind, text: &str, needle: &str, skip: usize, into: usize) -> Vec<(usize, String, bool)> {
         let at = text.match_indices(needle).nth(skip).unwrap().0 + into;
-        highlights(&analysis(), &FileRef::Doc(file), text, at).into_iter().map(|h| (h.span.start, text[h.span].to_string(), h.definition)).collect()
+        highlights(&analysis(), &FileRef::Doc(file), text, at)
+            .into_iter()
+            .map(|h| (h.span.start, text[h.span].to_string(), h.definition))
+            .collect()
     }
 
     #[test]

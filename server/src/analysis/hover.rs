@@ -26,17 +26,28 @@ pub fn assertion_hover(analysis: &MissionAnalysis, id: &str) -> String {
     if let Some(check) = &a.check {
         fields.push(format!("*Check:* `{}`", check.value));
     }
-    let claimants: Vec<&Feature> = analysis.features().map_or_else(Vec::new, |f| analysis.claims_of(id).iter().map(|c| &*f.features[c.feature]).filter(|f| !f.is_cancelled()).collect());
+    let claimants: Vec<&Feature> = analysis.features().map_or_else(Vec::new, |f| {
+        analysis.claims_of(id).iter().map(|c| &*f.features[c.feature]).filter(|f| !f.is_cancelled()).collect()
+    });
     fields.push(match claimants.as_slice() {
         [] => "*Claimed by:* no feature".to_string(),
-        list => format!("*Claimed by:* {}", super::checks::named(&list.iter().take(super::checks::MAX_NAMED + 1).map(|f| feature_label(f)).collect::<Vec<_>>(), list.len())),
+        list => format!(
+            "*Claimed by:* {}",
+            super::checks::named(
+                &list.iter().take(super::checks::MAX_NAMED + 1).map(|f| feature_label(f)).collect::<Vec<_>>(),
+                list.len()
+            )
+        ),
     });
     match analysis.validation_of(id) {
         Some(v) => {
             let detail = v.label().strip_prefix(&v.status).unwrap_or_default().to_string();
             let mut line = format!("*Validation:* **{}**{detail}", v.status);
             if !v.evidence.is_empty() {
-                line.push_str(&format!("; evidence: {}", v.evidence.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")));
+                line.push_str(&format!(
+                    "; evidence: {}",
+                    v.evidence.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+                ));
             }
             fields.push(line);
             if let Some(issues) = v.issues.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -72,13 +83,22 @@ pub fn feature_hover(analysis: &MissionAnalysis, id: &str) -> String {
         fields.push(format!("*Skill:* `{skill}`"));
     }
     if !f.claims().is_empty() {
-        fields.push(format!("*Fulfills:* {}", f.claims().iter().map(|c| c.value.as_str()).collect::<Vec<_>>().join(", ")));
+        fields.push(format!(
+            "*Fulfills:* {}",
+            f.claims().iter().map(|c| c.value.as_str()).collect::<Vec<_>>().join(", ")
+        ));
     }
     if !f.preconditions.is_empty() {
-        fields.push(format!("*Preconditions:* {}", f.preconditions.iter().map(|p| shortened(&p.value).into_owned()).collect::<Vec<_>>().join("; ")));
+        fields.push(format!(
+            "*Preconditions:* {}",
+            f.preconditions.iter().map(|p| shortened(&p.value).into_owned()).collect::<Vec<_>>().join("; ")
+        ));
     }
     if !f.expected_behavior.is_empty() {
-        fields.push(format!("*Expected behavior:* {}", f.expected_behavior.iter().map(|b| shortened(b).into_owned()).collect::<Vec<_>>().join("; ")));
+        fields.push(format!(
+            "*Expected behavior:* {}",
+            f.expected_behavior.iter().map(|b| shortened(b).into_owned()).collect::<Vec<_>>().join("; ")
+        ));
     }
     let mut proof = None;
     match analysis.last_handoff(f) {
@@ -109,7 +129,9 @@ fn proof_text(p: &Proof) -> String {
     for reason in &p.reasons {
         out.push_str(&format!("\n- {}", shortened(reason)));
     }
-    for (side, label, want) in [(&p.before, "at the start", RunResult::Failed), (&p.after, "at the handoff", RunResult::Passed)] {
+    for (side, label, want) in
+        [(&p.before, "at the start", RunResult::Failed), (&p.after, "at the handoff", RunResult::Passed)]
+    {
         let Some(side) = side else { continue };
         let commit = side.commit.get(..10).unwrap_or(&side.commit);
         for r in &side.runs {
@@ -173,7 +195,8 @@ mod tests {
         use crate::analysis::mission::{MissionAnalysis, MissionParts};
         use crate::model::{contract, features};
         use std::sync::Arc;
-        let claimants: Vec<String> = (0..3000).map(|i| format!(r#"{{"id": "f{i}", "fulfills": ["VAL-A-001"]}}"#)).collect();
+        let claimants: Vec<String> =
+            (0..3000).map(|i| format!(r#"{{"id": "f{i}", "fulfills": ["VAL-A-001"]}}"#)).collect();
         let analysis = MissionAnalysis::new(MissionParts {
             contract: Some(Arc::new(contract::parse("### VAL-A-001: one\n"))),
             features: Some(Arc::new(features::parse(&format!(r#"{{"features": [{}]}}"#, claimants.join(","))))),

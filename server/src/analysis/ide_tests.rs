@@ -154,7 +154,9 @@ fn hover_names_the_id_under_the_cursor_in_any_file() {
         Some(IdAt::Feature { id, .. }) => feature_hover(analysis, &id).replace('\n', "⏎"),
         None => "nothing".into(),
     });
-    check(actual, r#"
+    check(
+        actual,
+        r#"
 {"id": "feat-add", "description": "Addition in the calculator", "milestone": "basics", "status": "completed", "fulfills": ["VAL-$0CALC-001"]},
   => **VAL-CALC-001**: Adds two numbers⏎⏎*Area:* Basics⏎⏎`calc add 2 3` prints 5.⏎⏎*Tool:* `terminal`  ⏎*Evidence:* output  ⏎*Claimed by:* `feat-add` (milestone `basics`, completed)  ⏎*Validation:* not validated yet
 The work of VAL-CALC-001 and $0VAL-CALC-002, evidence in `evidence/basics/VAL-CALC-001.txt`.
@@ -169,7 +171,8 @@ The work of VAL-CALC-001 and VAL-CALC-002$0, evidence in `evidence/basics/VAL-CA
   => nothing
 `calc add 2 3` $0prints 5.
   => nothing
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -179,9 +182,16 @@ fn definition_and_references_mark_every_mention() {
         let target = f.id_at_cursor(analysis).expect("an id under the cursor");
         let texts: Vec<(FileRef, &str)> = f.files.iter().map(|(n, body)| (Fixture::doc(n), body.as_str())).collect();
         let mut out = String::new();
-        for (kind, locations) in [("definition", definition(analysis, &target)), ("references", references(analysis, &target, &texts, false))] {
+        for (kind, locations) in [
+            ("definition", definition(analysis, &target)),
+            ("references", references(analysis, &target, &texts, false)),
+        ] {
             for (name, body) in &f.files {
-                let spans: Vec<(Span, String)> = locations.iter().filter(|l| l.file == Fixture::doc(name)).map(|l| (l.span.clone(), String::new())).collect();
+                let spans: Vec<(Span, String)> = locations
+                    .iter()
+                    .filter(|l| l.file == Fixture::doc(name))
+                    .map(|l| (l.span.clone(), String::new()))
+                    .collect();
                 for line in marked(body, &spans).lines().filter(|l| l.contains('‹')) {
                     out.push_str(&format!("\n     {kind} {name}: {}", line.trim()));
                 }
@@ -189,7 +199,9 @@ fn definition_and_references_mark_every_mention() {
         }
         out
     });
-    check(actual, r#"
+    check(
+        actual,
+        r#"
 The work of VAL$0-CALC-001 and VAL-CALC-002, evidence in `evidence/basics/VAL-CALC-001.txt`.
   => 
      definition validation-contract.md: ### ‹VAL-CALC-001›: Adds two numbers
@@ -200,7 +212,8 @@ The work of VAL$0-CALC-001 and VAL-CALC-002, evidence in `evidence/basics/VAL-CA
   => 
      definition features.json: {"id": "‹feat-add›", "description": "Addition in the calculator", "milestone": "basics", "status": "completed", "fulfills": ["VAL-CALC-001"]},
      references features.json: {"id": "feat-sub", "description": "Subtraction", "milestone": "basics", "status": "pending", "preconditions": ["‹feat-add› is complete"], "fulfills": ["VAL-CALC-002"]}
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -218,23 +231,36 @@ fn inlay_hints_follow_claims_and_preconditions() {
         at = h.at;
     }
     out.push_str(&text[at..]);
-    check(out, r#"
+    check(
+        out,
+        r#"
 {"features": [
   {"id": "feat-add", "description": "Addition in the calculator", "milestone": "basics", "status": "completed", "fulfills": ["VAL-CALC-001"⟨Adds two numbers⟩]},
   {"id": "feat-sub", "description": "Subtraction", "milestone": "basics", "status": "pending", "preconditions": ["feat-add is complete"⟨Addition in the calculator⟩], "fulfills": ["VAL-CALC-002"⟨Subtracts⟩]}
 ]}
-"#);
+"#,
+    );
 }
 
 #[test]
 fn semantic_tokens_mark_ids_and_declarations() {
     let f = Fixture::parse(MISSION);
-    let tag = |kind: TokenKind, declaration: bool| format!("{}{}", if kind == TokenKind::Assertion { "A" } else { "F" }, if declaration { "!" } else { "" });
+    let tag = |kind: TokenKind, declaration: bool| {
+        format!("{}{}", if kind == TokenKind::Assertion { "A" } else { "F" }, if declaration { "!" } else { "" })
+    };
     let contract_text = f.file("validation-contract.md");
-    let contract_spans: Vec<(Span, String)> = contract_tokens(&contract::parse(contract_text), contract_text).into_iter().map(|t| (t.span, tag(t.kind, t.declaration))).collect();
+    let contract_spans: Vec<(Span, String)> = contract_tokens(&contract::parse(contract_text), contract_text)
+        .into_iter()
+        .map(|t| (t.span, tag(t.kind, t.declaration)))
+        .collect();
     let features_text = f.file("features.json");
-    let features_spans: Vec<(Span, String)> = features_tokens(&features::parse(features_text)).into_iter().map(|t| (t.span, tag(t.kind, t.declaration))).collect();
-    check(format!("{}{}", marked(contract_text, &contract_spans), marked(features_text, &features_spans)), r#"
+    let features_spans: Vec<(Span, String)> = features_tokens(&features::parse(features_text))
+        .into_iter()
+        .map(|t| (t.span, tag(t.kind, t.declaration)))
+        .collect();
+    check(
+        format!("{}{}", marked(contract_text, &contract_spans), marked(features_text, &features_spans)),
+        r#"
 # Calculator
 ## Basics
 ### ‹VAL-CALC-001›A!: Adds two numbers
@@ -250,15 +276,20 @@ Evidence: output
   {"id": "‹feat-add›F!", "description": "Addition in the calculator", "milestone": "basics", "status": "completed", "fulfills": ["‹VAL-CALC-001›A"]},
   {"id": "‹feat-sub›F!", "description": "Subtraction", "milestone": "basics", "status": "pending", "preconditions": ["‹feat-add›F is complete"], "fulfills": ["‹VAL-CALC-002›A"]}
 ]}
-"#);
+"#,
+    );
 }
 
 #[test]
 fn evidence_links_cover_the_path() {
     let text = "See `evidence/basics/VAL-CALC-001.txt`, (evidence/basics/run.log) and \"evidence/basics/shot.png\"\nnot-evidence/x.txt evidence/a b\n";
-    let spans: Vec<(Span, String)> = evidence_links(text).into_iter().map(|l| (l.span, format!("->{}", l.target))).collect();
-    check(marked(text, &spans), r#"
+    let spans: Vec<(Span, String)> =
+        evidence_links(text).into_iter().map(|l| (l.span, format!("->{}", l.target))).collect();
+    check(
+        marked(text, &spans),
+        r#"
 See `‹evidence/basics/VAL-CALC-001.txt›->evidence/basics/VAL-CALC-001.txt`, (‹evidence/basics/run.log›->evidence/basics/run.log) and "‹evidence/basics/shot.png›->evidence/basics/shot.png"
 not-evidence/x.txt ‹evidence/a›->evidence/a b
-"#);
+"#,
+    );
 }

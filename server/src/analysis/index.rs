@@ -94,7 +94,8 @@ impl FeaturesIndex {
             cancelled: Vec::with_capacity(file.features.len()),
             ..Default::default()
         };
-        let feature_key = |features: &[SmallVec<[usize; 1]>], slot: usize| file.features[features[slot][0]].id().unwrap_or_default();
+        let feature_key =
+            |features: &[SmallVec<[usize; 1]>], slot: usize| file.features[features[slot][0]].id().unwrap_or_default();
         let claim_key = |claims: &[SmallVec<[ClaimRef; 1]>], slot: usize| {
             let c = claims[slot][0];
             file.features[c.feature].claims()[c.item].value.as_str()
@@ -103,7 +104,11 @@ impl FeaturesIndex {
             index.cancelled.push(feature.is_cancelled());
             if let Some(id) = feature.id() {
                 let features = &index.features;
-                match index.feature_slots.entry(hash(id), |&s| feature_key(features, s) == id, |&s| hash(feature_key(features, s))) {
+                match index.feature_slots.entry(
+                    hash(id),
+                    |&s| feature_key(features, s) == id,
+                    |&s| hash(feature_key(features, s)),
+                ) {
                     Entry::Occupied(e) => index.features[*e.get()].push(fi),
                     Entry::Vacant(e) => {
                         e.insert(index.features.len());
@@ -144,7 +149,11 @@ pub struct MissionTables {
 impl MissionTables {
     /// Tables for these documents; `contract_table`, when given, must have been built from this
     /// very `contract` (it is then reused instead of hashing every assertion id again).
-    pub fn build(contract: Option<&Contract>, features: Option<&FeaturesFile>, contract_table: Option<Arc<ContractIndex>>) -> Self {
+    pub fn build(
+        contract: Option<&Contract>,
+        features: Option<&FeaturesFile>,
+        contract_table: Option<Arc<ContractIndex>>,
+    ) -> Self {
         let contract_table = contract.map(|c| contract_table.unwrap_or_else(|| Arc::new(ContractIndex::new(c))));
         let features_table = features.map(|f| FeaturesIndex::new(f, contract_table.as_deref()));
         MissionTables { contract: contract_table, features: features_table }
@@ -152,7 +161,10 @@ impl MissionTables {
 
     /// These tables read with the documents they were built from.
     pub fn view<'a>(&'a self, contract: Option<&'a Contract>, features: Option<&'a FeaturesFile>) -> MissionIndex<'a> {
-        MissionIndex { contract: contract.zip(self.contract.as_deref()), features: features.zip(self.features.as_ref()) }
+        MissionIndex {
+            contract: contract.zip(self.contract.as_deref()),
+            features: features.zip(self.features.as_ref()),
+        }
     }
 }
 
@@ -186,7 +198,11 @@ impl<'a> MissionIndex<'a> {
     pub fn assertion_ids(&self) -> impl Iterator<Item = (&'a str, &'a [usize], &'a [ClaimRef])> + 'a {
         let this = *self;
         self.contract.into_iter().flat_map(move |(contract, table)| {
-            table.headings.iter().enumerate().map(move |(slot, h)| (contract.assertions[h[0]].id.value.as_str(), h.as_slice(), this.claims_at(slot)))
+            table
+                .headings
+                .iter()
+                .enumerate()
+                .map(move |(slot, h)| (contract.assertions[h[0]].id.value.as_str(), h.as_slice(), this.claims_at(slot)))
         })
     }
 
@@ -200,7 +216,9 @@ impl<'a> MissionIndex<'a> {
     /// claims.
     pub fn claims_without_heading(&self) -> impl Iterator<Item = (&'a str, &'a [ClaimRef])> + 'a {
         self.features.into_iter().flat_map(|(file, table)| {
-            table.other_claims.iter().map(move |claims| (file.features[claims[0].feature].claims()[claims[0].item].value.as_str(), claims.as_slice()))
+            table.other_claims.iter().map(move |claims| {
+                (file.features[claims[0].feature].claims()[claims[0].item].value.as_str(), claims.as_slice())
+            })
         })
     }
 
@@ -225,7 +243,9 @@ impl<'a> MissionIndex<'a> {
     /// Indices (into `features`) of every feature with this id.
     pub fn feature_indices(&self, id: &str) -> &'a [usize] {
         let Some((file, table)) = self.features else { return &[] };
-        let found = table.feature_slots.find(hash(id), |&s| table.features.get(s).and_then(|f| file.features.get(f[0])).is_some_and(|f| f.id() == Some(id)));
+        let found = table.feature_slots.find(hash(id), |&s| {
+            table.features.get(s).and_then(|f| file.features.get(f[0])).is_some_and(|f| f.id() == Some(id))
+        });
         found.map_or(&[], |&s| table.features[s].as_slice())
     }
 
@@ -271,7 +291,13 @@ impl<'a> MissionIndex<'a> {
 
     /// Milestone position by name (order of first appearance).
     pub fn milestone_order(&self) -> HashMap<&'a str, usize> {
-        self.features().map(FeaturesFile::milestones).unwrap_or_default().into_iter().enumerate().map(|(i, m)| (m, i)).collect()
+        self.features()
+            .map(FeaturesFile::milestones)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (m, i))
+            .collect()
     }
 }
 

@@ -28,7 +28,9 @@ pub fn feature_hints(analysis: &MissionAnalysis, within: &Span) -> Vec<Hint> {
             }
         }
         for (i, dep) in f.dependency_refs(|id| analysis.has_feature(id)) {
-            if let Some(description) = analysis.feature(dep.value).and_then(|d| d.description.as_ref()).filter(|d| !d.value.trim().is_empty()) {
+            if let Some(description) =
+                analysis.feature(dep.value).and_then(|d| d.description.as_ref()).filter(|d| !d.value.trim().is_empty())
+            {
                 out.push(hint(f.preconditions[i].span.end, &description.value));
             }
         }
@@ -58,7 +60,11 @@ mod tests {
     fn titles_and_descriptions_truncated_within_the_range() {
         let c = "### VAL-A-001: A title that is much longer than forty characters in all\n";
         let f = "{\"features\": [\n{\"id\": \"f1\", \"description\": \"Login\\nform\", \"fulfills\": [\"VAL-A-001\", \"VAL-A-404\"]},\n{\"id\": \"f2\", \"fulfills\": [], \"preconditions\": [\"f1\"]}]}";
-        let a = MissionAnalysis::new(MissionParts { contract: Some(Arc::new(contract::parse(c))), features: Some(Arc::new(features::parse(f))), ..MissionParts::default() });
+        let a = MissionAnalysis::new(MissionParts {
+            contract: Some(Arc::new(contract::parse(c))),
+            features: Some(Arc::new(features::parse(f))),
+            ..MissionParts::default()
+        });
         let all = feature_hints(&a, &(0..f.len()));
         let labels: Vec<&str> = all.iter().map(|h| h.label.as_str()).collect();
         assert_eq!(labels, ["A title that is much longer than forty…", "Login form"]);

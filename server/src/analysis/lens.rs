@@ -68,7 +68,13 @@ pub fn contract_slots(analysis: &MissionAnalysis) -> Vec<LensSlot> {
     let mut out = Vec::with_capacity(contract.assertions.len() + 2);
     out.push(LensSlot { span: 0..0, target: LensTarget::Counts });
     out.push(LensSlot { span: 0..0, target: LensTarget::Start });
-    out.extend(contract.assertions.iter().enumerate().map(|(i, a)| LensSlot { span: a.id.span.clone(), target: LensTarget::Assertion(i) }));
+    out.extend(
+        contract
+            .assertions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| LensSlot { span: a.id.span.clone(), target: LensTarget::Assertion(i) }),
+    );
     out
 }
 
@@ -90,11 +96,16 @@ pub fn feature_slots(analysis: &MissionAnalysis) -> Vec<LensSlot> {
 /// Active (not cancelled) features claiming `id`, by id, adjacent repeats removed.
 fn owners<'a>(analysis: &'a MissionAnalysis, id: &str) -> Option<Vec<&'a str>> {
     let f = analysis.features()?;
-    let mut v: Vec<&str> = analysis.claims_of(id).iter().map(|c| &f.features[c.feature]).filter(|f| !f.is_cancelled()).map(|f| f.id().unwrap_or("(feature without id)")).collect();
+    let mut v: Vec<&str> = analysis
+        .claims_of(id)
+        .iter()
+        .map(|c| &f.features[c.feature])
+        .filter(|f| !f.is_cancelled())
+        .map(|f| f.id().unwrap_or("(feature without id)"))
+        .collect();
     v.dedup();
     Some(v)
 }
-
 
 /// The counts shown at the top of the contract (one pass over the assertions).
 pub fn contract_counts(analysis: &MissionAnalysis) -> Counts {
@@ -114,12 +125,19 @@ pub fn contract_counts(analysis: &MissionAnalysis) -> Counts {
 
 /// The title and action of one lens; `counts` is asked only for [`LensTarget::Counts`] (so a
 /// caller can cache them). `None` when the target is not in this analysis.
-pub fn resolve(analysis: &MissionAnalysis, target: LensTarget, counts: impl FnOnce() -> Counts) -> Option<(String, Option<LensAction>)> {
+pub fn resolve(
+    analysis: &MissionAnalysis,
+    target: LensTarget,
+    counts: impl FnOnce() -> Counts,
+) -> Option<(String, Option<LensAction>)> {
     match target {
         LensTarget::Counts => {
             analysis.contract()?;
             let Counts { total, claimed, passed } = counts();
-            Some((format!("{total} assertion{} · {claimed} claimed · {passed} passed", if total == 1 { "" } else { "s" }), None))
+            Some((
+                format!("{total} assertion{} · {claimed} claimed · {passed} passed", if total == 1 { "" } else { "s" }),
+                None,
+            ))
         }
         LensTarget::Start => {
             analysis.contract()?;
@@ -146,7 +164,8 @@ pub fn resolve(analysis: &MissionAnalysis, target: LensTarget, counts: impl FnOn
                 0 => "no worker sessions".to_string(),
                 n => {
                     let shown: Vec<&str> = sessions.iter().take(MAX_SESSIONS_SHOWN).map(|s| s.value.as_str()).collect();
-                    let more = if n > MAX_SESSIONS_SHOWN { format!(" +{}", n - MAX_SESSIONS_SHOWN) } else { String::new() };
+                    let more =
+                        if n > MAX_SESSIONS_SHOWN { format!(" +{}", n - MAX_SESSIONS_SHOWN) } else { String::new() };
                     format!("{n} worker session{}: {}{more}", if n == 1 { "" } else { "s" }, shown.join(", "))
                 }
             };
@@ -195,10 +214,30 @@ mod tests {
     fn counts_owners_and_validation() {
         let c = "### VAL-A-001: x\n### VAL-A-002: y\n### VAL-A-001: dup\n";
         let f = r#"{"features": [{"id": "f1", "status": "completed", "fulfills": ["VAL-A-001"], "workerSessionIds": ["s1", "s2", "s3", "s4"]}, {"id": "f2", "status": "cancelled", "fulfills": ["VAL-A-002"]}]}"#;
-        let v = ValidationRecords { state: records::load(r#"{"assertions": {"VAL-A-001": {"status": "passed", "validatedAtMilestone": "m", "round": 2}}}"#).value, milestones: Vec::new() };
-        let a = MissionAnalysis::new(MissionParts { contract: Some(Arc::new(contract::parse(c))), features: Some(Arc::new(features::parse(f))), validation: Some(Arc::new(v)), ..MissionParts::default() });
+        let v = ValidationRecords {
+            state: records::load(
+                r#"{"assertions": {"VAL-A-001": {"status": "passed", "validatedAtMilestone": "m", "round": 2}}}"#,
+            )
+            .value,
+            milestones: Vec::new(),
+        };
+        let a = MissionAnalysis::new(MissionParts {
+            contract: Some(Arc::new(contract::parse(c))),
+            features: Some(Arc::new(features::parse(f))),
+            validation: Some(Arc::new(v)),
+            ..MissionParts::default()
+        });
         let titles: Vec<String> = contract_lenses(&a).into_iter().map(|l| l.title).collect();
-        assert_eq!(titles, ["2 assertions · 1 claimed · 1 passed", "▶ Start mission", "claimed by f1 · passed (m, round 2)", "unclaimed · not validated yet", "claimed by f1 · passed (m, round 2)"]);
+        assert_eq!(
+            titles,
+            [
+                "2 assertions · 1 claimed · 1 passed",
+                "▶ Start mission",
+                "claimed by f1 · passed (m, round 2)",
+                "unclaimed · not validated yet",
+                "claimed by f1 · passed (m, round 2)"
+            ]
+        );
         let titles: Vec<String> = feature_lenses(&a).into_iter().map(|l| l.title).collect();
         assert_eq!(titles, ["completed · 4 worker sessions: s1, s2, s3 +1", "cancelled · no worker sessions"]);
     }
@@ -206,8 +245,23 @@ mod tests {
     #[test]
     fn runnable_features_get_a_run_button() {
         let f = r#"{"features": [{"id": "a", "status": "pending"}, {"id": "b", "status": "pending"}, {"id": "c", "status": "in_progress"}, {"id": "d", "status": "completed"}, {"id": "scrutiny-validator-m", "status": "pending", "skillName": "scrutiny-validator"}]}"#;
-        let a = MissionAnalysis::new(MissionParts { features: Some(Arc::new(features::parse(f))), ..MissionParts::default() });
+        let a = MissionAnalysis::new(MissionParts {
+            features: Some(Arc::new(features::parse(f))),
+            ..MissionParts::default()
+        });
         let actions: Vec<Option<LensAction>> = feature_lenses(&a).into_iter().map(|l| l.action).collect();
-        assert_eq!(actions, [None, Some(LensAction::RunFeature("a".into())), None, Some(LensAction::RunFeature("b".into())), None, None, None], "validators run in a validation round, not one by one");
+        assert_eq!(
+            actions,
+            [
+                None,
+                Some(LensAction::RunFeature("a".into())),
+                None,
+                Some(LensAction::RunFeature("b".into())),
+                None,
+                None,
+                None
+            ],
+            "validators run in a validation round, not one by one"
+        );
     }
 }

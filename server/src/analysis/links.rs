@@ -2,8 +2,8 @@
 //! handoff file of each worker session in features.json. Targets are folder-relative paths;
 //! the caller decides which exist.
 
-use crate::model::folder::FoundHandoff;
 use super::navigate::unquoted;
+use crate::model::folder::FoundHandoff;
 use crate::model::json::JsonValue;
 use crate::model::{FeaturesFile, Span};
 
@@ -20,20 +20,24 @@ pub struct Link {
 /// ends at the next one of those, a comma or a line break.
 pub fn evidence_links(text: &str) -> Vec<Link> {
     let bytes = text.as_bytes();
-    let ends = |b: u8| matches!(b, b'"' | b'\'' | b'`' | b')' | b']' | b'>' | b',' | b' ' | b'\t' | b'\r' | b'\n' | b'\\');
+    let ends =
+        |b: u8| matches!(b, b'"' | b'\'' | b'`' | b')' | b']' | b'>' | b',' | b' ' | b'\t' | b'\r' | b'\n' | b'\\');
     let mut out = Vec::new();
     let mut from = 0;
     while let Some(found) = text[from..].find(EVIDENCE_DIR) {
         let start = from + found;
         from = start + EVIDENCE_DIR.len();
-        let starts_path = start == 0 || matches!(bytes[start - 1], b'"' | b'\'' | b'`' | b'(' | b'[' | b'<' | b' ' | b'\t' | b'\n');
+        let starts_path =
+            start == 0 || matches!(bytes[start - 1], b'"' | b'\'' | b'`' | b'(' | b'[' | b'<' | b' ' | b'\t' | b'\n');
         if !starts_path {
             continue;
         }
         let len = bytes[start..].iter().position(|&b| ends(b)).unwrap_or(bytes.len() - start);
         let target = &text[start..start + len];
         let trimmed = target.trim_end_matches(['.', ':', ';']);
-        if trimmed.len() > EVIDENCE_DIR.len() && !trimmed.split('/').any(|part| part == ".." || part.is_empty() && !trimmed.ends_with('/')) {
+        if trimmed.len() > EVIDENCE_DIR.len()
+            && !trimmed.split('/').any(|part| part == ".." || part.is_empty() && !trimmed.ends_with('/'))
+        {
             out.push(Link { span: start..start + trimmed.len(), target: trimmed.to_string() });
         }
         from = start + len.max(EVIDENCE_DIR.len());
@@ -53,7 +57,8 @@ pub fn is_flow_file(relative: &str) -> bool {
 pub fn flow_evidence_links(text: &str) -> Vec<Link> {
     let parsed = crate::model::json::parse(text);
     let mut out = Vec::new();
-    let Some(assertions) = parsed.value.as_ref().and_then(|v| v.get("assertions")).and_then(|m| m.value.as_array()) else {
+    let Some(assertions) = parsed.value.as_ref().and_then(|v| v.get("assertions")).and_then(|m| m.value.as_array())
+    else {
         return out;
     };
     for evidence in assertions.iter().filter_map(|a| a.get("evidence")).filter_map(|m| m.value.as_object()) {
@@ -76,7 +81,9 @@ pub fn flow_evidence_links(text: &str) -> Vec<Link> {
 pub fn handoff_links(file: &FeaturesFile, handoffs: &[FoundHandoff]) -> Vec<Link> {
     file.features
         .iter()
-        .flat_map(|f| f.worker_session_ids.iter().chain(&f.current_worker_session_id).chain(&f.completed_worker_session_id))
+        .flat_map(|f| {
+            f.worker_session_ids.iter().chain(&f.current_worker_session_id).chain(&f.completed_worker_session_id)
+        })
         .filter_map(|s| {
             let found = handoffs.iter().find(|h| h.file.worker_session_id == s.value && h.path.ends_with(".json"))?;
             Some(Link { span: unquoted(&s.span), target: found.path.clone() })
@@ -99,10 +106,21 @@ mod tests {
     #[test]
     fn a_flows_evidence_links_to_the_evidence_folder() {
         let text = r#"{"groupId": "round-1", "assertions": [{"id": "VAL-A-001", "evidence": {"screenshots": ["m/round-1/home.png"], "networkLogs": "m/round-1/browser-network.jsonl", "files": ["../../etc/passwd", 3]}}, {"id": "VAL-A-002", "evidence": {}}]}"#;
-        let found: Vec<(&str, String)> = flow_evidence_links(text).into_iter().map(|l| (&text[l.span], l.target)).collect();
-        assert_eq!(found, [("m/round-1/home.png", "evidence/m/round-1/home.png".to_string()), ("m/round-1/browser-network.jsonl", "evidence/m/round-1/browser-network.jsonl".to_string())]);
+        let found: Vec<(&str, String)> =
+            flow_evidence_links(text).into_iter().map(|l| (&text[l.span], l.target)).collect();
+        assert_eq!(
+            found,
+            [
+                ("m/round-1/home.png", "evidence/m/round-1/home.png".to_string()),
+                ("m/round-1/browser-network.jsonl", "evidence/m/round-1/browser-network.jsonl".to_string())
+            ]
+        );
         assert!(flow_evidence_links("{\"assertions\": [").is_empty(), "a torn file links nothing, and does not panic");
-        for (path, flow) in [("validation/m/user-testing/flows/round-1.json", true), ("validation/m/user-testing/synthesis.json", false), ("validation/m/scrutiny/flows/x.json", false)] {
+        for (path, flow) in [
+            ("validation/m/user-testing/flows/round-1.json", true),
+            ("validation/m/user-testing/synthesis.json", false),
+            ("validation/m/scrutiny/flows/x.json", false),
+        ] {
             assert_eq!(is_flow_file(path), flow, "{path}");
         }
     }

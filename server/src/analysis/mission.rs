@@ -72,7 +72,11 @@ impl MissionAnalysis {
             (Some(old), Some(new)) => Arc::ptr_eq(old, new),
             _ => false,
         });
-        let tables = MissionTables::build(parts.contract.as_deref(), parts.features.as_deref(), same_contract.and_then(|p| p.tables.contract.clone()));
+        let tables = MissionTables::build(
+            parts.contract.as_deref(),
+            parts.features.as_deref(),
+            same_contract.and_then(|p| p.tables.contract.clone()),
+        );
         let input = MissionInput {
             contract: parts.contract.as_deref(),
             features: parts.features.as_deref(),
@@ -132,7 +136,11 @@ impl MissionAnalysis {
     /// else the last handoff that names the feature.
     pub fn last_handoff(&self, feature: &Feature) -> Option<&FoundHandoff> {
         let handoffs = self.parts.handoffs.as_slice();
-        let by_session = feature.worker_session_ids.iter().rev().find_map(|s| handoffs.iter().find(|h| h.file.worker_session_id == s.value));
+        let by_session = feature
+            .worker_session_ids
+            .iter()
+            .rev()
+            .find_map(|s| handoffs.iter().find(|h| h.file.worker_session_id == s.value));
         by_session.or_else(|| {
             let id = feature.id()?;
             handoffs.iter().rev().find(|h| h.file.feature_id == id)
@@ -144,7 +152,11 @@ impl MissionAnalysis {
     pub fn validation_of(&self, id: &str) -> Option<AssertionValidation> {
         let records = self.parts.validation.as_deref()?;
         let state = records.state.as_ref()?.assertions.get(id)?;
-        let blocked_in_report = records.milestones.iter().filter_map(|m| m.user_testing.as_ref()).any(|u| u.blocked_assertions.iter().any(|b| b.id == id));
+        let blocked_in_report = records
+            .milestones
+            .iter()
+            .filter_map(|m| m.user_testing.as_ref())
+            .any(|u| u.blocked_assertions.iter().any(|b| b.id == id));
         let status = match state.status.as_str() {
             "failed" if state.blocked || blocked_in_report => "blocked",
             "" => "pending",
@@ -168,10 +180,26 @@ impl MissionAnalysis {
         // A failed assertion has no `validatedAtMilestone`: its milestone is the one whose
         // user-testing report names it.
         let reported_in = || {
-            records.milestones.iter().find(|m| m.user_testing.as_ref().is_some_and(|u| u.passed_assertions.iter().any(|p| p == id) || u.failed_assertions.iter().any(|f| f.id == id) || u.blocked_assertions.iter().any(|b| b.id == id))).map(|m| m.user_testing.as_ref().map_or(m.folder.clone(), |u| u.milestone.clone()))
+            records
+                .milestones
+                .iter()
+                .find(|m| {
+                    m.user_testing.as_ref().is_some_and(|u| {
+                        u.passed_assertions.iter().any(|p| p == id)
+                            || u.failed_assertions.iter().any(|f| f.id == id)
+                            || u.blocked_assertions.iter().any(|b| b.id == id)
+                    })
+                })
+                .map(|m| m.user_testing.as_ref().map_or(m.folder.clone(), |u| u.milestone.clone()))
         };
         let milestone = state.validated_at_milestone.clone().or_else(reported_in);
-        Some(AssertionValidation { status: status.to_string(), milestone, round: state.round, issues: state.issues.clone(), evidence })
+        Some(AssertionValidation {
+            status: status.to_string(),
+            milestone,
+            round: state.round,
+            issues: state.issues.clone(),
+            evidence,
+        })
     }
 
     /// The assertion or feature id under byte `offset` of `text` (any file of the mission).
@@ -201,11 +229,17 @@ mod tests {
         // duplicated and one depends on a missing feature.
         let after = r#"{"features":[{"id":"f1","description":"d","milestone":"m","status":"cancelled","fulfills":["VAL-A-001","VAL-B-009"]},{"id":"f2","description":"d","milestone":"m","status":"pending","fulfills":["VAL-A-001","VAL-A-003"]},{"id":"f2","description":"d","milestone":"n","status":"pending","fulfills":["VAL-A-003","VAL-B-009"],"preconditions":["f9-x"]}]}"#;
         let contract = Arc::new(contract::parse(contract_text));
-        let parts = |features_text: &str, contract: Arc<Contract>| MissionParts { contract: Some(contract), features: Some(Arc::new(features::parse(features_text))), ..MissionParts::default() };
+        let parts = |features_text: &str, contract: Arc<Contract>| MissionParts {
+            contract: Some(contract),
+            features: Some(Arc::new(features::parse(features_text))),
+            ..MissionParts::default()
+        };
         let first = MissionAnalysis::new(parts(before, contract.clone()));
         let reused = MissionAnalysis::reusing(parts(after, contract.clone()), Some(&first));
         let fresh = MissionAnalysis::new(parts(after, Arc::new(contract::parse(contract_text))));
-        let (Some(old_table), Some(reused_table)) = (&first.tables.contract, &reused.tables.contract) else { panic!("both analyses have a contract table") };
+        let (Some(old_table), Some(reused_table)) = (&first.tables.contract, &reused.tables.contract) else {
+            panic!("both analyses have a contract table")
+        };
         assert!(Arc::ptr_eq(old_table, reused_table), "the contract's table is reused");
         assert!(!fresh.diagnostics.is_empty());
         assert_eq!(reused.diagnostics, fresh.diagnostics);

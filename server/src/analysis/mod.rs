@@ -14,18 +14,18 @@ pub mod summary;
 pub use checks::{check, MissionInput};
 pub use diagnostic::{Code, Diagnostic, DocKind, Related, Severity, Target};
 pub use index::{id_at, ClaimRef, ContractIndex, FeaturesIndex, IdAt, MissionIndex, MissionTables};
-pub mod highlight;
-pub mod hover;
-pub mod mission;
-pub mod navigate;
-pub mod rename;
-pub mod symbols;
 pub mod completion;
 pub mod fixes;
+pub mod highlight;
+pub mod hover;
+#[cfg(test)]
+mod ide_tests;
 pub mod inlay;
 pub mod lens;
 pub mod links;
 pub mod merge;
+pub mod mission;
+pub mod navigate;
+pub mod rename;
+pub mod symbols;
 pub mod tokens;
-#[cfg(test)]
-mod ide_tests;

@@ -26,18 +26,36 @@ pub fn definition(analysis: &MissionAnalysis, target: &IdAt) -> Vec<Location> {
     match target {
         IdAt::Assertion { id, .. } => analysis
             .contract()
-            .map(|c| c.assertions.iter().filter(|a| &a.id.value == id).map(|a| Location { file: FileRef::Doc(DocKind::Contract), span: a.id.span.clone() }).collect())
+            .map(|c| {
+                c.assertions
+                    .iter()
+                    .filter(|a| &a.id.value == id)
+                    .map(|a| Location { file: FileRef::Doc(DocKind::Contract), span: a.id.span.clone() })
+                    .collect()
+            })
             .unwrap_or_default(),
         IdAt::Feature { id, .. } => analysis
             .features()
-            .map(|f| f.features.iter().filter_map(|f| f.id.as_ref()).filter(|s| &s.value == id).map(|s| Location { file: FileRef::Doc(DocKind::Features), span: unquoted(&s.span) }).collect())
+            .map(|f| {
+                f.features
+                    .iter()
+                    .filter_map(|f| f.id.as_ref())
+                    .filter(|s| &s.value == id)
+                    .map(|s| Location { file: FileRef::Doc(DocKind::Features), span: unquoted(&s.span) })
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }
 
 /// Every mention of the id in `texts`, in the order given and by position; the definition is
 /// left out unless `include_declaration`.
-pub fn references(analysis: &MissionAnalysis, target: &IdAt, texts: &[(FileRef, &str)], include_declaration: bool) -> Vec<Location> {
+pub fn references(
+    analysis: &MissionAnalysis,
+    target: &IdAt,
+    texts: &[(FileRef, &str)],
+    include_declaration: bool,
+) -> Vec<Location> {
     let declarations = definition(analysis, target);
     let mut out = Vec::new();
     for (file, text) in texts {
@@ -57,7 +75,9 @@ pub fn references(analysis: &MissionAnalysis, target: &IdAt, texts: &[(FileRef, 
 /// the path.
 pub fn occurrences(target: &IdAt, text: &str) -> Vec<Span> {
     let found: Vec<Span> = match target {
-        IdAt::Assertion { id, .. } => ids::find_assertion_ids(text).into_iter().filter(|(_, found)| found == id).map(|(span, _)| span).collect(),
+        IdAt::Assertion { id, .. } => {
+            ids::find_assertion_ids(text).into_iter().filter(|(_, found)| found == id).map(|(span, _)| span).collect()
+        }
         IdAt::Feature { id, .. } => feature_occurrences(text, id),
     };
     found.into_iter().filter(|span| !in_path(text.as_bytes(), span)).collect()
@@ -129,9 +149,14 @@ mod tests {
         let target = IdAt::Assertion { id: "VAL-A-001".into(), span: 0..0 };
         let def = definition(&a, &target);
         assert_eq!(def, [Location { file: FileRef::Doc(DocKind::Contract), span: 4..13 }]);
-        let texts = [(FileRef::Doc(DocKind::Contract), CONTRACT), (FileRef::Doc(DocKind::Features), FEATURES), (FileRef::Other("mission.md".into()), "Goal: VAL-A-001")];
+        let texts = [
+            (FileRef::Doc(DocKind::Contract), CONTRACT),
+            (FileRef::Doc(DocKind::Features), FEATURES),
+            (FileRef::Other("mission.md".into()), "Goal: VAL-A-001"),
+        ];
         let refs = references(&a, &target, &texts, false);
-        let found: Vec<(&FileRef, &str)> = refs.iter().map(|l| (&l.file, &texts.iter().find(|t| t.0 == l.file).unwrap().1[l.span.clone()])).collect();
+        let found: Vec<(&FileRef, &str)> =
+            refs.iter().map(|l| (&l.file, &texts.iter().find(|t| t.0 == l.file).unwrap().1[l.span.clone()])).collect();
         assert_eq!(found.len(), 3, "{refs:?}");
         assert!(found.iter().all(|(_, s)| *s == "VAL-A-001"));
         assert_eq!(references(&a, &target, &texts, true).len(), 4);

@@ -221,7 +221,23 @@ mod tests {
     }
 
     fn text() -> impl proptest::strategy::Strategy<Value = String> {
-        proptest::collection::vec(proptest::sample::select(vec!["a", "b", "\n", "\r\n", "\r", "\r\r\n", "é", "漢", "🎉", "\"x\": 1,", "abcdefghij"]), 0..40).prop_map(|parts| parts.concat())
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                "a",
+                "b",
+                "\n",
+                "\r\n",
+                "\r",
+                "\r\r\n",
+                "é",
+                "漢",
+                "🎉",
+                "\"x\": 1,",
+                "abcdefghij",
+            ]),
+            0..40,
+        )
+        .prop_map(|parts| parts.concat())
     }
 
     /// The reference's view of `text`: the `line-index` crate ends lines at `\n` only, so each

@@ -35,7 +35,12 @@ pub fn in_scope(file: &FileRef) -> bool {
 }
 
 /// The edits that rename `target` to `new_name` in every text given that is in scope.
-pub fn rename(analysis: &MissionAnalysis, target: &IdAt, new_name: &str, texts: &[(FileRef, &str)]) -> Result<Vec<FileEdits>, RenameError> {
+pub fn rename(
+    analysis: &MissionAnalysis,
+    target: &IdAt,
+    new_name: &str,
+    texts: &[(FileRef, &str)],
+) -> Result<Vec<FileEdits>, RenameError> {
     let new_name = new_name.trim();
     match target {
         IdAt::Assertion { id, .. } => {
@@ -47,8 +52,12 @@ pub fn rename(analysis: &MissionAnalysis, target: &IdAt, new_name: &str, texts: 
             }
         }
         IdAt::Feature { id, .. } => {
-            if new_name.is_empty() || !new_name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-                return Err(RenameError(format!("`{new_name}` is not a usable feature id: use letters, digits, `-`, `_` and `.`")));
+            if new_name.is_empty()
+                || !new_name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(RenameError(format!(
+                    "`{new_name}` is not a usable feature id: use letters, digits, `-`, `_` and `.`"
+                )));
             }
             if ids::looks_like_assertion_id(new_name) {
                 return Err(RenameError(format!("`{new_name}` looks like an assertion id; feature ids must not")));
@@ -60,7 +69,8 @@ pub fn rename(analysis: &MissionAnalysis, target: &IdAt, new_name: &str, texts: 
     }
     let mut out = Vec::new();
     for (file, text) in texts.iter().filter(|(file, _)| in_scope(file)) {
-        let edits: Vec<(Span, String)> = occurrences(target, text).into_iter().map(|span| (span, new_name.to_string())).collect();
+        let edits: Vec<(Span, String)> =
+            occurrences(target, text).into_iter().map(|span| (span, new_name.to_string())).collect();
         if !edits.is_empty() {
             out.push(FileEdits { file: file.clone(), edits });
         }
@@ -117,7 +127,10 @@ mod tests {
         let target = IdAt::Assertion { id: "VAL-A-001".into(), span: 0..0 };
         let edits = rename(&a, &target, "VAL-AUTH-010", &texts()).unwrap();
         let files: Vec<&FileRef> = edits.iter().map(|e| &e.file).collect();
-        assert_eq!(files, [&FileRef::Doc(DocKind::Contract), &FileRef::Doc(DocKind::Features), &FileRef::Other("mission.md".into())]);
+        assert_eq!(
+            files,
+            [&FileRef::Doc(DocKind::Contract), &FileRef::Doc(DocKind::Features), &FileRef::Other("mission.md".into())]
+        );
         assert_eq!(apply(CONTRACT, &edits[0].edits), CONTRACT.replace("VAL-A-001", "VAL-AUTH-010"));
         assert_eq!(apply(FEATURES, &edits[1].edits), FEATURES.replace("VAL-A-001", "VAL-AUTH-010"));
     }
@@ -127,8 +140,14 @@ mod tests {
         let a = analysis();
         let target = IdAt::Feature { id: "feat-a".into(), span: 0..0 };
         let edits = rename(&a, &target, "feat-login", &texts()).unwrap();
-        assert_eq!(edits.iter().map(|e| &e.file).collect::<Vec<_>>(), [&FileRef::Doc(DocKind::Features), &FileRef::Other("mission.md".into())]);
-        assert_eq!(apply(FEATURES, &edits[0].edits), FEATURES.replace("\"feat-a\"", "\"feat-login\"").replace("after feat-a", "after feat-login"));
+        assert_eq!(
+            edits.iter().map(|e| &e.file).collect::<Vec<_>>(),
+            [&FileRef::Doc(DocKind::Features), &FileRef::Other("mission.md".into())]
+        );
+        assert_eq!(
+            apply(FEATURES, &edits[0].edits),
+            FEATURES.replace("\"feat-a\"", "\"feat-login\"").replace("after feat-a", "after feat-login")
+        );
         assert_eq!(edits[1].edits.len(), 1);
     }
 

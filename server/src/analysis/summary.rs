@@ -37,7 +37,13 @@ pub struct MissionSummary {
 }
 
 /// The summary of a mission from its parsed files; `title` is mission.md's first heading.
-pub fn summarize(state: &MissionState, title: Option<&str>, contract: Option<&Contract>, features: Option<&FeaturesFile>, validation: Option<&ValidationRecords>) -> MissionSummary {
+pub fn summarize(
+    state: &MissionState,
+    title: Option<&str>,
+    contract: Option<&Contract>,
+    features: Option<&FeaturesFile>,
+    validation: Option<&ValidationRecords>,
+) -> MissionSummary {
     let mut feature_counts = BTreeMap::new();
     let mut validator_counts = BTreeMap::new();
     for f in features.map_or(&[][..], |f| f.features.as_slice()) {
@@ -72,7 +78,16 @@ pub fn assertion_status<'a>(validation: Option<&'a ValidationRecords>, id: &str)
     let Some(entry) = records.state.as_ref().and_then(|s| s.assertions.get(id)) else { return "pending" };
     match entry.status.as_str() {
         "" => "pending",
-        "failed" if entry.blocked || records.milestones.iter().filter_map(|m| m.user_testing.as_ref()).any(|u| u.blocked_assertions.iter().any(|b| b.id == id)) => "blocked",
+        "failed"
+            if entry.blocked
+                || records
+                    .milestones
+                    .iter()
+                    .filter_map(|m| m.user_testing.as_ref())
+                    .any(|u| u.blocked_assertions.iter().any(|b| b.id == id)) =>
+        {
+            "blocked"
+        }
         s => s,
     }
 }
@@ -91,7 +106,9 @@ mod tests {
     #[test]
     fn counts_by_status() {
         let c = contract::parse("### VAL-A-001: a\n### VAL-A-002: b\n### VAL-A-003: c\n### VAL-A-004: d\n");
-        let f = features::parse(r#"{"features": [{"id": "x", "status": "completed"}, {"id": "y", "status": "pending"}, {"id": "z"}, {"id": "scrutiny-validator-m", "status": "pending"}]}"#);
+        let f = features::parse(
+            r#"{"features": [{"id": "x", "status": "completed"}, {"id": "y", "status": "pending"}, {"id": "z"}, {"id": "scrutiny-validator-m", "status": "pending"}]}"#,
+        );
         let v = ValidationRecords { state: records::load(r#"{"assertions": {"VAL-A-001": {"status": "passed"}, "VAL-A-002": {"status": "failed"}, "VAL-A-004": {"status": "failed", "blocked": true}}}"#).value, milestones: Vec::new() };
         let mut state = MissionState { mission_id: "mis_1".into(), ..Default::default() };
         state.set_status(MissionStatus::Validating);
@@ -99,6 +116,9 @@ mod tests {
         assert_eq!((s.status.as_str(), s.state.as_str(), s.title.as_str()), ("validating", "running", "T"));
         assert_eq!(s.features, BTreeMap::from([("completed".into(), 1), ("pending".into(), 2)]));
         assert_eq!(s.validators, BTreeMap::from([("pending".into(), 1)]));
-        assert_eq!(s.assertions, BTreeMap::from([("blocked".into(), 1), ("failed".into(), 1), ("passed".into(), 1), ("pending".into(), 1)]));
+        assert_eq!(
+            s.assertions,
+            BTreeMap::from([("blocked".into(), 1), ("failed".into(), 1), ("passed".into(), 1), ("pending".into(), 1)])
+        );
     }
 }

@@ -35,7 +35,14 @@ pub fn contract_symbols(contract: &Contract) -> Vec<Symbol> {
     let mut areas = contract.sections.iter().filter(|s| Some(s.heading_span.start) != title_heading).peekable();
     for a in &contract.assertions {
         while let Some(area) = areas.next_if(|s| s.heading_span.start < a.heading_span.start) {
-            out.push(Symbol { name: area.title.clone(), detail: None, kind: SymbolKind::Area, span: area.heading_span.clone(), selection: area.heading_span.clone(), children: Vec::new() });
+            out.push(Symbol {
+                name: area.title.clone(),
+                detail: None,
+                kind: SymbolKind::Area,
+                span: area.heading_span.clone(),
+                selection: area.heading_span.clone(),
+                children: Vec::new(),
+            });
         }
         let symbol = Symbol {
             name: a.id.value.clone(),
@@ -54,7 +61,14 @@ pub fn contract_symbols(contract: &Contract) -> Vec<Symbol> {
         }
     }
     for area in areas {
-        out.push(Symbol { name: area.title.clone(), detail: None, kind: SymbolKind::Area, span: area.heading_span.clone(), selection: area.heading_span.clone(), children: Vec::new() });
+        out.push(Symbol {
+            name: area.title.clone(),
+            detail: None,
+            kind: SymbolKind::Area,
+            span: area.heading_span.clone(),
+            selection: area.heading_span.clone(),
+            children: Vec::new(),
+        });
     }
     out
 }
@@ -117,7 +131,13 @@ pub fn workspace_symbols(analysis: &MissionAnalysis, query: &str, limit: usize) 
                 return out;
             }
             if fuzzy_match(&query, &a.id.value) || fuzzy_match(&query, &a.title) {
-                out.push(FlatSymbol { name: a.id.value.clone(), kind: SymbolKind::Assertion, container: Some(a.title.clone()), doc: DocKind::Contract, selection: a.id.span.clone() });
+                out.push(FlatSymbol {
+                    name: a.id.value.clone(),
+                    kind: SymbolKind::Assertion,
+                    container: Some(a.title.clone()),
+                    doc: DocKind::Contract,
+                    selection: a.id.span.clone(),
+                });
             }
         }
     }
@@ -128,7 +148,13 @@ pub fn workspace_symbols(analysis: &MissionAnalysis, query: &str, limit: usize) 
             }
             let Some(id) = &feature.id else { continue };
             if fuzzy_match(&query, &id.value) {
-                out.push(FlatSymbol { name: id.value.clone(), kind: SymbolKind::Feature, container: feature.milestone().map(str::to_string), doc: DocKind::Features, selection: unquoted(&id.span) });
+                out.push(FlatSymbol {
+                    name: id.value.clone(),
+                    kind: SymbolKind::Feature,
+                    container: feature.milestone().map(str::to_string),
+                    doc: DocKind::Features,
+                    selection: unquoted(&id.span),
+                });
             }
         }
     }
@@ -168,7 +194,9 @@ mod tests {
         let symbols = contract_symbols(&c);
         let names: Vec<(&str, usize)> = symbols.iter().map(|s| (s.name.as_str(), s.children.len())).collect();
         assert_eq!(names, [("VAL-TOP-001", 0), ("Auth", 2), ("Empty", 0)]);
-        let f = features::parse(r#"{"features":[{"id":"a","milestone":"one"},{"id":"b","milestone":"two"},{"id":"c","milestone":"one"},{"id":"d"}]}"#);
+        let f = features::parse(
+            r#"{"features":[{"id":"a","milestone":"one"},{"id":"b","milestone":"two"},{"id":"c","milestone":"one"},{"id":"d"}]}"#,
+        );
         let symbols = feature_symbols(&f);
         let names: Vec<(&str, usize)> = symbols.iter().map(|s| (s.name.as_str(), s.children.len())).collect();
         assert_eq!(names, [("one", 2), ("two", 1), ("d", 0)]);

@@ -24,7 +24,11 @@ pub fn contract_tokens(contract: &Contract, text: &str) -> Vec<IdToken> {
     headings.sort_unstable();
     ids::find_assertion_ids(text)
         .into_iter()
-        .map(|(span, _)| IdToken { declaration: headings.binary_search(&span.start).is_ok(), span, kind: TokenKind::Assertion })
+        .map(|(span, _)| IdToken {
+            declaration: headings.binary_search(&span.start).is_ok(),
+            span,
+            kind: TokenKind::Assertion,
+        })
         .collect()
 }
 
@@ -37,8 +41,16 @@ pub fn features_tokens(file: &FeaturesFile) -> Vec<IdToken> {
         if let Some(id) = &f.id {
             own.push(IdToken { span: unquoted(&id.span), kind: TokenKind::Feature, declaration: true });
         }
-        own.extend(f.claims().iter().filter(|c| ids::is_assertion_id(&c.value)).map(|c| IdToken { span: unquoted(&c.span), kind: TokenKind::Assertion, declaration: false }));
-        own.extend(f.dependency_refs(|id| file.feature(id).is_some()).map(|(_, d)| IdToken { span: d.span, kind: TokenKind::Feature, declaration: false }));
+        own.extend(f.claims().iter().filter(|c| ids::is_assertion_id(&c.value)).map(|c| IdToken {
+            span: unquoted(&c.span),
+            kind: TokenKind::Assertion,
+            declaration: false,
+        }));
+        own.extend(f.dependency_refs(|id| file.feature(id).is_some()).map(|(_, d)| IdToken {
+            span: d.span,
+            kind: TokenKind::Feature,
+            declaration: false,
+        }));
         own.sort_by_key(|t| t.span.start);
         out.extend(own.into_iter().filter(|t| t.span.end > t.span.start));
     }
@@ -47,7 +59,10 @@ pub fn features_tokens(file: &FeaturesFile) -> Vec<IdToken> {
 
 /// Assertion ids in any other mission file (mission.md, handoffs, reports).
 pub fn text_tokens(text: &str) -> Vec<IdToken> {
-    ids::find_assertion_ids(text).into_iter().map(|(span, _)| IdToken { span, kind: TokenKind::Assertion, declaration: false }).collect()
+    ids::find_assertion_ids(text)
+        .into_iter()
+        .map(|(span, _)| IdToken { span, kind: TokenKind::Assertion, declaration: false })
+        .collect()
 }
 
 #[cfg(test)]
@@ -59,9 +74,20 @@ mod tests {
     fn declarations_and_references() {
         let c = "### VAL-A-001: x\nSee VAL-A-001.\n";
         let tokens = contract_tokens(&contract::parse(c), c);
-        assert_eq!(tokens.iter().map(|t| (&c[t.span.clone()], t.declaration)).collect::<Vec<_>>(), [("VAL-A-001", true), ("VAL-A-001", false)]);
+        assert_eq!(
+            tokens.iter().map(|t| (&c[t.span.clone()], t.declaration)).collect::<Vec<_>>(),
+            [("VAL-A-001", true), ("VAL-A-001", false)]
+        );
         let f = r#"{"features": [{"preconditions": ["b is complete"], "id": "a", "fulfills": ["VAL-A-001", "nope"]}, {"id": "b"}]}"#;
         let tokens = features_tokens(&features::parse(f));
-        assert_eq!(tokens.iter().map(|t| (&f[t.span.clone()], t.kind, t.declaration)).collect::<Vec<_>>(), [("b", TokenKind::Feature, false), ("a", TokenKind::Feature, true), ("VAL-A-001", TokenKind::Assertion, false), ("b", TokenKind::Feature, true)]);
+        assert_eq!(
+            tokens.iter().map(|t| (&f[t.span.clone()], t.kind, t.declaration)).collect::<Vec<_>>(),
+            [
+                ("b", TokenKind::Feature, false),
+                ("a", TokenKind::Feature, true),
+                ("VAL-A-001", TokenKind::Assertion, false),
+                ("b", TokenKind::Feature, true)
+            ]
+        );
     }
 }

@@ -8,11 +8,11 @@ use serde_json::json;
 use crate::analysis::checks::base::BaseChecks;
 use crate::analysis::checks::{self, MissionInput};
 use crate::analysis::drift::History;
-use crate::runner::{base_checks, drift};
 use crate::analysis::position::{ColumnUnit, Positions};
 use crate::analysis::{Diagnostic, DocKind, Severity, Target};
 use crate::model::folder::{self, MissionTexts, CONTRACT_FILE, FEATURES_FILE};
 use crate::model::{contract, features};
+use crate::runner::{base_checks, drift};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -59,7 +59,9 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
     let cwd = std::env::current_dir().unwrap_or_default();
     if opts.paths.is_empty() {
         match folder::find_workspace_missions(&cwd) {
-            Some((_, missions)) if !missions.is_empty() => units.extend(missions.into_iter().map(|m| Unit::Folder(relative_to(&m, &cwd)))),
+            Some((_, missions)) if !missions.is_empty() => {
+                units.extend(missions.into_iter().map(|m| Unit::Folder(relative_to(&m, &cwd))))
+            }
             Some((dir, _)) => {
                 let _ = writeln!(err, "missions: no mission folders in {}", dir.display());
                 return EXIT_BAD_INPUT;
@@ -136,7 +138,16 @@ pub fn run(opts: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32
     match opts.format {
         Format::Text => {
             for r in &shown {
-                let _ = writeln!(out, "{}:{}:{}: {}[{}]: {}", r.path, r.line, r.column, r.severity.as_str(), r.code, r.message);
+                let _ = writeln!(
+                    out,
+                    "{}:{}:{}: {}[{}]: {}",
+                    r.path,
+                    r.line,
+                    r.column,
+                    r.severity.as_str(),
+                    r.code,
+                    r.message
+                );
             }
             if !opts.quiet && !shown.is_empty() {
                 let _ = writeln!(err, "{}", summary(&shown, mission_count(&units)));
@@ -208,7 +219,9 @@ fn validation_state_row(path: &Path) -> Option<Row> {
         range: [start, start],
         severity: Severity::Error,
         code,
-        message: format!("not a valid validation state ({reason}); validation results are not checked until it is fixed or removed"),
+        message: format!(
+            "not a valid validation state ({reason}); validation results are not checked until it is fixed or removed"
+        ),
     })
 }
 
@@ -222,7 +235,8 @@ fn file_name(doc: DocKind) -> &'static str {
 /// Drops units named twice (`m m`, or a file and its own folder), comparing canonical paths.
 fn dedupe(units: Vec<Unit>) -> Vec<Unit> {
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let folders: Vec<PathBuf> = units.iter().filter_map(|u| if let Unit::Folder(d) = u { Some(canonical(d)) } else { None }).collect();
+    let folders: Vec<PathBuf> =
+        units.iter().filter_map(|u| if let Unit::Folder(d) = u { Some(canonical(d)) } else { None }).collect();
     let mut seen: Vec<PathBuf> = Vec::new();
     units
         .into_iter()
@@ -265,7 +279,11 @@ fn classify(path: &Path) -> Result<Vec<Unit>, String> {
     let doc = match name.as_str() {
         CONTRACT_FILE => DocKind::Contract,
         FEATURES_FILE => DocKind::Features,
-        _ => return Err(format!("not a mission document: `missions check` takes {CONTRACT_FILE}, {FEATURES_FILE} or a mission folder")),
+        _ => {
+            return Err(format!(
+                "not a mission document: `missions check` takes {CONTRACT_FILE}, {FEATURES_FILE} or a mission folder"
+            ))
+        }
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -300,14 +318,22 @@ fn run_base_checks(texts: &MissionTexts, quiet: bool, err: &mut dyn Write) -> Op
     let base = match base_checks::mission_base(&texts.dir) {
         Ok(b) => b,
         Err(e) => {
-            let _ = writeln!(err, "missions: warning: {}: the `Check:` commands were not run: {e}", texts.dir.display());
+            let _ =
+                writeln!(err, "missions: warning: {}: the `Check:` commands were not run: {e}", texts.dir.display());
             return None;
         }
     };
     let opts = base_checks::Options::for_repo(&base.repo);
     let (_, missing) = base_checks::cached(&base, &commands, opts.timeout);
     if !missing.is_empty() && !quiet {
-        let _ = writeln!(err, "missions: running {} `Check:` command(s) on {} ({} at a time, at most {} s each)", missing.len(), base.commit.get(..10).unwrap_or(&base.commit), opts.parallel.min(missing.len()), opts.timeout.as_secs());
+        let _ = writeln!(
+            err,
+            "missions: running {} `Check:` command(s) on {} ({} at a time, at most {} s each)",
+            missing.len(),
+            base.commit.get(..10).unwrap_or(&base.commit),
+            opts.parallel.min(missing.len()),
+            opts.timeout.as_secs()
+        );
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
@@ -320,7 +346,8 @@ fn run_base_checks(texts: &MissionTexts, quiet: bool, err: &mut dyn Write) -> Op
     match runtime.block_on(base_checks::check(&base, &texts.dir, &commands, &opts, &cancel, &mut |_, _| {})) {
         Ok((checks, _)) => Some(checks),
         Err(e) => {
-            let _ = writeln!(err, "missions: warning: {}: the `Check:` commands were not run: {e}", texts.dir.display());
+            let _ =
+                writeln!(err, "missions: warning: {}: the `Check:` commands were not run: {e}", texts.dir.display());
             None
         }
     }
@@ -380,7 +407,15 @@ fn check_texts(texts: &MissionTexts, only: Option<(DocKind, &Path)>, facts: &Rep
                 }
                 Target::SourceLine { path, line } => {
                     let full = folder::source_file(workdir.as_deref(), path)?;
-                    Some(Row { path: display(&full), line: *line, column: 1, range: [(line - 1, 0), (line - 1, 0)], severity: d.severity, code, message: d.message })
+                    Some(Row {
+                        path: display(&full),
+                        line: *line,
+                        column: 1,
+                        range: [(line - 1, 0), (line - 1, 0)],
+                        severity: d.severity,
+                        code,
+                        message: d.message,
+                    })
                 }
             }
         })
@@ -415,7 +450,12 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
 fn summary(rows: &[&Row], missions: usize) -> String {
     let count = |s: Severity| rows.iter().filter(|r| r.severity == s).count();
     let mut parts = Vec::new();
-    for (s, word) in [(Severity::Error, "error"), (Severity::Warning, "warning"), (Severity::Information, "information"), (Severity::Hint, "hint")] {
+    for (s, word) in [
+        (Severity::Error, "error"),
+        (Severity::Warning, "warning"),
+        (Severity::Information, "information"),
+        (Severity::Hint, "hint"),
+    ] {
         let n = count(s);
         if n > 0 {
             parts.push(format!("{n} {word}{}", if n == 1 || word == "information" { "" } else { "s" }));

@@ -6,12 +6,12 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::{EXIT_INTERNAL, EXIT_USAGE};
 use crate::agent::CancellationToken;
 use crate::cli::check::Format;
+use crate::cli::progress::{Lines, Verbosity};
 use crate::model::persist::write_atomic;
 use crate::runner::demo;
-use crate::cli::progress::{Lines, Verbosity};
-use super::{EXIT_INTERNAL, EXIT_USAGE};
 use crate::runner::run::{self, RunOptions, RunOutcome};
 
 pub fn run(keep: Option<&Path>, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -34,7 +34,11 @@ pub fn run(keep: Option<&Path>, verbosity: Verbosity, out: &mut dyn Write, err: 
     let code = run_in(&root, verbosity, out, err);
     match keep {
         Some(_) => {
-            let _ = writeln!(out, "\nThe demo's repository and mission are in {} (try `missions status` or `missions check` there).", root.join("calc").display());
+            let _ = writeln!(
+                out,
+                "\nThe demo's repository and mission are in {} (try `missions status` or `missions check` there).",
+                root.join("calc").display()
+            );
         }
         None => {
             let _ = std::fs::remove_dir_all(&root);
@@ -51,7 +55,9 @@ fn unusable_keep(dir: &Path) -> Option<String> {
         return Some(format!("--keep {}: not a folder; give --keep an empty or new folder", dir.display()));
     }
     let mut entries = std::fs::read_dir(dir).ok()?;
-    entries.next().is_some().then(|| format!("--keep {}: exists already and is not empty; give --keep an empty or new folder", dir.display()))
+    entries.next().is_some().then(|| {
+        format!("--keep {}: exists already and is not empty; give --keep an empty or new folder", dir.display())
+    })
 }
 
 fn run_in(root: &Path, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -77,7 +83,15 @@ fn run_in(root: &Path, verbosity: Verbosity, out: &mut dyn Write, err: &mut dyn 
         Ok(r) => r,
         Err(e) => return fail(err, format!("cannot start the async runtime: {e}")),
     };
-    let opts = RunOptions { cwd: repo.clone(), mission: Some(mission.clone()), yes: true, allow_questions: false, origin: run::Origin::Terminal, target: run::Target::All, settings: None };
+    let opts = RunOptions {
+        cwd: repo.clone(),
+        mission: Some(mission.clone()),
+        yes: true,
+        allow_questions: false,
+        origin: run::Origin::Terminal,
+        target: run::Target::All,
+        settings: None,
+    };
     let progress = Box::new(Lines::new(std::io::stdout(), verbosity));
     let result = runtime.block_on(run::run(opts, progress, CancellationToken::new()));
     runtime.shutdown_background();

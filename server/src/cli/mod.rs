@@ -16,7 +16,10 @@ pub const EXIT_WAITING: i32 = 4;
 
 /// The mission a command means (its MISSION argument, or the only one under `.missions/`);
 /// prints why there is none and gives the exit status 2 otherwise.
-pub(crate) fn locate_mission(mission: Option<&std::path::Path>, err: &mut dyn std::io::Write) -> Result<std::path::PathBuf, i32> {
+pub(crate) fn locate_mission(
+    mission: Option<&std::path::Path>,
+    err: &mut dyn std::io::Write,
+) -> Result<std::path::PathBuf, i32> {
     let cwd = std::env::current_dir().unwrap_or_default();
     crate::runner::locate::locate(&cwd, mission).map_err(|e| {
         let _ = writeln!(err, "missions: {e}");

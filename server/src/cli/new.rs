@@ -14,7 +14,10 @@ pub fn run(goal: &str, name: Option<&str>, quiet: bool, out: &mut dyn Write, err
             } else {
                 let _ = writeln!(out, "Created mission {} ({}) in {}", m.title, m.state.mission_id, shown.display());
                 if let Some(taken) = &m.name_taken {
-                    let _ = writeln!(out, "(a mission named `{taken}` exists already; pass --name to choose the folder's name)");
+                    let _ = writeln!(
+                        out,
+                        "(a mission named `{taken}` exists already; pass --name to choose the folder's name)"
+                    );
                 }
                 let _ = writeln!(out, "Next: `missions run` plans it (contract first, then features) and runs it.");
             }

@@ -96,9 +96,13 @@ impl FeatureTally {
     /// features of the bar); fix features make it longer.
     pub fn event(&mut self, e: &ProgressEvent) {
         let Some(total) = self.total.as_mut() else { return };
-        let validator = e.str("featureId").is_some_and(|f| f.starts_with("scrutiny-validator-") || f.starts_with("user-testing-validator-"));
+        let validator = e
+            .str("featureId")
+            .is_some_and(|f| f.starts_with("scrutiny-validator-") || f.starts_with("user-testing-validator-"));
         match e.kind.as_str() {
-            "worker_completed" if e.fields.get("validatorsPassed") == Some(&Value::Bool(true)) && !validator => self.done = (self.done + 1).min(*total),
+            "worker_completed" if e.fields.get("validatorsPassed") == Some(&Value::Bool(true)) && !validator => {
+                self.done = (self.done + 1).min(*total)
+            }
             "fix_features_added" => *total += e.fields.get("featureIds").and_then(Value::as_array).map_or(0, Vec::len),
             _ => {}
         }
@@ -165,12 +169,24 @@ impl Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         // Not drawn until a feature count is known: planning shows only the spinner.
         let features = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
-        features.set_style(ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} features  {elapsed_precise}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        features.set_style(
+            ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} features  {elapsed_precise}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
         let activity = multi.add(ProgressBar::new_spinner());
-        activity.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        activity.set_style(
+            ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         activity.enable_steady_tick(Duration::from_millis(120));
         let features = FeatureBar { multi: multi.clone(), bar: features, tally: FeatureTally::default(), shown: false };
-        Bars { multi, features: std::sync::Arc::new(std::sync::Mutex::new(features)), activity, texts: Default::default(), verbosity }
+        Bars {
+            multi,
+            features: std::sync::Arc::new(std::sync::Mutex::new(features)),
+            activity,
+            texts: Default::default(),
+            verbosity,
+        }
     }
 
     fn with_features(&self, f: impl FnOnce(&mut FeatureBar)) {
@@ -196,7 +212,9 @@ impl Bars {
 impl Progress for Bars {
     fn update(&mut self, u: Update) {
         match &u {
-            Update::Milestone { name, index, total } => self.with_features(|f| f.bar.set_prefix(format!("{name} ({index}/{total})"))),
+            Update::Milestone { name, index, total } => {
+                self.with_features(|f| f.bar.set_prefix(format!("{name} ({index}/{total})")))
+            }
             Update::FeatureStarted { done, total, .. } => {
                 self.with_features(|f| {
                     f.tally.started(*done, *total);
@@ -212,7 +230,9 @@ impl Progress for Bars {
             }
             Update::Note(_) | Update::Retry { .. } => self.println(describe(&u)),
             // The wait shows in the spinner, then it says again what runs.
-            Update::Waiting { over: false, .. } => self.with_texts(|t| t.waiting = Some(describe(&u).trim().to_string())),
+            Update::Waiting { over: false, .. } => {
+                self.with_texts(|t| t.waiting = Some(describe(&u).trim().to_string()))
+            }
             Update::Waiting { over: true, .. } => self.with_texts(|t| t.waiting = None),
             _ => self.say(describe(&u).trim().to_string()),
         }
@@ -275,9 +295,19 @@ mod tests {
     fn a_retry_is_a_line_naming_the_wait() {
         let mut normal = Lines::new(Vec::new(), Verbosity::Normal);
         let limited = ProviderError::new(ErrorKind::RateLimited, "HTTP 429: slow down").with_status(429);
-        normal.update(Update::Retry { who: "worker feat-add", error: &limited, delay: Duration::from_secs(3), attempt: 1 });
+        normal.update(Update::Retry {
+            who: "worker feat-add",
+            error: &limited,
+            delay: Duration::from_secs(3),
+            attempt: 1,
+        });
         let overloaded = ProviderError::new(ErrorKind::Overloaded, "HTTP 529: overloaded").with_status(529);
-        normal.update(Update::Retry { who: "validator", error: &overloaded, delay: Duration::from_millis(1234), attempt: 3 });
+        normal.update(Update::Retry {
+            who: "validator",
+            error: &overloaded,
+            delay: Duration::from_millis(1234),
+            attempt: 3,
+        });
         assert_eq!(
             String::from_utf8(normal.out).unwrap(),
             "    worker feat-add: rate limited (HTTP 429), retrying in 3 s (attempt 2)\n    validator: the provider is overloaded (HTTP 529), retrying in 1.2 s (attempt 4)\n"
@@ -290,7 +320,10 @@ mod tests {
         normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(42_300), over: false });
         normal.update(Update::Waiting { who: "worker feat-add", waited: Duration::from_millis(43_000), over: true });
         normal.update(Update::Waiting { who: "validator", waited: Duration::from_millis(1_500), over: false });
-        assert_eq!(String::from_utf8(normal.out).unwrap(), "    worker feat-add: waiting for the provider, 42 s\n    validator: waiting for the provider, 1.5 s\n");
+        assert_eq!(
+            String::from_utf8(normal.out).unwrap(),
+            "    worker feat-add: waiting for the provider, 42 s\n    validator: waiting for the provider, 1.5 s\n"
+        );
     }
 
     #[test]
@@ -299,7 +332,12 @@ mod tests {
         let sink = lines.spend().unwrap();
         lines.update(Update::FeatureFinished { id: "a", outcome: "completed" });
         let mut rollup = crate::analysis::cost::UsageRollup::default();
-        rollup.record("s", "worker", Some("m"), crate::analysis::cost::Usage { input: 12_000, output: 300, ..Default::default() });
+        rollup.record(
+            "s",
+            "worker",
+            Some("m"),
+            crate::analysis::cost::Usage { input: 12_000, output: 300, ..Default::default() },
+        );
         let spend = Spend::of(&rollup, &Default::default(), Default::default());
         sink(&spend, &["budget: 80% of max_tokens_per_mission (12300 of 15000 tokens) spent".to_string()]);
         lines.update(Update::FeatureFinished { id: "b", outcome: "completed" });
@@ -311,7 +349,11 @@ mod tests {
     }
 
     fn event(kind: &str, fields: Value) -> ProgressEvent {
-        ProgressEvent { timestamp: "2026-01-01T00:00:00.000Z".into(), kind: kind.into(), fields: fields.as_object().cloned().unwrap_or_default() }
+        ProgressEvent {
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+            kind: kind.into(),
+            fields: fields.as_object().cloned().unwrap_or_default(),
+        }
     }
 
     #[test]
@@ -334,11 +376,17 @@ mod tests {
             t.event(&event("worker_completed", serde_json::json!({"featureId": id, "validatorsPassed": true})));
         }
         assert_eq!(t.bar(), Some((3, 3)));
-        t.event(&event("fix_features_added", serde_json::json!({"milestone": "m", "round": 1, "featureIds": ["fix-1", "fix-2"]})));
+        t.event(&event(
+            "fix_features_added",
+            serde_json::json!({"milestone": "m", "round": 1, "featureIds": ["fix-1", "fix-2"]}),
+        ));
         assert_eq!(t.bar(), Some((3, 5)));
         t.started(3, 5);
         t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-1", "validatorsPassed": true})));
-        t.event(&event("worker_completed", serde_json::json!({"featureId": "user-testing-validator-m", "validatorsPassed": true})));
+        t.event(&event(
+            "worker_completed",
+            serde_json::json!({"featureId": "user-testing-validator-m", "validatorsPassed": true}),
+        ));
         t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-2", "validatorsPassed": false})));
         t.event(&event("worker_completed", serde_json::json!({"featureId": "fix-2", "validatorsPassed": true})));
         t.event(&event("worker_completed", serde_json::json!({"featureId": "extra", "validatorsPassed": true})));

@@ -11,7 +11,14 @@ use crate::runner::{events, report, summary};
 /// Prints the report (text or JSON); with `html`, writes the HTML page there and prints
 /// where instead of the text tables (JSON is still printed when asked for).
 /// Exit 0, or 2 when there is no mission or the page cannot be written.
-pub fn run(mission: Option<&Path>, format: Format, html: Option<&Path>, quiet: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn run(
+    mission: Option<&Path>,
+    format: Format,
+    html: Option<&Path>,
+    quiet: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_default();
     let dir = match super::locate_mission(mission, err) {
         Ok(d) => d,

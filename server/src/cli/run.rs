@@ -5,10 +5,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use crate::cli::progress::{Bars, Lines, Verbosity};
-use crate::runner::progress::Progress;
 use super::{EXIT_HALTED, EXIT_INTERNAL, EXIT_USAGE, EXIT_WAITING};
+use crate::cli::progress::{Bars, Lines, Verbosity};
 use crate::runner::control::{self, Stop};
+use crate::runner::progress::Progress;
 use crate::runner::run::{self, RunOptions, RunOutcome};
 use crate::runner::signals;
 
@@ -25,7 +25,15 @@ pub fn run(mission: Option<&Path>, yes: bool, verbosity: Verbosity, out: &mut dy
     } else {
         Box::new(Lines::new(std::io::stdout(), verbosity))
     };
-    let opts = RunOptions { cwd: std::env::current_dir().unwrap_or_default(), mission: mission.map(Path::to_path_buf), yes, allow_questions: !yes, origin: run::Origin::Terminal, target: run::Target::All, settings: None };
+    let opts = RunOptions {
+        cwd: std::env::current_dir().unwrap_or_default(),
+        mission: mission.map(Path::to_path_buf),
+        yes,
+        allow_questions: !yes,
+        origin: run::Origin::Terminal,
+        target: run::Target::All,
+        settings: None,
+    };
     let result = runtime.block_on(async {
         let stop = Stop::new();
         tokio::spawn(pause_on_signal(stop.clone()));
@@ -64,7 +72,10 @@ async fn pause_on_signal(stop: Stop) {
             stop.pause();
             // Not eprintln!: after SIGHUP the terminal may be gone, and a failed write must
             // not panic this task.
-            let _ = writeln!(std::io::stderr(), "missions: pausing after the current step's cleanup (Ctrl-C again to stop now)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "missions: pausing after the current step's cleanup (Ctrl-C again to stop now)"
+            );
         }
         if n >= 2 {
             std::process::exit(130);

@@ -52,8 +52,14 @@ pub fn run(mission: Option<&Path>, format: Format, out: &mut dyn Write, err: &mu
     0
 }
 
-
-fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent], now: &RunNow, at: std::time::SystemTime, out: &mut dyn Write) {
+fn print_text(
+    s: &MissionSummary,
+    dir: &Path,
+    recent: &[records::ProgressEvent],
+    now: &RunNow,
+    at: std::time::SystemTime,
+    out: &mut dyn Write,
+) {
     let title = if s.title.is_empty() { "(untitled mission: mission.md has no `# ` heading)" } else { &s.title };
     let id = if s.id.is_empty() { String::new() } else { format!(" ({})", s.id) };
     let _ = writeln!(out, "{title}{id}: {}", s.status);
@@ -87,7 +93,8 @@ fn print_text(s: &MissionSummary, dir: &Path, recent: &[records::ProgressEvent],
         let _ = writeln!(out, "  now:        {}", live::describe_session(session, at));
     }
     if !now.alive && matches!(s.status.as_str(), "running" | "validating" | "planning") && now.spend.is_some() {
-        let _ = writeln!(out, "  now:        no run is alive (state.json says {}; `missions run` resumes it)", s.status);
+        let _ =
+            writeln!(out, "  now:        no run is alive (state.json says {}; `missions run` resumes it)", s.status);
     }
     if let Some(spend) = &now.spend {
         let _ = writeln!(out, "  tokens:     {}", spend.tokens_line());

@@ -24,11 +24,7 @@ pub enum AgentRole {
 }
 
 impl AgentRole {
-    pub const ALL: [AgentRole; 3] = [
-        AgentRole::Orchestrator,
-        AgentRole::Worker,
-        AgentRole::Validator,
-    ];
+    pub const ALL: [AgentRole; 3] = [AgentRole::Orchestrator, AgentRole::Worker, AgentRole::Validator];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -199,16 +195,9 @@ pub enum ConfigError {
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{path}: {key}: {message}")]
-    Invalid {
-        path: String,
-        key: String,
-        message: String,
-    },
+    Invalid { path: String, key: String, message: String },
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{FILE_NAME} has no [roles.{0}] table")]
     MissingRole(AgentRole),
     /// A bad editor setting; `key` is its whole name (`missions.roles.worker.model`).
@@ -228,10 +217,8 @@ impl MissionsConfig {
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -250,17 +237,15 @@ impl MissionsConfig {
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |key: String, message: String| ConfigError::Invalid {
-            path: origin.to_string(),
-            key,
-            message,
-        };
+        let invalid = |key: String, message: String| ConfigError::Invalid { path: origin.to_string(), key, message };
         for role in AgentRole::ALL {
             let Ok(cfg) = self.role(role) else { continue };
             let key = |field: &str| format!("roles.{role}.{field}");
             let provider = cfg.provider.as_str();
             match cfg.provider {
-                ProviderKind::Openai | ProviderKind::Command | ProviderKind::Replay if cfg.prompt_cache_ttl.is_some() => {
+                ProviderKind::Openai | ProviderKind::Command | ProviderKind::Replay
+                    if cfg.prompt_cache_ttl.is_some() =>
+                {
                     return Err(invalid(
                         key("prompt_cache_ttl"),
                         "`prompt_cache_ttl` is only for provider = \"anthropic\" (OpenAI-format servers cache prompts on their own)".into(),
@@ -268,16 +253,10 @@ impl MissionsConfig {
                 }
                 ProviderKind::Anthropic | ProviderKind::Openai => {
                     if cfg.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
-                        return Err(invalid(
-                            key("model"),
-                            format!("provider \"{provider}\" needs a `model`"),
-                        ));
+                        return Err(invalid(key("model"), format!("provider \"{provider}\" needs a `model`")));
                     }
                     if cfg.command.is_some() {
-                        return Err(invalid(
-                            key("command"),
-                            "`command` is only for provider = \"command\"".into(),
-                        ));
+                        return Err(invalid(key("command"), "`command` is only for provider = \"command\"".into()));
                     }
                 }
                 ProviderKind::Command | ProviderKind::Replay if cfg.stream.is_some() => {
@@ -287,11 +266,7 @@ impl MissionsConfig {
                     ));
                 }
                 ProviderKind::Command => {
-                    if cfg
-                        .command
-                        .as_ref()
-                        .is_none_or(|c| c.first().is_none_or(|p| p.trim().is_empty()))
-                    {
+                    if cfg.command.as_ref().is_none_or(|c| c.first().is_none_or(|p| p.trim().is_empty())) {
                         return Err(invalid(
                             key("command"),
                             "provider \"command\" needs `command = [\"program\", …]`".into(),
@@ -367,7 +342,8 @@ fn check_api_key_env(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         // Do not echo the value: it may be a pasted key.
-        Err("must name an environment variable (like ANTHROPIC_API_KEY); keys never go in missions.toml or settings".into())
+        Err("must name an environment variable (like ANTHROPIC_API_KEY); keys never go in missions.toml or settings"
+            .into())
     }
 }
 
@@ -448,15 +424,29 @@ max_validation_rounds = 4
     #[test]
     fn max_cost_needs_the_price_of_every_roles_model() {
         let priced = "[prices.\"claude-opus-4-1\"]\ninput = 15.0\n[prices.\"qwen2.5-coder:32b\"]\noutput = 0.1\n";
-        let no_model = MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = 5\n{priced}"), "missions.toml").unwrap_err().to_string();
+        let no_model = MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = 5\n{priced}"), "missions.toml")
+            .unwrap_err()
+            .to_string();
         assert_eq!(no_model, "missions.toml: limits.max_cost: needs the price of every role's model, and [roles.validator] names no model: set its `model` and add [prices.\"<model>\"]");
-        let text = DESIGN_EXAMPLE.replace("command = [\"claude\"", "model = \"claude-sonnet-4\"\ncommand = [\"claude\"");
-        let unpriced = MissionsConfig::parse(&format!("{text}max_cost = 5\n{priced}"), "missions.toml").unwrap_err().to_string();
+        let text =
+            DESIGN_EXAMPLE.replace("command = [\"claude\"", "model = \"claude-sonnet-4\"\ncommand = [\"claude\"");
+        let unpriced =
+            MissionsConfig::parse(&format!("{text}max_cost = 5\n{priced}"), "missions.toml").unwrap_err().to_string();
         assert_eq!(unpriced, "missions.toml: limits.max_cost: needs the price of every role's model: add [prices.\"claude-sonnet-4\"] (the model of [roles.validator])");
-        let c = MissionsConfig::parse(&format!("{text}max_cost = 5.5\n{priced}[prices.\"claude-sonnet-4\"]\ninput = 3.0\n"), "missions.toml").unwrap();
+        let c = MissionsConfig::parse(
+            &format!("{text}max_cost = 5.5\n{priced}[prices.\"claude-sonnet-4\"]\ninput = 3.0\n"),
+            "missions.toml",
+        )
+        .unwrap();
         assert_eq!(c.limits.max_cost, 5.5);
-        assert!(MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = -1\n"), "m.toml").unwrap_err().to_string().contains("limits.max_cost: must be an amount of 0 or more"));
-        assert!(MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = 0\n"), "m.toml").is_ok(), "0 is no budget and needs no prices");
+        assert!(MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = -1\n"), "m.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("limits.max_cost: must be an amount of 0 or more"));
+        assert!(
+            MissionsConfig::parse(&format!("{DESIGN_EXAMPLE}max_cost = 0\n"), "m.toml").is_ok(),
+            "0 is no budget and needs no prices"
+        );
     }
 
     #[test]
@@ -465,18 +455,8 @@ max_validation_rounds = 4
         let o = c.role(AgentRole::Orchestrator).unwrap();
         assert_eq!(o.provider, ProviderKind::Anthropic);
         assert_eq!(o.api_key_env.as_deref(), Some("ANTHROPIC_API_KEY"));
-        assert_eq!(
-            c.role(AgentRole::Worker).unwrap().base_url.as_deref(),
-            Some("http://localhost:11434/v1")
-        );
-        assert_eq!(
-            c.role(AgentRole::Validator)
-                .unwrap()
-                .command
-                .as_ref()
-                .unwrap()[0],
-            "claude"
-        );
+        assert_eq!(c.role(AgentRole::Worker).unwrap().base_url.as_deref(), Some("http://localhost:11434/v1"));
+        assert_eq!(c.role(AgentRole::Validator).unwrap().command.as_ref().unwrap()[0], "claude");
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.sandbox, Sandbox::None);
         assert!(!c.network && !c.auto_approve);
@@ -505,10 +485,7 @@ output = 75.0
         assert_eq!(c.sandbox, Sandbox::Bwrap);
         assert_eq!(c.limits.max_parallel_workers, 3);
         assert_eq!(c.price("claude-opus-4-1").unwrap().output, 75.0);
-        assert!(matches!(
-            c.role(AgentRole::Validator),
-            Err(ConfigError::MissingRole(AgentRole::Validator))
-        ));
+        assert!(matches!(c.role(AgentRole::Validator), Err(ConfigError::MissingRole(AgentRole::Validator))));
     }
 
     #[test]
@@ -522,64 +499,42 @@ output = 75.0
         assert!(err.contains("unknown field `modle`"), "{err}");
         assert!(err.contains("line 4"), "{err}");
         let err =
-            MissionsConfig::parse("[roles.planner]\nprovider = \"openai\"\n", "missions.toml")
-                .unwrap_err()
-                .to_string();
+            MissionsConfig::parse("[roles.planner]\nprovider = \"openai\"\n", "missions.toml").unwrap_err().to_string();
         assert!(err.contains("unknown field `planner`"), "{err}");
-        let err = MissionsConfig::parse("[limits]\nmax_turn = 3\n", "missions.toml")
-            .unwrap_err()
-            .to_string();
+        let err = MissionsConfig::parse("[limits]\nmax_turn = 3\n", "missions.toml").unwrap_err().to_string();
         assert!(err.contains("unknown field `max_turn`"), "{err}");
-        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"gemini\"\n", "missions.toml")
-            .unwrap_err()
-            .to_string();
+        let err =
+            MissionsConfig::parse("[roles.worker]\nprovider = \"gemini\"\n", "missions.toml").unwrap_err().to_string();
         assert!(err.contains("unknown variant `gemini`"), "{err}");
     }
 
     #[test]
     fn missing_models_and_commands_are_reported_by_key() {
-        let err = MissionsConfig::parse(
-            "[roles.worker]\nprovider = \"anthropic\"\n",
-            "missions.toml",
-        )
-        .unwrap_err()
-        .to_string();
-        assert_eq!(
-            err,
-            "missions.toml: roles.worker.model: provider \"anthropic\" needs a `model`"
-        );
-        let err = MissionsConfig::parse(
-            "[roles.validator]\nprovider = \"command\"\ncommand = []\n",
-            "x",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("roles.validator.command"), "{err}");
-        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"replay\"\n", "x")
+        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"anthropic\"\n", "missions.toml")
             .unwrap_err()
             .to_string();
+        assert_eq!(err, "missions.toml: roles.worker.model: provider \"anthropic\" needs a `model`");
+        let err = MissionsConfig::parse("[roles.validator]\nprovider = \"command\"\ncommand = []\n", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("roles.validator.command"), "{err}");
+        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"replay\"\n", "x").unwrap_err().to_string();
         assert!(err.contains("[replay] recording"), "{err}");
     }
 
     #[test]
     fn a_key_pasted_into_api_key_env_is_refused_without_echoing_it() {
         let text = "[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\napi_key_env = \"sk-proj-abc123-secret\"\n";
-        let err = MissionsConfig::parse(text, "missions.toml")
-            .unwrap_err()
-            .to_string();
+        let err = MissionsConfig::parse(text, "missions.toml").unwrap_err().to_string();
         assert!(err.contains("roles.worker.api_key_env"), "{err}");
         assert!(!err.contains("sk-proj-abc123-secret"), "{err}");
     }
 
     #[test]
     fn limits_out_of_range_are_errors() {
-        let err = MissionsConfig::parse("[limits]\ncommand_timeout_s = 601\n", "x")
-            .unwrap_err()
-            .to_string();
+        let err = MissionsConfig::parse("[limits]\ncommand_timeout_s = 601\n", "x").unwrap_err().to_string();
         assert!(err.contains("limits.command_timeout_s"), "{err}");
-        let err = MissionsConfig::parse("[limits]\nmax_turns = 0\n", "x")
-            .unwrap_err()
-            .to_string();
+        let err = MissionsConfig::parse("[limits]\nmax_turns = 0\n", "x").unwrap_err().to_string();
         assert!(err.contains("limits.max_turns"), "{err}");
     }
 

@@ -5,8 +5,8 @@
 //! the file key by key; the merged configuration is then checked as the file is.
 
 use super::{
-    check_api_key_env, check_base_url, AgentRole, ConfigError, Limits, MissionsConfig,
-    PromptCacheTtl, ProviderKind, ReplayConfig, RoleConfig, Sandbox,
+    check_api_key_env, check_base_url, AgentRole, ConfigError, Limits, MissionsConfig, PromptCacheTtl, ProviderKind,
+    ReplayConfig, RoleConfig, Sandbox,
 };
 use crate::analysis::cost::Price;
 use serde::de::{self, Deserializer, IntoDeserializer, Visitor};
@@ -155,9 +155,7 @@ impl<'de, const MAX: u64> Deserialize<'de> for Whole<MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct WholeVisitor<const MAX: u64>;
         fn out_of_range<E: de::Error>(max: u64, found: impl fmt::Display) -> E {
-            E::custom(format_args!(
-                "expected a whole number from 0 to {max}, found {found}"
-            ))
+            E::custom(format_args!("expected a whole number from 0 to {max}, found {found}"))
         }
         impl<const MAX: u64> Visitor<'_> for WholeVisitor<MAX> {
             type Value = Whole<MAX>;
@@ -182,8 +180,7 @@ impl<'de, const MAX: u64> Deserialize<'de> for Whole<MAX> {
                     Ok(Whole(f as u64))
                 } else {
                     // As JSON writes it (`1e300`, `2.5`).
-                    let shown =
-                        serde_json::Number::from_f64(f).map_or(f.to_string(), |n| n.to_string());
+                    let shown = serde_json::Number::from_f64(f).map_or(f.to_string(), |n| n.to_string());
                     Err(out_of_range(MAX, shown))
                 }
             }
@@ -194,15 +191,8 @@ impl<'de, const MAX: u64> Deserialize<'de> for Whole<MAX> {
 
 /// An error naming the setting `missions.<key>` (`key` in missions.toml's terms).
 fn setting(key: &str, message: impl Into<String>) -> ConfigError {
-    let key = if key.is_empty() {
-        "missions".to_string()
-    } else {
-        format!("missions.{key}")
-    };
-    ConfigError::Setting {
-        key,
-        message: message.into(),
-    }
+    let key = if key.is_empty() { "missions".to_string() } else { format!("missions.{key}") };
+    ConfigError::Setting { key, message: message.into() }
 }
 
 fn unknown(key: &str, expected: &[&str]) -> ConfigError {
@@ -221,10 +211,7 @@ fn unknown(key: &str, expected: &[&str]) -> ConfigError {
             format!("unknown setting; did you mean `{snake}`? The settings use missions.toml's key names"),
         );
     }
-    setting(
-        key,
-        format!("unknown setting; expected one of {}", expected.join(", ")),
-    )
+    setting(key, format!("unknown setting; expected one of {}", expected.join(", ")))
 }
 
 /// serde's error for the settings in the settings' words: the setting's whole name, what it
@@ -273,23 +260,13 @@ fn setting_error(error: serde_path_to_error::Error<serde_json::Error>) -> Config
     };
     let message = if serde_message.starts_with("unknown field `") {
         let expected = names(&serde_message);
-        return unknown(
-            &key,
-            &expected.iter().map(String::as_str).collect::<Vec<_>>(),
-        );
+        return unknown(&key, &expected.iter().map(String::as_str).collect::<Vec<_>>());
     } else if let Some(rest) = serde_message.strip_prefix("unknown variant `") {
         let value = rest.split_once("`, ").map_or(rest, |(value, _)| value);
-        format!(
-            "unknown value `{value}`; expected one of {}",
-            names(rest).join(", ")
-        )
+        format!("unknown value `{value}`; expected one of {}", names(rest).join(", "))
     } else if let Some(rest) = serde_message.strip_prefix("invalid type: ") {
         let (found, serde_expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
-        format!(
-            "expected {}, found {}",
-            what(serde_expected),
-            found_kind(found)
-        )
+        format!("expected {}, found {}", what(serde_expected), found_kind(found))
     } else {
         serde_message
     };
@@ -317,8 +294,7 @@ impl EditorSettings {
     /// `missions`); null is no settings. Checks every key and value on its own; what depends
     /// on missions.toml (a provider's `model`) is checked by [`MissionsConfig::with_settings`].
     pub fn from_json(value: &Value) -> Result<EditorSettings, ConfigError> {
-        let settings: Table<EditorSettings> =
-            serde_path_to_error::deserialize(value).map_err(setting_error)?;
+        let settings: Table<EditorSettings> = serde_path_to_error::deserialize(value).map_err(setting_error)?;
         let mut settings = settings.0.unwrap_or_default();
         settings.prices.retain(|_, price| price.0.is_some());
         settings.check()?;
@@ -332,16 +308,13 @@ impl EditorSettings {
                 check_base_url(url).map_err(|m| setting(&format!("roles.{role}.base_url"), m))?;
             }
             if let Some(name) = &r.api_key_env {
-                check_api_key_env(name)
-                    .map_err(|m| setting(&format!("roles.{role}.api_key_env"), m))?;
+                check_api_key_env(name).map_err(|m| setting(&format!("roles.{role}.api_key_env"), m))?;
             }
         }
         // Over the defaults, which are in range, any limit out of range is a setting's.
         let mut limits = Limits::default();
         self.limits.over(&mut limits);
-        limits
-            .check()
-            .map_err(|(key, message)| setting(&key, message))
+        limits.check().map_err(|(key, message)| setting(&key, message))
     }
 
     /// True when nothing is set (missions.toml applies as it is).
@@ -355,10 +328,9 @@ impl EditorSettings {
     fn touches(&self, key: &str) -> bool {
         let mut parts = key.split('.');
         match (parts.next(), parts.next()) {
-            (Some("roles"), Some(role)) => self
-                .roles
-                .each()
-                .any(|(r, s)| r.as_str() == role && *s != RoleSettings::default()),
+            (Some("roles"), Some(role)) => {
+                self.roles.each().any(|(r, s)| r.as_str() == role && *s != RoleSettings::default())
+            }
             (Some("limits"), Some("max_cost")) => self.limits.max_cost.is_some(),
             (Some("replay"), _) => self.replay.recording.is_some(),
             _ => false,
@@ -379,40 +351,16 @@ impl RolesSettings {
 
 impl LimitsSettings {
     fn over(&self, l: &mut Limits) {
-        set(
-            &mut l.max_parallel_workers,
-            self.max_parallel_workers.map(Whole32::narrow),
-        );
-        set(
-            &mut l.max_validation_rounds,
-            self.max_validation_rounds.map(Whole32::narrow),
-        );
+        set(&mut l.max_parallel_workers, self.max_parallel_workers.map(Whole32::narrow));
+        set(&mut l.max_validation_rounds, self.max_validation_rounds.map(Whole32::narrow));
         set(&mut l.max_turns, self.max_turns.map(Whole32::narrow));
-        set(
-            &mut l.max_tokens_per_mission,
-            self.max_tokens_per_mission.map(|w| w.0),
-        );
+        set(&mut l.max_tokens_per_mission, self.max_tokens_per_mission.map(|w| w.0));
         set(&mut l.max_cost, self.max_cost);
-        set(
-            &mut l.command_timeout_s,
-            self.command_timeout_s.map(|w| w.0),
-        );
-        set(
-            &mut l.session_timeout_s,
-            self.session_timeout_s.map(|w| w.0),
-        );
-        set(
-            &mut l.first_byte_timeout_s,
-            self.first_byte_timeout_s.map(|w| w.0),
-        );
-        set(
-            &mut l.stream_idle_timeout_s,
-            self.stream_idle_timeout_s.map(|w| w.0),
-        );
-        set(
-            &mut l.service_start_timeout_s,
-            self.service_start_timeout_s.map(|w| w.0),
-        );
+        set(&mut l.command_timeout_s, self.command_timeout_s.map(|w| w.0));
+        set(&mut l.session_timeout_s, self.session_timeout_s.map(|w| w.0));
+        set(&mut l.first_byte_timeout_s, self.first_byte_timeout_s.map(|w| w.0));
+        set(&mut l.stream_idle_timeout_s, self.stream_idle_timeout_s.map(|w| w.0));
+        set(&mut l.service_start_timeout_s, self.service_start_timeout_s.map(|w| w.0));
     }
 }
 
@@ -433,12 +381,7 @@ fn set_some<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
 impl RoleSettings {
     /// `base` (the file's table of this role, if any) with these settings over it. A table
     /// whose provider the settings change is not the file's any more: it starts empty.
-    fn over(
-        &self,
-        base: Option<RoleConfig>,
-        role: AgentRole,
-        file: Option<&str>,
-    ) -> Result<RoleConfig, ConfigError> {
+    fn over(&self, base: Option<RoleConfig>, role: AgentRole, file: Option<&str>) -> Result<RoleConfig, ConfigError> {
         let mut rc = match (base, self.provider) {
             (Some(base), Some(p)) if base.provider != p => RoleConfig::empty(p),
             (Some(base), _) => base,
@@ -457,10 +400,7 @@ impl RoleSettings {
         set_some(&mut rc.base_url, &self.base_url);
         set_some(&mut rc.api_key_env, &self.api_key_env);
         set_some(&mut rc.command, &self.command);
-        set_some(
-            &mut rc.max_output_tokens,
-            &self.max_output_tokens.map(Whole32::narrow),
-        );
+        set_some(&mut rc.max_output_tokens, &self.max_output_tokens.map(Whole32::narrow));
         set_some(&mut rc.stream, &self.stream);
         set_some(&mut rc.prompt_cache_ttl, &self.prompt_cache_ttl);
         Ok(rc)
@@ -513,9 +453,7 @@ impl MissionsConfig {
         set(&mut self.network, settings.network);
         set(&mut self.auto_approve, settings.auto_approve);
         if let Some(recording) = &settings.replay.recording {
-            self.replay = Some(ReplayConfig {
-                recording: recording.clone(),
-            });
+            self.replay = Some(ReplayConfig { recording: recording.clone() });
         }
         for (model, price) in &settings.prices {
             let Some(price) = &price.0 else { continue };
@@ -532,9 +470,7 @@ impl MissionsConfig {
             None => "the missions.* settings".to_string(),
         };
         self.validate(&origin).map_err(|e| match e {
-            ConfigError::Invalid { key, message, .. }
-                if settings.touches(&key) || file.is_none() =>
-            {
+            ConfigError::Invalid { key, message, .. } if settings.touches(&key) || file.is_none() => {
                 setting(&key, message)
             }
             other => other,
@@ -555,38 +491,22 @@ mod tests {
             "missions.toml",
         )
         .unwrap();
-        assert_eq!(
-            file.role(AgentRole::Worker).unwrap().prompt_cache_ttl,
-            Some(PromptCacheTtl::FiveMinutes)
-        );
-        let s = EditorSettings::from_json(
-            &serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "1h"}}}),
-        )
-        .unwrap();
+        assert_eq!(file.role(AgentRole::Worker).unwrap().prompt_cache_ttl, Some(PromptCacheTtl::FiveMinutes));
+        let s =
+            EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "1h"}}})).unwrap();
         let c = file.with_settings(&s, "missions.toml").unwrap();
-        assert_eq!(
-            c.role(AgentRole::Worker).unwrap().prompt_cache_ttl,
-            Some(PromptCacheTtl::OneHour)
-        );
-        let err = EditorSettings::from_json(
-            &serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "2h"}}}),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("missions.roles.worker.prompt_cache_ttl") && err.contains("5m, 1h"),
-            "{err}"
-        );
+        assert_eq!(c.role(AgentRole::Worker).unwrap().prompt_cache_ttl, Some(PromptCacheTtl::OneHour));
+        let err = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"prompt_cache_ttl": "2h"}}}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missions.roles.worker.prompt_cache_ttl") && err.contains("5m, 1h"), "{err}");
         let err = MissionsConfig::parse(
             "[roles.worker]\nprovider = \"anthropic\"\nmodel = \"m\"\nprompt_cache_ttl = \"2h\"\n",
             "missions.toml",
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("prompt_cache_ttl") && err.contains("line 4"),
-            "{err}"
-        );
+        assert!(err.contains("prompt_cache_ttl") && err.contains("line 4"), "{err}");
         let err = MissionsConfig::parse(
             "[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\nprompt_cache_ttl = \"1h\"\n",
             "missions.toml",
@@ -594,8 +514,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("roles.worker.prompt_cache_ttl")
-                && err.contains("only for provider = \"anthropic\""),
+            err.contains("roles.worker.prompt_cache_ttl") && err.contains("only for provider = \"anthropic\""),
             "{err}"
         );
     }
@@ -608,13 +527,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(file.role(AgentRole::Worker).unwrap().stream, Some(false));
-        assert_eq!(
-            (
-                file.limits.first_byte_timeout_s,
-                file.limits.stream_idle_timeout_s
-            ),
-            (30, 120)
-        );
+        assert_eq!((file.limits.first_byte_timeout_s, file.limits.stream_idle_timeout_s), (30, 120));
         let s = EditorSettings::from_json(&serde_json::json!({
             "roles": {"worker": {"stream": true}},
             "limits": {"stream_idle_timeout_s": 45},
@@ -622,21 +535,11 @@ mod tests {
         .unwrap();
         let c = file.with_settings(&s, "missions.toml").unwrap();
         assert_eq!(c.role(AgentRole::Worker).unwrap().stream, Some(true));
-        assert_eq!(
-            (
-                c.limits.first_byte_timeout_s,
-                c.limits.stream_idle_timeout_s
-            ),
-            (30, 45)
-        );
-        let err =
-            EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"stream": "no"}}}))
-                .unwrap_err()
-                .to_string();
-        assert!(
-            err.contains("missions.roles.worker.stream") && err.contains("true or false"),
-            "{err}"
-        );
+        assert_eq!((c.limits.first_byte_timeout_s, c.limits.stream_idle_timeout_s), (30, 45));
+        let err = EditorSettings::from_json(&serde_json::json!({"roles": {"worker": {"stream": "no"}}}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missions.roles.worker.stream") && err.contains("true or false"), "{err}");
     }
 
     fn settings(v: serde_json::Value) -> EditorSettings {
@@ -663,10 +566,7 @@ mod tests {
         assert_eq!(c.limits.max_turns, 50);
         assert_eq!(c.limits.command_timeout_s, 300);
         assert_eq!(c.limits.max_validation_rounds, 4, "kept from the file");
-        assert_eq!(
-            c.role(AgentRole::Orchestrator).unwrap(),
-            file.role(AgentRole::Orchestrator).unwrap()
-        );
+        assert_eq!(c.role(AgentRole::Orchestrator).unwrap(), file.role(AgentRole::Orchestrator).unwrap());
         // Nothing set (null, empty objects): the file as it is.
         for nothing in [
             serde_json::json!(null),
@@ -675,15 +575,10 @@ mod tests {
         ] {
             let s = settings(nothing);
             assert!(s.is_empty());
-            assert_eq!(
-                file.clone().with_settings(&s, "missions.toml").unwrap(),
-                file
-            );
+            assert_eq!(file.clone().with_settings(&s, "missions.toml").unwrap(), file);
         }
         // A null key keeps the file's value.
-        let s = settings(
-            serde_json::json!({"roles": {"orchestrator": {"model": null, "api_key_env": "OTHER_KEY"}}}),
-        );
+        let s = settings(serde_json::json!({"roles": {"orchestrator": {"model": null, "api_key_env": "OTHER_KEY"}}}));
         let o = file.clone().with_settings(&s, "missions.toml").unwrap();
         let o = o.role(AgentRole::Orchestrator).unwrap();
         assert_eq!(o.model.as_deref(), Some("claude-opus-4-1"));
@@ -705,76 +600,45 @@ mod tests {
         );
         // ... and needs what that provider needs, named as the setting.
         let s = settings(serde_json::json!({"roles": {"validator": {"provider": "openai"}}}));
-        let err = file
-            .with_settings(&s, "missions.toml")
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "setting `missions.roles.validator.model`: provider \"openai\" needs a `model`"
-        );
+        let err = file.with_settings(&s, "missions.toml").unwrap_err().to_string();
+        assert_eq!(err, "setting `missions.roles.validator.model`: provider \"openai\" needs a `model`");
     }
 
     #[test]
     fn settings_alone_configure_the_roles_without_a_missions_toml() {
-        let role =
-            |p: &str, m: &str| serde_json::json!({"provider": p, "model": m, "api_key_env": "KEY"});
+        let role = |p: &str, m: &str| serde_json::json!({"provider": p, "model": m, "api_key_env": "KEY"});
         let s = settings(
             serde_json::json!({"roles": {"orchestrator": role("anthropic", "a"), "worker": role("openai", "w"), "validator": {"provider": "command", "command": ["claude", "-p"]}}, "auto_approve": true, "sandbox": "bwrap", "network": false, "prices": {"a": {"input": 3, "output": 15.5}}}),
         );
         let c = MissionsConfig::from_settings(&s).unwrap();
         assert!(AgentRole::ALL.iter().all(|r| c.role(*r).is_ok()));
-        assert_eq!(
-            c.role(AgentRole::Worker).unwrap().model.as_deref(),
-            Some("w")
-        );
-        assert_eq!(
-            c.role(AgentRole::Validator)
-                .unwrap()
-                .command
-                .as_ref()
-                .unwrap(),
-            &["claude", "-p"]
-        );
+        assert_eq!(c.role(AgentRole::Worker).unwrap().model.as_deref(), Some("w"));
+        assert_eq!(c.role(AgentRole::Validator).unwrap().command.as_ref().unwrap(), &["claude", "-p"]);
         assert!(c.auto_approve && c.sandbox == Sandbox::Bwrap && !c.network);
         assert_eq!(c.price("a").unwrap().output, 15.5);
         assert_eq!(c.limits, Limits::default());
         // A role the settings leave out stays missing; one without a provider is an error.
-        let c = MissionsConfig::from_settings(&settings(
-            serde_json::json!({"roles": {"worker": role("openai", "w")}}),
-        ))
-        .unwrap();
-        assert!(matches!(
-            c.role(AgentRole::Validator),
-            Err(ConfigError::MissingRole(AgentRole::Validator))
-        ));
-        let err = MissionsConfig::from_settings(&settings(
-            serde_json::json!({"roles": {"worker": {"model": "w"}}}),
-        ))
-        .unwrap_err()
-        .to_string();
-        assert_eq!(err, "setting `missions.roles.worker.provider`: not set, and there is no missions.toml to take it from");
-        let err = MissionsConfig::parse(
-            "[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\n",
-            "missions.toml",
-        )
-        .unwrap()
-        .with_settings(
-            &settings(serde_json::json!({"roles": {"validator": {"model": "v"}}})),
-            "missions.toml",
-        )
-        .unwrap_err()
-        .to_string();
-        assert_eq!(err, "setting `missions.roles.validator.provider`: not set, and missions.toml has no [roles.validator] table to take it from");
-        let err = MissionsConfig::from_settings(&settings(
-            serde_json::json!({"roles": {"worker": {"provider": "replay"}}}),
-        ))
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.starts_with("setting `missions.roles.worker.provider`: provider \"replay\" needs"),
-            "{err}"
+        let c = MissionsConfig::from_settings(&settings(serde_json::json!({"roles": {"worker": role("openai", "w")}})))
+            .unwrap();
+        assert!(matches!(c.role(AgentRole::Validator), Err(ConfigError::MissingRole(AgentRole::Validator))));
+        let err = MissionsConfig::from_settings(&settings(serde_json::json!({"roles": {"worker": {"model": "w"}}})))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "setting `missions.roles.worker.provider`: not set, and there is no missions.toml to take it from"
         );
+        let err = MissionsConfig::parse("[roles.worker]\nprovider = \"openai\"\nmodel = \"m\"\n", "missions.toml")
+            .unwrap()
+            .with_settings(&settings(serde_json::json!({"roles": {"validator": {"model": "v"}}})), "missions.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "setting `missions.roles.validator.provider`: not set, and missions.toml has no [roles.validator] table to take it from");
+        let err =
+            MissionsConfig::from_settings(&settings(serde_json::json!({"roles": {"worker": {"provider": "replay"}}})))
+                .unwrap_err()
+                .to_string();
+        assert!(err.starts_with("setting `missions.roles.worker.provider`: provider \"replay\" needs"), "{err}");
     }
 
     #[test]
@@ -810,19 +674,13 @@ mod tests {
         ] {
             assert_eq!(settings_err(value.clone()), expected, "{value}");
         }
-        let err = settings_err(
-            serde_json::json!({"roles": {"worker": {"api_key_env": "sk-proj-abc123-secret"}}}),
-        );
+        let err = settings_err(serde_json::json!({"roles": {"worker": {"api_key_env": "sk-proj-abc123-secret"}}}));
         assert!(
-            err.starts_with(
-                "setting `missions.roles.worker.api_key_env`: must name an environment variable"
-            ),
+            err.starts_with("setting `missions.roles.worker.api_key_env`: must name an environment variable"),
             "{err}"
         );
         assert!(!err.contains("sk-proj-abc123-secret"), "{err}");
-        let err = settings_err(
-            serde_json::json!({"roles": {"worker": {"model": ["sk-proj-abc123-secret"]}}}),
-        );
+        let err = settings_err(serde_json::json!({"roles": {"worker": {"model": ["sk-proj-abc123-secret"]}}}));
         assert!(!err.contains("sk-proj"), "{err}");
     }
 
@@ -830,15 +688,9 @@ mod tests {
     fn every_setting_the_vs_code_extension_contributes_is_read() {
         // The extension sends its `missions.*` settings under missions.toml's key names
         // (`roles.worker.baseUrl` as `roles.worker.base_url`: editors/vscode/src/settings.ts).
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../editors/vscode/package.json"
-        );
-        let manifest: Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let properties = manifest["contributes"]["configuration"]["properties"]
-            .as_object()
-            .unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../editors/vscode/package.json");
+        let manifest: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let properties = manifest["contributes"]["configuration"]["properties"].as_object().unwrap();
         let mut read = 0;
         for (name, schema) in properties {
             let name = name.strip_prefix("missions.").unwrap();
@@ -853,11 +705,7 @@ mod tests {
                     underscore.into_iter().chain([c.to_ascii_lowercase()])
                 })
                 .collect();
-            let value = match (
-                &schema["enum"][0],
-                &schema["default"],
-                schema["type"].as_str(),
-            ) {
+            let value = match (&schema["enum"][0], &schema["default"], schema["type"].as_str()) {
                 (Value::String(first), _, _) => Value::from(first.as_str()),
                 (_, Value::Number(default), _) => Value::Number(default.clone()),
                 (_, _, Some("array")) => serde_json::json!(["program"]),
@@ -869,10 +717,7 @@ mod tests {
                 setting = serde_json::json!({ part: setting });
             }
             let settings = EditorSettings::from_json(&setting);
-            assert!(
-                settings.is_ok_and(|s| !s.is_empty()),
-                "missions.{name}: {setting}"
-            );
+            assert!(settings.is_ok_and(|s| !s.is_empty()), "missions.{name}: {setting}");
             read += 1;
         }
         assert!(read >= 20, "{read} settings");
@@ -886,18 +731,8 @@ mod tests {
         full.sandbox = Sandbox::Bwrap;
         full.network = true;
         full.auto_approve = true;
-        full.replay = Some(ReplayConfig {
-            recording: "r.jsonl".into(),
-        });
-        full.prices.insert(
-            "m".into(),
-            Price {
-                input: 1.0,
-                cache_read: 2.0,
-                cache_write: 3.0,
-                output: 4.0,
-            },
-        );
+        full.replay = Some(ReplayConfig { recording: "r.jsonl".into() });
+        full.prices.insert("m".into(), Price { input: 1.0, cache_read: 2.0, cache_write: 3.0, output: 4.0 });
         full.roles.worker.as_mut().unwrap().max_output_tokens = Some(1000);
         full.roles.worker.as_mut().unwrap().api_key_env = Some("K".into());
         let as_json = serde_json::to_value(&full).unwrap();

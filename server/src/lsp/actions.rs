@@ -3,9 +3,11 @@
 //! source action running the mission command that fits (start, approve the plan, resume or
 //! pause).
 
-
 use tower_lsp_server::jsonrpc::Result;
-use tower_lsp_server::ls_types::{self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, NumberOrString, TextEdit};
+use tower_lsp_server::ls_types::{
+    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, NumberOrString,
+    TextEdit,
+};
 
 use super::analyzer::{MissionSnapshot, Snapshot};
 use super::commands;
@@ -21,11 +23,18 @@ pub async fn code_actions(shared: &Shared, params: CodeActionParams) -> Result<O
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
     let versioned = shared.versioned_edits();
-    let wants = |kind: &CodeActionKind| params.context.only.as_ref().is_none_or(|only| only.iter().any(|k| kind.as_str().starts_with(k.as_str())));
+    let wants = |kind: &CodeActionKind| {
+        params.context.only.as_ref().is_none_or(|only| only.iter().any(|k| kind.as_str().starts_with(k.as_str())))
+    };
     // The mission command of the folder of mission.md, the contract or features.json.
-    let command = if commands::ADVERTISED && wants(&CodeActionKind::SOURCE) { mission_command(shared, &snapshot, &params.text_document.uri) } else { None };
+    let command = if commands::ADVERTISED && wants(&CodeActionKind::SOURCE) {
+        mission_command(shared, &snapshot, &params.text_document.uri)
+    } else {
+        None
+    };
     guarded("textDocument/codeAction", || {
-        let quick_fixes = if wants(&CodeActionKind::QUICKFIX) { quick_fixes(&snapshot, &params, encoding, versioned) } else { None };
+        let quick_fixes =
+            if wants(&CodeActionKind::QUICKFIX) { quick_fixes(&snapshot, &params, encoding, versioned) } else { None };
         match (quick_fixes, command) {
             (None, None) => None,
             (fixes, command) => Some(fixes.unwrap_or_default().into_iter().chain(command).collect()),
@@ -33,10 +42,18 @@ pub async fn code_actions(shared: &Shared, params: CodeActionParams) -> Result<O
     })
 }
 
-fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encoding, versioned: bool) -> Option<CodeActionResponse> {
+fn quick_fixes(
+    snapshot: &Snapshot,
+    params: &CodeActionParams,
+    encoding: Encoding,
+    versioned: bool,
+) -> Option<CodeActionResponse> {
     let (mission, kind, doc) = snapshot.mission_doc(&params.text_document.uri)?;
     let wanted = convert::span(doc, params.range, encoding);
-    let texts = DocTexts { contract: mission.doc(DocKind::Contract).map(|d| d.text.as_str()), features: mission.doc(DocKind::Features).map(|d| d.text.as_str()) };
+    let texts = DocTexts {
+        contract: mission.doc(DocKind::Contract).map(|d| d.text.as_str()),
+        features: mission.doc(DocKind::Features).map(|d| d.text.as_str()),
+    };
     let mut out: CodeActionResponse = Vec::new();
     for d in &mission.analysis.diagnostics {
         let Target::Doc { doc: on, span } = &d.target else { continue };
@@ -51,7 +68,13 @@ fn quick_fixes(snapshot: &Snapshot, params: &CodeActionParams, encoding: Encodin
             ..lsp::Diagnostic::default()
         };
         // The client's own copy of the diagnostic when it sent one (same code and range).
-        let sent = params.context.diagnostics.iter().find(|c| c.code == shown.code && c.range == shown.range).cloned().unwrap_or(shown);
+        let sent = params
+            .context
+            .diagnostics
+            .iter()
+            .find(|c| c.code == shown.code && c.range == shown.range)
+            .cloned()
+            .unwrap_or(shown);
         for fix in fixes_for(&mission.analysis, texts, d) {
             if let Some(action) = to_action(mission, fix, &sent, encoding, versioned) {
                 out.push(CodeActionOrCommand::CodeAction(action));
@@ -90,7 +113,11 @@ fn mission_command(shared: &Shared, snapshot: &Snapshot, uri: &lsp::Uri) -> Opti
     Some(CodeActionOrCommand::CodeAction(CodeAction {
         title: title.to_string(),
         kind: Some(CodeActionKind::SOURCE),
-        command: Some(lsp::Command { title: title.to_string(), command: command.to_string(), arguments: Some(vec![serde_json::Value::String(folder.to_string())]) }),
+        command: Some(lsp::Command {
+            title: title.to_string(),
+            command: command.to_string(),
+            arguments: Some(vec![serde_json::Value::String(folder.to_string())]),
+        }),
         ..CodeAction::default()
     }))
 }
@@ -109,16 +136,30 @@ fn revalidate(mission: &MissionSnapshot, span: &crate::model::Span, shown: &lsp:
         title: title.clone(),
         kind: Some(CodeActionKind::QUICKFIX),
         diagnostics: Some(vec![shown.clone()]),
-        command: Some(lsp::Command { title, command: commands::VALIDATE_MILESTONE.to_string(), arguments: Some(vec![serde_json::Value::String(folder.to_string()), serde_json::Value::String(milestone)]) }),
+        command: Some(lsp::Command {
+            title,
+            command: commands::VALIDATE_MILESTONE.to_string(),
+            arguments: Some(vec![serde_json::Value::String(folder.to_string()), serde_json::Value::String(milestone)]),
+        }),
         ..CodeAction::default()
     })
 }
 
-fn to_action(mission: &MissionSnapshot, fix: Fix, shown: &lsp::Diagnostic, encoding: Encoding, versioned: bool) -> Option<CodeAction> {
+fn to_action(
+    mission: &MissionSnapshot,
+    fix: Fix,
+    shown: &lsp::Diagnostic,
+    encoding: Encoding,
+    versioned: bool,
+) -> Option<CodeAction> {
     let mut file_edits = Vec::new();
     for edit in fix.edits {
         let doc = mission.doc(edit.doc)?;
-        file_edits.push((mission.doc_uri(edit.doc)?, doc.version, TextEdit { range: convert::range(doc, &edit.span, encoding), new_text: edit.new_text }));
+        file_edits.push((
+            mission.doc_uri(edit.doc)?,
+            doc.version,
+            TextEdit { range: convert::range(doc, &edit.span, encoding), new_text: edit.new_text },
+        ));
     }
     Some(CodeAction {
         title: fix.title,

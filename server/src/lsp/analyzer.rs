@@ -19,7 +19,10 @@ use super::folder::doc_file;
 use super::repository::{Repositories, Request};
 use crate::analysis::mission::{MissionAnalysis, MissionParts};
 use crate::analysis::{Diagnostic, DocKind, Severity, Target};
-use crate::model::folder::{self as model_folder, FoundHandoff, MilestoneRecords, ValidationRecords, HANDOFFS_DIR, LEGACY_HANDOFFS_FILE, VALIDATION_DIR, VALIDATION_STATE_FILE};
+use crate::model::folder::{
+    self as model_folder, FoundHandoff, MilestoneRecords, ValidationRecords, HANDOFFS_DIR, LEGACY_HANDOFFS_FILE,
+    VALIDATION_DIR, VALIDATION_STATE_FILE,
+};
 use crate::model::records::{self, ValidationState};
 use crate::model::{contract, features, Contract, FeaturesFile};
 
@@ -68,7 +71,8 @@ impl Snapshot {
     /// text as analysed.
     pub fn mission_doc(&self, uri: &Uri) -> Option<(&Arc<MissionSnapshot>, DocKind, &Arc<Document>)> {
         let mission = self.mission_of(uri)?;
-        let kind = [DocKind::Contract, DocKind::Features].into_iter().find(|k| mission.doc_uri(*k).as_ref() == Some(uri))?;
+        let kind =
+            [DocKind::Contract, DocKind::Features].into_iter().find(|k| mission.doc_uri(*k).as_ref() == Some(uri))?;
         Some((mission, kind, mission.doc(kind)?))
     }
 }
@@ -145,7 +149,13 @@ pub struct Refresh {
 const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs until the document owner is gone.
-pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snapshots: watch::Sender<Arc<Snapshot>>, client: Client, encoding: Arc<OnceLock<Encoding>>, refresh: Arc<OnceLock<Refresh>>) {
+pub async fn analyse_forever(
+    mut docs: watch::Receiver<Arc<DocsSnapshot>>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    client: Client,
+    encoding: Arc<OnceLock<Encoding>>,
+    refresh: Arc<OnceLock<Refresh>>,
+) {
     let repos = Repositories::default();
     let fresh = || Analyzer { repos: repos.clone(), ..Analyzer::default() };
     let mut analyzer = Some(fresh());
@@ -174,12 +184,20 @@ pub async fn analyse_forever(mut docs: watch::Receiver<Arc<DocsSnapshot>>, snaps
                 // Caches are lost with the panicking pass; the next edit rebuilds them.
                 tracing::error!("analysis pass failed: {e}");
                 let current = docs.borrow().clone();
-                snapshots.send_replace(Arc::new(Snapshot { generation: current.generation, docs: current.docs.clone(), missions: BTreeMap::new() }));
+                snapshots.send_replace(Arc::new(Snapshot {
+                    generation: current.generation,
+                    docs: current.docs.clone(),
+                    missions: BTreeMap::new(),
+                }));
                 continue;
             }
         };
         let missions = state.missions.iter().filter_map(|(dir, m)| Some((dir.clone(), m.snapshot.clone()?))).collect();
-        let replaced = snapshots.send_replace(Arc::new(Snapshot { generation: current.generation, docs: current.docs.clone(), missions }));
+        let replaced = snapshots.send_replace(Arc::new(Snapshot {
+            generation: current.generation,
+            docs: current.docs.clone(),
+            missions,
+        }));
         let unreadable = state.unreadable();
         analyzer = Some(state);
         // A mission file that cannot be read is checked without: the person hears it once.
@@ -218,7 +236,11 @@ impl Analyzer {
     fn unreadable(&self) -> Vec<(PathBuf, String)> {
         let mut out = Vec::new();
         for (dir, cache) in &self.missions {
-            for (name, key) in [(doc_file(DocKind::Contract), &cache.contract.key), (doc_file(DocKind::Features), &cache.features.key), (VALIDATION_STATE_FILE, &cache.validation.key)] {
+            for (name, key) in [
+                (doc_file(DocKind::Contract), &cache.contract.key),
+                (doc_file(DocKind::Features), &cache.features.key),
+                (VALIDATION_STATE_FILE, &cache.validation.key),
+            ] {
                 if let SourceKey::Unreadable(reason) = key {
                     out.push((dir.join(name), reason.clone()));
                 }
@@ -235,13 +257,18 @@ impl Analyzer {
         for dir in docs.missions.iter() {
             let on_disk = docs.disk_changes.get(dir) != self.previous.disk_changes.get(dir);
             let new_facts = self.missions.get(dir).is_some_and(|c| c.facts_generation != self.repos.get(dir).0);
-            let touched = !self.missions.contains_key(dir) || became_ready || on_disk || new_facts || changed.iter().any(|p| p.starts_with(dir));
+            let touched = !self.missions.contains_key(dir)
+                || became_ready
+                || on_disk
+                || new_facts
+                || changed.iter().any(|p| p.starts_with(dir));
             if !touched {
                 continue;
             }
             let cache = self.missions.entry(dir.clone()).or_default();
             let repos = &self.repos;
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| refresh(cache, dir, docs, encoding, became_ready, repos)));
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| refresh(cache, dir, docs, encoding, became_ready, repos)));
             match outcome {
                 Ok(publications) => out.extend(publications),
                 Err(_) => {
@@ -279,13 +306,23 @@ fn changed_paths(before: &DocsSnapshot, after: &DocsSnapshot) -> Vec<PathBuf> {
 
 /// Brings one mission up to date; returns its publications (the edited documents always, the
 /// others when their diagnostics changed).
-fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: Encoding, republish_all: bool, repos: &Repositories) -> Vec<Publication> {
-    let contract_changed = reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, |d| contract::parse(&d.text));
+fn refresh(
+    cache: &mut MissionCache,
+    dir: &Path,
+    docs: &DocsSnapshot,
+    encoding: Encoding,
+    republish_all: bool,
+    repos: &Repositories,
+) -> Vec<Publication> {
+    let contract_changed =
+        reload(&mut cache.contract, dir, doc_file(DocKind::Contract), docs, |d| contract::parse(&d.text));
     // An edit inside one feature re-parses only that feature (`features::reparse`), found from
     // the range the editor sent when the document owner knows it.
     let previous = cache.features.doc.clone().zip(cache.features.value.clone());
     let features_changed = reload(&mut cache.features, dir, doc_file(DocKind::Features), docs, |new| {
-        previous.and_then(|(doc, old)| features::reparse(&old, &doc.text, &new.text, new.change_since(doc.revision))).unwrap_or_else(|| features::parse(&new.text))
+        previous
+            .and_then(|(doc, old)| features::reparse(&old, &doc.text, &new.text, new.change_since(doc.revision)))
+            .unwrap_or_else(|| features::parse(&new.text))
     });
     let validation_changed = reload(&mut cache.validation, dir, VALIDATION_STATE_FILE, docs, |d| {
         let loaded = records::load::<ValidationState>(&d.text);
@@ -296,7 +333,10 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
     });
     let reports_changed = reload_reports(cache, dir);
     if validation_changed || reports_changed || cache.records.is_none() {
-        cache.records = Some(Arc::new(ValidationRecords { state: cache.validation.value.as_deref().cloned(), milestones: cache.reports.clone() }));
+        cache.records = Some(Arc::new(ValidationRecords {
+            state: cache.validation.value.as_deref().cloned(),
+            milestones: cache.reports.clone(),
+        }));
     }
     let handoffs_changed = reload_handoffs(cache, dir);
     let skills = model_folder::skill_names(dir);
@@ -305,7 +345,10 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
     // The repository's facts are asked for again when the mission's files change on disk (a
     // save included: the `Check:` commands run are the saved contract's, never a half-typed
     // line of a buffer) or its validation records do.
-    let asked = (docs.disk_changes.get(dir).copied().unwrap_or(0), cache.records.as_ref().map_or(0, |r| Arc::as_ptr(r) as usize));
+    let asked = (
+        docs.disk_changes.get(dir).copied().unwrap_or(0),
+        cache.records.as_ref().map_or(0, |r| Arc::as_ptr(r) as usize),
+    );
     if cache.facts_asked != Some(asked) {
         repos.request(dir, Request { validation: cache.records.clone() });
         cache.facts_asked = Some(asked);
@@ -313,7 +356,14 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
     let (facts_generation, facts) = repos.get(dir);
     let facts_changed = facts_generation != cache.facts_generation;
     cache.facts_generation = facts_generation;
-    let inputs_changed = contract_changed || features_changed || validation_changed || reports_changed || handoffs_changed || skills_changed || facts_changed || cache.snapshot.is_none();
+    let inputs_changed = contract_changed
+        || features_changed
+        || validation_changed
+        || reports_changed
+        || handoffs_changed
+        || skills_changed
+        || facts_changed
+        || cache.snapshot.is_none();
     if inputs_changed {
         let parts = MissionParts {
             contract: cache.contract.value.clone(),
@@ -331,7 +381,11 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
             analysis: Arc::new(analysis),
             contract: cache.contract.doc.clone(),
             features: cache.features.doc.clone(),
-            lenses: super::lens::LensCache::carried_over(cache.snapshot.as_deref(), !contract_changed, !features_changed),
+            lenses: super::lens::LensCache::carried_over(
+                cache.snapshot.as_deref(),
+                !contract_changed,
+                !features_changed,
+            ),
         }));
     }
     if !docs.ready {
@@ -341,7 +395,11 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
     if !inputs_changed && !republish_all {
         return Vec::new();
     }
-    let edited: Vec<Uri> = [(DocKind::Contract, contract_changed), (DocKind::Features, features_changed)].into_iter().filter(|(_, c)| *c).filter_map(|(k, _)| snapshot.doc_uri(k)).collect();
+    let edited: Vec<Uri> = [(DocKind::Contract, contract_changed), (DocKind::Features, features_changed)]
+        .into_iter()
+        .filter(|(_, c)| *c)
+        .filter_map(|(k, _)| snapshot.doc_uri(k))
+        .collect();
     let fresh = to_lsp(&snapshot, encoding);
     let mut out = Vec::new();
     for (uri, diagnostics) in &fresh {
@@ -357,7 +415,13 @@ fn refresh(cache: &mut MissionCache, dir: &Path, docs: &DocsSnapshot, encoding: 
 }
 
 /// Re-reads and re-parses one file if its source changed; true when it did.
-fn reload<T>(slot: &mut Parsed<T>, dir: &Path, name: &str, docs: &DocsSnapshot, parse: impl FnOnce(&Document) -> T) -> bool {
+fn reload<T>(
+    slot: &mut Parsed<T>,
+    dir: &Path,
+    name: &str,
+    docs: &DocsSnapshot,
+    parse: impl FnOnce(&Document) -> T,
+) -> bool {
     let path = dir.join(name);
     let open = convert::uri_of(&path).and_then(|u| docs.docs.get(&u).cloned());
     let key = match &open {
@@ -399,7 +463,8 @@ fn stamps(dir: &Path, prefix: &str, keep: impl Fn(&str) -> bool) -> Vec<FileStam
                 .filter_map(|e| {
                     let name = e.file_name().into_string().ok()?;
                     let meta = e.metadata().ok()?;
-                    (keep(&name) && meta.is_file()).then(|| (format!("{prefix}{name}"), meta.modified().ok(), meta.len()))
+                    (keep(&name) && meta.is_file())
+                        .then(|| (format!("{prefix}{name}"), meta.modified().ok(), meta.len()))
                 })
                 .collect()
         })
@@ -428,7 +493,14 @@ fn reload_handoffs(cache: &mut MissionCache, dir: &Path) -> bool {
 fn reload_reports(cache: &mut MissionCache, dir: &Path) -> bool {
     let root = dir.join(VALIDATION_DIR);
     let mut key = Vec::new();
-    let mut milestones: Vec<String> = std::fs::read_dir(&root).map(|e| e.filter_map(Result::ok).filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().into_string().ok()).collect()).unwrap_or_default();
+    let mut milestones: Vec<String> = std::fs::read_dir(&root)
+        .map(|e| {
+            e.filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
     milestones.sort();
     for m in &milestones {
         for kind in ["scrutiny", "user-testing"] {
@@ -481,14 +553,22 @@ fn to_lsp(snapshot: &MissionSnapshot, encoding: Encoding) -> BTreeMap<Uri, Vec<l
     out
 }
 
-fn lsp_diagnostic(snapshot: &MissionSnapshot, d: &Diagnostic, range: lsp::Range, encoding: Encoding) -> lsp::Diagnostic {
+fn lsp_diagnostic(
+    snapshot: &MissionSnapshot,
+    d: &Diagnostic,
+    range: lsp::Range,
+    encoding: Encoding,
+) -> lsp::Diagnostic {
     let related: Vec<DiagnosticRelatedInformation> = d
         .related
         .iter()
         .filter_map(|r| {
             let doc = snapshot.doc(r.doc)?;
             let uri = snapshot.doc_uri(r.doc)?;
-            Some(DiagnosticRelatedInformation { location: lsp::Location { uri, range: convert::range(doc, &r.span, encoding) }, message: r.message.clone() })
+            Some(DiagnosticRelatedInformation {
+                location: lsp::Location { uri, range: convert::range(doc, &r.span, encoding) },
+                message: r.message.clone(),
+            })
         })
         .collect();
     lsp::Diagnostic {

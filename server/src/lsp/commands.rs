@@ -8,8 +8,8 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::{ExecuteCommandParams, Uri};
 
 use super::guard::guarded;
-use super::status::{self, StatusParams};
 use super::mission_task::{self, Launch};
+use super::status::{self, StatusParams};
 use super::{convert, Shared};
 use crate::model::folder;
 
@@ -43,7 +43,10 @@ fn second_arg(params: &ExecuteCommandParams, what: &str) -> Result<String> {
     match params.arguments.get(1) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
         Some(other) => Err(invalid(format!("{}: the second argument must be the {what}, got {other}", params.command))),
-        None => Err(invalid(format!("{} needs the {what} as its second argument (after the mission folder's URI)", params.command))),
+        None => Err(invalid(format!(
+            "{} needs the {what} as its second argument (after the mission folder's URI)",
+            params.command
+        ))),
     }
 }
 
@@ -52,7 +55,9 @@ fn mission_arg(params: &ExecuteCommandParams) -> Result<(PathBuf, Uri)> {
     let Some(first) = params.arguments.first() else {
         return Err(invalid(format!("{} needs the mission folder's URI as its first argument", params.command)));
     };
-    let uri = first.as_str().and_then(|s| s.parse::<Uri>().ok()).ok_or_else(|| invalid(format!("{}: the first argument must be the mission folder's URI, got {first}", params.command)))?;
+    let uri = first.as_str().and_then(|s| s.parse::<Uri>().ok()).ok_or_else(|| {
+        invalid(format!("{}: the first argument must be the mission folder's URI, got {first}", params.command))
+    })?;
     let dir = convert::path_of(&uri).ok_or_else(|| invalid(format!("not a file URI: {}", uri.as_str())))?;
     // `file:///x/m/` and `file:///x/m` are the same folder.
     let dir: PathBuf = dir.components().collect();

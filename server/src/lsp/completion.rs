@@ -1,7 +1,10 @@
 //! textDocument/completion in features.json and the contract (see `analysis::completion`).
 
 use tower_lsp_server::jsonrpc::Result;
-use tower_lsp_server::ls_types::{CompletionItem, CompletionItemKind, CompletionList, CompletionParams, CompletionResponse, CompletionTextEdit, TextEdit};
+use tower_lsp_server::ls_types::{
+    CompletionItem, CompletionItemKind, CompletionList, CompletionParams, CompletionResponse, CompletionTextEdit,
+    TextEdit,
+};
 
 use super::guard::guarded;
 use super::{convert, Shared};
@@ -28,7 +31,10 @@ pub async fn completion(shared: &Shared, params: CompletionParams) -> Result<Opt
                 detail: item.detail,
                 // The server's order (unclaimed ids first) is the order shown.
                 sort_text: Some(format!("{i:05}")),
-                text_edit: Some(CompletionTextEdit::Edit(TextEdit { range: convert::range(doc, &item.replace, encoding), new_text: item.insert })),
+                text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                    range: convert::range(doc, &item.replace, encoding),
+                    new_text: item.insert,
+                })),
                 label: item.label,
                 ..CompletionItem::default()
             })

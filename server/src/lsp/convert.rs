@@ -63,7 +63,9 @@ pub fn span(doc: &Document, range: Range, encoding: Encoding) -> Span {
 
 /// The local file a `file:` URI names (on this host: no authority, or `localhost`).
 pub fn path_of(uri: &Uri) -> Option<PathBuf> {
-    if !uri.scheme().as_str().eq_ignore_ascii_case("file") || uri.authority().is_some_and(|a| !matches!(a.host(), "" | "localhost")) {
+    if !uri.scheme().as_str().eq_ignore_ascii_case("file")
+        || uri.authority().is_some_and(|a| !matches!(a.host(), "" | "localhost"))
+    {
         return None;
     }
     uri.to_file_path().map(Cow::into_owned)

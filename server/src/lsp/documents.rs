@@ -11,8 +11,8 @@ use tower_lsp_server::ls_types::{TextDocumentContentChangeEvent, Uri};
 
 use super::convert::{self, Encoding};
 use super::{folder, watched};
-use crate::model::folder::{self as model_folder, MISSIONS_DIR};
 use crate::analysis::position::Positions;
+use crate::model::folder::{self as model_folder, MISSIONS_DIR};
 use crate::model::TextChange;
 
 /// A text with its line index. Open documents carry the client's version; files read from
@@ -39,7 +39,13 @@ static NEXT_REVISION: AtomicU64 = AtomicU64::new(1);
 impl Document {
     pub fn new(text: String, version: Option<i32>) -> Self {
         let positions = Positions::new(&text);
-        Document { text, positions, version, revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), changes_since: Vec::new() }
+        Document {
+            text,
+            positions,
+            version,
+            revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed),
+            changes_since: Vec::new(),
+        }
     }
 
     /// The change from revision `revision` of this document to this text, when it is known.
@@ -50,19 +56,39 @@ impl Document {
     /// `base` edited by `change`: the earlier revisions' changes are carried over, composed.
     fn edited(base: &Document, text: String, version: i32, change: TextChange) -> Self {
         let skip = (base.changes_since.len() + 1).saturating_sub(CHANGES_KEPT);
-        let mut changes_since: Vec<(u64, TextChange)> = base.changes_since[skip..].iter().map(|(r, c)| (*r, c.then(change))).collect();
+        let mut changes_since: Vec<(u64, TextChange)> =
+            base.changes_since[skip..].iter().map(|(r, c)| (*r, c.then(change))).collect();
         changes_since.push((base.revision, change));
         // The line index is updated from the base's: only the changed bytes are scanned.
         let positions = base.positions.edited(change, &text);
-        Document { text, positions, version: Some(version), revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed), changes_since }
+        Document {
+            text,
+            positions,
+            version: Some(version),
+            revision: NEXT_REVISION.fetch_add(1, Ordering::Relaxed),
+            changes_since,
+        }
     }
 }
 
 #[derive(Debug)]
 pub enum DocEvent {
-    Open { generation: u64, uri: Uri, text: String, version: i32 },
-    Change { generation: u64, uri: Uri, version: i32, changes: Vec<TextDocumentContentChangeEvent> },
-    Close { generation: u64, uri: Uri },
+    Open {
+        generation: u64,
+        uri: Uri,
+        text: String,
+        version: i32,
+    },
+    Change {
+        generation: u64,
+        uri: Uri,
+        version: i32,
+        changes: Vec<TextDocumentContentChangeEvent>,
+    },
+    Close {
+        generation: u64,
+        uri: Uri,
+    },
     /// `initialized` arrived: diagnostics may be sent from now on, and the workspace is scanned.
     Ready,
     /// Mission folders found by the workspace scan.
@@ -140,7 +166,11 @@ impl Owner {
                     return;
                 };
                 if doc.version.is_some_and(|current| version <= current) {
-                    tracing::warn!("stale didChange for {}: version {version} is not newer than {:?}; ignored", uri.as_str(), doc.version);
+                    tracing::warn!(
+                        "stale didChange for {}: version {version} is not newer than {:?}; ignored",
+                        uri.as_str(),
+                        doc.version
+                    );
                     return;
                 }
                 let updated = apply_changes(doc, changes, version, encoding);
@@ -165,7 +195,12 @@ impl Owner {
                 self.watcher = watched::disk_watcher(self.resend.clone());
                 let roots = self.roots.get().cloned().unwrap_or_default();
                 // New missions appear under `<root>/.missions/`; known ones are watched as found.
-                for dir in roots.iter().map(|r| r.join(MISSIONS_DIR)).chain(self.state.missions.iter().cloned()).collect::<Vec<_>>() {
+                for dir in roots
+                    .iter()
+                    .map(|r| r.join(MISSIONS_DIR))
+                    .chain(self.state.missions.iter().cloned())
+                    .collect::<Vec<_>>()
+                {
                     self.watch(&dir);
                 }
             }
@@ -220,7 +255,10 @@ impl Owner {
         }
         let resend = self.resend.clone();
         tokio::spawn(async move {
-            let found = tokio::task::spawn_blocking(move || roots.iter().flat_map(|r| crate::model::folder::find_mission_folders(r)).collect::<Vec<_>>()).await;
+            let found = tokio::task::spawn_blocking(move || {
+                roots.iter().flat_map(|r| crate::model::folder::find_mission_folders(r)).collect::<Vec<_>>()
+            })
+            .await;
             match (found, resend.upgrade()) {
                 (Ok(found), Some(tx)) => {
                     tracing::info!("workspace scan found {} mission folder(s)", found.len());
@@ -234,7 +272,12 @@ impl Owner {
 }
 
 /// Applies content changes in order, each relative to the text the previous one produced.
-fn apply_changes(doc: &Document, changes: Vec<TextDocumentContentChangeEvent>, version: i32, encoding: Encoding) -> Document {
+fn apply_changes(
+    doc: &Document,
+    changes: Vec<TextDocumentContentChangeEvent>,
+    version: i32,
+    encoding: Encoding,
+) -> Document {
     let mut current: Option<Document> = None;
     for change in changes {
         let base = current.as_ref().unwrap_or(doc);
@@ -242,7 +285,9 @@ fn apply_changes(doc: &Document, changes: Vec<TextDocumentContentChangeEvent>, v
             None => change.text,
             Some(range) => {
                 let span = convert::span(base, range, encoding);
-                if range.start.line > range.end.line || (range.start.line == range.end.line && range.start.character > range.end.character) {
+                if range.start.line > range.end.line
+                    || (range.start.line == range.end.line && range.start.character > range.end.character)
+                {
                     tracing::warn!("didChange with a reversed range {range:?}: applied as {span:?}");
                 }
                 let mut text = String::with_capacity(base.text.len() + change.text.len());
@@ -266,7 +311,10 @@ mod tests {
 
     fn change(range: Option<((u32, u32), (u32, u32))>, text: &str) -> TextDocumentContentChangeEvent {
         TextDocumentContentChangeEvent {
-            range: range.map(|(s, e)| Range { start: Position { line: s.0, character: s.1 }, end: Position { line: e.0, character: e.1 } }),
+            range: range.map(|(s, e)| Range {
+                start: Position { line: s.0, character: s.1 },
+                end: Position { line: e.0, character: e.1 },
+            }),
             range_length: None,
             text: text.to_string(),
         }
@@ -276,7 +324,12 @@ mod tests {
     fn changes_apply_in_order_and_clamp() {
         let doc = Document::new("ab\r\n🎉cd\n".to_string(), Some(1));
         // after the emoji (2 UTF-16 units), then past the end of line 0 (before \r\n), then far away
-        let changes = vec![change(Some(((1, 2), (1, 2))), "X"), change(Some(((0, 99), (0, 99))), "!"), change(Some(((9, 0), (9, 5))), "$"), change(Some(((1, 1), (1, 1))), "?")];
+        let changes = vec![
+            change(Some(((1, 2), (1, 2))), "X"),
+            change(Some(((0, 99), (0, 99))), "!"),
+            change(Some(((9, 0), (9, 5))), "$"),
+            change(Some(((1, 1), (1, 1))), "?"),
+        ];
         let out = apply_changes(&doc, changes, 2, Encoding::Utf16);
         // (1,1) is inside the emoji's surrogate pair: it moves back to the emoji's start
         assert_eq!(out.text, "ab!\r\n?🎉Xcd\n$");
@@ -288,7 +341,12 @@ mod tests {
     #[test]
     fn documents_remember_where_they_changed() {
         let doc = Document::new("{\"a\": 1}\n{\"b\": 2}\n".to_string(), Some(1));
-        let one = apply_changes(&doc, vec![change(Some(((0, 6), (0, 7))), "10"), change(Some(((1, 0), (1, 0))), " ")], 2, Encoding::Utf16);
+        let one = apply_changes(
+            &doc,
+            vec![change(Some(((0, 6), (0, 7))), "10"), change(Some(((1, 0), (1, 0))), " ")],
+            2,
+            Encoding::Utf16,
+        );
         assert_eq!(one.text, "{\"a\": 10}\n {\"b\": 2}\n");
         let two = apply_changes(&one, vec![change(Some(((0, 0), (0, 0))), "x")], 3, Encoding::Utf16);
         // From each earlier revision, the range covers every edit and the rest is unchanged.

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use tower_lsp_server::ls_types::{DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit};
+use tower_lsp_server::ls_types::{
+    DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+};
 
 /// The edits of one file, made against the text of `version` (None: the file on disk).
 pub struct FileEdits {
@@ -17,7 +19,10 @@ pub fn workspace_edit(files: Vec<FileEdits>, versioned: bool) -> WorkspaceEdit {
     if versioned {
         let documents = files
             .into_iter()
-            .map(|f| TextDocumentEdit { text_document: OptionalVersionedTextDocumentIdentifier { uri: f.uri, version: f.version }, edits: f.edits.into_iter().map(OneOf::Left).collect() })
+            .map(|f| TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier { uri: f.uri, version: f.version },
+                edits: f.edits.into_iter().map(OneOf::Left).collect(),
+            })
             .collect();
         return WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(documents)), ..WorkspaceEdit::default() };
     }

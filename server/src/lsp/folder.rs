@@ -12,7 +12,10 @@ use super::documents::Document;
 use crate::analysis::navigate::FileRef;
 use crate::analysis::DocKind;
 use crate::model::features::ValidatorKind;
-use crate::model::folder::{self as model_folder, CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, MISSION_FILE, VALIDATION_DIR, VALIDATION_STATE_FILE};
+use crate::model::folder::{
+    self as model_folder, CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, MISSION_FILE, VALIDATION_DIR,
+    VALIDATION_STATE_FILE,
+};
 
 /// The mission folder of `path`: the folder of a contract or features.json, or the nearest of
 /// the five folders above any other file that is a mission folder (`handoffs/x.json`,
@@ -22,7 +25,11 @@ pub fn mission_of(path: &Path, known: &BTreeSet<PathBuf>) -> Option<PathBuf> {
     if name == CONTRACT_FILE || name == FEATURES_FILE {
         return path.parent().map(Path::to_path_buf);
     }
-    path.ancestors().skip(1).take(5).find(|dir| known.contains(*dir) || model_folder::is_mission_folder(dir)).map(Path::to_path_buf)
+    path.ancestors()
+        .skip(1)
+        .take(5)
+        .find(|dir| known.contains(*dir) || model_folder::is_mission_folder(dir))
+        .map(Path::to_path_buf)
 }
 
 /// The file name of one of the two live documents.
@@ -52,7 +59,11 @@ pub fn record_files(dir: &Path) -> Vec<String> {
     }
     out.extend(json_files(dir, HANDOFFS_DIR));
     if let Ok(entries) = std::fs::read_dir(dir.join(VALIDATION_DIR)) {
-        let mut milestones: Vec<String> = entries.filter_map(Result::ok).filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().into_string().ok()).collect();
+        let mut milestones: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
         milestones.sort();
         for m in milestones {
             for kind in ValidatorKind::ALL {
@@ -68,7 +79,12 @@ pub fn record_files(dir: &Path) -> Vec<String> {
 
 fn json_files(dir: &Path, sub: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir.join(sub)) else { return Vec::new() };
-    let mut names: Vec<String> = entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).filter(|n| n.ends_with(".json")).map(|n| format!("{sub}/{n}")).collect();
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .map(|n| format!("{sub}/{n}"))
+        .collect();
     names.sort();
     names
 }

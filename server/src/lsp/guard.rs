@@ -7,14 +7,21 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 /// Runs the pure part of a request; a panic becomes an internal error answer and a log line.
 pub fn guarded<T>(method: &str, work: impl FnOnce() -> T) -> Result<T> {
     catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
-        let reason = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         tracing::error!("{method} panicked: {reason}");
         Error { message: format!("internal error in {method}").into(), ..Error::internal_error() }
     })
 }
 
 /// Runs blocking work (disk reads) off the async threads, with the same panic guarantee.
-pub async fn guarded_blocking<T: Send + 'static>(method: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+pub async fn guarded_blocking<T: Send + 'static>(
+    method: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
     match tokio::task::spawn_blocking(move || guarded(method, work)).await {
         Ok(result) => result,
         Err(e) => {

@@ -24,6 +24,9 @@ pub async fn hover(shared: &Shared, params: HoverParams) -> Result<Option<Hover>
             IdAt::Assertion { id, span } => (assertion_hover(&mission.analysis, &id), span),
             IdAt::Feature { id, span } => (feature_hover(&mission.analysis, &id), span),
         };
-        Some(Hover { contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }), range: Some(convert::range(doc, &span, encoding)) })
+        Some(Hover {
+            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }),
+            range: Some(convert::range(doc, &span, encoding)),
+        })
     })
 }

@@ -40,7 +40,12 @@ pub struct DocumentEvents<S> {
 }
 
 impl<S> DocumentEvents<S> {
-    pub fn new(inner: S, events: mpsc::UnboundedSender<DocEvent>, accepted: Arc<AtomicU64>, shutdown_requested: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        inner: S,
+        events: mpsc::UnboundedSender<DocEvent>,
+        accepted: Arc<AtomicU64>,
+        shutdown_requested: Arc<AtomicBool>,
+    ) -> Self {
         DocumentEvents { inner, events, accepted, shutdown_requested }
     }
 
@@ -84,15 +89,23 @@ where
         let method = request.method();
         if let Some(id) = request.id().cloned() {
             if method == INVALID_REQUEST {
-                let reason = request.params().and_then(|p| p["reason"].as_str()).unwrap_or("not a valid JSON-RPC 2.0 request").to_string();
-                return answer(Response::from_error(id, Error { code: ErrorCode::InvalidRequest, message: reason.into(), data: None }));
+                let reason = request
+                    .params()
+                    .and_then(|p| p["reason"].as_str())
+                    .unwrap_or("not a valid JSON-RPC 2.0 request")
+                    .to_string();
+                return answer(Response::from_error(
+                    id,
+                    Error { code: ErrorCode::InvalidRequest, message: reason.into(), data: None },
+                ));
             }
             if method.starts_with("$/") {
                 tracing::info!("request {method} answered MethodNotFound");
                 return answer(Response::from_error(id, Error::method_not_found()));
             }
         }
-        let is_doc_event = matches!(method, "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose");
+        let is_doc_event =
+            matches!(method, "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose");
         // A request with one of these names is not a notification: let tower-lsp-server answer it.
         if !is_doc_event || request.id().is_some() {
             let method = method.to_string();
@@ -121,12 +134,22 @@ where
             "textDocument/didOpen" => {
                 if let Some(p) = decode::<DidOpenTextDocumentParams>(&method, params) {
                     let doc = p.text_document;
-                    self.send(|generation| DocEvent::Open { generation, uri: doc.uri, text: doc.text, version: doc.version });
+                    self.send(|generation| DocEvent::Open {
+                        generation,
+                        uri: doc.uri,
+                        text: doc.text,
+                        version: doc.version,
+                    });
                 }
             }
             "textDocument/didChange" => {
                 if let Some(p) = decode::<DidChangeTextDocumentParams>(&method, params) {
-                    self.send(|generation| DocEvent::Change { generation, uri: p.text_document.uri, version: p.text_document.version, changes: p.content_changes });
+                    self.send(|generation| DocEvent::Change {
+                        generation,
+                        uri: p.text_document.uri,
+                        version: p.text_document.version,
+                        changes: p.content_changes,
+                    });
                 }
             }
             _ => {
@@ -143,13 +166,30 @@ fn answer(response: Response) -> BoxFuture {
     Box::pin(std::future::ready(Ok(Some(response))))
 }
 
-fn answer_panic(method: &str, id: Option<tower_lsp_server::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> BoxFuture {
+fn answer_panic(
+    method: &str,
+    id: Option<tower_lsp_server::jsonrpc::Id>,
+    panic: &(dyn std::any::Any + Send),
+) -> BoxFuture {
     Box::pin(std::future::ready(Ok(panicked(method, id, panic))))
 }
 
 /// A handler panicked: an internal error for a request, nothing for a notification.
-fn panicked(method: &str, id: Option<tower_lsp_server::jsonrpc::Id>, panic: &(dyn std::any::Any + Send)) -> Option<Response> {
-    let reason = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+fn panicked(
+    method: &str,
+    id: Option<tower_lsp_server::jsonrpc::Id>,
+    panic: &(dyn std::any::Any + Send),
+) -> Option<Response> {
+    let reason = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
     tracing::error!("{method} panicked: {reason}");
-    id.map(|id| Response::from_error(id, Error { message: format!("internal error in {method}").into(), ..Error::internal_error() }))
+    id.map(|id| {
+        Response::from_error(
+            id,
+            Error { message: format!("internal error in {method}").into(), ..Error::internal_error() },
+        )
+    })
 }

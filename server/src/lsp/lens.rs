@@ -21,15 +21,15 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{CodeLens, CodeLensParams, Command};
 
 use super::analyzer::{MissionSnapshot, Snapshot};
-use crate::model::records::MissionStatus;
 use super::convert::{self, Encoding};
 use super::guard::guarded;
 use super::mission_task::Missions;
 use super::Shared;
-use crate::runner::schedule::runnable_feature;
-use crate::runner::state::StateStore;
 use crate::analysis::lens::{contract_counts, contract_slots, feature_slots, resolve, Counts, LensAction, LensSlot};
 use crate::analysis::DocKind;
+use crate::model::records::MissionStatus;
+use crate::runner::schedule::runnable_feature;
+use crate::runner::state::StateStore;
 
 /// Per analysed mission: its lenses without titles, per document, and the contract's counts.
 #[derive(Debug, Default)]
@@ -129,7 +129,8 @@ pub async fn code_lens_resolve(shared: &Shared, lens: CodeLens) -> Result<CodeLe
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
     guarded("codeLens/resolve", || {
-        let command = resolve_command(&snapshot, &lens, encoding, &shared.missions).unwrap_or_else(|| label(String::new()));
+        let command =
+            resolve_command(&snapshot, &lens, encoding, &shared.missions).unwrap_or_else(|| label(String::new()));
         CodeLens { command: Some(command), ..lens }
     })
 }
@@ -142,7 +143,9 @@ fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding, mis
     let data = lens.data.as_ref()?.as_array()?;
     let number = |i: usize| data.get(i).and_then(serde_json::Value::as_u64);
     let (key, list, index, in_line) = (number(0)?, number(1)?, number(2)?, number(3)?);
-    let (mission, kind) = snapshot.missions.values().find_map(|m| [DocKind::Contract, DocKind::Features].into_iter().find(|k| doc_key(&m.dir, *k) == key).map(|k| (m, k)))?;
+    let (mission, kind) = snapshot.missions.values().find_map(|m| {
+        [DocKind::Contract, DocKind::Features].into_iter().find(|k| doc_key(&m.dir, *k) == key).map(|k| (m, k))
+    })?;
     let target = match unresolved(mission, kind, encoding) {
         Some(cached) if cached.id == list => cached.slots.get(usize::try_from(index).ok()?)?.target,
         // Another encoding than the list was built for (not after `initialize`): uncached.
@@ -166,11 +169,13 @@ fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding, mis
         (Some(LensAction::Start), Some(uri)) => mission_lens(&mission.dir, running(), title, uri),
         (Some(LensAction::RunFeature(_)), Some(_)) if running() => label("(the mission is running)".into()),
         // Offered only when the command would take it; else a label saying why not.
-        (Some(LensAction::RunFeature(id)), Some(uri)) => match (mission.analysis.features().map(|f| runnable_feature(f, &id)), plan_approved(&mission.dir)) {
-            (Some(Err(why)), _) => label(format!("({why})")),
-            (_, false) => label("(approve the plan first)".into()),
-            _ => Command { title, command: "missions.runFeature".into(), arguments: Some(vec![uri, id.into()]) },
-        },
+        (Some(LensAction::RunFeature(id)), Some(uri)) => {
+            match (mission.analysis.features().map(|f| runnable_feature(f, &id)), plan_approved(&mission.dir)) {
+                (Some(Err(why)), _) => label(format!("({why})")),
+                (_, false) => label("(approve the plan first)".into()),
+                _ => Command { title, command: "missions.runFeature".into(), arguments: Some(vec![uri, id.into()]) },
+            }
+        }
         (_, _) => label(title),
     })
 }
@@ -178,7 +183,8 @@ fn resolve_command(snapshot: &Snapshot, lens: &CodeLens, encoding: Encoding, mis
 /// Whether the mission's plan may run: not waiting for the person's answers or approval (a
 /// plan written by hand is approved by the command that runs it).
 fn plan_approved(dir: &Path) -> bool {
-    StateStore::open(dir).map_or(true, |s| !matches!(s.status(), MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval))
+    StateStore::open(dir)
+        .map_or(true, |s| !matches!(s.status(), MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval))
 }
 
 /// The contract's mission lens offers what fits the mission's state: pause a running one,
@@ -193,7 +199,9 @@ fn mission_lens(dir: &Path, running: bool, start_title: String, uri: serde_json:
         Some(MissionStatus::Cancelled) => return label("Mission cancelled".into()),
         Some(MissionStatus::Paused) => ("▶ Resume mission".to_string(), "missions.resume"),
         // The reason shows whether resuming can help before the person tries it.
-        Some(MissionStatus::Halted) => (halted_title(state.as_ref().and_then(|s| s.state.halt_reason.as_deref())), "missions.resume"),
+        Some(MissionStatus::Halted) => {
+            (halted_title(state.as_ref().and_then(|s| s.state.halt_reason.as_deref())), "missions.resume")
+        }
         Some(MissionStatus::AwaitingApproval) => ("▶ Approve plan and start".to_string(), "missions.approvePlan"),
         _ => return Command { title: start_title, command: "missions.start".into(), arguments: Some(vec![uri]) },
     };
@@ -202,7 +210,9 @@ fn mission_lens(dir: &Path, running: bool, start_title: String, uri: serde_json:
 
 fn halted_title(reason: Option<&str>) -> String {
     const MAX_CHARS: usize = 80;
-    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else { return "▶ Resume mission (halted)".into() };
+    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else {
+        return "▶ Resume mission (halted)".into();
+    };
     let first_line = reason.lines().next().unwrap_or_default();
     let mut cut: String = first_line.chars().take(MAX_CHARS).collect();
     if cut.len() < reason.len() {

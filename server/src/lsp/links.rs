@@ -17,7 +17,8 @@ pub async fn document_links(shared: &Shared, params: DocumentLinkParams) -> Resu
         let mission = snapshot.mission_of(uri)?;
         let doc = snapshot.docs.get(uri)?;
         let mut found = evidence_links(&doc.text);
-        let relative = convert::path_of(uri).and_then(|p| Some(p.strip_prefix(&mission.dir).ok()?.to_string_lossy().replace('\\', "/")));
+        let relative = convert::path_of(uri)
+            .and_then(|p| Some(p.strip_prefix(&mission.dir).ok()?.to_string_lossy().replace('\\', "/")));
         if relative.as_deref().is_some_and(is_flow_file) {
             found.extend(flow_evidence_links(&doc.text));
         }
@@ -30,7 +31,14 @@ pub async fn document_links(shared: &Shared, params: DocumentLinkParams) -> Resu
         Some(
             found
                 .into_iter()
-                .filter_map(|l| Some(DocumentLink { range: convert::range(doc, &l.span, encoding), target: Some(convert::uri_of(&mission.dir.join(&l.target))?), tooltip: Some(l.target), data: None }))
+                .filter_map(|l| {
+                    Some(DocumentLink {
+                        range: convert::range(doc, &l.span, encoding),
+                        target: Some(convert::uri_of(&mission.dir.join(&l.target))?),
+                        tooltip: Some(l.target),
+                        data: None,
+                    })
+                })
                 .collect(),
         )
     })

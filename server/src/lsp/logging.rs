@@ -123,7 +123,12 @@ impl<'a> MakeWriter<'a> for StderrQueue {
 /// `RUST_BACKTRACE` asks for one) through the queue, never written to stderr directly.
 pub fn log_panics() {
     std::panic::set_hook(Box::new(|info| {
-        let message = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
         let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
         let backtrace = std::backtrace::Backtrace::capture();
@@ -171,6 +176,12 @@ mod tests {
         queue.push(b"after\n");
         queue.drain(Duration::from_secs(10));
         let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
-        assert!(text.contains("line 0\n") && text.contains("log line(s) dropped: stderr was not read fast enough\n") && text.ends_with("after\n"), "{}", &text[text.len() - 200..]);
+        assert!(
+            text.contains("line 0\n")
+                && text.contains("log line(s) dropped: stderr was not read fast enough\n")
+                && text.ends_with("after\n"),
+            "{}",
+            &text[text.len() - 200..]
+        );
     }
 }

@@ -110,7 +110,12 @@ enum Outcome {
 }
 
 impl Follower {
-    pub fn new(client: Client, docs: watch::Receiver<Arc<DocsSnapshot>>, encoding: Arc<OnceLock<Encoding>>, support: Arc<OnceLock<EditSupport>>) -> Self {
+    pub fn new(
+        client: Client,
+        docs: watch::Receiver<Arc<DocsSnapshot>>,
+        encoding: Arc<OnceLock<Encoding>>,
+        support: Arc<OnceLock<EditSupport>>,
+    ) -> Self {
         Follower { client, docs, encoding, support, tracked: HashMap::new(), told_behind: HashSet::new() }
     }
 
@@ -154,7 +159,11 @@ impl Follower {
     /// The changed paths of `first` and of every change reported within `SETTLE` of it, once
     /// each (saves meanwhile are taken as they come): a writer that truncates and then writes
     /// is read once, after it wrote.
-    async fn settled(&mut self, first: Vec<PathBuf>, events: &mut mpsc::UnboundedReceiver<MirrorEvent>) -> Vec<PathBuf> {
+    async fn settled(
+        &mut self,
+        first: Vec<PathBuf>,
+        events: &mut mpsc::UnboundedReceiver<MirrorEvent>,
+    ) -> Vec<PathBuf> {
         let mut paths = first;
         let deadline = tokio::time::Instant::now() + SETTLE;
         while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
@@ -200,7 +209,11 @@ impl Follower {
 
     fn open_document(&self, path: &Path) -> Option<(Uri, Arc<Document>)> {
         let snapshot = self.docs.borrow();
-        snapshot.docs.iter().find(|(uri, _)| convert::path_of(uri).as_deref() == Some(path)).map(|(uri, doc)| (uri.clone(), doc.clone()))
+        snapshot
+            .docs
+            .iter()
+            .find(|(uri, _)| convert::path_of(uri).as_deref() == Some(path))
+            .map(|(uri, doc)| (uri.clone(), doc.clone()))
     }
 
     async fn disk_changed(&mut self, path: &Path) {
@@ -274,7 +287,10 @@ impl Follower {
                     return Outcome::InStep;
                 }
                 Some(Ok(response)) => {
-                    tracing::info!("{name}: the client did not apply the runner's change ({:?})", response.failure_reason);
+                    tracing::info!(
+                        "{name}: the client did not apply the runner's change ({:?})",
+                        response.failure_reason
+                    );
                     // Merged again only when the buffer moved on meanwhile (its didChange may
                     // still be on its way here); else the client refuses the change itself.
                     self.await_echo(uri, doc.version).await;
@@ -332,7 +348,9 @@ impl Follower {
 
 /// An empty file, or JSON that does not parse: most likely caught between truncate and write.
 fn being_written(path: &Path, disk: &str) -> bool {
-    disk.is_empty() || (Format::of_path(&path.to_string_lossy()) == Format::Json && !crate::model::json::parse(disk).errors.is_empty())
+    disk.is_empty()
+        || (Format::of_path(&path.to_string_lossy()) == Format::Json
+            && !crate::model::json::parse(disk).errors.is_empty())
 }
 
 /// Whether `path` is one of the mirrored files of a mission folder.
@@ -354,6 +372,10 @@ async fn read(path: &Path) -> Option<String> {
 }
 
 fn workspace_edit(uri: &Uri, doc: &Document, merged: &Mirror, encoding: Encoding, versioned: bool) -> WorkspaceEdit {
-    let edits = merged.edits.iter().map(|e| TextEdit { range: convert::range(doc, &e.span, encoding), new_text: e.text.clone() }).collect();
+    let edits = merged
+        .edits
+        .iter()
+        .map(|e| TextEdit { range: convert::range(doc, &e.span, encoding), new_text: e.text.clone() })
+        .collect();
     edits::workspace_edit(vec![FileEdits { uri: uri.clone(), version: doc.version, edits }], versioned)
 }

@@ -24,18 +24,18 @@ use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{MessageType, Uri};
 use tower_lsp_server::Client;
 
+use crate::model::records::MissionStatus;
 use crate::model::records::ProgressEvent;
 use crate::runner::control::{self, Stop};
 use crate::runner::live::{Spend, SpendSink};
 use crate::runner::progress::{EventSink, Progress, Update};
 use crate::runner::run::{Origin, RunOptions, RunOutcome, RunResult};
-use crate::model::records::MissionStatus;
 use crate::runner::state::StateStore;
 
 use super::documents::DocEvent;
 use super::questions;
-use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, MISSION_FILE, VALIDATION_STATE_FILE};
 use super::work_progress::{self, RunProgress, Tokens};
+use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, MISSION_FILE, VALIDATION_STATE_FILE};
 
 /// `missions/event`: one progress_log.jsonl event of a mission the server runs.
 pub enum MissionEvent {}
@@ -81,13 +81,19 @@ enum Message {
     Event(ProgressEvent),
     /// A line the terminal would print that no event carries (where work was set aside, the
     /// new branch's base): to the client's log. A retry's wait also shows in the progress.
-    Note { text: String, in_progress: bool },
+    Note {
+        text: String,
+        in_progress: bool,
+    },
     /// A model call waiting for the provider: the line for the progress report, or `None`
     /// when the wait is over (the report shows the run's figures again).
     Waiting(Option<String>),
     /// The mission's tokens and cost so far (`12.3k tokens, $0.04`), and budgets that just
     /// reached 80%.
-    Spend { summary: Option<String>, warnings: Vec<String> },
+    Spend {
+        summary: Option<String>,
+        warnings: Vec<String>,
+    },
     Done(RunResult),
 }
 
@@ -104,7 +110,9 @@ impl Progress for EditorProgress {
                 let _ = self.tx.send(Message::Note { text: crate::runner::progress::describe(&u), in_progress });
             }
             Update::Waiting { over, .. } => {
-                let _ = self.tx.send(Message::Waiting((!over).then(|| crate::runner::progress::describe(&u).trim().to_string())));
+                let _ = self
+                    .tx
+                    .send(Message::Waiting((!over).then(|| crate::runner::progress::describe(&u).trim().to_string())));
             }
             _ => tracing::debug!("mission loop: {u:?}"),
         }
@@ -156,7 +164,10 @@ impl Missions {
 
     /// `window/workDoneProgress/cancel`: pauses the run the token belongs to, like
     /// `missions.pause`. A token of no running mission (it just ended) is ignored.
-    pub fn cancel_progress(&self, token: &tower_lsp_server::ls_types::NumberOrString) -> Option<Result<String, String>> {
+    pub fn cancel_progress(
+        &self,
+        token: &tower_lsp_server::ls_types::NumberOrString,
+    ) -> Option<Result<String, String>> {
         let dir = self.tokens.mission_of(token)?;
         Some(self.pause(&dir))
     }
@@ -190,12 +201,25 @@ impl Missions {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(forward(self.clone(), client.clone(), dir.to_path_buf(), uri.clone(), rx));
-        let mut opts = RunOptions { cwd: dir.to_path_buf(), mission: Some(dir.to_path_buf()), yes: true, allow_questions: true, origin: Origin::Editor { command: launch.command() }, target: launch.target(), settings: None };
+        let mut opts = RunOptions {
+            cwd: dir.to_path_buf(),
+            mission: Some(dir.to_path_buf()),
+            yes: true,
+            allow_questions: true,
+            origin: Origin::Editor { command: launch.command() },
+            target: launch.target(),
+            settings: None,
+        };
         let settings = self.settings.clone();
         let spawned = std::thread::Builder::new().name("mission-loop".into()).spawn(move || {
             // A start sent right after `initialized` waits for the settings the server asked for.
             opts.settings = settings.current_when_answered(super::settings::CONFIGURATION_WAIT);
-            let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), &stop))).unwrap_or_else(|_| RunResult::new(RunOutcome::Failed, "internal error: the mission loop panicked (the files are consistent; start it again to resume)"));
+            let result = catch_unwind(AssertUnwindSafe(|| run_loop(opts, tx.clone(), &stop))).unwrap_or_else(|_| {
+                RunResult::new(
+                    RunOutcome::Failed,
+                    "internal error: the mission loop panicked (the files are consistent; start it again to resume)",
+                )
+            });
             let _ = tx.send(Message::Done(result));
         });
         if let Err(e) = spawned {
@@ -237,11 +261,15 @@ impl Missions {
     /// The events of the latter are returned for the caller to send.
     pub fn cancel(&self, dir: &Path) -> Result<(String, Vec<ProgressEvent>), String> {
         if self.stop(dir, Stop::cancel) {
-            return Ok(("cancelling after the current step's cleanup; missions/event reports mission_cancelled".into(), Vec::new()));
+            return Ok((
+                "cancelling after the current step's cleanup; missions/event reports mission_cancelled".into(),
+                Vec::new(),
+            ));
         }
         let collected = Arc::new(Mutex::new(Vec::new()));
         let sink = collected.clone();
-        let sink: EventSink = Arc::new(move |e: &ProgressEvent| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()));
+        let sink: EventSink =
+            Arc::new(move |e: &ProgressEvent| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()));
         let id = control::cancel_stopped(dir, "missions.cancel", Some(sink))?;
         let events = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
         Ok((format!("mission {id} cancelled"), events))
@@ -266,7 +294,12 @@ impl Missions {
 
 /// The runner thread: the loop on a runtime of its own.
 fn run_loop(opts: RunOptions, tx: mpsc::UnboundedSender<Message>, stop: &Stop) -> RunResult {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("mission-loop-worker").enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("mission-loop-worker")
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => return RunResult::new(RunOutcome::Failed, format!("cannot start the mission loop's runtime: {e}")),
     };
@@ -288,7 +321,8 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Uri, mut
     let mut result = None;
     let support = missions.client_support();
     let wanted = support.work_done_progress;
-    let mut creating = wanted.then(|| Box::pin(work_progress::create(client.clone(), missions.tokens.clone(), dir.clone())));
+    let mut creating =
+        wanted.then(|| Box::pin(work_progress::create(client.clone(), missions.tokens.clone(), dir.clone())));
     let mut progress: Option<RunProgress> = None;
     let mut spent: Option<String> = None;
     loop {
@@ -352,23 +386,35 @@ async fn forward(missions: Missions, client: Client, dir: PathBuf, uri: Uri, mut
     for event in &held {
         send_event(&client, &uri, event).await;
     }
-    let result = result.unwrap_or(RunResult::new(RunOutcome::Failed, "internal error: the mission loop stopped without a result"));
+    let result = result
+        .unwrap_or(RunResult::new(RunOutcome::Failed, "internal error: the mission loop stopped without a result"));
     let end_dir = dir.clone();
-    let ended = tokio::task::spawn_blocking(move || StateStore::open(&end_dir).map(|s| (s.status(), s.state.halt_reason.clone(), s.label(&end_dir)))).await.ok().and_then(Result::ok);
+    let ended = tokio::task::spawn_blocking(move || {
+        StateStore::open(&end_dir).map(|s| (s.status(), s.state.halt_reason.clone(), s.label(&end_dir)))
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
     let final_message = match &ended {
         Some((MissionStatus::Halted, Some(reason), _)) => format!("halted: {reason}"),
         Some((status, _, _)) => status.as_str().to_string(),
         None => result.message.clone(),
     };
     match &ended {
-        Some((MissionStatus::AwaitingAnswers, _, title)) if result.outcome == RunOutcome::AwaitingPerson => questions::announce(&client, &dir, title, support.show_document).await,
+        Some((MissionStatus::AwaitingAnswers, _, title)) if result.outcome == RunOutcome::AwaitingPerson => {
+            questions::announce(&client, &dir, title, support.show_document).await
+        }
         _ => {
             let (kind, text) = match result.outcome {
                 RunOutcome::Completed => (MessageType::INFO, result.message),
                 RunOutcome::Halted => (MessageType::ERROR, format!("Mission {}", result.message)),
-                RunOutcome::Paused => (MessageType::INFO, "Mission paused; missions.resume continues where it stopped".to_string()),
+                RunOutcome::Paused => {
+                    (MessageType::INFO, "Mission paused; missions.resume continues where it stopped".to_string())
+                }
                 RunOutcome::AwaitingPerson | RunOutcome::Cancelled => (MessageType::INFO, result.message),
-                RunOutcome::Refused | RunOutcome::Failed => (MessageType::ERROR, format!("The mission could not run: {}", result.message)),
+                RunOutcome::Refused | RunOutcome::Failed => {
+                    (MessageType::ERROR, format!("The mission could not run: {}", result.message))
+                }
             };
             client.show_message(kind, text).await;
         }

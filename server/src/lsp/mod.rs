@@ -123,7 +123,9 @@ impl Shared {
         match waited {
             Ok(Ok(snapshot)) => snapshot.clone(),
             _ => {
-                tracing::warn!("analysis of generation {target} not ready after {SNAPSHOT_WAIT:?}; answering from the newest one");
+                tracing::warn!(
+                    "analysis of generation {target} not ready after {SNAPSHOT_WAIT:?}; answering from the newest one"
+                );
                 let newest = self.snapshots.borrow().clone();
                 newest
             }
@@ -204,7 +206,14 @@ where
     missions.set_disk_events(events_tx.downgrade());
     tokio::spawn(mirror::Follower::new(client.clone(), docs_rx.clone(), encoding.clone(), edit_support).run(mirror_rx));
     tokio::spawn(follow_disk(shared, disk_rx, mirror_tx));
-    tokio::spawn(documents::own_documents(events_rx, events_tx.downgrade(), docs_tx, encoding.clone(), roots.clone(), disk_tx));
+    tokio::spawn(documents::own_documents(
+        events_rx,
+        events_tx.downgrade(),
+        docs_tx,
+        encoding.clone(),
+        roots.clone(),
+        disk_tx,
+    ));
     tokio::spawn(analyzer::analyse_forever(docs_rx, snapshots_tx, client, encoding.clone(), refresh));
     let shutdown_requested = Arc::new(AtomicBool::new(false));
     let service = intercept::DocumentEvents::new(service, events_tx, accepted, shutdown_requested.clone());
@@ -221,7 +230,11 @@ where
 
 /// Files changed on disk, as the document owner saw them: mission.md may hold the planner's
 /// answers (`questions`), and open buffers with unsaved edits take the change (`mirror`).
-async fn follow_disk(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Vec<PathBuf>>, mirror: mpsc::UnboundedSender<mirror::MirrorEvent>) {
+async fn follow_disk(
+    shared: Arc<Shared>,
+    mut changes: mpsc::UnboundedReceiver<Vec<PathBuf>>,
+    mirror: mpsc::UnboundedSender<mirror::MirrorEvent>,
+) {
     while let Some(paths) = changes.recv().await {
         for path in &paths {
             questions::saved(shared.missions.clone(), shared.client.clone(), path.clone());

@@ -31,7 +31,12 @@ pub async fn announce(client: &Client, dir: &Path, title: &str, show_document: b
     let client = client.clone();
     tokio::spawn(async move {
         let at = Position { line, character: 0 };
-        let params = ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: Some(Range { start: at, end: at }) };
+        let params = ShowDocumentParams {
+            uri,
+            external: Some(false),
+            take_focus: Some(true),
+            selection: Some(Range { start: at, end: at }),
+        };
         match tokio::time::timeout(SHOW_WAIT, client.show_document(params)).await.ok() {
             Some(Ok(true)) => {}
             Some(Ok(false)) => tracing::info!("the client did not open mission.md"),
@@ -77,10 +82,24 @@ pub fn saved(missions: Missions, client: Client, path: PathBuf) {
             tokio::task::spawn_blocking(move || missions.start(&client, &dir, &uri, Launch::Start)).await
         };
         match started {
-            Ok(Ok(_)) => client.show_message(MessageType::INFO, format!("Every question in {} is answered; planning resumes", dir.join(MISSION_FILE).display())).await,
+            Ok(Ok(_)) => {
+                client
+                    .show_message(
+                        MessageType::INFO,
+                        format!("Every question in {} is answered; planning resumes", dir.join(MISSION_FILE).display()),
+                    )
+                    .await
+            }
             // Another save or command started it meanwhile: nothing to tell.
             Ok(Err(e)) if missions.is_running(&dir) => tracing::debug!("answers saved while the mission runs: {e}"),
-            Ok(Err(e)) => client.show_message(MessageType::ERROR, format!("The answers are saved but planning could not resume: {e}")).await,
+            Ok(Err(e)) => {
+                client
+                    .show_message(
+                        MessageType::ERROR,
+                        format!("The answers are saved but planning could not resume: {e}"),
+                    )
+                    .await
+            }
             Err(e) => tracing::error!("resuming planning panicked: {e}"),
         }
     });

@@ -69,7 +69,8 @@ impl Repositories {
         drop(missions);
         let inner = self.inner.clone();
         let owned = dir.to_path_buf();
-        let spawned = std::thread::Builder::new().name("missions-repository".into()).spawn(move || job(&inner, &owned, request));
+        let spawned =
+            std::thread::Builder::new().name("missions-repository".into()).spawn(move || job(&inner, &owned, request));
         if let Err(e) = spawned {
             tracing::warn!("cannot start the repository job of {}: {e}", dir.display());
             if let Some(entry) = self.inner.missions.lock().unwrap_or_else(|e| e.into_inner()).get_mut(dir) {
@@ -105,10 +106,21 @@ fn publish(inner: &Inner, dir: &Path, facts: Facts) {
 fn job(inner: &Inner, dir: &Path, mut request: Request) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     loop {
-        let commands = crate::model::folder::read_text(&dir.join(crate::model::folder::CONTRACT_FILE)).map(|t| base_checks::commands(&crate::model::contract::parse(&t))).unwrap_or_default();
+        let commands = crate::model::folder::read_text(&dir.join(crate::model::folder::CONTRACT_FILE))
+            .map(|t| base_checks::commands(&crate::model::contract::parse(&t)))
+            .unwrap_or_default();
         let history = request.validation.as_deref().and_then(|v| drift::history(dir, v)).map(Arc::new);
-        let previous = inner.missions.lock().unwrap_or_else(|e| e.into_inner()).get(dir).map(|e| e.facts.clone()).unwrap_or_default();
-        let mut facts = Facts { history, base_checks: previous.base_checks.filter(|b| commands.iter().all(|c| b.results.contains_key(c))) };
+        let previous = inner
+            .missions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir)
+            .map(|e| e.facts.clone())
+            .unwrap_or_default();
+        let mut facts = Facts {
+            history,
+            base_checks: previous.base_checks.filter(|b| commands.iter().all(|c| b.results.contains_key(c))),
+        };
         publish(inner, dir, facts.clone());
         match (&runtime, base_checks::mission_base(dir)) {
             (Ok(runtime), Ok(base)) if !commands.is_empty() => {
@@ -124,17 +136,26 @@ fn job(inner: &Inner, dir: &Path, mut request: Request) {
                         partial.results.insert(command.to_string(), outcome.clone());
                         if last.elapsed() >= PUBLISH_EVERY {
                             last = Instant::now();
-                            publish(inner, dir, Facts { base_checks: Some(Arc::new(partial.clone())), history: facts.history.clone() });
+                            publish(
+                                inner,
+                                dir,
+                                Facts { base_checks: Some(Arc::new(partial.clone())), history: facts.history.clone() },
+                            );
                         }
                     };
-                    match runtime.block_on(base_checks::check(&base, dir, &commands, &options, &cancel, &mut on_result)) {
+                    match runtime.block_on(base_checks::check(&base, dir, &commands, &options, &cancel, &mut on_result))
+                    {
                         Ok((all, _)) => facts.base_checks = Some(Arc::new(all)),
-                        Err(e) => tracing::warn!("{}: the `Check:` commands could not run on the base: {e}", dir.display()),
+                        Err(e) => {
+                            tracing::warn!("{}: the `Check:` commands could not run on the base: {e}", dir.display())
+                        }
                     }
                     publish(inner, dir, facts);
                 }
             }
-            (_, Err(e)) if !commands.is_empty() => tracing::debug!("{}: no base commit for the `Check:` commands: {e}", dir.display()),
+            (_, Err(e)) if !commands.is_empty() => {
+                tracing::debug!("{}: no base commit for the `Check:` commands: {e}", dir.display())
+            }
             _ => {}
         }
         let mut missions = inner.missions.lock().unwrap_or_else(|e| e.into_inner());

@@ -72,7 +72,8 @@ impl Settings {
     /// run started right after `initialized` must not miss them. Blocks; for a run's thread.
     pub fn current_when_answered(&self, max: Duration) -> Option<EditorSettings> {
         let inner = self.lock();
-        let (inner, _) = self.answered.wait_timeout_while(inner, max, |i| i.asking > 0).unwrap_or_else(|p| p.into_inner());
+        let (inner, _) =
+            self.answered.wait_timeout_while(inner, max, |i| i.asking > 0).unwrap_or_else(|p| p.into_inner());
         inner.current.clone()
     }
 
@@ -138,7 +139,10 @@ impl Settings {
         }
         match EditorSettings::from_json(value) {
             Ok(settings) => {
-                tracing::info!("missions.* settings: {}", if settings.is_empty() { "none set" } else { "layered over missions.toml" });
+                tracing::info!(
+                    "missions.* settings: {}",
+                    if settings.is_empty() { "none set" } else { "layered over missions.toml" }
+                );
                 inner.current = (!settings.is_empty()).then_some(settings);
                 inner.warned = None;
                 None

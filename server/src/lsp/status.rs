@@ -22,7 +22,10 @@ pub async fn status(shared: &Shared, params: StatusParams) -> Result<Value> {
         return Err(Error::invalid_params(format!("not a file URI: {}", params.mission_uri.as_str())));
     };
     if !snapshot.missions.contains_key(&dir) {
-        return Err(Error::invalid_params(format!("{} is not a mission folder the server knows (open one of its files first)", dir.display())));
+        return Err(Error::invalid_params(format!(
+            "{} is not a mission folder the server knows (open one of its files first)",
+            dir.display()
+        )));
     }
     // The files say where the runner is, not the editor's unsaved buffers.
     let read = {
@@ -32,7 +35,13 @@ pub async fn status(shared: &Shared, params: StatusParams) -> Result<Value> {
     let (summary, now) = match read {
         Ok((Ok(found), now)) => (found.summary, now),
         Ok((Err(e), _)) => return Err(Error::invalid_params(e)),
-        Err(e) => return Err(Error { code: tower_lsp_server::jsonrpc::ErrorCode::InternalError, message: e.to_string().into(), data: None }),
+        Err(e) => {
+            return Err(Error {
+                code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
+                message: e.to_string().into(),
+                data: None,
+            })
+        }
     };
     let mut value = serde_json::to_value(summary).map_err(|e| Error::invalid_params(e.to_string()))?;
     value["missionUri"] = Value::String(params.mission_uri.to_string());

@@ -2,7 +2,10 @@
 //! workspace/symbol (assertions and features of every known mission).
 
 use tower_lsp_server::jsonrpc::Result;
-use tower_lsp_server::ls_types::{self as lsp, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, Location, SymbolInformation, WorkspaceSymbolParams, WorkspaceSymbolResponse};
+use tower_lsp_server::ls_types::{
+    self as lsp, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, Location, SymbolInformation,
+    WorkspaceSymbolParams, WorkspaceSymbolResponse,
+};
 
 use super::convert::{self, Encoding};
 use super::documents::Document;
@@ -20,7 +23,8 @@ pub async fn document_symbols(shared: &Shared, params: DocumentSymbolParams) -> 
     guarded("textDocument/documentSymbol", || {
         let uri = &params.text_document.uri;
         let mission = snapshot.mission_of(uri)?;
-        let kind = [DocKind::Contract, DocKind::Features].into_iter().find(|k| mission.doc_uri(*k).as_ref() == Some(uri))?;
+        let kind =
+            [DocKind::Contract, DocKind::Features].into_iter().find(|k| mission.doc_uri(*k).as_ref() == Some(uri))?;
         let doc = mission.doc(kind)?;
         let list = match kind {
             DocKind::Contract => symbols::contract_symbols(mission.analysis.contract()?),
@@ -30,7 +34,10 @@ pub async fn document_symbols(shared: &Shared, params: DocumentSymbolParams) -> 
     })
 }
 
-pub async fn workspace_symbols(shared: &Shared, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
+pub async fn workspace_symbols(
+    shared: &Shared,
+    params: WorkspaceSymbolParams,
+) -> Result<Option<WorkspaceSymbolResponse>> {
     let snapshot = shared.snapshot().await;
     let encoding = shared.encoding();
     guarded("workspace/symbol", || {
@@ -40,7 +47,14 @@ pub async fn workspace_symbols(shared: &Shared, params: WorkspaceSymbolParams) -
             for s in symbols::workspace_symbols(&mission.analysis, &params.query, left) {
                 let (Some(doc), Some(uri)) = (mission.doc(s.doc), mission.doc_uri(s.doc)) else { continue };
                 #[allow(deprecated)] // `deprecated` is a required field of SymbolInformation
-                out.push(SymbolInformation { name: s.name, kind: kind_of(s.kind), tags: None, deprecated: None, location: Location { uri, range: convert::range(doc, &s.selection, encoding) }, container_name: s.container });
+                out.push(SymbolInformation {
+                    name: s.name,
+                    kind: kind_of(s.kind),
+                    tags: None,
+                    deprecated: None,
+                    location: Location { uri, range: convert::range(doc, &s.selection, encoding) },
+                    container_name: s.container,
+                });
             }
             if out.len() >= MAX_WORKSPACE_SYMBOLS {
                 break;

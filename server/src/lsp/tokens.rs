@@ -2,7 +2,10 @@
 //! defining occurrence with the `declaration` modifier.
 
 use tower_lsp_server::jsonrpc::Result;
-use tower_lsp_server::ls_types::{SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokens, SemanticTokensLegend, SemanticTokensParams, SemanticTokensResult};
+use tower_lsp_server::ls_types::{
+    SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokens, SemanticTokensLegend,
+    SemanticTokensParams, SemanticTokensResult,
+};
 
 use super::guard::guarded;
 use super::{convert, Shared};
@@ -11,7 +14,10 @@ use crate::analysis::DocKind;
 
 /// Indices into these lists are what the tokens carry.
 pub fn legend() -> SemanticTokensLegend {
-    SemanticTokensLegend { token_types: vec![SemanticTokenType::ENUM_MEMBER, SemanticTokenType::CLASS], token_modifiers: vec![SemanticTokenModifier::DECLARATION] }
+    SemanticTokensLegend {
+        token_types: vec![SemanticTokenType::ENUM_MEMBER, SemanticTokenType::CLASS],
+        token_modifiers: vec![SemanticTokenModifier::DECLARATION],
+    }
 }
 
 pub async fn semantic_tokens(shared: &Shared, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
@@ -20,7 +26,9 @@ pub async fn semantic_tokens(shared: &Shared, params: SemanticTokensParams) -> R
     guarded("textDocument/semanticTokens/full", || {
         let uri = &params.text_document.uri;
         let (doc, found) = match snapshot.mission_doc(uri) {
-            Some((mission, DocKind::Contract, doc)) => (doc, tokens::contract_tokens(mission.analysis.contract()?, &doc.text)),
+            Some((mission, DocKind::Contract, doc)) => {
+                (doc, tokens::contract_tokens(mission.analysis.contract()?, &doc.text))
+            }
             Some((mission, DocKind::Features, doc)) => (doc, tokens::features_tokens(mission.analysis.features()?)),
             None => {
                 snapshot.mission_of(uri)?;

@@ -100,11 +100,20 @@ fn json_rpc_problem(message: &Map<String, Value>) -> Option<String> {
         Some(other) => Some(format!("the method {} is not a string", shown(Some(other)))),
         None if !is_response => Some("neither a method nor a result or error".to_string()),
         None if !message.contains_key("id") => Some("a response without an id".to_string()),
-        None if message.contains_key("result") && message.contains_key("error") => Some("a response with both a result and an error".to_string()),
+        None if message.contains_key("result") && message.contains_key("error") => {
+            Some("a response with both a result and an error".to_string())
+        }
         None => match message.get("error") {
             None => None,
-            Some(Value::Object(error)) if error.get("code").is_some_and(|c| c.as_i64().is_some()) && error.get("message").is_some_and(Value::is_string) => None,
-            Some(other) => Some(format!("the error {} lacks an integer `code` or a string `message`", shown(Some(other)))),
+            Some(Value::Object(error))
+                if error.get("code").is_some_and(|c| c.as_i64().is_some())
+                    && error.get("message").is_some_and(Value::is_string) =>
+            {
+                None
+            }
+            Some(other) => {
+                Some(format!("the error {} lacks an integer `code` or a string `message`", shown(Some(other))))
+            }
         },
     }
 }
@@ -143,12 +152,16 @@ async fn next_body<R: AsyncRead + Unpin>(input: &mut BufReader<R>) -> Option<Vec
                 continue; // stray blank line between frames
             }
             match text.split_once(':') {
-                Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => match value.trim().parse() {
+                Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => match value.trim().parse()
+                {
                     Ok(n) => length = Some(n),
                     Err(_) => tracing::error!("ignored a bad Content-Length header: {text}"),
                 },
                 Some(_) => {} // Content-Type and other headers
-                None => tracing::error!("ignored a line outside any message header: {}", text.chars().take(80).collect::<String>()),
+                None => tracing::error!(
+                    "ignored a line outside any message header: {}",
+                    text.chars().take(80).collect::<String>()
+                ),
             }
         }
         let length = length.expect("loop exits with a length");
@@ -201,7 +214,11 @@ mod tests {
             (r#"{"jsonrpc":"2.0","id":10,"method":"x","params":5}"#, json!(10)),
         ];
         for (body, id) in refused {
-            assert!(matches!(verdict(body), Verdict::Refuse { id: ref got, .. } if *got == id), "{body}: {:?}", verdict(body));
+            assert!(
+                matches!(verdict(body), Verdict::Refuse { id: ref got, .. } if *got == id),
+                "{body}: {:?}",
+                verdict(body)
+            );
         }
     }
 

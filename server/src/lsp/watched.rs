@@ -9,11 +9,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tower_lsp_server::ls_types::{DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions, FileSystemWatcher, GlobPattern, Registration};
+use tower_lsp_server::ls_types::{
+    DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions, FileSystemWatcher, GlobPattern, Registration,
+};
 
 use super::documents::DocEvent;
 use super::{convert, Shared};
-use crate::model::folder::{CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, LEGACY_HANDOFFS_FILE, MISSION_FILE, SKILLS_DIR, VALIDATION_DIR, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE};
+use crate::model::folder::{
+    CONTRACT_FILE, FEATURES_FILE, HANDOFFS_DIR, LEGACY_HANDOFFS_FILE, MISSION_FILE, SKILLS_DIR, VALIDATION_DIR,
+    VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE,
+};
 
 /// The longest `initialized` waits for the client to accept the registration.
 const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
@@ -39,7 +44,8 @@ const GLOBS: [&str; 9] = [
 pub fn affects_analysis(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
     let parent = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-    [CONTRACT_FILE, FEATURES_FILE, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE, MISSION_FILE, LEGACY_HANDOFFS_FILE].contains(&name)
+    [CONTRACT_FILE, FEATURES_FILE, VALIDATION_STATE_FILE, WORKING_DIRECTORY_FILE, MISSION_FILE, LEGACY_HANDOFFS_FILE]
+        .contains(&name)
         || (parent == Some(HANDOFFS_DIR) && name.ends_with(".json"))
         || path.components().any(|c| c.as_os_str() == SKILLS_DIR)
         || (name.ends_with(".json") && path.components().any(|c| c.as_os_str() == VALIDATION_DIR))
@@ -48,15 +54,29 @@ pub fn affects_analysis(path: &Path) -> bool {
 /// After `initialized`: register the watched files with the client, or watch in the server.
 pub async fn start(shared: &Shared, client_registers: bool) {
     if client_registers {
-        let options = DidChangeWatchedFilesRegistrationOptions { watchers: GLOBS.iter().map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.to_string()), kind: None }).collect() };
-        let registration = Registration { id: REGISTRATION_ID.to_string(), method: "workspace/didChangeWatchedFiles".to_string(), register_options: serde_json::to_value(options).ok() };
-        match tokio::time::timeout(REGISTRATION_WAIT, shared.client.register_capability(vec![registration])).await.ok() {
+        let options = DidChangeWatchedFilesRegistrationOptions {
+            watchers: GLOBS
+                .iter()
+                .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.to_string()), kind: None })
+                .collect(),
+        };
+        let registration = Registration {
+            id: REGISTRATION_ID.to_string(),
+            method: "workspace/didChangeWatchedFiles".to_string(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        match tokio::time::timeout(REGISTRATION_WAIT, shared.client.register_capability(vec![registration])).await.ok()
+        {
             Some(Ok(())) => {
                 tracing::info!("watched files registered with the client");
                 return;
             }
-            Some(Err(e)) => tracing::warn!("the client refused the watched-files registration ({e}); watching in the server"),
-            None => tracing::warn!("no answer to the watched-files registration within {REGISTRATION_WAIT:?}; watching in the server"),
+            Some(Err(e)) => {
+                tracing::warn!("the client refused the watched-files registration ({e}); watching in the server")
+            }
+            None => tracing::warn!(
+                "no answer to the watched-files registration within {REGISTRATION_WAIT:?}; watching in the server"
+            ),
         }
     }
     send(shared, DocEvent::WatchDisk);
@@ -64,7 +84,8 @@ pub async fn start(shared: &Shared, client_registers: bool) {
 
 /// `workspace/didChangeWatchedFiles` from the client.
 pub fn changed(shared: &Shared, params: DidChangeWatchedFilesParams) {
-    let paths: Vec<PathBuf> = params.changes.iter().filter_map(|c| convert::path_of(&c.uri)).filter(|p| affects_analysis(p)).collect();
+    let paths: Vec<PathBuf> =
+        params.changes.iter().filter_map(|c| convert::path_of(&c.uri)).filter(|p| affects_analysis(p)).collect();
     if !paths.is_empty() {
         send(shared, DocEvent::DiskChanged(paths));
     }
@@ -109,10 +130,24 @@ mod tests {
 
     #[test]
     fn only_analysed_files_matter() {
-        for yes in ["/m/features.json", "/m/handoffs/s1.json", "/m/skills/w/SKILL.md", "/m/validation-state.json", "/m/mission.md", "/m/validation/core/scrutiny/reviews/a.json", "/m/handoffs.jsonl"] {
+        for yes in [
+            "/m/features.json",
+            "/m/handoffs/s1.json",
+            "/m/skills/w/SKILL.md",
+            "/m/validation-state.json",
+            "/m/mission.md",
+            "/m/validation/core/scrutiny/reviews/a.json",
+            "/m/handoffs.jsonl",
+        ] {
             assert!(affects_analysis(Path::new(yes)), "{yes}");
         }
-        for no in ["/m/progress_log.jsonl", "/m/worker-transcripts.jsonl", "/m/tool-output/s/1.txt", "/m/handoffs/notes.txt", "/"] {
+        for no in [
+            "/m/progress_log.jsonl",
+            "/m/worker-transcripts.jsonl",
+            "/m/tool-output/s/1.txt",
+            "/m/handoffs/notes.txt",
+            "/",
+        ] {
             assert!(!affects_analysis(Path::new(no)), "{no}");
         }
     }

@@ -14,12 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tower_lsp_server::ls_types::notification::Progress;
-use tower_lsp_server::ls_types::{NumberOrString, ProgressParams, ProgressParamsValue, WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport};
+use tower_lsp_server::ls_types::{
+    NumberOrString, ProgressParams, ProgressParamsValue, WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressEnd,
+    WorkDoneProgressReport,
+};
 use tower_lsp_server::Client;
 
+use crate::model::contract;
 use crate::model::folder::{self, CONTRACT_FILE, VALIDATION_STATE_FILE};
 use crate::model::records::{self, ProgressEvent, ValidationState};
-use crate::model::contract;
 use crate::runner::state::StateStore;
 
 /// The longest the forwarder waits for the client to accept a progress token; events go on
@@ -68,9 +71,15 @@ impl Figures {
     /// Reads state.json, the contract and validation-state.json (blocking: small files).
     pub fn read(dir: &Path) -> Figures {
         let state = StateStore::open(dir).ok();
-        let all = folder::read_text(&dir.join(CONTRACT_FILE)).map(|t| contract::parse(&t).assertions.iter().map(|a| a.id.value.clone()).collect::<Vec<_>>()).unwrap_or_default();
-        let validation = folder::read_text(&dir.join(VALIDATION_STATE_FILE)).ok().and_then(|t| records::load::<ValidationState>(&t).value).unwrap_or_default();
-        let passed = all.iter().filter(|id| validation.assertions.get(*id).is_some_and(|s| s.status == "passed")).count();
+        let all = folder::read_text(&dir.join(CONTRACT_FILE))
+            .map(|t| contract::parse(&t).assertions.iter().map(|a| a.id.value.clone()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let validation = folder::read_text(&dir.join(VALIDATION_STATE_FILE))
+            .ok()
+            .and_then(|t| records::load::<ValidationState>(&t).value)
+            .unwrap_or_default();
+        let passed =
+            all.iter().filter(|id| validation.assertions.get(*id).is_some_and(|s| s.status == "passed")).count();
         let percentage = if all.is_empty() { 0 } else { (passed * 100 / all.len()) as u32 };
         Figures {
             title: state.as_ref().map(|s| s.label(dir)).unwrap_or_default(),
@@ -137,7 +146,10 @@ pub async fn create(client: Client, tokens: Tokens, dir: PathBuf) -> Option<RunP
     let token = tokens.fresh(&dir);
     // Registered first: a cancel may come as soon as the client knows the token.
     tokens.lock().insert(token.clone(), dir.clone());
-    match tokio::time::timeout(CREATE_WAIT, client.create_work_done_progress(NumberOrString::String(token.clone()))).await.ok() {
+    match tokio::time::timeout(CREATE_WAIT, client.create_work_done_progress(NumberOrString::String(token.clone())))
+        .await
+        .ok()
+    {
         Some(Ok(())) => Some(RunProgress { client, tokens, token, percentage: 0, spent: None }),
         Some(Err(e)) => {
             tracing::warn!("the client refused the progress token of {} ({e}); no progress shown", dir.display());
@@ -154,7 +166,12 @@ pub async fn create(client: Client, tokens: Tokens, dir: PathBuf) -> Option<RunP
 
 impl RunProgress {
     async fn send(&self, value: WorkDoneProgress) {
-        self.client.send_notification::<Progress>(ProgressParams { token: NumberOrString::String(self.token.clone()), value: ProgressParamsValue::WorkDone(value) }).await;
+        self.client
+            .send_notification::<Progress>(ProgressParams {
+                token: NumberOrString::String(self.token.clone()),
+                value: ProgressParamsValue::WorkDone(value),
+            })
+            .await;
     }
 
     /// Keeps the percentage rising. The feature is only the one the files or the event name:
@@ -167,25 +184,42 @@ impl RunProgress {
 
     /// The figures' message, then what the mission has spent.
     fn message(&self, figures: &Figures) -> String {
-        let parts: Vec<String> = [figures.message()].into_iter().chain(self.spent.clone()).filter(|p| !p.is_empty()).collect();
+        let parts: Vec<String> =
+            [figures.message()].into_iter().chain(self.spent.clone()).filter(|p| !p.is_empty()).collect();
         parts.join(" · ")
     }
 
     pub async fn begin(&mut self, figures: Figures) {
         let figures = self.settle(figures);
         let message = self.message(&figures);
-        self.send(WorkDoneProgress::Begin(WorkDoneProgressBegin { title: format!("Mission {}", figures.title), cancellable: Some(true), message: (!message.is_empty()).then_some(message), percentage: Some(figures.percentage) })).await;
+        self.send(WorkDoneProgress::Begin(WorkDoneProgressBegin {
+            title: format!("Mission {}", figures.title),
+            cancellable: Some(true),
+            message: (!message.is_empty()).then_some(message),
+            percentage: Some(figures.percentage),
+        }))
+        .await;
     }
 
     pub async fn report(&mut self, figures: Figures) {
         let figures = self.settle(figures);
         let message = self.message(&figures);
-        self.send(WorkDoneProgress::Report(WorkDoneProgressReport { cancellable: Some(true), message: (!message.is_empty()).then_some(message), percentage: Some(figures.percentage) })).await;
+        self.send(WorkDoneProgress::Report(WorkDoneProgressReport {
+            cancellable: Some(true),
+            message: (!message.is_empty()).then_some(message),
+            percentage: Some(figures.percentage),
+        }))
+        .await;
     }
 
     /// A passing line (a retry's wait) in place of the figures, until the next report.
     pub async fn note(&mut self, text: &str) {
-        self.send(WorkDoneProgress::Report(WorkDoneProgressReport { cancellable: Some(true), message: Some(text.to_string()), percentage: Some(self.percentage) })).await;
+        self.send(WorkDoneProgress::Report(WorkDoneProgressReport {
+            cancellable: Some(true),
+            message: Some(text.to_string()),
+            percentage: Some(self.percentage),
+        }))
+        .await;
     }
 
     /// The final status; the token is forgotten first (a late cancel finds no run).
@@ -201,7 +235,13 @@ mod tests {
 
     #[test]
     fn the_message_names_what_is_known() {
-        let f = Figures { title: "t".into(), milestone: Some("basics".into()), feature: Some("feat-add".into()), round: 2, percentage: 50 };
+        let f = Figures {
+            title: "t".into(),
+            milestone: Some("basics".into()),
+            feature: Some("feat-add".into()),
+            round: 2,
+            percentage: 50,
+        };
         assert_eq!(f.message(), "milestone basics · feature feat-add · round 2");
         assert_eq!(Figures::default().message(), "");
     }
@@ -209,7 +249,11 @@ mod tests {
     #[test]
     fn figures_count_passed_assertions_of_the_contract() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CONTRACT_FILE), "### VAL-A-001: a\n### VAL-A-002: b\n### VAL-A-003: c\n### VAL-A-004: d\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONTRACT_FILE),
+            "### VAL-A-001: a\n### VAL-A-002: b\n### VAL-A-003: c\n### VAL-A-004: d\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join(VALIDATION_STATE_FILE), r#"{"assertions": {"VAL-A-001": {"status": "passed"}, "VAL-A-002": {"status": "failed"}, "VAL-A-003": {"status": "passed"}}}"#).unwrap();
         assert_eq!(Figures::read(dir.path()).percentage, 50);
     }

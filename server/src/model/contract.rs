@@ -9,7 +9,8 @@ use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use super::ids;
 use super::span::{Span, Spanned};
 
-pub const KNOWN_TOOLS: [&str; 8] = ["agent-browser", "tuistory", "curl", "terminal", "http", "test-runner", "code-review", "file-inspection"];
+pub const KNOWN_TOOLS: [&str; 8] =
+    ["agent-browser", "tuistory", "curl", "terminal", "http", "test-runner", "code-review", "file-inspection"];
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Contract {
@@ -93,7 +94,10 @@ pub fn parse(text: &str) -> Contract {
         let word_end = trimmed.find(|c: char| c == ':' || c.is_whitespace()).unwrap_or(trimmed.len());
         let word = &trimmed[..word_end];
         if ids::is_assertion_id(word) {
-            let title = trimmed[word_end..].trim_start_matches(|c: char| c == ':' || c == '-' || c == '—' || c == '–' || c.is_whitespace()).trim().to_string();
+            let title = trimmed[word_end..]
+                .trim_start_matches(|c: char| c == ':' || c == '-' || c == '—' || c == '–' || c.is_whitespace())
+                .trim()
+                .to_string();
             let id_span = source_span(h, lead, word.len());
             let mut a = Assertion {
                 id: Spanned::new(word.to_string(), id_span),
@@ -124,13 +128,20 @@ pub fn parse(text: &str) -> Contract {
         } else {
             let title = h.text.trim().to_string();
             if h.level == 1 && contract.title.is_none() {
-                let named = title.strip_prefix("Validation contract:").or_else(|| title.strip_prefix("Validation Contract:"));
+                let named =
+                    title.strip_prefix("Validation contract:").or_else(|| title.strip_prefix("Validation Contract:"));
                 contract.title = Some(named.unwrap_or(&title).trim().to_string());
             } else {
                 area = Some(title.strip_prefix("Area:").map_or(title.as_str(), str::trim).into());
             }
             let fields = read_body(text, body_span);
-            contract.sections.push(Section { title, level: h.level, heading_span: h.span.clone(), tool: fields.tool, evidence: fields.evidence });
+            contract.sections.push(Section {
+                title,
+                level: h.level,
+                heading_span: h.span.clone(),
+                tool: fields.tool,
+                evidence: fields.evidence,
+            });
             open.push(contract.sections.len() - 1);
         }
     }
@@ -157,7 +168,12 @@ fn collect_headings(text: &str) -> Vec<RawHeading> {
     for (event, range) in Parser::new_ext(text, Options::empty()).into_offset_iter() {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
-                current = Some(RawHeading { level: level_number(level), span: range, text: String::new(), pieces: Vec::new() });
+                current = Some(RawHeading {
+                    level: level_number(level),
+                    span: range,
+                    text: String::new(),
+                    pieces: Vec::new(),
+                });
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some(mut h) = current.take() {
@@ -246,7 +262,9 @@ fn read_body(text: &str, body: Span) -> BodyFields {
         match key {
             "tool" if out.tool.is_none() => out.tool = Some(Spanned::new(value.to_string(), value_span)),
             "evidence" if out.evidence.is_none() => out.evidence = Some(Spanned::new(split_list(value), value_span)),
-            "check" if out.check.is_none() => out.check = Some(Spanned::new(value.trim_matches('`').to_string(), value_span)),
+            "check" if out.check.is_none() => {
+                out.check = Some(Spanned::new(value.trim_matches('`').to_string(), value_span))
+            }
             _ => description.push(line),
         }
     }
@@ -298,7 +316,8 @@ fn field_of(line: &str) -> Option<(&'static str, &str, usize)> {
         after = after.strip_prefix("**").unwrap_or(after);
     }
     let value = after.trim();
-    let value_at = if value.is_empty() { line.len() } else { line.len() - after.len() + (after.len() - after.trim_start().len()) };
+    let value_at =
+        if value.is_empty() { line.len() } else { line.len() - after.len() + (after.len() - after.trim_start().len()) };
     Some((key, value, value_at))
 }
 
@@ -352,7 +371,10 @@ mod tests {
         assert_eq!(a.tool.as_ref().unwrap().value, "agent-browser");
         assert_eq!(&SAMPLE[a.tool.as_ref().unwrap().span.clone()], "agent-browser");
         assert_eq!(a.evidence.as_ref().unwrap().value, ["screenshot", "network(POST /api/auth/login -> 200)"]);
-        assert_eq!(a.description, "A user with valid credentials submits the login form\nand is redirected to the dashboard.");
+        assert_eq!(
+            a.description,
+            "A user with valid credentials submits the login form\nand is redirected to the dashboard."
+        );
         let b = &c.assertions[1];
         assert_eq!(b.tool.as_ref().unwrap().value, "terminal");
         assert_eq!(&SAMPLE[b.tool.as_ref().unwrap().span.clone()], "terminal");

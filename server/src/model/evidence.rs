@@ -94,11 +94,19 @@ pub enum FileRole {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
     /// A PNG that decodes.
-    Image { width: u32, height: u32 },
+    Image {
+        width: u32,
+        height: u32,
+    },
     /// UTF-8 text, with its content (at most [`TEXT_KEPT`] bytes).
-    Text { bytes: u64, text: String },
+    Text {
+        bytes: u64,
+        text: String,
+    },
     /// Neither: its size.
-    Binary { bytes: u64 },
+    Binary {
+        bytes: u64,
+    },
     Empty,
     Missing,
     /// It claims to be something it is not (a `.png` that does not decode), or cannot be read.
@@ -207,7 +215,11 @@ mod tests {
         for (name, bytes) in [("fake.png", b"I am text, not a picture".to_vec()), ("cut.png", cut)] {
             let p = dir.path().join(name);
             std::fs::write(&p, bytes).unwrap();
-            assert!(matches!(inspect(&p), FileKind::Broken(ref e) if e.starts_with("not a PNG")), "{name}: {:?}", inspect(&p));
+            assert!(
+                matches!(inspect(&p), FileKind::Broken(ref e) if e.starts_with("not a PNG")),
+                "{name}: {:?}",
+                inspect(&p)
+            );
         }
         assert_eq!(inspect(&dir.path().join("nothing.png")), FileKind::Missing);
     }
@@ -216,7 +228,13 @@ mod tests {
     fn logs_round_trip_and_lose_only_a_torn_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(NETWORK_LOG);
-        let r = RecordedRequest { method: "POST".into(), url: "http://127.0.0.1:1/login".into(), status: Some(302), error: None, resource_type: "Document".into() };
+        let r = RecordedRequest {
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/login".into(),
+            status: Some(302),
+            error: None,
+            resource_type: "Document".into(),
+        };
         let mut text = serde_json::to_string(&r).unwrap();
         text.push_str("\n{\"method\":\"GET\",\"ur");
         std::fs::write(&p, text).unwrap();

@@ -10,7 +10,12 @@ use super::json::{self, JsonKind, JsonValue};
 use super::span::{ParseProblem, ProblemKind, Span, Spanned, TextChange};
 
 /// The only statuses droid accepts.
-pub const FEATURE_STATUSES: [&str; 4] = [FeatureStatus::Pending.as_str(), FeatureStatus::InProgress.as_str(), FeatureStatus::Completed.as_str(), FeatureStatus::Cancelled.as_str()];
+pub const FEATURE_STATUSES: [&str; 4] = [
+    FeatureStatus::Pending.as_str(),
+    FeatureStatus::InProgress.as_str(),
+    FeatureStatus::Completed.as_str(),
+    FeatureStatus::Cancelled.as_str(),
+];
 
 /// A feature's `status`, typed; a value droid does not know is kept as written (`Unknown`),
 /// so it is reported, never lost.
@@ -142,7 +147,9 @@ impl Feature {
         let by_skill = self.skill().and_then(|s| ValidatorKind::ALL.into_iter().find(|k| k.skill() == s));
         by_skill.or_else(|| {
             let id = self.id()?;
-            ValidatorKind::ALL.into_iter().find(|k| id.strip_prefix(k.skill()).is_some_and(|rest| rest.starts_with('-')))
+            ValidatorKind::ALL
+                .into_iter()
+                .find(|k| id.strip_prefix(k.skill()).is_some_and(|rest| rest.starts_with('-')))
         })
     }
     pub fn is_validator(&self) -> bool {
@@ -155,7 +162,10 @@ impl Feature {
 
     /// The feature ids its preconditions name (see [`precondition_feature`]), each with the
     /// span of the id inside the entry's string and the index of the entry.
-    pub fn dependency_refs<'a>(&'a self, is_feature: impl Fn(&str) -> bool + 'a) -> impl Iterator<Item = (usize, Spanned<&'a str>)> + 'a {
+    pub fn dependency_refs<'a>(
+        &'a self,
+        is_feature: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = (usize, Spanned<&'a str>)> + 'a {
         self.preconditions.iter().enumerate().filter_map(move |(i, p)| {
             let id = precondition_feature(&p.value, &is_feature)?;
             // The id's place in the written string (`"calc-add is complete"`): after the quote.
@@ -175,7 +185,8 @@ pub fn precondition_feature(entry: &str, is_feature: impl Fn(&str) -> bool) -> O
         None => entry,
         Some((first, rest)) => {
             let rest = rest.trim().to_ascii_lowercase();
-            let done = ["is complete", "is completed", "is done", "complete", "completed", "done", "is merged", "merged"];
+            let done =
+                ["is complete", "is completed", "is done", "complete", "completed", "done", "is merged", "merged"];
             if !done.contains(&rest.as_str()) {
                 return None;
             }
@@ -193,7 +204,10 @@ pub fn looks_like_feature_id(s: &str) -> bool {
     s.starts_with(|c: char| c.is_lowercase())
         && s.contains('-')
         && !s.ends_with(['-', '.', ',', ';', ':'])
-        && !s.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | ',' | ';' | ':' | '/'))
+        && !s.contains(|c: char| {
+            c.is_whitespace()
+                || matches!(c, '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | ',' | ';' | ':' | '/')
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -224,7 +238,11 @@ impl FeaturesFile {
 
     /// The ids of the features a feature's preconditions name.
     pub fn dependencies<'a>(&'a self, feature: &'a Feature) -> impl Iterator<Item = &'a str> {
-        feature.preconditions.iter().filter_map(move |p| precondition_feature(&p.value, |id| self.feature(id).is_some())).filter(move |id| self.feature(id).is_some())
+        feature
+            .preconditions
+            .iter()
+            .filter_map(move |p| precondition_feature(&p.value, |id| self.feature(id).is_some()))
+            .filter(move |id| self.feature(id).is_some())
     }
 }
 
@@ -355,9 +373,25 @@ fn shift(span: &mut Span, by: isize) {
 /// Moves every span of a feature (a new field with a span must be added here: the
 /// destructuring does not compile without it).
 fn shift_feature(f: &mut Feature, by: isize) {
-    let Feature { span, id, description, skill_name, preconditions, expected_behavior: _, fulfills, milestone, status, worker_session_ids, current_worker_session_id, completed_worker_session_id } = f;
+    let Feature {
+        span,
+        id,
+        description,
+        skill_name,
+        preconditions,
+        expected_behavior: _,
+        fulfills,
+        milestone,
+        status,
+        worker_session_ids,
+        current_worker_session_id,
+        completed_worker_session_id,
+    } = f;
     shift(span, by);
-    for s in [id, description, skill_name, milestone, status, current_worker_session_id, completed_worker_session_id].into_iter().flatten() {
+    for s in [id, description, skill_name, milestone, status, current_worker_session_id, completed_worker_session_id]
+        .into_iter()
+        .flatten()
+    {
         shift(&mut s.span, by);
     }
     if let Some(list) = fulfills {
@@ -383,9 +417,18 @@ fn read_root(root: &JsonValue, out: &mut Read) {
                     }
                 }
                 JsonKind::Invalid => {}
-                _ => schema(&mut out.problems, member.value.span.clone(), format!("`features` must be an array of features, found {}", member.value.type_name())),
+                _ => schema(
+                    &mut out.problems,
+                    member.value.span.clone(),
+                    format!("`features` must be an array of features, found {}", member.value.type_name()),
+                ),
             },
-            None => schema(&mut out.problems, root.span.start..root.span.start + 1, "missing field `features`: features.json is `{ \"features\": [...] }` (or a bare array of features)".to_string()),
+            None => schema(
+                &mut out.problems,
+                root.span.start..root.span.start + 1,
+                "missing field `features`: features.json is `{ \"features\": [...] }` (or a bare array of features)"
+                    .to_string(),
+            ),
         },
         // droid still reads a legacy bare array of features.
         JsonKind::Array(items) => {
@@ -394,7 +437,14 @@ fn read_root(root: &JsonValue, out: &mut Read) {
             }
         }
         JsonKind::Invalid => {}
-        _ => schema(&mut out.problems, root.span.clone(), format!("features.json must be `{{ \"features\": [...] }}` or an array of features, found {}", root.type_name())),
+        _ => schema(
+            &mut out.problems,
+            root.span.clone(),
+            format!(
+                "features.json must be `{{ \"features\": [...] }}` or an array of features, found {}",
+                root.type_name()
+            ),
+        ),
     }
 }
 
@@ -425,29 +475,53 @@ fn read_feature(item: &JsonValue, out: &mut Read) {
                 if let Some(s) = &f.status {
                     if let FeatureStatus::Unknown(_) = FeatureStatus::parse(&s.value) {
                         let hint = match s.value.as_str() {
-                            "failed" | "blocked" => " (droid has no failed or blocked status: a failed attempt goes back to `pending`)",
+                            "failed" | "blocked" => {
+                                " (droid has no failed or blocked status: a failed attempt goes back to `pending`)"
+                            }
                             _ => "",
                         };
-                        schema(problems, s.span.clone(), format!("unknown status `{}`: `status` is one of {}{hint}", s.value, FEATURE_STATUSES.join(", ")));
+                        schema(
+                            problems,
+                            s.span.clone(),
+                            format!(
+                                "unknown status `{}`: `status` is one of {}{hint}",
+                                s.value,
+                                FEATURE_STATUSES.join(", ")
+                            ),
+                        );
                     }
                 }
             }
-            "fulfills" => f.fulfills = string_array(problems, "fulfills", v).map(|items| Spanned::new(items, v.span.clone())),
+            "fulfills" => {
+                f.fulfills = string_array(problems, "fulfills", v).map(|items| Spanned::new(items, v.span.clone()))
+            }
             "preconditions" => f.preconditions = string_array(problems, "preconditions", v).unwrap_or_default(),
             "expectedBehavior" => {
                 f.expected_behavior = match &v.kind {
                     JsonKind::String(s) => vec![s.to_string()],
-                    _ => string_array(problems, "expectedBehavior", v).unwrap_or_default().into_iter().map(|s| s.value).collect(),
+                    _ => string_array(problems, "expectedBehavior", v)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|s| s.value)
+                        .collect(),
                 }
             }
-            "workerSessionIds" => f.worker_session_ids = string_array(problems, "workerSessionIds", v).unwrap_or_default(),
-            "currentWorkerSessionId" => f.current_worker_session_id = string_or_null(problems, "currentWorkerSessionId", v),
-            "completedWorkerSessionId" => f.completed_worker_session_id = string_or_null(problems, "completedWorkerSessionId", v),
+            "workerSessionIds" => {
+                f.worker_session_ids = string_array(problems, "workerSessionIds", v).unwrap_or_default()
+            }
+            "currentWorkerSessionId" => {
+                f.current_worker_session_id = string_or_null(problems, "currentWorkerSessionId", v)
+            }
+            "completedWorkerSessionId" => {
+                f.completed_worker_session_id = string_or_null(problems, "completedWorkerSessionId", v)
+            }
             _ => {}
         }
     }
     let head = item.span.start..item.span.start + 1;
-    for (present, name) in [(f.id.is_some(), "id"), (f.description.is_some(), "description"), (f.status.is_some(), "status")] {
+    for (present, name) in
+        [(f.id.is_some(), "id"), (f.description.is_some(), "description"), (f.status.is_some(), "status")]
+    {
         if !present && item.get(name).is_none() {
             schema(problems, head.clone(), format!("missing required field `{name}`{}", describe_feature(&f)));
         }
@@ -495,7 +569,11 @@ fn milestone(problems: &mut Vec<ParseProblem>, v: &JsonValue) -> Option<Spanned<
         JsonKind::String(s) => Some(Spanned::new(s.to_string(), v.span.clone())),
         JsonKind::Invalid => None,
         _ => {
-            schema(problems, v.span.clone(), format!("`milestone` must be a string or a number, found {}", v.type_name()));
+            schema(
+                problems,
+                v.span.clone(),
+                format!("`milestone` must be a string or a number, found {}", v.type_name()),
+            );
             None
         }
     }
@@ -510,7 +588,11 @@ fn string_array(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) ->
                     JsonKind::String(s) => Some(Spanned::new(s.to_string(), item.span.clone())),
                     JsonKind::Invalid => None,
                     _ => {
-                        schema(problems, item.span.clone(), format!("`{field}` items must be strings, found {}", item.type_name()));
+                        schema(
+                            problems,
+                            item.span.clone(),
+                            format!("`{field}` items must be strings, found {}", item.type_name()),
+                        );
                         None
                     }
                 })
@@ -518,7 +600,8 @@ fn string_array(problems: &mut Vec<ParseProblem>, field: &str, v: &JsonValue) ->
         ),
         JsonKind::Invalid => None,
         _ => {
-            let shapes = if field == "expectedBehavior" { "a string or an array of strings" } else { "an array of strings" };
+            let shapes =
+                if field == "expectedBehavior" { "a string or an array of strings" } else { "an array of strings" };
             schema(problems, v.span.clone(), format!("`{field}` must be {shapes}, found {}", v.type_name()));
             None
         }
@@ -545,10 +628,16 @@ mod tests {
         let file = parse(text);
         assert!(file.problems.is_empty(), "{:?}", file.problems);
         let f = &file.features[0];
-        assert_eq!((f.id(), f.skill(), f.milestone(), f.status()), (Some("calc-div"), Some("py-worker"), Some("core"), Some("pending")));
+        assert_eq!(
+            (f.id(), f.skill(), f.milestone(), f.status()),
+            (Some("calc-div"), Some("py-worker"), Some("core"), Some("pending"))
+        );
         assert_eq!(&text[f.claims()[0].span.clone()], "\"VAL-CALC-002\"");
         assert_eq!(f.expected_behavior, ["prints 3.5"]);
-        assert_eq!((f.current_worker_session_id.as_ref(), f.completed_worker_session_id.as_ref().map(|s| s.value.as_str())), (None, Some("s1")));
+        assert_eq!(
+            (f.current_worker_session_id.as_ref(), f.completed_worker_session_id.as_ref().map(|s| s.value.as_str())),
+            (None, Some("s1"))
+        );
         assert_eq!(file.milestones(), ["core"]);
     }
 
@@ -571,11 +660,13 @@ mod tests {
 
     #[test]
     fn validators_are_known_by_skill_or_by_droids_id() {
-        let file = parse(r#"{"features":[
+        let file = parse(
+            r#"{"features":[
             {"id":"scrutiny-validator-core","description":"d","skillName":"scrutiny-validator","milestone":"core","status":"pending"},
             {"id":"user-testing-validator-core","description":"d","milestone":"core","status":"pending"},
             {"id":"scrutiny-validatorx","description":"d","status":"pending"},
-            {"id":"a","description":"d","milestone":"first","status":"pending"}]}"#);
+            {"id":"a","description":"d","milestone":"first","status":"pending"}]}"#,
+        );
         let kinds: Vec<_> = file.features.iter().map(|f| f.validator()).collect();
         assert_eq!(kinds, [Some(ValidatorKind::Scrutiny), Some(ValidatorKind::UserTesting), None, None]);
         assert_eq!(file.milestones(), ["first"], "validators injected at the top do not set the order");
@@ -668,7 +759,9 @@ mod tests {
 
     #[test]
     fn schema_problems_name_the_field_and_the_shapes() {
-        let file = parse(r#"{"features": [{"id": 3, "description": "d", "milestone": true, "status": "failed", "fulfills": ["A", 1], "expectedBehavior": 5, "currentWorkerSessionId": 1}, 7, {"description": "d"}]}"#);
+        let file = parse(
+            r#"{"features": [{"id": 3, "description": "d", "milestone": true, "status": "failed", "fulfills": ["A", 1], "expectedBehavior": 5, "currentWorkerSessionId": 1}, 7, {"description": "d"}]}"#,
+        );
         let messages: Vec<_> = file.problems.iter().map(|p| p.message.as_str()).collect();
         assert_eq!(messages, [
             "`id` must be a string, found a number",

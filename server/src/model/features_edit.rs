@@ -19,12 +19,32 @@ pub enum EditError {
 }
 
 /// The keys droid writes for a feature, in its order.
-pub const DROID_KEY_ORDER: [&str; 11] = ["id", "description", "skillName", "preconditions", "expectedBehavior", "fulfills", "milestone", "status", "workerSessionIds", "currentWorkerSessionId", "completedWorkerSessionId"];
+pub const DROID_KEY_ORDER: [&str; 11] = [
+    "id",
+    "description",
+    "skillName",
+    "preconditions",
+    "expectedBehavior",
+    "fulfills",
+    "milestone",
+    "status",
+    "workerSessionIds",
+    "currentWorkerSessionId",
+    "completedWorkerSessionId",
+];
 
 /// A new feature as droid writes one: its keys in droid's order, the arrays it manages empty,
 /// no session yet. `fulfills` is left out when `None` (infrastructure, fix and validator
 /// features claim nothing), `milestone` when `None`.
-pub fn droid_feature(id: &str, description: &str, skill: &str, preconditions: &[String], expected_behavior: &[String], fulfills: Option<&[String]>, milestone: Option<&str>) -> Value {
+pub fn droid_feature(
+    id: &str,
+    description: &str,
+    skill: &str,
+    preconditions: &[String],
+    expected_behavior: &[String],
+    fulfills: Option<&[String]>,
+    milestone: Option<&str>,
+) -> Value {
     let mut map = serde_json::Map::new();
     map.insert("id".into(), id.into());
     map.insert("description".into(), description.into());
@@ -144,7 +164,10 @@ impl DroidQueue {
     }
 
     fn index(&self, id: &str) -> Result<usize, EditError> {
-        self.features.iter().position(|f| f.get("id").and_then(Value::as_str) == Some(id)).ok_or_else(|| EditError::NoSuchFeature(id.to_string()))
+        self.features
+            .iter()
+            .position(|f| f.get("id").and_then(Value::as_str) == Some(id))
+            .ok_or_else(|| EditError::NoSuchFeature(id.to_string()))
     }
 
     /// Sets `key` of the feature `id`.
@@ -168,7 +191,9 @@ impl DroidQueue {
         for id in ids {
             self.index(id)?;
         }
-        let (moving, mut staying): (Vec<_>, Vec<_>) = std::mem::take(&mut self.features).into_iter().partition(|f| f.get("id").and_then(Value::as_str).is_some_and(|id| ids.contains(&id)));
+        let (moving, mut staying): (Vec<_>, Vec<_>) = std::mem::take(&mut self.features)
+            .into_iter()
+            .partition(|f| f.get("id").and_then(Value::as_str).is_some_and(|id| ids.contains(&id)));
         let at = index.min(staying.len());
         staying.splice(at..at, moving);
         self.features = staying;
@@ -277,15 +302,18 @@ impl Style {
         let inner = format!("{indent}{}", self.unit);
         match value {
             Value::Object(map) if multiline && !map.is_empty() => {
-                let members: Vec<String> = map.iter().map(|(k, v)| format!("{inner}{}: {}", quote(k), self.render(v, true, &inner))).collect();
+                let members: Vec<String> =
+                    map.iter().map(|(k, v)| format!("{inner}{}: {}", quote(k), self.render(v, true, &inner))).collect();
                 format!("{{\n{}\n{indent}}}", members.join(",\n"))
             }
             Value::Array(items) if multiline && !items.is_empty() => {
-                let rendered: Vec<String> = items.iter().map(|v| format!("{inner}{}", self.render(v, true, &inner))).collect();
+                let rendered: Vec<String> =
+                    items.iter().map(|v| format!("{inner}{}", self.render(v, true, &inner))).collect();
                 format!("[\n{}\n{indent}]", rendered.join(",\n"))
             }
             Value::Object(map) => {
-                let members: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", quote(k), self.render(v, false, indent))).collect();
+                let members: Vec<String> =
+                    map.iter().map(|(k, v)| format!("{}: {}", quote(k), self.render(v, false, indent))).collect();
                 format!("{{{}}}", members.join(", "))
             }
             Value::Array(items) => {
@@ -318,7 +346,10 @@ mod tests {
         let out = set_feature_field(DROID, "a", "skillName", &json!("w")).unwrap();
         assert!(out.contains("\"description\": \"d\",\n      \"skillName\": \"w\",\n      \"status\""), "{out}");
         let out = set_feature_field(&out, "a", "currentWorkerSessionId", &json!("s1")).unwrap();
-        assert!(out.contains("\"workerSessionIds\": [],\n      \"currentWorkerSessionId\": \"s1\",\n      \"x-owner\""), "{out}");
+        assert!(
+            out.contains("\"workerSessionIds\": [],\n      \"currentWorkerSessionId\": \"s1\",\n      \"x-owner\""),
+            "{out}"
+        );
         let out = set_feature_field(&out, "b", "mine", &json!(1)).unwrap();
         assert!(out.contains("\"status\": \"completed\",\n      \"mine\": 1\n    }"), "{out}");
         assert!(json::parse(&out).errors.is_empty());
@@ -346,7 +377,10 @@ mod tests {
         assert_eq!(out, "[\n  {\n    \"id\": \"a\"\n  }\n]");
         let out = set_feature_field(&out, "a", "status", &json!("pending")).unwrap();
         assert_eq!(out, "[\n  {\n    \"id\": \"a\",\n    \"status\": \"pending\"\n  }\n]");
-        assert_eq!(insert_feature("{\"features\": []}", 0, &json!({"id": "a"})).unwrap(), "{\"features\": [\n  {\n    \"id\": \"a\"\n  }\n]}");
+        assert_eq!(
+            insert_feature("{\"features\": []}", 0, &json!({"id": "a"})).unwrap(),
+            "{\"features\": [\n  {\n    \"id\": \"a\"\n  }\n]}"
+        );
         assert_eq!(set_feature_field("{\"features\": [", "a", "k", &json!(1)), Err(EditError::Syntax));
         assert_eq!(set_feature_field(DROID, "zz", "k", &json!(1)), Err(EditError::NoSuchFeature("zz".into())));
     }
@@ -363,8 +397,26 @@ mod tests {
         let ids: Vec<&str> = v["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["v", "b", "a"]);
         let a = v["features"][2].as_object().unwrap();
-        assert_eq!(a.keys().collect::<Vec<_>>(), ["id", "description", "skillName", "preconditions", "expectedBehavior", "milestone", "status", "workerSessionIds", "currentWorkerSessionId", "completedWorkerSessionId", "x"]);
-        assert_eq!((a["expectedBehavior"].clone(), a["milestone"].clone(), a["skillName"].clone()), (json!(["prints 2"]), json!(3), json!("")));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            [
+                "id",
+                "description",
+                "skillName",
+                "preconditions",
+                "expectedBehavior",
+                "milestone",
+                "status",
+                "workerSessionIds",
+                "currentWorkerSessionId",
+                "completedWorkerSessionId",
+                "x"
+            ]
+        );
+        assert_eq!(
+            (a["expectedBehavior"].clone(), a["milestone"].clone(), a["skillName"].clone()),
+            (json!(["prints 2"]), json!(3), json!(""))
+        );
         assert!(v["features"][1].get("fulfills").is_some() && v["features"][0].get("fulfills").is_none());
         assert!(out.starts_with("{\n  \"features\": [\n    {\n      \"id\": \"v\"") && !out.ends_with('\n'));
         assert_eq!(DroidQueue::parse("{\"features\": [").unwrap_err(), EditError::Syntax);

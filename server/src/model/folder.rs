@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use super::features::ValidatorKind;
 use super::proof::Proof;
-use super::records::{self, Flow, HandoffFile, Loaded, MissionState, Review, ScrutinySynthesis, UserTestingSynthesis, ValidationState};
+use super::records::{
+    self, Flow, HandoffFile, Loaded, MissionState, Review, ScrutinySynthesis, UserTestingSynthesis, ValidationState,
+};
 
 pub const CONTRACT_FILE: &str = "validation-contract.md";
 pub const FEATURES_FILE: &str = "features.json";
@@ -52,8 +54,15 @@ impl fmt::Display for ReadError {
         match self {
             ReadError::NotFound => write!(f, "no such file"),
             ReadError::IsDirectory => write!(f, "is a directory, expected a file"),
-            ReadError::TooLarge { bytes } => write!(f, "file is {} MiB, over the {} MiB limit", bytes / (1024 * 1024), MAX_FILE_BYTES / (1024 * 1024)),
-            ReadError::NotUtf8 { line, column } => write!(f, "not valid UTF-8 (first bad byte at line {line}, byte column {column})"),
+            ReadError::TooLarge { bytes } => write!(
+                f,
+                "file is {} MiB, over the {} MiB limit",
+                bytes / (1024 * 1024),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+            ReadError::NotUtf8 { line, column } => {
+                write!(f, "not valid UTF-8 (first bad byte at line {line}, byte column {column})")
+            }
             ReadError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -92,7 +101,8 @@ pub fn is_mission_folder(dir: &Path) -> bool {
     // `exists`, not `is_file`: a folder named features.json is a mission folder whose file
     // cannot be read, said as such.
     let has = |name: &str| dir.join(name).exists();
-    (has(FEATURES_FILE) && has(CONTRACT_FILE)) || (has(STATE_FILE) && (has(MISSION_FILE) || has(WORKING_DIRECTORY_FILE)))
+    (has(FEATURES_FILE) && has(CONTRACT_FILE))
+        || (has(STATE_FILE) && (has(MISSION_FILE) || has(WORKING_DIRECTORY_FILE)))
 }
 
 /// The skill names a feature's `skillName` may use: the front-matter `name` of every
@@ -136,14 +146,20 @@ fn skill_files(root: &Path) -> Vec<PathBuf> {
 
 fn skill_name_of(path: &Path) -> Option<String> {
     let text = read_text(path).ok()?;
-    let named = front_matter(&text).and_then(|fm| fm.lines().find_map(|l| l.strip_prefix("name:")).map(|v| v.trim().trim_matches(['"', '\'']).to_string()));
+    let named = front_matter(&text).and_then(|fm| {
+        fm.lines().find_map(|l| l.strip_prefix("name:")).map(|v| v.trim().trim_matches(['"', '\'']).to_string())
+    });
     let name = named.filter(|n| !n.is_empty()).or_else(|| path.parent()?.file_name()?.to_str().map(str::to_string))?;
     Some(normalize_skill_name(&name))
 }
 
 /// droid's normalisation of a skill name.
 pub fn normalize_skill_name(name: &str) -> String {
-    name.trim().to_lowercase().chars().map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' { c } else { '-' }).collect()
+    name.trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' { c } else { '-' })
+        .collect()
 }
 
 /// The YAML front matter of a Markdown file (between the first two `---` lines).
@@ -269,9 +285,16 @@ impl ValidationRecords {
 /// not read are returned as errors, the rest is kept.
 pub fn read_validation(dir: &Path) -> (ValidationRecords, Vec<(PathBuf, String)>) {
     let mut errors = Vec::new();
-    let mut out = ValidationRecords { state: read_record::<ValidationState>(&dir.join(VALIDATION_STATE_FILE), "a validation state", &mut errors), milestones: Vec::new() };
+    let mut out = ValidationRecords {
+        state: read_record::<ValidationState>(&dir.join(VALIDATION_STATE_FILE), "a validation state", &mut errors),
+        milestones: Vec::new(),
+    };
     let Ok(entries) = fs::read_dir(dir.join(VALIDATION_DIR)) else { return (out, errors) };
-    let mut folders: Vec<(String, PathBuf)> = entries.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).filter_map(|e| Some((e.file_name().into_string().ok()?, e.path()))).collect();
+    let mut folders: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .collect();
     folders.sort();
     for (folder, path) in folders {
         let scrutiny_dir = path.join(ValidatorKind::Scrutiny.folder());
@@ -291,7 +314,11 @@ pub fn read_validation(dir: &Path) -> (ValidationRecords, Vec<(PathBuf, String)>
 }
 
 /// One JSON record; `None` when absent, and an error noted when it does not read.
-fn read_record<T: for<'de> serde::Deserialize<'de>>(path: &Path, what: &str, errors: &mut Vec<(PathBuf, String)>) -> Option<T> {
+fn read_record<T: for<'de> serde::Deserialize<'de>>(
+    path: &Path,
+    what: &str,
+    errors: &mut Vec<(PathBuf, String)>,
+) -> Option<T> {
     match read_optional(path) {
         Ok(Some(text)) => {
             let loaded: Loaded<T> = records::load(&text);
@@ -309,9 +336,17 @@ fn read_record<T: for<'de> serde::Deserialize<'de>>(path: &Path, what: &str, err
 }
 
 /// Every `*.json` record of a folder, in file-name order.
-fn read_records<T: for<'de> serde::Deserialize<'de>>(dir: &Path, what: &str, errors: &mut Vec<(PathBuf, String)>) -> Vec<T> {
+fn read_records<T: for<'de> serde::Deserialize<'de>>(
+    dir: &Path,
+    what: &str,
+    errors: &mut Vec<(PathBuf, String)>,
+) -> Vec<T> {
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file()).collect();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
     paths.sort();
     paths.iter().filter_map(|p| read_record(p, what, errors)).collect()
 }
@@ -365,7 +400,11 @@ pub fn read_handoffs(dir: &Path) -> (Vec<FoundHandoff>, Vec<(PathBuf, String)>) 
     let mut errors = Vec::new();
     let mut found = Vec::new();
     if let Ok(entries) = fs::read_dir(dir.join(HANDOFFS_DIR)) {
-        let mut names: Vec<String> = entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).filter(|n| n.ends_with(".json") && !n.starts_with('.')).collect();
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .collect();
         names.sort();
         for name in names {
             let path = dir.join(HANDOFFS_DIR).join(&name);
@@ -382,7 +421,11 @@ pub fn read_handoffs(dir: &Path) -> (Vec<FoundHandoff>, Vec<(PathBuf, String)>) 
     }
     if let Ok(bytes) = fs::read(dir.join(LEGACY_HANDOFFS_FILE)) {
         let (lines, bad) = records::parse_jsonl::<HandoffFile>(&bytes);
-        found.extend(lines.into_iter().map(|file| FoundHandoff { path: LEGACY_HANDOFFS_FILE.to_string(), file, proof: None }));
+        found.extend(lines.into_iter().map(|file| FoundHandoff {
+            path: LEGACY_HANDOFFS_FILE.to_string(),
+            file,
+            proof: None,
+        }));
         errors.extend(bad.into_iter().map(|b| (dir.join(LEGACY_HANDOFFS_FILE), b)));
     }
     (found, errors)
@@ -405,7 +448,8 @@ pub fn append_questions(dir: &Path, questions: &[String]) -> std::io::Result<()>
 /// its `.missions/`. Relative as `dir` is, when the answer is found below it (`.` for the
 /// current directory, never an empty path).
 pub fn working_directory(dir: &Path) -> Option<PathBuf> {
-    let found = named_working_directory(dir).or_else(|| enclosing_work_tree(dir)).or_else(|| missions_workspace(dir))?;
+    let found =
+        named_working_directory(dir).or_else(|| enclosing_work_tree(dir)).or_else(|| missions_workspace(dir))?;
     Some(if found.as_os_str().is_empty() { PathBuf::from(".") } else { found })
 }
 
@@ -435,7 +479,9 @@ pub fn source_file(working_directory: Option<&Path>, path: &str) -> Option<PathB
 /// The working directory the folder names: working_directory.txt (trimmed), else state.json's
 /// `workingDirectory`.
 pub fn named_working_directory(dir: &Path) -> Option<PathBuf> {
-    let from_file = read_text(&dir.join(WORKING_DIRECTORY_FILE)).ok().and_then(|text| text.lines().next().map(|l| l.trim().to_string()));
+    let from_file = read_text(&dir.join(WORKING_DIRECTORY_FILE))
+        .ok()
+        .and_then(|text| text.lines().next().map(|l| l.trim().to_string()));
     let from_state = || read_state(dir).map(|s| s.working_directory.trim().to_string());
     from_file.filter(|l| !l.is_empty()).or_else(from_state).filter(|l| !l.is_empty()).map(PathBuf::from)
 }
@@ -520,12 +566,20 @@ mod tests {
         let in_repo = repo.join("sub/.missions/m");
         fs::create_dir_all(&in_repo).unwrap();
         fs::create_dir_all(repo.join(".git")).unwrap();
-        assert_eq!(working_directory(&in_repo), Some(repo.clone()), "the repository, not the folder holding .missions/");
+        assert_eq!(
+            working_directory(&in_repo),
+            Some(repo.clone()),
+            "the repository, not the folder holding .missions/"
+        );
         let loose = root.path().join("plain/.missions/m");
         fs::create_dir_all(&loose).unwrap();
         assert_eq!(working_directory(&loose), Some(root.path().join("plain")));
         fs::write(in_repo.join(WORKING_DIRECTORY_FILE), "/elsewhere/project\n").unwrap();
-        assert_eq!(working_directory(&in_repo), Some(PathBuf::from("/elsewhere/project")), "what the folder names wins");
+        assert_eq!(
+            working_directory(&in_repo),
+            Some(PathBuf::from("/elsewhere/project")),
+            "what the folder names wins"
+        );
         let nowhere = root.path().join("droid-session");
         fs::create_dir_all(&nowhere).unwrap();
         assert_eq!(working_directory(&nowhere), None);
@@ -542,11 +596,17 @@ mod tests {
         let (handoffs, errors) = read_handoffs(&dir);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(handoffs.len(), 6);
-        assert_eq!((handoffs[1].file.feature_id.as_str(), handoffs[1].file.success_state.as_deref()), ("calc-add", Some("partial")));
+        assert_eq!(
+            (handoffs[1].file.feature_id.as_str(), handoffs[1].file.success_state.as_deref()),
+            ("calc-add", Some("partial"))
+        );
         let (records, errors) = read_validation(&dir);
         assert!(errors.is_empty(), "{errors:?}");
         let core = records.milestone("core").unwrap();
-        assert_eq!((core.scrutiny.as_ref().unwrap().status.as_str(), core.user_testing.as_ref().unwrap().status.as_str()), ("pass", "fail"));
+        assert_eq!(
+            (core.scrutiny.as_ref().unwrap().status.as_str(), core.user_testing.as_ref().unwrap().status.as_str()),
+            ("pass", "fail")
+        );
         assert_eq!((core.reviews.len(), core.flows.len()), (1, 1));
         assert_eq!(records.state.unwrap().assertions.len(), 5);
     }
@@ -566,7 +626,10 @@ mod tests {
 
     #[test]
     fn handoff_names_follow_droid() {
-        assert_eq!(handoff_file_name("2026-09-20T10:02:33.500Z", "calc-add", "2b3c"), "2026-09-20T10-02-33-500Z__calc-add__2b3c.json");
+        assert_eq!(
+            handoff_file_name("2026-09-20T10:02:33.500Z", "calc-add", "2b3c"),
+            "2026-09-20T10-02-33-500Z__calc-add__2b3c.json"
+        );
         assert_eq!(handoff_file_name("t", "a b/../c", "s:1"), "t__a_b_.._c__s_1.json");
         assert_eq!(path_segment(".."), "_");
         assert_eq!(path_segment("Core API"), "Core_API");
@@ -574,7 +637,10 @@ mod tests {
 
     #[test]
     fn titles_come_from_the_first_heading() {
-        assert_eq!(title_of("intro\n```\n# not this\n```\n# Calc CLI\n\n## Plan\n# Later\n").as_deref(), Some("Calc CLI"));
+        assert_eq!(
+            title_of("intro\n```\n# not this\n```\n# Calc CLI\n\n## Plan\n# Later\n").as_deref(),
+            Some("Calc CLI")
+        );
         assert_eq!(title_of("## only level two\n"), None);
     }
 }

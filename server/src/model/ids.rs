@@ -90,7 +90,8 @@ pub fn find_assertion_ids(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(found) = memchr_val(bytes, i) {
-        let boundary_ok = found == 0 || !(bytes[found - 1].is_ascii_alphanumeric() || bytes[found - 1] == b'-' || bytes[found - 1] == b'_');
+        let boundary_ok = found == 0
+            || !(bytes[found - 1].is_ascii_alphanumeric() || bytes[found - 1] == b'-' || bytes[found - 1] == b'_');
         if let Some(range) = token_at(text, found) {
             let tok = &text[range.clone()];
             if boundary_ok && range.start == found && is_assertion_id(tok) {
@@ -105,11 +106,7 @@ pub fn find_assertion_ids(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
 }
 
 fn memchr_val(bytes: &[u8], from: usize) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .windows(4)
-        .position(|w| w == b"VAL-")
-        .map(|p| p + from)
+    bytes.get(from..)?.windows(4).position(|w| w == b"VAL-").map(|p| p + from)
 }
 
 #[cfg(test)]
@@ -121,7 +118,18 @@ mod tests {
         for ok in ["VAL-AUTH-001", "VAL-CROSS-AUTH-001", "VAL-A1-0001", "VAL-X-123456"] {
             assert!(is_assertion_id(ok), "{ok}");
         }
-        for bad in ["VAL-AUTH-01", "VAL-auth-001", "VAL--001", "VAL-1A-001", "VAL-AUTH", "val-AUTH-001", "VAL-AUTH-00a", "VAL-AUTH--001", "VAL_AUTH_001", ""] {
+        for bad in [
+            "VAL-AUTH-01",
+            "VAL-auth-001",
+            "VAL--001",
+            "VAL-1A-001",
+            "VAL-AUTH",
+            "val-AUTH-001",
+            "VAL-AUTH-00a",
+            "VAL-AUTH--001",
+            "VAL_AUTH_001",
+            "",
+        ] {
             assert!(!is_assertion_id(bad), "{bad}");
         }
     }

@@ -220,7 +220,13 @@ impl<'a> Lexer<'a> {
                     "null" => Tok::Null,
                     _ if is_json_number(word) => Tok::Number(word),
                     _ => {
-                        errors.push(syntax(start..end, format!("unexpected `{}`: expected a JSON value (strings need double quotes)", abbreviate(word))));
+                        errors.push(syntax(
+                            start..end,
+                            format!(
+                                "unexpected `{}`: expected a JSON value (strings need double quotes)",
+                                abbreviate(word)
+                            ),
+                        ));
                         Tok::Bad
                     }
                 };
@@ -288,7 +294,10 @@ impl<'a> Lexer<'a> {
                 }
                 b'\n' | b'\r' => {
                     // A string never spans lines in JSON: end it here so the next line still parses.
-                    errors.push(syntax(start..i, "unterminated string (missing `\"` before the end of the line)".to_string()));
+                    errors.push(syntax(
+                        start..i,
+                        "unterminated string (missing `\"` before the end of the line)".to_string(),
+                    ));
                     self.pos = i;
                     self.string_closed = false;
                     return Token { kind: Tok::Str(finish(owned, chunk_start, i)), span: start..i };
@@ -303,7 +312,11 @@ impl<'a> Lexer<'a> {
                     // One problem per run of them: a million tabs pasted into a string are one
                     // mistake, not a million.
                     let run = self.bytes[i..].iter().take_while(|&&b| b < 0x20 && b != b'\n' && b != b'\r').count();
-                    let message = if run == 1 { "control character in string: escape it".to_string() } else { format!("{run} control characters in string: escape them") };
+                    let message = if run == 1 {
+                        "control character in string: escape it".to_string()
+                    } else {
+                        format!("{run} control characters in string: escape them")
+                    };
                     errors.push(syntax(i..i + run, message));
                     i += run;
                 }
@@ -350,7 +363,10 @@ impl<'a> Lexer<'a> {
                 out.push(char::from_u32(hi).unwrap_or('\u{FFFD}'));
                 return i + 6;
             }
-            errors.push(syntax(i..(i + 2).min(self.bytes.len()), "invalid unicode escape: expected `\\u` and four hex digits".to_string()));
+            errors.push(syntax(
+                i..(i + 2).min(self.bytes.len()),
+                "invalid unicode escape: expected `\\u` and four hex digits".to_string(),
+            ));
             return i + 2;
         }
         let end = i + 1 + self.text[i + 1..].chars().next().map_or(1, char::len_utf8);
@@ -462,7 +478,10 @@ impl<'a> Parser<'a> {
             (matches!(tok.kind, Tok::LBrace | Tok::LBracket), tok.span.clone())
         };
         if is_open && depth >= MAX_DEPTH {
-            self.error(span.clone(), format!("nested deeper than {MAX_DEPTH} levels; the rest of this value is skipped"));
+            self.error(
+                span.clone(),
+                format!("nested deeper than {MAX_DEPTH} levels; the rest of this value is skipped"),
+            );
             let end = self.skip_nested();
             return JsonValue { span: span.start..end, kind: JsonKind::Invalid };
         }
@@ -547,7 +566,10 @@ impl<'a> Parser<'a> {
                         self.bump();
                         self.value(depth + 1, false)
                     } else {
-                        self.error(tok_span.clone(), format!("expected `:` after the property name \"{}\"", abbreviate(&key)));
+                        self.error(
+                            tok_span.clone(),
+                            format!("expected `:` after the property name \"{}\"", abbreviate(&key)),
+                        );
                         if matches!(self.peek().kind, Tok::Comma | Tok::RBrace | Tok::Eof) {
                             JsonValue { span: tok_span.end..tok_span.end, kind: JsonKind::Invalid }
                         } else {
@@ -653,7 +675,21 @@ mod tests {
     fn lexemes_keep_spans_and_say_whether_a_string_is_closed() {
         let kinds = |text: &str| lex(text, 100).into_iter().map(|l| (l.kind, l.span)).collect::<Vec<_>>();
         use LexemeKind::{Punct, Str, Word};
-        assert_eq!(kinds(r#"{"a": tru, "b\"": [1]"#), vec![(Punct(b'{'), 100..101), (Str { closed: true }, 101..104), (Punct(b':'), 104..105), (Word, 106..109), (Punct(b','), 109..110), (Str { closed: true }, 111..116), (Punct(b':'), 116..117), (Punct(b'['), 118..119), (Word, 119..120), (Punct(b']'), 120..121)]);
+        assert_eq!(
+            kinds(r#"{"a": tru, "b\"": [1]"#),
+            vec![
+                (Punct(b'{'), 100..101),
+                (Str { closed: true }, 101..104),
+                (Punct(b':'), 104..105),
+                (Word, 106..109),
+                (Punct(b','), 109..110),
+                (Str { closed: true }, 111..116),
+                (Punct(b':'), 116..117),
+                (Punct(b'['), 118..119),
+                (Word, 119..120),
+                (Punct(b']'), 120..121)
+            ]
+        );
         assert_eq!(kinds("\"open \\\""), vec![(Str { closed: false }, 100..108)], "an escaped quote does not close it");
         assert_eq!(kinds("\"x\" // note"), vec![(Str { closed: true }, 100..103)], "comments are skipped");
     }
@@ -711,8 +747,25 @@ mod tests {
         let mut p = parse(text);
         p.errors.sort_by_key(|e| e.span.start);
         let messages: Vec<_> = p.errors.iter().map(|e| e.message.as_str()).collect();
-        assert_eq!(messages, ["unclosed object: expected `}` before the next object", "comments are not allowed in JSON", "comments are not allowed in JSON"]);
-        let ids: Vec<_> = p.value.unwrap().get("features").unwrap().value.as_array().unwrap().iter().map(|f| f.get("id").unwrap().value.as_str().unwrap().to_string()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unclosed object: expected `}` before the next object",
+                "comments are not allowed in JSON",
+                "comments are not allowed in JSON"
+            ]
+        );
+        let ids: Vec<_> = p
+            .value
+            .unwrap()
+            .get("features")
+            .unwrap()
+            .value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.get("id").unwrap().value.as_str().unwrap().to_string())
+            .collect();
         assert_eq!(ids, ["a", "b", "c"]);
     }
 
@@ -726,7 +779,27 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for text in ["", "}", "]]]", ":", ",", "\"", "\\", "{\"a\"", "{\"a\":", "[1 2]", "{,}", "tru", "\"\\u12\"", "\"\\ud800\"", "{\"a\" 1}", "-", "01", "1.", "1e"] {
+        for text in [
+            "",
+            "}",
+            "]]]",
+            ":",
+            ",",
+            "\"",
+            "\\",
+            "{\"a\"",
+            "{\"a\":",
+            "[1 2]",
+            "{,}",
+            "tru",
+            "\"\\u12\"",
+            "\"\\ud800\"",
+            "{\"a\" 1}",
+            "-",
+            "01",
+            "1.",
+            "1e",
+        ] {
             let _ = parse(text);
         }
     }

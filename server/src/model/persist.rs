@@ -11,15 +11,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        unique_suffix()
-    ));
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(".{}.tmp-{}-{}", name.to_string_lossy(), std::process::id(), unique_suffix()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -87,11 +80,7 @@ pub fn append_jsonl<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<(
 /// Appends `line` (which must end with `\n`) with a single `write` call.
 pub fn append_line_bytes(path: &Path, line: &[u8]) -> io::Result<()> {
     debug_assert!(line.ends_with(b"\n"));
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)?;
+    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
     truncate_torn_tail(&mut file)?;
     file.write_all(line)?;
     file.sync_data()

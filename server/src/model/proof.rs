@@ -6,7 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// How one run went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -63,4 +62,3 @@ pub struct Proof {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<ProofSide>,
 }
-

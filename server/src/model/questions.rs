@@ -41,10 +41,7 @@ pub fn parse(mission_md: &str) -> Vec<Question> {
         }
         let trimmed = line.trim_start();
         if let Some(q) = trimmed.strip_prefix("- Q:") {
-            out.push(Question {
-                question: q.trim().to_string(),
-                answer: String::new(),
-            });
+            out.push(Question { question: q.trim().to_string(), answer: String::new() });
             in_answer = false;
         } else if let (Some(a), Some(last)) = (trimmed.strip_prefix("A:"), out.last_mut()) {
             last.answer = a.trim().to_string();
@@ -65,10 +62,7 @@ pub fn parse(mission_md: &str) -> Vec<Question> {
 
 /// How many questions have no answer yet.
 pub fn unanswered(mission_md: &str) -> usize {
-    parse(mission_md)
-        .iter()
-        .filter(|q| !q.is_answered())
-        .count()
+    parse(mission_md).iter().filter(|q| !q.is_answered()).count()
 }
 
 /// The 0-based line of the `## Questions` heading.
@@ -87,10 +81,7 @@ pub fn append(mission_md: &str, questions: &[String]) -> String {
     let lines: Vec<&str> = mission_md.split_inclusive('\n').collect();
     match lines.iter().position(|l| is_heading(l)) {
         Some(h) => {
-            let end = lines[h + 1..]
-                .iter()
-                .position(|l| is_section_start(l))
-                .map_or(lines.len(), |i| h + 1 + i);
+            let end = lines[h + 1..].iter().position(|l| is_section_start(l)).map_or(lines.len(), |i| h + 1 + i);
             let mut before: String = lines[..end].concat();
             if !before.ends_with('\n') {
                 before.push('\n');
@@ -120,18 +111,9 @@ mod tests {
         assert_eq!(
             parse(md),
             vec![
-                Question {
-                    question: "Which shell?".into(),
-                    answer: "POSIX sh".into()
-                },
-                Question {
-                    question: "Integers only?".into(),
-                    answer: "yes, and negative ones too".into()
-                },
-                Question {
-                    question: "Output format?".into(),
-                    answer: String::new()
-                },
+                Question { question: "Which shell?".into(), answer: "POSIX sh".into() },
+                Question { question: "Integers only?".into(), answer: "yes, and negative ones too".into() },
+                Question { question: "Output format?".into(), answer: String::new() },
             ]
         );
         assert_eq!(unanswered(md), 1);
@@ -141,27 +123,21 @@ mod tests {
     #[test]
     fn questions_land_in_their_section_before_the_next_one() {
         let md = "# Goal\nBuild it.\n\n## Questions\n- Q: old\n  A: yes\n\n## Notes\nn\n";
-        assert_eq!(append(md, &["Which database?".into()]), "# Goal\nBuild it.\n\n## Questions\n- Q: old\n  A: yes\n\n- Q: Which database?\n  A: \n## Notes\nn\n");
         assert_eq!(
-            append("", &["a?".into(), "b?".into()]),
-            "## Questions\n\n- Q: a?\n  A: \n- Q: b?\n  A: \n"
+            append(md, &["Which database?".into()]),
+            "# Goal\nBuild it.\n\n## Questions\n- Q: old\n  A: yes\n\n- Q: Which database?\n  A: \n## Notes\nn\n"
         );
+        assert_eq!(append("", &["a?".into(), "b?".into()]), "## Questions\n\n- Q: a?\n  A: \n- Q: b?\n  A: \n");
         // What is written reads back.
         assert_eq!(
             parse(&append("# Goal\n", &["c?".into()])),
-            vec![Question {
-                question: "c?".into(),
-                answer: String::new()
-            }]
+            vec![Question { question: "c?".into(), answer: String::new() }]
         );
     }
 
     #[test]
     fn the_heading_is_found_for_the_editor() {
-        assert_eq!(
-            heading_line("# Goal\n\ntext\n\n## Questions\n- Q: a?\n  A:\n"),
-            Some(4)
-        );
+        assert_eq!(heading_line("# Goal\n\ntext\n\n## Questions\n- Q: a?\n  A:\n"), Some(4));
         assert_eq!(heading_line("# Goal\n"), None);
     }
 }

@@ -36,7 +36,15 @@ pub enum DroidState {
 }
 
 impl DroidState {
-    pub const ALL: [DroidState; 7] = [DroidState::Planning, DroidState::AwaitingInput, DroidState::Initializing, DroidState::Running, DroidState::Paused, DroidState::OrchestratorTurn, DroidState::Completed];
+    pub const ALL: [DroidState; 7] = [
+        DroidState::Planning,
+        DroidState::AwaitingInput,
+        DroidState::Initializing,
+        DroidState::Running,
+        DroidState::Paused,
+        DroidState::OrchestratorTurn,
+        DroidState::Completed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -424,7 +432,9 @@ fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
     Ok(match Value::deserialize(d)? {
         Value::Null => None,
         Value::String(s) => Some(s),
-        Value::Array(items) if items.iter().all(Value::is_string) => Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; ")),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
+        }
         other => Some(other.to_string()),
     })
 }
@@ -769,7 +779,10 @@ mod tests {
         let mut state: MissionState = load(text).value.unwrap();
         state.halt_reason = Some("why".into());
         let back = serde_json::to_string(&state).unwrap();
-        assert_eq!(back, r#"{"missionId":"mis_1","state":"paused","workingDirectory":"/r","createdAt":"a","updatedAt":"b","initialFeatureCount":5,"featureRetryBudgetBonus":{"f":5},"haltReason":"why"}"#);
+        assert_eq!(
+            back,
+            r#"{"missionId":"mis_1","state":"paused","workingDirectory":"/r","createdAt":"a","updatedAt":"b","initialFeatureCount":5,"featureRetryBudgetBonus":{"f":5},"haltReason":"why"}"#
+        );
     }
 
     #[test]
@@ -794,7 +807,10 @@ mod tests {
     fn droid_handoffs_read_whole() {
         let text = r#"{"timestamp":"t","workerSessionId":"s","featureId":"f","commitId":"abc","successState":"partial","returnToOrchestrator":true,"handoff":{"salientSummary":"s","whatWasImplemented":"w","whatWasLeftUndone":"u","verification":{"commandsRun":[{"command":"make","exitCode":0,"observation":"ok"}],"interactiveChecks":[{"action":"a","observed":"o"}]},"tests":{"added":[{"file":"t.py","cases":[{"name":"n","verifies":"v"}]}],"updated":["u.py"],"coverage":"c"},"discoveredIssues":[{"severity":"non_blocking","description":"d","suggestedFix":"f"}],"skillFeedback":{"followedProcedure":false,"deviations":[{"step":"1","whatIDidInstead":"x","why":"y"}],"suggestedChanges":["z"]}}}"#;
         let h: HandoffFile = load(text).value.unwrap();
-        assert_eq!((h.feature_id.as_str(), h.success_state.as_deref(), h.commit_id.as_deref()), ("f", Some("partial"), Some("abc")));
+        assert_eq!(
+            (h.feature_id.as_str(), h.success_state.as_deref(), h.commit_id.as_deref()),
+            ("f", Some("partial"), Some("abc"))
+        );
         assert_eq!(h.handoff.verification.commands_run[0].exit_code, Some(0));
         assert_eq!(h.handoff.test_files().collect::<Vec<_>>(), ["t.py"]);
         assert_eq!(h.handoff.skill_feedback.as_ref().unwrap().deviations[0].what_i_did_instead, "x");
@@ -807,7 +823,11 @@ mod tests {
         let v: ValidationState = load(r#"{"assertions":{"VAL-A-002":{"status":"failed","issues":"Wrong text."},"VAL-A-001":{"status":"failed","issues":["a","b"]},"VAL-A-003":{"status":"failed","issues":{"x":1}}}}"#).value.unwrap();
         let issues: Vec<_> = v.assertions.values().map(|a| a.issues.clone().unwrap()).collect();
         assert_eq!(issues, ["Wrong text.", "a; b", r#"{"x":1}"#]);
-        assert_eq!(v.assertions.keys().collect::<Vec<_>>(), ["VAL-A-002", "VAL-A-001", "VAL-A-003"], "file order is kept");
+        assert_eq!(
+            v.assertions.keys().collect::<Vec<_>>(),
+            ["VAL-A-002", "VAL-A-001", "VAL-A-003"],
+            "file order is kept"
+        );
     }
 
     #[test]
@@ -818,13 +838,19 @@ mod tests {
         assert_eq!((state.mission_id.as_str(), state.status()), ("mis_4be1c0d2", MissionStatus::Paused));
         assert!(state.extra.contains_key("featureRetryBudgetBonus"));
         let v: ValidationState = load(&read("validation-state.json")).value.unwrap();
-        assert_eq!(v.assertions["VAL-CALC-002"].issues.as_deref(), Some("`div 1 0` prints `division failed` instead of `error: cannot divide by zero`."));
+        assert_eq!(
+            v.assertions["VAL-CALC-002"].issues.as_deref(),
+            Some("`div 1 0` prints `division failed` instead of `error: cannot divide by zero`.")
+        );
         let s: ScrutinySynthesis = load(&read("validation/core/scrutiny/synthesis.json")).value.unwrap();
         assert_eq!((s.round, s.status.as_str(), s.validators_run["test"].exit_code), (1, "pass", Some(0)));
         let u: UserTestingSynthesis = load(&read("validation/core/user-testing/synthesis.json")).value.unwrap();
         assert_eq!(u.failed_assertions[0].id, "VAL-CALC-002");
         let r: Review = load(&read("validation/core/scrutiny/reviews/calc-divide.json")).value.unwrap();
-        assert_eq!((r.code_review.issues[0].path_inside().as_deref(), r.code_review.issues[0].line), (Some("calc/__main__.py"), Some(14)));
+        assert_eq!(
+            (r.code_review.issues[0].path_inside().as_deref(), r.code_review.issues[0].line),
+            (Some("calc/__main__.py"), Some(14))
+        );
         let f: Flow = load(&read("validation/core/user-testing/flows/arithmetic.json")).value.unwrap();
         assert_eq!(f.assertions[1].evidence_paths(), ["core/arithmetic/VAL-CALC-002-div0.txt"]);
         let (events, errors) = parse_jsonl::<ProgressEvent>(read("progress_log.jsonl").as_bytes());
@@ -836,7 +862,9 @@ mod tests {
 
     #[test]
     fn jsonl_skips_torn_tail_and_reports_broken_lines() {
-        let (events, errors) = parse_jsonl::<ProgressEvent>(b"{\"timestamp\":\"t\",\"type\":\"a\"}\nnot json\n{\"timestamp\":\"t\",\"type\":\"b\"}\n{\"timestamp\":");
+        let (events, errors) = parse_jsonl::<ProgressEvent>(
+            b"{\"timestamp\":\"t\",\"type\":\"a\"}\nnot json\n{\"timestamp\":\"t\",\"type\":\"b\"}\n{\"timestamp\":",
+        );
         assert_eq!(events.len(), 2);
         assert_eq!(errors, ["line 2 (expected ident at line 1 column 2)"]);
     }

@@ -41,7 +41,8 @@ impl ServicesFile {
     /// `wanted` (every service when empty) and everything they depend on, dependencies
     /// first; an unknown name or a dependency cycle is an error naming it.
     pub fn start_order(&self, wanted: &[&str]) -> Result<Vec<&Service>, String> {
-        let roots: Vec<&str> = if wanted.is_empty() { self.services.iter().map(|s| s.name.as_str()).collect() } else { wanted.to_vec() };
+        let roots: Vec<&str> =
+            if wanted.is_empty() { self.services.iter().map(|s| s.name.as_str()).collect() } else { wanted.to_vec() };
         let mut order: Vec<&Service> = Vec::new();
         // Iterative depth-first walk; `path` holds the chain being visited, for cycles.
         for root in roots {
@@ -49,7 +50,10 @@ impl ServicesFile {
             while let Some(&(name, next)) = path.last() {
                 let service = self.service(name).ok_or_else(|| match path.len() {
                     1 => format!("no service `{name}` in {SERVICES_FILE}"),
-                    n => format!("service `{}` depends on `{name}`, which {SERVICES_FILE} does not define", path[n - 2].0),
+                    n => format!(
+                        "service `{}` depends on `{name}`, which {SERVICES_FILE} does not define",
+                        path[n - 2].0
+                    ),
                 })?;
                 if order.iter().any(|s| s.name == name) {
                     path.pop();
@@ -86,7 +90,12 @@ pub fn parse(text: &str) -> Result<ServicesFile, String> {
     let root = match root {
         Value::Object(map) => map,
         Value::Null => return Ok(ServicesFile::default()),
-        other => return Err(format!("{SERVICES_FILE} must be a mapping with `commands:` and `services:`, not {}", kind(&other))),
+        other => {
+            return Err(format!(
+                "{SERVICES_FILE} must be a mapping with `commands:` and `services:`, not {}",
+                kind(&other)
+            ))
+        }
     };
     let mut file = ServicesFile::default();
     match root.get("commands") {
@@ -96,11 +105,19 @@ pub fn parse(text: &str) -> Result<ServicesFile, String> {
                 if let Some(command) = scalar(value) {
                     file.commands.push((name.clone(), command));
                 } else if !value.is_null() {
-                    return Err(format!("{SERVICES_FILE}: `commands.{name}` must be a command line, not {}", kind(value)));
+                    return Err(format!(
+                        "{SERVICES_FILE}: `commands.{name}` must be a command line, not {}",
+                        kind(value)
+                    ));
                 }
             }
         }
-        Some(other) => return Err(format!("{SERVICES_FILE}: `commands` must be a mapping of name to command, not {}", kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "{SERVICES_FILE}: `commands` must be a mapping of name to command, not {}",
+                kind(other)
+            ))
+        }
     }
     match root.get("services") {
         None | Some(Value::Null) => {}
@@ -109,41 +126,69 @@ pub fn parse(text: &str) -> Result<ServicesFile, String> {
                 file.services.push(service(name, value)?);
             }
         }
-        Some(other) => return Err(format!("{SERVICES_FILE}: `services` must be a mapping of name to service, not {}", kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "{SERVICES_FILE}: `services` must be a mapping of name to service, not {}",
+                kind(other)
+            ))
+        }
     }
     Ok(file)
 }
 
 fn service(name: &str, value: &Value) -> Result<Service, String> {
     let Value::Object(fields) = value else {
-        return Err(format!("{SERVICES_FILE}: service `{name}` must be a mapping (start, stop, healthcheck, port, depends_on), not {}", kind(value)));
+        return Err(format!(
+            "{SERVICES_FILE}: service `{name}` must be a mapping (start, stop, healthcheck, port, depends_on), not {}",
+            kind(value)
+        ));
     };
     let text = |key: &str| -> Result<Option<String>, String> {
         match fields.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => scalar(v).map(Some).ok_or_else(|| format!("{SERVICES_FILE}: `services.{name}.{key}` must be a command line, not {}", kind(v))),
+            Some(v) => scalar(v).map(Some).ok_or_else(|| {
+                format!("{SERVICES_FILE}: `services.{name}.{key}` must be a command line, not {}", kind(v))
+            }),
         }
     };
-    let start = text("start")?.filter(|s| !s.trim().is_empty()).ok_or_else(|| format!("{SERVICES_FILE}: service `{name}` has no `start` command"))?;
+    let start = text("start")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| format!("{SERVICES_FILE}: service `{name}` has no `start` command"))?;
     let port = match fields.get("port") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(
-            scalar(v)
-                .and_then(|p| p.trim().parse::<u16>().ok())
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("{SERVICES_FILE}: `services.{name}.port` must be a port number, not {}", scalar(v).unwrap_or_else(|| kind(v).to_string())))?,
-        ),
+        Some(v) => Some(scalar(v).and_then(|p| p.trim().parse::<u16>().ok()).filter(|p| *p > 0).ok_or_else(|| {
+            format!(
+                "{SERVICES_FILE}: `services.{name}.port` must be a port number, not {}",
+                scalar(v).unwrap_or_else(|| kind(v).to_string())
+            )
+        })?),
     };
     let depends_on = match fields.get("depends_on") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(one)) => vec![one.clone()],
         Some(Value::Array(names)) => names
             .iter()
-            .map(|n| n.as_str().map(str::to_string).ok_or_else(|| format!("{SERVICES_FILE}: `services.{name}.depends_on` must list service names")))
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{SERVICES_FILE}: `services.{name}.depends_on` must list service names"))
+            })
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("{SERVICES_FILE}: `services.{name}.depends_on` must list service names, not {}", kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "{SERVICES_FILE}: `services.{name}.depends_on` must list service names, not {}",
+                kind(other)
+            ))
+        }
     };
-    Ok(Service { name: name.to_string(), start, stop: text("stop")?, healthcheck: text("healthcheck")?, port, depends_on })
+    Ok(Service {
+        name: name.to_string(),
+        start,
+        stop: text("stop")?,
+        healthcheck: text("healthcheck")?,
+        port,
+        depends_on,
+    })
 }
 
 /// A string, number or boolean as its text.
@@ -206,7 +251,17 @@ services:
     fn services_read_in_order_with_their_fields() {
         let f = parse(WEB).unwrap();
         let api = f.service("api").unwrap();
-        assert_eq!(api, &Service { name: "api".into(), start: "node server.js".into(), stop: None, healthcheck: Some("curl -sf http://localhost:3000/health".into()), port: Some(3000), depends_on: vec!["db".into()] });
+        assert_eq!(
+            api,
+            &Service {
+                name: "api".into(),
+                start: "node server.js".into(),
+                stop: None,
+                healthcheck: Some("curl -sf http://localhost:3000/health".into()),
+                port: Some(3000),
+                depends_on: vec!["db".into()]
+            }
+        );
         assert_eq!(f.service("web").unwrap().depends_on, ["api"]);
         let names = |order: Vec<&Service>| order.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(f.start_order(&[]).unwrap()), ["db", "api", "web"]);
@@ -237,7 +292,10 @@ services:
     #[test]
     fn dependencies_must_exist_and_not_loop() {
         let unknown = parse("services:\n  web:\n    start: x\n    depends_on: [db]\n").unwrap();
-        assert_eq!(unknown.start_order(&[]).unwrap_err(), "service `web` depends on `db`, which services.yaml does not define");
+        assert_eq!(
+            unknown.start_order(&[]).unwrap_err(),
+            "service `web` depends on `db`, which services.yaml does not define"
+        );
         assert_eq!(unknown.start_order(&["cache"]).unwrap_err(), "no service `cache` in services.yaml");
         let cycle = parse("services:\n  a: {start: x, depends_on: [b]}\n  b: {start: x, depends_on: [c]}\n  c: {start: x, depends_on: [a]}\n").unwrap();
         assert_eq!(cycle.start_order(&[]).unwrap_err(), "services depend on each other in a cycle: a -> b -> c -> a");

@@ -61,7 +61,11 @@ impl TextChange {
     /// Whether this change can be one between texts of these lengths (a change handed over from
     /// elsewhere is checked before it is trusted).
     pub fn fits(&self, old_len: usize, new_len: usize) -> bool {
-        self.start <= self.old_end && self.start <= self.new_end && self.old_end <= old_len && self.new_end <= new_len && old_len - self.old_end == new_len - self.new_end
+        self.start <= self.old_end
+            && self.start <= self.new_end
+            && self.old_end <= old_len
+            && self.new_end <= new_len
+            && old_len - self.old_end == new_len - self.new_end
     }
 }
 

@@ -43,7 +43,10 @@ mod tests {
             let ts = super::now_rfc3339();
             assert!(ts.ends_with('Z') && ts.len() == "2026-11-22T22:01:35.123Z".len(), "{ts}");
             let b = ts.as_bytes();
-            assert!(b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'.', "{ts}");
+            assert!(
+                b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'.',
+                "{ts}"
+            );
         }
         let at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_795_390_573_500);
         assert_eq!(super::rfc3339(at), "2026-11-22T23:36:13.500Z");
@@ -55,7 +58,11 @@ mod tests {
         assert_eq!(super::unix_seconds("2026-11-22T23:36:13.5Z"), Some(1_795_390_573.5));
         assert_eq!(super::unix_seconds("2026-11-23T01:36:13.5+02:00"), Some(1_795_390_573.5));
         assert_eq!(super::unix_seconds("2000-02-29T12:00:00Z"), Some(951_825_600.0));
-        assert_eq!(super::unix_seconds(" 2000-02-29 12:00:00z "), Some(951_825_600.0), "a space between, lower case, blanks around");
+        assert_eq!(
+            super::unix_seconds(" 2000-02-29 12:00:00z "),
+            Some(951_825_600.0),
+            "a space between, lower case, blanks around"
+        );
         for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-22T23:36:13", "2026-11-22T23:36:13Zjunk"] {
             assert_eq!(super::unix_seconds(bad), None, "{bad}");
         }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::config::{AgentRole, MissionsConfig, ProviderKind, Sandbox};
 use crate::agent::final_tool::FinalToolHandler;
 use crate::agent::providers::command::CommandAgent;
 use crate::agent::providers::replay::Recording;
@@ -18,6 +17,7 @@ use crate::agent::tools::sandbox::{self, Bwrap};
 use crate::agent::tools::terminal::EvidenceDir;
 use crate::agent::transcript::{rollup_from_transcript, SessionTranscript, SharedUsage, TRANSCRIPT_FILE};
 use crate::agent::{CancellationToken, Provider, SessionKind};
+use crate::config::{AgentRole, MissionsConfig, ProviderKind, Sandbox};
 
 enum Backend {
     Model(Arc<dyn Provider>),
@@ -55,7 +55,13 @@ pub struct Agents {
 impl Agents {
     /// Builds every role's backend. The mission's usage so far is read back from its
     /// transcripts, so `max_tokens_per_mission` holds across resumes.
-    pub fn new(config: MissionsConfig, mission_id: &str, mission_dir: &Path, working_dir: &Path, roles: &[AgentRole]) -> Result<Agents, String> {
+    pub fn new(
+        config: MissionsConfig,
+        mission_id: &str,
+        mission_dir: &Path,
+        working_dir: &Path,
+        roles: &[AgentRole],
+    ) -> Result<Agents, String> {
         let settings = HttpSettings::from_limits(&config.limits);
         let http = providers::http_client(&settings).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut backends = HashMap::new();
@@ -63,13 +69,19 @@ impl Agents {
         for &role in roles {
             let rc = config.role(role).map_err(|e| e.to_string())?;
             let backend = match rc.provider {
-                ProviderKind::Anthropic | ProviderKind::Openai => {
-                    Backend::Model(providers::from_role(rc, http.clone(), settings.clone()).map_err(|e| format!("[roles.{role}]: {e}"))?)
-                }
-                ProviderKind::Command => Backend::Command(CommandAgent::from_role(rc).ok_or_else(|| format!("[roles.{role}]: provider \"command\" needs `command = [...]`"))?),
+                ProviderKind::Anthropic | ProviderKind::Openai => Backend::Model(
+                    providers::from_role(rc, http.clone(), settings.clone())
+                        .map_err(|e| format!("[roles.{role}]: {e}"))?,
+                ),
+                ProviderKind::Command => Backend::Command(
+                    CommandAgent::from_role(rc)
+                        .ok_or_else(|| format!("[roles.{role}]: provider \"command\" needs `command = [...]`"))?,
+                ),
                 ProviderKind::Replay => {
                     if recording.is_none() {
-                        let path = config.replay.as_ref().map(|r| r.recording.clone()).ok_or_else(|| format!("[roles.{role}]: provider \"replay\" needs `[replay] recording = \"path\"`"))?;
+                        let path = config.replay.as_ref().map(|r| r.recording.clone()).ok_or_else(|| {
+                            format!("[roles.{role}]: provider \"replay\" needs `[replay] recording = \"path\"`")
+                        })?;
                         recording = Some(Recording::load(&path)?);
                     }
                     Backend::Replay
@@ -85,7 +97,18 @@ impl Agents {
         if let Ok(rollup) = rollup_from_transcript(&mission_dir.join(TRANSCRIPT_FILE)) {
             *usage.lock().unwrap_or_else(|p| p.into_inner()) = rollup;
         }
-        Ok(Agents { config, backends, recording, sandbox, usage, live: Default::default(), allow_questions: true, mission_id: mission_id.to_string(), mission_dir: mission_dir.to_path_buf(), working_dir: working_dir.to_path_buf() })
+        Ok(Agents {
+            config,
+            backends,
+            recording,
+            sandbox,
+            usage,
+            live: Default::default(),
+            allow_questions: true,
+            mission_id: mission_id.to_string(),
+            mission_dir: mission_dir.to_path_buf(),
+            working_dir: working_dir.to_path_buf(),
+        })
     }
 
     /// Tokens the mission has used, all sessions and runs together.
@@ -97,27 +120,61 @@ impl Agents {
     pub fn budget_spent(&self) -> Option<String> {
         let rollup = self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let limits = &self.config.limits;
-        crate::agent::session::budget_spent(&rollup, limits.max_tokens_per_mission, limits.max_cost, &self.config.prices).map(|end| end.reason())
+        crate::agent::session::budget_spent(
+            &rollup,
+            limits.max_tokens_per_mission,
+            limits.max_cost,
+            &self.config.prices,
+        )
+        .map(|end| end.reason())
     }
 
     /// Runs one fresh session: `call.task` is its first message.
-    pub async fn run(&self, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+    pub async fn run(
+        &self,
+        call: SessionCall<'_>,
+        handler: &mut dyn FinalToolHandler,
+        cancel: &CancellationToken,
+        observer: &mut dyn SessionObserver,
+    ) -> SessionOutcome {
         self.session(&self.working_dir, None, call, handler, cancel, observer).await
     }
 
     /// Runs one fresh session whose `browser` and `terminal` (for kinds that have them) keep
     /// what they see in `evidence`; the outcome returns what they recorded.
-    pub async fn run_recorded(&self, evidence: EvidenceDir, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+    pub async fn run_recorded(
+        &self,
+        evidence: EvidenceDir,
+        call: SessionCall<'_>,
+        handler: &mut dyn FinalToolHandler,
+        cancel: &CancellationToken,
+        observer: &mut dyn SessionObserver,
+    ) -> SessionOutcome {
         self.session(&self.working_dir, Some(evidence), call, handler, cancel, observer).await
     }
 
     /// Runs one fresh session in `working_dir` (a parallel worker's git worktree) instead of
     /// the mission's working directory.
-    pub async fn run_in(&self, working_dir: &Path, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+    pub async fn run_in(
+        &self,
+        working_dir: &Path,
+        call: SessionCall<'_>,
+        handler: &mut dyn FinalToolHandler,
+        cancel: &CancellationToken,
+        observer: &mut dyn SessionObserver,
+    ) -> SessionOutcome {
         self.session(working_dir, None, call, handler, cancel, observer).await
     }
 
-    async fn session(&self, working_dir: &Path, evidence: Option<EvidenceDir>, call: SessionCall<'_>, handler: &mut dyn FinalToolHandler, cancel: &CancellationToken, observer: &mut dyn SessionObserver) -> SessionOutcome {
+    async fn session(
+        &self,
+        working_dir: &Path,
+        evidence: Option<EvidenceDir>,
+        call: SessionCall<'_>,
+        handler: &mut dyn FinalToolHandler,
+        cancel: &CancellationToken,
+        observer: &mut dyn SessionObserver,
+    ) -> SessionOutcome {
         let SessionCall { kind, session_id, task, shared_context, details } = call;
         let role = kind.agent_role();
         let mut spec = SessionSpec::new(kind, working_dir.to_path_buf(), self.mission_dir.clone(), task, &self.config);
@@ -125,7 +182,14 @@ impl Agents {
         spec.commands.sandbox = self.sandbox.clone();
         spec.allow_questions = self.allow_questions;
         spec.evidence = evidence;
-        let failed = |message: String| SessionOutcome { session_id: session_id.to_string(), end: SessionEnd::Failed(message), turns: 0, usage: Default::default(), skeleton: String::new(), recorded: Default::default() };
+        let failed = |message: String| SessionOutcome {
+            session_id: session_id.to_string(),
+            end: SessionEnd::Failed(message),
+            turns: 0,
+            usage: Default::default(),
+            skeleton: String::new(),
+            recorded: Default::default(),
+        };
         let Some(backend) = self.backends.get(&role) else {
             return failed(format!("no provider was set up for the {role} role"));
         };
@@ -142,16 +206,26 @@ impl Agents {
         self.live.session_started(session_id, &who, kind.as_str());
         let _in_flight = InFlight { live: &self.live, session_id };
         let observer = &mut Named { inner: observer, who, live: &self.live, session_id };
-        let mut transcript = SessionTranscript::start(&self.mission_dir, &self.mission_id, session_id, role, self.usage.clone(), start);
+        let mut transcript =
+            SessionTranscript::start(&self.mission_dir, &self.mission_id, session_id, role, self.usage.clone(), start);
         match backend {
-            Backend::Model(provider) => run_session(provider.as_ref(), &spec, &mut transcript, handler, cancel, observer).await,
+            Backend::Model(provider) => {
+                run_session(provider.as_ref(), &spec, &mut transcript, handler, cancel, observer).await
+            }
             Backend::Command(agent) => agent.run(&spec, &mut transcript, handler, cancel, observer).await,
             Backend::Replay => match self.recording.as_ref().and_then(|r| r.next_session(role)) {
                 Some(provider) => run_session(&provider, &spec, &mut transcript, handler, cancel, observer).await,
                 None => {
                     let end = SessionEnd::Failed(format!("the recording has no more {role} sessions"));
                     transcript.end_with(end.status(), json!({"reason": end.reason()}));
-                    SessionOutcome { session_id: session_id.to_string(), end, turns: 0, usage: Default::default(), skeleton: String::new(), recorded: Default::default() }
+                    SessionOutcome {
+                        session_id: session_id.to_string(),
+                        end,
+                        turns: 0,
+                        usage: Default::default(),
+                        skeleton: String::new(),
+                        recorded: Default::default(),
+                    }
                 }
             },
         }

@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use super::git;
 use super::scratch::{self, Scratch};
 use crate::agent::cancel::CancellationToken;
-use crate::config::{find_config, AgentRole, Limits, MissionsConfig};
 use crate::agent::tools::bash::{kill_group, run_script, CommandRun, CommandSettings, WELL_KNOWN_KEY_VARS};
 use crate::agent::tools::{Roots, WritePolicy};
 use crate::analysis::checks::base::{BaseChecks, BaseOutcome};
+use crate::config::{find_config, AgentRole, Limits, MissionsConfig};
 use crate::model::persist::write_json_atomic;
 use crate::model::Contract;
 
@@ -36,11 +36,18 @@ pub struct Base {
 /// when no mission has run yet, HEAD of the repository it works on (working_directory.txt, else
 /// the repository holding the folder).
 pub fn mission_base(mission: &Path) -> Result<Base, String> {
-    let repo = super::drift::repository(mission).ok_or_else(|| match crate::model::folder::named_working_directory(mission) {
-        Some(named) => format!("its working directory {} does not exist here", named.display()),
-        None => format!("{} is not in a git repository (and names none in working_directory.txt)", mission.display()),
-    })?;
-    let recorded = super::state::StateStore::open(mission).ok().and_then(|s| s.state.first_milestone_base().map(str::to_string));
+    let repo =
+        super::drift::repository(mission).ok_or_else(|| {
+            match crate::model::folder::named_working_directory(mission) {
+                Some(named) => format!("its working directory {} does not exist here", named.display()),
+                None => format!(
+                    "{} is not in a git repository (and names none in working_directory.txt)",
+                    mission.display()
+                ),
+            }
+        })?;
+    let recorded =
+        super::state::StateStore::open(mission).ok().and_then(|s| s.state.first_milestone_base().map(str::to_string));
     let commit = match recorded.and_then(|c| git::resolve_commit(&repo, &c)) {
         Some(c) => c,
         None => git::head(&repo).map_err(|e| format!("{} has no commit to run the checks on: {e}", repo.display()))?,
@@ -147,17 +154,33 @@ fn remember(base: &Base, results: &[(String, BaseOutcome)], timeout: Duration) {
 /// The results of every command on the base: the cached ones, then the others run
 /// `opts.parallel` at a time, each result cached as it comes and given to `on_result`.
 /// Returns the results and how many commands ran; `Err` when none can run (no worktree).
-pub async fn check(base: &Base, mission: &Path, commands: &[String], opts: &Options, cancel: &CancellationToken, on_result: &mut (dyn FnMut(&str, &BaseOutcome) + Send)) -> Result<(BaseChecks, usize), String> {
+pub async fn check(
+    base: &Base,
+    mission: &Path,
+    commands: &[String],
+    opts: &Options,
+    cancel: &CancellationToken,
+    on_result: &mut (dyn FnMut(&str, &BaseOutcome) + Send),
+) -> Result<(BaseChecks, usize), String> {
     let (mut checks, missing) = cached(base, commands, opts.timeout);
     if missing.is_empty() {
         return Ok((checks, 0));
     }
-    let mut job = Scratch::new(&base.repo, "checks").map_err(|e| format!("cannot prepare a worktree of {}: {e}", base.repo.display()))?;
-    let settings = CommandSettings { default_timeout: opts.timeout, removed_env: opts.removed_env.clone(), added_env: Vec::new(), sandbox: None, write_policy: WritePolicy::WorkingDirectory };
+    let mut job = Scratch::new(&base.repo, "checks")
+        .map_err(|e| format!("cannot prepare a worktree of {}: {e}", base.repo.display()))?;
+    let settings = CommandSettings {
+        default_timeout: opts.timeout,
+        removed_env: opts.removed_env.clone(),
+        added_env: Vec::new(),
+        sandbox: None,
+        write_policy: WritePolicy::WorkingDirectory,
+    };
     let slots = opts.parallel.max(1).min(missing.len());
     let mut free = Vec::new();
     for _ in 0..slots {
-        free.push(job.checkout(&base.commit).map_err(|e| format!("cannot check out {} in a worktree: {e}", base.commit))?);
+        free.push(
+            job.checkout(&base.commit).map_err(|e| format!("cannot check out {} in a worktree: {e}", base.commit))?,
+        );
     }
     let free = Mutex::new(free);
     let logs = job.dir().to_path_buf();
@@ -165,8 +188,18 @@ pub async fn check(base: &Base, mission: &Path, commands: &[String], opts: &Opti
         .map(|(i, command)| {
             let (free, settings, logs) = (&free, &settings, &logs);
             async move {
-                let worktree = free.lock().unwrap_or_else(|e| e.into_inner()).pop().expect("one free worktree per running check");
-                let outcome = run_one(&worktree, mission, settings, command, opts.timeout, &logs.join(format!("check-{i}.log")), cancel).await;
+                let worktree =
+                    free.lock().unwrap_or_else(|e| e.into_inner()).pop().expect("one free worktree per running check");
+                let outcome = run_one(
+                    &worktree,
+                    mission,
+                    settings,
+                    command,
+                    opts.timeout,
+                    &logs.join(format!("check-{i}.log")),
+                    cancel,
+                )
+                .await;
                 // What the check wrote goes, so the next check sees the commit as it is.
                 let _ = scratch::reset(&worktree);
                 free.lock().unwrap_or_else(|e| e.into_inner()).push(worktree);
@@ -188,10 +221,20 @@ pub async fn check(base: &Base, mission: &Path, commands: &[String], opts: &Opti
     Ok((checks, ran))
 }
 
-async fn run_one(worktree: &Path, mission: &Path, settings: &CommandSettings, command: &str, timeout: Duration, log: &Path, cancel: &CancellationToken) -> BaseOutcome {
+async fn run_one(
+    worktree: &Path,
+    mission: &Path,
+    settings: &CommandSettings,
+    command: &str,
+    timeout: Duration,
+    log: &Path,
+    cancel: &CancellationToken,
+) -> BaseOutcome {
     let roots = match Roots::new(worktree, mission) {
         Ok(r) => r,
-        Err(e) => return BaseOutcome::CannotRun { reason: format!("cannot use the worktree {}: {e}", worktree.display()) },
+        Err(e) => {
+            return BaseOutcome::CannotRun { reason: format!("cannot use the worktree {}: {e}", worktree.display()) }
+        }
     };
     let mut groups = Vec::new();
     let run = run_script(&roots, settings, command, timeout, log, cancel, &mut groups).await;
@@ -203,12 +246,21 @@ async fn run_one(worktree: &Path, mission: &Path, settings: &CommandSettings, co
 pub fn classify(run: Result<CommandRun, String>) -> BaseOutcome {
     match run {
         Err(e) => BaseOutcome::CannotRun { reason: e },
-        Ok(r) if r.timed_out => BaseOutcome::CannotRun { reason: format!("it timed out after {} s (the process group was killed)", r.timeout.as_secs()) },
+        Ok(r) if r.timed_out => BaseOutcome::CannotRun {
+            reason: format!("it timed out after {} s (the process group was killed)", r.timeout.as_secs()),
+        },
         Ok(r) if r.code == 127 && r.shown.contains("command not found") => {
-            let missing = r.shown.lines().find_map(|l| l.strip_suffix(": command not found")).map(|l| l.rsplit(": ").next().unwrap_or(l).trim().to_string()).unwrap_or_default();
+            let missing = r
+                .shown
+                .lines()
+                .find_map(|l| l.strip_suffix(": command not found"))
+                .map(|l| l.rsplit(": ").next().unwrap_or(l).trim().to_string())
+                .unwrap_or_default();
             BaseOutcome::CannotRun { reason: format!("`{missing}` is not installed (command not found)") }
         }
-        Ok(r) if r.code == 126 => BaseOutcome::CannotRun { reason: format!("a command is not executable (exit 126): {}", last_line(&r.shown)) },
+        Ok(r) if r.code == 126 => BaseOutcome::CannotRun {
+            reason: format!("a command is not executable (exit 126): {}", last_line(&r.shown)),
+        },
         Ok(r) if r.code == 0 => BaseOutcome::Passed { output_tail: tail(&r.shown, 20) },
         Ok(r) => BaseOutcome::Failed { exit_code: r.code },
     }
@@ -236,10 +288,22 @@ mod tests {
     fn outcomes_are_told_apart() {
         assert_eq!(classify(run(0, "ok\n", false)), BaseOutcome::Passed { output_tail: "ok".into() });
         assert_eq!(classify(run(1, "FAILED\n", false)), BaseOutcome::Failed { exit_code: 1 });
-        assert_eq!(classify(run(124, "", true)), BaseOutcome::CannotRun { reason: "it timed out after 3 s (the process group was killed)".into() });
-        assert_eq!(classify(run(127, "bash: line 1: pytest: command not found\n", false)), BaseOutcome::CannotRun { reason: "`pytest` is not installed (command not found)".into() });
+        assert_eq!(
+            classify(run(124, "", true)),
+            BaseOutcome::CannotRun { reason: "it timed out after 3 s (the process group was killed)".into() }
+        );
+        assert_eq!(
+            classify(run(127, "bash: line 1: pytest: command not found\n", false)),
+            BaseOutcome::CannotRun { reason: "`pytest` is not installed (command not found)".into() }
+        );
         // A program the work has not written yet is a plain failure: the check is honest.
-        assert_eq!(classify(run(127, "bash: line 1: ./calc: No such file or directory\n", false)), BaseOutcome::Failed { exit_code: 127 });
-        assert_eq!(classify(Err("cannot start bash: x".into())), BaseOutcome::CannotRun { reason: "cannot start bash: x".into() });
+        assert_eq!(
+            classify(run(127, "bash: line 1: ./calc: No such file or directory\n", false)),
+            BaseOutcome::Failed { exit_code: 127 }
+        );
+        assert_eq!(
+            classify(Err("cannot start bash: x".into())),
+            BaseOutcome::CannotRun { reason: "cannot start bash: x".into() }
+        );
     }
 }

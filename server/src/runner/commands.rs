@@ -28,14 +28,28 @@ pub struct CommandResult {
 /// directory as the session's commands run (sandbox, keys removed), each bounded by
 /// `timeout`; outputs over 10 KiB are kept in full under `log_dir`. `Err` when cancelled or
 /// a command cannot be started.
-pub async fn run_review_commands(roots: &Roots, settings: &CommandSettings, file: &ServicesFile, timeout: Duration, log_dir: &Path, cancel: &CancellationToken) -> Result<Vec<CommandResult>, String> {
+pub async fn run_review_commands(
+    roots: &Roots,
+    settings: &CommandSettings,
+    file: &ServicesFile,
+    timeout: Duration,
+    log_dir: &Path,
+    cancel: &CancellationToken,
+) -> Result<Vec<CommandResult>, String> {
     let mut results = Vec::new();
     for name in REVIEW_COMMANDS {
         let Some(command) = file.command(name).filter(|c| !c.trim().is_empty()) else { continue };
         let log = log_dir.join(format!("{name}.log"));
         let mut groups = Vec::new();
         let run = run_script(roots, settings, command, timeout, &log, cancel, &mut groups).await?;
-        results.push(CommandResult { name: name.to_string(), command: command.to_string(), exit_code: run.code, passed: run.code == 0, timed_out: run.timed_out, output: run.shown });
+        results.push(CommandResult {
+            name: name.to_string(),
+            command: command.to_string(),
+            exit_code: run.code,
+            passed: run.code == 0,
+            timed_out: run.timed_out,
+            output: run.shown,
+        });
     }
     Ok(results)
 }

@@ -41,7 +41,10 @@ pub fn worker_task(c: &WorkerContext) -> String {
     let _ = writeln!(t, "## Feature\n\n```json\n{}\n```\n", dedent(c.feature_raw.trim()));
     let claims = c.feature.claims();
     if !claims.is_empty() {
-        let _ = writeln!(t, "## Assertions it fulfills\n\nAn independent validator will check each of these as a black box.\n");
+        let _ = writeln!(
+            t,
+            "## Assertions it fulfills\n\nAn independent validator will check each of these as a black box.\n"
+        );
         for claim in claims {
             match c.contract.assertion(&claim.value) {
                 Some(a) => {
@@ -74,7 +77,8 @@ pub fn worker_task(c: &WorkerContext) -> String {
 pub fn worker_shared(mission_dir: &Path) -> String {
     let mut files: Vec<String> = vec!["AGENTS.md".into(), "architecture.md".into(), folder::SERVICES_FILE.into()];
     files.extend(library_notes(mission_dir));
-    let mut t = String::from("# The mission's shared knowledge\n\nEvery worker of this mission starts from these files.\n\n");
+    let mut t =
+        String::from("# The mission's shared knowledge\n\nEvery worker of this mission starts from these files.\n\n");
     let mut left_out = Vec::new();
     for rel in files {
         let Some(text) = read_shared(&mission_dir.join(&rel)) else { continue };
@@ -141,7 +145,11 @@ pub fn scrutiny_task(c: &ValidatorContext) -> String {
             let _ = writeln!(t, "\nThe milestone's changes are the recent commits (`git log`).");
         }
     }
-    let _ = writeln!(t, "Each worker session's conversation: {} (one line per session, `workerSessionId`, Markdown `skeleton`).\n", c.mission_dir.join(folder::TRANSCRIPTS_FILE).display());
+    let _ = writeln!(
+        t,
+        "Each worker session's conversation: {} (one line per session, `workerSessionId`, Markdown `skeleton`).\n",
+        c.mission_dir.join(folder::TRANSCRIPTS_FILE).display()
+    );
     if let Some(services) = read_shared(&c.mission_dir.join(folder::SERVICES_FILE)) {
         let _ = writeln!(t, "## services.yaml\n\n{services}\n");
     }
@@ -153,7 +161,11 @@ pub fn scrutiny_task(c: &ValidatorContext) -> String {
         }
     }
     let evidence = c.mission_dir.join(folder::EVIDENCE_DIR).join(folder::path_segment(c.milestone)).join("scrutiny");
-    let _ = writeln!(t, "Save command output you rely on under {} (you may write only under evidence/).", evidence.display());
+    let _ = writeln!(
+        t,
+        "Save command output you rely on under {} (you may write only under evidence/).",
+        evidence.display()
+    );
     let _ = write!(t, "Review each of these features with `submit_review`.");
     t
 }
@@ -167,14 +179,18 @@ pub fn user_testing_task(c: &ValidatorContext) -> String {
         let _ = writeln!(t, "## library/user-testing.md\n\n{guide}\n");
     }
     if !c.services.is_empty() {
-        let _ = writeln!(t, "## Services the runner started (they pass their healthchecks; it stops them after your session)\n");
+        let _ = writeln!(
+            t,
+            "## Services the runner started (they pass their healthchecks; it stops them after your session)\n"
+        );
         for (name, port, log) in c.services {
             let port = port.map(|p| format!(" on port {p}")).unwrap_or_default();
             let _ = writeln!(t, "- {name}{port}; its output: {}", c.mission_dir.join(log).display());
         }
         t.push('\n');
     }
-    let group = c.evidence_group.map_or_else(|| format!("{}/<group>", folder::path_segment(c.milestone)), str::to_string);
+    let group =
+        c.evidence_group.map_or_else(|| format!("{}/<group>", folder::path_segment(c.milestone)), str::to_string);
     let evidence = c.mission_dir.join(folder::EVIDENCE_DIR).join(&group);
     let _ = writeln!(t, "Save evidence under {}/ (`browser` and `terminal` save theirs there; you may write only under evidence/) and cite each file relative to evidence/ (`{group}/<file>`).", evidence.display());
     let _ = write!(t, "Report on exactly these assertions with `submit_validation`.");
@@ -296,16 +312,33 @@ mod tests {
         std::fs::write(m.join("AGENTS.md"), "Use sh.\n").unwrap();
         std::fs::create_dir_all(m.join("skills/any-folder")).unwrap();
         std::fs::write(m.join("skills/any-folder/SKILL.md"), "---\nname: shell\n---\nTests first.\n").unwrap();
-        let contract_text = "# C\n\n### VAL-A-001: One\nDo one.\nTool: terminal\nEvidence: output\n\n### VAL-A-002: Two\nDo two.\n";
+        let contract_text =
+            "# C\n\n### VAL-A-001: One\nDo one.\nTool: terminal\nEvidence: output\n\n### VAL-A-002: Two\nDo two.\n";
         let features_text = r#"{"features": [{"id": "f1", "description": "first", "skillName": "shell", "milestone": "m", "fulfills": ["VAL-A-001"], "status": "pending", "x-extra": 1}, {"id": "f2", "description": "second", "milestone": "m", "fulfills": ["VAL-A-002"], "status": "pending"}]}"#;
         let c = contract::parse(contract_text);
         let f = features::parse(features_text);
         let feature = &f.features[0];
-        let task = worker_task(&WorkerContext { mission_dir: m, feature, feature_raw: &features_text[feature.span.clone()], contract_text, contract: &c, previous: Some("left: docs") });
-        for expected in ["# Your feature: f1", "\"x-extra\": 1", "### VAL-A-001: One\nDo one.\nTool: terminal\nEvidence: output", "Tests first.", "left: docs"] {
+        let task = worker_task(&WorkerContext {
+            mission_dir: m,
+            feature,
+            feature_raw: &features_text[feature.span.clone()],
+            contract_text,
+            contract: &c,
+            previous: Some("left: docs"),
+        });
+        for expected in [
+            "# Your feature: f1",
+            "\"x-extra\": 1",
+            "### VAL-A-001: One\nDo one.\nTool: terminal\nEvidence: output",
+            "Tests first.",
+            "left: docs",
+        ] {
             assert!(task.contains(expected), "{expected:?} missing from\n{task}");
         }
-        assert!(!task.contains("f2") && !task.contains("VAL-A-002") && !task.contains("Use sh."), "the shared files are the shared context's: {task}");
+        assert!(
+            !task.contains("f2") && !task.contains("VAL-A-002") && !task.contains("Use sh."),
+            "the shared files are the shared context's: {task}"
+        );
     }
 
     #[test]
@@ -332,6 +365,10 @@ mod tests {
         assert!(capped.len() <= MAX_SHARED_CONTEXT_BYTES + 200, "{}", capped.len());
         assert!(capped.contains("## architecture.md") && !capped.contains("## library/big.md"));
         assert!(capped.contains("## library/git.md"), "a small file after the one left out still fits");
-        assert!(capped.ends_with(&format!("read them when you need them: {}", m.join("library/big.md").display())), "{}", &capped[capped.len() - 300..]);
+        assert!(
+            capped.ends_with(&format!("read them when you need them: {}", m.join("library/big.md").display())),
+            "{}",
+            &capped[capped.len() - 300..]
+        );
     }
 }

@@ -61,15 +61,25 @@ impl Launch {
 pub fn refusal(id: &str, status: MissionStatus, launch: &Launch) -> Option<String> {
     match (status, launch) {
         (MissionStatus::Completed, _) => Some(format!("the mission {id} is already completed")),
-        (MissionStatus::Cancelled, _) => Some(format!("the mission {id} was cancelled; start a new one with `missions new`")),
-        (MissionStatus::AwaitingApproval, Launch::ApprovePlan) => None,
-        (other, Launch::ApprovePlan) => Some(format!("no plan to approve: the mission {id} is {}, not awaiting_approval", other.as_str())),
-        (MissionStatus::Paused | MissionStatus::Halted, _) => None,
-        (other, Launch::Resume) => Some(format!("nothing to resume: the mission {id} is {}, not paused or halted (use missions.start)", other.as_str())),
-        // One step of a plan nobody approved would approve it in passing.
-        (MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval, Launch::RunFeature(_) | Launch::ValidateMilestone(_)) => {
-            Some(format!("the plan of mission {id} is not approved yet: approve it first (missions.approvePlan, or missions.start)"))
+        (MissionStatus::Cancelled, _) => {
+            Some(format!("the mission {id} was cancelled; start a new one with `missions new`"))
         }
+        (MissionStatus::AwaitingApproval, Launch::ApprovePlan) => None,
+        (other, Launch::ApprovePlan) => {
+            Some(format!("no plan to approve: the mission {id} is {}, not awaiting_approval", other.as_str()))
+        }
+        (MissionStatus::Paused | MissionStatus::Halted, _) => None,
+        (other, Launch::Resume) => Some(format!(
+            "nothing to resume: the mission {id} is {}, not paused or halted (use missions.start)",
+            other.as_str()
+        )),
+        // One step of a plan nobody approved would approve it in passing.
+        (
+            MissionStatus::AwaitingAnswers | MissionStatus::AwaitingApproval,
+            Launch::RunFeature(_) | Launch::ValidateMilestone(_),
+        ) => Some(format!(
+            "the plan of mission {id} is not approved yet: approve it first (missions.approvePlan, or missions.start)"
+        )),
         _ => None,
     }
 }
@@ -81,7 +91,10 @@ pub fn refuse_target(dir: &Path, target: &Target) -> Result<(), String> {
         return Ok(());
     }
     if super::plan::needs_plan(dir) {
-        return Err(format!("the mission in {} has no plan yet (validation-contract.md and features.json); start it to plan first", dir.display()));
+        return Err(format!(
+            "the mission in {} has no plan yet (validation-contract.md and features.json); start it to plan first",
+            dir.display()
+        ));
     }
     let queue = Queue::load(dir)?;
     match target {
@@ -169,24 +182,12 @@ pub fn cancel_stopped(dir: &Path, by: &str, sink: Option<EventSink>) -> Result<S
     let _lock = RunLock::acquire(dir).map_err(|e| e.to_string())?;
     let mut state = StateStore::open(dir)?;
     match state.status() {
-        MissionStatus::Completed => {
-            return Err(format!(
-                "the mission {} is already completed",
-                state.state.mission_id
-            ))
-        }
-        MissionStatus::Cancelled => {
-            return Err(format!(
-                "the mission {} is already cancelled",
-                state.state.mission_id
-            ))
-        }
+        MissionStatus::Completed => return Err(format!("the mission {} is already completed", state.state.mission_id)),
+        MissionStatus::Cancelled => return Err(format!("the mission {} is already cancelled", state.state.mission_id)),
         _ => {}
     }
     state.set_status(MissionStatus::Cancelled);
-    state
-        .save()
-        .map_err(|e| format!("cannot write state.json: {e}"))?;
+    state.save().map_err(|e| format!("cannot write state.json: {e}"))?;
     Journal::open_with(dir, sink)
         .log("mission_cancelled", json!({"by": by}))
         .map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
@@ -233,7 +234,10 @@ mod tests {
             refusal("m1", Cancelled, &Launch::Start).as_deref(),
             Some("the mission m1 was cancelled; start a new one with `missions new`")
         );
-        assert_eq!(refusal("m1", Running, &Launch::Resume).as_deref(), Some("nothing to resume: the mission m1 is running, not paused or halted (use missions.start)"));
+        assert_eq!(
+            refusal("m1", Running, &Launch::Resume).as_deref(),
+            Some("nothing to resume: the mission m1 is running, not paused or halted (use missions.start)")
+        );
     }
 
     #[test]

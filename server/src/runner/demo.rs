@@ -78,7 +78,8 @@ pub fn setup(root: &Path) -> Result<(PathBuf, PathBuf), String> {
     super::git::exclude(&repo, "/missions.toml").map_err(|e| e.to_string())?;
     let goal = MISSION_MD.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("A shell calculator");
     let created = new::create(&repo, goal, Some(SLUG)).map_err(|e| e.to_string())?;
-    write_atomic(&created.dir.join("mission.md"), MISSION_MD.as_bytes()).map_err(|e| format!("cannot write mission.md: {e}"))?;
+    write_atomic(&created.dir.join("mission.md"), MISSION_MD.as_bytes())
+        .map_err(|e| format!("cannot write mission.md: {e}"))?;
     Ok((repo, created.dir))
 }
 

@@ -27,18 +27,35 @@ pub fn history(mission: &Path, validation: &ValidationRecords) -> Option<History
     let claimed: Vec<(&str, &str, &str)> = handoffs
         .iter()
         .filter(|h| h.file.success_state.as_deref() != Some("failure"))
-        .filter_map(|h| Some((h.file.feature_id.as_str(), h.file.worker_session_id.as_str(), h.file.commit_id.as_deref().map(str::trim).filter(|c| c.len() >= 7)?)))
+        .filter_map(|h| {
+            Some((
+                h.file.feature_id.as_str(),
+                h.file.worker_session_id.as_str(),
+                h.file.commit_id.as_deref().map(str::trim).filter(|c| c.len() >= 7)?,
+            ))
+        })
         .collect();
     if claimed.is_empty() {
         return None;
     }
     let repo = repository(mission)?;
     let state = super::state::StateStore::open(mission).ok();
-    let base = state.as_ref().and_then(|s| s.state.first_milestone_base().map(str::to_string)).filter(|c| git::resolve_commit(&repo, c).is_some());
-    let tip = state.as_ref().and_then(|s| s.branch()).filter(|b| git::branch_exists(&repo, b)).unwrap_or_else(|| "HEAD".to_string());
+    let base = state
+        .as_ref()
+        .and_then(|s| s.state.first_milestone_base().map(str::to_string))
+        .filter(|c| git::resolve_commit(&repo, c).is_some());
+    let tip = state
+        .as_ref()
+        .and_then(|s| s.branch())
+        .filter(|b| git::branch_exists(&repo, b))
+        .unwrap_or_else(|| "HEAD".to_string());
     let commits = log(&repo, &tip, base.as_deref())?;
     let full = |prefix: &str| commits.iter().rev().find(|c| c.id.starts_with(prefix)).map(|c| c.id.clone());
-    let session_bases: HashMap<String, String> = super::events::read_all(mission).into_iter().filter(|e| e.kind == "worker_started").filter_map(|e| Some((e.str("workerSessionId")?.to_string(), e.str("baseCommit")?.to_string()))).collect();
+    let session_bases: HashMap<String, String> = super::events::read_all(mission)
+        .into_iter()
+        .filter(|e| e.kind == "worker_started")
+        .filter_map(|e| Some((e.str("workerSessionId")?.to_string(), e.str("baseCommit")?.to_string())))
+        .collect();
     let work = claimed
         .iter()
         .filter_map(|(feature, session, commit)| {
@@ -48,7 +65,9 @@ pub fn history(mission: &Path, validation: &ValidationRecords) -> Option<History
         .collect();
     let mut validated_at: HashMap<String, String> = HashMap::new();
     for h in handoffs.iter().filter(|h| h.file.success_state.as_deref() == Some("success")) {
-        let Some(milestone) = h.file.feature_id.strip_prefix(&ValidatorKind::UserTesting.feature_id("")) else { continue };
+        let Some(milestone) = h.file.feature_id.strip_prefix(&ValidatorKind::UserTesting.feature_id("")) else {
+            continue;
+        };
         let time: String = h.file.timestamp.chars().take(19).collect();
         let entry = validated_at.entry(milestone.to_string()).or_default();
         if time > *entry {
@@ -64,7 +83,12 @@ pub fn stale(mission: &Path) -> Vec<crate::analysis::drift::Stale> {
     let (validation, _) = folder::read_validation(mission);
     let Some(history) = history(mission, &validation) else { return Vec::new() };
     let texts = folder::read_mission(mission);
-    let (Some(contract), Some(features)) = (texts.contract.as_deref().map(crate::model::contract::parse), texts.features.as_deref().map(crate::model::features::parse)) else { return Vec::new() };
+    let (Some(contract), Some(features)) = (
+        texts.contract.as_deref().map(crate::model::contract::parse),
+        texts.features.as_deref().map(crate::model::features::parse),
+    ) else {
+        return Vec::new();
+    };
     crate::analysis::drift::stale_assertions(&history, &contract, &features, validation.state.as_ref())
 }
 
@@ -83,7 +107,16 @@ fn log(repo: &Path, tip: &str, base: Option<&str>) -> Option<Vec<CommitFacts>> {
         None => tip.to_string(),
     };
     let limit = format!("--max-count={UNBASED_COMMITS}");
-    let mut args = vec!["-c", "core.quotepath=off", "log", "--reverse", "--format=%x1e%H%x1f%P%x1f%cd%x1f%s", "--date=format-local:%Y-%m-%dT%H:%M:%S", "--name-only", "--no-renames"];
+    let mut args = vec![
+        "-c",
+        "core.quotepath=off",
+        "log",
+        "--reverse",
+        "--format=%x1e%H%x1f%P%x1f%cd%x1f%s",
+        "--date=format-local:%Y-%m-%dT%H:%M:%S",
+        "--name-only",
+        "--no-renames",
+    ];
     if base.is_none() {
         args.push(&limit);
     }
@@ -91,7 +124,11 @@ fn log(repo: &Path, tip: &str, base: Option<&str>) -> Option<Vec<CommitFacts>> {
     args.push("--");
     let out = Command::new("git").args(&args).current_dir(repo).env("TZ", "UTC").output().ok()?;
     if !out.status.success() {
-        tracing::debug!("git log for drift failed in {}: {}", repo.display(), String::from_utf8_lossy(&out.stderr).trim());
+        tracing::debug!(
+            "git log for drift failed in {}: {}",
+            repo.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
         return None;
     }
     Some(parse_log(&String::from_utf8_lossy(&out.stdout)))
@@ -126,8 +163,14 @@ mod tests {
         let text = "\x1eaaa\x1f\x1f2026-01-01T10:00:00\x1ffirst: a|b\n\nops/add.sh\nnotes/日本.md\n\x1ebbb\x1faaa ccc\x1f2026-01-01T10:01:00\x1fmerge feat-x\n\x1eddd\x1fbbb\x1f2026-01-01T10:02:00\x1f\n\nx y.txt\n";
         let commits = parse_log(text);
         assert_eq!(commits.len(), 3);
-        assert_eq!((commits[0].id.as_str(), commits[0].subject.as_str(), commits[0].files.clone()), ("aaa", "first: a|b", vec!["ops/add.sh".to_string(), "notes/日本.md".to_string()]));
-        assert_eq!((commits[1].parents.clone(), commits[1].files.len()), (vec!["aaa".to_string(), "ccc".to_string()], 0));
+        assert_eq!(
+            (commits[0].id.as_str(), commits[0].subject.as_str(), commits[0].files.clone()),
+            ("aaa", "first: a|b", vec!["ops/add.sh".to_string(), "notes/日本.md".to_string()])
+        );
+        assert_eq!(
+            (commits[1].parents.clone(), commits[1].files.len()),
+            (vec!["aaa".to_string(), "ccc".to_string()], 0)
+        );
         assert_eq!((commits[2].subject.as_str(), commits[2].files.clone()), ("", vec!["x y.txt".to_string()]));
     }
 }

@@ -59,10 +59,17 @@ pub fn parse_log(bytes: &[u8]) -> (Vec<ProgressEvent>, Vec<String>) {
 /// What makes an event the same event: a resumed run that redoes a step logs it only once.
 /// `None` for events that may repeat (a mission is paused, resumed or started many times).
 pub fn identity(kind: &str, fields: &Map<String, Value>) -> Option<String> {
-    let field = |k: &str| fields.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+    let field = |k: &str| {
+        fields.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default()
+    };
     let key = match kind {
         // droid's: one of each per worker session.
-        "worker_selected_feature" | "worker_started" | "worker_completed" | "worker_failed" | "worker_paused" | "handoff_refused" => field("workerSessionId"),
+        "worker_selected_feature"
+        | "worker_started"
+        | "worker_completed"
+        | "worker_failed"
+        | "worker_paused"
+        | "handoff_refused" => field("workerSessionId"),
         "milestone_validation_triggered" => field("milestone"),
         "mission_accepted" => String::new(),
         // The runner's own.
@@ -122,9 +129,18 @@ mod tests {
     #[test]
     fn lines_start_with_timestamp_then_type() {
         let dir = tempfile::tempdir().unwrap();
-        log(dir.path(), "worker_started", serde_json::json!({"workerSessionId": "s", "spawnId": "worker_0a1b2c3d", "modelId": null})).unwrap();
+        log(
+            dir.path(),
+            "worker_started",
+            serde_json::json!({"workerSessionId": "s", "spawnId": "worker_0a1b2c3d", "modelId": null}),
+        )
+        .unwrap();
         let text = std::fs::read_to_string(dir.path().join(PROGRESS_LOG_FILE)).unwrap();
-        assert!(text.starts_with("{\"timestamp\":\"") && text.contains("\",\"type\":\"worker_started\",\"workerSessionId\":\"s\""), "{text}");
+        assert!(
+            text.starts_with("{\"timestamp\":\"")
+                && text.contains("\",\"type\":\"worker_started\",\"workerSessionId\":\"s\""),
+            "{text}"
+        );
         assert!(!text.contains("modelId"), "an unknown optional field is absent, not null: {text}");
         assert!(text.ends_with("}\n") && text.lines().count() == 1);
     }
@@ -133,11 +149,20 @@ mod tests {
     fn a_journal_logs_an_identified_event_once_even_across_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path());
-        assert!(j.log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"})).unwrap().is_some());
-        assert!(j.log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"})).unwrap().is_none());
+        assert!(j
+            .log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"}))
+            .unwrap()
+            .is_some());
+        assert!(j
+            .log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"}))
+            .unwrap()
+            .is_none());
         assert!(j.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
         let mut again = Journal::open(dir.path());
-        assert!(again.log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"})).unwrap().is_none());
+        assert!(again
+            .log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"}))
+            .unwrap()
+            .is_none());
         assert!(again.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
         assert_eq!(read_all(dir.path()).len(), 3);
     }
@@ -160,7 +185,12 @@ mod tests {
         let (events, notes) = parse_log(&bytes);
         assert_eq!(events.len(), 2);
         assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].contains("2 broken line(s)") && notes[0].contains("line 2 (not valid UTF-8 at byte") && notes[0].contains("line 3 ("), "{notes:?}");
+        assert!(
+            notes[0].contains("2 broken line(s)")
+                && notes[0].contains("line 2 (not valid UTF-8 at byte")
+                && notes[0].contains("line 3 ("),
+            "{notes:?}"
+        );
     }
 
     #[test]

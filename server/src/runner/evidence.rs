@@ -58,16 +58,35 @@ impl<'a> SessionEvidence<'a> {
             if files.iter().any(|x| x.path == f.path) {
                 continue;
             }
-            files.push(SeenFile { path: f.path.clone(), kind: inspect(&root.join(&f.path)), role: Some(f.what), label: f.label.clone(), cited: false });
+            files.push(SeenFile {
+                path: f.path.clone(),
+                kind: inspect(&root.join(&f.path)),
+                role: Some(f.what),
+                label: f.label.clone(),
+                cited: false,
+            });
         }
         for raw in cited {
             let Some(path) = cited_path(root, raw) else { continue };
             if !files.iter().any(|x| x.path == path) {
-                files.push(SeenFile { kind: inspect(&root.join(&path)), path, role: None, label: String::new(), cited: false });
+                files.push(SeenFile {
+                    kind: inspect(&root.join(&path)),
+                    path,
+                    role: None,
+                    label: String::new(),
+                    cited: false,
+                });
             }
         }
-        let log = |role: FileRole| recorded.files.iter().find(|f| f.what == role).map(|f| f.path.clone()).unwrap_or_default();
-        SessionEvidence { root, recorded, network_log: log(FileRole::Network), console_log: log(FileRole::Console), files }
+        let log =
+            |role: FileRole| recorded.files.iter().find(|f| f.what == role).map(|f| f.path.clone()).unwrap_or_default();
+        SessionEvidence {
+            root,
+            recorded,
+            network_log: log(FileRole::Network),
+            console_log: log(FileRole::Console),
+            files,
+        }
     }
 
     /// Checks one assertion: its `Evidence:` items against the record and the files `cited`
@@ -76,7 +95,11 @@ impl<'a> SessionEvidence<'a> {
     pub fn check(&self, items: &[String], cited: &[String], claimed_pass: bool) -> AssertionEvidence {
         let raw = cited;
         let cited: Vec<Option<String>> = raw.iter().map(|c| cited_path(self.root, c)).collect();
-        let files: Vec<SeenFile> = self.files.iter().map(|f| SeenFile { cited: cited.iter().flatten().any(|c| *c == f.path), ..f.clone() }).collect();
+        let files: Vec<SeenFile> = self
+            .files
+            .iter()
+            .map(|f| SeenFile { cited: cited.iter().flatten().any(|c| *c == f.path), ..f.clone() })
+            .collect();
         let view = SessionView {
             files: &files,
             network: self.recorded.network.as_deref(),
@@ -89,13 +112,20 @@ impl<'a> SessionEvidence<'a> {
         let mut paths = evidence::satisfied_paths(&checks);
         for (written, path) in raw.iter().zip(&cited) {
             let Some(path) = path else {
-                checks.push(ItemCheck { item: format!("the cited file {}", written.trim()), outcome: Outcome::Missing("it is not inside evidence/".into()) });
+                checks.push(ItemCheck {
+                    item: format!("the cited file {}", written.trim()),
+                    outcome: Outcome::Missing("it is not inside evidence/".into()),
+                });
                 continue;
             };
             let Some(file) = files.iter().find(|f| &f.path == path) else { continue };
             match &file.kind {
-                FileKind::Missing => checks.push(ItemCheck { item: format!("the cited file {path}"), outcome: Outcome::Missing("it does not exist".into()) }),
-                FileKind::Broken(why) => checks.push(ItemCheck { item: format!("the cited file {path}"), outcome: Outcome::Missing(why.clone()) }),
+                FileKind::Missing => checks.push(ItemCheck {
+                    item: format!("the cited file {path}"),
+                    outcome: Outcome::Missing("it does not exist".into()),
+                }),
+                FileKind::Broken(why) => checks
+                    .push(ItemCheck { item: format!("the cited file {path}"), outcome: Outcome::Missing(why.clone()) }),
                 _ if !paths.contains(path) => paths.push(path.clone()),
                 _ => {}
             }
@@ -154,31 +184,78 @@ mod tests {
         let recorded = Recorded {
             files: vec![
                 RecordedFile { path: "m/round-1/home.png".into(), what: FileRole::Screenshot, label: "home".into() },
-                RecordedFile { path: "m/round-1/browser-network.jsonl".into(), what: FileRole::Network, label: String::new() },
-                RecordedFile { path: "m/round-1/browser-console.jsonl".into(), what: FileRole::Console, label: String::new() },
+                RecordedFile {
+                    path: "m/round-1/browser-network.jsonl".into(),
+                    what: FileRole::Network,
+                    label: String::new(),
+                },
+                RecordedFile {
+                    path: "m/round-1/browser-console.jsonl".into(),
+                    what: FileRole::Console,
+                    label: String::new(),
+                },
             ],
-            network: Some(vec![RecordedRequest { method: "POST".into(), url: "http://127.0.0.1:9/api/login".into(), status: Some(500), error: None, resource_type: "Fetch".into() }]),
-            console: Some(vec![ConsoleMessage { level: "error".into(), text: "boom".into(), source: "console".into(), url: String::new() }]),
+            network: Some(vec![RecordedRequest {
+                method: "POST".into(),
+                url: "http://127.0.0.1:9/api/login".into(),
+                status: Some(500),
+                error: None,
+                resource_type: "Fetch".into(),
+            }]),
+            console: Some(vec![ConsoleMessage {
+                level: "error".into(),
+                text: "boom".into(),
+                source: "console".into(),
+                url: String::new(),
+            }]),
             terminals: Vec::new(),
         };
-        let cited = ["m/round-1/home.png", "evidence/m/round-1/notes.txt", "m/round-1/fake.png", "m/round-1/gone.png", "../../etc/passwd"];
+        let cited = [
+            "m/round-1/home.png",
+            "evidence/m/round-1/notes.txt",
+            "m/round-1/fake.png",
+            "m/round-1/gone.png",
+            "../../etc/passwd",
+        ];
         let session = SessionEvidence::gather(root, &recorded, &cited);
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
 
         let absolute = root.join("m/round-1/home.png").display().to_string();
-        let good = session.check(&s(&["screenshot(home)", "console-errors"]), &s(&[&absolute, "evidence/m/round-1/notes.txt"]), true);
+        let good = session.check(
+            &s(&["screenshot(home)", "console-errors"]),
+            &s(&[&absolute, "evidence/m/round-1/notes.txt"]),
+            true,
+        );
         assert_eq!(good.overturned, None);
         assert_eq!(good.paths, s(&["m/round-1/home.png", "m/round-1/browser-console.jsonl", "m/round-1/notes.txt"]));
-        assert_eq!(Value::Object(good.by_kind), serde_json::json!({"screenshots": ["m/round-1/home.png"], "consoleLogs": ["m/round-1/browser-console.jsonl"], "files": ["m/round-1/notes.txt"]}));
+        assert_eq!(
+            Value::Object(good.by_kind),
+            serde_json::json!({"screenshots": ["m/round-1/home.png"], "consoleLogs": ["m/round-1/browser-console.jsonl"], "files": ["m/round-1/notes.txt"]})
+        );
 
-        let contradicted = session.check(&s(&["screenshot(home)", "network(POST /api/login -> 200)"]), &s(&["m/round-1/home.png"]), true);
+        let contradicted = session.check(
+            &s(&["screenshot(home)", "network(POST /api/login -> 200)"]),
+            &s(&["m/round-1/home.png"]),
+            true,
+        );
         assert_eq!(contradicted.overturned.as_deref(), Some("the recorded evidence contradicts it: network(POST /api/login -> 200) (POST /api/login answered 500 (expected 200))"));
         assert_eq!(contradicted.paths, s(&["m/round-1/home.png"]), "only what satisfies an item, and what exists");
 
-        let lies = session.check(&s(&["a video"]), &s(&["m/round-1/fake.png", "m/round-1/gone.png", "../../etc/passwd"]), true);
+        let lies = session.check(
+            &s(&["a video"]),
+            &s(&["m/round-1/fake.png", "m/round-1/gone.png", "../../etc/passwd"]),
+            true,
+        );
         let why = lies.overturned.unwrap();
-        assert!(why.starts_with("evidence missing: the cited file m/round-1/fake.png (not a PNG image that decodes"), "{why}");
-        assert!(why.contains("the cited file m/round-1/gone.png (it does not exist)") && why.contains("the cited file ../../etc/passwd (it is not inside evidence/)"), "{why}");
+        assert!(
+            why.starts_with("evidence missing: the cited file m/round-1/fake.png (not a PNG image that decodes"),
+            "{why}"
+        );
+        assert!(
+            why.contains("the cited file m/round-1/gone.png (it does not exist)")
+                && why.contains("the cited file ../../etc/passwd (it is not inside evidence/)"),
+            "{why}"
+        );
         assert!(lies.paths.is_empty());
 
         let failed = session.check(&s(&["screenshot(home)", "network(POST /api/login -> 200)"]), &[], false);

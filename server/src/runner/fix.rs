@@ -27,7 +27,11 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     // A session that was cut keeps what it added: the fix is measured from before it.
     let active = match ctx.state.active_fix().filter(|f| f.milestone == milestone && f.round == round) {
         Some(active) => active,
-        None => ActiveFix { milestone: milestone.to_string(), round, known: before.file.features.iter().filter_map(|f| f.id().map(str::to_string)).collect() },
+        None => ActiveFix {
+            milestone: milestone.to_string(),
+            round,
+            known: before.file.features.iter().filter_map(|f| f.id().map(str::to_string)).collect(),
+        },
     };
     let known: HashSet<String> = active.known.iter().cloned().collect();
     let plan_problems = crate::agent::final_tool::lint_plan(&ctx.mission).err().map(|p| p.for_person(&ctx.mission));
@@ -36,7 +40,9 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     // validated again (its user-testing report names them).
     let mut ids: Vec<&str> = schedule::milestone_assertions(&before.file, milestone);
     let reported = records.milestone(milestone).and_then(|m| m.user_testing.as_ref());
-    for id in reported.into_iter().flat_map(|u| u.failed_assertions.iter().map(|f| f.id.as_str()).chain(u.blocked_assertions.iter().map(|b| b.id.as_str()))) {
+    for id in reported.into_iter().flat_map(|u| {
+        u.failed_assertions.iter().map(|f| f.id.as_str()).chain(u.blocked_assertions.iter().map(|b| b.id.as_str()))
+    }) {
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -45,7 +51,12 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
         .into_iter()
         .filter_map(|id| {
             let status = crate::analysis::summary::assertion_status(Some(&records), id);
-            let why = records.state.as_ref().and_then(|s| s.assertions.get(id)).and_then(|a| a.issues.clone()).unwrap_or_default();
+            let why = records
+                .state
+                .as_ref()
+                .and_then(|s| s.assertions.get(id))
+                .and_then(|a| a.issues.clone())
+                .unwrap_or_default();
             (status != "passed").then(|| (id.to_string(), status.to_string(), why))
         })
         .collect();
@@ -65,7 +76,14 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
             }
         }
     }
-    let task = context::fix_task(&FixContext { milestone, round, failing: &failing, findings: &findings, reports: &reports, plan_problems: plan_problems.as_deref() });
+    let task = context::fix_task(&FixContext {
+        milestone,
+        round,
+        failing: &failing,
+        findings: &findings,
+        reports: &reports,
+        plan_problems: plan_problems.as_deref(),
+    });
 
     ctx.state.set_status(crate::model::records::MissionStatus::Running);
     ctx.state.set_active_fix(Some(&active));
@@ -74,17 +92,46 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     let session_id = new_session_id();
     let mut lint = PlanLint { mission_dir: ctx.mission.clone() };
     let details = json!({"milestone": milestone, "round": round, "purpose": "fix"});
-    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, shared_context: None, details }, &mut lint, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx
+        .agents
+        .run(
+            SessionCall {
+                kind: SessionKind::Orchestrator,
+                session_id: &session_id,
+                task,
+                shared_context: None,
+                details,
+            },
+            &mut lint,
+            &ctx.cancel,
+            &mut ToolFeed { progress: &mut *ctx.progress },
+        )
+        .await;
     match outcome.end {
         SessionEnd::Finished(_) => {}
         SessionEnd::Cancelled => return Ok(Step::Pause),
         SessionEnd::AwaitingAnswers(_) => return Ok(Step::AwaitingAnswers),
-        end => return Ok(Step::Halt(format!("the orchestrator could not add fix features for round {round} of {milestone}: {}", end.reason()))),
+        end => {
+            return Ok(Step::Halt(format!(
+                "the orchestrator could not add fix features for round {round} of {milestone}: {}",
+                end.reason()
+            )))
+        }
     }
     let after = Queue::load(&ctx.mission)?;
-    let added: Vec<String> = after.file.features.iter().filter(|f| !f.is_validator()).filter_map(|f| f.id()).filter(|id| !known.contains(*id)).map(str::to_string).collect();
+    let added: Vec<String> = after
+        .file
+        .features
+        .iter()
+        .filter(|f| !f.is_validator())
+        .filter_map(|f| f.id())
+        .filter(|id| !known.contains(*id))
+        .map(str::to_string)
+        .collect();
     if added.is_empty() {
-        return Ok(Step::Halt(format!("round {round} of {milestone} failed and the orchestrator added no fix features for it")));
+        return Ok(Step::Halt(format!(
+            "round {round} of {milestone} failed and the orchestrator added no fix features for it"
+        )));
     }
     // A fix belongs to the failed milestone and waits to run; droid runs it first.
     for id in &added {
@@ -102,7 +149,10 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     }
     let ids: Vec<&str> = added.iter().map(String::as_str).collect();
     queue::move_to_top(&ctx.mission, &ids)?;
-    ctx.log("fix_features_added", json!({"milestone": milestone, "round": round, "sessionId": session_id, "featureIds": added}))?;
+    ctx.log(
+        "fix_features_added",
+        json!({"milestone": milestone, "round": round, "sessionId": session_id, "featureIds": added}),
+    )?;
     ctx.state.set_active_fix(None);
     ctx.save_state()?;
     Ok(Step::Continue)

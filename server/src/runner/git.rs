@@ -16,7 +16,10 @@ pub enum GitError {
 pub fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     let out = Command::new("git").args(args).current_dir(dir).output().map_err(|e| GitError::Spawn(e.to_string()))?;
     if !out.status.success() {
-        return Err(GitError::Failed { args: args.join(" "), message: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
 }
@@ -37,7 +40,8 @@ pub fn dirty_paths(repo: &Path) -> Result<Vec<String>, GitError> {
 pub fn exclude(repo: &Path, pattern: &str) -> Result<(), GitError> {
     let path = git(repo, &["rev-parse", "--git-path", "info/exclude"])?;
     let path = repo.join(path);
-    let io = |e: std::io::Error| GitError::Failed { args: format!("(write {})", path.display()), message: e.to_string() };
+    let io =
+        |e: std::io::Error| GitError::Failed { args: format!("(write {})", path.display()), message: e.to_string() };
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     if existing.lines().any(|l| l.trim() == pattern) {
         return Ok(());
@@ -112,9 +116,12 @@ pub fn discard_changes(repo: &Path, commit: &str, keep: Option<&str>) -> Result<
 /// as named when a symlink takes it outside (git then sees the link inside the repository).
 pub fn mission_in_repo(mission: &Path, repo: &Path) -> Option<String> {
     let real_repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
-    let relative = |m: &Path, r: &Path| m.strip_prefix(r).ok().map(|p| format!("{}/", p.display())).filter(|p| p != "/");
+    let relative =
+        |m: &Path, r: &Path| m.strip_prefix(r).ok().map(|p| format!("{}/", p.display())).filter(|p| p != "/");
     let by_real_path = mission.canonicalize().ok().and_then(|m| relative(&m, &real_repo));
-    by_real_path.or_else(|| std::path::absolute(mission).ok().and_then(|m| relative(&m, repo).or_else(|| relative(&m, &real_repo))))
+    by_real_path.or_else(|| {
+        std::path::absolute(mission).ok().and_then(|m| relative(&m, repo).or_else(|| relative(&m, &real_repo)))
+    })
 }
 
 /// Whether a path git reports (relative to the repository) is the mission folder `mission_rel`,
@@ -183,7 +190,10 @@ pub fn set_aside(repo: &Path, base: &str, keep: Option<&str>, feature: &str) -> 
     let mut out = SetAside::default();
     let head = head(repo)?;
     if head != base {
-        let name: String = feature.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
+        let name: String = feature
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+            .collect();
         let name = name.trim_matches('.').to_string();
         let taken = |r: &str| git(repo, &["rev-parse", "--verify", "--quiet", r]).is_ok();
         let r = (1..).map(|n| format!("refs/missions/interrupted/{name}-{n}")).find(|r| !taken(r)).unwrap_or_default();
@@ -196,7 +206,11 @@ pub fn set_aside(repo: &Path, base: &str, keep: Option<&str>, feature: &str) -> 
     }
     // The paths named one by one: a pathspec excluding an ignored mission folder makes
     // `git stash` refuse.
-    let dirty: Vec<String> = changed_paths(repo)?.into_iter().filter(|p| !belongs_to_mission(p, keep)).map(|p| format!(":(literal){p}")).collect();
+    let dirty: Vec<String> = changed_paths(repo)?
+        .into_iter()
+        .filter(|p| !belongs_to_mission(p, keep))
+        .map(|p| format!(":(literal){p}"))
+        .collect();
     if !dirty.is_empty() {
         let message = format!("missions: changes left by the interrupted worker on {feature}");
         let mut args = vec!["stash", "push", "--quiet", "--include-untracked", "-m", &message, "--"];
@@ -211,9 +225,16 @@ pub fn set_aside(repo: &Path, base: &str, keep: Option<&str>, feature: &str) -> 
 /// Every path with uncommitted changes, untracked files included and both sides of a rename,
 /// exactly as git spells them (`-z`: no quoting).
 fn changed_paths(repo: &Path) -> Result<Vec<String>, GitError> {
-    let out = Command::new("git").args(["status", "--porcelain=v1", "-z", "--untracked-files=all"]).current_dir(repo).output().map_err(|e| GitError::Spawn(e.to_string()))?;
+    let out = Command::new("git")
+        .args(["status", "--porcelain=v1", "-z", "--untracked-files=all"])
+        .current_dir(repo)
+        .output()
+        .map_err(|e| GitError::Spawn(e.to_string()))?;
     if !out.status.success() {
-        return Err(GitError::Failed { args: "status --porcelain=v1 -z".into(), message: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+        return Err(GitError::Failed {
+            args: "status --porcelain=v1 -z".into(),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut fields = text.split('\0').filter(|f| !f.is_empty());
@@ -271,7 +292,15 @@ mod tests {
     fn repo() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let run = |args: &[&str]| {
-            let ok = Command::new("git").args(args).current_dir(dir.path()).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@x.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@x.invalid").output().unwrap();
+            let ok = Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@x.invalid")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@x.invalid")
+                .output()
+                .unwrap();
             assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
         };
         run(&["init", "-q", "-b", "main"]);

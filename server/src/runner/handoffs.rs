@@ -16,9 +16,21 @@ use crate::model::timestamp::now_rfc3339;
 const WRAPPER_KEYS: [&str; 4] = ["successState", "returnToOrchestrator", "commitId", "featureId"];
 
 /// Wraps a `submit_handoff` call's arguments as droid's handoff file.
-pub fn wrap(args: &Value, feature_id: &str, session_id: &str, milestone: Option<&str>, repo: &Path) -> Result<HandoffFile, String> {
-    let body: Map<String, Value> = args.as_object().map(|m| m.iter().filter(|(k, _)| !WRAPPER_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
-    let handoff: Handoff = serde_json::from_value(Value::Object(body)).map_err(|e| format!("the handoff does not read: {e}"))?;
+pub fn wrap(
+    args: &Value,
+    feature_id: &str,
+    session_id: &str,
+    milestone: Option<&str>,
+    repo: &Path,
+) -> Result<HandoffFile, String> {
+    let body: Map<String, Value> = args
+        .as_object()
+        .map(|m| {
+            m.iter().filter(|(k, _)| !WRAPPER_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+        })
+        .unwrap_or_default();
+    let handoff: Handoff =
+        serde_json::from_value(Value::Object(body)).map_err(|e| format!("the handoff does not read: {e}"))?;
     let success_state = args["successState"].as_str().map(str::to_string);
     let commit = args["commitId"].as_str().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
     Ok(HandoffFile {
@@ -28,7 +40,9 @@ pub fn wrap(args: &Value, feature_id: &str, session_id: &str, milestone: Option<
         milestone: milestone.map(str::to_string),
         repo_path: commit.as_ref().map(|_| repo.display().to_string()),
         commit_id: commit,
-        return_to_orchestrator: Some(args["returnToOrchestrator"].as_bool().unwrap_or(success_state.as_deref() != Some("success"))),
+        return_to_orchestrator: Some(
+            args["returnToOrchestrator"].as_bool().unwrap_or(success_state.as_deref() != Some("success")),
+        ),
         success_state,
         handoff,
         extra: Map::new(),
@@ -65,9 +79,22 @@ pub fn of_session(mission: &Path, session_id: &str) -> Option<HandoffFile> {
 }
 
 /// Appends droid's line for a finished worker or validator session to worker-transcripts.jsonl.
-pub fn append_transcript(mission: &Path, session_id: &str, feature_id: &str, milestone: Option<&str>, skeleton: &str) -> Result<(), String> {
-    let line = TranscriptSkeleton { worker_session_id: session_id.to_string(), feature_id: feature_id.to_string(), milestone: milestone.map(str::to_string), skeleton: skeleton.to_string(), timestamp: now_rfc3339() };
-    persist::append_jsonl(&mission.join(TRANSCRIPTS_FILE), &line).map_err(|e| format!("cannot append to {TRANSCRIPTS_FILE}: {e}"))
+pub fn append_transcript(
+    mission: &Path,
+    session_id: &str,
+    feature_id: &str,
+    milestone: Option<&str>,
+    skeleton: &str,
+) -> Result<(), String> {
+    let line = TranscriptSkeleton {
+        worker_session_id: session_id.to_string(),
+        feature_id: feature_id.to_string(),
+        milestone: milestone.map(str::to_string),
+        skeleton: skeleton.to_string(),
+        timestamp: now_rfc3339(),
+    };
+    persist::append_jsonl(&mission.join(TRANSCRIPTS_FILE), &line)
+        .map_err(|e| format!("cannot append to {TRANSCRIPTS_FILE}: {e}"))
 }
 
 /// A `worker_<8 hex>` spawn id, as droid names a worker process.
@@ -86,14 +113,33 @@ mod tests {
         let args = json!({"featureId": "calc-add", "successState": "success", "commitId": " abc ", "salientSummary": "Added add; 3 tests pass.", "whatWasImplemented": "w", "whatWasLeftUndone": "",
                           "verification": {"commandsRun": [{"command": "make test", "exitCode": 0, "observation": "ok"}]}, "tests": {"added": [], "coverage": "c"}, "discoveredIssues": []});
         let file = wrap(&args, "calc-add", "s-1", Some("core"), Path::new("/repo")).unwrap();
-        assert_eq!((file.commit_id.as_deref(), file.repo_path.as_deref(), file.return_to_orchestrator), (Some("abc"), Some("/repo"), Some(false)));
+        assert_eq!(
+            (file.commit_id.as_deref(), file.repo_path.as_deref(), file.return_to_orchestrator),
+            (Some("abc"), Some("/repo"), Some(false))
+        );
         let rel = write(dir.path(), &file).unwrap();
         assert!(rel.starts_with("handoffs/") && rel.ends_with("__calc-add__s-1.json"), "{rel}");
         let text = std::fs::read_to_string(dir.path().join(&rel)).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
         let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["timestamp", "workerSessionId", "featureId", "milestone", "commitId", "repoPath", "successState", "returnToOrchestrator", "handoff"]);
-        assert!(value["handoff"].get("successState").is_none() && value["handoff"]["verification"]["commandsRun"][0]["exitCode"] == 0);
+        assert_eq!(
+            keys,
+            [
+                "timestamp",
+                "workerSessionId",
+                "featureId",
+                "milestone",
+                "commitId",
+                "repoPath",
+                "successState",
+                "returnToOrchestrator",
+                "handoff"
+            ]
+        );
+        assert!(
+            value["handoff"].get("successState").is_none()
+                && value["handoff"]["verification"]["commandsRun"][0]["exitCode"] == 0
+        );
         assert!(text.ends_with("}\n"));
         assert_eq!(write(dir.path(), &file).unwrap(), rel, "written again after a crash: the same file");
         assert_eq!(of_session(dir.path(), "s-1").unwrap().feature_id, "calc-add");

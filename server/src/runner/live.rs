@@ -84,7 +84,8 @@ pub struct TokenFigures {
 impl Spend {
     /// The figures of `usage` at `prices`, with `budgets`.
     pub fn of(usage: &UsageRollup, prices: &BTreeMap<String, Price>, budgets: Budgets) -> Spend {
-        let tokens = TokenFigures { total: usage.mission.total(), by_type: usage.mission, by_role: usage.by_role.clone() };
+        let tokens =
+            TokenFigures { total: usage.mission.total(), by_type: usage.mission, by_role: usage.by_role.clone() };
         let cost = cost::cost(&usage.by_role_model, prices);
         let budgets = cost::budget_use(tokens.total, cost.as_ref(), budgets);
         Spend { tokens, cost, budgets }
@@ -107,7 +108,14 @@ impl Spend {
     pub fn tokens_line(&self) -> String {
         let t = &self.tokens.by_type;
         let roles: Vec<String> = self.tokens.by_role.iter().map(|(r, u)| format!("{r} {}", count(u.total()))).collect();
-        let mut line = format!("{} (input {}, cache read {}, cache write {}, output {})", count(self.tokens.total), count(t.input), count(t.cache_read), count(t.cache_write), count(t.output));
+        let mut line = format!(
+            "{} (input {}, cache read {}, cache write {}, output {})",
+            count(self.tokens.total),
+            count(t.input),
+            count(t.cache_read),
+            count(t.cache_write),
+            count(t.output)
+        );
         if !roles.is_empty() {
             line.push_str("; ");
             line.push_str(&roles.join(", "));
@@ -160,7 +168,13 @@ impl Live {
     pub fn session_started(&self, session_id: &str, who: &str, kind: &str) {
         let mut inner = self.lock();
         inner.sessions.retain(|s| s.session_id != session_id);
-        inner.sessions.push(LiveSession { who: who.into(), kind: kind.into(), session_id: session_id.into(), started_at: now_rfc3339(), waiting: None });
+        inner.sessions.push(LiveSession {
+            who: who.into(),
+            kind: kind.into(),
+            session_id: session_id.into(),
+            started_at: now_rfc3339(),
+            waiting: None,
+        });
         inner.dirty = true;
     }
 
@@ -192,8 +206,16 @@ impl Live {
     /// Starts the task that writes `run-progress.json` of `mission` and tells `sink` the new
     /// figures; stopped (with a last write) when the returned guard drops. Needs a tokio
     /// runtime.
-    pub fn start(&self, mission: &Path, usage: SharedUsage, prices: BTreeMap<String, Price>, budgets: Budgets, sink: Option<SpendSink>) -> LiveGuard {
-        let writer = Writer { live: Arc::downgrade(&self.inner), path: mission.join(LIVE_FILE), usage, prices, budgets, sink };
+    pub fn start(
+        &self,
+        mission: &Path,
+        usage: SharedUsage,
+        prices: BTreeMap<String, Price>,
+        budgets: Budgets,
+        sink: Option<SpendSink>,
+    ) -> LiveGuard {
+        let writer =
+            Writer { live: Arc::downgrade(&self.inner), path: mission.join(LIVE_FILE), usage, prices, budgets, sink };
         self.lock().writer = Some(writer.clone());
         writer.flush(true, false);
         let task_writer = writer.clone();
@@ -242,7 +264,16 @@ impl Writer {
             }
             inner.dirty = false;
             inner.written = Some(usage);
-            (LiveFile { pid: std::process::id(), updated_at: now_rfc3339(), sessions: inner.sessions.clone(), spend }, warnings, spend_changed)
+            (
+                LiveFile {
+                    pid: std::process::id(),
+                    updated_at: now_rfc3339(),
+                    sessions: inner.sessions.clone(),
+                    spend,
+                },
+                warnings,
+                spend_changed,
+            )
         };
         if let Err(e) = write_json_atomic(&self.path, &file) {
             tracing::warn!("cannot write {}: {e}", self.path.display());
@@ -279,10 +310,12 @@ pub fn read(mission: &Path) -> Option<LiveFile> {
 
 /// `worker feat-add for 1.2 min, waiting for the provider, 42 s` at `now`.
 pub fn describe_session(s: &LiveSession, now: SystemTime) -> String {
-    let age = |since: &str| crate::model::timestamp::unix_seconds(since).map(|t| {
-        let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-        (now - t).max(0.0)
-    });
+    let age = |since: &str| {
+        crate::model::timestamp::unix_seconds(since).map(|t| {
+            let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            (now - t).max(0.0)
+        })
+    };
     let mut line = s.who.clone();
     if let Some(secs) = age(&s.started_at) {
         line.push_str(&format!(" for {}", crate::analysis::report::duration(secs)));
@@ -303,7 +336,13 @@ mod tests {
     #[test]
     fn a_session_and_its_wait_read_as_a_person_says_them() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_100);
-        let s = LiveSession { who: "worker feat-add".into(), kind: "worker".into(), session_id: "s".into(), started_at: rfc3339(now - Duration::from_secs(90)), waiting: Some(Wait { what: "the provider".into(), since: rfc3339(now - Duration::from_secs(42)) }) };
+        let s = LiveSession {
+            who: "worker feat-add".into(),
+            kind: "worker".into(),
+            session_id: "s".into(),
+            started_at: rfc3339(now - Duration::from_secs(90)),
+            waiting: Some(Wait { what: "the provider".into(), since: rfc3339(now - Duration::from_secs(42)) }),
+        };
         assert_eq!(describe_session(&s, now), "worker feat-add for 1.5 min, waiting for the provider, 42 s");
     }
 
@@ -311,14 +350,28 @@ mod tests {
     fn spend_adds_up_tokens_by_type_and_role_and_prices_them() {
         let mut rollup = UsageRollup::default();
         rollup.record("s1", "worker", Some("w"), Usage { input: 1000, cache_read: 0, cache_write: 0, output: 500 });
-        rollup.record("s2", "validator", Some("local"), Usage { input: 200, cache_read: 50, cache_write: 0, output: 10 });
+        rollup.record(
+            "s2",
+            "validator",
+            Some("local"),
+            Usage { input: 200, cache_read: 50, cache_write: 0, output: 10 },
+        );
         let mut prices = BTreeMap::new();
         prices.insert("w".to_string(), Price { input: 3.0, output: 15.0, ..Default::default() });
         let spend = Spend::of(&rollup, &prices, Budgets { max_tokens: 2000, max_cost: 0.01 });
         assert_eq!(spend.summary(), "1.8k tokens, $0.01");
-        assert_eq!(spend.tokens_line(), "1.8k (input 1.2k, cache read 50, cache write 0, output 510); validator 260, worker 1.5k");
-        assert_eq!(spend.cost_line().unwrap(), "$0.01 (worker $0.01); no [prices] for local: their tokens are not counted");
-        assert_eq!(spend.budgets.iter().map(BudgetUse::describe).collect::<Vec<_>>(), ["88% of max_tokens_per_mission (1760 of 2000 tokens)", "105% of max_cost ($0.01 of $0.01)"]);
+        assert_eq!(
+            spend.tokens_line(),
+            "1.8k (input 1.2k, cache read 50, cache write 0, output 510); validator 260, worker 1.5k"
+        );
+        assert_eq!(
+            spend.cost_line().unwrap(),
+            "$0.01 (worker $0.01); no [prices] for local: their tokens are not counted"
+        );
+        assert_eq!(
+            spend.budgets.iter().map(BudgetUse::describe).collect::<Vec<_>>(),
+            ["88% of max_tokens_per_mission (1760 of 2000 tokens)", "105% of max_cost ($0.01 of $0.01)"]
+        );
     }
 
     #[tokio::test]
@@ -329,8 +382,15 @@ mod tests {
         type Seen = Arc<Mutex<Vec<(String, Vec<String>)>>>;
         let seen: Seen = Arc::default();
         let sink_seen = seen.clone();
-        let sink: SpendSink = Arc::new(move |s: &Spend, w: &[String]| sink_seen.lock().unwrap().push((s.summary(), w.to_vec())));
-        let guard = live.start(dir.path(), usage.clone(), BTreeMap::new(), Budgets { max_tokens: 100, max_cost: 0.0 }, Some(sink));
+        let sink: SpendSink =
+            Arc::new(move |s: &Spend, w: &[String]| sink_seen.lock().unwrap().push((s.summary(), w.to_vec())));
+        let guard = live.start(
+            dir.path(),
+            usage.clone(),
+            BTreeMap::new(),
+            Budgets { max_tokens: 100, max_cost: 0.0 },
+            Some(sink),
+        );
         live.session_started("s1", "worker feat-add", "worker");
         live.waiting("s1", SystemTime::now(), false);
         usage.lock().unwrap().record("s1", "worker", Some("m"), Usage { input: 85, ..Default::default() });
@@ -347,6 +407,10 @@ mod tests {
         let file = read(dir.path()).unwrap();
         assert!(file.sessions.is_empty(), "a run that ended has nothing in flight");
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.iter().filter(|(_, w)| !w.is_empty()).map(|(_, w)| w.clone()).collect::<Vec<_>>(), [vec!["budget: 85% of max_tokens_per_mission (85 of 100 tokens) spent".to_string()]], "warned once");
+        assert_eq!(
+            seen.iter().filter(|(_, w)| !w.is_empty()).map(|(_, w)| w.clone()).collect::<Vec<_>>(),
+            [vec!["budget: 85% of max_tokens_per_mission (85 of 100 tokens) spent".to_string()]],
+            "warned once"
+        );
     }
 }

@@ -7,7 +7,9 @@ use crate::model::folder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocateError {
-    #[error("{0} is not a mission folder (it needs mission.md and state.json, or features.json and validation-contract.md)")]
+    #[error(
+        "{0} is not a mission folder (it needs mission.md and state.json, or features.json and validation-contract.md)"
+    )]
     NotAMission(PathBuf),
     #[error("no mission here: no .missions/ folder from {0} up to the git top level (create one with `missions new \"<goal>\"`)")]
     NoMissions(PathBuf),

@@ -61,7 +61,9 @@ fn acquire_file(path: PathBuf, mission: Option<&Path>) -> Result<RunLock, LockEr
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read_to_string(&path).ok().and_then(|t| holder_of(&t));
                 match holder {
-                    Some((pid, by, mission)) if is_runner_alive(pid) => return Err(LockError::Held { pid, by, mission }),
+                    Some((pid, by, mission)) if is_runner_alive(pid) => {
+                        return Err(LockError::Held { pid, by, mission })
+                    }
                     _ => {
                         tracing::warn!("removing a stale lock {} (its runner is gone)", path.display());
                         let _ = std::fs::remove_file(&path);
@@ -79,7 +81,10 @@ fn acquire_file(path: PathBuf, mission: Option<&Path>) -> Result<RunLock, LockEr
 /// `missions` process. A state.json that says `running` without one is a run that died (or a
 /// folder copied from elsewhere); nothing is running it.
 pub fn run_alive(mission: &Path) -> bool {
-    std::fs::read_to_string(mission.join(LOCK_FILE)).ok().and_then(|t| holder_of(&t)).is_some_and(|(pid, _, _)| is_runner_alive(pid))
+    std::fs::read_to_string(mission.join(LOCK_FILE))
+        .ok()
+        .and_then(|t| holder_of(&t))
+        .is_some_and(|(pid, _, _)| is_runner_alive(pid))
 }
 
 impl Drop for RunLock {
@@ -121,7 +126,8 @@ pub(crate) fn is_runner_alive(pid: u32) -> bool {
     }
     match std::fs::read(format!("/proc/{pid}/cmdline")) {
         Ok(cmdline) => {
-            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')));
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')));
             !zombie && String::from_utf8_lossy(&cmdline).contains("missions")
         }
         Err(_) => true,
@@ -141,7 +147,8 @@ mod tests {
         drop(lock);
         assert!(!run_alive(dir.path()), "no lock file: nothing runs");
         // The refusal names what holds the lock: the editor's server, or a terminal's run.
-        std::fs::write(dir.path().join(LOCK_FILE), format!("{{\"pid\": {}, \"by\": \"lsp\"}}\n", std::process::id())).unwrap();
+        std::fs::write(dir.path().join(LOCK_FILE), format!("{{\"pid\": {}, \"by\": \"lsp\"}}\n", std::process::id()))
+            .unwrap();
         let held = RunLock::acquire(dir.path()).unwrap_err().to_string();
         assert!(held.contains("language server") && held.contains("missions.pause"), "{held}");
         std::fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();

@@ -74,7 +74,8 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
         return Err(if name.is_some() { NewError::EmptyName } else { NewError::GoalWithoutName });
     }
     let missions = repo.join(MISSIONS_DIR);
-    let write_err = |path: &Path, e: std::io::Error| NewError::Write { path: path.to_path_buf(), message: e.to_string() };
+    let write_err =
+        |path: &Path, e: std::io::Error| NewError::Write { path: path.to_path_buf(), message: e.to_string() };
     std::fs::create_dir_all(&missions).map_err(|e| write_err(&missions, e))?;
     // `create_dir` (not `_all`) claims the name atomically, so two `new`s never share a folder;
     // only "already exists" moves on to the next name.
@@ -98,9 +99,15 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
     let mission_md = format!("# {title}\n\n{goal}\n");
     write_atomic(&dir.join(MISSION_FILE), mission_md.as_bytes()).map_err(|e| write_err(&dir, e))?;
     // As droid writes it: the absolute path, no trailing newline.
-    write_atomic(&dir.join(WORKING_DIRECTORY_FILE), repo.display().to_string().as_bytes()).map_err(|e| write_err(&dir, e))?;
+    write_atomic(&dir.join(WORKING_DIRECTORY_FILE), repo.display().to_string().as_bytes())
+        .map_err(|e| write_err(&dir, e))?;
     write_json_atomic(&dir.join(STATE_FILE), &state).map_err(|e| write_err(&dir, e))?;
-    events::log(&dir, "mission_created", serde_json::json!({"missionId": state.mission_id, "title": title, "slug": slug})).map_err(|e| write_err(&dir, e))?;
+    events::log(
+        &dir,
+        "mission_created",
+        serde_json::json!({"missionId": state.mission_id, "title": title, "slug": slug}),
+    )
+    .map_err(|e| write_err(&dir, e))?;
     Ok(NewMission { dir, title, state, name_taken: (n > 1).then_some(base) })
 }
 
@@ -129,8 +136,14 @@ mod tests {
         let nasty = slugify("../.hidden/a\\b c~d^e:f?g*h[i@{j}\u{7f}k\u{1}l.lock\tm\u{3000}n");
         assert_eq!(nasty, "hidden-a-b-c-d-e-f-g-h-i-j-k-l-lock-m-n");
         for s in [slugify("日本語のミッション"), slugify("Ünïcode café"), nasty] {
-            assert!(s.chars().all(|c| c.is_alphanumeric() || c == '-') && !s.starts_with(['-', '.']) && !s.ends_with('-'), "{s}");
-            let ok = std::process::Command::new("git").args(["check-ref-format", "--branch", &format!("missions/{s}")]).output().map(|o| o.status.success());
+            assert!(
+                s.chars().all(|c| c.is_alphanumeric() || c == '-') && !s.starts_with(['-', '.']) && !s.ends_with('-'),
+                "{s}"
+            );
+            let ok = std::process::Command::new("git")
+                .args(["check-ref-format", "--branch", &format!("missions/{s}")])
+                .output()
+                .map(|o| o.status.success());
             assert!(ok.unwrap_or(true), "git refuses {s}");
         }
         let long = slugify(&"日本語 ".repeat(30));
@@ -148,7 +161,8 @@ mod tests {
     #[test]
     fn a_goal_with_no_letter_or_digit_asks_for_a_name() {
         let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("git").args(["init", "-q"]).current_dir(dir.path()).status().unwrap().success();
+        let ok =
+            std::process::Command::new("git").args(["init", "-q"]).current_dir(dir.path()).status().unwrap().success();
         assert!(ok);
         let e = create(dir.path(), "??? !!!", None).unwrap_err();
         assert_eq!(e.to_string(), "cannot make a folder name from the goal; pass --name");

@@ -15,7 +15,6 @@ use super::agents::SessionCall;
 use super::events::Journal;
 use super::git;
 use super::progress::{Progress, ToolFeed, Update};
-use crate::model::records::MissionStatus;
 use super::run::{Ctx, Step};
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler, PlanLint};
 use crate::agent::session::{SessionEnd, SessionObserver};
@@ -24,6 +23,7 @@ use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE, MISSION_FILE};
 use crate::model::questions;
+use crate::model::records::MissionStatus;
 
 /// `submit_plan` calls answered with errors before the mission halts.
 pub const MAX_PLAN_SUBMISSIONS: u32 = 5;
@@ -43,15 +43,23 @@ pub fn needs_plan(mission: &Path) -> bool {
 /// The first message of a planning session.
 pub fn planning_task(mission: &Path, repo: &Path, mission_md: &str, allow_questions: bool) -> String {
     let mut t = String::new();
-    let shown = mission.strip_prefix(repo).map(|p| p.display().to_string()).unwrap_or_else(|_| mission.display().to_string());
+    let shown =
+        mission.strip_prefix(repo).map(|p| p.display().to_string()).unwrap_or_else(|_| mission.display().to_string());
     let _ = writeln!(t, "# Plan this mission\n");
-    let _ = writeln!(t, "The mission folder is `{shown}` (the plan files go there). The goal, in the person's words (mission.md):\n");
+    let _ = writeln!(
+        t,
+        "The mission folder is `{shown}` (the plan files go there). The goal, in the person's words (mission.md):\n"
+    );
     let _ = writeln!(t, "````markdown\n{}\n````\n", mission_md.trim());
     let qs = questions::parse(mission_md);
     if !qs.is_empty() {
         let _ = writeln!(t, "## Your questions and the person's answers\n");
         for q in &qs {
-            let answer = if q.answer.is_empty() { "(no answer: decide yourself and write the assumption into the contract)" } else { q.answer.as_str() };
+            let answer = if q.answer.is_empty() {
+                "(no answer: decide yourself and write the assumption into the contract)"
+            } else {
+                q.answer.as_str()
+            };
             let _ = writeln!(t, "- Q: {}\n  A: {answer}", q.question);
         }
         t.push('\n');
@@ -178,7 +186,9 @@ impl SessionObserver for PlanFeed<'_> {
 /// Runs a planning session. `Step::Continue` when a clean plan was submitted (the state is
 /// then `awaiting_approval` and `plan_submitted` is logged).
 pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
-    let mission_md = folder::read_optional(&ctx.mission.join(MISSION_FILE)).map_err(|e| format!("cannot read mission.md: {e}"))?.unwrap_or_default();
+    let mission_md = folder::read_optional(&ctx.mission.join(MISSION_FILE))
+        .map_err(|e| format!("cannot read mission.md: {e}"))?
+        .unwrap_or_default();
     let asked = questions::parse(&mission_md);
     let answered = asked.iter().filter(|q| q.is_answered()).count();
     if answered < asked.len() && ctx.agents.allow_questions {
@@ -194,9 +204,16 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
     ctx.progress.update(Update::Note("planning: the orchestrator writes the validation contract, then the features"));
     let mut lint = BoundedPlanLint { lint: PlanLint { mission_dir: ctx.mission.clone() }, refused: 0 };
     let details = json!({"purpose": "plan"});
-    let call = SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, shared_context: None, details };
+    let call =
+        SessionCall { kind: SessionKind::Orchestrator, session_id: &session_id, task, shared_context: None, details };
     let progress: &mut dyn Progress = &mut *ctx.progress;
-    let mut feed = PlanFeed { tools: ToolFeed { progress }, journal: &mut ctx.journal, mission: &ctx.mission, session_id: &session_id, error: None };
+    let mut feed = PlanFeed {
+        tools: ToolFeed { progress },
+        journal: &mut ctx.journal,
+        mission: &ctx.mission,
+        session_id: &session_id,
+        error: None,
+    };
     let outcome = ctx.agents.run(call, &mut lint, &ctx.cancel, &mut feed).await;
     feed.note_files();
     if let Some(e) = feed.error.take() {
@@ -209,7 +226,9 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
         }
         SessionEnd::Finished(value) => {
             if needs_plan(&ctx.mission) {
-                return Ok(Step::Halt("the orchestrator submitted a plan without validation-contract.md and features.json".into()));
+                return Ok(Step::Halt(
+                    "the orchestrator submitted a plan without validation-contract.md and features.json".into(),
+                ));
             }
             ctx.state.set_status(MissionStatus::AwaitingApproval);
             ctx.save_state()?;
@@ -244,7 +263,14 @@ mod tests {
         let mission = repo.join(".missions/calc");
         let md = "# A calculator\n\n## Questions\n\n- Q: Integers only?\n  A: yes\n";
         let t = planning_task(&mission, repo, md, false);
-        for expected in ["`.missions/calc`", "# A calculator", "- Q: Integers only?\n  A: yes", "A calculator.", "README.md\ncalc.sh", "`ask_user` is not available"] {
+        for expected in [
+            "`.missions/calc`",
+            "# A calculator",
+            "- Q: Integers only?\n  A: yes",
+            "A calculator.",
+            "README.md\ncalc.sh",
+            "`ask_user` is not available",
+        ] {
             assert!(t.contains(expected), "{expected:?} missing from\n{t}");
         }
         assert!(t.find("validation-contract.md").unwrap() < t.find("features.json").unwrap());

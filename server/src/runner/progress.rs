@@ -7,30 +7,65 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::live::SpendSink;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::session::SessionObserver;
-use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::agent::tools::ToolOutput;
+use crate::agent::turn::{RetryNotice, WaitNotice};
 use crate::model::records::ProgressEvent;
-use super::live::SpendSink;
 
 /// One thing worth showing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update<'a> {
-    Milestone { name: &'a str, index: usize, total: usize },
+    Milestone {
+        name: &'a str,
+        index: usize,
+        total: usize,
+    },
     /// `done` features of `total` are completed.
-    FeatureStarted { id: &'a str, attempt: u32, done: usize, total: usize },
-    FeatureFinished { id: &'a str, outcome: &'a str },
-    Validating { milestone: &'a str, round: u32 },
-    RoundResult { milestone: &'a str, round: u32, passed: usize, total: usize },
-    Fixing { milestone: &'a str, round: u32 },
-    Tool { name: &'a str, summary: String },
+    FeatureStarted {
+        id: &'a str,
+        attempt: u32,
+        done: usize,
+        total: usize,
+    },
+    FeatureFinished {
+        id: &'a str,
+        outcome: &'a str,
+    },
+    Validating {
+        milestone: &'a str,
+        round: u32,
+    },
+    RoundResult {
+        milestone: &'a str,
+        round: u32,
+        passed: usize,
+        total: usize,
+    },
+    Fixing {
+        milestone: &'a str,
+        round: u32,
+    },
+    Tool {
+        name: &'a str,
+        summary: String,
+    },
     /// A model call failed and is tried again after a wait: `who` is the session (role,
     /// feature), `attempt` the one that failed.
-    Retry { who: &'a str, error: &'a ProviderError, delay: Duration, attempt: u32 },
+    Retry {
+        who: &'a str,
+        error: &'a ProviderError,
+        delay: Duration,
+        attempt: u32,
+    },
     /// A model call has waited `waited` for the provider's first answer (`over`: the wait
     /// ended, the answer began or the attempt failed).
-    Waiting { who: &'a str, waited: Duration, over: bool },
+    Waiting {
+        who: &'a str,
+        waited: Duration,
+        over: bool,
+    },
     Note(&'a str),
 }
 
@@ -65,11 +100,15 @@ pub fn describe(u: &Update) -> String {
         }
         Update::FeatureFinished { id, outcome } => format!("  feature {id}: {outcome}"),
         Update::Validating { milestone, round } => format!("  validating {milestone}, round {round}"),
-        Update::RoundResult { milestone, round, passed, total } => format!("  round {round} of {milestone}: {passed}/{total} assertions passed"),
+        Update::RoundResult { milestone, round, passed, total } => {
+            format!("  round {round} of {milestone}: {passed}/{total} assertions passed")
+        }
         Update::Fixing { milestone, round } => format!("  orchestrator: fix features for round {round} of {milestone}"),
         Update::Tool { name, summary } => format!("    {name} {summary}"),
         Update::Retry { who, error, delay, attempt } => retry_line(who, error, *delay, *attempt),
-        Update::Waiting { who, waited, .. } => format!("    {who}: waiting for the provider, {} s", waited_secs(*waited)),
+        Update::Waiting { who, waited, .. } => {
+            format!("    {who}: waiting for the provider, {} s", waited_secs(*waited))
+        }
         Update::Note(text) => text.to_string(),
     }
 }
@@ -114,7 +153,15 @@ pub struct ToolFeed<'a> {
 impl SessionObserver for ToolFeed<'_> {
     fn on_tool_call(&mut self, name: &str, input: &Value) {
         let summary = match name {
-            "bash" => input["command"].as_str().unwrap_or_default().lines().next().unwrap_or_default().chars().take(100).collect(),
+            "bash" => input["command"]
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(100)
+                .collect(),
             _ => input["path"].as_str().unwrap_or_default().to_string(),
         };
         self.progress.update(Update::Tool { name, summary });

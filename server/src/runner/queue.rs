@@ -53,7 +53,15 @@ pub fn start_session(mission: &Path, feature: &Feature, session_id: &str) -> Res
     if !sessions.iter().any(|s| s == session_id) {
         sessions.push(Value::String(session_id.into()));
     }
-    update(mission, id, &[("status", status(FeatureStatus::InProgress)), ("workerSessionIds", Value::Array(sessions)), ("currentWorkerSessionId", Value::String(session_id.into()))])
+    update(
+        mission,
+        id,
+        &[
+            ("status", status(FeatureStatus::InProgress)),
+            ("workerSessionIds", Value::Array(sessions)),
+            ("currentWorkerSessionId", Value::String(session_id.into())),
+        ],
+    )
 }
 
 /// The session completed the feature: `completed` with its session, moved to the bottom.
@@ -113,23 +121,53 @@ mod tests {
         std::fs::write(dir.path().join(FEATURES_FILE), text).unwrap();
         let queue = Queue::load(dir.path()).unwrap();
         start_session(dir.path(), queue.feature("a").unwrap(), "s1").unwrap();
-        let after: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(FEATURES_FILE)).unwrap()).unwrap();
-        assert_eq!((after["features"][0]["status"].clone(), after["features"][0]["currentWorkerSessionId"].clone(), after["features"][0]["x-notes"].clone()), (json!("in_progress"), json!("s1"), json!([1, 2])));
+        let after: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(FEATURES_FILE)).unwrap()).unwrap();
+        assert_eq!(
+            (
+                after["features"][0]["status"].clone(),
+                after["features"][0]["currentWorkerSessionId"].clone(),
+                after["features"][0]["x-notes"].clone()
+            ),
+            (json!("in_progress"), json!("s1"), json!([1, 2]))
+        );
         complete(dir.path(), "a", "s1").unwrap();
         let done = Queue::load(dir.path()).unwrap();
         let ids: Vec<_> = done.file.features.iter().map(|f| f.id().unwrap()).collect();
         assert_eq!(ids, ["b", "a"], "a completed feature moves to the bottom");
         let a = done.feature("a").unwrap();
-        assert_eq!((a.status(), a.current_worker_session_id.as_ref(), a.completed_worker_session_id.as_ref().map(|s| s.value.as_str())), (Some("completed"), None, Some("s1")));
+        assert_eq!(
+            (
+                a.status(),
+                a.current_worker_session_id.as_ref(),
+                a.completed_worker_session_id.as_ref().map(|s| s.value.as_str())
+            ),
+            (Some("completed"), None, Some("s1"))
+        );
         back_to_pending(dir.path(), "b").unwrap();
-        insert_at_top(dir.path(), &[json!({"id": "v1", "description": "d", "status": "pending"}), json!({"id": "v2", "description": "d", "status": "pending"})]).unwrap();
+        insert_at_top(
+            dir.path(),
+            &[
+                json!({"id": "v1", "description": "d", "status": "pending"}),
+                json!({"id": "v2", "description": "d", "status": "pending"}),
+            ],
+        )
+        .unwrap();
         let written = std::fs::read_to_string(dir.path().join(FEATURES_FILE)).unwrap();
-        let ids: Vec<String> = Queue::load(dir.path()).unwrap().file.features.iter().map(|f| f.id().unwrap().to_string()).collect();
+        let ids: Vec<String> =
+            Queue::load(dir.path()).unwrap().file.features.iter().map(|f| f.id().unwrap().to_string()).collect();
         assert_eq!(ids, ["v1", "v2", "b", "a"]);
-        assert!(!written.ends_with('\n') && written.contains("\n  \"version\": 2\n}"), "droid's layout, root keys kept: {written}");
+        assert!(
+            !written.ends_with('\n') && written.contains("\n  \"version\": 2\n}"),
+            "droid's layout, root keys kept: {written}"
+        );
         assert!(back_to_pending(dir.path(), "zz").unwrap_err().contains("no feature `zz`"));
         std::fs::write(dir.path().join(FEATURES_FILE), "{\"features\": [{\"id\": \"a\"").unwrap();
         assert!(back_to_pending(dir.path(), "a").unwrap_err().contains("syntax errors"));
-        assert_eq!(std::fs::read_to_string(dir.path().join(FEATURES_FILE)).unwrap(), "{\"features\": [{\"id\": \"a\"", "a torn file is left as it is");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(FEATURES_FILE)).unwrap(),
+            "{\"features\": [{\"id\": \"a\"",
+            "a torn file is left as it is"
+        );
     }
 }

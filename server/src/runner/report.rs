@@ -8,10 +8,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::config::{find_config, MissionsConfig};
 use crate::agent::transcript::TRANSCRIPT_FILE;
 use crate::analysis::cost::Price;
 use crate::analysis::report::{parse_numstat, DiffInput, ReportInput, RoundRecord, TranscriptLine};
+use crate::config::{find_config, MissionsConfig};
 use crate::model::features::{self, ValidatorKind};
 use crate::model::folder::{self, FEATURES_FILE, STATE_FILE, VALIDATION_DIR};
 use crate::model::records::{self, MissionState, ScrutinySynthesis, UserTestingSynthesis};
@@ -71,7 +71,12 @@ pub fn load(dir: &Path) -> ReportInput {
         .flat_map(|h| {
             let tests = &h.file.handoff.tests;
             let updated = tests.updated.iter().filter_map(|v| v.as_str().or_else(|| v.get("file")?.as_str()));
-            h.file.handoff.test_files().chain(updated).map(|f| f.trim_start_matches("./").to_string()).collect::<Vec<_>>()
+            h.file
+                .handoff
+                .test_files()
+                .chain(updated)
+                .map(|f| f.trim_start_matches("./").to_string())
+                .collect::<Vec<_>>()
         })
         .filter(|f| !f.is_empty())
         .collect();
@@ -132,7 +137,8 @@ fn read_transcript(path: &Path) -> (Vec<TranscriptLine>, Option<String>) {
 fn read_rounds(dir: &Path, note: &mut impl FnMut(String)) -> Vec<RoundRecord> {
     let mut out = Vec::new();
     let Ok(milestones) = std::fs::read_dir(dir.join(VALIDATION_DIR)) else { return out };
-    let mut folders: Vec<PathBuf> = milestones.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut folders: Vec<PathBuf> =
+        milestones.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     folders.sort();
     for m in folders {
         for kind in ValidatorKind::ALL {
@@ -142,7 +148,11 @@ fn read_rounds(dir: &Path, note: &mut impl FnMut(String)) -> Vec<RoundRecord> {
                 .filter_map(Result::ok)
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let round = if name == "synthesis.json" { u32::MAX } else { name.strip_prefix("synthesis-round-")?.strip_suffix(".json")?.parse().ok()? };
+                    let round = if name == "synthesis.json" {
+                        u32::MAX
+                    } else {
+                        name.strip_prefix("synthesis-round-")?.strip_suffix(".json")?.parse().ok()?
+                    };
                     Some((round, e.path()))
                 })
                 .collect();
@@ -157,12 +167,29 @@ fn read_rounds(dir: &Path, note: &mut impl FnMut(String)) -> Vec<RoundRecord> {
                     }
                 };
                 let record = match kind {
-                    ValidatorKind::Scrutiny => records::load::<ScrutinySynthesis>(&text).value.map(|s| RoundRecord { milestone: s.milestone, validator: kind.folder().into(), round: s.round, passed: s.status == "pass", blocking: s.blocking_issues.len() }),
-                    ValidatorKind::UserTesting => records::load::<UserTestingSynthesis>(&text).value.map(|u| RoundRecord { milestone: u.milestone, validator: kind.folder().into(), round: u.round, passed: u.status == "pass", blocking: u.failed_assertions.len() + u.blocked_assertions.len() }),
+                    ValidatorKind::Scrutiny => records::load::<ScrutinySynthesis>(&text).value.map(|s| RoundRecord {
+                        milestone: s.milestone,
+                        validator: kind.folder().into(),
+                        round: s.round,
+                        passed: s.status == "pass",
+                        blocking: s.blocking_issues.len(),
+                    }),
+                    ValidatorKind::UserTesting => {
+                        records::load::<UserTestingSynthesis>(&text).value.map(|u| RoundRecord {
+                            milestone: u.milestone,
+                            validator: kind.folder().into(),
+                            round: u.round,
+                            passed: u.status == "pass",
+                            blocking: u.failed_assertions.len() + u.blocked_assertions.len(),
+                        })
+                    }
                 };
                 match record {
                     // droid's latest synthesis repeats a round the runner kept already.
-                    Some(r) if out.iter().any(|x: &RoundRecord| x.milestone == r.milestone && x.validator == r.validator && x.round == r.round) => {}
+                    Some(r)
+                        if out.iter().any(|x: &RoundRecord| {
+                            x.milestone == r.milestone && x.validator == r.validator && x.round == r.round
+                        }) => {}
                     Some(r) => out.push(r),
                     None => note(format!("{shown}: not a synthesis")),
                 }
@@ -178,7 +205,16 @@ fn read_prices(dir: &Path, note: &mut impl FnMut(String)) -> std::collections::B
     let path = find_config(dir).or_else(|| folder::working_directory(dir).and_then(|w| find_config(&w)));
     let Some(path) = path else { return Default::default() };
     match MissionsConfig::load(&path) {
-        Ok(c) => c.prices.iter().map(|(model, p)| (model.clone(), Price { input: p.input, cache_read: p.cache_read, cache_write: p.cache_write, output: p.output })).collect(),
+        Ok(c) => c
+            .prices
+            .iter()
+            .map(|(model, p)| {
+                (
+                    model.clone(),
+                    Price { input: p.input, cache_read: p.cache_read, cache_write: p.cache_write, output: p.output },
+                )
+            })
+            .collect(),
         Err(e) => {
             note(format!("no cost: {e}"));
             Default::default()
@@ -196,7 +232,11 @@ fn read_diff(dir: &Path, state: Option<&MissionState>, features: Option<&feature
         return DiffInput::Unavailable(format!("the repository {} does not exist", repo.display()));
     }
     let Some(state) = state else { return DiffInput::Unavailable("no state.json".into()) };
-    let order: Vec<&str> = if state.milestones.is_empty() { features.map(|f| f.milestones()).unwrap_or_default() } else { state.milestones.iter().map(String::as_str).collect() };
+    let order: Vec<&str> = if state.milestones.is_empty() {
+        features.map(|f| f.milestones()).unwrap_or_default()
+    } else {
+        state.milestones.iter().map(String::as_str).collect()
+    };
     let base = order.iter().find_map(|m| state.milestone_base(m)).or_else(|| state.first_milestone_base());
     let Some(base) = base.filter(|b| !b.starts_with('-')) else {
         return DiffInput::Unavailable("no milestone has started yet (state.json has no milestoneBases)".into());
@@ -205,7 +245,10 @@ fn read_diff(dir: &Path, state: Option<&MissionState>, features: Option<&feature
     let mission_rel = git::mission_in_repo(dir, &repo);
     match git::git(&repo, &["diff", "--numstat", "--no-renames", base, &head]) {
         Ok(text) => {
-            let files = parse_numstat(&text).into_iter().filter(|f| !git::belongs_to_mission(&f.path, mission_rel.as_deref())).collect();
+            let files = parse_numstat(&text)
+                .into_iter()
+                .filter(|f| !git::belongs_to_mission(&f.path, mission_rel.as_deref()))
+                .collect();
             DiffInput::Files { base: base.to_string(), head, files }
         }
         Err(e) => DiffInput::Unavailable(e.to_string()),

@@ -11,8 +11,8 @@ use super::agents::Agents;
 use super::events::Journal;
 use super::fix;
 use super::git;
-use super::lock::{LockError, RunLock};
 use super::locate;
+use super::lock::{LockError, RunLock};
 use super::progress::{Progress, Update};
 use super::queue::{self, Queue};
 use super::schedule::{self, Facts, Next};
@@ -20,9 +20,9 @@ use super::state::StateStore;
 use super::validate;
 use super::worker;
 use super::worktree;
-use crate::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
 use crate::agent::final_tool::lint_plan_with;
 use crate::agent::CancellationToken;
+use crate::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};
 use crate::model::records::MissionStatus;
 use RunOutcome::{AwaitingPerson, Completed, Failed, Halted, Paused, Refused};
@@ -165,7 +165,8 @@ pub struct Ctx {
 impl Ctx {
     /// The command that continues this mission: `missions run --yes .missions/x`.
     pub fn rerun(&self, flags: &str) -> String {
-        let parts: Vec<&str> = ["missions run", flags].into_iter().chain(self.named.as_deref()).filter(|p| !p.is_empty()).collect();
+        let parts: Vec<&str> =
+            ["missions run", flags].into_iter().chain(self.named.as_deref()).filter(|p| !p.is_empty()).collect();
         parts.join(" ")
     }
 
@@ -228,7 +229,9 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
             Step::Continue => {}
             Step::Pause => return pause(ctx),
             Step::AwaitingAnswers => {
-                let open = crate::model::questions::unanswered(&std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default());
+                let open = crate::model::questions::unanswered(
+                    &std::fs::read_to_string(ctx.mission.join(folder::MISSION_FILE)).unwrap_or_default(),
+                );
                 return Ok(RunResult::new(AwaitingPerson, format!("the orchestrator has {open} unanswered question(s) under `## Questions` in {}; write each answer on its `A:` line, then run `{}` again (or `{}` to plan without answers)", ctx.mission.join(folder::MISSION_FILE).display(), ctx.rerun(""), ctx.rerun("--yes"))));
             }
             Step::Halt(reason) => return halt(ctx, reason.into()),
@@ -240,7 +243,11 @@ async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -
     }
     // A plan waiting for approval: its `Check:` commands run on the base first, so a vacuous
     // one is shown before anyone approves it.
-    let base_checks = if needs_approval(ctx.state.status(), &PlanRecord::read(&ctx.mission)) { plan_base_checks(ctx).await } else { None };
+    let base_checks = if needs_approval(ctx.state.status(), &PlanRecord::read(&ctx.mission)) {
+        plan_base_checks(ctx).await
+    } else {
+        None
+    };
     if let Err(result) = start(opts, ctx, auto_approve, base_checks.as_ref()) {
         return Ok(result);
     }
@@ -266,7 +273,11 @@ async fn plan_base_checks(ctx: &mut Ctx) -> Option<crate::analysis::checks::base
     let options = base_checks::Options::from_config(Some(&ctx.agents.config));
     let (_, missing) = base_checks::cached(&base, &commands, options.timeout);
     if !missing.is_empty() {
-        ctx.progress.update(Update::Note(&format!("running {} `Check:` command(s) on the base commit {} before the plan is approved", missing.len(), base.commit.get(..10).unwrap_or(&base.commit))));
+        ctx.progress.update(Update::Note(&format!(
+            "running {} `Check:` command(s) on the base commit {} before the plan is approved",
+            missing.len(),
+            base.commit.get(..10).unwrap_or(&base.commit)
+        )));
     }
     let cancel = ctx.cancel.clone();
     match base_checks::check(&base, &ctx.mission, &commands, &options, &cancel, &mut |_, _| {}).await {
@@ -279,9 +290,19 @@ async fn plan_base_checks(ctx: &mut Ctx) -> Option<crate::analysis::checks::base
 }
 
 /// Reads what a run needs: the state, the repository, missions.toml and the agents.
-fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: CancellationToken) -> Result<(Ctx, bool), RunResult> {
+fn open(
+    opts: &RunOptions,
+    mission: &Path,
+    progress: Box<dyn Progress>,
+    cancel: CancellationToken,
+) -> Result<(Ctx, bool), RunResult> {
     let usage = |m: String| RunResult::new(Refused, m);
-    let repo = folder::working_directory(mission).ok_or_else(|| usage(format!("{} names no working directory (working_directory.txt) and is not inside a git repository", mission.display())))?;
+    let repo = folder::working_directory(mission).ok_or_else(|| {
+        usage(format!(
+            "{} names no working directory (working_directory.txt) and is not inside a git repository",
+            mission.display()
+        ))
+    })?;
     let repo = repo.canonicalize().map_err(|e| usage(format!("the working directory {}: {e}", repo.display())))?;
     let mut state = StateStore::load(mission, &repo).map_err(usage)?;
     match super::control::refusal(&state.state.mission_id, state.status(), &super::control::Launch::Start) {
@@ -303,14 +324,34 @@ fn open(opts: &RunOptions, mission: &Path, progress: Box<dyn Progress>, cancel: 
     }
     let (config, config_origin) = configuration(opts, &repo).map_err(usage)?;
     let auto_approve = config.auto_approve;
-    let mut agents = Agents::new(config, &state.state.mission_id, mission, &repo, &AgentRole::ALL).map_err(|e| usage(format!("{config_origin}: {e}")))?;
+    let mut agents = Agents::new(config, &state.state.mission_id, mission, &repo, &AgentRole::ALL)
+        .map_err(|e| usage(format!("{config_origin}: {e}")))?;
     agents.allow_questions = opts.allow_questions;
     let journal = Journal::open_with(mission, progress.events());
     let mission_rel = git::mission_in_repo(mission, &repo);
     let named = naming(&opts.cwd, mission);
-    let budgets = crate::analysis::cost::Budgets { max_tokens: agents.config.limits.max_tokens_per_mission, max_cost: agents.config.limits.max_cost };
-    let live = agents.live.start(mission, agents.usage.clone(), agents.config.prices.clone(), budgets, progress.spend());
-    Ok((Ctx { origin: opts.origin, mission: mission.to_path_buf(), repo, mission_rel, state, journal, agents, cancel, progress, live, named }, auto_approve))
+    let budgets = crate::analysis::cost::Budgets {
+        max_tokens: agents.config.limits.max_tokens_per_mission,
+        max_cost: agents.config.limits.max_cost,
+    };
+    let live =
+        agents.live.start(mission, agents.usage.clone(), agents.config.prices.clone(), budgets, progress.spend());
+    Ok((
+        Ctx {
+            origin: opts.origin,
+            mission: mission.to_path_buf(),
+            repo,
+            mission_rel,
+            state,
+            journal,
+            agents,
+            cancel,
+            progress,
+            live,
+            named,
+        },
+        auto_approve,
+    ))
 }
 
 /// How the person names `mission` in their next command from `cwd`: nothing when it is the
@@ -321,9 +362,14 @@ fn naming(cwd: &Path, mission: &Path) -> Option<String> {
         return None;
     }
     let (cwd, mission) = (canonical(cwd), canonical(mission));
-    let shown = mission.strip_prefix(&cwd).map_or_else(|_| mission.display().to_string(), |rel| rel.display().to_string());
+    let shown =
+        mission.strip_prefix(&cwd).map_or_else(|_| mission.display().to_string(), |rel| rel.display().to_string());
     // A path with a space or a quote is quoted for a POSIX shell.
-    Some(if shown.chars().all(|c| c.is_alphanumeric() || "/._-+~".contains(c)) { shown } else { format!("'{}'", shown.replace('\'', "'\\''")) })
+    Some(if shown.chars().all(|c| c.is_alphanumeric() || "/._-+~".contains(c)) {
+        shown
+    } else {
+        format!("'{}'", shown.replace('\'', "'\\''"))
+    })
 }
 
 /// missions.toml (found from the working directory, else the repository), with the editor's
@@ -354,13 +400,21 @@ fn configuration(opts: &RunOptions, repo: &Path) -> Result<(MissionsConfig, Stri
 /// Features a parallel worker completed and merged into the mission branch just before a
 /// crash (the merge commit exists; features.json does not say so yet): their handoff is
 /// verified again in the worktree, and they are completed instead of run again.
-fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore, journal: &mut Journal) -> Result<Vec<String>, String> {
+fn recover_merged(
+    mission: &Path,
+    repo: &Path,
+    branch: &str,
+    state: &StateStore,
+    journal: &mut Journal,
+) -> Result<Vec<String>, String> {
     let mut recovered = Vec::new();
     for active in state.active_features().into_iter().filter(|a| a.worktree.is_some()) {
         let wt_branch = worktree::branch(branch, &active.feature_id);
         let Some(tip) = git::resolve_commit(repo, &wt_branch) else { continue };
-        let merged = tip != active.base_commit && git::git(repo, &["merge-base", "--is-ancestor", &wt_branch, branch]).is_ok();
-        let handoff = super::handoffs::of_session(mission, &active.session_id).filter(|h| h.success_state.as_deref() == Some("success"));
+        let merged =
+            tip != active.base_commit && git::git(repo, &["merge-base", "--is-ancestor", &wt_branch, branch]).is_ok();
+        let handoff = super::handoffs::of_session(mission, &active.session_id)
+            .filter(|h| h.success_state.as_deref() == Some("success"));
         let (true, Some(handoff), Some(path)) = (merged, handoff, active.worktree.as_deref()) else { continue };
         if super::verify::verify_completion(Path::new(path), &active.base_commit, &handoff, None).is_err() {
             continue;
@@ -379,7 +433,12 @@ fn recover_merged(mission: &Path, repo: &Path, branch: &str, state: &StateStore,
 /// the mission's branch. The person's work is never destroyed: when HEAD is elsewhere, the
 /// dirty check comes before the checkout, and an interrupted worker's leftovers are cleared
 /// only on the mission branch, set aside (a stash, a ref) rather than deleted.
-fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Option<&crate::analysis::checks::base::BaseChecks>) -> Result<(), RunResult> {
+fn start(
+    opts: &RunOptions,
+    ctx: &mut Ctx,
+    auto_approve: bool,
+    base_checks: Option<&crate::analysis::checks::base::BaseChecks>,
+) -> Result<(), RunResult> {
     let usage = |m: String| RunResult::new(Refused, m);
     let internal = |m: String| RunResult::new(Failed, m);
     let rerun = ctx.rerun("--yes");
@@ -396,7 +455,10 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
         }
     };
     // Checks that prove nothing yet (they pass on the base, or cannot run): said at approval.
-    let vacuous: Vec<String> = warnings.into_iter().filter(|w| w.contains("[check-passes-on-base]") || w.contains("[check-cannot-run]")).collect();
+    let vacuous: Vec<String> = warnings
+        .into_iter()
+        .filter(|w| w.contains("[check-passes-on-base]") || w.contains("[check-cannot-run]"))
+        .collect();
     let approving = needs_approval(state.status(), &PlanRecord::read(mission));
     if approving && !vacuous.is_empty() {
         journal.log("plan_checks", json!({"warnings": vacuous})).map_err(|e| internal(e.to_string()))?;
@@ -405,9 +467,18 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
         state.set_status(MissionStatus::AwaitingApproval);
         state.save().map_err(|e| internal(e.to_string()))?;
         journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
-        let mut message = format!("the plan is ready for review ({} and {} in {}); run `{rerun}` to approve it and start", CONTRACT_FILE, FEATURES_FILE, mission.display());
+        let mut message = format!(
+            "the plan is ready for review ({} and {} in {}); run `{rerun}` to approve it and start",
+            CONTRACT_FILE,
+            FEATURES_FILE,
+            mission.display()
+        );
         if !vacuous.is_empty() {
-            message.push_str(&format!("\n{} `Check:` command(s) prove nothing yet:\n  {}", vacuous.len(), vacuous.join("\n  ")));
+            message.push_str(&format!(
+                "\n{} `Check:` command(s) prove nothing yet:\n  {}",
+                vacuous.len(),
+                vacuous.join("\n  ")
+            ));
         }
         return Err(RunResult::new(AwaitingPerson, message));
     }
@@ -439,10 +510,16 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     // A parallel feature merged just before a crash keeps its merge instead of running again.
     recover_merged(mission, repo, &branch, state, journal).map_err(internal)?;
     // Parallel workers' worktrees a killed run left go first; their features run again.
-    let mut reset = worktree::remove_leftovers(repo, &branch).map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
+    let mut reset = worktree::remove_leftovers(repo, &branch)
+        .map_err(|e| internal(format!("cannot remove the worktrees a previous run left: {e}")))?;
     reset.retain(|f| Queue::load(mission).ok().and_then(|q| q.feature(f).map(|f| f.is_in_progress())).unwrap_or(false));
     // Every session the stop interrupted, for droid's orphan `worker_failed` once resumed.
-    let mut orphans: Vec<(String, String)> = state.active_features().into_iter().filter(|a| a.worktree.is_some()).map(|a| (a.session_id, a.feature_id)).collect();
+    let mut orphans: Vec<(String, String)> = state
+        .active_features()
+        .into_iter()
+        .filter(|a| a.worktree.is_some())
+        .map(|a| (a.session_id, a.feature_id))
+        .collect();
     let in_working_dir: Vec<_> = state.active_features().into_iter().filter(|a| a.worktree.is_none()).collect();
     if in_working_dir.len() != state.active_features().len() {
         state.set_active_features(&in_working_dir);
@@ -459,7 +536,8 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
             let commit = git::head(repo).map(|c| c.chars().take(10).collect::<String>()).unwrap_or_default();
             format!("the mission works on the new branch {branch}, made from {from} ({commit})")
         });
-        let args: Vec<&str> = if new_branch { vec!["checkout", "--quiet", "-b", &branch] } else { vec!["checkout", "--quiet", &branch] };
+        let args: Vec<&str> =
+            if new_branch { vec!["checkout", "--quiet", "-b", &branch] } else { vec!["checkout", "--quiet", &branch] };
         git::git(repo, &args).map_err(|e| internal(format!("cannot check out the mission branch {branch}: {e}")))?;
         if let Some(note) = made_from {
             progress.update(Update::Note(&note));
@@ -470,7 +548,8 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     let mut set_aside = None;
     if let Some(active) = state.active_feature() {
         if super::handoffs::of_session(mission, &active.session_id).is_none() {
-            let saved = git::set_aside(repo, &active.base_commit, mission_rel.as_deref(), &active.feature_id).map_err(|e| internal(format!("cannot set aside the interrupted feature's changes: {e}")))?;
+            let saved = git::set_aside(repo, &active.base_commit, mission_rel.as_deref(), &active.feature_id)
+                .map_err(|e| internal(format!("cannot set aside the interrupted feature's changes: {e}")))?;
             reset.push(active.feature_id.clone());
             if !saved.is_empty() {
                 set_aside = Some((active.feature_id.clone(), saved));
@@ -480,11 +559,18 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     // Features left `in_progress` by a stopped run (or by droid) go back to pending, except
     // the one whose handoff reached the disk: it is settled from its handoff.
     let queue = Queue::load(mission).map_err(internal)?;
-    let handed_off = state.active_feature().filter(|a| super::handoffs::of_session(mission, &a.session_id).is_some()).map(|a| a.feature_id);
+    let handed_off = state
+        .active_feature()
+        .filter(|a| super::handoffs::of_session(mission, &a.session_id).is_some())
+        .map(|a| a.feature_id);
     for f in queue.file.features.iter().filter(|f| f.is_in_progress()) {
         let id = f.id().unwrap_or_default();
         if handed_off.as_deref() != Some(id) && !f.is_validator() {
-            if let Some(session) = f.current_worker_session_id.as_ref().filter(|s| super::handoffs::of_session(mission, &s.value).is_none()) {
+            if let Some(session) = f
+                .current_worker_session_id
+                .as_ref()
+                .filter(|s| super::handoffs::of_session(mission, &s.value).is_none())
+            {
                 orphans.push((session.value.clone(), id.to_string()));
             }
             queue::back_to_pending(mission, id).map_err(internal)?;
@@ -495,7 +581,14 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     }
     refuse_dirt(repo, mission_rel.as_deref())?;
     state.set_branch(&branch);
-    let resuming = matches!(resumed_from, MissionStatus::Running | MissionStatus::Validating | MissionStatus::Paused | MissionStatus::Halted | MissionStatus::AwaitingAnswers) || set_aside.is_some();
+    let resuming = matches!(
+        resumed_from,
+        MissionStatus::Running
+            | MissionStatus::Validating
+            | MissionStatus::Paused
+            | MissionStatus::Halted
+            | MissionStatus::AwaitingAnswers
+    ) || set_aside.is_some();
     if resuming {
         // droid's event (a fresh session replaces the interrupted one, so none is resumed),
         // with what the resume did.
@@ -511,9 +604,15 @@ fn start(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool, base_checks: Opti
     if approving {
         // droid's acceptance of the proposal, once the run really starts: the plan is approved.
         let title = folder::mission_title(mission).unwrap_or_default();
-        journal.log("mission_accepted", json!({"title": title, "by": opts.origin.approval(opts.yes)})).map_err(|e| internal(e.to_string()))?;
+        journal
+            .log("mission_accepted", json!({"title": title, "by": opts.origin.approval(opts.yes)}))
+            .map_err(|e| internal(e.to_string()))?;
     }
-    let message = if resuming { format!("resumed by {}", opts.origin.approval(true)) } else { format!("started by {}", opts.origin.approval(true)) };
+    let message = if resuming {
+        format!("resumed by {}", opts.origin.approval(true))
+    } else {
+        format!("started by {}", opts.origin.approval(true))
+    };
     journal.log("mission_run_started", json!({"message": message})).map_err(|e| internal(e.to_string()))?;
     // The one feature in flight in the working directory is logged when it runs again
     // (`worker::interrupted`); a session is logged once whichever comes first.
@@ -565,13 +664,17 @@ fn branch_slug(mission: &Path, repo: &Path) -> String {
 
 fn fresh_branch(repo: &Path, slug: &str) -> String {
     let first = format!("missions/{slug}");
-    std::iter::once(first.clone()).chain((2..).map(|n| format!("{first}-{n}"))).find(|b| !git::branch_exists(repo, b)).unwrap_or(first)
+    std::iter::once(first.clone())
+        .chain((2..).map(|n| format!("{first}-{n}")))
+        .find(|b| !git::branch_exists(repo, b))
+        .unwrap_or(first)
 }
 
 /// The repository's lock (in its common git directory), held for the whole run: a run of
 /// another mission in the same repository is refused, named.
 fn repository_lock(ctx: &Ctx) -> Result<RunLock, RunResult> {
-    let git_dir = git::common_dir(&ctx.repo).map_err(|e| RunResult::new(Failed, format!("cannot find the git directory of {}: {e}", ctx.repo.display())))?;
+    let git_dir = git::common_dir(&ctx.repo)
+        .map_err(|e| RunResult::new(Failed, format!("cannot find the git directory of {}: {e}", ctx.repo.display())))?;
     let mission = ctx.mission.canonicalize().unwrap_or_else(|_| ctx.mission.clone());
     RunLock::acquire_repository(&git_dir, &mission).map_err(|e| match e {
         LockError::Held { .. } => RunResult::new(Refused, e.to_string()),
@@ -589,7 +692,10 @@ struct PlanRecord {
 impl PlanRecord {
     fn read(mission: &Path) -> PlanRecord {
         let events = super::events::read_all(mission);
-        PlanRecord { approved: events.iter().any(|e| e.kind == "mission_accepted"), planner_ran: events.iter().any(|e| e.kind == "planning_started") }
+        PlanRecord {
+            approved: events.iter().any(|e| e.kind == "mission_accepted"),
+            planner_ran: events.iter().any(|e| e.kind == "planning_started"),
+        }
     }
 }
 
@@ -597,7 +703,12 @@ impl PlanRecord {
 /// logged yet), and whenever a planner wrote it and it was never approved (planning paused or
 /// halted halfway is not an approved plan). A plan droid's person accepted is approved.
 fn needs_approval(status: MissionStatus, record: &PlanRecord) -> bool {
-    (matches!(status, MissionStatus::Planning | MissionStatus::AwaitingApproval | MissionStatus::AwaitingAnswers) && !record.approved) || (record.planner_ran && !record.approved)
+    !record.approved
+        && (record.planner_ran
+            || matches!(
+                status,
+                MissionStatus::Planning | MissionStatus::AwaitingApproval | MissionStatus::AwaitingAnswers
+            ))
 }
 
 /// A planning session that was stopped (killed, paused, halted) before it submitted a plan
@@ -606,7 +717,10 @@ fn needs_approval(status: MissionStatus, record: &PlanRecord) -> bool {
 fn planning_interrupted(ctx: &Ctx) -> bool {
     let record = PlanRecord::read(&ctx.mission);
     let gave_up = ctx.state.state.halt_reason.as_deref().is_some_and(|r| r.starts_with(super::plan::PLAN_LINT_GAVE_UP));
-    record.planner_ran && !record.approved && matches!(ctx.state.status(), MissionStatus::Planning | MissionStatus::Paused | MissionStatus::Halted) && !gave_up
+    record.planner_ran
+        && !record.approved
+        && matches!(ctx.state.status(), MissionStatus::Planning | MissionStatus::Paused | MissionStatus::Halted)
+        && !gave_up
 }
 
 /// Uncommitted changes outside the mission folder.
@@ -616,7 +730,14 @@ fn dirty_outside_mission(repo: &Path, mission_rel: Option<&str>) -> Result<Vec<S
 }
 
 fn dirty_refusal(repo: &Path, dirty: &[String]) -> RunResult {
-    RunResult::new(Refused, format!("the working tree {} has uncommitted changes; commit or stash them first:\n  {}", repo.display(), dirty.join("\n  ")))
+    RunResult::new(
+        Refused,
+        format!(
+            "the working tree {} has uncommitted changes; commit or stash them first:\n  {}",
+            repo.display(),
+            dirty.join("\n  ")
+        ),
+    )
 }
 
 /// Temporary files of atomic writes a killed run left behind (`.<name>.tmp-<pid>-<n>`); the
@@ -653,7 +774,10 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
         if let Some(problem) = queue.file.problems.first() {
             // droid writes features.json without an atomic rename: a half-written file is read
             // again a moment later, never rewritten.
-            return Err(format!("features.json does not read ({}); the runner never rewrites a file it cannot parse", problem.message));
+            return Err(format!(
+                "features.json does not read ({}); the runner never rewrites a file it cannot parse",
+                problem.message
+            ));
         }
         let records = validate::load_records(&ctx.mission);
         let (handoffs, _) = folder::read_handoffs(&ctx.mission);
@@ -678,7 +802,13 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             }
             Target::Feature(id) => Next::Feature(schedule::runnable_feature(&queue.file, id)?),
             Target::Milestone(m) => {
-                let validators: Vec<&crate::model::Feature> = queue.file.features.iter().filter(|f| f.milestone() == Some(m.as_str()) && f.is_validator()).map(|f| &**f).collect();
+                let validators: Vec<&crate::model::Feature> = queue
+                    .file
+                    .features
+                    .iter()
+                    .filter(|f| f.milestone() == Some(m.as_str()) && f.is_validator())
+                    .map(|f| &**f)
+                    .collect();
                 if validators.is_empty() {
                     validate::trigger(ctx, m)?;
                 } else if validators.iter().all(|v| v.is_done()) {
@@ -728,7 +858,13 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
             Step::AwaitingAnswers => {
                 ctx.state.set_status(MissionStatus::AwaitingAnswers);
                 ctx.save_state()?;
-                return Ok(RunResult::new(AwaitingPerson, format!("the orchestrator asked questions in mission.md; answer them, then run `{}` again", ctx.rerun(""))));
+                return Ok(RunResult::new(
+                    AwaitingPerson,
+                    format!(
+                        "the orchestrator asked questions in mission.md; answer them, then run `{}` again",
+                        ctx.rerun("")
+                    ),
+                ));
             }
             Step::Halt(reason) => return halt(ctx, reason.into()),
             Step::HaltWith(h) => return halt(ctx, h),
@@ -738,7 +874,11 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
 
 /// The milestones whose validators were injected (droid's `milestone_validation_triggered`).
 fn triggered_milestones(mission: &Path) -> Vec<String> {
-    super::events::read_all(mission).into_iter().filter(|e| e.kind == "milestone_validation_triggered").filter_map(|e| e.str("milestone").map(str::to_string)).collect()
+    super::events::read_all(mission)
+        .into_iter()
+        .filter(|e| e.kind == "milestone_validation_triggered")
+        .filter_map(|e| e.str("milestone").map(str::to_string))
+        .collect()
 }
 
 /// The features to run at once with `max_parallel_workers > 1`: from the feature `first`
@@ -768,7 +908,8 @@ fn parallel_batch(ctx: &Ctx, queue: &Queue, first: usize) -> Vec<String> {
 /// Records the milestone the loop works on (its first feature's base commit is the base of
 /// the milestone's diff for the scrutiny validator).
 fn enter_milestone(ctx: &mut Ctx, milestone: &str) -> Result<(), String> {
-    if ctx.state.state.current_milestone.as_deref() == Some(milestone) && ctx.state.milestone_base(milestone).is_some() {
+    if ctx.state.state.current_milestone.as_deref() == Some(milestone) && ctx.state.milestone_base(milestone).is_some()
+    {
         return Ok(());
     }
     let head = git::head(&ctx.repo).map_err(|e| e.to_string())?;
@@ -828,10 +969,13 @@ fn halt(ctx: &mut Ctx, halt: Halt) -> Result<RunResult, String> {
 /// full disk): the mission is halted with that reason, so the files say why it stopped and a
 /// resume is offered, instead of staying `running` with nobody running it.
 fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
-    let in_motion = matches!(ctx.state.status(), MissionStatus::Planning | MissionStatus::Running | MissionStatus::Validating);
+    let in_motion =
+        matches!(ctx.state.status(), MissionStatus::Planning | MissionStatus::Running | MissionStatus::Validating);
     let reason = format!("the runner stopped on an error: {error}");
     match in_motion.then(|| halt(ctx, reason.clone().into())) {
-        Some(Err(e)) => RunResult::new(Failed, format!("internal error: {error} (and the mission could not be marked halted: {e})")),
+        Some(Err(e)) => {
+            RunResult::new(Failed, format!("internal error: {error} (and the mission could not be marked halted: {e})"))
+        }
         // Halted is halted, whatever stopped it: the exit status says so (design §3's table).
         Some(Ok(_)) => RunResult::new(Halted, format!("halted: {reason}; fix the cause, then resume it")),
         None => RunResult::new(Failed, format!("internal error: {error}")),
@@ -846,5 +990,11 @@ fn complete(ctx: &mut Ctx) -> Result<RunResult, String> {
     ctx.state.state.current_milestone = None;
     ctx.save_state()?;
     let branch = ctx.state.branch().unwrap_or_default();
-    Ok(RunResult::new(Completed, format!("mission {} completed: every assertion passed; the work is on branch {branch}", ctx.state.state.mission_id)))
+    Ok(RunResult::new(
+        Completed,
+        format!(
+            "mission {} completed: every assertion passed; the work is on branch {branch}",
+            ctx.state.state.mission_id
+        ),
+    ))
 }

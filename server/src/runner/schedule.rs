@@ -56,7 +56,9 @@ pub fn milestone_assertions<'a>(features: &'a FeaturesFile, milestone: &str) -> 
 
 /// Whether every assertion the milestone's features claim passed.
 pub fn assertions_passed(features: &FeaturesFile, validation: Option<&ValidationRecords>, milestone: &str) -> bool {
-    let passed = |id: &&str| validation.and_then(|v| v.state.as_ref()).and_then(|s| s.assertions.get(*id)).is_some_and(|a| a.is_passed());
+    let passed = |id: &&str| {
+        validation.and_then(|v| v.state.as_ref()).and_then(|s| s.assertions.get(*id)).is_some_and(|a| a.is_passed())
+    };
     milestone_assertions(features, milestone).iter().all(passed)
 }
 
@@ -70,7 +72,8 @@ pub fn latest_handoff<'a>(handoffs: &'a [FoundHandoff], feature_id: &str) -> Opt
 /// after it and none pending. `None` when the milestone needs no fix.
 pub fn failed_round(features: &FeaturesFile, facts: &Facts, milestone: &str) -> Option<u32> {
     let of_milestone = |f: &&std::sync::Arc<Feature>| f.milestone() == Some(milestone);
-    let work: Vec<&Feature> = features.features.iter().filter(of_milestone).filter(|f| !f.is_validator()).map(|f| &**f).collect();
+    let work: Vec<&Feature> =
+        features.features.iter().filter(of_milestone).filter(|f| !f.is_validator()).map(|f| &**f).collect();
     if work.iter().any(|f| f.is_pending() || f.is_in_progress()) {
         return None;
     }
@@ -83,16 +86,21 @@ pub fn failed_round(features: &FeaturesFile, facts: &Facts, milestone: &str) -> 
         .filter(|h| h.file.success_state.as_deref() != Some("success"))
         .map(|h| h.file.timestamp.as_str())
         .max()?;
-    let answered = work.iter().filter_map(|f| latest_handoff(facts.handoffs, f.id()?)).any(|h| h.file.timestamp.as_str() > failed_at && h.file.success_state.as_deref() == Some("success"));
+    let answered = work
+        .iter()
+        .filter_map(|f| latest_handoff(facts.handoffs, f.id()?))
+        .any(|h| h.file.timestamp.as_str() > failed_at && h.file.success_state.as_deref() == Some("success"));
     if answered {
         return None;
     }
-    let round = facts.validation.and_then(|v| v.milestone(milestone)).map_or(1, crate::analysis::summary::latest_round).max(1);
+    let round =
+        facts.validation.and_then(|v| v.milestone(milestone)).map_or(1, crate::analysis::summary::latest_round).max(1);
     Some(round)
 }
 
 /// How a person gets a stopped feature run again.
-pub const RETRY_HINT: &str = "its status is `pending` again: fix the cause (or edit the feature in features.json), then run the mission again";
+pub const RETRY_HINT: &str =
+    "its status is `pending` again: fix the cause (or edit the feature in features.json), then run the mission again";
 
 pub fn next(features: &FeaturesFile, facts: &Facts) -> Next {
     // An interrupted fix session runs again first: the features it half added are not vetted.
@@ -107,7 +115,8 @@ pub fn next(features: &FeaturesFile, facts: &Facts) -> Next {
     }
     let milestones = features.milestones();
     for m in &milestones {
-        let members: Vec<&Feature> = features.features.iter().filter(|f| f.milestone() == Some(*m)).map(|f| &**f).collect();
+        let members: Vec<&Feature> =
+            features.features.iter().filter(|f| f.milestone() == Some(*m)).map(|f| &**f).collect();
         let has_validators = members.iter().any(|f| f.is_validator());
         let work_done = members.iter().filter(|f| !f.is_validator()).all(|f| f.is_done());
         if work_done && !has_validators && !facts.triggered.iter().any(|t| t == m) {
@@ -135,7 +144,13 @@ pub fn next(features: &FeaturesFile, facts: &Facts) -> Next {
         };
     }
     if let Some((f, open)) = waiting {
-        return Next::Stuck { reason: format!("feature `{}` waits on {} that cannot complete (its preconditions name them)", f.id().unwrap_or("?"), open.join(", ")) };
+        return Next::Stuck {
+            reason: format!(
+                "feature `{}` waits on {} that cannot complete (its preconditions name them)",
+                f.id().unwrap_or("?"),
+                open.join(", ")
+            ),
+        };
     }
     // Nothing is left to run: every claimed assertion must have passed.
     let unvalidated: Vec<&str> = features
@@ -148,9 +163,15 @@ pub fn next(features: &FeaturesFile, facts: &Facts) -> Next {
     if !unvalidated.is_empty() {
         return Next::Stuck { reason: format!("{} claimed by features without a milestone, so no validation ever checks them; give those features a milestone", unvalidated.join(", ")) };
     }
-    let failing: Vec<&str> = milestones.iter().filter(|m| !assertions_passed(features, facts.validation, m)).copied().collect();
+    let failing: Vec<&str> =
+        milestones.iter().filter(|m| !assertions_passed(features, facts.validation, m)).copied().collect();
     if !failing.is_empty() {
-        return Next::Stuck { reason: format!("milestone {} has assertions that did not pass, and no validator of it is pending", failing.join(", ")) };
+        return Next::Stuck {
+            reason: format!(
+                "milestone {} has assertions that did not pass, and no validator of it is pending",
+                failing.join(", ")
+            ),
+        };
     }
     Next::Completed
 }
@@ -169,13 +190,26 @@ pub fn validator_feature(kind: ValidatorKind, milestone: &str) -> serde_json::Va
     };
     let preconditions = [format!("All implementation features for milestone \"{milestone}\" are complete")];
     let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
-    crate::model::features_edit::droid_feature(&kind.feature_id(milestone), &description, kind.skill(), &preconditions, &expected, None, Some(milestone))
+    crate::model::features_edit::droid_feature(
+        &kind.feature_id(milestone),
+        &description,
+        kind.skill(),
+        &preconditions,
+        &expected,
+        None,
+        Some(milestone),
+    )
 }
 
 /// The feature `id` when `missions.runFeature` may run it now: it is pending, not a
 /// validator, and every feature its preconditions name completed. Returns its index.
 pub fn runnable_feature(features: &FeaturesFile, id: &str) -> Result<usize, String> {
-    let (i, f) = features.features.iter().enumerate().find(|(_, f)| f.id() == Some(id)).ok_or_else(|| format!("there is no feature `{id}` in features.json"))?;
+    let (i, f) = features
+        .features
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.id() == Some(id))
+        .ok_or_else(|| format!("there is no feature `{id}` in features.json"))?;
     if f.is_validator() {
         return Err(format!("`{id}` is a validator; validate its milestone instead"));
     }
@@ -194,7 +228,10 @@ pub fn runnable_feature(features: &FeaturesFile, id: &str) -> Result<usize, Stri
 /// of them (but the cancelled and the validators) completed.
 pub fn validatable_milestone(features: &FeaturesFile, milestone: &str) -> Result<(), String> {
     if !features.milestones().contains(&milestone) {
-        return Err(format!("there is no milestone `{milestone}` in features.json (milestones: {})", features.milestones().join(", ")));
+        return Err(format!(
+            "there is no milestone `{milestone}` in features.json (milestones: {})",
+            features.milestones().join(", ")
+        ));
     }
     let open: Vec<String> = features
         .features
@@ -219,36 +256,55 @@ mod tests {
     }
 
     fn handoff(feature: &str, at: &str, state: &str) -> FoundHandoff {
-        FoundHandoff { path: format!("handoffs/{at}__{feature}__s.json"), file: HandoffFile { timestamp: at.into(), feature_id: feature.into(), worker_session_id: format!("s-{feature}-{at}"), success_state: Some(state.into()), ..Default::default() }, proof: None }
+        FoundHandoff {
+            path: format!("handoffs/{at}__{feature}__s.json"),
+            file: HandoffFile {
+                timestamp: at.into(),
+                feature_id: feature.into(),
+                worker_session_id: format!("s-{feature}-{at}"),
+                success_state: Some(state.into()),
+                ..Default::default()
+            },
+            proof: None,
+        }
     }
 
     fn passed(ids: &[&str]) -> ValidationRecords {
         let entries: Vec<String> = ids.iter().map(|id| format!("\"{id}\": {{\"status\": \"passed\"}}")).collect();
-        ValidationRecords { state: records::load(&format!("{{\"assertions\": {{{}}}}}", entries.join(","))).value, milestones: Vec::new() }
+        ValidationRecords {
+            state: records::load(&format!("{{\"assertions\": {{{}}}}}", entries.join(","))).value,
+            milestones: Vec::new(),
+        }
     }
 
     #[test]
     fn the_first_pending_feature_runs_after_its_named_preconditions() {
-        let f = file(r#"{"features": [
+        let f = file(
+            r#"{"features": [
             {"id": "b", "description": "d", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "preconditions": ["a is complete", "the database is up"]},
             {"id": "a", "description": "d", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-001"]},
-            {"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#);
+            {"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#,
+        );
         assert_eq!(next(&f, &Facts::default()), Next::Feature(1));
     }
 
     #[test]
     fn a_finished_milestone_is_triggered_then_validated_then_the_queue_goes_on() {
-        let f = file(r#"{"features": [
+        let f = file(
+            r#"{"features": [
             {"id": "a", "description": "d", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]},
             {"id": "x", "description": "d", "milestone": "one", "status": "cancelled", "fulfills": []},
-            {"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#);
+            {"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#,
+        );
         assert_eq!(next(&f, &Facts::default()), Next::TriggerValidation("one".into()));
         let triggered = ["one".to_string()];
-        let with_validators = file(r#"{"features": [
+        let with_validators = file(
+            r#"{"features": [
             {"id": "scrutiny-validator-one", "description": "d", "skillName": "scrutiny-validator", "milestone": "one", "status": "pending"},
             {"id": "user-testing-validator-one", "description": "d", "skillName": "user-testing-validator", "milestone": "one", "status": "pending"},
             {"id": "a", "description": "d", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]},
-            {"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#);
+            {"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}]}"#,
+        );
         let facts = Facts { triggered: &triggered, ..Facts::default() };
         assert_eq!(next(&with_validators, &facts), Next::Validate("one".into()));
         let done = file(&with_validators_text("completed", "completed"));
@@ -256,25 +312,38 @@ mod tests {
     }
 
     fn with_validators_text(scrutiny: &str, testing: &str) -> String {
-        format!(r#"{{"features": [
+        format!(
+            r#"{{"features": [
             {{"id": "scrutiny-validator-one", "description": "d", "skillName": "scrutiny-validator", "milestone": "one", "status": "{scrutiny}"}},
             {{"id": "user-testing-validator-one", "description": "d", "skillName": "user-testing-validator", "milestone": "one", "status": "{testing}"}},
             {{"id": "a", "description": "d", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]}},
-            {{"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}}]}}"#)
+            {{"id": "c", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-003"]}}]}}"#
+        )
     }
 
     #[test]
     fn a_failed_validator_asks_for_fixes_until_fix_work_completes_after_it() {
         let triggered = ["one".to_string()];
         let f = file(&with_validators_text("completed", "pending"));
-        let failed = [handoff("a", "2026-01-01T00:00:01.000Z", "success"), handoff("user-testing-validator-one", "2026-01-01T00:00:02.000Z", "failure")];
+        let failed = [
+            handoff("a", "2026-01-01T00:00:01.000Z", "success"),
+            handoff("user-testing-validator-one", "2026-01-01T00:00:02.000Z", "failure"),
+        ];
         let facts = Facts { handoffs: &failed, triggered: &triggered, ..Facts::default() };
         assert_eq!(next(&f, &facts), Next::Fix { milestone: "one".into(), round: 1 });
         // A fix feature is queued: it runs first.
-        let queued = file(&with_validators_text("completed", "pending").replacen("[\n", "[\n{\"id\": \"fix-1\", \"description\": \"d\", \"milestone\": \"one\", \"status\": \"pending\"},\n", 1));
+        let queued = file(&with_validators_text("completed", "pending").replacen(
+            "[\n",
+            "[\n{\"id\": \"fix-1\", \"description\": \"d\", \"milestone\": \"one\", \"status\": \"pending\"},\n",
+            1,
+        ));
         assert_eq!(next(&queued, &facts), Next::Feature(0));
         // The fix completed after the failure: validate again.
-        let fixed = file(&with_validators_text("completed", "pending").replacen("[\n", "[\n{\"id\": \"fix-1\", \"description\": \"d\", \"milestone\": \"one\", \"status\": \"completed\"},\n", 1));
+        let fixed = file(&with_validators_text("completed", "pending").replacen(
+            "[\n",
+            "[\n{\"id\": \"fix-1\", \"description\": \"d\", \"milestone\": \"one\", \"status\": \"completed\"},\n",
+            1,
+        ));
         let after = [failed[0].clone(), failed[1].clone(), handoff("fix-1", "2026-01-01T00:00:03.000Z", "success")];
         assert_eq!(next(&fixed, &Facts { handoffs: &after, ..facts }), Next::Validate("one".into()));
     }
@@ -283,7 +352,8 @@ mod tests {
     fn an_interrupted_round_finishes_before_anything_else() {
         let f = file(&with_validators_text("completed", "pending"));
         let failed = [handoff("user-testing-validator-one", "2026-01-01T00:00:02.000Z", "failure")];
-        let facts = Facts { handoffs: &failed, triggered: &["one".to_string()], active_round: Some("one"), ..Facts::default() };
+        let facts =
+            Facts { handoffs: &failed, triggered: &["one".to_string()], active_round: Some("one"), ..Facts::default() };
         assert_eq!(next(&f, &facts), Next::Validate("one".into()));
     }
 
@@ -297,39 +367,59 @@ mod tests {
 
     #[test]
     fn completed_only_when_every_claimed_assertion_passed() {
-        let f = file(&with_validators_text("completed", "completed").replace("\"pending\", \"fulfills\": [\"VAL-A-003\"]", "\"completed\", \"fulfills\": [\"VAL-A-003\"]").replace("\"two\"", "\"one\""));
+        let f = file(
+            &with_validators_text("completed", "completed")
+                .replace("\"pending\", \"fulfills\": [\"VAL-A-003\"]", "\"completed\", \"fulfills\": [\"VAL-A-003\"]")
+                .replace("\"two\"", "\"one\""),
+        );
         let triggered = ["one".to_string()];
         let v = passed(&["VAL-A-001"]);
-        assert!(matches!(next(&f, &Facts { triggered: &triggered, validation: Some(&v), ..Facts::default() }), Next::Stuck { reason } if reason.contains("milestone one")));
+        assert!(
+            matches!(next(&f, &Facts { triggered: &triggered, validation: Some(&v), ..Facts::default() }), Next::Stuck { reason } if reason.contains("milestone one"))
+        );
         let v = passed(&["VAL-A-001", "VAL-A-003"]);
-        assert_eq!(next(&f, &Facts { triggered: &triggered, validation: Some(&v), ..Facts::default() }), Next::Completed);
+        assert_eq!(
+            next(&f, &Facts { triggered: &triggered, validation: Some(&v), ..Facts::default() }),
+            Next::Completed
+        );
     }
 
     #[test]
     fn stuck_when_a_precondition_never_completes() {
-        let f = file(r#"{"features": [
+        let f = file(
+            r#"{"features": [
             {"id": "a", "description": "d", "milestone": "one", "status": "cancelled", "fulfills": ["VAL-A-001"]},
-            {"id": "b", "description": "d", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "preconditions": ["a"]}]}"#);
+            {"id": "b", "description": "d", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "preconditions": ["a"]}]}"#,
+        );
         assert!(matches!(next(&f, &Facts::default()), Next::Stuck { reason } if reason.contains("`b` waits on a")));
     }
 
     #[test]
     fn droids_paused_folder_continues_with_its_fix_then_its_validator() {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/droid/all-event-types-paused"));
+        let dir =
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/droid/all-event-types-paused"));
         let f = file(&std::fs::read_to_string(dir.join("features.json")).unwrap());
         let (handoffs, _) = folder::read_handoffs(dir);
         let (validation, _) = folder::read_validation(dir);
         let triggered = ["core".to_string()];
-        let facts = Facts { handoffs: &handoffs, triggered: &triggered, validation: Some(&validation), active_round: None, active_fix: None };
+        let facts = Facts {
+            handoffs: &handoffs,
+            triggered: &triggered,
+            validation: Some(&validation),
+            active_round: None,
+            active_fix: None,
+        };
         assert_eq!(next(&f, &facts), Next::Feature(0), "fix-divide-zero-message is at the top");
     }
 
     #[test]
     fn a_targeted_feature_needs_a_pending_status_and_completed_preconditions() {
-        let f = file(r#"{"features": [
+        let f = file(
+            r#"{"features": [
             {"id": "a", "description": "d", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-001"]},
             {"id": "b", "description": "d", "milestone": "one", "status": "pending", "fulfills": ["VAL-A-002"], "preconditions": ["a"]},
-            {"id": "c", "description": "d", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-003"]}]}"#);
+            {"id": "c", "description": "d", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-003"]}]}"#,
+        );
         assert_eq!(runnable_feature(&f, "a"), Ok(0));
         assert!(runnable_feature(&f, "b").unwrap_err().contains("depends on a"));
         assert!(runnable_feature(&f, "c").unwrap_err().contains("is completed"));
@@ -338,10 +428,12 @@ mod tests {
 
     #[test]
     fn a_targeted_milestone_needs_every_feature_done() {
-        let f = file(r#"{"features": [
+        let f = file(
+            r#"{"features": [
             {"id": "a", "description": "d", "milestone": "one", "status": "completed", "fulfills": ["VAL-A-001"]},
             {"id": "x", "description": "d", "milestone": "one", "status": "cancelled", "fulfills": []},
-            {"id": "b", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-002"]}]}"#);
+            {"id": "b", "description": "d", "milestone": "two", "status": "pending", "fulfills": ["VAL-A-002"]}]}"#,
+        );
         assert_eq!(validatable_milestone(&f, "one"), Ok(()));
         assert!(validatable_milestone(&f, "two").unwrap_err().contains("b (pending)"));
         assert!(validatable_milestone(&f, "three").unwrap_err().contains("no milestone `three`"));
@@ -351,9 +443,31 @@ mod tests {
     fn injected_validators_are_droids() {
         let v = validator_feature(ValidatorKind::Scrutiny, "core");
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["id", "description", "skillName", "preconditions", "expectedBehavior", "milestone", "status", "workerSessionIds", "currentWorkerSessionId", "completedWorkerSessionId"]);
-        let droid: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/droid/completed-all-passed/features.json")).unwrap()).unwrap();
-        let theirs = droid["features"].as_array().unwrap().iter().find(|f| f["id"] == "scrutiny-validator-core").unwrap();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "description",
+                "skillName",
+                "preconditions",
+                "expectedBehavior",
+                "milestone",
+                "status",
+                "workerSessionIds",
+                "currentWorkerSessionId",
+                "completedWorkerSessionId"
+            ]
+        );
+        let droid: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../examples/droid/completed-all-passed/features.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let theirs =
+            droid["features"].as_array().unwrap().iter().find(|f| f["id"] == "scrutiny-validator-core").unwrap();
         for key in ["id", "description", "skillName", "preconditions", "expectedBehavior", "milestone"] {
             assert_eq!(v[key], theirs[key], "{key}");
         }

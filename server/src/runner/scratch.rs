@@ -26,7 +26,8 @@ impl Scratch {
         let root = git::common_dir(repo)?.join("missions-scratch").join(purpose);
         remove_leftovers(repo, &root);
         let dir = root.join(format!("{}-{}", std::process::id(), JOBS.fetch_add(1, Ordering::Relaxed)));
-        std::fs::create_dir_all(&dir).map_err(|e| GitError::Failed { args: format!("(mkdir {})", dir.display()), message: e.to_string() })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| GitError::Failed { args: format!("(mkdir {})", dir.display()), message: e.to_string() })?;
         Ok(Scratch { repo: repo.to_path_buf(), dir, made: Vec::new() })
     }
 
@@ -91,7 +92,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let run = |args: &[&str]| {
-            let out = Command::new("git").args(args).current_dir(d).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@x.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@x.invalid").output().unwrap();
+            let out = Command::new("git")
+                .args(args)
+                .current_dir(d)
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@x.invalid")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@x.invalid")
+                .output()
+                .unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         };
         run(&["init", "-q", "-b", "main"]);

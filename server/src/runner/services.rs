@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::cancel::CancellationToken;
 use crate::agent::processes;
-use rustix::process::Signal;
 use crate::model::persist::write_json_atomic;
 use crate::model::services::{Service, ServicesFile};
 use crate::model::timestamp::now_rfc3339;
+use rustix::process::Signal;
 
 pub const SERVICE_LOGS_DIR: &str = "service-logs";
 const RUNNING_FILE: &str = "running.json";
@@ -43,7 +43,12 @@ pub struct ServiceLimits {
 
 impl Default for ServiceLimits {
     fn default() -> Self {
-        ServiceLimits { healthcheck_timeout: Duration::from_secs(60), check_timeout: Duration::from_secs(10), poll: Duration::from_millis(200), stop_timeout: Duration::from_secs(10) }
+        ServiceLimits {
+            healthcheck_timeout: Duration::from_secs(60),
+            check_timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(200),
+            stop_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -111,13 +116,37 @@ pub fn log_path(mission: &Path, name: &str) -> PathBuf {
 /// Starts `wanted` (every service when empty) and their dependencies, in order, each once it
 /// is up. Leftovers of a killed run are stopped first. On a failure everything started so
 /// far is stopped again.
-pub async fn start(mission: &Path, working_dir: &Path, file: &ServicesFile, wanted: &[&str], limits: &ServiceLimits, removed_env: &[String], cancel: &CancellationToken) -> Result<RunningServices, ServiceFailure> {
-    let order = file.start_order(wanted).map_err(|reason| ServiceFailure { service: wanted.join(", "), reason, log: PathBuf::new(), log_tail: String::new() })?;
+pub async fn start(
+    mission: &Path,
+    working_dir: &Path,
+    file: &ServicesFile,
+    wanted: &[&str],
+    limits: &ServiceLimits,
+    removed_env: &[String],
+    cancel: &CancellationToken,
+) -> Result<RunningServices, ServiceFailure> {
+    let order = file.start_order(wanted).map_err(|reason| ServiceFailure {
+        service: wanted.join(", "),
+        reason,
+        log: PathBuf::new(),
+        log_tail: String::new(),
+    })?;
     stop_leftovers(mission);
-    let mut running = RunningServices { mission: mission.to_path_buf(), working_dir: working_dir.to_path_buf(), removed_env: removed_env.to_vec(), limits: limits.clone(), started: Vec::new() };
+    let mut running = RunningServices {
+        mission: mission.to_path_buf(),
+        working_dir: working_dir.to_path_buf(),
+        removed_env: removed_env.to_vec(),
+        limits: limits.clone(),
+        started: Vec::new(),
+    };
     for service in order {
         let log = log_path(mission, &service.name);
-        let failure = |reason: String| ServiceFailure { service: service.name.clone(), reason, log: log.clone(), log_tail: tail(&log, TAIL_LINES) };
+        let failure = |reason: String| ServiceFailure {
+            service: service.name.clone(),
+            reason,
+            log: log.clone(),
+            log_tail: tail(&log, TAIL_LINES),
+        };
         let started = running.spawn(service).map_err(&failure)?;
         running.started.push(started);
         if let Err(reason) = running.wait_until_up(service, cancel).await {
@@ -145,11 +174,21 @@ impl RunningServices {
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let mut out = OpenOptions::new().create(true).append(true).open(&log).map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+        let mut out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
         let _ = writeln!(out, "--- {} starting: {}", now_rfc3339(), service.start);
         let token = uuid::Uuid::new_v4().simple().to_string();
         let mut command = Command::new("bash");
-        command.arg("-c").arg(&service.start).current_dir(&self.working_dir).stdin(Stdio::null()).env(TOKEN_VAR, &token).process_group(0);
+        command
+            .arg("-c")
+            .arg(&service.start)
+            .current_dir(&self.working_dir)
+            .stdin(Stdio::null())
+            .env(TOKEN_VAR, &token)
+            .process_group(0);
         // A runner killed outright takes its services with it (its supervisor stops them).
         crate::agent::processes::tag(&mut command, &self.mission);
         command.stdout(out.try_clone().map_err(|e| e.to_string())?).stderr(out);
@@ -161,7 +200,13 @@ impl RunningServices {
         // Written before any wait, so a run killed from here on finds the group on resume.
         let mut file = read_running(&self.mission);
         file.services.retain(|e| e.name != service.name);
-        file.services.push(RunningEntry { name: service.name.clone(), pgid, token, command: service.start.clone(), started_at: now_rfc3339() });
+        file.services.push(RunningEntry {
+            name: service.name.clone(),
+            pgid,
+            token,
+            command: service.start.clone(),
+            started_at: now_rfc3339(),
+        });
         let written = write_running(&self.mission, &file);
         let started = Started { name: service.name.clone(), child, pgid, stop: service.stop.clone(), log };
         if let Err(e) = written {
@@ -178,14 +223,25 @@ impl RunningServices {
     async fn wait_until_up(&mut self, service: &Service, cancel: &CancellationToken) -> Result<(), String> {
         let began = Instant::now();
         let mut last = String::new();
-        let check_log = self.mission.join(SERVICE_LOGS_DIR).join(format!("{}.healthcheck.log", file_safe(&service.name)));
+        let check_log =
+            self.mission.join(SERVICE_LOGS_DIR).join(format!("{}.healthcheck.log", file_safe(&service.name)));
         loop {
             let started = self.started.last_mut().expect("the service was just started");
             if let Ok(Some(status)) = started.child.try_wait() {
                 return Err(format!("`{}` exited ({}) before it was up", service.start, describe(status)));
             }
             let up = match (&service.healthcheck, service.port) {
-                (Some(check), _) => match run_check(check, &self.mission, &self.working_dir, &self.removed_env, self.limits.check_timeout, &check_log, cancel).await {
+                (Some(check), _) => match run_check(
+                    check,
+                    &self.mission,
+                    &self.working_dir,
+                    &self.removed_env,
+                    self.limits.check_timeout,
+                    &check_log,
+                    cancel,
+                )
+                .await
+                {
                     Ok(()) => true,
                     Err(why) => {
                         last = why;
@@ -204,7 +260,9 @@ impl RunningServices {
             if began.elapsed() >= self.limits.healthcheck_timeout {
                 let secs = self.limits.healthcheck_timeout.as_secs_f64();
                 return Err(match (&service.healthcheck, service.port) {
-                    (Some(check), _) => format!("its healthcheck `{check}` did not pass within {secs} s (last: {last})"),
+                    (Some(check), _) => {
+                        format!("its healthcheck `{check}` did not pass within {secs} s (last: {last})")
+                    }
                     (None, Some(port)) => format!("nothing accepted connections on port {port} within {secs} s"),
                     (None, None) => unreachable!("a service without healthcheck or port is up after a second"),
                 });
@@ -240,7 +298,11 @@ impl RunningServices {
                 if let Ok(mut child) = command.spawn() {
                     let pgid = child.id() as i32;
                     if wait_child(&mut child, self.limits.stop_timeout).is_none() {
-                        notes.push(format!("service `{}`: its stop command `{stop}` did not finish within {} s and was killed", s.name, self.limits.stop_timeout.as_secs()));
+                        notes.push(format!(
+                            "service `{}`: its stop command `{stop}` did not finish within {} s and was killed",
+                            s.name,
+                            self.limits.stop_timeout.as_secs()
+                        ));
                     }
                     processes::signal_group(pgid, Signal::KILL);
                     let _ = child.wait();
@@ -254,7 +316,11 @@ impl RunningServices {
                     break;
                 }
                 if Instant::now() >= deadline {
-                    notes.push(format!("service `{}` did not end within {} s of SIGTERM and was killed", s.name, self.limits.stop_timeout.as_secs()));
+                    notes.push(format!(
+                        "service `{}` did not end within {} s of SIGTERM and was killed",
+                        s.name,
+                        self.limits.stop_timeout.as_secs()
+                    ));
                     processes::signal_group(s.pgid, Signal::KILL);
                     break;
                 }
@@ -304,7 +370,10 @@ pub fn stop_leftovers(mission: &Path) -> Vec<String> {
 }
 
 fn read_running(mission: &Path) -> RunningFile {
-    std::fs::read(mission.join(SERVICE_LOGS_DIR).join(RUNNING_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    std::fs::read(mission.join(SERVICE_LOGS_DIR).join(RUNNING_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 fn write_running(mission: &Path, file: &RunningFile) -> Result<(), String> {
@@ -319,10 +388,25 @@ fn write_running(mission: &Path, file: &RunningFile) -> Result<(), String> {
 }
 
 /// Runs a healthcheck once, in its own group, bounded; its output goes to `log`.
-async fn run_check(check: &str, mission: &Path, working_dir: &Path, removed_env: &[String], timeout: Duration, log: &Path, cancel: &CancellationToken) -> Result<(), String> {
+async fn run_check(
+    check: &str,
+    mission: &Path,
+    working_dir: &Path,
+    removed_env: &[String],
+    timeout: Duration,
+    log: &Path,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
     let out = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let mut command = Command::new("bash");
-    command.arg("-c").arg(check).current_dir(working_dir).stdin(Stdio::null()).stdout(out.try_clone().map_err(|e| e.to_string())?).stderr(out).process_group(0);
+    command
+        .arg("-c")
+        .arg(check)
+        .current_dir(working_dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().map_err(|e| e.to_string())?)
+        .stderr(out)
+        .process_group(0);
     crate::agent::processes::tag(&mut command, mission);
     for name in removed_env {
         command.env_remove(name);
@@ -375,7 +459,6 @@ fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
-
 /// Living (not zombie) processes whose process group is `pgid`, from /proc.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -402,7 +485,8 @@ fn group_alive(pgid: i32) -> bool {
 }
 
 fn has_env(pid: i32, marker: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
 }
 
 /// The last `lines` lines of a log (at most 8 KiB of it).

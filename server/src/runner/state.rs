@@ -101,7 +101,9 @@ impl StateStore {
     pub fn load(mission: &Path, repo: &Path) -> Result<Self, String> {
         let path = mission.join(STATE_FILE);
         let mut state = match folder::read_optional(&path) {
-            Ok(Some(text)) => records::load::<MissionState>(&text).value.ok_or_else(|| format!("{}: not a valid mission state", path.display()))?,
+            Ok(Some(text)) => records::load::<MissionState>(&text)
+                .value
+                .ok_or_else(|| format!("{}: not a valid mission state", path.display()))?,
             Ok(None) => fresh_state(repo),
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
@@ -249,11 +251,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(STATE_FILE), r#"{"missionId":"mis_1","state":"running","workingDirectory":"/r","createdAt":"a","updatedAt":"b","initialFeatureCount":3}"#).unwrap();
         let mut s = load(dir.path());
-        let active = ActiveFeature { feature_id: "f".into(), session_id: "s".into(), base_commit: "abc".into(), attempt: 1, note: None, worktree: None, feature_base: None };
+        let active = ActiveFeature {
+            feature_id: "f".into(),
+            session_id: "s".into(),
+            base_commit: "abc".into(),
+            attempt: 1,
+            note: None,
+            worktree: None,
+            feature_base: None,
+        };
         s.set_active_feature(Some(&active));
         s.set_milestone_base("m", "abc");
         s.set_milestone_base("m", "later");
-        s.set_active_round(Some(&ActiveRound { milestone: "m".into(), round: 2, started_at: "t".into(), revalidate: Vec::new() }));
+        s.set_active_round(Some(&ActiveRound {
+            milestone: "m".into(),
+            round: 2,
+            started_at: "t".into(),
+            revalidate: Vec::new(),
+        }));
         s.set_status(MissionStatus::Validating);
         s.save().unwrap();
         let text = std::fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
@@ -274,7 +289,15 @@ mod tests {
         let mut s = load(dir.path());
         let old = s.active_features();
         assert_eq!((old[0].feature_id.as_str(), old[0].attempt, old[0].worktree.as_deref()), ("old", 2, None));
-        let wt = |id: &str| ActiveFeature { feature_id: id.into(), session_id: format!("s-{id}"), base_commit: "c1".into(), attempt: 1, note: None, worktree: Some(format!("/m/worktrees/{id}")), feature_base: Some("c0".into()) };
+        let wt = |id: &str| ActiveFeature {
+            feature_id: id.into(),
+            session_id: format!("s-{id}"),
+            base_commit: "c1".into(),
+            attempt: 1,
+            note: None,
+            worktree: Some(format!("/m/worktrees/{id}")),
+            feature_base: Some("c0".into()),
+        };
         s.set_active_features(&[wt("a"), wt("b")]);
         s.save().unwrap();
         let mut again = load(dir.path());
@@ -289,7 +312,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = load(dir.path());
         assert!(s.state.mission_id.starts_with("mis_") && s.state.mission_id.len() == 12);
-        assert_eq!((s.state.state.as_str(), s.status(), s.state.working_directory.as_str()), ("planning", MissionStatus::Planning, "/repo"));
+        assert_eq!(
+            (s.state.state.as_str(), s.status(), s.state.working_directory.as_str()),
+            ("planning", MissionStatus::Planning, "/repo")
+        );
         std::fs::write(dir.path().join(STATE_FILE), "{broken").unwrap();
         assert!(StateStore::load(dir.path(), Path::new("/repo")).is_err());
     }

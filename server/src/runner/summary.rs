@@ -25,7 +25,13 @@ pub fn on_disk(dir: &Path) -> Result<OnDisk, String> {
     let state = match folder::read_optional(&dir.join(STATE_FILE)) {
         Ok(Some(text)) => match records::load::<MissionState>(&text) {
             Loaded { value: Some(s), .. } => s,
-            Loaded { error, .. } => return Err(format!("{}: not a valid mission state: {}", dir.join(STATE_FILE).display(), error.unwrap_or_default())),
+            Loaded { error, .. } => {
+                return Err(format!(
+                    "{}: not a valid mission state: {}",
+                    dir.join(STATE_FILE).display(),
+                    error.unwrap_or_default()
+                ))
+            }
         },
         Ok(None) => {
             let mut s = MissionState::default();
@@ -60,7 +66,11 @@ pub struct RunNow {
 pub fn run_now(dir: &Path) -> RunNow {
     let alive = lock::run_alive(dir);
     let file = live::read(dir);
-    RunNow { alive, sessions: file.as_ref().filter(|_| alive).map(|f| f.sessions.clone()).unwrap_or_default(), spend: file.map(|f| f.spend) }
+    RunNow {
+        alive,
+        sessions: file.as_ref().filter(|_| alive).map(|f| f.sessions.clone()).unwrap_or_default(),
+        spend: file.map(|f| f.spend),
+    }
 }
 
 impl RunNow {
@@ -88,13 +98,18 @@ impl RunNow {
         if let Some(spend) = &self.spend {
             value["tokens"] = serde_json::to_value(&spend.tokens).unwrap_or_default();
             value["cost"] = serde_json::to_value(&spend.cost).unwrap_or_default();
-            value["budgets"] = json!(spend.budgets.iter().map(|b| {
-                let mut v = serde_json::to_value(b).unwrap_or_default();
-                v["description"] = json!(b.describe());
-                v
-            }).collect::<Vec<_>>());
+            value["budgets"] = json!(spend
+                .budgets
+                .iter()
+                .map(|b| {
+                    let mut v = serde_json::to_value(b).unwrap_or_default();
+                    v["description"] = json!(b.describe());
+                    v
+                })
+                .collect::<Vec<_>>());
             // The same figures as `missions status` prints them, for displays (status bars).
-            value["spendText"] = json!({"summary": spend.summary(), "tokens": spend.tokens_line(), "cost": spend.cost_line()});
+            value["spendText"] =
+                json!({"summary": spend.summary(), "tokens": spend.tokens_line(), "cost": spend.cost_line()});
         }
     }
 }

@@ -19,14 +19,14 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::agents::SessionCall;
+use super::commands::{run_review_commands, CommandResult};
 use super::context::{self, ValidatorContext};
+use super::evidence::SessionEvidence;
 use super::handoffs;
 use super::progress::{ToolFeed, Update};
 use super::queue::{self, Queue};
 use super::run::{Ctx, Halt, Step};
 use super::schedule;
-use super::commands::{run_review_commands, CommandResult};
-use super::evidence::SessionEvidence;
 use super::services::{self, stop_leftovers, RunningServices, ServiceFailure, ServiceLimits, SERVICE_LOGS_DIR};
 use super::state::ActiveRound;
 use super::worker::completed_event;
@@ -37,13 +37,17 @@ use crate::agent::tools::terminal::EvidenceDir;
 use crate::agent::tools::{CommandSettings, Roots, WritePolicy};
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
+use crate::model::evidence::Recorded;
 use crate::model::features::ValidatorKind;
-use crate::model::folder::{self, ValidationRecords, CONTRACT_FILE, EVIDENCE_DIR, VALIDATION_DIR, VALIDATION_STATE_FILE};
+use crate::model::folder::{
+    self, ValidationRecords, CONTRACT_FILE, EVIDENCE_DIR, VALIDATION_DIR, VALIDATION_STATE_FILE,
+};
 use crate::model::persist::{write_atomic, write_json_atomic};
 use crate::model::records::{
-    self, AssertionState, AssertionsSummary, BlockedAssertion, BlockingIssue, CodeReview, FailedAssertion, Flow, FlowAssertion, FlowStep, HandoffFile, Handoff, MissionStatus, Review, ReviewIssue, ReviewsSummary, ScrutinySynthesis, UserTestingSynthesis, ValidationState, ValidatorRun,
+    self, AssertionState, AssertionsSummary, BlockedAssertion, BlockingIssue, CodeReview, FailedAssertion, Flow,
+    FlowAssertion, FlowStep, Handoff, HandoffFile, MissionStatus, Review, ReviewIssue, ReviewsSummary,
+    ScrutinySynthesis, UserTestingSynthesis, ValidationState, ValidatorRun,
 };
-use crate::model::evidence::Recorded;
 use crate::model::services::{self as services_model, ServicesFile, REVIEW_COMMANDS, SERVICES_FILE};
 use crate::model::timestamp::now_rfc3339;
 use crate::model::{contract, Feature};
@@ -70,14 +74,21 @@ pub fn ensure_state(mission: &Path) -> Result<(), String> {
         Ok(Some(text)) => match records::load::<ValidationState>(&text).value {
             Some(s) => s,
             // A broken file is the person's to fix; it is never rewritten.
-            None => return Err(format!("{VALIDATION_STATE_FILE} does not read as JSON; fix it, then run the mission again")),
+            None => {
+                return Err(format!(
+                    "{VALIDATION_STATE_FILE} does not read as JSON; fix it, then run the mission again"
+                ))
+            }
         },
         Ok(None) => ValidationState::default(),
         Err(e) => return Err(format!("{VALIDATION_STATE_FILE}: {e}")),
     };
     let before = state.assertions.len();
     for a in &contract.assertions {
-        state.assertions.entry(a.id.value.clone()).or_insert_with(|| AssertionState { status: "pending".into(), ..Default::default() });
+        state
+            .assertions
+            .entry(a.id.value.clone())
+            .or_insert_with(|| AssertionState { status: "pending".into(), ..Default::default() });
     }
     if state.assertions.len() != before || !path.exists() {
         write_json_atomic(&path, &state).map_err(|e| format!("cannot write {VALIDATION_STATE_FILE}: {e}"))?;
@@ -88,11 +99,16 @@ pub fn ensure_state(mission: &Path) -> Result<(), String> {
 /// Injects the milestone's validators at the top of the queue, as droid does once every
 /// feature of it is done.
 pub fn trigger(ctx: &mut Ctx, milestone: &str) -> Result<Step, String> {
-    let validators: Vec<Value> = ValidatorKind::ALL.iter().map(|&k| schedule::validator_feature(k, milestone)).collect();
+    let validators: Vec<Value> =
+        ValidatorKind::ALL.iter().map(|&k| schedule::validator_feature(k, milestone)).collect();
     let queue = Queue::load(&ctx.mission)?;
-    let missing: Vec<Value> = validators.into_iter().filter(|v| queue.feature(v["id"].as_str().unwrap_or_default()).is_none()).collect();
+    let missing: Vec<Value> =
+        validators.into_iter().filter(|v| queue.feature(v["id"].as_str().unwrap_or_default()).is_none()).collect();
     queue::insert_at_top(&ctx.mission, &missing)?;
-    ctx.log("milestone_validation_triggered", json!({"milestone": milestone, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)}))?;
+    ctx.log(
+        "milestone_validation_triggered",
+        json!({"milestone": milestone, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)}),
+    )?;
     Ok(Step::Continue)
 }
 
@@ -120,7 +136,13 @@ pub async fn validate(ctx: &mut Ctx, milestone: &str) -> Result<Step, String> {
     ctx.progress.update(Update::Validating { milestone, round: round.round });
     let queue = Queue::load(&ctx.mission)?;
     let (handoffs_found, _) = folder::read_handoffs(&ctx.mission);
-    let validators: Vec<Feature> = queue.file.features.iter().filter(|f| f.milestone() == Some(milestone) && f.is_validator() && !f.is_done()).map(|f| (**f).clone()).collect();
+    let validators: Vec<Feature> = queue
+        .file
+        .features
+        .iter()
+        .filter(|f| f.milestone() == Some(milestone) && f.is_validator() && !f.is_done())
+        .map(|f| (**f).clone())
+        .collect();
     for v in validators {
         let id = v.id().unwrap_or_default().to_string();
         let ran = schedule::latest_handoff(&handoffs_found, &id).is_some_and(|h| h.file.timestamp >= round.started_at);
@@ -140,7 +162,12 @@ pub async fn validate(ctx: &mut Ctx, milestone: &str) -> Result<Step, String> {
 
 /// Runs one validator feature until it reports (one retry for a session that ends without
 /// an accepted report); `Some(step)` when the run must stop.
-async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, round: &ActiveRound) -> Result<Option<Step>, String> {
+async fn run_validator(
+    ctx: &mut Ctx,
+    feature: &Feature,
+    kind: ValidatorKind,
+    round: &ActiveRound,
+) -> Result<Option<Step>, String> {
     let id = feature.id().unwrap_or_default();
     let milestone = round.milestone.as_str();
     let mut last_reason = String::new();
@@ -178,8 +205,18 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
         match outcome.end {
             SessionEnd::Finished(ref report) => {
                 let (verdict, handoff) = match kind {
-                    ValidatorKind::Scrutiny => record_scrutiny(ctx, milestone, round.round, &session_id, report, &before.commands)?,
-                    ValidatorKind::UserTesting => record_user_testing(ctx, milestone, round.round, &session_id, report, &before, &outcome.recorded)?,
+                    ValidatorKind::Scrutiny => {
+                        record_scrutiny(ctx, milestone, round.round, &session_id, report, &before.commands)?
+                    }
+                    ValidatorKind::UserTesting => record_user_testing(
+                        ctx,
+                        milestone,
+                        round.round,
+                        &session_id,
+                        report,
+                        &before,
+                        &outcome.recorded,
+                    )?,
                 };
                 handoffs::write(&ctx.mission, &handoff)?;
                 ctx.log("worker_completed", completed_event(&handoff, matches!(verdict, Verdict::Passed)))?;
@@ -200,16 +237,23 @@ async fn run_validator(ctx: &mut Ctx, feature: &Feature, kind: ValidatorKind, ro
                 queue::back_to_pending(&ctx.mission, id)?;
                 // The provider retried until its deadline already; the budget is spent: a
                 // fresh session would end the same way.
-                if matches!(end, SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)) {
+                if matches!(
+                    end,
+                    SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)
+                ) {
                     break;
                 }
-                ctx.progress.update(Update::Note(&format!("{id}: the validator session ended without a report ({last_reason}); starting a fresh one")));
+                ctx.progress.update(Update::Note(&format!(
+                    "{id}: the validator session ended without a report ({last_reason}); starting a fresh one"
+                )));
             }
         }
     }
     // No review happened: the milestone cannot pass on `Check:` results alone.
     let times = if sessions == 1 { "in its session".to_string() } else { format!("in {sessions} sessions") };
-    let reason = format!("validator {id} of milestone {milestone} gave no report {times}; no review happened (last: {last_reason})");
+    let reason = format!(
+        "validator {id} of milestone {milestone} gave no report {times}; no review happened (last: {last_reason})"
+    );
     Ok(Some(Step::HaltWith(Halt { reason, retry_limit: true, feature: Some(id.to_string()) })))
 }
 
@@ -264,14 +308,37 @@ async fn scrutiny_session(ctx: &mut Ctx, milestone: &str, round: u32, session_id
         .filter_map(|f| Some((f.id()?.to_string(), f.claims().iter().map(|c| c.value.clone()).collect())))
         .collect();
     let (found, _) = folder::read_handoffs(&ctx.mission);
-    let handoff_paths: Vec<(String, String)> = work.iter().filter_map(|(f, _)| Some((f.clone(), schedule::latest_handoff(&found, f)?.path.clone()))).collect();
+    let handoff_paths: Vec<(String, String)> =
+        work.iter().filter_map(|(f, _)| Some((f.clone(), schedule::latest_handoff(&found, f)?.path.clone()))).collect();
     let texts = assertion_texts(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let base = ctx.state.milestone_base(milestone);
-    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &[], features: &work, handoffs: &handoff_paths, base_commit: base.as_deref(), evidence_group: None, services: &[], commands: &commands };
+    let c = ValidatorContext {
+        mission_dir: &ctx.mission,
+        milestone,
+        round,
+        assertions: &texts,
+        checks: &[],
+        features: &work,
+        handoffs: &handoff_paths,
+        base_commit: base.as_deref(),
+        evidence_group: None,
+        services: &[],
+        commands: &commands,
+    };
     let task = context::scrutiny_task(&c);
-    let mut handler = OnlyThese { field: "reviews", key: "featureId", ids: work.into_iter().map(|(id, _)| id).collect() };
-    let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)});
-    let outcome = ctx.agents.run(SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let mut handler =
+        OnlyThese { field: "reviews", key: "featureId", ids: work.into_iter().map(|(id, _)| id).collect() };
+    let details =
+        json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)});
+    let outcome = ctx
+        .agents
+        .run(
+            SessionCall { kind: SessionKind::ScrutinyValidator, session_id, task, shared_context: None, details },
+            &mut handler,
+            &ctx.cancel,
+            &mut ToolFeed { progress: &mut *ctx.progress },
+        )
+        .await;
     Ok(Ran::Session(outcome, BeforeSession { commands, ..Default::default() }))
 }
 
@@ -286,7 +353,12 @@ fn read_services(mission: &Path) -> Result<ServicesFile, String> {
 
 /// services.yaml's test, typecheck and lint, each bounded by the mission's command timeout,
 /// their output kept as `evidence/<m>/scrutiny/round-<n>-<name>.txt`. `None` when cancelled.
-async fn review_commands(ctx: &mut Ctx, milestone: &str, round: u32, file: &ServicesFile) -> Option<Vec<CommandResult>> {
+async fn review_commands(
+    ctx: &mut Ctx,
+    milestone: &str,
+    round: u32,
+    file: &ServicesFile,
+) -> Option<Vec<CommandResult>> {
     if !REVIEW_COMMANDS.iter().any(|n| file.command(n).is_some_and(|c| !c.trim().is_empty())) {
         return Some(Vec::new());
     }
@@ -298,10 +370,18 @@ async fn review_commands(ctx: &mut Ctx, milestone: &str, round: u32, file: &Serv
         }
     };
     let config = &ctx.agents.config;
-    let settings = CommandSettings::from_config(config, WritePolicy::EvidenceOnly).with_git_identity_if_missing(&ctx.repo);
+    let settings =
+        CommandSettings::from_config(config, WritePolicy::EvidenceOnly).with_git_identity_if_missing(&ctx.repo);
     let timeout = Duration::from_secs(config.limits.command_timeout_s);
-    let logs = ctx.mission.join("tool-output").join("review-commands").join(format!("{}-round-{round}", folder::path_segment(milestone)));
-    ctx.progress.update(Update::Note(&format!("running the project's {} for the scrutiny review", REVIEW_COMMANDS.iter().filter(|n| file.command(n).is_some()).copied().collect::<Vec<_>>().join(", "))));
+    let logs = ctx
+        .mission
+        .join("tool-output")
+        .join("review-commands")
+        .join(format!("{}-round-{round}", folder::path_segment(milestone)));
+    ctx.progress.update(Update::Note(&format!(
+        "running the project's {} for the scrutiny review",
+        REVIEW_COMMANDS.iter().filter(|n| file.command(n).is_some()).copied().collect::<Vec<_>>().join(", ")
+    )));
     let results = match run_review_commands(&roots, &settings, file, timeout, &logs, &ctx.cancel).await {
         Ok(r) => r,
         Err(_) if ctx.cancel.is_cancelled() => return None,
@@ -316,8 +396,25 @@ async fn review_commands(ctx: &mut Ctx, milestone: &str, round: u32, file: &Serv
     let dir = ctx.mission.join(EVIDENCE_DIR).join(folder::path_segment(milestone)).join("scrutiny");
     let _ = std::fs::create_dir_all(&dir);
     for r in &results {
-        let _ = write_atomic(&dir.join(format!("round-{round}-{}.txt", r.name)), format!("$ {}\nexit code: {}{}\n{}", r.command, r.exit_code, if r.timed_out { " (timed out; the process group was killed)" } else { "" }, r.output).as_bytes());
-        ctx.progress.update(Update::Tool { name: "check", summary: format!("{}: {}", r.name, if r.passed { "pass".to_string() } else { format!("fail (exit {})", r.exit_code) }) });
+        let _ = write_atomic(
+            &dir.join(format!("round-{round}-{}.txt", r.name)),
+            format!(
+                "$ {}\nexit code: {}{}\n{}",
+                r.command,
+                r.exit_code,
+                if r.timed_out { " (timed out; the process group was killed)" } else { "" },
+                r.output
+            )
+            .as_bytes(),
+        );
+        ctx.progress.update(Update::Tool {
+            name: "check",
+            summary: format!(
+                "{}: {}",
+                r.name,
+                if r.passed { "pass".to_string() } else { format!("fail (exit {})", r.exit_code) }
+            ),
+        });
     }
     Some(results)
 }
@@ -330,16 +427,30 @@ async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, sessio
     let mission = ctx.mission.clone();
     let killed = tokio::task::spawn_blocking(move || stop_leftovers(&mission)).await.unwrap_or_default();
     if !killed.is_empty() {
-        ctx.progress.update(Update::Note(&format!("stopped services a killed run left running: {}", killed.join(", "))));
+        ctx.progress
+            .update(Update::Note(&format!("stopped services a killed run left running: {}", killed.join(", "))));
     }
     let file = match read_services(&ctx.mission) {
         Ok(f) => f,
-        Err(reason) => return Ok(Ran::ServicesDown(ServiceFailure { service: String::new(), reason, log: PathBuf::new(), log_tail: String::new() })),
+        Err(reason) => {
+            return Ok(Ran::ServicesDown(ServiceFailure {
+                service: String::new(),
+                reason,
+                log: PathBuf::new(),
+                log_tail: String::new(),
+            }))
+        }
     };
     let mut running = None;
     if !file.services.is_empty() {
-        ctx.progress.update(Update::Note(&format!("starting services for user testing: {}", file.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))));
-        let limits = ServiceLimits { healthcheck_timeout: Duration::from_secs(ctx.agents.config.limits.service_start_timeout_s), ..ServiceLimits::default() };
+        ctx.progress.update(Update::Note(&format!(
+            "starting services for user testing: {}",
+            file.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+        let limits = ServiceLimits {
+            healthcheck_timeout: Duration::from_secs(ctx.agents.config.limits.service_start_timeout_s),
+            ..ServiceLimits::default()
+        };
         let removed = CommandSettings::from_config(&ctx.agents.config, WritePolicy::EvidenceOnly).removed_env;
         match services::start(&ctx.mission, &ctx.repo, &file, &[], &limits, &removed, &ctx.cancel).await {
             Ok(r) => running = Some(r),
@@ -358,25 +469,71 @@ async fn user_testing_session(ctx: &mut Ctx, milestone: &str, round: u32, sessio
     result
 }
 
-async fn user_testing_with_services(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, file: &ServicesFile, running: Option<&RunningServices>) -> Result<Ran, String> {
+async fn user_testing_with_services(
+    ctx: &mut Ctx,
+    milestone: &str,
+    round: u32,
+    session_id: &str,
+    file: &ServicesFile,
+    running: Option<&RunningServices>,
+) -> Result<Ran, String> {
     let queue = Queue::load(&ctx.mission)?;
     let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
-    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
-    let checks: Vec<(String, String)> = ids.iter().filter_map(|id| Some((id.clone(), contract.assertion(id)?.check.as_ref()?.value.clone()))).collect();
+    let contract = contract::parse(
+        &folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?,
+    );
+    let checks: Vec<(String, String)> =
+        ids.iter().filter_map(|id| Some((id.clone(), contract.assertion(id)?.check.as_ref()?.value.clone()))).collect();
     let Some(check_results) = run_checks(ctx, milestone, round, &checks).await else { return Ok(Ran::Cancelled) };
     let texts = assertion_texts(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let group = evidence_group(round);
     let group_path = format!("{}/{group}", folder::path_segment(milestone));
     let started: Vec<(String, Option<u16>, String)> = running
-        .map(|r| r.names().iter().map(|n| (n.to_string(), file.service(n).and_then(|s| s.port), format!("{SERVICE_LOGS_DIR}/{}", services::log_path(&ctx.mission, n).file_name().unwrap_or_default().to_string_lossy()))).collect())
+        .map(|r| {
+            r.names()
+                .iter()
+                .map(|n| {
+                    (
+                        n.to_string(),
+                        file.service(n).and_then(|s| s.port),
+                        format!(
+                            "{SERVICE_LOGS_DIR}/{}",
+                            services::log_path(&ctx.mission, n).file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    let c = ValidatorContext { mission_dir: &ctx.mission, milestone, round, assertions: &texts, checks: &check_results, features: &[], handoffs: &[], base_commit: None, evidence_group: Some(&group_path), services: &started, commands: &[] };
+    let c = ValidatorContext {
+        mission_dir: &ctx.mission,
+        milestone,
+        round,
+        assertions: &texts,
+        checks: &check_results,
+        features: &[],
+        handoffs: &[],
+        base_commit: None,
+        evidence_group: Some(&group_path),
+        services: &started,
+        commands: &[],
+    };
     let task = context::user_testing_task(&c);
     let mut handler = OnlyThese { field: "assertions", key: "id", ids };
-    let details = json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::UserTesting.feature_id(milestone)});
+    let details =
+        json!({"milestone": milestone, "round": round, "featureId": ValidatorKind::UserTesting.feature_id(milestone)});
     let root = ctx.mission.join(EVIDENCE_DIR);
     let evidence = EvidenceDir { dir: root.join(&group_path), root };
-    let outcome = ctx.agents.run_recorded(evidence, SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, shared_context: None, details }, &mut handler, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+    let outcome = ctx
+        .agents
+        .run_recorded(
+            evidence,
+            SessionCall { kind: SessionKind::UserTestingValidator, session_id, task, shared_context: None, details },
+            &mut handler,
+            &ctx.cancel,
+            &mut ToolFeed { progress: &mut *ctx.progress },
+        )
+        .await;
     Ok(Ran::Session(outcome, BeforeSession { checks: check_results, group, ..Default::default() }))
 }
 
@@ -387,9 +544,15 @@ fn stale_elsewhere(ctx: &mut Ctx, milestone: &str) -> Result<Vec<String>, String
     let records = load_records(&ctx.mission);
     let Some(history) = super::drift::history(&ctx.mission, &records) else { return Ok(Vec::new()) };
     let queue = Queue::load(&ctx.mission)?;
-    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    let contract = contract::parse(
+        &folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?,
+    );
     let own = schedule::milestone_assertions(&queue.file, milestone);
-    let stale: Vec<_> = crate::analysis::drift::stale_assertions(&history, &contract, &queue.file, records.state.as_ref()).into_iter().filter(|s| !own.contains(&s.assertion.as_str())).collect();
+    let stale: Vec<_> =
+        crate::analysis::drift::stale_assertions(&history, &contract, &queue.file, records.state.as_ref())
+            .into_iter()
+            .filter(|s| !own.contains(&s.assertion.as_str()))
+            .collect();
     if !stale.is_empty() {
         let details: Vec<Value> = stale.iter().map(|s| json!({"id": s.assertion, "featureId": s.feature, "commitId": s.commit, "files": s.files, "reason": s.describe()})).collect();
         ctx.log("assertions_stale", json!({"milestone": milestone, "assertions": details}))?;
@@ -404,8 +567,10 @@ fn revalidated(ctx: &Ctx) -> Vec<String> {
 
 /// The milestone's assertion ids, then the stale ones `extra` adds, in the contract's order.
 fn ordered_assertions(mission: &Path, queue: &Queue, milestone: &str, extra: &[String]) -> Result<Vec<String>, String> {
-    let contract = contract::parse(&folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
-    let mut ids: Vec<String> = schedule::milestone_assertions(&queue.file, milestone).into_iter().map(str::to_string).collect();
+    let contract =
+        contract::parse(&folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    let mut ids: Vec<String> =
+        schedule::milestone_assertions(&queue.file, milestone).into_iter().map(str::to_string).collect();
     ids.extend(extra.iter().filter(|id| !ids.contains(id)).cloned().collect::<Vec<_>>());
     ids.sort_by_key(|id| contract.assertions.iter().position(|a| &a.id.value == id).unwrap_or(usize::MAX));
     Ok(ids)
@@ -414,7 +579,10 @@ fn ordered_assertions(mission: &Path, queue: &Queue, milestone: &str, extra: &[S
 fn assertion_texts(mission: &Path, queue: &Queue, milestone: &str, extra: &[String]) -> Result<Vec<String>, String> {
     let text = folder::read_text(&mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?;
     let contract = contract::parse(&text);
-    Ok(ordered_assertions(mission, queue, milestone, extra)?.iter().map(|id| contract.assertion(id).map_or_else(|| format!("### {id}"), |a| context::assertion_text(&text, a))).collect())
+    Ok(ordered_assertions(mission, queue, milestone, extra)?
+        .iter()
+        .map(|id| contract.assertion(id).map_or_else(|| format!("### {id}"), |a| context::assertion_text(&text, a)))
+        .collect())
 }
 
 /// The result of one `Check:` command.
@@ -431,7 +599,12 @@ pub struct CheckResult {
 
 /// Runs the `Check:` commands with the mission's command timeout; their output is saved as
 /// evidence under `evidence/<m>/checks/`. `None` when cancelled.
-async fn run_checks(ctx: &mut Ctx, milestone: &str, round: u32, checks: &[(String, String)]) -> Option<Vec<CheckResult>> {
+async fn run_checks(
+    ctx: &mut Ctx,
+    milestone: &str,
+    round: u32,
+    checks: &[(String, String)],
+) -> Option<Vec<CheckResult>> {
     let mut out = Vec::new();
     if checks.is_empty() {
         return Some(out);
@@ -440,11 +613,23 @@ async fn run_checks(ctx: &mut Ctx, milestone: &str, round: u32, checks: &[(Strin
     let roots = match Roots::new(&ctx.repo, &ctx.mission) {
         Ok(r) => r,
         Err(e) => {
-            return Some(checks.iter().map(|(id, command)| CheckResult { id: id.clone(), command: command.clone(), status: "blocked", note: format!("cannot run checks: {e}"), evidence: String::new() }).collect());
+            return Some(
+                checks
+                    .iter()
+                    .map(|(id, command)| CheckResult {
+                        id: id.clone(),
+                        command: command.clone(),
+                        status: "blocked",
+                        note: format!("cannot run checks: {e}"),
+                        evidence: String::new(),
+                    })
+                    .collect(),
+            );
         }
     };
     let config = &ctx.agents.config;
-    let settings = CommandSettings::from_config(config, WritePolicy::EvidenceOnly).with_git_identity_if_missing(&ctx.repo);
+    let settings =
+        CommandSettings::from_config(config, WritePolicy::EvidenceOnly).with_git_identity_if_missing(&ctx.repo);
     let timeout = Duration::from_secs(config.limits.command_timeout_s);
     for (id, command) in checks {
         let log = ctx.mission.join("tool-output").join("checks").join(format!("round-{round}-{id}.log"));
@@ -457,13 +642,18 @@ async fn run_checks(ctx: &mut Ctx, milestone: &str, round: u32, checks: &[(Strin
         let evidence = format!("{group}/round-{round}-{id}.txt");
         let (status, note, shown) = match &result {
             Ok(run) if run.code == 0 => ("pass", format!("`{command}` exited 0"), run.render()),
-            Ok(run) => ("fail", format!("`{command}` exited {}{}", run.code, if run.timed_out { " (timed out)" } else { "" }), run.render()),
+            Ok(run) => (
+                "fail",
+                format!("`{command}` exited {}{}", run.code, if run.timed_out { " (timed out)" } else { "" }),
+                run.render(),
+            ),
             Err(e) => ("blocked", format!("`{command}` could not run: {e}"), e.clone()),
         };
         let path = ctx.mission.join(EVIDENCE_DIR).join(&evidence);
         let _ = std::fs::create_dir_all(path.parent().unwrap_or(&ctx.mission));
         let _ = write_atomic(&path, format!("$ {command}\n{shown}").as_bytes());
-        let tail: String = shown.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String =
+            shown.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         let note = if status == "pass" { note } else { format!("{note}; its output ends with:\n{tail}") };
         ctx.progress.update(Update::Tool { name: "check", summary: format!("{id}: {status}") });
         out.push(CheckResult { id: id.clone(), command: command.clone(), status, note, evidence });
@@ -472,7 +662,14 @@ async fn run_checks(ctx: &mut Ctx, milestone: &str, round: u32, checks: &[(Strin
 }
 
 /// Writes the scrutiny validator's reviews and synthesis; the verdict and its handoff.
-fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value, commands: &[CommandResult]) -> Result<(Verdict, HandoffFile), String> {
+fn record_scrutiny(
+    ctx: &mut Ctx,
+    milestone: &str,
+    round: u32,
+    session_id: &str,
+    report: &Value,
+    commands: &[CommandResult],
+) -> Result<(Verdict, HandoffFile), String> {
     let dir = report_dir(&ctx.mission, milestone, ValidatorKind::Scrutiny);
     let reviews_dir = dir.join("reviews");
     std::fs::create_dir_all(&reviews_dir).map_err(|e| format!("cannot create {}: {e}", reviews_dir.display()))?;
@@ -490,7 +687,11 @@ fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str,
             summary.failed += 1;
             summary.failed_features.push(feature_id.clone());
         }
-        blocking.extend(issues.iter().filter(|i| i.severity == "blocking").map(|i| BlockingIssue { feature_id: feature_id.clone(), severity: i.severity.clone(), description: i.description.clone() }));
+        blocking.extend(issues.iter().filter(|i| i.severity == "blocking").map(|i| BlockingIssue {
+            feature_id: feature_id.clone(),
+            severity: i.severity.clone(),
+            description: i.description.clone(),
+        }));
         let handoff = schedule::latest_handoff(&found, &feature_id);
         let review = Review {
             feature_id: feature_id.clone(),
@@ -506,10 +707,19 @@ fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str,
             summary: r["summary"].as_str().unwrap_or_default().to_string(),
             extra: Map::new(),
         };
-        write_json_atomic(&reviews_dir.join(format!("{}.json", folder::path_segment(&feature_id))), &review).map_err(|e| format!("cannot write a review: {e}"))?;
+        write_json_atomic(&reviews_dir.join(format!("{}.json", folder::path_segment(&feature_id))), &review)
+            .map_err(|e| format!("cannot write a review: {e}"))?;
     }
     // What the runner ran, never the model's word.
-    let validators_run: indexmap::IndexMap<String, ValidatorRun> = commands.iter().map(|c| (c.name.clone(), ValidatorRun { passed: c.passed, command: c.command.clone(), exit_code: Some(i64::from(c.exit_code)) })).collect();
+    let validators_run: indexmap::IndexMap<String, ValidatorRun> = commands
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                ValidatorRun { passed: c.passed, command: c.command.clone(), exit_code: Some(i64::from(c.exit_code)) },
+            )
+        })
+        .collect();
     let passed = summary.failed == 0 && blocking.is_empty() && validators_run.values().all(|v| v.passed);
     let synthesis = ScrutinySynthesis {
         milestone: milestone.to_string(),
@@ -532,34 +742,92 @@ fn record_scrutiny(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str,
     let mut redo: Vec<String> = summary.failed_features.clone();
     redo.extend(failing.iter().map(|c| format!("`{}` ({})", c.command, c.name)));
     let left = if passed { String::new() } else { format!("Fix and re-review: {}", redo.join(", ")) };
-    let mut issues: Vec<records::DiscoveredIssue> = blocking.iter().map(|b| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{}: {}", b.feature_id, b.description), suggested_fix: None }).collect();
-    issues.extend(failing.iter().map(|c| records::DiscoveredIssue { severity: "blocking".into(), description: format!("the project's {} command `{}` {}", c.name, c.command, if c.timed_out { "timed out".to_string() } else { format!("exited {}", c.exit_code) }), suggested_fix: None }));
-    let runs: Vec<records::CommandRun> = commands.iter().map(|c| records::CommandRun { command: c.command.clone(), exit_code: Some(i64::from(c.exit_code)), observation: c.output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().chars().take(200).collect() }).collect();
-    Ok((verdict, validator_handoff(ValidatorKind::Scrutiny, milestone, session_id, passed, &summary_line, what, left, runs, issues)))
+    let mut issues: Vec<records::DiscoveredIssue> = blocking
+        .iter()
+        .map(|b| records::DiscoveredIssue {
+            severity: "blocking".into(),
+            description: format!("{}: {}", b.feature_id, b.description),
+            suggested_fix: None,
+        })
+        .collect();
+    issues.extend(failing.iter().map(|c| records::DiscoveredIssue {
+        severity: "blocking".into(),
+        description: format!(
+            "the project's {} command `{}` {}",
+            c.name,
+            c.command,
+            if c.timed_out { "timed out".to_string() } else { format!("exited {}", c.exit_code) }
+        ),
+        suggested_fix: None,
+    }));
+    let runs: Vec<records::CommandRun> = commands
+        .iter()
+        .map(|c| records::CommandRun {
+            command: c.command.clone(),
+            exit_code: Some(i64::from(c.exit_code)),
+            observation: c
+                .output
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect(),
+        })
+        .collect();
+    Ok((
+        verdict,
+        validator_handoff(
+            ValidatorKind::Scrutiny,
+            milestone,
+            session_id,
+            passed,
+            &summary_line,
+            what,
+            left,
+            runs,
+            issues,
+        ),
+    ))
 }
 
 /// Writes the user-testing validator's flow, synthesis and validation-state.json: the
 /// `Check:` results over its word, and each claimed pass checked against its assertion's
 /// `Evidence:` items and what the session's tools recorded; the verdict and its handoff.
-fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, report: &Value, before: &BeforeSession, recorded: &Recorded) -> Result<(Verdict, HandoffFile), String> {
+fn record_user_testing(
+    ctx: &mut Ctx,
+    milestone: &str,
+    round: u32,
+    session_id: &str,
+    report: &Value,
+    before: &BeforeSession,
+    recorded: &Recorded,
+) -> Result<(Verdict, HandoffFile), String> {
     let checks = before.checks.as_slice();
     let queue = Queue::load(&ctx.mission)?;
     let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let dir = report_dir(&ctx.mission, milestone, ValidatorKind::UserTesting);
     let flows_dir = dir.join("flows");
     std::fs::create_dir_all(&flows_dir).map_err(|e| format!("cannot create {}: {e}", flows_dir.display()))?;
-    let contract = contract::parse(&folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?);
+    let contract = contract::parse(
+        &folder::read_text(&ctx.mission.join(CONTRACT_FILE)).map_err(|e| format!("{CONTRACT_FILE}: {e}"))?,
+    );
     let said: Vec<&Value> = report["assertions"].as_array().into_iter().flatten().collect();
-    let cited_of = |a: &Value| -> Vec<String> { a["evidence"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
+    let cited_of = |a: &Value| -> Vec<String> {
+        a["evidence"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+    };
     let all_cited: Vec<String> = said.iter().flat_map(|a| cited_of(a)).collect();
     let evidence_root = ctx.mission.join(EVIDENCE_DIR);
-    let session = SessionEvidence::gather(&evidence_root, recorded, &all_cited.iter().map(String::as_str).collect::<Vec<_>>());
+    let session =
+        SessionEvidence::gather(&evidence_root, recorded, &all_cited.iter().map(String::as_str).collect::<Vec<_>>());
     let mut reported: Vec<FlowAssertion> = Vec::new();
     let mut overturned: Vec<(String, String)> = Vec::new();
     for a in said {
         let id = a["id"].as_str().unwrap_or_default().to_string();
         let assertion = contract.assertion(&id);
-        let items: Vec<String> = assertion.and_then(|x| x.evidence.as_ref()).map(|e| e.value.clone()).unwrap_or_default();
+        let items: Vec<String> =
+            assertion.and_then(|x| x.evidence.as_ref()).map(|e| e.value.clone()).unwrap_or_default();
         let mut status = a["status"].as_str().unwrap_or("blocked").to_string();
         let mut issues = a["issues"].as_str().map(str::to_string).filter(|s| !s.trim().is_empty());
         let checked = session.check(&items, &cited_of(a), status == "pass");
@@ -581,7 +849,10 @@ fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &
     for (id, why) in &overturned {
         ctx.progress.update(Update::Note(&format!("{id}: the claimed pass does not stand: {why}")));
     }
-    let mut tools_used: Vec<String> = report["toolsUsed"].as_array().map(|t| t.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+    let mut tools_used: Vec<String> = report["toolsUsed"]
+        .as_array()
+        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
     for (used, tool) in [(recorded.network.is_some(), "browser"), (!recorded.terminals.is_empty(), "terminal")] {
         if used && !tools_used.iter().any(|t| t == tool) {
             tools_used.push(tool.to_string());
@@ -598,17 +869,23 @@ fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &
         summary: report["salientSummary"].as_str().unwrap_or_default().to_string(),
         extra: Map::new(),
     };
-    write_json_atomic(&flows_dir.join(format!("{}.json", folder::path_segment(&before.group))), &flow).map_err(|e| format!("cannot write a flow: {e}"))?;
+    write_json_atomic(&flows_dir.join(format!("{}.json", folder::path_segment(&before.group))), &flow)
+        .map_err(|e| format!("cannot write a flow: {e}"))?;
     // Each assertion: a `Check:` result wins; else the validator's word, as the evidence
     // left it; unreported is blocked.
     let mut results: Vec<AssertionResult> = Vec::new();
     for id in &ids {
         let check = checks.iter().find(|c| &c.id == id);
         let said = reported.iter().find(|a| &a.id == id);
-        let mut evidence: Vec<String> = said.map(|a| a.evidence_paths().iter().map(|e| format!("{EVIDENCE_DIR}/{e}")).collect()).unwrap_or_default();
+        let mut evidence: Vec<String> = said
+            .map(|a| a.evidence_paths().iter().map(|e| format!("{EVIDENCE_DIR}/{e}")).collect())
+            .unwrap_or_default();
         let (status, reason) = match (check, said) {
             (Some(c), _) if c.status != "pass" => (c.status, c.note.clone()),
-            (Some(c), Some(a)) if a.status != "pass" => (if a.status == "fail" { "fail" } else { "blocked" }, format!("{} (its `Check:` passed: {})", a.issues.clone().unwrap_or_default(), c.note)),
+            (Some(c), Some(a)) if a.status != "pass" => (
+                if a.status == "fail" { "fail" } else { "blocked" },
+                format!("{} (its `Check:` passed: {})", a.issues.clone().unwrap_or_default(), c.note),
+            ),
             (Some(_), _) => ("pass", String::new()),
             (None, Some(a)) => match a.status.as_str() {
                 "pass" => ("pass", String::new()),
@@ -628,10 +905,44 @@ fn record_user_testing(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &
     let summary_line = report["salientSummary"].as_str().unwrap_or_default().trim().to_string();
     let what = format!("Tested {} assertion(s) of milestone \"{milestone}\" ({} passed, {} failed, {} blocked), wrote validation/{}/user-testing/synthesis.json and updated validation-state.json.", results.len(), count("pass"), count("fail"), count("blocked"), folder::path_segment(milestone));
     let not_passed: Vec<&str> = results.iter().filter(|r| r.status != "pass").map(|r| r.id.as_str()).collect();
-    let left = if passed { String::new() } else { format!("{} must be tested again after a fix.", not_passed.join(", ")) };
-    let commands: Vec<records::CommandRun> = checks.iter().map(|c| records::CommandRun { command: c.command.clone(), exit_code: Some(i64::from(c.status != "pass")), observation: c.note.lines().next().unwrap_or_default().to_string() }).collect();
-    let issues = results.iter().filter(|r| r.status != "pass").map(|r| records::DiscoveredIssue { severity: "blocking".into(), description: format!("{} {}: {}", r.id, if r.status == "fail" { "failed" } else { "was blocked" }, r.reason), suggested_fix: None }).collect();
-    Ok((if passed { Verdict::Passed } else { Verdict::Failed }, validator_handoff(ValidatorKind::UserTesting, milestone, session_id, passed, &summary_line, what, left, commands, issues)))
+    let left =
+        if passed { String::new() } else { format!("{} must be tested again after a fix.", not_passed.join(", ")) };
+    let commands: Vec<records::CommandRun> = checks
+        .iter()
+        .map(|c| records::CommandRun {
+            command: c.command.clone(),
+            exit_code: Some(i64::from(c.status != "pass")),
+            observation: c.note.lines().next().unwrap_or_default().to_string(),
+        })
+        .collect();
+    let issues = results
+        .iter()
+        .filter(|r| r.status != "pass")
+        .map(|r| records::DiscoveredIssue {
+            severity: "blocking".into(),
+            description: format!(
+                "{} {}: {}",
+                r.id,
+                if r.status == "fail" { "failed" } else { "was blocked" },
+                r.reason
+            ),
+            suggested_fix: None,
+        })
+        .collect();
+    Ok((
+        if passed { Verdict::Passed } else { Verdict::Failed },
+        validator_handoff(
+            ValidatorKind::UserTesting,
+            milestone,
+            session_id,
+            passed,
+            &summary_line,
+            what,
+            left,
+            commands,
+            issues,
+        ),
+    ))
 }
 
 /// One assertion's outcome in a round.
@@ -672,10 +983,17 @@ fn write_results(ctx: &mut Ctx, milestone: &str, round: u32, results: &[Assertio
         milestone: milestone.to_string(),
         round,
         status: if passed { "pass" } else { "fail" }.to_string(),
-        assertions_summary: AssertionsSummary { total: results.len() as u32, passed: of("pass").count() as u32, failed: of("fail").count() as u32, blocked: of("blocked").count() as u32 },
+        assertions_summary: AssertionsSummary {
+            total: results.len() as u32,
+            passed: of("pass").count() as u32,
+            failed: of("fail").count() as u32,
+            blocked: of("blocked").count() as u32,
+        },
         passed_assertions: of("pass").map(|r| r.id.clone()).collect(),
         failed_assertions: of("fail").map(|r| FailedAssertion { id: r.id.clone(), reason: r.reason.clone() }).collect(),
-        blocked_assertions: of("blocked").map(|r| BlockedAssertion { id: r.id.clone(), blocked_by: r.reason.clone() }).collect(),
+        blocked_assertions: of("blocked")
+            .map(|r| BlockedAssertion { id: r.id.clone(), blocked_by: r.reason.clone() })
+            .collect(),
         applied_updates: Vec::new(),
         previous_round: None,
         extra: Map::new(),
@@ -685,17 +1003,36 @@ fn write_results(ctx: &mut Ctx, milestone: &str, round: u32, results: &[Assertio
 
 /// A service did not come up: every assertion of the round is blocked by it (with the end of
 /// its log), and the user-testing validator fails without a session; its handoff says why.
-fn record_services_down(ctx: &mut Ctx, milestone: &str, round: u32, session_id: &str, failure: &ServiceFailure) -> Result<HandoffFile, String> {
+fn record_services_down(
+    ctx: &mut Ctx,
+    milestone: &str,
+    round: u32,
+    session_id: &str,
+    failure: &ServiceFailure,
+) -> Result<HandoffFile, String> {
     let queue = Queue::load(&ctx.mission)?;
     let ids = ordered_assertions(&ctx.mission, &queue, milestone, &revalidated(ctx))?;
     let why = failure.to_string();
     ctx.progress.update(Update::Note(&format!("user testing of {milestone} is blocked: {why}")));
-    let results: Vec<AssertionResult> = ids.iter().map(|id| AssertionResult { id: id.clone(), status: "blocked", reason: why.clone(), evidence: Vec::new() }).collect();
+    let results: Vec<AssertionResult> = ids
+        .iter()
+        .map(|id| AssertionResult { id: id.clone(), status: "blocked", reason: why.clone(), evidence: Vec::new() })
+        .collect();
     write_results(ctx, milestone, round, &results)?;
     let what = format!("Ran no test session: the services of {SERVICES_FILE} did not come up, so the {} assertion(s) of milestone \"{milestone}\" are blocked (validation/{}/user-testing/synthesis.json, validation-state.json).", ids.len(), folder::path_segment(milestone));
     let issue = records::DiscoveredIssue { severity: "blocking".into(), description: why.clone(), suggested_fix: None };
     let summary = format!("User testing is blocked: {}", why.lines().next().unwrap_or_default());
-    Ok(validator_handoff(ValidatorKind::UserTesting, milestone, session_id, false, &summary, what, format!("{} must be tested once the services start.", ids.join(", ")), Vec::new(), vec![issue]))
+    Ok(validator_handoff(
+        ValidatorKind::UserTesting,
+        milestone,
+        session_id,
+        false,
+        &summary,
+        what,
+        format!("{} must be tested once the services start.", ids.join(", ")),
+        Vec::new(),
+        vec![issue],
+    ))
 }
 
 /// Writes a round's synthesis as droid's `synthesis.json` (the latest, overwritten) and
@@ -708,15 +1045,30 @@ fn write_synthesis<T: serde::Serialize>(mission: &Path, dir: &Path, round: u32, 
         false => Value::Null,
     };
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    write_json_atomic(&dir.join(format!("synthesis-round-{round}.json")), &value).map_err(|e| format!("cannot write a synthesis: {e}"))?;
+    write_json_atomic(&dir.join(format!("synthesis-round-{round}.json")), &value)
+        .map_err(|e| format!("cannot write a synthesis: {e}"))?;
     write_json_atomic(&dir.join("synthesis.json"), &value).map_err(|e| format!("cannot write a synthesis: {e}"))
 }
 
 /// A validator's handoff: droid's shape, no commit (validators change no code).
 #[allow(clippy::too_many_arguments)]
-fn validator_handoff(kind: ValidatorKind, milestone: &str, session_id: &str, passed: bool, salient: &str, what: String, left: String, commands: Vec<records::CommandRun>, issues: Vec<records::DiscoveredIssue>) -> HandoffFile {
+fn validator_handoff(
+    kind: ValidatorKind,
+    milestone: &str,
+    session_id: &str,
+    passed: bool,
+    salient: &str,
+    what: String,
+    left: String,
+    commands: Vec<records::CommandRun>,
+    issues: Vec<records::DiscoveredIssue>,
+) -> HandoffFile {
     let synthesis = format!("validation/{}/{}/synthesis.json", folder::path_segment(milestone), kind.folder());
-    let salient = if salient.chars().count() >= 20 { salient.to_string() } else { format!("{salient} Synthesis: {synthesis}.").trim().to_string() };
+    let salient = if salient.chars().count() >= 20 {
+        salient.to_string()
+    } else {
+        format!("{salient} Synthesis: {synthesis}.").trim().to_string()
+    };
     HandoffFile {
         timestamp: now_rfc3339(),
         worker_session_id: session_id.to_string(),
@@ -746,7 +1098,12 @@ fn finish_round(ctx: &mut Ctx, round: &ActiveRound) -> Result<Step, String> {
     let milestone = round.milestone.as_str();
     let queue = Queue::load(&ctx.mission)?;
     let records = load_records(&ctx.mission);
-    let validators_done = queue.file.features.iter().filter(|f| f.milestone() == Some(milestone) && f.is_validator()).all(|f| f.is_completed());
+    let validators_done = queue
+        .file
+        .features
+        .iter()
+        .filter(|f| f.milestone() == Some(milestone) && f.is_validator())
+        .all(|f| f.is_completed());
     let passed = validators_done && schedule::assertions_passed(&queue.file, Some(&records), milestone);
     let ids = schedule::milestone_assertions(&queue.file, milestone);
     let status = |id: &&str| crate::analysis::summary::assertion_status(Some(&records), id);
@@ -755,7 +1112,12 @@ fn finish_round(ctx: &mut Ctx, round: &ActiveRound) -> Result<Step, String> {
     ctx.state.set_status(MissionStatus::Running);
     ctx.save_state()?;
     ctx.log("validation_round", json!({"milestone": milestone, "round": round.round, "passed": passed, "assertions": {"passed": count("passed"), "failed": count("failed"), "blocked": count("blocked")}}))?;
-    ctx.progress.update(Update::RoundResult { milestone, round: round.round, passed: count("passed"), total: ids.len() });
+    ctx.progress.update(Update::RoundResult {
+        milestone,
+        round: round.round,
+        passed: count("passed"),
+        total: ids.len(),
+    });
     if passed {
         ctx.log("milestone_passed", json!({"milestone": milestone, "round": round.round}))?;
     }
@@ -772,11 +1134,21 @@ struct OnlyThese {
 
 impl FinalToolHandler for OnlyThese {
     fn decide(&mut self, _kind: SessionKind, args: &Value) -> FinalDecision {
-        let foreign: Vec<&str> = args[self.field].as_array().into_iter().flatten().filter_map(|a| a[self.key].as_str()).filter(|id| !self.ids.iter().any(|x| x == id)).collect();
+        let foreign: Vec<&str> = args[self.field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a[self.key].as_str())
+            .filter(|id| !self.ids.iter().any(|x| x == id))
+            .collect();
         if foreign.is_empty() {
             FinalDecision::Accept(args.clone())
         } else {
-            FinalDecision::Reject(format!("{} not in this milestone; report only on {}", foreign.join(", "), self.ids.join(", ")))
+            FinalDecision::Reject(format!(
+                "{} not in this milestone; report only on {}",
+                foreign.join(", "),
+                self.ids.join(", ")
+            ))
         }
     }
 }

@@ -10,8 +10,14 @@ use crate::model::records::HandoffFile;
 /// non-empty diff, `commitId` among those commits, the test files of `tests.added` present,
 /// and nothing left uncommitted (outside the mission folder `mission_rel`). `Ok` holds the
 /// full commit id; `Err` the reason, written for the worker to act on.
-pub fn verify_completion(repo: &Path, base: &str, handoff: &HandoffFile, mission_rel: Option<&str>) -> Result<String, String> {
-    let commits = git::commits_since(repo, base).map_err(|e| format!("cannot list the commits of this session: {e}"))?;
+pub fn verify_completion(
+    repo: &Path,
+    base: &str,
+    handoff: &HandoffFile,
+    mission_rel: Option<&str>,
+) -> Result<String, String> {
+    let commits =
+        git::commits_since(repo, base).map_err(|e| format!("cannot list the commits of this session: {e}"))?;
     if commits.is_empty() {
         return Err(format!("no commit was made in this session (HEAD is still {}); commit your work (`git add` + `git commit`) before handing off", short(base)));
     }
@@ -22,9 +28,14 @@ pub fn verify_completion(repo: &Path, base: &str, handoff: &HandoffFile, mission
     if claimed.is_empty() {
         return Err("`commitId` is missing: give the commit holding the work (`git rev-parse HEAD`)".into());
     }
-    let commit = git::resolve_commit(repo, claimed).ok_or_else(|| format!("`commitId` {claimed} is not a commit in this repository; give the real one (`git rev-parse HEAD`)"))?;
+    let commit = git::resolve_commit(repo, claimed).ok_or_else(|| {
+        format!("`commitId` {claimed} is not a commit in this repository; give the real one (`git rev-parse HEAD`)")
+    })?;
     if !commits.contains(&commit) {
-        return Err(format!("`commitId` {claimed} was not made in this session (the session's commits are {}); give one of them", commits.iter().map(|c| short(c)).collect::<Vec<_>>().join(", ")));
+        return Err(format!(
+            "`commitId` {claimed} was not made in this session (the session's commits are {}); give one of them",
+            commits.iter().map(|c| short(c)).collect::<Vec<_>>().join(", ")
+        ));
     }
     let missing: Vec<&str> = handoff.handoff.test_files().filter(|t| !is_inside_file(repo, t)).collect();
     if !missing.is_empty() {
@@ -36,7 +47,10 @@ pub fn verify_completion(repo: &Path, base: &str, handoff: &HandoffFile, mission
         .filter(|p| !super::git::belongs_to_mission(p, mission_rel))
         .collect();
     if !dirty.is_empty() {
-        return Err(format!("uncommitted changes are left in the working tree: {}; commit them or remove them", dirty.join(", ")));
+        return Err(format!(
+            "uncommitted changes are left in the working tree: {}; commit them or remove them",
+            dirty.join(", ")
+        ));
     }
     Ok(commit)
 }
@@ -44,7 +58,9 @@ pub fn verify_completion(repo: &Path, base: &str, handoff: &HandoffFile, mission
 /// A relative path without `..` naming an existing file under `repo`.
 fn is_inside_file(repo: &Path, path: &str) -> bool {
     let p = Path::new(path);
-    !p.is_absolute() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) && repo.join(p).is_file()
+    !p.is_absolute()
+        && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        && repo.join(p).is_file()
 }
 
 fn short(commit: &str) -> &str {
@@ -57,7 +73,15 @@ mod tests {
     use std::process::Command;
 
     fn git_ok(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git").args(args).current_dir(dir).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@x.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@x.invalid").output().unwrap();
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@x.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@x.invalid")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
@@ -71,7 +95,13 @@ mod tests {
         git_ok(d, &["add", "-A"]);
         git_ok(d, &["commit", "-qm", "base"]);
         let base = git::head(d).unwrap();
-        let tests = |files: &[&str]| crate::model::records::Tests { added: files.iter().map(|f| crate::model::records::TestFile { file: f.to_string(), cases: Vec::new() }).collect(), ..Default::default() };
+        let tests = |files: &[&str]| crate::model::records::Tests {
+            added: files
+                .iter()
+                .map(|f| crate::model::records::TestFile { file: f.to_string(), cases: Vec::new() })
+                .collect(),
+            ..Default::default()
+        };
         let mut h = HandoffFile { commit_id: Some(base.clone()), ..Default::default() };
         h.handoff.tests = tests(&["t.sh"]);
         assert!(verify_completion(d, &base, &h, None).unwrap_err().contains("no commit was made"));

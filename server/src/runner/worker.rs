@@ -14,10 +14,10 @@ use super::context::{self, WorkerContext};
 use super::git;
 use super::handoffs;
 use super::progress::{ToolFeed, Update};
+use super::proof::{self, Proof};
 use super::queue::{self, Queue};
 use super::run::{Ctx, Step};
 use super::state::ActiveFeature;
-use super::proof::{self, Proof};
 use super::verify::verify_completion;
 use super::worktree::{self, Worktree};
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
@@ -46,7 +46,11 @@ pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String
         Some(active) => match handoffs::of_session(&ctx.mission, &active.session_id) {
             Some(handoff) => match settle(ctx, &active, &handoff, None)? {
                 Settled::Done(step) => return Ok(step),
-                Settled::Retry(note) => Attempt { n: active.attempt + 1, note: Some(note), feature_base: Some(active.feature_start().to_string()) },
+                Settled::Retry(note) => Attempt {
+                    n: active.attempt + 1,
+                    note: Some(note),
+                    feature_base: Some(active.feature_start().to_string()),
+                },
             },
             None => {
                 interrupted(ctx, &active)?;
@@ -83,12 +87,23 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Res
     loop {
         let Attempt { n: attempt, note, feature_base } = next;
         let queue = Queue::load(&ctx.mission)?;
-        let feature = queue.feature(feature_id).ok_or_else(|| format!("feature `{feature_id}` is no longer in features.json"))?.clone();
+        let feature = queue
+            .feature(feature_id)
+            .ok_or_else(|| format!("feature `{feature_id}` is no longer in features.json"))?
+            .clone();
         let milestone = feature.milestone().map(str::to_string);
         let base = git::head(&ctx.repo).map_err(|e| e.to_string())?;
         let session_id = new_session_id();
         let feature_base = feature_base.unwrap_or_else(|| base.clone());
-        let active = ActiveFeature { feature_id: feature_id.to_string(), session_id: session_id.clone(), base_commit: base.clone(), attempt, note: note.clone(), worktree: None, feature_base: Some(feature_base.clone()) };
+        let active = ActiveFeature {
+            feature_id: feature_id.to_string(),
+            session_id: session_id.clone(),
+            base_commit: base.clone(),
+            attempt,
+            note: note.clone(),
+            worktree: None,
+            feature_base: Some(feature_base.clone()),
+        };
         ctx.state.set_active_feature(Some(&active));
         ctx.state.set_status(crate::model::records::MissionStatus::Running);
         ctx.state.state.current_milestone = milestone.clone();
@@ -98,9 +113,30 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Res
         ctx.progress.update(Update::FeatureStarted { id: feature_id, attempt, done, total });
 
         let task = build_task(ctx, &queue, feature_id, note.as_deref())?;
-        let mut check = HandoffCheck { repo: ctx.repo.clone(), base: base.clone(), feature_id: feature_id.to_string(), mission_rel: ctx.mission_rel.clone(), refused: 0, verdict: None };
+        let mut check = HandoffCheck {
+            repo: ctx.repo.clone(),
+            base: base.clone(),
+            feature_id: feature_id.to_string(),
+            mission_rel: ctx.mission_rel.clone(),
+            refused: 0,
+            verdict: None,
+        };
         let details = json!({"featureId": feature_id, "milestone": milestone, "attempt": attempt});
-        let outcome = ctx.agents.run(SessionCall { kind: SessionKind::Worker, session_id: &session_id, task, shared_context: Some(context::worker_shared(&ctx.mission)), details }, &mut check, &ctx.cancel, &mut ToolFeed { progress: &mut *ctx.progress }).await;
+        let outcome = ctx
+            .agents
+            .run(
+                SessionCall {
+                    kind: SessionKind::Worker,
+                    session_id: &session_id,
+                    task,
+                    shared_context: Some(context::worker_shared(&ctx.mission)),
+                    details,
+                },
+                &mut check,
+                &ctx.cancel,
+                &mut ToolFeed { progress: &mut *ctx.progress },
+            )
+            .await;
         match outcome.end {
             SessionEnd::Finished(ref args) => {
                 let verdict = check.verdict.take();
@@ -114,14 +150,18 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Res
                 let handoff = handed_off(ctx, &outcome, args, feature_id, milestone.as_deref(), &repo, proof.as_ref())?;
                 match settle(ctx, &active, &handoff, verdict)? {
                     Settled::Done(step) => return Ok(step),
-                    Settled::Retry(note) => next = Attempt { n: attempt + 1, note: Some(note), feature_base: Some(feature_base.clone()) },
+                    Settled::Retry(note) => {
+                        next = Attempt { n: attempt + 1, note: Some(note), feature_base: Some(feature_base.clone()) }
+                    }
                 }
             }
             SessionEnd::Cancelled => {
                 paused(ctx, &active)?;
                 return Ok(Step::Pause);
             }
-            ref end @ (SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)) => {
+            ref end @ (SessionEnd::TokenBudget { .. }
+            | SessionEnd::CostBudget { .. }
+            | SessionEnd::ProviderFailed(_)) => {
                 no_handoff(ctx, &active, &outcome, &end.reason())?;
                 return Ok(Step::Halt(format!("feature {feature_id}: {}", end.reason())));
             }
@@ -133,7 +173,11 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Res
                 if attempt >= MAX_ATTEMPTS {
                     return stop(ctx, &active, &reason, true).map(Settled::into_step);
                 }
-                next = Attempt { n: attempt + 1, note: Some(format!("{reason}. Its changes were discarded; start again from the current commit.")), feature_base: Some(feature_base.clone()) };
+                next = Attempt {
+                    n: attempt + 1,
+                    note: Some(format!("{reason}. Its changes were discarded; start again from the current commit.")),
+                    feature_base: Some(feature_base.clone()),
+                };
             }
         }
     }
@@ -141,7 +185,14 @@ async fn run_attempts(ctx: &mut Ctx, feature_id: &str, mut next: Attempt) -> Res
 
 /// The start of a worker session, written before it runs: droid's two events, the feature
 /// `in_progress` with its session.
-fn begin(ctx: &mut Ctx, feature: &crate::model::Feature, session_id: &str, attempt: u32, base: &str, worktree_branch: Option<&str>) -> Result<(), String> {
+fn begin(
+    ctx: &mut Ctx,
+    feature: &crate::model::Feature,
+    session_id: &str,
+    attempt: u32,
+    base: &str,
+    worktree_branch: Option<&str>,
+) -> Result<(), String> {
     let feature_id = feature.id().unwrap_or_default();
     ctx.log("worker_selected_feature", json!({"workerSessionId": session_id, "featureId": feature_id}))?;
     queue::start_session(&ctx.mission, feature, session_id)?;
@@ -154,7 +205,15 @@ fn begin(ctx: &mut Ctx, feature: &crate::model::Feature, session_id: &str, attem
 }
 
 /// A session that handed off: its handoff file and worker-transcripts.jsonl line.
-fn handed_off(ctx: &mut Ctx, outcome: &SessionOutcome, args: &Value, feature_id: &str, milestone: Option<&str>, repo: &std::path::Path, proof: Option<&Proof>) -> Result<HandoffFile, String> {
+fn handed_off(
+    ctx: &mut Ctx,
+    outcome: &SessionOutcome,
+    args: &Value,
+    feature_id: &str,
+    milestone: Option<&str>,
+    repo: &std::path::Path,
+    proof: Option<&Proof>,
+) -> Result<HandoffFile, String> {
     let handoff = handoffs::wrap(args, feature_id, &outcome.session_id, milestone, repo)?;
     if let Some(proof) = proof {
         handoffs::write_proof(&ctx.mission, &handoff, proof)?;
@@ -167,17 +226,38 @@ fn handed_off(ctx: &mut Ctx, outcome: &SessionOutcome, args: &Value, feature_id:
 /// The red-green proof of a success claim the git facts accepted (`verdict`), run from the
 /// feature's start commit to the handoff's commit in `repo`: `Some(None)` when there is
 /// nothing to prove, `None` when the run was stopped meanwhile.
-async fn proof_of(ctx: &mut Ctx, feature: &crate::model::Feature, active: &ActiveFeature, repo: &std::path::Path, args: &Value, verdict: Option<&Result<String, String>>) -> Option<Option<Proof>> {
+async fn proof_of(
+    ctx: &mut Ctx,
+    feature: &crate::model::Feature,
+    active: &ActiveFeature,
+    repo: &std::path::Path,
+    args: &Value,
+    verdict: Option<&Result<String, String>>,
+) -> Option<Option<Proof>> {
     let Some(Ok(commit)) = verdict else { return Some(None) };
     if args["successState"].as_str() != Some("success") {
         return Some(None);
     }
-    let tests: Vec<(String, Vec<String>)> = serde_json::from_value::<crate::model::records::Tests>(args["tests"].clone()).unwrap_or_default().added.into_iter().map(|t| (t.file, t.cases.into_iter().map(|c| c.name).collect())).collect();
+    let tests: Vec<(String, Vec<String>)> =
+        serde_json::from_value::<crate::model::records::Tests>(args["tests"].clone())
+            .unwrap_or_default()
+            .added
+            .into_iter()
+            .map(|t| (t.file, t.cases.into_iter().map(|c| c.name).collect()))
+            .collect();
     let config = &ctx.agents.config;
-    let settings = CommandSettings::from_config(config, WritePolicy::WorkingDirectory).with_git_identity_if_missing(repo);
+    let settings =
+        CommandSettings::from_config(config, WritePolicy::WorkingDirectory).with_git_identity_if_missing(repo);
     let timeout = std::time::Duration::from_secs(config.limits.command_timeout_s);
     let cancel = ctx.cancel.clone();
-    ctx.progress.update(Update::Tool { name: "proof", summary: format!("{}: the listed tests at the start commit and at {}", active.feature_id, commit.get(..10).unwrap_or(commit)) });
+    ctx.progress.update(Update::Tool {
+        name: "proof",
+        summary: format!(
+            "{}: the listed tests at the start commit and at {}",
+            active.feature_id,
+            commit.get(..10).unwrap_or(commit)
+        ),
+    });
     let c = proof::ProofContext { repo, mission: &ctx.mission, settings: &settings, timeout, cancel: &cancel };
     let proof = proof::prove(&c, active.feature_start(), commit, &tests, !feature.claims().is_empty()).await?;
     Some(Some(proof))
@@ -185,8 +265,16 @@ async fn proof_of(ctx: &mut Ctx, feature: &crate::model::Feature, active: &Activ
 
 /// A session that ended without a handoff: droid's `worker_failed`, and its transcript line.
 fn no_handoff(ctx: &mut Ctx, active: &ActiveFeature, outcome: &SessionOutcome, reason: &str) -> Result<(), String> {
-    let milestone = Queue::load(&ctx.mission).ok().and_then(|q| q.feature(&active.feature_id).and_then(|f| f.milestone().map(str::to_string)));
-    handoffs::append_transcript(&ctx.mission, &active.session_id, &active.feature_id, milestone.as_deref(), &outcome.skeleton)?;
+    let milestone = Queue::load(&ctx.mission)
+        .ok()
+        .and_then(|q| q.feature(&active.feature_id).and_then(|f| f.milestone().map(str::to_string)));
+    handoffs::append_transcript(
+        &ctx.mission,
+        &active.session_id,
+        &active.feature_id,
+        milestone.as_deref(),
+        &outcome.skeleton,
+    )?;
     ctx.log(
         "worker_failed",
         json!({"workerSessionId": active.session_id, "spawnId": format!("worker_no_handoff_{}", active.session_id), "exitCode": 0, "reason": reason, "failureReason": "worker_exited_without_handoff", "featureId": active.feature_id}),
@@ -212,12 +300,20 @@ impl Settled {
 
 /// Decides what a handoff means for its feature and writes it down: droid's
 /// `worker_completed` (with the nested handoff), then the verdict.
-fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &HandoffFile, verdict: Option<Result<String, String>>) -> Result<Settled, String> {
+fn settle(
+    ctx: &mut Ctx,
+    active: &ActiveFeature,
+    handoff: &HandoffFile,
+    verdict: Option<Result<String, String>>,
+) -> Result<Settled, String> {
     let state = handoff.success_state.as_deref().unwrap_or("failure");
-    let verdict = match state {
-        "success" => Some(verdict.unwrap_or_else(|| verify_completion(&ctx.repo, &active.base_commit, handoff, ctx.mission_rel.as_deref()))),
-        _ => None,
-    };
+    let verdict =
+        match state {
+            "success" => Some(verdict.unwrap_or_else(|| {
+                verify_completion(&ctx.repo, &active.base_commit, handoff, ctx.mission_rel.as_deref())
+            })),
+            _ => None,
+        };
     // Git says the work is there; its tests must also go from red to green.
     let refused_proof = folder::read_proof(&ctx.mission, handoff).filter(|p| p.verdict == proof::Verdict::Refused);
     let accepted = matches!(verdict, Some(Ok(_))) && refused_proof.is_none();
@@ -227,7 +323,10 @@ fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &HandoffFile, verdict:
         ctx.log("handoff_refused", json!({"workerSessionId": active.session_id, "featureId": active.feature_id, "reason": reason, "proof": proof}))?;
         if active.attempt < MAX_ATTEMPTS {
             queue::back_to_pending(&ctx.mission, &active.feature_id)?;
-            ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "refused (red-green proof), running it once more" });
+            ctx.progress.update(Update::FeatureFinished {
+                id: &active.feature_id,
+                outcome: "refused (red-green proof), running it once more",
+            });
             return Ok(Settled::Retry(proof::for_worker(&proof)));
         }
         return stop(ctx, active, &format!("its success claim was refused twice; the last time {reason}"), true);
@@ -244,15 +343,24 @@ fn settle(ctx: &mut Ctx, active: &ActiveFeature, handoff: &HandoffFile, verdict:
             Ok(Settled::Done(Step::Continue))
         }
         Some(Err(reason)) => {
-            ctx.log("handoff_refused", json!({"workerSessionId": active.session_id, "featureId": active.feature_id, "reason": reason}))?;
+            ctx.log(
+                "handoff_refused",
+                json!({"workerSessionId": active.session_id, "featureId": active.feature_id, "reason": reason}),
+            )?;
             stop(ctx, active, &format!("its handoff claimed success, refused twice: {reason}"), true)
         }
         None if state == "partial" && active.attempt < MAX_ATTEMPTS => {
             queue::back_to_pending(&ctx.mission, &active.feature_id)?;
-            ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "partial, running it once more" });
+            ctx.progress
+                .update(Update::FeatureFinished { id: &active.feature_id, outcome: "partial, running it once more" });
             Ok(Settled::Retry(partial_note(handoff)))
         }
-        None if state == "partial" => stop(ctx, active, &format!("a second partial handoff; left undone: {}", handoff.handoff.what_was_left_undone.trim()), true),
+        None if state == "partial" => stop(
+            ctx,
+            active,
+            &format!("a second partial handoff; left undone: {}", handoff.handoff.what_was_left_undone.trim()),
+            true,
+        ),
         None => stop(ctx, active, &failure_reason(handoff), false),
     }
 }
@@ -278,7 +386,13 @@ pub fn completed_event(handoff: &HandoffFile, accepted: bool) -> Value {
 
 /// Why a `failure` handoff stopped: its blocking issues, else what it left undone.
 fn failure_reason(handoff: &HandoffFile) -> String {
-    let blocking: Vec<&str> = handoff.handoff.discovered_issues.iter().filter(|i| i.severity == "blocking").map(|i| i.description.trim()).collect();
+    let blocking: Vec<&str> = handoff
+        .handoff
+        .discovered_issues
+        .iter()
+        .filter(|i| i.severity == "blocking")
+        .map(|i| i.description.trim())
+        .collect();
     let left = handoff.handoff.what_was_left_undone.trim();
     match (blocking.is_empty(), left.is_empty()) {
         (false, _) => format!("the worker could not finish: {}", blocking.join("; ")),
@@ -288,7 +402,11 @@ fn failure_reason(handoff: &HandoffFile) -> String {
 }
 
 fn partial_note(handoff: &HandoffFile) -> String {
-    format!("A previous session handed off partial work ({}). What it left undone, which is your task now:\n{}", handoff.handoff.summary(), handoff.handoff.what_was_left_undone.trim())
+    format!(
+        "A previous session handed off partial work ({}). What it left undone, which is your task now:\n{}",
+        handoff.handoff.summary(),
+        handoff.handoff.what_was_left_undone.trim()
+    )
 }
 
 /// The feature stops the mission: back to `pending` (droid has no failed status), the reason
@@ -298,7 +416,11 @@ fn stop(ctx: &mut Ctx, active: &ActiveFeature, reason: &str, retry_limit: bool) 
     ctx.state.set_active_feature(None);
     ctx.save_state()?;
     ctx.progress.update(Update::FeatureFinished { id: &active.feature_id, outcome: "stopped" });
-    let halt = super::run::Halt { reason: format!("feature {}: {reason}; {}", active.feature_id, super::schedule::RETRY_HINT), retry_limit, feature: Some(active.feature_id.clone()) };
+    let halt = super::run::Halt {
+        reason: format!("feature {}: {reason}; {}", active.feature_id, super::schedule::RETRY_HINT),
+        retry_limit,
+        feature: Some(active.feature_id.clone()),
+    };
     Ok(Settled::Done(Step::HaltWith(halt)))
 }
 
@@ -312,7 +434,14 @@ fn build_task(ctx: &Ctx, queue: &Queue, feature_id: &str, note: Option<&str>) ->
     let contract_path = ctx.mission.join(CONTRACT_FILE);
     let contract_text = folder::read_text(&contract_path).map_err(|e| format!("{}: {e}", contract_path.display()))?;
     let contract = contract::parse(&contract_text);
-    Ok(context::worker_task(&WorkerContext { mission_dir: &ctx.mission, feature, feature_raw: queue.raw(feature), contract_text: &contract_text, contract: &contract, previous: note }))
+    Ok(context::worker_task(&WorkerContext {
+        mission_dir: &ctx.mission,
+        feature,
+        feature_raw: queue.raw(feature),
+        contract_text: &contract_text,
+        contract: &contract,
+        previous: note,
+    }))
 }
 
 /// Checks `submit_handoff` inside the session: the feature id, and for a success claim the
@@ -330,7 +459,10 @@ struct HandoffCheck {
 impl FinalToolHandler for HandoffCheck {
     fn decide(&mut self, _kind: SessionKind, args: &Value) -> FinalDecision {
         if let Some(other) = args["featureId"].as_str().filter(|f| *f != self.feature_id) {
-            return FinalDecision::Reject(format!("`featureId` is \"{other}\", but this session works on \"{}\"", self.feature_id));
+            return FinalDecision::Reject(format!(
+                "`featureId` is \"{other}\", but this session works on \"{}\"",
+                self.feature_id
+            ));
         }
         if args["successState"].as_str() != Some("success") {
             return FinalDecision::Accept(args.clone());
@@ -384,7 +516,15 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
                 return Err(format!("cannot add the worktree of feature {id}: {e}"));
             }
         };
-        let active = ActiveFeature { feature_id: id.clone(), session_id: new_session_id(), base_commit: base.clone(), attempt: 1, note: None, worktree: Some(worktree.path.display().to_string()), feature_base: Some(base.clone()) };
+        let active = ActiveFeature {
+            feature_id: id.clone(),
+            session_id: new_session_id(),
+            base_commit: base.clone(),
+            attempt: 1,
+            note: None,
+            worktree: Some(worktree.path.display().to_string()),
+            feature_base: Some(base.clone()),
+        };
         let task = build_task(ctx, &queue, id, None)?;
         slots.push(Slot { active, worktree, milestone: feature.milestone().map(str::to_string), task });
     }
@@ -414,7 +554,9 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
     let mut proofs = Vec::new();
     for (s, (outcome, verdict)) in slots.iter().zip(&ends) {
         let proof = match (&outcome.end, queue.feature(&s.active.feature_id).cloned()) {
-            (SessionEnd::Finished(args), Some(feature)) => proof_of(ctx, &feature, &s.active, &s.worktree.path, args, verdict.as_ref()).await,
+            (SessionEnd::Finished(args), Some(feature)) => {
+                proof_of(ctx, &feature, &s.active, &s.worktree.path, args, verdict.as_ref()).await
+            }
             _ => Some(None),
         };
         proofs.push(proof);
@@ -446,37 +588,56 @@ pub async fn run_batch(ctx: &mut Ctx, ids: &[String]) -> Result<Step, String> {
 /// its worktree and merged. Returns the halts, the features to run once more (with what
 /// their next session is told) and whether the run was paused.
 #[allow(clippy::type_complexity)]
-fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<Result<String, String>>)>, proofs: Vec<Option<Option<Proof>>>) -> Result<(Vec<super::run::Halt>, Vec<(String, String)>, bool), String> {
+fn merge_back(
+    ctx: &mut Ctx,
+    slots: &[Slot],
+    ends: Vec<(SessionOutcome, Option<Result<String, String>>)>,
+    proofs: Vec<Option<Option<Proof>>>,
+) -> Result<(Vec<super::run::Halt>, Vec<(String, String)>, bool), String> {
     let mut halts = Vec::new();
     let mut retries = Vec::new();
     let mut paused_run = false;
     for ((s, (outcome, verdict)), proof) in slots.iter().zip(ends).zip(proofs) {
         let id = s.active.feature_id.as_str();
         let handoff = match (&outcome.end, proof) {
-            (SessionEnd::Finished(args), Some(proof)) => handed_off(ctx, &outcome, args, id, s.milestone.as_deref(), &s.worktree.path, proof.as_ref())?,
+            (SessionEnd::Finished(args), Some(proof)) => {
+                handed_off(ctx, &outcome, args, id, s.milestone.as_deref(), &s.worktree.path, proof.as_ref())?
+            }
             // Stopped while its proof ran: like a session the pause interrupted.
             (SessionEnd::Finished(_), None) | (SessionEnd::Cancelled, _) => {
                 paused_run = true;
                 paused(ctx, &s.active)?;
                 continue;
             }
-            (end @ (SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)), _) => {
+            (
+                end @ (SessionEnd::TokenBudget { .. } | SessionEnd::CostBudget { .. } | SessionEnd::ProviderFailed(_)),
+                _,
+            ) => {
                 let reason = end.reason();
                 no_handoff(ctx, &s.active, &outcome, &reason)?;
-                halts.push(super::run::Halt { reason: format!("feature {id}: {reason}"), retry_limit: false, feature: Some(id.to_string()) });
+                halts.push(super::run::Halt {
+                    reason: format!("feature {id}: {reason}"),
+                    retry_limit: false,
+                    feature: Some(id.to_string()),
+                });
                 continue;
             }
             (end, _) => {
                 // Its worktree (and so its changes) goes; the next session starts afresh.
                 let reason = format!("the worker session ended without a handoff: {}", end.reason());
                 no_handoff(ctx, &s.active, &outcome, &reason)?;
-                retries.push((id.to_string(), format!("{reason}. Its changes were discarded; start again from the current commit.")));
+                retries.push((
+                    id.to_string(),
+                    format!("{reason}. Its changes were discarded; start again from the current commit."),
+                ));
                 continue;
             }
         };
         let state = handoff.success_state.as_deref().unwrap_or("failure");
         let verdict = match state {
-            "success" => Some(verdict.unwrap_or_else(|| verify_completion(&s.worktree.path, &s.active.base_commit, &handoff, None))),
+            "success" => Some(
+                verdict.unwrap_or_else(|| verify_completion(&s.worktree.path, &s.active.base_commit, &handoff, None)),
+            ),
             "partial" => None,
             _ => {
                 if let Settled::Done(Step::HaltWith(halt)) = settle(ctx, &s.active, &handoff, None)? {
@@ -494,7 +655,9 @@ fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<R
         // Completed or partial: its commits join the mission branch, in queue order.
         let made = git::commits_since(&s.worktree.path, &s.active.base_commit).map_err(|e| e.to_string())?;
         if !made.is_empty() {
-            match worktree::merge(&ctx.repo, &s.worktree.branch, &format!("merge {id}")).map_err(|e| format!("cannot merge feature {id}: {e}"))? {
+            match worktree::merge(&ctx.repo, &s.worktree.branch, &format!("merge {id}"))
+                .map_err(|e| format!("cannot merge feature {id}: {e}"))?
+            {
                 worktree::Merge::Merged(_) => {
                     // Merged, not yet recorded: a resume finds the merge (`run::recover_merged`).
                     super::failpoint::hit("after-merge");
@@ -502,7 +665,10 @@ fn merge_back(ctx: &mut Ctx, slots: &[Slot], ends: Vec<(SessionOutcome, Option<R
                 worktree::Merge::Conflict(files) => {
                     ctx.log("worker_completed", completed_event(&handoff, false))?;
                     queue::back_to_pending(&ctx.mission, id)?;
-                    ctx.log("merge_conflict", json!({"featureId": id, "workerSessionId": s.active.session_id, "files": files}))?;
+                    ctx.log(
+                        "merge_conflict",
+                        json!({"featureId": id, "workerSessionId": s.active.session_id, "files": files}),
+                    )?;
                     ctx.progress.update(Update::FeatureFinished { id, outcome: "merge conflict" });
                     halts.push(super::run::Halt { reason: format!("merge conflict: feature {id} conflicts with work merged before it in {}; it is pending again", files.join(", ")), retry_limit: false, feature: Some(id.to_string()) });
                     continue;

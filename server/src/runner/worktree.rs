@@ -37,7 +37,8 @@ pub fn add(repo: &Path, mission_branch: &str, feature: &str, base: &str) -> Resu
     let branch = branch(mission_branch, feature);
     remove(repo, &Worktree { path: path.clone(), branch: branch.clone() });
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| GitError::Failed { args: format!("(mkdir {})", parent.display()), message: e.to_string() })?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| GitError::Failed { args: format!("(mkdir {})", parent.display()), message: e.to_string() })?;
     }
     let p = path.to_string_lossy().into_owned();
     git::git(repo, &["worktree", "add", "--quiet", "-b", &branch, &p, base])?;
@@ -100,7 +101,10 @@ pub fn merge(repo: &Path, branch: &str, message: &str) -> Result<Merge, GitError
     let mut cmd = Command::new("git");
     cmd.args(["merge", "--no-ff", "--no-edit", "--quiet", "-m", message, branch]).current_dir(repo);
     if !git_identity_configured(repo) {
-        cmd.env("GIT_AUTHOR_NAME", "missions").env("GIT_AUTHOR_EMAIL", "runner@missions.invalid").env("GIT_COMMITTER_NAME", "missions").env("GIT_COMMITTER_EMAIL", "runner@missions.invalid");
+        cmd.env("GIT_AUTHOR_NAME", "missions")
+            .env("GIT_AUTHOR_EMAIL", "runner@missions.invalid")
+            .env("GIT_COMMITTER_NAME", "missions")
+            .env("GIT_COMMITTER_EMAIL", "runner@missions.invalid");
     }
     let out = cmd.output().map_err(|e| GitError::Spawn(e.to_string()))?;
     if out.status.success() {
@@ -112,7 +116,14 @@ pub fn merge(repo: &Path, branch: &str, message: &str) -> Result<Merge, GitError
         git::git(repo, &["merge", "--abort"])?;
     }
     if files.is_empty() {
-        return Err(GitError::Failed { args: format!("merge --no-ff {branch}"), message: format!("{}{}", String::from_utf8_lossy(&out.stdout).trim(), String::from_utf8_lossy(&out.stderr).trim()) });
+        return Err(GitError::Failed {
+            args: format!("merge --no-ff {branch}"),
+            message: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout).trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
     }
     Ok(Merge::Conflict(files))
 }
@@ -122,7 +133,15 @@ mod tests {
     use super::*;
 
     fn run(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git").args(args).current_dir(dir).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@x.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@x.invalid").output().unwrap();
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@x.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@x.invalid")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
@@ -150,7 +169,11 @@ mod tests {
         let a = add(&r, "missions/demo", "feat-a", &base).unwrap();
         let b = add(&r, "missions/demo", "feat-b", &base).unwrap();
         let c = add(&r, "missions/demo", "feat-c", &base).unwrap();
-        assert_eq!(git::dirty_paths(&r).unwrap(), Vec::<String>::new(), "worktrees are invisible to the working tree's status");
+        assert_eq!(
+            git::dirty_paths(&r).unwrap(),
+            Vec::<String>::new(),
+            "worktrees are invisible to the working tree's status"
+        );
         assert_eq!(a.branch, "missions/demo-wt/feat-a");
         commit_in(&a.path, "b.txt", "from a\n");
         commit_in(&b.path, "c.txt", "from b\n");
@@ -160,7 +183,10 @@ mod tests {
         assert_eq!(merge(&r, &c.branch, "merge feat-c").unwrap(), Merge::Conflict(vec!["b.txt".into()]));
         assert_eq!(git::dirty_paths(&r).unwrap(), Vec::<String>::new(), "the conflicting merge was aborted");
         assert_eq!(std::fs::read_to_string(r.join("b.txt")).unwrap(), "from a\n");
-        assert_eq!(run(&r, &["log", "--first-parent", "--format=%s"]).lines().collect::<Vec<_>>(), ["merge feat-b", "merge feat-a", "base"]);
+        assert_eq!(
+            run(&r, &["log", "--first-parent", "--format=%s"]).lines().collect::<Vec<_>>(),
+            ["merge feat-b", "merge feat-a", "base"]
+        );
         remove(&r, &a);
         assert!(!a.path.exists() && !git::branch_exists(&r, &a.branch));
         // b and c are "left over" as after a crash.

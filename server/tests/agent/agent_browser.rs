@@ -47,14 +47,26 @@ struct Login {
 async fn login(Form(f): Form<Login>) -> Response {
     match f.password.as_str() {
         // 302, as most login forms answer (axum's Redirect::to says 303).
-        "secret" => (StatusCode::FOUND, [(axum::http::header::LOCATION, format!("/home?email={}&remember={}", f.email.replace('@', "%40"), f.remember))]).into_response(),
+        "secret" => (
+            StatusCode::FOUND,
+            [(
+                axum::http::header::LOCATION,
+                format!("/home?email={}&remember={}", f.email.replace('@', "%40"), f.remember),
+            )],
+        )
+            .into_response(),
         "crash" => (StatusCode::INTERNAL_SERVER_ERROR, "database unavailable").into_response(),
         _ => Html("<title>Sign in</title><p>Wrong password</p>").into_response(),
     }
 }
 
-async fn home(axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>) -> Html<String> {
-    Html(HOME.replace("EMAIL", q.get("email").map_or("", |s| s.as_str())).replace("REMEMBER", q.get("remember").map_or("", |s| s.as_str())))
+async fn home(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Html<String> {
+    Html(
+        HOME.replace("EMAIL", q.get("email").map_or("", |s| s.as_str()))
+            .replace("REMEMBER", q.get("remember").map_or("", |s| s.as_str())),
+    )
 }
 
 async fn serve() -> String {
@@ -84,13 +96,20 @@ fn setup() -> Setup {
 
 async fn call(tool: &mut BrowserTool, args: Value) -> Result<String, String> {
     check_args("browser", &args)?;
-    let out = tokio::time::timeout(Duration::from_secs(60), tool.run(&args, &CancellationToken::new())).await.expect("a browser call is bounded");
-    if out.is_error { Err(out.content) } else { Ok(out.content) }
+    let out = tokio::time::timeout(Duration::from_secs(60), tool.run(&args, &CancellationToken::new()))
+        .await
+        .expect("a browser call is bounded");
+    if out.is_error {
+        Err(out.content)
+    } else {
+        Ok(out.content)
+    }
 }
 
 /// The ref the snapshot gave the element described (`textbox "Email"`).
 fn ref_of(snapshot: &str, described: &str) -> String {
-    let line = snapshot.lines().find(|l| l.contains(described)).unwrap_or_else(|| panic!("{described} not in {snapshot}"));
+    let line =
+        snapshot.lines().find(|l| l.contains(described)).unwrap_or_else(|| panic!("{described} not in {snapshot}"));
     let at = line.find("[ref=").unwrap() + 5;
     line[at..].split(']').next().unwrap().to_string()
 }
@@ -118,7 +137,12 @@ async fn a_person_logs_in_and_the_record_proves_it() {
         let page = call(&mut tool, json!({"action": "snapshot"})).await.unwrap();
         assert!(page.starts_with(&format!("{base}/ \"Sign in\"\n- document \"Sign in\"")), "{page}");
         assert!(page.contains("- heading \"Sign in\" [ref=") && page.contains("[level=1]"), "{page}");
-        let (email, password, remember, button) = (ref_of(&page, "textbox \"Email\""), ref_of(&page, "textbox \"Password\""), ref_of(&page, "combobox \"Stay signed in\""), ref_of(&page, "button \"Log in\""));
+        let (email, password, remember, button) = (
+            ref_of(&page, "textbox \"Email\""),
+            ref_of(&page, "textbox \"Password\""),
+            ref_of(&page, "combobox \"Stay signed in\""),
+            ref_of(&page, "button \"Log in\""),
+        );
 
         let filled = call(&mut tool, json!({"action": "fill", "ref": email, "text": "ada@example.com"})).await.unwrap();
         assert_eq!(filled, format!("filled {email} (textbox \"Email\"): it now holds \"ada@example.com\""));
@@ -129,19 +153,27 @@ async fn a_person_logs_in_and_the_record_proves_it() {
         assert!(again.contains(&format!("textbox \"Email\" [ref={email}]: \"ada@example.com\"")), "{again}");
 
         let clicked = call(&mut tool, json!({"action": "click", "ref": button})).await.unwrap();
-        assert!(clicked.starts_with(&format!("clicked {button} (button \"Log in\"); the page is now {base}/home?")), "{clicked}");
+        assert!(
+            clicked.starts_with(&format!("clicked {button} (button \"Log in\"); the page is now {base}/home?")),
+            "{clicked}"
+        );
         call(&mut tool, json!({"action": "wait", "text": "Welcome, ada@example.com (30 days)"})).await.unwrap();
         let made = call(&mut tool, json!({"action": "wait", "request": "POST /login -> 302|200"})).await.unwrap();
         assert_eq!(made, format!("the page made POST {base}/login -> 302"));
         call(&mut tool, json!({"action": "wait", "request": "GET /api/data"})).await.unwrap();
         let stale = call(&mut tool, json!({"action": "click", "ref": email})).await.unwrap_err();
-        assert_eq!(stale, format!("{email} was on an earlier page (the page has navigated since); take a new snapshot"));
+        assert_eq!(
+            stale,
+            format!("{email} was on an earlier page (the page has navigated since); take a new snapshot")
+        );
 
         let shot = call(&mut tool, json!({"action": "screenshot", "name": "home"})).await.unwrap();
         assert_eq!(shot, "saved a 1280×800 screenshot as evidence: auth/login/home.png");
-        let full = call(&mut tool, json!({"action": "screenshot", "name": "home full", "full_page": true})).await.unwrap();
+        let full =
+            call(&mut tool, json!({"action": "screenshot", "name": "home full", "full_page": true})).await.unwrap();
         assert!(full.ends_with("auth/login/home-full.png"), "{full}");
-        let heading = call(&mut tool, json!({"action": "screenshot", "name": "welcome", "selector": "#welcome"})).await.unwrap();
+        let heading =
+            call(&mut tool, json!({"action": "screenshot", "name": "welcome", "selector": "#welcome"})).await.unwrap();
         assert!(heading.ends_with("auth/login/welcome.png"), "{heading}");
         let dims = |name: &str| match inspect(&s.evidence.dir.join(name)) {
             missions::model::evidence::FileKind::Image { width, height } => (width, height),
@@ -154,7 +186,10 @@ async fn a_person_logs_in_and_the_record_proves_it() {
         assert!(w <= 1280 && (20..100).contains(&h), "one element: {w}×{h}");
 
         let console = call(&mut tool, json!({"action": "console"})).await.unwrap();
-        assert!(console.contains("[log] login page ready") && console.contains("[error] data failed: 500"), "{console}");
+        assert!(
+            console.contains("[log] login page ready") && console.contains("[error] data failed: 500"),
+            "{console}"
+        );
         let network = call(&mut tool, json!({"action": "network", "text": "/login"})).await.unwrap();
         assert!(network.starts_with("1 request(s), recorded in auth/login/browser-network.jsonl"), "{network}");
 
@@ -169,18 +204,53 @@ async fn a_person_logs_in_and_the_record_proves_it() {
 
         // The runner's record on disk: every request with its status, every console error.
         let requests: Vec<RecordedRequest> = read_log(&s.evidence.dir.join(NETWORK_LOG)).unwrap();
-        let seen: Vec<String> = requests.iter().filter(|r| r.resource_type != "Other").map(|r| format!("{} {} -> {:?}", r.method, r.url.replace(&base, ""), r.status)).collect();
-        for want in ["GET / -> Some(200)", "POST /login -> Some(302)", "GET /home?email=ada%40example.com&remember=30 -> Some(200)", "GET /api/data -> Some(500)"] {
+        let seen: Vec<String> = requests
+            .iter()
+            .filter(|r| r.resource_type != "Other")
+            .map(|r| format!("{} {} -> {:?}", r.method, r.url.replace(&base, ""), r.status))
+            .collect();
+        for want in [
+            "GET / -> Some(200)",
+            "POST /login -> Some(302)",
+            "GET /home?email=ada%40example.com&remember=30 -> Some(200)",
+            "GET /api/data -> Some(500)",
+        ] {
             assert!(seen.iter().any(|s| s == want), "{want} in {seen:?}");
         }
         let console: Vec<ConsoleMessage> = read_log(&s.evidence.dir.join(CONSOLE_LOG)).unwrap();
-        assert!(console.iter().any(|m| m.is_error() && m.text.contains("status of 500")), "the browser's own error for the failed load: {console:?}");
+        assert!(
+            console.iter().any(|m| m.is_error() && m.text.contains("status of 500")),
+            "the browser's own error for the failed load: {console:?}"
+        );
 
         // Checked as the contract's Evidence: items would be.
-        let mut seen_files: Vec<SeenFile> = files.iter().map(|f| SeenFile { path: f.path.clone(), kind: inspect(&s.evidence.root.join(&f.path)), role: Some(f.what), label: f.label.clone(), cited: f.path.ends_with("home.png") }).collect();
-        seen_files.push(SeenFile { path: "auth/login/made-up.png".into(), kind: inspect(&s.evidence.dir.join("made-up.png")), role: None, label: String::new(), cited: true });
-        let view = SessionView { files: &seen_files, network: Some(&requests), console: Some(&console), terminals: &[], network_log: "auth/login/browser-network.jsonl", console_log: "auth/login/browser-console.jsonl" };
-        let items: Vec<String> = ["screenshot(home)", "network(POST /login -> 302|200)", "console-errors"].map(String::from).to_vec();
+        let mut seen_files: Vec<SeenFile> = files
+            .iter()
+            .map(|f| SeenFile {
+                path: f.path.clone(),
+                kind: inspect(&s.evidence.root.join(&f.path)),
+                role: Some(f.what),
+                label: f.label.clone(),
+                cited: f.path.ends_with("home.png"),
+            })
+            .collect();
+        seen_files.push(SeenFile {
+            path: "auth/login/made-up.png".into(),
+            kind: inspect(&s.evidence.dir.join("made-up.png")),
+            role: None,
+            label: String::new(),
+            cited: true,
+        });
+        let view = SessionView {
+            files: &seen_files,
+            network: Some(&requests),
+            console: Some(&console),
+            terminals: &[],
+            network_log: "auth/login/browser-network.jsonl",
+            console_log: "auth/login/browser-console.jsonl",
+        };
+        let items: Vec<String> =
+            ["screenshot(home)", "network(POST /login -> 302|200)", "console-errors"].map(String::from).to_vec();
         let checks = check(&items, &view);
         assert_eq!(failure_reason(&checks), None, "{checks:?}");
         let wrong = check(&["network(GET /api/data -> 200)".to_string()], &view);

@@ -5,16 +5,16 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::providers::command::CommandAgent;
 use missions::agent::providers::replay::Recording;
 use missions::agent::session::NoSessionObserver;
 use missions::agent::transcript::{SessionTranscript, SharedUsage};
 use missions::agent::{
-    run_session, AcceptValid, CancellationToken, FinalDecision, PlanLint, SessionEnd, SessionKind,
-    SessionOutcome, SessionSpec,
+    run_session, AcceptValid, CancellationToken, FinalDecision, PlanLint, SessionEnd, SessionKind, SessionOutcome,
+    SessionSpec,
 };
+use missions::config::{AgentRole, MissionsConfig};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,7 +33,11 @@ fn repo() -> Repo {
     std::fs::create_dir_all(wd.join("src")).unwrap();
     std::fs::create_dir_all(&mission).unwrap();
     std::fs::write(wd.join("src/greet.sh"), "#!/bin/sh\necho hi\n").unwrap();
-    std::fs::write(wd.join("test.sh"), "out=$(sh src/greet.sh); [ \"$out\" = hello ] && echo PASS || { echo \"FAIL: got $out\"; exit 1; }\n").unwrap();
+    std::fs::write(
+        wd.join("test.sh"),
+        "out=$(sh src/greet.sh); [ \"$out\" = hello ] && echo PASS || { echo \"FAIL: got $out\"; exit 1; }\n",
+    )
+    .unwrap();
     let git = |args: &[&str]| {
         let ok = Command::new("git")
             .args(args)
@@ -44,21 +48,13 @@ fn repo() -> Repo {
             .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
             .output()
             .unwrap();
-        assert!(
-            ok.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&ok.stderr)
-        );
+        assert!(ok.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&ok.stderr));
     };
     git(&["init", "-q"]);
     std::fs::write(wd.join(".git/info/exclude"), ".missions/\n").unwrap();
     git(&["add", "-A"]);
     git(&["commit", "-qm", "start"]);
-    Repo {
-        _dir: dir,
-        wd,
-        mission,
-    }
+    Repo { _dir: dir, wd, mission }
 }
 
 fn spec(kind: SessionKind, r: &Repo, max_turns: u32) -> SessionSpec {
@@ -102,11 +98,7 @@ fn turn(id: &str, name: &str, args: &Value) -> Step {
 fn worker_script() -> Vec<Step> {
     vec![
         turn("t1", "read_file", &json!({"path": "src/greet.sh"})),
-        turn(
-            "t2",
-            "edit_file",
-            &json!({"path": "src/greet.sh", "old": "echo hi", "new": "echo hello"}),
-        ),
+        turn("t2", "edit_file", &json!({"path": "src/greet.sh", "old": "echo hi", "new": "echo hello"})),
         turn(
             "t3",
             "bash",
@@ -116,15 +108,10 @@ fn worker_script() -> Vec<Step> {
     ]
 }
 
-async fn run_with_fake(
-    r: &Repo,
-    script: Vec<Step>,
-    session: &str,
-    max_turns: u32,
-) -> (SessionOutcome, FakeProvider) {
+async fn run_with_fake(r: &Repo, script: Vec<Step>, session: &str, max_turns: u32) -> (SessionOutcome, FakeProvider) {
     let fake = FakeProvider::start(script).await;
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let mut t = transcript(r, session, AgentRole::Worker);
     let outcome = run_session(
         &provider,
@@ -140,10 +127,7 @@ async fn run_with_fake(
 
 /// The session's lines of the transcript.
 fn lines_of(mission: &Path, session: &str) -> Vec<Value> {
-    read_transcript(mission)
-        .into_iter()
-        .filter(|l| l["sessionId"] == session)
-        .collect()
+    read_transcript(mission).into_iter().filter(|l| l["sessionId"] == session).collect()
 }
 
 fn tool_calls(lines: &[Value]) -> Vec<(String, Value)> {
@@ -177,67 +161,25 @@ async fn a_worker_reads_edits_runs_the_test_commits_and_hands_off() {
     let r = repo();
     let (outcome, fake) = run_with_fake(&r, worker_script(), "ses_worker", 20).await;
 
-    assert_eq!(
-        outcome.end,
-        SessionEnd::Finished(handoff("recorded-commit"))
-    );
+    assert_eq!(outcome.end, SessionEnd::Finished(handoff("recorded-commit")));
     assert_eq!(outcome.turns, 4);
     assert_eq!(outcome.usage.output, 20);
-    assert_eq!(
-        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
-        "#!/bin/sh\necho hello\n"
-    );
-    let log = Command::new("git")
-        .args(["log", "--format=%s"])
-        .current_dir(&r.wd)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&log.stdout),
-        "greet: say hello\nstart\n"
-    );
+    assert_eq!(std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(), "#!/bin/sh\necho hello\n");
+    let log = Command::new("git").args(["log", "--format=%s"]).current_dir(&r.wd).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&log.stdout), "greet: say hello\nstart\n");
 
     // The model saw each result in order: numbered lines, the edit, the passing test.
     let results = sent_results(&fake);
     assert_eq!(results.len(), 3);
-    assert_eq!(
-        results[0],
-        ("1\t#!/bin/sh\n2\techo hi\n".to_string(), false)
-    );
-    assert!(
-        results[1].0.starts_with("replaced 1 occurrence"),
-        "{:?}",
-        results[1]
-    );
-    assert!(
-        results[2].0.starts_with("exit code: 0\nPASS\n"),
-        "{:?}",
-        results[2]
-    );
+    assert_eq!(results[0], ("1\t#!/bin/sh\n2\techo hi\n".to_string(), false));
+    assert!(results[1].0.starts_with("replaced 1 occurrence"), "{:?}", results[1]);
+    assert!(results[2].0.starts_with("exit code: 0\nPASS\n"), "{:?}", results[2]);
     let first = &fake.requests()[0].body;
-    let tools: Vec<&str> = first["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        tools,
-        [
-            "read_file",
-            "write_file",
-            "edit_file",
-            "list_files",
-            "search",
-            "bash",
-            "submit_handoff"
-        ]
-    );
+    let tools: Vec<&str> = first["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["read_file", "write_file", "edit_file", "list_files", "search", "bash", "submit_handoff"]);
     assert!(
         first["system"].to_string().contains("tests before code")
-            || first["system"]
-                .to_string()
-                .contains("Write the tests first")
+            || first["system"].to_string().contains("Write the tests first")
     );
 
     let lines = lines_of(&r.mission, "ses_worker");
@@ -247,11 +189,7 @@ async fn a_worker_reads_edits_runs_the_test_commits_and_hands_off() {
     assert_eq!(handoff_line["handoff"]["featureId"], "feat-greet");
     let end = lines.last().unwrap();
     assert_eq!(
-        (
-            end["kind"].as_str(),
-            end["status"].as_str(),
-            end["turns"].as_u64()
-        ),
+        (end["kind"].as_str(), end["status"].as_str(), end["turns"].as_u64()),
         (Some("session_end"), Some("completed"), Some(4))
     );
 }
@@ -260,31 +198,13 @@ async fn a_worker_reads_edits_runs_the_test_commits_and_hands_off() {
 async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
     let r = repo();
     let mut incomplete = handoff("abc");
-    incomplete
-        .as_object_mut()
-        .unwrap()
-        .remove("whatWasLeftUndone");
+    incomplete.as_object_mut().unwrap().remove("whatWasLeftUndone");
     incomplete["successState"] = json!("finished");
     let script = vec![
-        turn(
-            "t1",
-            "edit_file",
-            &json!({"path": "src/greet.sh", "old": 5}),
-        ),
+        turn("t1", "edit_file", &json!({"path": "src/greet.sh", "old": 5})),
         turn("t2", "delete_everything", &json!({})),
-        Step::stream(anthropic_turn(
-            "",
-            &[("t3", "bash", &["{\"command\": \"echo unterminated"])],
-            10,
-            0,
-            0,
-            5,
-        )),
-        turn(
-            "t4",
-            "edit_file",
-            &json!({"path": "src/greet.sh", "old": "echo hi", "new": "echo hello"}),
-        ),
+        Step::stream(anthropic_turn("", &[("t3", "bash", &["{\"command\": \"echo unterminated"])], 10, 0, 0, 5)),
+        turn("t4", "edit_file", &json!({"path": "src/greet.sh", "old": "echo hi", "new": "echo hello"})),
         turn("t5", "submit_handoff", &incomplete),
         turn("t6", "submit_handoff", &handoff("abc")),
     ];
@@ -294,21 +214,11 @@ async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
     assert_eq!(results.len(), 5);
     let (first, is_error) = &results[0];
     assert!(
-        *is_error
-            && first.contains("`old`: expected string")
-            && first.contains("missing required field `new`"),
+        *is_error && first.contains("`old`: expected string") && first.contains("missing required field `new`"),
         "{first}"
     );
-    assert!(
-        results[1].1 && results[1].0.contains("unknown tool `delete_everything`"),
-        "{:?}",
-        results[1]
-    );
-    assert!(
-        results[2].1 && results[2].0.contains("not valid JSON"),
-        "{:?}",
-        results[2]
-    );
+    assert!(results[1].1 && results[1].0.contains("unknown tool `delete_everything`"), "{:?}", results[1]);
+    assert!(results[2].1 && results[2].0.contains("not valid JSON"), "{:?}", results[2]);
     assert!(!results[3].1, "{:?}", results[3]);
     assert!(
         results[4].1
@@ -317,10 +227,7 @@ async fn bad_tool_calls_get_error_results_and_the_model_corrects_them() {
         "{:?}",
         results[4]
     );
-    assert_eq!(
-        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
-        "#!/bin/sh\necho hello\n"
-    );
+    assert_eq!(std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(), "#!/bin/sh\necho hello\n");
 }
 
 #[tokio::test]
@@ -336,10 +243,7 @@ async fn max_turns_ends_the_session_with_its_reason() {
     assert_eq!(fake.requests().len(), 2);
     let end = lines_of(&r.mission, "ses_max").pop().unwrap();
     assert_eq!(end["status"], "max_turns");
-    assert_eq!(
-        end["reason"],
-        "max_turns (2) reached before the final tool was called"
-    );
+    assert_eq!(end["reason"], "max_turns (2) reached before the final tool was called");
 }
 
 #[tokio::test]
@@ -350,8 +254,8 @@ async fn a_hook_rejection_goes_back_to_the_model() {
         turn("t2", "submit_handoff", &handoff("second")),
     ])
     .await;
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let mut t = transcript(&r, "ses_hook", AgentRole::Worker);
     let mut seen = Vec::new();
     let mut hook = |_kind: SessionKind, args: &Value| {
@@ -371,18 +275,9 @@ async fn a_hook_rejection_goes_back_to_the_model() {
         &mut NoSessionObserver,
     )
     .await;
-    assert_eq!(
-        outcome.end,
-        SessionEnd::Finished(json!({"accepted": "second"}))
-    );
+    assert_eq!(outcome.end, SessionEnd::Finished(json!({"accepted": "second"})));
     assert_eq!(seen, [json!("first"), json!("second")]);
-    assert_eq!(
-        sent_results(&fake),
-        [(
-            "commit first is not in this session's history".to_string(),
-            true
-        )]
-    );
+    assert_eq!(sent_results(&fake), [("commit first is not in this session's history".to_string(), true)]);
 }
 
 #[tokio::test]
@@ -410,9 +305,7 @@ async fn each_context_length_error_compacts_the_output_grown_since_until_nothing
         too_long(),
     ];
     let (outcome, fake) = run_with_fake(&r, script, "ses_ctx", 20).await;
-    let SessionEnd::ContextExhausted(message) = &outcome.end else {
-        panic!("{:?}", outcome.end)
-    };
+    let SessionEnd::ContextExhausted(message) = &outcome.end else { panic!("{:?}", outcome.end) };
     assert!(message.contains("prompt is too long"));
     let bodies: Vec<String> = fake.requests().iter().map(|q| q.body.to_string()).collect();
     assert_eq!(bodies.len(), 10, "compacted twice and re-sent; then nothing was left to shorten");
@@ -422,7 +315,8 @@ async fn each_context_length_error_compacts_the_output_grown_since_until_nothing
     // The second compaction shortens the newer output and leaves the first as it was sent.
     assert!(bodies[7].contains("1\\tother") && removed(&bodies[7]) == 1);
     assert!(removed(&bodies[8]) == 2 && !bodies[8].contains("900\\tother"));
-    let first_shortened = |b: &str| b[b.find("1\\tline").unwrap()..].split("older tool output removed").next().unwrap().to_string();
+    let first_shortened =
+        |b: &str| b[b.find("1\\tline").unwrap()..].split("older tool output removed").next().unwrap().to_string();
     assert_eq!(first_shortened(&bodies[4]), first_shortened(&bodies[8]), "shortened the same way on every resend");
 }
 
@@ -444,11 +338,7 @@ fn script_agent(dir: &Path, body: &str) -> CommandAgent {
 async fn an_external_agent_runs_a_whole_worker_session_and_its_recording_replays() {
     let r = repo();
     let agents = tempfile::tempdir().unwrap();
-    let result = serde_json::to_string(&format!(
-        "All done.\n```json\n{}\n```",
-        handoff("ext-commit")
-    ))
-    .unwrap();
+    let result = serde_json::to_string(&format!("All done.\n```json\n{}\n```", handoff("ext-commit"))).unwrap();
     let agent = script_agent(
         agents.path(),
         &format!(
@@ -476,23 +366,12 @@ JSON
     drop(t);
     assert_eq!(outcome.end, SessionEnd::Finished(handoff("ext-commit")));
     assert_eq!(
-        (
-            outcome.usage.input,
-            outcome.usage.cache_read,
-            outcome.usage.cache_write,
-            outcome.usage.output
-        ),
+        (outcome.usage.input, outcome.usage.cache_read, outcome.usage.cache_write, outcome.usage.output),
         (12, 300, 40, 8)
     );
-    assert_eq!(
-        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
-        "#!/bin/sh\necho hello\n"
-    );
+    assert_eq!(std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(), "#!/bin/sh\necho hello\n");
     let recorded = tool_calls(&lines_of(&r.mission, "ses_ext"));
-    assert_eq!(
-        recorded,
-        [("submit_handoff".to_string(), handoff("ext-commit"))]
-    );
+    assert_eq!(recorded, [("submit_handoff".to_string(), handoff("ext-commit"))]);
 
     // The recording replays through the built-in loop to the same handoff.
     let recording = Recording::load(&r.mission.join("sessions.jsonl")).unwrap();
@@ -529,22 +408,11 @@ async fn an_external_agent_without_a_json_final_message_fails_clearly() {
         )
         .await;
     drop(t);
-    let SessionEnd::Failed(reason) = &outcome.end else {
-        panic!("{:?}", outcome.end)
-    };
-    assert!(
-        reason.contains("no valid final JSON object for `submit_handoff`"),
-        "{reason}"
-    );
-    assert!(
-        reason.contains("All done, the tests pass!") && reason.contains("warning: something"),
-        "{reason}"
-    );
+    let SessionEnd::Failed(reason) = &outcome.end else { panic!("{:?}", outcome.end) };
+    assert!(reason.contains("no valid final JSON object for `submit_handoff`"), "{reason}");
+    assert!(reason.contains("All done, the tests pass!") && reason.contains("warning: something"), "{reason}");
     let end = lines_of(&r.mission, "ses_ext_bad").pop().unwrap();
-    assert_eq!(
-        (end["status"].as_str(), end["reason"].as_str()),
-        (Some("failed"), Some(reason.as_str()))
-    );
+    assert_eq!((end["status"].as_str(), end["reason"].as_str()), (Some("failed"), Some(reason.as_str())));
 
     // A final object that breaks the schema is a clear failure too; a missing program as well.
     let agent = script_agent(
@@ -561,17 +429,12 @@ async fn an_external_agent_without_a_json_final_message_fails_clearly() {
             &mut NoSessionObserver,
         )
         .await;
-    let SessionEnd::Failed(reason) = &outcome.end else {
-        panic!("{:?}", outcome.end)
-    };
+    let SessionEnd::Failed(reason) = &outcome.end else { panic!("{:?}", outcome.end) };
     assert!(
-        reason.contains("breaks the `submit_handoff` schema")
-            && reason.contains("`successState`: must be one of"),
+        reason.contains("breaks the `submit_handoff` schema") && reason.contains("`successState`: must be one of"),
         "{reason}"
     );
-    let missing = CommandAgent {
-        argv: vec!["/nonexistent/agent-binary".into()],
-    };
+    let missing = CommandAgent { argv: vec!["/nonexistent/agent-binary".into()] };
     let mut t = transcript(&r, "ses_ext_missing", AgentRole::Worker);
     let outcome = missing
         .run(
@@ -630,7 +493,15 @@ async fn an_external_planner_asks_its_questions_into_mission_md() {
     let agents = tempfile::tempdir().unwrap();
     let asker = script_agent(agents.path(), "prompt=$(cat)\ncase \"$prompt\" in *'{\"questions\"'*) ;; *) echo 'the prompt says how to ask' >&2; exit 2;; esac\nprintf 'I need to know one thing.\\n```json\\n{\"questions\": [\"Which language?\"]}\\n```\\n'\n");
     let mut t = transcript(&r, "ses_ext_plan", AgentRole::Orchestrator);
-    let outcome = asker.run(&spec(SessionKind::Orchestrator, &r, 20), &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
+    let outcome = asker
+        .run(
+            &spec(SessionKind::Orchestrator, &r, 20),
+            &mut t,
+            &mut AcceptValid,
+            &CancellationToken::new(),
+            &mut NoSessionObserver,
+        )
+        .await;
     assert_eq!(outcome.end, SessionEnd::AwaitingAnswers(vec!["Which language?".into()]), "{:?}", outcome.end);
     let md = std::fs::read_to_string(r.mission.join("mission.md")).unwrap();
     assert!(md.contains("## Questions") && md.contains("- Q: Which language?"), "{md}");
@@ -640,7 +511,8 @@ async fn an_external_planner_asks_its_questions_into_mission_md() {
     let mut no_questions = spec(SessionKind::Orchestrator, &r, 20);
     no_questions.allow_questions = false;
     let mut t = transcript(&r, "ses_ext_plan2", AgentRole::Orchestrator);
-    let outcome = asker.run(&no_questions, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
+    let outcome =
+        asker.run(&no_questions, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
     assert!(matches!(&outcome.end, SessionEnd::Failed(m) if m.contains("planDone")), "{:?}", outcome.end);
 }
 
@@ -679,19 +551,9 @@ async fn replay_reproduces_a_recorded_sessions_tool_calls_exactly() {
             .map(|l| l["content"].clone())
             .collect()
     };
-    assert_eq!(
-        results(&a),
-        results(&b),
-        "the tools really ran again, with the same results"
-    );
-    assert_eq!(
-        std::fs::read_to_string(fresh.wd.join("src/greet.sh")).unwrap(),
-        "#!/bin/sh\necho hello\n"
-    );
-    assert!(
-        recording.next_session(AgentRole::Worker).is_none(),
-        "sessions are handed out once, in order"
-    );
+    assert_eq!(results(&a), results(&b), "the tools really ran again, with the same results");
+    assert_eq!(std::fs::read_to_string(fresh.wd.join("src/greet.sh")).unwrap(), "#!/bin/sh\necho hello\n");
+    assert!(recording.next_session(AgentRole::Worker).is_none(), "sessions are handed out once, in order");
 }
 
 #[tokio::test]
@@ -702,36 +564,18 @@ async fn an_orchestrator_fixes_its_plan_until_the_lint_accepts_it_or_asks_the_pe
     let good = r#"{"features": [{"id": "feat-greet", "description": "d", "milestone": "m1", "fulfills": ["VAL-GREET-001"], "status": "pending"}]}"#;
     let m = |name: &str| r.mission.join(name).display().to_string();
     let fake = FakeProvider::start(vec![
-        turn(
-            "o1",
-            "write_file",
-            &json!({"path": m("validation-contract.md"), "content": contract}),
-        ),
-        turn(
-            "o2",
-            "write_file",
-            &json!({"path": m("features.json"), "content": bad}),
-        ),
-        turn(
-            "o3",
-            "write_file",
-            &json!({"path": "src/greet.sh", "content": "echo hello"}),
-        ),
+        turn("o1", "write_file", &json!({"path": m("validation-contract.md"), "content": contract})),
+        turn("o2", "write_file", &json!({"path": m("features.json"), "content": bad})),
+        turn("o3", "write_file", &json!({"path": "src/greet.sh", "content": "echo hello"})),
         turn("o4", "submit_plan", &json!({})),
-        turn(
-            "o5",
-            "write_file",
-            &json!({"path": m("features.json"), "content": good}),
-        ),
+        turn("o5", "write_file", &json!({"path": m("features.json"), "content": good})),
         turn("o6", "submit_plan", &json!({})),
     ])
     .await;
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let mut t = transcript(&r, "ses_orch", AgentRole::Orchestrator);
-    let mut lint = PlanLint {
-        mission_dir: r.mission.clone(),
-    };
+    let mut lint = PlanLint { mission_dir: r.mission.clone() };
     let outcome = run_session(
         &provider,
         &spec(SessionKind::Orchestrator, &r, 20),
@@ -741,39 +585,21 @@ async fn an_orchestrator_fixes_its_plan_until_the_lint_accepts_it_or_asks_the_pe
         &mut NoSessionObserver,
     )
     .await;
-    assert_eq!(
-        outcome.end,
-        SessionEnd::Finished(json!({"planDone": true, "warnings": []}))
-    );
+    assert_eq!(outcome.end, SessionEnd::Finished(json!({"planDone": true, "warnings": []})));
     let results = sent_results(&fake);
+    assert!(results[2].1 && results[2].0.contains("the orchestrator writes only the plan files"), "{:?}", results[2]);
     assert!(
-        results[2].1
-            && results[2]
-                .0
-                .contains("the orchestrator writes only the plan files"),
-        "{:?}",
-        results[2]
-    );
-    assert!(
-        results[3].1
-            && results[3].0.contains("features.json:1:")
-            && results[3].0.contains("error[unknown-assertion]"),
+        results[3].1 && results[3].0.contains("features.json:1:") && results[3].0.contains("error[unknown-assertion]"),
         "{:?}",
         results[3]
     );
-    assert_eq!(
-        std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(),
-        "#!/bin/sh\necho hi\n"
-    );
+    assert_eq!(std::fs::read_to_string(r.wd.join("src/greet.sh")).unwrap(), "#!/bin/sh\necho hi\n");
 
-    let fake = FakeProvider::start(vec![turn(
-        "q1",
-        "ask_user",
-        &json!({"questions": ["Should it greet in French too?"]}),
-    )])
-    .await;
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let fake =
+        FakeProvider::start(vec![turn("q1", "ask_user", &json!({"questions": ["Should it greet in French too?"]}))])
+            .await;
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let mut t = transcript(&r, "ses_ask", AgentRole::Orchestrator);
     let outcome = run_session(
         &provider,
@@ -784,15 +610,9 @@ async fn an_orchestrator_fixes_its_plan_until_the_lint_accepts_it_or_asks_the_pe
         &mut NoSessionObserver,
     )
     .await;
-    assert_eq!(
-        outcome.end,
-        SessionEnd::AwaitingAnswers(vec!["Should it greet in French too?".into()])
-    );
+    assert_eq!(outcome.end, SessionEnd::AwaitingAnswers(vec!["Should it greet in French too?".into()]));
     let mission_md = std::fs::read_to_string(r.mission.join("mission.md")).unwrap();
-    assert!(
-        mission_md.contains("## Questions\n\n- Q: Should it greet in French too?\n  A: \n"),
-        "{mission_md}"
-    );
+    assert!(mission_md.contains("## Questions\n\n- Q: Should it greet in French too?\n  A: \n"), "{mission_md}");
 }
 
 #[tokio::test]
@@ -804,35 +624,19 @@ async fn the_mission_token_budget_stops_the_session() {
         turn("b3", "list_files", &json!({})),
     ])
     .await;
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let mut t = transcript(&r, "ses_budget", AgentRole::Worker);
     let mut s = spec(SessionKind::Worker, &r, 20);
     s.max_mission_tokens = 20; // each scripted turn uses 15
-    let outcome = run_session(
-        &provider,
-        &s,
-        &mut t,
-        &mut AcceptValid,
-        &CancellationToken::new(),
-        &mut NoSessionObserver,
-    )
-    .await;
-    assert_eq!(
-        outcome.end,
-        SessionEnd::TokenBudget {
-            used: 30,
-            budget: 20
-        }
-    );
+    let outcome =
+        run_session(&provider, &s, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
+    assert_eq!(outcome.end, SessionEnd::TokenBudget { used: 30, budget: 20 });
     assert_eq!(fake.requests().len(), 2);
     drop(t);
     let end = lines_of(&r.mission, "ses_budget").pop().unwrap();
     assert_eq!(end["status"], "token_budget");
-    assert!(end["reason"]
-        .as_str()
-        .unwrap()
-        .contains("max_tokens_per_mission = 20"));
+    assert!(end["reason"].as_str().unwrap().contains("max_tokens_per_mission = 20"));
 }
 
 /// A streamed Anthropic turn stopped at the output limit, its last tool call half written.
@@ -860,29 +664,16 @@ async fn an_answer_cut_at_the_output_limit_is_not_run_and_the_model_is_told_why(
         turn("t6", "submit_handoff", &handoff("never")),
     ];
     let fake = FakeProvider::start(script).await;
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let mut t = transcript(&r, "ses_cut", AgentRole::Worker);
     let mut s = spec(SessionKind::Worker, &r, 20);
     s.max_output_tokens = Some(64);
-    let outcome = run_session(
-        &provider,
-        &s,
-        &mut t,
-        &mut AcceptValid,
-        &CancellationToken::new(),
-        &mut NoSessionObserver,
-    )
-    .await;
+    let outcome =
+        run_session(&provider, &s, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
 
     // Three cut answers in a row end the session, naming the output limit, not max_turns.
-    assert_eq!(
-        outcome.end,
-        SessionEnd::OutputLimit {
-            max_output_tokens: Some(64),
-            times: 3
-        }
-    );
+    assert_eq!(outcome.end, SessionEnd::OutputLimit { max_output_tokens: Some(64), times: 3 });
     assert_eq!(fake.requests().len(), 5);
     assert_eq!(fake.requests()[0].body["max_tokens"], 64);
     let end = lines_of(&r.mission, "ses_cut").pop().unwrap();
@@ -926,9 +717,8 @@ async fn an_answer_cut_at_the_output_limit_is_not_run_and_the_model_is_told_why(
 #[tokio::test]
 async fn openai_finish_reason_length_is_the_same_cut_off() {
     let r = repo();
-    let cut = |frames: Vec<String>, from: &str| {
-        Step::stream(replace_in_frames(frames, from, "\"finish_reason\":\"length\""))
-    };
+    let cut =
+        |frames: Vec<String>, from: &str| Step::stream(replace_in_frames(frames, from, "\"finish_reason\":\"length\""));
     let script = vec![
         cut(
             openai_turn("", &[(0, "c1", "write_file", &["{\"path\": \"big.txt\", \"content\": \"aa"])], 10, 0, 64),
@@ -941,12 +731,8 @@ async fn openai_finish_reason_length_is_the_same_cut_off() {
         ),
     ];
     let fake = FakeProvider::start(script).await;
-    let provider = missions::agent::providers::openai::OpenAiProvider::new(
-        reqwest::Client::new(),
-        "local",
-        None,
-    )
-    .with_base_url(&fake.openai_url());
+    let provider = missions::agent::providers::openai::OpenAiProvider::new(reqwest::Client::new(), "local", None)
+        .with_base_url(&fake.openai_url());
     let mut t = transcript(&r, "ses_cut_oai", AgentRole::Worker);
     let outcome = run_session(
         &provider,
@@ -957,22 +743,10 @@ async fn openai_finish_reason_length_is_the_same_cut_off() {
         &mut NoSessionObserver,
     )
     .await;
-    assert_eq!(
-        outcome.end,
-        SessionEnd::OutputLimit {
-            max_output_tokens: None,
-            times: 3
-        }
-    );
+    assert_eq!(outcome.end, SessionEnd::OutputLimit { max_output_tokens: None, times: 3 });
     assert!(!r.wd.join("big.txt").exists());
     let second = fake.requests()[1].body.clone();
-    let tool = second["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["role"] == "tool")
-        .unwrap()
-        .clone();
+    let tool = second["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap().clone();
     assert_eq!(tool["tool_call_id"], "c1");
     let text = tool["content"].as_str().unwrap();
     assert!(text.contains("cut off at the output limit"), "{text}");

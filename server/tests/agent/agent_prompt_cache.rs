@@ -8,11 +8,11 @@ use crate::agent_support;
 
 use agent_support::prompt_cache::*;
 use agent_support::{anthropic_turn, FakeProvider, Measured, Step};
-use missions::config::{AgentRole, MissionsConfig, PromptCacheTtl};
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::session::NoSessionObserver;
 use missions::agent::transcript::{SessionTranscript, SharedUsage};
 use missions::agent::{run_session, AcceptValid, CancellationToken, SessionEnd, SessionKind, SessionSpec};
+use missions::config::{AgentRole, MissionsConfig, PromptCacheTtl};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -36,7 +36,12 @@ fn anthropic(model: &str, system: &str, ttl: Option<&str>, user: &str) -> Value 
 }
 
 fn usage(read: u64, write: u64, input: u64) -> AnthropicUsage {
-    AnthropicUsage { input_tokens: input, cache_read_input_tokens: read, cache_creation_input_tokens: write, cache_creation_1h: 0 }
+    AnthropicUsage {
+        input_tokens: input,
+        cache_read_input_tokens: read,
+        cache_creation_input_tokens: write,
+        cache_creation_1h: 0,
+    }
 }
 
 #[test]
@@ -83,7 +88,10 @@ fn entries_live_five_minutes_from_their_last_use_or_an_hour_when_asked() {
     let hour = anthropic("claude-sonnet-4-5", &text(6000, 's'), Some("1h"), "What is 2+2?");
     let written = cache.measure(&hour, Duration::ZERO).unwrap();
     assert_eq!(written, AnthropicUsage { cache_creation_1h: 1500, ..usage(0, 1500, 3) });
-    assert_eq!(written.to_json(7)["cache_creation"], json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1500}));
+    assert_eq!(
+        written.to_json(7)["cache_creation"],
+        json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1500})
+    );
     assert_eq!(cache.measure(&hour, 59 * MIN).unwrap(), usage(1500, 0, 3));
     assert_eq!(cache.measure(&hour, 119 * MIN + Duration::from_secs(1)).unwrap().cache_read_input_tokens, 0);
 }
@@ -143,14 +151,17 @@ fn the_lookback_checks_twenty_positions_counting_the_breakpoint() {
 fn parallel_tool_calls_are_one_position_each_side() {
     // 25 tool calls in one turn add 50 blocks but two positions: the entry is found.
     let system = json!([{"type": "text", "text": text(6000, 's'), "cache_control": {"type": "ephemeral"}}]);
-    let first = json!({"role": "user", "content": [{"type": "text", "text": "go", "cache_control": {"type": "ephemeral"}}]});
+    let first =
+        json!({"role": "user", "content": [{"type": "text", "text": "go", "cache_control": {"type": "ephemeral"}}]});
     let body1 = json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "system": system, "messages": [first]});
     let mut cache = AnthropicCache::for_model("claude-sonnet-4-5", WINDOW);
     assert_eq!(cache.measure(&body1, Duration::ZERO).unwrap(), usage(0, 1501, 0));
     let mut first = first.clone();
     first["content"][0].as_object_mut().unwrap().remove("cache_control");
     let calls: Vec<Value> = (0..25).map(|i| json!({"type": "tool_use", "id": format!("t{i:02}"), "name": "read_file", "input": {"path": format!("f{i:02}")}})).collect();
-    let mut results: Vec<Value> = (0..25).map(|i| json!({"type": "tool_result", "tool_use_id": format!("t{i:02}"), "content": text(400, 'r')})).collect();
+    let mut results: Vec<Value> = (0..25)
+        .map(|i| json!({"type": "tool_result", "tool_use_id": format!("t{i:02}"), "content": text(400, 'r')}))
+        .collect();
     results[24]["cache_control"] = json!({"type": "ephemeral"});
     let body2 = json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "system": system, "messages": [first, {"role": "assistant", "content": calls}, {"role": "user", "content": results}]});
     let u = cache.measure(&body2, MIN).unwrap();
@@ -199,8 +210,14 @@ fn openai_caches_in_128_token_steps_from_1024() {
     // steps (1,408 tokens) can be read.
     let content = text(5975, 'u');
     let mut cache = OpenAiCache::new(WINDOW);
-    assert_eq!(cache.measure(&chat("gpt-test", &content), Duration::ZERO).unwrap(), OpenAiUsage { prompt_tokens: 1500, cached_tokens: 0 });
-    assert_eq!(cache.measure(&chat("gpt-test", &content), MIN).unwrap(), OpenAiUsage { prompt_tokens: 1500, cached_tokens: 1408 });
+    assert_eq!(
+        cache.measure(&chat("gpt-test", &content), Duration::ZERO).unwrap(),
+        OpenAiUsage { prompt_tokens: 1500, cached_tokens: 0 }
+    );
+    assert_eq!(
+        cache.measure(&chat("gpt-test", &content), MIN).unwrap(),
+        OpenAiUsage { prompt_tokens: 1500, cached_tokens: 1408 }
+    );
     // One byte changed at byte 5,000 of the prompt (token 1,250, in the 10th step) leaves 9
     // steps: 1,152 tokens.
     let mut changed = content.clone();
@@ -213,7 +230,10 @@ fn openai_caches_in_128_token_steps_from_1024() {
     // A prompt under 1,024 tokens is never cached.
     let small = text(3975, 'u');
     cache.measure(&chat("gpt-test", &small), 4 * MIN).unwrap();
-    assert_eq!(cache.measure(&chat("gpt-test", &small), 4 * MIN).unwrap(), OpenAiUsage { prompt_tokens: 1000, cached_tokens: 0 });
+    assert_eq!(
+        cache.measure(&chat("gpt-test", &small), 4 * MIN).unwrap(),
+        OpenAiUsage { prompt_tokens: 1000, cached_tokens: 0 }
+    );
 }
 
 #[test]
@@ -265,7 +285,8 @@ impl Workspace {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("wd/.missions/m")).unwrap();
         for name in ["one.txt", "two.txt"] {
-            std::fs::write(dir.path().join("wd").join(name), format!("{name}: {}\n", "x".repeat(80)).repeat(100)).unwrap();
+            std::fs::write(dir.path().join("wd").join(name), format!("{name}: {}\n", "x".repeat(80)).repeat(100))
+                .unwrap();
         }
         Workspace { dir }
     }
@@ -273,12 +294,18 @@ impl Workspace {
     async fn session(&self, fake: &FakeProvider, ttl: PromptCacheTtl, task: &str) -> SessionEnd {
         let wd = self.dir.path().join("wd");
         let mission = wd.join(".missions/m");
-        let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-sonnet-4-5", None).with_base_url(&fake.anthropic_url()).with_prompt_cache_ttl(ttl);
-        let mut spec = SessionSpec::new(SessionKind::Worker, wd.clone(), mission.clone(), task.into(), &MissionsConfig::default());
+        let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-sonnet-4-5", None)
+            .with_base_url(&fake.anthropic_url())
+            .with_prompt_cache_ttl(ttl);
+        let mut spec =
+            SessionSpec::new(SessionKind::Worker, wd.clone(), mission.clone(), task.into(), &MissionsConfig::default());
         spec.shared_context = Some(format!("# AGENTS.md\n{}", "Conventions every worker follows. ".repeat(200)));
         spec.retry = agent_support::fast_retries();
-        let mut t = SessionTranscript::start(&mission, "mis_cache", task, AgentRole::Worker, SharedUsage::default(), json!({}));
-        let outcome = run_session(&provider, &spec, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver).await;
+        let mut t =
+            SessionTranscript::start(&mission, "mis_cache", task, AgentRole::Worker, SharedUsage::default(), json!({}));
+        let outcome =
+            run_session(&provider, &spec, &mut t, &mut AcceptValid, &CancellationToken::new(), &mut NoSessionObserver)
+                .await;
         outcome.end
     }
 }
@@ -295,7 +322,12 @@ async fn every_turn_reads_the_whole_previous_prompt_and_the_next_session_the_sha
     assert_eq!(first.len(), 3);
     assert_eq!((first[0].cache_read, first[0].input), (0, 0), "the first call writes its whole prompt: {first:?}");
     for n in 1..3 {
-        assert_eq!(first[n].cache_read, first[n - 1].total(), "call {n} reads everything call {} sent: {first:?}", n - 1);
+        assert_eq!(
+            first[n].cache_read,
+            first[n - 1].total(),
+            "call {n} reads everything call {} sent: {first:?}",
+            n - 1
+        );
         assert_eq!(first[n].input, 0);
     }
 
@@ -323,7 +355,11 @@ async fn every_turn_reads_the_whole_previous_prompt_and_the_next_session_the_sha
 async fn after_a_compaction_the_system_prompt_and_the_task_are_still_read() {
     let w = Workspace::new();
     let four_reads = || {
-        let mut s: Vec<Step> = ["one.txt", "two.txt", "one.txt", "two.txt"].iter().enumerate().map(|(i, f)| call(&format!("t{i}"), "read_file", json!({"path": f}))).collect();
+        let mut s: Vec<Step> = ["one.txt", "two.txt", "one.txt", "two.txt"]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| call(&format!("t{i}"), "read_file", json!({"path": f})))
+            .collect();
         s.push(call("t9", "submit_handoff", handoff()));
         s
     };

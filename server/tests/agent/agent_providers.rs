@@ -4,15 +4,13 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::anthropic::{self, AnthropicProvider};
 use missions::agent::providers::openai::OpenAiProvider;
 use missions::agent::providers::{self, HttpSettings};
 use missions::agent::secrets::ApiKey;
-use missions::agent::transcript::{
-    rollup_from_transcript, SessionTranscript, SharedUsage, TRANSCRIPT_FILE,
-};
+use missions::agent::transcript::{rollup_from_transcript, SessionTranscript, SharedUsage, TRANSCRIPT_FILE};
 use missions::agent::{ContentBlock, StopReason, Usage};
+use missions::config::{AgentRole, MissionsConfig};
 use serde_json::{json, Value};
 
 fn cache_marks(body: &Value) -> usize {
@@ -24,11 +22,7 @@ async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints
     let fake = FakeProvider::start(vec![
         Step::stream(anthropic_turn(
             "I'll read it.",
-            &[(
-                "toolu_01",
-                "read_file",
-                &["{\"pa", "th\": \"gre", "et.txt\"}"],
-            )],
+            &[("toolu_01", "read_file", &["{\"pa", "th\": \"gre", "et.txt\"}"])],
             30,
             0,
             1500,
@@ -38,8 +32,8 @@ async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints
     ])
     .await;
     let key = ApiKey::new("sk-ant-test-multi-turn-000111");
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "claude-test", Some(key))
-        .with_base_url(&fake.anthropic_url());
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", Some(key)).with_base_url(&fake.anthropic_url());
     let dir = tempfile::tempdir().unwrap();
     let usage = SharedUsage::default();
     let mut t = SessionTranscript::start(
@@ -56,17 +50,9 @@ async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints
 
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0].stop_reason, StopReason::ToolUse);
-    assert_eq!(
-        turns[0].tool_calls()[0].input,
-        &json!({"path": "greet.txt"})
-    );
+    assert_eq!(turns[0].tool_calls()[0].input, &json!({"path": "greet.txt"}));
     assert_eq!(turns[1].text(), "It says hello.");
-    let want = Usage {
-        input: 90,
-        cache_read: 1500,
-        cache_write: 1590,
-        output: 52,
-    };
+    let want = Usage { input: 90, cache_read: 1500, cache_write: 1590, output: 52 };
     assert_eq!(t.session_usage(), want);
     assert_eq!(usage.lock().unwrap().role("worker"), want);
 
@@ -85,13 +71,7 @@ async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints
         assert!(r.body["system"][1].get("cache_control").is_none());
         assert_eq!(r.header("anthropic-beta"), Some(anthropic::EXTENDED_CACHE_TTL_BETA));
         let last = r.body["messages"].as_array().unwrap().last().unwrap();
-        assert!(last["content"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap()
-            .get("cache_control")
-            .is_some());
+        assert!(last["content"].as_array().unwrap().last().unwrap().get("cache_control").is_some());
     }
     // The second request carries the tool_use and its result; the breakpoint moved onto it.
     let second = &reqs[1].body["messages"];
@@ -121,12 +101,7 @@ async fn anthropic_multi_turn_tool_use_counts_usage_and_places_cache_breakpoints
         ]
     );
     assert_eq!(lines[9]["usage"]["cacheWrite"], 1590);
-    assert_eq!(
-        rollup_from_transcript(&dir.path().join(TRANSCRIPT_FILE))
-            .unwrap()
-            .mission,
-        want
-    );
+    assert_eq!(rollup_from_transcript(&dir.path().join(TRANSCRIPT_FILE)).unwrap().mission, want);
 }
 
 #[tokio::test]
@@ -145,62 +120,33 @@ async fn openai_multi_turn_tool_use_assembles_split_arguments_and_normalises_usa
         Step::stream(openai_turn("Both say hi.", &[], 1200, 1000, 8)),
     ])
     .await;
-    let provider = OpenAiProvider::new(
-        reqwest::Client::new(),
-        "gpt-test",
-        Some(ApiKey::new("sk-openai-test-bearer-42424242")),
-    )
-    .with_base_url(&fake.openai_url());
+    let provider =
+        OpenAiProvider::new(reqwest::Client::new(), "gpt-test", Some(ApiKey::new("sk-openai-test-bearer-42424242")))
+            .with_base_url(&fake.openai_url());
     let dir = tempfile::tempdir().unwrap();
-    let mut t = SessionTranscript::start(
-        dir.path(),
-        "mis_o",
-        "ses_2",
-        AgentRole::Validator,
-        SharedUsage::default(),
-        json!({}),
-    );
+    let mut t =
+        SessionTranscript::start(dir.path(), "mis_o", "ses_2", AgentRole::Validator, SharedUsage::default(), json!({}));
     let mut req = request("Compare a.txt and b.txt");
 
     let turns = run_exchange(&provider, &mut t, &mut req, &fast_retries()).await;
 
     assert_eq!(turns.len(), 2);
     let calls = turns[0].tool_calls();
-    assert_eq!(
-        calls.iter().map(|c| c.id).collect::<Vec<_>>(),
-        ["call_1", "call_2"]
-    );
+    assert_eq!(calls.iter().map(|c| c.id).collect::<Vec<_>>(), ["call_1", "call_2"]);
     assert_eq!(calls[0].input, &json!({"path": "a.txt"}));
     assert_eq!(turns[1].text(), "Both say hi.");
     // prompt_tokens include the cached part; normalised input does not.
-    assert_eq!(
-        t.session_usage(),
-        Usage {
-            input: 400,
-            cache_read: 1800,
-            cache_write: 0,
-            output: 38
-        }
-    );
+    assert_eq!(t.session_usage(), Usage { input: 400, cache_read: 1800, cache_write: 0, output: 38 });
 
     let reqs = fake.requests();
     assert_eq!(reqs[0].path, "/v1/chat/completions");
-    assert_eq!(
-        reqs[0].header("authorization"),
-        Some("Bearer sk-openai-test-bearer-42424242")
-    );
-    assert_eq!(
-        reqs[0].body["stream_options"],
-        json!({"include_usage": true})
-    );
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer sk-openai-test-bearer-42424242"));
+    assert_eq!(reqs[0].body["stream_options"], json!({"include_usage": true}));
     assert_eq!(reqs[0].body["messages"][0]["role"], "system");
     assert_eq!(reqs[0].body["tools"][0]["function"]["name"], "read_file");
     let msgs = reqs[1].body["messages"].as_array().unwrap();
     assert_eq!(msgs[2]["tool_calls"][1]["id"], "call_2");
-    assert_eq!(
-        msgs[3],
-        json!({"role": "tool", "tool_call_id": "call_1", "content": "1\tcontents of a.txt"})
-    );
+    assert_eq!(msgs[3], json!({"role": "tool", "tool_call_id": "call_1", "content": "1\tcontents of a.txt"}));
     assert_eq!(msgs[4]["tool_call_id"], "call_2");
 }
 
@@ -223,11 +169,8 @@ async fn an_ollama_role_from_missions_toml_gets_both_calls_sent_at_index_zero() 
         format!("data: {usage}\n\n"),
         "data: [DONE]\n\n".into(),
     ];
-    let fake = FakeProvider::start(vec![
-        Step::stream(frames),
-        Step::stream(openai_turn("Done.", &[], 400, 0, 3)),
-    ])
-    .await;
+    let fake =
+        FakeProvider::start(vec![Step::stream(frames), Step::stream(openai_turn("Done.", &[], 400, 0, 3))]).await;
 
     let toml = format!(
         "[roles.worker]\nprovider = \"openai\"\nmodel = \"qwen2.5-coder:32b\"\nbase_url = \"{}\"\n",
@@ -241,20 +184,11 @@ async fn an_ollama_role_from_missions_toml_gets_both_calls_sent_at_index_zero() 
         settings,
     )
     .unwrap();
-    assert_eq!(
-        (provider.name(), provider.model()),
-        ("openai", "qwen2.5-coder:32b")
-    );
+    assert_eq!((provider.name(), provider.model()), ("openai", "qwen2.5-coder:32b"));
 
     let dir = tempfile::tempdir().unwrap();
-    let mut t = SessionTranscript::start(
-        dir.path(),
-        "mis_l",
-        "ses_3",
-        AgentRole::Worker,
-        SharedUsage::default(),
-        json!({}),
-    );
+    let mut t =
+        SessionTranscript::start(dir.path(), "mis_l", "ses_3", AgentRole::Worker, SharedUsage::default(), json!({}));
     let mut req = request("read both");
     let turns = run_exchange(provider.as_ref(), &mut t, &mut req, &fast_retries()).await;
 
@@ -281,8 +215,8 @@ async fn non_streamed_json_answers_are_accepted_in_both_formats() {
     ])
     .await;
     let cancel = missions::agent::CancellationToken::new();
-    let anthropic = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let anthropic =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let turn = missions::agent::complete_turn(
         &anthropic,
         &request("hi"),
@@ -292,24 +226,10 @@ async fn non_streamed_json_answers_are_accepted_in_both_formats() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        turn.content,
-        vec![ContentBlock::Text {
-            text: "Plain answer.".into()
-        }]
-    );
-    assert_eq!(
-        turn.usage,
-        Usage {
-            input: 5,
-            cache_read: 7,
-            cache_write: 0,
-            output: 3
-        }
-    );
+    assert_eq!(turn.content, vec![ContentBlock::Text { text: "Plain answer.".into() }]);
+    assert_eq!(turn.usage, Usage { input: 5, cache_read: 7, cache_write: 0, output: 3 });
 
-    let openai =
-        OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&fake.openai_url());
+    let openai = OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&fake.openai_url());
     let turn = missions::agent::complete_turn(
         &openai,
         &request("hi"),
@@ -320,19 +240,14 @@ async fn non_streamed_json_answers_are_accepted_in_both_formats() {
     .await
     .unwrap();
     assert_eq!(turn.tool_calls()[0].input, &json!({"path": "x"}));
-    assert_eq!(
-        turn.usage,
-        Usage {
-            input: 16,
-            cache_read: 4,
-            cache_write: 0,
-            output: 2
-        }
-    );
+    assert_eq!(turn.usage, Usage { input: 16, cache_read: 4, cache_write: 0, output: 2 });
 }
 
 /// Calls the model once with `request`, returning the turn.
-async fn call(provider: &dyn missions::agent::Provider, request: &missions::agent::ModelRequest) -> missions::agent::AssistantTurn {
+async fn call(
+    provider: &dyn missions::agent::Provider,
+    request: &missions::agent::ModelRequest,
+) -> missions::agent::AssistantTurn {
     missions::agent::complete_turn(
         provider,
         request,
@@ -352,8 +267,7 @@ async fn openai_an_empty_assistant_answer_goes_back_as_a_string_not_null() {
         Step::stream(openai_turn("done", &[], 10, 0, 1)),
     ])
     .await;
-    let openai =
-        OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&fake.openai_url());
+    let openai = OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&fake.openai_url());
     let mut req = request("hi");
     let turn = call(&openai, &req).await;
     assert!(turn.content.is_empty(), "{:?}", turn.content);
@@ -369,19 +283,12 @@ async fn openai_an_empty_assistant_answer_goes_back_as_a_string_not_null() {
     call(&openai, &req).await;
 
     let body = fake.requests().last().unwrap().body.clone();
-    let assistants: Vec<&Value> = body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "assistant")
-        .collect();
+    let assistants: Vec<&Value> =
+        body["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "assistant").collect();
     assert_eq!(assistants.len(), 2, "{body}");
     // The real API: content is a string, or null only beside tool_calls.
     for m in &assistants {
-        assert!(
-            m["content"].is_string() || (m["content"].is_null() && m["tool_calls"].is_array()),
-            "{m}"
-        );
+        assert!(m["content"].is_string() || (m["content"].is_null() && m["tool_calls"].is_array()), "{m}");
     }
     assert_eq!(assistants[0]["content"], json!(""));
     assert!(assistants[0].get("tool_calls").is_none());
@@ -391,20 +298,13 @@ async fn openai_an_empty_assistant_answer_goes_back_as_a_string_not_null() {
 #[tokio::test]
 async fn anthropic_whitespace_only_text_is_never_sent_back() {
     let fake = FakeProvider::start(vec![
-        Step::stream(anthropic_turn(
-            "\n\n",
-            &[("toolu_1", "read_file", &["{\"path\": \"a\"}"])],
-            10,
-            0,
-            0,
-            1,
-        )),
+        Step::stream(anthropic_turn("\n\n", &[("toolu_1", "read_file", &["{\"path\": \"a\"}"])], 10, 0, 0, 1)),
         Step::stream(anthropic_turn(" \n\t ", &[], 10, 0, 0, 1)),
         Step::stream(anthropic_turn("done", &[], 10, 0, 0, 1)),
     ])
     .await;
-    let anthropic = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let anthropic =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let mut req = request("hi");
     let turn = call(&anthropic, &req).await;
     req.messages.push(turn.to_message());
@@ -440,27 +340,45 @@ async fn anthropic_whitespace_only_text_is_never_sent_back() {
 async fn anthropic_tool_input_given_whole_in_content_block_start_is_used() {
     let sse = |event: &str, data: Value| format!("event: {event}\ndata: {data}\n\n");
     let frames = vec![
-        sse("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
-            "model": "claude-test", "content": [], "stop_reason": null, "usage": {"input_tokens": 5, "output_tokens": 1}}})),
-        sse("content_block_start", json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "tool_use", "id": "toolu_a", "name": "read_file", "input": {"path": "whole.txt"}}})),
+        sse(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+            "model": "claude-test", "content": [], "stop_reason": null, "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+        ),
+        sse(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "tool_use", "id": "toolu_a", "name": "read_file", "input": {"path": "whole.txt"}}}),
+        ),
         sse("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
         // A start block with an input and deltas as well: the deltas are the arguments.
-        sse("content_block_start", json!({"type": "content_block_start", "index": 1,
-            "content_block": {"type": "tool_use", "id": "toolu_b", "name": "read_file", "input": {"path": "ignored"}}})),
-        sse("content_block_delta", json!({"type": "content_block_delta", "index": 1,
-            "delta": {"type": "input_json_delta", "partial_json": "{\"path\": \"streamed.txt\"}"}})),
+        sse(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_b", "name": "read_file", "input": {"path": "ignored"}}}),
+        ),
+        sse(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": "{\"path\": \"streamed.txt\"}"}}),
+        ),
         sse("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
         // The usual empty start input with no deltas: no arguments.
-        sse("content_block_start", json!({"type": "content_block_start", "index": 2,
-            "content_block": {"type": "tool_use", "id": "toolu_c", "name": "list_files", "input": {}}})),
+        sse(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 2,
+            "content_block": {"type": "tool_use", "id": "toolu_c", "name": "list_files", "input": {}}}),
+        ),
         sse("content_block_stop", json!({"type": "content_block_stop", "index": 2})),
-        sse("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}})),
+        sse(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}),
+        ),
         sse("message_stop", json!({"type": "message_stop"})),
     ];
     let fake = FakeProvider::start(vec![Step::stream(frames)]).await;
-    let anthropic = AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url());
+    let anthropic =
+        AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url());
     let turn = call(&anthropic, &request("hi")).await;
     let calls = turn.tool_calls();
     assert_eq!(calls.len(), 3);
@@ -494,9 +412,22 @@ async fn openai_a_server_refusing_stream_options_is_asked_again_without_them_and
     assert_eq!(bodies[1]["messages"], bodies[0]["messages"], "the same request otherwise");
 
     // Any other 400 is not resent.
-    let other = FakeProvider::start(vec![Step::error(400, &[], json!({"error": {"message": "Unrecognized request argument supplied: tools"}}))]).await;
+    let other = FakeProvider::start(vec![Step::error(
+        400,
+        &[],
+        json!({"error": {"message": "Unrecognized request argument supplied: tools"}}),
+    )])
+    .await;
     let openai = OpenAiProvider::new(reqwest::Client::new(), "m", None).with_base_url(&other.openai_url());
-    let e = missions::agent::complete_turn(&openai, &request("hi"), &fast_retries(), &missions::agent::CancellationToken::new(), &mut missions::agent::turn::NoObserver).await.unwrap_err();
+    let e = missions::agent::complete_turn(
+        &openai,
+        &request("hi"),
+        &fast_retries(),
+        &missions::agent::CancellationToken::new(),
+        &mut missions::agent::turn::NoObserver,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.status, Some(400));
     assert_eq!(other.requests().len(), 1);
 }

@@ -11,7 +11,6 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::providers::openai::OpenAiProvider;
 use missions::agent::providers::HttpSettings;
@@ -19,9 +18,10 @@ use missions::agent::secrets::ApiKey;
 use missions::agent::session::{IdleAnswers, SessionObserver};
 use missions::agent::transcript::{SessionTranscript, SharedUsage};
 use missions::agent::{
-    complete_turn, run_session, AcceptValid, CancellationToken, ErrorKind, Provider, RetryNotice,
-    RetryPolicy, SessionEnd, SessionKind, SessionOutcome, SessionSpec, StreamEvent, WaitNotice,
+    complete_turn, run_session, AcceptValid, CancellationToken, ErrorKind, Provider, RetryNotice, RetryPolicy,
+    SessionEnd, SessionKind, SessionOutcome, SessionSpec, StreamEvent, WaitNotice,
 };
+use missions::config::{AgentRole, MissionsConfig};
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -67,7 +67,11 @@ impl ModelServer {
         let out = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(program);
         command
-            .args(args.iter().map(|a| a.replace("{port}", &port.to_string()).replace("{dir}", &dir.path().display().to_string())))
+            .args(
+                args.iter().map(|a| {
+                    a.replace("{port}", &port.to_string()).replace("{dir}", &dir.path().display().to_string())
+                }),
+            )
             .envs(env.iter().copied())
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -91,10 +95,19 @@ impl ModelServer {
             if answers_200(port, health) {
                 break;
             }
-            assert!(started.elapsed() < ready_within, "{} not ready within {ready_within:?}:\n{}", program.display(), server.log_text());
+            assert!(
+                started.elapsed() < ready_within,
+                "{} not ready within {ready_within:?}:\n{}",
+                program.display(),
+                server.log_text()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        eprintln!("{} ready in {:.1} s", program.file_name().unwrap().to_string_lossy(), started.elapsed().as_secs_f64());
+        eprintln!(
+            "{} ready in {:.1} s",
+            program.file_name().unwrap().to_string_lossy(),
+            started.elapsed().as_secs_f64()
+        );
         server
     }
 
@@ -117,7 +130,8 @@ fn answers_200(port: u16, path: &str) -> bool {
     }
     let mut head = [0u8; 16];
     let n = socket.read(&mut head).unwrap_or(0);
-    String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200") || String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.0 200")
+    String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200")
+        || String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.0 200")
 }
 
 impl Drop for ModelServer {
@@ -202,7 +216,8 @@ fn spec(d: &Dirs, max_turns: u32) -> SessionSpec {
         &MissionsConfig::default(),
     );
     s.max_turns = max_turns;
-    s.retry = RetryPolicy { initial_backoff: Duration::from_millis(50), max_backoff: Duration::from_millis(400), ..s.retry };
+    s.retry =
+        RetryPolicy { initial_backoff: Duration::from_millis(50), max_backoff: Duration::from_millis(400), ..s.retry };
     s
 }
 
@@ -255,7 +270,14 @@ impl Ran {
 }
 
 async fn run(provider: &dyn Provider, spec: &SessionSpec, session: &str) -> Ran {
-    let mut t = SessionTranscript::start(&spec.mission_dir, "mis_real", session, AgentRole::Worker, SharedUsage::default(), json!({}));
+    let mut t = SessionTranscript::start(
+        &spec.mission_dir,
+        "mis_real",
+        session,
+        AgentRole::Worker,
+        SharedUsage::default(),
+        json!({}),
+    );
     let mut watched = Watched::default();
     let started = Instant::now();
     let outcome = tokio::time::timeout(
@@ -282,7 +304,13 @@ fn assert_tools_ran(ran: &Ran, turns: usize) {
     assert_eq!(calls.len(), turns, "{:#?}", ran.lines);
     assert!(calls.iter().all(|c| c["name"] == "read_file" && c["input"]["path"] == "test_path"), "{calls:?}");
     // Katan's dummy arguments: `offset` 1, `limit` 1.
-    assert!(results.iter().all(|r| r["isError"] == false && r["content"].as_str().unwrap().starts_with("1\tfirst line\n… (2 lines in all")), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r["isError"] == false
+                && r["content"].as_str().unwrap().starts_with("1\tfirst line\n… (2 lines in all")),
+        "{results:?}"
+    );
     let usage = ran.kinds("usage");
     assert_eq!(usage.len(), turns);
     assert!(usage.iter().all(|u| u.get("estimated").is_none() && u["usage"]["input"].as_u64() > Some(0)), "{usage:?}");
@@ -297,7 +325,8 @@ async fn llm_katan_runs_sessions_in_both_formats_until_max_turns() {
     let d = dirs();
 
     // Anthropic: the tool call streams as input_json_delta pieces.
-    let anthropic = AnthropicProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY)).with_base_url(&server.url());
+    let anthropic =
+        AnthropicProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY)).with_base_url(&server.url());
     let ran = run(&anthropic, &spec(&d, 4), "ses_katan_anthropic").await;
     ran.report("llm-katan, Anthropic Messages");
     assert_eq!(ran.outcome.end, SessionEnd::MaxTurns(4), "the echo backend calls a tool every turn");
@@ -306,7 +335,8 @@ async fn llm_katan_runs_sessions_in_both_formats_until_max_turns() {
     assert!(pieces > 4 * 4, "streamed in pieces: {pieces}");
 
     // OpenAI: katan answers a streamed request that offers tools with a whole completion.
-    let openai = OpenAiProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY)).with_base_url(&format!("{}/v1", server.url()));
+    let openai = OpenAiProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY))
+        .with_base_url(&format!("{}/v1", server.url()));
     let ran = run(&openai, &spec(&d, 4), "ses_katan_openai").await;
     ran.report("llm-katan, OpenAI Chat Completions");
     assert_eq!(ran.outcome.end, SessionEnd::MaxTurns(4));
@@ -328,7 +358,8 @@ async fn llm_katan_random_500s_are_retried_and_a_constant_500_is_named() {
     let d = dirs();
     // 30 % of answers are HTTP 500 (the same seed, so the same ones every run).
     let flaky = katan(&venv, &["--error-rate", "0.3"]);
-    let provider = OpenAiProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY)).with_base_url(&format!("{}/v1", flaky.url()));
+    let provider = OpenAiProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY))
+        .with_base_url(&format!("{}/v1", flaky.url()));
     let ran = run(&provider, &spec(&d, 6), "ses_katan_flaky").await;
     ran.report("llm-katan --error-rate 0.3");
     assert_eq!(ran.outcome.end, SessionEnd::MaxTurns(6), "{:?}", ran.outcome.end);
@@ -339,7 +370,8 @@ async fn llm_katan_random_500s_are_retried_and_a_constant_500_is_named() {
 
     // Every answer a 500: the same body each time, so the request is named as failing.
     let broken = katan(&venv, &["--error-rate", "1.0"]);
-    let provider = OpenAiProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY)).with_base_url(&format!("{}/v1", broken.url()));
+    let provider = OpenAiProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY))
+        .with_base_url(&format!("{}/v1", broken.url()));
     let ran = run(&provider, &spec(&d, 6), "ses_katan_broken").await;
     ran.report("llm-katan --error-rate 1.0");
     let SessionEnd::ProviderFailed(e) = &ran.outcome.end else { panic!("{:?}", ran.outcome.end) };
@@ -358,7 +390,8 @@ async fn llm_katan_rate_limits_are_waited_out_until_the_retry_deadline() {
     let d = dirs();
     // Two answers, then HTTP 429 for good (without retry-after).
     let server = katan(&venv, &["--rate-limit-after", "2"]);
-    let provider = AnthropicProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY)).with_base_url(&server.url());
+    let provider =
+        AnthropicProvider::new(reqwest::Client::new(), "katan-echo", key(KATAN_KEY)).with_base_url(&server.url());
     let mut s = spec(&d, 6);
     s.retry.deadline = Duration::from_secs(3);
     let ran = run(&provider, &s, "ses_katan_429").await;
@@ -388,7 +421,10 @@ async fn llm_katan_holding_its_answer_hits_the_first_byte_timeout_and_a_slow_str
     ran.report("llm-katan --latency-ms 4000, first_byte_timeout 1 s");
     let SessionEnd::ProviderFailed(e) = &ran.outcome.end else { panic!("{:?}", ran.outcome.end) };
     assert_eq!(e.kind, ErrorKind::FirstByteTimeout);
-    assert!(e.message.contains(&format!("{}/v1/messages accepted the request but sent no answer within 1 s", slow.url())), "{e}");
+    assert!(
+        e.message.contains(&format!("{}/v1/messages accepted the request but sent no answer within 1 s", slow.url())),
+        "{e}"
+    );
     assert_eq!(ran.kinds("retry").len(), 1, "tried twice");
     assert!(ran.watched.waits.iter().filter(|w| !w.over).count() >= 4, "{:?}", ran.watched.waits);
     assert!(ran.seconds < 5.0, "{}", ran.seconds);
@@ -410,8 +446,15 @@ async fn llm_katan_holding_its_answer_hits_the_first_byte_timeout_and_a_slow_str
         }
     }
     let started = Instant::now();
-    let e = complete_turn(&provider, &request, &policy, &CancellationToken::new(), &mut Retries(&mut retries)).await.unwrap_err();
-    eprintln!("FIGURES llm-katan --itl-ms 1500, stream_idle_timeout 0.5 s: {} retries, {:.2} s, {}", retries.len(), started.elapsed().as_secs_f64(), e.kind.as_str());
+    let e = complete_turn(&provider, &request, &policy, &CancellationToken::new(), &mut Retries(&mut retries))
+        .await
+        .unwrap_err();
+    eprintln!(
+        "FIGURES llm-katan --itl-ms 1500, stream_idle_timeout 0.5 s: {} retries, {:.2} s, {}",
+        retries.len(),
+        started.elapsed().as_secs_f64(),
+        e.kind.as_str()
+    );
     assert_eq!(e.kind, ErrorKind::StreamInterrupted);
     assert!(e.message.contains("no bytes from the server for 0.5 s (stream_idle_timeout_s)"), "{e}");
     assert_eq!(retries.len(), 1);
@@ -445,8 +488,20 @@ async fn litellm_translates_anthropic_messages_to_an_openai_backend_and_back() {
     // usage), and llm-katan's OpenAI endpoint.
     let read = r#"{"path": "notes.txt"}"#;
     let fake = FakeProvider::start(vec![
-        Step::stream(openai_turn("Reading the notes.", &[(0, "call_read", "read_file", &[&read[..9], &read[9..]])], 1200, 1000, 30)),
-        Step::stream(openai_turn("", &[(0, "call_done", "submit_handoff", &[&handoff().to_string()])], 1400, 1200, 120)),
+        Step::stream(openai_turn(
+            "Reading the notes.",
+            &[(0, "call_read", "read_file", &[&read[..9], &read[9..]])],
+            1200,
+            1000,
+            30,
+        )),
+        Step::stream(openai_turn(
+            "",
+            &[(0, "call_done", "submit_handoff", &[&handoff().to_string()])],
+            1400,
+            1200,
+            120,
+        )),
         cut_at_64(),
         cut_at_64(),
         cut_at_64(),
@@ -454,7 +509,9 @@ async fn litellm_translates_anthropic_messages_to_an_openai_backend_and_back() {
     .await;
     let backend = katan(&venv, &[]);
     let proxy = litellm(&venv, &[("scripted", fake.openai_url()), ("katan", format!("{}/v1", backend.url()))]);
-    let anthropic = |model: &str| AnthropicProvider::new(reqwest::Client::new(), model, key(LITELLM_KEY)).with_base_url(&proxy.url());
+    let anthropic = |model: &str| {
+        AnthropicProvider::new(reqwest::Client::new(), model, key(LITELLM_KEY)).with_base_url(&proxy.url())
+    };
 
     // A whole worker session through the translation, streamed both ways.
     let ran = run(&anthropic("scripted"), &spec(&d, 5), "ses_litellm").await;
@@ -480,7 +537,10 @@ async fn litellm_translates_anthropic_messages_to_an_openai_backend_and_back() {
     let messages = second["messages"].as_array().unwrap();
     let call = messages.iter().find(|m| m["role"] == "assistant").unwrap();
     assert_eq!(call["tool_calls"][0]["id"], "call_read");
-    assert_eq!(serde_json::from_str::<Value>(call["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap(), json!({"path": "notes.txt"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(call["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap(),
+        json!({"path": "notes.txt"})
+    );
     let result = messages.iter().find(|m| m["role"] == "tool").unwrap();
     assert_eq!(result["tool_call_id"], "call_read");
     assert!(result["content"].to_string().contains("1\\tone\\n2\\ttwo"), "{result}");
@@ -494,14 +554,24 @@ async fn litellm_translates_anthropic_messages_to_an_openai_backend_and_back() {
     ran.report("LiteLLM /v1/messages -> scripted backend cutting at 64 tokens");
     let said: Vec<&Value> = ran.kinds("assistant_turn").iter().map(|l| &l["stopReason"]).collect();
     assert!(said.iter().all(|r| **r == "max_tokens"), "{said:?}");
-    assert_eq!(ran.outcome.end, SessionEnd::OutputLimit { max_output_tokens: Some(64), times: 3 }, "{:?}", ran.outcome.end);
+    assert_eq!(
+        ran.outcome.end,
+        SessionEnd::OutputLimit { max_output_tokens: Some(64), times: 3 },
+        "{:?}",
+        ran.outcome.end
+    );
     assert!(fake.requests()[2..].iter().all(|r| r.body["max_tokens"] == 64), "the limit reached the backend");
 
     // llm-katan behind LiteLLM: katan answers LiteLLM's streamed request whole, and LiteLLM
     // streams that on as an empty answer. The session says so.
     let ran = run(&anthropic("katan"), &spec(&d, 5), "ses_litellm_katan_streamed").await;
     ran.report("LiteLLM /v1/messages -> llm-katan, streamed");
-    assert_eq!(ran.outcome.end, SessionEnd::NoToolCalls { times: 3, seen: IdleAnswers::Empty }, "{:?}", ran.outcome.end);
+    assert_eq!(
+        ran.outcome.end,
+        SessionEnd::NoToolCalls { times: 3, seen: IdleAnswers::Empty },
+        "{:?}",
+        ran.outcome.end
+    );
     assert!(ran.kinds("usage").iter().all(|u| u["estimated"] == true), "LiteLLM reported 0 tokens: estimated");
 
     // With `stream = false` the same route works.
@@ -524,7 +594,21 @@ async fn llama_server_accepts_our_history_and_ends_a_session_with_a_reason() {
     let model = std::env::var("MISSIONS_LLAMA_MODEL").expect("MISSIONS_LLAMA_MODEL");
     let server = ModelServer::start(
         &binary,
-        &["-m", &model, "--jinja", "--host", "127.0.0.1", "--port", "{port}", "-c", "8192", "--parallel", "1", "-t", "2"],
+        &[
+            "-m",
+            &model,
+            "--jinja",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "-c",
+            "8192",
+            "--parallel",
+            "1",
+            "-t",
+            "2",
+        ],
         &[],
         "/health",
         Duration::from_secs(120),

@@ -9,7 +9,6 @@
 use crate::agent_support;
 
 use agent_support::*;
-use missions::config::{AgentRole, MissionsConfig};
 use missions::agent::providers::anthropic::AnthropicProvider;
 use missions::agent::providers::openai::OpenAiProvider;
 use missions::agent::providers::{self, HttpSettings};
@@ -18,9 +17,10 @@ use missions::agent::session::{IdleAnswers, SessionObserver};
 use missions::agent::transcript::{SessionTranscript, SharedUsage};
 use missions::agent::usage::ESTIMATE_BYTES_PER_TOKEN;
 use missions::agent::{
-    run_session, AcceptValid, CancellationToken, ErrorKind, Provider, RetryNotice, SessionEnd,
-    SessionKind, SessionOutcome, SessionSpec, WaitNotice,
+    run_session, AcceptValid, CancellationToken, ErrorKind, Provider, RetryNotice, SessionEnd, SessionKind,
+    SessionOutcome, SessionSpec, WaitNotice,
 };
+use missions::config::{AgentRole, MissionsConfig};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -61,8 +61,7 @@ fn openai(fake: &FakeProvider) -> OpenAiProvider {
 }
 
 fn anthropic(fake: &FakeProvider) -> AnthropicProvider {
-    AnthropicProvider::new(reqwest::Client::new(), "claude-test", None)
-        .with_base_url(&fake.anthropic_url())
+    AnthropicProvider::new(reqwest::Client::new(), "claude-test", None).with_base_url(&fake.anthropic_url())
 }
 
 /// Everything a session told its observer about waits and retries.
@@ -158,7 +157,11 @@ async fn a_tool_call_cut_at_the_output_limit_goes_back_as_a_json_object() {
 
 /// llama-server's answer to a request whose history holds arguments that are not JSON.
 fn llama_server_500() -> Step {
-    Step::error(500, &[], json!({"error": {"code": 500, "message": "Failed to parse tool call arguments as JSON: [json.exception.parse_error.101] parse error at line 1, column 11: syntax error while parsing value - unexpected end of input; expected ':'", "type": "server_error"}}))
+    Step::error(
+        500,
+        &[],
+        json!({"error": {"code": 500, "message": "Failed to parse tool call arguments as JSON: [json.exception.parse_error.101] parse error at line 1, column 11: syntax error while parsing value - unexpected end of input; expected ':'", "type": "server_error"}}),
+    )
 }
 
 #[tokio::test]
@@ -238,9 +241,7 @@ async fn the_session_deadline_stops_a_model_call_and_a_tool_call_in_flight() {
 #[tokio::test]
 async fn usage_a_server_does_not_report_is_estimated_and_counts_against_the_budget() {
     let d = dirs();
-    let turn = |id: &str| {
-        Step::stream(without_usage(openai_turn("", &[(0, id, "list_files", &["{}"])], 0, 0, 0)))
-    };
+    let turn = |id: &str| Step::stream(without_usage(openai_turn("", &[(0, id, "list_files", &["{}"])], 0, 0, 0)));
     let fake = FakeProvider::start(vec![turn("c1"), turn("c2"), turn("c3")]).await;
     let mut s = spec(&d, 10);
     s.max_mission_tokens = 1000; // the worker's prompt alone is well over 4,000 bytes
@@ -321,7 +322,8 @@ async fn a_role_with_stream_false_asks_for_whole_answers_in_both_formats() {
     )
     .unwrap();
     for (role, session) in [(AgentRole::Worker, "ses_whole_openai"), (AgentRole::Validator, "ses_whole_anthropic")] {
-        let provider = providers::from_role(config.role(role).unwrap(), reqwest::Client::new(), HttpSettings::default()).unwrap();
+        let provider =
+            providers::from_role(config.role(role).unwrap(), reqwest::Client::new(), HttpSettings::default()).unwrap();
         let (outcome, lines) = run(provider.as_ref(), &spec(&d, 1), session).await;
         assert_eq!(outcome.end, SessionEnd::MaxTurns(1), "{:?}", outcome.end);
         let result = lines.iter().find(|l| l["kind"] == "tool_result").unwrap();
@@ -360,14 +362,17 @@ async fn a_server_that_never_answers_is_named_after_the_first_byte_timeout_and_t
     let d = dirs();
     let url = silent_server().await;
     let settings = HttpSettings { first_byte_timeout: Duration::from_millis(700), ..HttpSettings::default() };
-    let provider = OpenAiProvider::new(reqwest::Client::new(), "local", None).with_base_url(&url).with_settings(settings);
+    let provider =
+        OpenAiProvider::new(reqwest::Client::new(), "local", None).with_base_url(&url).with_settings(settings);
     let mut watched = Watched::default();
     let started = Instant::now();
     let (outcome, lines) = run_watched(&provider, &spec(&d, 5), "ses_silent", &mut watched).await;
     let SessionEnd::ProviderFailed(e) = &outcome.end else { panic!("{:?}", outcome.end) };
     assert_eq!(e.kind, ErrorKind::FirstByteTimeout);
     assert!(
-        e.message.contains(&format!("{url}/chat/completions accepted the request but sent no answer within 0.7 s (first_byte_timeout_s)")),
+        e.message.contains(&format!(
+            "{url}/chat/completions accepted the request but sent no answer within 0.7 s (first_byte_timeout_s)"
+        )),
         "{}",
         e.message
     );
@@ -381,7 +386,8 @@ async fn a_server_that_never_answers_is_named_after_the_first_byte_timeout_and_t
     assert_eq!(over.len(), 2, "one end per attempt: {:?}", watched.waits);
     assert!(going.len() >= 8, "{:?}", watched.waits);
     assert!(going.iter().all(|w| w.waited >= Duration::from_millis(100) && w.waited < Duration::from_millis(800)));
-    let first_attempt: Vec<Duration> = going.iter().take_while(|w| w.since == going[0].since).map(|w| w.waited).collect();
+    let first_attempt: Vec<Duration> =
+        going.iter().take_while(|w| w.since == going[0].since).map(|w| w.waited).collect();
     assert!(first_attempt.windows(2).all(|p| p[0] < p[1]), "{first_attempt:?}");
     assert!(over[1].since > over[0].since);
 }
@@ -414,7 +420,10 @@ async fn a_stream_silent_after_its_first_event_is_broken_and_retried() {
     assert_eq!(watched.retries, [ErrorKind::StreamInterrupted]);
     let retry = lines.iter().find(|l| l["kind"] == "retry").unwrap();
     assert!(
-        retry["error"]["message"].as_str().unwrap().contains("no bytes from the server for 0.3 s (stream_idle_timeout_s)"),
+        retry["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no bytes from the server for 0.3 s (stream_idle_timeout_s)"),
         "{retry}"
     );
     assert_eq!(retry["discardedEvents"], 1, "the first event came, then the silence");
@@ -422,14 +431,19 @@ async fn a_stream_silent_after_its_first_event_is_broken_and_retried() {
 
 #[test]
 fn the_timeouts_come_from_missions_toml() {
-    let config = MissionsConfig::parse("[limits]\nfirst_byte_timeout_s = 8\nstream_idle_timeout_s = 45\n", "missions.toml").unwrap();
+    let config =
+        MissionsConfig::parse("[limits]\nfirst_byte_timeout_s = 8\nstream_idle_timeout_s = 45\n", "missions.toml")
+            .unwrap();
     let http = HttpSettings::from_limits(&config.limits);
     assert_eq!((http.first_byte_timeout, http.idle_timeout), (Duration::from_secs(8), Duration::from_secs(45)));
     // A short first-byte timeout is told about a few times before it ends the wait.
     let spec = SessionSpec::new(SessionKind::Worker, "/tmp".into(), "/tmp".into(), String::new(), &config);
     assert_eq!(spec.retry.wait_notice_every, Duration::from_secs(2));
     let defaults = HttpSettings::default();
-    assert_eq!((defaults.first_byte_timeout, defaults.idle_timeout), (Duration::from_secs(120), Duration::from_secs(120)));
+    assert_eq!(
+        (defaults.first_byte_timeout, defaults.idle_timeout),
+        (Duration::from_secs(120), Duration::from_secs(120))
+    );
     for bad in ["first_byte_timeout_s = 0", "stream_idle_timeout_s = 0"] {
         let err = MissionsConfig::parse(&format!("[limits]\n{bad}\n"), "missions.toml").unwrap_err().to_string();
         assert!(err.contains("must be at least 1"), "{err}");

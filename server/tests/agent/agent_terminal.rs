@@ -26,7 +26,13 @@ fn setup() -> Setup {
 }
 
 fn terminals(s: &Setup) -> Terminals {
-    let settings = CommandSettings { default_timeout: Duration::from_secs(10), removed_env: vec!["SECRET_FOR_TEST".into()], added_env: vec![], sandbox: None, write_policy: WritePolicy::EvidenceOnly };
+    let settings = CommandSettings {
+        default_timeout: Duration::from_secs(10),
+        removed_env: vec!["SECRET_FOR_TEST".into()],
+        added_env: vec![],
+        sandbox: None,
+        write_policy: WritePolicy::EvidenceOnly,
+    };
     let evidence = EvidenceDir { root: s.mission.join("evidence"), dir: s.mission.join("evidence/cli/main") };
     Terminals::new(Roots::new(&s.wd, &s.mission).unwrap(), settings, evidence)
 }
@@ -34,8 +40,14 @@ fn terminals(s: &Setup) -> Terminals {
 /// One call, its arguments checked against the tool's schema first as the agent loop does.
 async fn call(t: &mut Terminals, args: Value) -> Result<String, String> {
     check_args("terminal", &args)?;
-    let out = tokio::time::timeout(Duration::from_secs(60), t.run(&args, &CancellationToken::new())).await.expect("a terminal call is bounded");
-    if out.is_error { Err(out.content) } else { Ok(out.content) }
+    let out = tokio::time::timeout(Duration::from_secs(60), t.run(&args, &CancellationToken::new()))
+        .await
+        .expect("a terminal call is bounded");
+    if out.is_error {
+        Err(out.content)
+    } else {
+        Ok(out.content)
+    }
 }
 
 const GREETER: &str = r#"
@@ -50,7 +62,8 @@ async fn a_line_mode_program_is_typed_into_and_its_screen_and_exit_code_kept() {
     let s = setup();
     std::fs::write(s.wd.join("greet.py"), GREETER).unwrap();
     let mut t = terminals(&s);
-    let started = call(&mut t, json!({"action": "start", "command": "python3 greet.py", "cols": 60, "rows": 10})).await.unwrap();
+    let started =
+        call(&mut t, json!({"action": "start", "command": "python3 greet.py", "cols": 60, "rows": 10})).await.unwrap();
     assert!(started.contains("started `python3 greet.py` in terminal `main` (60×10)"), "{started}");
     call(&mut t, json!({"action": "wait", "text": "Name?"})).await.unwrap();
     call(&mut t, json!({"action": "type", "text": "Ada"})).await.unwrap();
@@ -63,15 +76,26 @@ async fn a_line_mode_program_is_typed_into_and_its_screen_and_exit_code_kept() {
     assert!(saved.starts_with("saved the screen as evidence: cli/main/greeting.screen.txt"), "{saved}");
     let file = std::fs::read_to_string(s.mission.join("evidence/cli/main/greeting.screen.txt")).unwrap();
     assert_eq!(file, "Name? Ada\nHello, Ada!\n");
-    assert!(call(&mut t, json!({"action": "type", "text": "more"})).await.unwrap_err().contains("has exited (exited with 0)"));
+    assert!(call(&mut t, json!({"action": "type", "text": "more"}))
+        .await
+        .unwrap_err()
+        .contains("has exited (exited with 0)"));
 
     let (records, files) = t.recorded();
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].command.as_str(), records[0].exit_code), ("python3 greet.py", Some(0)));
     assert_eq!(records[0].transcript, "cli/main/main.transcript.txt");
-    assert!(files.iter().any(|f| f.path == "cli/main/greeting.screen.txt" && f.what == FileRole::TerminalScreen && f.label == "greeting"));
+    assert!(files.iter().any(|f| f.path == "cli/main/greeting.screen.txt"
+        && f.what == FileRole::TerminalScreen
+        && f.label == "greeting"));
     let transcript = std::fs::read_to_string(s.mission.join("evidence/cli/main/main.transcript.txt")).unwrap();
-    for part in ["$ python3 greet.py", "> type \"Ada\"", "> press Enter", "--- exited with 0", "--- snapshot cli/main/greeting.screen.txt:"] {
+    for part in [
+        "$ python3 greet.py",
+        "> type \"Ada\"",
+        "> press Enter",
+        "--- exited with 0",
+        "--- snapshot cli/main/greeting.screen.txt:",
+    ] {
         assert!(transcript.contains(part), "{part} in {transcript}");
     }
     let raw = std::fs::read(s.mission.join("evidence/cli/main/main.output.log")).unwrap();
@@ -105,7 +129,9 @@ async fn a_curses_program_sees_its_size_and_follows_the_keys() {
     let s = setup();
     std::fs::write(s.wd.join("menu.py"), MENU).unwrap();
     let mut t = terminals(&s);
-    call(&mut t, json!({"action": "start", "terminal": "menu", "command": "python3 menu.py", "cols": 80, "rows": 24})).await.unwrap();
+    call(&mut t, json!({"action": "start", "terminal": "menu", "command": "python3 menu.py", "cols": 80, "rows": 24}))
+        .await
+        .unwrap();
     let first = call(&mut t, json!({"action": "wait", "terminal": "menu", "text": "Gamma"})).await.unwrap();
     assert!(first.contains("size 24x80") && first.contains("> Alpha") && first.contains("  Beta"), "{first}");
     call(&mut t, json!({"action": "press", "terminal": "menu", "key": "Down"})).await.unwrap();
@@ -144,9 +170,15 @@ async fn waits_are_bounded_and_stop_ends_the_whole_group() {
     for (args, want) in errors {
         assert_eq!(call(&mut t, args).await.unwrap_err(), want);
     }
-    assert!(call(&mut t, json!({"action": "launch"})).await.unwrap_err().starts_with("invalid arguments for `terminal`"));
+    assert!(call(&mut t, json!({"action": "launch"}))
+        .await
+        .unwrap_err()
+        .starts_with("invalid arguments for `terminal`"));
     call(&mut t, json!({"action": "start", "command": "exec sleep 3023"})).await.unwrap();
-    assert!(call(&mut t, json!({"action": "start", "command": "true"})).await.unwrap_err().starts_with("terminal `main` is already running `exec sleep 3023`"));
+    assert!(call(&mut t, json!({"action": "start", "command": "true"}))
+        .await
+        .unwrap_err()
+        .starts_with("terminal `main` is already running `exec sleep 3023`"));
     let err = call(&mut t, json!({"action": "press", "key": "Hyper"})).await.unwrap_err();
     assert!(err.starts_with("unknown key `Hyper`"), "{err}");
     drop(t);

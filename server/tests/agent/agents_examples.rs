@@ -19,12 +19,25 @@ fn missions(repo: &Path, args: &[&str]) -> Output {
 }
 
 fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git").args(args).current_dir(repo).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.invalid").output().unwrap();
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn text(out: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// The missions.toml of examples/agents/README.md, with this clone's paths.
@@ -60,7 +73,11 @@ const GOAL: &str = "Shout: a command that prints its arguments in upper case";
 fn the_example_agents_run_the_toy_mission_from_question_to_completion() {
     let readme = std::fs::read_to_string(agents().join("README.md")).unwrap();
     assert!(readme.contains(&format!("missions new \"{GOAL}\" --name shout")), "the README's command");
-    assert!(readme.contains(&config().replace(&agents().display().to_string(), "/path/to/missions/examples/agents")), "the README's missions.toml:\n{}", config());
+    assert!(
+        readme.contains(&config().replace(&agents().display().to_string(), "/path/to/missions/examples/agents")),
+        "the README's missions.toml:\n{}",
+        config()
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let (repo, mission) = planned_toy_mission(dir.path());
@@ -69,7 +86,10 @@ fn the_example_agents_run_the_toy_mission_from_question_to_completion() {
     let out = missions(&repo, &["run"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let mission_md = std::fs::read_to_string(mission.join("mission.md")).unwrap();
-    assert!(mission_md.contains("- Q: Should shout keep punctuation as it is (yes), or drop it (no)?\n  A: \n"), "{mission_md}");
+    assert!(
+        mission_md.contains("- Q: Should shout keep punctuation as it is (yes), or drop it (no)?\n  A: \n"),
+        "{mission_md}"
+    );
     std::fs::write(mission.join("mission.md"), mission_md.replace("  A: \n", "  A: yes, keep it\n")).unwrap();
 
     // With the answer it plans, writing the files itself; the plan waits for approval.
@@ -89,14 +109,25 @@ fn the_example_agents_run_the_toy_mission_from_question_to_completion() {
     droid_format::assert_conforms(&mission);
 
     let report: Value = serde_json::from_slice(&missions(&repo, &["report", "--format", "json"]).stdout).unwrap();
-    assert_eq!(report["runs"]["byKind"], serde_json::json!({"orchestrator": 2, "scrutiny": 1, "user-testing": 1, "worker": 2}), "{report:#}");
+    assert_eq!(
+        report["runs"]["byKind"],
+        serde_json::json!({"orchestrator": 2, "scrutiny": 1, "user-testing": 1, "worker": 2}),
+        "{report:#}"
+    );
     assert_eq!(report["runs"]["byOutcome"], serde_json::json!({"succeeded": 6}), "{report:#}");
-    assert_eq!((report["features"]["total"].as_u64(), report["validation"]["milestones"][0]["passedInRound"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (report["features"]["total"].as_u64(), report["validation"]["milestones"][0]["passedInRound"].as_u64()),
+        (Some(2), Some(1))
+    );
     // The workers' declared tests are counted as tests.
     assert_eq!(report["code"]["testFiles"], 2, "{:#}", report["code"]);
     // Every session was the external command, and its final object is in the transcript.
     let transcript = std::fs::read_to_string(mission.join("sessions.jsonl")).unwrap();
-    let finals = transcript.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|l| l["kind"] == "tool_call" && l["toolUseId"] == "command-final").count();
+    let finals = transcript
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["kind"] == "tool_call" && l["toolUseId"] == "command-final")
+        .count();
     assert_eq!(finals, 6, "one final object per session");
 }
 
@@ -119,16 +150,28 @@ fn the_example_orchestrator_adds_fix_features_and_the_worker_says_what_it_cannot
     let contract = std::fs::read_to_string(mission.join("validation-contract.md")).unwrap();
     std::fs::write(mission.join("validation-contract.md"), format!("{contract}{more}")).unwrap();
     let features = std::fs::read_to_string(mission.join("features.json")).unwrap();
-    std::fs::write(mission.join("features.json"), features.replacen("\"VAL-SHOUT-002\"", "\"VAL-SHOUT-002\", \"VAL-SHOUT-003\"", 1)).unwrap();
+    std::fs::write(
+        mission.join("features.json"),
+        features.replacen("\"VAL-SHOUT-002\"", "\"VAL-SHOUT-002\", \"VAL-SHOUT-003\"", 1),
+    )
+    .unwrap();
 
     let out = missions(&repo, &["run", "--yes"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let state: Value = serde_json::from_str(&std::fs::read_to_string(mission.join("state.json")).unwrap()).unwrap();
     let reason = state["haltReason"].as_str().unwrap();
-    assert!(reason.starts_with("feature fix-val-shout-003: the worker could not finish: no script for fix-val-shout-003"), "{reason}");
-    let features: Value = serde_json::from_str(&std::fs::read_to_string(mission.join("features.json")).unwrap()).unwrap();
+    assert!(
+        reason.starts_with("feature fix-val-shout-003: the worker could not finish: no script for fix-val-shout-003"),
+        "{reason}"
+    );
+    let features: Value =
+        serde_json::from_str(&std::fs::read_to_string(mission.join("features.json")).unwrap()).unwrap();
     let first = &features["features"][0];
-    assert_eq!((first["id"].as_str(), first["milestone"].as_str(), first.get("fulfills")), (Some("fix-val-shout-003"), Some("cli"), None), "{features:#}");
+    assert_eq!(
+        (first["id"].as_str(), first["milestone"].as_str(), first.get("fulfills")),
+        (Some("fix-val-shout-003"), Some("cli"), None),
+        "{features:#}"
+    );
     let log = std::fs::read_to_string(mission.join("progress_log.jsonl")).unwrap();
     assert!(log.contains("\"type\":\"fix_features_added\""), "{log}");
     droid_format::assert_conforms(&mission);
@@ -140,16 +183,28 @@ fn the_example_orchestrator_adds_fix_features_and_the_worker_says_what_it_cannot
 fn the_protocol_page_names_what_the_binary_asks_for() {
     let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/agents.md")).unwrap();
     use missions::agent::schema;
-    for (tool, schema) in [("submit_handoff", schema::handoff_schema()), ("submit_review", schema::review_schema()), ("submit_validation", schema::validation_schema()), ("submit_plan", schema::plan_done_schema())] {
+    for (tool, schema) in [
+        ("submit_handoff", schema::handoff_schema()),
+        ("submit_review", schema::review_schema()),
+        ("submit_validation", schema::validation_schema()),
+        ("submit_plan", schema::plan_done_schema()),
+    ] {
         assert!(page.contains(&format!("`{tool}`")), "{tool}");
         for key in schema["required"].as_array().unwrap() {
             let key = key.as_str().unwrap();
-            assert!(page.contains(&format!("`{key}`")) || page.contains(&format!("\"{key}\"")), "docs/agents.md does not name `{key}` of {tool}");
+            assert!(
+                page.contains(&format!("`{key}`")) || page.contains(&format!("\"{key}\"")),
+                "docs/agents.md does not name `{key}` of {tool}"
+            );
         }
     }
     for kind in missions::agent::SessionKind::ALL {
         let system = kind.system_prompt(Path::new("/w"), Path::new("/m")).join("\n\n");
-        for line in system.lines().filter(|l| l.starts_with("Working directory: ") || l.starts_with("Mission folder: ") || l.starts_with("Your final tool: ")) {
+        for line in system.lines().filter(|l| {
+            l.starts_with("Working directory: ")
+                || l.starts_with("Mission folder: ")
+                || l.starts_with("Your final tool: ")
+        }) {
             // The line up to the path or tool name it gives.
             let shape = &line[..line.find(['/', '`']).unwrap() + 1];
             assert!(page.contains(shape), "docs/agents.md lacks the line {shape:?}");

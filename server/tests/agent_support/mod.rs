@@ -20,72 +20,33 @@ pub enum Step {
     /// `text/event-stream` frames, each cut into pieces of `chunk` bytes (0: whole), with
     /// `delay` before every frame. With `cut_after: Some(n)` the connection is aborted after n
     /// frames; with `stall_after: Some(n)` it stays open and silent after n frames.
-    Stream {
-        frames: Vec<String>,
-        chunk: usize,
-        delay: Duration,
-        cut_after: Option<usize>,
-        stall_after: Option<usize>,
-    },
+    Stream { frames: Vec<String>, chunk: usize, delay: Duration, cut_after: Option<usize>, stall_after: Option<usize> },
     /// A status with headers and a body (an error answer, or garbage with a 200).
-    Answer {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: String,
-    },
+    Answer { status: u16, headers: Vec<(String, String)>, body: String },
 }
 
 impl Step {
     pub fn stream(frames: Vec<String>) -> Self {
-        Step::Stream {
-            frames,
-            chunk: 7,
-            delay: Duration::from_millis(1),
-            cut_after: None,
-            stall_after: None,
-        }
+        Step::Stream { frames, chunk: 7, delay: Duration::from_millis(1), cut_after: None, stall_after: None }
     }
 
     pub fn cut(frames: Vec<String>, after: usize) -> Self {
-        Step::Stream {
-            frames,
-            chunk: 0,
-            delay: Duration::ZERO,
-            cut_after: Some(after),
-            stall_after: None,
-        }
+        Step::Stream { frames, chunk: 0, delay: Duration::ZERO, cut_after: Some(after), stall_after: None }
     }
 
     pub fn stall(frames: Vec<String>, after: usize) -> Self {
-        Step::Stream {
-            frames,
-            chunk: 3,
-            delay: Duration::ZERO,
-            cut_after: None,
-            stall_after: Some(after),
-        }
+        Step::Stream { frames, chunk: 3, delay: Duration::ZERO, cut_after: None, stall_after: Some(after) }
     }
 
     /// A 200 with any content type and body (for garbage answers).
     pub fn raw(content_type: &str, body: &str) -> Self {
-        Step::Answer {
-            status: 200,
-            headers: vec![("content-type".into(), content_type.into())],
-            body: body.into(),
-        }
+        Step::Answer { status: 200, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
     }
 
     pub fn error(status: u16, headers: &[(&str, &str)], body: Value) -> Self {
-        let mut headers: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         headers.push(("content-type".into(), "application/json".into()));
-        Step::Answer {
-            status,
-            headers,
-            body: body.to_string(),
-        }
+        Step::Answer { status, headers, body: body.to_string() }
     }
 
     pub fn json(body: Value) -> Self {
@@ -166,24 +127,14 @@ impl FakeProvider {
     }
 
     async fn serve(script: Vec<Step>, cache: Option<Mutex<CacheModel>>) -> Self {
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            requests: Mutex::new(Vec::new()),
-            cache,
-        });
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let shared = Arc::new(Shared { script: Mutex::new(script.into()), requests: Mutex::new(Vec::new()), cache });
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        FakeProvider {
-            addr,
-            shared,
-            server,
-        }
+        FakeProvider { addr, shared, server }
     }
 
     /// Base URL as missions.toml gives it for `anthropic`.
@@ -238,8 +189,7 @@ async fn handle(
             .body(Body::from(json!({"object": "list", "data": []}).to_string()))
             .unwrap();
     }
-    let body = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    let body = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     shared.requests.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -252,9 +202,17 @@ async fn handle(
         let mut cache = cache.lock().unwrap();
         let now = cache.now;
         let usage = if openai {
-            cache.openai.measure(&body, now).map(|u| Measured { input: u.prompt_tokens - u.cached_tokens, cache_read: u.cached_tokens, cache_write: 0 })
+            cache.openai.measure(&body, now).map(|u| Measured {
+                input: u.prompt_tokens - u.cached_tokens,
+                cache_read: u.cached_tokens,
+                cache_write: 0,
+            })
         } else {
-            cache.anthropic.measure(&body, now).map(|u| Measured { input: u.input_tokens, cache_read: u.cache_read_input_tokens, cache_write: u.cache_creation_input_tokens })
+            cache.anthropic.measure(&body, now).map(|u| Measured {
+                input: u.input_tokens,
+                cache_read: u.cache_read_input_tokens,
+                cache_write: u.cache_creation_input_tokens,
+            })
         };
         match usage {
             Ok(u) => {
@@ -263,7 +221,11 @@ async fn handle(
             }
             Err(refusal) => {
                 let error = if openai { refusal.openai_body() } else { refusal.anthropic_body() };
-                return Response::builder().status(400).header("content-type", "application/json").body(Body::from(error.to_string())).unwrap();
+                return Response::builder()
+                    .status(400)
+                    .header("content-type", "application/json")
+                    .body(Body::from(error.to_string()))
+                    .unwrap();
             }
         }
     }
@@ -273,37 +235,22 @@ async fn handle(
         (step, _) => step,
     };
     match step {
-        None => Response::builder()
-            .status(500)
-            .body(Body::from("fake provider: script exhausted"))
-            .unwrap(),
-        Some(Step::Answer {
-            status,
-            headers,
-            body,
-        }) => {
+        None => Response::builder().status(500).body(Body::from("fake provider: script exhausted")).unwrap(),
+        Some(Step::Answer { status, headers, body }) => {
             let mut r = Response::builder().status(StatusCode::from_u16(status).unwrap());
             for (k, v) in headers {
                 r = r.header(k, v);
             }
             r.body(Body::from(body)).unwrap()
         }
-        Some(Step::Stream {
-            frames,
-            chunk,
-            delay,
-            cut_after,
-            stall_after,
-        }) => {
+        Some(Step::Stream { frames, chunk, delay, cut_after, stall_after }) => {
             let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, std::io::Error>>();
             tokio::spawn(async move {
                 for (i, frame) in frames.into_iter().enumerate() {
                     if cut_after == Some(i) {
                         // Let the frames already sent reach the client before the connection drops.
                         tokio::time::sleep(Duration::from_millis(30)).await;
-                        let _ = tx.unbounded_send(Err(std::io::Error::other(
-                            "connection cut by the script",
-                        )));
+                        let _ = tx.unbounded_send(Err(std::io::Error::other("connection cut by the script")));
                         return;
                     }
                     if stall_after == Some(i) {
@@ -316,16 +263,9 @@ async fn handle(
                         tokio::time::sleep(delay).await;
                     }
                     let bytes = frame.into_bytes();
-                    let size = if chunk == 0 {
-                        bytes.len().max(1)
-                    } else {
-                        chunk
-                    };
+                    let size = if chunk == 0 { bytes.len().max(1) } else { chunk };
                     for piece in bytes.chunks(size) {
-                        if tx
-                            .unbounded_send(Ok(Bytes::copy_from_slice(piece)))
-                            .is_err()
-                        {
+                        if tx.unbounded_send(Ok(Bytes::copy_from_slice(piece))).is_err() {
                             return; // the client went away
                         }
                     }
@@ -352,7 +292,13 @@ fn with_usage(step: Step, openai: bool, u: Measured) -> Step {
                 usage["prompt_tokens_details"] = json!({"cached_tokens": u.cache_read});
             }
         } else {
-            let usage = if v["type"] == "message_start" { v.get_mut("message").and_then(|m| m.get_mut("usage")) } else if v["type"] == "message" { v.get_mut("usage") } else { None };
+            let usage = if v["type"] == "message_start" {
+                v.get_mut("message").and_then(|m| m.get_mut("usage"))
+            } else if v["type"] == "message" {
+                v.get_mut("usage")
+            } else {
+                None
+            };
             if let Some(usage) = usage {
                 usage["input_tokens"] = json!(u.input);
                 usage["cache_read_input_tokens"] = json!(u.cache_read);
@@ -367,12 +313,14 @@ fn with_usage(step: Step, openai: bool, u: Measured) -> Step {
                 .map(|frame| {
                     frame
                         .lines()
-                        .map(|line| match line.strip_prefix("data: ").and_then(|d| serde_json::from_str::<Value>(d).ok()) {
-                            Some(mut v) => {
-                                patch(&mut v);
-                                format!("data: {v}")
+                        .map(|line| {
+                            match line.strip_prefix("data: ").and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+                                Some(mut v) => {
+                                    patch(&mut v);
+                                    format!("data: {v}")
+                                }
+                                None => line.to_string(),
                             }
-                            None => line.to_string(),
                         })
                         .collect::<Vec<_>>()
                         .join("\n")
@@ -418,19 +366,18 @@ pub fn anthropic_turn(
     f.push(sse("ping", json!({"type": "ping"})));
     let mut index = 0;
     if !text.is_empty() {
-        f.push(sse("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
-        let mid = text
-            .char_indices()
-            .nth(text.chars().count() / 2)
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-        for piece in [&text[..mid], &text[mid..]] {
-            f.push(sse("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})));
-        }
         f.push(sse(
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
         ));
+        let mid = text.char_indices().nth(text.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
+        for piece in [&text[..mid], &text[mid..]] {
+            f.push(sse(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+            ));
+        }
+        f.push(sse("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
         index = 1;
     }
     for (id, name, pieces) in tools {
@@ -442,17 +389,10 @@ pub fn anthropic_turn(
         for p in *pieces {
             f.push(sse("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": p}})));
         }
-        f.push(sse(
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": index}),
-        ));
+        f.push(sse("content_block_stop", json!({"type": "content_block_stop", "index": index})));
         index += 1;
     }
-    let stop = if tools.is_empty() {
-        "end_turn"
-    } else {
-        "tool_use"
-    };
+    let stop = if tools.is_empty() { "end_turn" } else { "tool_use" };
     f.push(sse("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": output}})));
     f.push(sse("message_stop", json!({"type": "message_stop"})));
     f
@@ -475,27 +415,17 @@ pub fn openai_turn(
     cached: u64,
     completion: u64,
 ) -> Vec<String> {
-    let mut f = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
+    let mut f = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
     for word in text.split_inclusive(' ') {
         f.push(chunk(json!({"content": word}), Value::Null));
     }
     for (index, id, name, pieces) in tools {
         f.push(chunk(json!({"tool_calls": [{"index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}), Value::Null));
         for p in *pieces {
-            f.push(chunk(
-                json!({"tool_calls": [{"index": index, "function": {"arguments": p}}]}),
-                Value::Null,
-            ));
+            f.push(chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": p}}]}), Value::Null));
         }
     }
-    let finish = if tools.is_empty() {
-        "stop"
-    } else {
-        "tool_calls"
-    };
+    let finish = if tools.is_empty() { "stop" } else { "tool_calls" };
     f.push(chunk(json!({}), json!(finish)));
     let usage = json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "test-model", "choices": [],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
@@ -515,16 +445,11 @@ pub fn replace_in_frames(frames: Vec<String>, from: &str, to: &str) -> Vec<Strin
 
 pub fn read_transcript(dir: &std::path::Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("sessions.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("every transcript line is JSON"))
-        .collect()
+    text.lines().map(|l| serde_json::from_str(l).expect("every transcript line is JSON")).collect()
 }
 
 pub fn kinds(lines: &[Value]) -> Vec<String> {
-    lines
-        .iter()
-        .map(|l| l["kind"].as_str().unwrap().to_string())
-        .collect()
+    lines.iter().map(|l| l["kind"].as_str().unwrap().to_string()).collect()
 }
 
 /// Every file under `dir`, with its bytes as text.
@@ -549,8 +474,7 @@ pub fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
 
 use missions::agent::transcript::SessionTranscript;
 use missions::agent::{
-    AssistantTurn, CancellationToken, Message, ModelRequest, Provider, RetryPolicy, ToolResult,
-    ToolSchema,
+    AssistantTurn, CancellationToken, Message, ModelRequest, Provider, RetryPolicy, ToolResult, ToolSchema,
 };
 
 /// Retries fast enough for tests, still exercising every path.
@@ -595,10 +519,7 @@ pub async fn run_exchange(
     let cancel = CancellationToken::new();
     let mut turns = Vec::new();
     for _ in 0..5 {
-        let turn = transcript
-            .model_call(provider, request, policy, &cancel, &mut |_| {})
-            .await
-            .expect("model call");
+        let turn = transcript.model_call(provider, request, policy, &cancel, &mut |_| {}).await.expect("model call");
         request.messages.push(turn.to_message());
         let results: Vec<ToolResult> = turn
             .tool_calls()
@@ -607,11 +528,7 @@ pub async fn run_exchange(
                 transcript.tool_call(c.id, c.name, c.input);
                 let content = format!("1\tcontents of {}", c.input["path"].as_str().unwrap_or("?"));
                 transcript.tool_result(c.id, c.name, &content, false);
-                ToolResult {
-                    tool_use_id: c.id.to_string(),
-                    content,
-                    is_error: false,
-                }
+                ToolResult { tool_use_id: c.id.to_string(), content, is_error: false }
             })
             .collect();
         let done = results.is_empty();

@@ -70,7 +70,9 @@ impl Refusal {
     /// The error body Chat Completions answers with.
     pub fn openai_body(&self) -> Value {
         match self {
-            Refusal::Invalid(m) => serde_json::json!({"error": {"message": m, "type": "invalid_request_error", "param": null, "code": null}}),
+            Refusal::Invalid(m) => {
+                serde_json::json!({"error": {"message": m, "type": "invalid_request_error", "param": null, "code": null}})
+            }
             Refusal::TooLong { tokens, max } => serde_json::json!({"error": {
                 "message": format!("This model's maximum context length is {max} tokens. However, your messages resulted in {tokens} tokens. Please reduce the length of the messages."),
                 "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}),
@@ -162,13 +164,18 @@ impl AnthropicCache {
         }
         let breakpoints: Vec<usize> = (0..blocks.len()).filter(|&i| blocks[i].breakpoint.is_some()).collect();
         if breakpoints.len() > MAX_BREAKPOINTS {
-            return Err(Refusal::Invalid(format!("A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {}.", breakpoints.len())));
+            return Err(Refusal::Invalid(format!(
+                "A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {}.",
+                breakpoints.len()
+            )));
         }
         let mut shortest = Duration::MAX;
         for &b in &breakpoints {
             let ttl = blocks[b].breakpoint.unwrap();
             if ttl > shortest {
-                return Err(Refusal::Invalid("a cache_control block with a longer ttl must not come after one with a shorter ttl".into()));
+                return Err(Refusal::Invalid(
+                    "a cache_control block with a longer ttl must not come after one with a shorter ttl".into(),
+                ));
             }
             shortest = ttl;
         }
@@ -178,7 +185,8 @@ impl AnthropicCache {
             sum += b.tokens;
             prefix_tokens.push(sum);
         }
-        let live = |entries: &HashMap<u64, Entry>, i: usize| entries.get(&blocks[i].hash).is_some_and(|e| e.expires > now);
+        let live =
+            |entries: &HashMap<u64, Entry>, i: usize| entries.get(&blocks[i].hash).is_some_and(|e| e.expires > now);
         // The read: from the latest breakpoint back, each looking back 20 positions.
         let mut read_at: Option<usize> = None;
         'breakpoints: for &b in breakpoints.iter().rev() {
@@ -248,7 +256,11 @@ fn anthropic_blocks(body: &Value) -> Result<Vec<Block>, Refusal> {
                 Some(match cc.get("ttl").and_then(Value::as_str) {
                     None | Some("5m") => FIVE_MINUTES,
                     Some("1h") => ONE_HOUR,
-                    Some(other) => return Err(Refusal::Invalid(format!("cache_control.ttl: unknown value {other:?}; use \"5m\" or \"1h\""))),
+                    Some(other) => {
+                        return Err(Refusal::Invalid(format!(
+                            "cache_control.ttl: unknown value {other:?}; use \"5m\" or \"1h\""
+                        )))
+                    }
                 })
             }
         };
@@ -263,7 +275,12 @@ fn anthropic_blocks(body: &Value) -> Result<Vec<Block>, Refusal> {
         Ok(())
     };
     for tool in body["tools"].as_array().into_iter().flatten() {
-        let text = format!("{}\n{}\n{}", tool["name"].as_str().unwrap_or_default(), tool["description"].as_str().unwrap_or_default(), canonical(&tool["input_schema"]));
+        let text = format!(
+            "{}\n{}\n{}",
+            tool["name"].as_str().unwrap_or_default(),
+            tool["description"].as_str().unwrap_or_default(),
+            canonical(&tool["input_schema"])
+        );
         push(text, "tools", 0, Run::Other, tool)?;
     }
     match &body["system"] {
@@ -283,13 +300,28 @@ fn anthropic_blocks(body: &Value) -> Result<Vec<Block>, Refusal> {
                 for b in blocks {
                     let (text, run) = match b["type"].as_str() {
                         Some("text") => (b["text"].as_str().unwrap_or_default().to_string(), Run::Other),
-                        Some("tool_use") => (format!("tool_use {} {} {}", b["id"].as_str().unwrap_or_default(), b["name"].as_str().unwrap_or_default(), canonical(&b["input"])), Run::ToolUse),
+                        Some("tool_use") => (
+                            format!(
+                                "tool_use {} {} {}",
+                                b["id"].as_str().unwrap_or_default(),
+                                b["name"].as_str().unwrap_or_default(),
+                                canonical(&b["input"])
+                            ),
+                            Run::ToolUse,
+                        ),
                         Some("tool_result") => {
                             let content = match &b["content"] {
                                 Value::String(s) => s.clone(),
                                 other => canonical(other),
                             };
-                            (format!("tool_result {} {}{content}", b["tool_use_id"].as_str().unwrap_or_default(), if b["is_error"] == true { "error " } else { "" }), Run::ToolResult)
+                            (
+                                format!(
+                                    "tool_result {} {}{content}",
+                                    b["tool_use_id"].as_str().unwrap_or_default(),
+                                    if b["is_error"] == true { "error " } else { "" }
+                                ),
+                                Run::ToolResult,
+                            )
                         }
                         _ => (canonical(&without_cache_control(b)), Run::Other),
                     };
@@ -343,7 +375,9 @@ impl OpenAiCache {
         let ttl = match body.get("prompt_cache_retention").and_then(Value::as_str) {
             None | Some("in_memory") | Some("in-memory") => self.in_memory_ttl,
             Some("24h") => Duration::from_secs(24 * 3600),
-            Some(other) => return Err(Refusal::Invalid(format!("Invalid value for 'prompt_cache_retention': {other:?}"))),
+            Some(other) => {
+                return Err(Refusal::Invalid(format!("Invalid value for 'prompt_cache_retention': {other:?}")))
+            }
         };
         let step_bytes = OPENAI_STEP_TOKENS as usize * BYTES_PER_TOKEN;
         let first_step = (OPENAI_MIN_TOKENS / OPENAI_STEP_TOKENS) as usize;

@@ -34,7 +34,11 @@ const FEATURES: &str = r#"{"features": [{"id": "f", "description": "d", "milesto
 
 #[test]
 fn clean_examples_print_nothing_and_exit_0() {
-    let droid = ["examples/droid/completed-all-passed", "examples/droid/feature-shape-variants", "examples/droid/planning-state-only"];
+    let droid = [
+        "examples/droid/completed-all-passed",
+        "examples/droid/feature-shape-variants",
+        "examples/droid/planning-state-only",
+    ];
     for example in ["examples/clean"].into_iter().chain(droid) {
         let o = check(&["--verbose", example]);
         assert_eq!(o.status.code(), Some(0), "{example}: {}{}", stdout(&o), stderr(&o));
@@ -223,7 +227,11 @@ fn a_20_mb_features_file_finishes() {
     while size < 20 * 1024 * 1024 {
         i += 1;
         contract.push_str(&format!("### VAL-BIG-{i:06}: t\nTool: terminal\nEvidence: x\n"));
-        let f = format!(r#"{{"id": "feat-{i}", "description": "{}", "milestone": "m{}", "status": "pending", "fulfills": ["VAL-BIG-{i:06}"]}}"#, "d".repeat(300), i / 1000);
+        let f = format!(
+            r#"{{"id": "feat-{i}", "description": "{}", "milestone": "m{}", "status": "pending", "fulfills": ["VAL-BIG-{i:06}"]}}"#,
+            "d".repeat(300),
+            i / 1000
+        );
         size += f.len() + 4;
         features.push(f);
     }
@@ -289,19 +297,28 @@ fn paths_are_printed_relative_to_where_the_command_runs() {
 #[test]
 fn pathological_files_get_a_bounded_report() {
     let dir = tempfile::tempdir().unwrap();
-    let tabs = format!(r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#, "\t".repeat(1_000_000));
+    let tabs = format!(
+        r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#,
+        "\t".repeat(1_000_000)
+    );
     write_mission(dir.path(), CONTRACT, tabs.as_bytes());
     let o = check(&["--format", "json", dir.path().to_str().unwrap()]);
     let diags: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(diags.len(), 1, "{}", stdout(&o));
     assert_eq!(diags[0]["message"], "1000000 control characters in string: escape them");
 
-    let escapes = format!(r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#, "\\q".repeat(200_000));
+    let escapes = format!(
+        r#"{{"features": [{{"id": "f", "description": "{}", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}]}}"#,
+        "\\q".repeat(200_000)
+    );
     write_mission(dir.path(), CONTRACT, escapes.as_bytes());
     let o = check(&["--format", "json", dir.path().to_str().unwrap()]);
     let diags: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(diags.len(), 1001, "{}", stderr(&o));
-    assert_eq!(diags[1000]["message"], "… and 199,000 more `json-syntax` errors in this document (only the first 1,000 are listed)");
+    assert_eq!(
+        diags[1000]["message"],
+        "… and 199,000 more `json-syntax` errors in this document (only the first 1,000 are listed)"
+    );
     assert_eq!(diags[1000]["range"], diags[999]["range"]["end"].as_object().map(|end| serde_json::json!({"start": end, "end": {"line": 0, "character": end["character"].as_u64().unwrap() + 2}})).unwrap());
 
     let claimants: Vec<String> = (0..3000).map(|i| format!(r#"{{"id": "f{i}", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001"]}}"#)).collect();
@@ -310,9 +327,17 @@ fn pathological_files_get_a_bounded_report() {
         let o = check(&["--format", format, dir.path().to_str().unwrap()]);
         assert!(o.stdout.len() < 400_000, "{format}: {} bytes", o.stdout.len());
         let text = stdout(&o);
-        assert!(text.contains("`VAL-A-001` is claimed by 3,000 features: f0, f1, f2, f3, f4 and 2,995 more"), "{format}");
+        assert!(
+            text.contains("`VAL-A-001` is claimed by 3,000 features: f0, f1, f2, f3, f4 and 2,995 more"),
+            "{format}"
+        );
         assert!(text.contains("`VAL-A-001` is also claimed by f1, f2, f3, f4, f5 and 2,994 more"), "{format}");
-        assert!(text.contains("… and 2,000 more `duplicate-claim` errors in this document (only the first 1,000 are listed)"), "{format}");
+        assert!(
+            text.contains(
+                "… and 2,000 more `duplicate-claim` errors in this document (only the first 1,000 are listed)"
+            ),
+            "{format}"
+        );
         assert_eq!(text.matches("is also claimed by").count(), 1000, "{format}");
     }
 }
@@ -321,7 +346,8 @@ fn pathological_files_get_a_bounded_report() {
 /// and column printed: a mission written with CR line endings checks exactly as with LF.
 #[test]
 fn a_lone_cr_ends_a_line_like_lf() {
-    let contract = "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: output(x)\n\n### VAL-A-002: Two\nTool: pigeon\n";
+    let contract =
+        "# C\n\n### VAL-A-001: One\nTool: terminal\nEvidence: output(x)\n\n### VAL-A-002: Two\nTool: pigeon\n";
     let features = "{\"features\": [\n  {\"id\": \"f\", \"description\": \"d\", \"milestone\": \"m\",\n   \"status\": \"pendin\", \"fulfills\": [\"VAL-A-001\", \"VAL-A-9\"]}\n]}\n";
     let run = |line_end: &str| {
         let dir = tempfile::tempdir().unwrap();
@@ -332,7 +358,11 @@ fn a_lone_cr_ends_a_line_like_lf() {
         (json, text)
     };
     let (lf_json, lf_text) = run("\n");
-    assert!(lf_text.contains("M/validation-contract.md:7:5: warning[missing-field]") && lf_text.contains("M/features.json:3:14: error[schema]"), "{lf_text}");
+    assert!(
+        lf_text.contains("M/validation-contract.md:7:5: warning[missing-field]")
+            && lf_text.contains("M/features.json:3:14: error[schema]"),
+        "{lf_text}"
+    );
     for line_end in ["\r", "\r\n"] {
         let (json, text) = run(line_end);
         assert_eq!(json, lf_json, "{line_end:?}");

@@ -96,13 +96,20 @@ fn new_with_a_taken_name_is_refused_and_a_taken_goal_name_is_said() {
     let again = missions(dir.path(), &["new", "Shout louder", "--name", "shout"]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(stderr.contains("a mission named `shout` exists already (.missions/shout)") && stderr.contains("choose another --name"), "{stderr}");
+    assert!(
+        stderr.contains("a mission named `shout` exists already (.missions/shout)")
+            && stderr.contains("choose another --name"),
+        "{stderr}"
+    );
     assert!(!dir.path().join(".missions/shout-2").exists(), "nothing made under another name");
     // A name made from the goal moves on to `-2`, and says so.
     let derived = missions(dir.path(), &["new", "Shout"]);
     assert!(derived.status.success(), "{}", text(&derived));
     let stdout = String::from_utf8_lossy(&derived.stdout);
-    assert!(stdout.contains(".missions/shout-2") && stdout.contains("a mission named `shout` exists already"), "{stdout}");
+    assert!(
+        stdout.contains(".missions/shout-2") && stdout.contains("a mission named `shout` exists already"),
+        "{stdout}"
+    );
 }
 
 /// A locked index is refused with or without `--yes`, before the approval gate and before

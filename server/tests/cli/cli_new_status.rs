@@ -27,14 +27,21 @@ fn new_creates_the_folder_state_and_git_exclude() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let dir = repo.path().join(".missions/slack-clone-auth-chat");
     assert_eq!(text(&o.stdout).trim(), dir.display().to_string());
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
     // droid's state.json: `mis_` + 8 hex, a droid state, no key of our own.
     assert_eq!(state["state"], "planning");
     let id = state["missionId"].as_str().unwrap();
     assert!(id.starts_with("mis_") && id.len() == 12 && id[4..].chars().all(|c| c.is_ascii_hexdigit()), "{id}");
-    assert_eq!(state["workingDirectory"].as_str().map(Path::new).unwrap().canonicalize().unwrap(), repo.path().canonicalize().unwrap());
+    assert_eq!(
+        state["workingDirectory"].as_str().map(Path::new).unwrap().canonicalize().unwrap(),
+        repo.path().canonicalize().unwrap()
+    );
     assert!(state.get("id").is_none() && state.get("uuid").is_none());
-    assert_eq!(std::fs::read_to_string(dir.join("mission.md")).unwrap(), "# Slack clone: auth & chat\n\nSlack clone: auth & chat\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mission.md")).unwrap(),
+        "# Slack clone: auth & chat\n\nSlack clone: auth & chat\n"
+    );
     let wd = std::fs::read_to_string(dir.join("working_directory.txt")).unwrap();
     assert_eq!(Path::new(wd.trim()).canonicalize().unwrap(), repo.path().canonicalize().unwrap());
     let log = std::fs::read_to_string(dir.join("progress_log.jsonl")).unwrap();

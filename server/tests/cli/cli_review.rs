@@ -50,14 +50,25 @@ fn a_torn_or_undecodable_progress_log_line_loses_only_that_line() {
     std::fs::write(&log, &bytes).unwrap();
     let mut middle = report_json(dir.path(), &mission);
     let notes = middle["notes"].as_array().cloned().unwrap_or_default();
-    assert!(notes.iter().any(|n| n.as_str().unwrap().contains("progress_log.jsonl: 1 broken line(s) skipped: line 2")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().contains("progress_log.jsonl: 1 broken line(s) skipped: line 2")),
+        "{notes:?}"
+    );
     middle["notes"] = before["notes"].clone();
     assert_eq!(middle, before);
     let out = missions(dir.path(), &["report", mission.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("progress_log.jsonl: 1 broken line(s) skipped"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("progress_log.jsonl: 1 broken line(s) skipped"),
+        "{}",
+        text(&out)
+    );
     let status = missions(dir.path(), &["status", mission.to_str().unwrap()]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
-    assert!(String::from_utf8_lossy(&status.stderr).contains("warning: progress_log.jsonl: 1 broken line(s)"), "{}", text(&status));
+    assert!(
+        String::from_utf8_lossy(&status.stderr).contains("warning: progress_log.jsonl: 1 broken line(s)"),
+        "{}",
+        text(&status)
+    );
     assert!(String::from_utf8_lossy(&status.stdout).contains("recent events:"), "{}", text(&status));
 }
 
@@ -118,7 +129,10 @@ fn repo_with_plan(features: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().to_path_buf();
     git(&repo, &["init", "-q"]);
-    let roles: String = ["orchestrator", "worker", "validator"].iter().map(|r| format!("[roles.{r}]\nprovider = \"command\"\ncommand = [\"true\"]\n")).collect();
+    let roles: String = ["orchestrator", "worker", "validator"]
+        .iter()
+        .map(|r| format!("[roles.{r}]\nprovider = \"command\"\ncommand = [\"true\"]\n"))
+        .collect();
     std::fs::write(repo.join("missions.toml"), roles).unwrap();
     std::fs::write(repo.join(".git/info/exclude"), "/missions.toml\n").unwrap();
     git(&repo, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"]);
@@ -157,16 +171,27 @@ fn a_plan_that_is_not_utf8_is_named_as_such() {
 fn check_reports_a_torn_validation_state_as_a_diagnostic_and_checks_the_rest() {
     let (dir, mission) = example("clean");
     std::fs::write(mission.join("validation-state.json"), "{\"assertions\": {\"VAL").unwrap();
-    std::fs::write(mission.join("validation-contract.md"), std::fs::read_to_string(mission.join("validation-contract.md")).unwrap() + "\n### VAL-BAD-1: broken id\n").unwrap();
+    std::fs::write(
+        mission.join("validation-contract.md"),
+        std::fs::read_to_string(mission.join("validation-contract.md")).unwrap() + "\n### VAL-BAD-1: broken id\n",
+    )
+    .unwrap();
     let out = missions(dir.path(), &["check", "clean"]);
     assert_eq!(out.status.code(), Some(1), "an error diagnostic, not unreadable input: {}", text(&out));
     let o = stdout(&out);
     assert!(o.contains("clean/validation-state.json:1:20: error[json-syntax]: not a valid validation state (EOF while parsing a string)"), "{o}");
-    assert!(o.contains("clean/validation-contract.md:") && o.contains("[malformed-id]"), "the documents are still checked:\n{o}");
+    assert!(
+        o.contains("clean/validation-contract.md:") && o.contains("[malformed-id]"),
+        "the documents are still checked:\n{o}"
+    );
     assert!(!stderr(&out).contains("missions: clean/validation-state.json"), "{}", text(&out));
     let out = missions(dir.path(), &["check", "clean", "--format", "json"]);
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(rows.as_array().unwrap().iter().any(|r| r["path"] == "clean/validation-state.json" && r["range"]["start"] == serde_json::json!({"line": 0, "character": 19})), "{rows:#}");
+    assert!(
+        rows.as_array().unwrap().iter().any(|r| r["path"] == "clean/validation-state.json"
+            && r["range"]["start"] == serde_json::json!({"line": 0, "character": 19})),
+        "{rows:#}"
+    );
 }
 
 #[test]
@@ -203,7 +228,11 @@ fn report_html_prints_where_the_page_went_instead_of_the_tables() {
     assert!(std::fs::read_to_string(&page).unwrap().ends_with("</html>\n"));
     assert_eq!(stdout(&out), format!("wrote the report to {}\n", page.display()));
     let out = missions(dir.path(), &["report", mission.to_str().unwrap(), "--html", "r.html", "--format", "json"]);
-    assert!(serde_json::from_slice::<Value>(&out.stdout).is_ok(), "JSON asked for by name is still printed: {}", text(&out));
+    assert!(
+        serde_json::from_slice::<Value>(&out.stdout).is_ok(),
+        "JSON asked for by name is still printed: {}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -244,6 +273,11 @@ fn a_half_written_handoff_of_droid_is_named_and_the_rest_still_reads() {
     assert_eq!(report["runs"]["total"], 7, "the runs come from the progress log, whole");
 
     let check = missions(dir.path(), &["check", mission.to_str().unwrap()]);
-    assert_eq!((check.status.code(), &check.stdout), (check_before.status.code(), &check_before.stdout), "{}", text(&check));
+    assert_eq!(
+        (check.status.code(), &check.stdout),
+        (check_before.status.code(), &check_before.stdout),
+        "{}",
+        text(&check)
+    );
     assert_eq!(std::fs::read(&handoff).unwrap(), &whole[..whole.len() / 2], "never rewritten");
 }

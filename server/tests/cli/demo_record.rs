@@ -62,7 +62,12 @@ fn record_the_demo() {
 fn regenerate_the_clean_example() {
     let root = tempfile::tempdir().unwrap();
     let keep = root.path().join("demo");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_missions")).args(["demo", "--keep"]).arg(&keep).env_remove("RUST_LOG").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_missions"))
+        .args(["demo", "--keep"])
+        .arg(&keep)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let repo = keep.join("calc");
     let mission = repo.join(".missions/calc");
@@ -70,9 +75,11 @@ fn regenerate_the_clean_example() {
     let example = manifest.join("../examples/clean");
     let _ = std::fs::remove_dir_all(&example);
     copy_tree(&mission, &example, &["run.lock", "tool-output"]);
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(mission.join("state.json")).unwrap()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mission.join("state.json")).unwrap()).unwrap();
     let base = state["milestoneBases"]["basics"].as_str().unwrap().to_string();
-    let numstat = git(&repo, &["diff", "--numstat", "--no-renames", &base, "missions/calc", "--", ".", ":(exclude).missions"]);
+    let numstat =
+        git(&repo, &["diff", "--numstat", "--no-renames", &base, "missions/calc", "--", ".", ":(exclude).missions"]);
     std::fs::write(manifest.join("tests/fixtures/report/diff.numstat"), numstat + "\n").unwrap();
 }
 

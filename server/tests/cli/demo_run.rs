@@ -27,7 +27,11 @@ fn the_demo_runs_a_whole_mission_offline() {
     assert!(stdout.contains("Validation rounds"), "the report is printed:\n{stdout}");
 
     let mission = keep.join("calc/.missions/calc");
-    let events: Vec<Value> = std::fs::read_to_string(mission.join("progress_log.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = std::fs::read_to_string(mission.join("progress_log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let at = |kind: &str| events.iter().position(|e| e["type"] == kind).unwrap_or_else(|| panic!("no {kind}"));
     assert!(at("planning_started") < at("contract_written"));
     assert!(at("contract_written") < at("features_written"));
@@ -37,13 +41,27 @@ fn the_demo_runs_a_whole_mission_offline() {
     let failed = rounds.iter().position(|r| r["passed"] == false).expect("a failed round");
     let fix = events.iter().find(|e| e["type"] == "fix_features_added").expect("fix features");
     let fix_id = fix["featureIds"][0].as_str().unwrap();
-    assert!(rounds[failed + 1..].iter().any(|r| r["passed"] == true && r["milestone"] == rounds[failed]["milestone"]), "a passing re-validation");
-    assert!(events.iter().any(|e| e["type"] == "worker_completed" && e["featureId"] == fix_id && e["successState"] == "success"));
+    assert!(
+        rounds[failed + 1..].iter().any(|r| r["passed"] == true && r["milestone"] == rounds[failed]["milestone"]),
+        "a passing re-validation"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "worker_completed" && e["featureId"] == fix_id && e["successState"] == "success"));
     assert_eq!(events.last().unwrap()["type"], "mission_completed");
 
-    let features: Value = serde_json::from_str(&std::fs::read_to_string(mission.join("features.json")).unwrap()).unwrap();
-    let fix_feature = features["features"].as_array().unwrap().iter().find(|f| f["id"] == fix_id).expect("the fix is in features.json");
-    assert_eq!((fix_feature["status"].as_str(), fix_feature["milestone"].as_str()), (Some("completed"), rounds[failed]["milestone"].as_str()));
+    let features: Value =
+        serde_json::from_str(&std::fs::read_to_string(mission.join("features.json")).unwrap()).unwrap();
+    let fix_feature = features["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == fix_id)
+        .expect("the fix is in features.json");
+    assert_eq!(
+        (fix_feature["status"].as_str(), fix_feature["milestone"].as_str()),
+        (Some("completed"), rounds[failed]["milestone"].as_str())
+    );
     droid_format::assert_conforms(&mission);
     let calc = Command::new("sh").args(["calc.sh", "sub", "5", "3"]).current_dir(keep.join("calc")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&calc.stdout).trim(), "2", "the fixed calculator really works");

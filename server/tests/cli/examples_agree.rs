@@ -12,14 +12,20 @@ fn examples() -> PathBuf {
 }
 
 fn json_of(args: &[&str], folder: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_missions")).args(args).arg(folder).env_remove("RUST_LOG").output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_missions")).args(args).arg(folder).env_remove("RUST_LOG").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{args:?} {}: {}", folder.display(), String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A milestone's row of the report: (rounds, the round it passed in).
 fn rounds(report: &Value, milestone: &str) -> (u64, Option<u64>) {
-    let m = report["validation"]["milestones"].as_array().unwrap().iter().find(|m| m["name"] == milestone).unwrap_or_else(|| panic!("no milestone {milestone}: {report:#}"));
+    let m = report["validation"]["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == milestone)
+        .unwrap_or_else(|| panic!("no milestone {milestone}: {report:#}"));
     (m["rounds"].as_u64().unwrap(), m["passedInRound"].as_u64())
 }
 
@@ -45,23 +51,38 @@ const CLAIMS: &[(&str, &str, Check)] = &[
     }),
     ("clean", "`more` after a partial handoff and a retry)", |report, _| {
         assert_eq!(rounds(report, "more"), (1, Some(1)));
-        let mul: Vec<&Value> = report["runs"]["sessions"].as_array().unwrap().iter().filter(|s| s["featureId"] == "feat-mul").collect();
-        assert_eq!(mul.iter().map(|s| s["outcome"].as_str().unwrap()).collect::<Vec<_>>(), ["failed", "succeeded"], "{mul:#?}");
+        let mul: Vec<&Value> =
+            report["runs"]["sessions"].as_array().unwrap().iter().filter(|s| s["featureId"] == "feat-mul").collect();
+        assert_eq!(
+            mul.iter().map(|s| s["outcome"].as_str().unwrap()).collect::<Vec<_>>(),
+            ["failed", "succeeded"],
+            "{mul:#?}"
+        );
     }),
     ("clean", "each milestone's scrutiny and user-testing validators as features", |report, _| {
         assert_eq!(report["features"]["validators"], 4);
-        assert_eq!(report["runs"]["byKind"], serde_json::json!({"orchestrator": 2, "scrutiny": 3, "user-testing": 3, "worker": 5}));
+        assert_eq!(
+            report["runs"]["byKind"],
+            serde_json::json!({"orchestrator": 2, "scrutiny": 3, "user-testing": 3, "worker": 5})
+        );
     }),
     ("clean", "`sessions.jsonl` and `worker-transcripts.jsonl`", |report, _| {
         assert_eq!(report["tokens"]["recorded"], true);
         assert!(report["tokens"]["total"].as_u64().unwrap() > 0);
     }),
-    ("droid/all-event-types-paused", "a mission paused mid-run with every progress event type (`all-event-types-paused`)", |report, status| {
-        assert_eq!((report["mission"]["status"].as_str(), status["status"].as_str()), (Some("paused"), Some("paused")));
-        assert!(report["features"]["byStatus"]["pending"].as_u64().unwrap() > 0, "mid-run: work is left");
-        assert_eq!(rounds(report, "core").1, None, "its failed assertion: core has not passed");
-        assert_eq!(status["assertions"]["failed"], 1, "{status:#}");
-    }),
+    (
+        "droid/all-event-types-paused",
+        "a mission paused mid-run with every progress event type (`all-event-types-paused`)",
+        |report, status| {
+            assert_eq!(
+                (report["mission"]["status"].as_str(), status["status"].as_str()),
+                (Some("paused"), Some("paused"))
+            );
+            assert!(report["features"]["byStatus"]["pending"].as_u64().unwrap() > 0, "mid-run: work is left");
+            assert_eq!(rounds(report, "core").1, None, "its failed assertion: core has not passed");
+            assert_eq!(status["assertions"]["failed"], 1, "{status:#}");
+        },
+    ),
     ("droid/completed-all-passed", "a completed one (`completed-all-passed`)", |report, status| {
         assert_eq!(report["mission"]["status"], "completed");
         for m in report["validation"]["milestones"].as_array().unwrap() {
@@ -69,14 +90,25 @@ const CLAIMS: &[(&str, &str, Check)] = &[
         }
         assert!(status["assertions"].as_object().unwrap().keys().all(|k| k == "passed"), "{status:#}");
     }),
-    ("droid/feature-shape-variants", "the feature shapes droid accepts (`feature-shape-variants`: a bare array", |report, _| {
-        assert_eq!(report["features"]["total"], 3);
-        assert_eq!(report["notes"], serde_json::json!([]), "its features.json reads without a problem");
-    }),
-    ("droid/planning-state-only", "a mission still planning (`planning-state-only`: state.json and working_directory.txt only)", |report, status| {
-        assert_eq!((report["mission"]["status"].as_str(), status["status"].as_str()), (Some("planning"), Some("planning")));
-        assert_eq!((report["runs"]["total"].as_u64(), report["features"]["total"].as_u64()), (Some(0), Some(0)));
-    }),
+    (
+        "droid/feature-shape-variants",
+        "the feature shapes droid accepts (`feature-shape-variants`: a bare array",
+        |report, _| {
+            assert_eq!(report["features"]["total"], 3);
+            assert_eq!(report["notes"], serde_json::json!([]), "its features.json reads without a problem");
+        },
+    ),
+    (
+        "droid/planning-state-only",
+        "a mission still planning (`planning-state-only`: state.json and working_directory.txt only)",
+        |report, status| {
+            assert_eq!(
+                (report["mission"]["status"].as_str(), status["status"].as_str()),
+                (Some("planning"), Some("planning"))
+            );
+            assert_eq!((report["runs"]["total"].as_u64(), report["features"]["total"].as_u64()), (Some(0), Some(0)));
+        },
+    ),
 ];
 
 #[test]

@@ -25,11 +25,15 @@ fn assert_queries_total(contract_text: &str, features_text: &str) {
         for offset in 0..=text.len() + 2 {
             for c in [contract_completions(&analysis, text, offset), features_completions(&analysis, text, offset)] {
                 for item in c.items {
-                    assert!(item.replace.start <= item.replace.end && text.get(item.replace.clone()).is_some(), "{item:?} at {offset} of {text:?}");
+                    assert!(
+                        item.replace.start <= item.replace.end && text.get(item.replace.clone()).is_some(),
+                        "{item:?} at {offset} of {text:?}"
+                    );
                 }
             }
             if let Some(found) = analysis.id_at(text, offset) {
-                let (missions::analysis::IdAt::Assertion { span, .. } | missions::analysis::IdAt::Feature { span, .. }) = found;
+                let (missions::analysis::IdAt::Assertion { span, .. } | missions::analysis::IdAt::Feature { span, .. }) =
+                    found;
                 assert!(text.get(span).is_some());
             }
             let _ = feature_hints(&analysis, &(offset..offset + 7));
@@ -41,7 +45,12 @@ fn assert_queries_total(contract_text: &str, features_text: &str) {
 /// word being typed; one where `Tool:` would be), typed into both documents.
 #[test]
 fn completion_answers_at_every_offset_of_the_texts_it_once_panicked_on() {
-    for text in ["## VAL-A-001\nTool: htt\txéxx\n", "}VA🚀🚀 xx", "Tool: a🚀,é b\r\n- **Tool:** ü", "{\"features\": [{\"id\": \"é\", \"status\": \"pé🚀"] {
+    for text in [
+        "## VAL-A-001\nTool: htt\txéxx\n",
+        "}VA🚀🚀 xx",
+        "Tool: a🚀,é b\r\n- **Tool:** ü",
+        "{\"features\": [{\"id\": \"é\", \"status\": \"pé🚀",
+    ] {
         assert_queries_total(text, text);
     }
     let analysis = MissionAnalysis::new(MissionParts::default());
@@ -55,7 +64,13 @@ fn completion_answers_at_every_offset_of_the_texts_it_once_panicked_on() {
 fn assert_spans_valid(contract_text: &str, features_text: &str) {
     let c = contract::parse(contract_text);
     let f = features::parse(features_text);
-    let diags = check(&MissionInput { contract: Some(&c), features: Some(&f), skills: Some(&[]), validation: None, ..Default::default() });
+    let diags = check(&MissionInput {
+        contract: Some(&c),
+        features: Some(&f),
+        skills: Some(&[]),
+        validation: None,
+        ..Default::default()
+    });
     for d in diags {
         if let Target::Doc { doc, span } = &d.target {
             let text = match doc {
@@ -72,13 +87,31 @@ fn assert_spans_valid(contract_text: &str, features_text: &str) {
 fn jsonish() -> impl Strategy<Value = String> {
     proptest::collection::vec(
         prop_oneof![
-            Just("{".to_string()), Just("}".to_string()), Just("[".to_string()), Just("]".to_string()),
-            Just(",".to_string()), Just(":".to_string()), Just("\"".to_string()), Just("\\".to_string()),
-            Just("\"features\"".to_string()), Just("\"fulfills\"".to_string()), Just("\"id\"".to_string()),
-            Just("\"dependsOn\"".to_string()), Just("\"VAL-A-001\"".to_string()), Just("\"f\"".to_string()),
-            Just("\\u12".to_string()), Just("\\ud83d".to_string()), Just("1e".to_string()), Just("-0.5".to_string()),
-            Just("true".to_string()), Just("\n".to_string()), Just(" ".to_string()), Just("🎉".to_string()),
-            Just("\r".to_string()), Just("\t".to_string()), Just("é".to_string()),
+            Just("{".to_string()),
+            Just("}".to_string()),
+            Just("[".to_string()),
+            Just("]".to_string()),
+            Just(",".to_string()),
+            Just(":".to_string()),
+            Just("\"".to_string()),
+            Just("\\".to_string()),
+            Just("\"features\"".to_string()),
+            Just("\"fulfills\"".to_string()),
+            Just("\"id\"".to_string()),
+            Just("\"dependsOn\"".to_string()),
+            Just("\"VAL-A-001\"".to_string()),
+            Just("\"f\"".to_string()),
+            Just("\\u12".to_string()),
+            Just("\\ud83d".to_string()),
+            Just("1e".to_string()),
+            Just("-0.5".to_string()),
+            Just("true".to_string()),
+            Just("\n".to_string()),
+            Just(" ".to_string()),
+            Just("🎉".to_string()),
+            Just("\r".to_string()),
+            Just("\t".to_string()),
+            Just("é".to_string()),
         ],
         0..64,
     )
@@ -88,12 +121,30 @@ fn jsonish() -> impl Strategy<Value = String> {
 fn markdownish() -> impl Strategy<Value = String> {
     proptest::collection::vec(
         prop_oneof![
-            Just("### ".to_string()), Just("# ".to_string()), Just("VAL-A-001".to_string()), Just("VAL-a-1".to_string()),
-            Just(": ".to_string()), Just("Tool: ".to_string()), Just("Evidence: ".to_string()), Just("Check: ".to_string()),
-            Just("```".to_string()), Just("`".to_string()), Just("**".to_string()), Just("- ".to_string()), Just("> ".to_string()),
-            Just("\n".to_string()), Just("\r\n".to_string()), Just("===".to_string()), Just("(a, b)".to_string()),
-            Just("漢".to_string()), Just("👩‍👩‍👧".to_string()), Just("x".to_string()),
-            Just("\r".to_string()), Just("\t".to_string()), Just("é".to_string()), Just("}VA🚀".to_string()),
+            Just("### ".to_string()),
+            Just("# ".to_string()),
+            Just("VAL-A-001".to_string()),
+            Just("VAL-a-1".to_string()),
+            Just(": ".to_string()),
+            Just("Tool: ".to_string()),
+            Just("Evidence: ".to_string()),
+            Just("Check: ".to_string()),
+            Just("```".to_string()),
+            Just("`".to_string()),
+            Just("**".to_string()),
+            Just("- ".to_string()),
+            Just("> ".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("===".to_string()),
+            Just("(a, b)".to_string()),
+            Just("漢".to_string()),
+            Just("👩‍👩‍👧".to_string()),
+            Just("x".to_string()),
+            Just("\r".to_string()),
+            Just("\t".to_string()),
+            Just("é".to_string()),
+            Just("}VA🚀".to_string()),
         ],
         0..64,
     )

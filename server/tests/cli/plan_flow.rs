@@ -16,7 +16,12 @@ fn position(types: &[String], kind: &str) -> usize {
 
 #[test]
 fn the_orchestrator_asks_then_plans_contract_first_and_the_mission_runs() {
-    let plan = PlanScript { questions: vec!["Integers only, or decimals too?".into()], features_first: true, lint_error_once: true, ..Project::calculator_plan() };
+    let plan = PlanScript {
+        questions: vec!["Integers only, or decimals too?".into()],
+        features_first: true,
+        lint_error_once: true,
+        ..Project::calculator_plan()
+    };
     let model = MissionModel::start(Script { plan: Some(plan), ..sub_fix() });
     let p = Project::unplanned(&model, LIMITS);
 
@@ -25,7 +30,11 @@ fn the_orchestrator_asks_then_plans_contract_first_and_the_mission_runs() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 unanswered question(s)"), "{}", text(&out));
     assert_eq!(p.json("state.json")["detailedState"], "awaiting_answers");
-    assert!(p.read("mission.md").contains("## Questions\n\n- Q: Integers only, or decimals too?\n  A: \n"), "{}", p.read("mission.md"));
+    assert!(
+        p.read("mission.md").contains("## Questions\n\n- Q: Integers only, or decimals too?\n  A: \n"),
+        "{}",
+        p.read("mission.md")
+    );
     assert_eq!(p.event_types(), ["mission_created", "planning_started", "question_asked"]);
     assert!(model.sessions("orchestrator")[0].tools.iter().any(|t| t == "ask_user"));
 
@@ -43,12 +52,32 @@ fn the_orchestrator_asks_then_plans_contract_first_and_the_mission_runs() {
     assert_eq!(p.json("state.json")["detailedState"], "awaiting_approval");
     let planning = model.sessions("orchestrator");
     assert_eq!(planning.len(), 2);
-    assert!(planning[1].first_user.contains("- Q: Integers only, or decimals too?\n  A: integers only"), "{}", planning[1].first_user);
-    assert!(planning[1].first_user.contains("calc.sh") && planning[1].first_user.contains("test.sh"), "the file listing");
+    assert!(
+        planning[1].first_user.contains("- Q: Integers only, or decimals too?\n  A: integers only"),
+        "{}",
+        planning[1].first_user
+    );
+    assert!(
+        planning[1].first_user.contains("calc.sh") && planning[1].first_user.contains("test.sh"),
+        "the file listing"
+    );
     let results: Vec<(String, bool)> = model.seen().into_iter().rfind(|s| s.role == "orchestrator").unwrap().results;
-    assert!(results[0].1 && results[0].0.contains("features.json is written after validation-contract.md"), "{results:?}");
-    assert!(results.iter().any(|(r, e)| *e && r.contains("error[unknown-dependency]")), "the lint answered: {results:?}");
-    for f in ["validation-contract.md", "features.json", "AGENTS.md", "architecture.md", "services.yaml", "skills/shell/SKILL.md"] {
+    assert!(
+        results[0].1 && results[0].0.contains("features.json is written after validation-contract.md"),
+        "{results:?}"
+    );
+    assert!(
+        results.iter().any(|(r, e)| *e && r.contains("error[unknown-dependency]")),
+        "the lint answered: {results:?}"
+    );
+    for f in [
+        "validation-contract.md",
+        "features.json",
+        "AGENTS.md",
+        "architecture.md",
+        "services.yaml",
+        "skills/shell/SKILL.md",
+    ] {
         assert!(p.mission.join(f).is_file(), "{f}");
     }
     assert!(!p.read("features.json").contains("no-such-feature"));
@@ -75,7 +104,11 @@ fn yes_withholds_ask_user_and_runs_to_completion() {
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let planning = &model.sessions("orchestrator")[0];
-    assert!(!planning.tools.iter().any(|t| t == "ask_user") && planning.tools.iter().any(|t| t == "submit_plan"), "{:?}", planning.tools);
+    assert!(
+        !planning.tools.iter().any(|t| t == "ask_user") && planning.tools.iter().any(|t| t == "submit_plan"),
+        "{:?}",
+        planning.tools
+    );
     assert!(planning.first_user.contains("`ask_user` is not available"));
     assert!(!p.read("mission.md").contains("## Questions"));
     let types = p.event_types();

@@ -55,14 +55,23 @@ fn measure(chromium: &Path, page: &Path, width: u32) -> Value {
     let out = Command::new("timeout")
         .arg("120")
         .arg(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-extensions",
+        ])
         .arg(format!("--window-size={width},1000"))
         .arg("--dump-dom")
         .arg(format!("file://{}", probe.display()))
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&out.stdout);
-    let start = dom.find("data-measure=\"").unwrap_or_else(|| panic!("Chromium did not measure the page at {width} px: {}", String::from_utf8_lossy(&out.stderr))) + "data-measure=\"".len();
+    let start = dom.find("data-measure=\"").unwrap_or_else(|| {
+        panic!("Chromium did not measure the page at {width} px: {}", String::from_utf8_lossy(&out.stderr))
+    }) + "data-measure=\"".len();
     let end = start + dom[start..].find('"').unwrap();
     let json = dom[start..end].replace("&quot;", "\"").replace("&amp;", "&");
     serde_json::from_str(&json).unwrap()
@@ -72,7 +81,14 @@ fn screenshot(chromium: &Path, page: &Path, width: u32, to: &Path) {
     let status = Command::new("timeout")
         .arg("120")
         .arg(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-extensions",
+        ])
         .arg(format!("--window-size={width},3800"))
         .arg(format!("--screenshot={}", to.display()))
         .arg(format!("file://{}", page.display()))
@@ -98,7 +114,10 @@ fn the_demos_html_report_fits_1000_and_1400_px_windows_with_readable_charts() {
     for width in [1000, 1400] {
         let m = measure(&chromium, &page, width);
         assert_eq!(m["innerWidth"], width, "{m}");
-        assert!(m["scrollWidth"].as_u64().unwrap() <= m["clientWidth"].as_u64().unwrap(), "the page scrolls sideways at {width} px: {m}");
+        assert!(
+            m["scrollWidth"].as_u64().unwrap() <= m["clientWidth"].as_u64().unwrap(),
+            "the page scrolls sideways at {width} px: {m}"
+        );
         assert!(m["wide"].as_array().unwrap().is_empty(), "elements stick out at {width} px: {m}");
         // Two timelines and a chart beside seven tables (no cost: the demo has no prices).
         assert!(m["charts"].as_u64().unwrap() >= 8, "{m}");

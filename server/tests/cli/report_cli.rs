@@ -17,7 +17,18 @@ fn a_finished_mission_reports_runs_tokens_code_and_rounds() {
     let out = missions(&p.repo, &["report"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for section in ["Runtime by role", "Runtime by milestone", "Agent runs", "Tokens by type", "Tokens by role", "Code", "Features", "Issues by severity", "Turns per session", "Validation rounds"] {
+    for section in [
+        "Runtime by role",
+        "Runtime by milestone",
+        "Agent runs",
+        "Tokens by type",
+        "Tokens by role",
+        "Code",
+        "Features",
+        "Issues by severity",
+        "Turns per session",
+        "Validation rounds",
+    ] {
         assert!(stdout.contains(section), "{section}:\n{stdout}");
     }
 
@@ -26,7 +37,11 @@ fn a_finished_mission_reports_runs_tokens_code_and_rounds() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let transcript = p.read("sessions.jsonl");
-    let mut sessions: Vec<String> = transcript.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).map(|l| l["sessionId"].as_str().unwrap().to_string()).collect();
+    let mut sessions: Vec<String> = transcript
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|l| l["sessionId"].as_str().unwrap().to_string())
+        .collect();
     sessions.sort();
     sessions.dedup();
     assert_eq!(r["runs"]["total"], sessions.len());
@@ -38,10 +53,19 @@ fn a_finished_mission_reports_runs_tokens_code_and_rounds() {
     assert_eq!(r["features"]["total"], 4);
     // Round 1 of basics: the scrutiny review's issue on ops/sub.sh and the failed assertion.
     assert_eq!(r["issues"]["bySeverity"]["blocking"], 2);
-    assert_eq!(r["validation"]["milestones"], serde_json::json!([{"name": "basics", "rounds": 2, "passedInRound": 2}, {"name": "more", "rounds": 1, "passedInRound": 1}]));
+    assert_eq!(
+        r["validation"]["milestones"],
+        serde_json::json!([{"name": "basics", "rounds": 2, "passedInRound": 2}, {"name": "more", "rounds": 1, "passedInRound": 1}])
+    );
     let tokens = &r["tokens"];
     assert!(tokens["total"].as_u64().unwrap() > 0);
-    assert_eq!(tokens["total"].as_u64().unwrap(), ["input", "cacheRead", "cacheWrite", "output"].iter().map(|k| tokens["byType"][k].as_u64().unwrap()).sum::<u64>());
+    assert_eq!(
+        tokens["total"].as_u64().unwrap(),
+        ["input", "cacheRead", "cacheWrite", "output"]
+            .iter()
+            .map(|k| tokens["byType"][k].as_u64().unwrap())
+            .sum::<u64>()
+    );
     // The diff from where the mission started to its branch, counted by git here.
     let state = p.json("state.json");
     let base = state["milestoneBases"]["basics"].as_str().unwrap();

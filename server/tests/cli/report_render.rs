@@ -5,8 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use missions::analysis::report::{
+    compute, parse_numstat, render_html, render_json, render_text, DiffInput, MissionReport, Price, ReportInput,
+};
 use missions::config::MissionsConfig;
-use missions::analysis::report::{compute, parse_numstat, render_html, render_json, render_text, DiffInput, MissionReport, Price, ReportInput};
 use missions::runner::report::load;
 use serde_json::Value;
 
@@ -24,9 +26,19 @@ fn recorded() -> (ReportInput, MissionReport) {
     let mut input = load(&example("clean"));
     assert!(matches!(input.diff, DiffInput::Unavailable(_)), "the example's repository does not exist");
     let numstat = std::fs::read_to_string(fixture().join("diff.numstat")).unwrap();
-    input.diff = DiffInput::Files { base: "2bb684a76d".into(), head: "missions/calc".into(), files: parse_numstat(&numstat) };
+    input.diff =
+        DiffInput::Files { base: "2bb684a76d".into(), head: "missions/calc".into(), files: parse_numstat(&numstat) };
     let config = MissionsConfig::load(&fixture().join("missions.toml")).unwrap();
-    input.prices = config.prices.iter().map(|(m, p)| (m.clone(), Price { input: p.input, cache_read: p.cache_read, cache_write: p.cache_write, output: p.output })).collect();
+    input.prices = config
+        .prices
+        .iter()
+        .map(|(m, p)| {
+            (
+                m.clone(),
+                Price { input: p.input, cache_read: p.cache_read, cache_write: p.cache_write, output: p.output },
+            )
+        })
+        .collect();
     let report = compute(&input);
     (input, report)
 }
@@ -49,7 +61,10 @@ fn json_report_of_the_recorded_mission() {
     insta::assert_snapshot!(json);
     // Stable top-level keys, in this order.
     let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["mission", "time", "runs", "tokens", "cost", "code", "features", "issues", "turns", "validation", "notes"]);
+    assert_eq!(
+        keys,
+        ["mission", "time", "runs", "tokens", "cost", "code", "features", "issues", "turns", "validation", "notes"]
+    );
 }
 
 /// The figures agree with the files, counted here independently of the report's code.
@@ -63,7 +78,9 @@ fn figures_agree_with_the_recorded_files() {
     sessions.sort();
     sessions.dedup();
     assert_eq!(r.runs.total, sessions.len());
-    let usage_sum = |key: &str| lines.iter().filter(|l| l["kind"] == "usage").map(|l| l["usage"][key].as_u64().unwrap()).sum::<u64>();
+    let usage_sum = |key: &str| {
+        lines.iter().filter(|l| l["kind"] == "usage").map(|l| l["usage"][key].as_u64().unwrap()).sum::<u64>()
+    };
     assert_eq!(r.tokens.by_type.input, usage_sum("input"));
     assert_eq!(r.tokens.by_type.cache_read, usage_sum("cacheRead"));
     assert_eq!(r.tokens.by_type.cache_write, usage_sum("cacheWrite"));
@@ -75,16 +92,22 @@ fn figures_agree_with_the_recorded_files() {
     let list = features["features"].as_array().unwrap();
     let validators = list.iter().filter(|f| f["skillName"].as_str().is_some_and(|s| s.ends_with("-validator"))).count();
     assert_eq!((r.features.total, r.features.validators), (list.len() - validators, validators));
-    let fixes: Vec<Value> = jsonl(&dir.join("progress_log.jsonl")).into_iter().filter(|e| e["type"] == "fix_features_added").collect();
+    let fixes: Vec<Value> =
+        jsonl(&dir.join("progress_log.jsonl")).into_iter().filter(|e| e["type"] == "fix_features_added").collect();
     assert_eq!(r.features.fix, fixes.iter().map(|e| e["featureIds"].as_array().unwrap().len()).sum::<usize>());
 
     // Worker sessions' turns come from their session_end lines.
-    let worker_turns: Vec<u64> = lines.iter().filter(|l| l["kind"] == "session_end" && l["role"] == "worker").map(|l| l["turns"].as_u64().unwrap()).collect();
+    let worker_turns: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["kind"] == "session_end" && l["role"] == "worker")
+        .map(|l| l["turns"].as_u64().unwrap())
+        .collect();
     assert_eq!(r.turns["implementation"].sessions, worker_turns.len());
     assert_eq!(r.turns["implementation"].max as u64, *worker_turns.iter().max().unwrap());
 
     // Rounds: basics failed once, then passed; more passed first time.
-    let rounds: Vec<(&str, u32, Option<u32>)> = r.validation.milestones.iter().map(|m| (m.name.as_str(), m.rounds, m.passed_in_round)).collect();
+    let rounds: Vec<(&str, u32, Option<u32>)> =
+        r.validation.milestones.iter().map(|m| (m.name.as_str(), m.rounds, m.passed_in_round)).collect();
     assert_eq!(rounds, [("basics", 2, Some(2)), ("more", 1, Some(1))]);
     assert_eq!(r.issues.total, 2, "round 1 of basics: the scrutiny review and the user test each failed sub");
 
@@ -141,7 +164,11 @@ fn check_balanced(html: &str) -> Result<usize, String> {
             stack.push(name);
         }
     }
-    if stack.is_empty() { Ok(elements) } else { Err(format!("unclosed: {stack:?}")) }
+    if stack.is_empty() {
+        Ok(elements)
+    } else {
+        Err(format!("unclosed: {stack:?}"))
+    }
 }
 
 #[test]
@@ -155,7 +182,11 @@ fn html_is_one_well_formed_self_contained_page_with_a_bar_per_milestone() {
     for banned in ["<script", "<link", "src=", "href=", "url(", "@import"] {
         assert!(!html.contains(banned), "{banned}");
     }
-    assert_eq!(html.matches("http").count(), html.matches("http://www.w3.org/2000/svg").count(), "only the SVG namespace");
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("http://www.w3.org/2000/svg").count(),
+        "only the SVG namespace"
+    );
     // The waterfall: one bar group per milestone, each with its implementation and validation spans.
     let waterfall = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
     assert_eq!(waterfall.matches("class=\"milestone-bar\"").count(), r.time.milestones.len());
@@ -169,7 +200,9 @@ fn html_is_one_well_formed_self_contained_page_with_a_bar_per_milestone() {
     // Agent runs over time: one bar per session.
     assert_eq!(html.matches("class=\"run ").count(), r.runs.total);
     // The tables are there too.
-    for title in ["Runtime by role", "Tokens by type", "Issues by severity", "Turns per session", "Validation rounds", "Code"] {
+    for title in
+        ["Runtime by role", "Tokens by type", "Issues by severity", "Turns per session", "Validation rounds", "Code"]
+    {
         assert!(html.contains(&format!("<h2>{title}</h2>")), "{title}");
     }
 }
@@ -211,19 +244,32 @@ fn torn_and_broken_files_are_skipped_with_notes() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(src.join(rel), to).unwrap();
     };
-    for f in ["features.json", "validation-contract.md", "state.json", "validation/more/user-testing/synthesis-round-1.json", "validation/more/scrutiny/synthesis-round-1.json"] {
+    for f in [
+        "features.json",
+        "validation-contract.md",
+        "state.json",
+        "validation/more/user-testing/synthesis-round-1.json",
+        "validation/more/scrutiny/synthesis-round-1.json",
+    ] {
         copy(f);
     }
     let mut transcript = std::fs::read_to_string(src.join("sessions.jsonl")).unwrap();
     let whole = transcript.lines().count();
-    let sessions = jsonl(&src.join("sessions.jsonl")).iter().map(|l| l["sessionId"].as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>().len();
-    transcript.push_str("not json at all\n[1,2,3]\n{\"v\":1,\"ts\":\"2026-01-05T15:00:00Z\",\"sessionId\":\"torn\",\"role\":\"wor");
+    let sessions = jsonl(&src.join("sessions.jsonl"))
+        .iter()
+        .map(|l| l["sessionId"].as_str().unwrap().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    transcript.push_str(
+        "not json at all\n[1,2,3]\n{\"v\":1,\"ts\":\"2026-01-05T15:00:00Z\",\"sessionId\":\"torn\",\"role\":\"wor",
+    );
     std::fs::write(dir.path().join("sessions.jsonl"), transcript).unwrap();
     let mut log = std::fs::read_to_string(src.join("progress_log.jsonl")).unwrap();
     log.push_str("{\"timestamp\":\"2026-01-05T15:");
     std::fs::write(dir.path().join("progress_log.jsonl"), log).unwrap();
     std::fs::create_dir_all(dir.path().join("validation/basics/user-testing")).unwrap();
-    std::fs::write(dir.path().join("validation/basics/user-testing/synthesis-round-1.json"), "{\"milestone\": ").unwrap();
+    std::fs::write(dir.path().join("validation/basics/user-testing/synthesis-round-1.json"), "{\"milestone\": ")
+        .unwrap();
     std::fs::write(dir.path().join("validation/basics/user-testing/synthesis.json"), [0xff, 0xfe]).unwrap();
 
     let input = load(dir.path());
@@ -285,11 +331,15 @@ fn calls_without_usage_are_named_in_a_note() {
 #[test]
 fn a_folder_droid_ran_reports_its_runs_and_rounds() {
     let r = compute(&load(&example("droid/completed-all-passed")));
-    assert_eq!((r.mission.id.as_str(), r.mission.title.as_str(), r.mission.status.as_str()), ("mis_4be1c0d2", "Calc CLI", "completed"));
+    assert_eq!(
+        (r.mission.id.as_str(), r.mission.title.as_str(), r.mission.status.as_str()),
+        ("mis_4be1c0d2", "Calc CLI", "completed")
+    );
     assert_eq!(r.runs.total, 8, "one per worker_started");
     assert_eq!((r.runs.by_role["implementation"], r.runs.by_role["validation"]), (4, 4));
     assert!(r.runs.sessions.iter().all(|s| s.status == "completed"));
-    let rounds: Vec<(&str, u32, Option<u32>)> = r.validation.milestones.iter().map(|m| (m.name.as_str(), m.rounds, m.passed_in_round)).collect();
+    let rounds: Vec<(&str, u32, Option<u32>)> =
+        r.validation.milestones.iter().map(|m| (m.name.as_str(), m.rounds, m.passed_in_round)).collect();
     assert_eq!(rounds, [("core", 1, Some(1)), ("cli", 1, Some(1))]);
     assert_eq!((r.features.total, r.features.validators, r.features.fix), (4, 4, 0));
     assert!(r.time.wall_seconds > 0.0 && r.time.by_role_seconds["implementation"] > 0.0);
@@ -342,7 +392,11 @@ fn html_marks_failed_sessions_and_halts_draws_responsive_charts_and_clean_toolti
     let mut fields = serde_json::Map::new();
     fields.insert("halted".into(), serde_json::json!(true));
     fields.insert("reason".into(), serde_json::json!("feature feat-mul: max_turns (9) reached"));
-    input.events.push(missions::model::records::ProgressEvent { timestamp: halted_at, kind: "mission_paused".into(), fields });
+    input.events.push(missions::model::records::ProgressEvent {
+        timestamp: halted_at,
+        kind: "mission_paused".into(),
+        fields,
+    });
     let r = compute(&input);
     let html = render_html(&r);
     check_balanced(&html).unwrap();
@@ -352,7 +406,11 @@ fn html_marks_failed_sessions_and_halts_draws_responsive_charts_and_clean_toolti
     assert_eq!(html.matches("class=\"run implementation failed\"").count(), 1);
     assert!(html.contains("partial"), "the tooltip says how it ended");
     assert_eq!(r.time.halts.len(), 1);
-    assert_eq!(html.matches("<g class=\"halt\"><title>halted: feature feat-mul: max_turns (9) reached</title>").count(), 2, "on the waterfall and the runs");
+    assert_eq!(
+        html.matches("<g class=\"halt\"><title>halted: feature feat-mul: max_turns (9) reached</title>").count(),
+        2,
+        "on the waterfall and the runs"
+    );
     // Responsive: every <svg> has a viewBox and no fixed size.
     let svgs: Vec<&str> = html.match_indices("<svg").map(|(i, _)| &html[i..i + html[i..].find('>').unwrap()]).collect();
     assert!(svgs.len() >= 9, "{}", svgs.len());
@@ -362,7 +420,11 @@ fn html_marks_failed_sessions_and_halts_draws_responsive_charts_and_clean_toolti
     for id in ["runtime-role", "runtime-milestone", "runs", "tokens-type", "tokens-role", "cost", "code", "issues"] {
         let start = html.find(&format!("<section id=\"{id}\">")).unwrap_or_else(|| panic!("no section {id}"));
         let section = &html[start..start + html[start..].find("</section>").unwrap()];
-        assert!(section.contains("<table>") && section.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\""), "{id}: {section}");
+        assert!(
+            section.contains("<table>")
+                && section.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\""),
+            "{id}: {section}"
+        );
     }
     // Tooltips: no space before a colon, none at either end, no empty part.
     let mut rest = html.as_str();
@@ -372,7 +434,15 @@ fn html_marks_failed_sessions_and_halts_draws_responsive_charts_and_clean_toolti
         let text = &body[..body.find("</title>").unwrap()];
         if !text.starts_with("Mission report") {
             titles += 1;
-            assert!(!text.contains(" :") && !text.contains("  ") && !text.contains(", ,") && !text.ends_with(':') && text.trim() == text && !text.is_empty(), "{text:?}");
+            assert!(
+                !text.contains(" :")
+                    && !text.contains("  ")
+                    && !text.contains(", ,")
+                    && !text.ends_with(':')
+                    && text.trim() == text
+                    && !text.is_empty(),
+                "{text:?}"
+            );
         }
         rest = &body[text.len()..];
     }
@@ -395,5 +465,10 @@ fn the_test_share_counts_the_tests_the_handoffs_declare() {
     assert!((declared.test_share - 13.0 / 18.0).abs() < 1e-9);
     // The demo's handoffs declare their tests: the loader reads them.
     let loaded = load(&example("clean"));
-    assert!(loaded.declared_tests.contains("tests/test_add.sh") && loaded.declared_tests.contains("tests/test_sub_order.sh"), "{:?}", loaded.declared_tests);
+    assert!(
+        loaded.declared_tests.contains("tests/test_add.sh")
+            && loaded.declared_tests.contains("tests/test_sub_order.sh"),
+        "{:?}",
+        loaded.declared_tests
+    );
 }

@@ -37,15 +37,32 @@ const RULES: &[Rule] = &[
     Rule { files: r"^worker-transcripts\.jsonl$", layout: Layout::Lines, check: transcript_line },
     Rule { files: r"^handoffs/[^/]+\.json$", layout: Layout::PrettyLine, check: handoff },
     Rule { files: r"^validation/[^/]+/scrutiny/synthesis\.json$", layout: Layout::Pretty, check: scrutiny_synthesis },
-    Rule { files: r"^validation/[^/]+/user-testing/synthesis\.json$", layout: Layout::Pretty, check: user_testing_synthesis },
+    Rule {
+        files: r"^validation/[^/]+/user-testing/synthesis\.json$",
+        layout: Layout::Pretty,
+        check: user_testing_synthesis,
+    },
     Rule { files: r"^validation/[^/]+/scrutiny/reviews/[^/]+\.json$", layout: Layout::Pretty, check: review },
     Rule { files: r"^validation/[^/]+/user-testing/flows/[^/]+\.json$", layout: Layout::Pretty, check: flow },
     Rule { files: r"^model-settings\.json$", layout: Layout::Pretty, check: model_settings },
 ];
 
-const STATES: [&str; 7] = ["planning", "awaiting_input", "initializing", "running", "paused", "orchestrator_turn", "completed"];
+const STATES: [&str; 7] =
+    ["planning", "awaiting_input", "initializing", "running", "paused", "orchestrator_turn", "completed"];
 const FEATURE_STATUSES: [&str; 4] = ["pending", "in_progress", "completed", "cancelled"];
-const DROID_FEATURE_KEYS: [&str; 11] = ["id", "description", "skillName", "preconditions", "expectedBehavior", "fulfills", "milestone", "status", "workerSessionIds", "currentWorkerSessionId", "completedWorkerSessionId"];
+const DROID_FEATURE_KEYS: [&str; 11] = [
+    "id",
+    "description",
+    "skillName",
+    "preconditions",
+    "expectedBehavior",
+    "fulfills",
+    "milestone",
+    "status",
+    "workerSessionIds",
+    "currentWorkerSessionId",
+    "completedWorkerSessionId",
+];
 const SUCCESS_STATES: [&str; 3] = ["success", "partial", "failure"];
 const SEVERITIES: [&str; 3] = ["blocking", "non_blocking", "suggestion"];
 const EVENT_TYPES: [&str; 11] = [
@@ -89,7 +106,8 @@ pub fn check_folder(dir: &Path) -> Vec<String> {
     let wd = dir.join("working_directory.txt");
     if let Ok(text) = std::fs::read_to_string(&wd) {
         if text.ends_with('\n') || !text.starts_with('/') {
-            problems.push(format!("working_directory.txt: an absolute path without a trailing newline, found {text:?}"));
+            problems
+                .push(format!("working_directory.txt: an absolute path without a trailing newline, found {text:?}"));
         }
     }
     problems
@@ -128,7 +146,11 @@ fn check_file(rel: &str, text: &str, rule: &Rule, out: &mut Vec<String>) {
                 pretty.push('\n');
             }
             if pretty != text {
-                let what = if rule.layout == Layout::PrettyLine { "two-space JSON with one trailing newline" } else { "two-space JSON without a trailing newline" };
+                let what = if rule.layout == Layout::PrettyLine {
+                    "two-space JSON with one trailing newline"
+                } else {
+                    "two-space JSON without a trailing newline"
+                };
                 out.push(format!("not laid out as droid writes it ({what})"));
             }
             if rel.starts_with("handoffs/") {
@@ -317,7 +339,10 @@ fn feature(f: &Value, out: &mut Vec<String>) {
         if o.get("fulfills").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
             out.push(format!("validator {id} fulfills nothing"));
         }
-        let m = o.get("milestone").map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string())).unwrap_or_default();
+        let m = o
+            .get("milestone")
+            .map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string()))
+            .unwrap_or_default();
         if id != format!("{kind}-{m}") {
             out.push(format!("validator {id} is not named `{kind}-<its milestone>`"));
         }
@@ -356,7 +381,13 @@ fn progress_line(v: &Value, out: &mut Vec<String>) {
         "mission_run_started" => {
             string(o, "message", false, out);
         }
-        "mission_paused" => one_of(o, "pauseReason", &["feature_retry_limit_exceeded", "scope_growth_limit_exceeded", "unrecoverable_usage_402"], false, out),
+        "mission_paused" => one_of(
+            o,
+            "pauseReason",
+            &["feature_retry_limit_exceeded", "scope_growth_limit_exceeded", "unrecoverable_usage_402"],
+            false,
+            out,
+        ),
         "mission_resumed" => {
             string(o, "resumeWorkerSessionId", false, out);
         }
@@ -418,7 +449,8 @@ fn transcript_line(v: &Value, out: &mut Vec<String>) {
 /// `<timestamp>__<featureId>__<workerSessionId>.json`, naming what the wrapper names.
 fn handoff_name(rel: &str, v: &Value, out: &mut Vec<String>) {
     let name = rel.trim_start_matches("handoffs/");
-    let re = Regex::new(r"^(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z)__([A-Za-z0-9._-]+)__([A-Za-z0-9._-]+)\.json$").unwrap();
+    let re = Regex::new(r"^(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z)__([A-Za-z0-9._-]+)__([A-Za-z0-9._-]+)\.json$")
+        .unwrap();
     let Some(c) = re.captures(name) else {
         out.push(format!("the name `{name}` is not `<timestamp>__<featureId>__<workerSessionId>.json`"));
         return;
@@ -463,8 +495,26 @@ fn handoff(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-const HANDOFF_KEYS: [&str; 9] = ["timestamp", "workerSessionId", "featureId", "milestone", "repoPath", "commitId", "successState", "returnToOrchestrator", "handoff"];
-const HANDOFF_BODY_KEYS: [&str; 7] = ["salientSummary", "whatWasImplemented", "whatWasLeftUndone", "verification", "tests", "discoveredIssues", "skillFeedback"];
+const HANDOFF_KEYS: [&str; 9] = [
+    "timestamp",
+    "workerSessionId",
+    "featureId",
+    "milestone",
+    "repoPath",
+    "commitId",
+    "successState",
+    "returnToOrchestrator",
+    "handoff",
+];
+const HANDOFF_BODY_KEYS: [&str; 7] = [
+    "salientSummary",
+    "whatWasImplemented",
+    "whatWasLeftUndone",
+    "verification",
+    "tests",
+    "discoveredIssues",
+    "skillFeedback",
+];
 
 fn only_keys(o: &Map<String, Value>, allowed: &[&str], what: &str, out: &mut Vec<String>) {
     for key in o.keys().filter(|k| !allowed.contains(&k.as_str())) {

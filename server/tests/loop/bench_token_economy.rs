@@ -21,12 +21,12 @@
 
 use crate::loop_support;
 
-use loop_support::agent_support::prompt_cache::{tokens, AnthropicCache, OpenAiCache};
-use loop_support::agent_support::{anthropic_turn, openai_turn};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
+use loop_support::agent_support::prompt_cache::{tokens, AnthropicCache, OpenAiCache};
+use loop_support::agent_support::{anthropic_turn, openai_turn};
 use loop_support::{Conv, PlanScript, Script};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -99,7 +99,10 @@ fn contract() -> String {
 fn op_files(n: usize, buggy: bool) -> Value {
     // The bug: the operands swapped, which its own test (A = B) cannot see.
     let body = if buggy { format!("echo $(( $2 * {n} + $1 ))\n") } else { format!("echo $(( $1 * {n} + $2 ))\n") };
-    let test = format!("[ \"$(sh calc.sh op{n:02} 1 1)\" = {} ] || {{ echo 'op{n:02} 1 1 is wrong'; exit 1; }}\n", op_value(n, 1, 1));
+    let test = format!(
+        "[ \"$(sh calc.sh op{n:02} 1 1)\" = {} ] || {{ echo 'op{n:02} 1 1 is wrong'; exit 1; }}\n",
+        op_value(n, 1, 1)
+    );
     json!({format!("ops/op{n:02}.sh"): body, format!("tests/test_op{n:02}.sh"): test})
 }
 
@@ -145,7 +148,13 @@ fn log_text() -> String {
     let mut s = String::new();
     let mut i = 0;
     while s.len() < 40 * 1024 {
-        let _ = writeln!(s, "[{:>4}.{:03}s] test suite::case_{i:04} ... ok ({} assertions)", i / 7, (i * 137) % 1000, i % 13 + 1);
+        let _ = writeln!(
+            s,
+            "[{:>4}.{:03}s] test suite::case_{i:04} ... ok ({} assertions)",
+            i / 7,
+            (i * 137) % 1000,
+            i % 13 + 1
+        );
         i += 1;
     }
     s
@@ -187,8 +196,10 @@ fn padding_call(key: &SessionKey, system: &str, turn: usize) -> (String, (String
     let name = key.name();
     let size = draw(&name, turn, "size", 1024, 20 * 1024) as usize;
     let kind = draw(&name, turn, "kind", 0, 99);
-    let thought = format!("Turn {turn} of {name}: looking at the next piece of the code base before changing anything.");
-    let mission = system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string();
+    let thought =
+        format!("Turn {turn} of {name}: looking at the next piece of the code base before changing anything.");
+    let mission =
+        system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string();
     // The planner's research notes, and the fix round's (the library grows mid-mission).
     let planning = key.first_user.starts_with("# Plan this mission");
     let writes_notes = key.role == "orchestrator" && (turn < 3 && planning || turn == 0 && !planning);
@@ -196,10 +207,16 @@ fn padding_call(key: &SessionKey, system: &str, turn: usize) -> (String, (String
         // The planner's research notes (droid's `library/`), 6 to 10 KB each.
         let bytes = draw(&name, turn, "note", 6 * 1024, 10 * 1024) as usize;
         let file = if planning { format!("notes-{turn}.md") } else { "fix-round.md".to_string() };
-        ("write_file".to_string(), json!({"path": format!("{mission}/library/research/{file}"), "content": source_text(bytes)}))
+        (
+            "write_file".to_string(),
+            json!({"path": format!("{mission}/library/research/{file}"), "content": source_text(bytes)}),
+        )
     } else if key.role == "worker" && kind < 15 {
         // Code the worker writes: its arguments are output now and input on every later turn.
-        ("write_file".to_string(), json!({"path": format!("work/{name}/draft-{turn}.tmp"), "content": source_text(size / 4)}))
+        (
+            "write_file".to_string(),
+            json!({"path": format!("work/{name}/draft-{turn}.tmp"), "content": source_text(size / 4)}),
+        )
     } else if kind < 60 {
         let half_kb = size.div_ceil(512).clamp(2, 40);
         ("read_file".to_string(), json!({"path": format!("src/module_{half_kb:02}.rs")}))
@@ -273,18 +290,40 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
         }
         (session, *clock)
     };
-    let measured = if openai {
-        shared.openai.lock().unwrap().measure(&body, now).map(|u| (u.prompt_tokens - u.cached_tokens, u.cached_tokens, 0, 0))
-    } else {
-        shared.anthropic.lock().unwrap().measure(&body, now).map(|u| (u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens, u.cache_creation_1h))
-    };
+    let measured =
+        if openai {
+            shared
+                .openai
+                .lock()
+                .unwrap()
+                .measure(&body, now)
+                .map(|u| (u.prompt_tokens - u.cached_tokens, u.cached_tokens, 0, 0))
+        } else {
+            shared.anthropic.lock().unwrap().measure(&body, now).map(|u| {
+                (u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens, u.cache_creation_1h)
+            })
+        };
     let (input, cache_read, cache_write, cache_write_1h) = match measured {
         Ok(u) => u,
         Err(refusal) => {
             shared.compacting.lock().unwrap().insert(session);
-            shared.calls.lock().unwrap().push(Call { session, turn: conv.turns, input: 0, cache_read: 0, cache_write: 0, cache_write_1h: 0, output: 0, refused: true, after_compaction: false });
+            shared.calls.lock().unwrap().push(Call {
+                session,
+                turn: conv.turns,
+                input: 0,
+                cache_read: 0,
+                cache_write: 0,
+                cache_write_1h: 0,
+                output: 0,
+                refused: true,
+                after_compaction: false,
+            });
             let error = if openai { refusal.openai_body() } else { refusal.anthropic_body() };
-            return Response::builder().status(400).header("content-type", "application/json").body(Body::from(error.to_string())).unwrap();
+            return Response::builder()
+                .status(400)
+                .header("content-type", "application/json")
+                .body(Body::from(error.to_string()))
+                .unwrap();
         }
     };
     let after_compaction = shared.compacting.lock().unwrap().remove(&session);
@@ -293,29 +332,61 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
         let (thought, call, seconds) = padding_call(&key, &conv.system, conv.turns);
         (thought, vec![call], seconds)
     } else {
-        let own = Conv { system: conv.system.clone(), first_user: conv.first_user.clone(), turns: conv.turns - padding, results: conv.results[padding.min(conv.results.len())..].to_vec(), tools: conv.tools.clone() };
+        let own = Conv {
+            system: conv.system.clone(),
+            first_user: conv.first_user.clone(),
+            turns: conv.turns - padding,
+            results: conv.results[padding.min(conv.results.len())..].to_vec(),
+            tools: conv.tools.clone(),
+        };
         let calls = loop_support::answer(&key.role, &own, &shared.script);
         let seconds = calls.iter().map(|(name, _)| if name == "bash" { 10.0 } else { 0.2 }).sum();
         (String::new(), calls, seconds)
     };
     let output = tokens(text.len() + calls.iter().map(|(n, a)| n.len() + a.to_string().len()).sum::<usize>()).max(1);
-    shared.calls.lock().unwrap().push(Call { session, turn: conv.turns, input, cache_read, cache_write, cache_write_1h, output, refused: false, after_compaction });
+    shared.calls.lock().unwrap().push(Call {
+        session,
+        turn: conv.turns,
+        input,
+        cache_read,
+        cache_write,
+        cache_write_1h,
+        output,
+        refused: false,
+        after_compaction,
+    });
     // The model writes at 60 tokens a second after 2 s to its first token; the tools run.
     *shared.clock.lock().unwrap() += Duration::from_secs_f64(2.0 + output as f64 / 60.0 + tool_seconds);
     let frames = render(openai, conv.turns, &text, &calls, (input, cache_read, cache_write), output);
-    Response::builder().status(200).header("content-type", "text/event-stream").body(Body::from(frames.concat())).unwrap()
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/event-stream")
+        .body(Body::from(frames.concat()))
+        .unwrap()
 }
 
-fn render(openai: bool, turn: usize, text: &str, calls: &[(String, Value)], (input, read, write): (u64, u64, u64), output: u64) -> Vec<String> {
+fn render(
+    openai: bool,
+    turn: usize,
+    text: &str,
+    calls: &[(String, Value)],
+    (input, read, write): (u64, u64, u64),
+    output: u64,
+) -> Vec<String> {
     let ids: Vec<String> = (0..calls.len()).map(|i| format!("call_{turn}_{i}")).collect();
     let args: Vec<String> = calls.iter().map(|(_, a)| a.to_string()).collect();
     let pieces: Vec<[&str; 1]> = args.iter().map(|a| [a.as_str()]).collect();
     let text = if calls.is_empty() && text.is_empty() { "done" } else { text };
     if openai {
-        let tools: Vec<(u64, &str, &str, &[&str])> = calls.iter().enumerate().map(|(i, (name, _))| (i as u64, ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
+        let tools: Vec<(u64, &str, &str, &[&str])> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (i as u64, ids[i].as_str(), name.as_str(), &pieces[i][..]))
+            .collect();
         openai_turn(text, &tools, input + read, read, output)
     } else {
-        let tools: Vec<(&str, &str, &[&str])> = calls.iter().enumerate().map(|(i, (name, _))| (ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
+        let tools: Vec<(&str, &str, &[&str])> =
+            calls.iter().enumerate().map(|(i, (name, _))| (ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
         anthropic_turn(text, &tools, input, read, write, output)
     }
 }
@@ -350,10 +421,13 @@ fn run_mission(format: Format) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("calc");
     // BENCH_PROMPT_CACHE_TTL=5m|1h sets every Anthropic role's `prompt_cache_ttl`.
-    let ttl = std::env::var("BENCH_PROMPT_CACHE_TTL").map(|t| format!("prompt_cache_ttl = \"{t}\"\n")).unwrap_or_default();
-    let role = |role: &str| match format {
+    let ttl =
+        std::env::var("BENCH_PROMPT_CACHE_TTL").map(|t| format!("prompt_cache_ttl = \"{t}\"\n")).unwrap_or_default();
+    let role = |role: &str| {
+        match format {
         Format::Anthropic => format!("[roles.{role}]\nprovider = \"anthropic\"\nmodel = \"{ANTHROPIC_MODEL}\"\nbase_url = \"http://{addr}\"\napi_key_env = \"{}\"\n{ttl}\n", loop_support::KEY_ENV),
         Format::OpenAi => format!("[roles.{role}]\nprovider = \"openai\"\nmodel = \"{OPENAI_MODEL}\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"{}\"\n\n", loop_support::KEY_ENV),
+    }
     };
     let config = format!("{}{}{}", role("orchestrator"), role("worker"), role("validator"));
     setup_repository(&repo, &config);
@@ -375,8 +449,16 @@ fn setup_repository(repo: &Path, config: &str) {
     std::fs::create_dir_all(repo.join("src")).unwrap();
     std::fs::create_dir_all(repo.join("logs")).unwrap();
     std::fs::write(repo.join("calc.sh"), "op=$1; shift\n[ -f \"ops/$op.sh\" ] || { echo \"unknown operation: $op\" >&2; exit 2; }\nexec sh \"ops/$op.sh\" \"$@\"\n").unwrap();
-    std::fs::write(repo.join("test.sh"), "set -e\nfor t in tests/test_*.sh; do sh \"$t\"; done\necho \"all tests passed\"\n").unwrap();
-    std::fs::write(repo.join("tests/test_calc.sh"), "sh calc.sh nope 2>/dev/null && { echo 'unknown op must fail'; exit 1; }; exit 0\n").unwrap();
+    std::fs::write(
+        repo.join("test.sh"),
+        "set -e\nfor t in tests/test_*.sh; do sh \"$t\"; done\necho \"all tests passed\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("tests/test_calc.sh"),
+        "sh calc.sh nope 2>/dev/null && { echo 'unknown op must fail'; exit 1; }; exit 0\n",
+    )
+    .unwrap();
     std::fs::write(repo.join(".gitignore"), "*.tmp\n").unwrap();
     for size in source_sizes() {
         std::fs::write(repo.join(format!("src/module_{:02}.rs", size / 512)), source_text(size)).unwrap();
@@ -386,7 +468,10 @@ fn setup_repository(repo: &Path, config: &str) {
     loop_support::git(repo, &["init", "-q", "-b", "main"]);
     loop_support::git(repo, &["add", "-A"]);
     loop_support::git(repo, &["commit", "-qm", "calculator skeleton"]);
-    let out = loop_support::missions(repo, &["new", "A shell calculator with twenty operations", "--name", "calc", "--quiet"]);
+    let out = loop_support::missions(
+        repo,
+        &["new", "A shell calculator with twenty operations", "--name", "calc", "--quiet"],
+    );
     assert!(out.status.success(), "{}", loop_support::text(&out));
 }
 
@@ -418,7 +503,10 @@ impl Tokens {
     /// Input priced in uncached-input tokens at Anthropic's multipliers (read 0.1, 5-minute
     /// write 1.25, 1-hour write 2).
     fn cost_equivalent(&self) -> f64 {
-        self.input as f64 + 0.1 * self.read as f64 + 1.25 * (self.write - self.write_1h) as f64 + 2.0 * self.write_1h as f64
+        self.input as f64
+            + 0.1 * self.read as f64
+            + 1.25 * (self.write - self.write_1h) as f64
+            + 2.0 * self.write_1h as f64
     }
 }
 
@@ -452,12 +540,36 @@ fn print_run(format: Format, run: &Run) -> Tokens {
     }
     println!("\n=== {format:?} format: {} sessions, {} requests ({} refused as too long), mission time {:.1} h, wall {:.1} s ===",
         run.sessions.len(), run.calls.iter().filter(|c| !c.refused).count(), run.calls.iter().filter(|c| c.refused).count(), run.mission_time.as_secs_f64() / 3600.0, run.wall.as_secs_f64());
-    println!("input tokens: {} uncached, {} cache read, {} cache write ({} of it 1-hour), {} in all; output {}",
-        m(all.input), m(all.read), m(all.write), m(all.write_1h), m(all.prompt()), m(all.output));
-    println!("cache-read share: {:.2} %   input priced as uncached tokens (Anthropic's multipliers): {}", all.share(), m(all.cost_equivalent() as u64));
-    println!("{:<14} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8}", "role", "sessions", "requests", "uncached", "read", "write", "all", "read %");
+    println!(
+        "input tokens: {} uncached, {} cache read, {} cache write ({} of it 1-hour), {} in all; output {}",
+        m(all.input),
+        m(all.read),
+        m(all.write),
+        m(all.write_1h),
+        m(all.prompt()),
+        m(all.output)
+    );
+    println!(
+        "cache-read share: {:.2} %   input priced as uncached tokens (Anthropic's multipliers): {}",
+        all.share(),
+        m(all.cost_equivalent() as u64)
+    );
+    println!(
+        "{:<14} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "role", "sessions", "requests", "uncached", "read", "write", "all", "read %"
+    );
     for (role, (t, sessions, requests)) in &by_role {
-        println!("{:<14} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>7.2}%", role, sessions, requests, m(t.input), m(t.read), m(t.write), m(t.prompt()), t.share());
+        println!(
+            "{:<14} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>7.2}%",
+            role,
+            sessions,
+            requests,
+            m(t.input),
+            m(t.read),
+            m(t.write),
+            m(t.prompt()),
+            t.share()
+        );
     }
 
     // Session starts: the first request of each session, and what it did not read.
@@ -468,7 +580,15 @@ fn print_run(format: Format, run: &Run) -> Tokens {
         let Some(first) = run.calls.iter().find(|c| c.session == i && !c.refused) else { continue };
         let lost = first.input + first.cache_write;
         lost_at_start += lost;
-        let _ = write!(line, "  {} {}: {} read {} lost {};", s.role, s.name.split(' ').next().unwrap_or(""), k(first.input + first.cache_read + first.cache_write), k(first.cache_read), k(lost));
+        let _ = write!(
+            line,
+            "  {} {}: {} read {} lost {};",
+            s.role,
+            s.name.split(' ').next().unwrap_or(""),
+            k(first.input + first.cache_read + first.cache_write),
+            k(first.cache_read),
+            k(lost)
+        );
         if line.len() > 150 {
             println!("{line}");
             line.clear();
@@ -477,7 +597,11 @@ fn print_run(format: Format, run: &Run) -> Tokens {
     if !line.is_empty() {
         println!("{line}");
     }
-    println!("lost at session starts: {} tokens, {:.3} % of all input", k(lost_at_start), pct(lost_at_start, all.prompt()));
+    println!(
+        "lost at session starts: {} tokens, {:.3} % of all input",
+        k(lost_at_start),
+        pct(lost_at_start, all.prompt())
+    );
 
     // Compactions: the request after each, and what it did not read.
     let mut lost_after = 0;
@@ -485,13 +609,29 @@ fn print_run(format: Format, run: &Run) -> Tokens {
     for c in &after {
         let lost = c.input + c.cache_write;
         lost_after += lost;
-        println!("  compaction in {} at turn {}: {} tokens after it, read {}, lost {}", run.sessions[c.session].name, c.turn, k(c.input + c.cache_read + c.cache_write), k(c.cache_read), k(lost));
+        println!(
+            "  compaction in {} at turn {}: {} tokens after it, read {}, lost {}",
+            run.sessions[c.session].name,
+            c.turn,
+            k(c.input + c.cache_read + c.cache_write),
+            k(c.cache_read),
+            k(lost)
+        );
     }
-    println!("compactions: {}; lost after them: {} tokens, {:.3} % of all input", after.len(), k(lost_after), pct(lost_after, all.prompt()));
+    println!(
+        "compactions: {}; lost after them: {} tokens, {:.3} % of all input",
+        after.len(),
+        k(lost_after),
+        pct(lost_after, all.prompt())
+    );
 
     // The rest: what each turn adds is written (or uncached) once.
     let other = all.prompt() - all.read - lost_at_start - lost_after;
-    println!("not read otherwise (each turn's new blocks, expiries): {} tokens, {:.3} % of all input", k(other), pct(other, all.prompt()));
+    println!(
+        "not read otherwise (each turn's new blocks, expiries): {} tokens, {:.3} % of all input",
+        k(other),
+        pct(other, all.prompt())
+    );
     // The most any placement of breakpoints could read from these requests: each call all of
     // the call before it in its session, each session start what it read.
     let mut ceiling = 0;
@@ -505,13 +645,22 @@ fn print_run(format: Format, run: &Run) -> Tokens {
     }
     println!("ceiling: {:.2} % if every call read all of the call before it", pct(ceiling, all.prompt()));
 
-    let firsts: Vec<String> = run.sessions.iter().filter(|s| s.role == "worker").map(|s| format!("{} {:.1}K", s.name, s.first_user_bytes as f64 / 1024.0)).collect();
+    let firsts: Vec<String> = run
+        .sessions
+        .iter()
+        .filter(|s| s.role == "worker")
+        .map(|s| format!("{} {:.1}K", s.name, s.first_user_bytes as f64 / 1024.0))
+        .collect();
     println!("worker first messages (bytes, in run order): {}", firsts.join(", "));
 
     // The report reads what our providers decoded and the transcripts recorded: it must
     // match what the server measured.
     let by_type = &run.report["tokens"]["byType"];
-    let reported = (by_type["input"].as_u64().unwrap_or(0), by_type["cacheRead"].as_u64().unwrap_or(0), by_type["cacheWrite"].as_u64().unwrap_or(0));
+    let reported = (
+        by_type["input"].as_u64().unwrap_or(0),
+        by_type["cacheRead"].as_u64().unwrap_or(0),
+        by_type["cacheWrite"].as_u64().unwrap_or(0),
+    );
     assert_eq!(reported, (all.input, all.read, all.write), "missions report disagrees with the server's figures");
     println!("missions report agrees: input {}, cache read {}, cache write {}", reported.0, reported.1, reported.2);
     all
@@ -532,6 +681,12 @@ fn token_economy_of_a_scripted_mission() {
     }
     println!("\n=== summary ===");
     for (format, t) in summary {
-        println!("{format:?}: cache-read share {:.2} % of {} input tokens ({} uncached, {} written)", t.share(), m(t.prompt()), m(t.input), m(t.write));
+        println!(
+            "{format:?}: cache-read share {:.2} % of {} input tokens ({} uncached, {} written)",
+            t.share(),
+            m(t.prompt()),
+            m(t.input),
+            m(t.write)
+        );
     }
 }

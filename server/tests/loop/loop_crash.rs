@@ -9,7 +9,6 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-
 fn kill_at(p: &Project, kind: &str, n: usize) {
     let mut child = p.spawn_run(&["--yes"]);
     wait_for_run(p, &mut child, kind, n);
@@ -43,7 +42,8 @@ fn check_consistent(p: &Project) {
             if path.is_dir() {
                 stack.push(path);
             } else if name.ends_with(".json") {
-                serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+                serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             } else if name.ends_with(".jsonl") {
                 let text = std::fs::read_to_string(&path).unwrap();
                 assert!(text.ends_with('\n'), "{name} ends with a whole line");
@@ -99,7 +99,12 @@ fn sigkill_at_several_points_then_resume_completes_with_consistent_files() {
     assert!(p.count("mission_resumed") >= 4, "{:?}", p.event_types());
     assert_eq!(p.count("mission_completed"), 1);
     // feat-mul hands off partial work once, so it runs twice.
-    assert_eq!(p.completed_features(), ["feat-add", "feat-sub", "fix-sub-order", "feat-mul", "feat-mul"], "{:?}", p.event_types());
+    assert_eq!(
+        p.completed_features(),
+        ["feat-add", "feat-sub", "fix-sub-order", "feat-mul", "feat-mul"],
+        "{:?}",
+        p.event_types()
+    );
     assert!(!p.mission.join("run.lock").exists(), "the stale locks of killed runs were taken over and released");
 }
 
@@ -135,10 +140,17 @@ fn an_external_agent_dies_with_a_runner_killed_with_sigkill() {
     let marks = tempfile::tempdir().unwrap();
     let (started, finished) = (marks.path().join("started"), marks.path().join("finished"));
     let agent = marks.path().join("agent.sh");
-    std::fs::write(&agent, format!("cat >/dev/null\ntouch '{}'\nsleep 3\ntouch '{}'\n", started.display(), finished.display())).unwrap();
+    std::fs::write(
+        &agent,
+        format!("cat >/dev/null\ntouch '{}'\nsleep 3\ntouch '{}'\n", started.display(), finished.display()),
+    )
+    .unwrap();
     let config = model.config("command_timeout_s = 30").replace(
         "[roles.worker]\nprovider = \"anthropic\"\nmodel = \"fake-worker\"",
-        &format!("[roles.worker]\nprovider = \"command\"\ncommand = [\"sh\", \"{}\"]\nmodel = \"fake-worker\"", agent.display()),
+        &format!(
+            "[roles.worker]\nprovider = \"command\"\ncommand = [\"sh\", \"{}\"]\nmodel = \"fake-worker\"",
+            agent.display()
+        ),
     );
     std::fs::write(p.repo.join("missions.toml"), config).unwrap();
     git(&p.repo, &["commit", "-qam", "workers are an external agent"]);
@@ -146,17 +158,28 @@ fn an_external_agent_dies_with_a_runner_killed_with_sigkill() {
     let mut run = p.spawn_run(&["--yes"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !started.exists() {
-        assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the agent never started: {:?}", p.event_types());
+        assert!(
+            Instant::now() < deadline && run.try_wait().unwrap().is_none(),
+            "the agent never started: {:?}",
+            p.event_types()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(!missions::agent::processes::tagged_processes(&p.mission).is_empty(), "the external agent carries the mission's tag");
+    assert!(
+        !missions::agent::processes::tagged_processes(&p.mission).is_empty(),
+        "the external agent carries the mission's tag"
+    );
     run.kill().unwrap(); // SIGKILL: no cleanup in the runner
     run.wait().unwrap();
     // The agent finishes 3 s after it starts unless it dies with the runner: wait until none of
     // the mission's processes is left, then it must not have finished.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !missions::agent::processes::tagged_processes(&p.mission).is_empty() {
-        assert!(Instant::now() < deadline, "processes outlived the runner: {:?}", missions::agent::processes::tagged_processes(&p.mission));
+        assert!(
+            Instant::now() < deadline,
+            "processes outlived the runner: {:?}",
+            missions::agent::processes::tagged_processes(&p.mission)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!finished.exists(), "the external agent outlived the runner");
@@ -201,22 +224,37 @@ fn background_processes_of_commands_die_with_a_runner_killed_with_sigkill() {
     let marks = tempfile::tempdir().unwrap();
     let (started, finished) = (marks.path().join("bg-started"), marks.path().join("bg-finished"));
     let mut plan = features();
-    let background = format!("( touch '{}'; sleep 4; touch '{}' ) >/dev/null 2>&1 &\nexit 0\n", started.display(), finished.display());
+    let background = format!(
+        "( touch '{}'; sleep 4; touch '{}' ) >/dev/null 2>&1 &\nexit 0\n",
+        started.display(),
+        finished.display()
+    );
     plan["features"][1]["x-fake"]["files"]["tests/test_bg.sh"] = serde_json::json!(background);
     let p = Project::new(&model, "command_timeout_s = 30", CONTRACT, &plan);
 
     let mut run = p.spawn_run(&["--yes"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !started.exists() {
-        assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the background process never started: {:?}", p.event_types());
+        assert!(
+            Instant::now() < deadline && run.try_wait().unwrap().is_none(),
+            "the background process never started: {:?}",
+            p.event_types()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(!missions::agent::processes::tagged_processes(&p.mission).is_empty(), "the background process carries the mission's tag");
+    assert!(
+        !missions::agent::processes::tagged_processes(&p.mission).is_empty(),
+        "the background process carries the mission's tag"
+    );
     run.kill().unwrap(); // SIGKILL: no cleanup in the runner
     run.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !missions::agent::processes::tagged_processes(&p.mission).is_empty() {
-        assert!(Instant::now() < deadline, "processes outlived the runner: {:?}", missions::agent::processes::tagged_processes(&p.mission));
+        assert!(
+            Instant::now() < deadline,
+            "processes outlived the runner: {:?}",
+            missions::agent::processes::tagged_processes(&p.mission)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!finished.exists(), "the background process outlived the runner");
@@ -257,7 +295,11 @@ fn a_fix_session_killed_between_its_edits_runs_again_and_repairs_the_plan() {
     let mut run = p.spawn_run(&["--yes"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !p.read("features.json").contains("no-such-feature") {
-        assert!(Instant::now() < deadline && run.try_wait().unwrap().is_none(), "the fix session never wrote its first edit: {:?}", p.event_types());
+        assert!(
+            Instant::now() < deadline && run.try_wait().unwrap().is_none(),
+            "the fix session never wrote its first edit: {:?}",
+            p.event_types()
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     model.hold("orchestrator");
@@ -270,11 +312,21 @@ fn a_fix_session_killed_between_its_edits_runs_again_and_repairs_the_plan() {
 
     let out = p.run(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("an interrupted fix session left it so") || String::from_utf8_lossy(&out.stderr).contains("an interrupted fix session left it so"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("an interrupted fix session left it so")
+            || String::from_utf8_lossy(&out.stderr).contains("an interrupted fix session left it so"),
+        "{}",
+        text(&out)
+    );
     let fixes: Vec<Value> = p.events().into_iter().filter(|e| e["type"] == "fix_features_added").collect();
     assert_eq!(fixes.len(), 1, "{fixes:?}");
     assert_eq!(fixes[0]["featureIds"], serde_json::json!(["fix-sub-order"]), "the cut session's fix, counted once");
-    let ids: Vec<String> = p.json("features.json")["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = p.json("features.json")["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.iter().filter(|i| *i == "fix-sub-order").count(), 1, "{ids:?}");
     assert!(p.json("state.json").get("activeFix").is_none());
     assert_eq!(p.json("state.json")["state"], "completed");
@@ -306,7 +358,8 @@ fn the_completion_event_is_never_lost_nor_written_twice() {
 
     // A completed state without its event: the event is written, once.
     std::fs::write(p.mission.join("state.json"), &completed_state).unwrap();
-    let without: String = log.lines().filter(|l| !l.contains("\"type\":\"mission_completed\"")).map(|l| format!("{l}\n")).collect();
+    let without: String =
+        log.lines().filter(|l| !l.contains("\"type\":\"mission_completed\"")).map(|l| format!("{l}\n")).collect();
     std::fs::write(p.mission.join("progress_log.jsonl"), without).unwrap();
     for _ in 0..2 {
         let out = p.run(&[]);

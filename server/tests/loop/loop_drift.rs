@@ -54,31 +54,55 @@ fn a_rewritten_file_makes_a_passed_assertion_stale_everywhere_until_the_next_rou
     let mul_commit = git(&p.repo, &["log", "-1", "--format=%H", "--", "ops/mul.sh"]);
     let stale = p.events().into_iter().find(|e| e["type"] == "assertions_stale").unwrap();
     assert_eq!(stale["milestone"], "more");
-    assert_eq!((stale["assertions"][0]["id"].as_str(), stale["assertions"][0]["commitId"].as_str()), (Some("VAL-CALC-001"), Some(mul_commit.as_str())));
+    assert_eq!(
+        (stale["assertions"][0]["id"].as_str(), stale["assertions"][0]["commitId"].as_str()),
+        (Some("VAL-CALC-001"), Some(mul_commit.as_str()))
+    );
     assert_eq!(stale["assertions"][0]["files"], json!(["ops/add.sh"]));
 
     // `missions check`: from git history alone.
     let check = missions(&p.repo, &["check"]);
     let expected = format!("validation-contract.md:5:5: warning[assertion-stale]: `VAL-CALC-001` passed, but commit {} (\"feat-mul\") later changed ops/add.sh, which `feat-add`'s work changed: it is stale until milestone `basics` or the next round validates it again", &mul_commit[..10]);
     assert!(stdout(&check).contains(&expected), "{}", text(&check));
-    assert_eq!(stdout(&check).matches("assertion-stale").count(), 1, "VAL-CALC-003 is not validated yet: {}", stdout(&check));
+    assert_eq!(
+        stdout(&check).matches("assertion-stale").count(),
+        1,
+        "VAL-CALC-003 is not validated yet: {}",
+        stdout(&check)
+    );
     // `missions status`: counted.
     let status = missions(&p.repo, &["status"]);
-    assert!(stdout(&status).contains("  stale:      VAL-CALC-001 (passed, then later commits changed their features' files"), "{}", text(&status));
-    let json_status: Value = serde_json::from_slice(&missions(&p.repo, &["status", "--format", "json"]).stdout).unwrap();
+    assert!(
+        stdout(&status)
+            .contains("  stale:      VAL-CALC-001 (passed, then later commits changed their features' files"),
+        "{}",
+        text(&status)
+    );
+    let json_status: Value =
+        serde_json::from_slice(&missions(&p.repo, &["status", "--format", "json"]).stdout).unwrap();
     assert_eq!(json_status["stale"], json!(["VAL-CALC-001"]));
 
     // The editor: the warning on the heading, and the action that validates its milestone again.
-    let mut server = Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, json!({})));
+    let mut server =
+        Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, json!({})));
     let contract = p.mission.join("validation-contract.md");
     let uri = url(&contract);
     server.open(&contract, "markdown", &p.read("validation-contract.md"));
-    let published = server.diagnostics_until(&uri, |d| d["diagnostics"].as_array().is_some_and(|a| a.iter().any(|x| x["code"] == "assertion-stale")));
-    let diagnostic = published["diagnostics"].as_array().unwrap().iter().find(|x| x["code"] == "assertion-stale").cloned().unwrap();
+    let published = server.diagnostics_until(&uri, |d| {
+        d["diagnostics"].as_array().is_some_and(|a| a.iter().any(|x| x["code"] == "assertion-stale"))
+    });
+    let diagnostic =
+        published["diagnostics"].as_array().unwrap().iter().find(|x| x["code"] == "assertion-stale").cloned().unwrap();
     assert_eq!(diagnostic["range"]["start"], json!({"line": 4, "character": 4}));
     assert!(diagnostic["message"].as_str().unwrap().contains(&mul_commit[..10]));
     let actions = server.request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": diagnostic["range"], "context": {"diagnostics": [diagnostic], "only": ["quickfix"]}}));
-    let revalidate = actions["result"].as_array().unwrap().iter().find(|a| a["title"] == "Re-validate milestone `basics`").cloned().unwrap_or_else(|| panic!("{actions:#}"));
+    let revalidate = actions["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Re-validate milestone `basics`")
+        .cloned()
+        .unwrap_or_else(|| panic!("{actions:#}"));
     assert_eq!(revalidate["command"]["command"], "missions.validateMilestone");
     assert_eq!(revalidate["command"]["arguments"], json!([url(&p.mission), "basics"]));
     server.finish();
@@ -92,7 +116,11 @@ fn a_rewritten_file_makes_a_passed_assertion_stale_everywhere_until_the_next_rou
     let synthesis = p.json("validation/more/user-testing/synthesis.json");
     assert_eq!(synthesis["passedAssertions"], json!(["VAL-CALC-001", "VAL-CALC-003"]));
     let entry = &p.json("validation-state.json")["assertions"]["VAL-CALC-001"];
-    assert_eq!((entry["status"].as_str(), entry["validatedAtCommit"].as_str()), (Some("passed"), Some(mul_commit.as_str())), "validated again at the commit that changed it: {entry:#}");
+    assert_eq!(
+        (entry["status"].as_str(), entry["validatedAtCommit"].as_str()),
+        (Some("passed"), Some(mul_commit.as_str())),
+        "validated again at the commit that changed it: {entry:#}"
+    );
     assert!(!stdout(&missions(&p.repo, &["check"])).contains("assertion-stale"));
     assert!(!stdout(&missions(&p.repo, &["status"])).contains("stale:"));
     droid_format::assert_conforms(&p.mission);

@@ -35,9 +35,17 @@ fn as_droid_planned(p: &Project) {
     let state = json!({"missionId": MISSION_ID, "state": "planning", "workingDirectory": repo, "createdAt": created, "updatedAt": created});
     std::fs::write(m.join("state.json"), pretty(&state)).unwrap();
     std::fs::write(m.join("working_directory.txt"), &repo).unwrap();
-    std::fs::write(m.join("mission.md"), "# Shell calculator\n\n## Plan Overview\nadd, sub, mul over `sh calc.sh`.\n").unwrap();
-    std::fs::write(m.join("progress_log.jsonl"), format!("{{\"timestamp\":\"{created}\",\"type\":\"mission_accepted\",\"title\":\"Shell calculator\"}}\n")).unwrap();
-    let pending: serde_json::Map<String, Value> = ["VAL-CALC-001", "VAL-CALC-002", "VAL-CALC-003"].iter().map(|id| (id.to_string(), json!({"status": "pending"}))).collect();
+    std::fs::write(m.join("mission.md"), "# Shell calculator\n\n## Plan Overview\nadd, sub, mul over `sh calc.sh`.\n")
+        .unwrap();
+    std::fs::write(
+        m.join("progress_log.jsonl"),
+        format!("{{\"timestamp\":\"{created}\",\"type\":\"mission_accepted\",\"title\":\"Shell calculator\"}}\n"),
+    )
+    .unwrap();
+    let pending: serde_json::Map<String, Value> = ["VAL-CALC-001", "VAL-CALC-002", "VAL-CALC-003"]
+        .iter()
+        .map(|id| (id.to_string(), json!({"status": "pending"})))
+        .collect();
     std::fs::write(m.join("validation-state.json"), pretty(&json!({"assertions": pending}))).unwrap();
     std::fs::write(m.join("features.json"), pretty(&planner_features())).unwrap();
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/droid/completed-all-passed");
@@ -86,7 +94,9 @@ fn a_droid_planned_folder_outside_the_repository_runs_to_completion_in_droids_fo
     let model = MissionModel::start(Script::default());
     let home = tempfile::tempdir().unwrap();
     let folder = home.path().join(".factory/missions/4f8e2d1c-9b7a-4c3e-8f21-0a9d7e6b5c43");
-    let p = Project::new(&model, "max_validation_rounds = 2\ncommand_timeout_s = 30", CONTRACT, &json!({"features": []})).with_mission_at(folder);
+    let p =
+        Project::new(&model, "max_validation_rounds = 2\ncommand_timeout_s = 30", CONTRACT, &json!({"features": []}))
+            .with_mission_at(folder);
     as_droid_planned(&p);
     let settings = p.read("model-settings.json");
     droid_format::assert_conforms(&p.mission);
@@ -96,30 +106,71 @@ fn a_droid_planned_folder_outside_the_repository_runs_to_completion_in_droids_fo
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     let state = p.json("state.json");
-    assert_eq!((state["missionId"].as_str(), state["state"].as_str()), (Some(MISSION_ID), Some("completed")), "droid's id is kept: {state:#}");
+    assert_eq!(
+        (state["missionId"].as_str(), state["state"].as_str()),
+        (Some(MISSION_ID), Some("completed")),
+        "droid's id is kept: {state:#}"
+    );
     assert_eq!(state["createdAt"], "2026-09-20T09:00:00.000Z");
-    assert_eq!(git(&p.repo, &["symbolic-ref", "--short", "HEAD"]), "missions/shell-calculator", "the branch is named from mission.md's title, not the uuid");
-    assert_eq!(p.sh("sh calc.sh add 2 3; sh calc.sh sub 5 3; sh calc.sh mul 4 5; sh test.sh"), "5\n2\n20\nall tests passed");
+    assert_eq!(
+        git(&p.repo, &["symbolic-ref", "--short", "HEAD"]),
+        "missions/shell-calculator",
+        "the branch is named from mission.md's title, not the uuid"
+    );
+    assert_eq!(
+        p.sh("sh calc.sh add 2 3; sh calc.sh sub 5 3; sh calc.sh mul 4 5; sh test.sh"),
+        "5\n2\n20\nall tests passed"
+    );
 
     // features.json: droid's root object, droid's queue (validators inserted at the top, each
     // completed feature moved to the bottom), every feature completed.
     let features = p.json("features.json");
     let ids: Vec<&str> = features["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["feat-add", "feat-sub", "scrutiny-validator-1", "user-testing-validator-1", "feat-mul", "scrutiny-validator-2", "user-testing-validator-2"]);
+    assert_eq!(
+        ids,
+        [
+            "feat-add",
+            "feat-sub",
+            "scrutiny-validator-1",
+            "user-testing-validator-1",
+            "feat-mul",
+            "scrutiny-validator-2",
+            "user-testing-validator-2"
+        ]
+    );
     assert!(features["features"].as_array().unwrap().iter().all(|f| f["status"] == "completed"), "{features:#}");
     let sub = &features["features"][1];
-    assert_eq!(sub["preconditions"], json!(["feat-add is complete", "calc.sh dispatches to ops/"]), "prose preconditions are kept");
-    assert_eq!(features["features"][0]["expectedBehavior"], json!(["sh calc.sh add 2 3 prints 5"]), "a string is read as [s]");
+    assert_eq!(
+        sub["preconditions"],
+        json!(["feat-add is complete", "calc.sh dispatches to ops/"]),
+        "prose preconditions are kept"
+    );
+    assert_eq!(
+        features["features"][0]["expectedBehavior"],
+        json!(["sh calc.sh add 2 3 prints 5"]),
+        "a string is read as [s]"
+    );
 
     // The progress log: droid's first line untouched, then droid's events.
     let events = p.events();
-    assert_eq!(events[0], json!({"timestamp": "2026-09-20T09:00:00.000Z", "type": "mission_accepted", "title": "Shell calculator"}));
+    assert_eq!(
+        events[0],
+        json!({"timestamp": "2026-09-20T09:00:00.000Z", "type": "mission_accepted", "title": "Shell calculator"})
+    );
     assert_eq!(p.count("mission_accepted"), 1, "the plan was accepted by droid, not again");
-    let triggered: Vec<&str> = events.iter().filter(|e| e["type"] == "milestone_validation_triggered").map(|e| e["featureId"].as_str().unwrap()).collect();
+    let triggered: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "milestone_validation_triggered")
+        .map(|e| e["featureId"].as_str().unwrap())
+        .collect();
     assert_eq!(triggered, ["scrutiny-validator-1", "scrutiny-validator-2"]);
     let vs = p.json("validation-state.json");
     for (id, m) in [("VAL-CALC-001", "1"), ("VAL-CALC-002", "1"), ("VAL-CALC-003", "2")] {
-        assert_eq!((vs["assertions"][id]["status"].as_str(), vs["assertions"][id]["validatedAtMilestone"].as_str()), (Some("passed"), Some(m)), "{vs:#}");
+        assert_eq!(
+            (vs["assertions"][id]["status"].as_str(), vs["assertions"][id]["validatedAtMilestone"].as_str()),
+            (Some("passed"), Some(m)),
+            "{vs:#}"
+        );
     }
     for m in ["1", "2"] {
         assert!(p.mission.join(format!("validation/{m}/scrutiny/synthesis.json")).is_file());
@@ -129,7 +180,9 @@ fn a_droid_planned_folder_outside_the_repository_runs_to_completion_in_droids_fo
     droid_format::assert_conforms(&p.mission);
     // Nothing of the mission landed in the repository.
     assert_eq!(git(&p.repo, &["status", "--porcelain"]), "");
-    assert!(!p.repo.join(".missions").exists() || std::fs::read_dir(p.repo.join(".missions")).unwrap().next().is_none());
+    assert!(
+        !p.repo.join(".missions").exists() || std::fs::read_dir(p.repo.join(".missions")).unwrap().next().is_none()
+    );
 }
 
 /// droid stopped while its worker ran feat-add: the feature is `in_progress` with the
@@ -140,7 +193,9 @@ fn a_droid_folder_stopped_mid_feature_records_the_orphan_and_completes() {
     let model = MissionModel::start(Script::default());
     let home = tempfile::tempdir().unwrap();
     let folder = home.path().join(".factory/missions/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d");
-    let p = Project::new(&model, "max_validation_rounds = 2\ncommand_timeout_s = 30", CONTRACT, &json!({"features": []})).with_mission_at(folder);
+    let p =
+        Project::new(&model, "max_validation_rounds = 2\ncommand_timeout_s = 30", CONTRACT, &json!({"features": []}))
+            .with_mission_at(folder);
     as_droid_planned(&p);
     let orphan = "7d2f0c1e-5a4b-4c3d-9e8f-1a2b3c4d5e6f";
     // droid's runner rewrote features.json when it started the worker: its root, its keys.
@@ -162,7 +217,10 @@ fn a_droid_folder_stopped_mid_feature_records_the_orphan_and_completes() {
     let events = p.events();
     let failed: Vec<&Value> = events.iter().filter(|e| e["type"] == "worker_failed").collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert_eq!((failed[0]["workerSessionId"].as_str(), failed[0]["spawnId"].as_str()), (Some(orphan), Some(format!("orphan_{orphan}").as_str())));
+    assert_eq!(
+        (failed[0]["workerSessionId"].as_str(), failed[0]["spawnId"].as_str()),
+        (Some(orphan), Some(format!("orphan_{orphan}").as_str()))
+    );
     let resumed = events.iter().position(|e| e["type"] == "mission_resumed").expect("mission_resumed");
     assert!(resumed < events.iter().position(|e| e["type"] == "worker_failed").unwrap());
     let add = p.feature("feat-add");

@@ -38,7 +38,6 @@ fn plan_for(op: &str) -> Value {
     ]})
 }
 
-
 /// Starts `missions run --yes`, kills it (SIGKILL) once the first worker session started:
 /// the worker is held, so its feature is in flight with nothing done yet.
 fn interrupted_mid_feature(model: &MissionModel, p: &Project) -> String {
@@ -54,7 +53,11 @@ fn interrupted_mid_feature(model: &MissionModel, p: &Project) -> String {
 }
 
 fn resumed_event(p: &Project) -> Value {
-    p.events().into_iter().rev().find(|e| e["type"] == "mission_resumed").unwrap_or_else(|| panic!("no mission_resumed: {:?}", p.event_types()))
+    p.events()
+        .into_iter()
+        .rev()
+        .find(|e| e["type"] == "mission_resumed")
+        .unwrap_or_else(|| panic!("no mission_resumed: {:?}", p.event_types()))
 }
 
 #[test]
@@ -71,13 +74,21 @@ fn a_resume_with_the_person_on_main_refuses_their_changes_and_never_moves_main()
 
     // The person goes back to main and works there: an edit and a new file.
     git(&p.repo, &["checkout", "-q", "main"]);
-    std::fs::write(p.repo.join("calc.sh"), format!("{}# my precious edit\n", std::fs::read_to_string(p.repo.join("calc.sh")).unwrap())).unwrap();
+    std::fs::write(
+        p.repo.join("calc.sh"),
+        format!("{}# my precious edit\n", std::fs::read_to_string(p.repo.join("calc.sh")).unwrap()),
+    )
+    .unwrap();
     std::fs::write(p.repo.join("notes.txt"), "my new notes\n").unwrap();
 
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("uncommitted changes") && err.contains("calc.sh") && err.contains("notes.txt"), "{}", text(&out));
+    assert!(
+        err.contains("uncommitted changes") && err.contains("calc.sh") && err.contains("notes.txt"),
+        "{}",
+        text(&out)
+    );
     // Nothing of theirs moved: still on main, main where it was, the edit and the file there.
     assert_eq!(git(&p.repo, &["symbolic-ref", "--short", "HEAD"]), "main");
     assert_eq!(git(&p.repo, &["rev-parse", "main"]), main_before);
@@ -97,7 +108,11 @@ fn a_resume_with_the_person_on_main_refuses_their_changes_and_never_moves_main()
     let kept = resumed["setAside"]["commitsRef"].as_str().unwrap_or_else(|| panic!("{resumed}"));
     assert_eq!(kept, "refs/missions/interrupted/feat-add-1");
     assert_eq!(git(&p.repo, &["rev-parse", kept]), worker_commit, "the worker's commit stays reachable");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(kept) || String::from_utf8_lossy(&out.stderr).contains(kept), "the output says where it went: {}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(kept) || String::from_utf8_lossy(&out.stderr).contains(kept),
+        "the output says where it went: {}",
+        text(&out)
+    );
     assert!(!git(&p.repo, &["log", "--format=%s", "missions/calc"]).contains("worker wip"));
 }
 
@@ -108,7 +123,11 @@ fn a_resume_on_the_mission_branch_sets_aside_untracked_and_uncommitted_work_in_a
     interrupted_mid_feature(&model, &p);
     // Left on the mission branch while paused: an untracked file and a change to a tracked one.
     std::fs::write(p.repo.join("notes.txt"), "my notes while paused\n").unwrap();
-    std::fs::write(p.repo.join("test.sh"), format!("{}# half-done\n", std::fs::read_to_string(p.repo.join("test.sh")).unwrap())).unwrap();
+    std::fs::write(
+        p.repo.join("test.sh"),
+        format!("{}# half-done\n", std::fs::read_to_string(p.repo.join("test.sh")).unwrap()),
+    )
+    .unwrap();
 
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -121,7 +140,11 @@ fn a_resume_on_the_mission_branch_sets_aside_untracked_and_uncommitted_work_in_a
     assert_eq!(git(&p.repo, &["show", &format!("{stash}^3:notes.txt")]), "my notes while paused");
     assert!(git(&p.repo, &["show", &format!("{stash}:test.sh")]).contains("# half-done"));
     let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(shown.contains(&stash[..10]) && shown.contains("git stash apply"), "the output says where it went: {}", text(&out));
+    assert!(
+        shown.contains(&stash[..10]) && shown.contains("git stash apply"),
+        "the output says where it went: {}",
+        text(&out)
+    );
     assert!(!p.repo.join("notes.txt").exists(), "set aside, not left in the way");
     // Nothing of the mission folder went into the stash.
     let stashed = git(&p.repo, &["show", "--name-only", "--format=", &format!("{stash}^3")]);
@@ -145,8 +168,17 @@ fn a_tracked_mission_folder_is_never_rolled_back_by_a_resume() {
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(p.read("progress_log.jsonl").starts_with(&log_before), "the progress log was not rolled back");
-    assert_eq!(p.feature("feat-add")["workerSessionIds"].as_array().unwrap().len(), 1, "a finished feature is not redone");
-    assert_eq!(p.completed_features(), ["feat-add", "feat-sub", "fix-sub-order", "feat-mul", "feat-mul"], "{:?}", p.event_types());
+    assert_eq!(
+        p.feature("feat-add")["workerSessionIds"].as_array().unwrap().len(),
+        1,
+        "a finished feature is not redone"
+    );
+    assert_eq!(
+        p.completed_features(),
+        ["feat-add", "feat-sub", "fix-sub-order", "feat-mul", "feat-mul"],
+        "{:?}",
+        p.event_types()
+    );
     assert_eq!(p.json("state.json")["detailedState"], "completed");
 }
 
@@ -157,12 +189,17 @@ fn a_second_mission_in_the_same_repository_is_refused_while_one_runs() {
     let out = missions(&p.repo, &["new", "Another mission", "--name", "other", "--quiet"]);
     assert!(out.status.success(), "{}", text(&out));
     let other = p.repo.join(".missions/other");
-    std::fs::write(other.join("validation-contract.md"), SMALL_CONTRACT.replace("calc.sh add", "calc.sh plus")).unwrap();
+    std::fs::write(other.join("validation-contract.md"), SMALL_CONTRACT.replace("calc.sh add", "calc.sh plus"))
+        .unwrap();
     std::fs::write(other.join("features.json"), pretty(&plan_for("plus"))).unwrap();
     std::fs::write(other.join("AGENTS.md"), "# Conventions\nPOSIX sh only.\n").unwrap();
     std::fs::write(other.join("services.yaml"), "tests: sh test.sh\n").unwrap();
     std::fs::create_dir_all(other.join("skills/shell")).unwrap();
-    std::fs::write(other.join("skills/shell/SKILL.md"), "---\nname: shell\ndescription: POSIX shell features\n---\nWrite tests first.\n").unwrap();
+    std::fs::write(
+        other.join("skills/shell/SKILL.md"),
+        "---\nname: shell\ndescription: POSIX shell features\n---\nWrite tests first.\n",
+    )
+    .unwrap();
 
     model.hold("worker");
     let mut first = p.spawn_run(&[".missions/calc", "--yes"]);
@@ -182,8 +219,15 @@ fn a_second_mission_in_the_same_repository_is_refused_while_one_runs() {
     assert!(finished, "the second mission ran alongside the first: {}", text(&second));
     assert_eq!(second.status.code(), Some(2), "{}", text(&second));
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains(".missions/calc") && err.contains("one at a time"), "names the running mission: {}", text(&second));
-    assert!(!other.join("progress_log.jsonl").exists() || !std::fs::read_to_string(other.join("progress_log.jsonl")).unwrap().contains("worker_started"));
+    assert!(
+        err.contains(".missions/calc") && err.contains("one at a time"),
+        "names the running mission: {}",
+        text(&second)
+    );
+    assert!(
+        !other.join("progress_log.jsonl").exists()
+            || !std::fs::read_to_string(other.join("progress_log.jsonl")).unwrap().contains("worker_started")
+    );
     let out = first.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let lock = git(&p.repo, &["rev-parse", "--git-common-dir"]);
@@ -217,13 +261,19 @@ fn a_new_mission_never_reuses_an_old_branch_of_the_same_name() {
     assert!(log.contains("newer on main") && !log.contains("old mission work"), "{log}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("missions/calc-2"), "{}", text(&out));
     let main_commit = git(&p.repo, &["rev-parse", "--short=10", "main"]);
-    assert!(text(&out).contains(&format!("the mission works on the new branch missions/calc-2, made from main ({main_commit})")), "the base is said: {}", text(&out));
+    assert!(
+        text(&out)
+            .contains(&format!("the mission works on the new branch missions/calc-2, made from main ({main_commit})")),
+        "the base is said: {}",
+        text(&out)
+    );
 }
 
 #[test]
 fn a_planning_paused_halfway_plans_again_and_waits_for_approval_instead_of_running() {
     let plan = PlanScript { contract: SMALL_CONTRACT.to_string(), features: small_plan(), ..Default::default() };
-    let model = MissionModel::start(Script { plan: Some(plan), latency: Duration::from_millis(100), ..Default::default() });
+    let model =
+        MissionModel::start(Script { plan: Some(plan), latency: Duration::from_millis(100), ..Default::default() });
     let p = Project::unplanned(&model, LIMITS);
     let mut child = p.spawn_run(&[]);
     // Both plan files are written; the planner has not submitted the plan (held from here).
@@ -310,8 +360,16 @@ fn a_mission_branch_deleted_while_stopped_is_made_again_at_the_interrupted_featu
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(git(&p.repo, &["symbolic-ref", "--short", "HEAD"]), "missions/calc");
-    assert_eq!(git(&p.repo, &["merge-base", "--is-ancestor", &base, "missions/calc"]), "", "the branch grew from where it was");
-    let contains_later = std::process::Command::new("git").args(["merge-base", "--is-ancestor", &later, "missions/calc"]).current_dir(&p.repo).status().unwrap();
+    assert_eq!(
+        git(&p.repo, &["merge-base", "--is-ancestor", &base, "missions/calc"]),
+        "",
+        "the branch grew from where it was"
+    );
+    let contains_later = std::process::Command::new("git")
+        .args(["merge-base", "--is-ancestor", &later, "missions/calc"])
+        .current_dir(&p.repo)
+        .status()
+        .unwrap();
     assert!(!contains_later.success(), "the branch was made again at its own commit, not from main");
     assert_eq!(git(&p.repo, &["stash", "list"]), "", "nothing of the finished work was set aside");
     assert_eq!(git(&p.repo, &["status", "--porcelain"]), "");
@@ -331,7 +389,12 @@ fn a_mission_branch_deleted_with_nothing_to_rebuild_it_from_is_refused_with_the_
 
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the mission's branch missions/calc no longer exists; make it again"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the mission's branch missions/calc no longer exists; make it again"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(git(&p.repo, &["symbolic-ref", "--short", "HEAD"]), "main");
 }
 

@@ -15,7 +15,9 @@ fn overhead_of_a_hundred_features() {
     let mut features = Vec::new();
     for i in 1..=100 {
         let milestone = format!("m{:02}", (i - 1) / 10 + 1);
-        contract.push_str(&format!("\n### VAL-OVH-{i:03}: Feature {i}\nFile f{i}.txt exists.\nTool: file-inspection\nEvidence: output\n"));
+        contract.push_str(&format!(
+            "\n### VAL-OVH-{i:03}: Feature {i}\nFile f{i}.txt exists.\nTool: file-inspection\nEvidence: output\n"
+        ));
         features.push(json!({"id": format!("feat-{i:03}"), "description": format!("write f{i}.txt"), "milestone": milestone, "fulfills": [format!("VAL-OVH-{i:03}")], "status": "pending", "workerSessionIds": [],
             "x-fake": {"behaviour": "quick", "files": {format!("f{i}.txt"): format!("{i}\n"), format!("tests/test_{i:03}.sh"): "exit 0\n"}}}));
     }
@@ -33,7 +35,12 @@ fn overhead_of_a_hundred_features() {
     let wall = started.elapsed();
     let report = String::from_utf8_lossy(&out.stderr);
     assert_eq!(p.json("state.json")["detailedState"], "completed", "{report}");
-    println!("100 features, 10 milestones, {} model calls: {:.2} s wall, {:.1} ms per feature", model.seen().len(), wall.as_secs_f64(), wall.as_secs_f64() * 10.0);
+    println!(
+        "100 features, 10 milestones, {} model calls: {:.2} s wall, {:.1} ms per feature",
+        model.seen().len(),
+        wall.as_secs_f64(),
+        wall.as_secs_f64() * 10.0
+    );
     // Where the time goes: inside worker sessions (model calls + tools) versus the runner's
     // own steps between a handoff and the next session.
     let ms = |e: &serde_json::Value| {
@@ -47,13 +54,19 @@ fn overhead_of_a_hundred_features() {
     for w in events.windows(2) {
         let d = ms(&w[1]) - ms(&w[0]);
         match (w[0]["type"].as_str().unwrap(), w[1]["type"].as_str().unwrap()) {
-            ("worker_started", "worker_completed") if w[0]["featureId"].as_str().is_some_and(|f| f.contains("-validator-")) => validating += d,
+            ("worker_started", "worker_completed")
+                if w[0]["featureId"].as_str().is_some_and(|f| f.contains("-validator-")) =>
+            {
+                validating += d
+            }
             ("worker_started", "worker_completed") => in_session += d,
             _ => between += d,
         }
     }
     println!("worker sessions {in_session:.0} ms, validation {validating:.0} ms, runner steps between {between:.0} ms");
-    for line in report.lines().filter(|l| ["Elapsed", "User time", "System time", "Maximum resident", "Percent of CPU"].iter().any(|k| l.contains(k))) {
+    for line in report.lines().filter(|l| {
+        ["Elapsed", "User time", "System time", "Maximum resident", "Percent of CPU"].iter().any(|k| l.contains(k))
+    }) {
         println!("{}", line.trim());
     }
 }

@@ -40,7 +40,11 @@ fn silent_project() -> (Project, std::net::SocketAddr) {
     let model = MissionModel::start(Script::default());
     let silent = silent_server();
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    std::fs::write(p.repo.join("missions.toml"), model.config(LIMITS).replace(&model.addr.to_string(), &silent.to_string())).unwrap();
+    std::fs::write(
+        p.repo.join("missions.toml"),
+        model.config(LIMITS).replace(&model.addr.to_string(), &silent.to_string()),
+    )
+    .unwrap();
     git(&p.repo, &["commit", "-qam", "a silent model server"]);
     (p, silent)
 }
@@ -61,8 +65,15 @@ fn the_terminal_says_who_waits_for_the_provider_then_the_run_halts_naming_the_ur
     let url = format!("http://{silent}/v1/messages");
     assert!(stdout.contains("no answer from the provider, retrying in"), "{}", text(&out));
     let reason = p.json("state.json")["haltReason"].as_str().unwrap_or_default().to_string();
-    assert!(reason.contains("first_byte_timeout") && reason.contains(&format!("{url} accepted the request but sent no answer within 2 s")), "{reason}");
-    assert!(elapsed < Duration::from_secs(30), "halted after two first-byte timeouts, not the retry deadline: {elapsed:?}");
+    assert!(
+        reason.contains("first_byte_timeout")
+            && reason.contains(&format!("{url} accepted the request but sent no answer within 2 s")),
+        "{reason}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "halted after two first-byte timeouts, not the retry deadline: {elapsed:?}"
+    );
 }
 
 /// `missions status`, run while the terminal's run waits, says who waits and for how long;
@@ -78,21 +89,37 @@ fn status_from_another_process_shows_the_wait_while_it_lasts() {
         let out = missions(&p.repo, &["status"]);
         let text_out = String::from_utf8_lossy(&out.stdout).to_string();
         if text_out.contains("waiting for the provider") {
-            let json: Value = serde_json::from_slice(&missions(&p.repo, &["status", "--format", "json"]).stdout).unwrap();
+            let json: Value =
+                serde_json::from_slice(&missions(&p.repo, &["status", "--format", "json"]).stdout).unwrap();
             break (text_out, json);
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     let now_line = text_seen.lines().find(|l| l.trim_start().starts_with("now:")).unwrap_or_default().to_string();
-    assert!(now_line.contains("worker feat-") && now_line.contains(", waiting for the provider, ") && now_line.ends_with(" s"), "{text_seen}");
+    assert!(
+        now_line.contains("worker feat-")
+            && now_line.contains(", waiting for the provider, ")
+            && now_line.ends_with(" s"),
+        "{text_seen}"
+    );
     assert_eq!(json_seen["runAlive"], true, "{json_seen:#}");
     let now = json_seen["now"].as_array().unwrap();
-    assert!(now.iter().any(|s| s["kind"] == "worker" && s["who"].as_str().unwrap().starts_with("worker feat-") && s["waiting"]["what"] == "the provider" && s["waiting"]["seconds"].is_u64()), "{json_seen:#}");
+    assert!(
+        now.iter().any(|s| s["kind"] == "worker"
+            && s["who"].as_str().unwrap().starts_with("worker feat-")
+            && s["waiting"]["what"] == "the provider"
+            && s["waiting"]["seconds"].is_u64()),
+        "{json_seen:#}"
+    );
     assert_eq!(json_seen["tokens"]["total"], 0, "nothing answered, nothing spent: {json_seen:#}");
     let out = run.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let after: Value = serde_json::from_slice(&missions(&p.repo, &["status", "--format", "json"]).stdout).unwrap();
-    assert_eq!((after["runAlive"].as_bool(), after["now"].as_array().map(Vec::len)), (Some(false), Some(0)), "{after:#}");
+    assert_eq!(
+        (after["runAlive"].as_bool(), after["now"].as_array().map(Vec::len)),
+        (Some(false), Some(0)),
+        "{after:#}"
+    );
     assert!(after["haltReason"].as_str().unwrap().contains("first_byte_timeout"), "{after:#}");
 }
 
@@ -131,7 +158,11 @@ fn a_running_missions_status_carries_tokens_and_cost_so_far() {
     let workers: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "usage" && l["role"] == "worker").collect();
     let sum = |key: &str| workers.iter().map(|l| l["usage"][key].as_u64().unwrap()).sum::<u64>();
     let tokens = &status["tokens"];
-    assert_eq!((tokens["byType"]["input"].as_u64(), tokens["byType"]["output"].as_u64()), (Some(sum("input")), Some(sum("output"))), "{status:#}");
+    assert_eq!(
+        (tokens["byType"]["input"].as_u64(), tokens["byType"]["output"].as_u64()),
+        (Some(sum("input")), Some(sum("output"))),
+        "{status:#}"
+    );
     assert_eq!(tokens["byRole"]["worker"]["input"].as_u64(), Some(sum("input")), "{status:#}");
     assert_eq!(tokens["total"].as_u64(), Some(sum("input") + sum("output")), "only the workers had spent: {status:#}");
     let cost = &status["cost"];
@@ -145,14 +176,24 @@ fn a_running_missions_status_carries_tokens_and_cost_so_far() {
     // After the run: every session's tokens, nothing in flight.
     let lines: Vec<Value> = p.read("sessions.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let done: Value = serde_json::from_slice(&missions(&p.repo, &["status", "--format", "json"]).stdout).unwrap();
-    let all: u64 = lines.iter().filter(|l| l["kind"] == "usage").map(|l| ["input", "cacheRead", "cacheWrite", "output"].iter().map(|k| l["usage"][*k].as_u64().unwrap()).sum::<u64>()).sum();
+    let all: u64 = lines
+        .iter()
+        .filter(|l| l["kind"] == "usage")
+        .map(|l| {
+            ["input", "cacheRead", "cacheWrite", "output"].iter().map(|k| l["usage"][*k].as_u64().unwrap()).sum::<u64>()
+        })
+        .sum();
     assert_eq!(done["tokens"]["total"].as_u64(), Some(all), "{done:#}");
     assert_eq!(done["now"].as_array().map(Vec::len), Some(0));
 }
 
 /// `1.2k`, as the report and status print token counts.
 fn tokens_short(n: u64) -> String {
-    if n < 1000 { n.to_string() } else { format!("{:.1}k", n as f64 / 1e3) }
+    if n < 1000 {
+        n.to_string()
+    } else {
+        format!("{:.1}k", n as f64 / 1e3)
+    }
 }
 
 #[test]
@@ -165,13 +206,26 @@ fn the_editors_progress_says_who_waits_for_the_provider() {
     assert!(server.command("missions.start", &p.mission).get("result").is_some());
     let token = server.accept_progress();
     let messages = server.run_until_progress_end(&token);
-    let progress: Vec<&Value> = messages.iter().filter(|m| m["method"] == "$/progress").map(|m| &m["params"]["value"]).collect();
-    let waiting: Vec<&str> = progress.iter().filter_map(|v| v["message"].as_str()).filter(|m| m.contains("waiting for the provider")).collect();
+    let progress: Vec<&Value> =
+        messages.iter().filter(|m| m["method"] == "$/progress").map(|m| &m["params"]["value"]).collect();
+    let waiting: Vec<&str> = progress
+        .iter()
+        .filter_map(|v| v["message"].as_str())
+        .filter(|m| m.contains("waiting for the provider"))
+        .collect();
     assert!(waiting.len() >= 4, "{progress:#?}");
-    assert!(waiting.iter().all(|m| m.starts_with("worker feat-") && m.contains(": waiting for the provider, ")), "{waiting:?}");
+    assert!(
+        waiting.iter().all(|m| m.starts_with("worker feat-") && m.contains(": waiting for the provider, ")),
+        "{waiting:?}"
+    );
     // When a wait ends the report shows the run's figures again (no stale "waiting").
     let after = progress.iter().rposition(|v| v["message"].as_str().is_some_and(|m| m.contains("waiting"))).unwrap();
-    assert!(progress[after + 1..].iter().any(|v| v["kind"] == "report" && v["message"].as_str().is_some_and(|m| m.contains("milestone"))), "{progress:#?}");
+    assert!(
+        progress[after + 1..]
+            .iter()
+            .any(|v| v["kind"] == "report" && v["message"].as_str().is_some_and(|m| m.contains("milestone"))),
+        "{progress:#?}"
+    );
     let end = progress.last().unwrap();
     assert_eq!(end["kind"], "end");
     assert!(end["message"].as_str().unwrap().contains("first_byte_timeout"), "{end}");
@@ -189,21 +243,30 @@ fn the_editors_missions_status_shows_the_wait() {
     );
     assert!(server.command("missions.start", &p.mission).get("result").is_some());
     let token = server.accept_progress();
-    server.take(|m| m["method"] == "$/progress" && m["params"]["value"]["message"].as_str().is_some_and(|t| t.contains("waiting for the provider")));
+    server.take(|m| {
+        m["method"] == "$/progress"
+            && m["params"]["value"]["message"].as_str().is_some_and(|t| t.contains("waiting for the provider"))
+    });
     // The live file follows the wait within half a second: ask until it shows.
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         let status = server.request("missions/status", json!({"missionUri": stdio_client::url(&p.mission)}));
-        if status["result"]["now"].as_array().is_some_and(|n| n.iter().any(|s| s["waiting"].is_object())) || Instant::now() > deadline {
+        if status["result"]["now"].as_array().is_some_and(|n| n.iter().any(|s| s["waiting"].is_object()))
+            || Instant::now() > deadline
+        {
             break status;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     let result = &status["result"];
     assert_eq!(result["runAlive"], true, "{status:#}");
-    let waiting: Vec<&Value> = result["now"].as_array().unwrap().iter().filter(|s| s["waiting"]["what"] == "the provider").collect();
+    let waiting: Vec<&Value> =
+        result["now"].as_array().unwrap().iter().filter(|s| s["waiting"]["what"] == "the provider").collect();
     assert_eq!(waiting.len(), 1, "{status:#}");
-    assert!(waiting[0]["who"].as_str().unwrap().starts_with("worker feat-") && waiting[0]["waiting"]["seconds"].is_u64(), "{status:#}");
+    assert!(
+        waiting[0]["who"].as_str().unwrap().starts_with("worker feat-") && waiting[0]["waiting"]["seconds"].is_u64(),
+        "{status:#}"
+    );
     assert!(waiting[0]["description"].as_str().unwrap().contains(", waiting for the provider, "), "{status:#}");
     assert_eq!(result["spendText"]["summary"], "0 tokens", "{status:#}");
     server.run_until_progress_end(&token);

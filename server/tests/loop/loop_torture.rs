@@ -80,7 +80,11 @@ fn temporaries(mission: &Path) -> usize {
 
 /// The progress log, as a list of events.
 fn events(mission: &Path) -> Vec<Value> {
-    std::fs::read_to_string(mission.join("progress_log.jsonl")).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    std::fs::read_to_string(mission.join("progress_log.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// The identity of an event that must be logged once, however often its step is redone
@@ -97,13 +101,20 @@ fn event_identity(e: &Value) -> Option<String> {
     Some(format!("{}:{key}", e["type"]))
 }
 
+/// A rule over one event of a mission folder: its name and its check.
+type EventRule = (&'static str, fn(&Path, &Value) -> Result<(), String>);
+
 /// Rules over each event and the mission folder.
-const EVENT_RULES: &[(&str, fn(&Path, &Value) -> Result<(), String>)] = &[("a completed worker's handoff file exists", |mission, e| {
+const EVENT_RULES: &[EventRule] = &[("a completed worker's handoff file exists", |mission, e| {
     if e["type"] != "worker_completed" {
         return Ok(());
     }
     let suffix = format!("__{}.json", e["workerSessionId"].as_str().unwrap_or(""));
-    let found = std::fs::read_dir(mission.join("handoffs")).into_iter().flatten().flatten().any(|f| f.file_name().to_string_lossy().ends_with(&suffix));
+    let found = std::fs::read_dir(mission.join("handoffs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|f| f.file_name().to_string_lossy().ends_with(&suffix));
     if found {
         Ok(())
     } else {
@@ -113,7 +124,10 @@ const EVENT_RULES: &[(&str, fn(&Path, &Value) -> Result<(), String>)] = &[("a co
 
 /// Whether the mission folder says the mission completed.
 fn completed(mission: &Path) -> bool {
-    std::fs::read(mission.join("state.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).is_some_and(|s| s["state"] == "completed")
+    std::fs::read(mission.join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|s| s["state"] == "completed")
 }
 
 /// The locks a run holds, which no run holds once it ended or was killed and taken over.
@@ -149,7 +163,12 @@ fn broken_rules(mission: &Path, settled: bool) -> Vec<String> {
         }
     }
     let agents_layout = |p: &String| !settled && p.starts_with("features.json: not laid out as droid writes it");
-    out.extend(droid_format::check_folder(mission).into_iter().filter(|p| !agents_layout(p)).map(|p| format!("droid's format: {p}")));
+    out.extend(
+        droid_format::check_folder(mission)
+            .into_iter()
+            .filter(|p| !agents_layout(p))
+            .map(|p| format!("droid's format: {p}")),
+    );
     let mut seen = HashSet::new();
     for e in events(mission) {
         if let Some(id) = event_identity(&e) {
@@ -183,7 +202,15 @@ fn leftovers(p: &Project, pgid: i32) -> Vec<String> {
             return Vec::new();
         }
         if Instant::now() > deadline {
-            let mut out: Vec<String> = tagged.iter().map(|pid| format!("pid {pid}: {}", std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " "))).collect();
+            let mut out: Vec<String> = tagged
+                .iter()
+                .map(|pid| {
+                    format!(
+                        "pid {pid}: {}",
+                        std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ")
+                    )
+                })
+                .collect();
             if group {
                 out.push(format!("process group {pgid} of the killed run"));
             }
@@ -227,9 +254,16 @@ fn run_to_end(p: &Project, seed: u64, bound: Duration) -> (std::process::ExitSta
     let until = Instant::now() + bound;
     while run.try_wait().unwrap().is_none() {
         if Instant::now() > until {
-            let ps = std::process::Command::new("ps").args(["-eo", "pid,ppid,pgid,stat,etime,args", "--forest"]).output().unwrap();
+            let ps = std::process::Command::new("ps")
+                .args(["-eo", "pid,ppid,pgid,stat,etime,args", "--forest"])
+                .output()
+                .unwrap();
             let _ = run.kill();
-            panic!("seed {seed}: a run hangs (over {bound:?}): {:?}\n{}", events(&p.mission).iter().map(|e| e["type"].clone()).collect::<Vec<_>>(), String::from_utf8_lossy(&ps.stdout));
+            panic!(
+                "seed {seed}: a run hangs (over {bound:?}): {:?}\n{}",
+                events(&p.mission).iter().map(|e| e["type"].clone()).collect::<Vec<_>>(),
+                String::from_utf8_lossy(&ps.stdout)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -244,7 +278,9 @@ fn torture_one(model: &MissionModel, rng: &mut StdRng, seed: u64, kills: usize, 
     // would write into the repository a minute later: it must never outlive its run, and no
     // session here lasts that long, so only a leftover could write it.
     let mut plan = features();
-    plan["features"][1]["x-fake"]["files"]["tests/test_bg.sh"] = serde_json::json!("( sleep 60; { date; env | grep MISSIONS_AGENT_PROCESS; } > \"stray-$$.txt\" ) >/dev/null 2>&1 &\nexit 0\n");
+    plan["features"][1]["x-fake"]["files"]["tests/test_bg.sh"] = serde_json::json!(
+        "( sleep 60; { date; env | grep MISSIONS_AGENT_PROCESS; } > \"stray-$$.txt\" ) >/dev/null 2>&1 &\nexit 0\n"
+    );
     let p = Project::new(model, "max_validation_rounds = 3\ncommand_timeout_s = 30", CONTRACT, &plan);
     tally.missions += 1;
     let (mut killed, mut failed_in_a_row) = (0, 0);
@@ -267,7 +303,10 @@ fn torture_one(model: &MissionModel, rng: &mut StdRng, seed: u64, kills: usize, 
             Some(status) if status.code() == Some(0) => {}
             Some(status) => {
                 failed_in_a_row += 1;
-                tally.failures.push(format!("a run ended {status}: {}", std::io::read_to_string(run.stderr.take().unwrap()).unwrap_or_default()));
+                tally.failures.push(format!(
+                    "a run ended {status}: {}",
+                    std::io::read_to_string(run.stderr.take().unwrap()).unwrap_or_default()
+                ));
             }
         }
         tally.leftovers.extend(leftovers(&p, pgid));
@@ -286,7 +325,10 @@ fn torture_one(model: &MissionModel, rng: &mut StdRng, seed: u64, kills: usize, 
         }
     }
     if !completed(&p.mission) {
-        tally.failures.push(format!("the mission did not complete: {:?}", events(&p.mission).iter().map(|e| e["type"].clone()).collect::<Vec<_>>()));
+        tally.failures.push(format!(
+            "the mission did not complete: {:?}",
+            events(&p.mission).iter().map(|e| e["type"].clone()).collect::<Vec<_>>()
+        ));
     }
     p
 }
@@ -294,23 +336,44 @@ fn torture_one(model: &MissionModel, rng: &mut StdRng, seed: u64, kills: usize, 
 /// What must hold of a mission once it completed.
 fn check_completed(p: &Project, tally: &mut Tally) {
     tally.broken.extend(broken_rules(&p.mission, true));
-    tally.leftovers.extend(missions::agent::processes::tagged_processes(&p.mission).into_iter().map(|pid| format!("pid {pid} of the completed mission {}", p.mission.display())));
+    tally.leftovers.extend(
+        missions::agent::processes::tagged_processes(&p.mission)
+            .into_iter()
+            .map(|pid| format!("pid {pid} of the completed mission {}", p.mission.display())),
+    );
     let fsck = std::process::Command::new("git").args(["fsck", "--no-progress"]).current_dir(&p.repo).output().unwrap();
-    let problems = String::from_utf8_lossy(&fsck.stdout).lines().chain(String::from_utf8_lossy(&fsck.stderr).lines()).filter(|l| !l.starts_with("dangling ")).map(str::to_string).collect::<Vec<_>>();
+    let problems = String::from_utf8_lossy(&fsck.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&fsck.stderr).lines())
+        .filter(|l| !l.starts_with("dangling "))
+        .map(str::to_string)
+        .collect::<Vec<_>>();
     if !fsck.status.success() || !problems.is_empty() {
         tally.fsck_problems.push(format!("{}: {problems:?}", p.repo.display()));
     }
     for line in git(&p.repo, &["status", "--porcelain", "--untracked-files=all"]).lines() {
         let path = p.repo.join(line.get(3..).unwrap_or(""));
-        tally.stray.push(format!("{line} in {}: {}", p.repo.display(), std::fs::read_to_string(path).unwrap_or_default().trim()));
+        tally.stray.push(format!(
+            "{line} in {}: {}",
+            p.repo.display(),
+            std::fs::read_to_string(path).unwrap_or_default().trim()
+        ));
     }
-    tally.stray.extend(git(&p.repo, &["log", "--all", "--name-only", "--format="]).lines().filter(|l| l.contains("stray-")).map(|l| format!("{l} committed in {}", p.repo.display())));
+    tally.stray.extend(
+        git(&p.repo, &["log", "--all", "--name-only", "--format="])
+            .lines()
+            .filter(|l| l.contains("stray-"))
+            .map(|l| format!("{l} committed in {}", p.repo.display())),
+    );
     let completions = events(&p.mission).iter().filter(|e| e["type"] == "mission_completed").count();
     tally.completion_window += usize::from(completed(&p.mission) && completions == 0);
     // A lock a killed run left names a dead process: the next run takes it over. One that
     // names a live process (or nothing readable) would block it.
     for lock in locks(p).into_iter().filter(|l| l.exists()) {
-        let pid = std::fs::read(&lock).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| v["pid"].as_i64());
+        let pid = std::fs::read(&lock)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["pid"].as_i64());
         // SAFETY: kill(2) with signal 0 only checks whether the process exists.
         let alive = pid.is_none_or(|pid| unsafe { libc::kill(pid as i32, 0) } == 0);
         if alive {
@@ -356,7 +419,11 @@ fn random_sigkills_then_resumes_complete_missions_with_everything_sound() {
     assert!(t.leftovers.is_empty(), "seed {seed}: processes outlived a killed run: {:#?}", t.leftovers);
     assert!(t.broken.is_empty(), "seed {seed}: {:#?}", t.broken);
     assert!(t.fsck_problems.is_empty(), "seed {seed}: git fsck: {:#?}", t.fsck_problems);
-    assert!(t.stray.is_empty(), "seed {seed}: working trees not clean (a leftover process writes `stray-*.txt`): {:#?}", t.stray);
+    assert!(
+        t.stray.is_empty(),
+        "seed {seed}: working trees not clean (a leftover process writes `stray-*.txt`): {:#?}",
+        t.stray
+    );
     assert_eq!(t.locks_held, 0, "seed {seed}: locks held by live processes after every run ended");
     assert_eq!(t.completions_not_once, 0, "seed {seed}: mission_completed logged twice");
     assert_eq!(t.completion_window, 0, "seed {seed}: a completed mission without its mission_completed");

@@ -153,7 +153,13 @@ fn processes_under(dir: &Path) -> Vec<String> {
             let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             let state = stat.rsplit(')').next()?.split_whitespace().next()?.to_string();
-            (cwd.starts_with(&dir) && state != "Z").then(|| format!("{pid}: {}", String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).replace('\0', " ")))
+            (cwd.starts_with(&dir) && state != "Z").then(|| {
+                format!(
+                    "{pid}: {}",
+                    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+                        .replace('\0', " ")
+                )
+            })
         })
         .collect()
 }
@@ -185,8 +191,16 @@ fn a_web_app_and_a_terminal_program_are_validated_as_a_person_uses_them_with_evi
     // Only the user-testing validator was offered the browser and the terminal.
     let ut = &model.sessions("user-testing")[0];
     assert!(ut.tools.iter().any(|t| t == "browser") && ut.tools.iter().any(|t| t == "terminal"), "{:?}", ut.tools);
-    assert!(ut.first_user.contains(&format!("- web on port {port}; its output: ")), "the task names the running service:\n{}", ut.first_user);
-    assert!(ut.first_user.contains("evidence/app/round-1/ (`browser` and `terminal` save theirs there"), "{}", ut.first_user);
+    assert!(
+        ut.first_user.contains(&format!("- web on port {port}; its output: ")),
+        "the task names the running service:\n{}",
+        ut.first_user
+    );
+    assert!(
+        ut.first_user.contains("evidence/app/round-1/ (`browser` and `terminal` save theirs there"),
+        "{}",
+        ut.first_user
+    );
     for role in ["scrutiny", "worker"] {
         let tools = &model.sessions(role)[0].tools;
         assert!(!tools.iter().any(|t| t == "browser" || t == "terminal"), "{role}: {tools:?}");
@@ -196,30 +210,55 @@ fn a_web_app_and_a_terminal_program_are_validated_as_a_person_uses_them_with_evi
     let vs = p.json("validation-state.json");
     let web = state_of(&vs, "VAL-WEB-001");
     assert_eq!(web["status"], "passed", "{vs:#}");
-    assert_eq!(web["evidence"], json!(["evidence/app/round-1/dashboard.png", "evidence/app/round-1/browser-network.jsonl", "evidence/app/round-1/browser-console.jsonl"]));
+    assert_eq!(
+        web["evidence"],
+        json!([
+            "evidence/app/round-1/dashboard.png",
+            "evidence/app/round-1/browser-network.jsonl",
+            "evidence/app/round-1/browser-console.jsonl"
+        ])
+    );
     let tui = state_of(&vs, "VAL-TUI-001");
     assert_eq!(tui["status"], "passed", "{vs:#}");
-    assert_eq!(tui["evidence"], json!(["evidence/app/round-1/counter.screen.txt", "evidence/app/round-1/main.transcript.txt"]));
+    assert_eq!(
+        tui["evidence"],
+        json!(["evidence/app/round-1/counter.screen.txt", "evidence/app/round-1/main.transcript.txt"])
+    );
 
     // The evidence files are what they say: a real screenshot, the recorded login, the screen.
     match inspect(&p.mission.join("evidence/app/round-1/dashboard.png")) {
         FileKind::Image { width, height } => assert_eq!((width, height), (1280, 800)),
         other => panic!("the screenshot: {other:?}"),
     }
-    let requests: Vec<RecordedRequest> = read_log(&p.mission.join("evidence/app/round-1/browser-network.jsonl")).unwrap();
-    let login: Vec<&RecordedRequest> = requests.iter().filter(|r| r.method == "POST" && r.url == format!("http://127.0.0.1:{port}/api/login")).collect();
+    let requests: Vec<RecordedRequest> =
+        read_log(&p.mission.join("evidence/app/round-1/browser-network.jsonl")).unwrap();
+    let login: Vec<&RecordedRequest> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.url == format!("http://127.0.0.1:{port}/api/login"))
+        .collect();
     assert_eq!(login.iter().map(|r| r.status).collect::<Vec<_>>(), [Some(200)], "{requests:?}");
     let screen = p.read("evidence/app/round-1/counter.screen.txt");
     assert!(screen.contains("Counter") && screen.contains("Count: 2"), "{screen}");
     let transcript = p.read("evidence/app/round-1/main.transcript.txt");
-    assert!(transcript.starts_with("$ python3 counter.py\n") && transcript.contains("> type \"++\"") && transcript.contains("--- exited with 0"), "{transcript}");
+    assert!(
+        transcript.starts_with("$ python3 counter.py\n")
+            && transcript.contains("> type \"++\"")
+            && transcript.contains("--- exited with 0"),
+        "{transcript}"
+    );
 
     // The flow: droid's shape, evidence by kind, the tools the record shows.
     let flow = p.json("validation/app/user-testing/flows/round-1.json");
     assert_eq!(flow["groupId"], "round-1");
     assert_eq!(flow["toolsUsed"], json!(["bash", "browser", "terminal"]));
-    assert_eq!(flow["assertions"][0]["evidence"], json!({"screenshots": ["app/round-1/dashboard.png"], "networkLogs": ["app/round-1/browser-network.jsonl"], "consoleLogs": ["app/round-1/browser-console.jsonl"]}));
-    assert_eq!(flow["assertions"][1]["evidence"], json!({"terminalSnapshots": ["app/round-1/counter.screen.txt"], "terminalTranscripts": ["app/round-1/main.transcript.txt"]}));
+    assert_eq!(
+        flow["assertions"][0]["evidence"],
+        json!({"screenshots": ["app/round-1/dashboard.png"], "networkLogs": ["app/round-1/browser-network.jsonl"], "consoleLogs": ["app/round-1/browser-console.jsonl"]})
+    );
+    assert_eq!(
+        flow["assertions"][1]["evidence"],
+        json!({"terminalSnapshots": ["app/round-1/counter.screen.txt"], "terminalTranscripts": ["app/round-1/main.transcript.txt"]})
+    );
 
     // The scrutiny synthesis holds what the runner ran, not the lint the model claims.
     let scrutiny = p.json("validation/app/scrutiny/synthesis.json");
@@ -242,32 +281,70 @@ fn a_claimed_pass_is_overturned_by_the_recorded_network_log_when_the_login_fails
 
     // The model saw the dashboard and said pass.
     let said = p.read("sessions.jsonl");
-    let report = said.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|l| l["kind"] == "tool_call" && l["name"] == "submit_validation").expect("the validator reported");
+    let report = said
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["kind"] == "tool_call" && l["name"] == "submit_validation")
+        .expect("the validator reported");
     assert_eq!(report["input"]["assertions"][0]["status"], "pass", "{report}");
 
     let why = "the validator reported pass, but the recorded evidence contradicts it: network(POST /api/login -> 200) (POST /api/login answered 500 (expected 200))";
     let vs = p.json("validation-state.json");
-    assert_eq!((state_of(&vs, "VAL-WEB-001")["status"].as_str(), state_of(&vs, "VAL-WEB-001")["issues"].as_str()), (Some("failed"), Some(why)), "{vs:#}");
-    assert_eq!(state_of(&vs, "VAL-WEB-001")["evidence"], json!(["evidence/app/round-1/dashboard.png", "evidence/app/round-1/browser-console.jsonl", "evidence/app/round-1/browser-network.jsonl"]), "what satisfied an item, then the cited record that shows the 500");
+    assert_eq!(
+        (state_of(&vs, "VAL-WEB-001")["status"].as_str(), state_of(&vs, "VAL-WEB-001")["issues"].as_str()),
+        (Some("failed"), Some(why)),
+        "{vs:#}"
+    );
+    assert_eq!(
+        state_of(&vs, "VAL-WEB-001")["evidence"],
+        json!([
+            "evidence/app/round-1/dashboard.png",
+            "evidence/app/round-1/browser-console.jsonl",
+            "evidence/app/round-1/browser-network.jsonl"
+        ]),
+        "what satisfied an item, then the cited record that shows the 500"
+    );
     assert_eq!(state_of(&vs, "VAL-TUI-001")["status"], "passed");
     let flow = p.json("validation/app/user-testing/flows/round-1.json");
-    assert_eq!((flow["assertions"][0]["status"].as_str(), flow["assertions"][0]["issues"].as_str()), (Some("fail"), Some(why)));
+    assert_eq!(
+        (flow["assertions"][0]["status"].as_str(), flow["assertions"][0]["issues"].as_str()),
+        (Some("fail"), Some(why))
+    );
     let synthesis = p.json("validation/app/user-testing/synthesis.json");
     assert_eq!(synthesis["failedAssertions"], json!([{"id": "VAL-WEB-001", "reason": why}]));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("VAL-WEB-001: the claimed pass does not stand"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("VAL-WEB-001: the claimed pass does not stand"),
+        "{}",
+        text(&out)
+    );
 
     // The record on disk says what happened.
-    let requests: Vec<RecordedRequest> = read_log(&p.mission.join("evidence/app/round-1/browser-network.jsonl")).unwrap();
-    assert!(requests.iter().any(|r| r.method == "POST" && r.url == format!("http://127.0.0.1:{port}/api/login") && r.status == Some(500)), "{requests:?}");
-    assert!(matches!(inspect(&p.mission.join("evidence/app/round-1/dashboard.png")), FileKind::Image { .. }), "the screenshot itself is real");
+    let requests: Vec<RecordedRequest> =
+        read_log(&p.mission.join("evidence/app/round-1/browser-network.jsonl")).unwrap();
+    assert!(
+        requests.iter().any(|r| r.method == "POST"
+            && r.url == format!("http://127.0.0.1:{port}/api/login")
+            && r.status == Some(500)),
+        "{requests:?}"
+    );
+    assert!(
+        matches!(inspect(&p.mission.join("evidence/app/round-1/dashboard.png")), FileKind::Image { .. }),
+        "the screenshot itself is real"
+    );
     assert_nothing_left(&p.repo);
 }
 
 #[test]
 fn a_service_whose_healthcheck_never_passes_blocks_the_round_with_its_log() {
     let model = MissionModel::start(Script::default());
-    let (p, _) = web_project(&model, |port| format!("echo 'starting on {port}'; echo 'fatal: DATABASE_URL is not set' >&2; exec sleep 300"));
-    std::fs::write(p.repo.join("missions.toml"), model.config("max_validation_rounds = 1\ncommand_timeout_s = 30\nservice_start_timeout_s = 2")).unwrap();
+    let (p, _) = web_project(&model, |port| {
+        format!("echo 'starting on {port}'; echo 'fatal: DATABASE_URL is not set' >&2; exec sleep 300")
+    });
+    std::fs::write(
+        p.repo.join("missions.toml"),
+        model.config("max_validation_rounds = 1\ncommand_timeout_s = 30\nservice_start_timeout_s = 2"),
+    )
+    .unwrap();
     git(&p.repo, &["commit", "-qam", "a short service timeout"]);
     let began = Instant::now();
     let out = p.run(&["--yes"]);
@@ -282,18 +359,38 @@ fn a_service_whose_healthcheck_never_passes_blocks_the_round_with_its_log() {
         let issues = a["issues"].as_str().unwrap();
         assert_eq!(a["status"], "failed", "droid records blocked as failed: {vs:#}");
         assert!(issues.starts_with("service `web` did not come up: its healthcheck `python3 -c"), "{issues}");
-        assert!(issues.contains("did not pass within 2 s") && issues.contains("last lines of") && issues.contains("fatal: DATABASE_URL is not set"), "the log's tail: {issues}");
+        assert!(
+            issues.contains("did not pass within 2 s")
+                && issues.contains("last lines of")
+                && issues.contains("fatal: DATABASE_URL is not set"),
+            "the log's tail: {issues}"
+        );
     }
     let synthesis = p.json("validation/app/user-testing/synthesis.json");
     assert_eq!(synthesis["assertionsSummary"], json!({"total": 2, "passed": 0, "failed": 0, "blocked": 2}));
     let blocked = synthesis["blockedAssertions"].as_array().unwrap();
     assert_eq!(blocked.iter().map(|b| b["id"].as_str().unwrap()).collect::<Vec<_>>(), ["VAL-WEB-001", "VAL-TUI-001"]);
     assert!(blocked[0]["blockedBy"].as_str().unwrap().contains("fatal: DATABASE_URL is not set"));
-    let handoff = std::fs::read_dir(p.mission.join("handoffs")).unwrap().flatten().map(|e| e.path()).find(|p| p.to_string_lossy().contains("__user-testing-validator-app__")).expect("the validator's handoff");
+    let handoff = std::fs::read_dir(p.mission.join("handoffs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("__user-testing-validator-app__"))
+        .expect("the validator's handoff");
     let handoff: Value = serde_json::from_str(&std::fs::read_to_string(handoff).unwrap()).unwrap();
     assert_eq!(handoff["successState"], "failure");
-    assert!(handoff["handoff"]["discoveredIssues"][0]["description"].as_str().unwrap().contains("fatal: DATABASE_URL is not set"), "{handoff:#}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("user testing of app is blocked: service `web` did not come up"), "{}", text(&out));
+    assert!(
+        handoff["handoff"]["discoveredIssues"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("fatal: DATABASE_URL is not set"),
+        "{handoff:#}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("user testing of app is blocked: service `web` did not come up"),
+        "{}",
+        text(&out)
+    );
     assert_nothing_left(&p.repo);
 }
 
@@ -328,12 +425,19 @@ fn a_service_does_not_outlive_a_killed_runner_and_the_next_run_starts_it_again()
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(group_members(pgid).is_empty(), "the service's group outlived the runner: {:?}", group_members(pgid));
-    assert!(p.mission.join("service-logs/running.json").is_file(), "the record of the killed run's services is left for the next run");
+    assert!(
+        p.mission.join("service-logs/running.json").is_file(),
+        "the record of the killed run's services is left for the next run"
+    );
     model.release("user-testing");
 
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("stopped services a killed run left running"), "nothing was left to stop: {}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("stopped services a killed run left running"),
+        "nothing was left to stop: {}",
+        text(&out)
+    );
     assert_eq!(state_of(&p.json("validation-state.json"), "VAL-WEB-001")["status"], "passed");
     assert_nothing_left(&p.repo);
 }
@@ -342,19 +446,37 @@ fn a_service_does_not_outlive_a_killed_runner_and_the_next_run_starts_it_again()
 /// more, then the mission halts; nothing passes.
 #[test]
 fn a_validator_whose_report_breaks_its_schema_twice_halts_the_mission() {
-    let contract = "# C\n\n### VAL-CALC-001: Adding\nRun: `sh calc.sh add 2 3`\nExpect: `5`\nTool: terminal\nEvidence: output\n";
+    let contract =
+        "# C\n\n### VAL-CALC-001: Adding\nRun: `sh calc.sh add 2 3`\nExpect: `5`\nTool: terminal\nEvidence: output\n";
     let model = MissionModel::start(Script { broken_reports: vec!["user-testing"], ..Default::default() });
-    let add = feature("feat-add", "add", "basics", &["VAL-CALC-001"], &[], json!({"files": {"ops/add.sh": "echo $(( $1 + $2 ))\n", "tests/test_add.sh": "[ \"$(sh calc.sh add 2 3)\" = 5 ]\n"}}));
+    let add = feature(
+        "feat-add",
+        "add",
+        "basics",
+        &["VAL-CALC-001"],
+        &[],
+        json!({"files": {"ops/add.sh": "echo $(( $1 + $2 ))\n", "tests/test_add.sh": "[ \"$(sh calc.sh add 2 3)\" = 5 ]\n"}}),
+    );
     let p = Project::new(&model, "max_turns = 3\ncommand_timeout_s = 30", contract, &json!({"features": [add]}));
     let out = p.run(&["--yes"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let state = p.json("state.json");
-    assert_eq!((state["state"].as_str(), state["detailedState"].as_str()), (Some("paused"), Some("halted")), "never completed");
+    assert_eq!(
+        (state["state"].as_str(), state["detailedState"].as_str()),
+        (Some("paused"), Some("halted")),
+        "never completed"
+    );
     let reason = state["haltReason"].as_str().unwrap();
     assert!(reason.contains("user-testing-validator-basics of milestone basics gave no report in 2 sessions; no review happened (last: max_turns (3) reached"), "{reason}");
     let sessions = model.sessions("user-testing");
     assert_eq!(sessions.len(), 2, "one fresh session after the first");
-    let refusals = model.seen().into_iter().filter(|s| s.role == "user-testing").flat_map(|s| s.results).filter(|(r, e)| *e && r.contains("`assertions[0].status`")).count();
+    let refusals = model
+        .seen()
+        .into_iter()
+        .filter(|s| s.role == "user-testing")
+        .flat_map(|s| s.results)
+        .filter(|(r, e)| *e && r.contains("`assertions[0].status`"))
+        .count();
     assert!(refusals >= 2, "each broken report was refused with the field named");
     assert_ne!(state_of(&p.json("validation-state.json"), "VAL-CALC-001")["status"], "passed");
     droid_format::assert_conforms(&p.mission);
@@ -369,8 +491,10 @@ fn child_groups(pid: u32, needle: &str) -> Vec<i32> {
             let child: i32 = e.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
             let mut fields = stat.rsplit(')').next()?.split_whitespace();
-            let (_state, ppid, pgrp) = (fields.next()?, fields.next()?.parse::<u32>().ok()?, fields.next()?.parse::<i32>().ok()?);
-            let cmdline = String::from_utf8_lossy(&std::fs::read(format!("/proc/{child}/cmdline")).ok()?).replace('\0', " ");
+            let (_state, ppid, pgrp) =
+                (fields.next()?, fields.next()?.parse::<u32>().ok()?, fields.next()?.parse::<i32>().ok()?);
+            let cmdline =
+                String::from_utf8_lossy(&std::fs::read(format!("/proc/{child}/cmdline")).ok()?).replace('\0', " ");
             (ppid == pid && cmdline.contains(needle)).then_some(pgrp)
         })
         .collect()

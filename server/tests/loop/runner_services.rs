@@ -13,7 +13,12 @@ fn free_port() -> u16 {
 }
 
 fn limits(health_s: u64) -> ServiceLimits {
-    ServiceLimits { healthcheck_timeout: Duration::from_secs(health_s), check_timeout: Duration::from_secs(5), poll: Duration::from_millis(100), stop_timeout: Duration::from_secs(5) }
+    ServiceLimits {
+        healthcheck_timeout: Duration::from_secs(health_s),
+        check_timeout: Duration::from_secs(5),
+        poll: Duration::from_millis(100),
+        stop_timeout: Duration::from_secs(5),
+    }
 }
 
 fn dirs() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
@@ -49,13 +54,25 @@ async fn services_start_in_order_answer_and_stop_as_whole_groups() {
     let port = free_port();
     let file = web_and_db(port);
     let cancel = CancellationToken::new();
-    let mut running = tokio::time::timeout(Duration::from_secs(60), start(&mission, &repo, &file, &["web"], &limits(30), &[], &cancel)).await.unwrap().unwrap();
+    let mut running = tokio::time::timeout(
+        Duration::from_secs(60),
+        start(&mission, &repo, &file, &["web"], &limits(30), &[], &cancel),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(running.names(), ["db", "web"]);
     let groups = running.groups();
     for &g in &groups {
         assert!(!group_members(g).is_empty(), "group {g} runs");
     }
-    let page = std::process::Command::new("python3").args(["-c", &format!("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{port}/').status)")]).output().unwrap();
+    let page = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &format!("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{port}/').status)"),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&page.stdout).trim(), "200");
     assert!(mission.join("service-logs/running.json").is_file());
 
@@ -76,13 +93,23 @@ async fn a_service_whose_healthcheck_never_passes_is_an_error_with_its_log() {
     let (_tmp, mission, repo) = dirs();
     let file = services::parse("services:\n  api:\n    start: \"echo 'listening soon'; echo 'config missing: DATABASE_URL' >&2; exec sleep 301\"\n    healthcheck: echo 'connection refused' >&2; exit 7\n").unwrap();
     let began = std::time::Instant::now();
-    let failure = start(&mission, &repo, &file, &[], &limits(2), &[], &CancellationToken::new()).await.err().expect("the service never comes up");
+    let failure = start(&mission, &repo, &file, &[], &limits(2), &[], &CancellationToken::new())
+        .await
+        .err()
+        .expect("the service never comes up");
     assert!(began.elapsed() < Duration::from_secs(20));
     assert_eq!(failure.service, "api");
     assert_eq!(failure.reason, "its healthcheck `echo 'connection refused' >&2; exit 7` did not pass within 2 s (last: exit 7: connection refused)");
-    assert!(failure.log_tail.contains("listening soon") && failure.log_tail.contains("config missing: DATABASE_URL"), "{}", failure.log_tail);
+    assert!(
+        failure.log_tail.contains("listening soon") && failure.log_tail.contains("config missing: DATABASE_URL"),
+        "{}",
+        failure.log_tail
+    );
     let shown = failure.to_string();
-    assert!(shown.starts_with("service `api` did not come up: its healthcheck") && shown.contains("config missing"), "{shown}");
+    assert!(
+        shown.starts_with("service `api` did not come up: its healthcheck") && shown.contains("config missing"),
+        "{shown}"
+    );
     assert!(!mission.join("service-logs/running.json").exists(), "nothing is left running");
     assert!(no_service_process_runs(b"sleep\x00301"), "the service's group was stopped");
 }
@@ -91,7 +118,10 @@ async fn a_service_whose_healthcheck_never_passes_is_an_error_with_its_log() {
 async fn a_service_that_exits_is_an_error_at_once_and_a_dependency_error_starts_nothing() {
     let (_tmp, mission, repo) = dirs();
     let port = free_port();
-    let file = services::parse(&format!("services:\n  web:\n    start: \"echo 'error: address in use' >&2; exit 3\"\n    port: {port}\n")).unwrap();
+    let file = services::parse(&format!(
+        "services:\n  web:\n    start: \"echo 'error: address in use' >&2; exit 3\"\n    port: {port}\n"
+    ))
+    .unwrap();
     let began = std::time::Instant::now();
     let failure = start(&mission, &repo, &file, &[], &limits(30), &[], &CancellationToken::new()).await.err().unwrap();
     assert!(began.elapsed() < Duration::from_secs(10), "an exited service is not waited for");
@@ -101,7 +131,10 @@ async fn a_service_that_exits_is_an_error_at_once_and_a_dependency_error_starts_
     let broken = services::parse("services:\n  site:\n    start: exec sleep 300\n    depends_on: [db]\n").unwrap();
     let failure = start(&mission, &repo, &broken, &[], &limits(5), &[], &CancellationToken::new()).await.err().unwrap();
     assert_eq!(failure.reason, "service `site` depends on `db`, which services.yaml does not define");
-    assert_eq!(failure.to_string(), "cannot start the services: service `site` depends on `db`, which services.yaml does not define");
+    assert_eq!(
+        failure.to_string(),
+        "cannot start the services: service `site` depends on `db`, which services.yaml does not define"
+    );
     assert!(!log_path(&mission, "site").exists(), "nothing was started");
 }
 
@@ -150,16 +183,51 @@ async fn the_projects_own_commands_run_with_their_exit_codes() {
     use missions::runner::commands::run_review_commands;
     let (_tmp, mission, repo) = dirs();
     std::fs::write(repo.join("check.sh"), "echo \"checked $1\"\n[ \"$1\" = ok ]\n").unwrap();
-    let file = services::parse("commands:\n  install: exit 9\n  lint: sleep 30\n  typecheck: bash check.sh bad\n  test: bash check.sh ok\n").unwrap();
-    let settings = CommandSettings { default_timeout: Duration::from_secs(5), removed_env: vec![], added_env: vec![], sandbox: None, write_policy: WritePolicy::EvidenceOnly };
+    let file = services::parse(
+        "commands:\n  install: exit 9\n  lint: sleep 30\n  typecheck: bash check.sh bad\n  test: bash check.sh ok\n",
+    )
+    .unwrap();
+    let settings = CommandSettings {
+        default_timeout: Duration::from_secs(5),
+        removed_env: vec![],
+        added_env: vec![],
+        sandbox: None,
+        write_policy: WritePolicy::EvidenceOnly,
+    };
     let roots = Roots::new(&repo, &mission).unwrap();
     let began = std::time::Instant::now();
-    let results = run_review_commands(&roots, &settings, &file, Duration::from_secs(1), &mission.join("tool-output/review"), &CancellationToken::new()).await.unwrap();
+    let results = run_review_commands(
+        &roots,
+        &settings,
+        &file,
+        Duration::from_secs(1),
+        &mission.join("tool-output/review"),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert!(began.elapsed() < Duration::from_secs(15));
-    let got: Vec<(&str, &str, i32, bool, bool)> = results.iter().map(|r| (r.name.as_str(), r.command.as_str(), r.exit_code, r.passed, r.timed_out)).collect();
-    assert_eq!(got, [("test", "bash check.sh ok", 0, true, false), ("typecheck", "bash check.sh bad", 1, false, false), ("lint", "sleep 30", 124, false, true)]);
+    let got: Vec<(&str, &str, i32, bool, bool)> =
+        results.iter().map(|r| (r.name.as_str(), r.command.as_str(), r.exit_code, r.passed, r.timed_out)).collect();
+    assert_eq!(
+        got,
+        [
+            ("test", "bash check.sh ok", 0, true, false),
+            ("typecheck", "bash check.sh bad", 1, false, false),
+            ("lint", "sleep 30", 124, false, true)
+        ]
+    );
     assert_eq!(results[0].output.trim(), "checked ok");
-    let none = run_review_commands(&roots, &settings, &services::parse("services: {}\n").unwrap(), Duration::from_secs(1), &mission, &CancellationToken::new()).await.unwrap();
+    let none = run_review_commands(
+        &roots,
+        &settings,
+        &services::parse("services: {}\n").unwrap(),
+        Duration::from_secs(1),
+        &mission,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert!(none.is_empty());
 }
 
@@ -168,7 +236,11 @@ async fn the_projects_own_commands_run_with_their_exit_codes() {
 fn no_service_process_runs(cmdline: &[u8]) -> bool {
     std::fs::read_dir("/proc").unwrap().flatten().all(|e| {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { return true };
-        let (Ok(env), Ok(cmd)) = (std::fs::read(format!("/proc/{pid}/environ")), std::fs::read(format!("/proc/{pid}/cmdline"))) else { return true };
+        let (Ok(env), Ok(cmd)) =
+            (std::fs::read(format!("/proc/{pid}/environ")), std::fs::read(format!("/proc/{pid}/cmdline")))
+        else {
+            return true;
+        };
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let zombie = stat.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z'));
         zombie || !cmd.starts_with(cmdline) || !env.windows(22).any(|w| w == b"MISSIONS_SERVICE_TOKEN")

@@ -140,7 +140,13 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
     let openai = uri.path().ends_with("/chat/completions");
     let conv = if openai { read_openai(&body) } else { read_anthropic(&body) };
     let role = role_of(&conv.system);
-    shared.seen.lock().unwrap().push(Seen { role: role.to_string(), first_user: conv.first_user.clone(), turn: conv.turns, results: conv.results.clone(), tools: conv.tools.clone() });
+    shared.seen.lock().unwrap().push(Seen {
+        role: role.to_string(),
+        first_user: conv.first_user.clone(),
+        turn: conv.turns,
+        results: conv.results.clone(),
+        tools: conv.tools.clone(),
+    });
     while shared.held.lock().unwrap().contains(role) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -149,7 +155,11 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
     }
     let calls = answer(role, &conv, &shared.script);
     let frames = render(openai, conv.turns, &calls);
-    Response::builder().status(200).header("content-type", "text/event-stream").body(Body::from(frames.concat())).unwrap()
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/event-stream")
+        .body(Body::from(frames.concat()))
+        .unwrap()
 }
 
 /// The tool calls the model makes as `role` in the conversation `c`.
@@ -169,11 +179,16 @@ fn render(openai: bool, turn: usize, calls: &[(String, Value)]) -> Vec<String> {
     let args: Vec<String> = calls.iter().map(|(_, a)| a.to_string()).collect();
     if openai {
         let pieces: Vec<[&str; 1]> = args.iter().map(|a| [a.as_str()]).collect();
-        let tools: Vec<(u64, &str, &str, &[&str])> = calls.iter().enumerate().map(|(i, (name, _))| (i as u64, ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
+        let tools: Vec<(u64, &str, &str, &[&str])> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (i as u64, ids[i].as_str(), name.as_str(), &pieces[i][..]))
+            .collect();
         openai_turn(if calls.is_empty() { "done" } else { "" }, &tools, 100, 0, 20)
     } else {
         let pieces: Vec<[&str; 1]> = args.iter().map(|a| [a.as_str()]).collect();
-        let tools: Vec<(&str, &str, &[&str])> = calls.iter().enumerate().map(|(i, (name, _))| (ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
+        let tools: Vec<(&str, &str, &[&str])> =
+            calls.iter().enumerate().map(|(i, (name, _))| (ids[i].as_str(), name.as_str(), &pieces[i][..])).collect();
         anthropic_turn(if calls.is_empty() { "done" } else { "" }, &tools, 100, 0, 0, 20)
     }
 }
@@ -221,7 +236,13 @@ pub fn read_anthropic(body: &Value) -> Conv {
 }
 
 fn tool_names(body: &Value) -> Vec<String> {
-    body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str().or_else(|| t["function"]["name"].as_str())).map(str::to_string).collect()
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().or_else(|| t["function"]["name"].as_str()))
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn read_openai(body: &Value) -> Conv {
@@ -258,7 +279,8 @@ pub fn role_of(system: &str) -> &'static str {
 /// The mission folder as the prompt names it, relative to the working directory when it is
 /// inside it (so a recording of these calls replays in another directory).
 fn mission_folder(system: &str) -> String {
-    let mission = system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string();
+    let mission =
+        system.lines().find_map(|l| l.strip_prefix("Mission folder: ")).unwrap_or_default().trim().to_string();
     relative(system, &mission)
 }
 
@@ -303,8 +325,14 @@ fn worker(c: &Conv) -> Vec<(String, Value)> {
     let behaviour = fake["behaviour"].as_str().unwrap_or("");
     let retry = c.first_user.contains("## The previous session of this feature");
     let written = if !retry && fake["first_files"].is_object() { &fake["first_files"] } else { &fake["files"] };
-    let files: Vec<(String, String)> = written.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
-    let mut test_files: Vec<String> = files.iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("tests/")).collect();
+    let files: Vec<(String, String)> = written
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+        .collect();
+    let mut test_files: Vec<String> =
+        files.iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("tests/")).collect();
     if let (false, Some(listed)) = (retry, fake["first_tests"].as_array()) {
         test_files = listed.iter().filter_map(|t| t.as_str().map(str::to_string)).collect();
     }
@@ -331,8 +359,10 @@ fn worker(c: &Conv) -> Vec<(String, Value)> {
     let partial_now = behaviour == "partial-once" && !retry;
     match c.turns {
         0 => {
-            let written: Vec<&(String, String)> = if partial_now { files.iter().take(1).collect() } else { files.iter().collect() };
-            let mut calls: Vec<(String, Value)> = written.iter().map(|(p, content)| call("write_file", json!({"path": p, "content": content}))).collect();
+            let written: Vec<&(String, String)> =
+                if partial_now { files.iter().take(1).collect() } else { files.iter().collect() };
+            let mut calls: Vec<(String, Value)> =
+                written.iter().map(|(p, content)| call("write_file", json!({"path": p, "content": content}))).collect();
             // `quick` skips the project's tests (the overhead measurement's worker only commits).
             let test = if behaviour == "quick" || fake["skip_tests"] == true { "" } else { "sh test.sh && " };
             calls.push(call("bash", json!({"command": format!("{test}git add -A && git commit -qm '{id}' && git rev-parse HEAD"), "timeout_s": 60})));
@@ -392,7 +422,12 @@ pub fn probes(first_user: &str) -> Vec<Probe> {
 
 /// The evidence folder the prompt names (`Save evidence under <mission>/evidence/<m>/<group>/ (…`).
 fn evidence_dir(first_user: &str) -> String {
-    first_user.lines().find_map(|l| l.strip_prefix("Save evidence under ")).and_then(|r| r.split("/ (").next()).unwrap_or("/tmp").to_string()
+    first_user
+        .lines()
+        .find_map(|l| l.strip_prefix("Save evidence under "))
+        .and_then(|r| r.split("/ (").next())
+        .unwrap_or("/tmp")
+        .to_string()
 }
 
 /// One `Drive:` step as the tool call a person's action is: `open URL`, `fill SELECTOR TEXT`,
@@ -426,7 +461,11 @@ fn saved_evidence(result: &str) -> Option<String> {
 /// The `--- <id>` outputs of earlier probe runs.
 fn probe_output(c: &Conv, id: &str) -> String {
     let marker = format!("--- {id}");
-    c.results.iter().find(|(r, _)| r.contains(&marker)).map(|(r, _)| r.split(&marker).nth(1).unwrap_or("").to_string()).unwrap_or_default()
+    c.results
+        .iter()
+        .find(|(r, _)| r.contains(&marker))
+        .map(|(r, _)| r.split(&marker).nth(1).unwrap_or("").to_string())
+        .unwrap_or_default()
 }
 
 /// Runs each assertion's `Run:` command as a user would and compares its output with
@@ -451,7 +490,10 @@ fn user_testing(c: &Conv, script: &Script) -> Vec<(String, Value)> {
         batches.push(p.drive.iter().map(|s| drive_call(s)).collect());
     }
     if script.broken_reports.contains(&"user-testing") {
-        let broken = probes.iter().map(|p| json!({"id": p.id, "status": "passed", "steps": [], "evidence": []})).collect::<Vec<_>>();
+        let broken = probes
+            .iter()
+            .map(|p| json!({"id": p.id, "status": "passed", "steps": [], "evidence": []}))
+            .collect::<Vec<_>>();
         return vec![call("submit_validation", json!({"salientSummary": "all good", "assertions": broken}))];
     }
     if c.turns < batches.len() {
@@ -461,21 +503,32 @@ fn user_testing(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     let mut offset = if runnable.is_empty() { 0 } else { runnable.len() };
     let mut answered: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
     for p in &driven {
-        answered.insert(p.id.clone(), c.results[offset.min(c.results.len())..(offset + p.drive.len()).min(c.results.len())].to_vec());
+        answered.insert(
+            p.id.clone(),
+            c.results[offset.min(c.results.len())..(offset + p.drive.len()).min(c.results.len())].to_vec(),
+        );
         offset += p.drive.len();
     }
     let mut assertions = Vec::new();
     for p in &probes {
         if let Some(results) = answered.get(&p.id) {
             let mut evidence: Vec<String> = results.iter().filter_map(|(r, _)| saved_evidence(r)).collect();
-            if p.drive.iter().any(|s| matches!(s.split(' ').next(), Some("open" | "fill" | "click" | "press" | "wait" | "screenshot"))) {
+            if p.drive.iter().any(|s| {
+                matches!(s.split(' ').next(), Some("open" | "fill" | "click" | "press" | "wait" | "screenshot"))
+            }) {
                 evidence.push(format!("{group}/browser-network.jsonl"));
                 evidence.push(format!("{group}/browser-console.jsonl"));
             }
-            let steps: Vec<Value> = p.drive.iter().zip(results).map(|(s, (r, _))| json!({"action": s, "observed": r.lines().next().unwrap_or("")})).collect();
+            let steps: Vec<Value> = p
+                .drive
+                .iter()
+                .zip(results)
+                .map(|(s, (r, _))| json!({"action": s, "observed": r.lines().next().unwrap_or("")}))
+                .collect();
             match results.iter().find(|(_, error)| *error) {
                 None => assertions.push(json!({"id": p.id, "status": "pass", "steps": steps, "evidence": evidence})),
-                Some((why, _)) => assertions.push(json!({"id": p.id, "status": "fail", "steps": steps, "evidence": evidence, "issues": why})),
+                Some((why, _)) => assertions
+                    .push(json!({"id": p.id, "status": "fail", "steps": steps, "evidence": evidence, "issues": why})),
             }
             continue;
         }
@@ -493,7 +546,10 @@ fn user_testing(c: &Conv, script: &Script) -> Vec<(String, Value)> {
         }
     }
     let passed = assertions.iter().filter(|a| a["status"] == "pass").count();
-    vec![call("submit_validation", json!({"salientSummary": format!("{passed} of {} assertions passed", assertions.len()), "toolsUsed": ["bash"], "assertions": assertions}))]
+    vec![call(
+        "submit_validation",
+        json!({"salientSummary": format!("{passed} of {} assertions passed", assertions.len()), "toolsUsed": ["bash"], "assertions": assertions}),
+    )]
 }
 
 /// The features the scrutiny prompt lists for review, with the assertions each fulfills
@@ -507,7 +563,11 @@ fn features_to_review(first_user: &str) -> Vec<(String, Vec<String>)> {
         .filter_map(|l| l.strip_prefix("- "))
         .map(|l| {
             let (id, rest) = l.split_once(':').unwrap_or((l, ""));
-            let claims = rest.trim().strip_prefix("fulfills ").map(|c| c.split(", ").map(str::to_string).collect()).unwrap_or_default();
+            let claims = rest
+                .trim()
+                .strip_prefix("fulfills ")
+                .map(|c| c.split(", ").map(str::to_string).collect())
+                .unwrap_or_default();
             (id.trim().to_string(), claims)
         })
         .collect()
@@ -520,7 +580,9 @@ fn scrutiny(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     let probes = probes(&c.first_user);
     if c.turns == 0 {
         let mut calls = vec![call("bash", json!({"command": "sh test.sh; git log --oneline | head -5"}))];
-        calls.extend(probes.iter().filter_map(|p| Some(call("bash", json!({"command": format!("echo '--- {}'; {}", p.id, p.run.as_deref()?)})))));
+        calls.extend(probes.iter().filter_map(|p| {
+            Some(call("bash", json!({"command": format!("echo '--- {}'; {}", p.id, p.run.as_deref()?)})))
+        }));
         return calls;
     }
     let ok = c.results.iter().any(|(r, _)| r.contains("all tests passed"));
@@ -541,7 +603,10 @@ fn scrutiny(c: &Conv, script: &Script) -> Vec<(String, Value)> {
         reviews.push(json!({"featureId": feature, "status": status, "summary": format!("{feature}: {status}"), "issues": issues}));
     }
     let test = json!({"passed": ok, "command": "sh test.sh", "exitCode": if ok { 0 } else { 1 }});
-    vec![call("submit_review", json!({"salientSummary": format!("reviewed {} feature(s); the tests {}", reviews.len(), if ok { "pass" } else { "fail" }), "reviews": reviews, "validatorsRun": {"test": test, "lint": {"passed": true, "command": "a lint it never ran", "exitCode": 0}}}))]
+    vec![call(
+        "submit_review",
+        json!({"salientSummary": format!("reviewed {} feature(s); the tests {}", reviews.len(), if ok { "pass" } else { "fail" }), "reviews": reviews, "validatorsRun": {"test": test, "lint": {"passed": true, "command": "a lint it never ran", "exitCode": 0}}}),
+    )]
 }
 
 // ---- the orchestrator (fix sessions) ----------------------------------------------------
@@ -555,7 +620,11 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     }
     let mission = mission_folder(&c.system);
     let features = format!("{mission}/features.json");
-    let milestone = Regex::new(r"of milestone `([^`]+)`").unwrap().captures(&c.first_user).map(|m| m[1].to_string()).unwrap_or_default();
+    let milestone = Regex::new(r"of milestone `([^`]+)`")
+        .unwrap()
+        .captures(&c.first_user)
+        .map(|m| m[1].to_string())
+        .unwrap_or_default();
     let failing = Regex::new(r"(?m)^- (VAL-[A-Z0-9-]+-\d{3,}) \(").unwrap();
     let mut fixes: Vec<Value> = Vec::new();
     for m in failing.captures_iter(&c.first_user) {
@@ -573,14 +642,20 @@ fn orchestrator(c: &Conv, script: &Script) -> Vec<(String, Value)> {
     // What an earlier, cut-off fix session already added is in the file it read.
     let read = c.results.first().map(|(r, _)| r.as_str()).unwrap_or_default();
     fixes.retain(|f| !read.contains(&format!("\"id\":{}", f["id"])) && !read.contains(&format!("\"id\": {}", f["id"])));
-    let repair = call("edit_file", json!({"path": features, "old": "\"preconditions\":[\"no-such-feature\"]", "new": "\"preconditions\":[]", "replace_all": true}));
+    let repair = call(
+        "edit_file",
+        json!({"path": features, "old": "\"preconditions\":[\"no-such-feature\"]", "new": "\"preconditions\":[]", "replace_all": true}),
+    );
     match c.turns {
         0 => vec![call("read_file", json!({"path": features}))],
         1 if fixes.is_empty() && read.contains("no-such-feature") => vec![repair],
         1 if !fixes.is_empty() => {
             let added: Vec<String> = fixes.iter().map(|f| format!("\n    {f},")).collect();
             // Fixes go at the top of the queue, in a two-space file.
-            vec![call("edit_file", json!({"path": features, "old": "\"features\": [", "new": format!("\"features\": [{}", added.concat())}))]
+            vec![call(
+                "edit_file",
+                json!({"path": features, "old": "\"features\": [", "new": format!("\"features\": [{}", added.concat())}),
+            )]
         }
         _ if last_error => vec![repair],
         _ => vec![call("submit_plan", json!({}))],
@@ -595,12 +670,20 @@ fn planner(c: &Conv, plan: Option<&PlanScript>) -> Vec<(String, Value)> {
     if !plan.questions.is_empty() && !answered && c.tools.iter().any(|t| t == "ask_user") {
         return vec![call("ask_user", json!({"questions": plan.questions}))];
     }
-    let write = |rel: &str, content: String| call("write_file", json!({"path": format!("{m}/{rel}"), "content": content}));
+    let write =
+        |rel: &str, content: String| call("write_file", json!({"path": format!("{m}/{rel}"), "content": content}));
     let mut broken = plan.features.clone();
     if let Some(first) = broken["features"].get_mut(0) {
         first["preconditions"] = json!(["no-such-feature"]);
     }
-    let skills: Vec<String> = plan.features["features"].as_array().into_iter().flatten().filter_map(|f| f["skillName"].as_str().map(str::to_string)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let skills: Vec<String> = plan.features["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["skillName"].as_str().map(str::to_string))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut shared = vec![
         write("features.json", pretty(if plan.lint_error_once || plan.never_fix { &broken } else { &plan.features })),
         write("AGENTS.md", "# Conventions\nPOSIX sh only. One file per operation under ops/, its test under tests/. Commit each feature.\n".into()),
@@ -633,7 +716,15 @@ pub struct Project {
 }
 
 pub fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(repo).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.invalid").output().unwrap();
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -669,7 +760,14 @@ Check: sh calc.sh mul 4 5 | grep -qx 20
 ";
 
 /// A feature in droid's shape (its keys in droid's order), with the fake worker's script.
-pub fn feature(id: &str, description: &str, milestone: &str, fulfills: &[&str], preconditions: &[&str], fake: Value) -> Value {
+pub fn feature(
+    id: &str,
+    description: &str,
+    milestone: &str,
+    fulfills: &[&str],
+    preconditions: &[&str],
+    fake: Value,
+) -> Value {
     json!({"id": id, "description": description, "skillName": "shell", "preconditions": preconditions, "expectedBehavior": [description],
            "fulfills": fulfills, "milestone": milestone, "status": "pending", "workerSessionIds": [], "currentWorkerSessionId": null, "completedWorkerSessionId": null, "x-fake": fake})
 }
@@ -737,8 +835,16 @@ impl Project {
         let repo = dir.path().join("calc");
         std::fs::create_dir_all(repo.join("tests")).unwrap();
         std::fs::write(repo.join("calc.sh"), "op=$1; shift\n[ -f \"ops/$op.sh\" ] || { echo \"unknown operation: $op\" >&2; exit 2; }\nexec sh \"ops/$op.sh\" \"$@\"\n").unwrap();
-        std::fs::write(repo.join("test.sh"), "set -e\nfor t in tests/test_*.sh; do sh \"$t\"; done\necho \"all tests passed\"\n").unwrap();
-        std::fs::write(repo.join("tests/test_calc.sh"), "sh calc.sh nope 2>/dev/null && { echo 'unknown op must fail'; exit 1; }; exit 0\n").unwrap();
+        std::fs::write(
+            repo.join("test.sh"),
+            "set -e\nfor t in tests/test_*.sh; do sh \"$t\"; done\necho \"all tests passed\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join("tests/test_calc.sh"),
+            "sh calc.sh nope 2>/dev/null && { echo 'unknown op must fail'; exit 1; }; exit 0\n",
+        )
+        .unwrap();
         std::fs::write(repo.join(".gitignore"), "*.tmp\n").unwrap();
         std::fs::write(repo.join("missions.toml"), model.config(limits)).unwrap();
         git(&repo, &["init", "-q", "-b", "main"]);
@@ -749,7 +855,8 @@ impl Project {
         let mission = repo.join(".missions/calc");
         std::fs::write(mission.join("validation-contract.md"), contract).unwrap();
         std::fs::write(mission.join("features.json"), pretty(features)).unwrap();
-        std::fs::write(mission.join("AGENTS.md"), "# Conventions\nPOSIX sh only. One file per operation under ops/.\n").unwrap();
+        std::fs::write(mission.join("AGENTS.md"), "# Conventions\nPOSIX sh only. One file per operation under ops/.\n")
+            .unwrap();
         std::fs::write(mission.join("services.yaml"), SERVICES).unwrap();
         std::fs::create_dir_all(mission.join("skills/shell")).unwrap();
         std::fs::write(mission.join("skills/shell/SKILL.md"), "---\nname: shell\ndescription: POSIX shell features\n---\nWrite tests/test_<op>.sh first, then ops/<op>.sh.\n").unwrap();
@@ -773,7 +880,11 @@ impl Project {
     pub fn spawn_run(&self, args: &[&str]) -> std::process::Child {
         let mut all = vec!["run"];
         all.extend_from_slice(args);
-        command(&self.repo, &all).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        command(&self.repo, &all)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     pub fn read(&self, rel: &str) -> String {
@@ -793,23 +904,43 @@ impl Project {
     }
 
     pub fn count(&self, kind: &str) -> usize {
-        std::fs::read_to_string(self.mission.join("progress_log.jsonl")).unwrap_or_default().lines().filter(|l| l.contains(&format!("\"type\":\"{kind}\""))).count()
+        std::fs::read_to_string(self.mission.join("progress_log.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&format!("\"type\":\"{kind}\"")))
+            .count()
     }
 
     /// The handoff file a worker session wrote (`<time>__<feature>__<session>.json`).
     pub fn handoff_of(&self, session: &str) -> Option<PathBuf> {
         let suffix = format!("__{session}.json");
-        std::fs::read_dir(self.mission.join("handoffs")).ok()?.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(&suffix))
+        std::fs::read_dir(self.mission.join("handoffs"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(&suffix))
     }
 
     /// The features, validators left out, whose worker completed, in log order.
     pub fn completed_features(&self) -> Vec<String> {
         let validator = |id: &str| id.starts_with("scrutiny-validator-") || id.starts_with("user-testing-validator-");
-        self.events().iter().filter(|e| e["type"] == "worker_completed").filter_map(|e| e["featureId"].as_str()).filter(|id| !validator(id)).map(str::to_string).collect()
+        self.events()
+            .iter()
+            .filter(|e| e["type"] == "worker_completed")
+            .filter_map(|e| e["featureId"].as_str())
+            .filter(|id| !validator(id))
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn feature(&self, id: &str) -> Value {
-        self.json("features.json")["features"].as_array().unwrap().iter().find(|f| f["id"] == id).cloned().unwrap_or_else(|| panic!("no feature {id}"))
+        self.json("features.json")["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no feature {id}"))
     }
 
     pub fn sh(&self, script: &str) -> String {
@@ -832,7 +963,12 @@ pub fn missions(cwd: &Path, args: &[&str]) -> Output {
 }
 
 pub fn text(out: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// A proxy in front of the mission model that answers the first request with HTTP 429 and
@@ -855,7 +991,12 @@ impl RateLimitOnce {
             async move {
                 if !limited.swap(true, std::sync::atomic::Ordering::SeqCst) {
                     let error = json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
-                    return Response::builder().status(429).header("retry-after", "1").header("content-type", "application/json").body(Body::from(error.to_string())).unwrap();
+                    return Response::builder()
+                        .status(429)
+                        .header("retry-after", "1")
+                        .header("content-type", "application/json")
+                        .body(Body::from(error.to_string()))
+                        .unwrap();
                 }
                 let mut request = http.request(method, format!("http://{model}{uri}")).body(body);
                 for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {

@@ -56,9 +56,16 @@ async fn a_flows_evidence_is_linked_and_the_hover_names_the_latest_rounds_eviden
 
     let flow = "mission/validation/foundation/user-testing/flows/round-2.json";
     client.open(flow, FLOW).await;
-    let params = DocumentLinkParams { text_document: TextDocumentIdentifier { uri: client.uri(flow) }, work_done_progress_params: Default::default(), partial_result_params: Default::default() };
+    let params = DocumentLinkParams {
+        text_document: TextDocumentIdentifier { uri: client.uri(flow) },
+        work_done_progress_params: Default::default(),
+        partial_result_params: Default::default(),
+    };
     let links = client.request::<request::DocumentLinkRequest>(params).await.unwrap();
-    let found: Vec<(Position, String)> = links.iter().map(|l| (l.range.start, client.redact(l.target.as_ref().unwrap()).as_str().unwrap().to_string())).collect();
+    let found: Vec<(Position, String)> = links
+        .iter()
+        .map(|l| (l.range.start, client.redact(l.target.as_ref().unwrap()).as_str().unwrap().to_string()))
+        .collect();
     let at = |needle: &str| {
         let (line, character) = utf16_pos(FLOW, needle, 0);
         Position { line, character }
@@ -66,14 +73,26 @@ async fn a_flows_evidence_is_linked_and_the_hover_names_the_latest_rounds_eviden
     assert_eq!(
         found,
         [
-            (at("foundation/round-2/login.png"), "file:///WS/mission/evidence/foundation/round-2/login.png".to_string()),
-            (at("foundation/round-2/browser-network.jsonl"), "file:///WS/mission/evidence/foundation/round-2/browser-network.jsonl".to_string()),
+            (
+                at("foundation/round-2/login.png"),
+                "file:///WS/mission/evidence/foundation/round-2/login.png".to_string()
+            ),
+            (
+                at("foundation/round-2/browser-network.jsonl"),
+                "file:///WS/mission/evidence/foundation/round-2/browser-network.jsonl".to_string()
+            ),
         ],
         "the console log does not exist, so it is not linked"
     );
 
     let (line, character) = utf16_pos(CONTRACT, "VAL-AUTH-001: Successful", 0);
-    let hover = client.request::<request::HoverRequest>(HoverParams { text_document_position_params: client.at("mission/validation-contract.md", line, character + 2), work_done_progress_params: Default::default() }).await.unwrap();
+    let hover = client
+        .request::<request::HoverRequest>(HoverParams {
+            text_document_position_params: client.at("mission/validation-contract.md", line, character + 2),
+            work_done_progress_params: Default::default(),
+        })
+        .await
+        .unwrap();
     let HoverContents::Markup(text) = hover.contents else { panic!("markdown expected") };
     assert!(text.value.contains("*Validation:* **passed** (foundation, round 2); evidence: `evidence/foundation/round-2/login.png`, `evidence/foundation/round-2/browser-network.jsonl`"), "{}", text.value);
     assert!(!text.value.contains("round-1/old.png"), "an older round's flow is history: {}", text.value);

@@ -35,9 +35,46 @@ const FEATURES: &str = "{\n  \"features\": [\n    {\"id\": \"feat-a\", \"descrip
 /// Pieces of inserted text: the tokens the parsers care about and the characters that break
 /// naive position arithmetic.
 const PIECES: &[&str] = &[
-    "{", "}", "[", "]", "\"", ":", ",", " ", "\n", "\r\n", "\r", "\t", "\u{1}", "é", "🚀", "👩‍👩‍👧", "漢", "\\", "\\u12", "\\ud83d",
-    "\"fulfills\": [\"VAL-A-001\"]", "\"status\": \"pending\"", "\"dependsOn\": [\"feat-a\"]", "\"id\": \"feat-z\"", "VAL-A-00", "VAL-B-001", "VAL-a-1",
-    "### VAL-A-004: Fourth\n", "Tool: ", "Evidence: ", "Check: ", "**Tool:** htt", "```\n", "- ", "x", "yz", "1e400", "null", "//", "/*",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ":",
+    ",",
+    " ",
+    "\n",
+    "\r\n",
+    "\r",
+    "\t",
+    "\u{1}",
+    "é",
+    "🚀",
+    "👩‍👩‍👧",
+    "漢",
+    "\\",
+    "\\u12",
+    "\\ud83d",
+    "\"fulfills\": [\"VAL-A-001\"]",
+    "\"status\": \"pending\"",
+    "\"dependsOn\": [\"feat-a\"]",
+    "\"id\": \"feat-z\"",
+    "VAL-A-00",
+    "VAL-B-001",
+    "VAL-a-1",
+    "### VAL-A-004: Fourth\n",
+    "Tool: ",
+    "Evidence: ",
+    "Check: ",
+    "**Tool:** htt",
+    "```\n",
+    "- ",
+    "x",
+    "yz",
+    "1e400",
+    "null",
+    "//",
+    "/*",
 ];
 
 /// Raw frames: not JSON, not an object, or JSON that is not JSON-RPC. None has an id that
@@ -162,7 +199,15 @@ fn severity_name(n: &Value) -> &'static str {
 
 /// A diagnostic reduced to what both sides print, as one comparable line.
 fn shown(range: &Value, severity: &str, code: &Value, message: &Value) -> String {
-    format!("{}:{}-{}:{} {severity} {} {}", range["start"]["line"], range["start"]["character"], range["end"]["line"], range["end"]["character"], code.as_str().unwrap_or(""), message.as_str().unwrap_or(""))
+    format!(
+        "{}:{}-{}:{} {severity} {} {}",
+        range["start"]["line"],
+        range["start"]["character"],
+        range["end"]["line"],
+        range["end"]["character"],
+        code.as_str().unwrap_or(""),
+        message.as_str().unwrap_or("")
+    )
 }
 
 /// A features.json or a contract of about 5 MB: thousands of features or assertions.
@@ -180,7 +225,11 @@ fn big_document(rng: &mut StdRng, contract: bool) -> String {
         out.push_str("{\"features\": [\n");
         let mut i = 0;
         while out.len() < 5 << 20 {
-            let claim = if rng.random_bool(0.5) { format!("VAL-A-{:03}", rng.random_range(1..5)) } else { format!("VAL-Z-{i:05}") };
+            let claim = if rng.random_bool(0.5) {
+                format!("VAL-A-{:03}", rng.random_range(1..5))
+            } else {
+                format!("VAL-Z-{i:05}")
+            };
             out.push_str(&format!("  {{\"id\": \"big-{i}\", \"description\": \"Feature é {i} of a big plan, described at some length\", \"milestone\": \"m{}\", \"status\": \"pending\", \"fulfills\": [\"{claim}\"]}},\n", i % 7));
             i += 1;
         }
@@ -200,7 +249,8 @@ impl Fuzz {
         let text = &self.docs[d].text;
         let (lines, longest) = extent(text);
         if self.rng.random_bool(0.15) {
-            let wide: Vec<usize> = text.char_indices().filter(|(_, c)| c.len_utf16() == 2).map(|(i, _)| i).take(50).collect();
+            let wide: Vec<usize> =
+                text.char_indices().filter(|(_, c)| c.len_utf16() == 2).map(|(i, _)| i).take(50).collect();
             if !wide.is_empty() {
                 let at = wide[self.rng.random_range(0..wide.len())];
                 let (line, character) = position_of(text, at);
@@ -229,7 +279,11 @@ impl Fuzz {
         self.figures.answered += 1;
         if let Some(code) = answer["error"]["code"].as_i64() {
             *self.figures.error_answers.entry((method.to_string(), code)).or_default() += 1;
-            assert_ne!(code, -32603, "seed {}: {method} answered an internal error (a caught panic): {answer}\nparams: {params}", self.seed);
+            assert_ne!(
+                code, -32603,
+                "seed {}: {method} answered an internal error (a caught panic): {answer}\nparams: {params}",
+                self.seed
+            );
         }
         answer
     }
@@ -269,7 +323,8 @@ impl Fuzz {
         doc.text = match change.get("range") {
             None => change["text"].as_str().unwrap().to_string(),
             Some(range) => {
-                let at = |p: &Value| lsp_offset(&doc.text, p["line"].as_u64().unwrap(), p["character"].as_u64().unwrap());
+                let at =
+                    |p: &Value| lsp_offset(&doc.text, p["line"].as_u64().unwrap(), p["character"].as_u64().unwrap());
                 let (a, b) = (at(&range["start"]), at(&range["end"]));
                 let (a, b) = (a.min(b), a.max(b));
                 format!("{}{}{}", &doc.text[..a], change["text"].as_str().unwrap(), &doc.text[b..])
@@ -296,7 +351,10 @@ impl Fuzz {
         let doc = &mut self.docs[d];
         doc.text = text;
         doc.version += 1;
-        self.server.notify("textDocument/didChange", json!({"textDocument": {"uri": doc.uri, "version": doc.version}, "contentChanges": [{"text": doc.text}]}));
+        self.server.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": doc.uri, "version": doc.version}, "contentChanges": [{"text": doc.text}]}),
+        );
         self.figures.frames += 1;
     }
 
@@ -333,16 +391,25 @@ impl Fuzz {
             0 => ("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": at})),
             1 => ("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": at})),
             2 => ("textDocument/definition", json!({"textDocument": {"uri": uri}, "position": at})),
-            3 => ("textDocument/references", json!({"textDocument": {"uri": uri}, "position": at, "context": {"includeDeclaration": true}})),
+            3 => (
+                "textDocument/references",
+                json!({"textDocument": {"uri": uri}, "position": at, "context": {"includeDeclaration": true}}),
+            ),
             4 => ("textDocument/documentSymbol", json!({"textDocument": {"uri": uri}})),
             5 => ("workspace/symbol", json!({"query": *self.pick(&["", "VAL", "feat", "🚀", "é"])})),
-            6 => ("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": range, "context": {"diagnostics": []}})),
+            6 => (
+                "textDocument/codeAction",
+                json!({"textDocument": {"uri": uri}, "range": range, "context": {"diagnostics": []}}),
+            ),
             7 => ("textDocument/codeLens", json!({"textDocument": {"uri": uri}})),
             8 => ("textDocument/inlayHint", json!({"textDocument": {"uri": uri}, "range": range})),
             9 => ("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}})),
             10 => ("textDocument/documentLink", json!({"textDocument": {"uri": uri}})),
             11 => ("textDocument/prepareRename", json!({"textDocument": {"uri": uri}, "position": at})),
-            12 => ("textDocument/rename", json!({"textDocument": {"uri": uri}, "position": at, "newName": *self.pick(&["VAL-A-007", "feat-q", "bad name", "🚀"])})),
+            12 => (
+                "textDocument/rename",
+                json!({"textDocument": {"uri": uri}, "position": at, "newName": *self.pick(&["VAL-A-007", "feat-q", "bad name", "🚀"])}),
+            ),
             _ => ("missions/status", json!({})),
         };
         let answer = self.request(method, params);
@@ -403,10 +470,19 @@ impl Fuzz {
         for doc in &self.docs {
             std::fs::write(copy.path().join(doc.path.file_name().unwrap()), &doc.text).unwrap();
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_missions")).args(["check", "--verbose", "--format", "json"]).arg(copy.path()).output().unwrap();
-        let checked: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("seed {}: check's output: {e}", self.seed));
+        let out = Command::new(env!("CARGO_BIN_EXE_missions"))
+            .args(["check", "--verbose", "--format", "json"])
+            .arg(copy.path())
+            .output()
+            .unwrap();
+        let checked: Vec<Value> =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("seed {}: check's output: {e}", self.seed));
         let expected = |name: &str| -> Vec<String> {
-            let mut v: Vec<String> = checked.iter().filter(|d| d["path"].as_str().is_some_and(|p| p.ends_with(name))).map(|d| shown(&d["range"], d["severity"].as_str().unwrap(), &d["code"], &d["message"])).collect();
+            let mut v: Vec<String> = checked
+                .iter()
+                .filter(|d| d["path"].as_str().is_some_and(|p| p.ends_with(name)))
+                .map(|d| shown(&d["range"], d["severity"].as_str().unwrap(), &d["code"], &d["message"]))
+                .collect();
             v.sort();
             v
         };
@@ -423,13 +499,22 @@ impl Fuzz {
                 let name = doc.path.file_name().unwrap().to_str().unwrap();
                 let published = self.published.get(&doc.uri);
                 let version_ok = published.is_some_and(|p| p["version"] == doc.version);
-                let mut got: Vec<String> = published.and_then(|p| p["diagnostics"].as_array()).into_iter().flatten().map(|d| shown(&d["range"], severity_name(&d["severity"]), &d["code"], &d["message"])).collect();
+                let mut got: Vec<String> = published
+                    .and_then(|p| p["diagnostics"].as_array())
+                    .into_iter()
+                    .flatten()
+                    .map(|d| shown(&d["range"], severity_name(&d["severity"]), &d["code"], &d["message"]))
+                    .collect();
                 got.sort();
                 let want = expected(name);
                 if !version_ok || got != want {
                     let only_server: Vec<&String> = got.iter().filter(|g| !want.contains(g)).take(5).collect();
                     let only_check: Vec<&String> = want.iter().filter(|w| !got.contains(w)).take(5).collect();
-                    differs.push(format!("{name} (version {} published {:?}): server only {only_server:#?}, check only {only_check:#?}", doc.version, published.map(|p| p["version"].clone())));
+                    differs.push(format!(
+                        "{name} (version {} published {:?}): server only {only_server:#?}, check only {only_check:#?}",
+                        doc.version,
+                        published.map(|p| p["version"].clone())
+                    ));
                 }
             }
             if differs.is_empty() {
@@ -438,7 +523,11 @@ impl Fuzz {
             }
             last = differs.join("\n");
         }
-        let texts: Vec<String> = self.docs.iter().map(|d| if d.text.len() < 4000 { format!("{:?}", d.text) } else { format!("({} bytes)", d.text.len()) }).collect();
+        let texts: Vec<String> = self
+            .docs
+            .iter()
+            .map(|d| if d.text.len() < 4000 { format!("{:?}", d.text) } else { format!("({} bytes)", d.text.len()) })
+            .collect();
         self.figures.drift.push(format!("{last}\ntexts: {texts:#?}"));
     }
 }
@@ -465,13 +554,33 @@ fn the_server_survives_a_seeded_fuzz_and_agrees_with_check() {
         "window": {"workDoneProgress": true},
     });
     // MISSIONS_FUZZ_SERVER_LOG=FILE keeps the server's log (with RUST_LOG) for a failure.
-    let log = std::env::var_os("MISSIONS_FUZZ_SERVER_LOG").map_or(Stdio::null(), |f| Stdio::from(std::fs::File::create(f).unwrap()));
-    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").current_dir(root.path()).stderr(log), Server::params(root.path(), capabilities));
-    for (method, answer) in [("workspace/configuration", json!([null])), ("client/registerCapability", Value::Null), ("window/workDoneProgress/create", Value::Null), ("workspace/codeLens/refresh", Value::Null), ("workspace/inlayHint/refresh", Value::Null), ("workspace/semanticTokens/refresh", Value::Null), ("workspace/applyEdit", json!({"applied": false}))] {
+    let log = std::env::var_os("MISSIONS_FUZZ_SERVER_LOG")
+        .map_or(Stdio::null(), |f| Stdio::from(std::fs::File::create(f).unwrap()));
+    let mut server = Server::start(
+        Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").current_dir(root.path()).stderr(log),
+        Server::params(root.path(), capabilities),
+    );
+    for (method, answer) in [
+        ("workspace/configuration", json!([null])),
+        ("client/registerCapability", Value::Null),
+        ("window/workDoneProgress/create", Value::Null),
+        ("workspace/codeLens/refresh", Value::Null),
+        ("workspace/inlayHint/refresh", Value::Null),
+        ("workspace/semanticTokens/refresh", Value::Null),
+        ("workspace/applyEdit", json!({"applied": false})),
+    ] {
         server.always_answer(method, answer);
     }
     server.patience = HANG;
-    let mut fuzz = Fuzz { rng: StdRng::seed_from_u64(seed), seed, server, docs, published: HashMap::new(), figures: Figures::default(), next_raw_id: 1_000_000 };
+    let mut fuzz = Fuzz {
+        rng: StdRng::seed_from_u64(seed),
+        seed,
+        server,
+        docs,
+        published: HashMap::new(),
+        figures: Figures::default(),
+        next_raw_id: 1_000_000,
+    };
     for d in 0..fuzz.docs.len() {
         fuzz.reopen(d);
     }
@@ -494,7 +603,11 @@ fn the_server_survives_a_seeded_fuzz_and_agrees_with_check() {
             }
         }
         fuzz.take_notifications();
-        assert!(!fuzz.server.has_exited(), "seed {seed}: the server exited after {actions} actions: {:?}", fuzz.figures);
+        assert!(
+            !fuzz.server.has_exited(),
+            "seed {seed}: the server exited after {actions} actions: {:?}",
+            fuzz.figures
+        );
         if actions.is_multiple_of(400) {
             fuzz.checkpoint(&mission);
         }
@@ -502,14 +615,22 @@ fn the_server_survives_a_seeded_fuzz_and_agrees_with_check() {
     fuzz.checkpoint(&mission);
     let symbols = fuzz.request("workspace/symbol", json!({"query": "VAL"}));
     assert!(symbols["result"].is_array(), "seed {seed}: the server still answers: {symbols}");
-    let edits_sent: Vec<Value> = fuzz.server.auto_answered().iter().filter(|m| m["method"] == "workspace/applyEdit").cloned().collect();
+    let edits_sent: Vec<Value> =
+        fuzz.server.auto_answered().iter().filter(|m| m["method"] == "workspace/applyEdit").cloned().collect();
     let figures = &fuzz.figures;
     eprintln!(
         "lsp fuzz, seed {seed}, {:.0} s: {actions} actions, {} frames sent ({} edits, {} requests all answered, {} malformed or not JSON-RPC), {} 5 MB documents, {} reopened, {} checkpoints, {} drifted, {} buffer edits sent without a disk change; error answers by method and code: {:?}",
         started.elapsed().as_secs_f64(), figures.frames, figures.edits, figures.requests, figures.malformed, figures.big_documents, figures.reopened, figures.checkpoints, figures.drift.len(), edits_sent.len(), figures.error_answers
     );
-    assert!(figures.drift.is_empty(), "seed {seed}: the server's diagnostics differ from `missions check` on the same text:\n{}", figures.drift.join("\n\n"));
-    assert!(edits_sent.is_empty(), "seed {seed}: the server edited buffers although the disk never changed: {edits_sent:#?}");
+    assert!(
+        figures.drift.is_empty(),
+        "seed {seed}: the server's diagnostics differ from `missions check` on the same text:\n{}",
+        figures.drift.join("\n\n")
+    );
+    assert!(
+        edits_sent.is_empty(),
+        "seed {seed}: the server edited buffers although the disk never changed: {edits_sent:#?}"
+    );
     assert_eq!(figures.requests, figures.answered);
     fuzz.server.finish();
 }

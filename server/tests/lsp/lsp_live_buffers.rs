@@ -25,7 +25,8 @@ fn start(p: &Project) -> Server {
 /// sends no change: the server's own runs must not depend on it).
 fn start_watching(p: &Project, registers: bool) -> Server {
     let capabilities = json!({"workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true}, "didChangeWatchedFiles": {"dynamicRegistration": registers}}});
-    let mut server = Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities));
+    let mut server =
+        Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities));
     if registers {
         server.answer_next("client/registerCapability", Value::Null);
     }
@@ -41,7 +42,10 @@ struct Buffer {
 
 impl Buffer {
     fn open(server: &mut Server, uri: String, text: String) -> Buffer {
-        server.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "json", "version": 1, "text": text}}));
+        server.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "json", "version": 1, "text": text}}),
+        );
         Buffer { uri, text, version: 1 }
     }
 
@@ -100,7 +104,10 @@ fn runners_writes_join_unsaved_edits(registers: bool) {
 
     // The person opens features.json and rewords a description without saving.
     let on_disk = p.read("features.json");
-    let (worded, reworded) = ("\"Addition: `sh calc.sh add A B` prints A+B\"", "\"Addition of two integers: `sh calc.sh add A B` prints A+B\"");
+    let (worded, reworded) = (
+        "\"Addition: `sh calc.sh add A B` prints A+B\"",
+        "\"Addition of two integers: `sh calc.sh add A B` prints A+B\"",
+    );
     assert!(on_disk.contains(worded));
     let mut buffer = Buffer::open(&mut server, features_uri.clone(), on_disk.clone());
     buffer.edit(&mut server, on_disk.replace(worded, reworded));
@@ -110,7 +117,9 @@ fn runners_writes_join_unsaved_edits(registers: bool) {
     // Every write of the runner (statuses, sessions, the fix feature) arrives as edits.
     let mut applied = 0;
     loop {
-        let m = server.take(|m| is_apply_edit(m) || (m["method"] == "missions/event" && m["params"]["event"]["type"] == "mission_completed"));
+        let m = server.take(|m| {
+            is_apply_edit(m) || (m["method"] == "missions/event" && m["params"]["event"]["type"] == "mission_completed")
+        });
         if is_apply_edit(&m) {
             applied += usize::from(buffer.apply(&mut server, &m));
         } else {
@@ -120,17 +129,26 @@ fn runners_writes_join_unsaved_edits(registers: bool) {
     // The last write may come after the last event: the buffer converges on the disk plus
     // the person's edit, as JSON (the orchestrator writes a fix feature in its own layout,
     // the runner rewrites it in droid's; the buffer keeps the layout it got first).
-    let expected = |p: &Project| serde_json::from_str::<Value>(&p.read("features.json").replace(worded, reworded)).unwrap();
+    let expected =
+        |p: &Project| serde_json::from_str::<Value>(&p.read("features.json").replace(worded, reworded)).unwrap();
     while serde_json::from_str::<Value>(&buffer.text).ok() != Some(expected(&p)) {
         let request = server.take(is_apply_edit);
         applied += usize::from(buffer.apply(&mut server, &request));
     }
     assert!(applied >= 3, "the run wrote features.json several times: {applied} edits");
-    let statuses: Vec<Value> = p.json("features.json")["features"].as_array().unwrap().iter().map(|f| f["status"].clone()).collect();
-    assert!(statuses.iter().all(|s| s == "completed") && statuses.len() == 8, "the fix feature and two validators a milestone were added: {statuses:?}");
+    let statuses: Vec<Value> =
+        p.json("features.json")["features"].as_array().unwrap().iter().map(|f| f["status"].clone()).collect();
+    assert!(
+        statuses.iter().all(|s| s == "completed") && statuses.len() == 8,
+        "the fix feature and two validators a milestone were added: {statuses:?}"
+    );
     assert!(buffer.text.contains(reworded) && buffer.text.contains("fix-sub-order"), "{}", buffer.text);
     // Nothing conflicted: no warning was shown.
-    assert!(!server.unread().iter().any(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2), "{:#?}", server.unread());
+    assert!(
+        !server.unread().iter().any(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2),
+        "{:#?}",
+        server.unread()
+    );
     server.finish();
 }
 
@@ -147,7 +165,10 @@ fn a_field_both_sides_changed_keeps_the_persons_value_and_is_named_and_clean_buf
         let at = text.find(&format!("\"id\": \"{id}\"")).unwrap();
         let rel = text[at..].find(&format!("\"status\": \"{from}\"")).unwrap();
         let mut out = text.to_string();
-        out.replace_range(at + rel..at + rel + format!("\"status\": \"{from}\"").len(), &format!("\"status\": \"{to}\""));
+        out.replace_range(
+            at + rel..at + rel + format!("\"status\": \"{from}\"").len(),
+            &format!("\"status\": \"{to}\""),
+        );
         out
     };
     // A buffer without unsaved edits: the editor reloads it from disk itself.
@@ -173,10 +194,16 @@ fn a_field_both_sides_changed_keeps_the_persons_value_and_is_named_and_clean_buf
     let retried = server.take(is_apply_edit);
     assert!(buffer.apply(&mut server, &retried), "{retried}");
 
-    let warning = server.take(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2)["params"]["message"].as_str().unwrap().to_string();
+    let warning = server.take(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2)["params"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(warning.contains("features.json") && warning.contains("features[feat-add].status"), "{warning}");
     // feat-mul's status came in; feat-add keeps the person's value; their wording stays.
-    assert_eq!(buffer.text, set(&second, "feat-add", "failed", "blocked").replace(worded, "\"Subtraction: prints A minus B.\""));
+    assert_eq!(
+        buffer.text,
+        set(&second, "feat-add", "failed", "blocked").replace(worded, "\"Subtraction: prints A minus B.\"")
+    );
     server.finish();
 }
 
@@ -195,7 +222,8 @@ fn a_slow_save_of_the_persons_own_edits_is_not_taken_for_a_runner_write() {
     std::fs::write(&features_path, &buffer.text).unwrap();
     server.notify("textDocument/didSave", json!({"textDocument": {"uri": buffer.uri}}));
     server.settle(Duration::from_secs(2));
-    let noise: Vec<&Value> = server.unread().iter().filter(|m| is_apply_edit(m) || m["method"] == "window/showMessage").collect();
+    let noise: Vec<&Value> =
+        server.unread().iter().filter(|m| is_apply_edit(m) || m["method"] == "window/showMessage").collect();
     assert!(noise.is_empty(), "{noise:#?}");
     server.finish();
 }
@@ -217,7 +245,8 @@ fn a_buffer_opened_with_other_text_than_the_disk_is_the_persons_and_only_later_d
     let (mul, typed) = ("\"Multiplication: `sh calc.sh mul A B` prints A*B\"", "\"Multiplication, typed\"");
     buffer.edit(&mut server, buffer.text.replace(mul, typed));
     server.settle(Duration::from_secs(2));
-    let noise: Vec<&Value> = server.unread().iter().filter(|m| is_apply_edit(m) || m["method"] == "window/showMessage").collect();
+    let noise: Vec<&Value> =
+        server.unread().iter().filter(|m| is_apply_edit(m) || m["method"] == "window/showMessage").collect();
     assert!(noise.is_empty(), "the person's text is left alone: {noise:#?}");
 
     let written = on_disk.replacen("\"status\": \"pending\"", "\"status\": \"in_progress\"", 1);

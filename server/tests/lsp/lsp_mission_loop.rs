@@ -21,8 +21,18 @@ fn start(p: &Project) -> Server {
     let server = Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, json!({})));
     // Advertised only with every command of design §4 (see lsp_session); when they are,
     // these are among them.
-    if let Some(commands) = server.initialize["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array() {
-        for c in ["missions.start", "missions.approvePlan", "missions.pause", "missions.resume", "missions.cancel", "missions.runFeature", "missions.validateMilestone", "missions.status"] {
+    if let Some(commands) = server.initialize["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array()
+    {
+        for c in [
+            "missions.start",
+            "missions.approvePlan",
+            "missions.pause",
+            "missions.resume",
+            "missions.cancel",
+            "missions.runFeature",
+            "missions.validateMilestone",
+            "missions.status",
+        ] {
             assert!(commands.contains(&json!(c)), "{c} is advertised: {}", server.initialize);
         }
     }
@@ -88,7 +98,10 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
         assert_ne!(kind, "mission_completed", "the mission ended before it could be paused");
     }
     let hover = server.request_within("textDocument/hover", hover_params.clone(), Duration::from_secs(10));
-    assert!(hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("Adding two numbers"), "{hover}");
+    assert!(
+        hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("Adding two numbers"),
+        "{hover}"
+    );
     let pausing = server.command("missions.pause", &p.mission);
     assert!(pausing.get("result").is_some(), "{pausing}");
     loop {
@@ -120,7 +133,10 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
         // Hovers keep answering while the mission runs.
         if hovers < 3 {
             let hover = server.request_within("textDocument/hover", hover_params.clone(), Duration::from_secs(10));
-            assert!(hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("VAL-CALC-001"), "{hover}");
+            assert!(
+                hover["result"]["contents"]["value"].as_str().unwrap_or_default().contains("VAL-CALC-001"),
+                "{hover}"
+            );
             hovers += 1;
         }
     }
@@ -144,8 +160,10 @@ fn start_pause_resume_runs_the_plan_to_completion_and_reports_every_event() {
     let deadline = Instant::now() + WAIT;
     loop {
         let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": features_uri}}));
-        let resolved = lenses["result"].as_array().unwrap().iter().map(|l| server.request("codeLens/resolve", l.clone()));
-        let titles: Vec<String> = resolved.map(|l| l["result"]["command"]["title"].as_str().unwrap().to_string()).collect();
+        let resolved =
+            lenses["result"].as_array().unwrap().iter().map(|l| server.request("codeLens/resolve", l.clone()));
+        let titles: Vec<String> =
+            resolved.map(|l| l["result"]["command"]["title"].as_str().unwrap().to_string()).collect();
         // Four features and a scrutiny and a user-testing validator for each milestone.
         if titles.len() == 8 && titles.iter().all(|t| t.starts_with("completed · ")) {
             break;
@@ -175,14 +193,20 @@ fn cancel_marks_a_stopped_mission_cancelled_and_start_then_refuses_it() {
     let status = server.command("missions.status", &p.mission);
     assert_eq!(status["result"]["status"], "cancelled", "{status}");
     assert!(error_message(&server.command("missions.start", &p.mission)).contains("was cancelled"));
-    let unknown = server.request("workspace/executeCommand", json!({"command": "missions.start", "arguments": [url(&p.repo)]}));
+    let unknown =
+        server.request("workspace/executeCommand", json!({"command": "missions.start", "arguments": [url(&p.repo)]}));
     assert!(error_message(&unknown).contains("is not a mission folder"), "{unknown}");
     assert_eq!(model.seen().len(), 0, "nothing ran");
     server.finish();
 }
 
 fn statuses(p: &Project) -> Vec<(String, String)> {
-    p.json("features.json")["features"].as_array().unwrap().iter().map(|f| (f["id"].as_str().unwrap().to_string(), f["status"].as_str().unwrap_or("pending").to_string())).collect()
+    p.json("features.json")["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_str().unwrap().to_string(), f["status"].as_str().unwrap_or("pending").to_string()))
+        .collect()
 }
 
 fn status_of(p: &Project, id: &str) -> String {
@@ -198,7 +222,10 @@ fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run()
     server.diagnostics_until(&features_uri, |_| true);
     // A planned mission no run has looked at yet is `planning`: nothing to approve.
     let refused = server.command("missions.approvePlan", &p.mission);
-    assert!(error_message(&refused).contains("no plan to approve") && error_message(&refused).contains("planning"), "{refused}");
+    assert!(
+        error_message(&refused).contains("no plan to approve") && error_message(&refused).contains("planning"),
+        "{refused}"
+    );
     assert_eq!(p.json("state.json")["detailedState"], "planning");
 
     // `missions run` without --yes leaves the plan awaiting approval (exit 4).
@@ -209,7 +236,9 @@ fn approve_plan_is_refused_unless_the_plan_awaits_approval_then_starts_the_run()
     assert_eq!(actions["result"][0]["command"]["command"], "missions.approvePlan", "{actions}");
     // resume is not approval, nor is one step of the plan.
     assert!(error_message(&server.command("missions.resume", &p.mission)).contains("nothing to resume"));
-    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-add")).contains("approve it first"));
+    assert!(
+        error_message(&server.command_on("missions.runFeature", &p.mission, "feat-add")).contains("approve it first")
+    );
 
     let approved = server.command("missions.approvePlan", &p.mission);
     assert!(approved["result"]["message"].as_str().unwrap().contains("approved"), "{approved}");
@@ -240,11 +269,17 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     let missing = server.command("missions.runFeature", &p.mission);
     assert_eq!(missing["error"]["code"], -32602, "{missing}");
     assert!(error_message(&missing).contains("feature id as its second argument"), "{missing}");
-    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-sub")).contains("depends on feat-add that did not complete"));
-    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-nope")).contains("no feature `feat-nope`"));
+    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-sub"))
+        .contains("depends on feat-add that did not complete"));
+    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-nope"))
+        .contains("no feature `feat-nope`"));
     let early = server.command_on("missions.validateMilestone", &p.mission, "basics");
-    assert!(error_message(&early).contains("feat-sub (pending)") && error_message(&early).contains("feat-add (pending)"), "{early}");
-    assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "nowhere")).contains("no milestone `nowhere`"));
+    assert!(
+        error_message(&early).contains("feat-sub (pending)") && error_message(&early).contains("feat-add (pending)"),
+        "{early}"
+    );
+    assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "nowhere"))
+        .contains("no milestone `nowhere`"));
     assert!(model.seen().is_empty(), "nothing ran");
     assert_eq!(p.json("state.json")["detailedState"], "planning");
 
@@ -258,10 +293,18 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     assert_eq!(ran, vec![&json!("feat-add")], "{kinds:?}");
     assert!(kinds.contains(&"worker_completed") && !kinds.contains(&"milestone_validation_triggered"), "{kinds:?}");
     // droid's queue order: a completed feature moves to the bottom.
-    assert_eq!(statuses(&p), vec![("feat-sub".into(), "pending".into()), ("feat-mul".into(), "pending".into()), ("feat-add".into(), "completed".into())]);
+    assert_eq!(
+        statuses(&p),
+        vec![
+            ("feat-sub".into(), "pending".into()),
+            ("feat-mul".into(), "pending".into()),
+            ("feat-add".into(), "completed".into())
+        ]
+    );
     assert_eq!(p.json("state.json")["detailedState"], "paused");
     assert_eq!(model.sessions("worker").len(), 1);
-    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-add")).contains("feat-add` is completed"));
+    assert!(error_message(&server.command_on("missions.runFeature", &p.mission, "feat-add"))
+        .contains("feat-add` is completed"));
 
     // Its dependency done, feat-sub may run; then milestone basics is complete but not validated.
     assert!(server.command_on("missions.runFeature", &p.mission, "feat-sub").get("result").is_some());
@@ -270,7 +313,8 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     assert_eq!(status_of(&p, "feat-mul"), "pending");
     let synthesis = p.mission.join("validation/basics/user-testing/synthesis.json");
     assert!(!synthesis.exists());
-    assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "more")).contains("feat-mul (pending)"));
+    assert!(error_message(&server.command_on("missions.validateMilestone", &p.mission, "more"))
+        .contains("feat-mul (pending)"));
 
     // One validation round of basics: its validators' syntheses and validation-state.json,
     // then a pause (no fix features: the loop would add them, a targeted round does not).
@@ -279,9 +323,12 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     let events = server.events_until("mission_paused");
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"milestone_validation_triggered") && !kinds.contains(&"fix_features_added"), "{kinds:?}");
-    let workers: Vec<&str> = events.iter().filter(|e| e["type"] == "worker_started").filter_map(|e| e["featureId"].as_str()).collect();
+    let workers: Vec<&str> =
+        events.iter().filter(|e| e["type"] == "worker_started").filter_map(|e| e["featureId"].as_str()).collect();
     assert_eq!(workers, ["scrutiny-validator-basics", "user-testing-validator-basics"], "only the validators ran");
-    let written: Value = serde_json::from_str(&std::fs::read_to_string(&synthesis).expect("the user-testing synthesis of basics")).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&synthesis).expect("the user-testing synthesis of basics"))
+            .unwrap();
     assert_eq!((written["round"].as_u64(), written["status"].as_str()), (Some(1), Some("fail")), "{written}");
     let vstate = p.json("validation-state.json");
     assert_eq!(vstate["assertions"]["VAL-CALC-001"]["status"], "passed", "{vstate}");
@@ -289,7 +336,11 @@ fn run_feature_and_validate_milestone_do_one_step_then_pause() {
     assert_eq!(statuses(&p).len(), 5, "the two validators, no fix feature, were added");
     assert_eq!(status_of(&p, "feat-mul"), "pending");
     assert_eq!(p.json("state.json")["detailedState"], "paused");
-    assert!(model.sessions("worker").len() == 2 && model.sessions("user-testing").len() == 1, "{:?}", model.seen().iter().map(|s| s.role.clone()).collect::<Vec<_>>());
+    assert!(
+        model.sessions("worker").len() == 2 && model.sessions("user-testing").len() == 1,
+        "{:?}",
+        model.seen().iter().map(|s| s.role.clone()).collect::<Vec<_>>()
+    );
     assert_eq!(git(&p.repo, &["status", "--porcelain"]), "", "the tree is clean");
     server.finish();
 }
@@ -321,8 +372,16 @@ fn a_mission_running_when_the_editor_goes_away_is_paused_and_resumes() {
         };
         assert!(status.code().is_some(), "{goes_away}: exited by itself ({status})");
         assert_eq!(p.json("state.json")["detailedState"], "paused", "{goes_away}");
-        assert_eq!(p.event_types().last().map(String::as_str), Some("mission_paused"), "{goes_away}: {:?}", p.event_types());
-        assert!(!p.mission.join("run.lock").exists() && !p.repo.join(".git/missions-run.lock").exists(), "{goes_away}: the run's locks are released");
+        assert_eq!(
+            p.event_types().last().map(String::as_str),
+            Some("mission_paused"),
+            "{goes_away}: {:?}",
+            p.event_types()
+        );
+        assert!(
+            !p.mission.join("run.lock").exists() && !p.repo.join(".git/missions-run.lock").exists(),
+            "{goes_away}: the run's locks are released"
+        );
         model.release("worker");
         if goes_away.starts_with("SIG") {
             // Resuming is the same as after the other two.
@@ -344,7 +403,8 @@ fn lenses_follow_the_run_and_the_client_is_asked_to_refresh_them() {
     let model = MissionModel::start(sub_fix());
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
     let capabilities = json!({"workspace": {"codeLens": {"refreshSupport": true}}});
-    let mut server = Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities));
+    let mut server =
+        Server::start(command(&p.repo, &["lsp"]).stderr(Stdio::null()), Server::params(&p.repo, capabilities));
     server.always_answer("workspace/codeLens/refresh", serde_json::Value::Null);
     let contract = p.mission.join("validation-contract.md");
     let features_path = p.mission.join("features.json");
@@ -352,12 +412,22 @@ fn lenses_follow_the_run_and_the_client_is_asked_to_refresh_them() {
     server.open(&features_path, "json", &p.read("features.json"));
     let titles = |server: &mut Server, path: &std::path::Path| -> Vec<(String, String)> {
         let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": url(path)}}));
-        lenses["result"].as_array().unwrap().iter().map(|l| {
-            let r = server.request("codeLens/resolve", l.clone());
-            (r["result"]["command"]["title"].as_str().unwrap().to_string(), r["result"]["command"]["command"].as_str().unwrap().to_string())
-        }).collect()
+        lenses["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let r = server.request("codeLens/resolve", l.clone());
+                (
+                    r["result"]["command"]["title"].as_str().unwrap().to_string(),
+                    r["result"]["command"]["command"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
     };
-    let has = |lenses: &[(String, String)], title: &str, command: &str| lenses.iter().any(|(t, c)| t == title && c == command);
+    let has = |lenses: &[(String, String)], title: &str, command: &str| {
+        lenses.iter().any(|(t, c)| t == title && c == command)
+    };
     assert!(has(&titles(&mut server, &contract), "▶ Start mission", "missions.start"));
     assert!(has(&titles(&mut server, &features_path), "▶ Run feature", "missions.runFeature"));
 

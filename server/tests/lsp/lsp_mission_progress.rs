@@ -34,7 +34,11 @@ fn kind(m: &Value) -> String {
 
 /// Percentages of the progress messages, in order; they never go down.
 fn percentages(messages: &[Value]) -> Vec<u64> {
-    let out: Vec<u64> = messages.iter().filter(|m| m["method"] == "$/progress").filter_map(|m| m["params"]["value"]["percentage"].as_u64()).collect();
+    let out: Vec<u64> = messages
+        .iter()
+        .filter(|m| m["method"] == "$/progress")
+        .filter_map(|m| m["params"]["value"]["percentage"].as_u64())
+        .collect();
     assert!(out.windows(2).all(|w| w[0] <= w[1]), "rising: {out:?}");
     out
 }
@@ -99,7 +103,9 @@ fn cancelling_the_progress_pauses_the_mission_and_resume_completes_it() {
     server.notify("window/workDoneProgress/cancel", json!({"token": token}));
     let events = server.events_until("mission_paused");
     assert_eq!(events.last().unwrap()["reason"], "paused from the editor", "{events:?}");
-    let end = server.take(|m| m["method"] == "$/progress" && m["params"]["token"] == token && m["params"]["value"]["kind"] == "end");
+    let end = server.take(|m| {
+        m["method"] == "$/progress" && m["params"]["token"] == token && m["params"]["value"]["kind"] == "end"
+    });
     assert_eq!(end["params"]["value"]["message"], "paused");
     assert_eq!(server.show_message()["message"], "Mission paused; missions.resume continues where it stopped");
     let status = server.command("missions.status", &p.mission);
@@ -134,12 +140,21 @@ fn a_halt_is_shown_with_its_reason_and_no_progress_without_the_capability() {
     // A client that did not offer window.workDoneProgress is never asked for a token.
     let status = server.command("missions.status", &p.mission);
     assert_eq!(status["result"]["status"], "halted", "{status}");
-    assert!(!server.unread().iter().any(|m| m["method"] == "window/workDoneProgress/create" || m["method"] == "$/progress"), "{:#?}", server.unread());
+    assert!(
+        !server.unread().iter().any(|m| m["method"] == "window/workDoneProgress/create" || m["method"] == "$/progress"),
+        "{:#?}",
+        server.unread()
+    );
     // The contract's mission lens offers to resume and says why the mission stopped.
     let contract = p.mission.join("validation-contract.md");
     server.open(&contract, "markdown", &p.read("validation-contract.md"));
     let lenses = server.request("textDocument/codeLens", json!({"textDocument": {"uri": url(&contract)}}));
-    let resolved: Vec<Value> = lenses["result"].as_array().unwrap().iter().map(|l| server.request("codeLens/resolve", l.clone())["result"]["command"].clone()).collect();
+    let resolved: Vec<Value> = lenses["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| server.request("codeLens/resolve", l.clone())["result"]["command"].clone())
+        .collect();
     let resume = resolved.iter().find(|c| c["command"] == "missions.resume").unwrap_or_else(|| panic!("{resolved:#?}"));
     assert!(resume["title"].as_str().unwrap().starts_with("▶ Resume mission (halted: "), "{resume}");
     assert!(resume["title"].as_str().unwrap().contains("did not pass validation"), "{resume}");
@@ -148,7 +163,10 @@ fn a_halt_is_shown_with_its_reason_and_no_progress_without_the_capability() {
 
 #[test]
 fn answering_the_planners_questions_and_saving_mission_md_resumes_planning() {
-    let plan = PlanScript { questions: vec!["Which shell must it run on?".into(), "Integers only?".into()], ..Project::calculator_plan() };
+    let plan = PlanScript {
+        questions: vec!["Which shell must it run on?".into(), "Integers only?".into()],
+        ..Project::calculator_plan()
+    };
     let model = MissionModel::start(Script { plan: Some(plan), ..sub_fix() });
     let p = Project::unplanned(&model, LIMITS);
     // `missions run` in a terminal lets the planner ask; it stops waiting for the answers.
@@ -169,13 +187,24 @@ fn answering_the_planners_questions_and_saving_mission_md_resumes_planning() {
     // Every answer written and saved: planning resumes as missions.start would, and runs on.
     server.save(&mission_md, 3, &answer_questions(&asked, &["POSIX sh", "yes"]));
     let shown = server.show_message();
-    assert!(shown["message"].as_str().unwrap().contains("planning resumes"), "{shown} (the server is pid {})", server.pid());
+    assert!(
+        shown["message"].as_str().unwrap().contains("planning resumes"),
+        "{shown} (the server is pid {})",
+        server.pid()
+    );
     let token = server.accept_progress();
     let messages = server.run_until_progress_end(&token);
     let kinds: Vec<String> = messages.iter().map(kind).collect();
-    assert!(kinds.contains(&"mission_accepted".to_string()) && kinds.contains(&"mission_completed".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"mission_accepted".to_string()) && kinds.contains(&"mission_completed".to_string()),
+        "{kinds:?}"
+    );
     let planner = model.sessions("orchestrator");
-    assert!(planner.iter().any(|s| s.first_user.contains("## Your questions and the person's answers") && s.first_user.contains("POSIX sh")), "the planner got the answers");
+    assert!(
+        planner.iter().any(|s| s.first_user.contains("## Your questions and the person's answers")
+            && s.first_user.contains("POSIX sh")),
+        "the planner got the answers"
+    );
     assert_eq!(p.json("state.json")["detailedState"], "completed");
     server.finish();
 }
@@ -219,7 +248,10 @@ fn a_mission_started_in_the_editor_lets_its_planner_ask_and_opens_the_questions(
     let approved = messages.iter().find(|m| kind(m) == "mission_accepted").unwrap_or_else(|| panic!("{messages:#?}"));
     assert_eq!(approved["params"]["event"]["by"], "missions.start", "{approved}");
     assert!(messages.iter().any(|m| kind(m) == "mission_completed"), "{messages:#?}");
-    assert!(model.sessions("orchestrator").iter().any(|s| s.first_user.contains("POSIX sh")), "the planner got the answer");
+    assert!(
+        model.sessions("orchestrator").iter().any(|s| s.first_user.contains("POSIX sh")),
+        "the planner got the answer"
+    );
     server.finish();
 }
 
@@ -241,7 +273,12 @@ fn answer_questions(mission_md: &str, answers: &[&str]) -> String {
 
 /// The kinds (`code`) of a publication's diagnostics.
 fn codes(published: &Value) -> Vec<String> {
-    published["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap_or_default().to_string()).collect()
+    published["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// The real loop: `sub_fix`'s user-testing validator fails VAL-CALC-002 in basics' first
@@ -270,7 +307,11 @@ fn a_located_validator_issue_is_a_diagnostic_on_its_source_line_until_the_assert
     assert!(server.command("missions.start", &p.mission).get("result").is_some());
     let events = server.events_until("validation_round");
     let round = events.last().unwrap();
-    assert_eq!((&round["milestone"], &round["round"], &round["passed"]), (&json!("basics"), &json!(1), &json!(false)), "{events:?}");
+    assert_eq!(
+        (&round["milestone"], &round["round"], &round["passed"]),
+        (&json!("basics"), &json!(1), &json!(false)),
+        "{events:?}"
+    );
     server.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": state_uri, "type": 1}]}));
     // The scrutiny review of feat-sub places the bug; validation-state.json says the
     // assertion failed, in droid's words (a text).
@@ -279,7 +320,11 @@ fn a_located_validator_issue_is_a_diagnostic_on_its_source_line_until_the_assert
     assert!(vstate["assertions"]["VAL-CALC-002"]["issues"].is_string(), "{vstate}");
     let review = p.json("validation/basics/scrutiny/reviews/feat-sub.json");
     let issue = &review["codeReview"]["issues"][0];
-    assert_eq!((issue["file"].as_str(), issue["line"].as_u64(), issue["severity"].as_str()), (Some("ops/sub.sh"), Some(1), Some("blocking")), "{review}");
+    assert_eq!(
+        (issue["file"].as_str(), issue["line"].as_u64(), issue["severity"].as_str()),
+        (Some("ops/sub.sh"), Some(1), Some("blocking")),
+        "{review}"
+    );
     let description = issue["description"].as_str().unwrap().to_string();
 
     // Round 1 failed: the issue on line 1 of ops/sub.sh ...
@@ -290,13 +335,26 @@ fn a_located_validator_issue_is_a_diagnostic_on_its_source_line_until_the_assert
     assert_eq!(diagnostics[0]["source"], "missions");
     assert_eq!(diagnostics[0]["severity"], 1, "blocking: an error: {published}");
     assert_eq!(diagnostics[0]["range"]["start"], json!({"line": 0, "character": 0}), "line 1 of the file: {published}");
-    assert_eq!(diagnostics[0]["message"], format!("scrutiny review of `feat-sub` (basics): {description}"), "{published}");
-    assert_eq!(diagnostics[0]["relatedInformation"][0]["location"]["uri"], json!(contract_uri), "it points at the assertion: {published}");
+    assert_eq!(
+        diagnostics[0]["message"],
+        format!("scrutiny review of `feat-sub` (basics): {description}"),
+        "{published}"
+    );
+    assert_eq!(
+        diagnostics[0]["relatedInformation"][0]["location"]["uri"],
+        json!(contract_uri),
+        "it points at the assertion: {published}"
+    );
     // ... and the failure on VAL-CALC-002's heading, with the validator's words.
     let contract = server.diagnostics_until(&contract_uri, |d| codes(d).contains(&"assertion-failed".to_string()));
-    let failed: Vec<&Value> = contract["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "assertion-failed").collect();
+    let failed: Vec<&Value> =
+        contract["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "assertion-failed").collect();
     assert_eq!(failed.len(), 1, "only VAL-CALC-002 failed: {contract}");
-    assert_eq!(failed[0]["range"]["start"], json!({"line": heading, "character": 4}), "on the heading's id: {contract}");
+    assert_eq!(
+        failed[0]["range"]["start"],
+        json!({"line": heading, "character": 4}),
+        "on the heading's id: {contract}"
+    );
     assert_eq!(failed[0]["source"], "missions");
     let words = vstate["assertions"]["VAL-CALC-002"]["issues"].as_str().unwrap();
     assert_eq!(failed[0]["message"], format!("`VAL-CALC-002` failed validation: {words}"), "{contract}");
@@ -309,7 +367,11 @@ fn a_located_validator_issue_is_a_diagnostic_on_its_source_line_until_the_assert
         let event = server.event()["event"].clone();
         if event["type"] == "validation_round" {
             server.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": state_uri, "type": 2}]}));
-            rounds.push((event["milestone"].as_str().unwrap().to_string(), event["round"].as_u64().unwrap(), event["passed"] == true));
+            rounds.push((
+                event["milestone"].as_str().unwrap().to_string(),
+                event["round"].as_u64().unwrap(),
+                event["passed"] == true,
+            ));
         }
         kinds.push(event["type"].as_str().unwrap().to_string());
         if event["type"] == "mission_completed" {
@@ -337,16 +399,27 @@ fn a_retry_shows_in_the_progress_and_the_log() {
     let model = MissionModel::start(sub_fix());
     let proxy = RateLimitOnce::start(model.addr);
     let p = Project::new(&model, LIMITS, CONTRACT, &features());
-    std::fs::write(p.repo.join("missions.toml"), model.config(LIMITS).replace(&model.addr.to_string(), &proxy.addr.to_string())).unwrap();
+    std::fs::write(
+        p.repo.join("missions.toml"),
+        model.config(LIMITS).replace(&model.addr.to_string(), &proxy.addr.to_string()),
+    )
+    .unwrap();
     git(&p.repo, &["commit", "-qam", "through the proxy"]);
     let mut server = start(&p, progress_client());
     assert!(server.command("missions.start", &p.mission).get("result").is_some());
     let token = server.accept_progress();
     let messages = server.run_until_progress_end(&token);
-    let reported: Vec<&str> = messages.iter().filter(|m| m["method"] == "$/progress").filter_map(|m| m["params"]["value"]["message"].as_str()).collect();
+    let reported: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["method"] == "$/progress")
+        .filter_map(|m| m["params"]["value"]["message"].as_str())
+        .collect();
     assert!(reported.iter().any(|m| m.contains("rate limited (HTTP 429), retrying in 1 s")), "{reported:?}");
     assert_eq!(p.json("state.json")["detailedState"], "completed");
     let logged: Vec<Value> = server.unread().iter().filter(|m| m["method"] == "window/logMessage").cloned().collect();
-    assert!(logged.iter().any(|m| m["params"]["message"].as_str().unwrap().contains("rate limited (HTTP 429)")), "{logged:#?}");
+    assert!(
+        logged.iter().any(|m| m["params"]["message"].as_str().unwrap().contains("rate limited (HTTP 429)")),
+        "{logged:#?}"
+    );
     server.finish();
 }

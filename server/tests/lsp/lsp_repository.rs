@@ -12,7 +12,15 @@ use serde_json::{json, Value};
 use stdio_client::{url, Server};
 
 fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(repo).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.invalid").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.invalid").output().unwrap();
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -51,7 +59,8 @@ fn fixture() -> Fixture {
 }
 
 fn runs(f: &Fixture) -> Vec<String> {
-    let mut lines: Vec<String> = std::fs::read_to_string(&f.runs).unwrap_or_default().lines().map(str::to_string).collect();
+    let mut lines: Vec<String> =
+        std::fs::read_to_string(&f.runs).unwrap_or_default().lines().map(str::to_string).collect();
     lines.sort();
     lines
 }
@@ -73,7 +82,11 @@ fn check_run_checks_flags_only_the_vacuous_check_and_a_second_lint_runs_nothing(
         &head[..10]
     );
     assert_eq!(stdout, expected);
-    assert!(String::from_utf8_lossy(&first.stderr).contains("running 2 `Check:` command(s) on"), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("running 2 `Check:` command(s) on"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert_eq!(runs(&f), ["honest", "vacuous"], "each ran once, on the base");
     // The checks ran in a throwaway worktree, which is gone; the working tree is untouched.
     assert_eq!(git(&f.repo, &["worktree", "list", "--porcelain"]).matches("worktree ").count(), 1);
@@ -81,7 +94,11 @@ fn check_run_checks_flags_only_the_vacuous_check_and_a_second_lint_runs_nothing(
 
     let second = missions(&f.repo, &["check", "--run-checks"]);
     assert_eq!(String::from_utf8_lossy(&second.stdout), expected);
-    assert!(!String::from_utf8_lossy(&second.stderr).contains("running"), "nothing to run: {}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        !String::from_utf8_lossy(&second.stderr).contains("running"),
+        "nothing to run: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert_eq!(runs(&f), ["honest", "vacuous"], "the second lint ran no command (cached by command and commit)");
 
     // A new commit is a new base: the checks run on it.
@@ -90,8 +107,17 @@ fn check_run_checks_flags_only_the_vacuous_check_and_a_second_lint_runs_nothing(
     git(&f.repo, &["commit", "-qm", "out"]);
     let third = missions(&f.repo, &["check", "--run-checks", "--format", "json", ".missions/demo"]);
     let diags: Value = serde_json::from_slice(&third.stdout).unwrap();
-    let codes: Vec<(&str, u64)> = diags.as_array().unwrap().iter().map(|d| (d["code"].as_str().unwrap(), d["range"]["start"]["line"].as_u64().unwrap())).collect();
-    assert_eq!(codes, [("check-passes-on-base", 5), ("check-passes-on-base", 10)], "both pass on a base that has the work");
+    let codes: Vec<(&str, u64)> = diags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap(), d["range"]["start"]["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [("check-passes-on-base", 5), ("check-passes-on-base", 10)],
+        "both pass on a base that has the work"
+    );
     assert_eq!(runs(&f).len(), 4);
 }
 
@@ -102,14 +128,25 @@ fn a_check_that_cannot_run_is_its_own_diagnostic() {
     std::fs::write(f.repo.join("missions.toml"), "[limits]\ncommand_timeout_s = 1\n").unwrap();
     let o = missions(&f.repo, &["check", "--run-checks"]);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("6:8: warning[check-cannot-run]: `Check:` of `VAL-DOC-001` could not run on the base commit") && stdout.contains("`missions-test-tool-that-does-not-exist` is not installed (command not found)"), "{stdout}");
-    assert!(stdout.contains("11:8: warning[check-cannot-run]: `Check:` of `VAL-OUT-001` could not run") && stdout.contains("it timed out after 1 s"), "{stdout}");
+    assert!(
+        stdout.contains("6:8: warning[check-cannot-run]: `Check:` of `VAL-DOC-001` could not run on the base commit")
+            && stdout.contains("`missions-test-tool-that-does-not-exist` is not installed (command not found)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("11:8: warning[check-cannot-run]: `Check:` of `VAL-OUT-001` could not run")
+            && stdout.contains("it timed out after 1 s"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn the_editor_runs_the_checks_in_the_background_and_flags_only_the_vacuous_one() {
     let f = fixture();
-    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").current_dir(&f.repo).stderr(Stdio::null()), Server::params(&f.repo, json!({})));
+    let mut server = Server::start(
+        Command::new(env!("CARGO_BIN_EXE_missions")).arg("lsp").current_dir(&f.repo).stderr(Stdio::null()),
+        Server::params(&f.repo, json!({})),
+    );
     let contract = f.mission.join("validation-contract.md");
     let uri = url(&contract);
     server.open(&contract, "markdown", &std::fs::read_to_string(&contract).unwrap());
@@ -121,7 +158,8 @@ fn the_editor_runs_the_checks_in_the_background_and_flags_only_the_vacuous_one()
     assert_eq!(diagnostics[0]["range"]["start"], json!({"line": 5, "character": 7}), "on the vacuous `Check:` line");
     assert_eq!(runs(&f), ["honest", "vacuous"]);
     // Hover keeps answering, and the server's own requests were never held up.
-    let hover = server.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 2, "character": 6}}));
+    let hover = server
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 2, "character": 6}}));
     assert!(hover["result"]["contents"]["value"].as_str().unwrap().contains("VAL-DOC-001"));
     server.finish();
     // The command line lints from the same cache.

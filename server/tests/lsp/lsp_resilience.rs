@@ -12,7 +12,11 @@ use serde_json::{json, Value};
 use stdio_client::{frame, url, Server};
 
 /// A mission folder with both documents, and the server started on its parent.
-fn mission_with(contract: &str, command: &mut Command, capabilities: Value) -> (tempfile::TempDir, std::path::PathBuf, Server) {
+fn mission_with(
+    contract: &str,
+    command: &mut Command,
+    capabilities: Value,
+) -> (tempfile::TempDir, std::path::PathBuf, Server) {
     let root = tempfile::tempdir().unwrap();
     let mission = root.path().join("m");
     std::fs::create_dir_all(&mission).unwrap();
@@ -42,11 +46,23 @@ fn open_contract(server: &mut Server, mission: &Path, text: &str) -> String {
 #[test]
 fn panicking_handlers_back_to_back_with_an_unread_stderr_never_freeze_the_server() {
     let mut command = lsp();
-    command.stderr(Stdio::piped()).env("RUST_BACKTRACE", "1").env("RUST_LOG", "missions=debug").env("MISSIONS_FAILPOINT", "lsp-hover-panics");
-    let (_root, mission, mut server) = mission_with("### VAL-A-001: One\nTool: terminal\nEvidence: log\n", &mut command, json!({}));
+    command
+        .stderr(Stdio::piped())
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "missions=debug")
+        .env("MISSIONS_FAILPOINT", "lsp-hover-panics");
+    let (_root, mission, mut server) =
+        mission_with("### VAL-A-001: One\nTool: terminal\nEvidence: log\n", &mut command, json!({}));
     let uri = open_contract(&mut server, &mission, "### VAL-A-001: One\nTool: terminal\nEvidence: log\n");
     server.patience = Duration::from_secs(30);
-    let ids: Vec<i64> = (0..40).map(|_| server.send_request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 6}}))).collect();
+    let ids: Vec<i64> = (0..40)
+        .map(|_| {
+            server.send_request(
+                "textDocument/hover",
+                json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 6}}),
+            )
+        })
+        .collect();
     for id in ids {
         let answer = server.response(id, Duration::from_secs(30));
         assert_eq!(answer["error"]["code"], -32603, "{answer}");
@@ -60,8 +76,10 @@ fn panicking_handlers_back_to_back_with_an_unread_stderr_never_freeze_the_server
 /// lines are dropped, the protocol goes on.
 #[test]
 fn a_flood_of_log_lines_nobody_reads_does_not_block_the_server() {
-    let mut server = Server::start(lsp().stderr(Stdio::piped()).env("RUST_LOG", "missions=debug"), json!({"capabilities": {}}));
-    let junk: Vec<u8> = (0..3000).flat_map(|i| frame(format!("{{\"not\": \"json-rpc\", \"n\": {i}}}").as_bytes())).collect();
+    let mut server =
+        Server::start(lsp().stderr(Stdio::piped()).env("RUST_LOG", "missions=debug"), json!({"capabilities": {}}));
+    let junk: Vec<u8> =
+        (0..3000).flat_map(|i| frame(format!("{{\"not\": \"json-rpc\", \"n\": {i}}}").as_bytes())).collect();
     server.write_raw(&junk);
     let symbols = server.request_within("workspace/symbol", json!({"query": "VAL"}), Duration::from_secs(60));
     assert!(symbols.get("result").is_some(), "{symbols}");
@@ -77,20 +95,30 @@ fn completion_answers_where_it_once_panicked() {
     let (_root, mission, mut server) = mission_with(text, lsp().stderr(Stdio::null()), json!({}));
     let uri = open_contract(&mut server, &mission, text);
     for character in 12..=15 {
-        let answer = server.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": character}}));
+        let answer = server.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": character}}),
+        );
         assert!(answer["result"]["items"].is_array(), "column {character}: {answer}");
         if character == 12 {
-            assert!(!answer["result"]["items"].as_array().unwrap().is_empty(), "right after `é` every tool is offered: {answer}");
+            assert!(
+                !answer["result"]["items"].as_array().unwrap().is_empty(),
+                "right after `é` every tool is offered: {answer}"
+            );
         }
     }
     server.finish();
 
     let text = "}VA🚀🚀 xx";
-    let (_root, mission, mut server) = mission_with(text, lsp().stderr(Stdio::null()), json!({"general": {"positionEncodings": ["utf-8"]}}));
+    let (_root, mission, mut server) =
+        mission_with(text, lsp().stderr(Stdio::null()), json!({"general": {"positionEncodings": ["utf-8"]}}));
     assert_eq!(server.initialize["result"]["capabilities"]["positionEncoding"], "utf-8");
     let uri = open_contract(&mut server, &mission, text);
     for character in 0..=14 {
-        let answer = server.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": character}}));
+        let answer = server.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": character}}),
+        );
         assert!(answer["result"]["items"].is_array(), "column {character}: {answer}");
     }
     server.finish();
@@ -149,7 +177,11 @@ fn dollar_requests_are_answered_method_not_found_and_dollar_notifications_ignore
         assert_eq!(answer["error"]["code"], -32601, "{method}: {answer}");
     }
     server.settle(Duration::from_millis(300));
-    assert!(server.unread().iter().all(|m| m.get("id").is_none() || m.get("method").is_some()), "no answer to the notifications: {:?}", server.unread());
+    assert!(
+        server.unread().iter().all(|m| m.get("id").is_none() || m.get("method").is_some()),
+        "no answer to the notifications: {:?}",
+        server.unread()
+    );
     server.finish();
 }
 
@@ -165,7 +197,11 @@ fn a_lone_cr_ends_a_line_for_positions_and_edits() {
     server.open(&mission.join("features.json"), "json", features);
     let published = server.diagnostics_until(&uri, |d| d["version"] == 1);
     // `"pendin"` is at column 13 of line 2 (`   "status": "pendin"`).
-    assert_eq!(published["diagnostics"][0]["range"], json!({"start": {"line": 2, "character": 13}, "end": {"line": 2, "character": 21}}), "{published}");
+    assert_eq!(
+        published["diagnostics"][0]["range"],
+        json!({"start": {"line": 2, "character": 13}, "end": {"line": 2, "character": 21}}),
+        "{published}"
+    );
     // The client types `g` at the end of `pendin`, on line 2 as it counts.
     let at = json!({"line": 2, "character": 20});
     server.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"range": {"start": at, "end": at}, "text": "g"}]}));

@@ -37,7 +37,12 @@ struct Editor {
 
 impl Editor {
     fn start(p: &Project, capabilities: Value, settings: Value) -> Editor {
-        let mut child = command(&p.repo, &["lsp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = command(&p.repo, &["lsp"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let stdin = child.stdin.take().unwrap();
         let rx = stdio_frames::reader(child.stdout.take().unwrap());
         let mut editor = Editor { child, stdin, rx, settings, next_id: 1, seen: Vec::new() };
@@ -68,7 +73,8 @@ impl Editor {
 
     /// The next message matching `wanted`, answering the server's requests meanwhile.
     fn next(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
-        self.next_within(PATIENCE, wanted).unwrap_or_else(|| panic!("no such message from the server; it sent {:#?}", self.seen))
+        self.next_within(PATIENCE, wanted)
+            .unwrap_or_else(|| panic!("no such message from the server; it sent {:#?}", self.seen))
     }
 
     fn next_within(&mut self, patience: Duration, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
@@ -78,12 +84,16 @@ impl Editor {
             let message = match self.rx.recv_timeout(left) {
                 Ok(message) => message,
                 Err(mpsc::RecvTimeoutError::Timeout) => return None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the server closed its output; it sent {:#?}", self.seen),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("the server closed its output; it sent {:#?}", self.seen)
+                }
             };
             self.seen.push(message.clone());
             if let (Some(id), Some(method)) = (message.get("id"), message["method"].as_str()) {
                 let result = match method {
-                    "workspace/configuration" => Value::Array(message["params"]["items"].as_array().unwrap().iter().map(|_| self.settings.clone()).collect()),
+                    "workspace/configuration" => Value::Array(
+                        message["params"]["items"].as_array().unwrap().iter().map(|_| self.settings.clone()).collect(),
+                    ),
                     _ => Value::Null,
                 };
                 let id = id.clone();
@@ -102,13 +112,20 @@ impl Editor {
     /// Runs one feature through `missions.runFeature`; returns the run's closing message
     /// (every run ends with one, after its last `missions/event`).
     fn run_feature(&mut self, p: &Project, feature: &str) -> Value {
-        let started = self.request("workspace/executeCommand", json!({"command": "missions.runFeature", "arguments": [url(&p.mission), feature]}));
+        let started = self.request(
+            "workspace/executeCommand",
+            json!({"command": "missions.runFeature", "arguments": [url(&p.mission), feature]}),
+        );
         assert!(started.get("result").is_some(), "{started}");
         self.next(|m| m["method"] == "window/showMessage" && m["params"]["type"] != 2)
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.seen.iter().filter(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2).map(|m| m["params"]["message"].as_str().unwrap().to_string()).collect()
+        self.seen
+            .iter()
+            .filter(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2)
+            .map(|m| m["params"]["message"].as_str().unwrap().to_string())
+            .collect()
     }
 
     fn finish(mut self) {
@@ -198,7 +215,10 @@ fn pushed_settings_override_a_missions_toml_pointing_at_a_dead_model() {
     // This client answers no workspace/configuration: it pushes the settings.
     let mut editor = Editor::start(&p, json!({}), Value::Null);
     let worker = json!({"base_url": format!("http://{alive}")});
-    editor.notify("workspace/didChangeConfiguration", json!({"settings": {"missions": {"roles": {"worker": worker}, "limits": {"max_turns": 40}}}}));
+    editor.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"missions": {"roles": {"worker": worker}, "limits": {"max_turns": 40}}}}),
+    );
     settle();
     let end = editor.run_feature(&p, "feat-add");
     assert_eq!(p.feature("feat-add")["status"], "completed", "{end}");
@@ -227,7 +247,11 @@ fn a_bad_setting_is_one_warning_and_runs_fall_back_to_missions_toml() {
     assert_eq!(editor.configuration_asked(), 2);
     settle();
     // Wrong types anywhere are a warning, never a crash.
-    for odd in [json!({"settings": {"missions": {"limits": {"max_turns": "many"}}}}), json!({"settings": {"missions": [1, 2]}}), json!({"settings": {"missions": {"roles": {"worker": {"command": {"a": 1}}}}}})] {
+    for odd in [
+        json!({"settings": {"missions": {"limits": {"max_turns": "many"}}}}),
+        json!({"settings": {"missions": [1, 2]}}),
+        json!({"settings": {"missions": {"roles": {"worker": {"command": {"a": 1}}}}}}),
+    ] {
         editor.notify("workspace/didChangeConfiguration", odd);
         editor.next(|m| m["method"] == "window/showMessage");
     }
@@ -240,7 +264,10 @@ fn a_bad_setting_is_one_warning_and_runs_fall_back_to_missions_toml() {
     assert_eq!(model.sessions("worker").len(), 1);
     let warnings = editor.warnings();
     assert_eq!(warnings.len(), 5, "one per change of bad settings: {warnings:#?}");
-    assert!(warnings[1].contains("`missions.limits.max_turns`: expected a whole number, found a string"), "{warnings:#?}");
+    assert!(
+        warnings[1].contains("`missions.limits.max_turns`: expected a whole number, found a string"),
+        "{warnings:#?}"
+    );
     assert!(warnings[2].contains("`missions`: expected an object"), "{warnings:#?}");
     assert!(warnings[3].contains("`missions.roles.worker.command`: expected a list of strings"), "{warnings:#?}");
     editor.finish();

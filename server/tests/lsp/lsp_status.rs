@@ -37,7 +37,13 @@ async fn status_answers_with_counts_and_refuses_unknown_folders() {
     let on_disk = result["features"].clone();
     let all_done = FEATURES.replace("\"pending\"", "\"completed\"").replace("\"in_progress\"", "\"completed\"");
     assert_ne!(all_done, FEATURES);
-    client.change("mission/features.json", 2, vec![TextDocumentContentChangeEvent { range: None, range_length: None, text: all_done }]).await;
+    client
+        .change(
+            "mission/features.json",
+            2,
+            vec![TextDocumentContentChangeEvent { range: None, range_length: None, text: all_done }],
+        )
+        .await;
     client.diagnostics("mission/features.json", Some(2)).await;
     let status = client.request_raw("missions/status", json!({ "missionUri": uri })).await;
     assert_eq!(status["result"]["features"], on_disk, "{status}");

@@ -19,7 +19,9 @@ fn malformed_messages_cost_only_themselves() {
     server.write_raw(&frame(b"[1,2]"));
     server.write_raw(&frame(b"\xff\xfe not json"));
     // Well-formed JSON but for one byte that is not UTF-8, inside a string.
-    server.write_raw(&frame(b"{\"jsonrpc\":\"2.0\",\"id\":778,\"method\":\"workspace/symbol\",\"params\":{\"query\":\"caf\xe9\"}}"));
+    server.write_raw(&frame(
+        b"{\"jsonrpc\":\"2.0\",\"id\":778,\"method\":\"workspace/symbol\",\"params\":{\"query\":\"caf\xe9\"}}",
+    ));
     let symbols = server.request("workspace/symbol", json!({"query": "VAL"}));
     assert!(symbols.get("result").is_some(), "the session goes on after malformed messages: {symbols}");
     // `shutdown` with `"params": null`, as some clients send it, is taken like one without.

@@ -51,15 +51,28 @@ impl Client {
         let (reader, writer) = tokio::io::split(client_end);
         let (tx, incoming) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(reader, tx));
-        let mut client = Client { writer, incoming, unread: VecDeque::new(), next_id: 1, server: Some(server), finished: false, root: options.root.to_path_buf(), init: InitializeResult::default() };
-        let folders = options.workspace_folder.then(|| vec![WorkspaceFolder { uri: Uri::from_file_path(options.root).unwrap(), name: "ws".into() }]);
-        let mut capabilities = ClientCapabilities { general: Some(GeneralClientCapabilities { position_encodings: Some(options.encodings), ..Default::default() }), ..Default::default() };
-        adjust(&mut capabilities);
-        let params = InitializeParams {
-            capabilities,
-            workspace_folders: folders,
+        let mut client = Client {
+            writer,
+            incoming,
+            unread: VecDeque::new(),
+            next_id: 1,
+            server: Some(server),
+            finished: false,
+            root: options.root.to_path_buf(),
+            init: InitializeResult::default(),
+        };
+        let folders = options
+            .workspace_folder
+            .then(|| vec![WorkspaceFolder { uri: Uri::from_file_path(options.root).unwrap(), name: "ws".into() }]);
+        let mut capabilities = ClientCapabilities {
+            general: Some(GeneralClientCapabilities {
+                position_encodings: Some(options.encodings),
+                ..Default::default()
+            }),
             ..Default::default()
         };
+        adjust(&mut capabilities);
+        let params = InitializeParams { capabilities, workspace_folders: folders, ..Default::default() };
         client.init = client.request::<request::Initialize>(params).await;
         client.notify::<notification::Initialized>(InitializedParams {}).await;
         client
@@ -138,10 +151,19 @@ impl Client {
 
     /// Reads publishDiagnostics for `relative` (any version) until one satisfies `done`; the
     /// earlier ones (e.g. of a file caught half-written) are dropped.
-    pub async fn diagnostics_until(&mut self, relative: &str, done: impl Fn(&PublishDiagnosticsParams) -> bool) -> PublishDiagnosticsParams {
+    pub async fn diagnostics_until(
+        &mut self,
+        relative: &str,
+        done: impl Fn(&PublishDiagnosticsParams) -> bool,
+    ) -> PublishDiagnosticsParams {
         let uri = json!(self.uri(relative));
         loop {
-            let message = self.take(|m| m.get("method") == Some(&json!(notification::PublishDiagnostics::METHOD)) && m["params"]["uri"] == uri).await;
+            let message = self
+                .take(|m| {
+                    m.get("method") == Some(&json!(notification::PublishDiagnostics::METHOD))
+                        && m["params"]["uri"] == uri
+                })
+                .await;
             let params: PublishDiagnosticsParams = serde_json::from_value(message["params"].clone()).unwrap();
             if done(&params) {
                 return params;
@@ -158,7 +180,11 @@ impl Client {
     pub async fn diagnostics(&mut self, relative: &str, version: Option<i32>) -> PublishDiagnosticsParams {
         let uri = json!(self.uri(relative));
         let message = self
-            .take(|m| m.get("method") == Some(&json!(notification::PublishDiagnostics::METHOD)) && m["params"]["uri"] == uri && m["params"].get("version").cloned().unwrap_or(Value::Null) == json!(version))
+            .take(|m| {
+                m.get("method") == Some(&json!(notification::PublishDiagnostics::METHOD))
+                    && m["params"]["uri"] == uri
+                    && m["params"].get("version").cloned().unwrap_or(Value::Null) == json!(version)
+            })
             .await;
         serde_json::from_value(message["params"].clone()).unwrap()
     }
@@ -170,7 +196,9 @@ impl Client {
             self.unread.push_back(message);
         }
         let uri = json!(self.uri(relative));
-        self.unread.retain(|m| !(m.get("method") == Some(&json!(notification::PublishDiagnostics::METHOD)) && m["params"]["uri"] == uri));
+        self.unread.retain(|m| {
+            !(m.get("method") == Some(&json!(notification::PublishDiagnostics::METHOD)) && m["params"]["uri"] == uri)
+        });
     }
 
     /// Fails if the server sends anything within `quiet`.
@@ -184,17 +212,32 @@ impl Client {
     pub async fn open(&mut self, relative: &str, text: &str) -> Uri {
         let uri = self.uri(relative);
         let language = if relative.ends_with(".json") { "json" } else { "markdown" };
-        self.notify::<notification::DidOpenTextDocument>(DidOpenTextDocumentParams { text_document: TextDocumentItem { uri: uri.clone(), language_id: language.into(), version: 1, text: text.into() } }).await;
+        self.notify::<notification::DidOpenTextDocument>(DidOpenTextDocumentParams {
+            text_document: TextDocumentItem {
+                uri: uri.clone(),
+                language_id: language.into(),
+                version: 1,
+                text: text.into(),
+            },
+        })
+        .await;
         uri
     }
 
     pub async fn change(&mut self, relative: &str, version: i32, changes: Vec<TextDocumentContentChangeEvent>) {
         let uri = self.uri(relative);
-        self.notify::<notification::DidChangeTextDocument>(DidChangeTextDocumentParams { text_document: VersionedTextDocumentIdentifier { uri, version }, content_changes: changes }).await;
+        self.notify::<notification::DidChangeTextDocument>(DidChangeTextDocumentParams {
+            text_document: VersionedTextDocumentIdentifier { uri, version },
+            content_changes: changes,
+        })
+        .await;
     }
 
     pub fn at(&self, relative: &str, line: u32, character: u32) -> TextDocumentPositionParams {
-        TextDocumentPositionParams { text_document: TextDocumentIdentifier { uri: self.uri(relative) }, position: Position { line, character } }
+        TextDocumentPositionParams {
+            text_document: TextDocumentIdentifier { uri: self.uri(relative) },
+            position: Position { line, character },
+        }
     }
 
     /// `shutdown`, `exit`, then: the server task ended and every message it sent was read.
@@ -202,7 +245,10 @@ impl Client {
         self.request::<request::Shutdown>(()).await;
         self.notify::<notification::Exit>(()).await;
         let server = self.server.take().unwrap();
-        let clean = tokio::time::timeout(WAIT, server).await.expect("the server did not stop after exit").expect("the server task panicked");
+        let clean = tokio::time::timeout(WAIT, server)
+            .await
+            .expect("the server did not stop after exit")
+            .expect("the server task panicked");
         assert!(clean, "the server did not see shutdown before exit");
         while let Ok(message) = self.incoming.try_recv() {
             self.unread.push_back(message);
@@ -258,7 +304,14 @@ async fn read_frames(reader: ReadHalf<DuplexStream>, tx: mpsc::UnboundedSender<V
 }
 
 pub fn change(range: ((u32, u32), (u32, u32)), text: &str) -> TextDocumentContentChangeEvent {
-    TextDocumentContentChangeEvent { range: Some(Range { start: Position { line: range.0 .0, character: range.0 .1 }, end: Position { line: range.1 .0, character: range.1 .1 } }), range_length: None, text: text.into() }
+    TextDocumentContentChangeEvent {
+        range: Some(Range {
+            start: Position { line: range.0 .0, character: range.0 .1 },
+            end: Position { line: range.1 .0, character: range.1 .1 },
+        }),
+        range_length: None,
+        text: text.into(),
+    }
 }
 
 /// Line and UTF-16 column of the first `needle` in `text` (plus `skip` bytes).
@@ -359,7 +412,10 @@ pub fn write_mission(root: &Path) -> PathBuf {
     write("skills/backend-worker/SKILL.md", "---\nname: backend-worker\ndescription: d\n---\n");
     write(HANDOFF_FILE, HANDOFF);
     write("validation/foundation/scrutiny/reviews/feat-login.json", REVIEW);
-    write("validation/foundation/user-testing/synthesis.json", r#"{"milestone": "foundation", "round": 1, "status": "fail", "passedAssertions": ["VAL-AUTH-002"], "failedAssertions": [{"id": "VAL-AUTH-001", "reason": "Login returns 500"}], "blockedAssertions": [{"id": "VAL-LINK-003", "blockedBy": "no test server"}], "previousRound": null}"#);
+    write(
+        "validation/foundation/user-testing/synthesis.json",
+        r#"{"milestone": "foundation", "round": 1, "status": "fail", "passedAssertions": ["VAL-AUTH-002"], "failedAssertions": [{"id": "VAL-AUTH-001", "reason": "Login returns 500"}], "blockedAssertions": [{"id": "VAL-LINK-003", "blockedBy": "no test server"}], "previousRound": null}"#,
+    );
     write("working_directory.txt", &root.join("repo").display().to_string());
     std::fs::create_dir_all(root.join("repo/src")).unwrap();
     dir
@@ -382,7 +438,8 @@ pub fn apply_edits(text: &str, edits: &[TextEdit]) -> String {
         }
         line_end
     };
-    let mut spans: Vec<(usize, usize, &str)> = edits.iter().map(|e| (offset(e.range.start), offset(e.range.end), e.new_text.as_str())).collect();
+    let mut spans: Vec<(usize, usize, &str)> =
+        edits.iter().map(|e| (offset(e.range.start), offset(e.range.end), e.new_text.as_str())).collect();
     spans.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut out = text.to_string();
     for (start, end, new) in spans {

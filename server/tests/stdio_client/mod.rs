@@ -65,7 +65,17 @@ impl Server {
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn the server");
         let stdin = child.stdin.take().unwrap();
         let rx = stdio_frames::reader(child.stdout.take().unwrap());
-        Server { child, stdin: Some(stdin), rx, unread: Vec::new(), next_id: 1, auto_answers: BTreeMap::new(), auto_answered: Vec::new(), initialize: Value::Null, patience: PATIENCE }
+        Server {
+            child,
+            stdin: Some(stdin),
+            rx,
+            unread: Vec::new(),
+            next_id: 1,
+            auto_answers: BTreeMap::new(),
+            auto_answered: Vec::new(),
+            initialize: Value::Null,
+            patience: PATIENCE,
+        }
     }
 
     /// Spawns `command` and initializes the session: `initialize` with `params` (which must
@@ -109,7 +119,10 @@ impl Server {
 
     /// `textDocument/didOpen` of `path` with `text` (version 1).
     pub fn open(&mut self, path: &Path, language: &str, text: &str) {
-        self.notify("textDocument/didOpen", json!({"textDocument": {"uri": url(path), "languageId": language, "version": 1, "text": text}}));
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": url(path), "languageId": language, "version": 1, "text": text}}),
+        );
     }
 
     /// The person types `text` into the open buffer of `path` (a whole-text change) and
@@ -118,7 +131,10 @@ impl Server {
     /// disk under the person's feet, which the server treats differently.)
     pub fn save(&mut self, path: &Path, version: i64, text: &str) {
         let uri = url(path);
-        self.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}));
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        );
         std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         self.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}}));
     }
@@ -203,7 +219,9 @@ impl Server {
 
     fn receive(&mut self, deadline: Instant, within: Duration) -> Value {
         let left = deadline.saturating_duration_since(Instant::now());
-        self.rx.recv_timeout(left).unwrap_or_else(|e| panic!("no matching message within {within:?} ({e}); unread: {:#?}", self.unread))
+        self.rx
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("no matching message within {within:?} ({e}); unread: {:#?}", self.unread))
     }
 
     /// Messages received and not taken yet, oldest first.
@@ -332,7 +350,9 @@ impl Server {
     pub fn run_until_progress_end(&mut self, token: &Value) -> Vec<Value> {
         let mut out = Vec::new();
         loop {
-            let m = self.take(|m| m["method"] == "missions/event" || (m["method"] == "$/progress" && m["params"]["token"] == *token));
+            let m = self.take(|m| {
+                m["method"] == "missions/event" || (m["method"] == "$/progress" && m["params"]["token"] == *token)
+            });
             let end = m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end";
             out.push(m);
             if end {

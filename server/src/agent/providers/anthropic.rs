@@ -1,16 +1,14 @@
 //! Anthropic Messages API: `POST {base_url}/v1/messages`, streamed.
 
 use super::http::{self, join_url, parse_data, str_at, u64_at, HttpSettings, WireDecoder};
-use crate::config::PromptCacheTtl;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
-use crate::agent::message::{
-    arguments_object, ContentBlock, Message, MessageRole, ModelRequest, StopReason,
-};
+use crate::agent::message::{arguments_object, ContentBlock, Message, MessageRole, ModelRequest, StopReason};
 use crate::agent::provider::{EventStream, Provider};
 use crate::agent::secrets::ApiKey;
 use crate::agent::sse::SseEvent;
 use crate::agent::usage::Usage;
+use crate::config::PromptCacheTtl;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Map, Value};
@@ -104,10 +102,7 @@ impl AnthropicProvider {
     pub fn request_body(&self, request: &ModelRequest) -> Value {
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
-        body.insert(
-            "max_tokens".into(),
-            json!(request.max_output_tokens.unwrap_or(self.max_output_tokens)),
-        );
+        body.insert("max_tokens".into(), json!(request.max_output_tokens.unwrap_or(self.max_output_tokens)));
         body.insert("stream".into(), json!(self.streaming));
         if let Some(t) = request.temperature {
             body.insert("temperature".into(), json!(t));
@@ -173,12 +168,7 @@ fn mark_cache(block: &mut Value, ttl: PromptCacheTtl) {
 fn asks_one_hour(body: &Value) -> bool {
     let one_hour = |block: &Value| block["cache_control"]["ttl"] == "1h";
     let first = &body["messages"][0]["content"][0];
-    [&body["tools"], &body["system"]]
-        .into_iter()
-        .filter_map(Value::as_array)
-        .flatten()
-        .chain([first])
-        .any(one_hour)
+    [&body["tools"], &body["system"]].into_iter().filter_map(Value::as_array).flatten().chain([first]).any(one_hour)
 }
 
 fn message_json(message: &Message) -> Option<Value> {
@@ -195,16 +185,11 @@ fn message_json(message: &Message) -> Option<Value> {
             // The API rejects empty and whitespace-only text blocks.
             ContentBlock::Text { text } if text.trim().is_empty() => None,
             ContentBlock::Text { text } => Some(json!({"type": "text", "text": text})),
-            ContentBlock::ToolUse { id, name, input } => Some(
-                json!({"type": "tool_use", "id": id, "name": name, "input": arguments_object(input)}),
-            ),
-            ContentBlock::ToolResult {
-                tool_use_id,
-                content,
-                is_error,
-            } => {
-                let mut r =
-                    json!({"type": "tool_result", "tool_use_id": tool_use_id, "content": content});
+            ContentBlock::ToolUse { id, name, input } => {
+                Some(json!({"type": "tool_use", "id": id, "name": name, "input": arguments_object(input)}))
+            }
+            ContentBlock::ToolResult { tool_use_id, content, is_error } => {
+                let mut r = json!({"type": "tool_result", "tool_use_id": tool_use_id, "content": content});
                 if *is_error {
                     r["is_error"] = json!(true);
                 }
@@ -224,19 +209,13 @@ impl Provider for AnthropicProvider {
         &self.model
     }
 
-    fn stream<'a>(
-        &'a self,
-        request: &'a ModelRequest,
-    ) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
+    fn stream<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
         async move {
             let endpoint = self.endpoint();
             let accept = if self.streaming { "text/event-stream" } else { "application/json" };
             let body = self.request_body(request);
-            let mut builder = self
-                .http
-                .post(&endpoint)
-                .header("anthropic-version", API_VERSION)
-                .header("accept", accept);
+            let mut builder =
+                self.http.post(&endpoint).header("anthropic-version", API_VERSION).header("accept", accept);
             if asks_one_hour(&body) {
                 builder = builder.header("anthropic-beta", EXTENDED_CACHE_TTL_BETA);
             }
@@ -244,14 +223,7 @@ impl Provider for AnthropicProvider {
             if let Some(key) = &self.key {
                 builder = builder.header("x-api-key", key.expose());
             }
-            http::send(
-                builder,
-                &endpoint,
-                &self.settings,
-                AnthropicDecoder::default(),
-                events_from_message,
-            )
-            .await
+            http::send(builder, &endpoint, &self.settings, AnthropicDecoder::default(), events_from_message).await
         }
         .boxed()
     }
@@ -311,20 +283,13 @@ impl WireDecoder for AnthropicDecoder {
                 match str_at(block, "type") {
                     Some("text") => {
                         if let Some(text) = str_at(block, "text").filter(|t| !t.is_empty()) {
-                            out.push(StreamEvent::TextDelta {
-                                text: text.to_string(),
-                            });
+                            out.push(StreamEvent::TextDelta { text: text.to_string() });
                         }
                     }
                     Some("tool_use") => {
                         self.tool_blocks.insert(index);
-                        if let Some(input) = block
-                            .get("input")
-                            .and_then(Value::as_object)
-                            .filter(|o| !o.is_empty())
-                        {
-                            self.start_inputs
-                                .insert(index, Value::Object(input.clone()).to_string());
+                        if let Some(input) = block.get("input").and_then(Value::as_object).filter(|o| !o.is_empty()) {
+                            self.start_inputs.insert(index, Value::Object(input.clone()).to_string());
                         }
                         out.push(StreamEvent::ToolCallStart {
                             index: index as usize,
@@ -342,19 +307,14 @@ impl WireDecoder for AnthropicDecoder {
                     Some("text_delta") => {
                         let text = str_at(delta, "text").unwrap_or_default();
                         if !text.is_empty() {
-                            out.push(StreamEvent::TextDelta {
-                                text: text.to_string(),
-                            });
+                            out.push(StreamEvent::TextDelta { text: text.to_string() });
                         }
                     }
                     Some("input_json_delta") if self.tool_blocks.contains(&index) => {
                         let json = str_at(delta, "partial_json").unwrap_or_default();
                         if !json.is_empty() {
                             self.start_inputs.remove(&index);
-                            out.push(StreamEvent::ToolCallArgsDelta {
-                                index: index as usize,
-                                json: json.to_string(),
-                            });
+                            out.push(StreamEvent::ToolCallArgsDelta { index: index as usize, json: json.to_string() });
                         }
                     }
                     _ => {}
@@ -362,14 +322,9 @@ impl WireDecoder for AnthropicDecoder {
             }
             "content_block_stop" if self.tool_blocks.contains(&index) => {
                 if let Some(json) = self.start_inputs.remove(&index) {
-                    out.push(StreamEvent::ToolCallArgsDelta {
-                        index: index as usize,
-                        json,
-                    });
+                    out.push(StreamEvent::ToolCallArgsDelta { index: index as usize, json });
                 }
-                out.push(StreamEvent::ToolCallEnd {
-                    index: index as usize,
-                });
+                out.push(StreamEvent::ToolCallEnd { index: index as usize });
             }
             "message_delta" => {
                 if let Some(reason) = v.get("delta").and_then(|d| str_at(d, "stop_reason")) {
@@ -382,9 +337,7 @@ impl WireDecoder for AnthropicDecoder {
             }
             "message_stop" => {
                 self.done = true;
-                out.push(StreamEvent::Stop(
-                    self.stop_reason.clone().unwrap_or(StopReason::EndTurn),
-                ));
+                out.push(StreamEvent::Stop(self.stop_reason.clone().unwrap_or(StopReason::EndTurn)));
             }
             "error" => return Err(ProviderError::from_stream_error(&event.data)),
             // `ping` and event types added after this was written.
@@ -397,10 +350,7 @@ impl WireDecoder for AnthropicDecoder {
         if self.done {
             Ok(vec![])
         } else {
-            Err(ProviderError::new(
-                ErrorKind::StreamInterrupted,
-                "stream ended before message_stop",
-            ))
+            Err(ProviderError::new(ErrorKind::StreamInterrupted, "stream ended before message_stop"))
         }
     }
 
@@ -431,9 +381,9 @@ pub fn events_from_message(v: &Value) -> Result<Vec<StreamEvent>, ProviderError>
     let mut out = Vec::new();
     for (index, block) in content.iter().enumerate() {
         match str_at(block, "type") {
-            Some("text") => out.push(StreamEvent::TextDelta {
-                text: str_at(block, "text").unwrap_or_default().to_string(),
-            }),
+            Some("text") => {
+                out.push(StreamEvent::TextDelta { text: str_at(block, "text").unwrap_or_default().to_string() })
+            }
             Some("tool_use") => {
                 out.push(StreamEvent::ToolCallStart {
                     index,
@@ -441,10 +391,7 @@ pub fn events_from_message(v: &Value) -> Result<Vec<StreamEvent>, ProviderError>
                     name: str_at(block, "name").unwrap_or_default().to_string(),
                 });
                 let input = block.get("input").cloned().unwrap_or_else(|| json!({}));
-                out.push(StreamEvent::ToolCallArgsDelta {
-                    index,
-                    json: input.to_string(),
-                });
+                out.push(StreamEvent::ToolCallArgsDelta { index, json: input.to_string() });
                 out.push(StreamEvent::ToolCallEnd { index });
             }
             _ => {}
@@ -455,11 +402,7 @@ pub fn events_from_message(v: &Value) -> Result<Vec<StreamEvent>, ProviderError>
         decoder.merge_usage(u);
         out.push(StreamEvent::Usage(decoder.usage));
     }
-    out.push(StreamEvent::Stop(
-        str_at(v, "stop_reason")
-            .map(stop_reason)
-            .unwrap_or(StopReason::EndTurn),
-    ));
+    out.push(StreamEvent::Stop(str_at(v, "stop_reason").map(stop_reason).unwrap_or(StopReason::EndTurn)));
     Ok(out)
 }
 
@@ -470,45 +413,26 @@ mod tests {
     use crate::agent::providers::http::test_support::replay_recording;
 
     const TOOL_USE: &str = include_str!("../../../tests/fixtures/agent/anthropic_tool_use.sse");
-    const THINKING_THEN_ERROR: &str =
-        include_str!("../../../tests/fixtures/agent/anthropic_thinking_then_error.sse");
+    const THINKING_THEN_ERROR: &str = include_str!("../../../tests/fixtures/agent/anthropic_thinking_then_error.sse");
 
     #[tokio::test]
     async fn the_documented_tool_use_stream_builds_one_turn_at_any_chunk_size() {
         for chunk in [1, 5, 64, 100_000] {
-            let turn = replay_recording(TOOL_USE, chunk, AnthropicDecoder::default())
-                .await
-                .unwrap();
-            assert_eq!(
-                turn.text(),
-                "Okay, let's check the weather for San Francisco, CA:"
-            );
+            let turn = replay_recording(TOOL_USE, chunk, AnthropicDecoder::default()).await.unwrap();
+            assert_eq!(turn.text(), "Okay, let's check the weather for San Francisco, CA:");
             let calls = turn.tool_calls();
             assert_eq!(calls.len(), 1);
             assert_eq!(calls[0].id, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
-            assert_eq!(
-                calls[0].input,
-                &json!({"location": "San Francisco, CA", "unit": "fahrenheit"})
-            );
+            assert_eq!(calls[0].input, &json!({"location": "San Francisco, CA", "unit": "fahrenheit"}));
             assert_eq!(turn.stop_reason, StopReason::ToolUse);
             // input_tokens excludes the cached tokens, which are counted on their own.
-            assert_eq!(
-                turn.usage,
-                Usage {
-                    input: 472,
-                    cache_read: 2048,
-                    cache_write: 1024,
-                    output: 89
-                }
-            );
+            assert_eq!(turn.usage, Usage { input: 472, cache_read: 2048, cache_write: 1024, output: 89 });
         }
     }
 
     #[tokio::test]
     async fn thinking_is_skipped_and_an_error_event_after_200_is_classified() {
-        let err = replay_recording(THINKING_THEN_ERROR, 9, AnthropicDecoder::default())
-            .await
-            .unwrap_err();
+        let err = replay_recording(THINKING_THEN_ERROR, 9, AnthropicDecoder::default()).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Overloaded);
         assert!(err.is_retryable());
     }
@@ -516,21 +440,15 @@ mod tests {
     #[tokio::test]
     async fn a_stream_cut_before_message_stop_is_interrupted() {
         let cut = &TOOL_USE[..TOOL_USE.find("event: message_delta").unwrap()];
-        let err = replay_recording(cut, 100, AnthropicDecoder::default())
-            .await
-            .unwrap_err();
+        let err = replay_recording(cut, 100, AnthropicDecoder::default()).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::StreamInterrupted);
     }
 
     #[tokio::test]
     async fn garbage_data_is_an_invalid_response() {
-        let err = replay_recording(
-            "event: message_start\ndata: {not json\n\n",
-            3,
-            AnthropicDecoder::default(),
-        )
-        .await
-        .unwrap_err();
+        let err = replay_recording("event: message_start\ndata: {not json\n\n", 3, AnthropicDecoder::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidResponse);
     }
 
@@ -547,10 +465,7 @@ mod tests {
         let turn = acc.finish().unwrap();
         assert_eq!(turn.tool_calls()[0].input, &json!({"command": "ls"}));
         assert_eq!(turn.usage.output, 4);
-        assert_eq!(
-            events_from_message(&json!({"nope": 1})).unwrap_err().kind,
-            ErrorKind::InvalidResponse
-        );
+        assert_eq!(events_from_message(&json!({"nope": 1})).unwrap_err().kind, ErrorKind::InvalidResponse);
     }
 
     #[test]
@@ -574,11 +489,7 @@ mod tests {
             role: MessageRole::Assistant,
             content: vec![
                 ContentBlock::Text { text: "".into() },
-                ContentBlock::ToolUse {
-                    id: "t1".into(),
-                    name: "a".into(),
-                    input: json!("{broken"),
-                },
+                ContentBlock::ToolUse { id: "t1".into(), name: "a".into(), input: json!("{broken") },
             ],
         });
         req.messages.push(Message::tool_results([ToolResult {
@@ -598,10 +509,7 @@ mod tests {
         assert!(asks_one_hour(&body));
         // The empty text block is dropped; broken arguments still go back as an object.
         assert_eq!(body["messages"][1]["content"].as_array().unwrap().len(), 1);
-        assert_eq!(
-            body["messages"][1]["content"][0]["input"],
-            json!({"_invalid_arguments": "{broken"})
-        );
+        assert_eq!(body["messages"][1]["content"][0]["input"], json!({"_invalid_arguments": "{broken"}));
         assert_eq!(body["messages"][2]["content"][0]["is_error"], json!(true));
         assert_eq!(body["max_tokens"], json!(DEFAULT_MAX_OUTPUT_TOKENS));
 

@@ -6,7 +6,6 @@
 //! `replay` of the mission reproduces the session.
 
 use crate::agent::cancel::CancellationToken;
-use crate::config::RoleConfig;
 use crate::agent::event::StreamEvent;
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
 use crate::agent::message::{AssistantTurn, ContentBlock, Message, ModelRequest, StopReason};
@@ -17,6 +16,7 @@ use crate::agent::session::{SessionEnd, SessionObserver, SessionOutcome, Session
 use crate::agent::tools::bash::{die_with_parent, kill_group};
 use crate::agent::transcript::SessionTranscript;
 use crate::agent::usage::Usage;
+use crate::config::RoleConfig;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -43,10 +43,7 @@ struct LineInfo {
 
 impl CommandAgent {
     pub fn from_role(role: &RoleConfig) -> Option<Self> {
-        role.command
-            .clone()
-            .filter(|a| !a.is_empty())
-            .map(|argv| CommandAgent { argv })
+        role.command.clone().filter(|a| !a.is_empty()).map(|argv| CommandAgent { argv })
     }
 
     /// Runs the external agent as a whole session of `spec.kind`.
@@ -59,9 +56,7 @@ impl CommandAgent {
         observer: &mut dyn SessionObserver,
     ) -> SessionOutcome {
         let mut turns = 0u32;
-        let end = self
-            .drive(spec, transcript, handler, cancel, observer, &mut turns)
-            .await;
+        let end = self.drive(spec, transcript, handler, cancel, observer, &mut turns).await;
         crate::agent::session::finish_session(spec, transcript, end, turns)
     }
 
@@ -82,11 +77,7 @@ impl CommandAgent {
         transcript.request(
             "command",
             program,
-            &ModelRequest {
-                system: vec![],
-                messages: vec![Message::user_text(prompt.clone())],
-                ..Default::default()
-            },
+            &ModelRequest { system: vec![], messages: vec![Message::user_text(prompt.clone())], ..Default::default() },
         );
         let mut command = Command::new(program);
         command
@@ -104,11 +95,7 @@ impl CommandAgent {
         }
         let mut child = match command.spawn() {
             Ok(c) => c,
-            Err(e) => {
-                return SessionEnd::Failed(format!(
-                    "cannot start the external agent `{program}`: {e}"
-                ))
-            }
+            Err(e) => return SessionEnd::Failed(format!("cannot start the external agent `{program}`: {e}")),
         };
         let pgid = child.id() as i32;
         let (Some(mut stdin), Some(stdout), Some(mut stderr)) =
@@ -166,7 +153,12 @@ impl CommandAgent {
                     }
                     if let Some(u) = info.usage {
                         transcript.usage(u);
-                        if let Some(end) = crate::agent::session::budget_spent(&transcript.mission_rollup(), spec.max_mission_tokens, spec.max_mission_cost, &spec.prices) {
+                        if let Some(end) = crate::agent::session::budget_spent(
+                            &transcript.mission_rollup(),
+                            spec.max_mission_tokens,
+                            spec.max_mission_cost,
+                            &spec.prices,
+                        ) {
                             return stop(pgid, &mut child, end);
                         }
                     }
@@ -207,9 +199,7 @@ impl CommandAgent {
         };
         let stderr_tail = redact(&stderr_thread.join().unwrap_or_default());
         let exit = status.and_then(|s| s.code());
-        let last = final_text
-            .or(last_message)
-            .or_else(|| (!plain.trim().is_empty()).then(|| plain.clone()));
+        let last = final_text.or(last_message).or_else(|| (!plain.trim().is_empty()).then(|| plain.clone()));
         let Some(last) = last else {
             return SessionEnd::Failed(format!(
                 "the external agent `{program}` ended (exit {}) without a final message{}",
@@ -235,25 +225,21 @@ impl CommandAgent {
             transcript.tool_call("command-final", "ask_user", &object);
             let (output, end) = crate::agent::session::ask_user(&spec.mission_dir, &object);
             transcript.tool_result("command-final", "ask_user", &output.content, output.is_error);
-            return end.unwrap_or_else(|| SessionEnd::Failed(format!("the external agent's questions were refused: {}", output.content)));
+            return end.unwrap_or_else(|| {
+                SessionEnd::Failed(format!("the external agent's questions were refused: {}", output.content))
+            });
         }
         let tool = kind.final_tool();
         let final_schema = if kind == SessionKind::Orchestrator {
             schema::plan_done_schema()
         } else {
-            crate::agent::tools::schema_of(tool)
-                .map(|t| t.input_schema)
-                .unwrap_or(json!({}))
+            crate::agent::tools::schema_of(tool).map(|t| t.input_schema).unwrap_or(json!({}))
         };
         // Recorded as a call of the final tool, so replay drives the built-in loop the same way.
         let turn = AssistantTurn {
             content: vec![
                 ContentBlock::Text { text: last.clone() },
-                ContentBlock::ToolUse {
-                    id: "command-final".into(),
-                    name: tool.into(),
-                    input: object.clone(),
-                },
+                ContentBlock::ToolUse { id: "command-final".into(), name: tool.into(), input: object.clone() },
             ],
             stop_reason: StopReason::ToolUse,
             usage: Usage::default(),
@@ -267,22 +253,14 @@ impl CommandAgent {
         let (content, end) = match verdict {
             Err(e) => (
                 e.clone(),
-                SessionEnd::Failed(format!(
-                    "the external agent's final object breaks the `{tool}` schema: {e}"
-                )),
+                SessionEnd::Failed(format!("the external agent's final object breaks the `{tool}` schema: {e}")),
             ),
-            Ok(FinalDecision::Reject(m)) => (
-                m.clone(),
-                SessionEnd::Failed(format!("the external agent's `{tool}` was rejected: {m}")),
-            ),
+            Ok(FinalDecision::Reject(m)) => {
+                (m.clone(), SessionEnd::Failed(format!("the external agent's `{tool}` was rejected: {m}")))
+            }
             Ok(FinalDecision::Accept(v)) => ("accepted".to_string(), SessionEnd::Finished(v)),
         };
-        transcript.tool_result(
-            "command-final",
-            tool,
-            &content,
-            !matches!(end, SessionEnd::Finished(_)),
-        );
+        transcript.tool_result("command-final", tool, &content, !matches!(end, SessionEnd::Finished(_)));
         end
     }
 }
@@ -299,9 +277,7 @@ fn stderr_note(tail: &str) -> String {
 /// The prompt for an external agent: the role, the task, and how to finish without our tools.
 pub fn command_prompt(spec: &SessionSpec) -> String {
     let kind = spec.kind;
-    let system = kind
-        .system_prompt(&spec.working_dir, &spec.mission_dir)
-        .join("\n\n");
+    let system = kind.system_prompt(&spec.working_dir, &spec.mission_dir).join("\n\n");
     let (what, schema) = if kind == SessionKind::Orchestrator {
         (
             "When the plan files are written and lint-clean, end your final message with exactly",
@@ -361,10 +337,7 @@ fn interpret(v: &Value) -> LineInfo {
     let n = |x: &Value| x.as_u64().unwrap_or(0);
     match ty {
         // claude -p --output-format stream-json
-        "assistant" => LineInfo {
-            message: text_of(&v["message"]["content"]),
-            ..Default::default()
-        },
+        "assistant" => LineInfo { message: text_of(&v["message"]["content"]), ..Default::default() },
         "result" => LineInfo {
             final_text: v["result"].as_str().map(str::to_string),
             usage: v.get("usage").filter(|u| u.is_object()).map(|u| {
@@ -378,10 +351,9 @@ fn interpret(v: &Value) -> LineInfo {
             ..Default::default()
         },
         // codex exec --json
-        "item.completed" if v["item"]["type"] == "agent_message" => LineInfo {
-            message: v["item"]["text"].as_str().map(str::to_string),
-            ..Default::default()
-        },
+        "item.completed" if v["item"]["type"] == "agent_message" => {
+            LineInfo { message: v["item"]["text"].as_str().map(str::to_string), ..Default::default() }
+        }
         "turn.completed" => LineInfo {
             usage: v.get("usage").filter(|u| u.is_object()).map(|u| {
                 let cached = n(&u["cached_input_tokens"]);
@@ -391,17 +363,11 @@ fn interpret(v: &Value) -> LineInfo {
         },
         // droid exec -o stream-json, and other tools: a final text, or an assistant message.
         "completion" => LineInfo {
-            final_text: v["finalText"]
-                .as_str()
-                .or(v["text"].as_str())
-                .map(str::to_string),
+            final_text: v["finalText"].as_str().or(v["text"].as_str()).map(str::to_string),
             ..Default::default()
         },
         "message" if v["role"] == "assistant" => LineInfo {
-            message: v["text"]
-                .as_str()
-                .map(str::to_string)
-                .or_else(|| text_of(&v["content"])),
+            message: v["text"].as_str().map(str::to_string).or_else(|| text_of(&v["content"])),
             ..Default::default()
         },
         _ => LineInfo::default(),
@@ -436,24 +402,13 @@ pub fn extract_final_object(text: &str) -> Result<Value, String> {
         }
     }
     // A plain command's output: the last line that is a whole JSON object.
-    if let Some(v) = trimmed.lines().rev().find_map(|l| {
-        serde_json::from_str::<Value>(l.trim())
-            .ok()
-            .filter(Value::is_object)
-    }) {
+    if let Some(v) =
+        trimmed.lines().rev().find_map(|l| serde_json::from_str::<Value>(l.trim()).ok().filter(Value::is_object))
+    {
         return Ok(v);
     }
-    let shown: String = trimmed
-        .chars()
-        .rev()
-        .take(200)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    Err(format!(
-        "expected a bare JSON object or a ```json block; the message ends with: {shown}"
-    ))
+    let shown: String = trimmed.chars().rev().take(200).collect::<Vec<_>>().into_iter().rev().collect();
+    Err(format!("expected a bare JSON object or a ```json block; the message ends with: {shown}"))
 }
 
 #[cfg(test)]
@@ -462,23 +417,13 @@ mod tests {
 
     #[test]
     fn final_objects_are_found_bare_or_fenced() {
-        assert_eq!(
-            extract_final_object(" {\"planDone\": true}\n").unwrap(),
-            json!({"planDone": true})
-        );
+        assert_eq!(extract_final_object(" {\"planDone\": true}\n").unwrap(), json!({"planDone": true}));
         let fenced = "Done.\n```json\n{\"a\": 1}\n```\nthen\n```json\n{\"a\": 2}\n```\n";
         assert_eq!(extract_final_object(fenced).unwrap(), json!({"a": 2}));
-        assert!(extract_final_object("All done, tests pass!")
-            .unwrap_err()
-            .contains("All done"));
-        assert!(extract_final_object("```json\n{\"a\": \n```")
-            .unwrap_err()
-            .contains("not valid JSON"));
+        assert!(extract_final_object("All done, tests pass!").unwrap_err().contains("All done"));
+        assert!(extract_final_object("```json\n{\"a\": \n```").unwrap_err().contains("not valid JSON"));
         assert!(extract_final_object("[1, 2]").is_err());
-        assert_eq!(
-            extract_final_object("building…\nok\n{\"planDone\": true}\n").unwrap(),
-            json!({"planDone": true})
-        );
+        assert_eq!(extract_final_object("building…\nok\n{\"planDone\": true}\n").unwrap(), json!({"planDone": true}));
     }
 
     #[test]
@@ -491,31 +436,13 @@ mod tests {
             &json!({"type": "result", "subtype": "success", "result": "{}", "usage": {"input_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 7, "output_tokens": 9}}),
         );
         assert_eq!(r.final_text.as_deref(), Some("{}"));
-        assert_eq!(
-            r.usage,
-            Some(Usage {
-                input: 5,
-                cache_read: 100,
-                cache_write: 7,
-                output: 9
-            })
-        );
-        let c = interpret(
-            &json!({"type": "item.completed", "item": {"type": "agent_message", "text": "ok"}}),
-        );
+        assert_eq!(r.usage, Some(Usage { input: 5, cache_read: 100, cache_write: 7, output: 9 }));
+        let c = interpret(&json!({"type": "item.completed", "item": {"type": "agent_message", "text": "ok"}}));
         assert_eq!(c.message.as_deref(), Some("ok"));
         let u = interpret(
             &json!({"type": "turn.completed", "usage": {"input_tokens": 50, "cached_input_tokens": 20, "output_tokens": 3}}),
         );
-        assert_eq!(
-            u.usage,
-            Some(Usage {
-                input: 30,
-                cache_read: 20,
-                cache_write: 0,
-                output: 3
-            })
-        );
+        assert_eq!(u.usage, Some(Usage { input: 30, cache_read: 20, cache_write: 0, output: 3 }));
         assert_eq!(interpret(&json!({"type": 7})), LineInfo::default());
     }
 }

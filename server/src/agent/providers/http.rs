@@ -74,27 +74,12 @@ pub(crate) async fn send<D: WireDecoder>(
         Ok(Ok(r)) => r,
     };
     let status = response.status();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let content_type = header("content-type")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_type = header("content-type").unwrap_or_default().to_ascii_lowercase();
     if !status.is_success() {
-        let retry_after = parse_retry_after(
-            header("retry-after-ms").as_deref(),
-            header("retry-after").as_deref(),
-        );
+        let retry_after = parse_retry_after(header("retry-after-ms").as_deref(), header("retry-after").as_deref());
         let body = read_body(response, settings).await.unwrap_or_default();
-        return Err(ProviderError::from_http(
-            status.as_u16(),
-            &body,
-            retry_after,
-        ));
+        return Err(ProviderError::from_http(status.as_u16(), &body, retry_after));
     }
     if content_type.contains("text/event-stream") {
         let bytes = response.bytes_stream();
@@ -104,17 +89,11 @@ pub(crate) async fn send<D: WireDecoder>(
     if !content_type.contains("json") && !body.trim_start().starts_with('{') {
         return Err(ProviderError::new(
             ErrorKind::InvalidResponse,
-            format!(
-                "unexpected content type `{content_type}`: {}",
-                preview(&body)
-            ),
+            format!("unexpected content type `{content_type}`: {}", preview(&body)),
         ));
     }
     let value: Value = serde_json::from_str(&body).map_err(|e| {
-        ProviderError::new(
-            ErrorKind::InvalidResponse,
-            format!("answer is not JSON ({e}): {}", preview(&body)),
-        )
+        ProviderError::new(ErrorKind::InvalidResponse, format!("answer is not JSON ({e}): {}", preview(&body)))
     })?;
     if value.get("error").is_some_and(|e| !e.is_null()) {
         return Err(ProviderError::from_stream_error(&body));
@@ -123,10 +102,7 @@ pub(crate) async fn send<D: WireDecoder>(
     Ok(futures::stream::iter(events.into_iter().map(Ok)).boxed())
 }
 
-async fn read_body(
-    response: reqwest::Response,
-    settings: &HttpSettings,
-) -> Result<String, ProviderError> {
+async fn read_body(response: reqwest::Response, settings: &HttpSettings) -> Result<String, ProviderError> {
     match tokio::time::timeout(settings.idle_timeout, response.text()).await {
         Err(_) => Err(ProviderError::new(
             ErrorKind::Timeout,
@@ -147,16 +123,8 @@ struct DecodeState<D> {
     finished: bool,
 }
 
-fn decode<D: WireDecoder>(
-    sse: BoxStream<'static, Result<SseEvent, ProviderError>>,
-    decoder: D,
-) -> EventStream {
-    let state = DecodeState {
-        sse,
-        decoder,
-        queue: VecDeque::new(),
-        finished: false,
-    };
+fn decode<D: WireDecoder>(sse: BoxStream<'static, Result<SseEvent, ProviderError>>, decoder: D) -> EventStream {
+    let state = DecodeState { sse, decoder, queue: VecDeque::new(), finished: false };
     futures::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(event) = st.queue.pop_front() {
@@ -220,11 +188,7 @@ pub(crate) fn preview(body: &str) -> String {
 
 /// Joins a configured base URL and a path without doubling or dropping the slash.
 pub(crate) fn join_url(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
 /// Parses an SSE `data` payload as JSON, as an `InvalidResponse` when it is not.
@@ -258,15 +222,9 @@ pub(crate) mod test_support {
         chunk: usize,
         decoder: D,
     ) -> Result<AssistantTurn, ProviderError> {
-        let pieces: Vec<Result<Vec<u8>, String>> = text
-            .as_bytes()
-            .chunks(chunk.max(1))
-            .map(|c| Ok(c.to_vec()))
-            .collect();
-        let mut events = decode(
-            sse_events(futures::stream::iter(pieces), Duration::from_secs(5)),
-            decoder,
-        );
+        let pieces: Vec<Result<Vec<u8>, String>> =
+            text.as_bytes().chunks(chunk.max(1)).map(|c| Ok(c.to_vec())).collect();
+        let mut events = decode(sse_events(futures::stream::iter(pieces), Duration::from_secs(5)), decoder);
         let mut acc = TurnAccumulator::new();
         while let Some(event) = events.next().await {
             acc.apply(&event?)?;

@@ -8,9 +8,9 @@ pub mod replay;
 
 pub use http::HttpSettings;
 
-use crate::config::{ProviderKind, RoleConfig};
 use crate::agent::provider::Provider;
 use crate::agent::secrets::ApiKey;
+use crate::config::{ProviderKind, RoleConfig};
 use std::sync::Arc;
 
 /// Why a role's provider could not be built.
@@ -33,10 +33,7 @@ pub fn from_role(
     settings: HttpSettings,
 ) -> Result<Arc<dyn Provider>, ProviderSetupError> {
     let key = match &role.api_key_env {
-        Some(name) => Some(
-            ApiKey::from_env(name)
-                .ok_or_else(|| ProviderSetupError::MissingApiKey(name.clone()))?,
-        ),
+        Some(name) => Some(ApiKey::from_env(name).ok_or_else(|| ProviderSetupError::MissingApiKey(name.clone()))?),
         None => None,
     };
     let model = role.model.clone().ok_or(ProviderSetupError::MissingModel)?;

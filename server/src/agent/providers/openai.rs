@@ -4,9 +4,7 @@
 use super::http::{self, join_url, parse_data, str_at, u64_at, HttpSettings, WireDecoder};
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::StreamEvent;
-use crate::agent::message::{
-    arguments_object, ContentBlock, Message, MessageRole, ModelRequest, StopReason,
-};
+use crate::agent::message::{arguments_object, ContentBlock, Message, MessageRole, ModelRequest, StopReason};
 use crate::agent::provider::{EventStream, Provider};
 use crate::agent::secrets::ApiKey;
 use crate::agent::sse::SseEvent;
@@ -93,11 +91,7 @@ impl OpenAiProvider {
         }
         if let Some(n) = request.max_output_tokens.or(self.max_output_tokens) {
             // OpenAI's own reasoning models refuse `max_tokens`; local servers know only it.
-            let key = if self.base_url.contains("api.openai.com") {
-                "max_completion_tokens"
-            } else {
-                "max_tokens"
-            };
+            let key = if self.base_url.contains("api.openai.com") { "max_completion_tokens" } else { "max_tokens" };
             body.insert(key.into(), json!(n));
         }
         if let Some(t) = request.temperature {
@@ -109,12 +103,7 @@ impl OpenAiProvider {
 
 fn messages_json(request: &ModelRequest) -> Vec<Value> {
     let mut out = Vec::new();
-    let system: Vec<&str> = request
-        .system
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let system: Vec<&str> = request.system.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
     if !system.is_empty() {
         out.push(json!({"role": "system", "content": system.join("\n\n")}));
     }
@@ -138,20 +127,9 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
         MessageRole::User => {
             // Tool answers are their own messages and must follow the assistant's calls directly.
             for block in &message.content {
-                if let ContentBlock::ToolResult {
-                    tool_use_id,
-                    content,
-                    is_error,
-                } = block
-                {
-                    let content = if *is_error {
-                        format!("Error: {content}")
-                    } else {
-                        content.clone()
-                    };
-                    out.push(
-                        json!({"role": "tool", "tool_call_id": tool_use_id, "content": content}),
-                    );
+                if let ContentBlock::ToolResult { tool_use_id, content, is_error } = block {
+                    let content = if *is_error { format!("Error: {content}") } else { content.clone() };
+                    out.push(json!({"role": "tool", "tool_call_id": tool_use_id, "content": content}));
                 }
             }
             if !text.is_empty() {
@@ -174,11 +152,7 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
                 .collect();
             // The API takes null content only beside tool_calls; an empty answer without calls
             // goes back as "" (kept, since many local chat templates require the roles to alternate).
-            let content = if text.is_empty() && !calls.is_empty() {
-                Value::Null
-            } else {
-                json!(text)
-            };
+            let content = if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) };
             let mut m = json!({"role": "assistant", "content": content});
             if !calls.is_empty() {
                 m["tool_calls"] = Value::Array(calls);
@@ -192,22 +166,11 @@ impl OpenAiProvider {
     async fn send(&self, request: &ModelRequest) -> Result<EventStream, ProviderError> {
         let endpoint = self.endpoint();
         let accept = if self.streaming { "text/event-stream" } else { "application/json" };
-        let mut builder = self
-            .http
-            .post(&endpoint)
-            .header("accept", accept)
-            .json(&self.request_body(request));
+        let mut builder = self.http.post(&endpoint).header("accept", accept).json(&self.request_body(request));
         if let Some(key) = &self.key {
             builder = builder.bearer_auth(key.expose());
         }
-        http::send(
-            builder,
-            &endpoint,
-            &self.settings,
-            OpenAiDecoder::default(),
-            events_from_completion,
-        )
-        .await
+        http::send(builder, &endpoint, &self.settings, OpenAiDecoder::default(), events_from_completion).await
     }
 }
 
@@ -226,10 +189,7 @@ impl Provider for OpenAiProvider {
         &self.model
     }
 
-    fn stream<'a>(
-        &'a self,
-        request: &'a ModelRequest,
-    ) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
+    fn stream<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
         async move {
             match self.send(request).await {
                 Err(e) if refuses_stream_options(&e) && !self.no_stream_options.swap(true, Ordering::Relaxed) => {
@@ -267,10 +227,7 @@ impl OpenAiDecoder {
     fn close_calls(&mut self, out: &mut Vec<StreamEvent>) {
         let mut open: Vec<usize> = self.open_calls.drain().map(|(_, (i, _))| i).collect();
         open.sort_unstable();
-        out.extend(
-            open.into_iter()
-                .map(|index| StreamEvent::ToolCallEnd { index }),
-        );
+        out.extend(open.into_iter().map(|index| StreamEvent::ToolCallEnd { index }));
     }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>) {
@@ -304,9 +261,7 @@ impl OpenAiDecoder {
             }
             let index = self.next_index;
             self.next_index += 1;
-            let id = id
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("call_{index}"));
+            let id = id.map(str::to_string).unwrap_or_else(|| format!("call_{index}"));
             self.open_calls.insert(wire, (index, id.clone()));
             out.push(StreamEvent::ToolCallStart {
                 index,
@@ -342,16 +297,10 @@ impl WireDecoder for OpenAiDecoder {
         if v.get("error").is_some_and(|e| !e.is_null()) {
             return Err(ProviderError::from_stream_error(data));
         }
-        if let Some(choice) = v
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first())
-        {
+        if let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| c.first()) {
             let delta = choice.get("delta").unwrap_or(&Value::Null);
             if let Some(text) = str_at(delta, "content").filter(|t| !t.is_empty()) {
-                out.push(StreamEvent::TextDelta {
-                    text: text.to_string(),
-                });
+                out.push(StreamEvent::TextDelta { text: text.to_string() });
             }
             if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
                 for (position, fragment) in calls.iter().enumerate() {
@@ -379,10 +328,7 @@ impl WireDecoder for OpenAiDecoder {
             self.finish(&mut out);
             return Ok(out);
         }
-        Err(ProviderError::new(
-            ErrorKind::StreamInterrupted,
-            "stream ended before finish_reason",
-        ))
+        Err(ProviderError::new(ErrorKind::StreamInterrupted, "stream ended before finish_reason"))
     }
 
     fn is_done(&self) -> bool {
@@ -391,39 +337,23 @@ impl WireDecoder for OpenAiDecoder {
 }
 
 fn usage(u: &Value) -> Usage {
-    let cached = u
-        .get("prompt_tokens_details")
-        .and_then(|d| u64_at(d, "cached_tokens"))
-        .unwrap_or(0);
-    Usage::from_openai(
-        u64_at(u, "prompt_tokens").unwrap_or(0),
-        cached,
-        u64_at(u, "completion_tokens").unwrap_or(0),
-    )
+    let cached = u.get("prompt_tokens_details").and_then(|d| u64_at(d, "cached_tokens")).unwrap_or(0);
+    Usage::from_openai(u64_at(u, "prompt_tokens").unwrap_or(0), cached, u64_at(u, "completion_tokens").unwrap_or(0))
 }
 
 /// Events for a whole (non-streamed) `chat.completion` response.
 pub fn events_from_completion(v: &Value) -> Result<Vec<StreamEvent>, ProviderError> {
-    let choice = v
-        .get("choices")
-        .and_then(Value::as_array)
-        .and_then(|c| c.first())
-        .ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::InvalidResponse,
-                format!(
-                    "completion without choices: {}",
-                    http::preview(&v.to_string())
-                ),
-            )
-        })?;
+    let choice = v.get("choices").and_then(Value::as_array).and_then(|c| c.first()).ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::InvalidResponse,
+            format!("completion without choices: {}", http::preview(&v.to_string())),
+        )
+    })?;
     let message = choice.get("message").unwrap_or(&Value::Null);
     let mut decoder = OpenAiDecoder::default();
     let mut out = Vec::new();
     if let Some(text) = str_at(message, "content").filter(|t| !t.is_empty()) {
-        out.push(StreamEvent::TextDelta {
-            text: text.to_string(),
-        });
+        out.push(StreamEvent::TextDelta { text: text.to_string() });
     }
     if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
         for (position, call) in calls.iter().enumerate() {
@@ -449,17 +379,14 @@ mod tests {
     use crate::agent::message::{ToolResult, ToolSchema};
     use crate::agent::providers::http::test_support::replay_recording;
 
-    const PARALLEL: &str =
-        include_str!("../../../tests/fixtures/agent/openai_parallel_tool_calls.sse");
+    const PARALLEL: &str = include_str!("../../../tests/fixtures/agent/openai_parallel_tool_calls.sse");
     const OLLAMA: &str = include_str!("../../../tests/fixtures/agent/ollama_tool_calls.sse");
     const NO_DONE: &str = include_str!("../../../tests/fixtures/agent/openai_text_no_done.sse");
 
     #[tokio::test]
     async fn parallel_calls_are_assembled_by_index() {
         for chunk in [1, 13, 100_000] {
-            let turn = replay_recording(PARALLEL, chunk, OpenAiDecoder::default())
-                .await
-                .unwrap();
+            let turn = replay_recording(PARALLEL, chunk, OpenAiDecoder::default()).await.unwrap();
             let calls = turn.tool_calls();
             assert_eq!(calls.len(), 2);
             assert_eq!(calls[0].id, "call_DdmO9pD3xa9XTPNJ32zg2hcA");
@@ -467,29 +394,16 @@ mod tests {
             assert_eq!(calls[1].input, &json!({"location": "Bogotá"}));
             assert_eq!(turn.stop_reason, StopReason::ToolUse);
             // prompt_tokens includes the cached ones; normalised input does not.
-            assert_eq!(
-                turn.usage,
-                Usage {
-                    input: 176,
-                    cache_read: 1024,
-                    cache_write: 0,
-                    output: 42
-                }
-            );
+            assert_eq!(turn.usage, Usage { input: 176, cache_read: 1024, cache_write: 0, output: 42 });
         }
     }
 
     #[tokio::test]
     async fn ollama_calls_reusing_index_zero_stay_apart() {
-        let turn = replay_recording(OLLAMA, 17, OpenAiDecoder::default())
-            .await
-            .unwrap();
+        let turn = replay_recording(OLLAMA, 17, OpenAiDecoder::default()).await.unwrap();
         let calls = turn.tool_calls();
         assert_eq!(calls.len(), 2);
-        assert_eq!(
-            (calls[0].id, calls[1].id),
-            ("call_m1x2y3z4", "call_q9w8e7r6")
-        );
+        assert_eq!((calls[0].id, calls[1].id), ("call_m1x2y3z4", "call_q9w8e7r6"));
         assert_eq!(calls[1].input, &json!({"path": "src/b.rs"}));
         // Ollama says "stop" even though it called tools.
         assert_eq!(turn.stop_reason, StopReason::ToolUse);
@@ -498,9 +412,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_omits_done_still_finishes_after_finish_reason() {
-        let turn = replay_recording(NO_DONE, 4, OpenAiDecoder::default())
-            .await
-            .unwrap();
+        let turn = replay_recording(NO_DONE, 4, OpenAiDecoder::default()).await.unwrap();
         assert_eq!(turn.text(), "Hello");
         assert_eq!(turn.stop_reason, StopReason::MaxTokens);
         assert_eq!(turn.usage.output, 2);
@@ -510,13 +422,9 @@ mod tests {
     async fn cuts_garbage_and_error_chunks_are_classified() {
         let cut = &PARALLEL[..PARALLEL.find("\"finish_reason\":\"tool_calls\"").unwrap() - 200];
         let cut = &cut[..cut.rfind("\n\n").unwrap() + 2];
-        let e = replay_recording(cut, 50, OpenAiDecoder::default())
-            .await
-            .unwrap_err();
+        let e = replay_recording(cut, 50, OpenAiDecoder::default()).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::StreamInterrupted);
-        let e = replay_recording("data: <html>\n\n", 50, OpenAiDecoder::default())
-            .await
-            .unwrap_err();
+        let e = replay_recording("data: <html>\n\n", 50, OpenAiDecoder::default()).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidResponse);
         let e = replay_recording(
             "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n",
@@ -546,8 +454,7 @@ mod tests {
 
     #[test]
     fn the_body_uses_chat_completions_shapes() {
-        let p = OpenAiProvider::new(reqwest::Client::new(), "qwen", None)
-            .with_base_url("http://localhost:11434/v1/");
+        let p = OpenAiProvider::new(reqwest::Client::new(), "qwen", None).with_base_url("http://localhost:11434/v1/");
         assert_eq!(p.endpoint(), "http://localhost:11434/v1/chat/completions");
         let req = ModelRequest {
             system: vec!["a".into(), "b".into()],
@@ -576,29 +483,14 @@ mod tests {
             ..Default::default()
         };
         let body = p.request_body(&req);
-        assert_eq!(
-            body["messages"][0],
-            json!({"role": "system", "content": "a\n\nb"})
-        );
+        assert_eq!(body["messages"][0], json!({"role": "system", "content": "a\n\nb"}));
         assert_eq!(body["messages"][2]["content"], Value::Null);
-        assert_eq!(
-            body["messages"][2]["tool_calls"][0]["function"]["arguments"],
-            json!("{\"command\":\"ls\"}")
-        );
-        assert_eq!(
-            body["messages"][3],
-            json!({"role": "tool", "tool_call_id": "c1", "content": "Error: no such dir"})
-        );
-        assert_eq!(
-            body["tools"][0]["function"]["parameters"],
-            json!({"type": "object"})
-        );
+        assert_eq!(body["messages"][2]["tool_calls"][0]["function"]["arguments"], json!("{\"command\":\"ls\"}"));
+        assert_eq!(body["messages"][3], json!({"role": "tool", "tool_call_id": "c1", "content": "Error: no such dir"}));
+        assert_eq!(body["tools"][0]["function"]["parameters"], json!({"type": "object"}));
         assert_eq!(body["stream_options"], json!({"include_usage": true}));
         assert_eq!(body["max_tokens"], json!(100));
         let official = OpenAiProvider::new(reqwest::Client::new(), "gpt", None);
-        assert_eq!(
-            official.request_body(&req)["max_completion_tokens"],
-            json!(100)
-        );
+        assert_eq!(official.request_body(&req)["max_completion_tokens"], json!(100));
     }
 }

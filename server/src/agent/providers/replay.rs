@@ -3,12 +3,12 @@
 //! worker session of the replay gets the n-th recorded worker session's turns); the tools
 //! really run, only the model is replayed.
 
-use crate::config::AgentRole;
 use crate::agent::error::{ErrorKind, ProviderError};
 use crate::agent::event::events_from_turn;
 use crate::agent::message::{AssistantTurn, ContentBlock, ModelRequest, StopReason};
 use crate::agent::provider::{EventStream, Provider};
 use crate::agent::usage::Usage;
+use crate::config::AgentRole;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -33,14 +33,11 @@ pub struct Recording {
 
 impl Recording {
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the recording {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read the recording {}: {e}", path.display()))?;
         let recording = Self::parse(&text);
         if recording.sessions.is_empty() {
-            return Err(format!(
-                "the recording {} holds no agent session",
-                path.display()
-            ));
+            return Err(format!("the recording {} holds no agent session", path.display()));
         }
         Ok(recording)
     }
@@ -57,37 +54,25 @@ impl Recording {
             };
             let (Some(id), Some(role)) = (
                 v["sessionId"].as_str(),
-                v.get("role")
-                    .and_then(|r| serde_json::from_value::<AgentRole>(r.clone()).ok()),
+                v.get("role").and_then(|r| serde_json::from_value::<AgentRole>(r.clone()).ok()),
             ) else {
                 continue;
             };
             let index = *by_id.entry(id.to_string()).or_insert_with(|| {
-                sessions.push(RecordedSession {
-                    session_id: id.to_string(),
-                    role,
-                    model: None,
-                    turns: Vec::new(),
-                });
+                sessions.push(RecordedSession { session_id: id.to_string(), role, model: None, turns: Vec::new() });
                 sessions.len() - 1
             });
             let session = &mut sessions[index];
             match v["kind"].as_str().unwrap_or_default() {
                 "session_start" => session.model = v["model"].as_str().map(str::to_string),
                 "assistant_turn" => {
-                    let Ok(content) =
-                        serde_json::from_value::<Vec<ContentBlock>>(v["content"].clone())
-                    else {
+                    let Ok(content) = serde_json::from_value::<Vec<ContentBlock>>(v["content"].clone()) else {
                         continue;
                     };
-                    let stop_reason = serde_json::from_value::<StopReason>(v["stopReason"].clone())
-                        .unwrap_or(StopReason::EndTurn);
+                    let stop_reason =
+                        serde_json::from_value::<StopReason>(v["stopReason"].clone()).unwrap_or(StopReason::EndTurn);
                     let usage = pending.remove(&index).unwrap_or_default();
-                    session.turns.push(AssistantTurn {
-                        content,
-                        stop_reason,
-                        usage,
-                    });
+                    session.turns.push(AssistantTurn { content, stop_reason, usage });
                 }
                 "usage" => {
                     let Ok(usage) = serde_json::from_value::<Usage>(v["usage"].clone()) else {
@@ -101,10 +86,7 @@ impl Recording {
                 _ => {}
             }
         }
-        Recording {
-            sessions,
-            next: Mutex::new(HashMap::new()),
-        }
+        Recording { sessions, next: Mutex::new(HashMap::new()) }
     }
 
     pub fn sessions(&self) -> &[RecordedSession] {
@@ -156,20 +138,16 @@ impl Provider for ReplayProvider {
         &self.model
     }
 
-    fn stream<'a>(
-        &'a self,
-        _request: &'a ModelRequest,
-    ) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
-        let turn = self
-            .turns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
+    fn stream<'a>(&'a self, _request: &'a ModelRequest) -> BoxFuture<'a, Result<EventStream, ProviderError>> {
+        let turn = self.turns.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
         Box::pin(async move {
             let turn = turn.ok_or_else(|| {
                 ProviderError::new(
                     ErrorKind::BadRequest,
-                    format!("the recording has no more turns for session {} (the replay diverged from it)", self.recorded_session_id),
+                    format!(
+                        "the recording has no more turns for session {} (the replay diverged from it)",
+                        self.recorded_session_id
+                    ),
                 )
             })?;
             let events: Vec<_> = events_from_turn(&turn).into_iter().map(Ok).collect();

@@ -18,11 +18,7 @@ pub const SHOWN_BYTES: u64 = 10 * 1024;
 pub const TIMEOUT_EXIT_CODE: i32 = 124;
 
 /// Provider keys removed from every command's environment even when no role names them.
-pub const WELL_KNOWN_KEY_VARS: [&str; 3] = [
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-];
+pub const WELL_KNOWN_KEY_VARS: [&str; 3] = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
 
 /// How a session's commands run.
 #[derive(Debug, Clone)]
@@ -77,9 +73,7 @@ impl CommandSettings {
 
 /// Whether git would find a user.email in `dir` (or git's environment supplies one).
 pub fn git_identity_configured(dir: &Path) -> bool {
-    if std::env::var_os("GIT_AUTHOR_EMAIL").is_some()
-        && std::env::var_os("GIT_COMMITTER_EMAIL").is_some()
-    {
+    if std::env::var_os("GIT_AUTHOR_EMAIL").is_some() && std::env::var_os("GIT_COMMITTER_EMAIL").is_some() {
         return true;
     }
     Command::new("git")
@@ -137,10 +131,7 @@ impl CommandRun {
     pub fn render(&self) -> String {
         let mut header = format!("exit code: {}", self.code);
         if self.timed_out {
-            header.push_str(&format!(
-                " (timed out after {} s; the process group was killed)",
-                self.timeout.as_secs()
-            ));
+            header.push_str(&format!(" (timed out after {} s; the process group was killed)", self.timeout.as_secs()));
         }
         format!("{header}\n{}", self.shown)
     }
@@ -159,9 +150,7 @@ pub async fn run(
         .as_u64()
         .map(|s| Duration::from_secs(s.clamp(1, MAX_COMMAND_TIMEOUT_S)))
         .unwrap_or(settings.default_timeout);
-    run_script(roots, settings, script, timeout, log_path, cancel, groups)
-        .await
-        .map(|r| r.render())
+    run_script(roots, settings, script, timeout, log_path, cancel, groups).await.map(|r| r.render())
 }
 
 /// Runs `script` like the `bash` tool does (process group, timeout, keys removed, sandbox),
@@ -176,24 +165,16 @@ pub async fn run_script(
     groups: &mut Vec<i32>,
 ) -> Result<CommandRun, String> {
     if let Some(dir) = log_path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let log = std::fs::File::create(log_path)
-        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log = std::fs::File::create(log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
 
     let mut command = shell_command(roots, settings, script);
-    command
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0);
+    command.stdin(Stdio::null()).stdout(log).stderr(log_err).process_group(0);
     die_with_parent(&mut command);
     crate::agent::processes::tag(&mut command, &roots.mission_dir);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start bash: {e}"))?;
+    let mut child = command.spawn().map_err(|e| format!("cannot start bash: {e}"))?;
     let pgid = child.id() as i32;
     groups.push(pgid);
 
@@ -224,20 +205,10 @@ pub async fn run_script(
         kill_group(pgid);
     }
     redact_saved(log_path);
-    let code = if timed_out {
-        TIMEOUT_EXIT_CODE
-    } else {
-        status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-    };
+    let code =
+        if timed_out { TIMEOUT_EXIT_CODE } else { status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)) };
     let shown = shown_output(log_path)?;
-    Ok(CommandRun {
-        code,
-        timed_out,
-        timeout,
-        shown,
-    })
+    Ok(CommandRun { code, timed_out, timeout, shown })
 }
 
 /// `bash -c script` in the working directory as the session's commands run: in the sandbox
@@ -310,8 +281,7 @@ fn shown_output(path: &Path) -> Result<String, String> {
     let mut head = vec![0; half as usize];
     file.read_exact(&mut head).map_err(|e| e.to_string())?;
     let mut tail = vec![0; half as usize];
-    file.seek(SeekFrom::Start(size - half))
-        .map_err(|e| e.to_string())?;
+    file.seek(SeekFrom::Start(size - half)).map_err(|e| e.to_string())?;
     file.read_exact(&mut tail).map_err(|e| e.to_string())?;
     Ok(format!(
         "{}\n… [{} bytes omitted; the full output ({size} bytes) is in {}] …\n{}",

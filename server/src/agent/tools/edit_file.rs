@@ -15,19 +15,19 @@ pub fn run(roots: &Roots, policy: WritePolicy, args: &Value) -> Result<String, S
     }
     let count = text.matches(old).count();
     let updated = match count {
-        0 => return Err(format!("`old` was not found in `{arg}`; read the file and copy the text exactly (whitespace included)")),
+        0 => {
+            return Err(format!(
+                "`old` was not found in `{arg}`; read the file and copy the text exactly (whitespace included)"
+            ))
+        }
         1 => text.replacen(old, new, 1),
         _ if replace_all => text.replace(old, new),
         n => {
             return Err(format!(
-                "`old` occurs {n} times in `{arg}`; include more surrounding lines so it matches once, or set replace_all"
-            ))
+            "`old` occurs {n} times in `{arg}`; include more surrounding lines so it matches once, or set replace_all"
+        ))
         }
     };
     std::fs::write(&path, &updated).map_err(|e| format!("cannot write `{arg}`: {e}"))?;
-    Ok(format!(
-        "replaced {} occurrence(s) in {}",
-        if replace_all { count } else { 1 },
-        roots.display(&path)
-    ))
+    Ok(format!("replaced {} occurrence(s) in {}", if replace_all { count } else { 1 }, roots.display(&path)))
 }

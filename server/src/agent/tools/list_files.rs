@@ -15,14 +15,8 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
     let mut walk = walker(&root);
     if let Some(glob) = args["glob"].as_str().filter(|g| !g.trim().is_empty()) {
         let mut overrides = ignore::overrides::OverrideBuilder::new(&root);
-        overrides
-            .add(glob)
-            .map_err(|e| format!("bad glob `{glob}`: {e}"))?;
-        walk.overrides(
-            overrides
-                .build()
-                .map_err(|e| format!("bad glob `{glob}`: {e}"))?,
-        );
+        overrides.add(glob).map_err(|e| format!("bad glob `{glob}`: {e}"))?;
+        walk.overrides(overrides.build().map_err(|e| format!("bad glob `{glob}`: {e}"))?);
     }
     let mut files = Vec::new();
     let mut more = false;
@@ -42,9 +36,7 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
     }
     let mut out = files.join("\n");
     if more {
-        out.push_str(&format!(
-            "\n… more than {MAX_ENTRIES} files; narrow `path` or `glob`"
-        ));
+        out.push_str(&format!("\n… more than {MAX_ENTRIES} files; narrow `path` or `glob`"));
     }
     Ok(out)
 }
@@ -53,9 +45,6 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
 /// enters `.git`, and never follows symlinks (they could lead out of the roots).
 pub(super) fn walker(root: &Path) -> ignore::WalkBuilder {
     let mut walk = ignore::WalkBuilder::new(root);
-    walk.hidden(false)
-        .require_git(false)
-        .follow_links(false)
-        .filter_entry(|e| e.file_name() != ".git");
+    walk.hidden(false).require_git(false).follow_links(false).filter_entry(|e| e.file_name() != ".git");
     walk
 }

@@ -33,16 +33,10 @@ pub struct ToolOutput {
 
 impl ToolOutput {
     pub fn ok(content: impl Into<String>) -> Self {
-        ToolOutput {
-            content: content.into(),
-            is_error: false,
-        }
+        ToolOutput { content: content.into(), is_error: false }
     }
     pub fn error(content: impl Into<String>) -> Self {
-        ToolOutput {
-            content: content.into(),
-            is_error: true,
-        }
+        ToolOutput { content: content.into(), is_error: true }
     }
 }
 
@@ -56,14 +50,7 @@ impl From<Result<String, String>> for ToolOutput {
 }
 
 /// The file and command tools, by their stable names.
-pub const FILE_TOOLS: [&str; 6] = [
-    "read_file",
-    "write_file",
-    "edit_file",
-    "list_files",
-    "search",
-    "bash",
-];
+pub const FILE_TOOLS: [&str; 6] = ["read_file", "write_file", "edit_file", "list_files", "search", "bash"];
 
 /// The schema of a built-in tool (file, command, final or `ask_user`), `None` for other names.
 pub fn schema_of(name: &str) -> Option<ToolSchema> {
@@ -145,11 +132,7 @@ pub fn schema_of(name: &str) -> Option<ToolSchema> {
         ),
         _ => return None,
     };
-    Some(ToolSchema {
-        name: name.to_string(),
-        description: description.to_string(),
-        input_schema,
-    })
+    Some(ToolSchema { name: name.to_string(), description: description.to_string(), input_schema })
 }
 
 /// The tools that drive the system as a person would, offered only to sessions that have an
@@ -234,24 +217,13 @@ impl Toolbox {
         let safe: String = self
             .session_id
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
             .collect();
         self.roots.mission_dir.join("tool-output").join(safe)
     }
 
     /// Runs a file or command tool. Arguments are checked against the tool's schema first.
-    pub async fn run(
-        &mut self,
-        name: &str,
-        args: &Value,
-        cancel: &CancellationToken,
-    ) -> ToolOutput {
+    pub async fn run(&mut self, name: &str, args: &Value, cancel: &CancellationToken) -> ToolOutput {
         let person_tool = PERSON_TOOLS.contains(&name) && self.has_person_tools();
         if !FILE_TOOLS.contains(&name) && !person_tool {
             return ToolOutput::error(format!("unknown tool `{name}`"));
@@ -276,15 +248,7 @@ impl Toolbox {
             _ => {
                 self.bash_calls += 1;
                 let log = self.output_dir().join(format!("{}.log", self.bash_calls));
-                let r = bash::run(
-                    &self.roots,
-                    &self.commands,
-                    args,
-                    &log,
-                    cancel,
-                    &mut self.process_groups,
-                )
-                .await;
+                let r = bash::run(&self.roots, &self.commands, args, &log, cancel, &mut self.process_groups).await;
                 r.into()
             }
         }
@@ -307,15 +271,10 @@ pub fn check_args(name: &str, args: &Value) -> Result<(), String> {
     };
     if let Value::String(raw) = args {
         let shown: String = raw.chars().take(200).collect();
-        return Err(format!(
-            "the arguments of `{name}` are not valid JSON: {shown}"
-        ));
+        return Err(format!("the arguments of `{name}` are not valid JSON: {shown}"));
     }
     schema::validate(&tool.input_schema, args).map_err(|errors| {
-        format!(
-            "invalid arguments for `{name}`: {}. Fix them and call again.",
-            schema::describe(&errors)
-        )
+        format!("invalid arguments for `{name}`: {}. Fix them and call again.", schema::describe(&errors))
     })
 }
 

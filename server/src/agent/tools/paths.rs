@@ -37,10 +37,7 @@ pub struct Roots {
 
 impl Roots {
     pub fn new(working_dir: &Path, mission_dir: &Path) -> std::io::Result<Self> {
-        Ok(Roots {
-            working_dir: working_dir.canonicalize()?,
-            mission_dir: mission_dir.canonicalize()?,
-        })
+        Ok(Roots { working_dir: working_dir.canonicalize()?, mission_dir: mission_dir.canonicalize()? })
     }
 
     /// Resolves a path argument for reading: relative to the working directory, or absolute
@@ -52,9 +49,7 @@ impl Roots {
         }
         let raw = Path::new(if arg.trim().is_empty() { "." } else { arg });
         if raw.components().any(|c| c == Component::ParentDir) {
-            return Err(format!(
-                "`{arg}`: `..` is not allowed; use a path inside the working directory"
-            ));
+            return Err(format!("`{arg}`: `..` is not allowed; use a path inside the working directory"));
         }
         let joined = if raw.is_absolute() {
             let inside_mission = raw.starts_with(&self.mission_dir) || self.mission_alias(raw);
@@ -72,9 +67,7 @@ impl Roots {
         if real.starts_with(&self.working_dir) || real.starts_with(&self.mission_dir) {
             Ok(real)
         } else {
-            Err(format!(
-                "`{arg}` leads outside the working directory (through a symlink); refused"
-            ))
+            Err(format!("`{arg}` leads outside the working directory (through a symlink); refused"))
         }
     }
 
@@ -82,9 +75,7 @@ impl Roots {
     pub fn resolve_for_write(&self, arg: &str, policy: WritePolicy) -> Result<PathBuf, String> {
         let real = self.resolve(arg)?;
         if real.starts_with(self.working_dir.join(".git")) {
-            return Err(format!(
-                "`{arg}`: writing inside .git is refused; use git through `bash`"
-            ));
+            return Err(format!("`{arg}`: writing inside .git is refused; use git through `bash`"));
         }
         let in_mission = real.strip_prefix(&self.mission_dir).ok();
         match (policy, in_mission) {
@@ -130,9 +121,7 @@ impl Roots {
 
     /// The mission folder may be given in its non-canonical spelling (e.g. /tmp vs /private/tmp).
     fn mission_alias(&self, raw: &Path) -> bool {
-        raw.canonicalize()
-            .map(|c| c.starts_with(&self.mission_dir))
-            .unwrap_or(false)
+        raw.canonicalize().map(|c| c.starts_with(&self.mission_dir)).unwrap_or(false)
     }
 }
 
@@ -147,11 +136,7 @@ fn real_path(path: &Path) -> Result<PathBuf, String> {
                 // Dangling: writing would create its target, wherever it points.
                 let target = std::fs::read_link(&existing).map_err(|e| e.to_string())?;
                 let parent = existing.parent().unwrap_or(Path::new("/")).to_path_buf();
-                let next = if target.is_absolute() {
-                    target
-                } else {
-                    parent.join(target)
-                };
+                let next = if target.is_absolute() { target } else { parent.join(target) };
                 if next.components().any(|c| c == Component::ParentDir) || rest.len() > 40 {
                     return Err("a dangling symlink leads outside".into());
                 }
@@ -164,10 +149,7 @@ fn real_path(path: &Path) -> Result<PathBuf, String> {
             }
             return Ok(real);
         }
-        match (
-            existing.file_name().map(|n| n.to_os_string()),
-            existing.parent(),
-        ) {
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
             (Some(name), Some(parent)) => {
                 rest.push(name);
                 existing = parent.to_path_buf();
@@ -199,9 +181,7 @@ mod tests {
         assert!(r.resolve_for_write(".missions/m/features.json", w).is_err());
         assert!(r.resolve_for_write(".git/config", w).is_err());
         let v = WritePolicy::EvidenceOnly;
-        assert!(r
-            .resolve_for_write(".missions/m/evidence/m1/a.log", v)
-            .is_ok());
+        assert!(r.resolve_for_write(".missions/m/evidence/m1/a.log", v).is_ok());
         assert!(r.resolve_for_write("src/a.rs", v).is_err());
         assert!(r.resolve_for_write(".missions/m/features.json", v).is_err());
         let o = WritePolicy::PlanFiles;
@@ -212,23 +192,16 @@ mod tests {
         std::fs::write(m.join("validation-contract.md"), "# C\n").unwrap();
         assert!(r.resolve_for_write(&features, o).is_ok());
         assert!(r.resolve_for_write(".missions/m/features.json", o).is_ok());
-        assert!(r
-            .resolve_for_write(".missions/m/skills/w/SKILL.md", o)
-            .is_ok());
+        assert!(r.resolve_for_write(".missions/m/skills/w/SKILL.md", o).is_ok());
         assert!(r.resolve_for_write(".missions/m/state.json", o).is_err());
-        assert!(r
-            .resolve_for_write(".missions/m/handoffs/x.json", o)
-            .is_err());
+        assert!(r.resolve_for_write(".missions/m/handoffs/x.json", o).is_err());
         assert!(r.resolve_for_write("src/a.rs", o).is_err());
     }
 
     #[test]
     fn a_dangling_symlink_out_is_refused() {
         let (d, r) = setup();
-        std::os::unix::fs::symlink(d.path().join("outside.txt"), r.working_dir.join("link"))
-            .unwrap();
-        assert!(r
-            .resolve_for_write("link", WritePolicy::WorkingDirectory)
-            .is_err());
+        std::os::unix::fs::symlink(d.path().join("outside.txt"), r.working_dir.join("link")).unwrap();
+        assert!(r.resolve_for_write("link", WritePolicy::WorkingDirectory).is_err());
     }
 }

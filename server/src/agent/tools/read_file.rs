@@ -26,9 +26,7 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
         return Ok(format!("(`{arg}` is empty)"));
     }
     if offset > total {
-        return Err(format!(
-            "`{arg}` has {total} lines; offset {offset} is past the end"
-        ));
+        return Err(format!("`{arg}` has {total} lines; offset {offset} is past the end"));
     }
     let mut out = String::new();
     let mut last = offset - 1;
@@ -49,10 +47,7 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
         last = i + 1;
     }
     if last < total {
-        out.push_str(&format!(
-            "… ({total} lines in all; read on with offset {})\n",
-            last + 1
-        ));
+        out.push_str(&format!("… ({total} lines in all; read on with offset {})\n", last + 1));
     }
     Ok(out)
 }

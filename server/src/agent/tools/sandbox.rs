@@ -37,25 +37,9 @@ pub fn probe(network: bool) -> Result<Bwrap, String> {
 impl Bwrap {
     /// `bwrap … bash -c <script>` in `working_dir`. `read_only` folders are re-mounted read-only
     /// over the writable working directory, then `writable` ones writable again, in order.
-    pub fn command(
-        &self,
-        working_dir: &Path,
-        read_only: &[PathBuf],
-        writable: &[PathBuf],
-        script: &str,
-    ) -> Command {
+    pub fn command(&self, working_dir: &Path, read_only: &[PathBuf], writable: &[PathBuf], script: &str) -> Command {
         let mut c = Command::new(&self.program);
-        c.args([
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-        ]);
+        c.args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]);
         c.arg("--bind").arg(working_dir).arg(working_dir);
         for p in read_only.iter().filter(|p| p.exists()) {
             c.arg("--ro-bind").arg(p).arg(p);
@@ -75,7 +59,5 @@ impl Bwrap {
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }

@@ -27,9 +27,7 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
             continue;
         };
         let mut bytes = Vec::new();
-        if file.take(MAX_FILE_BYTES).read_to_end(&mut bytes).is_err()
-            || bytes.iter().take(8192).any(|b| *b == 0)
-        {
+        if file.take(MAX_FILE_BYTES).read_to_end(&mut bytes).is_err() || bytes.iter().take(8192).any(|b| *b == 0) {
             continue;
         }
         let text = String::from_utf8_lossy(&bytes);
@@ -40,11 +38,7 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
                     break 'files;
                 }
                 let shown: String = line.trim_end().chars().take(MAX_LINE_CHARS).collect();
-                out.push(format!(
-                    "{}:{}: {shown}",
-                    roots.display(entry.path()),
-                    i + 1
-                ));
+                out.push(format!("{}:{}: {shown}", roots.display(entry.path()), i + 1));
             }
         }
     }
@@ -53,9 +47,7 @@ pub fn run(roots: &Roots, args: &Value) -> Result<String, String> {
     }
     let mut text = out.join("\n");
     if more {
-        text.push_str(&format!(
-            "\n… more than {MAX_MATCHES} matches; narrow the pattern or `path`"
-        ));
+        text.push_str(&format!("\n… more than {MAX_MATCHES} matches; narrow the pattern or `path`"));
     }
     Ok(text)
 }

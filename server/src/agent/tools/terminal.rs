@@ -84,22 +84,47 @@ pub struct Terminal {
 impl Terminal {
     /// Starts `command` (through `bash -c`, in the working directory, as the session's
     /// commands run) in a `cols`×`rows` terminal.
-    pub fn start(name: &str, command: &str, cols: u16, rows: u16, roots: &Roots, settings: &CommandSettings, evidence: &EvidenceDir) -> Result<Terminal, String> {
+    pub fn start(
+        name: &str,
+        command: &str,
+        cols: u16,
+        rows: u16,
+        roots: &Roots,
+        settings: &CommandSettings,
+        evidence: &EvidenceDir,
+    ) -> Result<Terminal, String> {
         use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
         std::fs::create_dir_all(&evidence.dir).map_err(|e| format!("cannot create {}: {e}", evidence.dir.display()))?;
-        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
-        grantpt(&master).and_then(|()| unlockpt(&master)).map_err(|e| format!("cannot set up the pseudo-terminal: {e}"))?;
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+        grantpt(&master)
+            .and_then(|()| unlockpt(&master))
+            .map_err(|e| format!("cannot set up the pseudo-terminal: {e}"))?;
         let slave_name = ptsname(&master, Vec::new()).map_err(|e| format!("cannot name the pseudo-terminal: {e}"))?;
-        rustix::termios::tcsetwinsize(&master, rustix::termios::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 }).map_err(|e| format!("cannot size the terminal: {e}"))?;
+        rustix::termios::tcsetwinsize(
+            &master,
+            rustix::termios::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 },
+        )
+        .map_err(|e| format!("cannot size the terminal: {e}"))?;
         let slave = {
-            use std::os::unix::fs::OpenOptionsExt;
             use std::os::unix::ffi::OsStrExt;
+            use std::os::unix::fs::OpenOptionsExt;
             let path = std::ffi::OsStr::from_bytes(slave_name.as_bytes());
-            OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC).open(path).map_err(|e| format!("cannot open the terminal's other end: {e}"))?
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+                .open(path)
+                .map_err(|e| format!("cannot open the terminal's other end: {e}"))?
         };
         let stdio = || slave.try_clone().map(Stdio::from).map_err(|e| format!("cannot share the terminal: {e}"));
         let mut cmd = shell_command(roots, settings, command);
-        cmd.stdin(stdio()?).stdout(stdio()?).stderr(stdio()?).env("TERM", "xterm").env_remove("COLUMNS").env_remove("LINES");
+        cmd.stdin(stdio()?)
+            .stdout(stdio()?)
+            .stderr(stdio()?)
+            .env("TERM", "xterm")
+            .env_remove("COLUMNS")
+            .env_remove("LINES");
         crate::agent::processes::tag(&mut cmd, &roots.mission_dir);
         // SAFETY: between fork and exec only raw system calls run (setsid, ioctl).
         unsafe {
@@ -124,7 +149,8 @@ impl Terminal {
         let raw_path = evidence.dir.join(format!("{safe}.output.log"));
         let mut raw = File::create(&raw_path).map_err(|e| format!("cannot create {}: {e}", raw_path.display()))?;
         let reader = {
-            let (parser, writer, bytes, closed) = (parser.clone(), writer.clone(), output_bytes.clone(), output_closed.clone());
+            let (parser, writer, bytes, closed) =
+                (parser.clone(), writer.clone(), output_bytes.clone(), output_closed.clone());
             std::thread::Builder::new()
                 .name(format!("terminal-{safe}"))
                 .spawn(move || {
@@ -152,9 +178,31 @@ impl Terminal {
                 .map_err(|e| format!("cannot start the terminal's reader: {e}"))?
         };
         let transcript_path = evidence.dir.join(format!("{safe}.transcript.txt"));
-        let mut transcript = File::create(&transcript_path).map_err(|e| format!("cannot create {}: {e}", transcript_path.display()))?;
-        let _ = writeln!(transcript, "$ {command}\n  ({cols}×{rows} terminal, started {})", crate::model::timestamp::now_rfc3339());
-        Ok(Terminal { name: name.to_string(), command: command.to_string(), cols, rows, writer, parser, output_bytes, output_closed, reader: Some(reader), child, pgid, exit: None, transcript, transcript_path, evidence: evidence.clone(), screens: Vec::new() })
+        let mut transcript =
+            File::create(&transcript_path).map_err(|e| format!("cannot create {}: {e}", transcript_path.display()))?;
+        let _ = writeln!(
+            transcript,
+            "$ {command}\n  ({cols}×{rows} terminal, started {})",
+            crate::model::timestamp::now_rfc3339()
+        );
+        Ok(Terminal {
+            name: name.to_string(),
+            command: command.to_string(),
+            cols,
+            rows,
+            writer,
+            parser,
+            output_bytes,
+            output_closed,
+            reader: Some(reader),
+            child,
+            pgid,
+            exit: None,
+            transcript,
+            transcript_path,
+            evidence: evidence.clone(),
+            screens: Vec::new(),
+        })
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
@@ -231,7 +279,12 @@ impl Terminal {
     /// Waits until `text` is on the screen (or in the lines above it), or, without text, until
     /// the program exits; the screen either way. An error on timeout or when the program
     /// exits without showing it.
-    pub async fn wait_for(&mut self, text: Option<&str>, timeout: Duration, cancel: &CancellationToken) -> Result<String, String> {
+    pub async fn wait_for(
+        &mut self,
+        text: Option<&str>,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<String, String> {
         let began = Instant::now();
         loop {
             let exited = self.exited().is_some();
@@ -243,11 +296,19 @@ impl Terminal {
             if found || (exited && self.output_closed.load(Ordering::SeqCst)) || began.elapsed() >= timeout {
                 let screen = self.screen();
                 let what = text.map_or("the program's exit".to_string(), |t| format!("{t:?}"));
-                let _ = writeln!(self.transcript, "--- screen after waiting for {what} ({}):\n{screen}\n---", if found { "found" } else { "not found" });
+                let _ = writeln!(
+                    self.transcript,
+                    "--- screen after waiting for {what} ({}):\n{screen}\n---",
+                    if found { "found" } else { "not found" }
+                );
                 if found {
                     return Ok(screen);
                 }
-                let why = if exited { format!("the program {} without showing it", self.status()) } else { format!("not seen within {} s", timeout.as_secs()) };
+                let why = if exited {
+                    format!("the program {} without showing it", self.status())
+                } else {
+                    format!("not seen within {} s", timeout.as_secs())
+                };
                 return Err(format!("waited for {what}: {why}. The screen:\n{screen}"));
             }
             tokio::select! {
@@ -281,11 +342,16 @@ impl Terminal {
         let path = self.evidence.dir.join(format!("{}.screen.txt", file_safe(label)));
         let mut body = screen.clone();
         body.push('\n');
-        crate::model::persist::write_atomic(&path, body.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::model::persist::write_atomic(&path, body.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let relative = self.evidence.relative(&path);
         let _ = writeln!(self.transcript, "--- snapshot {relative}:\n{screen}\n---");
         self.screens.retain(|f| f.path != relative);
-        self.screens.push(RecordedFile { path: relative.clone(), what: FileRole::TerminalScreen, label: label.to_string() });
+        self.screens.push(RecordedFile {
+            path: relative.clone(),
+            what: FileRole::TerminalScreen,
+            label: label.to_string(),
+        });
         Ok(relative)
     }
 
@@ -308,7 +374,12 @@ impl Terminal {
     }
 
     pub fn record(&mut self) -> TerminalRecord {
-        TerminalRecord { name: self.name.clone(), command: self.command.clone(), exit_code: self.exited(), transcript: self.evidence.relative(&self.transcript_path) }
+        TerminalRecord {
+            name: self.name.clone(),
+            command: self.command.clone(),
+            exit_code: self.exited(),
+            transcript: self.evidence.relative(&self.transcript_path),
+        }
     }
 }
 
@@ -345,7 +416,11 @@ pub fn key_bytes(key: &str, application_cursor: bool) -> Result<Vec<u8>, String>
     let lower = trimmed.to_ascii_lowercase();
     for prefix in ["ctrl+", "ctrl-", "control+", "c-", "^"] {
         if let Some(rest) = lower.strip_prefix(prefix) {
-            let c = rest.chars().next().filter(|_| rest.chars().count() == 1).ok_or_else(|| format!("unknown key `{key}`: Ctrl+ takes one letter"))?;
+            let c = rest
+                .chars()
+                .next()
+                .filter(|_| rest.chars().count() == 1)
+                .ok_or_else(|| format!("unknown key `{key}`: Ctrl+ takes one letter"))?;
             return match c {
                 'a'..='z' => Ok(vec![c as u8 - b'a' + 1]),
                 '[' => Ok(vec![0x1b]),
@@ -401,9 +476,16 @@ pub fn key_bytes(key: &str, application_cursor: bool) -> Result<Vec<u8>, String>
 }
 
 fn file_safe(name: &str) -> String {
-    let s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' }).collect();
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .collect();
     let s = s.trim_matches('.').to_string();
-    if s.is_empty() { "terminal".to_string() } else { s }
+    if s.is_empty() {
+        "terminal".to_string()
+    } else {
+        s
+    }
 }
 
 /// A session's terminals, run by name through the tool's JSON.
@@ -430,11 +512,16 @@ impl Terminals {
     async fn call(&mut self, args: &Value, cancel: &CancellationToken) -> Result<String, String> {
         let name = args["terminal"].as_str().unwrap_or("main").to_string();
         let action = args["action"].as_str().unwrap_or_default();
-        let need = |field: &str| args[field].as_str().filter(|s| !s.is_empty()).ok_or_else(|| format!("`{action}` needs `{field}`"));
+        let need = |field: &str| {
+            args[field].as_str().filter(|s| !s.is_empty()).ok_or_else(|| format!("`{action}` needs `{field}`"))
+        };
         if action == "start" {
             let command = need("command")?;
             if self.open.iter().any(|t| t.name == name) {
-                return Err(format!("terminal `{name}` is already running `{}`; stop it first or start another `terminal`", self.find(&name)?.command));
+                return Err(format!(
+                    "terminal `{name}` is already running `{}`; stop it first or start another `terminal`",
+                    self.find(&name)?.command
+                ));
             }
             if self.open.len() >= MAX_TERMINALS {
                 return Err(format!("at most {MAX_TERMINALS} terminals at once; stop one first"));
@@ -460,12 +547,16 @@ impl Terminals {
                 Ok(shown(t))
             }
             "wait" => {
-                let timeout = args["timeout_s"].as_u64().map_or(DEFAULT_WAIT, |s| Duration::from_secs(s.min(MAX_WAIT_S)));
+                let timeout =
+                    args["timeout_s"].as_u64().map_or(DEFAULT_WAIT, |s| Duration::from_secs(s.min(MAX_WAIT_S)));
                 t.wait_for(args["text"].as_str().filter(|s| !s.is_empty()), timeout, cancel).await?;
                 Ok(shown(t))
             }
             "snapshot" => {
-                let label = args["name"].as_str().map(str::to_string).unwrap_or_else(|| format!("{name}-{}", t.screens.len() + 1));
+                let label = args["name"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{name}-{}", t.screens.len() + 1));
                 let path = t.snapshot(&label)?;
                 Ok(format!("saved the screen as evidence: {path}\n{}", shown(t)))
             }
@@ -476,7 +567,10 @@ impl Terminals {
                 let mut t = self.open.remove(index);
                 self.records.push(t.record());
                 self.screens.append(&mut t.screens);
-                Ok(format!("{}\n{screen}", code.map_or("stopped the program".to_string(), |c| format!("the program exited with {c}"))))
+                Ok(format!(
+                    "{}\n{screen}",
+                    code.map_or("stopped the program".to_string(), |c| format!("the program exited with {c}"))
+                ))
             }
             other => Err(format!("unknown action `{other}`")),
         }
@@ -519,7 +613,14 @@ fn shown(t: &mut Terminal) -> String {
     let screen = t.screen();
     let (row, col) = t.parser.lock().unwrap_or_else(|e| e.into_inner()).screen().cursor_position();
     let status = t.status();
-    format!("[terminal `{}` {}×{}, {status}, cursor at line {} column {}]\n{screen}", t.name, t.cols, t.rows, row + 1, col + 1)
+    format!(
+        "[terminal `{}` {}×{}, {status}, cursor at line {} column {}]\n{screen}",
+        t.name,
+        t.cols,
+        t.rows,
+        row + 1,
+        col + 1
+    )
 }
 
 #[cfg(test)]
@@ -553,7 +654,8 @@ mod tests {
 
     #[test]
     fn queries_get_answers() {
-        let mut p = vt100::Parser::new(std::num::NonZeroU16::new(5).unwrap(), std::num::NonZeroU16::new(20).unwrap(), 0);
+        let mut p =
+            vt100::Parser::new(std::num::NonZeroU16::new(5).unwrap(), std::num::NonZeroU16::new(20).unwrap(), 0);
         p.process(b"ab\r\ncd");
         assert_eq!(answers(b"x\x1b[6ny", p.screen()), b"\x1b[2;3R");
         assert_eq!(answers(b"\x1b[c", p.screen()), b"\x1b[?1;2c");

@@ -11,14 +11,8 @@ pub fn run(roots: &Roots, policy: WritePolicy, args: &Value) -> Result<String, S
         return Err(format!("`{arg}` is a folder"));
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create the folders of `{arg}`: {e}"))?;
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create the folders of `{arg}`: {e}"))?;
     }
     std::fs::write(&path, content).map_err(|e| format!("cannot write `{arg}`: {e}"))?;
-    Ok(format!(
-        "wrote {} bytes ({} lines) to {}",
-        content.len(),
-        content.lines().count(),
-        roots.display(&path)
-    ))
+    Ok(format!("wrote {} bytes ({} lines) to {}", content.len(), content.lines().count(), roots.display(&path)))
 }

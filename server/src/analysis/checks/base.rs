@@ -65,7 +65,10 @@ mod tests {
         let results = HashMap::from([
             ("true".to_string(), BaseOutcome::Passed { output_tail: String::new() }),
             ("test -f out.txt".to_string(), BaseOutcome::Failed { exit_code: 1 }),
-            ("pytest -q".to_string(), BaseOutcome::CannotRun { reason: "`pytest` is not installed (command not found)".into() }),
+            (
+                "pytest -q".to_string(),
+                BaseOutcome::CannotRun { reason: "`pytest` is not installed (command not found)".into() },
+            ),
         ]);
         let mut out = Vec::new();
         check(&c, &BaseChecks { commit: "0123456789abcdef".into(), results }, &mut out);
@@ -78,10 +81,17 @@ mod tests {
 
     #[test]
     fn outcomes_round_trip_as_json() {
-        for o in [BaseOutcome::Passed { output_tail: "ok".into() }, BaseOutcome::Failed { exit_code: 3 }, BaseOutcome::CannotRun { reason: "timed out after 1 s".into() }] {
+        for o in [
+            BaseOutcome::Passed { output_tail: "ok".into() },
+            BaseOutcome::Failed { exit_code: 3 },
+            BaseOutcome::CannotRun { reason: "timed out after 1 s".into() },
+        ] {
             let text = serde_json::to_string(&o).unwrap();
             assert_eq!(serde_json::from_str::<BaseOutcome>(&text).unwrap(), o, "{text}");
         }
-        assert_eq!(serde_json::to_string(&BaseOutcome::Failed { exit_code: 3 }).unwrap(), r#"{"outcome":"failed","exitCode":3}"#);
+        assert_eq!(
+            serde_json::to_string(&BaseOutcome::Failed { exit_code: 3 }).unwrap(),
+            r#"{"outcome":"failed","exitCode":3}"#
+        );
     }
 }

@@ -10,20 +10,33 @@ use crate::model::{ids, Contract};
 /// Whether `d` is one of the diagnostics [`check`] makes (no other check makes these), so an
 /// unchanged contract's can be reused.
 pub(super) fn produced_here(d: &Diagnostic) -> bool {
-    d.doc() == Some(DocKind::Contract) && matches!(d.code, Code::MalformedId | Code::DuplicateAssertion | Code::MissingField | Code::UnknownTool)
+    d.doc() == Some(DocKind::Contract)
+        && matches!(d.code, Code::MalformedId | Code::DuplicateAssertion | Code::MissingField | Code::UnknownTool)
 }
 
 pub(super) fn check(contract: &Contract, index: &MissionIndex, out: &mut Vec<Diagnostic>) {
     for m in &contract.malformed_ids {
-        out.push(Diagnostic::on(DocKind::Contract, m.span.clone(), Code::MalformedId, Severity::Error, ids::explain_malformed(&m.value)));
+        out.push(Diagnostic::on(
+            DocKind::Contract,
+            m.span.clone(),
+            Code::MalformedId,
+            Severity::Error,
+            ids::explain_malformed(&m.value),
+        ));
     }
     for (_, headings, _) in index.assertion_ids().filter(|(_, h, _)| h.len() > 1) {
         let original = &contract.assertions[headings[0]];
         for &i in &headings[1..] {
             let a = &contract.assertions[i];
             out.push(
-                Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::DuplicateAssertion, Severity::Error, format!("duplicate assertion id `{}`: it is already defined above", a.id.value))
-                    .with_related(DocKind::Contract, original.id.span.clone(), "first defined here"),
+                Diagnostic::on(
+                    DocKind::Contract,
+                    a.id.span.clone(),
+                    Code::DuplicateAssertion,
+                    Severity::Error,
+                    format!("duplicate assertion id `{}`: it is already defined above", a.id.value),
+                )
+                .with_related(DocKind::Contract, original.id.span.clone(), "first defined here"),
             );
         }
     }
@@ -36,7 +49,13 @@ pub(super) fn check(contract: &Contract, index: &MissionIndex, out: &mut Vec<Dia
                 Some(true) => format!("`{}` has an empty `{field}` line", a.id.value),
                 Some(false) => continue,
             };
-            out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::MissingField, Severity::Warning, message));
+            out.push(Diagnostic::on(
+                DocKind::Contract,
+                a.id.span.clone(),
+                Code::MissingField,
+                Severity::Warning,
+                message,
+            ));
         }
         if !a.tool_inherited {
             if let Some(tool) = &a.tool {
@@ -60,11 +79,23 @@ fn unknown_tools(tool: &Spanned<String>, out: &mut Vec<Diagnostic>) {
     }
     // `Tool: terminal, http` names several; `Tool: \`http\`` is a code span; `curl (POST /a)`
     // is a tool with a note.
-    let names: Vec<String> = split_list(&tool.value).into_iter().map(|t| t.trim_matches('`').split(['(', '[', ' ']).next().unwrap_or_default().trim().trim_matches('`').to_string()).collect();
-    let unknown: Vec<&str> = names.iter().map(String::as_str).filter(|t| !t.is_empty() && !KNOWN_TOOLS.contains(t)).collect();
+    let names: Vec<String> = split_list(&tool.value)
+        .into_iter()
+        .map(|t| {
+            t.trim_matches('`').split(['(', '[', ' ']).next().unwrap_or_default().trim().trim_matches('`').to_string()
+        })
+        .collect();
+    let unknown: Vec<&str> =
+        names.iter().map(String::as_str).filter(|t| !t.is_empty() && !KNOWN_TOOLS.contains(t)).collect();
     if !unknown.is_empty() {
         let listed = unknown.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
         let noun = if unknown.len() == 1 { "tool" } else { "tools" };
-        out.push(Diagnostic::on(DocKind::Contract, tool.span.clone(), Code::UnknownTool, Severity::Hint, format!("unknown {noun} {listed}; known tools: {}", KNOWN_TOOLS.join(", "))));
+        out.push(Diagnostic::on(
+            DocKind::Contract,
+            tool.span.clone(),
+            Code::UnknownTool,
+            Severity::Hint,
+            format!("unknown {noun} {listed}; known tools: {}", KNOWN_TOOLS.join(", ")),
+        ));
     }
 }

@@ -20,7 +20,15 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Dia
         for (item, entry) in f.preconditions.iter().enumerate() {
             let Some(name) = precondition_feature(&entry.value, is_feature) else { continue };
             let Some(&target) = index.feature_indices(name).first() else {
-                out.push(Diagnostic::on(DocKind::Features, entry.span.clone(), Code::UnknownDependency, Severity::Error, format!("no feature `{name}` in features.json (a precondition that names a feature id is a dependency)")));
+                out.push(Diagnostic::on(
+                    DocKind::Features,
+                    entry.span.clone(),
+                    Code::UnknownDependency,
+                    Severity::Error,
+                    format!(
+                        "no feature `{name}` in features.json (a precondition that names a feature id is a dependency)"
+                    ),
+                ));
                 continue;
             };
             edges[fi].push((item, target));
@@ -28,8 +36,24 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Dia
             if let (Some(a), Some(b)) = (order.get(mine), order.get(theirs)) {
                 if b > a {
                     out.push(
-                        Diagnostic::on(DocKind::Features, entry.span.clone(), Code::MilestoneOrder, Severity::Warning, format!("`{}` (milestone `{mine}`) depends on `{name}` of the later milestone `{theirs}`", f.id().unwrap_or("?")))
-                            .with_related(DocKind::Features, file.features[target].id.as_ref().map_or(file.features[target].span.clone(), |s| s.span.clone()), format!("`{name}` is in `{theirs}`")),
+                        Diagnostic::on(
+                            DocKind::Features,
+                            entry.span.clone(),
+                            Code::MilestoneOrder,
+                            Severity::Warning,
+                            format!(
+                                "`{}` (milestone `{mine}`) depends on `{name}` of the later milestone `{theirs}`",
+                                f.id().unwrap_or("?")
+                            ),
+                        )
+                        .with_related(
+                            DocKind::Features,
+                            file.features[target]
+                                .id
+                                .as_ref()
+                                .map_or(file.features[target].span.clone(), |s| s.span.clone()),
+                            format!("`{name}` is in `{theirs}`"),
+                        ),
                     );
                 }
             }
@@ -47,8 +71,15 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<Dia
                 continue;
             }
             let path = cycle_path(&edges, &component, target, fi);
-            let names: Vec<&str> = std::iter::once(fi).chain(path).map(|i| file.features[i].id().unwrap_or("?")).collect();
-            out.push(Diagnostic::on(DocKind::Features, f.preconditions[item].span.clone(), Code::DependencyCycle, Severity::Error, format!("dependency cycle: {}", cycle_text(&names))));
+            let names: Vec<&str> =
+                std::iter::once(fi).chain(path).map(|i| file.features[i].id().unwrap_or("?")).collect();
+            out.push(Diagnostic::on(
+                DocKind::Features,
+                f.preconditions[item].span.clone(),
+                Code::DependencyCycle,
+                Severity::Error,
+                format!("dependency cycle: {}", cycle_text(&names)),
+            ));
         }
     }
 }
@@ -62,7 +93,12 @@ fn cycle_text(names: &[&str]) -> String {
         return names.join(" -> ");
     }
     let (head, tail) = (&names[..CYCLE_ENDS], &names[names.len() - CYCLE_ENDS..]);
-    format!("{} -> … {} more … -> {}", head.join(" -> "), super::thousands(names.len() - 2 * CYCLE_ENDS), tail.join(" -> "))
+    format!(
+        "{} -> … {} more … -> {}",
+        head.join(" -> "),
+        super::thousands(names.len() - 2 * CYCLE_ENDS),
+        tail.join(" -> ")
+    )
 }
 
 /// Shortest path from `from` back to `to` inside their component (inclusive of both ends).

@@ -10,6 +10,12 @@ pub(super) fn check(history: &History, records: &ValidationRecords, index: &Miss
     let (Some(contract), Some(features)) = (index.contract(), index.features()) else { return };
     for stale in stale_assertions(history, contract, features, records.state.as_ref()) {
         let Some(a) = index.assertion(&stale.assertion) else { continue };
-        out.push(Diagnostic::on(DocKind::Contract, a.id.span.clone(), Code::AssertionStale, Severity::Warning, stale.describe()));
+        out.push(Diagnostic::on(
+            DocKind::Contract,
+            a.id.span.clone(),
+            Code::AssertionStale,
+            Severity::Warning,
+            stale.describe(),
+        ));
     }
 }

@@ -20,8 +20,14 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
         let (Some(original), later) = (&file.features[same_id[0]].id, &same_id[1..]) else { continue };
         for id in later.iter().filter_map(|&i| file.features[i].id.as_ref()) {
             out.push(
-                Diagnostic::on(DocKind::Features, id.span.clone(), Code::DuplicateFeature, Severity::Error, format!("duplicate feature id `{}`", id.value))
-                    .with_related(DocKind::Features, original.span.clone(), "first defined here"),
+                Diagnostic::on(
+                    DocKind::Features,
+                    id.span.clone(),
+                    Code::DuplicateFeature,
+                    Severity::Error,
+                    format!("duplicate feature id `{}`", id.value),
+                )
+                .with_related(DocKind::Features, original.span.clone(), "first defined here"),
             );
         }
     }
@@ -30,11 +36,29 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
         for claim in f.claims() {
             let id = claim.value.as_str();
             if ids::looks_like_assertion_id(id) && !ids::is_assertion_id(id) {
-                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::MalformedId, Severity::Error, ids::explain_malformed(id)));
+                out.push(Diagnostic::on(
+                    DocKind::Features,
+                    claim.span.clone(),
+                    Code::MalformedId,
+                    Severity::Error,
+                    ids::explain_malformed(id),
+                ));
             } else if !ids::is_assertion_id(id) {
-                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::Schema, Severity::Error, format!("`fulfills` holds assertion ids (`VAL-AREA-NNN`), found `{id}`")));
+                out.push(Diagnostic::on(
+                    DocKind::Features,
+                    claim.span.clone(),
+                    Code::Schema,
+                    Severity::Error,
+                    format!("`fulfills` holds assertion ids (`VAL-AREA-NNN`), found `{id}`"),
+                ));
             } else if seen.contains(&id) {
-                out.push(Diagnostic::on(DocKind::Features, claim.span.clone(), Code::Schema, Severity::Error, format!("`{id}` is listed twice in this feature's `fulfills`")));
+                out.push(Diagnostic::on(
+                    DocKind::Features,
+                    claim.span.clone(),
+                    Code::Schema,
+                    Severity::Error,
+                    format!("`{id}` is listed twice in this feature's `fulfills`"),
+                ));
             }
             seen.push(id);
         }
@@ -45,7 +69,16 @@ pub(super) fn check(file: &FeaturesFile, index: &MissionIndex, skills: Option<&[
             let builtin = [SCRUTINY_SKILL, USER_TESTING_SKILL].contains(&name.as_str());
             if !skill.value.trim().is_empty() && !builtin && !skills.contains(&name) {
                 let known = if skills.is_empty() { "none".to_string() } else { skills.join(", ") };
-                out.push(Diagnostic::on(DocKind::Features, skill.span.clone(), Code::UnknownSkill, Severity::Warning, format!("no SKILL.md under skills/ is named `{}` (front-matter `name`; skills: {known})", skill.value)));
+                out.push(Diagnostic::on(
+                    DocKind::Features,
+                    skill.span.clone(),
+                    Code::UnknownSkill,
+                    Severity::Warning,
+                    format!(
+                        "no SKILL.md under skills/ is named `{}` (front-matter `name`; skills: {known})",
+                        skill.value
+                    ),
+                ));
             }
         }
     }
@@ -65,7 +98,13 @@ fn unknown_assertions(file: &FeaturesFile, index: &MissionIndex, out: &mut Vec<D
             }
             last_feature = Some(c.feature);
             let span = file.features[c.feature].claims()[c.item].span.clone();
-            out.push(Diagnostic::on(DocKind::Features, span, Code::UnknownAssertion, Severity::Error, format!("`{id}` is not an assertion of the validation contract")));
+            out.push(Diagnostic::on(
+                DocKind::Features,
+                span,
+                Code::UnknownAssertion,
+                Severity::Error,
+                format!("`{id}` is not an assertion of the validation contract"),
+            ));
         }
     }
 }

@@ -106,7 +106,13 @@ pub fn bound(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
         } else if *n == MAX_PER_CODE + 1 {
             let more = seen[&key] - MAX_PER_CODE;
             let place = if matches!(d.target, Target::Doc { .. }) { "document" } else { "file" };
-            let message = format!("… and {} more `{}` {} in this {place} (only the first {} are listed)", thousands(more), d.code, plural(d.severity, more), thousands(MAX_PER_CODE));
+            let message = format!(
+                "… and {} more `{}` {} in this {place} (only the first {} are listed)",
+                thousands(more),
+                d.code,
+                plural(d.severity, more),
+                thousands(MAX_PER_CODE)
+            );
             out.push(Diagnostic { message, related: Vec::new(), ..d });
         }
     }
@@ -147,7 +153,11 @@ fn plural(severity: super::Severity, n: usize) -> String {
         super::Severity::Information => "note",
         super::Severity::Hint => "hint",
     };
-    if n == 1 { noun.to_string() } else { format!("{noun}s") }
+    if n == 1 {
+        noun.to_string()
+    } else {
+        format!("{noun}s")
+    }
 }
 
 /// Features a message names (and points at), at most.
@@ -175,7 +185,6 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
-
 /// Sorts by target (contract, features, then source lines), position, code, message.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
@@ -202,7 +211,10 @@ mod tests {
     #[test]
     fn reusing_the_contracts_own_diagnostics_changes_nothing() {
         let c = contract::parse(CONTRACT);
-        let v = ValidationRecords { state: records::load(r#"{"assertions": {"VAL-B-001": {"status": "failed", "issues": "no"}}}"#).value, milestones: Vec::new() };
+        let v = ValidationRecords {
+            state: records::load(r#"{"assertions": {"VAL-B-001": {"status": "failed", "issues": "no"}}}"#).value,
+            milestones: Vec::new(),
+        };
         let queues = [
             r#"{"features": [{"id": "f", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001", "VAL-A-01", "VAL-C-001"], "preconditions": ["feat-x is complete"]}]}"#,
             r#"{"features": [{"id": "f", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-A-001", "VAL-B-001"]}, {"id": "g", "description": "d", "milestone": "m", "status": "pending", "fulfills": ["VAL-B-001"]}]}"#,
@@ -210,26 +222,56 @@ mod tests {
         ];
         let parsed: Vec<_> = queues.iter().map(|q| features::parse(q)).collect();
         for before in &parsed {
-            let first = check(&MissionInput { contract: Some(&c), features: Some(before), skills: None, validation: Some(&v), ..Default::default() });
+            let first = check(&MissionInput {
+                contract: Some(&c),
+                features: Some(before),
+                skills: None,
+                validation: Some(&v),
+                ..Default::default()
+            });
             assert!(first.iter().any(super::contract::produced_here));
             for after in &parsed {
-                let input = MissionInput { contract: Some(&c), features: Some(after), skills: None, validation: Some(&v), ..Default::default() };
+                let input = MissionInput {
+                    contract: Some(&c),
+                    features: Some(after),
+                    skills: None,
+                    validation: Some(&v),
+                    ..Default::default()
+                };
                 let tables = MissionTables::build(input.contract, input.features, None);
-                assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)), check(&input));
+                assert_eq!(
+                    check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)),
+                    check(&input)
+                );
             }
         }
         // An earlier check cut at the bound is no source of the contract's own diagnostics.
         let big: String = (0..MAX_PER_CODE + 500).map(|i| format!("### VAL-A-{i:04}: x\nTool: terminal\n\n")).collect();
         let big = contract::parse(&big);
-        let input = MissionInput { contract: Some(&big), features: Some(&parsed[0]), skills: None, validation: None, ..Default::default() };
+        let input = MissionInput {
+            contract: Some(&big),
+            features: Some(&parsed[0]),
+            skills: None,
+            validation: None,
+            ..Default::default()
+        };
         let first = check(&input);
         let missing: Vec<&Diagnostic> = first.iter().filter(|d| d.code == Code::MissingField).collect();
         assert_eq!(missing.len(), MAX_PER_CODE + 1);
-        assert_eq!(missing[MAX_PER_CODE].message, "… and 500 more `missing-field` warnings in this document (only the first 1,000 are listed)");
+        assert_eq!(
+            missing[MAX_PER_CODE].message,
+            "… and 500 more `missing-field` warnings in this document (only the first 1,000 are listed)"
+        );
         let tables = MissionTables::build(input.contract, input.features, None);
         assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&first)), first);
         // Without an earlier check, or without a contract, it is `check`.
-        let input = MissionInput { contract: None, features: Some(&parsed[0]), skills: None, validation: None, ..Default::default() };
+        let input = MissionInput {
+            contract: None,
+            features: Some(&parsed[0]),
+            skills: None,
+            validation: None,
+            ..Default::default()
+        };
         let tables = MissionTables::build(input.contract, input.features, None);
         assert_eq!(check_reusing(&input, &tables.view(input.contract, input.features), Some(&[])), check(&input));
     }

@@ -16,9 +16,18 @@ pub(super) fn check(records: &ValidationRecords, index: &MissionIndex, out: &mut
                 continue;
             }
             match blocked_reason(records, id, result) {
-                Some(reason) => out.push(Diagnostic::on(DocKind::Contract, heading, Code::AssertionBlocked, Severity::Warning, format!("`{id}` could not be validated: {reason}"))),
+                Some(reason) => out.push(Diagnostic::on(
+                    DocKind::Contract,
+                    heading,
+                    Code::AssertionBlocked,
+                    Severity::Warning,
+                    format!("`{id}` could not be validated: {reason}"),
+                )),
                 None => {
-                    let why = result.issues.as_deref().map(str::trim).filter(|s| !s.is_empty()).map_or_else(|| format!("`{id}` failed validation"), |s| format!("`{id}` failed validation: {s}"));
+                    let why = result.issues.as_deref().map(str::trim).filter(|s| !s.is_empty()).map_or_else(
+                        || format!("`{id}` failed validation"),
+                        |s| format!("`{id}` failed validation: {s}"),
+                    );
                     out.push(Diagnostic::on(DocKind::Contract, heading, Code::AssertionFailed, Severity::Error, why));
                 }
             }
@@ -37,13 +46,22 @@ pub(super) fn check(records: &ValidationRecords, index: &MissionIndex, out: &mut
                     .into_iter()
                     .flat_map(|f| f.claims())
                     .filter_map(|c| index.assertion(&c.value))
-                    .map(|a| Related { doc: DocKind::Contract, span: a.id.span.clone(), message: format!("`{}` is claimed by `{}`", a.id.value, review.feature_id) })
+                    .map(|a| Related {
+                        doc: DocKind::Contract,
+                        span: a.id.span.clone(),
+                        message: format!("`{}` is claimed by `{}`", a.id.value, review.feature_id),
+                    })
                     .collect();
                 out.push(Diagnostic {
                     target: Target::SourceLine { path, line: issue.line.unwrap_or(1).max(1) },
                     severity: Severity::of_issue(&issue.severity),
                     code: Code::ValidatorIssue,
-                    message: format!("scrutiny review of `{}` ({}): {}", review.feature_id, m.folder, issue.description.trim()),
+                    message: format!(
+                        "scrutiny review of `{}` ({}): {}",
+                        review.feature_id,
+                        m.folder,
+                        issue.description.trim()
+                    ),
                     related,
                 });
             }
@@ -54,11 +72,19 @@ pub(super) fn check(records: &ValidationRecords, index: &MissionIndex, out: &mut
 /// Why a failed assertion was not really checked: our `blocked` key, or droid's latest
 /// user-testing synthesis listing it under `blockedAssertions`. `None` for a real failure.
 fn blocked_reason(records: &ValidationRecords, id: &str, result: &AssertionState) -> Option<String> {
-    let listed = records.milestones.iter().filter_map(|m| m.user_testing.as_ref()).find_map(|u| u.blocked_assertions.iter().find(|b| b.id == id));
+    let listed = records
+        .milestones
+        .iter()
+        .filter_map(|m| m.user_testing.as_ref())
+        .find_map(|u| u.blocked_assertions.iter().find(|b| b.id == id));
     if !result.blocked && listed.is_none() {
         return None;
     }
-    let reason = result.issues.clone().filter(|s| !s.trim().is_empty()).or_else(|| listed.map(|b| b.blocked_by.clone()).filter(|s| !s.trim().is_empty()));
+    let reason = result
+        .issues
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| listed.map(|b| b.blocked_by.clone()).filter(|s| !s.trim().is_empty()));
     Some(reason.unwrap_or_else(|| "validation could not run it".to_string()))
 }
 
@@ -69,12 +95,15 @@ fn milestone_passed(records: &ValidationRecords, index: &MissionIndex, m: &Miles
     let claims: Vec<&str> = features
         .features
         .iter()
-        .filter(|f| !f.is_cancelled() && f.milestone().is_some_and(|name| crate::model::folder::path_segment(name) == m.folder))
+        .filter(|f| {
+            !f.is_cancelled() && f.milestone().is_some_and(|name| crate::model::folder::path_segment(name) == m.folder)
+        })
         .flat_map(|f| f.claims().iter().map(|c| c.value.as_str()))
         .collect();
     if claims.is_empty() {
         return m.scrutiny.as_ref().is_some_and(|s| s.status == "pass");
     }
-    let passed = |id: &&str| records.state.as_ref().and_then(|s| s.assertions.get(*id)).is_some_and(AssertionState::is_passed);
+    let passed =
+        |id: &&str| records.state.as_ref().and_then(|s| s.assertions.get(*id)).is_some_and(AssertionState::is_passed);
     claims.iter().all(passed)
 }

@@ -80,11 +80,15 @@ impl Merger<'_> {
             return;
         }
         let nested = match (&b.kind, &o.kind, &t.kind) {
-            (JsonKind::Object(bm), JsonKind::Object(om), JsonKind::Object(tm)) => Some((members(bm), members(om), members(tm), Nesting::Member)),
-            (JsonKind::Array(bi), JsonKind::Array(oi), JsonKind::Array(ti)) => match (elements(bi), elements(oi), elements(ti)) {
-                (Some(bi), Some(oi), Some(ti)) => Some((bi, oi, ti, Nesting::Element)),
-                _ => None,
-            },
+            (JsonKind::Object(bm), JsonKind::Object(om), JsonKind::Object(tm)) => {
+                Some((members(bm), members(om), members(tm), Nesting::Member))
+            }
+            (JsonKind::Array(bi), JsonKind::Array(oi), JsonKind::Array(ti)) => {
+                match (elements(bi), elements(oi), elements(ti)) {
+                    (Some(bi), Some(oi), Some(ti)) => Some((bi, oi, ti, Nesting::Element)),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         match nested {
@@ -95,7 +99,17 @@ impl Merger<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn items(&mut self, b: &JsonValue, o: &JsonValue, t: &JsonValue, bi: &[Item], oi: &[Item], ti: &[Item], path: &str, nesting: Nesting) {
+    fn items(
+        &mut self,
+        b: &JsonValue,
+        o: &JsonValue,
+        t: &JsonValue,
+        bi: &[Item],
+        oi: &[Item],
+        ti: &[Item],
+        path: &str,
+        nesting: Nesting,
+    ) {
         let (b_at, o_at, t_at) = (positions(bi), positions(oi), positions(ti));
         let find = |list: &HashMap<&str, usize>, key: &str| list.get(key).copied();
         // Items theirs removed: gone from ours too unless the person changed them.
@@ -142,7 +156,9 @@ impl Merger<'_> {
             let child = nesting.child(path, item.key);
             match (find(&b_at, item.key), find(&o_at, item.key)) {
                 (Some(bb), Some(oo)) => self.value(bi[bb].value, oi[oo].value, item.value, &child),
-                (Some(bb), None) if !same(bi[bb].value, item.value) => self.conflict(&format!("{child} (you removed it)")),
+                (Some(bb), None) if !same(bi[bb].value, item.value) => {
+                    self.conflict(&format!("{child} (you removed it)"))
+                }
                 (None, Some(oo)) if !same(oi[oo].value, item.value) => self.conflict(&child),
                 _ => {}
             }
@@ -156,8 +172,14 @@ impl Merger<'_> {
         for (anchor, item) in inserts {
             let text = self.theirs_text(item.span.clone());
             let edit = match anchor {
-                Some(at) => Edit { span: spans[at].end..spans[at].end, text: format!("{}{text}", self.separator(multiline, spans[at].start)) },
-                None => Edit { span: spans[first_kept].start..spans[first_kept].start, text: format!("{text}{}", self.separator(multiline, spans[first_kept].start)) },
+                Some(at) => Edit {
+                    span: spans[at].end..spans[at].end,
+                    text: format!("{}{text}", self.separator(multiline, spans[at].start)),
+                },
+                None => Edit {
+                    span: spans[first_kept].start..spans[first_kept].start,
+                    text: format!("{text}{}", self.separator(multiline, spans[first_kept].start)),
+                },
             };
             self.out.edits.push(edit);
         }
@@ -174,7 +196,9 @@ impl Merger<'_> {
         for item in ti {
             let child = Nesting::Element.child(path, item.key);
             match (b_at.get(item.key), o_at.get(item.key)) {
-                (Some(&bb), Some(&oo)) => pieces.push(self.merged_text(bi[bb].value, oi[oo].value, item.value, &child, oi[oo].span.clone())),
+                (Some(&bb), Some(&oo)) => {
+                    pieces.push(self.merged_text(bi[bb].value, oi[oo].value, item.value, &child, oi[oo].span.clone()))
+                }
                 (None, None) => pieces.push(self.theirs_text(item.span.clone())),
                 (Some(&bb), None) => {
                     if !same(bi[bb].value, item.value) {
@@ -205,7 +229,10 @@ impl Merger<'_> {
         self.out.conflicts.append(&mut element.out.conflicts);
         let mut edits = element.out.edits;
         edits.sort_by_key(|e| (e.span.start, e.span.end));
-        let relative: Vec<Edit> = edits.into_iter().map(|e| Edit { span: e.span.start - span.start..e.span.end - span.start, text: e.text }).collect();
+        let relative: Vec<Edit> = edits
+            .into_iter()
+            .map(|e| Edit { span: e.span.start - span.start..e.span.end - span.start, text: e.text })
+            .collect();
         super::apply(&self.ours[span], &relative)
     }
 
@@ -275,11 +302,15 @@ fn same(a: &JsonValue, b: &JsonValue) -> bool {
     match (&a.kind, &b.kind) {
         (JsonKind::Null, JsonKind::Null) => true,
         (JsonKind::Bool(x), JsonKind::Bool(y)) => x == y,
-        (JsonKind::Number(x), JsonKind::Number(y)) => x == y || x.parse::<f64>().ok().zip(y.parse::<f64>().ok()).is_some_and(|(p, q)| p == q),
+        (JsonKind::Number(x), JsonKind::Number(y)) => {
+            x == y || x.parse::<f64>().ok().zip(y.parse::<f64>().ok()).is_some_and(|(p, q)| p == q)
+        }
         (JsonKind::String(x), JsonKind::String(y)) => x == y,
         (JsonKind::Array(x), JsonKind::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
         (JsonKind::Object(x), JsonKind::Object(y)) if x.len() != y.len() => false,
-        (JsonKind::Object(x), JsonKind::Object(y)) if x.len() <= 16 => x.iter().all(|m| y.iter().find(|n| n.key == m.key).is_some_and(|n| same(&m.value, &n.value))),
+        (JsonKind::Object(x), JsonKind::Object(y)) if x.len() <= 16 => {
+            x.iter().all(|m| y.iter().find(|n| n.key == m.key).is_some_and(|n| same(&m.value, &n.value)))
+        }
         (JsonKind::Object(x), JsonKind::Object(y)) => {
             let by_key: HashMap<&str, &JsonValue> = y.iter().rev().map(|n| (n.key.as_ref(), &n.value)).collect();
             x.iter().all(|m| by_key.get(m.key.as_ref()).is_some_and(|n| same(&m.value, n)))

@@ -34,10 +34,14 @@ pub fn mirror(base: &str, ours: &str, theirs: &str) -> Mirror {
         let mut text: String = theirs_lines[new.clone()].concat();
         match place(&in_ours, old, ours_lines.len()) {
             Some(lines) => {
-                let at_end_without_newline = lines.start == ours_lines.len() && !ours.is_empty() && !ours.ends_with(['\n', '\r']);
+                let at_end_without_newline =
+                    lines.start == ours_lines.len() && !ours.is_empty() && !ours.ends_with(['\n', '\r']);
                 if at_end_without_newline && !text.is_empty() {
                     // The buffer's own line break (the first one it has).
-                    let first_break = ours_lines.first().map(|l| &l[l.trim_end_matches(['\n', '\r']).len()..]).filter(|b| !b.is_empty());
+                    let first_break = ours_lines
+                        .first()
+                        .map(|l| &l[l.trim_end_matches(['\n', '\r']).len()..])
+                        .filter(|b| !b.is_empty());
                     text.insert_str(0, first_break.unwrap_or("\n"));
                 }
                 result.edits.push(Edit { span: ours_starts[lines.start]..ours_starts[lines.end], text });

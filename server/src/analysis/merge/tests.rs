@@ -69,7 +69,10 @@ fn a_fix_feature_the_runner_appends_lands_after_the_last_one_indented_like_it() 
 fn members_the_runner_adds_or_removes_keep_the_json_valid() {
     let ours = FEATURES.replace("\"add\"", "\"plus\"");
     // A new member on F2, F1's description removed.
-    let theirs = FEATURES.replace("\"sub\",\n      \"status\": \"pending\"", "\"sub\",\n      \"status\": \"pending\",\n      \"workerSessionIds\": [\"s1\"]");
+    let theirs = FEATURES.replace(
+        "\"sub\",\n      \"status\": \"pending\"",
+        "\"sub\",\n      \"status\": \"pending\",\n      \"workerSessionIds\": [\"s1\"]",
+    );
     let (text, conflicts) = merged(FEATURES, &ours, &theirs, Format::Json);
     assert_eq!(text, theirs.replace("\"add\"", "\"plus\""));
     assert!(conflicts.is_empty());
@@ -78,9 +81,11 @@ fn members_the_runner_adds_or_removes_keep_the_json_valid() {
     assert_eq!(text, theirs.replace("\"add\"", "\"plus\""));
     assert!(conflicts.is_empty() && clean_json(&text), "{text}");
     // The first member removed, and every member of a one-line object.
-    let (text, _) = merged(r#"{"a": 1, "b": 2, "c": 3}"#, r#"{"a": 1, "b": 2, "c": 4}"#, r#"{"b": 2, "c": 3}"#, Format::Json);
+    let (text, _) =
+        merged(r#"{"a": 1, "b": 2, "c": 3}"#, r#"{"a": 1, "b": 2, "c": 4}"#, r#"{"b": 2, "c": 3}"#, Format::Json);
     assert_eq!(text, r#"{"b": 2, "c": 4}"#);
-    let (text, _) = merged(r#"{"x": {"a": 1}, "y": 0}"#, r#"{"x": {"a": 1}, "y": 1}"#, r#"{"x": {"b": 2}, "y": 0}"#, Format::Json);
+    let (text, _) =
+        merged(r#"{"x": {"a": 1}, "y": 0}"#, r#"{"x": {"a": 1}, "y": 1}"#, r#"{"x": {"b": 2}, "y": 0}"#, Format::Json);
     assert_eq!(text, r#"{"x": {"b": 2}, "y": 1}"#);
 }
 
@@ -88,7 +93,10 @@ fn members_the_runner_adds_or_removes_keep_the_json_valid() {
 fn a_crlf_buffer_gets_crlf_in_what_is_inserted() {
     let base = FEATURES.replace('\n', "\r\n");
     let ours = base.replace("\"add\"", "\"plus\"");
-    let theirs = base.replace("\"sub\",\r\n      \"status\": \"pending\"", "\"sub\",\r\n      \"status\": \"pending\",\r\n      \"workerSessionIds\": [\"s1\"]");
+    let theirs = base.replace(
+        "\"sub\",\r\n      \"status\": \"pending\"",
+        "\"sub\",\r\n      \"status\": \"pending\",\r\n      \"workerSessionIds\": [\"s1\"]",
+    );
     let (text, conflicts) = merged(&base, &ours, &theirs, Format::Json);
     assert!(conflicts.is_empty() && text.contains("workerSessionIds"), "{text}");
     assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "only CRLF: {text:?}");
@@ -96,9 +104,13 @@ fn a_crlf_buffer_gets_crlf_in_what_is_inserted() {
 
 #[test]
 fn a_feature_the_person_removed_but_the_runner_changed_is_a_conflict() {
-    let ours = FEATURES.replace(",\n    {\n      \"id\": \"F2\",\n      \"description\": \"sub\",\n      \"status\": \"pending\"\n    }", "");
+    let ours = FEATURES.replace(
+        ",\n    {\n      \"id\": \"F2\",\n      \"description\": \"sub\",\n      \"status\": \"pending\"\n    }",
+        "",
+    );
     assert!(clean_json(&ours), "{ours}");
-    let theirs = FEATURES.replace("\"sub\",\n      \"status\": \"pending\"", "\"sub\",\n      \"status\": \"completed\"");
+    let theirs =
+        FEATURES.replace("\"sub\",\n      \"status\": \"pending\"", "\"sub\",\n      \"status\": \"completed\"");
     let (text, conflicts) = merged(FEATURES, &ours, &theirs, Format::Json);
     assert_eq!(text, ours);
     assert_eq!(conflicts, vec!["features[F2] (you removed it)".to_string()]);
@@ -107,10 +119,19 @@ fn a_feature_the_person_removed_but_the_runner_changed_is_a_conflict() {
 #[test]
 fn validation_state_merges_by_assertion_id() {
     let base = "{\"assertions\": {\n  \"VAL-A-001\": {\"status\": \"pending\"},\n  \"VAL-A-002\": {\"status\": \"pending\"}\n}}\n";
-    let ours = base.replace("VAL-A-002\": {\"status\": \"pending\"}", "VAL-A-002\": {\"status\": \"pending\", \"note\": \"mine\"}");
+    let ours = base.replace(
+        "VAL-A-002\": {\"status\": \"pending\"}",
+        "VAL-A-002\": {\"status\": \"pending\", \"note\": \"mine\"}",
+    );
     let theirs = base.replace("VAL-A-001\": {\"status\": \"pending\"}", "VAL-A-001\": {\"status\": \"passed\"}");
     let (text, conflicts) = merged(base, &ours, &theirs, Format::Json);
-    assert_eq!(text, theirs.replace("VAL-A-002\": {\"status\": \"pending\"}", "VAL-A-002\": {\"status\": \"pending\", \"note\": \"mine\"}"));
+    assert_eq!(
+        text,
+        theirs.replace(
+            "VAL-A-002\": {\"status\": \"pending\"}",
+            "VAL-A-002\": {\"status\": \"pending\", \"note\": \"mine\"}"
+        )
+    );
     assert!(conflicts.is_empty());
 }
 
@@ -146,7 +167,8 @@ fn the_same_line_changed_both_ways_is_named_by_its_line_on_disk() {
 }
 
 fn lines() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(vec!["a\n", "b\n", "c\n", "d\n", "{\n", "}\n", "e"]), 0..12).prop_map(|l| l.concat())
+    prop::collection::vec(prop::sample::select(vec!["a\n", "b\n", "c\n", "d\n", "{\n", "}\n", "e"]), 0..12)
+        .prop_map(|l| l.concat())
 }
 
 proptest! {
@@ -195,7 +217,15 @@ fn the_runner_moving_a_completed_feature_to_the_bottom_reorders_the_buffer_keepi
 
 #[test]
 fn both_sides_reordering_differently_keeps_the_persons_order_and_names_it() {
-    let list = |ids: &[&str]| format!("{{\"features\": [{}]}}", ids.iter().map(|id| format!("{{\"id\": \"{id}\", \"status\": \"pending\"}}")).collect::<Vec<_>>().join(", "));
+    let list = |ids: &[&str]| {
+        format!(
+            "{{\"features\": [{}]}}",
+            ids.iter()
+                .map(|id| format!("{{\"id\": \"{id}\", \"status\": \"pending\"}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let (base, ours, theirs) = (list(&["A", "B", "C"]), list(&["C", "A", "B"]), list(&["B", "C", "A"]));
     let (text, conflicts) = merged(&base, &ours, &theirs, Format::Json);
     assert_eq!(text, ours);

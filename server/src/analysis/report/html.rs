@@ -38,9 +38,12 @@ svg{display:block;width:100%;height:auto;max-width:100%}svg text{font-size:13px;
 .legend{font-size:.9rem;color:#444;margin:.3rem 0}.legend span{display:inline-block;width:.85rem;height:.85rem;margin:0 .3rem 0 1rem;vertical-align:-.1rem;border-radius:2px}.legend span:first-child{margin-left:0}
 .legend span.failed{background:#fff;border:2px solid #b3261e}.legend span.interrupted{background:#fff;border:2px dashed #888}";
 
-const ROLE_COLORS: [(&str, &str); 3] = [("orchestration", "#8e6bbf"), ("implementation", "#3b7dd8"), ("validation", "#e0902f")];
-const TYPE_COLORS: [(&str, &str); 4] = [("input", "#3b7dd8"), ("cache read", "#7fb3ea"), ("cache write", "#8e6bbf"), ("output", "#e0902f")];
-const SEVERITY_COLORS: [(&str, &str); 3] = [("blocking", "#b3261e"), ("non_blocking", "#e0902f"), ("suggestion", "#7fb3ea")];
+const ROLE_COLORS: [(&str, &str); 3] =
+    [("orchestration", "#8e6bbf"), ("implementation", "#3b7dd8"), ("validation", "#e0902f")];
+const TYPE_COLORS: [(&str, &str); 4] =
+    [("input", "#3b7dd8"), ("cache read", "#7fb3ea"), ("cache write", "#8e6bbf"), ("output", "#e0902f")];
+const SEVERITY_COLORS: [(&str, &str); 3] =
+    [("blocking", "#b3261e"), ("non_blocking", "#e0902f"), ("suggestion", "#7fb3ea")];
 const FAILED: &str = "#b3261e";
 
 fn color(role: &str) -> &'static str {
@@ -85,7 +88,28 @@ const TIMELINE_PLOT_W: f64 = TIMELINE_W - TIMELINE_LABEL_W - 20.0;
 
 /// Tick step (seconds) giving at most about eight ticks over `total`.
 fn tick_step(total: f64) -> f64 {
-    let steps = [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 3.0 * 3600.0, 6.0 * 3600.0, 12.0 * 3600.0, 86400.0, 2.0 * 86400.0, 7.0 * 86400.0];
+    let steps = [
+        1.0,
+        2.0,
+        5.0,
+        10.0,
+        15.0,
+        30.0,
+        60.0,
+        120.0,
+        300.0,
+        600.0,
+        900.0,
+        1800.0,
+        3600.0,
+        7200.0,
+        3.0 * 3600.0,
+        6.0 * 3600.0,
+        12.0 * 3600.0,
+        86400.0,
+        2.0 * 86400.0,
+        7.0 * 86400.0,
+    ];
     steps.iter().copied().find(|s| total / s <= 8.0).unwrap_or(total / 8.0)
 }
 
@@ -176,23 +200,47 @@ fn runs_svg(r: &MissionReport) -> String {
     for (i, (role, members)) in rows.iter().enumerate() {
         let y = top + row_h * i as f64;
         if role != last_role {
-            let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", TIMELINE_LABEL_W - 8.0, y + 12.0, escape(role));
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                TIMELINE_LABEL_W - 8.0,
+                y + 12.0,
+                escape(role)
+            );
             last_role = role;
         }
         for &k in members {
             let s = &sessions[k];
             let x = TIMELINE_LABEL_W + TIMELINE_PLOT_W * s.start / total;
             let w = (TIMELINE_PLOT_W * (s.end - s.start) / total).max(2.0);
-            let what = s.feature_id.clone().or_else(|| s.milestone.as_ref().map(|m| format!("{m}{}", s.round.map(|r| format!(" round {r}")).unwrap_or_default()))).unwrap_or_default();
+            let what = s
+                .feature_id
+                .clone()
+                .or_else(|| {
+                    s.milestone
+                        .as_ref()
+                        .map(|m| format!("{m}{}", s.round.map(|r| format!(" round {r}")).unwrap_or_default()))
+                })
+                .unwrap_or_default();
             let ended = match s.outcome.as_str() {
                 "succeeded" => String::new(),
                 other if s.status != other => format!("{other} ({})", s.status.replace('_', " ")),
                 other => other.to_string(),
             };
-            let tip = tooltip(&[&s.kind, &what], &[duration(s.end - s.start), format!("{} turns", s.turns), format!("{} tokens", count(s.tokens.total())), ended]);
+            let tip = tooltip(
+                &[&s.kind, &what],
+                &[
+                    duration(s.end - s.start),
+                    format!("{} turns", s.turns),
+                    format!("{} tokens", count(s.tokens.total())),
+                    ended,
+                ],
+            );
             let mark = match s.outcome.as_str() {
                 "failed" => format!(" stroke=\"{FAILED}\" stroke-width=\"2\""),
-                "interrupted" => " stroke=\"#888\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\" fill-opacity=\"0.45\"".to_string(),
+                "interrupted" => {
+                    " stroke=\"#888\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\" fill-opacity=\"0.45\"".to_string()
+                }
                 _ => String::new(),
             };
             let _ = write!(out, "<rect class=\"run {} {}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"14\" fill=\"{}\"{mark}><title>{}</title></rect>", escape(role), escape(&s.outcome), color(role), escape(&tip));
@@ -227,7 +275,14 @@ fn bar_chart(label: &str, bars: &[Bar]) -> String {
     let _ = write!(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {CHART_W} {height:.0}\" role=\"img\" aria-label=\"{}\">", escape(label));
     for (i, b) in bars.iter().enumerate() {
         let y = 4.0 + row_h * i as f64;
-        let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\"><title>{}</title>{}</text>", CHART_LABEL_W - 8.0, y + 14.0, escape(&b.label), escape(&clip(&b.label, 16)));
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\"><title>{}</title>{}</text>",
+            CHART_LABEL_W - 8.0,
+            y + 14.0,
+            escape(&b.label),
+            escape(&clip(&b.label, 16))
+        );
         let mut x = CHART_LABEL_W;
         for (value, fill, tip) in &b.segments {
             if *value <= 0.0 || max <= 0.0 {
@@ -237,7 +292,13 @@ fn bar_chart(label: &str, bars: &[Bar]) -> String {
             let _ = write!(out, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"18\" rx=\"2\" fill=\"{fill}\"><title>{}</title></rect>", escape(tip));
             x += w;
         }
-        let _ = write!(out, "<text class=\"value\" x=\"{:.1}\" y=\"{:.1}\">{}</text>", x + 6.0, y + 14.0, escape(&b.figure));
+        let _ = write!(
+            out,
+            "<text class=\"value\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            x + 6.0,
+            y + 14.0,
+            escape(&b.figure)
+        );
     }
     out.push_str("</svg>");
     out
@@ -245,54 +306,162 @@ fn bar_chart(label: &str, bars: &[Bar]) -> String {
 
 /// The chart drawn beside a table of the report (by the table's id), with its legend.
 fn chart(r: &MissionReport, id: &str) -> Option<String> {
-    let role_bar = |role: &str, value: f64, figure: String| Bar { label: role.into(), segments: vec![(value, color(role), tooltip(&[role], std::slice::from_ref(&figure)))], figure };
+    let role_bar = |role: &str, value: f64, figure: String| Bar {
+        label: role.into(),
+        segments: vec![(value, color(role), tooltip(&[role], std::slice::from_ref(&figure)))],
+        figure,
+    };
     let (label, bars, legend_items): (&str, Vec<Bar>, Vec<(&str, &str)>) = match id {
-        "runtime-role" => ("Runtime by role", ROLES.iter().map(|role| {
-            let secs = r.time.by_role_seconds.get(*role).copied().unwrap_or(0.0);
-            role_bar(role, secs, duration(secs))
-        }).collect(), vec![]),
-        "runtime-milestone" if !r.time.milestones.is_empty() => ("Runtime by milestone", r.time.milestones.iter().map(|m| Bar {
-            label: m.name.clone(),
-            segments: vec![
-                (m.implementation_seconds, color("implementation"), tooltip(&[&m.name, "implementation"], &[duration(m.implementation_seconds)])),
-                (m.validation_seconds, color("validation"), tooltip(&[&m.name, "validation"], &[duration(m.validation_seconds)])),
-            ],
-            figure: duration(m.implementation_seconds + m.validation_seconds),
-        }).collect(), vec![("implementation", color("implementation")), ("validation", color("validation"))]),
-        "runs" => ("Agent runs by role and outcome", ROLES.iter().map(|role| {
-            let of = |o: &str| r.runs.sessions.iter().filter(|s| s.role == *role && s.outcome == o).count() as f64;
-            let (ok, failed, interrupted) = (of("succeeded") + of("running"), of("failed"), of("interrupted"));
-            Bar {
-                label: role.to_string(),
-                segments: vec![(ok, color(role), tooltip(&[role], &[format!("{ok} succeeded or running")])), (failed, FAILED, tooltip(&[role], &[format!("{failed} failed")])), (interrupted, "#b0b0b0", tooltip(&[role], &[format!("{interrupted} interrupted")]))],
-                figure: r.runs.by_role.get(*role).copied().unwrap_or(0).to_string(),
-            }
-        }).collect(), vec![("failed", FAILED), ("interrupted", "#b0b0b0")]),
+        "runtime-role" => (
+            "Runtime by role",
+            ROLES
+                .iter()
+                .map(|role| {
+                    let secs = r.time.by_role_seconds.get(*role).copied().unwrap_or(0.0);
+                    role_bar(role, secs, duration(secs))
+                })
+                .collect(),
+            vec![],
+        ),
+        "runtime-milestone" if !r.time.milestones.is_empty() => (
+            "Runtime by milestone",
+            r.time
+                .milestones
+                .iter()
+                .map(|m| Bar {
+                    label: m.name.clone(),
+                    segments: vec![
+                        (
+                            m.implementation_seconds,
+                            color("implementation"),
+                            tooltip(&[&m.name, "implementation"], &[duration(m.implementation_seconds)]),
+                        ),
+                        (
+                            m.validation_seconds,
+                            color("validation"),
+                            tooltip(&[&m.name, "validation"], &[duration(m.validation_seconds)]),
+                        ),
+                    ],
+                    figure: duration(m.implementation_seconds + m.validation_seconds),
+                })
+                .collect(),
+            vec![("implementation", color("implementation")), ("validation", color("validation"))],
+        ),
+        "runs" => (
+            "Agent runs by role and outcome",
+            ROLES
+                .iter()
+                .map(|role| {
+                    let of =
+                        |o: &str| r.runs.sessions.iter().filter(|s| s.role == *role && s.outcome == o).count() as f64;
+                    let (ok, failed, interrupted) = (of("succeeded") + of("running"), of("failed"), of("interrupted"));
+                    Bar {
+                        label: role.to_string(),
+                        segments: vec![
+                            (ok, color(role), tooltip(&[role], &[format!("{ok} succeeded or running")])),
+                            (failed, FAILED, tooltip(&[role], &[format!("{failed} failed")])),
+                            (interrupted, "#b0b0b0", tooltip(&[role], &[format!("{interrupted} interrupted")])),
+                        ],
+                        figure: r.runs.by_role.get(*role).copied().unwrap_or(0).to_string(),
+                    }
+                })
+                .collect(),
+            vec![("failed", FAILED), ("interrupted", "#b0b0b0")],
+        ),
         "tokens-type" => {
             let t = &r.tokens.by_type;
-            ("Tokens by type", [("input", t.input), ("cache read", t.cache_read), ("cache write", t.cache_write), ("output", t.output)].iter().zip(TYPE_COLORS).map(|((name, n), (_, c))| Bar { label: name.to_string(), segments: vec![(*n as f64, c, tooltip(&[name], &[count(*n)]))], figure: count(*n) }).collect(), vec![])
+            (
+                "Tokens by type",
+                [
+                    ("input", t.input),
+                    ("cache read", t.cache_read),
+                    ("cache write", t.cache_write),
+                    ("output", t.output),
+                ]
+                .iter()
+                .zip(TYPE_COLORS)
+                .map(|((name, n), (_, c))| Bar {
+                    label: name.to_string(),
+                    segments: vec![(*n as f64, c, tooltip(&[name], &[count(*n)]))],
+                    figure: count(*n),
+                })
+                .collect(),
+                vec![],
+            )
         }
-        "tokens-role" => ("Tokens by role and type", ROLES.iter().map(|role| {
-            let t = r.tokens.by_role.get(*role).copied().unwrap_or_default();
-            let parts = [t.input, t.cache_read, t.cache_write, t.output];
-            Bar { label: role.to_string(), segments: parts.iter().zip(TYPE_COLORS).map(|(n, (name, c))| (*n as f64, c, tooltip(&[role, name], &[count(*n)]))).collect(), figure: count(t.total()) }
-        }).collect(), TYPE_COLORS.to_vec()),
+        "tokens-role" => (
+            "Tokens by role and type",
+            ROLES
+                .iter()
+                .map(|role| {
+                    let t = r.tokens.by_role.get(*role).copied().unwrap_or_default();
+                    let parts = [t.input, t.cache_read, t.cache_write, t.output];
+                    Bar {
+                        label: role.to_string(),
+                        segments: parts
+                            .iter()
+                            .zip(TYPE_COLORS)
+                            .map(|(n, (name, c))| (*n as f64, c, tooltip(&[role, name], &[count(*n)])))
+                            .collect(),
+                        figure: count(t.total()),
+                    }
+                })
+                .collect(),
+            TYPE_COLORS.to_vec(),
+        ),
         "cost" => {
             let c = r.cost.as_ref()?;
-            ("Cost by role", ROLES.iter().map(|role| role_bar(role, c.by_role.get(*role).copied().unwrap_or(0.0), usd(c.by_role.get(*role).copied().unwrap_or(0.0)))).collect(), vec![])
+            (
+                "Cost by role",
+                ROLES
+                    .iter()
+                    .map(|role| {
+                        role_bar(
+                            role,
+                            c.by_role.get(*role).copied().unwrap_or(0.0),
+                            usd(c.by_role.get(*role).copied().unwrap_or(0.0)),
+                        )
+                    })
+                    .collect(),
+                vec![],
+            )
         }
         "code" => {
             let c = &r.code;
             if c.unavailable.is_some() {
                 return None;
             }
-            let bar = |name: &str, lines: u64, fill: &'static str| Bar { label: name.into(), segments: vec![(lines as f64, fill, tooltip(&[name], &[format!("{} lines", count(lines))]))], figure: count(lines) };
-            ("Lines added: source and tests", vec![bar("source", c.source_lines, "#3b7dd8"), bar("tests", c.test_lines, "#4caf7a"), bar("deleted", c.deleted, "#b0b0b0")], vec![])
+            let bar = |name: &str, lines: u64, fill: &'static str| Bar {
+                label: name.into(),
+                segments: vec![(lines as f64, fill, tooltip(&[name], &[format!("{} lines", count(lines))]))],
+                figure: count(lines),
+            };
+            (
+                "Lines added: source and tests",
+                vec![
+                    bar("source", c.source_lines, "#3b7dd8"),
+                    bar("tests", c.test_lines, "#4caf7a"),
+                    bar("deleted", c.deleted, "#b0b0b0"),
+                ],
+                vec![],
+            )
         }
-        "issues" => ("Issues by severity", r.issues.by_severity.iter().map(|(sev, n)| {
-            let fill = SEVERITY_COLORS.iter().find(|(s, _)| s == sev).map_or("#999", |(_, c)| c);
-            Bar { label: sev.clone(), segments: vec![(*n as f64, fill, tooltip(&[sev], &[format!("{n} issues")]))], figure: n.to_string() }
-        }).collect(), vec![]),
+        "issues" => (
+            "Issues by severity",
+            r.issues
+                .by_severity
+                .iter()
+                .map(|(sev, n)| {
+                    let fill = SEVERITY_COLORS.iter().find(|(s, _)| s == sev).map_or("#999", |(_, c)| c);
+                    Bar {
+                        label: sev.clone(),
+                        segments: vec![(*n as f64, fill, tooltip(&[sev], &[format!("{n} issues")]))],
+                        figure: n.to_string(),
+                    }
+                })
+                .collect(),
+            vec![],
+        ),
         _ => return None,
     };
     let mut out = bar_chart(label, &bars);
@@ -306,15 +475,32 @@ pub fn render_html(r: &MissionReport) -> String {
     let mut out = String::new();
     let title = if r.mission.title.is_empty() { "(untitled mission)".to_string() } else { r.mission.title.clone() };
     let _ = write!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\" /><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" /><title>Mission report: {}</title><style>{CSS}</style></head><body>\n", escape(&title));
-    let _ = writeln!(out, "<h1>{}</h1><p class=\"lead\">{} · {}{}</p>", escape(&title), escape(&r.mission.id), escape(&r.mission.status), r.mission.halt_reason.as_ref().map(|h| format!(" — {}", escape(h))).unwrap_or_default());
+    let _ = writeln!(
+        out,
+        "<h1>{}</h1><p class=\"lead\">{} · {}{}</p>",
+        escape(&title),
+        escape(&r.mission.id),
+        escape(&r.mission.status),
+        r.mission.halt_reason.as_ref().map(|h| format!(" — {}", escape(h))).unwrap_or_default()
+    );
     out.push_str("<div class=\"figures\">");
     let unsuccessful: usize = ["failed", "interrupted"].iter().filter_map(|o| r.runs.by_outcome.get(*o)).sum();
     let figures = [
         ("agent runtime", duration(r.time.role_seconds_total)),
         ("wall clock", duration(r.time.wall_seconds)),
-        ("agent runs", if unsuccessful > 0 { format!("{} · {unsuccessful} failed", r.runs.total) } else { r.runs.total.to_string() }),
+        (
+            "agent runs",
+            if unsuccessful > 0 {
+                format!("{} · {unsuccessful} failed", r.runs.total)
+            } else {
+                r.runs.total.to_string()
+            },
+        ),
         ("tokens", count(r.tokens.total)),
-        ("lines of code", format!("{} · {} tests", count(r.code.added), percent(r.code.test_lines as f64, r.code.added as f64))),
+        (
+            "lines of code",
+            format!("{} · {} tests", count(r.code.added), percent(r.code.test_lines as f64, r.code.added as f64)),
+        ),
         ("fix features", format!("{} / {}", r.features.fix, r.features.total)),
         ("issues", r.issues.total.to_string()),
     ];
@@ -326,7 +512,9 @@ pub fn render_html(r: &MissionReport) -> String {
     for (name, c) in ROLE_COLORS {
         let _ = write!(out, "<span style=\"background:{c}\"></span>{name}");
     }
-    out.push_str("<span class=\"failed\"></span>failed session<span class=\"interrupted\"></span>interrupted session</p>\n");
+    out.push_str(
+        "<span class=\"failed\"></span>failed session<span class=\"interrupted\"></span>interrupted session</p>\n",
+    );
     out.push_str("<h2>Milestone waterfall</h2>\n");
     out.push_str(&waterfall_svg(r));
     out.push_str("\n<h2>Agent runs over time</h2>\n");
@@ -377,7 +565,10 @@ mod tests {
     #[test]
     fn tooltips_leave_out_empty_parts() {
         assert_eq!(tooltip(&["orchestrator", ""], &["0.0 s".into(), "".into()]), "orchestrator: 0.0 s");
-        assert_eq!(tooltip(&["worker", "feat-add"], &["1.0 s".into(), "3 turns".into()]), "worker feat-add: 1.0 s, 3 turns");
+        assert_eq!(
+            tooltip(&["worker", "feat-add"], &["1.0 s".into(), "3 turns".into()]),
+            "worker feat-add: 1.0 s, 3 turns"
+        );
         assert_eq!(tooltip(&["halted"], &[String::new()]), "halted");
     }
 

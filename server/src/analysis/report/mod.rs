@@ -341,9 +341,14 @@ const SESSION_KINDS: [&str; 4] = ["orchestrator", "worker", "scrutiny", "user-te
 pub fn is_test_path(path: &str) -> bool {
     let p = format!("/{}", path.to_ascii_lowercase());
     let name = p.rsplit('/').next().unwrap_or("");
-    p.contains("/tests/") || p.contains("/test/") || p.contains("/spec/") || name.starts_with("test_") || name.contains("_test.") || name.contains(".test.") || name.contains(".spec.")
+    p.contains("/tests/")
+        || p.contains("/test/")
+        || p.contains("/spec/")
+        || name.starts_with("test_")
+        || name.contains("_test.")
+        || name.contains(".test.")
+        || name.contains(".spec.")
 }
-
 
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[u32], p: f64) -> u32 {
@@ -428,18 +433,18 @@ fn sessions_of(lines: &[TranscriptLine]) -> Vec<Session> {
             s.round = line.round.or(s.round);
         }
         match kind {
-            "usage" => {
-                match &line.usage {
-                    Some(u) if u.total() == 0 => s.unreported_calls += 1,
-                    Some(u) => {
-                        s.usage_lines += *u;
-                        s.estimated_calls += u32::from(line.estimated == Some(true));
-                    }
-                    None => {}
+            "usage" => match &line.usage {
+                Some(u) if u.total() == 0 => s.unreported_calls += 1,
+                Some(u) => {
+                    s.usage_lines += *u;
+                    s.estimated_calls += u32::from(line.estimated == Some(true));
                 }
-            }
+                None => {}
+            },
             "assistant_turn" => s.assistant_turns += 1,
-            "handoff" => s.success_state = line.handoff.as_ref().and_then(|h| h.success_state.clone()).or(s.success_state.take()),
+            "handoff" => {
+                s.success_state = line.handoff.as_ref().and_then(|h| h.success_state.clone()).or(s.success_state.take())
+            }
             "session_end" => {
                 s.status = line.status.clone();
                 s.turns_ended = line.turns.or(s.turns_ended);
@@ -466,7 +471,9 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
                 let feature = feature_id.as_deref().and_then(|f| features?.feature(f));
                 let validator = feature.and_then(|f| f.validator()).or_else(|| {
                     let f = feature_id.as_deref()?;
-                    crate::model::features::ValidatorKind::ALL.into_iter().find(|k| f.starts_with(&format!("{}-", k.skill())))
+                    crate::model::features::ValidatorKind::ALL
+                        .into_iter()
+                        .find(|k| f.starts_with(&format!("{}-", k.skill())))
                 });
                 let (role, kind) = match validator {
                     Some(k) => ("validator", k.folder()),
@@ -477,7 +484,10 @@ fn sessions_from_log(events: &[ProgressEvent], features: Option<&FeaturesFile>) 
                     role: role.into(),
                     kind: kind.into(),
                     model: e.str("modelId").map(str::to_string),
-                    milestone: e.str("milestone").map(str::to_string).or_else(|| feature.and_then(|f| f.milestone()).map(str::to_string)),
+                    milestone: e
+                        .str("milestone")
+                        .map(str::to_string)
+                        .or_else(|| feature.and_then(|f| f.milestone()).map(str::to_string)),
                     feature_id,
                     start: t,
                     end: t,
@@ -540,7 +550,18 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let have_time = t0.is_finite();
     let origin = if have_time { t0 } else { 0.0 };
     let rel = |t: f64| t - origin;
-    let stamp = |t: f64| if have_time { input.events.iter().find(|e| unix_seconds(&e.timestamp) == Some(t)).map(|e| e.timestamp.clone()).or_else(|| input.transcript.iter().find(|l| unix_seconds(&l.ts) == Some(t)).map(|l| l.ts.clone())) } else { None };
+    let stamp = |t: f64| {
+        if have_time {
+            input
+                .events
+                .iter()
+                .find(|e| unix_seconds(&e.timestamp) == Some(t))
+                .map(|e| e.timestamp.clone())
+                .or_else(|| input.transcript.iter().find(|l| unix_seconds(&l.ts) == Some(t)).map(|l| l.ts.clone()))
+        } else {
+            None
+        }
+    };
 
     // Sessions.
     let mut session_reports = Vec::new();
@@ -595,7 +616,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         *unreported.entry((model, s.role.clone())).or_default() += s.unreported_calls;
     }
     for ((model, role), calls) in unreported {
-        let (calls, their) = if calls == 1 { ("1 model call".to_string(), "its") } else { (format!("{calls} model calls"), "their") };
+        let (calls, their) =
+            if calls == 1 { ("1 model call".to_string(), "its") } else { (format!("{calls} model calls"), "their") };
         notes.push(format!("{calls} of {model} ({role}) reported no usage; {their} tokens and cost are not counted"));
     }
     // Usage the agent estimated is counted, and said to be an estimate.
@@ -608,13 +630,18 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         let calls = if calls == 1 { "1 model call".to_string() } else { format!("{calls} model calls") };
         notes.push(format!("{calls} of {model} ({role}): usage not reported by the server; estimated (4 bytes a token) and counted in the tokens and cost"));
     }
-    let by_role_seconds: BTreeMap<String, f64> = ROLES.iter().map(|r| (r.to_string(), union_length(role_spans.remove(r).unwrap_or_default()))).collect();
+    let by_role_seconds: BTreeMap<String, f64> =
+        ROLES.iter().map(|r| (r.to_string(), union_length(role_spans.remove(r).unwrap_or_default()))).collect();
     let role_seconds_total = sum_f64(by_role_seconds.values().copied());
 
     // Milestones, in plan order (as the run recorded it, else the queue's), then any the log
     // names that the plan lost.
     let recorded = input.state.as_ref().map(|s| s.milestones.clone()).unwrap_or_default();
-    let mut milestones: Vec<String> = if recorded.is_empty() { input.features.as_ref().map(|f| f.milestones().into_iter().map(str::to_string).collect()).unwrap_or_default() } else { recorded };
+    let mut milestones: Vec<String> = if recorded.is_empty() {
+        input.features.as_ref().map(|f| f.milestones().into_iter().map(str::to_string).collect()).unwrap_or_default()
+    } else {
+        recorded
+    };
     let learn = |m: &str, list: &mut Vec<String>| {
         if !m.is_empty() && !list.iter().any(|x| x == m) {
             list.push(m.to_string());
@@ -628,15 +655,31 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     for r in &input.rounds {
         learn(&r.milestone, &mut milestones);
     }
-    let milestone_of_feature = |id: &str| input.features.as_ref().and_then(|f| f.feature(id)).and_then(|f| f.milestone()).map(str::to_string);
-    let is_validator = |id: &str| input.features.as_ref().and_then(|f| f.feature(id)).map_or(id.starts_with("scrutiny-validator-") || id.starts_with("user-testing-validator-"), |f| f.is_validator());
+    let milestone_of_feature =
+        |id: &str| input.features.as_ref().and_then(|f| f.feature(id)).and_then(|f| f.milestone()).map(str::to_string);
+    let is_validator = |id: &str| {
+        input
+            .features
+            .as_ref()
+            .and_then(|f| f.feature(id))
+            .map_or(id.starts_with("scrutiny-validator-") || id.starts_with("user-testing-validator-"), |f| {
+                f.is_validator()
+            })
+    };
 
     // The waterfall: implementation and validation phases of each milestone from the progress log.
     let mut spans: BTreeMap<String, Vec<Span>> = BTreeMap::new();
     let mut open: BTreeMap<String, (&'static str, f64)> = BTreeMap::new();
-    let close = |open: &mut BTreeMap<String, (&'static str, f64)>, spans: &mut BTreeMap<String, Vec<Span>>, m: &str, at: f64| {
+    let close = |open: &mut BTreeMap<String, (&'static str, f64)>,
+                 spans: &mut BTreeMap<String, Vec<Span>>,
+                 m: &str,
+                 at: f64| {
         if let Some((phase, start)) = open.remove(m) {
-            spans.entry(m.to_string()).or_default().push(Span { phase: phase.into(), start: rel(start), end: rel(at.max(start)) });
+            spans.entry(m.to_string()).or_default().push(Span {
+                phase: phase.into(),
+                start: rel(start),
+                end: rel(at.max(start)),
+            });
         }
     };
     let mut last_event = origin;
@@ -644,7 +687,11 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         let Some(t) = unix_seconds(&e.timestamp) else { continue };
         last_event = last_event.max(t);
         let feature = e.str("featureId");
-        let m = e.str("milestone").map(str::to_string).or_else(|| feature.and_then(milestone_of_feature)).unwrap_or_default();
+        let m = e
+            .str("milestone")
+            .map(str::to_string)
+            .or_else(|| feature.and_then(milestone_of_feature))
+            .unwrap_or_default();
         let phase_now = open.get(&m).map(|(p, _)| *p);
         let started_phase = match e.kind.as_str() {
             "worker_started" if feature.is_some_and(is_validator) => Some("validation"),
@@ -681,14 +728,24 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .events
         .iter()
         .filter(|e| e.kind == "mission_paused" && e.fields.get("halted").and_then(|v| v.as_bool()) == Some(true))
-        .filter_map(|e| Some(HaltMark { at: rel(unix_seconds(&e.timestamp)?), reason: e.str("reason").unwrap_or_default().to_string() }))
+        .filter_map(|e| {
+            Some(HaltMark {
+                at: rel(unix_seconds(&e.timestamp)?),
+                reason: e.str("reason").unwrap_or_default().to_string(),
+            })
+        })
         .collect();
     let milestone_times: Vec<MilestoneTime> = milestones
         .iter()
         .map(|m| {
             let s = spans.remove(m).unwrap_or_default();
             let sum = |phase: &str| sum_f64(s.iter().filter(|x| x.phase == phase).map(|x| x.end - x.start));
-            MilestoneTime { name: m.clone(), implementation_seconds: sum("implementation"), validation_seconds: sum("validation"), spans: s }
+            MilestoneTime {
+                name: m.clone(),
+                implementation_seconds: sum("implementation"),
+                validation_seconds: sum("validation"),
+                spans: s,
+            }
         })
         .collect();
 
@@ -727,15 +784,41 @@ pub fn compute(input: &ReportInput) -> MissionReport {
                 unavailable: None,
             }
         }
-        DiffInput::Unavailable(why) => CodeReport { base: None, head: None, files: 0, test_files: 0, added: 0, deleted: 0, source_lines: 0, test_lines: 0, test_share: 0.0, unavailable: Some(why.clone()) },
+        DiffInput::Unavailable(why) => CodeReport {
+            base: None,
+            head: None,
+            files: 0,
+            test_files: 0,
+            added: 0,
+            deleted: 0,
+            source_lines: 0,
+            test_lines: 0,
+            test_share: 0.0,
+            unavailable: Some(why.clone()),
+        },
     };
 
     // Features.
     // Fix features: those an orchestrator added after a failed round (`fix_features_added`);
     // droid logs no such event, so there a `fix-` id is read as one.
-    let fix_ids: BTreeSet<&str> = input.events.iter().filter(|e| e.kind == "fix_features_added").flat_map(|e| e.fields.get("featureIds").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str())).collect();
-    let is_fix = |id: &str| fix_ids.contains(id) || (fix_ids.is_empty() && (id.starts_with("fix-") || id.starts_with("fix_")));
-    let mut features = FeaturesReport { total: 0, implementation: 0, fix: 0, validators: 0, fix_ratio: 0.0, by_status: BTreeMap::new() };
+    let fix_ids: BTreeSet<&str> = input
+        .events
+        .iter()
+        .filter(|e| e.kind == "fix_features_added")
+        .flat_map(|e| {
+            e.fields.get("featureIds").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str())
+        })
+        .collect();
+    let is_fix =
+        |id: &str| fix_ids.contains(id) || (fix_ids.is_empty() && (id.starts_with("fix-") || id.starts_with("fix_")));
+    let mut features = FeaturesReport {
+        total: 0,
+        implementation: 0,
+        fix: 0,
+        validators: 0,
+        fix_ratio: 0.0,
+        by_status: BTreeMap::new(),
+    };
     if let Some(f) = &input.features {
         for feat in &f.features {
             if feat.is_validator() {
@@ -757,7 +840,8 @@ pub fn compute(input: &ReportInput) -> MissionReport {
 
     // Issues: each round's blocking findings (a scrutiny round's blocking issues, a user-testing
     // round's failed and blocked assertions), and the latest reviews' other findings.
-    let mut by_severity: BTreeMap<String, usize> = ["blocking", "non_blocking", "suggestion"].iter().map(|s| (s.to_string(), 0)).collect();
+    let mut by_severity: BTreeMap<String, usize> =
+        ["blocking", "non_blocking", "suggestion"].iter().map(|s| (s.to_string(), 0)).collect();
     let mut total_issues = 0;
     for r in &input.rounds {
         total_issues += r.blocking;
@@ -783,7 +867,15 @@ pub fn compute(input: &ReportInput) -> MissionReport {
         .map(|r| {
             let mut v = turns_by_role.remove(r).unwrap_or_default();
             v.sort_unstable();
-            (r.to_string(), TurnStats { sessions: v.len(), median: percentile(&v, 0.5), p90: percentile(&v, 0.9), max: v.last().copied().unwrap_or(0) })
+            (
+                r.to_string(),
+                TurnStats {
+                    sessions: v.len(),
+                    median: percentile(&v, 0.5),
+                    p90: percentile(&v, 0.9),
+                    max: v.last().copied().unwrap_or(0),
+                },
+            )
         })
         .collect();
 
@@ -799,7 +891,12 @@ pub fn compute(input: &ReportInput) -> MissionReport {
     let logged_rounds = input.events.iter().any(|e| e.kind == "validation_round");
     if !logged_rounds {
         for (m, &round) in &rounds_of {
-            let last: Vec<&RoundRecord> = ["scrutiny", "user-testing"].iter().filter_map(|v| input.rounds.iter().filter(|r| r.milestone == *m && r.validator == *v).max_by_key(|r| r.round)).collect();
+            let last: Vec<&RoundRecord> = ["scrutiny", "user-testing"]
+                .iter()
+                .filter_map(|v| {
+                    input.rounds.iter().filter(|r| r.milestone == *m && r.validator == *v).max_by_key(|r| r.round)
+                })
+                .collect();
             if last.len() == 2 && last.iter().all(|r| r.passed) {
                 passed_in.insert(m.to_string(), round);
             }
@@ -822,10 +919,21 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             _ => {}
         }
     }
-    let milestone_rounds: Vec<MilestoneRounds> = milestones.iter().map(|m| MilestoneRounds { name: m.clone(), rounds: rounds_of.get(m.as_str()).copied().unwrap_or(0), passed_in_round: passed_in.get(m).copied() }).collect();
+    let milestone_rounds: Vec<MilestoneRounds> = milestones
+        .iter()
+        .map(|m| MilestoneRounds {
+            name: m.clone(),
+            rounds: rounds_of.get(m.as_str()).copied().unwrap_or(0),
+            passed_in_round: passed_in.get(m).copied(),
+        })
+        .collect();
     let max_round = milestone_rounds.iter().map(|m| m.rounds).max().unwrap_or(0);
     let cumulative_passes = (1..=max_round)
-        .map(|r| RoundPasses { round: r, passed: milestone_rounds.iter().filter(|m| m.passed_in_round.is_some_and(|p| p <= r)).count(), milestones: milestone_rounds.len() })
+        .map(|r| RoundPasses {
+            round: r,
+            passed: milestone_rounds.iter().filter(|m| m.passed_in_round.is_some_and(|p| p <= r)).count(),
+            milestones: milestone_rounds.len(),
+        })
         .collect();
 
     let state = input.state.clone().unwrap_or_default();
@@ -847,14 +955,29 @@ pub fn compute(input: &ReportInput) -> MissionReport {
             milestones: milestone_times,
             halts,
         },
-        runs: RunsReport { total: session_reports.len(), by_role: runs_by_role, by_kind: runs_by_kind, by_outcome: runs_by_outcome, sessions: session_reports },
-        tokens: TokensReport { total: usage.mission.total(), by_type: usage.mission, by_role: ROLES.iter().map(|r| (r.to_string(), usage.role(r))).collect(), recorded: tokens_recorded },
+        runs: RunsReport {
+            total: session_reports.len(),
+            by_role: runs_by_role,
+            by_kind: runs_by_kind,
+            by_outcome: runs_by_outcome,
+            sessions: session_reports,
+        },
+        tokens: TokensReport {
+            total: usage.mission.total(),
+            by_type: usage.mission,
+            by_role: ROLES.iter().map(|r| (r.to_string(), usage.role(r))).collect(),
+            recorded: tokens_recorded,
+        },
         cost,
         code,
         features,
         issues: IssuesReport { total: total_issues, by_severity },
         turns,
-        validation: ValidationReport { milestones: milestone_rounds, stale_assertions: input.stale.clone(), cumulative_passes },
+        validation: ValidationReport {
+            milestones: milestone_rounds,
+            stale_assertions: input.stale.clone(),
+            cumulative_passes,
+        },
         notes,
     }
 }
@@ -873,7 +996,15 @@ mod tests {
 
     #[test]
     fn test_paths_are_recognised() {
-        for p in ["tests/a.rs", "src/tests/x.py", "test_calc.sh", "lib/foo_test.go", "ui/a.test.ts", "ui/a.spec.js", "spec/models/user_spec.rb"] {
+        for p in [
+            "tests/a.rs",
+            "src/tests/x.py",
+            "test_calc.sh",
+            "lib/foo_test.go",
+            "ui/a.test.ts",
+            "ui/a.spec.js",
+            "spec/models/user_spec.rb",
+        ] {
             assert!(is_test_path(p), "{p}");
         }
         for p in ["src/main.rs", "contest.rs", "docs/testing.md", "latest_news.txt"] {
@@ -893,14 +1024,26 @@ mod tests {
     fn a_session_start_is_recognised_by_its_kind_or_a_session_kind_field() {
         let line = |json: &str| serde_json::from_str::<TranscriptLine>(json).unwrap();
         let lines = [
-            line(r#"{"ts":"2026-01-01T00:00:00Z","sessionId":"a","role":"validator","kind":"scrutiny","milestone":"m","model":"x"}"#),
-            line(r#"{"ts":"2026-01-01T00:00:00Z","sessionId":"b","role":"validator","kind":"session_start","sessionKind":"user-testing"}"#),
+            line(
+                r#"{"ts":"2026-01-01T00:00:00Z","sessionId":"a","role":"validator","kind":"scrutiny","milestone":"m","model":"x"}"#,
+            ),
+            line(
+                r#"{"ts":"2026-01-01T00:00:00Z","sessionId":"b","role":"validator","kind":"session_start","sessionKind":"user-testing"}"#,
+            ),
             line(r#"{"ts":"2026-01-01T00:01:00Z","sessionId":"b","role":"validator","kind":"assistant_turn"}"#),
-            line(r#"{"ts":"2026-01-01T00:02:00Z","sessionId":"b","role":"validator","kind":"session_end","status":"completed"}"#),
+            line(
+                r#"{"ts":"2026-01-01T00:02:00Z","sessionId":"b","role":"validator","kind":"session_end","status":"completed"}"#,
+            ),
         ];
         let s = sessions_of(&lines);
-        assert_eq!((s[0].kind.as_str(), s[0].milestone.as_deref(), s[0].model.as_deref()), ("scrutiny", Some("m"), Some("x")));
-        assert_eq!((s[1].kind.as_str(), s[1].assistant_turns, s[1].status.as_deref()), ("user-testing", 1, Some("completed")));
+        assert_eq!(
+            (s[0].kind.as_str(), s[0].milestone.as_deref(), s[0].model.as_deref()),
+            ("scrutiny", Some("m"), Some("x"))
+        );
+        assert_eq!(
+            (s[1].kind.as_str(), s[1].assistant_turns, s[1].status.as_deref()),
+            ("user-testing", 1, Some("completed"))
+        );
         let input = ReportInput { transcript: lines.to_vec(), ..Default::default() };
         let r = compute(&input);
         assert_eq!(r.runs.by_kind.get("user-testing"), Some(&1));
@@ -916,21 +1059,44 @@ mod tests {
     #[test]
     fn numstat_lines_parse_and_binary_files_have_no_counts() {
         let v = parse_numstat("3\t1\tsrc/a.rs\n-\t-\timg.png\ngarbage\n");
-        assert_eq!(v, vec![NumstatEntry { path: "src/a.rs".into(), added: Some(3), deleted: Some(1) }, NumstatEntry { path: "img.png".into(), added: None, deleted: None }]);
+        assert_eq!(
+            v,
+            vec![
+                NumstatEntry { path: "src/a.rs".into(), added: Some(3), deleted: Some(1) },
+                NumstatEntry { path: "img.png".into(), added: None, deleted: None }
+            ]
+        );
     }
 
     #[test]
     fn a_milestone_that_has_not_started_reports_zero_not_negative_zero() {
-        let features = crate::model::features::parse(r#"{"features":[{"id":"a","description":"d","milestone":"core","status":"completed"},{"id":"b","description":"d","milestone":"analytics","status":"pending"}]}"#);
-        let ev = |ts: &str, kind: &str, m: &str| ProgressEvent { timestamp: ts.into(), kind: kind.into(), fields: serde_json::json!({"milestone": m}).as_object().unwrap().clone() };
-        let input = ReportInput { features: Some(features), events: vec![ev("2026-01-01T00:00:00Z", "milestone_started", "core"), ev("2026-01-01T00:10:00Z", "milestone_passed", "core")], ..Default::default() };
+        let features = crate::model::features::parse(
+            r#"{"features":[{"id":"a","description":"d","milestone":"core","status":"completed"},{"id":"b","description":"d","milestone":"analytics","status":"pending"}]}"#,
+        );
+        let ev = |ts: &str, kind: &str, m: &str| ProgressEvent {
+            timestamp: ts.into(),
+            kind: kind.into(),
+            fields: serde_json::json!({"milestone": m}).as_object().unwrap().clone(),
+        };
+        let input = ReportInput {
+            features: Some(features),
+            events: vec![
+                ev("2026-01-01T00:00:00Z", "milestone_started", "core"),
+                ev("2026-01-01T00:10:00Z", "milestone_passed", "core"),
+            ],
+            ..Default::default()
+        };
         let r = compute(&input);
-        let analytics = r.time.milestones.iter().find(|m| m.name == "analytics").expect("the plan's milestone is listed");
+        let analytics =
+            r.time.milestones.iter().find(|m| m.name == "analytics").expect("the plan's milestone is listed");
         assert!(analytics.implementation_seconds.is_sign_positive() && analytics.validation_seconds.is_sign_positive());
         assert!(r.time.role_seconds_total.is_sign_positive());
         let (text, json) = (render_text(&r), render_json(&r));
         assert!(!text.contains("-0.0") && !json.contains("-0.0"), "{text}\n{json}");
-        assert_eq!((duration(-0.0), percent(-0.0, 5.0), usd(-0.0)), ("0.0 s".to_string(), "0.0%".to_string(), "$0.00".to_string()));
+        assert_eq!(
+            (duration(-0.0), percent(-0.0, 5.0), usd(-0.0)),
+            ("0.0 s".to_string(), "0.0%".to_string(), "$0.00".to_string())
+        );
     }
 
     #[test]

@@ -48,7 +48,11 @@ pub const FLAGS: [&str; 14] = [
 pub fn find_chromium() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("MISSIONS_CHROMIUM").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        return if p.is_file() { Ok(p) } else { Err(format!("MISSIONS_CHROMIUM names {}, which is not a file", p.display())) };
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("MISSIONS_CHROMIUM names {}, which is not a file", p.display()))
+        };
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     PROGRAMS
@@ -87,7 +91,12 @@ pub struct Chromium {
 impl Chromium {
     /// Starts `program` headless with a fresh profile, `extra` flags and `url`; its own output
     /// goes to `log`. Every event goes to `on_event`, on the reader's thread.
-    pub fn launch(program: &Path, extra: &[String], log: &Path, on_event: impl FnMut(Event) + Send + 'static) -> Result<Chromium, String> {
+    pub fn launch(
+        program: &Path,
+        extra: &[String],
+        log: &Path,
+        on_event: impl FnMut(Event) + Send + 'static,
+    ) -> Result<Chromium, String> {
         let profile = std::env::temp_dir().join(format!("missions-chromium-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&profile).map_err(|e| format!("cannot create {}: {e}", profile.display()))?;
         if let Some(dir) = log.parent() {
@@ -98,7 +107,12 @@ impl Chromium {
         let (to_browser_read, to_browser_write) = pipe()?;
         let (from_browser_read, from_browser_write) = pipe()?;
         let mut command = Command::new(program);
-        command.args(FLAGS).arg("--remote-debugging-pipe").arg(format!("--user-data-dir={}", profile.display())).args(extra).arg("about:blank");
+        command
+            .args(FLAGS)
+            .arg("--remote-debugging-pipe")
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg("about:blank");
         command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file).process_group(0);
         let (child_in, child_out) = (to_browser_read.as_raw_fd(), from_browser_write.as_raw_fd());
         // SAFETY: between fork and exec only async-signal-safe calls run (fcntl, dup2).
@@ -122,17 +136,31 @@ impl Chromium {
         };
         drop((to_browser_read, from_browser_write));
         let pgid = child.id() as i32;
-        let conn = Arc::new(Connection { writer: Mutex::new(File::from(to_browser_write)), next_id: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), closed: AtomicBool::new(false) });
+        let conn = Arc::new(Connection {
+            writer: Mutex::new(File::from(to_browser_write)),
+            next_id: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
         let reader = {
             let conn = conn.clone();
             let input = File::from(from_browser_read);
-            std::thread::Builder::new().name("chromium-cdp".into()).spawn(move || read_messages(input, &conn, on_event)).map_err(|e| format!("cannot start the protocol reader: {e}"))?
+            std::thread::Builder::new()
+                .name("chromium-cdp".into())
+                .spawn(move || read_messages(input, &conn, on_event))
+                .map_err(|e| format!("cannot start the protocol reader: {e}"))?
         };
         Ok(Chromium { child, pgid, profile, conn, reader: Some(reader) })
     }
 
     /// Sends a command (to a page's `session`, or to the browser) and waits for its answer.
-    pub async fn call(&self, method: &str, params: Value, session: Option<&str>, timeout: Duration) -> Result<Value, String> {
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Value, String> {
         if self.conn.closed.load(Ordering::SeqCst) {
             return Err("the browser has closed".into());
         }
@@ -235,7 +263,11 @@ fn read_messages(mut input: File, conn: &Connection, mut on_event: impl FnMut(Ev
                 }
             } else if let Some(method) = value.get("method").and_then(Value::as_str) {
                 let session_id = value.get("sessionId").and_then(Value::as_str).map(str::to_string);
-                let event = Event { method: method.to_string(), params: value.get("params").cloned().unwrap_or(Value::Null), session_id };
+                let event = Event {
+                    method: method.to_string(),
+                    params: value.get("params").cloned().unwrap_or(Value::Null),
+                    session_id,
+                };
                 on_event(event);
             }
         }

@@ -110,7 +110,13 @@ impl PageState {
                 if let Some(redirect) = p.get("redirectResponse").filter(|r| r.is_object()) {
                     if let Some((method, url, kind)) = self.inflight.remove(&id) {
                         let url = redirect["url"].as_str().map(str::to_string).unwrap_or(url);
-                        self.finish(RecordedRequest { method, url, status: redirect["status"].as_u64().map(|s| s as u16), error: None, resource_type: kind });
+                        self.finish(RecordedRequest {
+                            method,
+                            url,
+                            status: redirect["status"].as_u64().map(|s| s as u16),
+                            error: None,
+                            resource_type: kind,
+                        });
                     }
                 }
                 self.inflight.insert(id, (text(&p["request"]["method"]), text(&p["request"]["url"]), text(&p["type"])));
@@ -118,12 +124,22 @@ impl PageState {
             "Network.responseReceived" => {
                 if let Some((method, url, kind)) = self.inflight.remove(&text(&p["requestId"])) {
                     let kind = p["type"].as_str().map(str::to_string).unwrap_or(kind);
-                    self.finish(RecordedRequest { method, url, status: p["response"]["status"].as_u64().map(|s| s as u16), error: None, resource_type: kind });
+                    self.finish(RecordedRequest {
+                        method,
+                        url,
+                        status: p["response"]["status"].as_u64().map(|s| s as u16),
+                        error: None,
+                        resource_type: kind,
+                    });
                 }
             }
             "Network.loadingFailed" => {
                 if let Some((method, url, kind)) = self.inflight.remove(&text(&p["requestId"])) {
-                    let error = if p["canceled"].as_bool() == Some(true) { "canceled".to_string() } else { text(&p["errorText"]) };
+                    let error = if p["canceled"].as_bool() == Some(true) {
+                        "canceled".to_string()
+                    } else {
+                        text(&p["errorText"])
+                    };
                     self.finish(RecordedRequest { method, url, status: None, error: Some(error), resource_type: kind });
                 }
             }
@@ -143,7 +159,12 @@ impl PageState {
                 let d = &p["exceptionDetails"];
                 let described = d["exception"]["description"].as_str().map(str::to_string);
                 let text = described.unwrap_or_else(|| text(&d["text"]));
-                self.log(ConsoleMessage { level: "error".into(), text, source: "exception".into(), url: d["url"].as_str().unwrap_or_default().to_string() });
+                self.log(ConsoleMessage {
+                    level: "error".into(),
+                    text,
+                    source: "exception".into(),
+                    url: d["url"].as_str().unwrap_or_default().to_string(),
+                });
             }
             "Log.entryAdded" => {
                 let entry = &p["entry"];
@@ -151,11 +172,20 @@ impl PageState {
                     "verbose" => "debug",
                     other => other,
                 };
-                self.log(ConsoleMessage { level: level.to_string(), text: text(&entry["text"]), source: text(&entry["source"]), url: text(&entry["url"]) });
+                self.log(ConsoleMessage {
+                    level: level.to_string(),
+                    text: text(&entry["text"]),
+                    source: text(&entry["source"]),
+                    url: text(&entry["url"]),
+                });
             }
             "Page.frameStartedLoading" if self.is_page_frame(p) => self.loading = true,
             "Page.frameStoppedLoading" if self.is_page_frame(p) => self.loading = false,
-            "Page.frameNavigated" if p["frame"]["id"].as_str().is_some_and(|f| self.page_frame.as_deref() == Some(f)) => self.documents += 1,
+            "Page.frameNavigated"
+                if p["frame"]["id"].as_str().is_some_and(|f| self.page_frame.as_deref() == Some(f)) =>
+            {
+                self.documents += 1
+            }
             _ => {}
         }
     }
@@ -169,7 +199,12 @@ impl PageState {
 fn remote_object_text(v: &Value) -> String {
     match &v["value"] {
         Value::String(s) => s.clone(),
-        Value::Null => v["description"].as_str().or(v["unserializableValue"].as_str()).or(v["type"].as_str()).unwrap_or_default().to_string(),
+        Value::Null => v["description"]
+            .as_str()
+            .or(v["unserializableValue"].as_str())
+            .or(v["type"].as_str())
+            .unwrap_or_default()
+            .to_string(),
         other => other.to_string(),
     }
 }
@@ -193,40 +228,83 @@ impl Browser {
         Browser::launch_with(&program, evidence, log, continue_logs).await
     }
 
-    pub async fn launch_with(program: &Path, evidence: &EvidenceDir, log: &Path, continue_logs: bool) -> Result<Browser, String> {
+    pub async fn launch_with(
+        program: &Path,
+        evidence: &EvidenceDir,
+        log: &Path,
+        continue_logs: bool,
+    ) -> Result<Browser, String> {
         std::fs::create_dir_all(&evidence.dir).map_err(|e| format!("cannot create {}: {e}", evidence.dir.display()))?;
         let open_log = |name: &str| {
             let path = evidence.dir.join(name);
-            std::fs::OpenOptions::new().create(true).write(true).append(continue_logs).truncate(!continue_logs).open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(continue_logs)
+                .truncate(!continue_logs)
+                .open(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))
         };
-        let state = Arc::new(Mutex::new(PageState { requests: Vec::new(), inflight: HashMap::new(), console: Vec::new(), loading: false, activity: 0, network_log: Some(open_log(NETWORK_LOG)?), console_log: Some(open_log(CONSOLE_LOG)?), page_frame: None, documents: 0 }));
+        let state = Arc::new(Mutex::new(PageState {
+            requests: Vec::new(),
+            inflight: HashMap::new(),
+            console: Vec::new(),
+            loading: false,
+            activity: 0,
+            network_log: Some(open_log(NETWORK_LOG)?),
+            console_log: Some(open_log(CONSOLE_LOG)?),
+            page_frame: None,
+            documents: 0,
+        }));
         let sink = state.clone();
         let extra = vec![format!("--window-size={},{}", VIEWPORT.0, VIEWPORT.1)];
-        let chromium = Chromium::launch(program, &extra, log, move |e| sink.lock().unwrap_or_else(|p| p.into_inner()).on_event(e))?;
-        let mut browser = Browser { chromium, session: String::new(), state, refs: RefTable::default(), evidence: evidence.clone(), screenshots: Vec::new() };
+        let chromium = Chromium::launch(program, &extra, log, move |e| {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).on_event(e)
+        })?;
+        let mut browser = Browser {
+            chromium,
+            session: String::new(),
+            state,
+            refs: RefTable::default(),
+            evidence: evidence.clone(),
+            screenshots: Vec::new(),
+        };
         let started = browser.attach().await;
         match started {
             Ok(()) => Ok(browser),
             Err(e) => {
                 let said = std::fs::read_to_string(log).unwrap_or_default();
                 let tail: Vec<&str> = said.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-                Err(format!("the browser did not start: {e}{}", if tail.is_empty() { String::new() } else { format!("\n{}", tail.join("\n")) }))
+                Err(format!(
+                    "the browser did not start: {e}{}",
+                    if tail.is_empty() { String::new() } else { format!("\n{}", tail.join("\n")) }
+                ))
             }
         }
     }
 
     /// Opens the page this session drives and turns on the domains the record needs.
     async fn attach(&mut self) -> Result<(), String> {
-        let target = self.chromium.call("Target.createTarget", json!({"url": "about:blank"}), None, CALL_TIMEOUT).await?;
+        let target =
+            self.chromium.call("Target.createTarget", json!({"url": "about:blank"}), None, CALL_TIMEOUT).await?;
         let target_id = target["targetId"].as_str().ok_or("the browser opened no page")?.to_string();
-        let attached = self.chromium.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), None, CALL_TIMEOUT).await?;
+        let attached = self
+            .chromium
+            .call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), None, CALL_TIMEOUT)
+            .await?;
         self.session = attached["sessionId"].as_str().ok_or("the browser gave no page session")?.to_string();
         // The top frame's id is the page target's id.
         self.state().page_frame = Some(target_id);
-        for method in ["Page.enable", "Runtime.enable", "Network.enable", "Log.enable", "DOM.enable", "Accessibility.enable"] {
+        for method in
+            ["Page.enable", "Runtime.enable", "Network.enable", "Log.enable", "DOM.enable", "Accessibility.enable"]
+        {
             self.page(method, json!({})).await?;
         }
-        self.page("Emulation.setDeviceMetricsOverride", json!({"width": VIEWPORT.0, "height": VIEWPORT.1, "deviceScaleFactor": 1, "mobile": false})).await?;
+        self.page(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": VIEWPORT.0, "height": VIEWPORT.1, "deviceScaleFactor": 1, "mobile": false}),
+        )
+        .await?;
         Ok(())
     }
 
@@ -251,19 +329,30 @@ impl Browser {
     pub fn recorded_files(&self) -> Vec<RecordedFile> {
         let mut files = self.screenshots.clone();
         for (name, what) in [(NETWORK_LOG, FileRole::Network), (CONSOLE_LOG, FileRole::Console)] {
-            files.push(RecordedFile { path: self.evidence.relative(&self.evidence.dir.join(name)), what, label: String::new() });
+            files.push(RecordedFile {
+                path: self.evidence.relative(&self.evidence.dir.join(name)),
+                what,
+                label: String::new(),
+            });
         }
         files
     }
 
     pub fn log_paths(&self) -> (String, String) {
-        (self.evidence.relative(&self.evidence.dir.join(NETWORK_LOG)), self.evidence.relative(&self.evidence.dir.join(CONSOLE_LOG)))
+        (
+            self.evidence.relative(&self.evidence.dir.join(NETWORK_LOG)),
+            self.evidence.relative(&self.evidence.dir.join(CONSOLE_LOG)),
+        )
     }
 
     /// Goes to `url` and waits until it has loaded (bounded by `timeout`).
     pub async fn open(&mut self, url: &str, timeout: Duration) -> Result<String, String> {
         let before = self.state().requests.len();
-        let answer = self.chromium.call("Page.navigate", json!({"url": url}), Some(&self.session), timeout).await.map_err(|e| format!("could not open {url}: {e}"))?;
+        let answer = self
+            .chromium
+            .call("Page.navigate", json!({"url": url}), Some(&self.session), timeout)
+            .await
+            .map_err(|e| format!("could not open {url}: {e}"))?;
         if let Some(error) = answer["errorText"].as_str().filter(|e| !e.is_empty()) {
             return Err(format!("could not open {url}: {error}"));
         }
@@ -276,7 +365,9 @@ impl Browser {
     pub async fn back(&mut self) -> Result<String, String> {
         let history = self.page("Page.getNavigationHistory", json!({})).await?;
         let at = history["currentIndex"].as_i64().unwrap_or(0);
-        let Some(entry) = history["entries"].as_array().and_then(|e| e.get((at - 1).max(0) as usize)).filter(|_| at > 0) else {
+        let Some(entry) =
+            history["entries"].as_array().and_then(|e| e.get((at - 1).max(0) as usize)).filter(|_| at > 0)
+        else {
             return Err("there is no page to go back to".into());
         };
         self.page("Page.navigateToHistoryEntry", json!({"entryId": entry["id"]})).await?;
@@ -291,9 +382,12 @@ impl Browser {
     }
 
     async fn evaluate(&self, expression: &str) -> Result<Value, String> {
-        let answer = self.page("Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true})).await?;
+        let answer = self
+            .page("Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}))
+            .await?;
         if let Some(details) = answer.get("exceptionDetails") {
-            let why = details["exception"]["description"].as_str().or(details["text"].as_str()).unwrap_or("an exception");
+            let why =
+                details["exception"]["description"].as_str().or(details["text"].as_str()).unwrap_or("an exception");
             return Err(format!("the expression threw: {why}"));
         }
         Ok(answer["result"]["value"].clone())
@@ -330,14 +424,23 @@ impl Browser {
             if self.state().documents != self.refs.document() {
                 return Err(self.refs.why_unknown(r));
             }
-            return self.refs.node(r).map(|(n, d)| (n, format!("{} ({d})", r.trim_start_matches('@')))).ok_or_else(|| self.refs.why_unknown(r));
+            return self
+                .refs
+                .node(r)
+                .map(|(n, d)| (n, format!("{} ({d})", r.trim_start_matches('@'))))
+                .ok_or_else(|| self.refs.why_unknown(r));
         }
         let Some(selector) = selector else {
             return Err("name the element with `ref` (from a snapshot) or `selector`".into());
         };
-        let found = self.page("Runtime.evaluate", json!({"expression": format!("document.querySelector({})", json!(selector))})).await?;
+        let found = self
+            .page("Runtime.evaluate", json!({"expression": format!("document.querySelector({})", json!(selector))}))
+            .await?;
         if let Some(details) = found.get("exceptionDetails") {
-            return Err(format!("`{selector}` is not a valid selector: {}", details["exception"]["description"].as_str().unwrap_or_default()));
+            return Err(format!(
+                "`{selector}` is not a valid selector: {}",
+                details["exception"]["description"].as_str().unwrap_or_default()
+            ));
         }
         let Some(object) = found["result"]["objectId"].as_str() else {
             return Err(format!("no element matches `{selector}`"));
@@ -350,7 +453,9 @@ impl Browser {
     /// Calls `function` with `this` bound to the element.
     async fn call_on(&self, backend: i64, function: &str, args: Value) -> Result<Value, String> {
         let resolved = self.page("DOM.resolveNode", json!({"backendNodeId": backend})).await.map_err(gone)?;
-        let object = resolved["object"]["objectId"].as_str().ok_or("the element is no longer on the page; take a new snapshot")?;
+        let object = resolved["object"]["objectId"]
+            .as_str()
+            .ok_or("the element is no longer on the page; take a new snapshot")?;
         let answer = self.page("Runtime.callFunctionOn", json!({"objectId": object, "functionDeclaration": function, "arguments": args, "returnByValue": true, "awaitPromise": true})).await?;
         if let Some(details) = answer.get("exceptionDetails") {
             return Err(details["exception"]["description"].as_str().unwrap_or("the page threw").to_string());
@@ -362,7 +467,11 @@ impl Browser {
     async fn centre(&self, backend: i64) -> Result<(f64, f64), String> {
         let _ = self.page("DOM.scrollIntoViewIfNeeded", json!({"backendNodeId": backend})).await;
         let quads = self.page("DOM.getContentQuads", json!({"backendNodeId": backend})).await.map_err(gone)?;
-        let q = quads["quads"].as_array().and_then(|q| q.first()).and_then(Value::as_array).ok_or("the element has no visible box (it is hidden or empty)")?;
+        let q = quads["quads"]
+            .as_array()
+            .and_then(|q| q.first())
+            .and_then(Value::as_array)
+            .ok_or("the element has no visible box (it is hidden or empty)")?;
         let xs: Vec<f64> = q.iter().step_by(2).filter_map(Value::as_f64).collect();
         let ys: Vec<f64> = q.iter().skip(1).step_by(2).filter_map(Value::as_f64).collect();
         if xs.len() != 4 || ys.len() != 4 {
@@ -383,9 +492,16 @@ impl Browser {
     }
 
     /// Replaces the element's text as typing would (input events fire).
-    pub async fn fill(&mut self, reference: Option<&str>, selector: Option<&str>, text: &str) -> Result<String, String> {
+    pub async fn fill(
+        &mut self,
+        reference: Option<&str>,
+        selector: Option<&str>,
+        text: &str,
+    ) -> Result<String, String> {
         let (node, name) = self.element(reference, selector).await?;
-        self.page("DOM.focus", json!({"backendNodeId": node})).await.map_err(|e| format!("cannot focus {name}: {}", gone(e)))?;
+        self.page("DOM.focus", json!({"backendNodeId": node}))
+            .await
+            .map_err(|e| format!("cannot focus {name}: {}", gone(e)))?;
         self.call_on(node, "function() { if (typeof this.select === 'function') this.select(); else if (this.isContentEditable) document.execCommand('selectAll'); }", json!([])).await?;
         if text.is_empty() {
             self.key("Delete").await?;
@@ -393,14 +509,24 @@ impl Browser {
             self.page("Input.insertText", json!({"text": text})).await?;
         }
         self.settle(SETTLE_MAX).await;
-        let value = self.call_on(node, "function() { return 'value' in this ? this.value : this.innerText; }", json!([])).await.unwrap_or_default();
+        let value = self
+            .call_on(node, "function() { return 'value' in this ? this.value : this.innerText; }", json!([]))
+            .await
+            .unwrap_or_default();
         Ok(format!("filled {name}: it now holds {}", quote(value.as_str().unwrap_or_default())))
     }
 
-    pub async fn press(&mut self, key: &str, reference: Option<&str>, selector: Option<&str>) -> Result<String, String> {
+    pub async fn press(
+        &mut self,
+        key: &str,
+        reference: Option<&str>,
+        selector: Option<&str>,
+    ) -> Result<String, String> {
         let target = if reference.is_some() || selector.is_some() {
             let (node, name) = self.element(reference, selector).await?;
-            self.page("DOM.focus", json!({"backendNodeId": node})).await.map_err(|e| format!("cannot focus {name}: {}", gone(e)))?;
+            self.page("DOM.focus", json!({"backendNodeId": node}))
+                .await
+                .map_err(|e| format!("cannot focus {name}: {}", gone(e)))?;
             format!(" in {name}")
         } else {
             String::new()
@@ -425,7 +551,12 @@ impl Browser {
     }
 
     /// Chooses an option of a `<select>` by value or label (input and change events fire).
-    pub async fn select(&mut self, reference: Option<&str>, selector: Option<&str>, value: &str) -> Result<String, String> {
+    pub async fn select(
+        &mut self,
+        reference: Option<&str>,
+        selector: Option<&str>,
+        value: &str,
+    ) -> Result<String, String> {
         let (node, name) = self.element(reference, selector).await?;
         const CHOOSE: &str = "function(v) { if (this.tagName !== 'SELECT') return 'it is not a <select>'; const o = [...this.options].find(o => o.value === v || o.label === v || o.textContent.trim() === v); if (!o) return 'it has no option ' + JSON.stringify(v) + ' (options: ' + [...this.options].map(o => o.label).join(', ') + ')'; this.value = o.value; this.dispatchEvent(new Event('input', {bubbles: true})); this.dispatchEvent(new Event('change', {bubbles: true})); return ''; }";
         let said = self.call_on(node, CHOOSE, json!([{"value": value}])).await?;
@@ -438,7 +569,13 @@ impl Browser {
 
     /// Waits until `text` is on the page or a request matching `request` (`POST /login`,
     /// `POST /login -> 302|200`) was made.
-    pub async fn wait(&mut self, text: Option<&str>, request: Option<&str>, timeout: Duration, cancel: &CancellationToken) -> Result<String, String> {
+    pub async fn wait(
+        &mut self,
+        text: Option<&str>,
+        request: Option<&str>,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<String, String> {
         let expectation = match request {
             Some(r) => Some(parse_request(r)?),
             None => None,
@@ -452,7 +589,12 @@ impl Browser {
                 let state = self.state();
                 let hit = state.requests.iter().find(|r| request_fits(want, r));
                 if let Some(r) = hit {
-                    return Ok(format!("the page made {} {} -> {}", r.method, r.url, r.status.map_or_else(|| r.error.clone().unwrap_or_default(), |s| s.to_string())));
+                    return Ok(format!(
+                        "the page made {} {} -> {}",
+                        r.method,
+                        r.url,
+                        r.status.map_or_else(|| r.error.clone().unwrap_or_default(), |s| s.to_string())
+                    ));
                 }
             }
             if let Some(t) = text {
@@ -467,8 +609,26 @@ impl Browser {
                     (Some(t), Some(r)) => format!("{} or a request {r}", quote(t)),
                     (None, None) => unreachable!("checked above"),
                 };
-                let seen: Vec<String> = self.state().requests.iter().rev().take(5).map(|r| format!("{} {} -> {}", r.method, path_and_query(&r.url), r.status.map_or_else(|| r.error.clone().unwrap_or_default(), |s| s.to_string()))).collect();
-                return Err(format!("waited {} s for {what}: not seen. Latest requests: {}", timeout.as_secs(), if seen.is_empty() { "none".to_string() } else { seen.join(", ") }));
+                let seen: Vec<String> = self
+                    .state()
+                    .requests
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .map(|r| {
+                        format!(
+                            "{} {} -> {}",
+                            r.method,
+                            path_and_query(&r.url),
+                            r.status.map_or_else(|| r.error.clone().unwrap_or_default(), |s| s.to_string())
+                        )
+                    })
+                    .collect();
+                return Err(format!(
+                    "waited {} s for {what}: not seen. Latest requests: {}",
+                    timeout.as_secs(),
+                    if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+                ));
             }
             tokio::select! {
                 _ = cancel.cancelled() => return Err("cancelled".into()),
@@ -479,18 +639,31 @@ impl Browser {
 
     /// Saves a PNG of the viewport, the whole page, or one element as `<name>.png` in the
     /// evidence folder; its path relative to `evidence/` and its size.
-    pub async fn screenshot(&mut self, name: &str, full_page: bool, reference: Option<&str>, selector: Option<&str>) -> Result<String, String> {
+    pub async fn screenshot(
+        &mut self,
+        name: &str,
+        full_page: bool,
+        reference: Option<&str>,
+        selector: Option<&str>,
+    ) -> Result<String, String> {
         let mut params = json!({"format": "png", "captureBeyondViewport": full_page});
         if reference.is_some() || selector.is_some() {
             let (node, element) = self.element(reference, selector).await?;
             let _ = self.page("DOM.scrollIntoViewIfNeeded", json!({"backendNodeId": node})).await;
-            let model = self.page("DOM.getBoxModel", json!({"backendNodeId": node})).await.map_err(|e| format!("{element}: {}", gone(e)))?;
-            let border: Vec<f64> = model["model"]["border"].as_array().into_iter().flatten().filter_map(Value::as_f64).collect();
+            let model = self
+                .page("DOM.getBoxModel", json!({"backendNodeId": node}))
+                .await
+                .map_err(|e| format!("{element}: {}", gone(e)))?;
+            let border: Vec<f64> =
+                model["model"]["border"].as_array().into_iter().flatten().filter_map(Value::as_f64).collect();
             if border.len() != 8 {
                 return Err(format!("{element} has no box to capture"));
             }
             let metrics = self.page("Page.getLayoutMetrics", json!({})).await?;
-            let (page_x, page_y) = (metrics["cssVisualViewport"]["pageX"].as_f64().unwrap_or(0.0), metrics["cssVisualViewport"]["pageY"].as_f64().unwrap_or(0.0));
+            let (page_x, page_y) = (
+                metrics["cssVisualViewport"]["pageX"].as_f64().unwrap_or(0.0),
+                metrics["cssVisualViewport"]["pageY"].as_f64().unwrap_or(0.0),
+            );
             let xs = [border[0], border[2], border[4], border[6]];
             let ys = [border[1], border[3], border[5], border[7]];
             let (x0, x1) = (xs.iter().copied().fold(f64::MAX, f64::min), xs.iter().copied().fold(f64::MIN, f64::max));
@@ -498,22 +671,34 @@ impl Browser {
             if x1 - x0 < 1.0 || y1 - y0 < 1.0 {
                 return Err(format!("{element} is empty (nothing to capture)"));
             }
-            params["clip"] = json!({"x": x0 + page_x, "y": y0 + page_y, "width": x1 - x0, "height": y1 - y0, "scale": 1});
+            params["clip"] =
+                json!({"x": x0 + page_x, "y": y0 + page_y, "width": x1 - x0, "height": y1 - y0, "scale": 1});
             params["captureBeyondViewport"] = json!(true);
         } else if full_page {
             let metrics = self.page("Page.getLayoutMetrics", json!({})).await?;
             let size = &metrics["cssContentSize"];
-            let (w, h) = (size["width"].as_f64().unwrap_or(VIEWPORT.0 as f64), size["height"].as_f64().unwrap_or(VIEWPORT.1 as f64));
+            let (w, h) = (
+                size["width"].as_f64().unwrap_or(VIEWPORT.0 as f64),
+                size["height"].as_f64().unwrap_or(VIEWPORT.1 as f64),
+            );
             params["clip"] = json!({"x": 0, "y": 0, "width": w.ceil().max(1.0), "height": h.ceil().clamp(1.0, 16_384.0), "scale": 1});
         }
         let shot = self.page("Page.captureScreenshot", params).await?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap_or_default()).map_err(|e| format!("the browser sent an unreadable screenshot: {e}"))?;
-        let (width, height) = crate::model::evidence::decode_png(&bytes).map_err(|e| format!("the browser sent a screenshot that does not decode: {e}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap_or_default())
+            .map_err(|e| format!("the browser sent an unreadable screenshot: {e}"))?;
+        let (width, height) = crate::model::evidence::decode_png(&bytes)
+            .map_err(|e| format!("the browser sent a screenshot that does not decode: {e}"))?;
         let path = self.evidence.dir.join(format!("{}.png", file_safe(name)));
-        crate::model::persist::write_atomic(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::model::persist::write_atomic(&path, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let relative = self.evidence.relative(&path);
         self.screenshots.retain(|f| f.path != relative);
-        self.screenshots.push(RecordedFile { path: relative.clone(), what: FileRole::Screenshot, label: name.to_string() });
+        self.screenshots.push(RecordedFile {
+            path: relative.clone(),
+            what: FileRole::Screenshot,
+            label: name.to_string(),
+        });
         Ok(format!("saved a {width}×{height} screenshot as evidence: {relative}"))
     }
 
@@ -533,7 +718,10 @@ impl Browser {
         while began.elapsed() < max && !self.chromium.is_closed() {
             let (busy, activity) = {
                 let s = self.state();
-                let open = s.inflight.values().any(|(_, _, kind)| kind != "EventSource" && kind != "WebSocket" && kind != "Ping");
+                let open = s
+                    .inflight
+                    .values()
+                    .any(|(_, _, kind)| kind != "EventSource" && kind != "WebSocket" && kind != "Ping");
                 (s.loading || open, s.activity)
             };
             if busy || activity != last_activity {
@@ -563,7 +751,13 @@ impl Browser {
         // Requests that never got an answer are recorded as such.
         let open: Vec<(String, String, String)> = s.inflight.drain().map(|(_, v)| v).collect();
         for (method, url, kind) in open {
-            s.finish(RecordedRequest { method, url, status: None, error: Some("no response before the session ended".into()), resource_type: kind });
+            s.finish(RecordedRequest {
+                method,
+                url,
+                status: None,
+                error: Some("no response before the session ended".into()),
+                resource_type: kind,
+            });
         }
         let s = &mut *s;
         for f in [&mut s.network_log, &mut s.console_log].into_iter().flatten() {
@@ -590,10 +784,13 @@ fn parse_request(r: &str) -> Result<NetworkExpectation, String> {
 fn request_fits(want: &NetworkExpectation, r: &RecordedRequest) -> bool {
     want.method.as_ref().is_none_or(|m| r.method.eq_ignore_ascii_case(m))
         && url_matches(&want.target, &r.url)
-        && (want.statuses.is_empty() || r.status.is_some_and(|s| want.statuses.iter().any(|p| match p {
-            crate::analysis::evidence::Status::Exact(x) => *x == s,
-            crate::analysis::evidence::Status::Class(c) => s / 100 == *c,
-        })))
+        && (want.statuses.is_empty()
+            || r.status.is_some_and(|s| {
+                want.statuses.iter().any(|p| match p {
+                    crate::analysis::evidence::Status::Exact(x) => *x == s,
+                    crate::analysis::evidence::Status::Class(c) => s / 100 == *c,
+                })
+            }))
 }
 
 fn gone(e: String) -> String {
@@ -655,7 +852,13 @@ fn cdp_key(spec: &str) -> Result<CdpKey, String> {
                 return Err(format!("unknown key `{spec}`; use Enter, Tab, Escape, Backspace, Delete, Space, ArrowUp/Down/Left/Right, Home, End, PageUp, PageDown, one character, with Control+/Alt+/Shift+/Meta+ (type text with `fill`)"));
             };
             let upper = c.to_ascii_uppercase();
-            let code = if c.is_ascii_alphabetic() { format!("Key{upper}") } else if c.is_ascii_digit() { format!("Digit{c}") } else { String::new() };
+            let code = if c.is_ascii_alphabetic() {
+                format!("Key{upper}")
+            } else if c.is_ascii_digit() {
+                format!("Digit{c}")
+            } else {
+                String::new()
+            };
             (c.to_string(), code, if c.is_ascii_alphanumeric() { upper as u32 } else { 0 }, c.to_string())
         }
     };
@@ -678,9 +881,16 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 fn file_safe(name: &str) -> String {
-    let s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' }).collect();
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .collect();
     let s = s.trim_matches('.').to_string();
-    if s.is_empty() { "screenshot".to_string() } else { s }
+    if s.is_empty() {
+        "screenshot".to_string()
+    } else {
+        s
+    }
 }
 
 /// A session's browser, started on first use, run through the tool's JSON.
@@ -765,20 +975,46 @@ impl BrowserTool {
                 "click" => b.click(s("ref"), s("selector")).await,
                 "fill" => b.fill(s("ref"), s("selector"), args["text"].as_str().ok_or("`fill` needs `text`")?).await,
                 "press" => b.press(need("key")?, s("ref"), s("selector")).await,
-                "select" => b.select(s("ref"), s("selector"), args["value"].as_str().ok_or("`select` needs `value`")?).await,
+                "select" => {
+                    b.select(s("ref"), s("selector"), args["value"].as_str().ok_or("`select` needs `value`")?).await
+                }
                 "wait" => b.wait(s("text"), s("request"), timeout, cancel).await,
-                "screenshot" => b.screenshot(need("name")?, args["full_page"].as_bool().unwrap_or(false), s("ref"), s("selector")).await,
+                "screenshot" => {
+                    b.screenshot(need("name")?, args["full_page"].as_bool().unwrap_or(false), s("ref"), s("selector"))
+                        .await
+                }
                 "console" => {
                     let messages = b.console();
                     let errors = messages.iter().filter(|m| m.is_error()).count();
                     let lines: Vec<String> = messages.iter().map(|m| format!("[{}] {}", m.level, m.text)).collect();
-                    Ok(format!("{} message(s), {errors} error(s), recorded in {}\n{}", messages.len(), b.log_paths().1, clip(&lines.join("\n"), TEXT_BYTES)))
+                    Ok(format!(
+                        "{} message(s), {errors} error(s), recorded in {}\n{}",
+                        messages.len(),
+                        b.log_paths().1,
+                        clip(&lines.join("\n"), TEXT_BYTES)
+                    ))
                 }
                 "network" => {
                     let requests = b.requests();
                     let filter = s("text");
-                    let lines: Vec<String> = requests.iter().filter(|r| filter.is_none_or(|f| r.url.contains(f))).map(|r| format!("{} {} -> {}", r.method, r.url, r.status.map_or_else(|| r.error.clone().unwrap_or_default(), |s| s.to_string()))).collect();
-                    Ok(format!("{} request(s), recorded in {}\n{}", lines.len(), b.log_paths().0, clip(&lines.join("\n"), TEXT_BYTES)))
+                    let lines: Vec<String> = requests
+                        .iter()
+                        .filter(|r| filter.is_none_or(|f| r.url.contains(f)))
+                        .map(|r| {
+                            format!(
+                                "{} {} -> {}",
+                                r.method,
+                                r.url,
+                                r.status.map_or_else(|| r.error.clone().unwrap_or_default(), |s| s.to_string())
+                            )
+                        })
+                        .collect();
+                    Ok(format!(
+                        "{} request(s), recorded in {}\n{}",
+                        lines.len(),
+                        b.log_paths().0,
+                        clip(&lines.join("\n"), TEXT_BYTES)
+                    ))
                 }
                 "eval" => b.eval(need("expression")?).await,
                 "back" => b.back().await,
@@ -816,9 +1052,15 @@ mod tests {
     #[test]
     fn keys_become_protocol_key_events() {
         let k = cdp_key("Enter").unwrap();
-        assert_eq!((k.key.as_str(), k.code.as_str(), k.key_code, k.text.as_str(), k.modifiers), ("Enter", "Enter", 13, "\r", 0));
+        assert_eq!(
+            (k.key.as_str(), k.code.as_str(), k.key_code, k.text.as_str(), k.modifiers),
+            ("Enter", "Enter", 13, "\r", 0)
+        );
         let k = cdp_key("Control+a").unwrap();
-        assert_eq!((k.key.as_str(), k.code.as_str(), k.key_code, k.text.as_str(), k.modifiers), ("a", "KeyA", 65, "", 2));
+        assert_eq!(
+            (k.key.as_str(), k.code.as_str(), k.key_code, k.text.as_str(), k.modifiers),
+            ("a", "KeyA", 65, "", 2)
+        );
         let k = cdp_key("Shift+ArrowDown").unwrap();
         assert_eq!((k.key.as_str(), k.key_code, k.modifiers), ("ArrowDown", 40, 8));
         let k = cdp_key("+").unwrap();
@@ -829,14 +1071,33 @@ mod tests {
 
     #[test]
     fn events_become_the_record() {
-        let mut s = PageState { requests: Vec::new(), inflight: HashMap::new(), console: Vec::new(), loading: false, activity: 0, network_log: None, console_log: None, page_frame: Some("F".into()), documents: 0 };
+        let mut s = PageState {
+            requests: Vec::new(),
+            inflight: HashMap::new(),
+            console: Vec::new(),
+            loading: false,
+            activity: 0,
+            network_log: None,
+            console_log: None,
+            page_frame: Some("F".into()),
+            documents: 0,
+        };
         let ev = |method: &str, params: Value| Event { method: method.into(), params, session_id: Some("S".into()) };
         s.on_event(ev("Page.frameStartedLoading", json!({"frameId": "F"})));
         assert!(s.loading);
-        s.on_event(ev("Network.requestWillBeSent", json!({"requestId": "1", "request": {"method": "POST", "url": "http://h/login"}, "type": "Document"})));
+        s.on_event(ev(
+            "Network.requestWillBeSent",
+            json!({"requestId": "1", "request": {"method": "POST", "url": "http://h/login"}, "type": "Document"}),
+        ));
         s.on_event(ev("Network.requestWillBeSent", json!({"requestId": "1", "request": {"method": "GET", "url": "http://h/home"}, "type": "Document", "redirectResponse": {"url": "http://h/login", "status": 302}})));
-        s.on_event(ev("Network.responseReceived", json!({"requestId": "1", "type": "Document", "response": {"status": 200, "url": "http://h/home"}})));
-        s.on_event(ev("Network.requestWillBeSent", json!({"requestId": "2", "request": {"method": "GET", "url": "http://h/api"}, "type": "Fetch"})));
+        s.on_event(ev(
+            "Network.responseReceived",
+            json!({"requestId": "1", "type": "Document", "response": {"status": 200, "url": "http://h/home"}}),
+        ));
+        s.on_event(ev(
+            "Network.requestWillBeSent",
+            json!({"requestId": "2", "request": {"method": "GET", "url": "http://h/api"}, "type": "Fetch"}),
+        ));
         s.on_event(ev("Network.loadingFailed", json!({"requestId": "2", "errorText": "net::ERR_CONNECTION_REFUSED"})));
         s.on_event(ev("Runtime.consoleAPICalled", json!({"type": "error", "args": [{"type": "string", "value": "boom"}, {"type": "number", "value": 42}, {"type": "object", "description": "Object"}]})));
         s.on_event(ev("Runtime.exceptionThrown", json!({"exceptionDetails": {"text": "Uncaught", "exception": {"description": "TypeError: x is undefined"}}})));
@@ -844,11 +1105,26 @@ mod tests {
         s.on_event(ev("Page.frameStoppedLoading", json!({"frameId": "F"})));
         s.on_event(Event { method: "Target.targetCreated".into(), params: json!({}), session_id: None });
         assert!(!s.loading);
-        let got: Vec<(String, String, Option<u16>)> = s.requests.iter().map(|r| (r.method.clone(), r.url.clone(), r.status)).collect();
-        assert_eq!(got, [("POST".to_string(), "http://h/login".to_string(), Some(302)), ("GET".into(), "http://h/home".into(), Some(200)), ("GET".into(), "http://h/api".into(), None)]);
+        let got: Vec<(String, String, Option<u16>)> =
+            s.requests.iter().map(|r| (r.method.clone(), r.url.clone(), r.status)).collect();
+        assert_eq!(
+            got,
+            [
+                ("POST".to_string(), "http://h/login".to_string(), Some(302)),
+                ("GET".into(), "http://h/home".into(), Some(200)),
+                ("GET".into(), "http://h/api".into(), None)
+            ]
+        );
         assert_eq!(s.requests[2].error.as_deref(), Some("net::ERR_CONNECTION_REFUSED"));
         let console: Vec<(&str, &str)> = s.console.iter().map(|m| (m.level.as_str(), m.text.as_str())).collect();
-        assert_eq!(console, [("error", "boom 42 Object"), ("error", "TypeError: x is undefined"), ("error", "Failed to load resource: the server responded with a status of 500")]);
+        assert_eq!(
+            console,
+            [
+                ("error", "boom 42 Object"),
+                ("error", "TypeError: x is undefined"),
+                ("error", "Failed to load resource: the server responded with a status of 500")
+            ]
+        );
         assert_eq!(s.activity, 10, "browser-level events are not the page's");
     }
 }

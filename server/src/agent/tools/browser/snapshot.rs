@@ -38,7 +38,9 @@ impl RefTable {
         let number = number.strip_prefix("ref=").unwrap_or(number);
         let number = number.strip_prefix('@').unwrap_or(number);
         match number.strip_prefix('e').and_then(|n| n.parse::<u32>().ok()) {
-            Some(n) if n <= self.next => format!("{reference} was on an earlier page (the page has navigated since); take a new snapshot"),
+            Some(n) if n <= self.next => {
+                format!("{reference} was on an earlier page (the page has navigated since); take a new snapshot")
+            }
             _ => format!("no element has ref `{reference}`; take a snapshot to see the refs"),
         }
     }
@@ -68,7 +70,8 @@ impl RefTable {
 }
 
 /// Roles drawn only through their children when they have no name.
-const STRUCTURAL: [&str; 7] = ["generic", "none", "presentation", "InlineTextBox", "LineBreak", "LayoutTable", "LabelText"];
+const STRUCTURAL: [&str; 7] =
+    ["generic", "none", "presentation", "InlineTextBox", "LineBreak", "LayoutTable", "LabelText"];
 /// Boolean states shown when true.
 const STATES: [&str; 8] = ["checked", "disabled", "expanded", "selected", "required", "focused", "invalid", "pressed"];
 
@@ -108,7 +111,8 @@ pub fn render(nodes: &[Value], refs: &mut RefTable, max_bytes: usize) -> String 
                 child_parent = name.to_string();
             }
         }
-        let children: Vec<&Value> = node["childIds"].as_array().into_iter().flatten().filter_map(|c| by_id.get(c.as_str()?).copied()).collect();
+        let children: Vec<&Value> =
+            node["childIds"].as_array().into_iter().flatten().filter_map(|c| by_id.get(c.as_str()?).copied()).collect();
         for child in children.into_iter().rev() {
             stack.push((child, child_depth, child_parent.clone()));
         }
@@ -216,7 +220,10 @@ mod tests {
         assert_eq!(refs.node("button"), None);
         refs.set_document(1);
         assert_eq!(refs.node("e3"), None);
-        assert_eq!(refs.why_unknown("e3"), "e3 was on an earlier page (the page has navigated since); take a new snapshot");
+        assert_eq!(
+            refs.why_unknown("e3"),
+            "e3 was on an earlier page (the page has navigated since); take a new snapshot"
+        );
         assert_eq!(refs.why_unknown("e9"), "no element has ref `e9`; take a snapshot to see the refs");
         render(&login_page(), &mut refs, 10_000);
         assert_eq!(refs.node("e6").map(|n| n.0), Some(11), "a new document's refs never reuse numbers");
