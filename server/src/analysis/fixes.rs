@@ -421,18 +421,10 @@ pub fn apply(text: &str, edits: &[&DocEdit]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::analysis::mission::MissionParts;
-    use crate::model::{contract, features};
 
     fn analysis(contract_text: &str, features_text: &str) -> MissionAnalysis {
-        MissionAnalysis::new(MissionParts {
-            contract: Some(Arc::new(contract::parse(contract_text))),
-            features: Some(Arc::new(features::parse(features_text))),
-            ..MissionParts::default()
-        })
+        MissionAnalysis::of_texts(contract_text, features_text)
     }
 
     /// Applies `fix` and re-analyses: the texts after the fix.

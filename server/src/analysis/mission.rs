@@ -206,6 +206,17 @@ impl MissionAnalysis {
     pub fn id_at(&self, text: &str, offset: usize) -> Option<IdAt> {
         index::id_at(&self.index(), text, offset)
     }
+
+    /// The analysis of a contract and a features.json alone, as tests build one.
+    #[cfg(test)]
+    pub(crate) fn of_texts(contract_text: &str, features_text: &str) -> Self {
+        use crate::model::{contract, features};
+        MissionAnalysis::new(MissionParts {
+            contract: Some(Arc::new(contract::parse(contract_text))),
+            features: Some(Arc::new(features::parse(features_text))),
+            ..MissionParts::default()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -214,11 +225,7 @@ mod tests {
     use crate::model::{contract, features};
 
     fn analysis(contract_text: &str, features_text: &str) -> MissionAnalysis {
-        MissionAnalysis::new(MissionParts {
-            contract: Some(Arc::new(contract::parse(contract_text))),
-            features: Some(Arc::new(features::parse(features_text))),
-            ..MissionParts::default()
-        })
+        MissionAnalysis::of_texts(contract_text, features_text)
     }
 
     #[test]

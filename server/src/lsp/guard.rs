@@ -7,14 +7,23 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 /// Runs the pure part of a request; a panic becomes an internal error answer and a log line.
 pub fn guarded<T>(method: &str, work: impl FnOnce() -> T) -> Result<T> {
     catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!("{method} panicked: {reason}");
-        Error { message: format!("internal error in {method}").into(), ..Error::internal_error() }
+        tracing::error!("{method} panicked: {}", panic_reason(panic.as_ref()));
+        internal_error(method)
     })
+}
+
+/// The message a panic carries (`panic!("…")` gives a `&str` or a `String`), else empty.
+pub fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// The answer to a request whose handler failed: -32603 naming the method.
+pub fn internal_error(method: &str) -> Error {
+    Error { message: format!("internal error in {method}").into(), ..Error::internal_error() }
 }
 
 /// Runs blocking work (disk reads) off the async threads, with the same panic guarantee.

@@ -180,16 +180,6 @@ fn panicked(
     id: Option<tower_lsp_server::jsonrpc::Id>,
     panic: &(dyn std::any::Any + Send),
 ) -> Option<Response> {
-    let reason = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!("{method} panicked: {reason}");
-    id.map(|id| {
-        Response::from_error(
-            id,
-            Error { message: format!("internal error in {method}").into(), ..Error::internal_error() },
-        )
-    })
+    tracing::error!("{method} panicked: {}", super::guard::panic_reason(panic));
+    id.map(|id| Response::from_error(id, super::guard::internal_error(method)))
 }

@@ -7,6 +7,12 @@ use std::path::Path;
 /// Replaces `path` with `bytes` atomically: temporary file in the same folder, fsync, rename,
 /// then fsync of the folder so the rename itself survives a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_through_temp(path, bytes, |tmp, path| fs::rename(tmp, path))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, `publish`es it under `path`,
+/// then syncs the folder; the temporary file never stays behind.
+fn write_through_temp(path: &Path, bytes: &[u8], publish: fn(&Path, &Path) -> io::Result<()>) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -18,15 +24,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, path)?;
+        publish(&tmp, path)?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
+    // After a rename this finds nothing; after a hard link or a failure it removes the copy.
+    let _ = fs::remove_file(&tmp);
     result
 }
 
@@ -47,26 +52,8 @@ pub fn write_json_line_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io
 /// Writes `bytes` to `path` atomically, only if `path` does not exist yet: droid's handoffs are
 /// write-once. Fails with `AlreadyExists` otherwise; no partial file is ever visible.
 pub fn write_new_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp-{}-{}", name.to_string_lossy(), std::process::id(), unique_suffix()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        // A hard link does not replace an existing file, unlike a rename.
-        fs::hard_link(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    let _ = fs::remove_file(&tmp);
-    result
+    // A hard link does not replace an existing file, unlike a rename.
+    write_through_temp(path, bytes, |tmp, path| fs::hard_link(tmp, path))
 }
 
 /// Appends one JSON value as a line. A torn tail left by an earlier crash (bytes after the

@@ -85,23 +85,13 @@ fn remove_leftovers(repo: &Path, root: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
 
     #[test]
     fn worktrees_are_detached_at_their_commit_and_gone_after_the_job() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let run = |args: &[&str]| {
-            let out = Command::new("git")
-                .args(args)
-                .current_dir(d)
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@x.invalid")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@x.invalid")
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            git::test_git(d, args);
         };
         run(&["init", "-q", "-b", "main"]);
         std::fs::write(d.join("a.txt"), "one\n").unwrap();

@@ -278,6 +278,19 @@ pub fn check_args(name: &str, args: &Value) -> Result<(), String> {
     })
 }
 
+/// `name` as a file name of evidence: ASCII letters, digits, `-`, `_` and `.` kept, anything
+/// else a `-`, no leading or trailing dot; `fallback` when nothing is left.
+pub(crate) fn file_safe_name(name: &str, fallback: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .collect();
+    match safe.trim_matches('.') {
+        "" => fallback.to_string(),
+        trimmed => trimmed.to_string(),
+    }
+}
+
 /// Text cut to at most `max` bytes on a char boundary.
 pub(crate) fn clip(s: &str, max: usize) -> &str {
     if s.len() <= max {

@@ -145,7 +145,7 @@ impl Terminal {
         let parser = Arc::new(Mutex::new(vt100::Parser::new(size(rows)?, size(cols)?, SCROLLBACK)));
         let output_bytes = Arc::new(AtomicU64::new(0));
         let output_closed = Arc::new(AtomicBool::new(false));
-        let safe = file_safe(name);
+        let safe = super::file_safe_name(name, "terminal");
         let raw_path = evidence.dir.join(format!("{safe}.output.log"));
         let mut raw = File::create(&raw_path).map_err(|e| format!("cannot create {}: {e}", raw_path.display()))?;
         let reader = {
@@ -339,7 +339,7 @@ impl Terminal {
     /// `evidence/`.
     pub fn snapshot(&mut self, label: &str) -> Result<String, String> {
         let screen = self.screen();
-        let path = self.evidence.dir.join(format!("{}.screen.txt", file_safe(label)));
+        let path = self.evidence.dir.join(format!("{}.screen.txt", super::file_safe_name(label, "terminal")));
         let mut body = screen.clone();
         body.push('\n');
         crate::model::persist::write_atomic(&path, body.as_bytes())
@@ -473,19 +473,6 @@ pub fn key_bytes(key: &str, application_cursor: bool) -> Result<Vec<u8>, String>
         _ => return Err(format!("unknown key `{key}`; use Enter, Tab, Escape, Backspace, Delete, Up, Down, Left, Right, Home, End, PageUp, PageDown, Space, F1-F12, Ctrl+<letter>, Alt+<key> or one character (type text with action `type`)")),
     };
     Ok(named.into_bytes())
-}
-
-fn file_safe(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
-        .collect();
-    let s = s.trim_matches('.').to_string();
-    if s.is_empty() {
-        "terminal".to_string()
-    } else {
-        s
-    }
 }
 
 /// A session's terminals, run by name through the tool's JSON.

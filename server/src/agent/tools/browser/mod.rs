@@ -689,7 +689,7 @@ impl Browser {
             .map_err(|e| format!("the browser sent an unreadable screenshot: {e}"))?;
         let (width, height) = crate::model::evidence::decode_png(&bytes)
             .map_err(|e| format!("the browser sent a screenshot that does not decode: {e}"))?;
-        let path = self.evidence.dir.join(format!("{}.png", file_safe(name)));
+        let path = self.evidence.dir.join(format!("{}.png", super::file_safe_name(name, "screenshot")));
         crate::model::persist::write_atomic(&path, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let relative = self.evidence.relative(&path);
@@ -878,19 +878,6 @@ fn clip(s: &str, max: usize) -> String {
         return s.to_string();
     }
     format!("{}\n… [{} more bytes]", super::clip(s, max), s.len() - super::clip(s, max).len())
-}
-
-fn file_safe(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
-        .collect();
-    let s = s.trim_matches('.').to_string();
-    if s.is_empty() {
-        "screenshot".to_string()
-    } else {
-        s
-    }
 }
 
 /// A session's browser, started on first use, run through the tool's JSON.
