@@ -273,6 +273,58 @@ pub fn index_lock(repo: &Path) -> Option<PathBuf> {
     Some(repo.join(git_dir).join("index.lock")).filter(|p| p.exists())
 }
 
+/// git's lock files under the common git directory `git_dir` (`index.lock`, `HEAD.lock`,
+/// `refs/**/*.lock`, `packed-refs.lock`, the worktrees' own) that a git process killed
+/// together with its runner left behind: every later commit or branch move would fail on
+/// them. A lock still there 2 s after it was written, with no `git` process working in `repo`
+/// (Linux: /proc), is stale: a running git command holds its locks for milliseconds and keeps
+/// them. Returns what it removed. Our own `missions-run.lock` is not git's and stays.
+pub fn remove_stale_git_locks(git_dir: &Path, repo: &Path) -> Vec<PathBuf> {
+    const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+    let locks = git_lock_files(git_dir);
+    let youngest =
+        locks.iter().filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()?.elapsed().ok()).min();
+    if let Some(age) = youngest.filter(|age| *age < SETTLED) {
+        std::thread::sleep(SETTLED - age);
+    }
+    if git_running_in(repo) {
+        return Vec::new();
+    }
+    locks.into_iter().filter(|p| std::fs::remove_file(p).is_ok()).collect()
+}
+
+/// The `*.lock` files where git keeps its locks: the top of `git_dir`, `refs/` and
+/// `worktrees/<name>/`.
+fn git_lock_files(git_dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![git_dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let top = dir == git_dir;
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() && (!top || name == "refs" || name == "worktrees") {
+                dirs.push(entry.path());
+            } else if kind.is_file() && name.ends_with(".lock") && name != super::lock::REPOSITORY_LOCK_FILE {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+/// Whether a `git` process has its working directory in `repo` (Linux; elsewhere: no).
+fn git_running_in(repo: &Path) -> bool {
+    let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+    let Ok(procs) = std::fs::read_dir("/proc") else { return false };
+    procs.flatten().filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())).any(|e| {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        comm.trim() == "git" && std::fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&repo))
+    })
+}
+
 /// Runs git in `dir` as a test's author; returns its trimmed output, panics when it fails.
 #[cfg(test)]
 pub(crate) fn test_git(dir: &Path, args: &[&str]) -> String {
@@ -292,6 +344,27 @@ pub(crate) fn test_git(dir: &Path, args: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_locks_a_killed_run_left_are_removed_and_ours_kept() {
+        let dir = repo();
+        let git_dir = dir.path().join(".git");
+        let left: Vec<PathBuf> =
+            ["index.lock", "HEAD.lock", "refs/heads/missions/calc.lock"].iter().map(|p| git_dir.join(p)).collect();
+        std::fs::create_dir_all(git_dir.join("refs/heads/missions")).unwrap();
+        for lock in &left {
+            std::fs::write(lock, "").unwrap();
+        }
+        let ours = git_dir.join(super::super::lock::REPOSITORY_LOCK_FILE);
+        std::fs::write(&ours, "{}").unwrap();
+        let mut removed = remove_stale_git_locks(&git_dir, dir.path());
+        removed.sort();
+        let mut expected = left.clone();
+        expected.sort();
+        assert_eq!(removed, expected);
+        assert!(left.iter().all(|l| !l.exists()) && ours.exists());
+        test_git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "commits again"]);
+    }
 
     #[test]
     fn the_mission_folder_its_contents_and_what_holds_it_belong_to_the_mission() {

@@ -27,6 +27,8 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
+    /// It was taken over from a runner that died (its file named a process that is gone).
+    took_over: bool,
 }
 
 impl RunLock {
@@ -41,11 +43,18 @@ impl RunLock {
     pub fn acquire_repository(git_dir: &Path, mission: &Path) -> Result<RunLock, LockError> {
         acquire_file(git_dir.join(REPOSITORY_LOCK_FILE), Some(mission))
     }
+
+    /// Whether the lock was left by a runner that died, so what it started may have died
+    /// halfway too (git's own lock files among it).
+    pub fn took_over_from_a_dead_runner(&self) -> bool {
+        self.took_over
+    }
 }
 
 fn acquire_file(path: PathBuf, mission: Option<&Path>) -> Result<RunLock, LockError> {
     let io = |e: std::io::Error| LockError::Io { path: path.clone(), message: e.to_string() };
     // Two tries: the second after removing a stale lock.
+    let mut took_over = false;
     for _ in 0..2 {
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut file) => {
@@ -56,7 +65,7 @@ fn acquire_file(path: PathBuf, mission: Option<&Path>) -> Result<RunLock, LockEr
                 }
                 file.write_all(format!("{body}\n").as_bytes()).map_err(io)?;
                 file.sync_all().map_err(io)?;
-                return Ok(RunLock { path });
+                return Ok(RunLock { path, took_over });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read_to_string(&path).ok().and_then(|t| holder_of(&t));
@@ -67,6 +76,7 @@ fn acquire_file(path: PathBuf, mission: Option<&Path>) -> Result<RunLock, LockEr
                     _ => {
                         tracing::warn!("removing a stale lock {} (its runner is gone)", path.display());
                         let _ = std::fs::remove_file(&path);
+                        took_over = true;
                     }
                 }
             }

@@ -211,10 +211,19 @@ pub async fn run(opts: RunOptions, progress: Box<dyn Progress>, cancel: Cancella
 /// lint until clean), then passes the approval gate and runs the loop.
 async fn plan_then_drive(opts: &RunOptions, ctx: &mut Ctx, auto_approve: bool) -> Result<RunResult, String> {
     // One mission at a time per repository: they share its working tree and branches.
-    let _repository_lock = match repository_lock(ctx) {
+    let repository_lock = match repository_lock(ctx) {
         Ok(lock) => lock,
         Err(result) => return Ok(result),
     };
+    // A runner killed with its git commands (SIGKILL to the group, a crash) can leave git's
+    // own lock files, which would fail every commit of this run.
+    if repository_lock.took_over_from_a_dead_runner() {
+        if let Ok(git_dir) = git::common_dir(&ctx.repo) {
+            for lock in git::remove_stale_git_locks(&git_dir, &ctx.repo) {
+                tracing::warn!("removing {} (left by a git command of the run that died)", lock.display());
+            }
+        }
+    }
     // Found now, before planning or the approval gate, not after a session has been paid for
     // and cannot commit.
     if let Some(lock) = git::index_lock(&ctx.repo) {
