@@ -11,6 +11,7 @@ pub mod ids;
 pub mod json;
 pub mod lines;
 pub mod persist;
+pub mod progress_log;
 pub mod proof;
 pub mod questions;
 pub mod records;

@@ -8,6 +8,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+/// progress_log.jsonl's line, in its own module with the typed events.
+pub use super::progress_log::ProgressEvent;
+
 /// A record read from text: the value when it parsed, and a readable error when it did not.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded<T> {
@@ -708,23 +711,6 @@ pub struct FlowStep {
     pub expected: String,
     #[serde(default)]
     pub observed: String,
-}
-
-/// One line of progress_log.jsonl: `timestamp` first, then `type`, then the event's fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProgressEvent {
-    pub timestamp: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(flatten)]
-    pub fields: Map<String, Value>,
-}
-
-impl ProgressEvent {
-    /// A string field of the event.
-    pub fn str(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).and_then(Value::as_str)
-    }
 }
 
 /// One line of worker-transcripts.jsonl, as droid writes it at the end of every worker (and

@@ -9,8 +9,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::events::Journal;
 use super::lock::RunLock;
 use super::progress::{EventSink, Progress};
@@ -19,6 +17,7 @@ use super::run::{self, RunOptions, RunOutcome, RunResult, Target};
 use super::schedule;
 use super::state::StateStore;
 use crate::agent::CancellationToken;
+use crate::model::progress_log::Event;
 use crate::model::records::MissionStatus;
 
 /// What a person asks the loop to do (the editor's commands; `missions run` is `Start`).
@@ -189,7 +188,7 @@ pub fn cancel_stopped(dir: &Path, by: &str, sink: Option<EventSink>) -> Result<S
     state.set_status(MissionStatus::Cancelled);
     state.save().map_err(|e| format!("cannot write state.json: {e}"))?;
     Journal::open_with(dir, sink)
-        .log("mission_cancelled", json!({"by": by}))
+        .log(Event::MissionCancelled { by: by.to_string() })
         .map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
     Ok(state.state.mission_id.clone())
 }

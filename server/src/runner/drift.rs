@@ -12,6 +12,7 @@ use super::git;
 use crate::analysis::drift::{CommitFacts, History, Work};
 use crate::model::features::ValidatorKind;
 use crate::model::folder::{self, ValidationRecords};
+use crate::model::progress_log::Event;
 
 /// Commits read when the mission's base is not recorded (a folder droid ran).
 const UNBASED_COMMITS: usize = 2000;
@@ -52,9 +53,11 @@ pub fn history(mission: &Path, validation: &ValidationRecords) -> Option<History
     let commits = log(&repo, &tip, base.as_deref())?;
     let full = |prefix: &str| commits.iter().rev().find(|c| c.id.starts_with(prefix)).map(|c| c.id.clone());
     let session_bases: HashMap<String, String> = super::events::read_all(mission)
-        .into_iter()
-        .filter(|e| e.kind == "worker_started")
-        .filter_map(|e| Some((e.str("workerSessionId")?.to_string(), e.str("baseCommit")?.to_string())))
+        .iter()
+        .filter_map(|e| match e.event() {
+            Event::WorkerStarted(started) => Some((started.worker_session_id, started.base_commit?)),
+            _ => None,
+        })
         .collect();
     let work = claimed
         .iter()

@@ -11,19 +11,13 @@ use serde_json::{Map, Value};
 use super::progress::EventSink;
 use crate::model::folder::PROGRESS_LOG_FILE;
 use crate::model::persist;
+use crate::model::progress_log::Event;
 use crate::model::records::{self, ProgressEvent};
 use crate::model::timestamp::now_rfc3339;
 
-/// Appends `{timestamp, type, ...fields}` and returns the event as written. A field that is
-/// null is left out: droid's optional fields are absent, never null.
-pub fn log(mission: &Path, kind: &str, fields: Value) -> io::Result<ProgressEvent> {
-    let mut fields = match fields {
-        Value::Object(map) => map,
-        Value::Null => Map::new(),
-        other => Map::from_iter([("value".to_string(), other)]),
-    };
-    fields.retain(|_, v| !v.is_null());
-    let event = ProgressEvent { timestamp: now_rfc3339(), kind: kind.to_string(), fields };
+/// Appends `{timestamp, type, ...fields}` and returns the event as written.
+pub fn log(mission: &Path, event: &Event) -> io::Result<ProgressEvent> {
+    let event = ProgressEvent::new(now_rfc3339(), event);
     persist::append_jsonl(&mission.join(PROGRESS_LOG_FILE), &event)?;
     Ok(event)
 }
@@ -104,37 +98,50 @@ impl Journal {
     }
 
     /// Logs the event unless its identity was logged before; `Ok(None)` when skipped.
-    pub fn log(&mut self, kind: &str, fields: Value) -> io::Result<Option<ProgressEvent>> {
-        let map = match &fields {
-            Value::Object(m) => m.clone(),
-            _ => Map::new(),
-        };
-        if let Some(id) = identity(kind, &map) {
+    pub fn log(&mut self, event: Event) -> io::Result<Option<ProgressEvent>> {
+        let line = ProgressEvent::new(now_rfc3339(), &event);
+        if let Some(id) = identity(&line.kind, &line.fields) {
             if !self.seen.insert(id) {
                 return Ok(None);
             }
         }
-        let event = log(&self.mission, kind, fields)?;
+        persist::append_jsonl(&self.mission.join(PROGRESS_LOG_FILE), &line)?;
         if let Some(sink) = &self.sink {
-            sink(&event);
+            sink(&line);
         }
-        Ok(Some(event))
+        Ok(Some(line))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::progress_log::WorkerStarted;
+
+    fn paused(session: &str) -> Event {
+        Event::WorkerPaused { worker_session_id: session.into(), feature_id: "a".into() }
+    }
+
+    fn resumed() -> Event {
+        Event::MissionResumed { resume_worker_session_id: None, from: None, reset_features: None, set_aside: None }
+    }
 
     #[test]
     fn lines_start_with_timestamp_then_type() {
         let dir = tempfile::tempdir().unwrap();
-        log(
-            dir.path(),
-            "worker_started",
-            serde_json::json!({"workerSessionId": "s", "spawnId": "worker_0a1b2c3d", "modelId": null}),
-        )
-        .unwrap();
+        let started = WorkerStarted {
+            worker_session_id: "s".into(),
+            spawn_id: "worker_0a1b2c3d".into(),
+            feature_id: "f".into(),
+            model_id: None,
+            substituted_from_model_id: None,
+            milestone: None,
+            round: None,
+            attempt: None,
+            base_commit: None,
+            worktree_branch: None,
+        };
+        log(dir.path(), &Event::WorkerStarted(started)).unwrap();
         let text = std::fs::read_to_string(dir.path().join(PROGRESS_LOG_FILE)).unwrap();
         assert!(
             text.starts_with("{\"timestamp\":\"")
@@ -149,21 +156,12 @@ mod tests {
     fn a_journal_logs_an_identified_event_once_even_across_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path());
-        assert!(j
-            .log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"}))
-            .unwrap()
-            .is_some());
-        assert!(j
-            .log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"}))
-            .unwrap()
-            .is_none());
-        assert!(j.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
+        assert!(j.log(paused("s")).unwrap().is_some());
+        assert!(j.log(paused("s")).unwrap().is_none());
+        assert!(j.log(resumed()).unwrap().is_some());
         let mut again = Journal::open(dir.path());
-        assert!(again
-            .log("worker_completed", serde_json::json!({"workerSessionId": "s", "featureId": "a"}))
-            .unwrap()
-            .is_none());
-        assert!(again.log("mission_resumed", serde_json::json!({})).unwrap().is_some());
+        assert!(again.log(paused("s")).unwrap().is_none());
+        assert!(again.log(resumed()).unwrap().is_some());
         assert_eq!(read_all(dir.path()).len(), 3);
     }
 

@@ -21,6 +21,7 @@ use crate::agent::session::SessionEnd;
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::features::ValidatorKind;
+use crate::model::progress_log::Event;
 
 pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Result<Step, String> {
     let before = Queue::load(&ctx.mission)?;
@@ -149,10 +150,12 @@ pub async fn add_fix_features(ctx: &mut Ctx, milestone: &str, round: u32) -> Res
     }
     let ids: Vec<&str> = added.iter().map(String::as_str).collect();
     queue::move_to_top(&ctx.mission, &ids)?;
-    ctx.log(
-        "fix_features_added",
-        json!({"milestone": milestone, "round": round, "sessionId": session_id, "featureIds": added}),
-    )?;
+    ctx.log(Event::FixFeaturesAdded {
+        milestone: milestone.to_string(),
+        round,
+        session_id: session_id.clone(),
+        feature_ids: added,
+    })?;
     ctx.state.set_active_fix(None);
     ctx.save_state()?;
     Ok(Step::Continue)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::folder::{MISSIONS_DIR, MISSION_FILE, STATE_FILE, WORKING_DIRECTORY_FILE};
 use crate::model::persist::{write_atomic, write_json_atomic};
+use crate::model::progress_log::Event;
 use crate::model::records::MissionState;
 
 use super::{events, git};
@@ -102,12 +103,9 @@ pub fn create(cwd: &Path, goal: &str, name: Option<&str>) -> Result<NewMission, 
     write_atomic(&dir.join(WORKING_DIRECTORY_FILE), repo.display().to_string().as_bytes())
         .map_err(|e| write_err(&dir, e))?;
     write_json_atomic(&dir.join(STATE_FILE), &state).map_err(|e| write_err(&dir, e))?;
-    events::log(
-        &dir,
-        "mission_created",
-        serde_json::json!({"missionId": state.mission_id, "title": title, "slug": slug}),
-    )
-    .map_err(|e| write_err(&dir, e))?;
+    let created =
+        Event::MissionCreated { mission_id: state.mission_id.clone(), title: title.clone(), slug: slug.clone() };
+    events::log(&dir, &created).map_err(|e| write_err(&dir, e))?;
     Ok(NewMission { dir, title, state, name_taken: (n > 1).then_some(base) })
 }
 

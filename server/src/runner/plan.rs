@@ -22,6 +22,7 @@ use crate::agent::tools::ToolOutput;
 use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE, MISSION_FILE};
+use crate::model::progress_log::Event;
 use crate::model::questions;
 use crate::model::records::MissionStatus;
 
@@ -150,9 +151,14 @@ struct PlanFeed<'a> {
 
 impl PlanFeed<'_> {
     fn note_files(&mut self) {
-        for (file, kind) in [(CONTRACT_FILE, "contract_written"), (FEATURES_FILE, "features_written")] {
+        let session_id = self.session_id.to_string();
+        let written = [
+            (CONTRACT_FILE, Event::ContractWritten { session_id: session_id.clone() }),
+            (FEATURES_FILE, Event::FeaturesWritten { session_id }),
+        ];
+        for (file, event) in written {
             if self.mission.join(file).is_file() {
-                if let Err(e) = self.journal.log(kind, json!({"sessionId": self.session_id})) {
+                if let Err(e) = self.journal.log(event) {
                     self.error.get_or_insert_with(|| format!("cannot append to progress_log.jsonl: {e}"));
                 }
             } else {
@@ -200,7 +206,7 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
     ctx.state.set_status(MissionStatus::Planning);
     ctx.save_state()?;
     let session_id = new_session_id();
-    ctx.log("planning_started", json!({"sessionId": session_id, "answers": answered}))?;
+    ctx.log(Event::PlanningStarted { session_id: session_id.clone(), answers: answered })?;
     ctx.progress.update(Update::Note("planning: the orchestrator writes the validation contract, then the features"));
     let mut lint = BoundedPlanLint { lint: PlanLint { mission_dir: ctx.mission.clone() }, refused: 0 };
     let details = json!({"purpose": "plan"});
@@ -232,12 +238,13 @@ pub async fn plan(ctx: &mut Ctx) -> Result<Step, String> {
             }
             ctx.state.set_status(MissionStatus::AwaitingApproval);
             ctx.save_state()?;
-            ctx.log("plan_submitted", json!({"sessionId": session_id, "warnings": value["warnings"].clone()}))?;
+            let warnings = serde_json::from_value(value["warnings"].clone()).ok();
+            ctx.log(Event::PlanSubmitted { session_id: Some(session_id.clone()), warnings })?;
             Ok(Step::Continue)
         }
         SessionEnd::AwaitingAnswers(asked) => {
             for q in &asked {
-                ctx.log("question_asked", json!({"sessionId": session_id, "question": q}))?;
+                ctx.log(Event::QuestionAsked { session_id: session_id.clone(), question: q.clone() })?;
             }
             ctx.state.set_status(MissionStatus::AwaitingAnswers);
             ctx.save_state()?;

@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
-
 use super::agents::Agents;
 use super::events::Journal;
 use super::fix;
@@ -24,6 +22,7 @@ use crate::agent::final_tool::lint_plan_with;
 use crate::agent::CancellationToken;
 use crate::config::{find_config, AgentRole, EditorSettings, MissionsConfig};
 use crate::model::folder::{self, CONTRACT_FILE, FEATURES_FILE};
+use crate::model::progress_log::{self, Event};
 use crate::model::records::MissionStatus;
 use RunOutcome::{AwaitingPerson, Completed, Failed, Halted, Paused, Refused};
 
@@ -174,8 +173,8 @@ impl Ctx {
         self.state.save().map_err(|e| format!("cannot write state.json: {e}"))
     }
 
-    pub fn log(&mut self, kind: &str, fields: Value) -> Result<(), String> {
-        self.journal.log(kind, fields).map(|_| ()).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))
+    pub fn log(&mut self, event: Event) -> Result<(), String> {
+        self.journal.log(event).map(|_| ()).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))
     }
 }
 
@@ -319,7 +318,7 @@ fn open(
             // A kill between `mission_completed` and state.json's `completed` cannot happen (the
             // event is written first); an older run's state without its event gets it now.
             let mut journal = Journal::open(mission);
-            let _ = journal.log("mission_completed", json!({}));
+            let _ = journal.log(Event::MissionCompleted {});
             return Err(RunResult::new(Completed, format!("mission {} is already completed", state.state.mission_id)));
         }
         Some(reason) => return Err(usage(reason)),
@@ -428,9 +427,11 @@ fn recover_merged(
         if super::verify::verify_completion(Path::new(path), &active.base_commit, &handoff, None).is_err() {
             continue;
         }
-        let mut event = worker::completed_event(&handoff, true);
-        event["recovered"] = json!(true);
-        journal.log("worker_completed", event).map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
+        let mut completed = worker::completed(&handoff, true);
+        completed.recovered = Some(true);
+        journal
+            .log(Event::WorkerCompleted(Box::new(completed)))
+            .map_err(|e| format!("cannot append to progress_log.jsonl: {e}"))?;
         queue::complete(mission, &active.feature_id, &active.session_id)?;
         recovered.push(active.feature_id);
     }
@@ -470,12 +471,12 @@ fn start(
         .collect();
     let approving = needs_approval(state.status(), &PlanRecord::read(mission));
     if approving && !vacuous.is_empty() {
-        journal.log("plan_checks", json!({"warnings": vacuous})).map_err(|e| internal(e.to_string()))?;
+        journal.log(Event::PlanChecks { warnings: vacuous.clone() }).map_err(|e| internal(e.to_string()))?;
     }
     if approving && !(opts.yes || auto_approve) {
         state.set_status(MissionStatus::AwaitingApproval);
         state.save().map_err(|e| internal(e.to_string()))?;
-        journal.log("plan_submitted", json!({})).map_err(|e| internal(e.to_string()))?;
+        journal.log(Event::PlanSubmitted { session_id: None, warnings: None }).map_err(|e| internal(e.to_string()))?;
         let mut message = format!(
             "the plan is ready for review ({} and {} in {}); run `{rerun}` to approve it and start",
             CONTRACT_FILE,
@@ -601,11 +602,19 @@ fn start(
     if resuming {
         // droid's event (a fresh session replaces the interrupted one, so none is resumed),
         // with what the resume did.
-        let mut fields = json!({"from": resumed_from.as_str(), "resetFeatures": reset});
-        if let Some((feature, saved)) = &set_aside {
-            fields["setAside"] = json!({"featureId": feature, "stash": saved.stash, "stashMessage": saved.stash_message, "commitsRef": saved.commits_ref});
-        }
-        journal.log("mission_resumed", fields).map_err(|e| internal(e.to_string()))?;
+        let set_aside = set_aside.as_ref().map(|(feature, saved)| progress_log::SetAside {
+            feature_id: feature.clone(),
+            stash: saved.stash.clone(),
+            stash_message: saved.stash_message.clone(),
+            commits_ref: saved.commits_ref.clone(),
+        });
+        let resumed = Event::MissionResumed {
+            resume_worker_session_id: None,
+            from: Some(resumed_from.as_str().to_string()),
+            reset_features: Some(reset),
+            set_aside,
+        };
+        journal.log(resumed).map_err(|e| internal(e.to_string()))?;
     }
     if let Some((feature, saved)) = &set_aside {
         progress.update(Update::Note(&saved.describe(feature)));
@@ -614,7 +623,7 @@ fn start(
         // droid's acceptance of the proposal, once the run really starts: the plan is approved.
         let title = folder::mission_title(mission).unwrap_or_default();
         journal
-            .log("mission_accepted", json!({"title": title, "by": opts.origin.approval(opts.yes)}))
+            .log(Event::MissionAccepted { title, by: Some(opts.origin.approval(opts.yes).to_string()) })
             .map_err(|e| internal(e.to_string()))?;
     }
     let message = if resuming {
@@ -622,11 +631,11 @@ fn start(
     } else {
         format!("started by {}", opts.origin.approval(true))
     };
-    journal.log("mission_run_started", json!({"message": message})).map_err(|e| internal(e.to_string()))?;
+    journal.log(Event::MissionRunStarted { message: Some(message) }).map_err(|e| internal(e.to_string()))?;
     // The one feature in flight in the working directory is logged when it runs again
     // (`worker::interrupted`); a session is logged once whichever comes first.
     for (session, feature) in orphans {
-        journal.log("worker_failed", worker::orphan_event(&session, &feature)).map_err(|e| internal(e.to_string()))?;
+        journal.log(worker::orphan_event(&session, &feature)).map_err(|e| internal(e.to_string()))?;
     }
     state.set_status(MissionStatus::Running);
     state.save().map_err(|e| internal(e.to_string()))?;
@@ -884,9 +893,11 @@ async fn drive(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String> {
 /// The milestones whose validators were injected (droid's `milestone_validation_triggered`).
 fn triggered_milestones(mission: &Path) -> Vec<String> {
     super::events::read_all(mission)
-        .into_iter()
-        .filter(|e| e.kind == "milestone_validation_triggered")
-        .filter_map(|e| e.str("milestone").map(str::to_string))
+        .iter()
+        .filter_map(|e| match e.event() {
+            Event::MilestoneValidationTriggered { milestone, .. } => Some(milestone),
+            _ => None,
+        })
         .collect()
 }
 
@@ -925,7 +936,7 @@ fn enter_milestone(ctx: &mut Ctx, milestone: &str) -> Result<(), String> {
     ctx.state.set_milestone_base(milestone, &head);
     ctx.state.state.current_milestone = Some(milestone.to_string());
     ctx.save_state()?;
-    ctx.log("milestone_started", json!({"milestone": milestone}))?;
+    ctx.log(Event::MilestoneStarted { milestone: milestone.to_string() })?;
     let all = &ctx.state.state.milestones;
     let index = all.iter().position(|m| m == milestone).map_or(0, |i| i + 1);
     let total = all.len().max(index);
@@ -942,15 +953,20 @@ fn stop_after_target(ctx: &mut Ctx, target: &Target) -> Result<RunResult, String
     };
     ctx.state.set_status(MissionStatus::Paused);
     ctx.save_state()?;
-    ctx.log("mission_paused", json!({"reason": format!("{done} ({})", ctx.origin.approval(true))}))?;
+    ctx.log(paused_for(format!("{done} ({})", ctx.origin.approval(true))))?;
     Ok(RunResult::new(Paused, format!("{done}; the mission is paused (resume continues the loop)")))
+}
+
+/// droid's `mission_paused` for a pause the person asked for, saying why.
+fn paused_for(reason: String) -> Event {
+    Event::MissionPaused { pause_reason: None, halted: None, reason: Some(reason), feature_id: None }
 }
 
 /// The person's pause: droid's `mission_paused` without a `pauseReason`.
 fn pause(ctx: &mut Ctx) -> Result<RunResult, String> {
     ctx.state.set_status(MissionStatus::Paused);
     ctx.save_state()?;
-    ctx.log("mission_paused", json!({"reason": ctx.origin.pause_reason()}))?;
+    ctx.log(paused_for(ctx.origin.pause_reason().to_string()))?;
     Ok(RunResult::new(Paused, format!("paused; `{}` resumes where it stopped", ctx.rerun(""))))
 }
 
@@ -961,16 +977,12 @@ fn halt(ctx: &mut Ctx, halt: Halt) -> Result<RunResult, String> {
     ctx.state.set_status(MissionStatus::Halted);
     ctx.state.state.halt_reason = Some(halt.reason.clone());
     ctx.save_state()?;
-    let mut event = json!({});
-    if halt.retry_limit {
-        event["pauseReason"] = json!("feature_retry_limit_exceeded");
-    }
-    event["halted"] = json!(true);
-    event["reason"] = json!(halt.reason);
-    if let Some(feature) = &halt.feature {
-        event["featureId"] = json!(feature);
-    }
-    ctx.log("mission_paused", event)?;
+    ctx.log(Event::MissionPaused {
+        pause_reason: halt.retry_limit.then(|| "feature_retry_limit_exceeded".to_string()),
+        halted: Some(true),
+        reason: Some(halt.reason.clone()),
+        feature_id: halt.feature.clone(),
+    })?;
     Ok(RunResult::new(Halted, format!("halted: {}", halt.reason)))
 }
 
@@ -994,7 +1006,7 @@ fn halt_on_error(ctx: &mut Ctx, error: &str) -> RunResult {
 /// Every assertion passed. The event is written before state.json says `completed`, so a
 /// kill between the two leaves a mission that completes again, never one without its event.
 fn complete(ctx: &mut Ctx) -> Result<RunResult, String> {
-    ctx.log("mission_completed", json!({}))?;
+    ctx.log(Event::MissionCompleted {})?;
     ctx.state.set_status(MissionStatus::Completed);
     ctx.state.state.current_milestone = None;
     ctx.save_state()?;

@@ -29,7 +29,7 @@ use super::run::{Ctx, Halt, Step};
 use super::schedule;
 use super::services::{self, stop_leftovers, RunningServices, ServiceFailure, ServiceLimits, SERVICE_LOGS_DIR};
 use super::state::ActiveRound;
-use super::worker::completed_event;
+use super::worker::{self, completed_event};
 use crate::agent::final_tool::{FinalDecision, FinalToolHandler};
 use crate::agent::session::{SessionEnd, SessionOutcome};
 use crate::agent::tools::bash::{kill_group, run_script};
@@ -43,6 +43,7 @@ use crate::model::folder::{
     self, ValidationRecords, CONTRACT_FILE, EVIDENCE_DIR, VALIDATION_DIR, VALIDATION_STATE_FILE,
 };
 use crate::model::persist::{write_atomic, write_json_atomic};
+use crate::model::progress_log::{AssertionCounts, Event, StaleAssertion, WorkerStarted};
 use crate::model::records::{
     self, AssertionState, AssertionsSummary, BlockedAssertion, BlockingIssue, CodeReview, FailedAssertion, Flow,
     FlowAssertion, FlowStep, Handoff, HandoffFile, MissionStatus, Review, ReviewIssue, ReviewsSummary,
@@ -105,10 +106,10 @@ pub fn trigger(ctx: &mut Ctx, milestone: &str) -> Result<Step, String> {
     let missing: Vec<Value> =
         validators.into_iter().filter(|v| queue.feature(v["id"].as_str().unwrap_or_default()).is_none()).collect();
     queue::insert_at_top(&ctx.mission, &missing)?;
-    ctx.log(
-        "milestone_validation_triggered",
-        json!({"milestone": milestone, "featureId": ValidatorKind::Scrutiny.feature_id(milestone)}),
-    )?;
+    ctx.log(Event::MilestoneValidationTriggered {
+        milestone: milestone.to_string(),
+        feature_id: ValidatorKind::Scrutiny.feature_id(milestone),
+    })?;
     Ok(Step::Continue)
 }
 
@@ -175,11 +176,22 @@ async fn run_validator(
     for attempt in 1..=VALIDATOR_ATTEMPTS {
         sessions = attempt;
         let session_id = new_session_id();
-        ctx.log("worker_selected_feature", json!({"workerSessionId": session_id, "featureId": id}))?;
+        ctx.log(worker::selected_event(&session_id, id))?;
         let current = Queue::load(&ctx.mission)?.feature(id).cloned().unwrap_or_else(|| feature.clone());
         queue::start_session(&ctx.mission, &current, &session_id)?;
         let model = ctx.agents.config.role(crate::config::AgentRole::Validator).ok().and_then(|r| r.model.clone());
-        ctx.log("worker_started", json!({"workerSessionId": session_id, "spawnId": handoffs::spawn_id(), "featureId": id, "modelId": model, "milestone": milestone, "round": round.round, "attempt": attempt}))?;
+        ctx.log(Event::WorkerStarted(WorkerStarted {
+            worker_session_id: session_id.clone(),
+            spawn_id: handoffs::spawn_id(),
+            feature_id: id.to_string(),
+            model_id: model,
+            substituted_from_model_id: None,
+            milestone: Some(milestone.to_string()),
+            round: Some(round.round),
+            attempt: Some(attempt),
+            base_commit: None,
+            worktree_branch: None,
+        }))?;
         let ran = match kind {
             ValidatorKind::Scrutiny => scrutiny_session(ctx, milestone, round.round, &session_id).await?,
             ValidatorKind::UserTesting => user_testing_session(ctx, milestone, round.round, &session_id).await?,
@@ -187,7 +199,7 @@ async fn run_validator(
         let (outcome, before) = match ran {
             Ran::Session(outcome, before) => (outcome, before),
             Ran::Cancelled => {
-                ctx.log("worker_paused", json!({"workerSessionId": session_id, "featureId": id}))?;
+                ctx.log(worker::paused_event(&session_id, id))?;
                 queue::back_to_pending(&ctx.mission, id)?;
                 return Ok(Some(Step::Pause));
             }
@@ -196,7 +208,7 @@ async fn run_validator(
                 // records it, and the validator failed.
                 let handoff = record_services_down(ctx, milestone, round.round, &session_id, &failure)?;
                 handoffs::write(&ctx.mission, &handoff)?;
-                ctx.log("worker_completed", completed_event(&handoff, false))?;
+                ctx.log(completed_event(&handoff, false))?;
                 queue::back_to_pending(&ctx.mission, id)?;
                 return Ok(None);
             }
@@ -219,7 +231,7 @@ async fn run_validator(
                     )?,
                 };
                 handoffs::write(&ctx.mission, &handoff)?;
-                ctx.log("worker_completed", completed_event(&handoff, matches!(verdict, Verdict::Passed)))?;
+                ctx.log(completed_event(&handoff, matches!(verdict, Verdict::Passed)))?;
                 match verdict {
                     Verdict::Passed => queue::complete(&ctx.mission, id, &session_id)?,
                     Verdict::Failed => queue::back_to_pending(&ctx.mission, id)?,
@@ -227,13 +239,13 @@ async fn run_validator(
                 return Ok(None);
             }
             SessionEnd::Cancelled => {
-                ctx.log("worker_paused", json!({"workerSessionId": session_id, "featureId": id}))?;
+                ctx.log(worker::paused_event(&session_id, id))?;
                 queue::back_to_pending(&ctx.mission, id)?;
                 return Ok(Some(Step::Pause));
             }
             ref end => {
                 last_reason = end.reason();
-                ctx.log("worker_failed", json!({"workerSessionId": session_id, "spawnId": format!("worker_no_handoff_{session_id}"), "exitCode": 0, "reason": last_reason, "failureReason": "worker_exited_without_handoff", "featureId": id}))?;
+                ctx.log(worker::no_handoff_event(&session_id, id, &last_reason))?;
                 queue::back_to_pending(&ctx.mission, id)?;
                 // The provider retried until its deadline already; the budget is spent: a
                 // fresh session would end the same way.
@@ -554,8 +566,17 @@ fn stale_elsewhere(ctx: &mut Ctx, milestone: &str) -> Result<Vec<String>, String
             .filter(|s| !own.contains(&s.assertion.as_str()))
             .collect();
     if !stale.is_empty() {
-        let details: Vec<Value> = stale.iter().map(|s| json!({"id": s.assertion, "featureId": s.feature, "commitId": s.commit, "files": s.files, "reason": s.describe()})).collect();
-        ctx.log("assertions_stale", json!({"milestone": milestone, "assertions": details}))?;
+        let assertions = stale
+            .iter()
+            .map(|s| StaleAssertion {
+                id: s.assertion.clone(),
+                feature_id: s.feature.clone(),
+                commit_id: s.commit.clone(),
+                files: s.files.clone(),
+                reason: s.describe(),
+            })
+            .collect();
+        ctx.log(Event::AssertionsStale { milestone: milestone.to_string(), assertions })?;
     }
     Ok(stale.into_iter().map(|s| s.assertion).collect())
 }
@@ -1111,7 +1132,12 @@ fn finish_round(ctx: &mut Ctx, round: &ActiveRound) -> Result<Step, String> {
     ctx.state.set_active_round(None);
     ctx.state.set_status(MissionStatus::Running);
     ctx.save_state()?;
-    ctx.log("validation_round", json!({"milestone": milestone, "round": round.round, "passed": passed, "assertions": {"passed": count("passed"), "failed": count("failed"), "blocked": count("blocked")}}))?;
+    ctx.log(Event::ValidationRound {
+        milestone: milestone.to_string(),
+        round: round.round,
+        passed,
+        assertions: AssertionCounts { passed: count("passed"), failed: count("failed"), blocked: count("blocked") },
+    })?;
     ctx.progress.update(Update::RoundResult {
         milestone,
         round: round.round,
@@ -1119,7 +1145,7 @@ fn finish_round(ctx: &mut Ctx, round: &ActiveRound) -> Result<Step, String> {
         total: ids.len(),
     });
     if passed {
-        ctx.log("milestone_passed", json!({"milestone": milestone, "round": round.round}))?;
+        ctx.log(Event::MilestonePassed { milestone: milestone.to_string(), round: round.round })?;
     }
     Ok(Step::Continue)
 }

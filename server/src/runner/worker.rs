@@ -27,6 +27,7 @@ use crate::agent::transcript::new_session_id;
 use crate::agent::SessionKind;
 use crate::model::contract;
 use crate::model::folder::{self, CONTRACT_FILE};
+use crate::model::progress_log::{Event, WorkerCompleted, WorkerStarted};
 use crate::model::records::HandoffFile;
 
 /// A feature gets at most this many worker sessions in one go.
@@ -65,12 +66,44 @@ pub async fn run_feature(ctx: &mut Ctx, feature_id: &str) -> Result<Step, String
 /// An interrupted session (the runner was killed or paused before it handed off): logged as
 /// droid logs a worker that exited without a handoff.
 pub fn interrupted(ctx: &mut Ctx, active: &ActiveFeature) -> Result<(), String> {
-    ctx.log("worker_failed", orphan_event(&active.session_id, &active.feature_id))
+    ctx.log(orphan_event(&active.session_id, &active.feature_id))
 }
 
 /// droid's `worker_failed` for a session that a stop cut off before it handed off.
-pub fn orphan_event(session_id: &str, feature_id: &str) -> Value {
-    json!({"workerSessionId": session_id, "spawnId": format!("orphan_{session_id}"), "reason": "the runner stopped before the session handed off; its uncommitted work was set aside", "failureReason": "worker_exited_without_handoff", "featureId": feature_id})
+pub fn orphan_event(session_id: &str, feature_id: &str) -> Event {
+    Event::WorkerFailed {
+        worker_session_id: Some(session_id.to_string()),
+        spawn_id: format!("orphan_{session_id}"),
+        exit_code: None,
+        reason: "the runner stopped before the session handed off; its uncommitted work was set aside".to_string(),
+        failure_reason: Some(WORKER_EXITED_WITHOUT_HANDOFF.to_string()),
+        feature_id: Some(feature_id.to_string()),
+    }
+}
+
+/// droid's `failureReason` for a session that ended without a handoff.
+pub const WORKER_EXITED_WITHOUT_HANDOFF: &str = "worker_exited_without_handoff";
+
+/// droid's `worker_failed` for a session that ended without a handoff, saying why.
+pub fn no_handoff_event(session_id: &str, feature_id: &str, reason: &str) -> Event {
+    Event::WorkerFailed {
+        worker_session_id: Some(session_id.to_string()),
+        spawn_id: format!("worker_no_handoff_{session_id}"),
+        exit_code: Some(0),
+        reason: reason.to_string(),
+        failure_reason: Some(WORKER_EXITED_WITHOUT_HANDOFF.to_string()),
+        feature_id: Some(feature_id.to_string()),
+    }
+}
+
+/// droid's `worker_paused`.
+pub fn paused_event(session_id: &str, feature_id: &str) -> Event {
+    Event::WorkerPaused { worker_session_id: session_id.to_string(), feature_id: feature_id.to_string() }
+}
+
+/// droid's `worker_selected_feature`.
+pub fn selected_event(session_id: &str, feature_id: &str) -> Event {
+    Event::WorkerSelectedFeature { worker_session_id: session_id.to_string(), feature_id: feature_id.to_string() }
 }
 
 /// A worker session to run: its number for the feature, what it is told about the previous
@@ -194,14 +227,21 @@ fn begin(
     worktree_branch: Option<&str>,
 ) -> Result<(), String> {
     let feature_id = feature.id().unwrap_or_default();
-    ctx.log("worker_selected_feature", json!({"workerSessionId": session_id, "featureId": feature_id}))?;
+    ctx.log(selected_event(session_id, feature_id))?;
     queue::start_session(&ctx.mission, feature, session_id)?;
     let model = ctx.agents.config.role(SessionKind::Worker.agent_role()).ok().and_then(|r| r.model.clone());
-    let mut started = json!({"workerSessionId": session_id, "spawnId": handoffs::spawn_id(), "featureId": feature_id, "modelId": model, "milestone": feature.milestone(), "attempt": attempt, "baseCommit": base});
-    if let Some(branch) = worktree_branch {
-        started["worktreeBranch"] = json!(branch);
-    }
-    ctx.log("worker_started", started)
+    ctx.log(Event::WorkerStarted(WorkerStarted {
+        worker_session_id: session_id.to_string(),
+        spawn_id: handoffs::spawn_id(),
+        feature_id: feature_id.to_string(),
+        model_id: model,
+        substituted_from_model_id: None,
+        milestone: feature.milestone().map(str::to_string),
+        round: None,
+        attempt: Some(attempt),
+        base_commit: Some(base.to_string()),
+        worktree_branch: worktree_branch.map(str::to_string),
+    }))
 }
 
 /// A session that handed off: its handoff file and worker-transcripts.jsonl line.
@@ -275,17 +315,14 @@ fn no_handoff(ctx: &mut Ctx, active: &ActiveFeature, outcome: &SessionOutcome, r
         milestone.as_deref(),
         &outcome.skeleton,
     )?;
-    ctx.log(
-        "worker_failed",
-        json!({"workerSessionId": active.session_id, "spawnId": format!("worker_no_handoff_{}", active.session_id), "exitCode": 0, "reason": reason, "failureReason": "worker_exited_without_handoff", "featureId": active.feature_id}),
-    )?;
+    ctx.log(no_handoff_event(&active.session_id, &active.feature_id, reason))?;
     queue::back_to_pending(&ctx.mission, &active.feature_id)
 }
 
 /// The person paused the run while the session worked: droid's `worker_paused`; the feature
 /// waits, pending, for a fresh session on resume.
 fn paused(ctx: &mut Ctx, active: &ActiveFeature) -> Result<(), String> {
-    ctx.log("worker_paused", json!({"workerSessionId": active.session_id, "featureId": active.feature_id}))?;
+    ctx.log(paused_event(&active.session_id, &active.feature_id))?;
     queue::back_to_pending(&ctx.mission, &active.feature_id)
 }
 
@@ -317,10 +354,15 @@ fn settle(
     // Git says the work is there; its tests must also go from red to green.
     let refused_proof = folder::read_proof(&ctx.mission, handoff).filter(|p| p.verdict == proof::Verdict::Refused);
     let accepted = matches!(verdict, Some(Ok(_))) && refused_proof.is_none();
-    ctx.log("worker_completed", completed_event(handoff, accepted))?;
+    ctx.log(completed_event(handoff, accepted))?;
     if let (Some(Ok(_)), Some(proof)) = (&verdict, refused_proof) {
         let reason = format!("its red-green proof failed: {}", proof.reasons.join("; "));
-        ctx.log("handoff_refused", json!({"workerSessionId": active.session_id, "featureId": active.feature_id, "reason": reason, "proof": proof}))?;
+        ctx.log(Event::HandoffRefused {
+            worker_session_id: active.session_id.clone(),
+            feature_id: active.feature_id.clone(),
+            reason: reason.clone(),
+            proof: Some(Box::new(proof.clone())),
+        })?;
         if active.attempt < MAX_ATTEMPTS {
             queue::back_to_pending(&ctx.mission, &active.feature_id)?;
             ctx.progress.update(Update::FeatureFinished {
@@ -343,10 +385,12 @@ fn settle(
             Ok(Settled::Done(Step::Continue))
         }
         Some(Err(reason)) => {
-            ctx.log(
-                "handoff_refused",
-                json!({"workerSessionId": active.session_id, "featureId": active.feature_id, "reason": reason}),
-            )?;
+            ctx.log(Event::HandoffRefused {
+                worker_session_id: active.session_id.clone(),
+                feature_id: active.feature_id.clone(),
+                reason: reason.clone(),
+                proof: None,
+            })?;
             stop(ctx, active, &format!("its handoff claimed success, refused twice: {reason}"), true)
         }
         None if state == "partial" && active.attempt < MAX_ATTEMPTS => {
@@ -367,21 +411,24 @@ fn settle(
 
 /// droid's `worker_completed` for a handoff; `validatorsPassed` says whether the runner
 /// accepted a success claim.
-pub fn completed_event(handoff: &HandoffFile, accepted: bool) -> Value {
-    let mut event = json!({
-        "workerSessionId": handoff.worker_session_id,
-        "featureId": handoff.feature_id,
-        "successState": handoff.success_state.as_deref().unwrap_or("failure"),
-        "returnToOrchestrator": handoff.return_to_orchestrator.unwrap_or(true),
-    });
-    if let Some(commit) = &handoff.commit_id {
-        event["commitId"] = json!(commit);
-        event["repoPath"] = json!(handoff.repo_path);
+pub fn completed_event(handoff: &HandoffFile, accepted: bool) -> Event {
+    Event::WorkerCompleted(Box::new(completed(handoff, accepted)))
+}
+
+/// The fields of droid's `worker_completed` for `handoff` (`repoPath` only beside a commit).
+pub fn completed(handoff: &HandoffFile, accepted: bool) -> WorkerCompleted {
+    WorkerCompleted {
+        worker_session_id: handoff.worker_session_id.clone(),
+        feature_id: handoff.feature_id.clone(),
+        success_state: handoff.success_state.as_deref().unwrap_or("failure").to_string(),
+        return_to_orchestrator: handoff.return_to_orchestrator.unwrap_or(true),
+        commit_id: handoff.commit_id.clone(),
+        repo_path: handoff.commit_id.as_ref().and(handoff.repo_path.clone()),
+        exit_code: 0,
+        validators_passed: accepted,
+        handoff: handoff.handoff.clone(),
+        recovered: None,
     }
-    event["exitCode"] = json!(0);
-    event["validatorsPassed"] = json!(accepted);
-    event["handoff"] = serde_json::to_value(&handoff.handoff).unwrap_or(Value::Null);
-    event
 }
 
 /// Why a `failure` handoff stopped: its blocking issues, else what it left undone.
@@ -663,12 +710,13 @@ fn merge_back(
                     super::failpoint::hit("after-merge");
                 }
                 worktree::Merge::Conflict(files) => {
-                    ctx.log("worker_completed", completed_event(&handoff, false))?;
+                    ctx.log(completed_event(&handoff, false))?;
                     queue::back_to_pending(&ctx.mission, id)?;
-                    ctx.log(
-                        "merge_conflict",
-                        json!({"featureId": id, "workerSessionId": s.active.session_id, "files": files}),
-                    )?;
+                    ctx.log(Event::MergeConflict {
+                        feature_id: id.to_string(),
+                        worker_session_id: s.active.session_id.clone(),
+                        files: files.clone(),
+                    })?;
                     ctx.progress.update(Update::FeatureFinished { id, outcome: "merge conflict" });
                     halts.push(super::run::Halt { reason: format!("merge conflict: feature {id} conflicts with work merged before it in {}; it is pending again", files.join(", ")), retry_limit: false, feature: Some(id.to_string()) });
                     continue;
@@ -678,7 +726,7 @@ fn merge_back(
         let proven = folder::read_proof(&ctx.mission, &handoff).is_none_or(|p| p.verdict != proof::Verdict::Refused);
         match verdict {
             Some(Ok(_)) if proven => {
-                ctx.log("worker_completed", completed_event(&handoff, true))?;
+                ctx.log(completed_event(&handoff, true))?;
                 queue::complete(&ctx.mission, id, &s.active.session_id)?;
                 ctx.progress.update(Update::FeatureFinished { id, outcome: "completed" });
             }
