@@ -362,6 +362,15 @@ mod tests {
                "skillFeedback": {"followedProcedure": true, "deviations": []}})
     }
 
+    /// The `submit_handoff` schema as the model saw it before it was generated from the record
+    /// types: the same document (key order aside), so the change is invisible to the model.
+    #[test]
+    fn the_handoff_schema_is_the_one_the_model_always_saw() {
+        let saved: Value = serde_json::from_str(include_str!("final_schemas/submit_handoff.json")).unwrap();
+        let generated = handoff_schema();
+        assert_eq!(generated, saved, "{}", serde_json::to_string_pretty(&generated).unwrap());
+    }
+
     #[test]
     fn a_full_handoff_passes_and_each_break_is_named() {
         assert_eq!(validate(&handoff_schema(), &handoff()), Ok(()));
