@@ -163,65 +163,16 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     }
 }
 
-/// `submit_handoff`: droid's `EndFeatureRun` arguments. The runner wraps them in droid's handoff
-/// file (`successState`, `returnToOrchestrator` and `commitId` on the wrapper, the rest as its
-/// `handoff` object) and checks droid's limits here, as `EndFeatureRun` does.
+/// `submit_handoff`: droid's `EndFeatureRun` arguments, generated from
+/// [`EndFeatureRun`](crate::model::records::EndFeatureRun), which the runner wraps as droid's
+/// handoff file; this schema checks droid's limits, as `EndFeatureRun` does. Inline (no `$ref`,
+/// which [`validate`] does not follow) and without `$schema` or `title`, as tool schemas are sent.
 pub fn handoff_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "featureId": {"type": "string", "minLength": 1, "description": "The id of the feature you worked on (optional; it must be this session's)."},
-            "successState": {"enum": ["success", "partial", "failure"], "description": "success: everything done, tested and committed; partial: some is left (say what in whatWasLeftUndone); failure: you cannot go on (say why)."},
-            "returnToOrchestrator": {"type": "boolean", "description": "true when the orchestrator must look at something before the next feature runs."},
-            "commitId": {"type": "string", "minLength": 1, "description": "The commit holding the work (`git rev-parse HEAD`); required for success."},
-            "salientSummary": {"type": "string", "minLength": 20, "maxLength": 750, "description": "One line, 1-6 sentences, a reviewer reads first."},
-            "whatWasImplemented": {"type": "string", "minLength": 50, "description": "What you built, concretely."},
-            "whatWasLeftUndone": {"type": "string", "description": "Everything not done, honestly; \"\" only when nothing is left."},
-            "verification": {
-                "type": "object",
-                "properties": {
-                    "commandsRun": {"type": "array", "items": {"type": "object", "properties": {
-                        "command": {"type": "string", "minLength": 1}, "exitCode": {"type": "integer"}, "observation": {"type": "string"}
-                    }, "required": ["command", "exitCode", "observation"]}},
-                    "interactiveChecks": {"type": "array", "items": {"type": "object", "properties": {
-                        "action": {"type": "string", "minLength": 1}, "observed": {"type": "string"}
-                    }, "required": ["action", "observed"]}}
-                },
-                "required": ["commandsRun"],
-                "description": "The commands you ran and what they showed."
-            },
-            "tests": {
-                "type": "object",
-                "properties": {
-                    "added": {"type": "array", "items": {"type": "object", "properties": {
-                        "file": {"type": "string", "minLength": 1},
-                        "cases": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}, "verifies": {"type": "string"}}, "required": ["name", "verifies"]}}
-                    }, "required": ["file", "cases"]}},
-                    "updated": {"type": "array", "items": {"type": "string"}},
-                    "coverage": {"type": "string"}
-                },
-                "required": ["added", "coverage"],
-                "description": "The test files you added (each with its cases) or changed, and what they cover."
-            },
-            "discoveredIssues": {"type": "array", "items": {"type": "object", "properties": {
-                "severity": {"enum": ["blocking", "non_blocking", "suggestion"]},
-                "description": {"type": "string", "minLength": 1},
-                "suggestedFix": {"type": "string"}
-            }, "required": ["severity", "description"]}},
-            "skillFeedback": {
-                "type": "object",
-                "properties": {
-                    "followedProcedure": {"type": "boolean"},
-                    "deviations": {"type": "array", "items": {"type": "object", "properties": {
-                        "step": {"type": "string"}, "whatIDidInstead": {"type": "string"}, "why": {"type": "string"}
-                    }, "required": ["step", "whatIDidInstead", "why"]}},
-                    "suggestedChanges": {"type": "array", "items": {"type": "string"}}
-                },
-                "required": ["followedProcedure", "deviations"]
-            }
-        },
-        "required": ["successState", "salientSummary", "whatWasImplemented", "whatWasLeftUndone", "verification", "tests", "discoveredIssues"]
-    })
+    let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    });
+    settings.into_generator().subschema_for::<crate::model::records::EndFeatureRun>().to_value()
 }
 
 /// `submit_review`: the scrutiny validator's reviews of the milestone's features, written to
@@ -360,6 +311,16 @@ mod tests {
                "tests": {"added": [{"file": "tests/test_ops.py", "cases": [{"name": "test_add", "verifies": "2+3 == 5"}]}], "coverage": "add"},
                "discoveredIssues": [{"severity": "non_blocking", "description": "README lacks usage"}],
                "skillFeedback": {"followedProcedure": true, "deviations": []}})
+    }
+
+    /// The `submit_handoff` schema as the model saw it before it was generated from the record
+    /// types: the same document (only the order of keys inside an object may differ), so a
+    /// change to the types that would change what the model is asked for fails here.
+    #[test]
+    fn the_handoff_schema_is_the_one_the_model_always_saw() {
+        let saved: Value = serde_json::from_str(include_str!("final_schemas/submit_handoff.json")).unwrap();
+        let generated = handoff_schema();
+        assert_eq!(generated, saved, "{}", serde_json::to_string_pretty(&generated).unwrap());
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! kept in `extra` so a rewrite loses nothing.
 
 use indexmap::IndexMap;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// progress_log.jsonl's line, in its own module with the typed events.
 pub use super::progress_log::ProgressEvent;
@@ -257,25 +259,151 @@ pub struct HandoffFile {
 /// `successState` values.
 pub const SUCCESS_STATES: [&str; 3] = ["success", "partial", "failure"];
 
-/// The worker's report inside a handoff file (droid's `handoff` object).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `submit_handoff`'s arguments, droid's `EndFeatureRun`: the one description of the handoff's
+/// shape. The tool's JSON schema is generated from it (`agent::schema::handoff_schema`) and
+/// the runner wraps it as droid's [`HandoffFile`] ([`EndFeatureRun::into_file`]).
+///
+/// The serde attributes here and on [`Handoff`]'s parts read droid's files tolerantly (every key
+/// may be missing, enums are text, unknown keys are kept); the `schemars` ones are droid's
+/// limits on what a worker must give: `!default` marks a key a file may lack but the tool
+/// requires, `with` gives an optional key its value's schema (left out, never `null`),
+/// `length`, `description` and the enums are what the model is shown. A field's doc comment
+/// would reach the model too, so notes on fields are `//` comments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// The Rust docs are not the model's: an empty title and description are left out.
+#[schemars(title = "", description = "")]
+pub struct EndFeatureRun {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "String",
+        length(min = 1),
+        description = "The id of the feature you worked on (optional; it must be this session's)."
+    )]
+    pub feature_id: Option<String>,
+    #[schemars(
+        description = "success: everything done, tested and committed; partial: some is left (say what in whatWasLeftUndone); failure: you cannot go on (say why)."
+    )]
+    pub success_state: SuccessState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "bool",
+        description = "true when the orchestrator must look at something before the next feature runs."
+    )]
+    pub return_to_orchestrator: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "String",
+        length(min = 1),
+        description = "The commit holding the work (`git rev-parse HEAD`); required for success."
+    )]
+    pub commit_id: Option<String>,
+    // Everything else is droid's `handoff` object.
+    #[serde(flatten)]
+    pub handoff: Handoff,
+}
+
+impl EndFeatureRun {
+    /// droid's handoff file for this report: `successState`, `returnToOrchestrator` (by default
+    /// true unless the work succeeded) and the commit (with the repository it is in) on the
+    /// wrapper, the report as its `handoff`; `featureId` is the session's, whatever was given.
+    pub fn into_file(
+        self,
+        timestamp: String,
+        worker_session_id: &str,
+        feature_id: &str,
+        milestone: Option<&str>,
+        repo: &std::path::Path,
+    ) -> HandoffFile {
+        let commit = self.commit_id.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+        HandoffFile {
+            timestamp,
+            worker_session_id: worker_session_id.to_string(),
+            feature_id: feature_id.to_string(),
+            milestone: milestone.map(str::to_string),
+            repo_path: commit.as_ref().map(|_| repo.display().to_string()),
+            commit_id: commit,
+            success_state: Some(self.success_state.as_str().to_string()),
+            return_to_orchestrator: Some(
+                self.return_to_orchestrator.unwrap_or(self.success_state != SuccessState::Success),
+            ),
+            handoff: self.handoff,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// How a worker's session ended ([`SUCCESS_STATES`]); files keep it as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuccessState {
+    Success,
+    Partial,
+    Failure,
+}
+
+impl SuccessState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuccessState::Success => SUCCESS_STATES[0],
+            SuccessState::Partial => SUCCESS_STATES[1],
+            SuccessState::Failure => SUCCESS_STATES[2],
+        }
+    }
+}
+
+/// The values alone, as droid's schema has them (a derive would add `"type": "string"`).
+impl JsonSchema for SuccessState {
+    fn schema_name() -> Cow<'static, str> {
+        "SuccessState".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"enum": SUCCESS_STATES})
+    }
+}
+
+/// An issue's `severity`: one of [`SEVERITIES`], the values alone as droid's schema has them.
+fn severity_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"enum": SEVERITIES})
+}
+
+/// An integer without the `format` a derive adds.
+fn integer_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "integer"})
+}
+
+/// The worker's report inside a handoff file (droid's `handoff` object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(title = "", description = "")]
 pub struct Handoff {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!default, required, length(min = 20, max = 750), description = "One line, 1-6 sentences, a reviewer reads first.")]
     pub salient_summary: Option<String>,
     #[serde(default)]
+    #[schemars(!default, length(min = 50), description = "What you built, concretely.")]
     pub what_was_implemented: String,
     #[serde(default)]
+    #[schemars(!default, description = "Everything not done, honestly; \"\" only when nothing is left.")]
     pub what_was_left_undone: String,
     #[serde(default)]
+    #[schemars(!default, description = "The commands you ran and what they showed.")]
     pub verification: Verification,
     #[serde(default)]
+    #[schemars(
+        !default,
+        description = "The test files you added (each with its cases) or changed, and what they cover."
+    )]
     pub tests: Tests,
     #[serde(default)]
+    #[schemars(!default)]
     pub discovered_issues: Vec<DiscoveredIssue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "SkillFeedback")]
     pub skill_feedback: Option<SkillFeedback>,
     #[serde(flatten)]
+    #[schemars(skip)]
     pub extra: Map<String, Value>,
 }
 
@@ -291,95 +419,119 @@ impl Handoff {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     #[serde(default)]
+    #[schemars(!default)]
     pub commands_run: Vec<CommandRun>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interactive_checks: Vec<InteractiveCheck>,
     #[serde(flatten)]
+    #[schemars(skip)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandRun {
     #[serde(default)]
+    #[schemars(!default, length(min = 1))]
     pub command: String,
     #[serde(default)]
+    #[schemars(!default, schema_with = "integer_schema")]
     pub exit_code: Option<i64>,
     #[serde(default)]
+    #[schemars(!default)]
     pub observation: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 pub struct InteractiveCheck {
     #[serde(default)]
+    #[schemars(!default, length(min = 1))]
     pub action: String,
     #[serde(default)]
+    #[schemars(!default)]
     pub observed: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 pub struct Tests {
     #[serde(default)]
+    #[schemars(!default)]
     pub added: Vec<TestFile>,
+    // Paths, as the tool asks; a file may hold anything.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
     pub updated: Vec<Value>,
     #[serde(default)]
+    #[schemars(!default)]
     pub coverage: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 pub struct TestFile {
     #[serde(default)]
+    #[schemars(!default, length(min = 1))]
     pub file: String,
     #[serde(default)]
+    #[schemars(!default)]
     pub cases: Vec<TestCase>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 pub struct TestCase {
     #[serde(default)]
+    #[schemars(!default, length(min = 1))]
     pub name: String,
     #[serde(default)]
+    #[schemars(!default)]
     pub verifies: String,
 }
 
 /// Issue severities as droid writes them.
 pub const SEVERITIES: [&str; 3] = ["blocking", "non_blocking", "suggestion"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveredIssue {
+    // One of SEVERITIES, kept as text.
     #[serde(default)]
+    #[schemars(!default, schema_with = "severity_schema")]
     pub severity: String,
     #[serde(default)]
+    #[schemars(!default, length(min = 1))]
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub suggested_fix: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SkillFeedback {
     #[serde(default)]
+    #[schemars(!default)]
     pub followed_procedure: bool,
     #[serde(default)]
+    #[schemars(!default)]
     pub deviations: Vec<Deviation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suggested_changes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Deviation {
     #[serde(default)]
+    #[schemars(!default)]
     pub step: String,
     #[serde(default)]
+    #[schemars(!default)]
     pub what_i_did_instead: String,
     #[serde(default)]
+    #[schemars(!default)]
     pub why: String,
 }
 

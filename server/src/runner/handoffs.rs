@@ -5,15 +5,13 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::model::folder::{self, HANDOFFS_DIR, TRANSCRIPTS_FILE};
 use crate::model::persist;
-use crate::model::records::{Handoff, HandoffFile, TranscriptSkeleton};
+use crate::model::records::{EndFeatureRun, HandoffFile, TranscriptSkeleton};
 use crate::model::timestamp::now_rfc3339;
-
-/// The keys of `submit_handoff` that go on droid's wrapper, not in its `handoff` object.
-const WRAPPER_KEYS: [&str; 4] = ["successState", "returnToOrchestrator", "commitId", "featureId"];
 
 /// Wraps a `submit_handoff` call's arguments as droid's handoff file.
 pub fn wrap(
@@ -23,30 +21,8 @@ pub fn wrap(
     milestone: Option<&str>,
     repo: &Path,
 ) -> Result<HandoffFile, String> {
-    let body: Map<String, Value> = args
-        .as_object()
-        .map(|m| {
-            m.iter().filter(|(k, _)| !WRAPPER_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
-        })
-        .unwrap_or_default();
-    let handoff: Handoff =
-        serde_json::from_value(Value::Object(body)).map_err(|e| format!("the handoff does not read: {e}"))?;
-    let success_state = args["successState"].as_str().map(str::to_string);
-    let commit = args["commitId"].as_str().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
-    Ok(HandoffFile {
-        timestamp: now_rfc3339(),
-        worker_session_id: session_id.to_string(),
-        feature_id: feature_id.to_string(),
-        milestone: milestone.map(str::to_string),
-        repo_path: commit.as_ref().map(|_| repo.display().to_string()),
-        commit_id: commit,
-        return_to_orchestrator: Some(
-            args["returnToOrchestrator"].as_bool().unwrap_or(success_state.as_deref() != Some("success")),
-        ),
-        success_state,
-        handoff,
-        extra: Map::new(),
-    })
+    let report = EndFeatureRun::deserialize(args).map_err(|e| format!("the handoff does not read: {e}"))?;
+    Ok(report.into_file(now_rfc3339(), session_id, feature_id, milestone, repo))
 }
 
 /// Writes the handoff once (droid never overwrites one); the path relative to the mission.
@@ -143,5 +119,58 @@ mod tests {
         assert!(text.ends_with("}\n"));
         assert_eq!(write(dir.path(), &file).unwrap(), rel, "written again after a crash: the same file");
         assert_eq!(of_session(dir.path(), "s-1").unwrap().feature_id, "calc-add");
+    }
+
+    #[test]
+    fn a_report_keeps_unknown_keys_and_asks_the_orchestrator_unless_it_succeeded() {
+        let args = json!({"successState": "partial", "commitId": "  ", "salientSummary": "s", "whatWasImplemented": "w", "whatWasLeftUndone": "u",
+                          "verification": {"commandsRun": []}, "tests": {"added": [], "coverage": ""}, "discoveredIssues": [], "notes": ["kept"]});
+        let file = wrap(&args, "f", "s-1", None, Path::new("/repo")).unwrap();
+        assert_eq!(
+            (file.success_state.as_deref(), file.return_to_orchestrator, file.commit_id, file.repo_path),
+            (Some("partial"), Some(true), None, None)
+        );
+        assert_eq!(file.handoff.extra["notes"], json!(["kept"]));
+        for not_a_report in [json!({"successState": "done"}), json!("text"), json!({"salientSummary": "s"})] {
+            assert!(wrap(&not_a_report, "f", "s", None, Path::new("/r"))
+                .unwrap_err()
+                .starts_with("the handoff does not read"));
+        }
+    }
+
+    /// Every handoff of droid's example folders, given back as `submit_handoff` arguments, is
+    /// what the tool asks for, and wraps into the same file: the strict schema and the tolerant
+    /// reader are one description of droid's shape.
+    #[test]
+    fn droids_handoffs_are_what_the_tool_asks_for_and_wrap_back_into_themselves() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/droid");
+        let mut seen = 0;
+        for mission in std::fs::read_dir(&examples).unwrap() {
+            let (files, errors) = folder::read_handoffs(&mission.unwrap().path());
+            assert!(errors.is_empty(), "{errors:?}");
+            for droid in files.into_iter().map(|h| h.file) {
+                let mut args = serde_json::to_value(&droid.handoff).unwrap();
+                args["featureId"] = json!(droid.feature_id);
+                args["successState"] = json!(droid.success_state);
+                args["returnToOrchestrator"] = json!(droid.return_to_orchestrator);
+                if let Some(commit) = &droid.commit_id {
+                    args["commitId"] = json!(commit);
+                }
+                let schema = crate::agent::schema::handoff_schema();
+                assert_eq!(crate::agent::schema::validate(&schema, &args), Ok(()), "{}", droid.feature_id);
+                let repo = droid.repo_path.clone().unwrap_or_default();
+                let ours = wrap(
+                    &args,
+                    &droid.feature_id,
+                    &droid.worker_session_id,
+                    droid.milestone.as_deref(),
+                    Path::new(&repo),
+                )
+                .unwrap();
+                assert_eq!(HandoffFile { timestamp: droid.timestamp.clone(), ..ours }, droid);
+                seen += 1;
+            }
+        }
+        assert!(seen >= 14, "{seen}");
     }
 }
