@@ -19,8 +19,12 @@ export const LIMIT_KEYS: Record<string, string> = {
   maxValidationRounds: 'max_validation_rounds',
   maxTurns: 'max_turns',
   maxTokensPerMission: 'max_tokens_per_mission',
+  maxCost: 'max_cost',
   commandTimeoutS: 'command_timeout_s',
   sessionTimeoutS: 'session_timeout_s',
+  firstByteTimeoutS: 'first_byte_timeout_s',
+  streamIdleTimeoutS: 'stream_idle_timeout_s',
+  serviceStartTimeoutS: 'service_start_timeout_s',
 };
 
 /** Reads a setting under `missions.`; undefined when the person did not set it at any level. */
