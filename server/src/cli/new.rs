@@ -19,7 +19,12 @@ pub fn run(goal: &str, name: Option<&str>, quiet: bool, out: &mut dyn Write, err
                         "(a mission named `{taken}` exists already; pass --name to choose the folder's name)"
                     );
                 }
-                let _ = writeln!(out, "Next: `missions run` plans it (contract first, then features) and runs it.");
+                // With another mission beside it, a bare `missions run` would ask which one.
+                let run = match crate::runner::locate::locate(&cwd, None) {
+                    Ok(_) => "missions run".to_string(),
+                    Err(_) => format!("missions run {}", shown.display()),
+                };
+                let _ = writeln!(out, "Next: `{run}` plans it (contract first, then features) and runs it.");
             }
             0
         }

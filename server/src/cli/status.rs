@@ -60,7 +60,11 @@ fn print_text(
     at: std::time::SystemTime,
     out: &mut dyn Write,
 ) {
-    let title = if s.title.is_empty() { "(untitled mission: mission.md has no `# ` heading)" } else { &s.title };
+    let title = match (s.title.is_empty(), dir.join(crate::model::folder::MISSION_FILE).exists()) {
+        (false, _) => s.title.as_str(),
+        (true, true) => "(untitled mission: mission.md has no `# ` heading)",
+        (true, false) => "(untitled mission: no mission.md)",
+    };
     let id = if s.id.is_empty() { String::new() } else { format!(" ({})", s.id) };
     let _ = writeln!(out, "{title}{id}: {}", s.status);
     let _ = writeln!(out, "  folder:     {}", dir.display());

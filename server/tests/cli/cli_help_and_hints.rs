@@ -93,6 +93,7 @@ fn new_with_a_taken_name_is_refused_and_a_taken_goal_name_is_said() {
     git(dir.path(), &["init", "-q"]);
     let first = missions(dir.path(), &["new", "Shout the input", "--name", "shout"]);
     assert!(first.status.success(), "{}", text(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("Next: `missions run` plans it"), "{}", text(&first));
     let again = missions(dir.path(), &["new", "Shout louder", "--name", "shout"]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     let stderr = String::from_utf8_lossy(&again.stderr);
@@ -110,6 +111,10 @@ fn new_with_a_taken_name_is_refused_and_a_taken_goal_name_is_said() {
         stdout.contains(".missions/shout-2") && stdout.contains("a mission named `shout` exists already"),
         "{stdout}"
     );
+    // Two missions now: the next step names the new one, and works as printed.
+    assert!(stdout.contains("Next: `missions run .missions/shout-2` plans it"), "{stdout}");
+    let status = missions(dir.path(), &["status", ".missions/shout-2"]);
+    assert!(status.status.success(), "{}", text(&status));
 }
 
 /// A locked index is refused with or without `--yes`, before the approval gate and before

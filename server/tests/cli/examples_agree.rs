@@ -128,3 +128,14 @@ fn every_example_reports_what_its_readme_says() {
         assert!(claimed.contains(name.as_str()) || !droid.path().is_dir(), "{name} has no claim checked");
     }
 }
+
+#[test]
+fn a_folder_without_mission_md_is_untitled_for_that_reason() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_missions"))
+        .args(["status"])
+        .arg(examples().join("droid/planning-state-only"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("(untitled mission: no mission.md)"), "{stdout}");
+}

@@ -13,15 +13,20 @@ pub fn render_text(r: &MissionReport) -> String {
     if let Some(h) = &r.mission.halt_reason {
         let _ = writeln!(out, "halted: {h}");
     }
+    // Without a diff the line counts are unknown, not zero.
+    let lines = match r.code.unavailable {
+        Some(_) => "lines unknown (no diff)".to_string(),
+        None => {
+            format!("{} lines ({} tests)", count(r.code.added), percent(r.code.test_lines as f64, r.code.added as f64))
+        }
+    };
     let _ = writeln!(
         out,
-        "{} agent runtime ({} wall clock), {} agent runs, {}, {} lines ({} tests)",
+        "{} agent runtime ({} wall clock), {} agent runs, {}, {lines}",
         duration(r.time.role_seconds_total),
         duration(r.time.wall_seconds),
         r.runs.total,
         if r.tokens.recorded { format!("{} tokens", count(r.tokens.total)) } else { "tokens not recorded".to_string() },
-        count(r.code.added),
-        percent(r.code.test_lines as f64, r.code.added as f64)
     );
     for t in tables(r) {
         let _ = writeln!(out, "\n{}", t.title);
