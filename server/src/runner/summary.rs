@@ -69,8 +69,18 @@ pub fn run_now(dir: &Path) -> RunNow {
     RunNow {
         alive,
         sessions: file.as_ref().filter(|_| alive).map(|f| f.sessions.clone()).unwrap_or_default(),
-        spend: file.map(|f| f.spend),
+        spend: file.map(|f| f.spend).or_else(|| recorded_spend(dir)),
     }
+}
+
+/// The tokens the transcript recorded, for a mission whose run kept no live figures (one run
+/// before they existed, or a folder copied without run-progress.json): what `report` counts.
+/// Unpriced: status reads no missions.toml.
+fn recorded_spend(dir: &Path) -> Option<live::Spend> {
+    let rollup =
+        crate::agent::transcript::rollup_from_transcript(&dir.join(crate::agent::transcript::TRANSCRIPT_FILE)).ok()?;
+    (!rollup.by_session.is_empty())
+        .then(|| live::Spend::of(&rollup, &Default::default(), crate::analysis::cost::Budgets::default()))
 }
 
 impl RunNow {

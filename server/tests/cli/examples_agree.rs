@@ -37,6 +37,9 @@ const CLAIMS: &[(&str, &str, Check)] = &[
         assert_eq!(report["mission"]["title"], "A shell calculator");
         assert_eq!(report["mission"]["status"], "completed");
         assert_eq!(status["status"], "completed");
+        // status counts the tokens report counts, from the transcript (no live figures kept).
+        assert_eq!(status["tokens"]["total"], report["tokens"]["total"], "{status:#}");
+        assert!(report["tokens"]["total"].as_u64().unwrap() > 0);
     }),
     ("clean", "three assertions", |_, status| {
         assert_eq!(status["assertions"], serde_json::json!({"passed": 3}), "{status:#}");
