@@ -155,33 +155,8 @@ fn an_external_agent_dies_with_a_runner_killed_with_sigkill() {
     std::fs::write(p.repo.join("missions.toml"), config).unwrap();
     git(&p.repo, &["commit", "-qam", "workers are an external agent"]);
 
-    let mut run = p.spawn_run(&["--yes"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !started.exists() {
-        assert!(
-            Instant::now() < deadline && run.try_wait().unwrap().is_none(),
-            "the agent never started: {:?}",
-            p.event_types()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        !missions::agent::processes::tagged_processes(&p.mission).is_empty(),
-        "the external agent carries the mission's tag"
-    );
-    run.kill().unwrap(); // SIGKILL: no cleanup in the runner
-    run.wait().unwrap();
-    // The agent finishes 3 s after it starts unless it dies with the runner: wait until none of
-    // the mission's processes is left, then it must not have finished.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !missions::agent::processes::tagged_processes(&p.mission).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "processes outlived the runner: {:?}",
-            missions::agent::processes::tagged_processes(&p.mission)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The agent finishes 3 s after it starts unless it dies with the runner.
+    kill_runner_once_started(&p, &started, "external agent");
     assert!(!finished.exists(), "the external agent outlived the runner");
 }
 
@@ -232,31 +207,7 @@ fn background_processes_of_commands_die_with_a_runner_killed_with_sigkill() {
     plan["features"][1]["x-fake"]["files"]["tests/test_bg.sh"] = serde_json::json!(background);
     let p = Project::new(&model, "command_timeout_s = 30", CONTRACT, &plan);
 
-    let mut run = p.spawn_run(&["--yes"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !started.exists() {
-        assert!(
-            Instant::now() < deadline && run.try_wait().unwrap().is_none(),
-            "the background process never started: {:?}",
-            p.event_types()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        !missions::agent::processes::tagged_processes(&p.mission).is_empty(),
-        "the background process carries the mission's tag"
-    );
-    run.kill().unwrap(); // SIGKILL: no cleanup in the runner
-    run.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !missions::agent::processes::tagged_processes(&p.mission).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "processes outlived the runner: {:?}",
-            missions::agent::processes::tagged_processes(&p.mission)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    kill_runner_once_started(&p, &started, "background process");
     assert!(!finished.exists(), "the background process outlived the runner");
 }
 
@@ -368,4 +319,29 @@ fn the_completion_event_is_never_lost_nor_written_twice() {
     }
     assert_eq!(p.count("mission_completed"), 1, "{:?}", p.event_types());
     assert!(!p.mission.join("run.lock").exists());
+}
+
+/// Runs the mission until `started` exists (`what`, a process of the mission, is up and
+/// carries the mission's tag), SIGKILLs the runner, then waits until none of the mission's
+/// processes is left: what the process would write later, it can no longer write.
+fn kill_runner_once_started(p: &Project, started: &std::path::Path, what: &str) {
+    let mut run = p.spawn_run(&["--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(
+            Instant::now() < deadline && run.try_wait().unwrap().is_none(),
+            "the {what} never started: {:?}",
+            p.event_types()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let tagged = || missions::agent::processes::tagged_processes(&p.mission);
+    assert!(!tagged().is_empty(), "the {what} carries the mission's tag");
+    run.kill().unwrap(); // SIGKILL: no cleanup in the runner
+    run.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !tagged().is_empty() {
+        assert!(Instant::now() < deadline, "processes outlived the runner: {:?}", tagged());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
